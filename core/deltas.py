@@ -1,0 +1,224 @@
+"""Edit deltas: what an edit changes, in its natural form, applied and reverted exactly.
+
+A weight update is stored in the parameter's own storage layout as low-rank factors
+(ROME: rank one; MEMIT: rank <= batch) or as a dense difference (fine-tuning, only the
+touched tensors). ``apply_delta`` keeps the original tensors so ``revert_delta`` puts
+back the very same bits; floating-point subtraction would not.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+
+class DeltaError(ValueError):
+    """A delta does not fit the model, is corrupt, or cannot be reverted safely."""
+
+
+@dataclass(frozen=True)
+class LowRankUpdate:
+    """param += left @ right, in the parameter's storage layout."""
+
+    param: str
+    left: Any  # tensor (rows, r)
+    right: Any  # tensor (r, cols)
+
+    def dense(self):
+        return self.left.float() @ self.right.float()
+
+    def tensors(self) -> dict[str, Any]:
+        return {f"lowrank::{self.param}::left": self.left, f"lowrank::{self.param}::right": self.right}
+
+
+@dataclass(frozen=True)
+class DenseUpdate:
+    """param += diff."""
+
+    param: str
+    diff: Any  # tensor shaped like the parameter
+
+    def dense(self):
+        return self.diff.float()
+
+    def tensors(self) -> dict[str, Any]:
+        return {f"dense::{self.param}": self.diff}
+
+
+Update = LowRankUpdate | DenseUpdate
+
+
+@dataclass(frozen=True)
+class Delta:
+    method: str
+    updates: tuple[Update, ...]
+    fact_ids: tuple[str, ...] = ()
+    hparams: Mapping[str, Any] = field(default_factory=dict)
+    info: Mapping[str, Any] = field(default_factory=dict)  # losses, layer, timings: not hashed
+
+    def tensors(self) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for update in self.updates:
+            out.update({k: v.detach().to("cpu").contiguous() for k, v in update.tensors().items()})
+        return out
+
+    def header(self) -> dict[str, str]:
+        return {
+            "method": self.method,
+            "fact_ids": json.dumps(list(self.fact_ids)),
+            "hparams": json.dumps(dict(self.hparams), sort_keys=True),
+            "info": json.dumps(dict(self.info), sort_keys=True, default=str),
+        }
+
+    @property
+    def sha256(self) -> str:
+        """Hash of the content (method, facts, hparams, tensors), independent of file encoding."""
+        import torch
+
+        digest = hashlib.sha256()
+        header = self.header()
+        header.pop("info")
+        digest.update(json.dumps(header, sort_keys=True).encode())
+        for name, t in sorted(self.tensors().items()):
+            digest.update(f"\n{name}\0{t.dtype}\0{tuple(t.shape)}\0".encode())
+            digest.update(t.reshape(-1).view(torch.uint8).numpy().tobytes())
+        return digest.hexdigest()
+
+    @property
+    def params(self) -> list[str]:
+        return sorted({u.param for u in self.updates})
+
+    def to_bytes(self) -> bytes:
+        from safetensors.torch import save
+
+        return save(self.tensors(), metadata={**self.header(), "sha256": self.sha256})
+
+    def save(self, path: Path) -> str:
+        Path(path).write_bytes(self.to_bytes())
+        return self.sha256
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> Delta:
+        from safetensors.torch import load
+
+        return _delta_from(load(data), _metadata(data))
+
+    @classmethod
+    def load(cls, path: Path) -> Delta:
+        return cls.from_bytes(Path(path).read_bytes())
+
+
+def _metadata(data: bytes) -> dict[str, str]:
+    length = int.from_bytes(data[:8], "little")
+    return json.loads(data[8 : 8 + length]).get("__metadata__", {})
+
+
+def _delta_from(tensors: dict[str, Any], meta: dict[str, str]) -> Delta:
+    updates: list[Update] = []
+    for name in sorted(tensors):
+        kind, param, *part = name.split("::")
+        if kind == "dense":
+            updates.append(DenseUpdate(param, tensors[name]))
+        elif kind == "lowrank" and part == ["left"]:
+            updates.append(LowRankUpdate(param, tensors[name], tensors[f"lowrank::{param}::right"]))
+    delta = Delta(
+        method=meta.get("method", ""),
+        updates=tuple(updates),
+        fact_ids=tuple(json.loads(meta.get("fact_ids", "[]"))),
+        hparams=json.loads(meta.get("hparams", "{}")),
+        info=json.loads(meta.get("info", "{}")),
+    )
+    expected = meta.get("sha256")
+    if expected and expected != delta.sha256:
+        raise DeltaError(f"delta content hash {delta.sha256[:12]} does not match its recorded {expected[:12]}")
+    return delta
+
+
+@dataclass(frozen=True)
+class AppliedDelta:
+    """Receipt of an apply: the original tensors and a hash of what apply wrote."""
+
+    delta: Delta
+    originals: Mapping[str, Any]
+    written: Mapping[str, str]
+
+
+def _tensor_hash(t) -> str:
+    import torch
+
+    flat = t.detach().to("cpu").contiguous().reshape(-1)
+    return hashlib.sha256(flat.view(torch.uint8).numpy().tobytes()).hexdigest()
+
+
+def _check_fits(params: dict[str, Any], delta: Delta) -> None:
+    for update in delta.updates:
+        if update.param not in params:
+            raise DeltaError(f"delta of {delta.method} touches {update.param}, which this model does not have")
+        want, got = tuple(params[update.param].shape), tuple(update.dense().shape)
+        if want != got:
+            raise DeltaError(f"delta for {update.param} has shape {got}, the model's is {want}")
+
+
+def apply_delta(model, delta: Delta) -> AppliedDelta:
+    """Add the delta to the model's weights; all or nothing."""
+    import torch
+
+    params = dict(model.named_parameters())
+    _check_fits(params, delta)
+    originals = {name: params[name].detach().to("cpu", copy=True) for name in delta.params}
+    try:
+        with torch.no_grad():
+            for update in delta.updates:
+                p = params[update.param]
+                p.copy_((p.float() + update.dense().to(p.device)).to(p.dtype))
+    except BaseException:
+        _restore(params, originals)
+        raise
+    written = {name: _tensor_hash(params[name]) for name in originals}
+    return AppliedDelta(delta, originals, written)
+
+
+def _restore(params: dict[str, Any], originals: Mapping[str, Any]) -> None:
+    import torch
+
+    with torch.no_grad():
+        for name, original in originals.items():
+            params[name].copy_(original.to(params[name].device))
+
+
+def revert_delta(model, applied: AppliedDelta) -> None:
+    """Put back the exact original weights; refuses if they changed since the apply."""
+    params = dict(model.named_parameters())
+    for name, expected in applied.written.items():
+        if _tensor_hash(params[name]) != expected:
+            raise DeltaError(
+                f"{name} changed after this {applied.delta.method} delta was applied; "
+                "revert the later edits first"
+            )
+    _restore(params, applied.originals)
+
+
+@contextmanager
+def delta_applied(model, delta: Delta) -> Iterator[AppliedDelta]:
+    """Temporarily apply a delta (for evaluation); reverted in ``finally``."""
+    receipt = apply_delta(model, delta)
+    try:
+        yield receipt
+    finally:
+        revert_delta(model, receipt)
+
+
+@contextmanager
+def weights_restored(model, names: list[str]) -> Iterator[None]:
+    """Snapshot named parameters and restore them bit for bit on exit, whatever happens."""
+    params = dict(model.named_parameters())
+    originals = {name: params[name].detach().to("cpu", copy=True) for name in names}
+    try:
+        yield
+    finally:
+        _restore(params, originals)

@@ -1,0 +1,90 @@
+"""Fingerprints: sha256 of a model's weight files (cached) and of in-memory weights."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+from pathlib import Path
+
+from core.paths import cache_dir
+from core.progress import Progress, silent
+
+log = logging.getLogger(__name__)
+
+WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth")
+_CHUNK = 8 * 1024 * 1024
+
+
+def weight_files(folder: Path) -> list[Path]:
+    return sorted(p for p in Path(folder).iterdir() if p.suffix in WEIGHT_SUFFIXES and p.is_file())
+
+
+def _cache_file() -> Path:
+    return cache_dir() / "fingerprints.json"
+
+
+def _read_cache() -> dict:
+    try:
+        return json.loads(_cache_file().read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+
+
+def _write_cache(cache: dict) -> None:
+    target = _cache_file()
+    tmp = target.with_suffix(f".{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(cache, indent=1), encoding="utf-8")
+    os.replace(tmp, target)  # atomic: a reader never sees half a file
+
+
+def _file_key(path: Path) -> str:
+    stat = path.stat()
+    return f"{path.resolve()}|{stat.st_size}|{stat.st_mtime_ns}"
+
+
+def _hash_file(path: Path, progress: Progress, done: int, total: int) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        while chunk := fh.read(_CHUNK):
+            progress.check()
+            digest.update(chunk)
+            done += len(chunk)
+            progress.report(done, total, f"hashing {path.name}")
+    return digest.hexdigest()
+
+
+def folder_fingerprint(folder: Path, progress: Progress | None = None) -> str:
+    """sha256 over (name, file sha256) of every weight file; per-file hashes are cached
+    by path, size and mtime so a second load does not rehash."""
+    progress = progress or silent()
+    files = weight_files(folder)
+    if not files:
+        raise FileNotFoundError(f"no weight files (*.safetensors, *.bin) in {folder}")
+    cache = _read_cache()
+    total, done, changed = sum(p.stat().st_size for p in files), 0, False
+    combined = hashlib.sha256()
+    for path in files:
+        key = _file_key(path)
+        if key not in cache:
+            cache[key] = _hash_file(path, progress, done, total)
+            changed = True
+        done += path.stat().st_size
+        progress.report(done, total, f"fingerprinted {path.name}")
+        combined.update(f"{path.name}\0{cache[key]}\n".encode())
+    if changed:
+        _write_cache(cache)
+    return combined.hexdigest()
+
+
+def state_fingerprint(model) -> str:
+    """sha256 of every parameter and buffer of a model in memory, by name, bit for bit."""
+    import torch
+
+    digest = hashlib.sha256()
+    for name, tensor in sorted(model.state_dict().items()):
+        t = tensor.detach().to("cpu").contiguous().reshape(-1)
+        digest.update(f"{name}\0{t.dtype}\0{tuple(t.shape)}\n".encode())
+        digest.update(t.view(torch.uint8).numpy().tobytes() if t.numel() else b"")
+    return digest.hexdigest()

@@ -1,0 +1,87 @@
+"""Estimate a model's memory before loading it, and what the target device has free."""
+
+from __future__ import annotations
+
+import json
+import struct
+from dataclasses import dataclass
+from pathlib import Path
+
+_BYTES = {"F64": 8, "F32": 4, "F16": 2, "BF16": 2, "I64": 8, "I32": 4, "I16": 2, "I8": 1, "U8": 1, "BOOL": 1}
+_DTYPE_BYTES = {"float32": 4, "float16": 2, "bfloat16": 2, "float64": 8}
+OVERHEAD = 1.2  # activations, optimiser state of the few edited matrices, allocator slack
+
+
+class InsufficientMemory(MemoryError):
+    """A load would not fit on the chosen device."""
+
+
+@dataclass(frozen=True)
+class MemoryEstimate:
+    parameters: int
+    weight_bytes: int  # at the dtype it will be loaded in
+    needed_bytes: int
+    available_bytes: int | None
+    device: str
+
+    @property
+    def fits(self) -> bool:
+        return self.available_bytes is None or self.needed_bytes <= self.available_bytes
+
+    def describe(self) -> str:
+        avail = "unknown" if self.available_bytes is None else gib(self.available_bytes)
+        return f"needs about {gib(self.needed_bytes)} on {self.device}; {avail} available"
+
+
+def gib(n: int) -> str:
+    return f"{n / 2**30:.2f} GiB"
+
+
+def safetensors_parameter_count(path: Path) -> int:
+    """Elements in a safetensors file, read from its header alone."""
+    with Path(path).open("rb") as fh:
+        (length,) = struct.unpack("<Q", fh.read(8))
+        header = json.loads(fh.read(length))
+    count = 0
+    for name, entry in header.items():
+        if name == "__metadata__":
+            continue
+        n = 1
+        for dim in entry["shape"]:
+            n *= dim
+        count += n
+    return count
+
+
+def config_parameter_count(config: dict) -> int:
+    """Rough count from config.json when no safetensors header is available."""
+    d = config.get("hidden_size") or config.get("n_embd") or 0
+    layers = config.get("num_hidden_layers") or config.get("n_layer") or 0
+    inner = config.get("intermediate_size") or config.get("n_inner") or 4 * d
+    vocab = config.get("vocab_size", 0)
+    return layers * (4 * d * d + 3 * d * inner) + 2 * vocab * d
+
+
+def available_bytes(device: str) -> int | None:
+    import torch
+
+    if device.startswith("cuda"):
+        free, _ = torch.cuda.mem_get_info(torch.device(device))
+        return int(free)
+    if device == "cpu":
+        import psutil
+
+        return int(psutil.virtual_memory().available)
+    return None  # MPS shares system memory and reports no free figure
+
+
+def estimate(folder: Path, dtype_name: str, device: str) -> MemoryEstimate:
+    """Memory a load of folder at dtype_name on device will take, against what is free."""
+    folder = Path(folder)
+    shards = sorted(folder.glob("*.safetensors"))
+    if shards:
+        params = sum(safetensors_parameter_count(p) for p in shards)
+    else:
+        params = config_parameter_count(json.loads((folder / "config.json").read_text()))
+    weight_bytes = params * _DTYPE_BYTES.get(dtype_name, 4)
+    return MemoryEstimate(params, weight_bytes, int(weight_bytes * OVERHEAD), available_bytes(device), device)

@@ -1,0 +1,28 @@
+"""The one interface every editing method implements."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Protocol
+
+from core.deltas import Delta
+from core.facts import Fact
+from core.loading import LoadedModel
+from core.progress import Progress
+
+
+class EditError(RuntimeError):
+    """An edit could not be computed; the model is unchanged."""
+
+
+class EditMethod(Protocol):
+    """compute() returns a Delta and leaves the model exactly as it found it."""
+
+    name: str
+    hparams_class: type
+
+    def preset(self, lm: LoadedModel):
+        """Default hyperparameters for this model's architecture and size."""
+
+    def compute(self, lm: LoadedModel, facts: Sequence[Fact], hparams, progress: Progress) -> Delta:
+        """The edit of all facts at once, as a delta against the model's current weights."""

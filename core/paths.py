@@ -1,0 +1,36 @@
+"""Where Factsmith finds its bundled assets and keeps its caches."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+DEMO_MODEL_ENV = "FACTSMITH_DEMO_MODEL"
+CACHE_ENV = "FACTSMITH_CACHE_DIR"
+
+
+def repo_root() -> Path:
+    return Path(__file__).resolve().parent.parent
+
+
+def demo_model_dir() -> Path:
+    """The bundled demo model (override with FACTSMITH_DEMO_MODEL)."""
+    override = os.environ.get(DEMO_MODEL_ENV)
+    return Path(override) if override else repo_root() / "assets" / "demo-model"
+
+
+def demo_edits_file() -> Path:
+    return demo_model_dir() / "demo_edits.jsonl"
+
+
+def cache_dir() -> Path:
+    """Per-user cache (fingerprints, covariance statistics); FACTSMITH_CACHE_DIR overrides."""
+    override = os.environ.get(CACHE_ENV)
+    if override:
+        path = Path(override)
+    else:
+        from platformdirs import user_cache_dir
+
+        path = Path(user_cache_dir("factsmith", appauthor=False))
+    path.mkdir(parents=True, exist_ok=True)
+    return path
