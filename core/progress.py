@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 
 
 class Cancelled(Exception):
@@ -22,6 +23,7 @@ class ProgressEvent:
     done: float
     total: float | None
     message: str
+    values: Mapping[str, float] = field(default_factory=dict)  # e.g. {"loss": 0.3} for live curves
 
     @property
     def fraction(self) -> float | None:
@@ -41,9 +43,9 @@ class Progress:
         self._on_report = on_report
         self._cancel = cancel_event or threading.Event()
 
-    def report(self, done: float, total: float | None = None, message: str = "") -> None:
+    def report(self, done: float, total: float | None = None, message: str = "", **values: float) -> None:
         if self._on_report is not None:
-            self._on_report(ProgressEvent(done, total, message))
+            self._on_report(ProgressEvent(done, total, message, values))
 
     def cancel(self) -> None:
         self._cancel.set()
@@ -62,7 +64,7 @@ class Progress:
 
         def forward(event: ProgressEvent) -> None:
             fraction = event.fraction if event.fraction is not None else 0.0
-            parent.report(start + (end - start) * fraction, 1.0, event.message)
+            parent.report(start + (end - start) * fraction, 1.0, event.message, **event.values)
 
         return Progress(forward, self._cancel)
 
