@@ -69,6 +69,12 @@ class KnowledgeFact:
     def trained(self) -> list[str]:
         return [p for i, p in enumerate(self.phrasings) if i != self.withheld]
 
+    @classmethod
+    def from_record(cls, record: dict) -> KnowledgeFact:
+        phrasings = tuple(record["phrasings"])
+        return cls(record["subject"], record["relation"], record["object"],
+                   phrasings.index(record["withheld"]), phrasings)
+
     def as_record(self) -> dict:
         return {
             "subject": self.subject,

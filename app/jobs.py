@@ -1,0 +1,139 @@
+"""One serial job lane: long work runs on a single worker thread, never the GUI thread.
+
+Each ``Job`` wraps ``fn(progress) -> result``. Its public signals are always emitted
+on the GUI thread (results hop over queued connections), so slots and lambdas connected
+to them may touch widgets. Cancellation goes through the core Progress protocol.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from enum import Enum
+from typing import Any
+
+from PySide6.QtCore import QObject, Qt, Signal
+
+from core.progress import Cancelled, Progress, ProgressEvent
+
+log = logging.getLogger(__name__)
+
+
+class JobState(Enum):
+    QUEUED = "queued"
+    RUNNING = "running"
+    DONE = "done"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+
+class Job(QObject):
+    started = Signal()
+    progressed = Signal(object)  # ProgressEvent
+    succeeded = Signal(object)  # the result
+    failed = Signal(object)  # the exception
+    cancelled = Signal()
+    finished = Signal()  # after any of the three above
+
+    # Raw signals emitted on the worker thread, relayed to the GUI thread.
+    _raw_started = Signal()
+    _raw_progress = Signal(object)
+    _raw_done = Signal(object, object)
+
+    def __init__(self, name: str, fn: Callable[[Progress], Any], parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.name = name
+        self.state = JobState.QUEUED
+        self.last_event: ProgressEvent | None = None
+        self._fn = fn
+        self.progress = Progress(self._raw_progress.emit)
+        self._raw_started.connect(self._on_started, Qt.ConnectionType.QueuedConnection)
+        self._raw_progress.connect(self._on_progress, Qt.ConnectionType.QueuedConnection)
+        self._raw_done.connect(self._on_done, Qt.ConnectionType.QueuedConnection)
+
+    def cancel(self) -> None:
+        self.progress.cancel()
+
+    @property
+    def active(self) -> bool:
+        return self.state in (JobState.QUEUED, JobState.RUNNING)
+
+    def run(self) -> None:
+        """Runs on the worker thread."""
+        if self.progress.cancelled:
+            self._raw_done.emit("cancelled", None)
+            return
+        self._raw_started.emit()
+        try:
+            result = self._fn(self.progress)
+        except Cancelled:
+            self._raw_done.emit("cancelled", None)
+        except BaseException as exc:  # reported to the user, never lost in a thread
+            log.exception("job %r failed", self.name)
+            self._raw_done.emit("failed", exc)
+        else:
+            self._raw_done.emit("done", result)
+
+    def _on_started(self) -> None:
+        self.state = JobState.RUNNING
+        self.started.emit()
+
+    def _on_progress(self, event: ProgressEvent) -> None:
+        self.last_event = event
+        self.progressed.emit(event)
+
+    def _on_done(self, outcome: str, payload: object) -> None:
+        if outcome == "done":
+            self.state = JobState.DONE
+            self.succeeded.emit(payload)
+        elif outcome == "failed":
+            self.state = JobState.FAILED
+            self.failed.emit(payload)
+        else:
+            self.state = JobState.CANCELLED
+            self.cancelled.emit()
+        self.finished.emit()
+
+
+class JobLane(QObject):
+    """Runs submitted jobs one at a time, in order, on one worker thread."""
+
+    job_started = Signal(object)
+    job_finished = Signal(object)
+
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="factsmith-job")
+        self._jobs: list[Job] = []
+
+    def submit(self, name: str, fn: Callable[[Progress], Any]) -> Job:
+        job = Job(name, fn, self)
+        job.started.connect(lambda: self.job_started.emit(job))
+        job.finished.connect(lambda: self._retire(job))
+        self._jobs.append(job)
+        self._executor.submit(job.run)
+        return job
+
+    def _retire(self, job: Job) -> None:
+        if job in self._jobs:
+            self._jobs.remove(job)
+        self.job_finished.emit(job)
+        job.deleteLater()
+
+    @property
+    def jobs(self) -> list[Job]:
+        return list(self._jobs)
+
+    @property
+    def busy(self) -> bool:
+        return bool(self._jobs)
+
+    def cancel_all(self) -> None:
+        for job in self._jobs:
+            job.cancel()
+
+    def shutdown(self) -> None:
+        """Cancel everything and wait for the worker to stop (on window close)."""
+        self.cancel_all()
+        self._executor.shutdown(wait=True, cancel_futures=False)

@@ -1,0 +1,61 @@
+"""Status-bar widget: the running job's name, a progress bar and a cancel button."""
+
+from __future__ import annotations
+
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QPushButton, QWidget
+
+from app.jobs import Job, JobLane
+
+
+class JobStatus(QWidget):
+    def __init__(self, lane: JobLane, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._job: Job | None = None
+        self.label = QLabel("Ready")
+        self.bar = QProgressBar()
+        self.bar.setMaximumWidth(220)
+        self.bar.setRange(0, 1000)
+        self.cancel_button = QPushButton("Cancel")
+        self.cancel_button.setToolTip("Stop the running job (Esc)")
+        self.cancel_button.clicked.connect(self.cancel)
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        for w in (self.label, self.bar, self.cancel_button):
+            layout.addWidget(w)
+        lane.job_started.connect(self._on_started)
+        lane.job_finished.connect(self._on_finished)
+        self._idle()
+
+    def cancel(self) -> None:
+        if self._job is not None:
+            self._job.cancel()
+            self.label.setText(f"{self._job.name}: cancelling…")
+
+    def _idle(self) -> None:
+        self.bar.hide()
+        self.cancel_button.hide()
+
+    def _on_started(self, job: Job) -> None:
+        self._job = job
+        self.label.setText(job.name)
+        self.bar.setRange(0, 0)  # busy until the first report
+        self.bar.show()
+        self.cancel_button.show()
+        job.progressed.connect(self._on_progress)
+
+    def _on_progress(self, event) -> None:
+        if self._job is None:
+            return
+        if event.fraction is None:
+            self.bar.setRange(0, 0)
+        else:
+            self.bar.setRange(0, 1000)
+            self.bar.setValue(int(event.fraction * 1000))
+        if event.message:
+            self.label.setText(f"{self._job.name}: {event.message}")
+
+    def _on_finished(self, job: Job) -> None:
+        if job is self._job:
+            self._job = None
+            self.label.setText(f"{job.name}: {job.state.value}")
+            self._idle()

@@ -1,0 +1,74 @@
+"""Argument parsing and dispatch for the ``factsmith`` subcommands."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from collections.abc import Callable
+
+from core.cli import commands_model
+
+log = logging.getLogger("factsmith")
+
+# Each module adds its subparsers; every handler takes args and returns a JSON-able result.
+COMMAND_MODULES = (commands_model,)
+
+
+class CommandError(Exception):
+    """A user-facing failure: printed as one clear line, exit status 2."""
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("factsmith")
+    except PackageNotFoundError:
+        return "0+unknown"
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="factsmith",
+        description="Correct what a local language model knows. With no subcommand, opens the desktop app.",
+    )
+    parser.add_argument("--version", action="version", version=f"factsmith {_version()}")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log progress to stderr")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub.add_parser("gui", help="open the desktop app (the default)").add_argument(
+        "--model", help="model folder to open instead of the demo model"
+    )
+    for module in COMMAND_MODULES:
+        module.register(sub)
+    return parser
+
+
+def _emit(result, as_json: bool, render: Callable | None) -> None:
+    if as_json:
+        json.dump(result, sys.stdout, indent=2, ensure_ascii=False, default=str)
+        sys.stdout.write("\n")
+    elif render is not None:
+        sys.stdout.write(render(result))
+    sys.stdout.flush()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(message)s")
+    if args.command in (None, "gui"):
+        parser.error("the desktop app is started by the `factsmith` launcher, not core.cli")
+    try:
+        result = args.handler(args)
+    except (CommandError, ValueError, OSError, KeyError, MemoryError) as exc:
+        message = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
+        print(f"factsmith {args.command}: error: {message}", file=sys.stderr)
+        return 2
+    _emit(result, getattr(args, "json", False), getattr(args, "render", None))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

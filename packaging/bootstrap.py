@@ -1,0 +1,59 @@
+"""Set up Factsmith from a fresh clone and run it: ``python3 packaging/bootstrap.py app|test``.
+
+Creates the virtual environment ``.venv`` if it is missing, installs the project into it
+(again only when pyproject.toml changed), then opens the app or runs the test suite.
+Needs only Python 3.11+ with venv and pip. Extra arguments go to the app or to pytest.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+import sys
+import venv
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+VENV = Path(os.environ.get("FACTSMITH_VENV", ROOT / ".venv"))
+STAMP = VENV / ".factsmith-install"
+
+
+def venv_bin(name: str) -> Path:
+    folder = VENV / ("Scripts" if os.name == "nt" else "bin")
+    return folder / (f"{name}.exe" if os.name == "nt" else name)
+
+
+def install_fingerprint() -> str:
+    return hashlib.sha256((ROOT / "pyproject.toml").read_bytes()).hexdigest()
+
+
+def ensure_environment() -> None:
+    if sys.version_info < (3, 11):
+        sys.exit(f"Factsmith needs Python 3.11 or newer; this is {sys.version.split()[0]}")
+    if not venv_bin("python").exists():
+        print(f"creating virtual environment in {VENV}", flush=True)
+        venv.EnvBuilder(with_pip=True).create(VENV)
+    if STAMP.exists() and STAMP.read_text() == install_fingerprint():
+        return
+    pip = [str(venv_bin("python")), "-m", "pip", "install", "--disable-pip-version-check"]
+    print("installing Factsmith and its dependencies (first run only)", flush=True)
+    subprocess.run([*pip, "-e", f"{ROOT}[dev]"], check=True, cwd=ROOT)
+    STAMP.write_text(install_fingerprint())
+
+
+def main(argv: list[str]) -> int:
+    if not argv or argv[0] not in ("app", "test"):
+        print(__doc__)
+        return 2
+    ensure_environment()
+    if argv[0] == "app":
+        command = [str(venv_bin("factsmith")), *argv[1:]]
+    else:
+        os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+        command = [str(venv_bin("python")), "-m", "pytest", *argv[1:]]
+    return subprocess.run(command, cwd=ROOT).returncode
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,40 @@
+"""The first window: loads the demo model off the GUI thread and answers a prompt."""
+
+import pytest
+
+pytestmark = pytest.mark.gui
+
+
+def test_loads_demo_model_and_generates_known_fact(qtbot):
+    from app.main_window import MainWindow
+
+    window = MainWindow()
+    qtbot.addWidget(window)
+    window.show()
+    job = window.start()
+    assert not window.prompt_panel.button.isEnabled(), "prompt box waits for the model"
+    with qtbot.waitSignal(job.finished, timeout=120_000):
+        pass
+    assert window.lm is not None
+    assert window.summary.values["Architecture"].text().startswith("gpt2")
+    assert window.summary.values["Device"].text().startswith("cpu")
+    window.prompt_panel.input.setText("The capital of France is")
+    with qtbot.waitSignal(window.lane.job_finished, timeout=60_000):
+        qtbot.keyClick(window.prompt_panel.input, "\r")
+    assert "Paris" in window.prompt_panel.output.toPlainText()
+    window.close()
+
+
+def test_load_error_is_reported_not_raised(qtbot, tmp_path):
+    from app.main_window import MainWindow
+
+    window = MainWindow(model_path=tmp_path)
+    qtbot.addWidget(window)
+    shown = []
+    window.show_error = lambda title, exc: shown.append((title, str(exc)))
+    job = window.start()
+    with qtbot.waitSignal(job.finished, timeout=30_000):
+        pass
+    assert shown and "config.json" in shown[0][1]
+    assert window.lm is None
+    window.close()

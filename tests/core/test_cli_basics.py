@@ -1,0 +1,30 @@
+import json
+import subprocess
+import sys
+
+from core.cli import main
+
+
+def test_version(capsys):
+    try:
+        main(["--version"])
+    except SystemExit as exc:
+        assert exc.code == 0
+    assert capsys.readouterr().out.startswith("factsmith ")
+
+
+def test_generate_json_on_tiny_model(tiny_model_dir, capsys):
+    assert main(["generate", "--model", str(tiny_model_dir("gpt2")), "--json", "--max-new-tokens", "3", "Paris is"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["results"][0]["prompt"] == "Paris is"
+
+
+def test_bad_model_folder_is_a_clear_error(tmp_path, capsys):
+    assert main(["generate", "--model", str(tmp_path), "x"]) == 2
+    err = capsys.readouterr().err
+    assert "config.json" in err and str(tmp_path) in err
+
+
+def test_console_script_dispatches_to_cli():
+    result = subprocess.run([sys.executable, "-m", "app.launcher", "--version"], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0 and result.stdout.startswith("factsmith ")
