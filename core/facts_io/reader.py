@@ -1,0 +1,146 @@
+"""Reading edit requests: ``read_facts`` for code (all or nothing), ``inspect_facts`` for the
+import dialog (format, facts, every bad row, a preview and duplicates)."""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from core.facts import Fact, FactError
+from core.facts_io.csv_format import check_mapping, csv_fact, parse_column_mapping
+from core.facts_io.errors import FactsFileError
+from core.facts_io.formats import JSON_FORMATS, Converter, detect_json_format, json_format
+from core.facts_io.sources import RawRows, load_rows
+
+log = logging.getLogger(__name__)
+
+FORMAT_NAMES: tuple[str, ...] = (*(f.name for f in JSON_FORMATS), "csv")
+DETECT_ROWS = 20  # rows examined to recognise a JSON format
+ColumnMapping = Mapping[str, str] | str | Sequence[str]
+
+
+@dataclass(frozen=True)
+class DuplicateGroup:
+    """Facts with the same content-hash id, and where each copy was read."""
+
+    fact_id: str
+    lines: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class FactsFileReport:
+    """What a facts file holds. ``facts`` is partial when ``errors`` is not empty."""
+
+    path: Path
+    format: str  # a name from FORMAT_NAMES
+    container: str  # "jsonl" | "json" | "csv" | "datasets"
+    unit: str  # how lines count: "line" | "index" | "row" (see FactsFileError)
+    rows: int
+    facts: tuple[Fact, ...]
+    fact_lines: tuple[int, ...]  # where each fact was read
+    errors: tuple[FactsFileError, ...]  # the first bad rows, in file order
+    error_count: int  # all bad rows, beyond the cap on ``errors`` too
+    preview: tuple[Any, ...]  # the first rows as read
+    duplicates: tuple[DuplicateGroup, ...]
+
+    @property
+    def ok(self) -> bool:
+        return self.error_count == 0
+
+    def raise_for_errors(self) -> None:
+        """Raise the first bad row, carrying the others, if there is any."""
+        if self.errors:
+            raise self.errors[0].with_more(self.errors[1:], self.error_count - 1)
+
+
+def find_duplicates(facts: Sequence[Fact], lines: Iterable[int] | None = None) -> tuple[DuplicateGroup, ...]:
+    """Groups of facts sharing an id; ``lines`` says where each fact came from (default: its index)."""
+    groups: dict[str, list[int]] = {}
+    for fact, line in zip(facts, range(len(facts)) if lines is None else lines, strict=True):
+        groups.setdefault(fact.id, []).append(line)
+    return tuple(DuplicateGroup(fact_id, tuple(found)) for fact_id, found in groups.items() if len(found) > 1)
+
+
+def read_facts(path: str | os.PathLike[str], format: str | None = None,
+               mapping: ColumnMapping | None = None) -> list[Fact]:
+    """Every request in the file, or a FactsFileError for the first bad row (``.more``: the rest)."""
+    report = inspect_facts(path, format, mapping)
+    report.raise_for_errors()
+    return list(report.facts)
+
+
+def inspect_facts(path: str | os.PathLike[str], format: str | None = None, mapping: ColumnMapping | None = None,
+                  *, max_errors: int = 100, preview_rows: int = 5) -> FactsFileReport:
+    """Read the file and report on it; raises FactsFileError only when the file as a whole
+    cannot be read (missing, empty, unknown format)."""
+    path = Path(path)
+    if format is not None and format not in FORMAT_NAMES:
+        raise FactsFileError(path, f"unknown format {format!r}; the formats are {', '.join(FORMAT_NAMES)}")
+    raw = load_rows(path, format)
+    if not raw.rows and not raw.errors:
+        raise FactsFileError(path, "the file holds no edit requests")
+    name, convert = _converter(path, raw, format, _mapping(path, mapping))
+    facts, lines, errors = _convert_rows(path, raw, convert)
+    errors.sort(key=lambda err: err.line or 0)
+    log.info("read %d facts from %s as %s (%s), %d bad rows", len(facts), path, name, raw.container, len(errors))
+    return FactsFileReport(
+        path=path, format=name, container=raw.container, unit=raw.unit, rows=len(raw.rows),
+        facts=tuple(facts), fact_lines=tuple(lines), errors=tuple(errors[:max_errors]), error_count=len(errors),
+        preview=tuple(row for _, row in raw.rows[:preview_rows]), duplicates=find_duplicates(facts, lines),
+    )
+
+
+def _mapping(path: Path, mapping: ColumnMapping | None) -> Mapping[str, str] | None:
+    if mapping is None or isinstance(mapping, Mapping):
+        return mapping
+    try:
+        return parse_column_mapping(mapping)
+    except ValueError as err:
+        raise FactsFileError(path, str(err)) from None
+
+
+def _converter(path: Path, raw: RawRows, format: str | None,
+               mapping: Mapping[str, str] | None) -> tuple[str, Converter]:
+    if raw.container == "csv":
+        chosen = check_mapping(path, raw.columns, mapping)
+        return "csv", lambda row: [csv_fact(row, chosen)]
+    if mapping is not None:
+        raise FactsFileError(path, "a column mapping applies to CSV files only")
+    if format == "csv":
+        raise FactsFileError(path, f"format 'csv' was asked for, but this is a {raw.container} source")
+    if not raw.rows:  # not one row parsed: nothing to recognise a format by
+        raise raw.errors[0].with_more(raw.errors[1:], len(raw.errors) - 1)
+    row_format = json_format(format) if format else detect_json_format(row for _, row in raw.rows[:DETECT_ROWS])
+    if row_format is None:
+        raise _unknown_format(path, raw)
+    return row_format.name, row_format.convert
+
+
+def _unknown_format(path: Path, raw: RawRows) -> FactsFileError:
+    first = next((row for _, row in raw.rows if isinstance(row, Mapping)), None)
+    if first is None:
+        kind = type(raw.rows[0][1]).__name__
+        return FactsFileError(path, f"unknown format: rows must be JSON objects, the first is a {kind}")
+    tried = "; ".join(f"{f.name} ({f.rule})" for f in JSON_FORMATS)
+    keys = ", ".join(map(str, first)) or "none"
+    return FactsFileError(path, f"unknown format: tried {tried}; the first row has the keys: {keys}")
+
+
+def _convert_rows(path: Path, raw: RawRows, convert: Converter) -> tuple[list[Fact], list[int], list[FactsFileError]]:
+    facts: list[Fact] = []
+    lines: list[int] = []
+    errors = list(raw.errors)
+    for position, row in raw.rows:
+        try:
+            made = convert(row)
+        except FactError as err:
+            field = None if err.field in ("", "(row)") else err.field
+            errors.append(FactsFileError(path, err.message, line=position, field=field, unit=raw.unit))
+            continue
+        facts += made
+        lines += [position] * len(made)
+    return facts, lines, errors

@@ -1,0 +1,121 @@
+"""Raw rows out of a file or folder: JSON Lines, a JSON array (or an object wrapping one),
+CSV, or a Hugging Face dataset saved with ``save_to_disk``. The container is told from the
+content, not the file name (except .csv/.tsv, which settle a doubt towards CSV).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from core.facts_io.csv_format import looks_like_csv, read_csv_rows
+from core.facts_io.errors import FactsFileError
+from core.facts_io.formats import detect_json_format
+
+_DATASET_MARKERS = ("dataset_info.json", "state.json", "dataset_dict.json")
+
+
+@dataclass(frozen=True)
+class RawRows:
+    container: str  # "jsonl" | "json" | "csv" | "datasets"
+    unit: str  # how ``rows`` positions count: "line" | "index" | "row" (see FactsFileError)
+    rows: tuple[tuple[int, Any], ...]  # (position, row as read)
+    errors: tuple[FactsFileError, ...] = ()  # rows that could not even be parsed
+    columns: tuple[str, ...] = ()  # CSV header
+
+
+def load_rows(path: Path, format: str | None) -> RawRows:
+    """The rows of ``path``; ``format`` "csv" forces CSV, a JSON format name forbids it."""
+    if path.is_dir():
+        return _dataset_rows(path)
+    text = _read_text(path)
+    if not text.strip():
+        raise FactsFileError(path, "the file is empty")
+    if format == "csv":
+        return _csv_rows(path, text)
+    if text.lstrip()[0] in "[{":
+        return _json_rows(path, text)
+    if format is None and looks_like_csv(text, path):
+        return _csv_rows(path, text)
+    wanted = f"format {format!r} needs JSON or JSON Lines" if format else "it is not JSON, JSON Lines or CSV"
+    raise FactsFileError(path, f"cannot read this file: {wanted}; it starts with {text.strip()[:40]!r}")
+
+
+def _read_text(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8-sig")
+    except FileNotFoundError:
+        raise FactsFileError(path, "no such file") from None
+    except UnicodeDecodeError as err:
+        raise FactsFileError(path, f"not UTF-8 text (byte {err.start}): is it a facts file?") from None
+    except OSError as err:
+        raise FactsFileError(path, f"cannot read the file: {err.strerror or err}") from None
+
+
+def _csv_rows(path: Path, text: str) -> RawRows:
+    columns, rows, errors = read_csv_rows(path, text)
+    return RawRows("csv", "row", tuple(rows), tuple(errors), columns)
+
+
+def _json_rows(path: Path, text: str) -> RawRows:
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as err:
+        if text.lstrip().startswith("{"):
+            return _jsonl_rows(path, text)
+        raise FactsFileError(path, f"invalid JSON: {err.msg} (column {err.colno})", line=err.lineno) from None
+    if isinstance(data, list):
+        return RawRows("json", "index", tuple(enumerate(data)))
+    if not isinstance(data, dict):
+        raise FactsFileError(path, f"the JSON holds a {type(data).__name__}, not a list of edit requests")
+    wrapped = _wrapped_list(path, data)
+    if wrapped is not None:
+        return RawRows("json", "index", tuple(enumerate(wrapped)))
+    # A single request: number it by its line, as JSON Lines would.
+    first_line = 1 + text[: len(text) - len(text.lstrip())].count("\n")
+    return RawRows("json", "line", ((first_line, data),))
+
+
+def _wrapped_list(path: Path, data: dict[str, Any]) -> list[Any] | None:
+    """The list of requests an object wraps ({"data": [...]}), or None for a bare request."""
+    if detect_json_format([data]) is not None:
+        return None
+    lists = [key for key, value in data.items() if isinstance(value, list) and value
+             and all(isinstance(item, Mapping) for item in value)]
+    if len(lists) > 1:
+        raise FactsFileError(path, f"the JSON object holds several lists ({', '.join(lists)}): "
+                                   "cannot tell which holds the edit requests")
+    return data[lists[0]] if lists else None
+
+
+def _jsonl_rows(path: Path, text: str) -> RawRows:
+    rows, errors = [], []
+    # Split on "\n" only: JSON strings may hold U+2028 and the like, which splitlines() splits on.
+    for number, line in enumerate(text.split("\n"), start=1):
+        if not line.strip():
+            continue
+        try:
+            rows.append((number, json.loads(line)))
+        except json.JSONDecodeError as err:
+            errors.append(FactsFileError(path, f"invalid JSON: {err.msg} (column {err.colno})", line=number))
+    return RawRows("jsonl", "line", tuple(rows), tuple(errors))
+
+
+def _dataset_rows(path: Path) -> RawRows:
+    if not any((path / marker).is_file() for marker in _DATASET_MARKERS):
+        raise FactsFileError(path, "a folder, but not a dataset saved with datasets' save_to_disk")
+    from datasets import DatasetDict, load_from_disk  # heavy: only when a dataset is opened
+
+    try:
+        dataset = load_from_disk(str(path))
+    except (OSError, ValueError) as err:
+        raise FactsFileError(path, f"cannot load the dataset: {err}") from None
+    if isinstance(dataset, DatasetDict):
+        if len(dataset) != 1:
+            raise FactsFileError(path, f"the dataset holds the splits {', '.join(dataset)}: "
+                                       "open one split's folder instead")
+        dataset = next(iter(dataset.values()))
+    return RawRows("datasets", "index", tuple(enumerate(dataset)))
