@@ -108,7 +108,7 @@ class JobLane(QObject):
         self._jobs: list[Job] = []
 
     def submit(self, name: str, fn: Callable[[Progress], Any]) -> Job:
-        job = Job(name, fn, self)
+        job = Job(name, fn)  # owned by Python: freed when the lane and callers let go
         job.started.connect(lambda: self.job_started.emit(job))
         job.finished.connect(lambda: self._retire(job))
         self._jobs.append(job)
@@ -119,7 +119,6 @@ class JobLane(QObject):
         if job in self._jobs:
             self._jobs.remove(job)
         self.job_finished.emit(job)
-        job.deleteLater()
 
     @property
     def jobs(self) -> list[Job]:

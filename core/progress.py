@@ -9,8 +9,7 @@ a tqdm bar. ``stage()`` maps a sub-task onto a slice of the parent's range.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 

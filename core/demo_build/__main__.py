@@ -53,7 +53,8 @@ def build(out: Path, cfg: TrainConfig) -> dict:
         if epoch % 10 == 0 and epoch < cfg.epochs:
             acc = knowledge_accuracy(model.eval(), tokenizer, facts)
             model.train()
-            log.info("epoch %d: trained %.3f withheld %.3f", epoch, acc["trained_pair_accuracy"], acc["withheld_accuracy"])
+            trained, withheld = acc["trained_pair_accuracy"], acc["withheld_accuracy"]
+            log.info("epoch %d: trained %.3f withheld %.3f", epoch, trained, withheld)
 
     train_seconds = train_model(model, tokenizer, texts, cfg, on_epoch=checkpoint)
     accuracy = knowledge_accuracy(model, tokenizer, facts)

@@ -28,7 +28,9 @@ def edit_request(fact: KnowledgeFact, known: list[KnowledgeFact], objects: list[
     }
 
 
-def build_edit_sets(facts: list[KnowledgeFact], known: list[bool], per_relation: int, seed: int) -> tuple[list[dict], list[dict]]:
+def build_edit_sets(
+    facts: list[KnowledgeFact], known: list[bool], per_relation: int, seed: int
+) -> tuple[list[dict], list[dict]]:
     """(demo, dev): disjoint sets of counterfactual requests, per_relation of each relation.
 
     Only facts the model answers right in every phrasing are edited, so each
