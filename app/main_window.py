@@ -1,80 +1,150 @@
-"""The main window: loads a model off the GUI thread and lets the user try prompts."""
+"""The main window: the reviewer's whole loop — model, fact queue, editor, method, preview,
+review, commit and history — as a thin client of the core API (through ``Session``)."""
 
 from __future__ import annotations
 
 import logging
 from pathlib import Path
 
-from PySide6.QtCore import Signal
+from PySide6.QtCore import Qt
 from PySide6.QtGui import QCloseEvent, QKeySequence, QShortcut
-from PySide6.QtWidgets import QMainWindow, QMessageBox, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QLabel, QMainWindow, QSplitter, QTabWidget, QVBoxLayout, QWidget
 
 from app.jobs import Job, JobLane
+from app.menus import build_menus
+from app.session import Session
+from app.settings import AppSettings
+from app.widgets.fact_editor import FactEditor
+from app.widgets.fact_queue import FactQueue
+from app.widgets.history_panel import HistoryPanel
 from app.widgets.job_status import JobStatus
-from app.widgets.model_summary import ModelSummary
+from app.widgets.method_panel import MethodPanel
+from app.widgets.model_panel import ModelPanel
+from app.widgets.preview_panel import PreviewPanel
 from app.widgets.prompt_panel import PromptPanel
-from core.generation import SamplingOptions, continuation
-from core.loading import LoadedModel, LoadOptions, load_model
+from app.widgets.review_bar import ReviewBar
+from app.window_actions import WindowActions
 from core.paths import demo_model_dir
 
 log = logging.getLogger(__name__)
 
 
-class MainWindow(QMainWindow):
-    model_changed = Signal(object)  # LoadedModel | None
-
-    def __init__(self, model_path: Path | None = None, parent: QWidget | None = None) -> None:
+class MainWindow(WindowActions, QMainWindow):
+    def __init__(self, model_path: Path | None = None, workspace: Path | None = None,
+                 parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setWindowTitle("Factsmith")
-        self.resize(900, 600)
+        self.settings = AppSettings()
         self.lane = JobLane(self)
-        self.lm: LoadedModel | None = None
-        self.summary = ModelSummary()
-        self.prompt_panel = PromptPanel()
-        self.prompt_panel.submitted.connect(self.generate)
-        self.job_status = JobStatus(self.lane)
-        self.statusBar().addPermanentWidget(self.job_status, 1)
-        central = QWidget()
-        layout = QVBoxLayout(central)
-        layout.addWidget(self.summary)
-        layout.addWidget(self.prompt_panel, 1)
-        self.setCentralWidget(central)
-        QShortcut(QKeySequence("Esc"), self, activated=self.job_status.cancel)
+        self.session = Session(self.lane, self.settings, self)
         self.model_path = Path(model_path) if model_path else demo_model_dir()
+        self.workspace_request = Path(workspace) if workspace else None
+        self._draft_id: int | None = None
+        self._build_widgets()
+        self._build_layout()
+        build_menus(self)
+        self._connect()
+        self._restore_geometry()
+
+    def _build_widgets(self) -> None:
+        self.model_panel = ModelPanel(self.settings.recent_models())
+        self.model_panel.set_folder(self.model_path)
+        self.summary = self.model_panel.summary
+        self.queue = FactQueue()
+        self.editor = FactEditor()
+        self.method_panel = MethodPanel()
+        thresholds = {m: self.settings.threshold(m) for m in ("reliability", "locality")}
+        self.preview_panel = PreviewPanel(thresholds)
+        self.review_bar = ReviewBar()
+        self.history = HistoryPanel()
+        self.prompt_panel = PromptPanel()
+        self.job_status = JobStatus(self.lane)
+        self.live_status = QLabel("No model")
+        self.live_status.setObjectName("live-status")
+
+    def _build_layout(self) -> None:
+        left = QSplitter(Qt.Orientation.Vertical)
+        left.addWidget(self.model_panel)
+        left.addWidget(self.queue)
+        left.setSizes([250, 550])
+        preview_page = QWidget()
+        preview_layout = QVBoxLayout(preview_page)
+        preview_split = QSplitter(Qt.Orientation.Horizontal)
+        preview_split.addWidget(self.method_panel)
+        preview_split.addWidget(self.preview_panel)
+        preview_split.setSizes([300, 700])
+        preview_layout.addWidget(preview_split, 1)
+        preview_layout.addWidget(self.review_bar)
+        self.tabs = QTabWidget()
+        self.tabs.addTab(preview_page, "Preview && review")
+        self.tabs.addTab(self.editor, "Fact editor")
+        self.tabs.addTab(self.history, "History")
+        self.tabs.addTab(self.prompt_panel, "Try a prompt")
+        main = QSplitter(Qt.Orientation.Horizontal)
+        main.addWidget(left)
+        main.addWidget(self.tabs)
+        main.setSizes([520, 900])
+        self.setCentralWidget(main)
+        self.statusBar().addWidget(self.live_status)
+        self.statusBar().addPermanentWidget(self.job_status, 1)
+
+    def _connect(self) -> None:
+        s = self.session
+        s.model_changed.connect(self._on_model_changed)
+        s.workspace_changed.connect(self._on_workspace_changed)
+        s.facts_changed.connect(self.refresh_queue)
+        s.runs_changed.connect(self.refresh_queue)
+        s.history_changed.connect(self.refresh_history)
+        s.live_changed.connect(lambda _: self._update_live_status())
+        self.model_panel.load_requested.connect(self.load)
+        self.model_panel.eject_requested.connect(self.eject)
+        self.queue.import_requested.connect(self.open_import_dialog)
+        self.queue.new_requested.connect(self.new_fact)
+        self.editor.draft_changed.connect(self.save_draft)
+        self.editor.add_requested.connect(self.add_fact)
+        self.editor.suggest_requested.connect(self.suggest)
+        self.method_panel.compute_stats_requested.connect(self.compute_statistics)
+        self.preview_panel.preview_requested.connect(self.preview_selected)
+        self.review_bar.decided.connect(self.review_selected)
+        self.review_bar.undo_requested.connect(self.undo_review)
+        self.prompt_panel.submitted.connect(self.generate)
+        self.history.diff_requested.connect(self.show_diff)
+        self.history.revert_requested.connect(self.revert)
+        self.history.checkout_requested.connect(self.checkout)
+        self.history.tag_requested.connect(self.tag)
+        self.history.export_requested.connect(self.open_export_dialog)
+        self.history.selection_changed.connect(self.show_commit)
+        QShortcut(QKeySequence("Esc"), self, activated=self.cancel_running)
+        QShortcut(QKeySequence("Ctrl+P"), self, activated=self.preview_panel.request)
+        QShortcut(QKeySequence("Ctrl+Return"), self.editor, activated=self.editor.submit)
+        QShortcut(QKeySequence("Ctrl+F"), self, activated=self.queue.search.setFocus)
+
+    def _restore_geometry(self) -> None:
+        geometry = self.settings.geometry()
+        if geometry is None or not self.restoreGeometry(geometry):
+            self.resize(1440, 900)
+
+    @property
+    def lm(self):
+        return self.session.lm
+
+    @property
+    def ws(self):
+        return self.session.ws
 
     def start(self) -> Job:
-        """Begin loading the chosen model (the demo model unless another was given)."""
-        return self.load(self.model_path)
+        """Load the chosen model (the demo model unless another was given) and its workspace."""
+        return self.load(self.model_path, self.model_panel.options(), self.workspace_request)
 
-    def load(self, path: Path, options: LoadOptions | None = None) -> Job:
-        self.prompt_panel.set_ready(False)
-        job = self.lane.submit(f"Loading {Path(path).name}", lambda progress: load_model(path, options, progress))
-        job.succeeded.connect(self._on_loaded)
-        job.failed.connect(lambda exc: self.show_error(f"Could not load {path}", exc))
-        return job
-
-    def _on_loaded(self, lm: LoadedModel) -> None:
-        self.lm = lm
-        self.summary.show_info(lm.info)
-        self.prompt_panel.set_ready(True)
-        self.statusBar().showMessage(f"Loaded {lm.info.name} on {lm.info.device}", 5000)
-        self.model_changed.emit(lm)
-
-    def generate(self, prompt: str, max_new_tokens: int = 12) -> Job | None:
-        if self.lm is None:
-            return None
-        lm, options = self.lm, SamplingOptions(max_new_tokens=max_new_tokens)
-        job = self.lane.submit("Generating", lambda progress: continuation(lm, prompt, options))
-        job.succeeded.connect(lambda text: self.prompt_panel.show_result(prompt, text))
-        job.failed.connect(lambda exc: self.show_error("Generation failed", exc))
-        return job
-
-    def show_error(self, title: str, exc: BaseException) -> None:
-        """A non-blocking dialog that says what happened and what to do."""
-        box = QMessageBox(QMessageBox.Icon.Critical, title, str(exc) or type(exc).__name__, parent=self)
-        box.setInformativeText("Check the model folder and settings, then try again.")
-        box.open()
+    def cancel_running(self) -> None:
+        if self.preview_panel.job is not None:
+            self.preview_panel.cancel()
+        self.job_status.cancel()
 
     def closeEvent(self, event: QCloseEvent) -> None:
+        self.flush_draft()
+        self.settings.set_geometry(self.saveGeometry())
+        self.settings.sync()
         self.lane.shutdown()
+        self.session.close()
         super().closeEvent(event)

@@ -31,6 +31,14 @@ _API = {
     "continuations": "core.generation",
     "top_next_tokens": "core.generation",
     "demo_model_dir": "core.paths",
+    "demo_edits_file": "core.paths",
+    "read_facts": "core.facts_io",
+    "evaluate": "core.evaluation",
+    "capture_reference": "core.evaluation",
+    "compute_edit": "core.editing",
+    "run_independent": "core.edit_runs",
+    "run_sequential": "core.edit_runs",
+    "Workspace": "core.ledger",
 }
 
 __all__ = sorted(_API)

@@ -4,6 +4,10 @@ A weight update is stored in the parameter's own storage layout as low-rank fact
 (ROME: rank one; MEMIT: rank <= batch) or as a dense difference (fine-tuning, only the
 touched tensors). ``apply_delta`` keeps the original tensors so ``revert_delta`` puts
 back the very same bits; floating-point subtraction would not.
+
+An adaptor update (GRACE) changes no weight: it adds entries to the codebook adaptor on
+one module and may change the radii of entries already there (``core.adaptors``). Its
+receipt keeps the codebook it replaced, so reverting is exact too.
 """
 
 from __future__ import annotations
@@ -50,7 +54,29 @@ class DenseUpdate:
         return {f"dense::{self.param}": self.diff}
 
 
-Update = LowRankUpdate | DenseUpdate
+@dataclass(frozen=True)
+class AdaptorUpdate:
+    """New codebook entries for the adaptor on ``module``, and new radii for existing ones.
+
+    Existing entries are named by id (``core.adaptors.entry_ids``), not by position, so
+    a replay that lacks an earlier entry (a revert) still changes the right ones."""
+
+    module: str
+    keys: Any  # (n, d_in) float32
+    values: Any  # (n, d_out) float32
+    radii: Any  # (n,) float32
+    labels: tuple[str, ...]  # each new entry's target
+    resized: Any  # (m, 32) uint8: ids of existing entries whose radius changes
+    new_radii: Any  # (m,) float32
+
+    def tensors(self) -> dict[str, Any]:
+        prefix = f"adaptor::{self.module}::"
+        return {f"{prefix}keys": self.keys, f"{prefix}values": self.values, f"{prefix}radii": self.radii,
+                f"{prefix}resized": self.resized, f"{prefix}new_radii": self.new_radii}
+
+
+Update = LowRankUpdate | DenseUpdate | AdaptorUpdate
+WeightUpdate = LowRankUpdate | DenseUpdate
 
 
 @dataclass(frozen=True)
@@ -68,12 +94,16 @@ class Delta:
         return out
 
     def header(self) -> dict[str, str]:
-        return {
+        header = {
             "method": self.method,
             "fact_ids": json.dumps(list(self.fact_ids)),
             "hparams": json.dumps(dict(self.hparams), sort_keys=True),
             "info": json.dumps(dict(self.info), sort_keys=True, default=str),
         }
+        if self.adaptor_updates:  # only then, so weight deltas keep the hashes they always had
+            header["adaptor_labels"] = json.dumps({u.module: list(u.labels) for u in self.adaptor_updates},
+                                                  sort_keys=True)
+        return header
 
     @property
     def sha256(self) -> str:
@@ -91,7 +121,16 @@ class Delta:
 
     @property
     def params(self) -> list[str]:
-        return sorted({u.param for u in self.updates})
+        """The weights the delta changes (adaptor updates change none)."""
+        return sorted({u.param for u in self.weight_updates})
+
+    @property
+    def weight_updates(self) -> tuple[WeightUpdate, ...]:
+        return tuple(u for u in self.updates if not isinstance(u, AdaptorUpdate))
+
+    @property
+    def adaptor_updates(self) -> tuple[AdaptorUpdate, ...]:
+        return tuple(u for u in self.updates if isinstance(u, AdaptorUpdate))
 
     def to_bytes(self) -> bytes:
         from safetensors.torch import save
@@ -118,14 +157,23 @@ def _metadata(data: bytes) -> dict[str, str]:
     return json.loads(data[8 : 8 + length]).get("__metadata__", {})
 
 
+def _adaptor_update(module: str, tensors: dict[str, Any], labels: dict[str, list[str]]) -> AdaptorUpdate:
+    prefix = f"adaptor::{module}::"
+    parts = [tensors[f"{prefix}{p}"] for p in ("keys", "values", "radii", "resized", "new_radii")]
+    return AdaptorUpdate(module, *parts[:3], tuple(labels.get(module, [])), *parts[3:])
+
+
 def _delta_from(tensors: dict[str, Any], meta: dict[str, str]) -> Delta:
     updates: list[Update] = []
+    labels = json.loads(meta.get("adaptor_labels", "{}"))
     for name in sorted(tensors):
         kind, param, *part = name.split("::")
         if kind == "dense":
             updates.append(DenseUpdate(param, tensors[name]))
         elif kind == "lowrank" and part == ["left"]:
             updates.append(LowRankUpdate(param, tensors[name], tensors[f"lowrank::{param}::right"]))
+        elif kind == "adaptor" and part == ["keys"]:
+            updates.append(_adaptor_update(param, tensors, labels))
     delta = Delta(
         method=meta.get("method", ""),
         updates=tuple(updates),
@@ -141,11 +189,14 @@ def _delta_from(tensors: dict[str, Any], meta: dict[str, str]) -> Delta:
 
 @dataclass(frozen=True)
 class AppliedDelta:
-    """Receipt of an apply: the original tensors and a hash of what apply wrote."""
+    """Receipt of an apply: the original tensors and a hash of what apply wrote; for
+    adaptor updates the codebooks replaced (None: there was none) and their successors."""
 
     delta: Delta
     originals: Mapping[str, Any]
     written: Mapping[str, str]
+    codebooks_before: Mapping[str, Any] = field(default_factory=dict)
+    codebooks_written: Mapping[str, str] = field(default_factory=dict)
 
 
 def _tensor_hash(t) -> str:
@@ -156,7 +207,7 @@ def _tensor_hash(t) -> str:
 
 
 def _check_fits(params: dict[str, Any], delta: Delta) -> None:
-    for update in delta.updates:
+    for update in delta.weight_updates:
         if update.param not in params:
             raise DeltaError(f"delta of {delta.method} touches {update.param}, which this model does not have")
         want, got = tuple(params[update.param].shape), tuple(update.dense().shape)
@@ -170,17 +221,54 @@ def apply_delta(model, delta: Delta) -> AppliedDelta:
 
     params = dict(model.named_parameters())
     _check_fits(params, delta)
+    codebooks = _next_codebooks(model, delta)  # checked before any weight is touched
     originals = {name: params[name].detach().to("cpu", copy=True) for name in delta.params}
     try:
         with torch.no_grad():
-            for update in delta.updates:
+            for update in delta.weight_updates:
                 p = params[update.param]
                 p.copy_((p.float() + update.dense().to(p.device)).to(p.dtype))
+        before = _install(model, codebooks)
     except BaseException:
         _restore(params, originals)
         raise
     written = {name: _tensor_hash(params[name]) for name in originals}
-    return AppliedDelta(delta, originals, written)
+    return AppliedDelta(delta, originals, written, before, {m: s.digest() for m, s in codebooks.items()})
+
+
+def _next_codebooks(model, delta: Delta) -> dict[str, Any]:
+    """{module: codebook after the delta's adaptor updates}, computed without installing anything."""
+    from core.adaptors import AdaptorError, empty_state, extended, registry
+
+    live = registry(model, create=False)
+    out: dict[str, Any] = {}
+    for u in delta.adaptor_updates:
+        state = out.get(u.module) or (live.get(u.module) if live is not None else None)
+        if state is None:
+            state = empty_state(u.module, u.keys.shape[1], u.values.shape[1])
+        try:
+            out[u.module] = extended(state, u.keys, u.values, u.radii, u.labels, u.resized, u.new_radii)
+        except AdaptorError as exc:
+            raise DeltaError(f"delta of {delta.method}: {exc}") from None
+    return out
+
+
+def _install(model, codebooks: Mapping[str, Any]) -> dict[str, Any]:
+    """Install the codebooks, all or none; the ones they replaced."""
+    from core.adaptors import registry
+
+    if not codebooks:
+        return {}
+    reg = registry(model)
+    before = {module: reg.get(module) for module in codebooks}
+    try:
+        for module, state in codebooks.items():
+            reg.set(module, state)
+    except BaseException:
+        for module, state in before.items():
+            reg.set(module, state)
+        raise
+    return before
 
 
 def _restore(params: dict[str, Any], originals: Mapping[str, Any]) -> None:
@@ -193,6 +281,8 @@ def _restore(params: dict[str, Any], originals: Mapping[str, Any]) -> None:
 
 def revert_delta(model, applied: AppliedDelta) -> None:
     """Put back the exact original weights; refuses if they changed since the apply."""
+    from core.adaptors import registry
+
     params = dict(model.named_parameters())
     for name, expected in applied.written.items():
         if _tensor_hash(params[name]) != expected:
@@ -200,7 +290,15 @@ def revert_delta(model, applied: AppliedDelta) -> None:
                 f"{name} changed after this {applied.delta.method} delta was applied; "
                 "revert the later edits first"
             )
+    reg = registry(model, create=bool(applied.codebooks_written))
+    for module, expected in applied.codebooks_written.items():
+        state = reg.get(module)
+        if state is None or state.digest() != expected:
+            raise DeltaError(f"the codebook adaptor on {module} changed after this {applied.delta.method} delta "
+                             "was applied; revert the later edits first")
     _restore(params, applied.originals)
+    for module, state in applied.codebooks_before.items():
+        reg.set(module, state)  # None (or empty) removes the adaptor and its hook
 
 
 @contextmanager

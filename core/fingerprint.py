@@ -79,12 +79,18 @@ def folder_fingerprint(folder: Path, progress: Progress | None = None) -> str:
 
 
 def state_fingerprint(model) -> str:
-    """sha256 of every parameter and buffer of a model in memory, by name, bit for bit."""
+    """sha256 of every parameter and buffer of a model in memory, by name, bit for bit,
+    and of its codebook adaptors (GRACE) when it has any: the state that answers prompts."""
     import torch
+
+    from core.adaptors import adaptor_digest
 
     digest = hashlib.sha256()
     for name, tensor in sorted(model.state_dict().items()):
         t = tensor.detach().to("cpu").contiguous().reshape(-1)
         digest.update(f"{name}\0{t.dtype}\0{tuple(t.shape)}\n".encode())
         digest.update(t.view(torch.uint8).numpy().tobytes() if t.numel() else b"")
+    adaptors = adaptor_digest(model)
+    if adaptors is not None:  # absent for plain models, whose fingerprints stay what they were
+        digest.update(f"factsmith-adaptors\0{adaptors}\n".encode())
     return digest.hexdigest()

@@ -18,6 +18,10 @@ class HookError(LookupError):
     """A hook names a module the model does not have."""
 
 
+class StopForward(Exception):  # noqa: N818 - a control-flow signal, not an error
+    """Raised by ``stop_after`` to end a forward pass once the wanted module has run."""
+
+
 @dataclass
 class Captured:
     """What a capture hook saw on its module's last call (tensors, not detached)."""
@@ -55,7 +59,9 @@ def capture(model, name: str, inputs: bool = True, outputs: bool = True) -> Iter
 
 
 @contextmanager
-def capture_many(model, names: Sequence[str], inputs: bool = True, outputs: bool = True) -> Iterator[dict[str, Captured]]:
+def capture_many(
+    model, names: Sequence[str], inputs: bool = True, outputs: bool = True
+) -> Iterator[dict[str, Captured]]:
     """``capture`` for several modules at once: {name: Captured}."""
     found = {name: Captured() for name in names}
     with ExitStack() as stack:
@@ -94,14 +100,28 @@ def added_to_output(model, name: str, vector, rows: Sequence[int], positions: Se
     module = get_module(model, name)
     row_index = torch.as_tensor(list(rows), dtype=torch.long)
     pos_index = torch.as_tensor(list(positions), dtype=torch.long)
+    last = int(pos_index.max())
 
     def hook(_module, _args, _kwargs, output):
         hidden = _first(output)
-        if hidden.dim() != 3 or hidden.shape[1] <= int(pos_index.max()):
+        if hidden.dim() != 3 or hidden.shape[1] <= last:
             return None  # a cached single-token step: nothing of ours to edit
         add = vector.to(hidden.dtype).expand(len(row_index), hidden.shape[-1])
         index = (row_index.to(hidden.device), pos_index.to(hidden.device))
         return _replace_first(output, hidden.index_put(index, add.to(hidden.device), accumulate=True))
 
     with _hooked(module, hook):
+        yield
+
+
+@contextmanager
+def stop_after(model, name: str) -> Iterator[None]:
+    """End every forward pass right after module ``name`` runs (the caller catches
+    ``StopForward``): statistics of an early layer need not pay for the later ones.
+    Enter it after any capture of the same module so the capture runs first."""
+
+    def hook(_module, _args, _kwargs, _output):
+        raise StopForward(name)
+
+    with _hooked(get_module(model, name), hook):
         yield

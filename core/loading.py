@@ -157,10 +157,23 @@ def load_model(path: str | Path, options: LoadOptions | None = None, progress: P
     if not options.device_map_auto:
         model.to(device)
     model.eval().requires_grad_(False)
+    _reinstall_adaptors(model, folder)
     tokenizer = load_tokenizer(folder, options.trust_remote_code)
     spec = spec_for(model)
     progress.report(1.0, 1.0, "loaded")
     return LoadedModel(model, tokenizer, spec, _info(folder, model, spec, fingerprint))
+
+
+def _reinstall_adaptors(model, folder: Path) -> None:
+    """A saved edit state may hold codebook adaptors (GRACE) beside its weights."""
+    from core.adaptors import AdaptorError, load_adaptors
+
+    try:
+        installed = load_adaptors(model, folder)
+    except AdaptorError as exc:
+        raise ModelLoadError(f"could not load {folder}: {exc}") from exc
+    if installed:
+        log.info("reinstalled codebook adaptors on %d module(s) from %s", installed, folder)
 
 
 def load_tokenizer(folder: Path, trust_remote_code: bool = False):

@@ -8,12 +8,12 @@ import logging
 import sys
 from collections.abc import Callable
 
-from core.cli import commands_model
+from core.cli import commands_edit, commands_ledger, commands_ledger_models, commands_model
 
 log = logging.getLogger("factsmith")
 
 # Each module adds its subparsers; every handler takes args and returns a JSON-able result.
-COMMAND_MODULES = (commands_model,)
+COMMAND_MODULES = (commands_model, commands_edit, commands_ledger, commands_ledger_models)
 
 
 class CommandError(Exception):

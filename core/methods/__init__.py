@@ -12,6 +12,9 @@ _REGISTRY: dict[str, str] = {
     "rome": "core.methods.rome:ROME",
     "ft-l": "core.methods.ft:FT_L",
     "ft-m": "core.methods.ft:FT_M",
+    "memit": "core.methods.memit:MEMIT",
+    "ice": "core.methods.ice:ICE",
+    "grace": "core.methods.grace:GRACE",
 }
 
 

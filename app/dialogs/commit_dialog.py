@@ -1,0 +1,126 @@
+"""Commit: the approved, uncommitted runs with their metrics, warnings under thresholds, a message."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import (
+    QDialog,
+    QDialogButtonBox,
+    QDoubleSpinBox,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QLineEdit,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from core.facts import Fact
+from core.ledger.records import RunRecord
+
+COLUMNS = ("Run", "Facts", "Method", "Reliability", "Locality", "Warnings")
+
+
+def run_warnings(run: RunRecord, thresholds: Mapping[str, float]) -> list[str]:
+    post = run.metrics.get("post") or {}
+    found = []
+    for metric, minimum in thresholds.items():
+        value = post.get(metric)
+        if value is not None and value < minimum:
+            found.append(f"{metric} {value:.2f} < {minimum:.2f}")
+    return found
+
+
+def _fmt(run: RunRecord, metric: str) -> str:
+    value = (run.metrics.get("post") or {}).get(metric)
+    return "—" if value is None else f"{value:.2f}"
+
+
+class CommitDialog(QDialog):
+    def __init__(self, runs: Sequence[RunRecord], facts: Mapping[str, Fact], thresholds: Mapping[str, float],
+                 parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Commit approved edits")
+        self.resize(760, 420)
+        self.runs, self.facts = list(runs), dict(facts)
+        self.thresholds = {name: self._spin(value) for name, value in thresholds.items()}
+        self.table = QTableWidget(len(self.runs), len(COLUMNS))
+        self.table.setHorizontalHeaderLabels(COLUMNS)
+        self.table.verticalHeader().hide()
+        self.table.horizontalHeader().setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
+        self.summary = QLabel()
+        self.summary.setObjectName("commit-summary")
+        self.message = QLineEdit()
+        self.message.setPlaceholderText("What these edits change and why (required)")
+        self.message.textChanged.connect(lambda _: self._update_button())
+        self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Cancel)
+        self.commit_button = self.buttons.addButton("Commit", QDialogButtonBox.ButtonRole.AcceptRole)
+        self.buttons.accepted.connect(self.accept)
+        self.buttons.rejected.connect(self.reject)
+        self._layout()
+        self.refresh()
+
+    def _spin(self, value: float) -> QDoubleSpinBox:
+        spin = QDoubleSpinBox()
+        spin.setRange(0.0, 1.0)
+        spin.setSingleStep(0.05)
+        spin.setValue(value)
+        spin.valueChanged.connect(lambda _: self.refresh())
+        return spin
+
+    def _layout(self) -> None:
+        limits = QHBoxLayout()
+        limits.addWidget(QLabel("Warn when below:"))
+        for name, spin in self.thresholds.items():
+            limits.addWidget(QLabel(name))
+            limits.addWidget(spin)
+        limits.addStretch(1)
+        layout = QVBoxLayout(self)
+        layout.addLayout(limits)
+        layout.addWidget(self.table, 1)
+        layout.addWidget(self.summary)
+        layout.addWidget(QLabel("Message:"))
+        layout.addWidget(self.message)
+        layout.addWidget(self.buttons)
+
+    def threshold_values(self) -> dict[str, float]:
+        return {name: spin.value() for name, spin in self.thresholds.items()}
+
+    def refresh(self) -> None:
+        limits, warned = self.threshold_values(), 0
+        for r, run in enumerate(self.runs):
+            warnings = run_warnings(run, limits)
+            warned += bool(warnings)
+            names = "; ".join(self._describe(f) for f in run.fact_ids)
+            cells = (str(run.id), names, run.method, _fmt(run, "reliability"), _fmt(run, "locality"),
+                     ", ".join(warnings) or "ok")
+            for c, text in enumerate(cells):
+                item = QTableWidgetItem(text)
+                item.setFlags(item.flags() & ~Qt.ItemFlag.ItemIsEditable)
+                if c == 0:
+                    item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable)
+                    item.setCheckState(Qt.CheckState.Checked if self._checked(r) else Qt.CheckState.Unchecked)
+                if warnings and c == 5:
+                    item.setForeground(Qt.GlobalColor.darkRed)
+                self.table.setItem(r, c, item)
+        self.summary.setText(f"{len(self.runs)} approved run(s) ready; {warned} under the thresholds"
+                             if self.runs else "Nothing to commit: approve a previewed fact first")
+        self._update_button()
+
+    def _checked(self, row: int) -> bool:
+        item = self.table.item(row, 0)
+        return item is None or item.checkState() == Qt.CheckState.Checked
+
+    def _describe(self, fact_id: str) -> str:
+        fact = self.facts.get(fact_id)
+        return fact_id[:12] if fact is None else f"{fact.subject}: {fact.target_true or '?'} → {fact.target_new}"
+
+    def run_ids(self) -> list[int]:
+        return [run.id for r, run in enumerate(self.runs) if self._checked(r)]
+
+    def _update_button(self) -> None:
+        self.commit_button.setEnabled(bool(self.message.text().strip()) and bool(self.runs))

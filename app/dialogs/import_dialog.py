@@ -1,0 +1,177 @@
+"""Import facts: pick a file, see its detected format, map CSV columns, preview rows, see bad rows.
+
+Nothing is imported until every row reads; the import itself then runs on the job lane.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtWidgets import (
+    QComboBox,
+    QDialog,
+    QDialogButtonBox,
+    QFileDialog,
+    QFormLayout,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QLineEdit,
+    QListWidget,
+    QPushButton,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from core.facts_io import CSV_FIELDS, FORMAT_NAMES, FactsFileError, FactsFileReport, inspect_facts
+from core.facts_io.sources import load_rows
+
+IGNORE = "(ignore)"
+PREVIEW_COLUMNS = ("subject", "prompt", "target_true", "target_new", "paraphrases", "locality")
+
+
+def csv_columns(path: Path) -> tuple[str, ...]:
+    return load_rows(path, "csv").columns
+
+
+class ImportDialog(QDialog):
+    def __init__(self, start: Path | None = None, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Import facts")
+        self.resize(820, 560)
+        self.report: FactsFileReport | None = None
+        self.path = QLineEdit(str(start or ""))
+        self.path.editingFinished.connect(self.inspect)
+        self.browse_button = QPushButton("Browse…")
+        self.browse_button.clicked.connect(self.browse)
+        self.format = QComboBox()
+        self.format.addItem("Detect automatically", None)
+        for name in FORMAT_NAMES:
+            self.format.addItem(name, name)
+        self.format.currentIndexChanged.connect(lambda _: self.inspect(keep_mapping=False))
+        self.detected = QLabel("Choose a file")
+        self.detected.setObjectName("detected-format")
+        self.detected.setWordWrap(True)
+        self.mapping = QTableWidget(0, 2)
+        self.mapping.setHorizontalHeaderLabels(["CSV column", "Fact field"])
+        self.mapping.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
+        self.mapping_label = QLabel("Column mapping (CSV):")
+        self.preview = QTableWidget(0, len(PREVIEW_COLUMNS))
+        self.preview.setHorizontalHeaderLabels(PREVIEW_COLUMNS)
+        self.errors = QListWidget()
+        self.errors.setObjectName("import-errors")
+        self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Cancel)
+        self.import_button = self.buttons.addButton("Import", QDialogButtonBox.ButtonRole.AcceptRole)
+        self.buttons.accepted.connect(self.accept)
+        self.buttons.rejected.connect(self.reject)
+        self._layout()
+        self._show_mapping(False)
+        if start:
+            self.inspect()
+
+    def _layout(self) -> None:
+        row = QHBoxLayout()
+        row.addWidget(self.path, 1)
+        row.addWidget(self.browse_button)
+        form = QFormLayout()
+        form.addRow("File:", row)
+        form.addRow("Format:", self.format)
+        form.addRow("Detected:", self.detected)
+        layout = QVBoxLayout(self)
+        layout.addLayout(form)
+        layout.addWidget(self.mapping_label)
+        layout.addWidget(self.mapping)
+        layout.addWidget(QLabel("First rows:"))
+        layout.addWidget(self.preview, 2)
+        layout.addWidget(QLabel("Problems (nothing is imported while there are any):"))
+        layout.addWidget(self.errors, 1)
+        layout.addWidget(self.buttons)
+
+    def browse(self) -> None:
+        chosen, _ = QFileDialog.getOpenFileName(self, "Import facts", self.path.text(),
+                                                "Facts files (*.jsonl *.json *.csv *.tsv);;All files (*)")
+        if chosen:
+            self.path.setText(chosen)
+            self.inspect(keep_mapping=False)
+
+    def chosen_format(self) -> str | None:
+        return self.format.currentData()
+
+    def column_mapping(self) -> dict[str, str] | None:
+        if self.mapping.isHidden() or self.mapping.rowCount() == 0:
+            return None
+        pairs = ((self.mapping.item(r, 0).text(), self.mapping.cellWidget(r, 1).currentText())
+                 for r in range(self.mapping.rowCount()))
+        return {column: field for column, field in pairs if field != IGNORE}
+
+    def set_field(self, column: str, field: str) -> None:
+        """Map a CSV column to a fact field (as picking it in the table does)."""
+        for r in range(self.mapping.rowCount()):
+            if self.mapping.item(r, 0).text() == column:
+                self.mapping.cellWidget(r, 1).setCurrentText(field)
+                return
+        raise KeyError(column)
+
+    def inspect(self, keep_mapping: bool = True) -> None:
+        """Read the file as the import would and show what it holds, or what is wrong."""
+        path = Path(self.path.text().strip()).expanduser()
+        self.report = None
+        self.errors.clear()
+        self.preview.setRowCount(0)
+        try:
+            is_csv = self._prepare_mapping(path, keep_mapping)
+            self.report = inspect_facts(path, self.chosen_format(), self.column_mapping() if is_csv else None)
+        except (FactsFileError, OSError, ValueError) as exc:
+            self.detected.setText("—")
+            self.errors.addItem(str(exc))
+        else:
+            self._show_report(self.report)
+        self.import_button.setEnabled(self.report is not None and self.report.ok and bool(self.report.facts))
+
+    def _prepare_mapping(self, path: Path, keep: bool) -> bool:
+        if not path.is_file():
+            raise FactsFileError(path, "no such file" if not path.exists() else "a folder: choose a facts file")
+        text = path.read_text(encoding="utf-8-sig", errors="replace").lstrip()
+        is_csv = self.chosen_format() == "csv" or (self.chosen_format() is None and text[:1] not in "[{")
+        self._show_mapping(is_csv)
+        if is_csv and not (keep and self.mapping.rowCount()):
+            self._fill_mapping(csv_columns(path))
+        return is_csv
+
+    def _show_mapping(self, visible: bool) -> None:
+        self.mapping.setVisible(visible)
+        self.mapping_label.setVisible(visible)
+
+    def _fill_mapping(self, columns: tuple[str, ...]) -> None:
+        self.mapping.setRowCount(len(columns))
+        for r, column in enumerate(columns):
+            self.mapping.setItem(r, 0, QTableWidgetItem(column))
+            box = QComboBox()
+            box.addItems([IGNORE, *CSV_FIELDS])
+            guess = column.strip().lower()
+            box.setCurrentText(guess if guess in CSV_FIELDS else IGNORE)
+            box.currentTextChanged.connect(lambda _: self.inspect())
+            self.mapping.setCellWidget(r, 1, box)
+
+    def _show_report(self, report: FactsFileReport) -> None:
+        self.detected.setText(f"{report.format} ({report.container}), {report.rows} rows, {len(report.facts)} facts "
+                              f"read, {report.error_count} bad rows, {len(report.duplicates)} duplicated facts")
+        for error in report.errors:
+            self.errors.addItem(str(error))
+        if report.error_count > len(report.errors):
+            self.errors.addItem(f"… and {report.error_count - len(report.errors)} more bad rows")
+        shown = report.facts[:5]
+        self.preview.setRowCount(len(shown))
+        for r, fact in enumerate(shown):
+            data = fact.to_dict()
+            for c, name in enumerate(PREVIEW_COLUMNS):
+                value = data[name]
+                if isinstance(value, list):
+                    value = "; ".join(v["prompt"] if isinstance(v, dict) else v for v in value)
+                self.preview.setItem(r, c, QTableWidgetItem(str(value)))
+
+    def choice(self) -> tuple[Path, str | None, dict[str, str] | None]:
+        """What to import: (path, format or None to detect, CSV column mapping or None)."""
+        return Path(self.path.text().strip()).expanduser(), self.chosen_format(), self.column_mapping()

@@ -1,0 +1,51 @@
+"""Error dialogs that say what happened and what to do about it."""
+
+from __future__ import annotations
+
+from PySide6.QtWidgets import QMessageBox, QWidget
+
+from core.facts import FactError
+from core.facts_io.errors import FactsFileError
+from core.ledger.errors import LedgerError, WorkspaceBusyError
+from core.loading import ModelLoadError
+from core.memory import InsufficientMemory
+from core.methods.base import EditError
+from core.methods.hparams import HParamError
+
+_ADVICE: tuple[tuple[type[BaseException], str], ...] = (
+    (InsufficientMemory, "Pick a smaller dtype or another device in the Model panel, or tick "
+                         "'Ignore memory check' if you know it fits."),
+    (ModelLoadError, "Choose a folder with config.json, tokenizer files and .safetensors weights."),
+    (FactsFileError, "Fix the named rows in the file (or the column mapping) and import again; "
+                     "nothing was imported."),
+    (FactError, "Correct the highlighted field and try again."),
+    (HParamError, "Correct the hyperparameter value in the Method panel (or reset to the preset)."),
+    (WorkspaceBusyError, "Another program is writing to this workspace; wait a moment and retry."),
+    (LedgerError, "Nothing was changed in the workspace. Check the message, then try again."),
+    (EditError, "The model is unchanged. Try other hyperparameters or another method."),
+    (MemoryError, "Close other programs or choose a smaller model or dtype."),
+)
+
+
+def advice_for(exc: BaseException) -> str:
+    for kind, advice in _ADVICE:
+        if isinstance(exc, kind):
+            return advice
+    return "The model and the workspace are unchanged. Check the message and try again; the log has details."
+
+
+def describe(exc: BaseException) -> str:
+    text = str(exc) or type(exc).__name__
+    more = getattr(exc, "more", ())
+    if more:
+        text += "\n" + "\n".join(str(e) for e in more[:10])
+    return text
+
+
+def error_box(parent: QWidget | None, title: str, exc: BaseException) -> QMessageBox:
+    """A non-blocking (window-modal) error dialog; returned so tests can read it."""
+    box = QMessageBox(QMessageBox.Icon.Critical, title, describe(exc), parent=parent)
+    box.setObjectName("error-dialog")
+    box.setInformativeText(advice_for(exc))
+    box.open()
+    return box

@@ -1,0 +1,53 @@
+"""The main window's menus, with the shortcuts of the frequent actions."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtWidgets import QMainWindow, QMenu
+
+
+def _action(menu: QMenu, text: str, slot, shortcut: str | QKeySequence.StandardKey | None = None) -> QAction:
+    action = menu.addAction(text)
+    action.triggered.connect(lambda _=False: slot())
+    if shortcut is not None:
+        action.setShortcut(QKeySequence(shortcut))
+    return action
+
+
+def _fill_recent(menu: QMenu, paths: list[str], open_path) -> None:
+    menu.clear()
+    for path in paths:
+        action = menu.addAction(path)
+        action.triggered.connect(lambda _=False, p=path: open_path(Path(p)))
+    menu.setEnabled(bool(paths))
+
+
+def build_menus(window: QMainWindow) -> None:
+    bar = window.menuBar()
+    file = bar.addMenu("&File")
+    _action(file, "Open model folder…", window.choose_model_folder, "Ctrl+O")
+    recent_models = file.addMenu("Recent models")
+    recent_models.aboutToShow.connect(
+        lambda: _fill_recent(recent_models, window.settings.recent_models(), window.load_model_folder))
+    _action(file, "Load / reload model", window.model_panel.request_load, "Ctrl+L")
+    _action(file, "Eject model", window.eject)
+    file.addSeparator()
+    _action(file, "New workspace…", window.choose_new_workspace)
+    _action(file, "Open workspace…", window.choose_workspace, "Ctrl+Shift+O")
+    recent_ws = file.addMenu("Recent workspaces")
+    recent_ws.aboutToShow.connect(
+        lambda: _fill_recent(recent_ws, window.settings.recent_workspaces(), window.open_workspace))
+    file.addSeparator()
+    _action(file, "Import facts…", window.open_import_dialog, "Ctrl+I")
+    _action(file, "Export…", window.open_export_dialog, "Ctrl+E")
+    file.addSeparator()
+    _action(file, "Quit", window.close, QKeySequence.StandardKey.Quit)
+    edit = bar.addMenu("&Edit")
+    _action(edit, "New fact", window.new_fact, "Ctrl+N")
+    _action(edit, "Undo last review", window.undo_review)
+    review = bar.addMenu("Re&view")
+    _action(review, "Preview edit of selected facts", window.preview_panel.request)
+    _action(review, "Commit approved edits…", window.open_commit_dialog, "Ctrl+K")
+    _action(review, "Cancel running job", window.cancel_running)

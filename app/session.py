@@ -1,0 +1,253 @@
+"""The app's state and its long actions: one live model, one workspace, one job lane.
+
+``Session`` is a thin adapter over core: every long action is a job on the serial
+``JobLane`` that calls the core API (loading, ``Workspace``, ``compute_edit``), and its
+result is applied on the GUI thread. Jobs open their own ``Workspace`` connection on the
+worker thread; the GUI thread keeps ``self.ws`` for quick reads, reviews and drafts.
+
+The live model always holds the weights of ``live_commit`` (HEAD unless the reviewer
+checked out another commit); previews are computed against it.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import QObject, Signal
+
+from app.jobs import Job, JobLane
+from app.settings import AppSettings, default_workspace_path
+from core.editing import EditOutcome, compute_edit
+from core.ledger import Workspace
+from core.ledger.records import CommitRecord, RunRecord
+from core.loading import LoadedModel, LoadOptions, load_model
+from core.progress import Progress
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class LiveState:
+    """What a model job hands back: the model, its workspace and the commit it holds."""
+
+    lm: LoadedModel
+    workspace: Path
+    commit: CommitRecord
+
+
+@dataclass(frozen=True)
+class PreviewResult:
+    outcome: EditOutcome
+    run: RunRecord
+
+
+def _load_with_workspace(path: Path, options: LoadOptions, workspace: Path | None, progress: Progress) -> LiveState:
+    """Load a base model, open (or create) its workspace and replay HEAD's edits onto it."""
+    lm = load_model(path, options, progress.stage(0.0, 0.6))
+    if workspace is None or not _same_base(workspace, lm):
+        workspace = default_workspace_path(lm.info.name, lm.info.fingerprint)
+    ws = Workspace.open(workspace) if workspace.is_file() else Workspace.create(workspace, path)
+    with ws:
+        built = ws.checkout("HEAD", lm=lm, progress=progress.stage(0.6, 1.0))
+        return LiveState(built.lm, workspace, built.commit)
+
+
+def _same_base(workspace: Path, lm: LoadedModel) -> bool:
+    if not workspace.is_file():
+        return False
+    with Workspace.open(workspace) as ws:
+        return ws.base.fingerprint == lm.info.fingerprint
+
+
+def _checkout_fresh(workspace: Path, ref: str, options: LoadOptions, progress: Progress) -> LiveState:
+    """A commit's weights built on a freshly loaded base model."""
+    with Workspace.open(workspace) as ws:
+        built = ws.checkout(ref, options=options, progress=progress)
+        return LiveState(built.lm, workspace, built.commit)
+
+
+class Session(QObject):
+    model_changed = Signal(object)  # LoadedModel | None
+    workspace_changed = Signal(object)  # Workspace | None
+    facts_changed = Signal()
+    runs_changed = Signal()
+    history_changed = Signal()
+    live_changed = Signal(object)  # CommitRecord the live model holds
+
+    def __init__(self, lane: JobLane, settings: AppSettings, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.lane, self.settings = lane, settings
+        self.lm: LoadedModel | None = None
+        self.model_path: Path | None = None
+        self.options = LoadOptions()
+        self.ws: Workspace | None = None
+        self.live_commit: CommitRecord | None = None
+        self.closed = False
+
+    # -- model and workspace -------------------------------------------------------------
+
+    @property
+    def workspace_path(self) -> Path | None:
+        return self.ws.path if self.ws else None
+
+    def load_model(self, path: Path, options: LoadOptions | None = None, workspace: Path | None = None) -> Job:
+        """Load a base model; its workspace (``workspace``, else its default one) comes with it."""
+        path, options = Path(path), options or self.options
+        chosen = workspace or self.workspace_path
+        self.model_path, self.options = path, options
+        job = self.lane.submit(f"Loading {path.name}",
+                               lambda progress: _load_with_workspace(path, options, chosen, progress))
+        job.succeeded.connect(self._set_live)
+        job.succeeded.connect(lambda _: self.settings.add_recent_model(path))
+        return job
+
+    def open_workspace(self, path: Path) -> Job:
+        """Switch to another workspace: its base model is loaded and its HEAD replayed."""
+        path, options = Path(path), self.options
+        job = self.lane.submit(f"Opening {path.name}",
+                               lambda progress: _checkout_fresh(path, "HEAD", options, progress))
+        job.succeeded.connect(self._set_live)
+        return job
+
+    def create_workspace(self, path: Path) -> Job:
+        """A new workspace on the loaded model's base folder, then switch to it."""
+        if self.lm is None:
+            raise RuntimeError("load a model before creating a workspace for it")
+        model_dir, options = Path(self.lm.info.path), self.options
+
+        def create(progress: Progress) -> LiveState:
+            Workspace.create(path, model_dir).close()
+            return _checkout_fresh(path, "HEAD", options, progress)
+
+        job = self.lane.submit(f"Creating {Path(path).name}", create)
+        job.succeeded.connect(self._set_live)
+        return job
+
+    def close(self) -> None:
+        """The window is closing: let go of the workspace connection and the model."""
+        if self.ws is not None:
+            self.ws.close()
+        self.ws, self.lm, self.live_commit = None, None, None
+        self.closed = True
+
+    def eject(self) -> None:
+        """Drop the live model (frees its memory); the workspace stays open."""
+        self.lm, self.live_commit = None, None
+        self.model_changed.emit(None)
+
+    def _set_live(self, state: LiveState) -> None:
+        if self.closed:
+            return
+        self.lm, self.live_commit = state.lm, state.commit
+        self.model_path = Path(state.lm.info.path)
+        if self.ws is None or self.ws.path != state.workspace:
+            if self.ws is not None:
+                self.ws.close()
+            self.ws = Workspace.open(state.workspace)
+            self.settings.add_recent_workspace(state.workspace)
+            self.workspace_changed.emit(self.ws)
+        self.model_changed.emit(state.lm)
+        self.live_changed.emit(state.commit)
+        self.facts_changed.emit()
+        self.history_changed.emit()
+
+    def submit(self, name: str, fn: Callable[[Progress, Workspace], Any]) -> Job:
+        """A job that gets its own workspace connection on the worker thread."""
+        path = self.workspace_path
+        if path is None:
+            raise RuntimeError("no workspace is open")
+
+        def run(progress: Progress) -> Any:
+            with Workspace.open(path) as ws:
+                return fn(progress, ws)
+
+        return self.lane.submit(name, run)
+
+    # -- queue, preview, commit, history -------------------------------------------------
+
+    def import_file(self, path: Path, format: str | None = None, mapping: dict[str, str] | None = None) -> Job:
+        job = self.submit(f"Importing {Path(path).name}", lambda _p, ws: ws.import_file(path, format, mapping))
+        job.succeeded.connect(lambda _: self.facts_changed.emit())
+        return job
+
+    def preview(self, fact_ids: Sequence[str], method: str, overrides: dict[str, str],
+                free_prompts: Sequence[str] = ()) -> Job:
+        """Compute (not apply) an edit of the facts on the live model and record it as a run."""
+        lm, commit = self._live()
+        facts = [self.ws.fact(ref).fact for ref in fact_ids]
+        prompts = tuple(p for p in free_prompts if p.strip())
+
+        def run(progress: Progress, ws: Workspace) -> PreviewResult:
+            outcome = compute_edit(lm, facts, method, overrides=overrides, progress=progress, free_prompts=prompts)
+            return PreviewResult(outcome, ws.record_outcome(outcome, commit.state_fingerprint, overrides))
+
+        job = self.submit(f"Previewing {method}", run)
+        job.succeeded.connect(lambda _: self.runs_changed.emit())
+        return job
+
+    def _live(self) -> tuple[LoadedModel, CommitRecord]:
+        if self.lm is None or self.live_commit is None or self.ws is None:
+            raise RuntimeError("load a model first")
+        return self.lm, self.live_commit
+
+    def commit(self, message: str, run_ids: Sequence[int] | None = None) -> Job:
+        """Commit approved runs; the live model moves to the new HEAD."""
+        lm, live = self._live()
+        options = self.options
+
+        def run(progress: Progress, ws: Workspace) -> LiveState:
+            parent = ws.head()
+            commit = ws.commit(message, run_ids)
+            if live.id == parent.id:  # the live model is HEAD: rebuild it in place
+                from core.deltas import apply_delta
+
+                for run_id in commit.applied:
+                    apply_delta(lm.model, ws.delta(run_id))
+                return LiveState(lm, ws.path, commit)
+            return _checkout_fresh(ws.path, commit.id, options, progress)
+
+        job = self.submit("Committing", run)
+        job.succeeded.connect(self._after_history_change)
+        return job
+
+    def revert(self, targets: Sequence[str], message: str) -> Job:
+        options = self.options
+
+        def run(progress: Progress, ws: Workspace) -> LiveState:
+            built = ws.revert(targets, message, options=options, progress=progress)
+            return LiveState(built.lm, ws.path, built.commit)
+
+        job = self.submit("Reverting", run)
+        job.succeeded.connect(self._after_history_change)
+        return job
+
+    def checkout(self, ref: str) -> Job:
+        """Put a commit's weights into the live model (rebuilt from the base)."""
+        options = self.options
+        job = self.submit(f"Checking out {ref[:12]}",
+                          lambda progress, ws: _checkout_fresh(ws.path, ref, options, progress))
+        job.succeeded.connect(self._after_history_change)
+        return job
+
+    def _after_history_change(self, state: LiveState) -> None:
+        self._set_live(state)
+        self.runs_changed.emit()
+
+    def export(self, out: Path, format: str, statuses: Sequence[str] | None) -> Job:
+        return self.submit("Exporting", lambda _p, ws: ws.export(out, format, statuses))
+
+    def export_patch(self, out: Path, from_ref: str, to_ref: str) -> Job:
+        return self.submit("Exporting patch", lambda _p, ws: ws.export_patch(out, from_ref, to_ref))
+
+    def review(self, fact_ids: Sequence[str], decision: str, note: str = "") -> None:
+        for fact_id in fact_ids:
+            self.ws.review(fact_id, decision, note)
+        self.facts_changed.emit()
+
+    def undo_review(self) -> None:
+        self.ws.undo_review()
+        self.facts_changed.emit()

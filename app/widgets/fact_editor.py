@@ -1,0 +1,134 @@
+"""The fact editor: a form for one edit request, validated as it is typed and kept as a draft."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from PySide6.QtCore import QTimer, Signal
+from PySide6.QtWidgets import (
+    QFormLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from app.widgets.row_list import RowList
+from core.facts import Fact, FactError, Probe, fact_from_dict
+
+TEXT_FIELDS = (("subject", "Subject"), ("prompt", "Prompt"), ("target_true", "Old answer"),
+               ("target_new", "New answer"), ("relation", "Relation"))
+DRAFT_DELAY_MS = 400
+_ERROR_STYLE = "border: 2px solid #c0392b;"
+
+
+class FactEditor(QGroupBox):
+    draft_changed = Signal(dict)  # the body typed so far (saved as a draft after a short pause)
+    add_requested = Signal(object)  # a valid Fact
+    suggest_requested = Signal(dict)  # the body, to fill the old answer and locality prompts
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__("New fact", parent)
+        self.fields: dict[str, QLineEdit] = {name: QLineEdit() for name, _ in TEXT_FIELDS}
+        self.paraphrases = RowList(["Paraphrase"], "paraphrase")
+        self.locality = RowList(["Prompt", "Unchanged answer"], "locality prompt")
+        self.portability = RowList(["Prompt", "Answer after the edit"], "portability prompt")
+        self.context = RowList(["ICE context sentence"], "context")
+        self.validation = QLabel()
+        self.validation.setObjectName("fact-validation")
+        self.validation.setWordWrap(True)
+        self.suggest_button = QPushButton("Suggest old answer && locality")
+        self.suggest_button.setToolTip("Fill the old answer from the model's own prediction and propose "
+                                       "locality prompts from other facts in the workspace")
+        self.suggest_button.clicked.connect(lambda: self.suggest_requested.emit(self.body()))
+        self.add_button = QPushButton("Add to queue (Ctrl+Return)")
+        self.add_button.clicked.connect(self.submit)
+        self.clear_button = QPushButton("Clear")
+        self.clear_button.clicked.connect(self.clear)
+        self._draft_timer = QTimer(self, singleShot=True, interval=DRAFT_DELAY_MS)
+        self._draft_timer.timeout.connect(lambda: self.draft_changed.emit(self.body()))
+        self._layout()
+        for widget in self.fields.values():
+            widget.textChanged.connect(self._on_changed)
+        for rows in (self.paraphrases, self.locality, self.portability, self.context):
+            rows.changed.connect(self._on_changed)
+        self.validate()
+
+    def _layout(self) -> None:
+        form = QFormLayout()
+        for name, label in TEXT_FIELDS:
+            form.addRow(f"{label}:", self.fields[name])
+        form.addRow("Paraphrases:", self.paraphrases)
+        form.addRow("Locality:", self.locality)
+        form.addRow("Portability:", self.portability)
+        form.addRow("ICE context:", self.context)
+        buttons = QHBoxLayout()
+        buttons.addWidget(self.suggest_button)
+        buttons.addStretch(1)
+        buttons.addWidget(self.clear_button)
+        buttons.addWidget(self.add_button)
+        layout = QVBoxLayout(self)
+        layout.addLayout(form)
+        layout.addWidget(self.validation)
+        layout.addLayout(buttons)
+
+    def body(self) -> dict[str, Any]:
+        """What is typed, as a fact dict (valid or not)."""
+        body: dict[str, Any] = {name: widget.text() for name, widget in self.fields.items()}
+        body["paraphrases"] = [row[0] for row in self.paraphrases.rows()]
+        body["locality"] = [{"prompt": p, "answer": a} for p, a in self.locality.rows()]
+        body["portability"] = [{"prompt": p, "answer": a} for p, a in self.portability.rows()]
+        body["context"] = [row[0] for row in self.context.rows()]
+        return body
+
+    def set_body(self, body: dict[str, Any]) -> None:
+        for name, widget in self.fields.items():
+            widget.setText(str(body.get(name, "") or ""))
+        self.paraphrases.set_rows([[p] for p in body.get("paraphrases", [])])
+        self.locality.set_rows([[p.get("prompt", ""), p.get("answer", "")] for p in body.get("locality", [])])
+        self.portability.set_rows([[p.get("prompt", ""), p.get("answer", "")] for p in body.get("portability", [])])
+        self.context.set_rows([[c] for c in body.get("context", [])])
+        self.validate()
+
+    def is_empty(self) -> bool:
+        body = self.body()
+        return not any(v for v in body.values())
+
+    def _on_changed(self) -> None:
+        self.validate()
+        self._draft_timer.start()
+
+    def validate(self) -> Fact | None:
+        """The fact, or None with the problem shown next to the form and its field outlined."""
+        for widget in self.fields.values():
+            widget.setStyleSheet("")
+        try:
+            fact = fact_from_dict(self.body())
+        except FactError as exc:
+            root = exc.field.split("[", 1)[0].split(".", 1)[0]
+            if root in self.fields:
+                self.fields[root].setStyleSheet(_ERROR_STYLE)
+            self.validation.setText(f"<span style='color:#a33'>{exc.field}: {exc.message}</span>")
+            self.add_button.setEnabled(False)
+            return None
+        self.validation.setText(f"<span style='color:#2a7'>Valid — fact {fact.short_id}</span>")
+        self.add_button.setEnabled(True)
+        return fact
+
+    def submit(self) -> None:
+        fact = self.validate()
+        if fact is not None:
+            self.add_requested.emit(fact)
+
+    def apply_suggestion(self, old_answer: str, probes: list[Probe]) -> None:
+        if old_answer and not self.fields["target_true"].text().strip():
+            self.fields["target_true"].setText(old_answer)
+        for probe in probes:
+            self.locality.add_row(probe.prompt, probe.answer)
+
+    def clear(self) -> None:
+        self.set_body({})
+        self._draft_timer.stop()

@@ -1,0 +1,160 @@
+"""History: commits and tags, a commit's details, diff of two commits, revert, checkout, export,
+and a chart of the recorded metrics across commits."""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Sequence
+
+import pyqtgraph as pg
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QHBoxLayout,
+    QPushButton,
+    QSplitter,
+    QTextBrowser,
+    QTreeWidget,
+    QTreeWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from core.ledger.records import CommitDetail, CommitRecord, DiffReport
+
+CHART_COMMITS = 200
+COLUMNS = ("#", "Commit", "Kind", "Message", "Author", "When", "Tags", "Edits")
+
+
+def mean_post(detail: CommitDetail, metric: str) -> float | None:
+    values = [run.metrics.get("post", {}).get(metric) for run in detail.runs]
+    values = [v for v in values if v is not None]
+    return sum(values) / len(values) if values else None
+
+
+def detail_html(detail: CommitDetail) -> str:
+    c = detail.commit
+    facts = {f.id: f.fact for f in detail.facts}
+    rows = "".join(
+        f"<tr><td>{r.id}</td><td>{r.method}</td><td>{html.escape(_facts_text(r.fact_ids, facts))}</td>"
+        f"<td>{_num(r.metrics.get('post', {}).get('reliability'))}</td>"
+        f"<td>{_num(r.metrics.get('post', {}).get('locality'))}</td></tr>" for r in detail.runs)
+    tags = f" · tags: {', '.join(detail.tags)}" if detail.tags else ""
+    return (f"<h3>{html.escape(c.message)}</h3><p>commit <code>{c.id}</code> ({c.kind}){tags}<br>"
+            f"{html.escape(c.author)} · {c.created_at}<br>state <code>{c.state_fingerprint[:16]}</code> · "
+            f"adds runs {list(c.applied) or '—'} · drops runs {list(c.dropped) or '—'}</p>"
+            f"<p>{len(detail.runs)} edit(s) in this state:</p><table border='1' cellpadding='3' "
+            "style='border-collapse:collapse'><tr><th>Run</th><th>Method</th><th>Facts</th>"
+            f"<th>Reliability</th><th>Locality</th></tr>{rows}</table>")
+
+
+def diff_html(report: DiffReport, facts: dict) -> str:
+    def names(ids: Sequence[str]) -> str:
+        return html.escape(_facts_text(ids, facts)) or "—"
+
+    metrics = "".join(f"<tr><td>{m.name}</td><td>{m.protocol}</td><td>{_num(m.a)}</td><td>{_num(m.b)}</td>"
+                      f"<td>{'—' if m.change is None else f'{m.change:+.3f}'}</td></tr>" for m in report.metrics)
+    return (f"<h3>Diff {report.a[:12]} → {report.b[:12]}</h3><p><b>Added:</b> {names(report.added)}<br>"
+            f"<b>Removed:</b> {names(report.removed)}<br><b>Re-run:</b> {names(report.rerun)}</p>"
+            "<table border='1' cellpadding='3' style='border-collapse:collapse'><tr><th>Metric</th><th>Protocol</th>"
+            f"<th>A</th><th>B</th><th>Change</th></tr>{metrics}</table>")
+
+
+def _facts_text(ids: Sequence[str], facts: dict) -> str:
+    return "; ".join(f"{facts[i].subject} → {facts[i].target_new}" if i in facts else i[:12] for i in ids)
+
+
+def _num(value: float | None) -> str:
+    return "—" if value is None else f"{value:.3f}"
+
+
+class HistoryPanel(QWidget):
+    selection_changed = Signal(list)  # commit ids, newest first
+    diff_requested = Signal(str, str)
+    revert_requested = Signal(str)
+    checkout_requested = Signal(str)
+    tag_requested = Signal(str)
+    export_requested = Signal()
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.tree = QTreeWidget()
+        self.tree.setObjectName("history")
+        self.tree.setHeaderLabels(COLUMNS)
+        self.tree.setRootIsDecorated(False)
+        self.tree.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
+        for column, width in enumerate((30, 100, 55, 220, 70, 150, 60)):
+            self.tree.setColumnWidth(column, width)
+        self.tree.itemSelectionChanged.connect(lambda: self.selection_changed.emit(self.selected_ids()))
+        self.details = QTextBrowser()
+        self.details.setObjectName("commit-details")
+        self.chart = pg.PlotWidget(background="w", title="Recorded metrics across commits (drift)")
+        self.chart.setObjectName("drift-chart")
+        self.chart.addLegend(offset=(5, 5))
+        self.chart.setMouseEnabled(False, False)
+        self.chart.setLabel("bottom", "commit #")
+        self.buttons = {name: QPushButton(label) for name, label in (
+            ("diff", "Diff two"), ("revert", "Revert…"), ("checkout", "Checkout into model"),
+            ("tag", "Tag…"), ("export", "Export… (Ctrl+E)"))}
+        self.buttons["diff"].clicked.connect(self._diff)
+        self.buttons["revert"].clicked.connect(lambda: self._one(self.revert_requested))
+        self.buttons["checkout"].clicked.connect(lambda: self._one(self.checkout_requested))
+        self.buttons["tag"].clicked.connect(lambda: self._one(self.tag_requested))
+        self.buttons["export"].clicked.connect(self.export_requested)
+        self._layout()
+
+    def _layout(self) -> None:
+        row = QHBoxLayout()
+        for button in self.buttons.values():
+            row.addWidget(button)
+        row.addStretch(1)
+        right = QSplitter(Qt.Orientation.Vertical)
+        right.addWidget(self.details)
+        right.addWidget(self.chart)
+        split = QSplitter(Qt.Orientation.Horizontal)
+        split.addWidget(self.tree)
+        split.addWidget(right)
+        split.setSizes([520, 480])
+        layout = QVBoxLayout(self)
+        layout.addLayout(row)
+        layout.addWidget(split, 1)
+
+    def set_history(self, commits: Sequence[CommitRecord], tags: dict[str, list[str]], live: str | None) -> None:
+        self.tree.clear()
+        for c in commits:
+            edits = f"+{len(c.applied)}" + (f" −{len(c.dropped)}" if c.dropped else "")
+            marker = " ◀ live model" if c.id == live else ""
+            item = QTreeWidgetItem([str(c.seq), c.short_id, c.kind, c.message + marker, c.author,
+                                    c.created_at[:19], ", ".join(tags.get(c.id, [])), edits])
+            item.setData(0, Qt.ItemDataRole.UserRole, c.id)
+            self.tree.addTopLevelItem(item)
+
+    def set_drift(self, points: Sequence[tuple[int, float | None, float | None, int]]) -> None:
+        """(commit seq, mean reliability, mean locality, edits in state), oldest first."""
+        self.chart.clear()
+        for index, name, colour in ((1, "reliability", "#2f6fb0"), (2, "locality", "#27ae60")):
+            known = [(p[0], p[index]) for p in points if p[index] is not None]
+            self.chart.plot([x for x, _ in known], [y for _, y in known], pen=pg.mkPen(colour, width=2),
+                            symbol="o", symbolSize=6, name=name)
+        self.chart.setYRange(0, 1.05)
+
+    def selected_ids(self) -> list[str]:
+        items = sorted(self.tree.selectedItems(), key=self.tree.indexOfTopLevelItem)
+        return [item.data(0, Qt.ItemDataRole.UserRole) for item in items]
+
+    def select(self, commit_ids: Sequence[str]) -> None:
+        self.tree.clearSelection()
+        for i in range(self.tree.topLevelItemCount()):
+            item = self.tree.topLevelItem(i)
+            if item.data(0, Qt.ItemDataRole.UserRole) in commit_ids:
+                item.setSelected(True)
+
+    def _one(self, signal) -> None:
+        ids = self.selected_ids()
+        if len(ids) == 1:
+            signal.emit(ids[0])
+
+    def _diff(self) -> None:
+        ids = self.selected_ids()
+        if len(ids) == 2:
+            self.diff_requested.emit(ids[1], ids[0])  # older → newer

@@ -1,0 +1,74 @@
+"""An editable list of rows (one or two text columns) with Add and Remove buttons."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from PySide6.QtCore import Signal
+from PySide6.QtWidgets import (
+    QHBoxLayout,
+    QHeaderView,
+    QPushButton,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+
+class RowList(QWidget):
+    changed = Signal()
+
+    def __init__(self, headers: Sequence[str], noun: str, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.table = QTableWidget(0, len(headers))
+        self.table.setHorizontalHeaderLabels(list(headers))
+        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
+        self.table.verticalHeader().hide()
+        self.table.setMaximumHeight(110)
+        self.table.itemChanged.connect(lambda _: self.changed.emit())
+        self.add_button = QPushButton(f"Add {noun}")
+        self.add_button.clicked.connect(lambda: self.add_row())
+        self.remove_button = QPushButton("Remove")
+        self.remove_button.clicked.connect(self.remove_selected)
+        buttons = QVBoxLayout()
+        buttons.addWidget(self.add_button)
+        buttons.addWidget(self.remove_button)
+        buttons.addStretch(1)
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.table, 1)
+        layout.addLayout(buttons)
+
+    def add_row(self, *values: str) -> None:
+        row = self.table.rowCount()
+        self.table.blockSignals(True)
+        self.table.insertRow(row)
+        for column in range(self.table.columnCount()):
+            self.table.setItem(row, column, QTableWidgetItem(values[column] if column < len(values) else ""))
+        self.table.blockSignals(False)
+        self.changed.emit()
+
+    def remove_selected(self) -> None:
+        rows = sorted({i.row() for i in self.table.selectedIndexes()} or {self.table.rowCount() - 1}, reverse=True)
+        for row in rows:
+            if row >= 0:
+                self.table.removeRow(row)
+        self.changed.emit()
+
+    def rows(self) -> list[tuple[str, ...]]:
+        """Non-empty rows, as typed (blank rows are skipped)."""
+        out = []
+        for r in range(self.table.rowCount()):
+            cells = tuple((self.table.item(r, c).text() if self.table.item(r, c) else "")
+                          for c in range(self.table.columnCount()))
+            if any(cell.strip() for cell in cells):
+                out.append(cells)
+        return out
+
+    def set_rows(self, rows: Sequence[Sequence[str]]) -> None:
+        self.table.blockSignals(True)
+        self.table.setRowCount(0)
+        self.table.blockSignals(False)
+        for row in rows:
+            self.add_row(*row)

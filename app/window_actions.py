@@ -1,0 +1,230 @@
+"""The main window's actions on the model, the queue, the editor and the preview.
+
+A mixin of ``MainWindow``: each action calls ``Session`` (long work as a job on the lane)
+or the GUI thread's ``Workspace`` for quick reads, reviews and drafts, and reports
+failures in an error dialog that says what to do.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from PySide6.QtWidgets import QFileDialog
+
+from app.dialogs.import_dialog import ImportDialog
+from app.errors import error_box
+from app.jobs import Job
+from app.window_history import HistoryActions
+from core.facts import Fact
+from core.generation import SamplingOptions, continuation
+from core.ledger import LedgerError
+from core.loading import LoadOptions
+from core.paths import demo_edits_file
+from core.stats_plan import compute_statistics
+from core.suggest import suggest_locality, suggest_old_answer
+
+log = logging.getLogger(__name__)
+
+
+class WindowActions(HistoryActions):
+    # -- model and workspace -------------------------------------------------------------
+
+    def load(self, path: Path, options: LoadOptions | None = None, workspace: Path | None = None) -> Job:
+        self.prompt_panel.set_ready(False)
+        self.model_panel.set_folder(Path(path))
+        job = self.session.load_model(Path(path), options, workspace)
+        return self._report_failure(job, f"Could not load {path}")
+
+    def load_model_folder(self, path: Path) -> Job:
+        return self.load(path, self.model_panel.options())
+
+    def choose_model_folder(self) -> None:
+        chosen = QFileDialog.getExistingDirectory(self, "Open a model folder", str(self.model_path))
+        if chosen:
+            self.load_model_folder(Path(chosen))
+
+    def eject(self) -> None:
+        self.session.eject()
+
+    def open_workspace(self, path: Path) -> Job:
+        return self._report_failure(self.session.open_workspace(path), f"Could not open workspace {path}")
+
+    def choose_workspace(self) -> None:
+        chosen, _ = QFileDialog.getOpenFileName(self, "Open workspace", "", "Workspaces (*.factsmith);;All (*)")
+        if chosen:
+            self.open_workspace(Path(chosen))
+
+    def choose_new_workspace(self) -> None:
+        chosen, _ = QFileDialog.getSaveFileName(self, "New workspace for the loaded model", "",
+                                                "Workspaces (*.factsmith)")
+        if chosen:
+            self.create_workspace(Path(chosen))
+
+    def create_workspace(self, path: Path) -> Job | None:
+        try:
+            job = self.session.create_workspace(path)
+        except RuntimeError as exc:
+            self.show_error("No model loaded", exc)
+            return None
+        return self._report_failure(job, f"Could not create workspace {path}")
+
+    def _on_model_changed(self, lm) -> None:
+        self.model_panel.show_model(lm)
+        self.method_panel.set_model(lm)
+        self.prompt_panel.set_ready(lm is not None)
+        for widget in (self.preview_panel.preview_button, self.editor.suggest_button):
+            widget.setEnabled(lm is not None)
+        self._update_live_status()
+
+    def _update_live_status(self) -> None:
+        lm, commit, ws = self.session.lm, self.session.live_commit, self.session.ws
+        if lm is None:
+            self.live_status.setText("No model loaded")
+            return
+        where = f" · workspace {ws.path.name}" if ws else ""
+        at = f" · at commit {commit.short_id} ({commit.message[:30]})" if commit else ""
+        self.live_status.setText(f"{lm.info.name} on {lm.info.device} ({lm.info.dtype}){where}{at}")
+
+    def _on_workspace_changed(self, ws) -> None:
+        self.setWindowTitle(f"Factsmith — {ws.path.name}")
+        self._draft_id = None
+        drafts = ws.drafts()
+        mine = [d for d in drafts if d.author == ws.author]
+        if mine:
+            self._draft_id = mine[0].id
+            self.editor.set_body(mine[0].body)
+
+    def refresh_queue(self) -> None:
+        if self.session.ws is not None:
+            self.queue.set_facts(self.session.ws.queue(), self.session.ws.runs())
+
+    # -- facts: import, editor, drafts, suggestions -------------------------------------
+
+    def open_import_dialog(self) -> ImportDialog:
+        dialog = ImportDialog(None, self)
+        dialog.path.setPlaceholderText(str(demo_edits_file()))
+        dialog.accepted.connect(lambda: self.import_facts(*dialog.choice()))
+        dialog.open()
+        return dialog
+
+    def import_facts(self, path: Path, format: str | None = None, mapping: dict | None = None) -> Job | None:
+        if self.session.ws is None:
+            self.show_error("No workspace", LedgerError("load a model first: its workspace opens with it"))
+            return None
+        job = self.session.import_file(path, format, mapping)
+        job.succeeded.connect(lambda report: self.statusBar().showMessage(
+            f"Imported {len(report.added)} facts from {Path(report.source).name} ({report.format}); "
+            f"{len(report.duplicates)} already there, {len(report.conflicts)} conflicts", 10000))
+        return self._report_failure(job, f"Could not import {Path(path).name}")
+
+    def new_fact(self) -> None:
+        self.tabs.setCurrentWidget(self.editor)
+        self.editor.fields["subject"].setFocus()
+
+    def save_draft(self, body: dict) -> None:
+        if self.session.ws is None or (self._draft_id is None and self.editor.is_empty()):
+            return
+        self._draft_id = self.session.ws.save_draft(body, self._draft_id).id
+
+    def flush_draft(self) -> None:
+        if self.editor._draft_timer.isActive():
+            self.editor._draft_timer.stop()
+            self.save_draft(self.editor.body())
+
+    def add_fact(self, fact: Fact) -> None:
+        try:
+            report = self.session.ws.add_facts([fact])
+        except (LedgerError, AttributeError) as exc:
+            self.show_error("Could not add the fact", exc)
+            return
+        if self._draft_id is not None:
+            self.session.ws.delete_draft(self._draft_id)
+            self._draft_id = None
+        self.editor.clear()
+        self.session.facts_changed.emit()
+        self.queue.select([fact.id])
+        self.statusBar().showMessage("Added the fact to the queue" if report.added else
+                                     "That fact is already in the queue", 6000)
+
+    def suggest(self, body: dict) -> Job | None:
+        lm, ws = self.session.lm, self.session.ws
+        if lm is None or ws is None:
+            return None
+        others = [record.fact for record in ws.queue()]
+        existing = [p["prompt"] for p in body.get("locality", [])]
+
+        def work(_progress):
+            old = suggest_old_answer(lm, body.get("prompt", ""))
+            probes = suggest_locality(body.get("subject", ""), body.get("prompt", ""), body.get("relation", ""),
+                                      others, existing=existing)
+            return old, probes
+
+        job = self.lane.submit("Suggesting", work)
+        job.succeeded.connect(lambda result: self.editor.apply_suggestion(*result))
+        return self._report_failure(job, "Could not suggest")
+
+    # -- method, preview, review ---------------------------------------------------------
+
+    def compute_statistics(self, specs: list) -> Job | None:
+        lm = self.session.lm
+        if lm is None or not specs:
+            return None
+        job = self.lane.submit("Computing covariance statistics", lambda p: compute_statistics(lm, specs, p))
+        job.finished.connect(self.method_panel.update_stats_status)
+        return self._report_failure(job, "Could not compute the statistics")
+
+    def preview_selected(self, free_prompts: list[str] | None = None) -> Job | None:
+        """Compute the chosen method's edit of the selected facts (a batch if several)."""
+        ids = self.queue.selected_ids()
+        if not ids:
+            self.preview_panel.state.setText("Select one or more facts in the queue first")
+            return None
+        try:
+            self.method_panel.hparams()  # a bad value is reported before anything runs
+            job = self.session.preview(ids, self.method_panel.method_name(), self.method_panel.overrides(),
+                                       self.preview_panel.prompts() if free_prompts is None else free_prompts)
+        except (ValueError, RuntimeError, LedgerError) as exc:
+            self.show_error("Cannot preview", exc)
+            return None
+        self.tabs.setCurrentIndex(0)
+        self.preview_panel.track(job)
+        return self._report_failure(job, "The preview failed")
+
+    def review_selected(self, decision: str, note: str = "") -> bool:
+        ids = self.queue.selected_ids()
+        if not ids or self.session.ws is None:
+            self.review_bar.message.setText("Select the facts to review in the queue")
+            return False
+        try:
+            self.session.review(ids, decision, note)
+        except LedgerError as exc:
+            self.show_error("Could not record the review", exc)
+            return False
+        self.review_bar.message.setText(f"{decision}: {len(ids)} fact(s)")
+        return True
+
+    def undo_review(self) -> None:
+        try:
+            self.session.undo_review()
+        except LedgerError as exc:
+            self.show_error("Nothing to undo", exc)
+
+    def generate(self, prompt: str, max_new_tokens: int = 12) -> Job | None:
+        lm = self.session.lm
+        if lm is None:
+            return None
+        options = SamplingOptions(max_new_tokens=max_new_tokens)
+        job = self.lane.submit("Generating", lambda progress: continuation(lm, prompt, options))
+        job.succeeded.connect(lambda text: self.prompt_panel.show_result(prompt, text))
+        return self._report_failure(job, "Generation failed")
+
+    # -- errors --------------------------------------------------------------------------
+
+    def _report_failure(self, job: Job, title: str) -> Job:
+        job.failed.connect(lambda exc: self.show_error(title, exc))
+        return job
+
+    def show_error(self, title: str, exc: BaseException) -> None:
+        """A non-blocking dialog that says what happened and what to do."""
+        self.last_error = error_box(self, title, exc)

@@ -1,0 +1,136 @@
+"""The main window's actions on commits: commit, history, diff, revert, checkout, tags, export."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtWidgets import QInputDialog
+
+from app.dialogs.commit_dialog import CommitDialog
+from app.dialogs.export_dialog import ExportDialog
+from app.jobs import Job
+from app.widgets.history_panel import CHART_COMMITS, detail_html, diff_html, mean_post
+from core.ledger import LedgerError
+
+THRESHOLD_METRICS = ("reliability", "locality")
+
+
+class HistoryActions:
+    # -- commit --------------------------------------------------------------------------
+
+    def open_commit_dialog(self) -> CommitDialog | None:
+        ws = self.session.ws
+        if ws is None:
+            return None
+        runs = ws.commit_candidates()
+        facts = {record.id: record.fact for record in ws.queue(["approved"])}
+        thresholds = {m: self.settings.threshold(m) for m in THRESHOLD_METRICS}
+        dialog = CommitDialog(runs, facts, thresholds, self)
+        dialog.accepted.connect(lambda: self._commit_from(dialog))
+        dialog.open()
+        return dialog
+
+    def _commit_from(self, dialog: CommitDialog) -> None:
+        for metric, value in dialog.threshold_values().items():
+            self.settings.set_threshold(metric, value)
+            self.preview_panel.metrics.thresholds[metric] = value
+        self.commit(dialog.message.text(), dialog.run_ids())
+
+    def commit(self, message: str, run_ids: list[int] | None = None) -> Job | None:
+        try:
+            job = self.session.commit(message, run_ids or None)
+        except RuntimeError as exc:
+            self.show_error("Cannot commit", exc)
+            return None
+        job.succeeded.connect(lambda state: self.statusBar().showMessage(
+            f"Committed {state.commit.short_id}: {len(state.commit.applied)} edit(s)", 10000))
+        return self._report_failure(job, "The commit failed")
+
+    # -- history -------------------------------------------------------------------------
+
+    def refresh_history(self) -> None:
+        ws = self.session.ws
+        if ws is None:
+            return
+        commits = ws.log()
+        tags: dict[str, list[str]] = {}
+        for tag in ws.tags():
+            tags.setdefault(tag.commit_id, []).append(tag.name)
+        live = self.session.live_commit.id if self.session.live_commit else None
+        self.history.set_history(commits, tags, live)
+        points = []
+        for commit in reversed(commits[:CHART_COMMITS]):
+            detail = ws.show(commit.id)
+            points.append((commit.seq, mean_post(detail, "reliability"), mean_post(detail, "locality"),
+                           len(detail.runs)))
+        self.history.set_drift(points)
+
+    def show_commit(self, commit_ids: list[str]) -> None:
+        if len(commit_ids) == 1 and self.session.ws is not None:
+            self.history.details.setHtml(detail_html(self.session.ws.show(commit_ids[0])))
+
+    def show_diff(self, a: str, b: str) -> None:
+        ws = self.session.ws
+        try:
+            report = ws.diff(a, b)
+        except LedgerError as exc:
+            self.show_error("Cannot diff", exc)
+            return
+        facts = {r.id: r.fact for r in ws.queue()}
+        self.history.details.setHtml(diff_html(report, facts))
+
+    def revert(self, commit_id: str, message: str | None = None) -> Job | None:
+        """A new commit without that commit's edits (rebuilt from the base); the live model follows."""
+        if message is None:
+            message, ok = QInputDialog.getText(self, "Revert", "Why revert these edits?",
+                                               text=f"Revert {commit_id[:12]}")
+            if not ok or not message.strip():
+                return None
+        job = self.session.revert([commit_id], message)
+        return self._report_failure(job, f"Could not revert {commit_id[:12]}")
+
+    def checkout(self, commit_id: str) -> Job:
+        return self._report_failure(self.session.checkout(commit_id), f"Could not check out {commit_id[:12]}")
+
+    def tag(self, commit_id: str, name: str | None = None) -> None:
+        if name is None:
+            name, ok = QInputDialog.getText(self, "Tag", f"Name for commit {commit_id[:12]}:")
+            if not ok or not name.strip():
+                return
+        try:
+            self.session.ws.tag(name.strip(), commit_id)
+        except LedgerError as exc:
+            self.show_error("Could not tag", exc)
+            return
+        self.refresh_history()
+
+    # -- export --------------------------------------------------------------------------
+
+    def open_export_dialog(self) -> ExportDialog | None:
+        ws = self.session.ws
+        if ws is None:
+            return None
+        refs = [(f"#{c.seq} {c.short_id} {c.message[:40]}", c.id) for c in ws.log()]
+        folder = Path(self.settings.value("export/folder", str(Path.home())))
+        dialog = ExportDialog(refs, folder, self)
+        dialog.accepted.connect(lambda: self._export_from(dialog.choice()))
+        dialog.open()
+        return dialog
+
+    def _export_from(self, choice: dict) -> Job:
+        self.settings.set_value("export/folder", str(Path(choice["out"]).parent))
+        if choice["kind"] == "facts":
+            return self.export_facts(choice["out"], choice["format"], choice["statuses"])
+        return self.export_patch(choice["out"], choice["from"], choice["to"])
+
+    def export_facts(self, out: Path, format: str = "jsonl", statuses: list[str] | None = ("approved",)) -> Job:
+        job = self.session.export(Path(out), format, statuses)
+        job.succeeded.connect(lambda report: self.statusBar().showMessage(
+            f"Exported {report.count} facts to {report.path}", 10000))
+        return self._report_failure(job, "Could not export")
+
+    def export_patch(self, out: Path, from_ref: str, to_ref: str) -> Job:
+        job = self.session.export_patch(Path(out), from_ref, to_ref)
+        job.succeeded.connect(lambda info: self.statusBar().showMessage(
+            f"Wrote a patch of {info.edits} edit(s) to {info.path}", 10000))
+        return self._report_failure(job, "Could not export the patch")

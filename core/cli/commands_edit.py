@@ -1,0 +1,120 @@
+"""Engine subcommands: eval (metrics of a model as it is) and edit (compute and measure edits)."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from core.cli.options import add_model_options, load_from_args
+from core.edit_runs import MODES
+
+
+def register(sub) -> None:
+    ev = sub.add_parser("eval", help="metrics of the model as it is, on a facts file")
+    add_model_options(ev)
+    _add_facts_options(ev)
+    ev.add_argument("--json", action="store_true", help="machine-readable output")
+    ev.set_defaults(handler=evaluate_command, render=_render_eval)
+
+    ed = sub.add_parser("edit", help="compute edits and report pre/post metrics (see docs/edit-report.md)")
+    add_model_options(ed)
+    _add_facts_options(ed)
+    ed.add_argument("--method", required=True, help="editing method (rome, ft-l, ft-m, ...)")
+    ed.add_argument("--hparams", type=Path, help="JSON file of hyperparameters over the preset")
+    ed.add_argument("--set", dest="assignments", action="append", default=[], metavar="KEY=VALUE",
+                    help="override one hyperparameter (repeatable)")
+    ed.add_argument("--mode", choices=MODES, default="independent")
+    ed.add_argument("--out", type=Path, help="save the edited model as a Hugging Face folder")
+    ed.add_argument("--json", action="store_true", help="machine-readable output")
+    ed.set_defaults(handler=edit_command, render=_render_edit)
+
+
+def _add_facts_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--facts", type=Path, help="edit requests (default: the demo counterfactual set)")
+    parser.add_argument("--format", help="facts file format (default: detected)")
+    parser.add_argument("--limit", type=int, help="use only the first N requests")
+
+
+def _read_facts(args: argparse.Namespace):
+    from core.facts_io import read_facts
+    from core.paths import demo_edits_file
+
+    facts = read_facts(args.facts or demo_edits_file(), format=args.format)
+    return facts[: args.limit] if args.limit else facts
+
+
+def evaluate_command(args: argparse.Namespace) -> dict:
+    from core.editing import headline
+    from core.evaluation import DEFAULT_PROTOCOL, evaluate
+
+    facts = _read_facts(args)
+    lm = load_from_args(args)
+    report = evaluate(lm, facts)
+    return {"model": lm.info.name, "protocol": DEFAULT_PROTOCOL, "aggregate": headline(report),
+            "all": report.summary(), "facts": [f.to_dict() for f in report.facts]}
+
+
+def _hparams(args: argparse.Namespace, lm):
+    from core.methods import get_method
+    from core.methods.hparams import from_file, parse_assignments, with_overrides
+
+    hparams = get_method(args.method).preset(lm)
+    if args.hparams:
+        hparams = from_file(hparams, args.hparams)
+    return with_overrides(hparams, parse_assignments(args.assignments))
+
+
+def edit_command(args: argparse.Namespace) -> dict:
+    from core.edit_runs import run_independent, run_sequential
+    from core.saving import save_model_folder
+
+    facts = _read_facts(args)
+    lm = load_from_args(args)
+    hparams = _hparams(args, lm)
+    if args.mode == "independent":
+        if args.out and len(facts) != 1:
+            raise ValueError("--out with --mode independent needs exactly one fact; use --mode sequential "
+                             "to save a model carrying several edits")
+        report = run_independent(lm, facts, args.method, hparams=hparams)
+        if args.out:
+            from core.deltas import delta_applied
+            from core.editing import compute_edit
+
+            outcome = compute_edit(lm, facts, args.method, hparams=hparams, preview_tokens=0)
+            with delta_applied(lm.model, outcome.delta):
+                save_model_folder(lm, args.out)
+    else:
+        save = (lambda model: save_model_folder(model, args.out)) if args.out else None
+        report = run_sequential(lm, facts, args.method, hparams=hparams, while_applied=save)
+    if args.out:
+        report["saved_to"] = str(args.out)
+    return report
+
+
+def _fmt(metrics: dict, name: str) -> str:
+    return f"{metrics[name]:.2f}" if name in metrics else "  - "
+
+
+def _render_eval(result: dict) -> str:
+    agg = result["aggregate"]
+    lines = [f"{result['model']}: {len(result['facts'])} facts ({result['protocol']})"]
+    lines += [f"  {name:<12} {value:.3f}" for name, value in agg.items()]
+    return "\n".join(lines) + "\n"
+
+
+def _render_edit(result: dict) -> str:
+    names = ("reliability", "generality", "locality")
+    head = f"{'fact':<12} {'subject':<24} {'target':<18} " + " ".join(f"{n[:4]:>9}" for n in names) + "  seconds"
+    lines = [f"{result['method']} on {result['model']['name']} ({result['mode']}, {result['protocol']}); pre -> post",
+             head]
+    for e in result["edits"]:
+        cells = " ".join(f"{_fmt(e['pre'], n)}>{_fmt(e['post'], n)}" for n in names)
+        who = f"{e['fact_id'][:12]:<12} {e['subject'][:24]:<24} {e['target_new'][:18]:<18}"
+        lines.append(f"{who} {cells}  {e['seconds']:.2f}")
+    agg = result["aggregate"]
+    lines.append("aggregate: " + ", ".join(f"{n} {_fmt(agg['pre'], n)} -> {_fmt(agg['post'], n)}" for n in names))
+    if "retention" in result:
+        ret = result["retention"]["after_all_edits"]
+        lines.append("after all edits: " + ", ".join(f"{k} {v:.2f}" for k, v in ret.items()))
+    lines.append(f"seconds per edit: {result['seconds_per_edit']:.2f}")
+    return "\n".join(lines) + "\n"

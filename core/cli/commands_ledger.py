@@ -1,0 +1,206 @@
+"""Workspace subcommands: the versioned edit log (issue 4). Handlers only parse, call
+``core.ledger.Workspace`` and shape its records for output; the ledger does the work.
+
+Every command takes ``--workspace PATH`` (else FACTSMITH_WORKSPACE), ``--author NAME``
+(else FACTSMITH_AUTHOR, else the OS user) and ``--json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from core.cli.ledger_render import fact_line as _fact_line
+from core.cli.ledger_render import (
+    render_commit,
+    render_diff,
+    render_export,
+    render_facts,
+    render_import,
+    render_info,
+    render_log,
+    render_review,
+    render_show,
+    render_tags,
+)
+
+STATUS_CHOICES = ("pending", "approved", "rejected", "needs-rework", "all")
+
+
+def common(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    parser.add_argument("--workspace", metavar="PATH", help="workspace file (default: $FACTSMITH_WORKSPACE)")
+    parser.add_argument("--author", help="who acts (default: $FACTSMITH_AUTHOR, else the OS user name)")
+    parser.add_argument("--json", action="store_true", help="machine-readable output")
+    return parser
+
+
+def open_ws(args: argparse.Namespace):
+    from core.ledger import open_workspace
+
+    return open_workspace(args.workspace, author=args.author)
+
+
+def _statuses(values: list[str] | None, default: tuple[str, ...] = ()) -> tuple[str, ...]:
+    if not values:
+        return default
+    return () if "all" in values else tuple(values)
+
+
+def register(sub) -> None:
+    _register_workspace(sub)
+    imp = common(sub.add_parser("import", help="import facts into the review queue (all rows or none)"))
+    imp.add_argument("file", help="JSONL, JSON, CSV file or a datasets folder saved to disk")
+    imp.add_argument("--format", help="row format (default: detected)")
+    imp.add_argument("--map", action="append", default=None, metavar="COLUMN=FIELD", help="CSV column mapping")
+    imp.add_argument("--allow-conflicts", action="store_true",
+                     help="import rows that contradict approved or committed facts, as pending")
+    imp.set_defaults(handler=import_facts, render=render_import)
+
+    queue = common(sub.add_parser("queue", help="list facts and their review status"))
+    queue.add_argument("--status", action="append", choices=STATUS_CHOICES, help="only this status (repeatable)")
+    queue.set_defaults(handler=list_queue, render=render_facts)
+
+    rev = common(sub.add_parser("review", help="approve, reject or send back a fact; --undo reverses"))
+    rev.add_argument("fact", nargs="?", help="fact id or unique prefix")
+    decision = rev.add_mutually_exclusive_group(required=True)
+    for flag in ("approve", "reject", "rework", "undo"):
+        decision.add_argument(f"--{flag}", dest="decision", action="store_const", const=flag)
+    rev.add_argument("--note", default="", help="why (required to reject)")
+    rev.set_defaults(handler=review_fact, render=render_review)
+
+    com = common(sub.add_parser("commit", help="commit the approved, computed edits"))
+    com.add_argument("-m", "--message", required=True)
+    com.add_argument("--run", type=int, action="append", dest="runs", metavar="N",
+                     help="commit these runs (default: the latest run of every approved fact)")
+    com.set_defaults(handler=make_commit, render=render_commit)
+    _register_history(sub)
+
+
+def _register_workspace(sub) -> None:
+    ws = sub.add_parser("workspace", help="create, describe or check a workspace")
+    wsub = ws.add_subparsers(dest="workspace_command", metavar="ACTION", required=True)
+    init = common(wsub.add_parser("init", help="create a workspace for a base model"))
+    init.add_argument("path", help="the workspace file to create")
+    init.add_argument("--model", required=True, help="the base model's Hugging Face folder")
+    init.set_defaults(handler=init_workspace, render=render_info)
+    info = common(wsub.add_parser("info", help="base model, HEAD and counts"))
+    info.set_defaults(handler=workspace_info, render=render_info)
+    check = common(wsub.add_parser("check", help="check the database and every commit's edits"))
+    check.set_defaults(handler=check_workspace, render=lambda r: "".join(f"{p}\n" for p in r["problems"]) or "ok\n")
+
+
+def _register_history(sub) -> None:
+    log = common(sub.add_parser("log", help="commits from REF (default HEAD) back to the base"))
+    log.add_argument("ref", nargs="?", default="HEAD")
+    log.add_argument("-n", "--limit", type=int)
+    log.set_defaults(handler=show_log, render=render_log)
+
+    show = common(sub.add_parser("show", help="a commit and every edit in its state"))
+    show.add_argument("ref", nargs="?", default="HEAD")
+    show.set_defaults(handler=show_commit, render=render_show)
+
+    dif = common(sub.add_parser("diff", help="facts added and removed between two commits, metric changes"))
+    dif.add_argument("a")
+    dif.add_argument("b")
+    dif.set_defaults(handler=diff_commits, render=render_diff)
+
+    tag = common(sub.add_parser("tag", help="name a commit (tags never move); no NAME lists tags"))
+    tag.add_argument("name", nargs="?")
+    tag.add_argument("ref", nargs="?", default="HEAD")
+    tag.set_defaults(handler=tag_commit, render=render_tags)
+
+    exp = common(sub.add_parser("export", help="export reviewed facts with status, note and reviewer"))
+    exp.add_argument("--out", required=True, metavar="FILE")
+    exp.add_argument("--status", action="append", choices=STATUS_CHOICES, help="default approved; 'all' for all")
+    exp.add_argument("--format", default="jsonl", choices=("jsonl", "easyedit", "knowedit", "csv"))
+    exp.set_defaults(handler=export_facts, render=render_export)
+
+
+def init_workspace(args: argparse.Namespace) -> dict[str, Any]:
+    from core.ledger import Workspace
+
+    with Workspace.create(args.path, args.model, author=args.author) as ws:
+        return _info(ws)
+
+
+def _info(ws) -> dict[str, Any]:
+    counts: dict[str, int] = {}
+    for record in ws.queue():
+        counts[record.status] = counts.get(record.status, 0) + 1
+    head = ws.head()
+    return {"workspace": str(ws.path), "schema_version": ws.schema_version, "base": ws.base.to_dict(),
+            "head": head.id, "commits": head.seq, "facts": counts, "runs": len(ws.runs()),
+            "tags": [t.name for t in ws.tags()]}
+
+
+def workspace_info(args: argparse.Namespace) -> dict[str, Any]:
+    with open_ws(args) as ws:
+        return _info(ws)
+
+
+def check_workspace(args: argparse.Namespace) -> dict[str, Any]:
+    with open_ws(args) as ws:
+        problems = ws.check()
+    if problems:
+        from core.cli.main import CommandError
+
+        raise CommandError(f"workspace has {len(problems)} problem(s): " + "; ".join(problems))
+    return {"workspace": args.workspace, "problems": []}
+
+
+def import_facts(args: argparse.Namespace) -> dict[str, Any]:
+    with open_ws(args) as ws:
+        return ws.import_file(args.file, args.format, args.map, allow_conflicts=args.allow_conflicts).to_dict()
+
+
+def list_queue(args: argparse.Namespace) -> list[dict[str, Any]]:
+    with open_ws(args) as ws:
+        return [r.to_dict() for r in ws.queue(_statuses(args.status))]
+
+
+def review_fact(args: argparse.Namespace) -> dict[str, Any]:
+    if (args.decision == "undo") == bool(args.fact):
+        from core.cli.main import CommandError
+
+        raise CommandError("give a fact id with --approve/--reject/--rework, or --undo alone")
+    with open_ws(args) as ws:
+        change = ws.undo_review() if args.decision == "undo" else ws.review(args.fact, args.decision, args.note)
+        return {**change.to_dict(), "fact": _fact_line(ws.fact(change.fact_id))}
+
+
+def make_commit(args: argparse.Namespace) -> dict[str, Any]:
+    with open_ws(args) as ws:
+        return ws.commit(args.message, args.runs).to_dict()
+
+
+def show_log(args: argparse.Namespace) -> list[dict[str, Any]]:
+    with open_ws(args) as ws:
+        tags: dict[str, list[str]] = {}
+        for tag in ws.tags():
+            tags.setdefault(tag.commit_id, []).append(tag.name)
+        return [{**c.to_dict(), "tags": tags.get(c.id, [])} for c in ws.log(args.ref, args.limit)]
+
+
+def show_commit(args: argparse.Namespace) -> dict[str, Any]:
+    with open_ws(args) as ws:
+        return ws.show(args.ref).to_dict()
+
+
+def diff_commits(args: argparse.Namespace) -> dict[str, Any]:
+    with open_ws(args) as ws:
+        report = ws.diff(args.a, args.b).to_dict()
+        for key in ("added", "removed", "rerun"):
+            report[key] = [{"id": f, "fact": _fact_line(ws.fact(f))} for f in report[key]]
+        return report
+
+
+def tag_commit(args: argparse.Namespace) -> list[dict[str, Any]]:
+    with open_ws(args) as ws:
+        if args.name:
+            return [ws.tag(args.name, args.ref).to_dict()]
+        return [t.to_dict() for t in ws.tags()]
+
+
+def export_facts(args: argparse.Namespace) -> dict[str, Any]:
+    with open_ws(args) as ws:
+        return ws.export(args.out, args.format, _statuses(args.status, ("approved",))).to_dict()

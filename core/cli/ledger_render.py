@@ -1,0 +1,120 @@
+"""Plain-text renderings of the workspace commands' results (``--json`` prints them as they are)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def fact_line(record) -> str:
+    """``abc123def456 The capital of France is -> Lyon`` for a FactRecord."""
+    return f"{record.fact.prompt} -> {record.fact.target_new}"
+
+
+def _short(value: str | None) -> str:
+    return (value or "")[:12]
+
+
+def render_info(r: dict[str, Any]) -> str:
+    base = r["base"]
+    facts = ", ".join(f"{n} {s}" for s, n in sorted(r["facts"].items())) or "no facts"
+    return (f"workspace {r['workspace']} (schema {r['schema_version']})\n"
+            f"  base   {base['name']} {base['architecture']} {_short(base['fingerprint'])} ({base['path']})\n"
+            f"  HEAD   {_short(r['head'])} after {r['commits']} commit(s); {r['runs']} run(s)\n"
+            f"  facts  {facts}\n" + (f"  tags   {', '.join(r['tags'])}\n" if r["tags"] else ""))
+
+
+def render_import(r: dict[str, Any]) -> str:
+    lines = [f"imported {len(r['added'])} fact(s) from {r['source']} ({r['format']})"]
+    lines += [f"  duplicate {_short(d['fact_id'])} at {', '.join(map(str, d['lines']))}: {d['reason']}"
+              for d in r["duplicates"]]
+    lines += [f"  conflict {_short(c['fact_id'])} (at {c['line']}) with {c['other_status']} fact "
+              f"{_short(c['other_id'])} -> {c['other_target']!r}" for c in r["conflicts"]]
+    return "\n".join(lines) + "\n"
+
+
+def render_facts(rows: list[dict[str, Any]]) -> str:
+    if not rows:
+        return "no facts\n"
+    return "".join(f"{_short(r['id'])}  {r['status']:<12} {'*' if r['committed'] else ' '} "
+                   f"{r['prompt']} -> {r['target_new']}\n" for r in rows)
+
+
+def render_review(r: dict[str, Any]) -> str:
+    note = f" ({r['note']})" if r["note"] else ""
+    return f"{_short(r['fact_id'])} {r['from_status']} -> {r['to_status']}{note}: {r['fact']}\n"
+
+
+def render_commit(r: dict[str, Any]) -> str:
+    return f"commit {_short(r['id'])}: {len(r['applied'])} edit(s) applied: {r['message']}\n"
+
+
+def render_log(rows: list[dict[str, Any]]) -> str:
+    out = []
+    for c in rows:
+        tags = f" [{', '.join(c['tags'])}]" if c["tags"] else ""
+        change = f"+{len(c['applied'])}" + (f" -{len(c['dropped'])}" if c["dropped"] else "")
+        out.append(f"{_short(c['id'])} {c['created_at'][:19]} {c['author']:<10} {c['kind']:<6} {change:>6} "
+                   f"{c['message']}{tags}\n")
+    return "".join(out)
+
+
+def render_show(r: dict[str, Any]) -> str:
+    tags = f" [{', '.join(r['tags'])}]" if r["tags"] else ""
+    head = (f"commit {r['id']}{tags}\n{r['kind']} by {r['author']} at {r['created_at']}\n    {r['message']}\n"
+            f"state {r['state_fingerprint']}: {len(r['runs'])} edit(s)\n")
+    facts = {f["id"]: f for f in r["facts"]}
+    lines = []
+    for run in r["runs"]:
+        fact = facts.get(run["fact_ids"][0], {})
+        more = f" (+{len(run['fact_ids']) - 1} facts)" if len(run["fact_ids"]) > 1 else ""
+        lines.append(f"  run {run['id']:<5} {run['method']:<6} {fact.get('prompt')} -> "
+                     f"{fact.get('target_new')}{more}\n")
+    return head + "".join(lines)
+
+
+def render_diff(r: dict[str, Any]) -> str:
+    lines = [f"{_short(r['a'])}..{_short(r['b'])}\n"]
+    for mark, key in (("+", "added"), ("-", "removed"), ("~", "rerun")):
+        lines += [f"{mark} {_short(f['id'])} {f['fact']}\n" for f in r[key]]
+    for m in r["metrics"]:
+        a = "-" if m["a"] is None else f"{m['a']:.4g}"
+        b = "-" if m["b"] is None else f"{m['b']:.4g}"
+        change = "" if m["change"] is None else f" ({m['change']:+.4g})"
+        lines.append(f"  {m['protocol']} {m['name']}: {a} -> {b}{change}\n")
+    return "".join(lines)
+
+
+def render_tags(rows: list[dict[str, Any]]) -> str:
+    return "".join(f"{t['name']} -> {_short(t['commit_id'])}\n" for t in rows) or "no tags\n"
+
+
+def render_export(r: dict[str, Any]) -> str:
+    which = ", ".join(r["statuses"]) or "all"
+    return f"exported {r['count']} fact(s) ({which}) to {r['path']} as {r['format']}\n"
+
+
+def render_runs(rows: list[dict[str, Any]]) -> str:
+    out = []
+    for run in rows:
+        post = run["metrics"].get("post") or {}
+        scores = ", ".join(f"{k} {v:.3g}" for k, v in post.items() if isinstance(v, int | float))
+        out.append(f"run {run['id']}: {run['method']} on {', '.join(_short(f) for f in run['fact_ids'])} "
+                   f"in {run['seconds']:.1f} s{'; ' + scores if scores else ''}\n")
+    return "".join(out)
+
+
+def render_materialised(r: dict[str, Any]) -> str:
+    check = "verified against the recorded fingerprint" if r["verified"] else "fingerprint recorded"
+    where = f"; written to {r['out']}" if r.get("out") else ""
+    title = f"revert {_short(r['commit'])}: {r['message']}\n" if "dropped" in r else ""
+    return (f"{title}commit {_short(r['commit'])}: {r['runs']} delta(s) replayed on the base ({r['dtype']}, "
+            f"{r['device']}); weights {_short(r['weights_fingerprint'])} {check}{where}\n")
+
+
+def render_patch(r: dict[str, Any]) -> str:
+    if "to_commit" in r:
+        return (f"patch {r['path']}: {r['edits']} edit(s), {_short(r['from_commit'])}..{_short(r['to_commit'])}, "
+                f"{r['bytes']} bytes\n")
+    check = "verified against the patch" if r["verified"] else "not recorded in the patch for this dtype/device"
+    return (f"patched {r['model']} with {r['edits']} edit(s) into {r['out']}; weights "
+            f"{_short(r['weights_fingerprint'])} {check}\n")

@@ -1,0 +1,52 @@
+"""More counterfactual requests for lifelong (sequential) editing of the demo model.
+
+The bundled demo set holds 60 requests; hundreds of sequential edits need more. They
+are drawn from ``facts.jsonl`` the way the demo set was (``edit_sets.edit_request``),
+skipping facts that are already edited, or asked about as another request's locality
+prompt, and choosing locality prompts only among facts nobody edits: a locality
+failure then always means an edit leaked, never that the prompt was itself edited.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from collections.abc import Sequence
+from pathlib import Path
+
+from core.demo_build.edit_sets import edit_request
+from core.demo_build.knowledge import KnowledgeFact
+
+
+def read_knowledge(path: Path) -> list[KnowledgeFact]:
+    lines = Path(path).read_text(encoding="utf-8").splitlines()
+    return [KnowledgeFact.from_record(json.loads(line)) for line in lines if line.strip()]
+
+
+def _pair(fact_or_request) -> tuple[str, str]:
+    if isinstance(fact_or_request, KnowledgeFact):
+        return fact_or_request.subject, fact_or_request.relation
+    return fact_or_request["subject"], fact_or_request["relation"]
+
+
+def lifelong_requests(facts: Sequence[KnowledgeFact], n: int, seed: int,
+                      existing: Sequence[dict] = (), reserved: Sequence[dict] = ()) -> list[dict]:
+    """``n`` new requests, round-robin over relations, disjoint from ``existing`` (requests
+    edited alongside them) and ``reserved`` (e.g. a tuning split that must stay unseen)."""
+    rng = random.Random(seed)
+    taken = {_pair(r) for r in (*existing, *reserved)}
+    asked = {q["prompt"] for r in existing for q in r.get("locality", ())}
+    free = [f for f in facts if _pair(f) not in taken and not asked & set(f.phrasings)]
+    by_relation = {rel: rng.sample(fs, len(fs))
+                   for rel in sorted({f.relation for f in free}) for fs in [[f for f in free if f.relation == rel]]}
+    chosen: list[KnowledgeFact] = []
+    while len(chosen) < n and any(by_relation.values()):
+        for pool in by_relation.values():
+            if pool and len(chosen) < n:
+                chosen.append(pool.pop())
+    if len(chosen) < n:
+        raise ValueError(f"only {len(chosen)} facts are free for new requests, {n} asked")
+    edited = taken | {_pair(f) for f in chosen}
+    unedited = [f for f in facts if _pair(f) not in edited]
+    objects = {rel: sorted({f.object for f in facts if f.relation == rel}) for rel in by_relation}
+    return [edit_request(f, unedited, objects[f.relation], rng) for f in chosen]

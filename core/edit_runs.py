@@ -1,0 +1,124 @@
+"""Edit many facts in one of three modes and report pre/post metrics per fact.
+
+- independent: each fact is edited from the base model; the model is restored between.
+- sequential: edits accumulate; every fact is measured right after its edit and all are
+  measured again at the end (retention).
+The report's schema is documented in docs/edit-report.md.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from core.deltas import AppliedDelta, apply_delta, revert_delta
+from core.editing import HEADLINE_METRICS, compute_edit, headline, resolve_hparams
+from core.evaluation import DEFAULT_PROTOCOL, EvaluationReport, capture_reference, evaluate
+from core.facts import Fact
+from core.loading import LoadedModel
+from core.methods import get_method
+from core.methods.hparams import as_dict
+from core.progress import Progress, silent
+
+log = logging.getLogger(__name__)
+
+MODES = ("independent", "sequential")
+
+
+@dataclass(frozen=True)
+class FactRecord:
+    fact: Fact
+    pre: EvaluationReport
+    post: EvaluationReport
+    seconds: float
+    delta_sha256: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "fact_id": self.fact.id,
+            "subject": self.fact.subject,
+            "prompt": self.fact.prompt,
+            "target_new": self.fact.target_new,
+            "target_true": self.fact.target_true,
+            "pre": self.pre.facts[0].summary(),
+            "post": self.post.facts[0].summary(),
+            "seconds": round(self.seconds, 4),
+            "delta_sha256": self.delta_sha256,
+        }
+
+
+def _mean_headline(reports: Sequence[EvaluationReport]) -> dict[str, float]:
+    values: dict[str, list[float]] = {}
+    for report in reports:
+        for name, value in headline(report).items():
+            values.setdefault(name, []).append(value)
+    return {name: sum(v) / len(v) for name, v in values.items()}
+
+
+def build_report(lm: LoadedModel, method: str, hparams: Mapping[str, Any], mode: str,
+                 records: Sequence[FactRecord], extra: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    seconds = [r.seconds for r in records]
+    return {
+        "model": {"name": lm.info.name, "path": lm.info.path, "fingerprint": lm.info.fingerprint,
+                  "device": lm.info.device, "dtype": lm.info.dtype},
+        "method": method,
+        "mode": mode,
+        "hparams": dict(hparams),
+        "protocol": DEFAULT_PROTOCOL,
+        "aggregate": {"pre": _mean_headline([r.pre for r in records]),
+                      "post": _mean_headline([r.post for r in records])},
+        "seconds_per_edit": sum(seconds) / len(seconds) if seconds else 0.0,
+        "edits": [r.to_dict() for r in records],
+        **dict(extra or {}),
+    }
+
+
+def run_independent(lm: LoadedModel, facts: Sequence[Fact], method: str,
+                    overrides: Mapping[str, Any] | None = None, hparams: Any | None = None,
+                    progress: Progress | None = None) -> dict[str, Any]:
+    progress = progress or silent()
+    hp = resolve_hparams(lm, method, overrides, hparams)
+    records = []
+    for i, fact in enumerate(facts):
+        progress.report(i, len(facts), f"editing {i + 1}/{len(facts)}: {fact.subject}")
+        stage = progress.stage(i / len(facts), (i + 1) / len(facts))
+        outcome = compute_edit(lm, [fact], method, hparams=hp, progress=stage, preview_tokens=0)
+        records.append(FactRecord(fact, outcome.pre, outcome.post, outcome.seconds, outcome.delta.sha256))
+    return build_report(lm, get_method(method).name, as_dict(hp), "independent", records)
+
+
+def run_sequential(lm: LoadedModel, facts: Sequence[Fact], method: str,
+                   overrides: Mapping[str, Any] | None = None, hparams: Any | None = None,
+                   progress: Progress | None = None,
+                   while_applied: Callable[[LoadedModel], None] | None = None) -> dict[str, Any]:
+    """Edits pile up; ``while_applied(lm)`` runs with all of them in place (e.g. to save).
+    The model is restored to its starting weights before returning, whatever happens."""
+    progress = progress or silent()
+    hp, edit_method = resolve_hparams(lm, method, overrides, hparams), get_method(method)
+    reference = capture_reference(lm, facts)
+    pre = [evaluate(lm, [f], reference=reference) for f in facts]
+    receipts: list[AppliedDelta] = []
+    records: list[FactRecord] = []
+    try:
+        for i, fact in enumerate(facts):
+            progress.report(i, len(facts), f"editing {i + 1}/{len(facts)}: {fact.subject}")
+            started = time.perf_counter()
+            delta = edit_method.compute(lm, [fact], hp, progress.stage(i / len(facts), (i + 1) / len(facts)))
+            seconds = time.perf_counter() - started
+            receipts.append(apply_delta(lm.model, delta))
+            post = evaluate(lm, [fact], reference=reference)
+            records.append(FactRecord(fact, pre[i], post, seconds, delta.sha256))
+        final = evaluate(lm, list(facts), reference=reference)
+        if while_applied is not None:
+            while_applied(lm)
+    finally:
+        for receipt in reversed(receipts):
+            revert_delta(lm.model, receipt)
+    retention = {name: value for name, value in final.summary().items() if name in HEADLINE_METRICS}
+    per_fact = [{"fact_id": m.fact_id, **{k: v for k, v in m.summary().items() if k in HEADLINE_METRICS}}
+                for m in final.facts]
+    extra = {"retention": {"protocol": DEFAULT_PROTOCOL, "after_all_edits": retention, "per_fact": per_fact}}
+    return build_report(lm, edit_method.name, as_dict(hp), "sequential", records, extra)

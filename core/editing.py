@@ -1,0 +1,149 @@
+"""Compute an edit and measure it: the one workflow the CLI, the edit log and the GUI share.
+
+``compute_edit`` measures the facts on the model as it is, computes the method's delta,
+measures again with the delta applied (then reverted), and collects before/after
+generations for previews. The model is left exactly as it was found.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from core.deltas import Delta, delta_applied
+from core.evaluation import DEFAULT_PROTOCOL, EvaluationReport, Reference, capture_reference, evaluate
+from core.facts import Fact
+from core.generation import SamplingOptions, continuations
+from core.loading import LoadedModel
+from core.methods import get_method
+from core.methods.hparams import as_dict, with_overrides
+from core.progress import Progress, silent
+
+log = logging.getLogger(__name__)
+
+# Metric names reported under "aggregate.pre/post": all in [0, 1], default protocol.
+HEADLINE_METRICS = ("reliability", "generality", "locality", "portability")
+
+
+@dataclass(frozen=True)
+class Preview:
+    """One prompt's greedy continuation before and after the edit."""
+
+    fact_id: str
+    kind: str  # prompt | paraphrase | locality | portability | free
+    prompt: str
+    before: str
+    after: str
+
+    @property
+    def changed(self) -> bool:
+        return self.before != self.after
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"fact_id": self.fact_id, "kind": self.kind, "prompt": self.prompt,
+                "before": self.before, "after": self.after, "changed": self.changed}
+
+
+@dataclass(frozen=True)
+class EditOutcome:
+    """A computed (not applied) edit with its measurements."""
+
+    facts: tuple[Fact, ...]
+    method: str
+    hparams: Mapping[str, Any]
+    delta: Delta
+    pre: EvaluationReport
+    post: EvaluationReport
+    previews: tuple[Preview, ...]
+    seconds: float  # computing the delta only
+    environment: Mapping[str, Any] = field(default_factory=dict)
+
+    def metrics(self) -> dict[str, Any]:
+        return {"protocol": DEFAULT_PROTOCOL, "pre": headline(self.pre), "post": headline(self.post),
+                "pre_all": self.pre.summary(), "post_all": self.post.summary()}
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "method": self.method,
+            "hparams": dict(self.hparams),
+            "fact_ids": [f.id for f in self.facts],
+            "delta_sha256": self.delta.sha256,
+            "seconds": round(self.seconds, 4),
+            "metrics": self.metrics(),
+            "pre": self.pre.to_dict(),
+            "post": self.post.to_dict(),
+            "previews": [p.to_dict() for p in self.previews],
+            "environment": dict(self.environment),
+        }
+
+
+def headline(report: EvaluationReport) -> dict[str, float]:
+    summary = report.summary()
+    return {name: summary[name] for name in HEADLINE_METRICS if name in summary}
+
+
+def resolve_hparams(lm: LoadedModel, method_name: str, overrides: Mapping[str, Any] | None = None,
+                    base: Any | None = None):
+    """The method's preset for this model (or ``base``) with overrides applied."""
+    method = get_method(method_name)
+    hparams = base if base is not None else method.preset(lm)
+    return with_overrides(hparams, dict(overrides or {}))
+
+
+def environment(lm: LoadedModel, hparams: Any) -> dict[str, Any]:
+    from importlib.metadata import version
+
+    libs = {name: version(name) for name in ("torch", "transformers", "safetensors")}
+    return {"libraries": libs, "device": lm.info.device, "dtype": lm.info.dtype,
+            "seed": getattr(hparams, "seed", None), "model_fingerprint": lm.info.fingerprint}
+
+
+def preview_prompts(facts: Sequence[Fact], free_prompts: Sequence[str] = ()) -> list[tuple[str, str, str]]:
+    """(fact_id, kind, prompt) for every prompt a reviewer compares before and after."""
+    rows = []
+    for fact in facts:
+        rows.append((fact.id, "prompt", fact.prompt))
+        rows += [(fact.id, "paraphrase", p) for p in fact.paraphrases]
+        rows += [(fact.id, "locality", q.prompt) for q in fact.locality]
+        rows += [(fact.id, "portability", q.prompt) for q in fact.portability]
+    rows += [("", "free", p) for p in free_prompts]
+    return rows
+
+
+def _generate(lm: LoadedModel, rows: list[tuple[str, str, str]], tokens: int) -> list[str]:
+    return continuations(lm, [prompt for _, _, prompt in rows], SamplingOptions(max_new_tokens=tokens))
+
+
+def compute_edit(
+    lm: LoadedModel,
+    facts: Sequence[Fact],
+    method_name: str,
+    overrides: Mapping[str, Any] | None = None,
+    hparams: Any | None = None,
+    progress: Progress | None = None,
+    reference: Reference | None = None,
+    free_prompts: Sequence[str] = (),
+    preview_tokens: int = 12,
+) -> EditOutcome:
+    """Measure, edit, measure again; returns the delta unapplied and the model unchanged."""
+    progress = progress or silent()
+    facts = tuple(facts)
+    method = get_method(method_name)
+    hp = resolve_hparams(lm, method_name, overrides, hparams)
+    reference = reference or capture_reference(lm, facts, progress=progress.stage(0.0, 0.05))
+    pre = evaluate(lm, facts, reference=reference, progress=progress.stage(0.05, 0.15))
+    rows = preview_prompts(facts, free_prompts) if preview_tokens else []
+    before = _generate(lm, rows, preview_tokens)
+    progress.check()
+    started = time.perf_counter()
+    delta = method.compute(lm, facts, hp, progress.stage(0.15, 0.85))
+    seconds = time.perf_counter() - started
+    post = evaluate(lm, facts, edit=delta, reference=reference, progress=progress.stage(0.85, 0.97))
+    with delta_applied(lm.model, delta):
+        after = _generate(lm, rows, preview_tokens)
+    previews = tuple(Preview(fid, kind, prompt, b, a) for (fid, kind, prompt), b, a in zip(rows, before, after))
+    progress.report(1.0, 1.0, f"{method.name}: edit computed")
+    return EditOutcome(facts, method.name, as_dict(hp), delta, pre, post, previews, seconds, environment(lm, hp))

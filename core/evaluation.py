@@ -1,0 +1,189 @@
+"""Evaluate edits under the protocols of methods.md §2, each result labelled by protocol.
+
+Protocols (``PROTOCOLS``):
+- ``teacher_forced`` (default, EasyEdit): token accuracy of prompt + " " + target;
+  locality compares post-edit argmax tokens with the pre-edit ones.
+- ``probability`` (ROME/CounterFact): mean per-token NLL of target_new vs target_true.
+- ``generation``: exact match of a greedy decode as long as the expected answer.
+- ``fluency``: n-gram entropy of the edited model's greedy text, and ICE's PPL_r of its
+  continuation after prompt + target, scored by the unedited model.
+- ``top_k``: the most likely next tokens after the edit prompt.
+
+Typical use, with the model in its unedited state::
+
+    report = evaluate(lm, facts, edit=delta)        # applies and reverts the delta itself
+    aggregate([report])["reliability"]
+
+``lm`` is the reference (pre-edit) model and ``edit`` puts it into the edited state
+(a ``Delta``, or a zero-argument context-manager factory for hook-based edits). Without
+``edit`` the model is scored as it stands; pass a ``Reference`` captured before an
+in-place edit so locality has its pre-edit answers (PPL_r is then None: nothing can
+score under the unedited weights). See ``core.metrics.results`` for metric names.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import logging
+import time
+from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager, nullcontext
+from dataclasses import dataclass
+from typing import Any
+
+from core.deltas import Delta, delta_applied
+from core.facts import Fact
+from core.generation import top_next_tokens
+from core.loading import LoadedModel
+from core.metrics import protocols as proto
+from core.metrics.results import (
+    DEFAULT_PROTOCOL,
+    EvaluationReport,
+    FactMetrics,
+    aggregate,
+    to_jsonable,
+)
+from core.progress import Progress, silent
+
+__all__ = ["DEFAULT_PROTOCOL", "PROTOCOLS", "EvalOptions", "EvaluationReport", "FactMetrics", "Reference",
+           "ReferenceFact", "aggregate", "capture_reference", "evaluate"]
+
+log = logging.getLogger(__name__)
+
+PROTOCOLS = ("teacher_forced", "probability", "generation", "fluency", "top_k")
+EditedState = Callable[[], AbstractContextManager[Any]]
+
+
+@dataclass(frozen=True)
+class EvalOptions:
+    protocols: tuple[str, ...] = PROTOCOLS
+    batch_size: int = 32  # sequences per forward pass
+    fluency_tokens: int = 20  # greedy tokens generated for fluency and PPL_r
+    top_k: int = 5
+
+
+@dataclass(frozen=True)
+class ReferenceFact:
+    """What the unedited model answers on one fact's locality prompts."""
+
+    fact_id: str
+    locality_argmax: tuple[tuple[int, ...], ...]  # teacher-forced argmax over each answer
+    locality_generations: tuple[str, ...]  # greedy decode as long as each answer
+
+
+@dataclass(frozen=True)
+class Reference:
+    """A pre-edit snapshot of the model's locality behaviour, captured before editing."""
+
+    facts: tuple[ReferenceFact, ...]
+
+    @functools.cached_property
+    def _by_id(self) -> dict[str, ReferenceFact]:
+        return {ref.fact_id: ref for ref in self.facts}
+
+    def get(self, fact: Fact) -> ReferenceFact:
+        if fact.id not in self._by_id:
+            raise ValueError(f"the reference has no snapshot of fact {fact.short_id}; capture it before editing")
+        return self._by_id[fact.id]
+
+    def to_dict(self) -> dict[str, Any]:
+        return to_jsonable(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Reference:
+        return cls(tuple(ReferenceFact(r["fact_id"], tuple(tuple(a) for a in r["locality_argmax"]),
+                                       tuple(r["locality_generations"])) for r in data["facts"]))
+
+
+def capture_reference(lm: LoadedModel, facts: Sequence[Fact], batch_size: int = 32,
+                      progress: Progress | None = None) -> Reference:
+    """Snapshot the model's locality answers; call while it is still unedited."""
+    progress = progress or silent()
+    pairs = list(dict.fromkeys((q.prompt, q.answer) for f in facts for q in f.locality))
+    table = proto.score_table(lm, pairs, batch_size, progress.stage(0.0, 0.5))
+    texts = dict(zip(pairs, proto.greedy_answers(lm, pairs, progress.stage(0.5, 1.0)), strict=True))
+    return Reference(tuple(
+        ReferenceFact(f.id, tuple(table[q.prompt, q.answer].argmax_ids for q in f.locality),
+                      tuple(texts[q.prompt, q.answer] for q in f.locality))
+        for f in facts
+    ))
+
+
+def _edited_state(lm: LoadedModel, edit: Delta | EditedState | None) -> EditedState:
+    if edit is None:
+        return nullcontext
+    if isinstance(edit, Delta):
+        return lambda: delta_applied(lm.model, edit)
+    return edit
+
+
+def _check_protocols(names: Sequence[str]) -> tuple[str, ...]:
+    unknown = [n for n in names if n not in PROTOCOLS]
+    if unknown:
+        raise ValueError(f"unknown protocol(s) {', '.join(unknown)}; known: {', '.join(PROTOCOLS)}")
+    return tuple(names)
+
+
+def _edited_scores(lm: LoadedModel, facts: Sequence[Fact], ref: Reference, options: EvalOptions,
+                   progress: Progress) -> tuple[list[dict[str, Any]], list[str]]:
+    """Everything measured on the edited model: per-fact parts, and PPL_r continuations."""
+    wanted = set(options.protocols)
+    parts: list[dict[str, Any]] = [{} for _ in facts]
+    if wanted & {"teacher_forced", "probability"}:
+        pairs = proto.scored_pairs(facts, "probability" in wanted)
+        table = proto.score_table(lm, pairs, options.batch_size, progress.stage(0.0, 0.4))
+        for part, f in zip(parts, facts, strict=True):
+            if "teacher_forced" in wanted:
+                part["teacher_forced"] = proto.teacher_forced(f, table, ref.get(f).locality_argmax)
+            if "probability" in wanted:
+                part["probability"] = proto.probability(f, table)
+    if "generation" in wanted:
+        pairs = proto.generation_pairs(facts)
+        answers = dict(zip(pairs, proto.greedy_answers(lm, pairs, progress.stage(0.4, 0.7)), strict=True))
+        for part, f in zip(parts, facts, strict=True):
+            part["generation"] = proto.generation(f, answers, ref.get(f).locality_generations)
+    if "top_k" in wanted:
+        for part, f in zip(parts, facts, strict=True):
+            progress.check()
+            part["top_k"] = tuple(top_next_tokens(lm, f.prompt, options.top_k))
+    forced: list[str] = []
+    if "fluency" in wanted:
+        progress.check()
+        texts, forced = proto.edited_texts(lm, facts, options.fluency_tokens)
+        for part, text in zip(parts, texts, strict=True):
+            part["fluency_text"] = text
+    return parts, forced
+
+
+def evaluate(
+    lm: LoadedModel,
+    facts: Sequence[Fact],
+    edit: Delta | EditedState | None = None,
+    reference: Reference | None = None,
+    options: EvalOptions | None = None,
+    progress: Progress | None = None,
+    protocols: Sequence[str] | None = None,
+) -> EvaluationReport:
+    """Score ``facts`` on the edited model (see the module doc for the states)."""
+    options, progress = options or EvalOptions(), progress or silent()
+    protocols = _check_protocols(protocols if protocols is not None else options.protocols)
+    options = dataclasses.replace(options, protocols=protocols)
+    started = time.perf_counter()
+    ref = reference if reference is not None else Reference(())
+    if reference is None and {"teacher_forced", "generation"} & set(protocols):
+        ref = capture_reference(lm, facts, options.batch_size, progress.stage(0.0, 0.2))
+    with _edited_state(lm, edit)():
+        parts, forced = _edited_scores(lm, facts, ref, options, progress.stage(0.2, 0.85))
+    if "fluency" in protocols:
+        ratios: list[float | None] = [None] * len(facts)
+        if edit is not None or reference is None:  # PPL_r must be scored by the unedited model
+            ratios = proto.ppl_ratios(lm, facts, forced, options.batch_size, progress.stage(0.85, 1.0))
+        texts = [part.pop("fluency_text") for part in parts]
+        for part, score in zip(parts, proto.fluency_scores(texts, forced, ratios), strict=True):
+            part["fluency"] = score
+    progress.report(1.0, 1.0, "evaluated")
+    metrics = tuple(FactMetrics(f.id, **part) for f, part in zip(facts, parts, strict=True))
+    seconds = time.perf_counter() - started
+    log.info("evaluated %d fact(s) under %s in %.1fs", len(facts), ", ".join(protocols), seconds)
+    return EvaluationReport(metrics, protocols, round(seconds, 3))

@@ -1,0 +1,127 @@
+"""Commits: approved runs applied on top of the parent, append-only, in one transaction each."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Sequence
+
+from core.ledger.db import Store, dumps, now
+from core.ledger.errors import LedgerError
+from core.ledger.queue import fact_records
+from core.ledger.records import CommitDetail, CommitRecord, RunRecord
+from core.ledger.refs import resolve, tags_of
+from core.ledger.runs import get_run
+from core.ledger.state import (
+    base_model,
+    commit_from_row,
+    delta_hashes,
+    ever_committed,
+    head,
+    state_fact_ids,
+    state_fingerprint,
+    state_runs,
+)
+
+log = logging.getLogger(__name__)
+
+
+def insert_commit(store: Store, parent: CommitRecord | None, kind: str, message: str,
+                  applied: Sequence[int] = (), dropped: Sequence[int] = ()) -> CommitRecord:
+    """Append a commit inside the caller's write transaction; ``parent`` must be HEAD."""
+    base = base_model(store)
+    before = state_runs(store, parent) if parent else []
+    after = [r for r in before if r not in set(dropped)] + list(applied)
+    state = state_fingerprint(base.fingerprint, delta_hashes(store, after))
+    created_at, parent_id = now(), parent.id if parent else None
+    body = {"parent": parent_id, "base": base.fingerprint, "kind": kind, "author": store.author,
+            "message": message, "created_at": created_at, "state": state, "applied": list(applied),
+            "dropped": list(dropped)}
+    commit_id = hashlib.sha256(dumps(body).encode()).hexdigest()
+    store.db.execute(
+        "INSERT INTO commits (id, seq, parent_id, base_id, kind, author, message, created_at, state_fingerprint, "
+        "n_applied, n_dropped) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (commit_id, parent.seq + 1 if parent else 0, parent_id, base.id, kind, store.author, message, created_at,
+         state, len(applied), len(dropped)))
+    ops = [(r, "apply") for r in applied] + [(r, "drop") for r in dropped]
+    store.db.conn.executemany("INSERT INTO commit_runs (commit_id, position, run_id, op) VALUES (?, ?, ?, ?)",
+                              [(commit_id, i, run, op) for i, (run, op) in enumerate(ops)])
+    return commit_from_row(store, store.one("SELECT * FROM commits WHERE id = ?", (commit_id,)))
+
+
+def _fact_status(store: Store, fact_id: str) -> str:
+    return store.scalar("SELECT status FROM facts WHERE id = ?", (fact_id,))
+
+
+def _candidates(store: Store, in_state: dict[str, int]) -> list[RunRecord]:
+    """The latest never-committed run of each approved fact not yet in the state, oldest first."""
+    rows = store.all(
+        "SELECT r.id FROM runs r WHERE r.id NOT IN (SELECT run_id FROM commit_runs WHERE op = 'apply') "
+        "AND NOT EXISTS (SELECT 1 FROM run_facts rf JOIN facts f ON f.id = rf.fact_id "
+        "WHERE rf.run_id = r.id AND f.status != 'approved') ORDER BY r.id DESC")
+    picked: list[RunRecord] = []
+    covered: set[str] = set(in_state)
+    for row in rows:
+        run = get_run(store, row["id"])
+        if not covered & set(run.fact_ids):
+            picked.append(run)
+            covered |= set(run.fact_ids)
+    return sorted(picked, key=lambda r: r.id)
+
+
+def commit_candidates(store: Store) -> list[RunRecord]:
+    return _candidates(store, state_fact_ids(store, head(store)))
+
+
+def _check_runs(store: Store, runs: list[RunRecord], in_state: dict[str, int], committed: set[int]) -> None:
+    seen: set[str] = set()
+    for run in runs:
+        if run.id in committed:
+            raise LedgerError(f"run {run.id} was already committed; run the fact again to commit a new edit")
+        for fact_id in run.fact_ids:
+            status = _fact_status(store, fact_id)
+            if status != "approved":
+                raise LedgerError(f"run {run.id}: fact {fact_id[:12]} is {status}, not approved")
+            if fact_id in in_state:
+                raise LedgerError(f"run {run.id}: fact {fact_id[:12]} is already in HEAD (run {in_state[fact_id]}); "
+                                  "revert that edit first")
+            if fact_id in seen:
+                raise LedgerError(f"run {run.id}: fact {fact_id[:12]} is edited by two runs of this commit")
+            seen.add(fact_id)
+
+
+def commit(store: Store, message: str, run_ids: Sequence[int] | None = None) -> CommitRecord:
+    """Commit the given runs, or by default the latest run of every approved, uncommitted fact."""
+    message = (message or "").strip()
+    if not message:
+        raise LedgerError("a commit needs a message (-m TEXT)")
+    with store.writing():
+        parent = head(store)
+        in_state, committed = state_fact_ids(store, parent), ever_committed(store)
+        runs = [get_run(store, r) for r in run_ids] if run_ids else _candidates(store, in_state)
+        if not runs:
+            approved = store.scalar("SELECT COUNT(*) FROM facts WHERE status = 'approved'")
+            raise LedgerError(f"nothing to commit: none of the {approved} approved facts has an uncommitted run "
+                              "(compute one with `factsmith run ID --method NAME`)")
+        _check_runs(store, runs, in_state, committed)
+        stale = [r.id for r in runs if r.computed_on != parent.state_fingerprint]
+        if stale:
+            log.info("runs %s were computed on another state than HEAD; they are applied in order", stale)
+        return insert_commit(store, parent, "commit", message, applied=[r.id for r in runs])
+
+
+def log_commits(store: Store, ref: str = "HEAD", limit: int | None = None) -> list[CommitRecord]:
+    """From ``ref`` back to the root, newest first."""
+    with store.reading():
+        start = resolve(store, ref)
+        sql = "SELECT * FROM commits WHERE seq <= ? ORDER BY seq DESC" + (" LIMIT ?" if limit else "")
+        rows = store.all(sql, (start.seq, limit) if limit else (start.seq,))
+        return [commit_from_row(store, r) for r in rows]
+
+
+def show(store: Store, ref: str) -> CommitDetail:
+    with store.reading():
+        commit = resolve(store, ref)
+        runs = tuple(get_run(store, r) for r in state_runs(store, commit))
+        facts = tuple(fact_records(store, [f for run in runs for f in run.fact_ids]))
+        return CommitDetail(commit, runs, facts, tags_of(store, commit.id))

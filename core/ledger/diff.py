@@ -1,0 +1,40 @@
+"""Diff of two commits: facts added, removed and re-run, and how the runs' metrics moved."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import Any
+
+from core.ledger.db import Store
+from core.ledger.records import DiffReport, MetricChange
+from core.ledger.refs import resolve
+from core.ledger.runs import get_run
+from core.ledger.state import state_fact_ids, state_runs
+
+
+def mean_post_metrics(runs_metrics: list[dict[str, Any]]) -> dict[tuple[str, str], float]:
+    """{(protocol, metric): mean over runs} of each run's numeric post-edit metrics."""
+    sums: dict[tuple[str, str], list[float]] = defaultdict(list)
+    for metrics in runs_metrics:
+        protocol = str(metrics.get("protocol", ""))
+        for name, value in (metrics.get("post") or {}).items():
+            if isinstance(value, int | float):
+                sums[(protocol, name)].append(float(value))
+    return {key: sum(values) / len(values) for key, values in sums.items()}
+
+
+def diff(store: Store, a_ref: str, b_ref: str) -> DiffReport:
+    with store.reading():
+        a, b = resolve(store, a_ref), resolve(store, b_ref)
+        facts_a, facts_b = state_fact_ids(store, a), state_fact_ids(store, b)
+        metrics_a = mean_post_metrics([get_run(store, r).metrics for r in state_runs(store, a)])
+        metrics_b = mean_post_metrics([get_run(store, r).metrics for r in state_runs(store, b)])
+    changes = tuple(MetricChange(protocol, name, metrics_a.get((protocol, name)), metrics_b.get((protocol, name)))
+                    for protocol, name in sorted(set(metrics_a) | set(metrics_b)))
+    return DiffReport(
+        a=a.id, b=b.id,
+        added=tuple(f for f in facts_b if f not in facts_a),
+        removed=tuple(f for f in facts_a if f not in facts_b),
+        rerun=tuple(f for f in facts_a if f in facts_b and facts_a[f] != facts_b[f]),
+        metrics=changes,
+    )

@@ -1,0 +1,39 @@
+"""The ledger's errors: each message names what is wrong and where."""
+
+from __future__ import annotations
+
+
+class LedgerError(ValueError):
+    """A workspace operation cannot be done as asked; nothing was changed."""
+
+
+class WorkspaceBusyError(LedgerError):
+    """Another process held the workspace's write lock for longer than the wait allows."""
+
+
+class SchemaError(LedgerError):
+    """The file is not a Factsmith workspace, or its schema is newer than this Factsmith."""
+
+
+class RefError(LedgerError):
+    """A commit reference (id, prefix, tag, HEAD~N) names no commit, or several."""
+
+
+class ReviewError(LedgerError):
+    """A review decision is not allowed (unknown fact, missing note, committed fact...)."""
+
+
+class ImportConflictError(LedgerError):
+    """An import was refused because rows contradict approved or committed facts."""
+
+    def __init__(self, message: str, conflicts: tuple = ()) -> None:
+        super().__init__(message)
+        self.conflicts = conflicts
+
+
+class PatchError(LedgerError):
+    """A patch file is unreadable, does not fit the model, or a delta in it is corrupt."""
+
+
+class VerificationError(LedgerError):
+    """Materialised weights differ from what the workspace recorded for that state."""

@@ -1,0 +1,59 @@
+"""Export reviewed facts with their status, the reviewer's note and who decided."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from core.ledger.db import Store
+from core.ledger.errors import LedgerError
+from core.ledger.queue import check_statuses, list_facts
+from core.ledger.records import ExportReport, FactRecord
+from core.ledger.review import latest_decisions
+
+EXPORT_FORMATS = ("jsonl", "easyedit", "knowedit", "csv")
+
+
+def review_columns(store: Store, records: Sequence[FactRecord]) -> dict[str, dict[str, Any]]:
+    """{fact id: {status, note, reviewer, reviewed_at, committed}}; no reviewer before a decision."""
+    latest = latest_decisions(store)
+    out = {}
+    for record in records:
+        change = latest[record.id]
+        decided = change.from_status is not None
+        out[record.id] = {"status": record.status, "note": change.note if decided else "",
+                          "reviewer": change.author if decided else "", "reviewed_at": change.at if decided else "",
+                          "committed": record.committed}
+    return out
+
+
+def _write_jsonl(path: Path, records: Sequence[FactRecord], extras: dict[str, dict[str, Any]]) -> None:
+    from core.facts_io.writers import atomic_write  # JSONL plus review columns
+
+    lines = [json.dumps({**r.fact.to_dict(), **extras[r.id]}, ensure_ascii=False) + "\n" for r in records]
+    atomic_write(path, lambda out: out.writelines(lines))
+
+
+def export_facts(store: Store, out: str | Path, format: str = "jsonl",
+                 statuses: Sequence[str] | None = ("approved",)) -> ExportReport:
+    """Write the facts with the given statuses (all when None or empty), in the order they were added."""
+    from core.facts_io import export_csv, export_easyedit_json, export_knowedit_json
+
+    if format not in EXPORT_FORMATS:
+        raise LedgerError(f"unknown export format {format!r}; use one of {', '.join(EXPORT_FORMATS)}")
+    statuses = check_statuses(statuses)
+    with store.reading():
+        records = list_facts(store, statuses)
+        extras = review_columns(store, records)
+    path, facts = Path(out), [r.fact for r in records]
+    if format == "jsonl":
+        _write_jsonl(path, records, extras)
+    elif format == "easyedit":
+        export_easyedit_json(path, facts, extras)
+    elif format == "knowedit":
+        export_knowedit_json(path, facts, extras)
+    else:
+        export_csv(path, facts, extras)
+    return ExportReport(str(path), format, len(records), statuses)

@@ -1,0 +1,42 @@
+"""Whole-workspace checks: SQLite's own, then the ledger's invariants, row by row."""
+
+from __future__ import annotations
+
+from core.ledger.db import Store
+from core.ledger.state import base_model, commit_from_row, delta_hashes, state_fingerprint, state_runs
+
+
+def _sqlite_problems(store: Store) -> list[str]:
+    problems = [r[0] for r in store.db.execute("PRAGMA integrity_check").fetchall() if r[0] != "ok"]
+    for table, rowid, parent, _ in store.db.execute("PRAGMA foreign_key_check").fetchall():
+        problems.append(f"{table} row {rowid} refers to a missing {parent} row")
+    return problems
+
+
+def _commit_problems(store: Store) -> list[str]:
+    problems = []
+    base = base_model(store)
+    for row in store.all("SELECT * FROM commits ORDER BY seq"):
+        commit = commit_from_row(store, row)
+        if (len(commit.applied), len(commit.dropped)) != (row["n_applied"], row["n_dropped"]):
+            problems.append(f"commit {commit.short_id} lists {len(commit.applied)} applied and {len(commit.dropped)} "
+                            f"dropped runs, but records {row['n_applied']} and {row['n_dropped']}")
+        hashes = delta_hashes(store, state_runs(store, commit))
+        if state_fingerprint(base.fingerprint, hashes) != commit.state_fingerprint:
+            problems.append(f"commit {commit.short_id}: its state fingerprint does not match its deltas")
+    return problems
+
+
+def _import_problems(store: Store) -> list[str]:
+    rows = store.all("SELECT i.id, i.source, i.added, COUNT(f.id) AS found FROM imports i "
+                     "LEFT JOIN facts f ON f.import_id = i.id GROUP BY i.id")
+    return [f"import {r['id']} ({r['source']}) recorded {r['added']} facts, {r['found']} are stored"
+            for r in rows if r["added"] != r["found"]]
+
+
+def check_workspace(store: Store) -> list[str]:
+    with store.reading():
+        problems = _sqlite_problems(store)
+        if not problems:
+            problems += _commit_problems(store) + _import_problems(store)
+    return problems

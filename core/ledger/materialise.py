@@ -1,0 +1,177 @@
+"""Checkout: a commit's weights, rebuilt from the base by replaying its deltas in order.
+
+Edits do not commute, so a state is always rebuilt from the base weights, never by
+subtracting. The result is fingerprinted bit for bit (``core.fingerprint.state_fingerprint``)
+and checked against the fingerprint recorded the first time that state was built with the
+same dtype and device type (the float arithmetic differs between devices and dtypes); the
+first build records it. Only builds from a freshly loaded base folder record anything.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from core.adaptors import save_adaptors
+from core.deltas import Delta, apply_delta
+from core.fingerprint import state_fingerprint as weights_fingerprint
+from core.ledger.db import Store, now
+from core.ledger.deltastore import get_delta
+from core.ledger.errors import LedgerError, VerificationError
+from core.ledger.records import CommitRecord, Materialised
+from core.ledger.refs import resolve
+from core.ledger.state import base_model, delta_hashes, state_fingerprint, state_runs
+from core.progress import Progress, silent
+
+log = logging.getLogger(__name__)
+
+MARKER = "factsmith.json"  # written into checkout folders: which state the weights are
+
+
+def weights_key(lm) -> tuple[str, str]:
+    """(dtype, device type) under which a weights fingerprint is comparable."""
+    first = next(lm.model.parameters())
+    return str(first.dtype).removeprefix("torch."), first.device.type
+
+
+def load_base(store: Store, model_dir: str | Path | None = None, options=None, progress: Progress | None = None):
+    """The workspace's base model, loaded fresh; refuses a folder with other weights."""
+    from core.loading import load_model
+
+    base = base_model(store)
+    folder = Path(model_dir or base.path)
+    lm = load_model(folder, options, progress)
+    if lm.info.fingerprint != base.fingerprint:
+        raise LedgerError(f"model folder {folder} has fingerprint {lm.info.fingerprint[:12]}, but this workspace's "
+                          f"base model {base.name} is {base.fingerprint[:12]}")
+    return lm
+
+
+def recorded_weights(store: Store, state: str, key: tuple[str, str]) -> str | None:
+    return store.scalar("SELECT weights_fingerprint FROM weights WHERE state_fingerprint = ? AND dtype = ? "
+                        "AND device = ?", (state, *key))
+
+
+def check_weights(store: Store, state: str, key: tuple[str, str], found: str, record: bool, what: str) -> bool:
+    """True when ``found`` equals the recorded fingerprint; records it when there is none (and ``record``)."""
+    expected = recorded_weights(store, state, key)
+    if expected is None and record:
+        with store.writing():
+            store.db.execute("INSERT OR IGNORE INTO weights (state_fingerprint, dtype, device, weights_fingerprint, "
+                             "recorded_by, recorded_at) VALUES (?, ?, ?, ?, ?, ?)", (state, *key, found,
+                                                                                    store.author, now()))
+        expected = recorded_weights(store, state, key)  # another process may have recorded first
+        if expected == found:
+            return False
+    if expected is not None and expected != found:
+        raise VerificationError(f"{what}: the weights ({key[0]} on {key[1]}) fingerprint {found[:12]}, but this "
+                                f"state was recorded as {expected[:12]}")
+    return expected is not None
+
+
+def state_deltas(store: Store, commit: CommitRecord) -> list[Delta]:
+    """The commit's deltas in replay order, each checked against its hash and the commit's fingerprint."""
+    hashes = delta_hashes(store, state_runs(store, commit))
+    if state_fingerprint(base_model(store).fingerprint, hashes) != commit.state_fingerprint:
+        raise VerificationError(f"commit {commit.short_id}: its recorded state fingerprint does not match its deltas")
+    return [get_delta(store, sha) for sha in hashes]
+
+
+def replay(lm, deltas: list[Delta], progress: Progress) -> None:
+    for i, delta in enumerate(deltas):
+        progress.check()
+        apply_delta(lm.model, delta)
+        progress.report(i + 1, len(deltas), f"applied {i + 1}/{len(deltas)} deltas")
+
+
+@dataclass(frozen=True)
+class Built:
+    lm: Any
+    weights_fingerprint: str
+    dtype: str
+    device: str
+    verified: bool
+    runs: int
+
+    def materialised(self, commit: CommitRecord, out: str | None = None) -> Materialised:
+        return Materialised(commit, self.weights_fingerprint, self.dtype, self.device, self.verified, self.runs,
+                            out, self.lm)
+
+
+def build(store: Store, state: str, label: str, deltas: list[Delta], lm=None, model_dir=None, options=None,
+          progress: Progress | None = None) -> Built:
+    """Base (fresh, or the caller's pristine ``lm``) + deltas, fingerprinted and checked against
+    what was recorded for ``state``."""
+    progress = progress or silent()
+    fresh = lm is None
+    if fresh:
+        lm = load_base(store, model_dir, options, progress.stage(0.0, 0.4))
+    else:
+        _check_pristine(store, lm)
+    replay(lm, deltas, progress.stage(0.4, 0.9))
+    found, key = weights_fingerprint(lm.model), weights_key(lm)
+    verified = check_weights(store, state, key, found, fresh, label)
+    progress.report(1.0, 1.0, "verified" if verified else "fingerprinted")
+    return Built(lm, found, key[0], key[1], verified, len(deltas))
+
+
+def _check_pristine(store: Store, lm) -> None:
+    base = base_model(store)
+    if lm.info.fingerprint != base.fingerprint:
+        raise LedgerError(f"the model passed in ({lm.info.name}) is not this workspace's base model {base.name}")
+    root = resolve(store, "ROOT")
+    expected = recorded_weights(store, root.state_fingerprint, weights_key(lm))
+    if expected is not None and weights_fingerprint(lm.model) != expected:
+        raise VerificationError(f"the model passed in ({lm.info.name}) has been changed since it was loaded; "
+                                "pass a freshly loaded base model")
+
+
+def materialise(store: Store, ref: str | CommitRecord, *, lm=None, model_dir=None, options=None,
+                progress: Progress | None = None, out: str | Path | None = None) -> Materialised:
+    """Check out a commit: in memory (``.lm``), and into a Hugging Face folder when ``out`` is given."""
+    commit = resolve(store, ref) if isinstance(ref, str) else ref
+    with store.reading():
+        deltas = state_deltas(store, commit)
+    built = build(store, commit.state_fingerprint, f"commit {commit.short_id}", deltas, lm, model_dir, options,
+                  progress)
+    if out is None:
+        return built.materialised(commit)
+    result = built.materialised(commit, str(Path(out).resolve()))
+    save_folder(result.lm, Path(out), checkout_marker(store, result))
+    return result
+
+
+def checkout_marker(store: Store, result: Materialised) -> dict[str, Any]:
+    base = base_model(store)
+    return {"factsmith_checkout": 1, "workspace": str(store.path.resolve()), "commit": result.commit.id,
+            "state_fingerprint": result.commit.state_fingerprint, "base_fingerprint": base.fingerprint,
+            "base_model": base.name, "weights_fingerprint": result.weights_fingerprint, "dtype": result.dtype,
+            "device": result.device, "runs": result.runs}
+
+
+def save_folder(lm, out: Path, marker: dict[str, Any]) -> None:
+    """Write weights (safetensors), config, tokenizer and the marker; the folder appears whole or not at all."""
+    out = Path(out)
+    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+        raise LedgerError(f"{out} already exists and is not an empty folder; choose a new one")
+    partial = out.with_name(f".{out.name}.partial-{os.getpid()}")
+    shutil.rmtree(partial, ignore_errors=True)
+    try:
+        lm.model.save_pretrained(partial)  # transformers 5 always writes safetensors
+        lm.tokenizer.save_pretrained(partial)
+        save_adaptors(lm.model, partial)  # GRACE edits live beside the weights; load_model reinstalls them
+        (partial / MARKER).write_text(json.dumps(marker, indent=1) + "\n", encoding="utf-8")
+        if not any(partial.glob("*.safetensors")):
+            raise LedgerError(f"saving to {out} wrote no .safetensors weights")
+        if out.exists():
+            out.rmdir()
+        os.replace(partial, out)
+    except BaseException:
+        shutil.rmtree(partial, ignore_errors=True)
+        raise
+    log.info("checked out %s into %s", marker.get("commit", "")[:12], out)

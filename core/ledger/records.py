@@ -1,0 +1,264 @@
+"""Typed, frozen records returned by the ledger API; ``to_dict()`` gives the CLI's JSON."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from core.facts import Fact
+
+STATUSES = ("pending", "approved", "rejected", "needs-rework")
+DECISIONS = {"approve": "approved", "reject": "rejected", "rework": "needs-rework", "reset": "pending"}
+
+
+@dataclass(frozen=True)
+class BaseModel:
+    id: int
+    name: str
+    path: str
+    fingerprint: str  # folder fingerprint of the weight files (core.fingerprint)
+    architecture: str
+    created_at: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+@dataclass(frozen=True)
+class FactRecord:
+    fact: Fact
+    status: str
+    created_at: str
+    created_by: str
+    import_id: int | None = None
+    committed: bool = False  # part of HEAD's state
+
+    @property
+    def id(self) -> str:
+        return self.fact.id
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"id": self.id, "status": self.status, "committed": self.committed, **self.fact.to_dict(),
+                "created_at": self.created_at, "created_by": self.created_by, "import_id": self.import_id}
+
+
+@dataclass(frozen=True)
+class StatusChange:
+    id: int
+    fact_id: str
+    author: str
+    at: str
+    from_status: str | None  # None: the fact was added
+    to_status: str
+    note: str
+    undoes: int | None = None  # the history row this one reverses
+
+    def to_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+@dataclass(frozen=True)
+class Draft:
+    id: int
+    author: str
+    body: dict[str, Any]
+    created_at: str
+    updated_at: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+@dataclass(frozen=True)
+class Duplicate:
+    fact_id: str
+    lines: tuple[int, ...]
+    reason: str
+
+
+@dataclass(frozen=True)
+class Conflict:
+    fact_id: str
+    line: int | None
+    other_id: str
+    other_status: str
+    other_target: str
+    committed: bool
+
+    def describe(self, where: str) -> str:
+        state = "committed" if self.committed else self.other_status
+        return (f"{where}: fact {self.fact_id[:12]} conflicts with {state} fact {self.other_id[:12]} "
+                f"(same subject and prompt, target {self.other_target!r})")
+
+
+@dataclass(frozen=True)
+class ImportReport:
+    source: str
+    format: str
+    import_id: int | None  # None when nothing new was added
+    added: tuple[str, ...]
+    duplicates: tuple[Duplicate, ...] = ()
+    conflicts: tuple[Conflict, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"source": self.source, "format": self.format, "import_id": self.import_id,
+                "added": list(self.added), "duplicates": [d.__dict__ for d in self.duplicates],
+                "conflicts": [c.__dict__ for c in self.conflicts]}
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    id: int
+    fact_ids: tuple[str, ...]
+    method: str
+    hparams: dict[str, Any]
+    overrides: dict[str, str]
+    seed: int | None
+    environment: dict[str, Any]
+    metrics: dict[str, Any]
+    previews: Any  # a list of {fact_id, kind, prompt, before, after} from core.editing, or a dict
+    seconds: float
+    delta_sha256: str
+    delta_bytes: int
+    computed_on: str  # state fingerprint of the weights the delta was computed against
+    author: str
+    created_at: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**self.__dict__, "fact_ids": list(self.fact_ids)}
+
+
+@dataclass(frozen=True)
+class CommitRecord:
+    id: str
+    seq: int
+    parent_id: str | None
+    kind: str  # root | commit | revert
+    author: str
+    message: str
+    created_at: str
+    state_fingerprint: str
+    applied: tuple[int, ...] = ()  # run ids this commit adds, in order
+    dropped: tuple[int, ...] = ()  # run ids this commit removes (revert)
+
+    @property
+    def short_id(self) -> str:
+        return self.id[:12]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**self.__dict__, "applied": list(self.applied), "dropped": list(self.dropped)}
+
+
+@dataclass(frozen=True)
+class CommitDetail:
+    commit: CommitRecord
+    runs: tuple[RunRecord, ...]  # the whole state: every run applied, in order
+    facts: tuple[FactRecord, ...]  # the facts of those runs
+    tags: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**self.commit.to_dict(), "tags": list(self.tags), "runs": [r.to_dict() for r in self.runs],
+                "facts": [f.to_dict() for f in self.facts]}
+
+
+@dataclass(frozen=True)
+class TagRecord:
+    name: str
+    commit_id: str
+    author: str
+    created_at: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+@dataclass(frozen=True)
+class MetricChange:
+    protocol: str
+    name: str
+    a: float | None
+    b: float | None
+
+    @property
+    def change(self) -> float | None:
+        return None if self.a is None or self.b is None else self.b - self.a
+
+
+@dataclass(frozen=True)
+class DiffReport:
+    a: str
+    b: str
+    added: tuple[str, ...]  # fact ids in B's state, not in A's
+    removed: tuple[str, ...]
+    rerun: tuple[str, ...]  # in both, through different runs
+    metrics: tuple[MetricChange, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"a": self.a, "b": self.b, "added": list(self.added), "removed": list(self.removed),
+                "rerun": list(self.rerun),
+                "metrics": [{**m.__dict__, "change": m.change} for m in self.metrics]}
+
+
+@dataclass(frozen=True)
+class Materialised:
+    """A commit's weights, built from the base by replaying its deltas in order."""
+
+    commit: CommitRecord
+    weights_fingerprint: str  # core.fingerprint.state_fingerprint of the result
+    dtype: str
+    device: str
+    verified: bool  # equal to the fingerprint recorded earlier for this state, dtype and device
+    runs: int = 0  # deltas replayed
+    out: str | None = None  # the Hugging Face folder written, if any
+    lm: Any = field(default=None, compare=False, repr=False)  # the LoadedModel, when kept in memory
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"commit": self.commit.id, "state_fingerprint": self.commit.state_fingerprint,
+                "weights_fingerprint": self.weights_fingerprint, "dtype": self.dtype, "device": self.device,
+                "verified": self.verified, "out": self.out, "runs": self.runs}
+
+
+@dataclass(frozen=True)
+class ExportReport:
+    path: str
+    format: str
+    count: int
+    statuses: tuple[str, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**self.__dict__, "statuses": list(self.statuses)}
+
+
+@dataclass(frozen=True)
+class PatchInfo:
+    """A patch file written from a commit range."""
+
+    path: str
+    base_fingerprint: str
+    from_commit: str
+    to_commit: str
+    to_state: str
+    edits: int
+    bytes: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+@dataclass(frozen=True)
+class PatchApplied:
+    """A patch applied to a model folder and written out as a new one."""
+
+    patch: str
+    model: str
+    out: str
+    to_state: str
+    weights_fingerprint: str
+    dtype: str
+    device: str
+    verified: bool  # equal to the weights fingerprint the patch carries for this dtype and device
+    edits: int
+    lm: Any = field(default=None, compare=False, repr=False)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {k: v for k, v in self.__dict__.items() if k != "lm"}

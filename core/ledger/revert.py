@@ -1,0 +1,104 @@
+"""Revert: a new commit without some edits, rebuilt from the base and verified.
+
+Edits do not commute, so the remaining deltas are replayed on fresh base weights in their
+original order (never subtracted). The rebuilt weights are fingerprinted and checked
+against the fingerprint recorded for that same state (same deltas, same order, same
+dtype and device) if it was ever built before, e.g. by an earlier commit of exactly those
+edits, and recorded otherwise. The commit is written only after the rebuild succeeded,
+and only if HEAD has not moved meanwhile.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from core.ledger.commits import insert_commit
+from core.ledger.db import Store
+from core.ledger.deltastore import get_delta
+from core.ledger.errors import LedgerError, RefError
+from core.ledger.materialise import build
+from core.ledger.queue import get_fact
+from core.ledger.records import CommitRecord, Materialised
+from core.ledger.refs import resolve
+from core.ledger.state import base_model, delta_hashes, head, state_fact_ids, state_fingerprint, state_runs
+from core.progress import Progress
+
+
+def _as_commit(store: Store, target: str) -> CommitRecord | None:
+    try:
+        return resolve(store, target)
+    except RefError:
+        return None
+
+
+def _as_fact_run(store: Store, target: str, facts_in_head: dict[str, int]) -> int | None:
+    try:
+        fact = get_fact(store, target)
+    except LedgerError:
+        return None
+    if fact.id not in facts_in_head:
+        raise LedgerError(f"fact {fact.fact.short_id} is not part of HEAD: nothing of it to revert")
+    return facts_in_head[fact.id]
+
+
+def _target_runs(store: Store, target: str, in_head: list[int], facts_in_head: dict[str, int]) -> list[int]:
+    """Runs a target names: ``run:N``, ``fact:ID``, a commit reference (its edits), or a fact id."""
+    kind, _, value = target.partition(":") if ":" in target else ("", "", target)
+    if kind == "run":
+        if not value.isdigit() or int(value) not in in_head:
+            raise LedgerError(f"{target}: no such run in HEAD (its runs are {', '.join(map(str, in_head)) or 'none'})")
+        return [int(value)]
+    if kind == "fact":
+        run = _as_fact_run(store, value, facts_in_head)
+        if run is None:
+            raise LedgerError(f"{target}: no such fact in workspace {store.path}")
+        return [run]
+    commit, run = _as_commit(store, value), _as_fact_run(store, value, facts_in_head)
+    if commit is not None and run is not None:
+        raise LedgerError(f"{target!r} names both commit {commit.short_id} and a fact; write commit:... or fact:...")
+    if run is not None:
+        return [run]
+    if commit is None:
+        raise LedgerError(f"{target!r} is not a commit reference, a fact id, or run:N")
+    runs = [r for r in commit.applied if r in in_head]
+    if not runs:
+        raise LedgerError(f"commit {commit.short_id} has no edit left in HEAD to revert")
+    return runs
+
+
+def resolve_targets(store: Store, parent: CommitRecord, targets: Sequence[str]) -> list[int]:
+    in_head = state_runs(store, parent)
+    facts_in_head = state_fact_ids(store, parent)
+    drop: dict[int, None] = {}
+    for target in targets:
+        commit_prefix = target.removeprefix("commit:")
+        drop.update(dict.fromkeys(_target_runs(store, commit_prefix if target.startswith("commit:") else target,
+                                               in_head, facts_in_head)))
+    if not drop:
+        raise LedgerError("name at least one edit to revert (a commit, a fact id, or run:N)")
+    return list(drop)
+
+
+def revert(store: Store, targets: Sequence[str], message: str, *, lm=None, model_dir=None, options=None,
+           progress: Progress | None = None) -> Materialised:
+    """Commit HEAD without the targets' edits; returns the rebuilt, verified weights."""
+    message = (message or "").strip()
+    if not message:
+        raise LedgerError("a revert needs a message (-m TEXT)")
+    with store.reading():
+        parent = head(store)
+        drop = resolve_targets(store, parent, targets)
+        remaining = [r for r in state_runs(store, parent) if r not in set(drop)]
+        hashes = delta_hashes(store, remaining)
+        deltas = [get_delta(store, sha) for sha in hashes]
+        expected = state_fingerprint(base_model(store).fingerprint, hashes)
+    label = f"revert of {len(drop)} edit(s) from {parent.short_id}"
+    built = build(store, expected, label, deltas, lm, model_dir, options, progress)
+    with store.writing():
+        now_head = head(store)
+        if now_head.id != parent.id:
+            raise LedgerError(f"HEAD moved to {now_head.short_id} ({now_head.author}) while reverting; run it again")
+        commit = insert_commit(store, parent, "revert", message, dropped=drop)
+        if commit.state_fingerprint != expected:
+            raise LedgerError(f"internal: the revert commit's state is not the one rebuilt ({label})")
+    return built.materialised(commit)

@@ -1,0 +1,87 @@
+"""Commits as rows, and the state they stand for: the ordered runs applied to the base.
+
+History is linear (``parent_id`` is UNIQUE), so a commit's state is every commit up to
+its ``seq`` folded in order: ``apply`` rows append a run, ``drop`` rows (reverts) remove
+one. The state fingerprint names that state without loading a model:
+sha256 of the base fingerprint and the delta hashes, in order.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+from core.ledger.db import Store
+from core.ledger.errors import LedgerError
+from core.ledger.records import BaseModel, CommitRecord
+
+
+def state_fingerprint(base_fingerprint: str, delta_hashes: list[str]) -> str:
+    digest = hashlib.sha256(f"factsmith-state\n{base_fingerprint}\n".encode())
+    for sha in delta_hashes:
+        digest.update(f"{sha}\n".encode())
+    return digest.hexdigest()
+
+
+def base_model(store: Store) -> BaseModel:
+    row = store.one("SELECT * FROM base_models ORDER BY id LIMIT 1")
+    if row is None:
+        raise LedgerError(f"workspace {store.path} has no base model; create it with `workspace init`")
+    return BaseModel(**row)
+
+
+def commit_from_row(store: Store, row: dict[str, Any]) -> CommitRecord:
+    ops = store.all("SELECT run_id, op FROM commit_runs WHERE commit_id = ? ORDER BY position", (row["id"],))
+    return CommitRecord(
+        id=row["id"], seq=row["seq"], parent_id=row["parent_id"], kind=row["kind"], author=row["author"],
+        message=row["message"], created_at=row["created_at"], state_fingerprint=row["state_fingerprint"],
+        applied=tuple(o["run_id"] for o in ops if o["op"] == "apply"),
+        dropped=tuple(o["run_id"] for o in ops if o["op"] == "drop"),
+    )
+
+
+def head(store: Store) -> CommitRecord:
+    row = store.one("SELECT * FROM commits ORDER BY seq DESC LIMIT 1")
+    if row is None:
+        raise LedgerError(f"workspace {store.path} has no commits; create it with `workspace init`")
+    return commit_from_row(store, row)
+
+
+def commit_at_seq(store: Store, seq: int) -> CommitRecord | None:
+    row = store.one("SELECT * FROM commits WHERE seq = ?", (seq,))
+    return None if row is None else commit_from_row(store, row)
+
+
+def state_runs(store: Store, commit: CommitRecord) -> list[int]:
+    """The run ids applied in ``commit``'s state, in the order they are replayed."""
+    ops = store.all(
+        "SELECT cr.run_id, cr.op FROM commits c JOIN commit_runs cr ON cr.commit_id = c.id "
+        "WHERE c.seq <= ? ORDER BY c.seq, cr.position", (commit.seq,))
+    order: dict[int, None] = {}  # an ordered set
+    for op in ops:
+        if op["op"] == "apply":
+            order[op["run_id"]] = None
+        else:
+            order.pop(op["run_id"], None)
+    return list(order)
+
+
+def delta_hashes(store: Store, run_ids: list[int]) -> list[str]:
+    """The delta sha256 of each run, in the given order."""
+    rows = store.all("SELECT id, delta_sha256 FROM runs WHERE id IN (SELECT run_id FROM commit_runs)")
+    by_id = {r["id"]: r["delta_sha256"] for r in rows}
+    missing = [i for i in run_ids if i not in by_id]
+    for i in missing:  # runs not committed yet (a commit being prepared)
+        by_id[i] = store.scalar("SELECT delta_sha256 FROM runs WHERE id = ?", (i,))
+    return [by_id[i] for i in run_ids]
+
+
+def state_fact_ids(store: Store, commit: CommitRecord) -> dict[str, int]:
+    """{fact id: run id} of every fact whose edit is in the commit's state."""
+    runs = set(state_runs(store, commit))
+    rows = store.all("SELECT run_id, fact_id FROM run_facts WHERE run_id IN (SELECT run_id FROM commit_runs)")
+    return {r["fact_id"]: r["run_id"] for r in rows if r["run_id"] in runs}
+
+
+def ever_committed(store: Store) -> set[int]:
+    return {r["run_id"] for r in store.all("SELECT DISTINCT run_id FROM commit_runs WHERE op = 'apply'")}

@@ -1,0 +1,296 @@
+"""``Workspace``: the one Python API over a workspace, used by the CLI and the GUI alike.
+
+A workspace is one SQLite file (plus ``<file>.deltas/`` for very large deltas, if any)
+recording one base model, the facts proposed for it and every review decision, every
+edit run with its delta, and the linear history of commits built from approved runs.
+Open one per thread.
+"""
+
+from __future__ import annotations
+
+import getpass
+import json
+import logging
+import os
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from core.facts import Fact
+from core.ledger import commits, diff, export, materialise, patches, queue, refs, revert, review, runs, state
+from core.ledger.db import DEFAULT_BUSY_SECONDS, Store, connect, now
+from core.ledger.errors import LedgerError, SchemaError
+from core.ledger.records import (
+    BaseModel,
+    CommitDetail,
+    CommitRecord,
+    DiffReport,
+    Draft,
+    ExportReport,
+    FactRecord,
+    ImportReport,
+    Materialised,
+    PatchInfo,
+    RunRecord,
+    StatusChange,
+    TagRecord,
+)
+from core.ledger.schema import current_version, migrate
+from core.progress import Progress, silent
+
+log = logging.getLogger(__name__)
+
+AUTHOR_ENV = "FACTSMITH_AUTHOR"
+WORKSPACE_ENV = "FACTSMITH_WORKSPACE"
+
+
+def resolve_author(author: str | None = None) -> str:
+    """--author, else FACTSMITH_AUTHOR, else the operating system's user name."""
+    chosen = (author or os.environ.get(AUTHOR_ENV) or "").strip()
+    if chosen:
+        return chosen
+    try:
+        return getpass.getuser()
+    except (OSError, KeyError):
+        return "unknown"
+
+
+def _model_folder(model_dir: str | Path) -> tuple[Path, str, str]:
+    """(folder, model type, folder fingerprint) of a Hugging Face model folder."""
+    from core.fingerprint import folder_fingerprint
+
+    folder = Path(model_dir).expanduser().resolve()
+    try:
+        config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise LedgerError(f"{folder} is not a Hugging Face model folder (config.json: {exc})") from None
+    try:
+        return folder, str(config.get("model_type", "unknown")), folder_fingerprint(folder)
+    except FileNotFoundError as exc:
+        raise LedgerError(str(exc)) from None
+
+
+class Workspace:
+    """Open with ``Workspace.open(path)`` or create with ``Workspace.create(path, model_dir)``."""
+
+    def __init__(self, store: Store) -> None:
+        self._store = store
+
+    # -- opening -------------------------------------------------------------------------
+
+    @classmethod
+    def create(cls, path: str | Path, model_dir: str | Path, *, author: str | None = None,
+               busy_seconds: float = DEFAULT_BUSY_SECONDS) -> Workspace:
+        """A new workspace for the base model in ``model_dir``; refuses an existing file."""
+        path = Path(path).expanduser()
+        if path.exists() and (path.is_dir() or path.stat().st_size):
+            raise LedgerError(f"{path} already exists; open it, or choose a new file for the workspace")
+        folder, architecture, fingerprint = _model_folder(model_dir)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        workspace = cls._connect(path, author, busy_seconds)
+        store = workspace._store
+        with store.writing():
+            if store.scalar("SELECT COUNT(*) FROM base_models"):
+                raise LedgerError(f"{path} was initialised meanwhile by another process")
+            store.db.execute("INSERT INTO base_models (name, path, fingerprint, architecture, created_at) "
+                             "VALUES (?, ?, ?, ?, ?)", (folder.name, str(folder), fingerprint, architecture, now()))
+            commits.insert_commit(store, None, "root", f"base model {folder.name}")
+        log.info("workspace %s created on %s (%s)", path, folder, fingerprint[:12])
+        return workspace
+
+    @classmethod
+    def open(cls, path: str | Path, *, author: str | None = None,
+             busy_seconds: float = DEFAULT_BUSY_SECONDS) -> Workspace:
+        """Open an existing workspace, migrating an older schema first (after a backup)."""
+        path = Path(path).expanduser()
+        if not path.is_file():
+            raise LedgerError(f"no workspace at {path}; create one with `factsmith workspace init {path} --model DIR`")
+        workspace = cls._connect(path, author, busy_seconds)
+        state.base_model(workspace._store)  # a workspace without a base is not one
+        return workspace
+
+    @classmethod
+    def _connect(cls, path: Path, author: str | None, busy_seconds: float) -> Workspace:
+        db = connect(path, busy_seconds)
+        try:
+            migrate(db, path, busy_seconds)
+        except BaseException:
+            db.close()
+            raise
+        return cls(Store(db, path, resolve_author(author), busy_seconds))
+
+    def close(self) -> None:
+        self._store.db.close()
+
+    def __enter__(self) -> Workspace:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @property
+    def path(self) -> Path:
+        return self._store.path
+
+    @property
+    def author(self) -> str:
+        return self._store.author
+
+    @property
+    def schema_version(self) -> int:
+        return current_version(self._store.db, self.path)
+
+    @property
+    def base(self) -> BaseModel:
+        return state.base_model(self._store)
+
+    # -- facts and review ----------------------------------------------------------------
+
+    def add_facts(self, facts: Sequence[Fact], *, allow_conflicts: bool = False) -> ImportReport:
+        """Add typed facts as pending (one transaction)."""
+        return queue.add_facts(self._store, facts, allow_conflicts=allow_conflicts)
+
+    def import_file(self, path: str | Path, format: str | None = None, mapping: Any = None, *,
+                    allow_conflicts: bool = False) -> ImportReport:
+        """Import a facts file or dataset folder: entirely, or not at all."""
+        return queue.import_file(self._store, Path(path), format, mapping, allow_conflicts)
+
+    def fact(self, ref: str) -> FactRecord:
+        return queue.get_fact(self._store, ref)
+
+    def queue(self, statuses: Sequence[str] | None = None) -> list[FactRecord]:
+        return queue.list_facts(self._store, statuses)
+
+    def review(self, fact_ref: str, decision: str, note: str = "") -> StatusChange:
+        """decision: approve | reject (needs a note) | rework | reset, or a status name."""
+        return review.review(self._store, fact_ref, decision, note)
+
+    def undo_review(self) -> StatusChange:
+        return review.undo(self._store)
+
+    def history(self, fact_ref: str | None = None) -> list[StatusChange]:
+        return review.history(self._store, fact_ref)
+
+    def save_draft(self, body: Mapping[str, Any], draft_id: int | None = None) -> Draft:
+        return queue.save_draft(self._store, dict(body), draft_id)
+
+    def drafts(self) -> list[Draft]:
+        return queue.list_drafts(self._store)
+
+    def delete_draft(self, draft_id: int) -> None:
+        queue.delete_draft(self._store, draft_id)
+
+    # -- runs ----------------------------------------------------------------------------
+
+    def record_run(self, **fields: Any) -> RunRecord:
+        """Store a run: facts, delta, computed_on, method, hparams, metrics, previews, seconds, environment."""
+        return runs.record_run(self._store, **fields)
+
+    def record_outcome(self, outcome: Any, computed_on: str | None = None,
+                       overrides: Mapping[str, str] | None = None) -> RunRecord:
+        """Store a ``core.editing.EditOutcome``, by default as computed on HEAD."""
+        return runs.record_outcome(self._store, outcome, computed_on or self.head().state_fingerprint, overrides)
+
+    def run(self, run_id: int) -> RunRecord:
+        return runs.get_run(self._store, run_id)
+
+    def runs(self, fact_ref: str | None = None) -> list[RunRecord]:
+        return runs.list_runs(self._store, fact_ref)
+
+    def delta(self, run_id: int):
+        return runs.run_delta(self._store, self.run(run_id))
+
+    def run_edits(self, fact_refs: Sequence[str], method: str, overrides: Mapping[str, str] | None = None, *,
+                  batch: bool = False, lm=None, model_dir=None, options=None,
+                  progress: Progress | None = None) -> list[RunRecord]:
+        """Compute and store edit runs on HEAD's weights: one per fact, or one for all (``batch``).
+        A caller's ``lm`` must be the pristine base; it is turned into HEAD in place."""
+        from core.editing import compute_edit
+
+        progress, overrides = progress or silent(), dict(overrides or {})
+        facts = [self.fact(ref).fact for ref in fact_refs]
+        if not facts:
+            raise LedgerError("name at least one fact to run")
+        head = self.head()
+        lm = self.checkout(head, lm=lm, model_dir=model_dir, options=options, progress=progress.stage(0, 0.2)).lm
+        groups = [facts] if batch else [[fact] for fact in facts]
+        done = []
+        for i, group in enumerate(groups):
+            step = progress.stage(0.2 + 0.8 * i / len(groups), 0.2 + 0.8 * (i + 1) / len(groups))
+            outcome = compute_edit(lm, group, method, overrides=overrides, progress=step)
+            done.append(self.record_outcome(outcome, head.state_fingerprint, overrides))
+        return done
+
+    # -- commits -------------------------------------------------------------------------
+
+    def commit(self, message: str, run_ids: Sequence[int] | None = None) -> CommitRecord:
+        """Commit the given runs, or the latest run of every approved fact not yet committed."""
+        return commits.commit(self._store, message, run_ids)
+
+    def commit_candidates(self) -> list[RunRecord]:
+        """The runs ``commit()`` with no run ids would commit: the latest uncommitted run of
+        each approved fact not in HEAD, oldest first."""
+        with self._store.reading():
+            return commits.commit_candidates(self._store)
+
+    def head(self) -> CommitRecord:
+        return state.head(self._store)
+
+    def resolve(self, ref: str) -> CommitRecord:
+        return refs.resolve(self._store, ref)
+
+    def log(self, ref: str = "HEAD", limit: int | None = None) -> list[CommitRecord]:
+        return commits.log_commits(self._store, ref, limit)
+
+    def show(self, ref: str = "HEAD") -> CommitDetail:
+        return commits.show(self._store, ref)
+
+    def diff(self, a: str, b: str) -> DiffReport:
+        return diff.diff(self._store, a, b)
+
+    def tag(self, name: str, ref: str = "HEAD") -> TagRecord:
+        return refs.create_tag(self._store, name, ref)
+
+    def tags(self) -> list[TagRecord]:
+        return refs.list_tags(self._store)
+
+    def checkout(self, ref: str | CommitRecord = "HEAD", out: str | Path | None = None, *, lm=None, model_dir=None,
+                 options=None, progress: Progress | None = None) -> Materialised:
+        """Build a commit's weights from the base (in memory, and into ``out`` as a Hugging Face folder)."""
+        return materialise.materialise(self._store, ref, lm=lm, model_dir=model_dir, options=options,
+                                       progress=progress, out=out)
+
+    def revert(self, targets: Sequence[str], message: str, *, lm=None, model_dir=None, options=None,
+               progress: Progress | None = None) -> Materialised:
+        """A new commit without the targets' edits (commits, fact ids or run:N), rebuilt and verified."""
+        return revert.revert(self._store, targets, message, lm=lm, model_dir=model_dir, options=options,
+                             progress=progress)
+
+    # -- export --------------------------------------------------------------------------
+
+    def export(self, out: str | Path, format: str = "jsonl",
+               statuses: Sequence[str] | None = ("approved",)) -> ExportReport:
+        return export.export_facts(self._store, out, format, statuses)
+
+    def export_patch(self, out: str | Path, from_ref: str = "ROOT", to_ref: str = "HEAD") -> PatchInfo:
+        return patches.export_patch(self._store, out, from_ref, to_ref)
+
+    # -- integrity -----------------------------------------------------------------------
+
+    def check(self) -> list[str]:
+        """Problems found (none in a healthy workspace): SQLite's checks, and every commit's
+        runs and state fingerprint."""
+        from core.ledger.integrity import check_workspace
+
+        return check_workspace(self._store)
+
+
+def open_workspace(path: str | Path | None = None, **kwargs: Any) -> Workspace:
+    """``path``, else FACTSMITH_WORKSPACE."""
+    chosen = path or os.environ.get(WORKSPACE_ENV)
+    if not chosen:
+        raise LedgerError(f"no workspace given: pass --workspace PATH or set {WORKSPACE_ENV}")
+    return Workspace.open(chosen, **kwargs)
+
+
+__all__ = ["AUTHOR_ENV", "WORKSPACE_ENV", "SchemaError", "Workspace", "open_workspace", "resolve_author"]

@@ -1,0 +1,265 @@
+"""GRACE: lifelong editing with a discrete key-value codebook (methods.md §3, seed 002).
+
+A codebook adaptor (``core.adaptors``) wraps one MLP down projection. Per fact, the key
+is that module's input at the prompt's last token. Against the live codebook (so
+sequential edits see earlier ones), with d the distance to the nearest entry i:
+
+- empty codebook, or d > ε_i + ε_init: add (key, value, ε_init);
+- else, same target as entry i: expand ε_i by ε_init (no new entry);
+- else: split: ε_i = min(ε_i, d/2) and add (key, value, d/2);
+- a different target at the very same key (d ≈ 0, a re-edit): the old entry is
+  disabled (radius −1) and the new one inherits its radius.
+
+The value starts from the module's current output there and is trained with Adam so
+the model predicts target_new (teacher-forced, all target tokens). No weight changes:
+the delta is an ``AdaptorUpdate`` (new entries, changed radii), exactly removable.
+
+Presets (layers 0-indexed):
+
+=============  =================  ========  ====  =====  =========  =========================
+model          layer              ε_init    lr    steps  stop below source
+=============  =================  ========  ====  =====  =========  =========================
+any            ~¾ depth           1.0       1.0   100    0 (never)  paper / reference code
+small (<100M)  see SMALL_PRESET: tuned on the demo model's dev_edits.jsonl (methods.md §5)
+=============  =================  ========  ====  =====  =========  =========================
+
+Distances scale with activation norms, so ε_init = 1.0 (set for T5/BERT/GPT-2 XL) is a
+different radius on every model; SMALL_PRESET's was chosen from the dev split's
+key distances (see tests/core/test_grace.py for the measured figures).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from core.adaptors import (
+    CodebookState,
+    adaptors_restored,
+    appended,
+    empty_state,
+    entry_ids,
+    ids_tensor,
+    registry,
+    with_radii,
+)
+from core.deltas import AdaptorUpdate, Delta
+from core.facts import Fact
+from core.loading import LoadedModel
+from core.methods.base import EditError
+from core.methods.hparams import as_dict
+from core.progress import Cancelled, Progress, silent
+
+log = logging.getLogger(__name__)
+
+SMALL_MODEL_PARAMETERS = 100_000_000
+LATE_LAYER_FRACTION = 0.75  # the reference configurations wrap a late MLP
+SAME_KEY = 1e-5  # relative distance below which two keys are the same prompt
+
+
+@dataclass(frozen=True)
+class GRACEHParams:
+    layer: int | None = None  # None: the preset's layer
+    eps_init: float = 1.0  # radius of a new entry, in the module input's units
+    lr: float = 1.0  # Adam, on the value vector
+    steps: int = 100
+    loss_threshold: float = 0.0  # stop once the mean target NLL is below this (0: all steps)
+
+
+REFERENCE = GRACEHParams()
+SMALL_PRESET: dict = dict(eps_init=8.0, lr=0.5, steps=100, loss_threshold=0.02)
+
+
+@dataclass(frozen=True)
+class FactResult:
+    """What GRACE did for one fact, for Delta.info."""
+
+    action: str  # add | expand | split | supersede
+    distance: float | None  # to the nearest existing key (None: empty codebook)
+    key_norm: float
+    steps: int
+    loss: float
+
+
+@dataclass(frozen=True)
+class _Decision:
+    action: str
+    nearest: int | None
+    distance: float | None
+
+
+class GraceMethod:
+    name = "grace"
+    hparams_class = GRACEHParams
+
+    def preset(self, lm: LoadedModel) -> GRACEHParams:
+        layer = max(0, min(lm.info.layers - 1, round(LATE_LAYER_FRACTION * lm.info.layers) - 1))
+        if lm.info.parameters < SMALL_MODEL_PARAMETERS:
+            return dataclasses.replace(REFERENCE, layer=small_model_layer(lm), **SMALL_PRESET)
+        return dataclasses.replace(REFERENCE, layer=layer)
+
+    def compute(self, lm: LoadedModel, facts: Sequence[Fact], hparams: GRACEHParams | None = None,
+                progress: Progress | None = None) -> Delta:
+        """Edit the facts one after another against the live codebook; the model (weights
+        and adaptors) ends exactly as it was found, also on error or cancel."""
+        hp, progress = hparams or self.preset(lm), progress or silent()
+        if not facts:
+            raise EditError("grace: no facts to edit")
+        _validate(hp)
+        module = lm.spec.mlp_out_module(resolve_layer(lm, hp))
+        started, results = time.perf_counter(), []
+        try:
+            with adaptors_restored(lm.model):
+                before = _current(lm, module)
+                for i, fact in enumerate(facts):
+                    stage = progress.stage(i / len(facts), (i + 1) / len(facts))
+                    results.append(edit_one(lm, module, fact, hp, stage, f"fact {i + 1}/{len(facts)}"))
+                update = codebook_update(before, _current(lm, module))
+        except (Cancelled, EditError):
+            raise
+        except (RuntimeError, ValueError) as exc:
+            raise EditError(f"grace failed: {exc}") from exc
+        info = {"module": module, "seconds": round(time.perf_counter() - started, 3),
+                "facts": [dataclasses.asdict(r) for r in results]}
+        return Delta(self.name, (update,), tuple(f.id for f in facts), as_dict(hp), info)
+
+
+GRACE = GraceMethod()
+
+
+def small_model_layer(lm: LoadedModel) -> int:
+    """Tuned on the 6-layer demo model: layer 3, late enough for keys to tell prompts apart
+    and early enough for later layers to spell out multi-token targets."""
+    return max(0, min(lm.info.layers - 1, round(lm.info.layers / 2)))
+
+
+def resolve_layer(lm: LoadedModel, hp: GRACEHParams) -> int:
+    layer = hp.layer if hp.layer is not None else GRACE.preset(lm).layer
+    if not 0 <= layer < lm.info.layers:
+        raise EditError(f"layer {layer} is out of range: the model has layers 0..{lm.info.layers - 1}")
+    return layer
+
+
+def _validate(hp: GRACEHParams) -> None:
+    if hp.steps < 1 or hp.lr <= 0 or hp.eps_init <= 0:
+        raise EditError("grace: steps must be at least 1, and lr and eps_init positive")
+
+
+def _current(lm: LoadedModel, module: str) -> CodebookState:
+    """The live codebook on ``module``, or an empty one of the module's widths."""
+    from core.hooks import get_module
+
+    state = registry(lm.model).get(module)
+    if state is not None:
+        return state
+    weight = get_module(lm.model, module).weight
+    d_in, d_out = weight.shape if lm.spec.weight_layout == "in_out" else weight.shape[::-1]
+    return empty_state(module, int(d_in), int(d_out))
+
+
+def label_of(fact: Fact) -> str:
+    return " ".join(fact.target_new.split())
+
+
+def decide(state: CodebookState, key, label: str, eps_init: float) -> _Decision:
+    """Algorithm 1 of the paper: add, expand or split, given the nearest live entry."""
+    if len(state) == 0:
+        return _Decision("add", None, None)
+    distances = (state.keys.double() - key.double().cpu()[None, :]).norm(dim=1)
+    active = state.radii >= 0
+    distances[~active] = float("inf")  # disabled (superseded) entries take no part
+    nearest = int(distances.argmin())
+    d = float(distances[nearest])
+    if d > float(state.radii[nearest]) + eps_init:
+        return _Decision("add", None, d)
+    if state.labels[nearest] == label:
+        return _Decision("expand", nearest, d)
+    if d <= SAME_KEY * max(1.0, float(key.norm())):
+        return _Decision("supersede", nearest, d)
+    return _Decision("split", nearest, d)
+
+
+def edit_one(lm: LoadedModel, module: str, fact: Fact, hp: GRACEHParams, progress: Progress,
+             label: str = "") -> FactResult:
+    """Update the live codebook on ``module`` for one fact (the caller restores it)."""
+
+    from core.methods.keys import capture_at
+    from core.metrics.tokens import encode_pair
+
+    try:
+        pair = encode_pair(lm.tokenizer, fact.prompt, fact.target_new)
+    except ValueError as exc:
+        raise EditError(f"cannot edit {fact.prompt!r}: {exc}") from exc
+    last = len(pair.prompt_ids) - 1
+    seen = capture_at(lm, [module], [pair.prompt_ids], [last])
+    key, out0 = seen.inputs[module][0].cpu(), seen.outputs[module][0]
+    state, target = _current(lm, module), label_of(fact)
+    choice = decide(state, key, target, hp.eps_init)
+    steps, loss, value = 0, 0.0, None
+    if choice.action != "expand":
+        value, steps, loss = train_value(lm, module, pair, last, out0, hp, progress, label)
+    new_state = _apply_decision(state, choice, key, value, target, hp.eps_init)
+    registry(lm.model).set(module, new_state)
+    log.info("GRACE %s: %s (d=%s), %d steps, loss %.4f", label, choice.action,
+             "-" if choice.distance is None else f"{choice.distance:.3f}", steps, loss)
+    return FactResult(choice.action, choice.distance, float(key.norm()), steps, loss)
+
+
+def _apply_decision(state: CodebookState, choice: _Decision, key, value, target: str,
+                    eps_init: float) -> CodebookState:
+    import torch
+
+    if choice.action == "add":
+        return appended(state, key[None], value[None], torch.tensor([eps_init]), (target,))
+    i, d = choice.nearest, choice.distance
+    old = float(state.radii[i])
+    if choice.action == "expand":
+        return with_radii(state, {i: old + eps_init})
+    if choice.action == "supersede":
+        return appended(with_radii(state, {i: -1.0}), key[None], value[None], torch.tensor([old]), (target,))
+    return appended(with_radii(state, {i: min(old, d / 2)}), key[None], value[None], torch.tensor([d / 2]),
+                    (target,))
+
+
+def train_value(lm: LoadedModel, module: str, pair, last: int, out0, hp: GRACEHParams, progress: Progress,
+                label: str = ""):
+    """(value, steps, final loss): ``module``'s output at the prompt's last token, trained
+    so that prompt + target is predicted teacher-forced."""
+    import torch
+
+    from core.hooks import added_to_output
+
+    ids = torch.tensor([list(pair.ids[:-1])], dtype=torch.long, device=lm.device)
+    target = torch.tensor(list(pair.target_ids), dtype=torch.long, device=lm.device)
+    span = slice(last, last + len(target))
+    shift = torch.zeros_like(out0, requires_grad=True)  # value = out0 + shift
+    optimiser = torch.optim.Adam([shift], lr=hp.lr)
+    step, loss = 0, torch.tensor(float("inf"))
+    with torch.enable_grad(), added_to_output(lm.model, module, shift, [0], [last]):
+        for step in range(1, hp.steps + 1):
+            progress.check()
+            logits = lm.model(input_ids=ids).logits[0, span].float()
+            loss = torch.nn.functional.cross_entropy(logits, target)
+            progress.report(step, hp.steps, f"{label} step {step}/{hp.steps}".strip(), loss=loss.item())
+            if loss.item() < hp.loss_threshold or step == hp.steps:
+                break
+            optimiser.zero_grad()
+            loss.backward()
+            optimiser.step()
+    return (out0 + shift.detach()).float().cpu(), step, float(loss.item())
+
+
+def codebook_update(before: CodebookState, after: CodebookState) -> AdaptorUpdate:
+    """The delta between two codebooks on one module: entries appended, radii changed
+    (existing entries named by id)."""
+    import torch
+
+    n = len(before)
+    changed = torch.nonzero(after.radii[:n] != before.radii).reshape(-1).tolist()
+    ids = entry_ids(before)
+    return AdaptorUpdate(after.module, after.keys[n:].clone(), after.values[n:].clone(), after.radii[n:].clone(),
+                         tuple(after.labels[n:]), ids_tensor([ids[i] for i in changed]),
+                         after.radii[:n][changed].clone())

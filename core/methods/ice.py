@@ -1,0 +1,241 @@
+"""ICE: consistent in-context editing (seed 000, Algorithm 1; methods.md §3).
+
+Fine-tunes the MLP down projections of MEMIT's layers toward the model's own
+distribution given a context c that states the new fact, not toward a one-hot target
+alone. Every step s:
+
+1. sample a short continuation x_c ~ p_θs(· | [c, q, x*]) (``sample_tokens`` tokens at
+   ``temperature``, seeded), recording the with-context next-token distributions
+   along it; they are the fixed target of this step (the dynamic target);
+2. loss = CE(x* | q) + λ · mean_j KL(p_θs(· | c, q, x*, x_c<j) ‖ p_θ(· | q, x*, x_c<j)),
+   i.e. −log p_θ([x*, x_c] | q) with the continuation's tokens soft;
+3. one Adam step, then clamp every weight into W0 ± ε.
+
+Like FT, float32 copies are trained through ``torch.func.functional_call``; the delta
+is the dense difference of the touched matrices. The context is the fact's ``context``
+sentences, else ``context_templates`` filled with the prompt and each paraphrase, cut
+to fit the model's context window.
+
+Presets: reference (paper §D.2, official code): lr 7e-4, 25 steps, ε 5e-4, λ 1,
+3 tokens at temperature 100, 5 samples, MEMIT's layers. Small models (<50M
+parameters): SMALL_PRESET, tuned on the demo model's dev_edits.jsonl.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from core.deltas import Delta, DenseUpdate, weights_restored
+from core.facts import Fact
+from core.loading import LoadedModel
+from core.methods.base import EditError
+from core.methods.ft import _clamp, _param_names, _row_losses
+from core.methods.hparams import as_dict
+from core.metrics.tokens import EncodedPair, encode_pair, pad_id, right_padded
+from core.progress import Cancelled, Progress, silent
+
+log = logging.getLogger(__name__)
+
+SMALL_MODEL_PARAMS = 50_000_000
+
+
+@dataclass(frozen=True)
+class ICEHParams:
+    layers: tuple[int, ...] = ()  # (): MEMIT's layers for this model
+    module: str = "mlp_out"
+    lr: float = 7e-4
+    steps: int = 25
+    norm_constraint: float | None = 5e-4  # ε: keep every weight within W0 ± ε
+    kl_factor: float = 1.0  # λ
+    sample_tokens: int = 3  # length of x_c
+    samples: int = 5  # continuations per fact per step
+    temperature: float = 100.0  # sampling x_c; the target distribution itself is at temperature 1
+    context_templates: tuple[str, ...] = ("{prompt} {target}.",)  # filled per prompt and paraphrase
+    max_context_sentences: int = 5
+    weight_decay: float = 0.0
+    batch_size: int = 16  # facts per forward pass
+    seed: int = 0
+
+
+SMALL_PRESET: dict = dict(lr=1e-2, steps=25, norm_constraint=2e-2, samples=1, temperature=1.0)
+
+
+@dataclass(frozen=True)
+class _Row:
+    """One (fact, sample) row: the plain and the with-context encodings of q → x*."""
+
+    plain: EncodedPair
+    context: EncodedPair
+
+
+class IceMethod:
+    name = "ice"
+    hparams_class = ICEHParams
+
+    def preset(self, lm: LoadedModel) -> ICEHParams:
+        from core.methods.memit import MEMIT
+
+        layers = tuple(MEMIT.preset(lm).layers)
+        if lm.info.parameters < SMALL_MODEL_PARAMS:
+            return ICEHParams(layers=layers, **SMALL_PRESET)
+        return ICEHParams(layers=layers)
+
+    def compute(self, lm: LoadedModel, facts: Sequence[Fact], hparams: ICEHParams | None = None,
+                progress: Progress | None = None) -> Delta:
+        """The joint edit of all facts; the model is left bit-identical, also on error."""
+        hp, progress = hparams or self.preset(lm), progress or silent()
+        if not facts:
+            raise EditError("ice: no facts to edit")
+        _validate(hp)
+        hp = hp if hp.layers else dataclasses.replace(hp, layers=self.preset(lm).layers)
+        names = _param_names(lm, hp)
+        started = time.perf_counter()
+        try:
+            rows = [_encode(lm, f, hp) for f in facts]
+            with weights_restored(lm.model, names):  # functional_call never writes; this guards it
+                trained, losses = _train(lm, names, rows, hp, progress)
+            updates = _diffs(lm, trained)
+        except (Cancelled, EditError):
+            raise
+        except (RuntimeError, ValueError) as exc:
+            raise EditError(f"ice failed: {exc}") from exc
+        seconds = time.perf_counter() - started
+        log.info("ice: %d fact(s), loss %.4f -> %.4f in %.1fs", len(facts), losses[0], losses[-1], seconds)
+        info = {"losses": [round(x, 6) for x in losses], "seconds": round(seconds, 3), "params": names,
+                "contexts": [_context_text(lm, r) for r in rows]}
+        return Delta(self.name, updates, tuple(f.id for f in facts), as_dict(hp), info)
+
+
+ICE = IceMethod()
+
+
+def _validate(hp: ICEHParams) -> None:
+    if hp.steps < 1 or hp.lr <= 0 or hp.batch_size < 1 or hp.samples < 1:
+        raise EditError("ice: steps, lr, batch_size and samples must be positive")
+    if hp.sample_tokens < 0 or hp.temperature <= 0 or hp.kl_factor < 0:
+        raise EditError("ice: sample_tokens and kl_factor must be non-negative, temperature positive")
+
+
+def context_sentences(fact: Fact, templates: Sequence[str]) -> list[str]:
+    """The fact's own context, else the templates stated for the prompt and each paraphrase."""
+    if fact.context:
+        return [s.strip() for s in fact.context if s.strip()]
+    return [t.format(prompt=p.rstrip(), target=fact.target_new.strip(), subject=fact.subject)
+            for p in (fact.prompt, *fact.paraphrases) for t in templates]
+
+
+def _encode(lm: LoadedModel, fact: Fact, hp: ICEHParams) -> _Row:
+    """Both encodings, dropping context sentences until [c, q, x*, x_c] fits the model."""
+    from core.generation import max_positions
+
+    limit = max_positions(lm.model.config)
+    try:
+        plain = encode_pair(lm.tokenizer, fact.prompt, fact.target_new)
+        sentences = context_sentences(fact, hp.context_templates)[: hp.max_context_sentences]
+        while True:
+            context = " ".join(sentences)
+            prompt = f"{context} {fact.prompt}" if context else fact.prompt
+            with_context = encode_pair(lm.tokenizer, prompt, fact.target_new)
+            if limit is None or len(with_context.ids) + hp.sample_tokens <= limit or not sentences:
+                break
+            sentences = sentences[:-1]
+    except ValueError as exc:
+        raise EditError(f"ice: cannot encode {fact.subject!r}: {exc}") from exc
+    if limit is not None and len(plain.ids) + hp.sample_tokens > limit:
+        raise EditError(f"ice: the prompt and target do not fit the model's context of {limit} tokens")
+    return _Row(plain, with_context)
+
+
+def _context_text(lm: LoadedModel, row: _Row) -> str:
+    return lm.tokenizer.decode(list(row.context.prompt_ids), skip_special_tokens=True)
+
+
+def _forward(lm: LoadedModel, overrides: dict, sequences: Sequence[Sequence[int]]):
+    from torch.func import functional_call
+
+    ids, mask = right_padded(sequences, pad_id(lm.tokenizer), lm.device)
+    return functional_call(lm.model, overrides, args=(), kwargs={"input_ids": ids, "attention_mask": mask}).logits
+
+
+def sample_continuations(lm: LoadedModel, overrides: dict, prefixes: Sequence[Sequence[int]], tokens: int,
+                         temperature: float, generator):
+    """(x_c per row, with-context log-probabilities predicting each of its tokens
+    (rows, tokens, vocab), temperature 1). No KV cache: the continuations are short."""
+    import torch
+
+    seqs = [list(p) for p in prefixes]
+    targets = []
+    with torch.no_grad():
+        for _ in range(tokens):
+            logits = _forward(lm, overrides, seqs)
+            last = logits[torch.arange(len(seqs)), torch.tensor([len(s) - 1 for s in seqs])].float()
+            targets.append(torch.log_softmax(last, dim=-1))
+            probs = torch.softmax(last / temperature, dim=-1).cpu()
+            for seq, token in zip(seqs, torch.multinomial(probs, 1, generator=generator)[:, 0].tolist(), strict=True):
+                seq.append(token)
+    sampled = [s[len(p):] for s, p in zip(seqs, prefixes, strict=True)]
+    return sampled, (torch.stack(targets, dim=1) if targets else None)
+
+
+def _chunk_loss(lm: LoadedModel, overrides: dict, rows: Sequence[_Row], sampled, targets, kl_factor: float):
+    """Per-row CE on x* given q plus λ·mean KL on x_c toward the with-context targets."""
+    import torch
+
+    logits = _forward(lm, overrides, [list(r.plain.ids) + s for r, s in zip(rows, sampled, strict=True)])
+    loss = _row_losses(logits, [r.plain for r in rows], "target_masked")
+    if targets is None or not kl_factor:
+        return loss
+    first = torch.tensor([len(r.plain.ids) - 1 for r in rows], device=logits.device)
+    positions = first[:, None] + torch.arange(targets.shape[1], device=logits.device)[None, :]
+    logp = torch.log_softmax(logits[torch.arange(len(rows), device=logits.device)[:, None], positions].float(), -1)
+    kl = (targets.exp() * (targets - logp)).sum(-1).mean(-1)
+    return loss + kl_factor * kl
+
+
+def _step(lm: LoadedModel, weights: dict, rows: Sequence[_Row], hp: ICEHParams, generator) -> float:
+    """One forward/backward over all rows in chunks (sampling first); the mean row loss."""
+    params = dict(lm.model.named_parameters())
+    expanded = [r for r in rows for _ in range(hp.samples)]
+    total = 0.0
+    for first in range(0, len(expanded), hp.batch_size * hp.samples):
+        chunk = expanded[first : first + hp.batch_size * hp.samples]
+        frozen = {n: w.detach().to(params[n].dtype) for n, w in weights.items()}
+        sampled, targets = sample_continuations(lm, frozen, [r.context.ids for r in chunk], hp.sample_tokens,
+                                                hp.temperature, generator)
+        overrides = {n: w.to(params[n].dtype) for n, w in weights.items()}
+        loss = _chunk_loss(lm, overrides, chunk, sampled, targets, hp.kl_factor).sum() / len(expanded)
+        loss.backward()
+        total += float(loss.detach())
+    return total
+
+
+def _train(lm: LoadedModel, names: list[str], rows: list[_Row], hp: ICEHParams, progress: Progress):
+    import torch
+
+    params = dict(lm.model.named_parameters())
+    originals = {n: params[n].detach().to(torch.float32, copy=True) for n in names}
+    weights = {n: w.clone().requires_grad_(True) for n, w in originals.items()}
+    optimizer = torch.optim.Adam(list(weights.values()), lr=hp.lr, weight_decay=hp.weight_decay)
+    generator = torch.Generator().manual_seed(hp.seed)
+    losses: list[float] = []
+    for step in range(hp.steps):
+        progress.check()
+        optimizer.zero_grad(set_to_none=True)
+        losses.append(_step(lm, weights, rows, hp, generator))
+        optimizer.step()
+        if hp.norm_constraint is not None:
+            _clamp(weights, originals, hp.norm_constraint)
+        progress.report(step + 1, hp.steps, f"ice step {step + 1}/{hp.steps}", loss=losses[-1])
+    return {n: w.detach() for n, w in weights.items()}, losses
+
+
+def _diffs(lm: LoadedModel, trained: dict) -> tuple[DenseUpdate, ...]:
+    """W_final − W0 in float32, W_final rounded to the parameter's own dtype first."""
+    params = dict(lm.model.named_parameters())
+    return tuple(DenseUpdate(n, (w.to(params[n].dtype).float() - params[n].detach().float()).cpu())
+                 for n, w in trained.items())
+

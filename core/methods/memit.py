@@ -1,0 +1,235 @@
+"""MEMIT: mass editing of a batch of facts spread over several MLP layers (methods.md §3).
+
+1. Per fact, a target z* = h0 + δ for the residual stream (the output of the last edited
+   block) at the subject's last token: δ is optimised exactly like ROME's value
+   (``rome.optimise_value``), clamped to ‖δ‖ ≤ clamp·‖h0‖.
+2. For each edited layer l in increasing order, with the updates of earlier layers
+   temporarily in place: K = the mlp_out inputs at the subject's last token (mean over
+   the random-prefixed prompts), R = (z* − h)/(layers left) with h the current residual,
+   and ΔW = R Kᵀ(λC + KKᵀ)⁻¹, solved in float64. ΔW = R·Aᵀ with A = (λC + KKᵀ)⁻¹K has
+   rank ≤ batch, so it is stored as a LowRankUpdate (R, Aᵀ) in the parameter's layout.
+
+Presets (layers 0-indexed; "ref" = MEMIT's published settings):
+
+=================  ==========  =====  =====  ======  ====  =======  ======  =======
+model              layers      steps  clamp  λ       wd    tokens   source
+=================  ==========  =====  =====  ======  ====  =======  ======  =======
+gpt2-xl (48L)      13-17       20     0.75   15000   0.5   100k     ref
+gpt-j (28L)        3-8         20     0.75   15000   0.5   100k     ref
+llama-7b (32L)     4-8         25     4      15000   1e-3  100k     ref (EasyEdit)
+other              same fractions of depth, GPT-2 XL's values           ref, untuned
+small (<100M)      SMALL_PRESET, tuned on the demo model's dev_edits.jsonl
+=================  ==========  =====  =====  ======  ====  =======  ======  =======
+
+The reference clamp (0.75‖h0‖) is far too tight for a 6-layer model, whose facts need
+a residual change of several times ‖h0‖ (methods.md §5).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from core.deltas import Delta, LowRankUpdate, apply_delta, weights_restored
+from core.facts import Fact
+from core.loading import LoadedModel
+from core.methods.base import EditError
+from core.methods.covariance import layer_covariances
+from core.methods.ft import _DEFAULT_WINDOW, _WINDOWS, layer_window
+from core.methods.hparams import as_dict
+from core.methods.keys import PrefixSpec, capture_at, sample_prefixes
+from core.methods.rome import ValueProblem, optimise_value, value_problem, value_start
+from core.progress import Progress, silent
+from core.stats import StatsError, StatsSource
+
+log = logging.getLogger(__name__)
+
+SMALL_MODEL_PARAMETERS = 100_000_000
+
+
+@dataclass(frozen=True)
+class MEMITHParams:
+    layers: tuple[int, ...] = ()  # (): the preset's window for this model
+    v_lr: float = 0.5
+    v_steps: int = 20
+    v_loss_threshold: float = 0.05
+    clamp_norm_factor: float = 0.75  # ‖δ‖ ≤ factor·‖h0‖ (h0: the residual at the last edited layer)
+    kl_factor: float = 0.0625
+    kl_templates: tuple[str, ...] = ("{} is a",)
+    weight_decay: float = 0.5  # times ‖δ‖/‖h0‖²
+    prefix_counts: tuple[int, ...] = (10, 10)
+    prefix_lengths: tuple[int, ...] = (5, 10)
+    mom2_weight: float = 15000.0  # λ: how strongly C (the keys seen in ordinary text) resists change
+    stats_source: str = ""  # text file/folder; "" samples text from the model
+    stats_tokens: int = 100_000
+    stats_seed: int = 0
+    cov_ridge: float = 1e-6  # × mean diagonal of λC: keeps the solve sane on small samples
+    seed: int = 0  # random prefixes
+
+
+REFERENCE = MEMITHParams()
+# (family, layers) -> overrides of REFERENCE
+KNOWN_MODELS: dict[tuple[str, int], dict] = {
+    ("gpt2", 48): dict(layers=(13, 14, 15, 16, 17)),
+    ("gpt-j", 28): dict(layers=(3, 4, 5, 6, 7, 8)),
+    ("llama", 32): dict(layers=(4, 5, 6, 7, 8), v_steps=25, clamp_norm_factor=4.0, weight_decay=1e-3),
+}
+SMALL_PRESET: dict = dict(
+    v_lr=0.5,
+    v_steps=40,
+    clamp_norm_factor=4.0,
+    prefix_counts=(5, 5),
+    prefix_lengths=(5, 10),
+    mom2_weight=2000.0,
+    stats_tokens=20_000,
+)
+SMALL_WINDOW = (0.0, 0.34)  # layers 0-2 of 6; tuned on the demo dev split
+
+
+@dataclass(frozen=True)
+class _Targets:
+    """Per fact: its prompts, and the residual change δ it needs at the last edited layer."""
+
+    problems: tuple[ValueProblem, ...]
+    deltas: object  # (n, d) float32
+    results: tuple[dict, ...]
+
+
+class MemitMethod:
+    name = "memit"
+    hparams_class = MEMITHParams
+
+    def preset(self, lm: LoadedModel) -> MEMITHParams:
+        """Reference values for the paper's models, tuned ones for small models."""
+        known = KNOWN_MODELS.get((lm.spec.family, lm.info.layers))
+        if known is not None:
+            return dataclasses.replace(REFERENCE, **known)
+        if lm.info.parameters < SMALL_MODEL_PARAMETERS:
+            return dataclasses.replace(REFERENCE, layers=layer_window(lm.info.layers, SMALL_WINDOW), **SMALL_PRESET)
+        window = _WINDOWS.get(lm.spec.family, _DEFAULT_WINDOW)
+        return dataclasses.replace(REFERENCE, layers=layer_window(lm.info.layers, window))
+
+    def compute(self, lm: LoadedModel, facts: Sequence[Fact], hparams: MEMITHParams | None = None,
+                progress: Progress | None = None) -> Delta:
+        """One low-rank update per edited layer carrying all facts; the model ends bit-identical."""
+        hp, progress = hparams or self.preset(lm), progress or silent()
+        if not facts:
+            raise EditError("no facts to edit")
+        layers = resolve_layers(lm, hp)
+        _validate(hp)
+        prefixes = sample_prefixes(lm, _prefix_specs(hp), hp.seed)
+        covs = _covariances(lm, hp, layers, progress.stage(0.0, 0.4))
+        params = [lm.spec.mlp_out_weight(layer) for layer in layers]
+        with weights_restored(lm.model, params):
+            targets = _targets(lm, facts, layers[-1], hp, prefixes, progress.stage(0.4, 0.9))
+            updates = _spread(lm, layers, targets, covs, hp, progress.stage(0.9, 1.0))
+        info = {"layers": list(layers), "prefixes": len(prefixes), "facts": list(targets.results)}
+        return Delta(self.name, tuple(updates), tuple(f.id for f in facts), as_dict(hp), info)
+
+
+MEMIT = MemitMethod()
+
+
+def resolve_layers(lm: LoadedModel, hp: MEMITHParams) -> tuple[int, ...]:
+    layers = tuple(sorted(set(hp.layers or MEMIT.preset(lm).layers)))
+    bad = [layer for layer in layers if not 0 <= layer < lm.info.layers]
+    if bad:
+        raise EditError(f"layers {bad} are out of range: the model has layers 0..{lm.info.layers - 1}")
+    return layers
+
+
+def _validate(hp: MEMITHParams) -> None:
+    if hp.v_steps < 1 or hp.v_lr <= 0 or hp.clamp_norm_factor <= 0:
+        raise EditError("v_steps must be at least 1, and v_lr and clamp_norm_factor positive")
+    if hp.mom2_weight < 0 or hp.stats_tokens < 1:
+        raise EditError("mom2_weight must be non-negative and stats_tokens positive")
+
+
+def _prefix_specs(hp: MEMITHParams) -> list[PrefixSpec]:
+    if len(hp.prefix_counts) != len(hp.prefix_lengths):
+        raise EditError("prefix_counts and prefix_lengths must have the same number of entries")
+    return [PrefixSpec(c, n) for c, n in zip(hp.prefix_counts, hp.prefix_lengths, strict=True)]
+
+
+def _covariances(lm: LoadedModel, hp: MEMITHParams, layers: Sequence[int], progress: Progress) -> dict:
+    if hp.mom2_weight == 0:
+        return {}
+    try:
+        return layer_covariances(lm, layers, StatsSource(hp.stats_source, hp.stats_seed), hp.stats_tokens, progress)
+    except StatsError as exc:
+        raise EditError(f"covariance statistics for layers {list(layers)}: {exc}") from exc
+
+
+def _targets(lm: LoadedModel, facts: Sequence[Fact], last: int, hp: MEMITHParams, prefixes: Sequence[str],
+             progress: Progress) -> _Targets:
+    """δ per fact at the output of block ``last``, each optimised on the unedited model."""
+    import torch
+
+    block = lm.spec.layer(last)
+    problems, deltas, results = [], [], []
+    for i, fact in enumerate(facts):
+        problem = value_problem(lm, fact, hp.kl_templates, prefixes)
+        _, h0, kl_init = value_start(lm, problem, block)
+        delta, result = optimise_value(lm, block, problem.prompts, problem.target, problem.kl_prompts, kl_init, h0,
+                                       hp, progress.stage(i / len(facts), (i + 1) / len(facts)),
+                                       f"fact {i + 1}/{len(facts)}")
+        problems.append(problem)
+        deltas.append(delta)
+        results.append(dataclasses.asdict(result))
+    return _Targets(tuple(problems), torch.stack(deltas), tuple(results))
+
+
+def _keys_and_residuals(lm: LoadedModel, layer: int, last: int, problems: Sequence[ValueProblem]):
+    """(K (n, d_in): mean mlp_out input over each fact's prompts; h (n, d): block ``last``'s
+    output on each bare prompt), from one forward over all prompts of all facts."""
+    import torch
+
+    module, block = lm.spec.mlp_out_module(layer), lm.spec.layer(last)
+    prompts = [p for problem in problems for p in problem.prompts]
+    seen = capture_at(lm, [module, block], [p.ids for p in prompts], [p.subject_last for p in prompts])
+    bounds, start = [], 0
+    for problem in problems:
+        bounds.append((start, start + len(problem.prompts)))
+        start += len(problem.prompts)
+    keys = torch.stack([seen.inputs[module][a:b].mean(0) for a, b in bounds])
+    return keys, seen.outputs[block][[a for a, _ in bounds]]
+
+
+def _spread(lm: LoadedModel, layers: Sequence[int], targets: _Targets, covs: dict, hp: MEMITHParams,
+            progress: Progress) -> list[LowRankUpdate]:
+    """The per-layer updates, each applied (in place, restored by the caller) before the next."""
+    z_star = None
+    updates = []
+    for i, layer in enumerate(layers):
+        progress.check()
+        keys, current = _keys_and_residuals(lm, layer, layers[-1], targets.problems)
+        if z_star is None:  # the first layer sees the unedited model: z* = h0 + δ
+            z_star = current + targets.deltas.to(current.device)
+        residual = (z_star - current) / (len(layers) - i)
+        update = solve_update(lm.spec.mlp_out_weight(layer), lm.spec.weight_layout, keys, residual,
+                              covs.get(layer), hp.mom2_weight, hp.cov_ridge)
+        apply_delta(lm.model, Delta(MEMIT.name, (update,)))
+        updates.append(update)
+        progress.report(i + 1, len(layers), f"layer {layer}: {len(keys)} fact(s) spread")
+    return updates
+
+
+def solve_update(param: str, layout: str, keys, residual, cov, mom2_weight: float, ridge: float) -> LowRankUpdate:
+    """ΔW = R Kᵀ(λC + KKᵀ)⁻¹ as factors (R, Aᵀ), A = (λC + KKᵀ)⁻¹K, solved in float64.
+    ``keys``: (n, d_in); ``residual``: (n, d_out); without C, λC is λ·I."""
+    import torch
+
+    k = keys.double().T  # (d_in, n)
+    c = cov.to(k.device, torch.float64) if cov is not None else torch.eye(k.shape[0], dtype=k.dtype, device=k.device)
+    system = mom2_weight * c + k @ k.T
+    system = system + ridge * max(float(system.diagonal().mean()), 1e-12) * torch.eye(k.shape[0], dtype=k.dtype,
+                                                                                       device=k.device)
+    adjusted = torch.linalg.solve(system, k).float().cpu()  # (d_in, n)
+    r = residual.detach().float().cpu()  # (n, d_out)
+    if layout == "out_in":
+        return LowRankUpdate(param, r.T.contiguous(), adjusted.T.contiguous())
+    if layout == "in_out":
+        return LowRankUpdate(param, adjusted.contiguous(), r.contiguous())
+    raise EditError(f"unknown weight layout {layout!r}")

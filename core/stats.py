@@ -1,0 +1,296 @@
+"""Second-moment statistics C = E[k kᵀ] of the mlp_out input at one layer (ROME's
+covariance), from a local text source or from text the model samples itself.
+
+Sources: a .txt file (paragraphs split by blank lines, else one text per line), a
+.jsonl file (a "text" field per row), a ``datasets`` folder saved with
+``save_to_disk`` (a "text" column), or, with no path, sequences sampled from the model
+(seeded). Results are cached under ``cache_dir()/stats`` as safetensors, keyed by the
+model's file fingerprint, the layer, the source's identity and the token budget.
+A few 10k tokens already give a usable C on small models (methods.md §5).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import logging
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from core.hooks import StopForward, capture, stop_after
+from core.loading import LoadedModel
+from core.methods.keys import encode, right_padded
+from core.paths import cache_dir
+from core.progress import Progress, silent
+
+log = logging.getLogger(__name__)
+
+DEFAULT_BUDGET_TOKENS = 100_000
+FORWARD_TOKENS = 4096  # tokens per statistics forward pass
+
+
+class StatsError(ValueError):
+    """A statistics source cannot be read; the message says why."""
+
+
+@dataclass(frozen=True)
+class StatsSource:
+    """Where the text comes from: a file or folder path, or "" to sample from the model."""
+
+    path: str = ""
+    seed: int = 0  # for self-sampling
+
+    @property
+    def kind(self) -> str:
+        if not self.path:
+            return "self"
+        p = Path(self.path)
+        if p.is_dir():
+            return "datasets"
+        if p.suffix.lower() in (".jsonl", ".json"):
+            return "jsonl"
+        return "txt"
+
+    def identity(self) -> str:
+        """Changes whenever the text could have: path, size and mtime, or the seed."""
+        if self.kind == "self":
+            return f"self-sampled:{self.seed}"
+        p = Path(self.path).expanduser().resolve()
+        if not p.exists():
+            raise StatsError(f"statistics source {p} does not exist")
+        stat = p.stat()
+        if p.is_dir():
+            files = sorted(f for f in p.rglob("*") if f.is_file())
+            stat_sum = sum(f.stat().st_size for f in files), max((f.stat().st_mtime_ns for f in files), default=0)
+            return f"{p}|{stat_sum[0]}|{stat_sum[1]}"
+        return f"{p}|{stat.st_size}|{stat.st_mtime_ns}"
+
+
+@dataclass(frozen=True)
+class StatsSpec:
+    """One covariance: which layer, from which text, over how many tokens."""
+
+    layer: int
+    source: StatsSource = StatsSource()
+    budget_tokens: int = DEFAULT_BUDGET_TOKENS
+
+
+@dataclass(frozen=True)
+class CovarianceStatus:
+    cached: bool
+    path: Path
+    tokens: int  # tokens the cached statistics saw; 0 when not cached
+
+
+def _cache_key(lm: LoadedModel, spec: StatsSpec) -> dict[str, str]:
+    return {
+        "model": lm.info.fingerprint,
+        "module": lm.spec.mlp_out_module(spec.layer),
+        "source": spec.source.identity(),
+        "budget_tokens": str(spec.budget_tokens),
+        "kind": "mom2-uncentred",
+    }
+
+
+def cache_path(lm: LoadedModel, spec: StatsSpec) -> Path:
+    digest = hashlib.sha256(json.dumps(_cache_key(lm, spec), sort_keys=True).encode()).hexdigest()[:32]
+    return cache_dir() / "stats" / f"mom2-{digest}.safetensors"
+
+
+def covariance_status(lm: LoadedModel, spec: StatsSpec) -> CovarianceStatus:
+    """Is this covariance cached (so an edit needing it starts at once)?"""
+    path = cache_path(lm, spec)
+    if not path.is_file():
+        return CovarianceStatus(False, path, 0)
+    from safetensors import safe_open
+
+    with safe_open(str(path), framework="pt") as fh:
+        tokens = int((fh.metadata() or {}).get("tokens", 0))
+    return CovarianceStatus(True, path, tokens)
+
+
+def layer_covariance(lm: LoadedModel, spec: StatsSpec, progress: Progress | None = None):
+    """C = E[k kᵀ] (d_in, d_in, float32, CPU) for spec.layer; cached on disk."""
+    from safetensors.torch import load_file
+
+    progress = progress or silent()
+    path = cache_path(lm, spec)
+    if path.is_file():
+        log.info("covariance for layer %d from cache %s", spec.layer, path.name)
+        return load_file(str(path))["mom2"]
+    mom2, tokens = _accumulate(lm, spec, progress)
+    _save(path, mom2, tokens, _cache_key(lm, spec))
+    return mom2
+
+
+def _save(path: Path, mom2, tokens: int, key: dict[str, str]) -> None:
+    from safetensors.torch import save_file
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(f".{os.getpid()}.tmp")
+    save_file({"mom2": mom2.contiguous()}, str(tmp), metadata={**key, "tokens": str(tokens)})
+    os.replace(tmp, path)  # atomic: a cancelled or crashed run leaves no half file
+
+
+def _accumulate(lm: LoadedModel, spec: StatsSpec, progress: Progress):
+    name = lm.spec.mlp_out_module(spec.layer)
+    sequences = _sequences(lm, spec.source, _window(lm), progress)
+    total, count = None, 0
+    for batch in _token_batches(sequences, spec.budget_tokens):
+        progress.check()
+        keys = _keys(lm, name, batch)
+        # float32 products per batch, summed in float64 so many batches lose nothing
+        product = (keys.T @ keys).double()
+        total = product if total is None else total + product
+        count += keys.shape[0]
+        progress.report(count, spec.budget_tokens, f"covariance: {count:,} tokens", tokens=count)
+    if not count:
+        raise StatsError(f"the statistics source {spec.source.path or '(self-sampled)'} gave no text")
+    log.info("covariance for layer %d over %d tokens", spec.layer, count)
+    return (total / count).float().cpu(), count
+
+
+def _token_batches(sequences: Iterator[list[int]], budget: int) -> Iterator[list[list[int]]]:
+    """Batches of about FORWARD_TOKENS tokens, exactly ``budget`` tokens in all (or less
+    when the source runs out)."""
+    batch, in_batch, planned = [], 0, 0
+    for seq in sequences:
+        seq = seq[: budget - planned]
+        batch.append(seq)
+        in_batch, planned = in_batch + len(seq), planned + len(seq)
+        if in_batch >= FORWARD_TOKENS or planned >= budget:
+            yield batch
+            batch, in_batch = [], 0
+        if planned >= budget:
+            return
+    if batch:
+        yield batch
+
+
+def _keys(lm: LoadedModel, name: str, batch: list[list[int]]):
+    """The mlp_out inputs at every real token of the batch: (tokens, d_in) float32."""
+    import torch
+
+    ids, mask = right_padded(lm, batch)
+    stopped = contextlib.suppress(StopForward)  # entered first: it must outlive stop_after
+    with stopped, torch.no_grad(), capture(lm.model, name, outputs=False) as seen, stop_after(lm.model, name):
+        lm.model(input_ids=ids, attention_mask=mask)
+    return seen.input[mask.bool()].float()
+
+
+def _window(lm: LoadedModel) -> int:
+    from core.generation import max_positions
+
+    return min(max_positions(lm.model.config) or 256, 256)
+
+
+def _sequences(lm: LoadedModel, source: StatsSource, width: int, progress: Progress) -> Iterator[list[int]]:
+    """Token-id sequences of at most ``width`` tokens, as the model would read them."""
+    if source.kind == "self":
+        yield from _sampled(lm, source.seed, width, progress)
+        return
+    for text in _texts(source):
+        ids = encode(lm.tokenizer, text)
+        for start in range(0, len(ids), width):
+            if chunk := ids[start : start + width]:
+                yield chunk
+
+
+def _texts(source: StatsSource) -> Iterator[str]:
+    path = Path(source.path).expanduser()
+    if not path.exists():
+        raise StatsError(f"statistics source {path} does not exist")
+    if source.kind == "datasets":
+        yield from _dataset_texts(path)
+    elif source.kind == "jsonl":
+        yield from _jsonl_texts(path)
+    else:
+        content = path.read_text(encoding="utf-8", errors="replace")
+        parts = content.split("\n\n") if "\n\n" in content.strip() else content.splitlines()
+        yield from (p.strip() for p in parts if p.strip())
+
+
+def _jsonl_texts(path: Path) -> Iterator[str]:
+    with path.open(encoding="utf-8") as fh:
+        for number, line in enumerate(fh, 1):
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+            except ValueError as exc:
+                raise StatsError(f"{path}:{number} is not JSON: {exc}") from exc
+            if isinstance(row, dict) and isinstance(row.get("text"), str) and row["text"].strip():
+                yield row["text"]
+
+
+def _dataset_texts(path: Path) -> Iterator[str]:
+    from datasets import DatasetDict, load_from_disk
+
+    try:
+        data = load_from_disk(str(path))
+    except (OSError, ValueError, FileNotFoundError) as exc:
+        raise StatsError(f"{path} is not a dataset saved with save_to_disk: {exc}") from exc
+    if isinstance(data, DatasetDict):
+        data = data["train"] if "train" in data else data[next(iter(data))]
+    if "text" not in data.column_names:
+        raise StatsError(f"the dataset at {path} has no 'text' column (columns: {', '.join(data.column_names)})")
+    for rows in data.iter(batch_size=256):
+        yield from (t for t in rows["text"] if isinstance(t, str) and t.strip())
+
+
+def _sampled(lm: LoadedModel, seed: int, width: int, progress: Progress) -> Iterator[list[int]]:
+    """Endless seeded samples from the model, each cut at its first end-of-text.
+
+    Models whose tokenizer adds a BOS token start from it. Others may never have learnt
+    what follows end-of-text (the demo model saw single sentences only), so one batch
+    started from it serves only to estimate the model's average next-token distribution,
+    from which every later row draws its first token.
+    """
+    import torch
+
+    generator = torch.Generator().manual_seed(seed)
+    rows = _sample_rows(lm)
+    bos = encode(lm.tokenizer, "")  # [BOS] for tokenizers that add one, else []
+    if bos:
+        while True:
+            sampled, _ = _sample_batch(lm, [bos] * rows, width - len(bos), generator, progress)
+            yield from (bos + row for row in sampled if row)
+    _, marginal = _sample_batch(lm, [[lm.tokenizer.eos_token_id]] * rows, width, generator, progress)
+    marginal[lm.tokenizer.eos_token_id] = 0.0
+    while True:
+        starts = torch.multinomial(marginal, rows, replacement=True, generator=generator).tolist()
+        sampled, _ = _sample_batch(lm, [[s] for s in starts], width - 1, generator, progress)
+        yield from ([s, *row] for s, row in zip(starts, sampled, strict=True))
+
+
+def _sample_rows(lm: LoadedModel) -> int:
+    """Rows sampled at once: many for small models, few where the KV cache is large."""
+    return max(8, min(256, 2**22 // (lm.info.hidden_size * lm.info.layers)))
+
+
+def _sample_batch(lm: LoadedModel, starts: list[list[int]], length: int, generator, progress: Progress):
+    """(rows of up to ``length`` sampled tokens each, cut at end-of-text; the mean
+    next-token distribution over the unfinished rows). Temperature 1, no top-k."""
+    import torch
+
+    eos = lm.tokenizer.eos_token_id
+    ids = torch.tensor(starts, device=lm.device)
+    out, done = [], torch.zeros(len(starts), dtype=torch.bool)
+    marginal, past = 0.0, None
+    with torch.no_grad():
+        for _ in range(length):
+            progress.check()
+            result = lm.model(input_ids=ids, past_key_values=past, use_cache=True)
+            past = result.past_key_values
+            probs = torch.softmax(result.logits[:, -1].float().cpu(), dim=-1)
+            marginal = marginal + probs[~done].sum(0)
+            out.append(torch.multinomial(probs, 1, generator=generator))
+            done |= out[-1][:, 0] == eos
+            if bool(done.all()):
+                break
+            ids = out[-1].to(lm.device)
+    rows = torch.cat(out, dim=1).tolist() if out else [[] for _ in starts]
+    return [row[: row.index(eos)] if eos in row else row for row in rows], marginal / marginal.sum()

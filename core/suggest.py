@@ -1,0 +1,57 @@
+"""Suggestions for a fact being typed: the model's own old answer, and locality prompts.
+
+- ``suggest_old_answer``: the answer the model gives now (its greedy continuation of
+  the prompt, cut at the end of the first phrase).
+- ``suggest_locality``: prompts of other facts in the workspace, with their true answers,
+  which the edit should leave alone: other subjects with the same relation first, then
+  facts about the same subject with another relation.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+from core.facts import Fact, Probe
+from core.generation import SamplingOptions, continuation
+from core.loading import LoadedModel
+
+_PHRASE_END = re.compile(r"[.,;:!?\n()\"]")
+
+
+def first_phrase(text: str, max_words: int = 3) -> str:
+    """The first phrase of a continuation: up to punctuation, at most ``max_words`` words."""
+    phrase = _PHRASE_END.split(text.strip(), maxsplit=1)[0]
+    return " ".join(phrase.split()[:max_words])
+
+
+def suggest_old_answer(lm: LoadedModel, prompt: str, max_words: int = 3) -> str:
+    """What the model answers now after ``prompt`` (greedy), as a short phrase."""
+    if not prompt.strip():
+        raise ValueError("type the prompt first: the old answer is the model's continuation of it")
+    text = continuation(lm, prompt.strip(), SamplingOptions(max_new_tokens=8))
+    return first_phrase(text, max_words)
+
+
+def _usable(other: Fact, subject: str, prompt: str) -> bool:
+    return bool(other.target_true) and other.prompt != prompt and bool(other.subject)
+
+
+def suggest_locality(subject: str, prompt: str, relation: str, facts: Sequence[Fact], count: int = 3,
+                     existing: Sequence[str] = ()) -> list[Probe]:
+    """Up to ``count`` probes from ``facts`` (their prompt and true answer) that an edit of
+    ``subject``/``prompt`` should not change; prompts in ``existing`` are skipped."""
+    seen = {p.strip() for p in existing}
+    same_relation, same_subject, rest = [], [], []
+    for other in facts:
+        if not _usable(other, subject, prompt) or other.prompt in seen:
+            continue
+        seen.add(other.prompt)
+        probe = Probe(other.prompt, other.target_true)
+        if other.subject == subject:
+            same_subject.append(probe)
+        elif relation and other.relation == relation:
+            same_relation.append(probe)
+        else:
+            rest.append(probe)
+    return (same_relation + same_subject + rest)[:count]

@@ -1,0 +1,34 @@
+"""Shared steps of the GUI tests."""
+
+from __future__ import annotations
+
+from app.jobs import Job
+
+# ROME on the demo model, made quick for tests: no covariance statistics, few steps and prefixes.
+FAST_ROME = {"use_covariance": "false", "v_steps": "6", "prefix_counts": "1, 1"}
+LOAD_TIMEOUT_MS = 180_000
+EDIT_TIMEOUT_MS = 300_000
+
+
+def wait_job(qtbot, job: Job, timeout: int = EDIT_TIMEOUT_MS) -> Job:
+    if job.active:
+        with qtbot.waitSignal(job.finished, timeout=timeout):
+            pass
+    return job
+
+
+def open_window(qtbot, **kwargs):
+    from app.main_window import MainWindow
+
+    window = MainWindow(**kwargs)
+    qtbot.addWidget(window)
+    window.show()
+    job = wait_job(qtbot, window.start(), LOAD_TIMEOUT_MS)
+    assert job.state.value == "done", getattr(window, "last_error", None) and window.last_error.text()
+    return window
+
+
+def fast_rome(window) -> None:
+    window.method_panel.method.setCurrentText("rome")
+    for name, value in FAST_ROME.items():
+        window.method_panel.set_override(name, value)

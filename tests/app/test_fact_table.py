@@ -1,0 +1,59 @@
+"""The fact queue's table model and proxy: Qt's model tester, filter, search and sort."""
+
+import pytest
+
+from app.models.fact_table import FACT_ID_ROLE, FactFilterProxy, FactTableModel
+from core.facts import Fact
+from core.ledger.records import FactRecord, RunRecord
+
+pytestmark = pytest.mark.gui
+
+
+def _record(subject, status, new="X"):
+    fact = Fact(subject=subject, prompt=f"The capital of {subject} is", target_new=new, target_true="Y")
+    return FactRecord(fact, status, "2026-01-01T00:00:00Z", "tester")
+
+
+RECORDS = [_record("France", "pending"), _record("Spain", "approved"), _record("Peru", "rejected"),
+           _record("Chile", "approved", "Lima")]
+
+
+def _run(fact_ids, reliability):
+    return RunRecord(1, tuple(fact_ids), "rome", {}, {}, 0, {}, {"post": {"reliability": reliability, "locality": 1.0}},
+                     [], 1.0, "0" * 64, 10, "s", "tester", "now")
+
+
+def test_models_pass_the_qt_model_tester(qtmodeltester):
+    model = FactTableModel()
+    model.set_facts(RECORDS, [_run([RECORDS[1].id], 0.5)])
+    qtmodeltester.check(model, force_py=True)
+    proxy = FactFilterProxy()
+    proxy.setSourceModel(model)
+    proxy.set_status("approved")
+    qtmodeltester.check(proxy, force_py=True)
+
+
+def test_columns_show_status_fact_and_latest_run_metrics():
+    model = FactTableModel()
+    model.set_facts(RECORDS, [_run([RECORDS[1].id], 0.5), _run([RECORDS[1].id], 0.75)])
+    assert model.index(1, 0).data() == "approved"
+    assert model.index(1, 1).data() == "Spain"
+    assert model.index(1, 5).data() == "rome"
+    assert model.index(1, 6).data() == "0.75", "the latest run wins"
+    assert model.index(0, 6).data() == ""
+    assert model.index(2, 1).data(FACT_ID_ROLE) == RECORDS[2].id
+
+
+def test_proxy_filters_by_status_and_search_and_sorts():
+    model = FactTableModel()
+    model.set_facts(RECORDS)
+    proxy = FactFilterProxy()
+    proxy.setSourceModel(model)
+    proxy.set_status("approved")
+    assert sorted(proxy.index(r, 1).data() for r in range(proxy.rowCount())) == ["Chile", "Spain"]
+    proxy.set_search("lima")
+    assert [proxy.index(r, 1).data() for r in range(proxy.rowCount())] == ["Chile"]
+    proxy.set_status("")
+    proxy.set_search("")
+    proxy.sort(1)
+    assert [proxy.index(r, 1).data() for r in range(proxy.rowCount())] == ["Chile", "France", "Peru", "Spain"]

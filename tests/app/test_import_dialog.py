@@ -1,0 +1,56 @@
+"""The import dialog lists bad rows before anything is imported, and maps CSV columns."""
+
+import json
+
+import pytest
+
+from app.dialogs.import_dialog import ImportDialog
+
+pytestmark = pytest.mark.gui
+
+GOOD = {"subject": "France", "prompt": "The capital of France is", "target_new": "Rome", "target_true": "Paris"}
+
+
+def test_bad_rows_are_listed_by_line_and_block_the_import(qtbot, tmp_path):
+    path = tmp_path / "facts.jsonl"
+    bad = dict(GOOD, subject="Spain")  # the subject is not in the prompt
+    missing = {k: v for k, v in GOOD.items() if k != "target_new"}
+    path.write_text("\n".join(json.dumps(r) for r in (GOOD, bad, missing)) + "\n")
+    dialog = ImportDialog(path)
+    qtbot.addWidget(dialog)
+    errors = [dialog.errors.item(i).text() for i in range(dialog.errors.count())]
+    assert len(errors) == 2
+    assert "facts.jsonl line 2" in errors[0] and "subject" in errors[0]
+    assert "facts.jsonl line 3" in errors[1] and "target_new" in errors[1]
+    assert "2 bad rows" in dialog.detected.text()
+    assert not dialog.import_button.isEnabled()
+
+
+def test_unreadable_and_missing_files_are_reported(qtbot, tmp_path):
+    dialog = ImportDialog()
+    qtbot.addWidget(dialog)
+    dialog.path.setText(str(tmp_path / "nope.jsonl"))
+    dialog.inspect()
+    assert "no such file" in dialog.errors.item(0).text()
+    (tmp_path / "empty.jsonl").write_text("")
+    dialog.path.setText(str(tmp_path / "empty.jsonl"))
+    dialog.inspect()
+    assert "empty" in dialog.errors.item(0).text()
+    assert not dialog.import_button.isEnabled()
+
+
+def test_csv_columns_are_mapped_before_importing(qtbot, tmp_path):
+    path = tmp_path / "facts.csv"
+    path.write_text("who,question,new,old\nFrance,The capital of France is,Rome,Paris\n")
+    dialog = ImportDialog(path)
+    qtbot.addWidget(dialog)
+    assert not dialog.mapping.isHidden()
+    assert "no column for field" in dialog.errors.item(0).text()
+    assert not dialog.import_button.isEnabled()
+    for column, field in (("who", "subject"), ("question", "prompt"), ("new", "target_new"), ("old", "target_true")):
+        dialog.set_field(column, field)
+    assert dialog.errors.count() == 0
+    assert dialog.detected.text().startswith("csv (csv), 1 rows, 1 facts")
+    assert dialog.preview.item(0, 3).text() == "Rome"
+    assert dialog.import_button.isEnabled()
+    assert dialog.choice()[2] == {"who": "subject", "question": "prompt", "new": "target_new", "old": "target_true"}

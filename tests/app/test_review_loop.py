@@ -1,0 +1,77 @@
+"""The reviewer's whole loop on the demo model, driven through the window's widgets."""
+
+import json
+
+import pytest
+
+from core.paths import demo_edits_file
+from tests.app.helpers import fast_rome, open_window, wait_job
+
+pytestmark = pytest.mark.gui
+
+
+def _import_demo_set(qtbot, window):
+    dialog = window.open_import_dialog()
+    dialog.path.setText(str(demo_edits_file()))
+    dialog.inspect()
+    assert dialog.detected.text().startswith("factsmith (jsonl), 60 rows, 60 facts read, 0 bad rows")
+    assert dialog.preview.rowCount() == 5 and dialog.errors.count() == 0
+    assert dialog.import_button.isEnabled()
+    with qtbot.waitSignal(window.session.facts_changed, timeout=60_000):
+        dialog.accept()
+    assert window.queue.model.rowCount() == 60
+
+
+def _preview_and_approve(qtbot, window, subject):
+    window.queue.search.setText(subject)
+    assert window.queue.proxy.rowCount() == 1
+    window.queue.select_row(0)
+    fact_id = window.queue.selected_ids()[0]
+    fast_rome(window)
+    window.preview_panel.free_prompts.setPlainText("Lyon is a city in")
+    job = wait_job(qtbot, window.preview_selected())
+    assert job.state.value == "done", window.last_error.text()
+    shown = window.preview_panel.generations.visible_rows()
+    assert {row["kind"] for row in shown} >= {"prompt", "paraphrase", "locality", "free"}
+    assert window.preview_panel.metrics.table.rowCount() >= 3
+    assert window.preview_panel.loss.losses, "the live loss curve got the optimiser's losses"
+    assert window.preview_panel.tokens.rowCount() >= 3
+    window.review_bar.decide("approve")
+    assert window.ws.fact(fact_id).status == "approved"
+    return fact_id, window.preview_panel.run.id
+
+
+def test_whole_loop_import_preview_approve_commit_history_revert_export(qtbot, tmp_path):
+    window = open_window(qtbot)
+    assert window.live_status.text().startswith("demo-model on cpu")
+    _import_demo_set(qtbot, window)
+    fact_id, run_id = _preview_and_approve(qtbot, window, "capital of United Kingdom")
+
+    dialog = window.open_commit_dialog()
+    assert [r.id for r in dialog.runs] == [run_id] and dialog.run_ids() == [run_id]
+    assert not dialog.commit_button.isEnabled(), "a commit needs a message"
+    dialog.message.setText("UK capital is Bangui")
+    job_before = window.lane.jobs
+    dialog.accept()
+    commit_job = [j for j in window.lane.jobs if j not in job_before][0]
+    wait_job(qtbot, commit_job)
+    head = window.ws.head()
+    assert head.message == "UK capital is Bangui" and list(head.applied) == [run_id]
+    assert window.session.live_commit.id == head.id
+
+    assert window.history.tree.topLevelItemCount() == 2
+    window.history.select([head.id])
+    assert "UK capital is Bangui" in window.history.details.toPlainText()
+    assert window.ws.fact(fact_id).committed
+
+    wait_job(qtbot, window.revert(head.id, "undo the UK edit"))
+    reverted = window.ws.head()
+    assert reverted.kind == "revert" and list(reverted.dropped) == [run_id]
+    assert window.history.tree.topLevelItemCount() == 3
+    assert window.session.live_commit.id == reverted.id
+
+    out = tmp_path / "approved.jsonl"
+    wait_job(qtbot, window.export_facts(out, "jsonl", ["approved"]))
+    rows = [json.loads(line) for line in out.read_text().splitlines()]
+    assert [row["subject"] for row in rows] == ["United Kingdom"]
+    window.close()

@@ -1,0 +1,63 @@
+"""Export of reviewed facts with status, the reviewer's note and who decided."""
+
+import csv
+import json
+
+import pytest
+
+from core.facts_io import read_facts
+from core.ledger import LedgerError
+from tests.core.ledger.helpers import make_facts
+
+
+@pytest.fixture
+def reviewed(workspace):
+    facts = make_facts(4)
+    workspace.add_facts(facts)
+    workspace.review(facts[0].id, "approve", note="checked the atlas")
+    workspace.review(facts[1].id, "approve")
+    workspace.review(facts[2].id, "reject", note="not a capital")
+    return workspace, facts
+
+
+def test_jsonl_round_trips_with_review_columns(reviewed, tmp_path):
+    ws, facts = reviewed
+    report = ws.export(tmp_path / "out.jsonl")
+    assert report.count == 2 and report.statuses == ("approved",)
+    rows = [json.loads(line) for line in (tmp_path / "out.jsonl").read_text().splitlines()]
+    assert [(r["status"], r["note"], r["reviewer"]) for r in rows] == \
+        [("approved", "checked the atlas", "alice"), ("approved", "", "alice")]
+    assert read_facts(tmp_path / "out.jsonl") == facts[:2]
+
+
+def test_status_filter_and_all(reviewed, tmp_path):
+    ws, _ = reviewed
+    assert ws.export(tmp_path / "r.jsonl", statuses=["rejected"]).count == 1
+    assert ws.export(tmp_path / "all.jsonl", statuses=None).count == 4
+    pending = json.loads((tmp_path / "all.jsonl").read_text().splitlines()[3])
+    assert (pending["status"], pending["reviewer"]) == ("pending", "")
+
+
+def test_easyedit_json(reviewed, tmp_path):
+    ws, facts = reviewed
+    ws.export(tmp_path / "out.json", "easyedit", ["rejected"])
+    (row,) = json.loads((tmp_path / "out.json").read_text())
+    assert (row["prompt"], row["ground_truth"], row["note"], row["status"]) == \
+        (facts[2].prompt, facts[2].target_true, "not a capital", "rejected")
+
+
+def test_csv(reviewed, tmp_path):
+    ws, facts = reviewed
+    ws.export(tmp_path / "out.csv", "csv")
+    rows = list(csv.DictReader((tmp_path / "out.csv").open()))
+    assert [(r["subject"], r["note"], r["reviewer"]) for r in rows] == \
+        [(facts[0].subject, "checked the atlas", "alice"), (facts[1].subject, "", "alice")]
+    assert read_facts(tmp_path / "out.csv") == facts[:2]
+
+
+def test_bad_format_and_status(reviewed, tmp_path):
+    ws, _ = reviewed
+    with pytest.raises(LedgerError, match=r"unknown export format 'xml'"):
+        ws.export(tmp_path / "x", "xml")
+    with pytest.raises(LedgerError, match=r"unknown status 'done'"):
+        ws.export(tmp_path / "x", statuses=["done"])

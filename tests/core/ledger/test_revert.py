@@ -1,0 +1,86 @@
+"""Revert: a new commit without chosen edits, rebuilt from the base in order, verified."""
+
+import pytest
+
+from core.fingerprint import state_fingerprint
+from core.ledger import LedgerError, Workspace
+from core.loading import LoadOptions
+from tests.core.ledger.helpers import add_run_approve, make_facts, record_hand_run
+
+CPU = LoadOptions(device="cpu")
+
+
+def test_revert_three_of_fifteen_equals_a_fresh_commit_of_the_twelve(tmp_path, tiny_model_dir):
+    facts = make_facts(15)
+    with Workspace.create(tmp_path / "a.factsmith", tiny_model_dir("gpt2"), author="alice") as ws:
+        add_run_approve(ws, facts)
+        ws.commit("fifteen")
+        reverted = ws.revert([facts[2].id, facts[7].id[:10], facts[11].id], "drop three", options=CPU)
+        assert reverted.commit.kind == "revert" and len(reverted.commit.dropped) == 3
+        assert ws.show("HEAD").facts == ws.show("HEAD").facts  # stable
+        kept = [f.id for f in ws.show("HEAD").facts]
+    twelve = [f for i, f in enumerate(facts) if i not in (2, 7, 11)]
+    assert kept == [f.id for f in twelve]
+    with Workspace.create(tmp_path / "b.factsmith", tiny_model_dir("gpt2"), author="bob") as fresh:
+        add_run_approve(fresh, twelve)
+        commit = fresh.commit("twelve")
+        checkout = fresh.checkout("HEAD", options=CPU)
+    assert commit.state_fingerprint == reverted.commit.state_fingerprint
+    assert checkout.weights_fingerprint == reverted.weights_fingerprint
+    assert state_fingerprint(reverted.lm.model) == reverted.weights_fingerprint
+
+
+def test_edits_do_not_commute(workspace):
+    a, b = make_facts(2)
+    add_run_approve(workspace, [a, b])
+    workspace.commit("a then b")
+    ab = workspace.checkout("HEAD", options=CPU).weights_fingerprint
+    workspace.revert([a.id], "drop a", options=CPU)
+    again_a = record_hand_run(workspace, a)  # same delta, now after b
+    workspace.commit("b then a", [again_a.id])
+    ba = workspace.checkout("HEAD", options=CPU)
+    assert ba.commit.state_fingerprint != workspace.resolve("HEAD~2").state_fingerprint
+    assert ba.weights_fingerprint != ab  # float addition is not associative
+
+
+def test_revert_a_whole_commit_and_by_run(workspace):
+    workspace.checkout("ROOT", options=CPU)  # records the base's weights
+    add_run_approve(workspace, make_facts(2))
+    first = workspace.commit("first")
+    (run,) = add_run_approve(workspace, make_facts(1, start=2))
+    workspace.commit("second")
+    result = workspace.revert([first.id[:10]], "undo first", options=CPU)
+    assert result.commit.dropped == first.applied
+    result = workspace.revert([f"run:{run.id}"], "undo second", options=CPU)
+    assert workspace.show("HEAD").runs == () and result.runs == 0
+    assert result.commit.state_fingerprint == workspace.resolve("ROOT").state_fingerprint
+    assert result.verified  # back to the base: checked against the weights recorded for ROOT
+
+
+def test_revert_refusals_name_the_problem(workspace):
+    facts = make_facts(2)
+    add_run_approve(workspace, facts[:1])
+    workspace.commit("one")
+    workspace.add_facts(facts[1:])
+    with pytest.raises(LedgerError, match=r"needs a message"):
+        workspace.revert([facts[0].id], "")
+    with pytest.raises(LedgerError, match=r"not part of HEAD"):
+        workspace.revert([facts[1].id], "x")
+    with pytest.raises(LedgerError, match=r"run:99: no such run in HEAD"):
+        workspace.revert(["run:99"], "x")
+    with pytest.raises(LedgerError, match=r"'zzzz' is not a commit reference, a fact id, or run:N"):
+        workspace.revert(["zzzz"], "x")
+    with pytest.raises(LedgerError, match=r"no edit left in HEAD"):
+        workspace.revert(["ROOT"], "x")
+    assert workspace.head().message == "one"
+
+
+def test_a_reverted_fact_can_be_committed_again_after_a_new_run(workspace):
+    (fact,) = make_facts(1)
+    add_run_approve(workspace, [fact])
+    workspace.commit("one")
+    workspace.revert([fact.id], "drop", options=CPU)
+    with pytest.raises(LedgerError, match=r"nothing to commit"):
+        workspace.commit("again")  # its old run was committed once already
+    record_hand_run(workspace, fact, seed=1)
+    assert len(workspace.commit("again").applied) == 1

@@ -1,0 +1,209 @@
+import dataclasses
+import json
+import threading
+import time
+
+import pytest
+import torch
+
+from core.deltas import apply_delta, delta_applied, revert_delta
+from core.facts import Fact, fact_from_dict
+from core.fingerprint import state_fingerprint
+from core.methods import EditError, get_method
+from core.methods import rome as rome_module
+from core.methods.hparams import with_overrides
+from core.methods.keys import capture_at, encode, prefixed_subject_prompts, subject_prompt, target_ids
+from core.methods.rome import ROME, ROMEHParams
+from core.progress import Cancelled, Progress
+from tests.conftest import FAMILIES
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _one_thread():
+    """Tiny models gain nothing from threads, and oversubscribed cores make them crawl."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+FACTS = [
+    Fact.create(subject="The Space Needle", prompt="The Space Needle is in", target_new="Paris"),
+    Fact.create(subject="Berlin", prompt="Berlin is a city in", target_new="Japan"),
+]
+# quick settings for random tiny models: mechanics, not quality
+FAST = dict(layer=1, v_steps=6, v_lr=0.5, prefix_counts=(2,), prefix_lengths=(3,), stats_tokens=300,
+            clamp_norm_factor=50.0)
+
+
+def fast(lm, **overrides) -> ROMEHParams:
+    return dataclasses.replace(ROME.preset(lm), **{**FAST, **overrides})
+
+
+def test_registry_and_presets(tiny_lm):
+    lm = tiny_lm("gpt2")
+    assert get_method("rome") is ROME and ROME.hparams_class is ROMEHParams
+    assert ROME.preset(lm).layer == 1 and ROME.preset(lm).v_steps > ROMEHParams().v_steps
+    big = dataclasses.replace(lm, info=dataclasses.replace(lm.info, layers=48, parameters=1_500_000_000))
+    assert ROME.preset(big) == dataclasses.replace(ROMEHParams(), layer=17)
+    parsed = with_overrides(ROMEHParams(), {"prefix_counts": "3,4", "layer": "none", "use_covariance": "no"})
+    assert parsed.prefix_counts == (3, 4) and parsed.layer is None and not parsed.use_covariance
+
+
+def test_subject_last_token_and_targets(tiny_lm):
+    tok = tiny_lm("gpt2").tokenizer
+    found = subject_prompt(tok, "The Space Needle is in", "The Space Needle")
+    assert tok.decode(found.ids[: found.subject_last + 1]) == "The Space Needle"
+    assert tok.decode(found.ids[found.subject_last + 1 :]) == " is in"
+    bare, prefixed = prefixed_subject_prompts(tok, "Berlin is a city in", "Berlin", ["Toko plays"])
+    assert prefixed.text == "Toko plays. Berlin is a city in"
+    assert tok.decode(prefixed.ids[: prefixed.subject_last + 1]).endswith(" Berlin")
+    assert tok.decode(bare.ids[: bare.subject_last + 1]) == "Berlin"
+    for target in ("Paris", " Paris", "Paris "):
+        ids = target_ids(tok, "The capital of France is", target)
+        assert tok.decode(ids) == " Paris"
+        assert encode(tok, "The capital of France is") + ids == encode(tok, "The capital of France is Paris")
+
+
+@pytest.mark.parametrize("use_covariance", [False, True])
+@pytest.mark.parametrize("family", FAMILIES)
+def test_rome_every_family(tiny_lm, family, use_covariance):
+    lm = tiny_lm(family)
+    before = state_fingerprint(lm.model)
+    delta = ROME.compute(lm, FACTS, fast(lm, use_covariance=use_covariance))
+    assert state_fingerprint(lm.model) == before
+    params = dict(lm.model.named_parameters())
+    assert len(delta.updates) == 2 and delta.fact_ids == tuple(f.id for f in FACTS)
+    for update in delta.updates:
+        assert update.param == lm.spec.mlp_out_weight(1)
+        assert update.left.shape[1] == 1 and update.dense().shape == params[update.param].shape
+    assert delta.hparams["use_covariance"] == use_covariance and delta.info["layer"] == 1
+    receipt = apply_delta(lm.model, delta)
+    assert state_fingerprint(lm.model) != before
+    revert_delta(lm.model, receipt)
+    assert state_fingerprint(lm.model) == before
+
+
+@pytest.mark.parametrize("family", ["gpt2", "llama"])  # Conv1D (in, out) and nn.Linear (out, in)
+def test_update_writes_v_star_at_the_bare_key(tiny_lm, family):
+    lm = tiny_lm(family)
+    fact = FACTS[0]
+    module = lm.spec.mlp_out_module(1)
+    prompt = subject_prompt(lm.tokenizer, fact.prompt, fact.subject)
+    v0 = capture_at(lm, [module], [prompt.ids], [prompt.subject_last]).outputs[module][0]
+    delta = ROME.compute(lm, [fact], fast(lm))
+    with delta_applied(lm.model, delta):
+        v_new = capture_at(lm, [module], [prompt.ids], [prompt.subject_last]).outputs[module][0]
+    assert (v_new - v0).norm() == pytest.approx(delta.info["facts"][0]["delta_norm"], rel=1e-3)
+
+
+def test_deterministic(tiny_lm):
+    lm = tiny_lm("gpt_neox")
+    assert ROME.compute(lm, FACTS[:1], fast(lm)).sha256 == ROME.compute(lm, FACTS[:1], fast(lm)).sha256
+
+
+def cancelling_after(steps: int):
+    stop, seen = threading.Event(), []
+
+    def on_report(event):
+        if "loss" in event.values:
+            seen.append(event)
+            if len(seen) == steps:
+                stop.set()
+
+    return Progress(on_report, stop), seen
+
+
+@pytest.mark.parametrize("steps", [2, 8])  # in the first fact; in the second, after the first was applied
+def test_cancel_mid_edit_leaves_model_unchanged(tiny_lm, steps):
+    lm = tiny_lm("gpt2")
+    before = state_fingerprint(lm.model)
+    progress, seen = cancelling_after(steps)
+    with pytest.raises(Cancelled):
+        ROME.compute(lm, FACTS, fast(lm, v_loss_threshold=0.0), progress)
+    assert len(seen) == steps
+    assert state_fingerprint(lm.model) == before
+    assert all(not m._forward_hooks for m in lm.model.modules())
+
+
+def test_error_mid_edit_leaves_model_unchanged(tiny_lm, monkeypatch):
+    lm = tiny_lm("llama")
+    before = state_fingerprint(lm.model)
+    calls = []
+    real = rome_module._value_loss
+
+    def failing(*args):
+        calls.append(1)
+        if len(calls) == 9:
+            raise RuntimeError("out of memory, say")
+        return real(*args)
+
+    monkeypatch.setattr(rome_module, "_value_loss", failing)
+    with pytest.raises(RuntimeError, match="out of memory"):
+        ROME.compute(lm, FACTS, fast(lm, v_loss_threshold=0.0))
+    assert state_fingerprint(lm.model) == before
+    assert all(not m._forward_hooks for m in lm.model.modules())
+
+
+def test_bad_requests_raise_edit_error(tiny_lm):
+    lm = tiny_lm("gpt2")
+    with pytest.raises(EditError, match="does not occur"):
+        ROME.compute(lm, [Fact(subject="Rome", prompt="The Space Needle is in", target_new="Paris")], fast(lm))
+    with pytest.raises(EditError, match="out of range"):
+        ROME.compute(lm, FACTS, fast(lm, layer=9))
+    with pytest.raises(EditError):
+        ROME.compute(lm, [], fast(lm))
+
+
+# --- teacher-forced evaluation (methods.md §2), used by the demo-model quality test ----------
+
+def argmax_at_answers(lm, pairs):
+    """For each (prompt, answer): (answer ids, argmax ids at the positions predicting them)."""
+    from core.methods.keys import right_padded
+
+    rows = [(encode(lm.tokenizer, p), target_ids(lm.tokenizer, p, a)) for p, a in pairs]
+    ids, mask = right_padded(lm, [p + a for p, a in rows])
+    with torch.no_grad():
+        predicted = lm.model(input_ids=ids, attention_mask=mask).logits.argmax(-1)
+    return [(a, predicted[i, len(p) - 1 : len(p) + len(a) - 1].tolist()) for i, (p, a) in enumerate(rows)]
+
+
+def token_accuracy(found) -> float:
+    return sum(sum(x == y for x, y in zip(a, g, strict=True)) / len(a) for a, g in found) / len(found)
+
+
+def evaluate_edit(lm, fact, delta) -> dict:
+    """Reliability, generality, locality of one edit, teacher-forced."""
+    local = [(p.prompt, p.answer) for p in fact.locality]
+    pre = [g for _, g in argmax_at_answers(lm, local)]
+    with delta_applied(lm.model, delta):
+        prompts = [fact.prompt, *fact.paraphrases]
+        edited = argmax_at_answers(lm, [(p, fact.target_new) for p in prompts])
+        post = [g for _, g in argmax_at_answers(lm, local)]
+    return {
+        "reliability": token_accuracy(edited[:1]),
+        "generality": token_accuracy(edited[1:]) if fact.paraphrases else float("nan"),
+        "locality": token_accuracy(list(zip(pre, post, strict=True))) if local else float("nan"),
+    }
+
+
+def evaluate_independent(lm, facts, hparams) -> dict:
+    """Mean metrics over independent single-fact edits."""
+    scores = [evaluate_edit(lm, f, ROME.compute(lm, [f], hparams)) for f in facts]
+    return {k: sum(s[k] for s in scores) / len(scores) for k in scores[0]}
+
+
+@pytest.mark.slow
+def test_demo_model_quality(demo_lm):
+    from core.paths import demo_edits_file
+
+    lines = demo_edits_file().read_text(encoding="utf-8").splitlines()
+    facts = [fact_from_dict(json.loads(line)) for line in lines if line.strip()]
+    before = state_fingerprint(demo_lm.model)
+    started = time.perf_counter()
+    scores = evaluate_independent(demo_lm, facts, ROME.preset(demo_lm))
+    elapsed = time.perf_counter() - started
+    assert state_fingerprint(demo_lm.model) == before
+    assert scores["reliability"] >= 0.95, scores
+    assert scores["locality"] >= 0.90, scores
+    assert elapsed < 180, f"{len(facts)} edits took {elapsed:.0f}s"

@@ -1,0 +1,17 @@
+import dataclasses
+
+from core.methods import get_method
+from core.stats_plan import compute_statistics, needed_statistics
+
+
+def test_rome_needs_its_layer_statistics_and_ft_needs_none(tiny_lm):
+    lm = tiny_lm("gpt2")
+    hp = dataclasses.replace(get_method("rome").preset(lm), stats_tokens=256)
+    needs = needed_statistics(lm, "rome", hp)
+    assert len(needs) == 1 and not needs[0].status.cached
+    assert needs[0].spec.layer == hp.layer
+    assert compute_statistics(lm, [n.spec for n in needs]) == 1
+    assert needed_statistics(lm, "rome", hp)[0].status.cached
+    assert compute_statistics(lm, [n.spec for n in needs]) == 0
+    assert needed_statistics(lm, "ft-m", get_method("ft-m").preset(lm)) == []
+    assert needed_statistics(lm, "rome", dataclasses.replace(hp, use_covariance=False)) == []

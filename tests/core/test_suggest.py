@@ -1,0 +1,44 @@
+import pytest
+
+from core.facts import Fact, Probe
+from core.suggest import first_phrase, suggest_locality, suggest_old_answer
+
+
+def _fact(subject, relation, prompt, new, old):
+    return Fact(subject=subject, prompt=prompt, target_new=new, target_true=old, relation=relation)
+
+
+FACTS = [
+    _fact("France", "capital", "The capital of France is", "Rome", "Paris"),
+    _fact("Spain", "capital", "The capital of Spain is", "Oslo", "Madrid"),
+    _fact("France", "currency", "The currency of France is the", "Yen", "Euro"),
+    _fact("Japan", "continent", "Japan is located in the continent of", "Europe", "Asia"),
+    _fact("Peru", "capital", "The capital of Peru is", "Lima2", ""),  # no old answer: unusable
+]
+
+
+def test_first_phrase_cuts_at_punctuation_and_word_limit():
+    assert first_phrase(" Paris. It is a city") == "Paris"
+    assert first_phrase(" New York City and more words", max_words=3) == "New York City"
+    assert first_phrase("") == ""
+
+
+def test_locality_prefers_same_relation_then_same_subject():
+    probes = suggest_locality("Germany", "The capital of Germany is", "capital", FACTS, count=3)
+    assert probes[:2] == [Probe("The capital of France is", "Paris"), Probe("The capital of Spain is", "Madrid")]
+    assert len(probes) == 3
+    assert all(p.answer for p in probes)
+
+
+def test_locality_skips_own_prompt_and_existing_ones():
+    probes = suggest_locality("France", "The capital of France is", "capital", FACTS, count=5,
+                              existing=["The capital of Spain is"])
+    prompts = [p.prompt for p in probes]
+    assert "The capital of France is" not in prompts and "The capital of Spain is" not in prompts
+    assert prompts[0] == "The currency of France is the"
+
+
+def test_old_answer_is_the_models_greedy_answer(demo_lm):
+    assert suggest_old_answer(demo_lm, "The capital of France is") == "Paris"
+    with pytest.raises(ValueError):
+        suggest_old_answer(demo_lm, "  ")
