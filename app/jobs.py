@@ -20,6 +20,20 @@ from core.progress import Cancelled, Progress, ProgressEvent
 log = logging.getLogger(__name__)
 
 
+def leave_a_core_for_the_gui() -> int:
+    """Let torch's worker threads use all CPU cores but one, so the GUI thread is never
+    starved while an edit computes (their busy-waiting would otherwise take every core).
+    Returns the number of torch threads."""
+    import os
+
+    import torch
+
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    threads = max(1, min(torch.get_num_threads(), cores - 1))
+    torch.set_num_threads(threads)
+    return threads
+
+
 class JobState(Enum):
     QUEUED = "queued"
     RUNNING = "running"

@@ -14,11 +14,12 @@ def main(argv: list[str] | None = None) -> int:
         return cli_main(argv)
     parser = argparse.ArgumentParser(prog="factsmith gui")
     parser.add_argument("--model", help="model folder to open instead of the demo model")
+    parser.add_argument("--workspace", help="workspace file to use with it (default: the model's own)")
     args = parser.parse_args(argv[1:])
-    return run_gui(args.model)
+    return run_gui(args.model, args.workspace)
 
 
-def run_gui(model: str | None = None) -> int:
+def run_gui(model: str | None = None, workspace: str | None = None) -> int:
     from PySide6.QtWidgets import QApplication
 
     from app.main_window import MainWindow
@@ -26,7 +27,7 @@ def run_gui(model: str | None = None) -> int:
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setApplicationName("Factsmith")
     app.setOrganizationName("Factsmith")
-    window = MainWindow(model)
+    window = MainWindow(model, workspace)
     window.show()
     window.start()
     return app.exec()

@@ -10,14 +10,14 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QCloseEvent, QKeySequence, QShortcut
 from PySide6.QtWidgets import QLabel, QMainWindow, QSplitter, QTabWidget, QVBoxLayout, QWidget
 
-from app.jobs import Job, JobLane
+from app.jobs import Job, JobLane, leave_a_core_for_the_gui
 from app.menus import build_menus
 from app.session import Session
 from app.settings import AppSettings
 from app.widgets.fact_editor import FactEditor
 from app.widgets.fact_queue import FactQueue
 from app.widgets.history_panel import HistoryPanel
-from app.widgets.job_status import JobStatus
+from app.widgets.job_status import JobStatus, fixed_width_text
 from app.widgets.method_panel import MethodPanel
 from app.widgets.model_panel import ModelPanel
 from app.widgets.preview_panel import PreviewPanel
@@ -35,6 +35,7 @@ class MainWindow(WindowActions, QMainWindow):
         super().__init__(parent)
         self.setWindowTitle("Factsmith")
         self.settings = AppSettings()
+        leave_a_core_for_the_gui()
         self.lane = JobLane(self)
         self.session = Session(self.lane, self.settings, self)
         self.model_path = Path(model_path) if model_path else demo_model_dir()
@@ -45,6 +46,7 @@ class MainWindow(WindowActions, QMainWindow):
         build_menus(self)
         self._connect()
         self._restore_geometry()
+        self._keep_typed_text()
 
     def _build_widgets(self) -> None:
         self.model_panel = ModelPanel(self.settings.recent_models())
@@ -61,6 +63,7 @@ class MainWindow(WindowActions, QMainWindow):
         self.job_status = JobStatus(self.lane)
         self.live_status = QLabel("No model")
         self.live_status.setObjectName("live-status")
+        fixed_width_text(self.live_status, 620)
 
     def _build_layout(self) -> None:
         left = QSplitter(Qt.Orientation.Vertical)
@@ -72,7 +75,7 @@ class MainWindow(WindowActions, QMainWindow):
         preview_split = QSplitter(Qt.Orientation.Horizontal)
         preview_split.addWidget(self.method_panel)
         preview_split.addWidget(self.preview_panel)
-        preview_split.setSizes([300, 700])
+        preview_split.setSizes([250, 750])
         preview_layout.addWidget(preview_split, 1)
         preview_layout.addWidget(self.review_bar)
         self.tabs = QTabWidget()
@@ -83,10 +86,10 @@ class MainWindow(WindowActions, QMainWindow):
         main = QSplitter(Qt.Orientation.Horizontal)
         main.addWidget(left)
         main.addWidget(self.tabs)
-        main.setSizes([520, 900])
+        main.setSizes([540, 900])
         self.setCentralWidget(main)
-        self.statusBar().addWidget(self.live_status)
-        self.statusBar().addPermanentWidget(self.job_status, 1)
+        self.statusBar().addPermanentWidget(self.live_status)
+        self.statusBar().addPermanentWidget(self.job_status)
 
     def _connect(self) -> None:
         s = self.session
@@ -123,6 +126,18 @@ class MainWindow(WindowActions, QMainWindow):
         geometry = self.settings.geometry()
         if geometry is None or not self.restoreGeometry(geometry):
             self.resize(1440, 900)
+
+    def _keep_typed_text(self) -> None:
+        """The review note and free prompts survive a close or crash (fact drafts live in the workspace)."""
+        for key, widget, text, changed in (
+                ("typed/free_prompts", self.preview_panel.free_prompts, "toPlainText", "setPlainText"),
+                ("typed/review_note", self.review_bar.note, "text", "setText")):
+            getattr(widget, changed)(self.settings.value(key, ""))
+            widget.textChanged.connect(lambda *_, w=widget, k=key, t=text: self._store_typed(k, getattr(w, t)()))
+
+    def _store_typed(self, key: str, text: str) -> None:
+        self.settings.set_value(key, text)
+        self.settings.sync()
 
     @property
     def lm(self):

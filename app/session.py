@@ -48,7 +48,7 @@ class PreviewResult:
 def _load_with_workspace(path: Path, options: LoadOptions, workspace: Path | None, progress: Progress) -> LiveState:
     """Load a base model, open (or create) its workspace and replay HEAD's edits onto it."""
     lm = load_model(path, options, progress.stage(0.0, 0.6))
-    if workspace is None or not _same_base(workspace, lm):
+    if workspace is None or (workspace.is_file() and not _same_base(workspace, lm)):
         workspace = default_workspace_path(lm.info.name, lm.info.fingerprint)
     ws = Workspace.open(workspace) if workspace.is_file() else Workspace.create(workspace, path)
     with ws:
@@ -57,8 +57,6 @@ def _load_with_workspace(path: Path, options: LoadOptions, workspace: Path | Non
 
 
 def _same_base(workspace: Path, lm: LoadedModel) -> bool:
-    if not workspace.is_file():
-        return False
     with Workspace.open(workspace) as ws:
         return ws.base.fingerprint == lm.info.fingerprint
 

@@ -46,6 +46,9 @@ class ImportDialog(QDialog):
         self.path.editingFinished.connect(self.inspect)
         self.browse_button = QPushButton("Browse…")
         self.browse_button.clicked.connect(self.browse)
+        self.folder_button = QPushButton("Dataset folder…")
+        self.folder_button.setToolTip("A Hugging Face `datasets` folder saved with save_to_disk")
+        self.folder_button.clicked.connect(self.browse_folder)
         self.format = QComboBox()
         self.format.addItem("Detect automatically", None)
         for name in FORMAT_NAMES:
@@ -75,6 +78,7 @@ class ImportDialog(QDialog):
         row = QHBoxLayout()
         row.addWidget(self.path, 1)
         row.addWidget(self.browse_button)
+        row.addWidget(self.folder_button)
         form = QFormLayout()
         form.addRow("File:", row)
         form.addRow("Format:", self.format)
@@ -92,6 +96,12 @@ class ImportDialog(QDialog):
     def browse(self) -> None:
         chosen, _ = QFileDialog.getOpenFileName(self, "Import facts", self.path.text(),
                                                 "Facts files (*.jsonl *.json *.csv *.tsv);;All files (*)")
+        if chosen:
+            self.path.setText(chosen)
+            self.inspect(keep_mapping=False)
+
+    def browse_folder(self) -> None:
+        chosen = QFileDialog.getExistingDirectory(self, "Import a datasets folder", self.path.text())
         if chosen:
             self.path.setText(chosen)
             self.inspect(keep_mapping=False)
@@ -131,8 +141,11 @@ class ImportDialog(QDialog):
         self.import_button.setEnabled(self.report is not None and self.report.ok and bool(self.report.facts))
 
     def _prepare_mapping(self, path: Path, keep: bool) -> bool:
-        if not path.is_file():
-            raise FactsFileError(path, "no such file" if not path.exists() else "a folder: choose a facts file")
+        if path.is_dir():  # a `datasets` folder saved with save_to_disk
+            self._show_mapping(False)
+            return False
+        if not path.exists():
+            raise FactsFileError(path, "no such file")
         text = path.read_text(encoding="utf-8-sig", errors="replace").lstrip()
         is_csv = self.chosen_format() == "csv" or (self.chosen_format() is None and text[:1] not in "[{")
         self._show_mapping(is_csv)

@@ -6,11 +6,13 @@ from collections.abc import Sequence
 from typing import Any
 
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, QSortFilterProxyModel, Qt
+from PySide6.QtGui import QColor
 
 from core.ledger.records import FactRecord, RunRecord
 
 COLUMNS = ("Status", "Subject", "Prompt", "Old answer", "New answer", "Method", "Reliability", "Locality")
 FACT_ID_ROLE = Qt.ItemDataRole.UserRole + 1
+STATUS_COLOURS = {"approved": QColor("#1e7d32"), "rejected": QColor("#b3261e"), "needs-rework": QColor("#b36b00")}
 ALL_STATUSES = ""
 
 _Index = QModelIndex | QPersistentModelIndex
@@ -70,6 +72,8 @@ class FactTableModel(QAbstractTableModel):
         record = self._facts[index.row()]
         if role == FACT_ID_ROLE:
             return record.id
+        if role == Qt.ItemDataRole.ForegroundRole and index.column() == 0:
+            return STATUS_COLOURS.get(record.status)
         if role == Qt.ItemDataRole.ToolTipRole:
             return f"{record.fact.prompt} → {record.fact.target_new}\nfact {record.fact.short_id}"
         if role in (Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.UserRole):

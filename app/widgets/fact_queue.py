@@ -54,12 +54,15 @@ class FactQueue(QGroupBox):
         table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         table.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
         table.setAlternatingRowColors(True)
+        table.setWordWrap(False)
         table.verticalHeader().hide()
+        table.verticalHeader().setDefaultSectionSize(24)
         header = table.horizontalHeader()
         header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
         header.setStretchLastSection(True)
-        for column, width in enumerate((90, 110, 210, 90, 90, 55, 75, 60)):
+        for column, width in enumerate((150, 110, 210, 90, 90, 55, 75, 60)):
             table.setColumnWidth(column, width)
+        table.sortByColumn(-1, Qt.SortOrder.AscendingOrder)  # import order until a header is clicked
         table.selectionModel().selectionChanged.connect(lambda *_: self.selection_changed.emit(self.selected_ids()))
         return table
 

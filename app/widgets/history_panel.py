@@ -83,14 +83,14 @@ class HistoryPanel(QWidget):
         self.tree.setHeaderLabels(COLUMNS)
         self.tree.setRootIsDecorated(False)
         self.tree.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
-        for column, width in enumerate((30, 100, 55, 220, 70, 150, 60)):
+        for column, width in enumerate((30, 100, 55, 260, 60, 150, 60)):
             self.tree.setColumnWidth(column, width)
         self.tree.itemSelectionChanged.connect(lambda: self.selection_changed.emit(self.selected_ids()))
         self.details = QTextBrowser()
         self.details.setObjectName("commit-details")
         self.chart = pg.PlotWidget(background="w", title="Recorded metrics across commits (drift)")
         self.chart.setObjectName("drift-chart")
-        self.chart.addLegend(offset=(5, 5))
+        self.chart.addLegend(offset=(5, 5), colCount=2)
         self.chart.setMouseEnabled(False, False)
         self.chart.setLabel("bottom", "commit #")
         self.buttons = {name: QPushButton(label) for name, label in (
@@ -136,7 +136,10 @@ class HistoryPanel(QWidget):
             known = [(p[0], p[index]) for p in points if p[index] is not None]
             self.chart.plot([x for x, _ in known], [y for _, y in known], pen=pg.mkPen(colour, width=2),
                             symbol="o", symbolSize=6, name=name)
-        self.chart.setYRange(0, 1.05)
+        self.chart.setYRange(0, 1.3)  # room for the legend above the lines
+        self.chart.getAxis("bottom").setTicks([[(p[0], str(p[0])) for p in points]])
+        if points:
+            self.chart.setXRange(points[0][0] - 0.3, points[-1][0] + 0.3)
 
     def selected_ids(self) -> list[str]:
         items = sorted(self.tree.selectedItems(), key=self.tree.indexOfTopLevelItem)

@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QPushButton, QWidget
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QPushButton, QSizePolicy, QWidget
 
 from app.jobs import Job, JobLane
+
+
+def fixed_width_text(label: QLabel, width: int) -> None:
+    """A label whose changing text never re-lays out (and repaints) the window around it."""
+    label.setFixedWidth(width)
+    label.setSizePolicy(QSizePolicy.Policy.Fixed, QSizePolicy.Policy.Preferred)
 
 
 class JobStatus(QWidget):
@@ -12,6 +18,7 @@ class JobStatus(QWidget):
         super().__init__(parent)
         self._job: Job | None = None
         self.label = QLabel("Ready")
+        fixed_width_text(self.label, 300)
         self.bar = QProgressBar()
         self.bar.setMaximumWidth(220)
         self.bar.setRange(0, 1000)
@@ -32,15 +39,18 @@ class JobStatus(QWidget):
             self.label.setText(f"{self._job.name}: cancelling…")
 
     def _idle(self) -> None:
-        self.bar.hide()
-        self.cancel_button.hide()
+        """Disabled, not hidden: showing and hiding would re-lay out the whole window per job."""
+        self.bar.setRange(0, 1000)
+        self.bar.setValue(0)
+        self.bar.setEnabled(False)
+        self.cancel_button.setEnabled(False)
 
     def _on_started(self, job: Job) -> None:
         self._job = job
         self.label.setText(job.name)
         self.bar.setRange(0, 0)  # busy until the first report
-        self.bar.show()
-        self.cancel_button.show()
+        self.bar.setEnabled(True)
+        self.cancel_button.setEnabled(True)
         job.progressed.connect(self._on_progress)
 
     def _on_progress(self, event) -> None:

@@ -40,16 +40,20 @@ class MetricsView(QSplitter):
         self.table.setObjectName("metrics-table")
         self.table.setHorizontalHeaderLabels(["Metric", "Pre", "Post", "Change", "Protocol"])
         self.table.verticalHeader().hide()
-        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
-        self.table.horizontalHeader().setStretchLastSection(True)
+        header = self.table.horizontalHeader()
+        header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
+        header.setStretchLastSection(True)
+        for column, width in enumerate((170, 60, 60, 58)):
+            self.table.setColumnWidth(column, width)
+        self.table.verticalHeader().setDefaultSectionSize(22)
         self.chart = pg.PlotWidget(background="w")
         self.chart.setObjectName("metrics-chart")
-        self.chart.setYRange(0, 1.05)
+        self.chart.setYRange(0, 1.3)  # room for the legend above the bars
         self.chart.setMouseEnabled(False, False)
-        self.chart.addLegend(offset=(5, 5))
+        self.chart.addLegend(offset=(5, 5), colCount=2)
         self.addWidget(self.table)
         self.addWidget(self.chart)
-        self.setSizes([380, 320])
+        self.setSizes([440, 340])
 
     def set_metrics(self, metrics: Mapping[str, Any]) -> None:
         rows = metric_rows(metrics)
@@ -74,8 +78,9 @@ class MetricsView(QSplitter):
                                            width=0.34, brush="#2f6fb0", name="post"))
         for x, name in enumerate(names):
             if name in self.thresholds:
-                line = pg.PlotDataItem([x - 0.4, x + 0.4], [self.thresholds[name]] * 2,
-                                       pen=pg.mkPen("#c0392b", width=2, style=Qt.PenStyle.DashLine))
-                self.chart.addItem(line)
+                pen = pg.mkPen("#c0392b", width=2, style=Qt.PenStyle.DashLine)
+                label = "threshold" if not any(n in self.thresholds for n in names[:x]) else None
+                self.chart.addItem(pg.PlotDataItem([x - 0.4, x + 0.4], [self.thresholds[name]] * 2, pen=pen,
+                                                   name=label))
         self.chart.getAxis("bottom").setTicks([list(zip(xs, names))])
         self.chart.setXRange(-0.6, max(len(names) - 0.4, 0.6))

@@ -14,6 +14,7 @@ from PySide6.QtWidgets import (
     QPlainTextEdit,
     QProgressBar,
     QPushButton,
+    QSizePolicy,
     QSplitter,
     QTabWidget,
     QVBoxLayout,
@@ -46,6 +47,7 @@ class PreviewPanel(QGroupBox):
         self.bar = QProgressBar()
         self.bar.setRange(0, 1000)
         self.state = QLabel("Select one or more facts, then preview")
+        self.state.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)
         self.loss = LossCurve()
         self.generations = GenerationsView()
         self.metrics = MetricsView(thresholds)

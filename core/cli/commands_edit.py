@@ -23,7 +23,9 @@ def register(sub) -> None:
     ed.add_argument("--hparams", type=Path, help="JSON file of hyperparameters over the preset")
     ed.add_argument("--set", dest="assignments", action="append", default=[], metavar="KEY=VALUE",
                     help="override one hyperparameter (repeatable)")
-    ed.add_argument("--mode", choices=MODES, default="independent")
+    ed.add_argument("--mode", choices=MODES, default="independent",
+                    help="independent: each fact from the base model; sequential: edits pile up; "
+                         "batch: one delta for all facts at once (MEMIT)")
     ed.add_argument("--out", type=Path, help="save the edited model as a Hugging Face folder")
     ed.add_argument("--json", action="store_true", help="machine-readable output")
     ed.set_defaults(handler=edit_command, render=_render_edit)
@@ -65,7 +67,7 @@ def _hparams(args: argparse.Namespace, lm):
 
 
 def edit_command(args: argparse.Namespace) -> dict:
-    from core.edit_runs import run_independent, run_sequential
+    from core.edit_runs import run_batch, run_independent, run_sequential
     from core.saving import save_model_folder
 
     facts = _read_facts(args)
@@ -85,7 +87,8 @@ def edit_command(args: argparse.Namespace) -> dict:
                 save_model_folder(lm, args.out)
     else:
         save = (lambda model: save_model_folder(model, args.out)) if args.out else None
-        report = run_sequential(lm, facts, args.method, hparams=hparams, while_applied=save)
+        run = run_batch if args.mode == "batch" else run_sequential
+        report = run(lm, facts, args.method, hparams=hparams, while_applied=save)
     if args.out:
         report["saved_to"] = str(args.out)
     return report
@@ -116,5 +119,20 @@ def _render_edit(result: dict) -> str:
     if "retention" in result:
         ret = result["retention"]["after_all_edits"]
         lines.append("after all edits: " + ", ".join(f"{k} {v:.2f}" for k, v in ret.items()))
+    lines += _fluency_lines(result.get("fluency", {}))
+    if "batch" in result:
+        lines.append(f"one delta for {result['batch']['facts']} facts in {result['batch']['seconds']:.2f}s")
     lines.append(f"seconds per edit: {result['seconds_per_edit']:.2f}")
     return "\n".join(lines) + "\n"
+
+
+def _fluency_lines(fluency: dict) -> list[str]:
+    """Fluency (n-gram entropy ×100) and ICE's PPL_r (lower is better) of the edited model's text."""
+    pre, post = fluency.get("pre", {}), fluency.get("post", {})
+    if not post:
+        return []
+    line = f"fluency: {pre['fluency']:.1f} -> {post['fluency']:.1f}" if "fluency" in pre else \
+        f"fluency: {post['fluency']:.1f}"
+    if "ppl_r" in post:
+        line += f"; PPL_r (post): mean {post['ppl_r']:.2f}, median {post['ppl_r_median']:.2f}"
+    return [line]

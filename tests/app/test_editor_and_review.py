@@ -59,3 +59,40 @@ def test_reject_needs_a_note_and_reviews_can_be_undone(qtbot):
     window.queue.status_filter.setCurrentIndex(window.queue.status_filter.findData("rejected"))
     assert window.queue.proxy.rowCount() == 1
     window.close()
+
+
+def test_method_panel_computes_missing_covariance_statistics(qtbot):
+    window = open_window(qtbot)
+    panel = window.method_panel
+    panel.method.setCurrentText("rome")
+    assert panel.overrides() == {}
+    panel.set_override("stats_tokens", "600")
+    assert panel.overrides() == {"stats_tokens": "600"}
+    assert "missing" in panel.stats_label.text() and panel.stats_button.isEnabled()
+    jobs_before = window.lane.jobs
+    panel.stats_button.click()
+    wait_job(qtbot, next(j for j in window.lane.jobs if j not in jobs_before), 120_000)
+    assert "cached" in panel.stats_label.text() and not panel.stats_button.isEnabled()
+    panel.method.setCurrentText("ft-m")
+    assert "not needed" in panel.stats_label.text()
+    panel.set_override("lr", "not a number")
+    wait_job(qtbot, window.import_facts(demo_edits_file()), 60_000)
+    window.queue.select_row(0)
+    assert window.preview_selected() is None, "a bad hyperparameter stops the preview before it runs"
+    assert "lr" in window.last_error.text() and "Method panel" in window.last_error.informativeText()
+    window.close()
+
+
+def test_workspaces_can_be_created_and_switched(qtbot, tmp_path):
+    window = open_window(qtbot)
+    first = window.ws.path
+    assert first.is_relative_to(tmp_path / "data"), "the default workspace lives in the user data folder"
+    wait_job(qtbot, window.import_facts(demo_edits_file()), 60_000)
+    other = tmp_path / "other.factsmith"
+    wait_job(qtbot, window.create_workspace(other))
+    assert window.ws.path == other and window.queue.model.rowCount() == 0
+    assert window.windowTitle() == "Factsmith — other.factsmith"
+    wait_job(qtbot, window.open_workspace(first))
+    assert window.ws.path == first and window.queue.model.rowCount() == 60
+    assert window.settings.recent_workspaces()[:2] == [str(first), str(other)]
+    window.close()

@@ -54,3 +54,14 @@ def test_csv_columns_are_mapped_before_importing(qtbot, tmp_path):
     assert dialog.preview.item(0, 3).text() == "Rome"
     assert dialog.import_button.isEnabled()
     assert dialog.choice()[2] == {"who": "subject", "question": "prompt", "new": "target_new", "old": "target_true"}
+
+
+def test_a_datasets_folder_is_read_without_a_column_mapping(qtbot, tmp_path):
+    datasets = pytest.importorskip("datasets")
+    datasets.Dataset.from_list([dict(GOOD, paraphrases=[], locality=[])]).save_to_disk(str(tmp_path / "ds"))
+    dialog = ImportDialog(tmp_path / "ds")
+    qtbot.addWidget(dialog)
+    assert dialog.mapping.isHidden()
+    assert dialog.errors.count() == 0, dialog.errors.item(0).text()
+    assert dialog.detected.text().startswith("factsmith (datasets), 1 rows, 1 facts")
+    assert dialog.import_button.isEnabled()

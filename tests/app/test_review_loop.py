@@ -4,6 +4,7 @@ import json
 
 import pytest
 
+from core.fingerprint import state_fingerprint
 from core.paths import demo_edits_file
 from tests.app.helpers import fast_rome, open_window, wait_job
 
@@ -33,12 +34,35 @@ def _preview_and_approve(qtbot, window, subject):
     assert job.state.value == "done", window.last_error.text()
     shown = window.preview_panel.generations.visible_rows()
     assert {row["kind"] for row in shown} >= {"prompt", "paraphrase", "locality", "free"}
+    generations = window.preview_panel.generations
+    generations.changed_only.setChecked(True)
+    assert all(row["before"] != row["after"] for row in generations.visible_rows())
+    assert len(generations.visible_rows()) == sum(row["before"] != row["after"] for row in shown)
+    if generations.visible_rows():
+        assert "background:" in generations.browser.toHtml(), "changed words are highlighted"
+    generations.changed_only.setChecked(False)
     assert window.preview_panel.metrics.table.rowCount() >= 3
     assert window.preview_panel.loss.losses, "the live loss curve got the optimiser's losses"
     assert window.preview_panel.tokens.rowCount() >= 3
     window.review_bar.decide("approve")
     assert window.ws.fact(fact_id).status == "approved"
     return fact_id, window.preview_panel.run.id
+
+
+def _tag_diff_and_patch(qtbot, window, head, tmp_path):
+    window.tag(head.id, "v1")
+    assert window.history.tree.topLevelItem(0).text(6) == "v1"
+    root = window.ws.resolve("ROOT")
+    window.history.select([head.id, root.id])
+    window.history.buttons["diff"].click()
+    assert "Added: United Kingdom → Bangui" in window.history.details.toPlainText()
+    dialog = window.open_export_dialog()
+    dialog.kind.setCurrentIndex(1)
+    dialog.out.setText(str(tmp_path / "uk.fspatch"))
+    jobs_before = window.lane.jobs
+    dialog.accept()
+    wait_job(qtbot, next(j for j in window.lane.jobs if j not in jobs_before))
+    assert (tmp_path / "uk.fspatch").stat().st_size > 0
 
 
 def test_whole_loop_import_preview_approve_commit_history_revert_export(qtbot, tmp_path):
@@ -53,7 +77,7 @@ def test_whole_loop_import_preview_approve_commit_history_revert_export(qtbot, t
     dialog.message.setText("UK capital is Bangui")
     job_before = window.lane.jobs
     dialog.accept()
-    commit_job = [j for j in window.lane.jobs if j not in job_before][0]
+    commit_job = next(j for j in window.lane.jobs if j not in job_before)
     wait_job(qtbot, commit_job)
     head = window.ws.head()
     assert head.message == "UK capital is Bangui" and list(head.applied) == [run_id]
@@ -63,12 +87,19 @@ def test_whole_loop_import_preview_approve_commit_history_revert_export(qtbot, t
     window.history.select([head.id])
     assert "UK capital is Bangui" in window.history.details.toPlainText()
     assert window.ws.fact(fact_id).committed
+    _tag_diff_and_patch(qtbot, window, head, tmp_path)
 
     wait_job(qtbot, window.revert(head.id, "undo the UK edit"))
     reverted = window.ws.head()
     assert reverted.kind == "revert" and list(reverted.dropped) == [run_id]
     assert window.history.tree.topLevelItemCount() == 3
     assert window.session.live_commit.id == reverted.id
+    reverted_weights = state_fingerprint(window.lm.model)
+
+    wait_job(qtbot, window.checkout(head.id))  # the edited weights back in the live model
+    assert window.session.live_commit.id == head.id
+    assert f"at commit {head.short_id}" in window.live_status.text()
+    assert state_fingerprint(window.lm.model) != reverted_weights
 
     out = tmp_path / "approved.jsonl"
     wait_job(qtbot, window.export_facts(out, "jsonl", ["approved"]))

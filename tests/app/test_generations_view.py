@@ -1,0 +1,30 @@
+"""Before/after generations: changed words highlighted, "Changed only" hides the rest."""
+
+import pytest
+
+from app.widgets.generations_view import GenerationsView, segments_html
+from core.textdiff import word_diff
+
+pytestmark = pytest.mark.gui
+
+ROWS = [{"fact_id": "f", "kind": "prompt", "prompt": "The capital of France is", "before": " Paris.",
+         "after": " Rome."},
+        {"fact_id": "f", "kind": "locality", "prompt": "The capital of Spain is", "before": " Madrid.",
+         "after": " Madrid."}]
+
+
+def test_changed_only_hides_unchanged_rows(qtbot):
+    view = GenerationsView()
+    qtbot.addWidget(view)
+    view.set_previews(ROWS)
+    assert view.counts.text() == "1 of 2 generations changed"
+    assert len(view.visible_rows()) == 2 and "Madrid" in view.browser.toPlainText()
+    view.changed_only.setChecked(True)
+    assert [r["after"] for r in view.visible_rows()] == [" Rome."]
+    assert "Madrid" not in view.browser.toPlainText()
+
+
+def test_only_changed_words_are_highlighted():
+    _, after = word_diff(" Paris is big", " Rome is big")
+    html = segments_html(after, "#fff")
+    assert html.count("<span") == 1 and "<span style='background:#fff'>Rome</span>" in html

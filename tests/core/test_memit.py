@@ -1,0 +1,204 @@
+"""MEMIT on tiny random models of every family, its covariance helper, and one batch of
+50 edits on the demo model."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import threading
+import time
+
+import pytest
+import torch
+
+from core.deltas import Delta, apply_delta, delta_applied, revert_delta
+from core.facts import Fact
+from core.fingerprint import state_fingerprint
+from core.methods import EditError, get_method
+from core.methods import memit as memit_module
+from core.methods.covariance import layer_covariances
+from core.methods.keys import capture_at, subject_prompt
+from core.methods.memit import MEMIT, MEMITHParams
+from core.progress import Cancelled, Progress
+from core.stats import StatsSource, StatsSpec, layer_covariance
+from tests.conftest import FAMILIES
+
+log = logging.getLogger(__name__)
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _one_thread():
+    """Tiny models gain nothing from threads, and oversubscribed cores make them crawl."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+FACTS = [
+    Fact.create(subject="The Space Needle", prompt="The Space Needle is in", target_new="Paris"),
+    Fact.create(subject="Berlin", prompt="Berlin is a city in", target_new="Japan"),
+]
+# quick settings for random tiny models: mechanics, not quality
+FAST = dict(layers=(1, 2), v_steps=6, v_lr=0.5, prefix_counts=(2,), prefix_lengths=(3,), stats_tokens=300,
+            clamp_norm_factor=50.0)
+
+
+def fast(lm, **overrides) -> MEMITHParams:
+    return dataclasses.replace(MEMIT.preset(lm), **{**FAST, **overrides})
+
+
+def test_registry_and_presets(tiny_lm):
+    lm = tiny_lm("gpt2")
+    assert get_method("memit") is MEMIT and MEMIT.hparams_class is MEMITHParams
+    small = MEMIT.preset(lm)
+    assert small.layers and all(0 <= i < 4 for i in small.layers) and small.clamp_norm_factor > 0.75
+
+    def sized(family, layers):
+        spec = dataclasses.replace(lm.spec, family=family)
+        return dataclasses.replace(lm, spec=spec, info=dataclasses.replace(lm.info, layers=layers,
+                                                                           parameters=6_000_000_000))
+
+    assert MEMIT.preset(sized("gpt2", 48)).layers == (13, 14, 15, 16, 17)
+    assert MEMIT.preset(sized("gpt-j", 28)).layers == (3, 4, 5, 6, 7, 8)
+    llama = MEMIT.preset(sized("llama", 32))
+    assert llama.layers == (4, 5, 6, 7, 8) and llama.mom2_weight == 15000
+    assert MEMIT.preset(sized("gpt2", 48)).clamp_norm_factor == 0.75
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_memit_every_family(tiny_lm, family):
+    lm = tiny_lm(family)
+    before = state_fingerprint(lm.model)
+    delta = MEMIT.compute(lm, FACTS, fast(lm))
+    assert state_fingerprint(lm.model) == before
+    assert all(not m._forward_hooks for m in lm.model.modules())
+    params = dict(lm.model.named_parameters())
+    assert [u.param for u in delta.updates] == [lm.spec.mlp_out_weight(i) for i in (1, 2)]
+    for update in delta.updates:
+        rank = update.left.shape[1]
+        assert rank == len(FACTS) == update.right.shape[0]
+        assert update.dense().shape == params[update.param].shape
+        assert torch.linalg.matrix_rank(update.dense()) <= len(FACTS)
+    assert delta.fact_ids == tuple(f.id for f in FACTS) and delta.info["layers"] == [1, 2]
+    receipt = apply_delta(lm.model, delta)
+    assert state_fingerprint(lm.model) != before
+    revert_delta(lm.model, receipt)
+    assert state_fingerprint(lm.model) == before
+    assert Delta.from_bytes(delta.to_bytes()).sha256 == delta.sha256
+
+
+def _residual(lm, fact, layer):
+    prompt = subject_prompt(lm.tokenizer, fact.prompt, fact.subject)
+    block = lm.spec.layer(layer)
+    return capture_at(lm, [block], [prompt.ids], [prompt.subject_last]).outputs[block][0]
+
+
+@pytest.mark.parametrize("family", ["gpt2", "llama"])  # Conv1D (in, out) and nn.Linear (out, in)
+def test_spread_reaches_z_star_at_the_last_layer(tiny_lm, family):
+    """With bare-prompt keys and a negligible λ, the last layer's residual moves by exactly δ."""
+    lm = tiny_lm(family)
+    hp = fast(lm, layers=(0, 1, 2), prefix_counts=(0,), prefix_lengths=(1,), mom2_weight=1e-6)
+    h0 = {f.id: _residual(lm, f, 2) for f in FACTS}
+    delta = MEMIT.compute(lm, FACTS, hp)
+    with delta_applied(lm.model, delta):
+        moved = [(_residual(lm, f, 2) - h0[f.id]).norm() for f in FACTS]
+    for got, result in zip(moved, delta.info["facts"], strict=True):
+        assert float(got) == pytest.approx(result["delta_norm"], rel=2e-2)
+    spread = [float(u.dense().norm()) for u in delta.updates]
+    assert min(spread) > 0.05 * max(spread), spread  # every layer carries a share
+
+
+def test_a_large_lambda_keeps_the_update_small(tiny_lm):
+    lm = tiny_lm("gpt_neox")
+    small = MEMIT.compute(lm, FACTS[:1], fast(lm, mom2_weight=1e-3))
+    large = MEMIT.compute(lm, FACTS[:1], fast(lm, mom2_weight=1e6))
+    assert large.updates[-1].dense().norm() < 0.1 * small.updates[-1].dense().norm()
+
+
+def test_multi_layer_covariance_equals_single_layer(tiny_lm):
+    lm = tiny_lm("gptj")
+    source = StatsSource("", 3)
+    together = layer_covariances(lm, [0, 2], source, 400)
+    alone = layer_covariance(lm, StatsSpec(2, source, 400))  # read back from the cache it wrote
+    assert torch.equal(together[2], alone)
+    fresh = layer_covariance(lm, StatsSpec(1, source, 400))
+    assert torch.equal(layer_covariances(lm, [1], source, 400)[1], fresh)
+    assert together[0].shape == (lm.model.config.n_inner or 4 * 32,) * 2
+
+
+def test_deterministic(tiny_lm):
+    lm = tiny_lm("gpt2")
+    assert MEMIT.compute(lm, FACTS, fast(lm)).sha256 == MEMIT.compute(lm, FACTS, fast(lm)).sha256
+
+
+def _cancelling(predicate):
+    stop = threading.Event()
+    return Progress(lambda event: stop.set() if predicate(event) else None, stop)
+
+
+@pytest.mark.parametrize("where", ["optimising", "spreading"])
+def test_cancel_mid_edit_leaves_model_unchanged(tiny_lm, where):
+    lm = tiny_lm("gpt2")
+    before = state_fingerprint(lm.model)
+    seen = []
+
+    def predicate(event):
+        seen.append(event.message)
+        return ("step 3/" in event.message) if where == "optimising" else event.message.startswith("layer")
+
+    with pytest.raises(Cancelled):
+        MEMIT.compute(lm, FACTS, fast(lm, v_loss_threshold=0.0, layers=(0, 1, 2)), _cancelling(predicate))
+    assert any(m.startswith("layer") for m in seen) == (where == "spreading")
+    assert state_fingerprint(lm.model) == before
+    assert all(not m._forward_hooks for m in lm.model.modules())
+
+
+def test_error_mid_spread_leaves_model_unchanged(tiny_lm, monkeypatch):
+    lm = tiny_lm("llama")
+    before = state_fingerprint(lm.model)
+    real, calls = memit_module.solve_update, []
+
+    def failing(*args):
+        calls.append(1)
+        if len(calls) == 2:  # the first layer's update is already written into the model
+            raise RuntimeError("out of memory, say")
+        return real(*args)
+
+    monkeypatch.setattr(memit_module, "solve_update", failing)
+    with pytest.raises(RuntimeError, match="out of memory"):
+        MEMIT.compute(lm, FACTS, fast(lm))
+    assert state_fingerprint(lm.model) == before
+
+
+def test_bad_requests_raise_edit_error(tiny_lm):
+    lm = tiny_lm("gpt2")
+    with pytest.raises(EditError, match="does not occur"):
+        MEMIT.compute(lm, [Fact(subject="Rome", prompt="The Space Needle is in", target_new="Paris")], fast(lm))
+    with pytest.raises(EditError, match="out of range"):
+        MEMIT.compute(lm, FACTS, fast(lm, layers=(1, 9)))
+    with pytest.raises(EditError, match="no facts"):
+        MEMIT.compute(lm, [], fast(lm))
+
+
+@pytest.mark.slow
+def test_demo_model_one_batch_of_50(demo_lm):
+    """One MEMIT delta for 50 demo counterfactuals: reliability >= 0.9 (teacher-forced)."""
+    from core.evaluation import EvalOptions, capture_reference, evaluate
+    from core.facts_io import read_facts
+    from core.paths import demo_edits_file
+
+    facts = read_facts(demo_edits_file())[:50]
+    before = state_fingerprint(demo_lm.model)
+    reference = capture_reference(demo_lm, facts)
+    started = time.perf_counter()
+    delta = MEMIT.compute(demo_lm, facts, MEMIT.preset(demo_lm))
+    seconds = time.perf_counter() - started
+    report = evaluate(demo_lm, facts, edit=delta, reference=reference,
+                      options=EvalOptions(protocols=("teacher_forced",)))
+    assert state_fingerprint(demo_lm.model) == before
+    summary = {k: round(v, 4) for k, v in report.summary().items()}
+    log.warning("MEMIT, one batch of %d demo edits in %.1fs: %s", len(facts), seconds, json.dumps(summary))
+    assert max(u.left.shape[1] for u in delta.updates) == 50
+    assert summary["reliability"] >= 0.9, summary
