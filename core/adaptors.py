@@ -110,6 +110,32 @@ def extended(state: CodebookState, keys, values, radii, labels, resized, new_rad
     return appended(with_radii(state, radii_by_index), keys, values, radii, labels)
 
 
+@dataclass(frozen=True)
+class Undo:
+    """How to get a codebook back from a successor made by ``extended``: the successor's
+    first ``count`` entries with these radii. Kept by receipts instead of the whole previous
+    codebook, so hundreds of sequential edits do not hold hundreds of codebook copies."""
+
+    count: int
+    radii: Any  # (count,)
+    digest: str  # of the codebook to get back: the check that it is exactly that one
+
+
+def undo_of(state: CodebookState | None) -> Undo | None:
+    return None if state is None else Undo(len(state), state.radii.clone(), state.digest())
+
+
+def undone(current: CodebookState, undo: Undo | None) -> CodebookState | None:
+    """The codebook ``undo`` describes, rebuilt from ``current`` and checked bit for bit."""
+    if undo is None:
+        return None
+    n = undo.count
+    state = CodebookState(current.module, current.keys[:n], current.values[:n], undo.radii, current.labels[:n])
+    if len(current) < n or state.digest() != undo.digest:
+        raise AdaptorError(f"the codebook on {current.module} is not a successor of the one to restore")
+    return state
+
+
 def ids_tensor(ids: list[bytes]):
     """Entry ids as a (m, 32) uint8 tensor, the form deltas store them in."""
     import torch
@@ -145,16 +171,17 @@ class AdaptorRegistry:
 
     def set(self, module: str, state: CodebookState | None) -> None:
         """Install ``state`` on ``module`` (replacing what was there); None or empty removes it."""
+        target = _module(self._model, module) if state is not None and len(state) else None
         old = self._live.pop(module, None)
         if old is not None:
             old.handle.remove()
-        if state is None or len(state) == 0:
+        if target is None:
             return
-        target = _module(self._model, module)
         device = _device_of(target)
         precise = _precise_dtype(device)
-        keys = state.keys.to(device, precise)
-        live = _Live(state, keys, state.values.to(device), state.radii.to(device, precise),
+        active = state.radii >= 0  # disabled (superseded) entries must not shadow their successors
+        keys = state.keys[active].to(device, precise)
+        live = _Live(state, keys, state.values[active].to(device), state.radii[active].to(device, precise),
                      keys.pow(2).sum(1), None)
         live.handle = target.register_forward_hook(_deferral_hook(live), with_kwargs=True)
         self._live[module] = live
@@ -184,6 +211,8 @@ def _deferral_hook(live: _Live):
     import torch
 
     def hook(_module, args, kwargs, output):
+        if not len(live.keys):
+            return None
         x = args[0] if args else next(iter(kwargs.values()))
         out = output[0] if isinstance(output, tuple) else output
         flat = x.detach().reshape(-1, x.shape[-1]).to(live.keys.dtype)

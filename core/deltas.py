@@ -190,7 +190,7 @@ def _delta_from(tensors: dict[str, Any], meta: dict[str, str]) -> Delta:
 @dataclass(frozen=True)
 class AppliedDelta:
     """Receipt of an apply: the original tensors and a hash of what apply wrote; for
-    adaptor updates the codebooks replaced (None: there was none) and their successors."""
+    adaptor updates how to undo each codebook (None: there was none) and its successor's hash."""
 
     delta: Delta
     originals: Mapping[str, Any]
@@ -243,7 +243,7 @@ def _next_codebooks(model, delta: Delta) -> dict[str, Any]:
     live = registry(model, create=False)
     out: dict[str, Any] = {}
     for u in delta.adaptor_updates:
-        state = out.get(u.module) or (live.get(u.module) if live is not None else None)
+        state = out[u.module] if u.module in out else (live.get(u.module) if live is not None else None)
         if state is None:
             state = empty_state(u.module, u.keys.shape[1], u.values.shape[1])
         try:
@@ -254,8 +254,8 @@ def _next_codebooks(model, delta: Delta) -> dict[str, Any]:
 
 
 def _install(model, codebooks: Mapping[str, Any]) -> dict[str, Any]:
-    """Install the codebooks, all or none; the ones they replaced."""
-    from core.adaptors import registry
+    """Install the codebooks, all or none; how to undo each."""
+    from core.adaptors import registry, undo_of
 
     if not codebooks:
         return {}
@@ -268,7 +268,7 @@ def _install(model, codebooks: Mapping[str, Any]) -> dict[str, Any]:
         for module, state in before.items():
             reg.set(module, state)
         raise
-    return before
+    return {module: undo_of(state) for module, state in before.items()}
 
 
 def _restore(params: dict[str, Any], originals: Mapping[str, Any]) -> None:
@@ -281,7 +281,7 @@ def _restore(params: dict[str, Any], originals: Mapping[str, Any]) -> None:
 
 def revert_delta(model, applied: AppliedDelta) -> None:
     """Put back the exact original weights; refuses if they changed since the apply."""
-    from core.adaptors import registry
+    from core.adaptors import AdaptorError, registry, undone
 
     params = dict(model.named_parameters())
     for name, expected in applied.written.items():
@@ -291,14 +291,19 @@ def revert_delta(model, applied: AppliedDelta) -> None:
                 "revert the later edits first"
             )
     reg = registry(model, create=bool(applied.codebooks_written))
+    previous = {}
     for module, expected in applied.codebooks_written.items():
         state = reg.get(module)
         if state is None or state.digest() != expected:
             raise DeltaError(f"the codebook adaptor on {module} changed after this {applied.delta.method} delta "
                              "was applied; revert the later edits first")
+        try:
+            previous[module] = undone(state, applied.codebooks_before[module])
+        except AdaptorError as exc:
+            raise DeltaError(f"cannot revert this {applied.delta.method} delta: {exc}") from None
     _restore(params, applied.originals)
-    for module, state in applied.codebooks_before.items():
-        reg.set(module, state)  # None (or empty) removes the adaptor and its hook
+    for module, state in previous.items():
+        reg.set(module, state)  # None removes the adaptor and its hook
 
 
 @contextmanager

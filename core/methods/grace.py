@@ -40,6 +40,8 @@ edits, teacher-forced, measured after the last edit:
 ======  ===========  ==========  ========
 
 lr 2 with a stop at mean NLL 0.1 needs ~13 Adam steps per edit there (lr 0.5: ~32).
+On the demo set itself (tests/core/test_grace.py): reliability 1.0 edited one at a time;
+the 60 demo requests and 140 more edited in sequence: locality 0.981, retention 0.988.
 """
 
 from __future__ import annotations

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 from core.facts import Fact
-from core.generation import SamplingOptions, continuations
+from core.generation import SamplingOptions, continuations, max_positions
 from core.loading import LoadedModel
 from core.metrics.fluency import fluency, perplexity_ratio
 from core.metrics.results import (
@@ -116,13 +116,18 @@ def edited_texts(lm: LoadedModel, facts: Sequence[Fact], tokens: int) -> tuple[l
 def ppl_ratios(lm: LoadedModel, facts: Sequence[Fact], forced: Sequence[str], batch_size: int,
                progress: Progress) -> list[float | None]:
     """PPL_r of each continuation under the model as it is now (call it unedited)."""
+    limit = max_positions(lm.model.config)
     spans, rows = [], []
     for i, (f, text) in enumerate(zip(facts, forced, strict=True)):
         prefix = join_target(f.prompt, f.target_new)
         if not text.strip():
             continue  # nothing generated (EOS or no room): no ratio
         pair = encode_continuation(lm.tokenizer, prefix, prefix + text)
-        spans += [(pair.prompt_ids, 1), (pair.ids, len(pair.prompt_ids))]
+        # re-tokenising prefix + text can exceed the context the text was generated in
+        ids = pair.ids[:limit] if limit else pair.ids
+        if len(ids) <= len(pair.prompt_ids):
+            continue  # no room left for any continuation token: no ratio
+        spans += [(pair.prompt_ids, 1), (ids, len(pair.prompt_ids))]
         rows.append(i)
     scores = score_spans(lm, spans, batch_size, progress) if spans else []
     out: list[float | None] = [None] * len(facts)

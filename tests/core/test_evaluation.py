@@ -207,3 +207,14 @@ def test_cancelled_evaluation_leaves_the_model_unchanged(trained_lm):
     with pytest.raises(Cancelled):
         evaluate(trained_lm, [FRANCE], edit=delta, progress=progress)
     assert state_fingerprint(trained_lm.model) == before
+
+
+def test_ppl_r_never_scores_past_the_model_context(tiny_lm):
+    """A prompt near the 64-token context: the forced continuation is cut to fit, not an index error."""
+    lm = tiny_lm("gpt2")
+    long_prompt = " ".join(["The capital of France is Paris."] * 7) + " The capital of France is"
+    fact = Fact.create(subject="France", prompt=long_prompt, target_new="Germany", target_true="Paris")
+    assert len(lm.tokenizer(long_prompt)["input_ids"]) < 64
+    report = evaluate(lm, [fact], options=EvalOptions(protocols=("fluency",), fluency_tokens=30))
+    ratio = report.facts[0].fluency.ppl_r
+    assert ratio is None or (math.isfinite(ratio) and ratio > 0)

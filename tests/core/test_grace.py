@@ -109,9 +109,19 @@ def test_sequential_edits_add_expand_split_and_supersede(tiny_lm):
     assert supersede.updates[0].new_radii.tolist() == [-1.0]
     both = GRACE.compute(lm, [same, other], wide)  # one delta; alone, "other" would expand its twin
     assert [f["action"] for f in both.info["facts"]] == ["supersede", "supersede"]
+    receipts.append(apply_delta(lm.model, supersede))  # the re-edit answers, not its disabled twin
+    assert _output_at_last_token(lm, again, supersede.updates[0].module).equal(supersede.updates[0].values[0])
     for receipt in reversed(receipts):
         revert_delta(lm.model, receipt)
     assert not live_states(lm.model)
+
+
+def _output_at_last_token(lm, fact, module):
+    from core.methods.keys import capture_at
+    from core.metrics.tokens import encode_pair
+
+    ids = encode_pair(lm.tokenizer, fact.prompt, fact.target_new).prompt_ids
+    return capture_at(lm, [module], [ids], [len(ids) - 1]).outputs[module][0].cpu()
 
 
 def test_cancel_and_errors_leave_the_model_and_its_codebook_unchanged(tiny_lm):

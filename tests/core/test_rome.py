@@ -1,7 +1,6 @@
 import dataclasses
 import json
 import threading
-import time
 
 import pytest
 import torch
@@ -200,10 +199,7 @@ def test_demo_model_quality(demo_lm):
     lines = demo_edits_file().read_text(encoding="utf-8").splitlines()
     facts = [fact_from_dict(json.loads(line)) for line in lines if line.strip()]
     before = state_fingerprint(demo_lm.model)
-    started = time.perf_counter()
     scores = evaluate_independent(demo_lm, facts, ROME.preset(demo_lm))
-    elapsed = time.perf_counter() - started
     assert state_fingerprint(demo_lm.model) == before
     assert scores["reliability"] >= 0.95, scores
     assert scores["locality"] >= 0.90, scores
-    assert elapsed < 180, f"{len(facts)} edits took {elapsed:.0f}s"
