@@ -2,7 +2,7 @@
 
 Runs offscreen on the demo model with throwaway settings and workspace (unless
 FACTSMITH_DATA_DIR is set): imports the demo counterfactual set, previews and reviews
-a few edits with FT-M (fast on the CPU; ``--method rome`` for ROME), commits twice and
+a few edits with ICE (fast on the CPU, no statistics to compute; ``--method rome`` for ROME), commits twice and
 writes, to FOLDER (default: docs/):
 
 - main-window.png: the demo model loaded, its queue imported
@@ -100,7 +100,7 @@ def _queue_states(app, window, method: str, folder: Path, shots: list[Path]) -> 
     _save(window.queue, folder / "queue.png", shots)
 
 
-def capture(folder: Path, method: str = "ft-m") -> list[Path]:
+def capture(folder: Path, method: str = "ice") -> list[Path]:
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     os.environ.setdefault("FACTSMITH_DATA_DIR", tempfile.mkdtemp(prefix="factsmith-shots-"))
     from PySide6.QtWidgets import QApplication
@@ -135,7 +135,7 @@ def capture(folder: Path, method: str = "ft-m") -> list[Path]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m app.screenshots", description=__doc__.splitlines()[0])
     parser.add_argument("folder", nargs="?", default="docs", help="where to write the PNGs (default: docs)")
-    parser.add_argument("--method", default="ft-m", help="editing method for the previews (default: ft-m)")
+    parser.add_argument("--method", default="ice", help="editing method for the previews (default: ice)")
     args = parser.parse_args(argv)
     for path in capture(Path(args.folder), args.method):
         print(path)

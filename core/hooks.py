@@ -18,7 +18,7 @@ class HookError(LookupError):
     """A hook names a module the model does not have."""
 
 
-class StopForward(Exception):  # noqa: N818 - a control-flow signal, not an error
+class StopForward(Exception):
     """Raised by ``stop_after`` to end a forward pass once the wanted module has run."""
 
 

@@ -6,7 +6,7 @@ import os
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
-import pytest  # noqa: E402
+import pytest
 
 FAMILIES = ("gpt2", "gptj", "gpt_neox", "llama")
 

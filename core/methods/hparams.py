@@ -44,7 +44,8 @@ def with_overrides(hparams: Any, values: dict[str, Any]) -> Any:
     changes = {}
     for name, value in values.items():
         if name not in fields:
-            raise HParamError(f"unknown hyperparameter {name!r} for {type(hparams).__name__}; known: {', '.join(sorted(fields))}")
+            known = ", ".join(sorted(fields))
+            raise HParamError(f"unknown hyperparameter {name!r} for {type(hparams).__name__}; known: {known}")
         if isinstance(value, str):
             value = _coerce(name, value, hints[name])
         elif isinstance(value, list):

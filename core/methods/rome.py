@@ -20,7 +20,21 @@ other              ~⅓ depth (ArchSpec.edit_layer_fraction), reference values
 =================  =====  ====  =====  =====  =====  ====  =========  ====  ========
 
 Reference values leave a 6-layer model unedited (methods.md §5): the small preset
-optimises longer, with a larger lr and clamp.
+optimises longer, with a larger lr and clamp, at the first block. Tuning on 15 dev facts
+(teacher-forced; covariance 100k self-sampled tokens; prefixes 5×5, 5×10; clamp 12):
+
+=====  ====  =====  ===========  ==========  ========
+layer  lr    steps  reliability  generality  locality
+=====  ====  =====  ===========  ==========  ========
+1      0.5   40     ~0.35        ~0.3        ~0.95
+0      2     60     0.78         0.71        0.83
+0      5     60     0.84         0.73        0.77
+=====  ====  =====  ===========  ==========  ========
+
+Beyond the first block the value optimisation plateaus on the demo model (P(target)
+stays below a few percent whatever the lr, steps or clamp), so layer 0 it is. Neither
+setting reaches the issue's 0.95 reliability with 0.90 locality: at layer 0 the change
+written at the subject token also reaches the subject's other relations.
 """
 
 from __future__ import annotations
@@ -88,8 +102,8 @@ KNOWN_MODELS: dict[tuple[str, int], dict] = {
     ("llama", 32): dict(layer=5, v_steps=25, weight_decay=1e-3),
 }
 SMALL_PRESET: dict = dict(
-    v_lr=0.5,
-    v_steps=40,
+    v_lr=2.0,
+    v_steps=60,
     clamp_norm_factor=12.0,
     prefix_counts=(5, 5),
     prefix_lengths=(5, 10),
@@ -153,8 +167,8 @@ ROME = RomeMethod()
 
 
 def small_model_layer(lm: LoadedModel) -> int:
-    """Tuned on the 6-layer demo model: layer 1 (the second block)."""
-    return max(0, min(lm.info.layers - 1, round(lm.info.layers / 6)))
+    """Tuned on the 6-layer demo model: the first block (see the module doc)."""
+    return 0
 
 
 def resolve_layer(lm: LoadedModel, hp: ROMEHParams) -> int:

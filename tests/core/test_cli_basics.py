@@ -14,7 +14,8 @@ def test_version(capsys):
 
 
 def test_generate_json_on_tiny_model(tiny_model_dir, capsys):
-    assert main(["generate", "--model", str(tiny_model_dir("gpt2")), "--json", "--max-new-tokens", "3", "Paris is"]) == 0
+    model = str(tiny_model_dir("gpt2"))
+    assert main(["generate", "--model", model, "--json", "--max-new-tokens", "3", "Paris is"]) == 0
     out = json.loads(capsys.readouterr().out)
     assert out["results"][0]["prompt"] == "Paris is"
 
@@ -26,5 +27,6 @@ def test_bad_model_folder_is_a_clear_error(tmp_path, capsys):
 
 
 def test_console_script_dispatches_to_cli():
-    result = subprocess.run([sys.executable, "-m", "app.launcher", "--version"], capture_output=True, text=True, timeout=120)
+    result = subprocess.run([sys.executable, "-m", "app.launcher", "--version"],
+                            capture_output=True, text=True, timeout=120)
     assert result.returncode == 0 and result.stdout.startswith("factsmith ")

@@ -2,8 +2,8 @@
 
 import pytest
 
-from core.editing import compute_edit
 from core.edit_runs import run_independent, run_sequential
+from core.editing import compute_edit
 from core.facts import fact_from_dict
 from core.fingerprint import state_fingerprint
 
