@@ -90,3 +90,14 @@ def demo_lm():
     if not (demo_model_dir() / "model.safetensors").exists():
         pytest.fail("the demo model is missing: build it with `python -m core.demo_build`")
     return load_model(demo_model_dir(), LoadOptions(device="cpu"))
+
+
+@pytest.fixture(scope="module")
+def one_torch_thread():
+    """Tiny models gain nothing from threads, and oversubscribed cores make them crawl."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)

@@ -31,13 +31,7 @@ FACTS = [
 FAST = dict(layer=1, steps=5, lr=0.5, loss_threshold=0.0)
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """Small models gain nothing from threads, and oversubscribed cores make them crawl."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def fast(lm, **overrides) -> GRACEHParams:

@@ -3,14 +3,7 @@ import torch
 
 from core.hooks import HookError, StopForward, added_to_output, capture, capture_many, get_module, stop_after
 
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """Tiny models gain nothing from threads, and oversubscribed cores make them crawl."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 class TupleOut(torch.nn.Module):

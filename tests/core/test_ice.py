@@ -22,12 +22,7 @@ from tests.conftest import FAMILIES
 log = logging.getLogger(__name__)
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 FACT = Fact.create(subject="The Space Needle", prompt="The Space Needle is in", target_new="Paris",

@@ -17,14 +17,7 @@ from core.methods.rome import ROME, ROMEHParams
 from core.progress import Cancelled, Progress
 from tests.conftest import FAMILIES
 
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """Tiny models gain nothing from threads, and oversubscribed cores make them crawl."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 FACTS = [

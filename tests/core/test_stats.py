@@ -10,14 +10,7 @@ from core.methods.keys import encode, right_padded
 from core.progress import Cancelled, Progress
 from core.stats import StatsError, StatsSource, StatsSpec, covariance_status, layer_covariance
 
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """Tiny models gain nothing from threads, and oversubscribed cores make them crawl."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 TEXTS = [
