@@ -11,13 +11,10 @@ from __future__ import annotations
 
 import json
 import logging
-import os
-import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from core.adaptors import save_adaptors
 from core.deltas import Delta, apply_delta
 from core.fingerprint import state_fingerprint as weights_fingerprint
 from core.ledger.db import Store, now
@@ -155,23 +152,11 @@ def checkout_marker(store: Store, result: Materialised) -> dict[str, Any]:
 
 
 def save_folder(lm, out: Path, marker: dict[str, Any]) -> None:
-    """Write weights (safetensors), config, tokenizer and the marker; the folder appears whole or not at all."""
-    out = Path(out)
-    if out.exists() and (not out.is_dir() or any(out.iterdir())):
-        raise LedgerError(f"{out} already exists and is not an empty folder; choose a new one")
-    partial = out.with_name(f".{out.name}.partial-{os.getpid()}")
-    shutil.rmtree(partial, ignore_errors=True)
+    """Write weights (safetensors), config, tokenizer, GRACE adaptors and the marker; whole or not at all."""
+    from core.saving import save_model_folder
+
     try:
-        lm.model.save_pretrained(partial)  # transformers 5 always writes safetensors
-        lm.tokenizer.save_pretrained(partial)
-        save_adaptors(lm.model, partial)  # GRACE edits live beside the weights; load_model reinstalls them
-        (partial / MARKER).write_text(json.dumps(marker, indent=1) + "\n", encoding="utf-8")
-        if not any(partial.glob("*.safetensors")):
-            raise LedgerError(f"saving to {out} wrote no .safetensors weights")
-        if out.exists():
-            out.rmdir()
-        os.replace(partial, out)
-    except BaseException:
-        shutil.rmtree(partial, ignore_errors=True)
-        raise
+        save_model_folder(lm, Path(out), {MARKER: json.dumps(marker, indent=1) + "\n"})
+    except (FileExistsError, OSError) as exc:
+        raise LedgerError(str(exc)) from exc
     log.info("checked out %s into %s", marker.get("commit", "")[:12], out)
