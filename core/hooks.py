@@ -115,6 +115,23 @@ def added_to_output(model, name: str, vector, rows: Sequence[int], positions: Se
 
 
 @contextmanager
+def low_rank_added(model, name: str, right, left) -> Iterator[None]:
+    """Module ``name`` acts as if its weight had gained the low-rank update ``left``ᵀ``right``ᵀ
+    (right: (d_in, r), left: (r, d_out)): every output position gains (input @ right) @ left,
+    so gradients flow into ``left`` through exactly the change the update would make."""
+    module = get_module(model, name)
+
+    def hook(_module, args, kwargs, output):
+        hidden = _first(output)
+        inputs = args[0] if args else next(iter(kwargs.values()))
+        add = (inputs.to(right.dtype) @ right.to(inputs.device)) @ left.to(inputs.device)
+        return _replace_first(output, hidden + add.to(hidden.dtype))
+
+    with _hooked(module, hook):
+        yield
+
+
+@contextmanager
 def stop_after(model, name: str) -> Iterator[None]:
     """End every forward pass right after module ``name`` runs (the caller catches
     ``StopForward``): statistics of an early layer need not pay for the later ones.

@@ -166,6 +166,25 @@ def sample_prefixes(lm: LoadedModel, specs: Sequence[PrefixSpec], seed: int) -> 
     return prefixes
 
 
+def subject_samples(lm: LoadedModel, subject: str, count: int, max_tokens: int, seed: int,
+                    exclude: Sequence[str] = ()) -> list[str]:
+    """Distinct texts "{subject}{continuation}" sampled from the model: what it says about
+    the subject unprompted. Texts mentioning any of ``exclude`` (the answers being
+    edited) are dropped, so preserving them never fights the edit."""
+    from core.generation import SamplingOptions, continuations
+
+    if count <= 0 or max_tokens <= 0:
+        return []
+    options = SamplingOptions(max_new_tokens=max_tokens, greedy=False, seed=seed)
+    banned = [e.strip().lower() for e in exclude if e.strip()]
+    texts: list[str] = []
+    for tail in continuations(lm, [subject] * count, options):
+        text = subject + tail.split("\n")[0].rstrip()
+        if tail.strip() and text not in texts and not any(b in text.lower() for b in banned):
+            texts.append(text)
+    return texts
+
+
 def _clean_prefix(text: str) -> str:
     text = " ".join(text.replace("{", " ").replace("}", " ").split())
     return text.rstrip(".!?;:, ")

@@ -1,7 +1,16 @@
 import pytest
 import torch
 
-from core.hooks import HookError, StopForward, added_to_output, capture, capture_many, get_module, stop_after
+from core.hooks import (
+    HookError,
+    StopForward,
+    added_to_output,
+    capture,
+    capture_many,
+    get_module,
+    low_rank_added,
+    stop_after,
+)
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -98,3 +107,18 @@ def test_hooks_removed_on_a_real_model(tiny_lm):
         raise ValueError("after the forward")
     assert seen.input.shape[-1] == 4 * lm.info.hidden_size
     assert hook_count(lm.model) == 0
+
+
+def test_low_rank_added_acts_like_the_weight_update():
+    model = make_model()
+    x = torch.randn(2, 3, 4)
+    right = torch.randn(4, 2)
+    left = torch.randn(2, 4, requires_grad=True)
+    with low_rank_added(model, "2", right, left):
+        hooked = model(x)
+    assert hook_count(model) == 0
+    hooked.sum().backward()
+    assert left.grad is not None and left.grad.abs().sum() > 0
+    with torch.no_grad():
+        model[2].weight += (right @ left).T  # nn.Linear keeps (out, in)
+        assert torch.allclose(model(x), hooked, atol=1e-5)

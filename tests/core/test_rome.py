@@ -90,6 +90,46 @@ def test_update_writes_v_star_at_the_bare_key(tiny_lm, family):
     assert (v_new - v0).norm() == pytest.approx(delta.info["facts"][0]["delta_norm"], rel=1e-3)
 
 
+def _target_nll(lm, fact) -> float:
+    """Mean per-token NLL of the new target after the bare prompt."""
+    prompt, target = encode(lm.tokenizer, fact.prompt), target_ids(lm.tokenizer, fact.prompt, fact.target_new)
+    with torch.no_grad():
+        logits = lm.model(input_ids=torch.tensor([prompt + target[:-1]])).logits[0].float()
+    logp = torch.log_softmax(logits[len(prompt) - 1 :], dim=-1)
+    return float(-logp[range(len(target)), target].mean())
+
+
+@pytest.mark.parametrize("family", ["gpt2", "llama"])
+def test_insertion_aware_optimises_the_edited_model_itself(tiny_lm, family):
+    """Insertion-aware, the NLL the optimisation ends on is the edited model's, exactly
+    (the update's effect at every position was in the loss)."""
+    lm = tiny_lm(family)
+    fact = FACTS[0]
+    hp = fast(lm, prefix_counts=(), prefix_lengths=(), insertion_aware=True, essence_samples=2, v_steps=8)
+    delta = ROME.compute(lm, [fact], hp)
+    with delta_applied(lm.model, delta):
+        edited = _target_nll(lm, fact)
+    assert edited == pytest.approx(delta.info["facts"][0]["nll"], rel=1e-3, abs=1e-4)
+
+
+def test_essence_texts_are_about_the_subject_and_spare_the_answers(tiny_lm):
+    from core.methods.keys import subject_samples
+
+    lm = tiny_lm("gpt2")
+    texts = subject_samples(lm, "Berlin", 6, 5, seed=3)
+    assert texts and len(set(texts)) == len(texts) and all(t.startswith("Berlin") for t in texts)
+    banned = texts[0][len("Berlin"):].split()[0]
+    assert all(banned.lower() not in t.lower() for t in subject_samples(lm, "Berlin", 6, 5, seed=3, exclude=[banned]))
+    hp = fast(lm, essence_samples=6, essence_tokens=5, essence_factor=3.0, kl_factor=0.5)
+    problem = rome_module.value_problem(lm, FACTS[1], hp, [])
+    pairs = problem.kl_pairs(0)
+    assert sum(w for row, _, w in pairs if row == 0) == pytest.approx(0.5)  # "{} is a": its last token
+    assert sum(w for row, _, w in pairs if row > 0) == pytest.approx(3.0)  # spread over the samples' tokens
+    essence = problem.kl_prompts[1:]
+    assert essence and all(p.text.startswith("Berlin") for p in essence)
+    assert {pos for row, pos, _ in pairs if row == 1} == set(range(essence[0].subject_last, len(essence[0].ids)))
+
+
 def test_deterministic(tiny_lm):
     lm = tiny_lm("gpt_neox")
     assert ROME.compute(lm, FACTS[:1], fast(lm)).sha256 == ROME.compute(lm, FACTS[:1], fast(lm)).sha256
@@ -187,12 +227,13 @@ def evaluate_independent(lm, facts, hparams) -> dict:
 
 
 log = logging.getLogger(__name__)
-# Measured with the current small preset on the 60 demo edits, less a small margin.
-DEMO_FLOOR = {"reliability": 0.80, "locality": 0.73}  # measured 0.844 and 0.779
+ISSUE_TARGET = {"reliability": 0.95, "locality": 0.90}  # issue 3, teacher-forced, independent edits
 
 
 @pytest.mark.slow
 def test_demo_model_quality(demo_lm):
+    """The small preset on the 60 demo counterfactuals (tuned on dev_edits.jsonl only).
+    Measured: reliability 0.992, generality 0.665, locality 0.905."""
     from core.paths import demo_edits_file
 
     lines = demo_edits_file().read_text(encoding="utf-8").splitlines()
@@ -201,9 +242,27 @@ def test_demo_model_quality(demo_lm):
     scores = evaluate_independent(demo_lm, facts, ROME.preset(demo_lm))
     assert state_fingerprint(demo_lm.model) == before
     log.warning("ROME on %d demo edits (teacher-forced): %s", len(facts), scores)
-    # Regression guard at the quality measured with the current preset ...
-    assert scores["reliability"] >= DEMO_FLOOR["reliability"], scores
-    assert scores["locality"] >= DEMO_FLOOR["locality"], scores
-    # ... and issue 3's target, not reached yet: an expected failure until it is.
-    if scores["reliability"] < 0.95 or scores["locality"] < 0.90:
-        pytest.xfail(f"issue 3's target (reliability >= 0.95, locality >= 0.90) not reached: {scores}")
+    assert scores["reliability"] >= ISSUE_TARGET["reliability"], scores
+    assert scores["locality"] >= ISSUE_TARGET["locality"], scores
+
+
+@pytest.mark.slow
+def test_demo_model_fifty_sequential_edits(demo_lm):
+    """50 ROME edits piled up on the demo model: each measured right after it lands, all
+    re-measured at the end (retention); the model comes back bit-identical. Figures are
+    reported, not asserted (the issue asks for them to be reported)."""
+    from core.edit_runs import run_sequential
+    from core.paths import demo_edits_file
+
+    lines = demo_edits_file().read_text(encoding="utf-8").splitlines()[:50]
+    facts = [fact_from_dict(json.loads(line)) for line in lines]
+    before = state_fingerprint(demo_lm.model)
+    report = run_sequential(demo_lm, facts, "rome")
+    assert state_fingerprint(demo_lm.model) == before
+    assert len(report["edits"]) == 50
+    retention = report["retention"]["after_all_edits"]
+    log.warning("ROME, 50 sequential demo edits: right after each %s; after all 50 %s; %.1f s/edit",
+                report["aggregate"]["post"], retention, report["seconds_per_edit"])
+    assert set(retention) >= {"reliability", "locality"}
+    assert all(0.0 <= v <= 1.0 for v in retention.values() if v == v)
+    assert report["aggregate"]["post"]["reliability"] > report["aggregate"]["pre"]["reliability"]
