@@ -184,9 +184,10 @@ def _validate(hp: MEMITHParams) -> None:
 
 
 def _prefix_specs(hp: MEMITHParams) -> list[PrefixSpec]:
-    if len(hp.prefix_counts) != len(hp.prefix_lengths):
+    lengths = hp.prefix_lengths or REFERENCE.prefix_lengths[: len(hp.prefix_counts)]  # counts set, lengths not
+    if len(hp.prefix_counts) != len(lengths):
         raise EditError("prefix_counts and prefix_lengths must have the same number of entries")
-    return [PrefixSpec(c, n) for c, n in zip(hp.prefix_counts, hp.prefix_lengths, strict=True)]
+    return [PrefixSpec(c, n) for c, n in zip(hp.prefix_counts, lengths, strict=True)]
 
 
 def _covariances(lm: LoadedModel, hp: MEMITHParams, layers: Sequence[int], progress: Progress) -> dict:

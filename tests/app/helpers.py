@@ -5,7 +5,7 @@ from __future__ import annotations
 from app.jobs import Job
 
 # ROME on the demo model, made quick for tests: no covariance statistics, few steps and prefixes.
-FAST_ROME = {"use_covariance": "false", "v_steps": "6", "prefix_counts": "1, 1"}
+FAST_ROME = {"use_covariance": "false", "v_steps": "6", "prefix_counts": "1, 1", "essence_samples": "2"}
 LOAD_TIMEOUT_MS = 180_000
 EDIT_TIMEOUT_MS = 300_000
 

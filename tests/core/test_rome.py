@@ -266,3 +266,13 @@ def test_demo_model_fifty_sequential_edits(demo_lm):
     assert set(retention) >= {"reliability", "locality"}
     assert all(0.0 <= v <= 1.0 for v in retention.values() if v == v)
     assert report["aggregate"]["post"]["reliability"] > report["aggregate"]["pre"]["reliability"]
+
+
+def test_prefix_counts_without_lengths_take_the_reference_lengths(tiny_lm):
+    """The small preset has no prefixes; setting only their counts (as the GUI's field does)
+    must not fail on the empty lengths."""
+    hp = dataclasses.replace(ROME.preset(tiny_lm("gpt2")), prefix_counts=(1, 2))
+    assert hp.prefix_lengths == ()
+    assert rome_module._prefix_specs(hp) == [rome_module.PrefixSpec(1, 5), rome_module.PrefixSpec(2, 10)]
+    with pytest.raises(EditError, match="same number"):
+        rome_module._prefix_specs(dataclasses.replace(hp, prefix_lengths=(5,)))
