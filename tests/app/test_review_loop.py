@@ -39,7 +39,9 @@ def _preview_and_approve(qtbot, window, subject):
     assert all(row["before"] != row["after"] for row in generations.visible_rows())
     assert len(generations.visible_rows()) == sum(row["before"] != row["after"] for row in shown)
     if generations.visible_rows():
-        assert "background:" in generations.browser.toHtml(), "changed words are highlighted"
+        page = generations.browser.toHtml()
+        colours = ("#c8ecc8", "#f6c6c6", "#fde9a9")  # generations_view's change colours
+        assert any(f"background-color:{c}" in page for c in colours), "changed words are highlighted"
     generations.changed_only.setChecked(False)
     assert window.preview_panel.metrics.table.rowCount() >= 3
     assert window.preview_panel.loss.losses, "the live loss curve got the optimiser's losses"
