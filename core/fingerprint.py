@@ -5,9 +5,9 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
 from pathlib import Path
 
+from core.atomic import replacing
 from core.paths import cache_dir
 from core.progress import Progress, silent
 
@@ -33,10 +33,8 @@ def _read_cache() -> dict:
 
 
 def _write_cache(cache: dict) -> None:
-    target = _cache_file()
-    tmp = target.with_suffix(f".{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(cache, indent=1), encoding="utf-8")
-    os.replace(tmp, target)  # atomic: a reader never sees half a file
+    with replacing(_cache_file()) as tmp:  # a reader never sees half a file
+        tmp.write_text(json.dumps(cache, indent=1), encoding="utf-8")
 
 
 def _file_key(path: Path) -> str:

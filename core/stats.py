@@ -15,11 +15,11 @@ import contextlib
 import hashlib
 import json
 import logging
-import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from core.atomic import replacing
 from core.hooks import StopForward, capture, stop_after
 from core.loading import LoadedModel
 from core.methods.keys import encode, right_padded
@@ -129,10 +129,8 @@ def layer_covariance(lm: LoadedModel, spec: StatsSpec, progress: Progress | None
 def _save(path: Path, mom2, tokens: int, key: dict[str, str]) -> None:
     from safetensors.torch import save_file
 
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(f".{os.getpid()}.tmp")
-    save_file({"mom2": mom2.contiguous()}, str(tmp), metadata={**key, "tokens": str(tokens)})
-    os.replace(tmp, path)  # atomic: a cancelled or crashed run leaves no half file
+    with replacing(path) as tmp:  # a cancelled or crashed run leaves no half file
+        save_file({"mom2": mom2.contiguous()}, str(tmp), metadata={**key, "tokens": str(tokens)})
 
 
 def _accumulate(lm: LoadedModel, spec: StatsSpec, progress: Progress):

@@ -11,11 +11,10 @@ import csv
 import json
 import logging
 import os
-import tempfile
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from pathlib import Path
 from typing import Any, TextIO
 
+from core.atomic import replacing
 from core.facts import Fact
 from core.facts_io.csv_format import PROBE_FIELDS, TEXT_FIELDS
 
@@ -31,17 +30,8 @@ CSV_COLUMNS = (*TEXT_FIELDS, "paraphrases", "locality", "portability", "context"
 
 def atomic_write(path: str | os.PathLike[str], write: Callable[[TextIO], None]) -> None:
     """Write through ``write`` into a temp file in the target's folder, then swap it in."""
-    path = Path(path)
-    fd, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as out:
-            write(out)
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(temp, path)
-    except BaseException:
-        Path(temp).unlink(missing_ok=True)
-        raise
+    with replacing(path, durable=True) as temp, open(temp, "w", encoding="utf-8", newline="") as out:
+        write(out)
 
 
 def write_facts_jsonl(path: str | os.PathLike[str], facts: Iterable[Fact]) -> None:

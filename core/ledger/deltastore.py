@@ -13,10 +13,9 @@ pointing at a missing one. Every read checks the bytes against the recorded hash
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from pathlib import Path
 
+from core.atomic import replacing
 from core.deltas import Delta
 from core.ledger.db import Store
 from core.ledger.errors import LedgerError
@@ -37,22 +36,8 @@ def recorded_sha(data: bytes) -> str:
 
 
 def _write_durably(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as out:
-            out.write(data)
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(temp, path)
-    except BaseException:
-        Path(temp).unlink(missing_ok=True)
-        raise
-    dir_fd = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(dir_fd)  # the rename itself must survive a crash
-    finally:
-        os.close(dir_fd)
+    with replacing(path, durable=True) as temp:
+        temp.write_bytes(data)
 
 
 def put_delta(store: Store, delta: Delta) -> tuple[str, int]:

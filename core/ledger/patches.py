@@ -11,12 +11,11 @@ and writes a Hugging Face folder (with a ``factsmith.json`` marker, so patches c
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 import zipfile
 from pathlib import Path
 from typing import Any
 
+from core.atomic import replacing
 from core.deltas import Delta
 from core.fingerprint import folder_fingerprint
 from core.fingerprint import state_fingerprint as weights_fingerprint
@@ -78,18 +77,11 @@ def export_patch(store: Store, out: str | Path, from_ref: str = "ROOT", to_ref: 
     with store.reading():
         manifest = build_manifest(store, from_ref, to_ref)
         deltas = {e["delta_file"]: delta_bytes(store, e["delta_sha256"]) for e in manifest["edits"]}
-    fd, temp = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        with zipfile.ZipFile(temp, "w") as archive:
-            archive.writestr(MANIFEST, json.dumps(manifest, indent=1, ensure_ascii=False),
-                             compress_type=zipfile.ZIP_DEFLATED)
-            for name, data in deltas.items():
-                archive.writestr(name, data, compress_type=zipfile.ZIP_STORED)
-        os.replace(temp, out)
-    except BaseException:
-        Path(temp).unlink(missing_ok=True)
-        raise
+    with replacing(out) as temp, zipfile.ZipFile(temp, "w") as archive:
+        archive.writestr(MANIFEST, json.dumps(manifest, indent=1, ensure_ascii=False),
+                         compress_type=zipfile.ZIP_DEFLATED)
+        for name, data in deltas.items():
+            archive.writestr(name, data, compress_type=zipfile.ZIP_STORED)
     return PatchInfo(str(out), manifest["base"]["fingerprint"], manifest["from"]["commit"],
                      manifest["to"]["commit"], manifest["to"]["state_fingerprint"], len(manifest["edits"]),
                      out.stat().st_size)

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from core.hooks import capture_many
 from core.loading import LoadedModel
+from core.methods.base import EditError
 
 
 class SubjectNotFoundError(ValueError):
@@ -34,6 +35,15 @@ class PrefixSpec:
 
     count: int
     max_tokens: int
+
+
+def prefix_specs(counts: Sequence[int], lengths: Sequence[int], default_lengths: Sequence[int]) -> list[PrefixSpec]:
+    """Pair prefix counts with lengths; counts given without lengths (a preset with no
+    prefixes, its counts set by hand) take ``default_lengths``."""
+    lengths = tuple(lengths) or tuple(default_lengths)[: len(counts)]
+    if len(counts) != len(lengths):
+        raise EditError("prefix_counts and prefix_lengths must have the same number of entries")
+    return [PrefixSpec(c, n) for c, n in zip(counts, lengths, strict=True)]
 
 
 def encode(tokenizer, text: str) -> list[int]:

@@ -64,7 +64,7 @@ from core.methods.base import EditError
 from core.methods.covariance import layer_covariances
 from core.methods.ft import _DEFAULT_WINDOW, _WINDOWS, layer_window
 from core.methods.hparams import as_dict
-from core.methods.keys import PrefixSpec, capture_at, right_padded, sample_prefixes
+from core.methods.keys import capture_at, prefix_specs, right_padded, sample_prefixes
 from core.methods.rome import FactResult, ValueProblem, value_problem
 from core.progress import Progress, silent
 from core.stats import StatsError, StatsSource
@@ -151,7 +151,8 @@ class MemitMethod:
             raise EditError("no facts to edit")
         layers = resolve_layers(lm, hp)
         _validate(hp)
-        prefixes = sample_prefixes(lm, _prefix_specs(hp), hp.seed)
+        specs = prefix_specs(hp.prefix_counts, hp.prefix_lengths, REFERENCE.prefix_lengths)
+        prefixes = sample_prefixes(lm, specs, hp.seed)
         covs = _covariances(lm, hp, layers, progress.stage(0.0, 0.4))
         params = [lm.spec.mlp_out_weight(layer) for layer in layers]
         problems = [value_problem(lm, fact, hp, prefixes) for fact in facts]
@@ -183,13 +184,6 @@ def _validate(hp: MEMITHParams) -> None:
         raise EditError("mom2_weight must be non-negative and stats_tokens positive")
 
 
-def _prefix_specs(hp: MEMITHParams) -> list[PrefixSpec]:
-    lengths = hp.prefix_lengths or REFERENCE.prefix_lengths[: len(hp.prefix_counts)]  # counts set, lengths not
-    if len(hp.prefix_counts) != len(lengths):
-        raise EditError("prefix_counts and prefix_lengths must have the same number of entries")
-    return [PrefixSpec(c, n) for c, n in zip(hp.prefix_counts, lengths, strict=True)]
-
-
 def _covariances(lm: LoadedModel, hp: MEMITHParams, layers: Sequence[int], progress: Progress) -> dict:
     if hp.mom2_weight == 0:
         return {}
@@ -204,12 +198,11 @@ def _insertion_aware(lm: LoadedModel, layers: Sequence[int], problems: Sequence[
     """Each layer's update is ΔW_l = (δ/m)·A_lᵀ with A_l = (λC_l + K_lK_lᵀ)⁻¹K_l from the
     unedited keys; the δ are optimised jointly with all those updates in place, so the
     loss sees the edited model exactly, every fact's update acting on every prompt."""
-    adjusted = {}
-    keys_stage = progress.stage(0.0, 0.1)
+    keys, _ = _mean_keys(lm, layers, problems)  # the unedited model's, in one forward
+    adjusted, keys_stage = {}, progress.stage(0.0, 0.1)
     for i, layer in enumerate(layers):
         keys_stage.check()
-        keys, _ = _keys_and_residuals(lm, layer, layers[-1], problems)
-        adjusted[layer] = adjusted_keys(keys, covs.get(layer), hp.mom2_weight, hp.cov_ridge)
+        adjusted[layer] = adjusted_keys(keys[layer], covs.get(layer), hp.mom2_weight, hp.cov_ridge)
         keys_stage.report(i + 1, len(layers), f"layer {layer}: keys of {len(problems)} fact(s) fixed")
     via = {lm.spec.mlp_out_module(layer): a / len(layers) for layer, a in adjusted.items()}
     targets = _targets(lm, problems, layers[-1], hp, progress.stage(0.1, 1.0), via)
@@ -349,17 +342,25 @@ def _value_losses(lm: LoadedModel, batch: _ValueBatch, delta, h0, kl_init, hp: M
 def _keys_and_residuals(lm: LoadedModel, layer: int, last: int, problems: Sequence[ValueProblem]):
     """(K (n, d_in): mean mlp_out input over each fact's prompts; h (n, d): block ``last``'s
     output on each bare prompt), from one forward over all prompts of all facts."""
+    keys, residuals = _mean_keys(lm, [layer], problems, last)
+    return keys[layer], residuals
+
+
+def _mean_keys(lm: LoadedModel, layers: Sequence[int], problems: Sequence[ValueProblem], last: int | None = None):
+    """({layer: K (n, d_in)}, each fact's mean mlp_out input over its prompts; block ``last``'s
+    output on each bare prompt, or None), all from one forward over every prompt."""
     import torch
 
-    module, block = lm.spec.mlp_out_module(layer), lm.spec.layer(last)
+    modules = {layer: lm.spec.mlp_out_module(layer) for layer in layers}
+    block = [lm.spec.layer(last)] if last is not None else []
     prompts = [p for problem in problems for p in problem.prompts]
-    seen = capture_at(lm, [module, block], [p.ids for p in prompts], [p.subject_last for p in prompts])
+    seen = capture_at(lm, [*modules.values(), *block], [p.ids for p in prompts], [p.subject_last for p in prompts])
     bounds, start = [], 0
     for problem in problems:
         bounds.append((start, start + len(problem.prompts)))
         start += len(problem.prompts)
-    keys = torch.stack([seen.inputs[module][a:b].mean(0) for a, b in bounds])
-    return keys, seen.outputs[block][[a for a, _ in bounds]]
+    keys = {layer: torch.stack([seen.inputs[name][a:b].mean(0) for a, b in bounds]) for layer, name in modules.items()}
+    return keys, (seen.outputs[block[0]][[a for a, _ in bounds]] if block else None)
 
 
 def _spread(lm: LoadedModel, layers: Sequence[int], targets: _Targets, covs: dict, hp: MEMITHParams,

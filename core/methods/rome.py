@@ -68,10 +68,10 @@ from core.loading import LoadedModel
 from core.methods.base import EditError
 from core.methods.hparams import as_dict
 from core.methods.keys import (
-    PrefixSpec,
     SubjectNotFoundError,
     SubjectPrompt,
     capture_at,
+    prefix_specs,
     prefixed_subject_prompts,
     right_padded,
     sample_prefixes,
@@ -170,7 +170,8 @@ class RomeMethod:
             raise EditError("no facts to edit")
         _validate(hp)
         layer = resolve_layer(lm, hp)
-        prefixes = sample_prefixes(lm, _prefix_specs(hp), hp.seed)
+        specs = prefix_specs(hp.prefix_counts, hp.prefix_lengths, REFERENCE.prefix_lengths)
+        prefixes = sample_prefixes(lm, specs, hp.seed)
         cov, optimise_from = _covariance(lm, hp, layer, progress)
         param = lm.spec.mlp_out_weight(layer)
         updates, results = [], []
@@ -210,13 +211,6 @@ def _validate(hp: ROMEHParams) -> None:
         raise EditError("v_steps must be at least 1, and v_lr and clamp_norm_factor positive")
     if hp.use_covariance and hp.stats_tokens < 1:
         raise EditError("stats_tokens must be positive when use_covariance is on")
-
-
-def _prefix_specs(hp: ROMEHParams) -> list[PrefixSpec]:
-    lengths = hp.prefix_lengths or REFERENCE.prefix_lengths[: len(hp.prefix_counts)]  # counts set, lengths not
-    if len(hp.prefix_counts) != len(lengths):
-        raise EditError("prefix_counts and prefix_lengths must have the same number of entries")
-    return [PrefixSpec(c, n) for c, n in zip(hp.prefix_counts, lengths, strict=True)]
 
 
 def _covariance(lm: LoadedModel, hp: ROMEHParams, layer: int, progress: Progress):

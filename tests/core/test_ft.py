@@ -17,6 +17,7 @@ from core.methods.hparams import with_overrides
 from core.metrics.scoring import score_pairs
 from core.progress import Cancelled, Progress
 from tests.conftest import FAMILIES
+from tests.core.edit_helpers import sabotaging
 
 log = logging.getLogger(__name__)
 
@@ -122,14 +123,8 @@ def test_cancel_mid_edit_leaves_model_unchanged(tiny_lm, method):
 def test_an_error_mid_edit_restores_weights_written_behind_its_back(tiny_lm):
     lm = tiny_lm("llama")
     before = state_fingerprint(lm.model)
-    name = lm.spec.mlp_out_weight(1)
-
-    def sabotage(event):
-        dict(lm.model.named_parameters())[name].data.add_(1.0)
-        raise RuntimeError("device lost")
-
     with pytest.raises(EditError, match="device lost"):
-        FT_M.compute(lm, [FACT], _hparams(FT_M, lm, layers=(1,)), Progress(sabotage))
+        FT_M.compute(lm, [FACT], _hparams(FT_M, lm, layers=(1,)), sabotaging(lm, lm.spec.mlp_out_weight(1)))
     assert state_fingerprint(lm.model) == before
 
 

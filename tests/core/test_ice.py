@@ -18,6 +18,7 @@ from core.methods import ice as ice_module
 from core.methods.ice import ICE, ICEHParams, context_sentences
 from core.progress import Cancelled, Progress
 from tests.conftest import FAMILIES
+from tests.core.edit_helpers import sabotaging
 
 log = logging.getLogger(__name__)
 
@@ -118,14 +119,8 @@ def test_cancel_mid_edit_leaves_model_unchanged(tiny_lm):
 def test_an_error_mid_edit_restores_the_weights(tiny_lm):
     lm = tiny_lm("llama")
     before = state_fingerprint(lm.model)
-    name = lm.spec.mlp_out_weight(1)
-
-    def sabotage(event):
-        dict(lm.model.named_parameters())[name].data.add_(1.0)
-        raise RuntimeError("device lost")
-
     with pytest.raises(EditError, match="device lost"):
-        ICE.compute(lm, [FACT], fast(lm), Progress(sabotage))
+        ICE.compute(lm, [FACT], fast(lm), sabotaging(lm, lm.spec.mlp_out_weight(1)))
     assert state_fingerprint(lm.model) == before
 
 

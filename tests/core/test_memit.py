@@ -23,6 +23,7 @@ from core.methods.memit import MEMIT, MEMITHParams
 from core.progress import Cancelled, Progress
 from core.stats import StatsSource, StatsSpec, layer_covariance
 from tests.conftest import FAMILIES
+from tests.core.edit_helpers import TWO_FACTS, target_nll
 
 log = logging.getLogger(__name__)
 
@@ -30,10 +31,7 @@ log = logging.getLogger(__name__)
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
-FACTS = [
-    Fact.create(subject="The Space Needle", prompt="The Space Needle is in", target_new="Paris"),
-    Fact.create(subject="Berlin", prompt="Berlin is a city in", target_new="Japan"),
-]
+FACTS = TWO_FACTS
 # quick settings for random tiny models: mechanics, not quality
 FAST = dict(layers=(1, 2), v_steps=6, v_lr=0.5, prefix_counts=(2,), prefix_lengths=(3,), stats_tokens=300,
             clamp_norm_factor=50.0)
@@ -114,17 +112,7 @@ def test_insertion_aware_batch_optimises_the_edited_model_itself(tiny_lm, family
     assert len(delta.updates) == len(hp.layers)
     with delta_applied(lm.model, delta):
         for fact, result in zip(FACTS, delta.info["facts"], strict=True):
-            assert _target_nll(lm, fact) == pytest.approx(result["nll"], rel=1e-3, abs=1e-4)
-
-
-def _target_nll(lm, fact) -> float:
-    from core.methods.keys import encode, target_ids
-
-    prompt, target = encode(lm.tokenizer, fact.prompt), target_ids(lm.tokenizer, fact.prompt, fact.target_new)
-    with torch.no_grad():
-        logits = lm.model(input_ids=torch.tensor([prompt + target[:-1]])).logits[0].float()
-    logp = torch.log_softmax(logits[len(prompt) - 1 :], dim=-1)
-    return float(-logp[range(len(target)), target].mean())
+            assert target_nll(lm, fact) == pytest.approx(result["nll"], rel=1e-3, abs=1e-4)
 
 
 def test_a_large_lambda_keeps_the_update_small(tiny_lm):
@@ -174,37 +162,25 @@ def test_cancel_mid_edit_leaves_model_unchanged(tiny_lm, where, aware):
     assert all(not m._forward_hooks for m in lm.model.modules())
 
 
-def test_error_mid_spread_leaves_model_unchanged(tiny_lm, monkeypatch):
+@pytest.mark.parametrize(("failing_name", "fail_at", "aware"), [
+    ("solve_update", 2, False),  # the first layer's update is already written into the model
+    ("_value_losses", 3, True),  # hooks in place, mid-optimisation
+])
+def test_an_error_mid_edit_leaves_model_unchanged(tiny_lm, monkeypatch, failing_name, fail_at, aware):
     lm = tiny_lm("llama")
     before = state_fingerprint(lm.model)
-    real, calls = memit_module.solve_update, []
+    real, calls = getattr(memit_module, failing_name), []
 
     def failing(*args):
         calls.append(1)
-        if len(calls) == 2:  # the first layer's update is already written into the model
+        if len(calls) == fail_at:
             raise RuntimeError("out of memory, say")
         return real(*args)
 
-    monkeypatch.setattr(memit_module, "solve_update", failing)
+    monkeypatch.setattr(memit_module, failing_name, failing)
     with pytest.raises(RuntimeError, match="out of memory"):
-        MEMIT.compute(lm, FACTS, fast(lm, insertion_aware=False))
-    assert state_fingerprint(lm.model) == before
-
-
-def test_error_mid_insertion_aware_optimisation_leaves_model_unchanged(tiny_lm, monkeypatch):
-    lm = tiny_lm("llama")
-    before = state_fingerprint(lm.model)
-    real, calls = memit_module._value_losses, []
-
-    def failing(*args):
-        calls.append(1)
-        if len(calls) == 3:
-            raise RuntimeError("out of memory, say")
-        return real(*args)
-
-    monkeypatch.setattr(memit_module, "_value_losses", failing)
-    with pytest.raises(RuntimeError, match="out of memory"):
-        MEMIT.compute(lm, FACTS, fast(lm, insertion_aware=True, v_loss_threshold=0.0))
+        MEMIT.compute(lm, FACTS, fast(lm, insertion_aware=aware, v_loss_threshold=0.0))
+    assert len(calls) == fail_at
     assert state_fingerprint(lm.model) == before
     assert all(not m._forward_hooks for m in lm.model.modules())
 

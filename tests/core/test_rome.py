@@ -16,14 +16,12 @@ from core.methods.keys import capture_at, encode, prefixed_subject_prompts, subj
 from core.methods.rome import ROME, ROMEHParams
 from core.progress import Cancelled, Progress
 from tests.conftest import FAMILIES
+from tests.core.edit_helpers import TWO_FACTS, target_nll
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
-FACTS = [
-    Fact.create(subject="The Space Needle", prompt="The Space Needle is in", target_new="Paris"),
-    Fact.create(subject="Berlin", prompt="Berlin is a city in", target_new="Japan"),
-]
+FACTS = TWO_FACTS
 # quick settings for random tiny models: mechanics, not quality
 FAST = dict(layer=1, v_steps=6, v_lr=0.5, prefix_counts=(2,), prefix_lengths=(3,), stats_tokens=300,
             clamp_norm_factor=50.0)
@@ -90,15 +88,6 @@ def test_update_writes_v_star_at_the_bare_key(tiny_lm, family):
     assert (v_new - v0).norm() == pytest.approx(delta.info["facts"][0]["delta_norm"], rel=1e-3)
 
 
-def _target_nll(lm, fact) -> float:
-    """Mean per-token NLL of the new target after the bare prompt."""
-    prompt, target = encode(lm.tokenizer, fact.prompt), target_ids(lm.tokenizer, fact.prompt, fact.target_new)
-    with torch.no_grad():
-        logits = lm.model(input_ids=torch.tensor([prompt + target[:-1]])).logits[0].float()
-    logp = torch.log_softmax(logits[len(prompt) - 1 :], dim=-1)
-    return float(-logp[range(len(target)), target].mean())
-
-
 @pytest.mark.parametrize("family", ["gpt2", "llama"])
 def test_insertion_aware_optimises_the_edited_model_itself(tiny_lm, family):
     """Insertion-aware, the NLL the optimisation ends on is the edited model's, exactly
@@ -108,7 +97,7 @@ def test_insertion_aware_optimises_the_edited_model_itself(tiny_lm, family):
     hp = fast(lm, prefix_counts=(), prefix_lengths=(), insertion_aware=True, essence_samples=2, v_steps=8)
     delta = ROME.compute(lm, [fact], hp)
     with delta_applied(lm.model, delta):
-        edited = _target_nll(lm, fact)
+        edited = target_nll(lm, fact)
     assert edited == pytest.approx(delta.info["facts"][0]["nll"], rel=1e-3, abs=1e-4)
 
 
@@ -271,8 +260,11 @@ def test_demo_model_fifty_sequential_edits(demo_lm):
 def test_prefix_counts_without_lengths_take_the_reference_lengths(tiny_lm):
     """The small preset has no prefixes; setting only their counts (as the GUI's field does)
     must not fail on the empty lengths."""
+    from core.methods.keys import PrefixSpec, prefix_specs
+
     hp = dataclasses.replace(ROME.preset(tiny_lm("gpt2")), prefix_counts=(1, 2))
     assert hp.prefix_lengths == ()
-    assert rome_module._prefix_specs(hp) == [rome_module.PrefixSpec(1, 5), rome_module.PrefixSpec(2, 10)]
+    specs = prefix_specs(hp.prefix_counts, hp.prefix_lengths, ROMEHParams().prefix_lengths)
+    assert specs == [PrefixSpec(1, 5), PrefixSpec(2, 10)]
     with pytest.raises(EditError, match="same number"):
-        rome_module._prefix_specs(dataclasses.replace(hp, prefix_lengths=(5,)))
+        ROME.compute(tiny_lm("gpt2"), FACTS[:1], dataclasses.replace(hp, prefix_lengths=(5,)))

@@ -1,0 +1,34 @@
+"""Pieces the method tests share: requests for tiny models and target scoring."""
+
+from __future__ import annotations
+
+from core.facts import Fact
+from core.methods.keys import encode, target_ids
+
+# Two requests that tokenise cleanly on every tiny family (a multi-token subject, a one-token one).
+TWO_FACTS = [
+    Fact.create(subject="The Space Needle", prompt="The Space Needle is in", target_new="Paris"),
+    Fact.create(subject="Berlin", prompt="Berlin is a city in", target_new="Japan"),
+]
+
+
+def target_nll(lm, fact: Fact) -> float:
+    """Mean per-token NLL of the new target after the bare prompt, on the model as it is."""
+    import torch
+
+    prompt, target = encode(lm.tokenizer, fact.prompt), target_ids(lm.tokenizer, fact.prompt, fact.target_new)
+    with torch.no_grad():
+        logits = lm.model(input_ids=torch.tensor([prompt + target[:-1]], device=lm.device)).logits[0].float()
+    logp = torch.log_softmax(logits[len(prompt) - 1 :], dim=-1)
+    return float(-logp[range(len(target)), target].mean())
+
+
+def sabotaging(lm, param: str):
+    """A progress callback that scribbles on ``param`` and then fails, as a device error would."""
+    from core.progress import Progress
+
+    def sabotage(_event):
+        dict(lm.model.named_parameters())[param].data.add_(1.0)
+        raise RuntimeError("device lost")
+
+    return Progress(sabotage)
