@@ -32,3 +32,19 @@ def sabotaging(lm, param: str):
         raise RuntimeError("device lost")
 
     return Progress(sabotage)
+
+
+def independent_reports(lm, method, facts, reference, options):
+    """Each fact edited on its own from the model as it is, with the method's preset:
+    (one evaluation report per fact, mean seconds of editing per fact)."""
+    import time
+
+    from core.evaluation import evaluate
+
+    hp, reports, editing = method.preset(lm), [], 0.0
+    for fact in facts:
+        started = time.perf_counter()
+        delta = method.compute(lm, [fact], hp)
+        editing += time.perf_counter() - started
+        reports.append(evaluate(lm, [fact], edit=delta, reference=reference, options=options))
+    return reports, editing / len(facts)

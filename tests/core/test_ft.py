@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import logging
-import time
 
 import pytest
 
@@ -17,7 +16,7 @@ from core.methods.hparams import with_overrides
 from core.metrics.scoring import score_pairs
 from core.progress import Cancelled, Progress
 from tests.conftest import FAMILIES
-from tests.core.edit_helpers import sabotaging
+from tests.core.edit_helpers import independent_reports, sabotaging
 
 log = logging.getLogger(__name__)
 
@@ -170,7 +169,7 @@ def _demo_facts(name: str) -> list[Fact]:
 def test_ft_quality_on_demo_model(demo_lm):
     """FT-M must reach reliability >= 0.95 (teacher-forced) editing each demo fact on its
     own; FT-L and the other metrics are reported, not asserted."""
-    from core.evaluation import EvalOptions, aggregate, capture_reference, evaluate
+    from core.evaluation import EvalOptions, aggregate, capture_reference
 
     facts = _demo_facts("demo_edits.jsonl")
     before = state_fingerprint(demo_lm.model)
@@ -178,13 +177,8 @@ def test_ft_quality_on_demo_model(demo_lm):
     options = EvalOptions(protocols=("teacher_forced", "probability"))
     summaries = {}
     for method in (FT_M, FT_L):
-        hp, reports, editing = method.preset(demo_lm), [], 0.0
-        for fact in facts:
-            started = time.perf_counter()
-            delta = method.compute(demo_lm, [fact], hp, Progress())
-            editing += time.perf_counter() - started
-            reports.append(evaluate(demo_lm, [fact], edit=delta, reference=reference, options=options))
-        summaries[method.name] = {**aggregate(reports), "seconds_per_edit": editing / len(facts)}
+        reports, seconds = independent_reports(demo_lm, method, facts, reference, options)
+        summaries[method.name] = {**aggregate(reports), "seconds_per_edit": seconds}
     assert state_fingerprint(demo_lm.model) == before
     report = json.dumps(summaries, indent=1, sort_keys=True)
     log.warning("FT quality on %d demo edits:\n%s", len(facts), report)

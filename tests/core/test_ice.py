@@ -5,7 +5,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
-import time
 
 import pytest
 import torch
@@ -18,7 +17,7 @@ from core.methods import ice as ice_module
 from core.methods.ice import ICE, ICEHParams, context_sentences
 from core.progress import Cancelled, Progress
 from tests.conftest import FAMILIES
-from tests.core.edit_helpers import sabotaging
+from tests.core.edit_helpers import independent_reports, sabotaging
 
 log = logging.getLogger(__name__)
 
@@ -139,7 +138,7 @@ def test_ice_against_ft_m_on_demo_model(demo_lm, tmp_path_factory):
     """ICE reliability >= 0.9 (teacher-forced) editing each of the first demo facts on its
     own. FT-M on the same facts beside it: locality, fluency and PPL_r are reported, not
     asserted (the paper finds ICE better on locality and PPL_r)."""
-    from core.evaluation import EvalOptions, aggregate, capture_reference, evaluate
+    from core.evaluation import EvalOptions, aggregate, capture_reference
     from core.facts_io import read_facts
     from core.methods.ft import FT_M
     from core.paths import demo_edits_file
@@ -150,18 +149,13 @@ def test_ice_against_ft_m_on_demo_model(demo_lm, tmp_path_factory):
     options = EvalOptions(protocols=("teacher_forced", "fluency"))
     table = {}
     for method in (ICE, FT_M):
-        hp, reports, editing = method.preset(demo_lm), [], 0.0
-        for fact in facts:
-            started = time.perf_counter()
-            delta = method.compute(demo_lm, [fact], hp, Progress())
-            editing += time.perf_counter() - started
-            reports.append(evaluate(demo_lm, [fact], edit=delta, reference=reference, options=options))
+        reports, seconds = independent_reports(demo_lm, method, facts, reference, options)
         summary = aggregate(reports)
         ratios = sorted(m.fluency.ppl_r for r in reports for m in r.facts if m.fluency.ppl_r is not None)
         table[method.name] = {**{k: round(summary[k], 4) for k in ("reliability", "generality", "locality",
                                                                       "fluency", "ppl_r")},
                               "ppl_r_median": round(ratios[len(ratios) // 2], 3),
-                              "seconds_per_edit": round(editing / len(facts), 3)}
+                              "seconds_per_edit": round(seconds, 3)}
     assert state_fingerprint(demo_lm.model) == before
     report = json.dumps({"facts": len(facts), "protocol": "teacher_forced + fluency", **table}, indent=1)
     log.warning("ICE vs FT-M on the demo model:\n%s", report)

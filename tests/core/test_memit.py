@@ -23,7 +23,7 @@ from core.methods.memit import MEMIT, MEMITHParams
 from core.progress import Cancelled, Progress
 from core.stats import StatsSource, StatsSpec, layer_covariance
 from tests.conftest import FAMILIES
-from tests.core.edit_helpers import TWO_FACTS, target_nll
+from tests.core.edit_helpers import TWO_FACTS, independent_reports, target_nll
 
 log = logging.getLogger(__name__)
 
@@ -212,14 +212,12 @@ def _teacher_forced(lm, facts, delta, reference):
 @pytest.mark.slow
 def test_demo_model_single_edits(demo_lm):
     """MEMIT editing each of the first demo counterfactuals on its own: reliability >= 0.9."""
-    from core.evaluation import aggregate, capture_reference, evaluate
+    from core.evaluation import EvalOptions, aggregate, capture_reference
 
     facts = _demo(12)
     before = state_fingerprint(demo_lm.model)
     reference = capture_reference(demo_lm, facts)
-    hp = MEMIT.preset(demo_lm)
-    reports = [evaluate(demo_lm, [f], edit=MEMIT.compute(demo_lm, [f], hp), reference=reference,
-                        protocols=("teacher_forced",)) for f in facts]
+    reports, _ = independent_reports(demo_lm, MEMIT, facts, reference, EvalOptions(protocols=("teacher_forced",)))
     summary = {k: round(v, 4) for k, v in aggregate(reports).items()}
     assert state_fingerprint(demo_lm.model) == before
     log.warning("MEMIT, %d single demo edits: %s", len(facts), json.dumps(summary))
