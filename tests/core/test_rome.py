@@ -91,14 +91,18 @@ def test_update_writes_v_star_at_the_bare_key(tiny_lm, family):
 @pytest.mark.parametrize("family", ["gpt2", "llama"])
 def test_insertion_aware_optimises_the_edited_model_itself(tiny_lm, family):
     """Insertion-aware, the NLL the optimisation ends on is the edited model's, exactly
-    (the update's effect at every position was in the loss)."""
+    (the update's effect at every position was in the loss); optimised at the subject
+    token alone, it is off (measured 6e-4 to 2e-3 relative on these tiny models)."""
     lm = tiny_lm(family)
     fact = FACTS[0]
-    hp = fast(lm, prefix_counts=(), prefix_lengths=(), insertion_aware=True, essence_samples=2, v_steps=8)
-    delta = ROME.compute(lm, [fact], hp)
-    with delta_applied(lm.model, delta):
-        edited = target_nll(lm, fact)
-    assert edited == pytest.approx(delta.info["facts"][0]["nll"], rel=1e-3, abs=1e-4)
+    gaps = {}
+    for aware in (True, False):
+        hp = fast(lm, prefix_counts=(), prefix_lengths=(), insertion_aware=aware, essence_samples=2, v_steps=8)
+        delta = ROME.compute(lm, [fact], hp)
+        with delta_applied(lm.model, delta):
+            edited = target_nll(lm, fact)
+        gaps[aware] = abs(edited - delta.info["facts"][0]["nll"]) / delta.info["facts"][0]["nll"]
+    assert gaps[True] < 1e-5 and gaps[False] > 1e-4, gaps
 
 
 def test_essence_texts_are_about_the_subject_and_spare_the_answers(tiny_lm):
