@@ -1,19 +1,21 @@
 """Seconds per edit and peak memory for each method, on the demo model and a random 124M GPT-2.
 
-    .venv/bin/python bench/edit_latency.py [--edits 5] [--methods rome,ft-l,ft-m,memit,ice]
-                                           [--models demo,gpt2-124m]
+    .venv/bin/python bench/edit_latency.py [--edits 5] [--methods rome,ft-l,ft-m,memit,memit batch,ice,grace]
+                                           [--models demo,gpt2-124m] [--stats-tokens N]
 
 Each (model, method) runs in its own subprocess so peak memory (max RSS, or CUDA peak on a
 GPU) belongs to that method alone. Timings are the median over --edits single-fact edits
 of the demo set; "memit batch" is one MEMIT delta for all --edits facts at once (seconds
-per fact). Also times the covariance statistics ROME and MEMIT need at their presets'
-budgets (cached afterwards, so edits do not include them).
+per fact). First, per model, it times the covariance statistics ROME and MEMIT need, in a
+fresh cache that the edit subprocesses then share, so edits never include them. The
+budget is each preset's own unless --stats-tokens sets another (the table says which).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import subprocess
 import sys
@@ -44,7 +46,19 @@ def _rss_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def measure(model_dir: str, method_name: str, edits: int) -> dict:
+def _hparams(lm, method_name: str, stats_tokens: int):
+    """The method's preset for this model, with the bench's statistics budget if set."""
+    import dataclasses
+
+    from core.methods import get_method
+
+    hp = get_method(method_name).preset(lm)
+    if stats_tokens > 0 and any(f.name == "stats_tokens" for f in dataclasses.fields(hp)):
+        hp = dataclasses.replace(hp, stats_tokens=stats_tokens)
+    return hp
+
+
+def measure(model_dir: str, method_name: str, edits: int, stats_tokens: int) -> dict:
     """Runs inside the subprocess: load, edit `edits` facts, report timings."""
     import torch
 
@@ -57,7 +71,7 @@ def measure(model_dir: str, method_name: str, edits: int) -> dict:
     baseline = _rss_mib()
     batch = method_name.endswith(" batch")
     method = get_method(method_name.removesuffix(" batch"))
-    hparams = method.preset(lm)
+    hparams = _hparams(lm, method.name, stats_tokens)
     facts = read_facts(demo_edits_file())[:edits]
     method.compute(lm, facts[:1], hparams, None)  # warm-up: first-call allocations, covariance
     seconds = []
@@ -70,29 +84,26 @@ def measure(model_dir: str, method_name: str, edits: int) -> dict:
             "model_mib": baseline, "params": lm.info.parameters, "device": lm.info.device}
 
 
-def measure_stats(model_dir: str, method_name: str) -> dict:
-    """Seconds to compute (uncached) the covariance the method's preset needs."""
-    import os
-
+def measure_stats(model_dir: str, method_name: str, stats_tokens: int) -> dict:
+    """Seconds to compute the covariance the method needs (the parent gives a cold cache)."""
     from core.loading import load_model
-    from core.methods import get_method
     from core.methods.covariance import layer_covariances
     from core.methods.memit import resolve_layers
     from core.methods.rome import resolve_layer
     from core.stats import StatsSource
 
-    with tempfile.TemporaryDirectory() as cache:
-        os.environ["FACTSMITH_CACHE_DIR"] = cache  # a cold cache: time the computation itself
-        lm = load_model(model_dir)
-        hp = get_method(method_name).preset(lm)
-        layers = resolve_layers(lm, hp) if method_name == "memit" else (resolve_layer(lm, hp),)
-        started = time.perf_counter()
-        layer_covariances(lm, layers, StatsSource(hp.stats_source, hp.stats_seed), hp.stats_tokens)
-        return {"stats_s": time.perf_counter() - started, "tokens": hp.stats_tokens, "layers": list(layers)}
+    lm = load_model(model_dir)
+    hp = _hparams(lm, method_name, stats_tokens)
+    layers = resolve_layers(lm, hp) if method_name == "memit" else (resolve_layer(lm, hp),)
+    started = time.perf_counter()
+    layer_covariances(lm, layers, StatsSource(hp.stats_source, hp.stats_seed), hp.stats_tokens)
+    return {"stats_s": time.perf_counter() - started, "tokens": hp.stats_tokens, "layers": list(layers)}
 
 
-def _child(args: list[str]) -> dict:
-    out = subprocess.run([sys.executable, __file__, "--child", *args], capture_output=True, text=True, cwd=ROOT)
+def _child(args: list[str], cache: str) -> dict:
+    env = {**os.environ, "FACTSMITH_CACHE_DIR": cache}
+    out = subprocess.run([sys.executable, __file__, "--child", *args], capture_output=True, text=True,
+                         cwd=ROOT, env=env)
     if out.returncode != 0:
         return {"error": out.stderr.strip().splitlines()[-1] if out.stderr.strip() else "failed"}
     return json.loads(out.stdout.strip().splitlines()[-1])
@@ -101,28 +112,42 @@ def _child(args: list[str]) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--edits", type=int, default=5)
-    parser.add_argument("--methods", default="rome,ft-l,ft-m,memit,memit batch,ice")
+    parser.add_argument("--methods", default="rome,ft-l,ft-m,memit,memit batch,ice,grace")
     parser.add_argument("--models", default="demo,gpt2-124m")
+    parser.add_argument("--stats-tokens", type=int, default=0,
+                        help="covariance budget for ROME and MEMIT (0: each preset's own)")
     parser.add_argument("--child", nargs="+", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        kind, model_dir, *rest = args.child
-        result = measure_stats(model_dir, rest[0]) if kind == "stats" else measure(model_dir, kind, int(rest[0]))
+        kind, model_dir, number, stats_tokens = args.child
+        result = (measure_stats(model_dir, number, int(stats_tokens)) if kind == "stats"
+                  else measure(model_dir, kind, int(number), int(stats_tokens)))
         print(json.dumps(result))
         return
+    print_table(run_all(args))
+
+
+def run_all(args: argparse.Namespace) -> list[tuple[str, str, dict]]:
+    """Statistics first (cold cache), then each method on the warm cache, per model."""
     from core.paths import demo_model_dir
 
+    methods, budget = args.methods.split(","), str(args.stats_tokens)
+    rows = []
     with tempfile.TemporaryDirectory() as tmp:
         models = {"demo": str(demo_model_dir())}
         if "gpt2-124m" in args.models:
             models["gpt2-124m"] = str(_random_gpt2_124m(Path(tmp) / "gpt2-124m"))
-        rows = []
         for name in args.models.split(","):
-            for method in args.methods.split(","):
-                rows.append((name, method, _child([method, models[name], str(args.edits)])))
+            cache = tempfile.mkdtemp(prefix="cache-", dir=tmp)
             for method in ("rome", "memit"):
-                if method in args.methods.split(","):
-                    rows.append((name, f"{method} stats", _child(["stats", models[name], method])))
+                if any(m.split()[0] == method for m in methods):
+                    rows.append((name, f"{method} stats", _child(["stats", models[name], method, budget], cache)))
+            for method in methods:
+                rows.append((name, method, _child([method, models[name], str(args.edits), budget], cache)))
+    return rows
+
+
+def print_table(rows: list[tuple[str, str, dict]]) -> None:
     print(f"{'model':<10} {'method':<12} {'s/edit (median)':>16} {'peak MiB':>9} {'model MiB':>9}  note")
     for name, method, r in rows:
         if "error" in r:

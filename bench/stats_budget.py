@@ -51,7 +51,12 @@ def measure(lm, facts, budget: int) -> dict[str, float]:
 
 def main() -> None:
     args = parse_args()
-    os.environ["FACTSMITH_CACHE_DIR"] = tempfile.mkdtemp(prefix="factsmith-stats-bench-")
+    with tempfile.TemporaryDirectory(prefix="factsmith-stats-bench-") as cache:
+        os.environ["FACTSMITH_CACHE_DIR"] = cache  # every budget computed cold, nothing left behind
+        run(args)
+
+
+def run(args: argparse.Namespace) -> None:
     from core.facts_io import read_facts
     from core.loading import LoadOptions, load_model
     from core.paths import demo_edits_file, demo_model_dir

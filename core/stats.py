@@ -276,12 +276,14 @@ def _sample_batch(lm: LoadedModel, starts: list[list[int]], length: int, generat
 
     eos = lm.tokenizer.eos_token_id
     ids = torch.tensor(starts, device=lm.device)
+    # no row is padded, but the start token may be the pad token: an explicit mask says so
+    mask = torch.ones_like(ids)
     out, done = [], torch.zeros(len(starts), dtype=torch.bool)
     marginal, past = 0.0, None
     with torch.no_grad():
         for _ in range(length):
             progress.check()
-            result = lm.model(input_ids=ids, past_key_values=past, use_cache=True)
+            result = lm.model(input_ids=ids, attention_mask=mask, past_key_values=past, use_cache=True)
             past = result.past_key_values
             probs = torch.softmax(result.logits[:, -1].float().cpu(), dim=-1)
             marginal = marginal + probs[~done].sum(0)
@@ -290,5 +292,6 @@ def _sample_batch(lm: LoadedModel, starts: list[list[int]], length: int, generat
             if bool(done.all()):
                 break
             ids = out[-1].to(lm.device)
+            mask = torch.cat([mask, torch.ones_like(ids)], dim=1)
     rows = torch.cat(out, dim=1).tolist() if out else [[] for _ in starts]
     return [row[: row.index(eos)] if eos in row else row for row in rows], marginal / marginal.sum()

@@ -256,7 +256,7 @@ def train_value(lm: LoadedModel, module: str, pair, last: int, out0, hp: GRACEHP
     with torch.enable_grad(), added_to_output(lm.model, module, shift, [0], [last]):
         for step in range(1, hp.steps + 1):
             progress.check()
-            logits = lm.model(input_ids=ids).logits[0, span].float()
+            logits = lm.model(input_ids=ids, attention_mask=torch.ones_like(ids)).logits[0, span].float()
             loss = torch.nn.functional.cross_entropy(logits, target)
             progress.report(step, hp.steps, f"{label} step {step}/{hp.steps}".strip(), loss=loss.item())
             if loss.item() < hp.loss_threshold or step == hp.steps:

@@ -1,0 +1,61 @@
+"""The benchmark scripts run end to end on tiny settings, so they cannot rot unnoticed.
+
+Figures are not checked here (speed is never asserted in tests); only that each script
+finishes, prints its table with numbers in it, and writes what it says it writes.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+pytestmark = pytest.mark.slow
+
+
+def run_bench(script: str, *args: str, cache: Path) -> str:
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "FACTSMITH_CACHE_DIR": str(cache)}
+    done = subprocess.run([sys.executable, str(ROOT / "bench" / script), *args], capture_output=True,
+                          text=True, cwd=ROOT, env=env, timeout=900)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return done.stdout
+
+
+def test_continual_table_chart_and_json(tmp_path):
+    chart, data = tmp_path / "chart.png", tmp_path / "run.json"
+    out = run_bench("continual.py", "--methods", "grace", "--edits", "3", "--every", "2", "--fluency-facts", "2",
+                    "--out", str(chart), "--json", str(data), cache=tmp_path / "cache")
+    assert "| grace | 0 |" in out and "| grace | 2 |" in out and "| grace | 3 |" in out
+    assert "restored exactly: True" in out
+    assert chart.read_bytes().startswith(b"\x89PNG")
+    rows = json.loads(data.read_text())["results"]["grace"]["rows"]
+    assert [r["edits"] for r in rows] == [0, 2, 3]
+    assert all(0.0 <= r["locality"] <= 1.0 for r in rows[1:])
+
+
+def test_edit_latency_rows_have_figures(tmp_path):
+    out = run_bench("edit_latency.py", "--models", "demo", "--methods", "ft-m,grace", "--edits", "1",
+                    cache=tmp_path / "cache")
+    rows = [line.split() for line in out.splitlines()[1:]]
+    assert [r[:2] for r in rows] == [["demo", "ft-m"], ["demo", "grace"]]
+    assert all(float(r[2]) > 0 and float(r[3]) > 0 for r in rows), out
+
+
+def test_edit_latency_times_statistics_at_the_given_budget(tmp_path):
+    out = run_bench("edit_latency.py", "--models", "demo", "--methods", "rome", "--edits", "1",
+                    "--stats-tokens", "500", cache=tmp_path / "cache")
+    stats, rome = out.splitlines()[1:]
+    assert stats.split()[:2] == ["demo", "rome"] and "500 tokens" in stats
+    assert rome.split()[:2] == ["demo", "rome"] and float(rome.split()[2]) > 0
+
+
+def test_stats_budget_table(tmp_path):
+    out = run_bench("stats_budget.py", "--budgets", "0", "--facts", "1", cache=tmp_path / "cache")
+    row = next(line for line in out.splitlines() if line.startswith("| none"))
+    cells = [c.strip() for c in row.strip("|").split("|")]
+    assert all(0.0 <= float(c) <= 1.0 for c in cells[3:]), row
