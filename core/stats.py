@@ -30,6 +30,9 @@ log = logging.getLogger(__name__)
 
 DEFAULT_BUDGET_TOKENS = 100_000
 FORWARD_TOKENS = 4096  # tokens per statistics forward pass
+# the start-token estimate needs a few positions per row, not whole texts: models that
+# rarely end a text would otherwise sample rows × window tokens only to throw them away
+MARGINAL_STEPS = 64
 
 
 class StatsError(ValueError):
@@ -256,7 +259,8 @@ def _sampled(lm: LoadedModel, seed: int, width: int, progress: Progress) -> Iter
         while True:
             sampled, _ = _sample_batch(lm, [bos] * rows, width - len(bos), generator, progress)
             yield from (bos + row for row in sampled if row)
-    _, marginal = _sample_batch(lm, [[lm.tokenizer.eos_token_id]] * rows, width, generator, progress)
+    _, marginal = _sample_batch(lm, [[lm.tokenizer.eos_token_id]] * rows, min(width, MARGINAL_STEPS),
+                                generator, progress)
     marginal[lm.tokenizer.eos_token_id] = 0.0
     while True:
         starts = torch.multinomial(marginal, rows, replacement=True, generator=generator).tolist()
