@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/continual.py [--edits 500] [--every 50] [--methods rome,ft-l,ft-m,memit,ice,grace]
                                         [--device auto] [--out bench/continual.png] [--json FILE]
+    .venv/bin/python bench/continual.py --merge A.json B.json ... [--out chart.png]
 
 For each method the demo model is loaded fresh, a pre-edit locality reference is
 captured, and --edits counterfactual requests are edited one after another, each
@@ -56,6 +57,9 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--seed", type=int, default=2024)
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "continual.png", help="PNG chart")
     parser.add_argument("--json", type=Path, help="also write every checkpoint and timing here")
+    parser.add_argument("--merge", type=Path, nargs="+", metavar="JSON",
+                        help="run nothing: one table and chart from earlier runs' --json files (say, one "
+                             "method per process, run side by side)")
     args = parser.parse_args()
     if args.edits < 1 or args.every < 1:
         parser.error("--edits and --every must be at least 1")
@@ -202,8 +206,29 @@ def save_chart(results: dict[str, dict], out: Path) -> None:
     window.close()
 
 
+def merged(files: list[Path]) -> dict[str, dict]:
+    """The results of several --json files, in order; a method in two files is an error."""
+    results: dict[str, dict] = {}
+    for path in files:
+        try:
+            runs = json.loads(path.read_text(encoding="utf-8"))["results"]
+        except (OSError, ValueError, KeyError) as exc:
+            raise SystemExit(f"{path}: not a continual.py --json file ({exc})") from None
+        for name, result in runs.items():
+            if name in results:
+                raise SystemExit(f"{path}: method {name!r} is already in an earlier file")
+            results[name] = result
+    return results
+
+
 def main() -> None:
     args = parse_args()
+    if args.merge:
+        results = merged(args.merge)
+        print_table(results)
+        save_chart(results, args.out)
+        print(f"\nchart: {args.out}")
+        return
     methods = [m.strip() for m in args.methods.split(",") if m.strip()]
     for name in methods:
         get_method(name)  # unknown names fail before any work

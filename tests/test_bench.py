@@ -37,6 +37,19 @@ def test_continual_table_chart_and_json(tmp_path):
     assert [r["edits"] for r in rows] == [0, 2, 3]
     assert all(0.0 <= r["locality"] <= 1.0 for r in rows[1:])
 
+    merged_chart = tmp_path / "merged.png"
+    again = run_bench("continual.py", "--merge", str(data), "--out", str(merged_chart), cache=tmp_path / "cache")
+    assert "| grace | 3 |" in again and merged_chart.read_bytes().startswith(b"\x89PNG")
+
+
+def test_continual_merge_refuses_a_method_twice(tmp_path):
+    data = tmp_path / "run.json"
+    data.write_text(json.dumps({"results": {"grace": {"rows": []}}}))
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen"}
+    done = subprocess.run([sys.executable, str(ROOT / "bench" / "continual.py"), "--merge", str(data), str(data)],
+                          capture_output=True, text=True, cwd=ROOT, env=env, timeout=300)
+    assert done.returncode != 0 and "'grace' is already in an earlier file" in done.stderr
+
 
 def test_edit_latency_rows_have_figures(tmp_path):
     out = run_bench("edit_latency.py", "--models", "demo", "--methods", "ft-m,grace", "--edits", "1",
