@@ -185,7 +185,7 @@ def save_chart(results: dict[str, dict], out: Path) -> None:
         plot.showGrid(x=True, y=True, alpha=0.15)
         plot.setXRange(0, max(last, 1), padding=0.02)
         if key != "fluency":
-            plot.setYRange(0.0, 1.05, padding=0)
+            plot.setYRange(-0.03, 1.05, padding=0)  # a 0 reads as 0, not as the axis
         for j, (name, result) in enumerate(results.items()):
             points = [(r["edits"], r[key]) for r in result.get("rows", []) if r.get(key) is not None]
             if points:

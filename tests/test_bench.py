@@ -72,3 +72,14 @@ def test_stats_budget_table(tmp_path):
     row = next(line for line in out.splitlines() if line.startswith("| none"))
     cells = [c.strip() for c in row.strip("|").split("|")]
     assert all(0.0 <= float(c) <= 1.0 for c in cells[3:]), row
+
+
+def test_log_scale_with_synthetic_deltas(tmp_path):
+    out = run_bench("log_scale.py", "--method", "synthetic", "--edits", "4", "--per-commit", "2",
+                    "--keep", str(tmp_path / "workspace"), cache=tmp_path / "cache")
+    table = dict(line.strip("|").split("|", 1) for line in out.splitlines() if line.startswith("| "))
+    table = {key.strip(): value.strip() for key, value in table.items()}
+    assert table["edits committed"].startswith("4 synthetic (2 per commit, 2 commits)")
+    assert "replays 4 deltas" in table["check out HEAD"]
+    assert "rebuilds with 3 deltas" in table["revert one edit from the middle"]
+    assert (tmp_path / "workspace").is_dir()
