@@ -40,10 +40,17 @@ def _random_gpt2_124m(folder: Path) -> Path:
     return folder
 
 
-def _rss_mib() -> float:
-    import resource
+def _memory_mib(field: str) -> float:
+    """This process's resident memory now (VmRSS) or at its peak (VmHWM), from /proc.
 
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    Not ru_maxrss: Linux keeps it across fork and exec, so every subprocess would report
+    the parent's peak (the parent builds the 124M model)."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1]) / 1024
+    import resource  # no /proc (macOS): the peak, which is what this process reached
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
 
 
 def _hparams(lm, method_name: str, stats_tokens: int):
@@ -68,7 +75,7 @@ def measure(model_dir: str, method_name: str, edits: int, stats_tokens: int) -> 
     from core.paths import demo_edits_file
 
     lm = load_model(model_dir)
-    baseline = _rss_mib()
+    baseline = _memory_mib("VmRSS")
     batch = method_name.endswith(" batch")
     method = get_method(method_name.removesuffix(" batch"))
     hparams = _hparams(lm, method.name, stats_tokens)
@@ -79,7 +86,7 @@ def measure(model_dir: str, method_name: str, edits: int, stats_tokens: int) -> 
         started = time.perf_counter()
         method.compute(lm, group, hparams, None)
         seconds.append((time.perf_counter() - started) / len(group))
-    peak = torch.cuda.max_memory_allocated() / 2**20 if torch.cuda.is_available() else _rss_mib()
+    peak = torch.cuda.max_memory_allocated() / 2**20 if torch.cuda.is_available() else _memory_mib("VmHWM")
     return {"median_s": statistics.median(seconds), "min_s": min(seconds), "peak_mib": peak,
             "model_mib": baseline, "params": lm.info.parameters, "device": lm.info.device}
 
