@@ -80,7 +80,7 @@ def measure(model_dir: str, method_name: str, edits: int, stats_tokens: int) -> 
     method = get_method(method_name.removesuffix(" batch"))
     hparams = _hparams(lm, method.name, stats_tokens)
     facts = read_facts(demo_edits_file())[:edits]
-    method.compute(lm, facts[:1], hparams, None)  # warm-up: first-call allocations, covariance
+    method.compute(lm, facts[:1], hparams, None)  # warm-up: first-call allocations, reading the cached covariance
     seconds = []
     for group in ([facts] if batch else [[f] for f in facts]):
         started = time.perf_counter()
