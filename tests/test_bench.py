@@ -18,10 +18,14 @@ ROOT = Path(__file__).resolve().parent.parent
 pytestmark = pytest.mark.slow
 
 
-def run_bench(script: str, *args: str, cache: Path) -> str:
+def bench_process(script: str, *args: str, cache: Path) -> subprocess.CompletedProcess:
     env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "FACTSMITH_CACHE_DIR": str(cache)}
-    done = subprocess.run([sys.executable, str(ROOT / "bench" / script), *args], capture_output=True,
+    return subprocess.run([sys.executable, str(ROOT / "bench" / script), *args], capture_output=True,
                           text=True, cwd=ROOT, env=env, timeout=900)
+
+
+def run_bench(script: str, *args: str, cache: Path) -> str:
+    done = bench_process(script, *args, cache=cache)
     assert done.returncode == 0, done.stderr[-3000:]
     return done.stdout
 
@@ -45,9 +49,7 @@ def test_continual_table_chart_and_json(tmp_path):
 def test_continual_merge_refuses_a_method_twice(tmp_path):
     data = tmp_path / "run.json"
     data.write_text(json.dumps({"results": {"grace": {"rows": []}}}))
-    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen"}
-    done = subprocess.run([sys.executable, str(ROOT / "bench" / "continual.py"), "--merge", str(data), str(data)],
-                          capture_output=True, text=True, cwd=ROOT, env=env, timeout=300)
+    done = bench_process("continual.py", "--merge", str(data), str(data), cache=tmp_path / "cache")
     assert done.returncode != 0 and "'grace' is already in an earlier file" in done.stderr
 
 
