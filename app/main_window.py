@@ -24,7 +24,7 @@ from app.widgets.preview_panel import PreviewPanel
 from app.widgets.prompt_panel import PromptPanel
 from app.widgets.review_bar import ReviewBar
 from app.window_actions import WindowActions
-from core.paths import demo_model_dir
+from core.util.paths import demo_model_dir
 
 log = logging.getLogger(__name__)
 

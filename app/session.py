@@ -21,11 +21,11 @@ from PySide6.QtCore import QObject, Signal
 
 from app.jobs import Job, JobLane
 from app.settings import AppSettings, default_workspace_path
-from core.editing import EditOutcome, compute_edit
 from core.ledger import Workspace
 from core.ledger.records import CommitRecord, RunRecord
-from core.loading import LoadedModel, LoadOptions, load_model
-from core.progress import Progress
+from core.model.loading import LoadedModel, LoadOptions, load_model
+from core.util.progress import Progress
+from core.workflows.editing import EditOutcome, compute_edit
 
 log = logging.getLogger(__name__)
 
@@ -201,7 +201,7 @@ class Session(QObject):
             parent = ws.head()
             commit = ws.commit(message, run_ids)
             if live.id == parent.id:  # the live model is HEAD: rebuild it in place
-                from core.deltas import apply_delta
+                from core.edit.deltas import apply_delta
 
                 for run_id in commit.applied:
                     apply_delta(lm.model, ws.delta(run_id))

@@ -35,12 +35,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from core.deltas import apply_delta, revert_delta
-from core.evaluation import capture_reference, evaluate
-from core.facts import Fact, fact_from_dict
-from core.loading import LoadOptions, load_model
+from core.edit.deltas import apply_delta, revert_delta
+from core.facts.fact import Fact, fact_from_dict
 from core.methods import get_method, method_names
-from core.paths import demo_model_dir
+from core.metrics.evaluation import capture_reference, evaluate
+from core.model.loading import LoadOptions, load_model
+from core.util.paths import demo_model_dir
 
 ROOT = Path(__file__).resolve().parent.parent
 METRICS = (("newest", "newest edit's reliability"), ("retention", "retention of earlier edits"),
@@ -99,7 +99,7 @@ def measure(lm, edited: list[Fact], reference, fluency_facts: list[Fact]) -> dic
 def run_method(name: str, facts: list[Fact], fluency_facts: list[Fact], every: int, device: str,
                result: dict) -> None:
     """Fills ``result`` as it goes, so a failure part-way keeps the checkpoints so far."""
-    from core.fingerprint import state_fingerprint
+    from core.model.fingerprint import state_fingerprint
 
     started = time.perf_counter()
     lm = load_model(demo_model_dir(), LoadOptions(device=device))

@@ -32,7 +32,7 @@ def _random_gpt2_124m(folder: Path) -> Path:
     import torch
     from transformers import AutoTokenizer, GPT2Config, GPT2LMHeadModel
 
-    from core.paths import demo_model_dir
+    from core.util.paths import demo_model_dir
 
     torch.manual_seed(0)
     GPT2LMHeadModel(GPT2Config()).save_pretrained(folder, safe_serialization=True)
@@ -69,10 +69,10 @@ def measure(model_dir: str, method_name: str, edits: int, stats_tokens: int) -> 
     """Runs inside the subprocess: load, edit `edits` facts, report timings."""
     import torch
 
-    from core.facts_io import read_facts
-    from core.loading import load_model
+    from core.facts.io import read_facts
     from core.methods import get_method
-    from core.paths import demo_edits_file
+    from core.model.loading import load_model
+    from core.util.paths import demo_edits_file
 
     lm = load_model(model_dir)
     baseline = _memory_mib("VmRSS")
@@ -93,11 +93,11 @@ def measure(model_dir: str, method_name: str, edits: int, stats_tokens: int) -> 
 
 def measure_stats(model_dir: str, method_name: str, stats_tokens: int) -> dict:
     """Seconds to compute the covariance the method needs (the parent gives a cold cache)."""
-    from core.loading import load_model
-    from core.methods.covariance import layer_covariances
+    from core.methods.stats import layer_covariances
     from core.methods.memit import resolve_layers
     from core.methods.rome import resolve_layer
-    from core.stats import StatsSource
+    from core.methods.stats import StatsSource
+    from core.model.loading import load_model
 
     lm = load_model(model_dir)
     hp = _hparams(lm, method_name, stats_tokens)
@@ -136,7 +136,7 @@ def main() -> None:
 
 def run_all(args: argparse.Namespace) -> list[tuple[str, str, dict]]:
     """Statistics first (cold cache), then each method on the warm cache, per model."""
-    from core.paths import demo_model_dir
+    from core.util.paths import demo_model_dir
 
     methods, budget = args.methods.split(","), str(args.stats_tokens)
     rows = []

@@ -26,11 +26,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from core.deltas import Delta, LowRankUpdate, apply_delta
-from core.facts import Fact, FactError, fact_from_dict
+from core.edit.deltas import Delta, LowRankUpdate, apply_delta
+from core.facts.fact import Fact, FactError, fact_from_dict
 from core.ledger import Workspace
-from core.loading import LoadOptions
-from core.paths import demo_model_dir
+from core.model.loading import LoadOptions
+from core.util.paths import demo_model_dir
 
 
 def parse_args() -> argparse.Namespace:
@@ -87,7 +87,7 @@ def synthetic_edit(lm, fact: Fact):
 def compute(lm, fact: Fact, method: str):
     if method == "synthetic":
         return synthetic_edit(lm, fact)
-    from core.editing import compute_edit
+    from core.workflows.editing import compute_edit
 
     return compute_edit(lm, [fact], method)
 
@@ -131,7 +131,7 @@ def timed(action):
 
 
 def main() -> None:
-    from core.loading import load_model
+    from core.model.loading import load_model
 
     args = parse_args()
     model_dir = args.model or demo_model_dir()

@@ -29,10 +29,10 @@ def parse_args() -> argparse.Namespace:
 
 
 def measure(lm, facts, budget: int) -> dict[str, float]:
-    from core.edit_runs import run_independent
     from core.methods import get_method
     from core.methods.hparams import with_overrides
-    from core.stats import layer_covariance
+    from core.methods.stats import layer_covariance
+    from core.workflows.runs import run_independent
 
     overrides = {"use_covariance": budget > 0, "stats_tokens": max(budget, 1)}
     hparams = with_overrides(get_method("rome").preset(lm), overrides)
@@ -57,9 +57,9 @@ def main() -> None:
 
 
 def run(args: argparse.Namespace) -> None:
-    from core.facts_io import read_facts
-    from core.loading import LoadOptions, load_model
-    from core.paths import demo_edits_file, demo_model_dir
+    from core.facts.io import read_facts
+    from core.model.loading import LoadOptions, load_model
+    from core.util.paths import demo_edits_file, demo_model_dir
 
     lm = load_model(demo_model_dir(), LoadOptions(device="auto"))
     facts = read_facts(demo_edits_file())[: args.facts]

@@ -68,7 +68,7 @@ def tiny_model_dir(tmp_path_factory, tiny_tokenizer):
 @pytest.fixture
 def tiny_lm(tiny_model_dir):
     """tiny_lm(family) -> a freshly loaded LoadedModel on CPU."""
-    from core.loading import LoadOptions, load_model
+    from core.model.loading import LoadOptions, load_model
 
     def load(family: str):
         return load_model(tiny_model_dir(family), LoadOptions(device="cpu"))
@@ -84,8 +84,8 @@ def _isolated_cache(tmp_path_factory, monkeypatch):
 @pytest.fixture(scope="session")
 def demo_lm():
     """The bundled demo model, loaded once per session; tests must leave it unchanged."""
-    from core.loading import LoadOptions, load_model
-    from core.paths import demo_model_dir
+    from core.model.loading import LoadOptions, load_model
+    from core.util.paths import demo_model_dir
 
     if not (demo_model_dir() / "model.safetensors").exists():
         pytest.fail("the demo model is missing: build it with `python -m core.demo_build`")

@@ -19,7 +19,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from core.facts import Fact
+from core.facts.fact import Fact
 from core.ledger.records import RunRecord
 
 COLUMNS = ("Run", "Facts", "Method", "Reliability", "Locality", "Warnings")

@@ -8,7 +8,7 @@ from typing import Any
 
 from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QTextBrowser, QVBoxLayout, QWidget
 
-from core.textdiff import Segment, word_diff
+from core.util.textdiff import Segment, word_diff
 
 KIND_LABELS = {"prompt": "Edit prompt", "paraphrase": "Paraphrase", "locality": "Locality",
                "portability": "Portability", "free": "Your prompt"}
@@ -46,7 +46,7 @@ class GenerationsView(QWidget):
         layout.addWidget(self.browser, 1)
 
     def set_previews(self, previews: Sequence[Any]) -> None:
-        """Previews as ``core.editing.Preview`` objects or their dicts."""
+        """Previews as ``core.workflows.editing.Preview`` objects or their dicts."""
         self._rows = [p if isinstance(p, dict) else p.to_dict() for p in previews]
         self.render()
 

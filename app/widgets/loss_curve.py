@@ -5,7 +5,7 @@ from __future__ import annotations
 import pyqtgraph as pg
 from PySide6.QtWidgets import QWidget
 
-from core.progress import ProgressEvent
+from core.util.progress import ProgressEvent
 
 
 class LossCurve(pg.PlotWidget):

@@ -21,10 +21,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from core.loading import LoadedModel
 from core.methods import get_method, method_names
 from core.methods.hparams import with_overrides
-from core.stats_plan import StatsNeed, needed_statistics
+from core.model.loading import LoadedModel
+from core.workflows.stats_plan import StatsNeed, needed_statistics
 
 # Shown without "Advanced": the knobs a reviewer most often turns.
 BASIC_HPARAMS = ("layer", "layers", "v_lr", "v_steps", "lr", "steps", "norm_constraint", "edit_lr",
@@ -142,7 +142,7 @@ class MethodPanel(QGroupBox):
 
     def hparams(self) -> Any:
         """Preset with the overrides applied (raises HParamError for a bad value)."""
-        return with_overrides(self.preset, self.overrides())
+        return resolve_hparams(self.lm, self.method_name(), self.overrides(), base=self.preset)
 
     def _on_edited(self) -> None:
         self.update_stats_status()

@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 
 from core.cli.options import add_model_options, load_from_args
-from core.edit_runs import MODES
+from core.workflows.runs import MODES
 
 
 def register(sub) -> None:
@@ -38,16 +38,16 @@ def _add_facts_options(parser: argparse.ArgumentParser) -> None:
 
 
 def _read_facts(args: argparse.Namespace):
-    from core.facts_io import read_facts
-    from core.paths import demo_edits_file
+    from core.facts.io import read_facts
+    from core.util.paths import demo_edits_file
 
     facts = read_facts(args.facts or demo_edits_file(), format=args.format)
     return facts[: args.limit] if args.limit else facts
 
 
 def evaluate_command(args: argparse.Namespace) -> dict:
-    from core.editing import headline
-    from core.evaluation import DEFAULT_PROTOCOL, evaluate
+    from core.metrics.evaluation import DEFAULT_PROTOCOL, evaluate
+    from core.workflows.editing import headline
 
     facts = _read_facts(args)
     lm = load_from_args(args)
@@ -57,18 +57,15 @@ def evaluate_command(args: argparse.Namespace) -> dict:
 
 
 def _hparams(args: argparse.Namespace, lm):
-    from core.methods import get_method
-    from core.methods.hparams import from_file, parse_assignments, with_overrides
+    from core.methods import resolve_hparams
+    from core.methods.hparams import parse_assignments
 
-    hparams = get_method(args.method).preset(lm)
-    if args.hparams:
-        hparams = from_file(hparams, args.hparams)
-    return with_overrides(hparams, parse_assignments(args.assignments))
+    return resolve_hparams(lm, args.method, parse_assignments(args.assignments), file=args.hparams)
 
 
 def edit_command(args: argparse.Namespace) -> dict:
-    from core.edit_runs import run_batch, run_independent, run_sequential
-    from core.saving import save_model_folder
+    from core.model.saving import save_model_folder
+    from core.workflows.runs import run_batch, run_independent, run_sequential
 
     facts = _read_facts(args)
     lm = load_from_args(args)
@@ -79,8 +76,8 @@ def edit_command(args: argparse.Namespace) -> dict:
                              "to save a model carrying several edits")
         report = run_independent(lm, facts, args.method, hparams=hparams)
         if args.out:
-            from core.deltas import delta_applied
-            from core.editing import compute_edit
+            from core.edit.deltas import delta_applied
+            from core.workflows.editing import compute_edit
 
             outcome = compute_edit(lm, facts, args.method, hparams=hparams, preview_tokens=0)
             with delta_applied(lm.model, outcome.delta):

@@ -23,6 +23,7 @@ from core.cli.ledger_render import (
     render_show,
     render_tags,
 )
+from core.workflows.gates import DEFAULT_THRESHOLDS
 
 STATUS_CHOICES = ("pending", "approved", "rejected", "needs-rework", "all")
 
@@ -72,6 +73,11 @@ def register(sub) -> None:
     com.add_argument("-m", "--message", required=True)
     com.add_argument("--run", type=int, action="append", dest="runs", metavar="N",
                      help="commit these runs (default: the latest run of every approved fact)")
+    for metric in DEFAULT_THRESHOLDS:
+        com.add_argument(f"--min-{metric}", type=float, metavar="X",
+                         help=f"commit gate: refuse runs under this {metric} (default {DEFAULT_THRESHOLDS[metric]})")
+    com.add_argument("--force", action="store_true",
+                     help="commit runs under the thresholds anyway; the commit records that it was forced")
     com.set_defaults(handler=make_commit, render=render_commit)
     _register_history(sub)
 
@@ -142,7 +148,7 @@ def check_workspace(args: argparse.Namespace) -> dict[str, Any]:
     with open_ws(args) as ws:
         problems = ws.check()
     if problems:
-        from core.cli.main import CommandError
+        from core.cli.errors import CommandError
 
         raise CommandError(f"workspace has {len(problems)} problem(s): " + "; ".join(problems))
     return {"workspace": args.workspace, "problems": []}
@@ -160,7 +166,7 @@ def list_queue(args: argparse.Namespace) -> list[dict[str, Any]]:
 
 def review_fact(args: argparse.Namespace) -> dict[str, Any]:
     if (args.decision == "undo") == bool(args.fact):
-        from core.cli.main import CommandError
+        from core.cli.errors import CommandError
 
         raise CommandError("give a fact id with --approve/--reject/--rework, or --undo alone")
     with open_ws(args) as ws:
@@ -169,8 +175,12 @@ def review_fact(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def make_commit(args: argparse.Namespace) -> dict[str, Any]:
+    thresholds = dict(DEFAULT_THRESHOLDS)
+    for metric in DEFAULT_THRESHOLDS:
+        if (value := getattr(args, f"min_{metric}")) is not None:
+            thresholds[metric] = value
     with open_ws(args) as ws:
-        return ws.commit(args.message, args.runs).to_dict()
+        return ws.commit(args.message, args.runs, thresholds=thresholds, force=args.force).to_dict()
 
 
 def show_log(args: argparse.Namespace) -> list[dict[str, Any]]:

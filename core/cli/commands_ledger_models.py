@@ -8,8 +8,8 @@ from typing import Any
 
 from core.cli.commands_ledger import common, open_ws
 from core.cli.ledger_render import render_materialised, render_patch, render_runs
-from core.loading import DTYPES, LoadOptions
-from core.progress import Progress
+from core.model.loading import DTYPES, LoadOptions
+from core.util.progress import Progress
 
 log = logging.getLogger("factsmith")
 
@@ -106,7 +106,7 @@ def apply_patch(args: argparse.Namespace) -> dict[str, Any]:
     from core.ledger import apply_patch as apply
 
     if not args.model:
-        from core.cli.main import CommandError
+        from core.cli.errors import CommandError
 
         raise CommandError("patch apply needs --model DIR: the model folder to patch")
     return apply(args.file, args.model, args.out, _options(args), _progress()).to_dict()

@@ -25,7 +25,7 @@ def register(sub) -> None:
 
 
 def generate(args: argparse.Namespace) -> dict:
-    from core.generation import SamplingOptions, continuations
+    from core.model.generation import SamplingOptions, continuations
 
     lm = load_from_args(args)
     options = SamplingOptions(max_new_tokens=args.max_new_tokens, greedy=not args.sample, seed=args.seed)

@@ -45,7 +45,13 @@ def render_review(r: dict[str, Any]) -> str:
 
 
 def render_commit(r: dict[str, Any]) -> str:
-    return f"commit {_short(r['id'])}: {len(r['applied'])} edit(s) applied: {r['message']}\n"
+    line = f"commit {_short(r['id'])}: {len(r['applied'])} edit(s) applied: {r['message']}\n"
+    gate = r.get("gate") or {}
+    if gate.get("forced"):
+        under = ", ".join(f"run {w['run']} {w['metric']} {w['value']:.2f} < {w['minimum']:.2f}"
+                          for w in gate["warnings"])
+        line += f"forced past the commit gate: {under}\n"
+    return line
 
 
 def render_log(rows: list[dict[str, Any]]) -> str:

@@ -5,9 +5,9 @@ from __future__ import annotations
 import argparse
 import logging
 
-from core.loading import DTYPES, LoadedModel, LoadOptions, load_model
-from core.paths import demo_model_dir
-from core.progress import Progress
+from core.model.loading import DTYPES, LoadedModel, LoadOptions, load_model
+from core.util.paths import demo_model_dir
+from core.util.progress import Progress
 
 log = logging.getLogger("factsmith")
 

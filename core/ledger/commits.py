@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from core.ledger.db import Store, dumps, now
 from core.ledger.errors import LedgerError
@@ -22,12 +22,14 @@ from core.ledger.state import (
     state_fingerprint,
     state_runs,
 )
+from core.workflows.gates import GateCheck, check_runs
 
 log = logging.getLogger(__name__)
 
 
 def insert_commit(store: Store, parent: CommitRecord | None, kind: str, message: str,
-                  applied: Sequence[int] = (), dropped: Sequence[int] = ()) -> CommitRecord:
+                  applied: Sequence[int] = (), dropped: Sequence[int] = (),
+                  gate: GateCheck | None = None) -> CommitRecord:
     """Append a commit inside the caller's write transaction; ``parent`` must be HEAD."""
     base = base_model(store)
     before = state_runs(store, parent) if parent else []
@@ -37,6 +39,8 @@ def insert_commit(store: Store, parent: CommitRecord | None, kind: str, message:
     body = {"parent": parent_id, "base": base.fingerprint, "kind": kind, "author": store.author,
             "message": message, "created_at": created_at, "state": state, "applied": list(applied),
             "dropped": list(dropped)}
+    if gate is not None:  # the gate is part of what the commit id vouches for
+        body["gate"] = gate.to_dict()
     commit_id = hashlib.sha256(dumps(body).encode()).hexdigest()
     store.db.execute(
         "INSERT INTO commits (id, seq, parent_id, base_id, kind, author, message, created_at, state_fingerprint, "
@@ -46,6 +50,10 @@ def insert_commit(store: Store, parent: CommitRecord | None, kind: str, message:
     ops = [(r, "apply") for r in applied] + [(r, "drop") for r in dropped]
     store.db.conn.executemany("INSERT INTO commit_runs (commit_id, position, run_id, op) VALUES (?, ?, ?, ?)",
                               [(commit_id, i, run, op) for i, (run, op) in enumerate(ops)])
+    if gate is not None:
+        record = gate.to_dict()
+        store.db.execute("INSERT INTO commit_gates (commit_id, thresholds, warnings, forced) VALUES (?, ?, ?, ?)",
+                         (commit_id, dumps(record["thresholds"]), dumps(record["warnings"]), int(gate.forced)))
     return commit_from_row(store, store.one("SELECT * FROM commits WHERE id = ?", (commit_id,)))
 
 
@@ -90,8 +98,12 @@ def _check_runs(store: Store, runs: list[RunRecord], in_state: dict[str, int], c
             seen.add(fact_id)
 
 
-def commit(store: Store, message: str, run_ids: Sequence[int] | None = None) -> CommitRecord:
-    """Commit the given runs, or by default the latest run of every approved, uncommitted fact."""
+def commit(store: Store, message: str, run_ids: Sequence[int] | None = None,
+           thresholds: Mapping[str, float] | None = None, force: bool = False) -> CommitRecord:
+    """Commit the given runs, or by default the latest run of every approved, uncommitted fact.
+
+    With ``thresholds`` the commit gate applies (``core.workflows.gates``): runs under a
+    threshold are refused unless ``force``, and the commit records the gate either way."""
     message = (message or "").strip()
     if not message:
         raise LedgerError("a commit needs a message (-m TEXT)")
@@ -104,10 +116,14 @@ def commit(store: Store, message: str, run_ids: Sequence[int] | None = None) -> 
             raise LedgerError(f"nothing to commit: none of the {approved} approved facts has an uncommitted run "
                               "(compute one with `factsmith run ID --method NAME`)")
         _check_runs(store, runs, in_state, committed)
+        gate = None if thresholds is None else check_runs(runs, thresholds, force)
+        if gate is not None and not gate.passed and not force:
+            raise LedgerError(f"commit refused: under the commit thresholds ({gate.describe()}); improve or reject "
+                              "these edits, or commit anyway with --force (the commit records that it was forced)")
         stale = [r.id for r in runs if r.computed_on != parent.state_fingerprint]
         if stale:
             log.info("runs %s were computed on another state than HEAD; they are applied in order", stale)
-        return insert_commit(store, parent, "commit", message, applied=[r.id for r in runs])
+        return insert_commit(store, parent, "commit", message, applied=[r.id for r in runs], gate=gate)
 
 
 def log_commits(store: Store, ref: str = "HEAD", limit: int | None = None) -> list[CommitRecord]:

@@ -15,10 +15,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from core.atomic import replacing
-from core.deltas import Delta
+from core.edit.deltas import Delta
 from core.ledger.db import Store
 from core.ledger.errors import LedgerError
+from core.util.atomic import replacing
 
 
 def delta_folder(store: Store) -> Path:

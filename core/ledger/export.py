@@ -30,7 +30,7 @@ def review_columns(store: Store, records: Sequence[FactRecord]) -> dict[str, dic
 
 
 def _write_jsonl(path: Path, records: Sequence[FactRecord], extras: dict[str, dict[str, Any]]) -> None:
-    from core.facts_io.writers import atomic_write  # JSONL plus review columns
+    from core.facts.io.writers import atomic_write  # JSONL plus review columns
 
     lines = [json.dumps({**r.fact.to_dict(), **extras[r.id]}, ensure_ascii=False) + "\n" for r in records]
     atomic_write(path, lambda out: out.writelines(lines))
@@ -39,7 +39,7 @@ def _write_jsonl(path: Path, records: Sequence[FactRecord], extras: dict[str, di
 def export_facts(store: Store, out: str | Path, format: str = "jsonl",
                  statuses: Sequence[str] | None = ("approved",)) -> ExportReport:
     """Write the facts with the given statuses (all when None or empty), in the order they were added."""
-    from core.facts_io import export_csv, export_easyedit_json, export_knowedit_json
+    from core.facts.io import export_csv, export_easyedit_json, export_knowedit_json
 
     if format not in EXPORT_FORMATS:
         raise LedgerError(f"unknown export format {format!r}; use one of {', '.join(EXPORT_FORMATS)}")

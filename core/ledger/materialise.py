@@ -1,7 +1,7 @@
 """Checkout: a commit's weights, rebuilt from the base by replaying its deltas in order.
 
 Edits do not commute, so a state is always rebuilt from the base weights, never by
-subtracting. The result is fingerprinted bit for bit (``core.fingerprint.state_fingerprint``)
+subtracting. The result is fingerprinted bit for bit (``core.model.fingerprint.state_fingerprint``)
 and checked against the fingerprint recorded the first time that state was built with the
 same dtype and device type (the float arithmetic differs between devices and dtypes); the
 first build records it. Only builds from a freshly loaded base folder record anything.
@@ -15,15 +15,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from core.deltas import Delta, apply_delta
-from core.fingerprint import state_fingerprint as weights_fingerprint
+from core.edit.deltas import Delta, apply_delta
 from core.ledger.db import Store, now
 from core.ledger.deltastore import get_delta
 from core.ledger.errors import LedgerError, VerificationError
 from core.ledger.records import CommitRecord, Materialised
 from core.ledger.refs import resolve
 from core.ledger.state import base_model, delta_hashes, state_fingerprint, state_runs
-from core.progress import Progress, silent
+from core.model.fingerprint import state_fingerprint as weights_fingerprint
+from core.util.progress import Progress, silent
 
 log = logging.getLogger(__name__)
 
@@ -38,7 +38,7 @@ def weights_key(lm) -> tuple[str, str]:
 
 def load_base(store: Store, model_dir: str | Path | None = None, options=None, progress: Progress | None = None):
     """The workspace's base model, loaded fresh; refuses a folder with other weights."""
-    from core.loading import load_model
+    from core.model.loading import load_model
 
     base = base_model(store)
     folder = Path(model_dir or base.path)
@@ -153,7 +153,7 @@ def checkout_marker(store: Store, result: Materialised) -> dict[str, Any]:
 
 def save_folder(lm, out: Path, marker: dict[str, Any]) -> None:
     """Write weights (safetensors), config, tokenizer, GRACE adaptors and the marker; whole or not at all."""
-    from core.saving import save_model_folder
+    from core.model.saving import save_model_folder
 
     try:
         save_model_folder(lm, Path(out), {MARKER: json.dumps(marker, indent=1) + "\n"})

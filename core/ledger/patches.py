@@ -15,10 +15,7 @@ import zipfile
 from pathlib import Path
 from typing import Any
 
-from core.atomic import replacing
-from core.deltas import Delta
-from core.fingerprint import folder_fingerprint
-from core.fingerprint import state_fingerprint as weights_fingerprint
+from core.edit.deltas import Delta
 from core.ledger.db import Store, now
 from core.ledger.deltastore import delta_bytes, recorded_sha
 from core.ledger.errors import PatchError
@@ -28,7 +25,10 @@ from core.ledger.records import PatchApplied, PatchInfo
 from core.ledger.refs import resolve
 from core.ledger.runs import get_run
 from core.ledger.state import base_model, delta_hashes, state_fingerprint, state_runs
-from core.progress import Progress, silent
+from core.model.fingerprint import folder_fingerprint
+from core.model.fingerprint import state_fingerprint as weights_fingerprint
+from core.util.atomic import replacing
+from core.util.progress import Progress, silent
 
 PATCH_FORMAT = "factsmith-patch"
 PATCH_VERSION = 1
@@ -163,7 +163,7 @@ def _check_start(manifest: dict[str, Any], model_dir: Path) -> dict[str, Any] | 
 def apply_patch(path: str | Path, model_dir: str | Path, out: str | Path, options=None,
                 progress: Progress | None = None) -> PatchApplied:
     """Replay a patch on a model folder and write the result to ``out``."""
-    from core.loading import load_model
+    from core.model.loading import load_model
 
     progress, path, model_dir = progress or silent(), Path(path), Path(model_dir)
     manifest, deltas = read_patch(path)

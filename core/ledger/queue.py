@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from core.facts import Fact, fact_from_dict
+from core.facts.fact import Fact, fact_from_dict
 from core.ledger.db import Store, dumps, loads, now
 from core.ledger.errors import ImportConflictError, LedgerError
 from core.ledger.records import STATUSES, Conflict, Draft, Duplicate, FactRecord, ImportReport
@@ -160,7 +160,7 @@ def source_sha256(path: Path) -> str:
 def import_file(store: Store, path: Path, format: str | None = None, mapping: Any = None,
                 allow_conflicts: bool = False) -> ImportReport:
     """Import a facts file: a bad row (FactsFileError, naming it) or a conflict imports nothing."""
-    from core.facts_io import inspect_facts
+    from core.facts.io import inspect_facts
 
     path = Path(path)
     report = inspect_facts(path, format, mapping)

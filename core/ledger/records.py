@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from core.facts import Fact
+from core.facts.fact import Fact
 
 STATUSES = ("pending", "approved", "rejected", "needs-rework")
 DECISIONS = {"approve": "approved", "reject": "rejected", "rework": "needs-rework", "reset": "pending"}
@@ -16,7 +17,7 @@ class BaseModel:
     id: int
     name: str
     path: str
-    fingerprint: str  # folder fingerprint of the weight files (core.fingerprint)
+    fingerprint: str  # folder fingerprint of the weight files (core.model.fingerprint)
     architecture: str
     created_at: str
 
@@ -116,7 +117,7 @@ class RunRecord:
     seed: int | None
     environment: dict[str, Any]
     metrics: dict[str, Any]
-    previews: Any  # a list of {fact_id, kind, prompt, before, after} from core.editing, or a dict
+    previews: Any  # a list of {fact_id, kind, prompt, before, after} from core.workflows.editing, or a dict
     seconds: float
     delta_sha256: str
     delta_bytes: int
@@ -140,13 +141,19 @@ class CommitRecord:
     state_fingerprint: str
     applied: tuple[int, ...] = ()  # run ids this commit adds, in order
     dropped: tuple[int, ...] = ()  # run ids this commit removes (revert)
+    gate: Mapping[str, Any] | None = None  # thresholds, warnings, forced (GateCheck.to_dict); None: not gated
 
     @property
     def short_id(self) -> str:
         return self.id[:12]
 
+    @property
+    def forced(self) -> bool:
+        return bool(self.gate and self.gate.get("forced"))
+
     def to_dict(self) -> dict[str, Any]:
-        return {**self.__dict__, "applied": list(self.applied), "dropped": list(self.dropped)}
+        return {**self.__dict__, "applied": list(self.applied), "dropped": list(self.dropped),
+                "gate": dict(self.gate) if self.gate is not None else None}
 
 
 @dataclass(frozen=True)
@@ -204,7 +211,7 @@ class Materialised:
     """A commit's weights, built from the base by replaying its deltas in order."""
 
     commit: CommitRecord
-    weights_fingerprint: str  # core.fingerprint.state_fingerprint of the result
+    weights_fingerprint: str  # core.model.fingerprint.state_fingerprint of the result
     dtype: str
     device: str
     verified: bool  # equal to the fingerprint recorded earlier for this state, dtype and device

@@ -21,7 +21,7 @@ from core.ledger.queue import get_fact
 from core.ledger.records import CommitRecord, Materialised
 from core.ledger.refs import resolve
 from core.ledger.state import base_model, delta_hashes, head, state_fact_ids, state_fingerprint, state_runs
-from core.progress import Progress
+from core.util.progress import Progress
 
 
 def _as_commit(store: Store, target: str) -> CommitRecord | None:

@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from core.deltas import Delta
-from core.facts import Fact
+from core.edit.deltas import Delta
+from core.facts.fact import Fact
 from core.ledger.db import Store, dumps, loads, now
 from core.ledger.deltastore import get_delta, put_delta
 from core.ledger.errors import LedgerError
@@ -106,7 +106,7 @@ def outcome_previews(outcome: Any) -> Any:
 
 def record_outcome(store: Store, outcome: Any, computed_on: str,
                    overrides: Mapping[str, str] | None = None) -> RunRecord:
-    """Store a ``core.editing.EditOutcome`` as computed: delta, hyperparameters, metrics and
+    """Store a ``core.workflows.editing.EditOutcome`` as computed: delta, hyperparameters, metrics and
     reports, previews, timing and environment."""
     return record_run(store, facts=list(outcome.facts), delta=outcome.delta, computed_on=computed_on,
                       method=outcome.method, hparams=outcome.hparams, metrics=outcome_metrics(outcome),

@@ -126,9 +126,18 @@ class Migration:
     statements: tuple[str, ...]
 
 
+V3 = [
+    # The commit gate a commit passed (or was forced past): thresholds, the warnings, forced.
+    """CREATE TABLE commit_gates (
+        commit_id TEXT PRIMARY KEY REFERENCES commits (id), thresholds TEXT NOT NULL,
+        warnings TEXT NOT NULL, forced INTEGER NOT NULL CHECK (forced IN (0, 1)))""",
+    *append_only("commit_gates"),
+]
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "facts, review history, runs, deltas, commits, tags", tuple(V1)),
     Migration(2, "imports, drafts, recorded weights", tuple(V2)),
+    Migration(3, "commit gates", tuple(V3)),
 )
 SCHEMA_VERSION = MIGRATIONS[-1].version
 

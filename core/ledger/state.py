@@ -9,6 +9,7 @@ sha256 of the base fingerprint and the delta hashes, in order.
 from __future__ import annotations
 
 import hashlib
+import json
 from typing import Any
 
 from core.ledger.db import Store
@@ -37,7 +38,16 @@ def commit_from_row(store: Store, row: dict[str, Any]) -> CommitRecord:
         message=row["message"], created_at=row["created_at"], state_fingerprint=row["state_fingerprint"],
         applied=tuple(o["run_id"] for o in ops if o["op"] == "apply"),
         dropped=tuple(o["run_id"] for o in ops if o["op"] == "drop"),
+        gate=_gate(store, row["id"]),
     )
+
+
+def _gate(store: Store, commit_id: str) -> dict[str, Any] | None:
+    row = store.one("SELECT thresholds, warnings, forced FROM commit_gates WHERE commit_id = ?", (commit_id,))
+    if row is None:
+        return None
+    return {"thresholds": json.loads(row["thresholds"]), "warnings": json.loads(row["warnings"]),
+            "forced": bool(row["forced"])}
 
 
 def head(store: Store) -> CommitRecord:

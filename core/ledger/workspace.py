@@ -16,7 +16,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from core.facts import Fact
+from core.facts.fact import Fact
 from core.ledger import commits, diff, export, materialise, patches, queue, refs, revert, review, runs, state
 from core.ledger.db import DEFAULT_BUSY_SECONDS, Store, connect, now
 from core.ledger.errors import LedgerError, SchemaError
@@ -36,7 +36,7 @@ from core.ledger.records import (
     TagRecord,
 )
 from core.ledger.schema import current_version, migrate
-from core.progress import Progress, silent
+from core.util.progress import Progress, silent
 
 log = logging.getLogger(__name__)
 
@@ -57,7 +57,7 @@ def resolve_author(author: str | None = None) -> str:
 
 def _model_folder(model_dir: str | Path) -> tuple[Path, str, str]:
     """(folder, model type, folder fingerprint) of a Hugging Face model folder."""
-    from core.fingerprint import folder_fingerprint
+    from core.model.fingerprint import folder_fingerprint
 
     folder = Path(model_dir).expanduser().resolve()
     try:
@@ -188,7 +188,7 @@ class Workspace:
 
     def record_outcome(self, outcome: Any, computed_on: str | None = None,
                        overrides: Mapping[str, str] | None = None) -> RunRecord:
-        """Store a ``core.editing.EditOutcome``, by default as computed on HEAD."""
+        """Store a ``core.workflows.editing.EditOutcome``, by default as computed on HEAD."""
         return runs.record_outcome(self._store, outcome, computed_on or self.head().state_fingerprint, overrides)
 
     def run(self, run_id: int) -> RunRecord:
@@ -205,7 +205,7 @@ class Workspace:
                   progress: Progress | None = None) -> list[RunRecord]:
         """Compute and store edit runs on HEAD's weights: one per fact, or one for all (``batch``).
         A caller's ``lm`` must be the pristine base; it is turned into HEAD in place."""
-        from core.editing import compute_edit
+        from core.workflows.editing import compute_edit
 
         progress, overrides = progress or silent(), dict(overrides or {})
         facts = [self.fact(ref).fact for ref in fact_refs]
@@ -223,9 +223,11 @@ class Workspace:
 
     # -- commits -------------------------------------------------------------------------
 
-    def commit(self, message: str, run_ids: Sequence[int] | None = None) -> CommitRecord:
-        """Commit the given runs, or the latest run of every approved fact not yet committed."""
-        return commits.commit(self._store, message, run_ids)
+    def commit(self, message: str, run_ids: Sequence[int] | None = None,
+               thresholds: Mapping[str, float] | None = None, force: bool = False) -> CommitRecord:
+        """Commit the given runs, or the latest run of every approved fact not yet committed.
+        With ``thresholds`` the commit gate applies: refused under them unless ``force``."""
+        return commits.commit(self._store, message, run_ids, thresholds, force)
 
     def commit_candidates(self) -> list[RunRecord]:
         """The runs ``commit()`` with no run ids would commit: the latest uncommitted run of

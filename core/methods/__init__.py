@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import importlib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
 
 from core.methods.base import EditError, EditMethod
+from core.methods.hparams import from_file, with_overrides
 
-__all__ = ["EditError", "EditMethod", "get_method", "method_names"]
+__all__ = ["EditError", "EditMethod", "get_method", "method_names", "resolve_hparams"]
 
 _REGISTRY: dict[str, str] = {
     "rome": "core.methods.rome:ROME",
@@ -28,3 +32,14 @@ def get_method(name: str) -> EditMethod:
         raise KeyError(f"unknown method {name!r}; available: {', '.join(_REGISTRY)}")
     module, attr = _REGISTRY[key].split(":")
     return getattr(importlib.import_module(module), attr)
+
+
+def resolve_hparams(lm, method_name: str, overrides: Mapping[str, Any] | None = None, base: Any | None = None,
+                    file: Path | None = None):
+    """The hyperparameters an edit runs with, the one way the CLI, workflows and app build
+    them: ``base`` (default: the method's preset for this model), then a JSON file of
+    values, then KEY=VALUE overrides (text parsed by field type). HParamError names a bad one."""
+    hparams = base if base is not None else get_method(method_name).preset(lm)
+    if file is not None:
+        hparams = from_file(hparams, file)
+    return with_overrides(hparams, dict(overrides or {}))

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
-from core.deltas import Delta
-from core.facts import Fact
-from core.loading import LoadedModel
-from core.progress import Progress
+from core.edit.deltas import Delta
+from core.facts.fact import Fact
+from core.model.loading import LoadedModel
+from core.util.progress import Progress
+
+if TYPE_CHECKING:
+    from core.methods.stats import StatsSpec
 
 
 class EditError(RuntimeError):
@@ -23,6 +26,9 @@ class EditMethod(Protocol):
 
     def preset(self, lm: LoadedModel):
         """Default hyperparameters for this model's architecture and size."""
+
+    def statistics(self, lm: LoadedModel, hparams) -> tuple[StatsSpec, ...]:
+        """The covariance statistics an edit with these hyperparameters reads (often none)."""
 
     def compute(self, lm: LoadedModel, facts: Sequence[Fact], hparams, progress: Progress) -> Delta:
         """The edit of all facts at once, as a delta against the model's current weights."""

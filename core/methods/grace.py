@@ -1,6 +1,6 @@
 """GRACE: lifelong editing with a discrete key-value codebook (methods.md §3, seed 002).
 
-A codebook adaptor (``core.adaptors``) wraps one MLP down projection. Per fact, the key
+A codebook adaptor (``core.edit.adaptors``) wraps one MLP down projection. Per fact, the key
 is that module's input at the prompt's last token. Against the live codebook (so
 sequential edits see earlier ones), with d the distance to the nearest entry i:
 
@@ -20,7 +20,7 @@ Presets (layers 0-indexed):
 model          layer              ε_init    lr    steps  stop below source
 =============  =================  ========  ====  =====  =========  =========================
 any            ~¾ depth           1.0       1.0   100    0 (never)  paper / reference code
-small (<100M)  see SMALL_PRESET: tuned on the demo model's dev_edits.jsonl (methods.md §5)
+small (<100M)  core.methods.presets: tuned on the demo model's dev_edits.jsonl (methods.md §5)
 =============  =================  ========  ====  =====  =========  =========================
 
 Distances scale with activation norms, so ε_init = 1.0 (set for T5/BERT/GPT-2 XL) is a
@@ -34,7 +34,7 @@ edits, teacher-forced, measured after the last edit:
 ε_init  reliability  generality  locality
 ======  ===========  ==========  ========
 3       0.997        0.31        0.997
-5       0.992        0.43        0.994    <- SMALL_PRESET
+5       0.992        0.43        0.994    <- the small preset
 7       0.984        0.46        0.990
 10      0.984        0.47        0.986
 ======  ===========  ==========  ========
@@ -52,7 +52,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from core.adaptors import (
+from core.edit.adaptors import (
     CodebookState,
     adaptors_restored,
     appended,
@@ -62,17 +62,16 @@ from core.adaptors import (
     registry,
     with_radii,
 )
-from core.deltas import AdaptorUpdate, Delta
-from core.facts import Fact
-from core.loading import LoadedModel
+from core.edit.deltas import AdaptorUpdate, Delta
+from core.facts.fact import Fact
 from core.methods.base import EditError
 from core.methods.hparams import as_dict
-from core.progress import Cancelled, Progress, silent
+from core.methods.presets import preset_values
+from core.model.loading import LoadedModel
+from core.util.progress import Cancelled, Progress, silent
 
 log = logging.getLogger(__name__)
 
-SMALL_MODEL_PARAMETERS = 100_000_000
-LATE_LAYER_FRACTION = 0.75  # the reference configurations wrap a late MLP
 SAME_KEY = 1e-5  # relative distance below which two keys are the same prompt
 
 
@@ -85,8 +84,7 @@ class GRACEHParams:
     loss_threshold: float = 0.0  # stop once the mean target NLL is below this (0: all steps)
 
 
-REFERENCE = GRACEHParams()
-SMALL_PRESET: dict = dict(eps_init=5.0, lr=2.0, steps=100, loss_threshold=0.1)
+REFERENCE = GRACEHParams()  # the paper's values; per-model presets: core.methods.presets
 
 
 @dataclass(frozen=True)
@@ -112,10 +110,10 @@ class GraceMethod:
     hparams_class = GRACEHParams
 
     def preset(self, lm: LoadedModel) -> GRACEHParams:
-        layer = max(0, min(lm.info.layers - 1, round(LATE_LAYER_FRACTION * lm.info.layers) - 1))
-        if lm.info.parameters < SMALL_MODEL_PARAMETERS:
-            return dataclasses.replace(REFERENCE, layer=small_model_layer(lm), **SMALL_PRESET)
-        return dataclasses.replace(REFERENCE, layer=layer)
+        return GRACEHParams(**preset_values(self.name, lm))
+
+    def statistics(self, lm: LoadedModel, hparams: GRACEHParams) -> tuple:
+        return ()  # no covariance statistics
 
     def compute(self, lm: LoadedModel, facts: Sequence[Fact], hparams: GRACEHParams | None = None,
                 progress: Progress | None = None) -> Delta:
@@ -146,12 +144,6 @@ class GraceMethod:
 GRACE = GraceMethod()
 
 
-def small_model_layer(lm: LoadedModel) -> int:
-    """Tuned on the 6-layer demo model: layer 3, late enough for keys to tell prompts apart
-    and early enough for later layers to spell out multi-token targets."""
-    return max(0, min(lm.info.layers - 1, round(lm.info.layers / 2)))
-
-
 def resolve_layer(lm: LoadedModel, hp: GRACEHParams) -> int:
     layer = hp.layer if hp.layer is not None else GRACE.preset(lm).layer
     if not 0 <= layer < lm.info.layers:
@@ -166,7 +158,7 @@ def _validate(hp: GRACEHParams) -> None:
 
 def _current(lm: LoadedModel, module: str) -> CodebookState:
     """The live codebook on ``module``, or an empty one of the module's widths."""
-    from core.hooks import get_module
+    from core.edit.hooks import get_module
 
     state = registry(lm.model).get(module)
     if state is not None:
@@ -202,7 +194,7 @@ def edit_one(lm: LoadedModel, module: str, fact: Fact, hp: GRACEHParams, progres
              label: str = "") -> FactResult:
     """Update the live codebook on ``module`` for one fact (the caller restores it)."""
     from core.methods.keys import capture_at
-    from core.metrics.tokens import encode_pair
+    from core.model.tokens import encode_pair
 
     try:
         pair = encode_pair(lm.tokenizer, fact.prompt, fact.target_new)
@@ -245,7 +237,7 @@ def train_value(lm: LoadedModel, module: str, pair, last: int, out0, hp: GRACEHP
     so that prompt + target is predicted teacher-forced."""
     import torch
 
-    from core.hooks import added_to_output
+    from core.edit.hooks import added_to_output
 
     ids = torch.tensor([list(pair.ids[:-1])], dtype=torch.long, device=lm.device)
     target = torch.tensor(list(pair.target_ids), dtype=torch.long, device=lm.device)

@@ -16,12 +16,12 @@ is the dense difference of the touched matrices. The context is the fact's ``con
 sentences, else ``context_templates`` filled with the prompt and each paraphrase, cut
 to fit the model's context window.
 
-Presets:
+Presets (``core.methods.presets``):
 
 | size    | layers        | lr    | steps | ε     | T   | samples | source                      |
 |---------|---------------|-------|-------|-------|-----|---------|-----------------------------|
-| >= 50M  | MEMIT's       | 7e-4  | 25    | 5e-4  | 100 | 5       | reference (§D.2, official)  |
-| < 50M   | MEMIT's (0-1) | 1e-2  | 25    | 2e-2  | 1   | 1       | tuned on demo dev_edits     |
+| >= 100M | MEMIT's       | 7e-4  | 25    | 5e-4  | 100 | 5       | reference (§D.2, official)  |
+| < 100M  | MEMIT's (0-1) | 1e-2  | 25    | 2e-2  | 1   | 1       | tuned on demo dev_edits     |
 
 Tuning (10 dev facts, single edits, teacher-forced): the reference lr/ε leave a 6-layer
 model unedited, like FT's (methods.md §5); lr 1e-2 with ε 2e-2 edits every fact
@@ -35,23 +35,20 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from core.deltas import Delta, DenseUpdate, weights_restored
-from core.facts import Fact
-from core.loading import LoadedModel
+from core.edit.deltas import Delta
+from core.facts.fact import Fact
 from core.methods.base import EditError
-from core.methods.ft import _clamp, _param_names, _row_losses
 from core.methods.hparams import as_dict
-from core.metrics.tokens import EncodedPair, encode_pair, pad_id, right_padded
-from core.progress import Cancelled, Progress, silent
+from core.methods.presets import preset_values
+from core.methods.training import forward_with, param_names, row_losses, trained_delta
+from core.model.loading import LoadedModel
+from core.model.tokens import EncodedPair, encode_pair
+from core.util.progress import Progress, silent
 
 log = logging.getLogger(__name__)
-
-SMALL_MODEL_PARAMS = 50_000_000
-
 
 @dataclass(frozen=True)
 class ICEHParams:
@@ -71,9 +68,6 @@ class ICEHParams:
     seed: int = 0
 
 
-SMALL_PRESET: dict = dict(lr=1e-2, steps=25, norm_constraint=2e-2, samples=1, temperature=1.0)
-
-
 @dataclass(frozen=True)
 class _Row:
     """One (fact, sample) row: the plain and the with-context encodings of q → x*."""
@@ -87,12 +81,10 @@ class IceMethod:
     hparams_class = ICEHParams
 
     def preset(self, lm: LoadedModel) -> ICEHParams:
-        from core.methods.memit import MEMIT
+        return ICEHParams(**preset_values(self.name, lm))
 
-        layers = tuple(MEMIT.preset(lm).layers)
-        if lm.info.parameters < SMALL_MODEL_PARAMS:
-            return ICEHParams(layers=layers, **SMALL_PRESET)
-        return ICEHParams(layers=layers)
+    def statistics(self, lm: LoadedModel, hparams: ICEHParams) -> tuple:
+        return ()  # no covariance statistics
 
     def compute(self, lm: LoadedModel, facts: Sequence[Fact], hparams: ICEHParams | None = None,
                 progress: Progress | None = None) -> Delta:
@@ -102,22 +94,20 @@ class IceMethod:
             raise EditError("ice: no facts to edit")
         _validate(hp)
         hp = hp if hp.layers else dataclasses.replace(hp, layers=self.preset(lm).layers)
-        names = _param_names(lm, hp)
-        started = time.perf_counter()
-        try:
-            rows = [_encode(lm, f, hp) for f in facts]
-            with weights_restored(lm.model, names):  # functional_call never writes; this guards it
-                trained, losses = _train(lm, names, rows, hp, progress)
-            updates = _diffs(lm, trained)
-        except (Cancelled, EditError):
-            raise
-        except (RuntimeError, ValueError) as exc:
-            raise EditError(f"ice failed: {exc}") from exc
-        seconds = time.perf_counter() - started
-        log.info("ice: %d fact(s), loss %.4f -> %.4f in %.1fs", len(facts), losses[0], losses[-1], seconds)
-        info = {"losses": [round(x, 6) for x in losses], "seconds": round(seconds, 3), "params": names,
-                "contexts": [_context_text(lm, r) for r in rows]}
-        return Delta(self.name, updates, tuple(f.id for f in facts), as_dict(hp), info)
+        names = param_names(lm, hp.layers, hp.module)
+        rows: list[_Row] = []
+
+        def prepare():
+            import torch
+
+            rows.extend(_encode(lm, f, hp) for f in facts)
+            generator = torch.Generator().manual_seed(hp.seed)
+            return lambda weights: _step(lm, weights, rows, hp, generator)
+
+        trained = trained_delta(self.name, lm, names, prepare, hp, progress)
+        info = {"losses": [round(x, 6) for x in trained.losses], "seconds": round(trained.seconds, 3),
+                "params": names, "contexts": [_context_text(lm, r) for r in rows]}
+        return Delta(self.name, trained.updates, tuple(f.id for f in facts), as_dict(hp), info)
 
 
 ICE = IceMethod()
@@ -140,7 +130,7 @@ def context_sentences(fact: Fact, templates: Sequence[str]) -> list[str]:
 
 def _encode(lm: LoadedModel, fact: Fact, hp: ICEHParams) -> _Row:
     """Both encodings, dropping context sentences until [c, q, x*, x_c] fits the model."""
-    from core.generation import max_positions
+    from core.model.generation import max_positions
 
     limit = max_positions(lm.model.config)
     try:
@@ -164,13 +154,6 @@ def _context_text(lm: LoadedModel, row: _Row) -> str:
     return lm.tokenizer.decode(list(row.context.prompt_ids), skip_special_tokens=True)
 
 
-def _forward(lm: LoadedModel, overrides: dict, sequences: Sequence[Sequence[int]]):
-    from torch.func import functional_call
-
-    ids, mask = right_padded(sequences, pad_id(lm.tokenizer), lm.device)
-    return functional_call(lm.model, overrides, args=(), kwargs={"input_ids": ids, "attention_mask": mask}).logits
-
-
 def sample_continuations(lm: LoadedModel, overrides: dict, prefixes: Sequence[Sequence[int]], tokens: int,
                          temperature: float, generator):
     """(x_c per row, with-context log-probabilities predicting each of its tokens
@@ -181,7 +164,7 @@ def sample_continuations(lm: LoadedModel, overrides: dict, prefixes: Sequence[Se
     targets = []
     with torch.no_grad():
         for _ in range(tokens):
-            logits = _forward(lm, overrides, seqs)
+            logits = forward_with(lm, overrides, seqs)
             last = logits[torch.arange(len(seqs)), torch.tensor([len(s) - 1 for s in seqs])].float()
             targets.append(torch.log_softmax(last, dim=-1))
             probs = torch.softmax(last / temperature, dim=-1).cpu()
@@ -195,8 +178,8 @@ def _chunk_loss(lm: LoadedModel, overrides: dict, rows: Sequence[_Row], sampled,
     """Per-row CE on x* given q plus λ·mean KL on x_c toward the with-context targets."""
     import torch
 
-    logits = _forward(lm, overrides, [list(r.plain.ids) + s for r, s in zip(rows, sampled, strict=True)])
-    loss = _row_losses(logits, [r.plain for r in rows], "target_masked")
+    logits = forward_with(lm, overrides, [list(r.plain.ids) + s for r, s in zip(rows, sampled, strict=True)])
+    loss = row_losses(logits, [r.plain for r in rows], "target_masked")
     if targets is None or not kl_factor:
         return loss
     first = torch.tensor([len(r.plain.ids) - 1 for r in rows], device=logits.device)
@@ -221,31 +204,3 @@ def _step(lm: LoadedModel, weights: dict, rows: Sequence[_Row], hp: ICEHParams, 
         loss.backward()
         total += float(loss.detach())
     return total
-
-
-def _train(lm: LoadedModel, names: list[str], rows: list[_Row], hp: ICEHParams, progress: Progress):
-    import torch
-
-    params = dict(lm.model.named_parameters())
-    originals = {n: params[n].detach().to(torch.float32, copy=True) for n in names}
-    weights = {n: w.clone().requires_grad_(True) for n, w in originals.items()}
-    optimizer = torch.optim.Adam(list(weights.values()), lr=hp.lr, weight_decay=hp.weight_decay)
-    generator = torch.Generator().manual_seed(hp.seed)
-    losses: list[float] = []
-    for step in range(hp.steps):
-        progress.check()
-        optimizer.zero_grad(set_to_none=True)
-        losses.append(_step(lm, weights, rows, hp, generator))
-        optimizer.step()
-        if hp.norm_constraint is not None:
-            _clamp(weights, originals, hp.norm_constraint)
-        progress.report(step + 1, hp.steps, f"ice step {step + 1}/{hp.steps}", loss=losses[-1])
-    return {n: w.detach() for n, w in weights.items()}, losses
-
-
-def _diffs(lm: LoadedModel, trained: dict) -> tuple[DenseUpdate, ...]:
-    """W_final − W0 in float32, W_final rounded to the parameter's own dtype first."""
-    params = dict(lm.model.named_parameters())
-    return tuple(DenseUpdate(n, (w.to(params[n].dtype).float() - params[n].detach().float()).cpu())
-                 for n, w in trained.items())
-

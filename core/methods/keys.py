@@ -11,9 +11,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from core.hooks import capture_many
-from core.loading import LoadedModel
+from core.edit.hooks import capture_many
 from core.methods.base import EditError
+from core.model.loading import LoadedModel
+from core.model.tokens import encode, model_batch
 
 
 class SubjectNotFoundError(ValueError):
@@ -44,11 +45,6 @@ def prefix_specs(counts: Sequence[int], lengths: Sequence[int], default_lengths:
     if len(counts) != len(lengths):
         raise EditError("prefix_counts and prefix_lengths must have the same number of entries")
     return [PrefixSpec(c, n) for c, n in zip(counts, lengths, strict=True)]
-
-
-def encode(tokenizer, text: str) -> list[int]:
-    """Ids as the model sees ``text`` at the start of an input (BOS included if used)."""
-    return list(tokenizer(text, add_special_tokens=True)["input_ids"])
 
 
 def subject_prompt(tokenizer, text: str, subject: str, subject_start: int | None = None) -> SubjectPrompt:
@@ -112,20 +108,6 @@ def target_ids(tokenizer, prompt: str, target: str) -> list[int]:
     return list(tokenizer(f" {target}", add_special_tokens=False)["input_ids"])
 
 
-def right_padded(lm: LoadedModel, sequences: Sequence[Sequence[int]]):
-    """(ids, attention mask) on the model's device; real tokens start at position 0."""
-    import torch
-
-    width = max(len(s) for s in sequences)
-    pad = lm.tokenizer.pad_token_id if lm.tokenizer.pad_token_id is not None else 0
-    ids = torch.full((len(sequences), width), pad, dtype=torch.long)
-    mask = torch.zeros_like(ids)
-    for row, seq in enumerate(sequences):
-        ids[row, : len(seq)] = torch.tensor(list(seq), dtype=torch.long)
-        mask[row, : len(seq)] = 1
-    return ids.to(lm.device), mask.to(lm.device)
-
-
 @dataclass(frozen=True)
 class AtPositions:
     """Inputs and outputs of several modules, one row per sequence: {module: (n, dim)}."""
@@ -141,7 +123,7 @@ def capture_at(lm: LoadedModel, modules: Sequence[str], sequences: Sequence[Sequ
     at sequences[i][positions[i]], detached, in float32."""
     import torch
 
-    ids, mask = right_padded(lm, sequences)
+    ids, mask = model_batch(lm, sequences)
     rows = torch.arange(len(sequences), device=ids.device)
     cols = torch.as_tensor(list(positions), device=ids.device)
     with torch.no_grad(), capture_many(lm.model, list(modules)) as seen:
@@ -164,7 +146,7 @@ def sample_prefixes(lm: LoadedModel, specs: Sequence[PrefixSpec], seed: int) -> 
     Each starts from the model's start-of-text token; trailing punctuation is cut so
     that "{prefix}. {prompt}" reads as two sentences.
     """
-    from core.generation import SamplingOptions, continuations
+    from core.model.generation import SamplingOptions, continuations
 
     prefixes: list[str] = []
     for group, spec in enumerate(specs):
@@ -181,7 +163,7 @@ def subject_samples(lm: LoadedModel, subject: str, count: int, max_tokens: int, 
     """Distinct texts "{subject}{continuation}" sampled from the model: what it says about
     the subject unprompted. Texts mentioning any of ``exclude`` (the answers being
     edited) are dropped, so preserving them never fights the edit."""
-    from core.generation import SamplingOptions, continuations
+    from core.model.generation import SamplingOptions, continuations
 
     if count <= 0 or max_tokens <= 0:
         return []

@@ -57,22 +57,19 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from core.deltas import Delta, LowRankUpdate, apply_delta, weights_restored
-from core.facts import Fact
-from core.loading import LoadedModel
+from core.edit.deltas import Delta, LowRankUpdate, apply_delta, weights_restored
+from core.facts.fact import Fact
 from core.methods.base import EditError
-from core.methods.covariance import layer_covariances
-from core.methods.ft import _DEFAULT_WINDOW, _WINDOWS, layer_window
 from core.methods.hparams import as_dict
-from core.methods.keys import capture_at, prefix_specs, right_padded, sample_prefixes
-from core.methods.rome import FactResult, ValueProblem, value_problem
-from core.progress import Progress, silent
-from core.stats import StatsError, StatsSource
+from core.methods.keys import capture_at, prefix_specs, sample_prefixes
+from core.methods.presets import preset_values
+from core.methods.stats import StatsError, StatsSource, StatsSpec, layer_covariances
+from core.methods.values import FactResult, ValueProblem, value_problem
+from core.model.loading import LoadedModel
+from core.model.tokens import model_batch
+from core.util.progress import Progress, silent
 
 log = logging.getLogger(__name__)
-
-SMALL_MODEL_PARAMETERS = 100_000_000
-
 
 @dataclass(frozen=True)
 class MEMITHParams:
@@ -98,26 +95,7 @@ class MEMITHParams:
     seed: int = 0  # random prefixes
 
 
-REFERENCE = MEMITHParams()
-# (family, layers) -> overrides of REFERENCE
-KNOWN_MODELS: dict[tuple[str, int], dict] = {
-    ("gpt2", 48): dict(layers=(13, 14, 15, 16, 17)),
-    ("gpt-j", 28): dict(layers=(3, 4, 5, 6, 7, 8)),
-    ("llama", 32): dict(layers=(4, 5, 6, 7, 8), v_steps=25, clamp_norm_factor=4.0, weight_decay=1e-3),
-}
-SMALL_PRESET: dict = dict(
-    v_lr=10.0,  # the residual's norm is ~300 on the demo model: lr 0.5 cannot move δ far enough
-    v_steps=100,
-    clamp_norm_factor=10.0,
-    prefix_counts=(),  # the demo model saw single sentences: prefixed prompts mislead δ
-    prefix_lengths=(),
-    essence_samples=8,
-    essence_factor=10.0,
-    insertion_aware=True,
-    mom2_weight=10000.0,
-    stats_tokens=20_000,
-)
-SMALL_WINDOW = (0.0, 0.2)  # layers 0-1 of 6 (ROME's layer is 1); tuned on the demo dev split
+REFERENCE = MEMITHParams()  # the paper's values; per-model presets: core.methods.presets
 
 
 @dataclass(frozen=True)
@@ -135,13 +113,13 @@ class MemitMethod:
 
     def preset(self, lm: LoadedModel) -> MEMITHParams:
         """Reference values for the paper's models, tuned ones for small models."""
-        known = KNOWN_MODELS.get((lm.spec.family, lm.info.layers))
-        if known is not None:
-            return dataclasses.replace(REFERENCE, **known)
-        if lm.info.parameters < SMALL_MODEL_PARAMETERS:
-            return dataclasses.replace(REFERENCE, layers=layer_window(lm.info.layers, SMALL_WINDOW), **SMALL_PRESET)
-        window = _WINDOWS.get(lm.spec.family, _DEFAULT_WINDOW)
-        return dataclasses.replace(REFERENCE, layers=layer_window(lm.info.layers, window))
+        return MEMITHParams(**preset_values(self.name, lm))
+
+    def statistics(self, lm: LoadedModel, hparams: MEMITHParams) -> tuple[StatsSpec, ...]:
+        if hparams.mom2_weight == 0:
+            return ()
+        source = StatsSource(hparams.stats_source, hparams.stats_seed)
+        return tuple(StatsSpec(layer, source, hparams.stats_tokens) for layer in resolve_layers(lm, hparams))
 
     def compute(self, lm: LoadedModel, facts: Sequence[Fact], hparams: MEMITHParams | None = None,
                 progress: Progress | None = None) -> Delta:
@@ -254,7 +232,7 @@ def _targets(lm: LoadedModel, problems: Sequence[ValueProblem], last: int, hp: M
 def _delta_hooks(lm: LoadedModel, block: str, batch, delta, via: dict | None):
     from contextlib import ExitStack
 
-    from core.hooks import added_to_output, low_rank_added
+    from core.edit.hooks import added_to_output, low_rank_added
 
     if via is None:
         return added_to_output(lm.model, block, delta[batch.owner], range(len(batch.owner)), batch.subject)
@@ -325,7 +303,7 @@ def _value_losses(lm: LoadedModel, batch: _ValueBatch, delta, h0, kl_init, hp: M
     """(loss per fact, mean per-token target NLL per fact): NLL + weighted KL + wd·‖δ‖/‖h0‖²."""
     import torch
 
-    ids, mask = right_padded(lm, batch.sequences)
+    ids, mask = model_batch(lm, batch.sequences)
     logits = lm.model(input_ids=ids, attention_mask=mask).logits
     logp = torch.log_softmax(logits[batch.tok_rows, batch.tok_positions].float(), dim=-1)
     token_nll = -logp.gather(1, batch.tokens[:, None])[:, 0] * batch.tok_weight

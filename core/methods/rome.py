@@ -15,7 +15,7 @@ gpt2-large (36L)   12     0.5   20     4      .0625  0.5   10×5,10×10  yes   r
 gpt2-xl (48L)      17     0.5   20     4      .0625  0.5   10×5,10×10  yes   ref
 gpt-j (28L)        5      0.5   20     4      .0625  0.5   10×5,10×10  yes   ref
 llama-7b (32L)     5      0.5   25     4      .0625  1e-3  10×5,10×10  yes   ref (EasyEdit)
-small (<100M)      see SMALL_PRESET: tuned on the demo model's dev_edits.jsonl
+small (<100M)      core.methods.presets: tuned on the demo model's dev_edits.jsonl
 other              ~⅓ depth (ArchSpec.edit_layer_fraction), reference values
 =================  =====  ====  =====  =====  =====  ====  =========  ====  ========
 
@@ -58,34 +58,21 @@ import dataclasses
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Protocol
 
-from core.arch import default_edit_layer
-from core.deltas import Delta, LowRankUpdate, apply_delta, weights_restored
-from core.facts import Fact
-from core.generation import max_positions
-from core.loading import LoadedModel
+from core.edit.deltas import Delta, LowRankUpdate, apply_delta, weights_restored
+from core.facts.fact import Fact
 from core.methods.base import EditError
 from core.methods.hparams import as_dict
-from core.methods.keys import (
-    SubjectNotFoundError,
-    SubjectPrompt,
-    capture_at,
-    prefix_specs,
-    prefixed_subject_prompts,
-    right_padded,
-    sample_prefixes,
-    subject_prompt,
-    subject_samples,
-    target_ids,
-)
-from core.progress import Progress, silent
-from core.stats import StatsError, StatsSource, StatsSpec, covariance_status, layer_covariance
+from core.methods.keys import prefix_specs, sample_prefixes
+from core.methods.presets import preset_values
+from core.methods.stats import StatsError, StatsSource, StatsSpec, covariance_status, layer_covariance
+from core.methods.values import FactResult, ValueProblem, value_problem, value_start
+from core.model.arch import default_edit_layer
+from core.model.loading import LoadedModel
+from core.model.tokens import model_batch
+from core.util.progress import Progress, silent
 
 log = logging.getLogger(__name__)
-
-SMALL_MODEL_PARAMETERS = 100_000_000
-
 
 @dataclass(frozen=True)
 class ROMEHParams:
@@ -114,38 +101,7 @@ class ROMEHParams:
         return StatsSpec(layer, StatsSource(self.stats_source, self.stats_seed), self.stats_tokens)
 
 
-REFERENCE = ROMEHParams()
-# (family, layers) -> overrides of REFERENCE
-KNOWN_MODELS: dict[tuple[str, int], dict] = {
-    ("gpt2", 24): dict(layer=8),
-    ("gpt2", 36): dict(layer=12),
-    ("gpt2", 48): dict(layer=17),
-    ("gpt-j", 28): dict(layer=5),
-    ("llama", 32): dict(layer=5, v_steps=25, weight_decay=1e-3),
-}
-SMALL_PRESET: dict = dict(
-    v_lr=5.0,
-    v_steps=100,
-    clamp_norm_factor=12.0,
-    prefix_counts=(),  # the demo model saw single sentences: prefixed prompts mislead δ
-    prefix_lengths=(),
-    essence_samples=16,
-    essence_factor=10.0,
-    insertion_aware=True,
-    stats_tokens=100_000,
-)
-
-
-@dataclass(frozen=True)
-class FactResult:
-    """One fact's value optimisation, for Delta.info."""
-
-    steps: int
-    loss: float
-    nll: float
-    p_target: float
-    delta_norm: float
-    v0_norm: float
+REFERENCE = ROMEHParams()  # the paper's values; per-model presets: core.methods.presets
 
 
 class RomeMethod:
@@ -154,12 +110,10 @@ class RomeMethod:
 
     def preset(self, lm: LoadedModel) -> ROMEHParams:
         """Reference values for the paper's models, tuned ones for small models."""
-        known = KNOWN_MODELS.get((lm.spec.family, lm.info.layers))
-        if known is not None:
-            return dataclasses.replace(REFERENCE, **known)
-        if lm.info.parameters < SMALL_MODEL_PARAMETERS:
-            return dataclasses.replace(REFERENCE, **{"layer": small_model_layer(lm), **SMALL_PRESET})
-        return dataclasses.replace(REFERENCE, layer=default_edit_layer(lm.spec, lm.model.config))
+        return ROMEHParams(**preset_values(self.name, lm))
+
+    def statistics(self, lm: LoadedModel, hparams: ROMEHParams) -> tuple[StatsSpec, ...]:
+        return (hparams.stats_spec(resolve_layer(lm, hparams)),) if hparams.use_covariance else ()
 
     def compute(self, lm: LoadedModel, facts: Sequence[Fact], hparams: ROMEHParams | None = None,
                 progress: Progress | None = None) -> Delta:
@@ -190,11 +144,6 @@ class RomeMethod:
 
 
 ROME = RomeMethod()
-
-
-def small_model_layer(lm: LoadedModel) -> int:
-    """Tuned on the 6-layer demo model: the first block (see the module doc)."""
-    return 0
 
 
 def resolve_layer(lm: LoadedModel, hp: ROMEHParams) -> int:
@@ -244,86 +193,6 @@ def edit_one(lm: LoadedModel, fact: Fact, layer: int, hp: ROMEHParams, prefixes:
     return rank_one_update(lm.spec.mlp_out_weight(layer), lm.spec.weight_layout, u, lam), result
 
 
-@dataclass(frozen=True)
-class ValueProblem:
-    """What a value optimisation reads: the prefixed prompts (bare one first), the
-    target's ids and the prompts whose next-token distributions must hold: at the
-    positions ``kl_at[i]`` of ``kl_prompts[i]``, each position weighing ``kl_weights[i]``."""
-
-    prompts: list[SubjectPrompt]
-    target: list[int]
-    kl_prompts: list[SubjectPrompt]
-    kl_at: tuple[tuple[int, ...], ...] = ()
-    kl_weights: tuple[float, ...] = ()
-
-    def kl_pairs(self, first_row: int) -> list[tuple[int, int, float]]:
-        """(row, position, weight) of every measured position, rows numbered from ``first_row``."""
-        return [(first_row + i, pos, w) for i, (at, w) in enumerate(zip(self.kl_at, self.kl_weights, strict=True))
-                for pos in at]
-
-
-class KLSettings(Protocol):
-    """The hyperparameters of what must hold while a value is optimised (ROME, MEMIT)."""
-
-    kl_templates: tuple[str, ...]
-    kl_factor: float
-    essence_samples: int
-    essence_tokens: int
-    essence_factor: float
-    seed: int
-
-
-def value_problem(lm: LoadedModel, fact: Fact, hp: KLSettings, prefixes: Sequence[str]) -> ValueProblem:
-    """Tokenise and locate one fact's prompts; EditError when the request is unusable.
-
-    What must hold: ROME's "{subject} is a" next token (weight kl_factor), and, with
-    essence_samples, every next token of texts the model writes about the subject
-    (weight essence_factor, spread over their tokens): the subject's other facts."""
-    try:
-        prompts = prefixed_subject_prompts(lm.tokenizer, fact.prompt, fact.subject, prefixes)
-        target = target_ids(lm.tokenizer, fact.prompt, fact.target_new)
-        kl_prompts = [subject_prompt(lm.tokenizer, t.format(fact.subject), fact.subject) for t in hp.kl_templates]
-        essence = [subject_prompt(lm.tokenizer, text, fact.subject, 0) for text in _essence_texts(lm, fact, hp)]
-    except (SubjectNotFoundError, ValueError) as exc:
-        raise EditError(f"cannot edit {fact.subject!r}: {exc}") from exc
-    kl_at = [(len(p.ids) - 1,) for p in kl_prompts] + [tuple(range(p.subject_last, len(p.ids))) for p in essence]
-    n_essence = sum(len(at) for at in kl_at[len(kl_prompts):])
-    weights = ([hp.kl_factor / max(len(kl_prompts), 1)] * len(kl_prompts)
-               + [hp.essence_factor / max(n_essence, 1)] * len(essence))
-    return ValueProblem(_within_context(lm, prompts, len(target)), target, [*kl_prompts, *essence],
-                        tuple(kl_at), tuple(weights))
-
-
-def _essence_texts(lm: LoadedModel, fact: Fact, hp: KLSettings) -> list[str]:
-    limit = max_positions(lm.model.config)
-    tokens = hp.essence_tokens if limit is None else min(hp.essence_tokens, limit // 2)
-    exclude = [fact.target_new, *([fact.target_true] if fact.target_true else [])]
-    return subject_samples(lm, fact.subject, hp.essence_samples, tokens, hp.seed, exclude)
-
-
-def value_start(lm: LoadedModel, problem: ValueProblem, module: str):
-    """(module inputs at the prompts' subject tokens, its output v0 on the bare prompt,
-    the initial log-probabilities at the KL positions), from one forward pass."""
-    import torch
-
-    prompts, kl_prompts = problem.prompts, problem.kl_prompts
-    everything = [*prompts, *kl_prompts]
-    seen = capture_at(lm, [module], [p.ids for p in everything], [p.subject_last for p in everything])
-    pairs = problem.kl_pairs(len(prompts))
-    kl_init = torch.log_softmax(seen.logits[[r for r, _, _ in pairs], [c for _, c, _ in pairs]], dim=-1)
-    return seen.inputs[module][: len(prompts)], seen.outputs[module][0], kl_init
-
-
-def _within_context(lm: LoadedModel, prompts: list[SubjectPrompt], n_target: int) -> list[SubjectPrompt]:
-    """Drop prefixed prompts that would not fit the model's context with the target."""
-    limit = max_positions(lm.model.config)
-    if limit is None:
-        return prompts
-    if len(prompts[0].ids) + n_target - 1 > limit:
-        raise EditError(f"the prompt and target are longer than the model's context of {limit} tokens")
-    return [p for p in prompts if len(p.ids) + n_target - 1 <= limit]
-
-
 def key_direction(k_star, cov, ridge: float):
     """u = C⁻¹k*/‖C⁻¹k*‖ (solved in float64), or k*/‖k*‖ without C."""
     import torch
@@ -366,7 +235,7 @@ def _batch(lm: LoadedModel, problem: ValueProblem) -> _Batch:
     prompts, target = problem.prompts, problem.target
     sequences = [list(p.ids) + target[:-1] for p in prompts] + [list(p.ids) for p in problem.kl_prompts]
     pairs = problem.kl_pairs(len(prompts))
-    ids, mask = right_padded(lm, sequences)
+    ids, mask = model_batch(lm, sequences)
     rows = [r for r in range(len(prompts)) for _ in target]
     positions = [len(p.ids) - 1 + j for p in prompts for j in range(len(target))]
     as_long = lambda xs: torch.as_tensor(xs, dtype=torch.long, device=ids.device)  # noqa: E731
@@ -382,7 +251,7 @@ def optimise_value(lm: LoadedModel, module: str, problem: ValueProblem, kl_init,
     NLL(target) + weighted KL + wd·‖δ‖/‖v0‖², with ‖δ‖ ≤ clamp·‖v0‖."""
     import torch
 
-    from core.hooks import added_to_output, low_rank_added
+    from core.edit.hooks import added_to_output, low_rank_added
 
     prompts, kl_prompts = problem.prompts, problem.kl_prompts
     batch = _batch(lm, problem)

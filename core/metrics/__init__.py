@@ -1,5 +1,5 @@
-"""Building blocks of ``core.evaluation``: tokenising prompt/target pairs, batched
+"""Building blocks of ``core.metrics.evaluation``: tokenising prompt/target pairs, batched
 teacher-forced scoring, fluency, per-protocol scores and their JSON-ready results.
 
-Import the public API from ``core.evaluation``; these modules are its parts.
+Import the public API from ``core.metrics.evaluation``; these modules are its parts.
 """

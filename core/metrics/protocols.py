@@ -1,16 +1,14 @@
 """Per-protocol scores of facts, computed in batches over all facts at once.
 
 Each function reads the model in whatever state the caller has put it (edited or not);
-``core.evaluation`` decides which state each part runs in.
+``core.metrics.evaluation`` decides which state each part runs in.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from core.facts import Fact
-from core.generation import SamplingOptions, continuations, max_positions
-from core.loading import LoadedModel
+from core.facts.fact import Fact
 from core.metrics.fluency import fluency, perplexity_ratio
 from core.metrics.results import (
     FluencyScores,
@@ -22,8 +20,10 @@ from core.metrics.results import (
     TeacherForcedScores,
 )
 from core.metrics.scoring import SpanScore, score_pairs, score_spans
-from core.metrics.tokens import encode_continuation, encode_pair, join_target
-from core.progress import Progress
+from core.model.generation import SamplingOptions, continuations, max_positions
+from core.model.loading import LoadedModel
+from core.model.tokens import encode_continuation, encode_pair, join_target
+from core.util.progress import Progress
 
 Pair = tuple[str, str]
 ScoreTable = Mapping[Pair, SpanScore]

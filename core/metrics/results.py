@@ -23,7 +23,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from core.generation import TokenProbability
+from core.model.generation import TokenProbability
 
 DEFAULT_PROTOCOL = "teacher_forced"
 

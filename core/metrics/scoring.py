@@ -11,9 +11,9 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from core.loading import LoadedModel
-from core.metrics.tokens import EncodedPair, encode_pair, pad_id, right_padded
-from core.progress import Progress, silent
+from core.model.loading import LoadedModel
+from core.model.tokens import EncodedPair, encode_pair, pad_id, right_padded
+from core.util.progress import Progress, silent
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,7 @@ import pytest
 from PySide6.QtCore import Qt
 
 from core.ledger import Workspace
-from core.paths import demo_edits_file
+from core.util.paths import demo_edits_file
 from tests.app.helpers import open_window, wait_job
 
 pytestmark = pytest.mark.gui

@@ -3,7 +3,7 @@
 import pytest
 
 from app.models.fact_table import FACT_ID_ROLE, FactFilterProxy, FactTableModel
-from core.facts import Fact
+from core.facts.fact import Fact
 from core.ledger.records import FactRecord, RunRecord
 
 pytestmark = pytest.mark.gui

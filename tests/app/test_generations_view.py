@@ -3,7 +3,7 @@
 import pytest
 
 from app.widgets.generations_view import GenerationsView, segments_html
-from core.textdiff import word_diff
+from core.util.textdiff import word_diff
 
 pytestmark = pytest.mark.gui
 

@@ -3,7 +3,7 @@
 import pytest
 
 from app.widgets.model_panel import ModelPanel
-from core.paths import demo_model_dir
+from core.util.paths import demo_model_dir
 
 pytestmark = pytest.mark.gui
 

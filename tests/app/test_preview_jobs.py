@@ -7,8 +7,8 @@ import pytest
 from PySide6.QtCore import QTimer
 
 from app.models.fact_table import FACT_ID_ROLE
-from core.fingerprint import state_fingerprint
-from core.paths import demo_edits_file
+from core.model.fingerprint import state_fingerprint
+from core.util.paths import demo_edits_file
 from tests.app.helpers import fast_rome, open_window, wait_job
 
 pytestmark = pytest.mark.gui

@@ -4,8 +4,8 @@ import json
 
 import pytest
 
-from core.fingerprint import state_fingerprint
-from core.paths import demo_edits_file
+from core.model.fingerprint import state_fingerprint
+from core.util.paths import demo_edits_file
 from tests.app.helpers import fast_rome, open_window, wait_job
 
 pytestmark = pytest.mark.gui

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from core.facts import Fact
-from core.methods.keys import encode, target_ids
+from core.facts.fact import Fact
+from core.methods.keys import target_ids
+from core.model.tokens import encode
 
 # Two requests that tokenise cleanly on every tiny family (a multi-token subject, a one-token one).
 TWO_FACTS = [
@@ -25,7 +26,7 @@ def target_nll(lm, fact: Fact) -> float:
 
 def sabotaging(lm, param: str):
     """A progress callback that scribbles on ``param`` and then fails, as a device error would."""
-    from core.progress import Progress
+    from core.util.progress import Progress
 
     def sabotage(_event):
         dict(lm.model.named_parameters())[param].data.add_(1.0)
@@ -39,7 +40,7 @@ def independent_reports(lm, method, facts, reference, options):
     (one evaluation report per fact, mean seconds of editing per fact)."""
     import time
 
-    from core.evaluation import evaluate
+    from core.metrics.evaluation import evaluate
 
     hp, reports, editing = method.preset(lm), [], 0.0
     for fact in facts:

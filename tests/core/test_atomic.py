@@ -1,6 +1,6 @@
 import pytest
 
-from core.atomic import replacing
+from core.util.atomic import replacing
 
 
 @pytest.mark.parametrize("durable", [False, True])

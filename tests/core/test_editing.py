@@ -2,10 +2,10 @@
 
 import pytest
 
-from core.edit_runs import run_independent, run_sequential
-from core.editing import compute_edit
-from core.facts import fact_from_dict
-from core.fingerprint import state_fingerprint
+from core.facts.fact import fact_from_dict
+from core.model.fingerprint import state_fingerprint
+from core.workflows.editing import compute_edit
+from core.workflows.runs import run_independent, run_sequential
 
 FACTS = [
     fact_from_dict({"subject": "France", "prompt": "The capital of France is", "target_new": "Berlin",

@@ -8,8 +8,9 @@ import math
 
 import pytest
 
-from core.deltas import Delta, DenseUpdate
-from core.evaluation import (
+from core.edit.deltas import Delta, DenseUpdate
+from core.facts.fact import Fact
+from core.metrics.evaluation import (
     EvalOptions,
     EvaluationReport,
     FactMetrics,
@@ -18,13 +19,12 @@ from core.evaluation import (
     capture_reference,
     evaluate,
 )
-from core.facts import Fact
-from core.fingerprint import state_fingerprint
 from core.metrics.fluency import fluency, ngram_entropy, perplexity_ratio, words
 from core.metrics.results import TargetProbabilities, TeacherForcedScores, normalise
 from core.metrics.scoring import score_pairs
-from core.metrics.tokens import encode_pair, join_target
-from core.progress import Cancelled, Progress
+from core.model.fingerprint import state_fingerprint
+from core.model.tokens import encode_pair, join_target
+from core.util.progress import Cancelled, Progress
 from tests.conftest import _SENTENCES, tiny_config
 
 # What the trained tiny model knows (it has memorised _SENTENCES)
@@ -44,8 +44,8 @@ def trained_lm(tmp_path_factory, tiny_tokenizer):
     import torch
     from transformers import AutoModelForCausalLM
 
-    from core.loading import LoadOptions, load_model
-    from core.metrics.tokens import right_padded
+    from core.model.loading import LoadOptions, load_model
+    from core.model.tokens import right_padded
 
     torch.manual_seed(0)
     model = AutoModelForCausalLM.from_config(tiny_config("gpt2", len(tiny_tokenizer)))

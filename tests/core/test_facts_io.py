@@ -1,4 +1,4 @@
-"""Reading and writing edit requests in every supported format (core.facts_io)."""
+"""Reading and writing edit requests in every supported format (core.facts.io)."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from core.facts import Fact, Probe
-from core.facts_io import (
+from core.facts.fact import Fact, Probe
+from core.facts.io import (
     FORMAT_NAMES,
     FactsFileError,
     export_csv,
@@ -20,7 +20,7 @@ from core.facts_io import (
     read_facts,
     write_facts_jsonl,
 )
-from core.facts_io.writers import atomic_write
+from core.facts.io.writers import atomic_write
 
 SAMPLES = Path(__file__).parent / "data" / "facts_io_samples.json"  # one row of each format
 FORMATS = ("factsmith", "easyedit", "zsre", "counterfact", "knowedit", "ice", "mquake")

@@ -7,14 +7,14 @@ import logging
 
 import pytest
 
-from core.deltas import Delta, apply_delta, revert_delta
-from core.facts import Fact
-from core.fingerprint import state_fingerprint
+from core.edit.deltas import Delta, apply_delta, revert_delta
+from core.facts.fact import Fact
 from core.methods import EditError, get_method
 from core.methods.ft import FT_L, FT_M, FTHyperParams, layer_window
 from core.methods.hparams import with_overrides
 from core.metrics.scoring import score_pairs
-from core.progress import Cancelled, Progress
+from core.model.fingerprint import state_fingerprint
+from core.util.progress import Cancelled, Progress
 from tests.conftest import FAMILIES
 from tests.core.edit_helpers import independent_reports, sabotaging
 
@@ -158,8 +158,8 @@ def test_presets_and_layer_windows(tiny_lm):
 
 
 def _demo_facts(name: str) -> list[Fact]:
-    from core.facts import fact_from_dict
-    from core.paths import demo_model_dir
+    from core.facts.fact import fact_from_dict
+    from core.util.paths import demo_model_dir
 
     rows = (demo_model_dir() / name).read_text(encoding="utf-8").splitlines()
     return [fact_from_dict(json.loads(row)) for row in rows if row.strip()]
@@ -169,7 +169,7 @@ def _demo_facts(name: str) -> list[Fact]:
 def test_ft_quality_on_demo_model(demo_lm):
     """FT-M must reach reliability >= 0.95 (teacher-forced) editing each demo fact on its
     own; FT-L and the other metrics are reported, not asserted."""
-    from core.evaluation import EvalOptions, aggregate, capture_reference
+    from core.metrics.evaluation import EvalOptions, aggregate, capture_reference
 
     facts = _demo_facts("demo_edits.jsonl")
     before = state_fingerprint(demo_lm.model)

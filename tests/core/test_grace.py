@@ -8,17 +8,17 @@ import time
 import pytest
 import torch
 
-from core.adaptors import FILE_NAME, ids_tensor, live_states, registry
-from core.deltas import AdaptorUpdate, Delta, DeltaError, apply_delta, delta_applied, revert_delta
-from core.facts import Fact, fact_from_dict
-from core.fingerprint import state_fingerprint
-from core.generation import SamplingOptions, continuations
-from core.hooks import get_module
-from core.loading import LoadOptions, load_model
+from core.edit.adaptors import FILE_NAME, ids_tensor, live_states, registry
+from core.edit.deltas import AdaptorUpdate, Delta, DeltaError, apply_delta, delta_applied, revert_delta
+from core.edit.hooks import get_module
+from core.facts.fact import Fact, fact_from_dict
 from core.methods import EditError, get_method
 from core.methods.grace import GRACE, GRACEHParams
 from core.methods.hparams import with_overrides
-from core.progress import Cancelled, Progress
+from core.model.fingerprint import state_fingerprint
+from core.model.generation import SamplingOptions, continuations
+from core.model.loading import LoadOptions, load_model
+from core.util.progress import Cancelled, Progress
 from tests.conftest import FAMILIES
 
 log = logging.getLogger(__name__)
@@ -112,7 +112,7 @@ def test_sequential_edits_add_expand_split_and_supersede(tiny_lm):
 
 def _output_at_last_token(lm, fact, module):
     from core.methods.keys import capture_at
-    from core.metrics.tokens import encode_pair
+    from core.model.tokens import encode_pair
 
     ids = encode_pair(lm.tokenizer, fact.prompt, fact.target_new).prompt_ids
     return capture_at(lm, [module], [ids], [len(ids) - 1]).outputs[module][0].cpu()
@@ -169,7 +169,7 @@ def test_reverts_out_of_order_and_misfits_are_refused(tiny_lm):
 
 
 def test_a_saved_folder_reloads_with_its_codebook(tiny_lm, tmp_path):
-    from core.saving import save_model_folder
+    from core.model.saving import save_model_folder
 
     lm = tiny_lm("gpt2")
     save_model_folder(lm, tmp_path / "plain")
@@ -188,7 +188,7 @@ def test_a_saved_folder_reloads_with_its_codebook(tiny_lm, tmp_path):
 
 
 def _demo_facts(name: str) -> list[dict]:
-    from core.paths import demo_model_dir
+    from core.util.paths import demo_model_dir
 
     return [json.loads(line) for line in (demo_model_dir() / name).read_text().splitlines() if line.strip()]
 
@@ -196,7 +196,7 @@ def _demo_facts(name: str) -> list[dict]:
 @pytest.mark.slow
 def test_demo_reliability(demo_lm, record_property):
     """Every demo request edited alone from the base model (teacher-forced protocol)."""
-    from core.evaluation import aggregate, capture_reference, evaluate
+    from core.metrics.evaluation import aggregate, capture_reference, evaluate
 
     facts = [fact_from_dict(r) for r in _demo_facts("demo_edits.jsonl")]
     before, hp = state_fingerprint(demo_lm.model), GRACE.preset(demo_lm)
@@ -216,8 +216,8 @@ def test_demo_reliability(demo_lm, record_property):
 def test_200_sequential_edits_keep_locality(demo_lm, record_property):
     """The 60 demo requests then 140 more drawn from the demo model's facts, edits piling up."""
     from core.demo_build.lifelong import lifelong_requests, read_knowledge
-    from core.evaluation import capture_reference, evaluate
-    from core.paths import demo_model_dir
+    from core.metrics.evaluation import capture_reference, evaluate
+    from core.util.paths import demo_model_dir
 
     demo, dev = _demo_facts("demo_edits.jsonl"), _demo_facts("dev_edits.jsonl")
     extra = lifelong_requests(read_knowledge(demo_model_dir() / "facts.jsonl"), 200 - len(demo), seed=2024,

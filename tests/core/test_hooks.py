@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from core.hooks import (
+from core.edit.hooks import (
     HookError,
     StopForward,
     added_to_output,

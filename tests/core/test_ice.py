@@ -9,13 +9,13 @@ import logging
 import pytest
 import torch
 
-from core.deltas import Delta, apply_delta, revert_delta
-from core.facts import Fact
-from core.fingerprint import state_fingerprint
+from core.edit.deltas import Delta, apply_delta, revert_delta
+from core.facts.fact import Fact
 from core.methods import EditError, get_method
 from core.methods import ice as ice_module
 from core.methods.ice import ICE, ICEHParams, context_sentences
-from core.progress import Cancelled, Progress
+from core.model.fingerprint import state_fingerprint
+from core.util.progress import Cancelled, Progress
 from tests.conftest import FAMILIES
 from tests.core.edit_helpers import independent_reports, sabotaging
 
@@ -138,10 +138,10 @@ def test_ice_against_ft_m_on_demo_model(demo_lm, tmp_path_factory):
     """ICE reliability >= 0.9 (teacher-forced) editing each of the first demo facts on its
     own. FT-M on the same facts beside it: locality, fluency and PPL_r are reported, not
     asserted (the paper finds ICE better on locality and PPL_r)."""
-    from core.evaluation import EvalOptions, aggregate, capture_reference
-    from core.facts_io import read_facts
+    from core.facts.io import read_facts
     from core.methods.ft import FT_M
-    from core.paths import demo_edits_file
+    from core.metrics.evaluation import EvalOptions, aggregate, capture_reference
+    from core.util.paths import demo_edits_file
 
     facts = read_facts(demo_edits_file())[:12]
     before = state_fingerprint(demo_lm.model)

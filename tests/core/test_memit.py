@@ -12,16 +12,16 @@ import time
 import pytest
 import torch
 
-from core.deltas import Delta, apply_delta, delta_applied, revert_delta
-from core.facts import Fact
-from core.fingerprint import state_fingerprint
+from core.edit.deltas import Delta, apply_delta, delta_applied, revert_delta
+from core.facts.fact import Fact
 from core.methods import EditError, get_method
 from core.methods import memit as memit_module
-from core.methods.covariance import layer_covariances
+from core.methods.stats import layer_covariances
 from core.methods.keys import capture_at, subject_prompt
 from core.methods.memit import MEMIT, MEMITHParams
-from core.progress import Cancelled, Progress
-from core.stats import StatsSource, StatsSpec, layer_covariance
+from core.methods.stats import StatsSource, StatsSpec, layer_covariance
+from core.model.fingerprint import state_fingerprint
+from core.util.progress import Cancelled, Progress
 from tests.conftest import FAMILIES
 from tests.core.edit_helpers import TWO_FACTS, independent_reports, target_nll
 
@@ -196,14 +196,14 @@ def test_bad_requests_raise_edit_error(tiny_lm):
 
 
 def _demo(n: int):
-    from core.facts_io import read_facts
-    from core.paths import demo_edits_file
+    from core.facts.io import read_facts
+    from core.util.paths import demo_edits_file
 
     return read_facts(demo_edits_file())[:n]
 
 
 def _teacher_forced(lm, facts, delta, reference):
-    from core.evaluation import EvalOptions, evaluate
+    from core.metrics.evaluation import EvalOptions, evaluate
 
     report = evaluate(lm, facts, edit=delta, reference=reference, options=EvalOptions(protocols=("teacher_forced",)))
     return {k: round(v, 4) for k, v in report.summary().items() if k in ("reliability", "generality", "locality")}
@@ -212,7 +212,7 @@ def _teacher_forced(lm, facts, delta, reference):
 @pytest.mark.slow
 def test_demo_model_single_edits(demo_lm):
     """MEMIT editing each of the first demo counterfactuals on its own: reliability >= 0.9."""
-    from core.evaluation import EvalOptions, aggregate, capture_reference
+    from core.metrics.evaluation import EvalOptions, aggregate, capture_reference
 
     facts = _demo(12)
     before = state_fingerprint(demo_lm.model)
@@ -228,7 +228,7 @@ def test_demo_model_single_edits(demo_lm):
 def test_demo_model_one_batch_of_50(demo_lm):
     """One MEMIT delta for 50 demo counterfactuals (rank 50 per layer): reliability >= 0.9.
     Measured: pre 0.168, post reliability 1.0, generality 0.52, locality 0.88."""
-    from core.evaluation import capture_reference, evaluate
+    from core.metrics.evaluation import capture_reference, evaluate
 
     facts = _demo(50)
     before = state_fingerprint(demo_lm.model)
@@ -247,7 +247,7 @@ def test_demo_model_one_batch_of_50(demo_lm):
 
 def test_batch_mode_report(tiny_lm):
     """`factsmith edit --mode batch`: one delta for all facts, per-fact pre/post, aggregate."""
-    from core.edit_runs import run_batch
+    from core.workflows.runs import run_batch
 
     lm = tiny_lm("gpt2")
     before, seen = state_fingerprint(lm.model), []

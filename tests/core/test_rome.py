@@ -6,15 +6,16 @@ import threading
 import pytest
 import torch
 
-from core.deltas import apply_delta, delta_applied, revert_delta
-from core.facts import Fact, fact_from_dict
-from core.fingerprint import state_fingerprint
+from core.edit.deltas import apply_delta, delta_applied, revert_delta
+from core.facts.fact import Fact, fact_from_dict
 from core.methods import EditError, get_method
 from core.methods import rome as rome_module
 from core.methods.hparams import with_overrides
-from core.methods.keys import capture_at, encode, prefixed_subject_prompts, subject_prompt, target_ids
+from core.methods.keys import capture_at, prefixed_subject_prompts, subject_prompt, target_ids
 from core.methods.rome import ROME, ROMEHParams
-from core.progress import Cancelled, Progress
+from core.model.fingerprint import state_fingerprint
+from core.model.tokens import encode
+from core.util.progress import Cancelled, Progress
 from tests.conftest import FAMILIES
 from tests.core.edit_helpers import TWO_FACTS, target_nll
 
@@ -185,10 +186,10 @@ def test_bad_requests_raise_edit_error(tiny_lm):
 
 def argmax_at_answers(lm, pairs):
     """For each (prompt, answer): (answer ids, argmax ids at the positions predicting them)."""
-    from core.methods.keys import right_padded
+    from core.model.tokens import model_batch
 
     rows = [(encode(lm.tokenizer, p), target_ids(lm.tokenizer, p, a)) for p, a in pairs]
-    ids, mask = right_padded(lm, [p + a for p, a in rows])
+    ids, mask = model_batch(lm, [p + a for p, a in rows])
     with torch.no_grad():
         predicted = lm.model(input_ids=ids, attention_mask=mask).logits.argmax(-1)
     return [(a, predicted[i, len(p) - 1 : len(p) + len(a) - 1].tolist()) for i, (p, a) in enumerate(rows)]
@@ -227,7 +228,7 @@ ISSUE_TARGET = {"reliability": 0.95, "locality": 0.90}  # issue 3, teacher-force
 def test_demo_model_quality(demo_lm):
     """The small preset on the 60 demo counterfactuals (tuned on dev_edits.jsonl only).
     Measured: reliability 0.992, generality 0.665, locality 0.905."""
-    from core.paths import demo_edits_file
+    from core.util.paths import demo_edits_file
 
     lines = demo_edits_file().read_text(encoding="utf-8").splitlines()
     facts = [fact_from_dict(json.loads(line)) for line in lines if line.strip()]
@@ -244,8 +245,8 @@ def test_demo_model_fifty_sequential_edits(demo_lm):
     """50 ROME edits piled up on the demo model: each measured right after it lands, all
     re-measured at the end (retention); the model comes back bit-identical. Figures are
     reported, not asserted (the issue asks for them to be reported)."""
-    from core.edit_runs import run_sequential
-    from core.paths import demo_edits_file
+    from core.util.paths import demo_edits_file
+    from core.workflows.runs import run_sequential
 
     lines = demo_edits_file().read_text(encoding="utf-8").splitlines()[:50]
     facts = [fact_from_dict(json.loads(line)) for line in lines]

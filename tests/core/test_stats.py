@@ -4,11 +4,11 @@ import threading
 import pytest
 import torch
 
-from core import stats
-from core.hooks import capture
-from core.methods.keys import encode, right_padded
-from core.progress import Cancelled, Progress
-from core.stats import StatsError, StatsSource, StatsSpec, covariance_status, layer_covariance
+from core.edit.hooks import capture
+from core.methods import stats
+from core.methods.stats import StatsError, StatsSource, StatsSpec, covariance_status, layer_covariance
+from core.model.tokens import encode, model_batch
+from core.util.progress import Cancelled, Progress
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -33,7 +33,7 @@ def test_txt_covariance_matches_the_keys_it_saw(tiny_lm, tmp_path):
     source.write_text("\n".join(TEXTS) + "\n", encoding="utf-8")
     spec = StatsSpec(layer=1, source=StatsSource(str(source)), budget_tokens=10_000)
     cov = layer_covariance(lm, spec)
-    ids, mask = right_padded(lm, [encode(lm.tokenizer, t) for t in TEXTS])
+    ids, mask = model_batch(lm, [encode(lm.tokenizer, t) for t in TEXTS])
     with torch.no_grad(), capture(lm.model, lm.spec.mlp_out_module(1)) as seen:
         lm.model(input_ids=ids, attention_mask=mask)
     keys = seen.input[mask.bool()].double()

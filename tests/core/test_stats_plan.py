@@ -1,7 +1,7 @@
 import dataclasses
 
 from core.methods import get_method
-from core.stats_plan import compute_statistics, needed_statistics
+from core.workflows.stats_plan import compute_statistics, needed_statistics
 
 
 def test_rome_needs_its_layer_statistics_and_ft_needs_none(tiny_lm):

@@ -1,7 +1,7 @@
 import pytest
 
-from core.facts import Fact, Probe
-from core.suggest import first_phrase, suggest_locality, suggest_old_answer
+from core.facts.fact import Fact, Probe
+from core.facts.suggest import first_phrase, suggest_locality, suggest_old_answer
 
 
 def _fact(subject, relation, prompt, new, old):

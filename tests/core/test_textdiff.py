@@ -1,4 +1,4 @@
-from core.textdiff import Segment, changed_words, word_diff
+from core.util.textdiff import Segment, changed_words, word_diff
 
 
 def test_identical_texts_have_no_changes():

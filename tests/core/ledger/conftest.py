@@ -23,8 +23,8 @@ def ws_path(workspace):
 
 @pytest.fixture
 def fake_editing(monkeypatch):
-    """core.editing stand-in: hand-made deltas, and a record of the weights each edit saw."""
-    from core.fingerprint import state_fingerprint
+    """core.workflows.editing stand-in: hand-made deltas, and a record of the weights each edit saw."""
+    from core.model.fingerprint import state_fingerprint
 
     seen = []
 
@@ -37,5 +37,5 @@ def fake_editing(monkeypatch):
             previews={"after": facts[0].target_new}, seconds=0.5,
             environment={"seed": 7, "device": "cpu", "dtype": "float32", "torch": "x"})
 
-    monkeypatch.setitem(sys.modules, "core.editing", types.SimpleNamespace(compute_edit=compute_edit))
+    monkeypatch.setitem(sys.modules, "core.workflows.editing", types.SimpleNamespace(compute_edit=compute_edit))
     return seen

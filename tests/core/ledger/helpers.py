@@ -6,8 +6,8 @@ low-rank (and dense) updates of the right shapes, not computed edits.
 
 from __future__ import annotations
 
-from core.deltas import Delta, DenseUpdate, LowRankUpdate
-from core.facts import Fact
+from core.edit.deltas import Delta, DenseUpdate, LowRankUpdate
+from core.facts.fact import Fact
 
 PARAM = "transformer.h.1.mlp.c_proj.weight"  # (128, 32) in the tiny GPT-2
 BIAS = "transformer.h.2.mlp.c_fc.bias"  # (128,)

@@ -4,10 +4,10 @@ import json
 
 import pytest
 
-from core.deltas import apply_delta
-from core.fingerprint import state_fingerprint
+from core.edit.deltas import apply_delta
 from core.ledger import LedgerError, VerificationError
-from core.loading import LoadOptions, load_model
+from core.model.fingerprint import state_fingerprint
+from core.model.loading import LoadOptions, load_model
 from tests.core.ledger.helpers import add_run_approve, make_facts
 
 CPU = LoadOptions(device="cpu")

@@ -1,6 +1,6 @@
 """Diff of two commits: facts added, removed and re-run; mean post-edit metrics per protocol."""
 
-from core.loading import LoadOptions
+from core.model.loading import LoadOptions
 from tests.core.ledger.helpers import add_run_approve, make_facts, record_hand_run
 
 

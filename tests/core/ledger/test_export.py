@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from core.facts_io import read_facts
+from core.facts.io import read_facts
 from core.ledger import LedgerError
 from tests.core.ledger.helpers import make_facts
 

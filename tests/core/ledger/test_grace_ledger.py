@@ -5,12 +5,12 @@ import shutil
 
 import pytest
 
-from core.adaptors import FILE_NAME, live_states
-from core.deltas import apply_delta
-from core.facts import Fact
-from core.fingerprint import state_fingerprint
+from core.edit.adaptors import FILE_NAME, live_states
+from core.edit.deltas import apply_delta
+from core.facts.fact import Fact
 from core.ledger import apply_patch
-from core.loading import LoadOptions, load_model
+from core.model.fingerprint import state_fingerprint
+from core.model.loading import LoadOptions, load_model
 from tests.core.ledger.helpers import add_run_approve, make_facts
 
 CPU = LoadOptions(device="cpu")

@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from core.facts_io import FactsFileError
+from core.facts.io import FactsFileError
 from core.ledger import ImportConflictError
 from tests.core.ledger.helpers import add_run_approve, make_fact, make_facts
 

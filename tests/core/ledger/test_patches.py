@@ -6,9 +6,9 @@ import zipfile
 
 import pytest
 
-from core.fingerprint import state_fingerprint
 from core.ledger import PatchError, apply_patch, read_patch
-from core.loading import LoadOptions, load_model
+from core.model.fingerprint import state_fingerprint
+from core.model.loading import LoadOptions, load_model
 from tests.core.ledger.helpers import add_run_approve, make_facts
 
 CPU = LoadOptions(device="cpu")

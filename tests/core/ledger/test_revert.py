@@ -2,9 +2,9 @@
 
 import pytest
 
-from core.fingerprint import state_fingerprint
 from core.ledger import LedgerError, Workspace
-from core.loading import LoadOptions
+from core.model.fingerprint import state_fingerprint
+from core.model.loading import LoadOptions
 from tests.core.ledger.helpers import add_run_approve, make_facts, record_hand_run
 
 CPU = LoadOptions(device="cpu")

@@ -11,9 +11,9 @@ import shutil
 
 import pytest
 
-from core.fingerprint import state_fingerprint
 from core.ledger import Workspace, apply_patch
-from core.loading import LoadOptions, load_model
+from core.model.fingerprint import state_fingerprint
+from core.model.loading import LoadOptions, load_model
 from tests.core.ledger.helpers import make_facts
 
 CPU = LoadOptions(device="cpu")
@@ -64,10 +64,10 @@ def test_round_trip_on_the_tiny_model(tmp_path, tiny_model_dir, fake_editing):
 
 @pytest.mark.slow
 def test_round_trip_with_rome_on_the_demo_model(tmp_path):
-    from core.paths import demo_edits_file, demo_model_dir
+    from core.util.paths import demo_edits_file, demo_model_dir
 
-    if importlib.util.find_spec("core.editing") is None:
-        pytest.skip("core.editing (compute_edit) is not written yet")
+    if importlib.util.find_spec("core.workflows.editing") is None:
+        pytest.skip("core.workflows.editing (compute_edit) is not written yet")
     if not (demo_model_dir() / "model.safetensors").exists() or not demo_edits_file().exists():
         pytest.skip("the demo model is not built yet: python -m core.demo_build")
     lines = [line for line in demo_edits_file().read_text(encoding="utf-8").splitlines() if line.strip()][:20]

@@ -1,10 +1,10 @@
-"""Runs computed by core.editing (real ROME, fast settings on the tiny GPT-2) stored as computed."""
+"""Runs computed by core.workflows.editing (real ROME, fast settings on the tiny GPT-2) stored as computed."""
 
 import pytest
 
-from core.facts import Fact
-from core.fingerprint import state_fingerprint
-from core.loading import LoadOptions
+from core.facts.fact import Fact
+from core.model.fingerprint import state_fingerprint
+from core.model.loading import LoadOptions
 
 CPU = LoadOptions(device="cpu")
 # Mechanics, not quality: the tiny model is random.

@@ -4,10 +4,10 @@ import sqlite3
 
 import pytest
 
-from core.fingerprint import folder_fingerprint
 from core.ledger import LedgerError, SchemaError, Workspace, resolve_author
 from core.ledger.schema import SCHEMA_VERSION
 from core.ledger.state import state_fingerprint
+from core.model.fingerprint import folder_fingerprint
 
 
 def test_create_records_base_and_root_commit(workspace, tiny_model_dir):

@@ -10,7 +10,7 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
-from core.facts import Fact, FactError, fact_from_dict
+from core.facts.fact import Fact, FactError, fact_from_dict
 
 log = logging.getLogger(__name__)
 

@@ -10,8 +10,8 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from core.facts import Fact, FactError
-from core.facts_io.rows import (
+from core.facts.fact import Fact, FactError
+from core.facts.io.rows import (
     as_list,
     as_object,
     build_fact,

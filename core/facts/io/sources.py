@@ -11,9 +11,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from core.facts_io.csv_format import looks_like_csv, read_csv_rows
-from core.facts_io.errors import FactsFileError
-from core.facts_io.formats import detect_json_format
+from core.facts.io.csv_format import looks_like_csv, read_csv_rows
+from core.facts.io.errors import FactsFileError
+from core.facts.io.formats import detect_json_format
 
 _DATASET_MARKERS = ("dataset_info.json", "state.json", "dataset_dict.json")
 

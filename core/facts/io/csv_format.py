@@ -16,9 +16,9 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from core.facts import Fact, FactError
-from core.facts_io.errors import FactsFileError
-from core.facts_io.rows import build_fact
+from core.facts.fact import Fact, FactError
+from core.facts.io.errors import FactsFileError
+from core.facts.io.rows import build_fact
 
 TEXT_FIELDS = ("subject", "prompt", "target_new", "target_true", "relation")
 LIST_FIELDS = ("paraphrases", "context", "locality_prompt", "locality_answer", "portability_prompt",

@@ -10,7 +10,7 @@ CACHE_ENV = "FACTSMITH_CACHE_DIR"
 
 
 def repo_root() -> Path:
-    return Path(__file__).resolve().parent.parent
+    return Path(__file__).resolve().parents[2]
 
 
 def demo_model_dir() -> Path:

@@ -1,7 +1,7 @@
 """Write a model (as it currently is in memory) to a Hugging Face folder with safetensors.
 
 Codebook adaptors (GRACE) are part of that state but not of the weights: they go to
-``core.adaptors.FILE_NAME`` beside the weights, and ``core.loading`` reinstalls them.
+``core.edit.adaptors.FILE_NAME`` beside the weights, and ``core.model.loading`` reinstalls them.
 """
 
 from __future__ import annotations
@@ -12,8 +12,8 @@ import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 
-from core.adaptors import save_adaptors
-from core.loading import LoadedModel
+from core.edit.adaptors import save_adaptors
+from core.model.loading import LoadedModel
 
 
 def save_model_folder(lm: LoadedModel, out: Path, extra_files: Mapping[str, str] | None = None) -> Path:

@@ -1,34 +1,22 @@
-"""Second-moment statistics C = E[k kᵀ] of the mlp_out input at one layer (ROME's
-covariance), from a local text source or from text the model samples itself.
+"""Text for covariance statistics: a local file or folder, or sequences the model samples.
 
 Sources: a .txt file (paragraphs split by blank lines, else one text per line), a
 .jsonl file (a "text" field per row), a ``datasets`` folder saved with
 ``save_to_disk`` (a "text" column), or, with no path, sequences sampled from the model
-(seeded). Results are cached under ``cache_dir()/stats`` as safetensors, keyed by the
-model's file fingerprint, the layer, the source's identity and the token budget.
-A few 10k tokens already give a usable C on small models (methods.md §5).
+(seeded). ``core.methods.stats`` turns them into cached covariances.
 """
 
 from __future__ import annotations
 
-import contextlib
-import hashlib
 import json
-import logging
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from core.atomic import replacing
-from core.hooks import StopForward, capture, stop_after
-from core.loading import LoadedModel
-from core.methods.keys import encode, right_padded
-from core.paths import cache_dir
-from core.progress import Progress, silent
+from core.model.loading import LoadedModel
+from core.model.tokens import encode
+from core.util.progress import Progress
 
-log = logging.getLogger(__name__)
-
-DEFAULT_BUDGET_TOKENS = 100_000
 FORWARD_TOKENS = 4096  # tokens per statistics forward pass
 # the start-token estimate needs a few positions per row, not whole texts: models that
 # rarely end a text would otherwise sample rows × window tokens only to throw them away
@@ -72,89 +60,7 @@ class StatsSource:
         return f"{p}|{stat.st_size}|{stat.st_mtime_ns}"
 
 
-@dataclass(frozen=True)
-class StatsSpec:
-    """One covariance: which layer, from which text, over how many tokens."""
-
-    layer: int
-    source: StatsSource = StatsSource()
-    budget_tokens: int = DEFAULT_BUDGET_TOKENS
-
-
-@dataclass(frozen=True)
-class CovarianceStatus:
-    cached: bool
-    path: Path
-    tokens: int  # tokens the cached statistics saw; 0 when not cached
-
-
-def _cache_key(lm: LoadedModel, spec: StatsSpec) -> dict[str, str]:
-    return {
-        "model": lm.info.fingerprint,
-        "module": lm.spec.mlp_out_module(spec.layer),
-        "source": spec.source.identity(),
-        "budget_tokens": str(spec.budget_tokens),
-        "kind": "mom2-uncentred",
-    }
-
-
-def cache_path(lm: LoadedModel, spec: StatsSpec) -> Path:
-    digest = hashlib.sha256(json.dumps(_cache_key(lm, spec), sort_keys=True).encode()).hexdigest()[:32]
-    return cache_dir() / "stats" / f"mom2-{digest}.safetensors"
-
-
-def covariance_status(lm: LoadedModel, spec: StatsSpec) -> CovarianceStatus:
-    """Is this covariance cached (so an edit needing it starts at once)?"""
-    path = cache_path(lm, spec)
-    if not path.is_file():
-        return CovarianceStatus(False, path, 0)
-    from safetensors import safe_open
-
-    with safe_open(str(path), framework="pt") as fh:
-        tokens = int((fh.metadata() or {}).get("tokens", 0))
-    return CovarianceStatus(True, path, tokens)
-
-
-def layer_covariance(lm: LoadedModel, spec: StatsSpec, progress: Progress | None = None):
-    """C = E[k kᵀ] (d_in, d_in, float32, CPU) for spec.layer; cached on disk."""
-    from safetensors.torch import load_file
-
-    progress = progress or silent()
-    path = cache_path(lm, spec)
-    if path.is_file():
-        log.info("covariance for layer %d from cache %s", spec.layer, path.name)
-        return load_file(str(path))["mom2"]
-    mom2, tokens = _accumulate(lm, spec, progress)
-    _save(path, mom2, tokens, _cache_key(lm, spec))
-    return mom2
-
-
-def _save(path: Path, mom2, tokens: int, key: dict[str, str]) -> None:
-    from safetensors.torch import save_file
-
-    with replacing(path) as tmp:  # a cancelled or crashed run leaves no half file
-        save_file({"mom2": mom2.contiguous()}, str(tmp), metadata={**key, "tokens": str(tokens)})
-
-
-def _accumulate(lm: LoadedModel, spec: StatsSpec, progress: Progress):
-    name = lm.spec.mlp_out_module(spec.layer)
-    sequences = _sequences(lm, spec.source, _window(lm), progress)
-    total, count = None, 0
-    for batch in _token_batches(sequences, spec.budget_tokens):
-        progress.check()
-        keys = _keys(lm, name, batch)
-        # float32 products per batch, summed in float64 so many batches lose nothing
-        product = (keys.T @ keys).double()
-        total = product if total is None else total + product
-        count += keys.shape[0]
-        progress.report(count, spec.budget_tokens, f"covariance: {count:,} tokens", tokens=count)
-    if not count:
-        raise StatsError(f"the statistics source {spec.source.path or '(self-sampled)'} gave no text")
-    log.info("covariance for layer %d over %d tokens", spec.layer, count)
-    return (total / count).float().cpu(), count
-
-
-def _token_batches(sequences: Iterator[list[int]], budget: int) -> Iterator[list[list[int]]]:
+def token_batches(sequences: Iterator[list[int]], budget: int) -> Iterator[list[list[int]]]:
     """Batches of about FORWARD_TOKENS tokens, exactly ``budget`` tokens in all (or less
     when the source runs out)."""
     batch, in_batch, planned = [], 0, 0
@@ -171,24 +77,13 @@ def _token_batches(sequences: Iterator[list[int]], budget: int) -> Iterator[list
         yield batch
 
 
-def _keys(lm: LoadedModel, name: str, batch: list[list[int]]):
-    """The mlp_out inputs at every real token of the batch: (tokens, d_in) float32."""
-    import torch
-
-    ids, mask = right_padded(lm, batch)
-    stopped = contextlib.suppress(StopForward)  # entered first: it must outlive stop_after
-    with stopped, torch.no_grad(), capture(lm.model, name, outputs=False) as seen, stop_after(lm.model, name):
-        lm.model(input_ids=ids, attention_mask=mask)
-    return seen.input[mask.bool()].float()
-
-
-def _window(lm: LoadedModel) -> int:
-    from core.generation import max_positions
+def window(lm: LoadedModel) -> int:
+    from core.model.generation import max_positions
 
     return min(max_positions(lm.model.config) or 256, 256)
 
 
-def _sequences(lm: LoadedModel, source: StatsSource, width: int, progress: Progress) -> Iterator[list[int]]:
+def sequences(lm: LoadedModel, source: StatsSource, width: int, progress: Progress) -> Iterator[list[int]]:
     """Token-id sequences of at most ``width`` tokens, as the model would read them."""
     if source.kind == "self":
         yield from _sampled(lm, source.seed, width, progress)

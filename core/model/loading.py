@@ -7,10 +7,10 @@ import logging
 from dataclasses import dataclass
 from pathlib import Path
 
-from core.arch import ArchSpec, spec_for
-from core.fingerprint import folder_fingerprint
-from core.memory import InsufficientMemory, MemoryEstimate, estimate
-from core.progress import Progress, silent
+from core.model.arch import ArchSpec, spec_for
+from core.model.fingerprint import folder_fingerprint
+from core.model.memory import InsufficientMemory, MemoryEstimate, estimate
+from core.util.progress import Progress, silent
 
 log = logging.getLogger(__name__)
 
@@ -166,7 +166,7 @@ def load_model(path: str | Path, options: LoadOptions | None = None, progress: P
 
 def _reinstall_adaptors(model, folder: Path) -> None:
     """A saved edit state may hold codebook adaptors (GRACE) beside its weights."""
-    from core.adaptors import AdaptorError, load_adaptors
+    from core.edit.adaptors import AdaptorError, load_adaptors
 
     try:
         installed = load_adaptors(model, folder)

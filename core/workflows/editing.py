@@ -13,14 +13,14 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from core.deltas import Delta, delta_applied
-from core.evaluation import DEFAULT_PROTOCOL, EvaluationReport, Reference, capture_reference, evaluate
-from core.facts import Fact
-from core.generation import SamplingOptions, continuations
-from core.loading import LoadedModel
-from core.methods import get_method
-from core.methods.hparams import as_dict, with_overrides
-from core.progress import Progress, silent
+from core.edit.deltas import Delta, delta_applied
+from core.facts.fact import Fact
+from core.methods import get_method, resolve_hparams
+from core.methods.hparams import as_dict
+from core.metrics.evaluation import DEFAULT_PROTOCOL, EvaluationReport, Reference, capture_reference, evaluate
+from core.model.generation import SamplingOptions, continuations
+from core.model.loading import LoadedModel
+from core.util.progress import Progress, silent
 
 log = logging.getLogger(__name__)
 
@@ -83,14 +83,6 @@ class EditOutcome:
 def headline(report: EvaluationReport) -> dict[str, float]:
     summary = report.summary()
     return {name: summary[name] for name in HEADLINE_METRICS if name in summary}
-
-
-def resolve_hparams(lm: LoadedModel, method_name: str, overrides: Mapping[str, Any] | None = None,
-                    base: Any | None = None):
-    """The method's preset for this model (or ``base``) with overrides applied."""
-    method = get_method(method_name)
-    hparams = base if base is not None else method.preset(lm)
-    return with_overrides(hparams, dict(overrides or {}))
 
 
 def environment(lm: LoadedModel, hparams: Any) -> dict[str, Any]:

@@ -7,9 +7,9 @@ import json
 import logging
 from pathlib import Path
 
-from core.atomic import replacing
-from core.paths import cache_dir
-from core.progress import Progress, silent
+from core.util.atomic import replacing
+from core.util.paths import cache_dir
+from core.util.progress import Progress, silent
 
 log = logging.getLogger(__name__)
 
@@ -81,7 +81,7 @@ def state_fingerprint(model) -> str:
     and of its codebook adaptors (GRACE) when it has any: the state that answers prompts."""
     import torch
 
-    from core.adaptors import adaptor_digest
+    from core.edit.adaptors import adaptor_digest
 
     digest = hashlib.sha256()
     for name, tensor in sorted(model.state_dict().items()):

@@ -28,6 +28,11 @@ def join_target(prompt: str, target: str) -> str:
     return f"{prompt.rstrip()} {target.strip()}"
 
 
+def encode(tokenizer, text: str) -> list[int]:
+    """Ids as the model sees ``text`` at the start of an input (BOS included if used)."""
+    return list(tokenizer(text, add_special_tokens=True)["input_ids"])
+
+
 def encode_text(tokenizer, text: str) -> list[int]:
     """Ids with the tokenizer's own leading specials (BOS) but without trailing ones
     (some tokenizers append EOS), which would split a continuation from its prefix."""
@@ -77,6 +82,11 @@ def right_padded(sequences: Sequence[Sequence[int]], pad_id: int, device=None):
         ids[row, : len(seq)] = torch.tensor(list(seq), dtype=torch.long)
         mask[row, : len(seq)] = 1
     return ids.to(device), mask.to(device)
+
+
+def model_batch(lm, sequences: Sequence[Sequence[int]]):
+    """``right_padded`` with the model's pad id, on the model's device."""
+    return right_padded(sequences, pad_id(lm.tokenizer), lm.device)
 
 
 def pad_id(tokenizer) -> int:

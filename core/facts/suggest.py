@@ -12,9 +12,9 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from core.facts import Fact, Probe
-from core.generation import SamplingOptions, continuation
-from core.loading import LoadedModel
+from core.facts.fact import Fact, Probe
+from core.model.generation import SamplingOptions, continuation
+from core.model.loading import LoadedModel
 
 _PHRASE_END = re.compile(r"[.,;:!?\n()\"]")
 

@@ -6,10 +6,10 @@ one of ``FORMAT_NAMES`` (see ``formats.JSON_FORMATS`` for the rules) unless ``fo
 names one. ``read_facts`` is all or nothing; ``inspect_facts`` reports every bad row.
 """
 
-from core.facts_io.csv_format import CSV_FIELDS, parse_column_mapping
-from core.facts_io.errors import FactsFileError
-from core.facts_io.formats import JSON_FORMATS, RowFormat
-from core.facts_io.reader import (
+from core.facts.io.csv_format import CSV_FIELDS, parse_column_mapping
+from core.facts.io.errors import FactsFileError
+from core.facts.io.formats import JSON_FORMATS, RowFormat
+from core.facts.io.reader import (
     FORMAT_NAMES,
     DuplicateGroup,
     FactsFileReport,
@@ -17,7 +17,7 @@ from core.facts_io.reader import (
     inspect_facts,
     read_facts,
 )
-from core.facts_io.writers import (
+from core.facts.io.writers import (
     export_csv,
     export_easyedit_json,
     export_knowedit_json,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from core.loading import LoadedModel
+from core.model.loading import LoadedModel
 
 
 @dataclass(frozen=True)

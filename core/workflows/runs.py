@@ -16,14 +16,14 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from core.deltas import AppliedDelta, apply_delta, delta_applied, revert_delta
-from core.editing import HEADLINE_METRICS, compute_edit, headline, resolve_hparams
-from core.evaluation import DEFAULT_PROTOCOL, EvaluationReport, capture_reference, evaluate
-from core.facts import Fact
-from core.loading import LoadedModel
-from core.methods import get_method
+from core.edit.deltas import AppliedDelta, apply_delta, delta_applied, revert_delta
+from core.facts.fact import Fact
+from core.methods import get_method, resolve_hparams
 from core.methods.hparams import as_dict
-from core.progress import Progress, silent
+from core.metrics.evaluation import DEFAULT_PROTOCOL, EvaluationReport, capture_reference, evaluate
+from core.model.loading import LoadedModel
+from core.util.progress import Progress, silent
+from core.workflows.editing import HEADLINE_METRICS, compute_edit, headline
 
 log = logging.getLogger(__name__)
 

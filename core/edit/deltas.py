@@ -6,7 +6,7 @@ touched tensors). ``apply_delta`` keeps the original tensors so ``revert_delta``
 back the very same bits; floating-point subtraction would not.
 
 An adaptor update (GRACE) changes no weight: it adds entries to the codebook adaptor on
-one module and may change the radii of entries already there (``core.adaptors``). Its
+one module and may change the radii of entries already there (``core.edit.adaptors``). Its
 receipt keeps the codebook it replaced, so reverting is exact too.
 """
 
@@ -58,7 +58,7 @@ class DenseUpdate:
 class AdaptorUpdate:
     """New codebook entries for the adaptor on ``module``, and new radii for existing ones.
 
-    Existing entries are named by id (``core.adaptors.entry_ids``), not by position, so
+    Existing entries are named by id (``core.edit.adaptors.entry_ids``), not by position, so
     a replay that lacks an earlier entry (a revert) still changes the right ones."""
 
     module: str
@@ -238,7 +238,7 @@ def apply_delta(model, delta: Delta) -> AppliedDelta:
 
 def _next_codebooks(model, delta: Delta) -> dict[str, Any]:
     """{module: codebook after the delta's adaptor updates}, computed without installing anything."""
-    from core.adaptors import AdaptorError, empty_state, extended, registry
+    from core.edit.adaptors import AdaptorError, empty_state, extended, registry
 
     live = registry(model, create=False)
     out: dict[str, Any] = {}
@@ -255,7 +255,7 @@ def _next_codebooks(model, delta: Delta) -> dict[str, Any]:
 
 def _install(model, codebooks: Mapping[str, Any]) -> dict[str, Any]:
     """Install the codebooks, all or none; how to undo each."""
-    from core.adaptors import registry, undo_of
+    from core.edit.adaptors import registry, undo_of
 
     if not codebooks:
         return {}
@@ -281,7 +281,7 @@ def _restore(params: dict[str, Any], originals: Mapping[str, Any]) -> None:
 
 def revert_delta(model, applied: AppliedDelta) -> None:
     """Put back the exact original weights; refuses if they changed since the apply."""
-    from core.adaptors import AdaptorError, registry, undone
+    from core.edit.adaptors import AdaptorError, registry, undone
 
     params = dict(model.named_parameters())
     for name, expected in applied.written.items():

@@ -32,10 +32,8 @@ from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from typing import Any
 
-from core.deltas import Delta, delta_applied
-from core.facts import Fact
-from core.generation import top_next_tokens
-from core.loading import LoadedModel
+from core.edit.deltas import Delta, delta_applied
+from core.facts.fact import Fact
 from core.metrics import protocols as proto
 from core.metrics.results import (
     DEFAULT_PROTOCOL,
@@ -44,7 +42,9 @@ from core.metrics.results import (
     aggregate,
     to_jsonable,
 )
-from core.progress import Progress, silent
+from core.model.generation import top_next_tokens
+from core.model.loading import LoadedModel
+from core.util.progress import Progress, silent
 
 __all__ = ["DEFAULT_PROTOCOL", "PROTOCOLS", "EvalOptions", "EvaluationReport", "FactMetrics", "Reference",
            "ReferenceFact", "aggregate", "capture_reference", "evaluate"]

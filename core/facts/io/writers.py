@@ -14,9 +14,9 @@ import os
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, TextIO
 
-from core.atomic import replacing
-from core.facts import Fact
-from core.facts_io.csv_format import PROBE_FIELDS, TEXT_FIELDS
+from core.facts.fact import Fact
+from core.facts.io.csv_format import PROBE_FIELDS, TEXT_FIELDS
+from core.util.atomic import replacing
 
 log = logging.getLogger(__name__)
 

@@ -10,11 +10,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from core.facts import Fact, FactError
-from core.facts_io.csv_format import check_mapping, csv_fact, parse_column_mapping
-from core.facts_io.errors import FactsFileError
-from core.facts_io.formats import JSON_FORMATS, Converter, detect_json_format, json_format
-from core.facts_io.sources import RawRows, load_rows
+from core.facts.fact import Fact, FactError
+from core.facts.io.csv_format import check_mapping, csv_fact, parse_column_mapping
+from core.facts.io.errors import FactsFileError
+from core.facts.io.formats import JSON_FORMATS, Converter, detect_json_format, json_format
+from core.facts.io.sources import RawRows, load_rows
 
 log = logging.getLogger(__name__)
 

@@ -1,0 +1,203 @@
+"""Every method's default hyperparameters, per model family and size, in one table.
+
+A method's hyperparameter dataclass carries the reference values (its paper's or
+official code's) as field defaults. This module says what changes per model:
+
+1. a model the reference configurations name (family and depth): the published values;
+2. a small model (fewer than ``SMALL_MODEL_PARAMETERS`` parameters): values tuned on the
+   demo model's dev split (``assets/demo-model/dev_edits.jsonl``), since the reference
+   learning rates and norm bounds leave a 6-layer model unedited (methods.md §5);
+3. any other model: the reference values, with layers placed at the same fractions of
+   depth as in the reference configurations (untuned).
+
+Layers are rules, not numbers, so they scale with depth. Each value says where it came
+from. Methods ask ``preset_values``; none carries its own cascade.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from core.model.arch import default_edit_layer
+from core.model.loading import LoadedModel
+
+# One cut-off for every method: below it the demo-tuned values apply. The demo model has
+# 6M parameters; GPT-2 small (124M) is the smallest model the reference configurations
+# cover, so everything under 100M is closer to the demo model than to them.
+SMALL_MODEL_PARAMETERS = 100_000_000
+
+# MEMIT's edited layers (first, last) as fractions of depth, from its published
+# configurations: GPT-2 XL 13-17 of 48, GPT-J 3-8 of 28, Llama-2 7B 4-8 of 32 (EasyEdit).
+FAMILY_WINDOWS: Mapping[str, tuple[float, float]] = {
+    "gpt2": (13 / 48, 17 / 48),
+    "gpt-neo": (13 / 48, 17 / 48),  # GPT-2's layout and sizes
+    "gpt-j": (3 / 28, 8 / 28),
+}
+DEFAULT_WINDOW = (4 / 32, 8 / 32)  # Llama's; NeoX, Mistral, Qwen2 share the layout
+
+
+def layer_window(n_layers: int, window: tuple[float, float]) -> tuple[int, ...]:
+    """The layers from ``window[0]`` to ``window[1]`` of depth, at least one."""
+    first = min(n_layers - 1, round(window[0] * n_layers))
+    last = min(n_layers - 1, max(first, round(window[1] * n_layers)))
+    return tuple(range(first, last + 1))
+
+
+@dataclass(frozen=True)
+class Window:
+    """Layers at fractions of depth; ``None`` takes MEMIT's window for the model's family."""
+
+    fractions: tuple[float, float] | None = None
+
+    def layers(self, lm: LoadedModel) -> tuple[int, ...]:
+        window = self.fractions or FAMILY_WINDOWS.get(lm.spec.family, DEFAULT_WINDOW)
+        return layer_window(lm.info.layers, window)
+
+
+@dataclass(frozen=True)
+class AtDepth:
+    """One layer: round(fraction × depth) + offset, kept inside the model."""
+
+    fraction: float
+    offset: int = 0
+
+    def layers(self, lm: LoadedModel) -> tuple[int, ...]:
+        n = lm.info.layers
+        return (max(0, min(n - 1, round(self.fraction * n) + self.offset)),)
+
+
+@dataclass(frozen=True)
+class ArchDefault:
+    """One layer at the architecture's edit depth (``ArchSpec.edit_layer_fraction``)."""
+
+    def layers(self, lm: LoadedModel) -> tuple[int, ...]:
+        return (default_edit_layer(lm.spec, lm.model.config),)
+
+
+LayerRule = Window | AtDepth | ArchDefault
+
+
+@dataclass(frozen=True)
+class MethodPresets:
+    """One method's presets: overrides of its dataclass defaults, per case."""
+
+    layer_field: str  # "layer" (one int) or "layers" (a tuple)
+    reference_layers: LayerRule
+    small_layers: LayerRule
+    reference: Mapping[str, Any] = field(default_factory=dict)
+    small: Mapping[str, Any] = field(default_factory=dict)
+    known: Mapping[tuple[str, int], Mapping[str, Any]] = field(default_factory=dict)  # (family, depth)
+
+
+_ROME = MethodPresets(
+    layer_field="layer",
+    reference_layers=ArchDefault(),  # about a third of depth, where ROME's traces peak
+    small_layers=AtDepth(0.0),  # demo dev split: beyond the first block δ plateaus (rome.py)
+    known={  # ROME paper, Table/hparams files; Llama from EasyEdit's hparams
+        ("gpt2", 24): dict(layer=8),
+        ("gpt2", 36): dict(layer=12),
+        ("gpt2", 48): dict(layer=17),
+        ("gpt-j", 28): dict(layer=5),
+        ("llama", 32): dict(layer=5, v_steps=25, weight_decay=1e-3),
+    },
+    small=dict(  # tuned on the demo dev split (table in rome.py)
+        v_lr=5.0,
+        v_steps=100,
+        clamp_norm_factor=12.0,
+        prefix_counts=(),  # the demo model saw single sentences: prefixed prompts mislead δ
+        prefix_lengths=(),
+        essence_samples=16,
+        essence_factor=10.0,
+        insertion_aware=True,
+        stats_tokens=100_000,
+    ),
+)
+
+_MEMIT = MethodPresets(
+    layer_field="layers",
+    reference_layers=Window(),  # MEMIT's window at the same fractions of depth (untuned)
+    small_layers=Window((0.0, 0.2)),  # layers 0-1 of 6, demo dev split
+    known={  # MEMIT paper's hparams files; Llama from EasyEdit's
+        ("gpt2", 48): dict(layers=(13, 14, 15, 16, 17)),
+        ("gpt-j", 28): dict(layers=(3, 4, 5, 6, 7, 8)),
+        ("llama", 32): dict(layers=(4, 5, 6, 7, 8), v_steps=25, clamp_norm_factor=4.0, weight_decay=1e-3),
+    },
+    small=dict(  # tuned on the demo dev split (table in memit.py)
+        v_lr=10.0,  # the residual's norm is ~300 on the demo model: lr 0.5 cannot move δ far enough
+        v_steps=100,
+        clamp_norm_factor=10.0,
+        prefix_counts=(),
+        prefix_lengths=(),
+        essence_samples=8,
+        essence_factor=10.0,
+        insertion_aware=True,
+        mom2_weight=10000.0,
+        stats_tokens=20_000,
+    ),
+)
+
+_FT_SMALL_LAYERS = Window((0.0, 0.5))  # demo dev split: the first half of the blocks
+_FT_L = MethodPresets(
+    layer_field="layers",
+    reference_layers=Window(),  # ICE paper's FT-L baseline on MEMIT's layers
+    small_layers=_FT_SMALL_LAYERS,
+    reference=dict(norm_constraint=5e-4),  # ICE paper §D.2 (lr 5e-4, 25 steps are the defaults)
+    small=dict(lr=1e-2, steps=25, norm_constraint=2e-2),  # demo dev split
+)
+_FT_M = MethodPresets(
+    layer_field="layers",
+    reference_layers=Window(),
+    small_layers=_FT_SMALL_LAYERS,
+    reference=dict(norm_constraint=None),  # EasyEdit's FT-M: no box
+    small=dict(lr=1e-2, steps=25, norm_constraint=None),  # demo dev split
+)
+
+_ICE = MethodPresets(
+    layer_field="layers",
+    reference_layers=Window(),  # ICE paper §D.2: MEMIT's layers
+    small_layers=Window((0.0, 0.2)),  # MEMIT's small window (layers 0-1 of 6)
+    known={key: dict(layers=v["layers"]) for key, v in _MEMIT.known.items()},  # MEMIT's published layers
+    small=dict(lr=1e-2, steps=25, norm_constraint=2e-2, samples=1, temperature=1.0),  # demo dev split (ice.py)
+)
+
+_GRACE = MethodPresets(
+    layer_field="layer",
+    reference_layers=AtDepth(0.75, -1),  # the reference configurations wrap a late MLP
+    small_layers=AtDepth(0.5),  # demo dev split: layer 3 of 6 (grace.py)
+    small=dict(eps_init=5.0, lr=2.0, steps=100, loss_threshold=0.1),  # demo dev split (table in grace.py)
+)
+
+PRESETS: Mapping[str, MethodPresets] = {
+    "rome": _ROME,
+    "memit": _MEMIT,
+    "ft-l": _FT_L,
+    "ft-m": _FT_M,
+    "ice": _ICE,
+    "grace": _GRACE,
+}
+
+
+def is_small(lm: LoadedModel) -> bool:
+    return lm.info.parameters < SMALL_MODEL_PARAMETERS
+
+
+def preset_kind(method: str, lm: LoadedModel) -> str:
+    """Which preset a model gets: "known" (published values), "small" or "reference"."""
+    if (lm.spec.family, lm.info.layers) in PRESETS[method].known:
+        return "known"
+    return "small" if is_small(lm) else "reference"
+
+
+def preset_values(method: str, lm: LoadedModel) -> dict[str, Any]:
+    """The overrides of ``method``'s hyperparameter defaults for this model, layers included."""
+    table = PRESETS[method]
+    kind = preset_kind(method, lm)
+    rule = table.small_layers if kind == "small" else table.reference_layers
+    layers = rule.layers(lm)
+    values: dict[str, Any] = {table.layer_field: layers[0] if table.layer_field == "layer" else layers}
+    values.update(table.small if kind == "small" else table.reference)
+    if kind == "known":
+        values.update(table.known[(lm.spec.family, lm.info.layers)])
+    return values

@@ -1,0 +1,97 @@
+"""Commit gates: the review policy that an edit's measured quality must meet before it is
+committed. The CLI's ``commit`` refuses runs under the thresholds unless forced (and the
+edit log records that it was forced); the app shows the same warnings and commits
+"anyway" only as a forced commit.
+
+A run is anything with an ``id`` and the ``metrics`` an ``EditOutcome`` records
+(``{"post": {"reliability": …, "locality": …}}``); a metric a run did not measure (no
+locality prompts) is not held against it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+# Defaults a new user gets; the app remembers the reviewer's own.
+DEFAULT_THRESHOLDS: Mapping[str, float] = {"reliability": 0.9, "locality": 0.8}
+GATED_METRICS = tuple(DEFAULT_THRESHOLDS)
+
+
+class MeasuredRun(Protocol):
+    id: int
+    metrics: Mapping[str, Any]
+
+
+class GateError(ValueError):
+    """A threshold is not a number in [0, 1] or names an unknown metric."""
+
+
+@dataclass(frozen=True)
+class GateWarning:
+    run_id: int
+    metric: str
+    value: float
+    minimum: float
+
+    def __str__(self) -> str:
+        return f"{self.metric} {self.value:.2f} < {self.minimum:.2f}"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"run": self.run_id, "metric": self.metric, "value": self.value, "minimum": self.minimum}
+
+
+@dataclass(frozen=True)
+class GateCheck:
+    """The outcome of checking some runs against thresholds."""
+
+    thresholds: Mapping[str, float]
+    warnings: tuple[GateWarning, ...] = ()
+    forced: bool = False
+
+    @property
+    def passed(self) -> bool:
+        return not self.warnings
+
+    def for_run(self, run_id: int) -> list[GateWarning]:
+        return [w for w in self.warnings if w.run_id == run_id]
+
+    def describe(self) -> str:
+        runs = sorted({w.run_id for w in self.warnings})
+        parts = [f"run {r}: " + ", ".join(str(w) for w in self.for_run(r)) for r in runs]
+        return "; ".join(parts)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"thresholds": dict(self.thresholds), "forced": self.forced,
+                "warnings": [w.to_dict() for w in self.warnings]}
+
+
+def checked_thresholds(thresholds: Mapping[str, float] | None) -> dict[str, float]:
+    """``thresholds`` (default: DEFAULT_THRESHOLDS) validated."""
+    chosen = dict(DEFAULT_THRESHOLDS if thresholds is None else thresholds)
+    for metric, value in chosen.items():
+        if metric not in GATED_METRICS:
+            raise GateError(f"no commit threshold for {metric!r}; thresholds exist for {', '.join(GATED_METRICS)}")
+        if not isinstance(value, int | float) or not 0.0 <= float(value) <= 1.0:
+            raise GateError(f"the {metric} threshold must be a number from 0 to 1, not {value!r}")
+    return {m: float(v) for m, v in chosen.items()}
+
+
+def run_warnings(run: MeasuredRun, thresholds: Mapping[str, float]) -> list[GateWarning]:
+    """The run's measured post-edit metrics that fall under their thresholds."""
+    post = (run.metrics or {}).get("post") or {}
+    found = []
+    for metric, minimum in thresholds.items():
+        value = post.get(metric)
+        if value is not None and value < minimum:
+            found.append(GateWarning(run.id, metric, float(value), float(minimum)))
+    return found
+
+
+def check_runs(runs: Sequence[MeasuredRun], thresholds: Mapping[str, float] | None = None,
+               force: bool = False) -> GateCheck:
+    """Every run checked; ``forced`` is recorded only when there was something to force."""
+    limits = checked_thresholds(thresholds)
+    warnings = tuple(w for run in runs for w in run_warnings(run, limits))
+    return GateCheck(limits, warnings, forced=bool(force and warnings))
