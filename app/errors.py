@@ -4,13 +4,16 @@ from __future__ import annotations
 
 from PySide6.QtWidgets import QMessageBox, QWidget
 
-from core.facts.fact import FactError
-from core.facts.io.errors import FactsFileError
-from core.ledger.errors import LedgerError, WorkspaceBusyError
-from core.methods.base import EditError
-from core.methods.hparams import HParamError
-from core.model.loading import ModelLoadError
-from core.model.memory import InsufficientMemory
+from core import (
+    EditError,
+    FactError,
+    FactsFileError,
+    HParamError,
+    InsufficientMemory,
+    LedgerError,
+    ModelLoadError,
+    WorkspaceBusyError,
+)
 
 _ADVICE: tuple[tuple[type[BaseException], str], ...] = (
     (InsufficientMemory, "Pick a smaller dtype or another device in the Model panel, or tick "

@@ -15,7 +15,7 @@ from typing import Any
 
 from PySide6.QtCore import QObject, Qt, Signal
 
-from core.util.progress import Cancelled, Progress, ProgressEvent
+from core import Cancelled, Progress, ProgressEvent
 
 log = logging.getLogger(__name__)
 

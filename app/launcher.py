@@ -9,7 +9,7 @@ import sys
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     if argv and argv[0] != "gui":
-        from core.cli import main as cli_main
+        from core import cli_main
 
         return cli_main(argv)
     parser = argparse.ArgumentParser(prog="factsmith gui")

@@ -24,7 +24,7 @@ from app.widgets.preview_panel import PreviewPanel
 from app.widgets.prompt_panel import PromptPanel
 from app.widgets.review_bar import ReviewBar
 from app.window_actions import WindowActions
-from core.util.paths import demo_model_dir
+from core import DEFAULT_THRESHOLDS, demo_model_dir
 
 log = logging.getLogger(__name__)
 
@@ -55,7 +55,7 @@ class MainWindow(WindowActions, QMainWindow):
         self.queue = FactQueue()
         self.editor = FactEditor()
         self.method_panel = MethodPanel()
-        thresholds = {m: self.settings.threshold(m) for m in ("reliability", "locality")}
+        thresholds = {m: self.settings.threshold(m) for m in DEFAULT_THRESHOLDS}
         self.preview_panel = PreviewPanel(thresholds)
         self.review_bar = ReviewBar()
         self.history = HistoryPanel()

@@ -83,7 +83,7 @@ def _open(app, window) -> None:
 
 
 def _queue_states(app, window, method: str, folder: Path, shots: list[Path]) -> None:
-    from core.util.paths import demo_edits_file
+    from core import demo_edits_file
 
     window.import_facts(demo_edits_file())
     _idle(app, window)

@@ -12,7 +12,7 @@ checked out another commit); previews are computed against it.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -20,12 +20,19 @@ from typing import Any
 from PySide6.QtCore import QObject, Signal
 
 from app.jobs import Job, JobLane
-from app.settings import AppSettings, default_workspace_path
-from core.ledger import Workspace
-from core.ledger.records import CommitRecord, RunRecord
-from core.model.loading import LoadedModel, LoadOptions, load_model
-from core.util.progress import Progress
-from core.workflows.editing import EditOutcome, compute_edit
+from app.settings import AppSettings
+from core import (
+    CommitRecord,
+    EditOutcome,
+    LoadedModel,
+    LoadOptions,
+    Progress,
+    RunRecord,
+    Workspace,
+    compute_edit,
+    default_workspace_path,
+    load_model,
+)
 
 log = logging.getLogger(__name__)
 
@@ -192,16 +199,17 @@ class Session(QObject):
             raise RuntimeError("load a model first")
         return self.lm, self.live_commit
 
-    def commit(self, message: str, run_ids: Sequence[int] | None = None) -> Job:
-        """Commit approved runs; the live model moves to the new HEAD."""
+    def commit(self, message: str, run_ids: Sequence[int] | None = None,
+               thresholds: Mapping[str, float] | None = None, force: bool = False) -> Job:
+        """Commit approved runs through the commit gate (core policy); the live model moves to the new HEAD."""
         lm, live = self._live()
         options = self.options
 
         def run(progress: Progress, ws: Workspace) -> LiveState:
             parent = ws.head()
-            commit = ws.commit(message, run_ids)
+            commit = ws.commit(message, run_ids, thresholds=thresholds, force=force)
             if live.id == parent.id:  # the live model is HEAD: rebuild it in place
-                from core.edit.deltas import apply_delta
+                from core import apply_delta
 
                 for run_id in commit.applied:
                     apply_delta(lm.model, ws.delta(run_id))

@@ -10,24 +10,15 @@ from pathlib import Path
 
 from PySide6.QtCore import QByteArray, QSettings
 
+from core import DEFAULT_THRESHOLDS
+
 RECENT_LIMIT = 8
-DEFAULT_THRESHOLDS = {"reliability": 0.9, "locality": 0.8}
 
 
 def use_settings_folder(folder: Path) -> None:
     """Store settings as INI files under ``folder`` (tests, portable installs)."""
     QSettings.setDefaultFormat(QSettings.Format.IniFormat)
     QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope, str(folder))
-
-
-def default_workspace_path(model_name: str, fingerprint: str) -> Path:
-    """Where the workspace for a model lives unless the user picks another one."""
-    import os
-
-    from platformdirs import user_data_dir
-
-    root = os.environ.get("FACTSMITH_DATA_DIR") or user_data_dir("factsmith", appauthor=False)
-    return Path(root) / "workspaces" / f"{model_name}-{fingerprint[:12]}.factsmith"
 
 
 class AppSettings:

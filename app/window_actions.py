@@ -16,13 +16,17 @@ from app.dialogs.import_dialog import ImportDialog
 from app.errors import error_box
 from app.jobs import Job
 from app.window_history import HistoryActions
-from core.facts.fact import Fact
-from core.facts.suggest import suggest_locality, suggest_old_answer
-from core.ledger import LedgerError
-from core.model.generation import SamplingOptions, continuation
-from core.model.loading import LoadOptions
-from core.util.paths import demo_edits_file
-from core.workflows.stats_plan import compute_statistics
+from core import (
+    Fact,
+    LedgerError,
+    LoadOptions,
+    SamplingOptions,
+    compute_statistics,
+    continuation,
+    demo_edits_file,
+    suggest_locality,
+    suggest_old_answer,
+)
 
 log = logging.getLogger(__name__)
 

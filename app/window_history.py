@@ -10,9 +10,9 @@ from app.dialogs.commit_dialog import CommitDialog
 from app.dialogs.export_dialog import ExportDialog
 from app.jobs import Job
 from app.widgets.history_panel import CHART_COMMITS, detail_html, diff_html, mean_post
-from core.ledger import LedgerError
+from core import DEFAULT_THRESHOLDS, LedgerError
 
-THRESHOLD_METRICS = ("reliability", "locality")
+THRESHOLD_METRICS = tuple(DEFAULT_THRESHOLDS)  # the metrics core's commit gate checks
 
 
 class HistoryActions:
@@ -34,11 +34,13 @@ class HistoryActions:
         for metric, value in dialog.threshold_values().items():
             self.settings.set_threshold(metric, value)
             self.preview_panel.metrics.thresholds[metric] = value
-        self.commit(dialog.message.text(), dialog.run_ids())
+        self.commit(dialog.message.text(), dialog.run_ids(), force=dialog.needs_force())
 
-    def commit(self, message: str, run_ids: list[int] | None = None) -> Job | None:
+    def commit(self, message: str, run_ids: list[int] | None = None, force: bool = False) -> Job | None:
+        """Commit through core's commit gate at the reviewer's thresholds; ``force`` is recorded."""
+        thresholds = {m: self.settings.threshold(m) for m in THRESHOLD_METRICS}
         try:
-            job = self.session.commit(message, run_ids or None)
+            job = self.session.commit(message, run_ids or None, thresholds=thresholds, force=force)
         except RuntimeError as exc:
             self.show_error("Cannot commit", exc)
             return None

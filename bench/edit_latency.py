@@ -93,10 +93,9 @@ def measure(model_dir: str, method_name: str, edits: int, stats_tokens: int) -> 
 
 def measure_stats(model_dir: str, method_name: str, stats_tokens: int) -> dict:
     """Seconds to compute the covariance the method needs (the parent gives a cold cache)."""
-    from core.methods.stats import layer_covariances
     from core.methods.memit import resolve_layers
     from core.methods.rome import resolve_layer
-    from core.methods.stats import StatsSource
+    from core.methods.stats import StatsSource, layer_covariances
     from core.model.loading import load_model
 
     lm = load_model(model_dir)

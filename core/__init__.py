@@ -1,44 +1,52 @@
 """Factsmith's Qt-free editing engine.
 
-The public API is importable from here; names resolve lazily so ``import core`` stays
-cheap (no torch or transformers until something is used)::
+The public API is importable from here; the CLI and the GUI use nothing else. Names
+resolve lazily so ``import core`` stays cheap (no torch or transformers until something
+is used)::
 
-    from core import Fact, load_model, get_method
+    from core import Fact, load_model, get_method, compute_edit
+
+The layers below, lowest first, import only downwards (an import-linter layers contract
+in pyproject.toml, checked by the test suite): util → edit → model → facts → methods →
+metrics → workflows → ledger → cli. README.md, "How the code is organised", says what
+each one holds.
 """
 
 from __future__ import annotations
 
 import importlib
 
-_API = {
-    "Progress": "core.util.progress",
-    "Cancelled": "core.util.progress",
-    "Fact": "core.facts.fact",
-    "Probe": "core.facts.fact",
-    "FactError": "core.facts.fact",
-    "fact_from_dict": "core.facts.fact",
-    "LoadOptions": "core.model.loading",
-    "LoadedModel": "core.model.loading",
-    "load_model": "core.model.loading",
-    "Delta": "core.edit.deltas",
-    "apply_delta": "core.edit.deltas",
-    "revert_delta": "core.edit.deltas",
-    "delta_applied": "core.edit.deltas",
-    "state_fingerprint": "core.model.fingerprint",
-    "get_method": "core.methods",
-    "method_names": "core.methods",
-    "continuation": "core.model.generation",
-    "continuations": "core.model.generation",
-    "top_next_tokens": "core.model.generation",
-    "demo_model_dir": "core.util.paths",
-    "demo_edits_file": "core.util.paths",
-    "read_facts": "core.facts.io",
-    "evaluate": "core.metrics.evaluation",
-    "capture_reference": "core.metrics.evaluation",
-    "compute_edit": "core.workflows.editing",
-    "run_independent": "core.workflows.runs",
-    "run_sequential": "core.workflows.runs",
-    "Workspace": "core.ledger",
+# public name -> (module, attribute there), grouped by layer
+_API: dict[str, tuple[str, str]] = {
+    **{n: ("core.util.progress", n) for n in ("Progress", "ProgressEvent", "Cancelled")},
+    **{n: ("core.util.paths", n) for n in ("demo_model_dir", "demo_edits_file", "default_workspace_path")},
+    **{n: ("core.util.textdiff", n) for n in ("Segment", "word_diff")},
+    **{n: ("core.edit.deltas", n) for n in ("Delta", "apply_delta", "revert_delta", "delta_applied")},
+    **{n: ("core.model.loading", n) for n in ("DTYPES", "LoadOptions", "LoadedModel", "ModelInfo", "ModelLoadError",
+                                              "check_memory", "load_model")},
+    "InsufficientMemory": ("core.model.memory", "InsufficientMemory"),
+    "state_fingerprint": ("core.model.fingerprint", "state_fingerprint"),
+    **{n: ("core.model.generation", n) for n in ("SamplingOptions", "continuation", "continuations",
+                                                 "top_next_tokens")},
+    **{n: ("core.facts.fact", n) for n in ("Fact", "Probe", "FactError", "fact_from_dict")},
+    **{n: ("core.facts.io", n) for n in ("CSV_FIELDS", "FORMAT_NAMES", "FactsFileError", "FactsFileReport",
+                                         "inspect_facts", "read_facts")},
+    "load_rows": ("core.facts.io.sources", "load_rows"),
+    **{n: ("core.facts.suggest", n) for n in ("suggest_locality", "suggest_old_answer")},
+    **{n: ("core.methods", n) for n in ("EditError", "EditMethod", "get_method", "method_names", "resolve_hparams")},
+    **{n: ("core.methods.hparams", n) for n in ("HParamError", "with_overrides")},
+    **{n: ("core.metrics.evaluation", n) for n in ("evaluate", "capture_reference")},
+    **{n: ("core.workflows.editing", n) for n in ("HEADLINE_METRICS", "EditOutcome", "compute_edit")},
+    **{n: ("core.workflows.runs", n) for n in ("run_independent", "run_sequential")},
+    **{n: ("core.workflows.stats_plan", n) for n in ("StatsNeed", "needed_statistics", "compute_statistics")},
+    **{n: ("core.workflows.gates", n) for n in ("DEFAULT_THRESHOLDS", "GateCheck", "GateWarning", "check_runs",
+                                                "run_warnings")},
+    **{n: ("core.ledger", n) for n in ("STATUSES", "Workspace", "open_workspace")},
+    **{n: ("core.ledger.errors", n) for n in ("LedgerError", "WorkspaceBusyError")},
+    **{n: ("core.ledger.records", n) for n in ("CommitDetail", "CommitRecord", "DiffReport", "FactRecord",
+                                               "RunRecord")},
+    "EXPORT_FORMATS": ("core.ledger.export", "EXPORT_FORMATS"),
+    "cli_main": ("core.cli.main", "main"),
 }
 
 __all__ = sorted(_API)
@@ -46,5 +54,10 @@ __all__ = sorted(_API)
 
 def __getattr__(name: str):
     if name in _API:
-        return getattr(importlib.import_module(_API[name]), name)
+        module, attribute = _API[name]
+        return getattr(importlib.import_module(module), attribute)
     raise AttributeError(f"module 'core' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return __all__

@@ -19,20 +19,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from core.facts.fact import Fact
-from core.ledger.records import RunRecord
+from core import Fact, RunRecord, run_warnings
 
 COLUMNS = ("Run", "Facts", "Method", "Reliability", "Locality", "Warnings")
-
-
-def run_warnings(run: RunRecord, thresholds: Mapping[str, float]) -> list[str]:
-    post = run.metrics.get("post") or {}
-    found = []
-    for metric, minimum in thresholds.items():
-        value = post.get(metric)
-        if value is not None and value < minimum:
-            found.append(f"{metric} {value:.2f} < {minimum:.2f}")
-    return found
 
 
 def _fmt(run: RunRecord, metric: str) -> str:
@@ -52,6 +41,7 @@ class CommitDialog(QDialog):
         self.table.setHorizontalHeaderLabels(COLUMNS)
         self.table.verticalHeader().hide()
         self.table.horizontalHeader().setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
+        self.table.itemChanged.connect(lambda _: self._update_button())
         self.summary = QLabel()
         self.summary.setObjectName("commit-summary")
         self.message = QLineEdit()
@@ -93,7 +83,7 @@ class CommitDialog(QDialog):
     def refresh(self) -> None:
         limits, warned = self.threshold_values(), 0
         for r, run in enumerate(self.runs):
-            warnings = run_warnings(run, limits)
+            warnings = [str(w) for w in run_warnings(run, limits)]
             warned += bool(warnings)
             names = "; ".join(self._describe(f) for f in run.fact_ids)
             cells = (str(run.id), names, run.method, _fmt(run, "reliability"), _fmt(run, "locality"),
@@ -122,5 +112,12 @@ class CommitDialog(QDialog):
     def run_ids(self) -> list[int]:
         return [run.id for r, run in enumerate(self.runs) if self._checked(r)]
 
+    def needs_force(self) -> bool:
+        """Some checked run is under the thresholds: committing it is a forced commit (core's gate)."""
+        limits = self.threshold_values()
+        return any(run_warnings(run, limits) for r, run in enumerate(self.runs) if self._checked(r))
+
     def _update_button(self) -> None:
-        self.commit_button.setEnabled(bool(self.message.text().strip()) and bool(self.runs))
+        forced = self.needs_force()
+        self.commit_button.setText("Commit anyway (recorded as forced)" if forced else "Commit")
+        self.commit_button.setEnabled(bool(self.message.text().strip()) and bool(self.run_ids()))

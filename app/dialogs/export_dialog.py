@@ -20,8 +20,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from core.ledger import STATUSES
-from core.ledger.export import EXPORT_FORMATS
+from core import EXPORT_FORMATS, STATUSES
 
 SUFFIXES = {"jsonl": ".jsonl", "easyedit": ".json", "knowedit": ".json", "csv": ".csv", "patch": ".fspatch"}
 

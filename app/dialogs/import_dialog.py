@@ -25,8 +25,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from core.facts.io import CSV_FIELDS, FORMAT_NAMES, FactsFileError, FactsFileReport, inspect_facts
-from core.facts.io.sources import load_rows
+from core import CSV_FIELDS, FORMAT_NAMES, FactsFileError, FactsFileReport, inspect_facts, load_rows
 
 IGNORE = "(ignore)"
 PREVIEW_COLUMNS = ("subject", "prompt", "target_true", "target_new", "paraphrases", "locality")

@@ -8,7 +8,7 @@ from typing import Any
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, QSortFilterProxyModel, Qt
 from PySide6.QtGui import QColor
 
-from core.ledger.records import FactRecord, RunRecord
+from core import FactRecord, RunRecord
 
 COLUMNS = ("Status", "Subject", "Prompt", "Old answer", "New answer", "Method", "Reliability", "Locality")
 FACT_ID_ROLE = Qt.ItemDataRole.UserRole + 1

@@ -17,7 +17,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.widgets.row_list import RowList
-from core.facts.fact import Fact, FactError, Probe, fact_from_dict
+from core import Fact, FactError, Probe, fact_from_dict
 
 TEXT_FIELDS = (("subject", "Subject"), ("prompt", "Prompt"), ("target_true", "Old answer"),
                ("target_new", "New answer"), ("relation", "Relation"))

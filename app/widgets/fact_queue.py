@@ -17,7 +17,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.models.fact_table import FACT_ID_ROLE, FactFilterProxy, FactTableModel
-from core.ledger import STATUSES
+from core import STATUSES
 
 
 class FactQueue(QGroupBox):

@@ -8,7 +8,7 @@ from typing import Any
 
 from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QTextBrowser, QVBoxLayout, QWidget
 
-from core.util.textdiff import Segment, word_diff
+from core import Segment, word_diff
 
 KIND_LABELS = {"prompt": "Edit prompt", "paraphrase": "Paraphrase", "locality": "Locality",
                "portability": "Portability", "free": "Your prompt"}

@@ -20,7 +20,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from core.ledger.records import CommitDetail, CommitRecord, DiffReport
+from core import CommitDetail, CommitRecord, DiffReport
 
 CHART_COMMITS = 200
 COLUMNS = ("#", "Commit", "Kind", "Message", "Author", "When", "Tags", "Edits")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pyqtgraph as pg
 from PySide6.QtWidgets import QWidget
 
-from core.util.progress import ProgressEvent
+from core import ProgressEvent
 
 
 class LossCurve(pg.PlotWidget):

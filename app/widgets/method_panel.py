@@ -21,10 +21,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from core.methods import get_method, method_names
-from core.methods.hparams import with_overrides
-from core.model.loading import LoadedModel
-from core.workflows.stats_plan import StatsNeed, needed_statistics
+from core import LoadedModel, StatsNeed, get_method, method_names, needed_statistics, resolve_hparams
 
 # Shown without "Advanced": the knobs a reviewer most often turns.
 BASIC_HPARAMS = ("layer", "layers", "v_lr", "v_steps", "lr", "steps", "norm_constraint", "edit_lr",

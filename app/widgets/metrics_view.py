@@ -9,7 +9,7 @@ import pyqtgraph as pg
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QHeaderView, QSplitter, QTableWidget, QTableWidgetItem, QWidget
 
-from core.workflows.editing import HEADLINE_METRICS
+from core import HEADLINE_METRICS
 
 
 def protocol_of(name: str) -> str:

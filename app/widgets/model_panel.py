@@ -19,8 +19,8 @@ from PySide6.QtWidgets import (
 )
 
 from app.widgets.model_summary import ModelSummary
-from core.model.loading import DTYPES, LoadOptions, check_memory
-from core.model.loading import LoadedModel as _LoadedModel
+from core import DTYPES, LoadOptions, check_memory
+from core import LoadedModel as _LoadedModel
 
 DEVICES = ("auto", "cpu", "cuda", "mps")
 

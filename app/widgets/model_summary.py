@@ -5,7 +5,7 @@ from __future__ import annotations
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QFormLayout, QGroupBox, QLabel, QWidget
 
-from core.model.loading import ModelInfo
+from core import ModelInfo
 
 
 def human_count(n: int) -> str:

@@ -7,6 +7,7 @@ from pathlib import Path
 
 DEMO_MODEL_ENV = "FACTSMITH_DEMO_MODEL"
 CACHE_ENV = "FACTSMITH_CACHE_DIR"
+DATA_ENV = "FACTSMITH_DATA_DIR"
 
 
 def repo_root() -> Path:
@@ -34,3 +35,15 @@ def cache_dir() -> Path:
         path = Path(user_cache_dir("factsmith", appauthor=False))
     path.mkdir(parents=True, exist_ok=True)
     return path
+
+
+def data_dir() -> Path:
+    """The user's Factsmith data folder (override with FACTSMITH_DATA_DIR)."""
+    from platformdirs import user_data_dir
+
+    return Path(os.environ.get(DATA_ENV) or user_data_dir("factsmith", appauthor=False))
+
+
+def default_workspace_path(model_name: str, fingerprint: str) -> Path:
+    """Where the workspace for a model lives unless the user picks another one (app and CLI alike)."""
+    return data_dir() / "workspaces" / f"{model_name}-{fingerprint[:12]}.factsmith"

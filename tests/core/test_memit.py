@@ -16,10 +16,9 @@ from core.edit.deltas import Delta, apply_delta, delta_applied, revert_delta
 from core.facts.fact import Fact
 from core.methods import EditError, get_method
 from core.methods import memit as memit_module
-from core.methods.stats import layer_covariances
 from core.methods.keys import capture_at, subject_prompt
 from core.methods.memit import MEMIT, MEMITHParams
-from core.methods.stats import StatsSource, StatsSpec, layer_covariance
+from core.methods.stats import StatsSource, StatsSpec, layer_covariance, layer_covariances
 from core.model.fingerprint import state_fingerprint
 from core.util.progress import Cancelled, Progress
 from tests.conftest import FAMILIES
