@@ -8,6 +8,7 @@ Every command takes ``--workspace PATH`` (else FACTSMITH_WORKSPACE), ``--author 
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 from typing import Any
 
 from core.cli.ledger_render import fact_line as _fact_line
@@ -25,20 +26,34 @@ from core.cli.ledger_render import (
 )
 from core.workflows.gates import DEFAULT_THRESHOLDS
 
+DEFAULT_WORKSPACE = "default"
 STATUS_CHOICES = ("pending", "approved", "rejected", "needs-rework", "all")
 
 
 def common(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
-    parser.add_argument("--workspace", metavar="PATH", help="workspace file (default: $FACTSMITH_WORKSPACE)")
+    parser.add_argument("--workspace", metavar="PATH",
+                        help="workspace file (default: $FACTSMITH_WORKSPACE); 'default': the model's default "
+                             "workspace, the one the app opens")
     parser.add_argument("--author", help="who acts (default: $FACTSMITH_AUTHOR, else the OS user name)")
     parser.add_argument("--json", action="store_true", help="machine-readable output")
     return parser
 
 
+def workspace_path(args: argparse.Namespace, value: str | None) -> str | None:
+    """``default`` names the default workspace of --model (else the demo model), as the app uses it."""
+    if value != DEFAULT_WORKSPACE:
+        return value
+    from core.model.fingerprint import folder_fingerprint
+    from core.util.paths import default_workspace_path, demo_model_dir
+
+    folder = Path(getattr(args, "model", None) or demo_model_dir()).expanduser().resolve()
+    return str(default_workspace_path(folder.name, folder_fingerprint(folder)))
+
+
 def open_ws(args: argparse.Namespace):
     from core.ledger import open_workspace
 
-    return open_workspace(args.workspace, author=args.author)
+    return open_workspace(workspace_path(args, args.workspace), author=args.author)
 
 
 def _statuses(values: list[str] | None, default: tuple[str, ...] = ()) -> tuple[str, ...]:
@@ -125,7 +140,7 @@ def _register_history(sub) -> None:
 def init_workspace(args: argparse.Namespace) -> dict[str, Any]:
     from core.ledger import Workspace
 
-    with Workspace.create(args.path, args.model, author=args.author) as ws:
+    with Workspace.create(workspace_path(args, args.path), args.model, author=args.author) as ws:
         return _info(ws)
 
 

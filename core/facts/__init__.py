@@ -1,0 +1,1 @@
+"""Facts: the ``Fact`` type (``fact``), its file formats (``io``), suggestions (``suggest``)."""

@@ -291,7 +291,8 @@ def open_workspace(path: str | Path | None = None, **kwargs: Any) -> Workspace:
     """``path``, else FACTSMITH_WORKSPACE."""
     chosen = path or os.environ.get(WORKSPACE_ENV)
     if not chosen:
-        raise LedgerError(f"no workspace given: pass --workspace PATH or set {WORKSPACE_ENV}")
+        raise LedgerError(f"no workspace given: pass --workspace PATH or set {WORKSPACE_ENV} "
+                          "(--workspace default: the model's default workspace, the one the app opens)")
     return Workspace.open(chosen, **kwargs)
 
 

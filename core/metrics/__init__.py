@@ -1,5 +1,4 @@
-"""Building blocks of ``core.metrics.evaluation``: tokenising prompt/target pairs, batched
-teacher-forced scoring, fluency, per-protocol scores and their JSON-ready results.
-
-Import the public API from ``core.metrics.evaluation``; these modules are its parts.
+"""Measuring edits: batched teacher-forced scoring, fluency, per-protocol scores and their
+JSON-ready results, and ``evaluation`` (the public entry: ``evaluate``, ``capture_reference``).
+Tokenising prompt/target pairs lives one layer down, in ``core.model.tokens``.
 """

@@ -1,0 +1,1 @@
+"""A loaded model: architecture specs, loading, memory estimates, fingerprints, saving, generation, tokens."""

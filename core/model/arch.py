@@ -122,7 +122,7 @@ def spec_for_model_type(model_type: str) -> ArchSpec:
             return spec
     raise UnsupportedArchitecture(
         f"model type {model_type!r} has no architecture spec; supported: "
-        f"{', '.join(supported_model_types())}. Add an ArchSpec to core/arch.py naming its "
+        f"{', '.join(supported_model_types())}. Add an ArchSpec to core/model/arch.py naming its "
         "layers, mlp, mlp_in, mlp_out, attn, final_norm, lm_head and embeddings."
     )
 

@@ -1,0 +1,78 @@
+"""The commit gate: runs under the reliability/locality thresholds are refused unless
+forced, and a forced commit says so in the edit log (API and CLI alike)."""
+
+import json
+
+import pytest
+
+from core.ledger import LedgerError
+from tests.core.ledger.helpers import hand_delta, make_facts
+
+
+def _run(ws, fact, reliability: float, locality: float | None):
+    post = {"reliability": reliability, **({"locality": locality} if locality is not None else {})}
+    return ws.record_run(
+        facts=[fact], delta=hand_delta(fact), computed_on=ws.head().state_fingerprint, hparams={}, seconds=0.01,
+        metrics={"protocol": "test", "pre": {"reliability": 0.0}, "post": post, "per_fact": []},
+        previews={}, environment={"seed": 0})
+
+
+def _approved(ws, quality: list[tuple[float, float | None]]):
+    facts = make_facts(len(quality))
+    ws.add_facts(facts)
+    runs = [_run(ws, fact, rel, loc) for fact, (rel, loc) in zip(facts, quality, strict=True)]
+    for fact in facts:
+        ws.review(fact.id, "approve")
+    return runs
+
+
+def test_runs_under_a_threshold_are_refused_and_nothing_is_written(workspace):
+    runs = _approved(workspace, [(1.0, 0.95), (0.2, 0.95)])
+    with pytest.raises(LedgerError, match=rf"run {runs[1].id}: reliability 0.20 < 0.90.*--force"):
+        workspace.commit("two", thresholds={"reliability": 0.9, "locality": 0.8})
+    assert len(workspace.log()) == 1  # only the root
+
+
+def test_a_forced_commit_records_the_gate(workspace):
+    runs = _approved(workspace, [(1.0, 0.5)])
+    commit = workspace.commit("anyway", thresholds={"reliability": 0.9, "locality": 0.8}, force=True)
+    assert commit.forced and commit.gate["warnings"] == [
+        {"run": runs[0].id, "metric": "locality", "value": 0.5, "minimum": 0.8}]
+    assert workspace.show("HEAD").commit.gate == commit.gate  # read back from the database
+
+
+def test_a_passing_commit_records_its_thresholds_unforced(workspace):
+    _approved(workspace, [(1.0, None)])  # no locality measured: not held against the run
+    commit = workspace.commit("fine", thresholds={"reliability": 0.9, "locality": 0.8}, force=True)
+    assert not commit.forced and commit.gate == {"thresholds": {"reliability": 0.9, "locality": 0.8},
+                                                 "warnings": [], "forced": False}
+
+
+def test_bad_thresholds_are_refused(workspace):
+    _approved(workspace, [(1.0, 1.0)])
+    with pytest.raises(ValueError, match="from 0 to 1"):
+        workspace.commit("x", thresholds={"reliability": 1.5})
+    with pytest.raises(ValueError, match="no commit threshold for 'fluency'"):
+        workspace.commit("x", thresholds={"fluency": 0.5})
+
+
+def test_cli_commit_applies_the_gate_and_force_is_recorded(workspace, capsys, monkeypatch):
+    from core.cli import main
+
+    _approved(workspace, [(0.5, 1.0)])
+    monkeypatch.setenv("FACTSMITH_WORKSPACE", str(workspace.path))
+    workspace.close()
+    assert main(["commit", "-m", "low"]) == 2
+    assert "commit refused" in capsys.readouterr().err
+    assert main(["commit", "-m", "low", "--min-reliability", "0.4", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["gate"]["thresholds"]["reliability"] == 0.4
+
+
+def test_cli_force_says_so(workspace, capsys, monkeypatch):
+    from core.cli import main
+
+    _approved(workspace, [(0.5, 1.0)])
+    monkeypatch.setenv("FACTSMITH_WORKSPACE", str(workspace.path))
+    workspace.close()
+    assert main(["commit", "-m", "low", "--force"]) == 0
+    assert "forced past the commit gate: run 1 reliability 0.50 < 0.90" in capsys.readouterr().out

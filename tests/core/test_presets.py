@@ -1,0 +1,59 @@
+"""One presets table: every method asks it, one size cut-off, known models get published values."""
+
+import inspect
+from types import SimpleNamespace
+
+import pytest
+
+from core.methods import get_method, method_names
+from core.methods.presets import PRESETS, SMALL_MODEL_PARAMETERS, layer_window, preset_kind, preset_values
+
+
+def fake_lm(family: str, layers: int, parameters: float):
+    spec = SimpleNamespace(family=family, edit_layer_fraction=1 / 3)
+    config = SimpleNamespace(num_hidden_layers=layers, n_layer=layers)
+    return SimpleNamespace(spec=spec, info=SimpleNamespace(layers=layers, parameters=parameters),
+                           model=SimpleNamespace(config=config))
+
+
+def test_every_registered_method_has_presets():
+    assert set(PRESETS) == set(method_names())
+
+
+@pytest.mark.parametrize("method", sorted(PRESETS))
+def test_methods_ask_the_table(method, tiny_lm):
+    lm = tiny_lm("gpt2")
+    impl = get_method(method)
+    assert impl.preset(lm) == impl.hparams_class(**preset_values(method, lm))
+    source = inspect.getsource(inspect.getmodule(type(impl)))
+    assert "info.parameters" not in source, f"{method} carries its own size cascade"
+
+
+@pytest.mark.parametrize("method", sorted(PRESETS))
+def test_one_cut_off_for_every_method(method):
+    assert preset_kind(method, fake_lm("llama", 16, SMALL_MODEL_PARAMETERS - 1)) == "small"
+    assert preset_kind(method, fake_lm("llama", 16, SMALL_MODEL_PARAMETERS)) == "reference"
+
+
+def test_known_models_get_the_published_values():
+    gpt2_xl = fake_lm("gpt2", 48, 1.5e9)
+    assert preset_values("rome", gpt2_xl)["layer"] == 17
+    assert preset_values("memit", gpt2_xl)["layers"] == (13, 14, 15, 16, 17)
+    assert preset_values("ice", gpt2_xl)["layers"] == (13, 14, 15, 16, 17)  # MEMIT's layers (ICE §D.2)
+    llama = preset_values("memit", fake_lm("llama", 32, 7e9))
+    assert llama["layers"] == (4, 5, 6, 7, 8) and llama["clamp_norm_factor"] == 4.0
+
+
+def test_other_models_scale_the_reference_windows_with_depth():
+    assert preset_values("ft-l", fake_lm("gpt-j", 56, 1e10)) == {"layers": layer_window(56, (3 / 28, 8 / 28)),
+                                                                 "norm_constraint": 5e-4}
+    assert preset_values("grace", fake_lm("llama", 40, 1e10)) == {"layer": 29}  # round(0.75 * 40) - 1
+    assert preset_values("rome", fake_lm("llama", 30, 1e10))["layer"] == 10  # a third of depth
+
+
+def test_small_models_get_the_demo_tuned_values():
+    small = fake_lm("gpt2", 6, 6e6)
+    assert preset_values("rome", small)["layer"] == 0 and preset_values("rome", small)["insertion_aware"]
+    assert preset_values("memit", small)["layers"] == (0, 1)
+    assert preset_values("ft-m", small)["layers"] == (0, 1, 2, 3)
+    assert preset_values("grace", small)["layer"] == 3
