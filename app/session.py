@@ -174,8 +174,10 @@ class Session(QObject):
 
     # -- queue, preview, commit, history -------------------------------------------------
 
-    def import_file(self, path: Path, format: str | None = None, mapping: dict[str, str] | None = None) -> Job:
-        job = self.submit(f"Importing {Path(path).name}", lambda _p, ws: ws.import_file(path, format, mapping))
+    def import_file(self, path: Path, format: str | None = None, mapping: dict[str, str] | None = None,
+                    skip_invalid: bool = False) -> Job:
+        job = self.submit(f"Importing {Path(path).name}",
+                          lambda _p, ws: ws.import_file(path, format, mapping, skip_invalid=skip_invalid))
         job.succeeded.connect(lambda _: self.facts_changed.emit())
         return job
 

@@ -108,18 +108,20 @@ class WindowActions(HistoryActions):
     def open_import_dialog(self) -> ImportDialog:
         dialog = ImportDialog(None, self)
         dialog.path.setPlaceholderText(str(demo_edits_file()))
-        dialog.accepted.connect(lambda: self.import_facts(*dialog.choice()))
+        dialog.accepted.connect(lambda: self.import_facts(*dialog.choice(), skip_invalid=dialog.skips_invalid()))
         dialog.open()
         return dialog
 
-    def import_facts(self, path: Path, format: str | None = None, mapping: dict | None = None) -> Job | None:
+    def import_facts(self, path: Path, format: str | None = None, mapping: dict | None = None,
+                     skip_invalid: bool = False) -> Job | None:
         if self.session.ws is None:
             self.show_error("No workspace", LedgerError("load a model first: its workspace opens with it"))
             return None
-        job = self.session.import_file(path, format, mapping)
+        job = self.session.import_file(path, format, mapping, skip_invalid=skip_invalid)
         job.succeeded.connect(lambda report: self.statusBar().showMessage(
             f"Imported {len(report.added)} facts from {Path(report.source).name} ({report.format}); "
-            f"{len(report.duplicates)} already there, {len(report.conflicts)} conflicts", 10000))
+            f"{len(report.duplicates)} already there, {len(report.conflicts)} conflicts"
+            + (f", {len(report.skipped)} invalid rows skipped (recorded)" if report.skipped else ""), 10000))
         return self._report_failure(job, f"Could not import {Path(path).name}")
 
     def new_fact(self) -> None:

@@ -21,6 +21,7 @@ _API: dict[str, tuple[str, str]] = {
     **{n: ("core.util.progress", n) for n in ("Progress", "ProgressEvent", "Cancelled")},
     **{n: ("core.util.paths", n) for n in ("demo_model_dir", "demo_edits_file", "default_workspace_path")},
     **{n: ("core.util.textdiff", n) for n in ("Segment", "word_diff")},
+    "author_key": ("core.util.signing", "author_key"),
     **{n: ("core.edit.deltas", n) for n in ("Delta", "apply_delta", "revert_delta", "delta_applied")},
     **{n: ("core.model.loading", n) for n in ("DTYPES", "LoadOptions", "LoadedModel", "ModelInfo", "ModelLoadError",
                                               "check_memory", "load_model")},

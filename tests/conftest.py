@@ -79,6 +79,8 @@ def tiny_lm(tiny_model_dir):
 @pytest.fixture(autouse=True)
 def _isolated_cache(tmp_path_factory, monkeypatch):
     monkeypatch.setenv("FACTSMITH_CACHE_DIR", str(tmp_path_factory.getbasetemp() / "cache"))
+    # no test reads the developer's own author keys or trusted keys
+    monkeypatch.setenv("FACTSMITH_CONFIG_DIR", str(tmp_path_factory.getbasetemp() / "config"))
 
 
 @pytest.fixture(scope="session")

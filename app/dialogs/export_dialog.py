@@ -13,6 +13,7 @@ from PySide6.QtWidgets import (
     QFileDialog,
     QFormLayout,
     QHBoxLayout,
+    QLabel,
     QLineEdit,
     QPushButton,
     QStackedWidget,
@@ -20,7 +21,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from core import EXPORT_FORMATS, STATUSES
+from core import EXPORT_FORMATS, STATUSES, author_key
 
 SUFFIXES = {"jsonl": ".jsonl", "easyedit": ".json", "knowedit": ".json", "csv": ".csv", "patch": ".fspatch"}
 
@@ -43,6 +44,8 @@ class ExportDialog(QDialog):
             self.from_ref.addItem(label, ref)
             self.to_ref.addItem(label, ref)
         self.from_ref.setCurrentIndex(max(0, len(refs) - 1))
+        self.signing = QLabel(_signing_text())
+        self.signing.setWordWrap(True)
         self.out = QLineEdit()
         self.browse_button = QPushButton("Browse…")
         self.browse_button.clicked.connect(self.browse)
@@ -69,6 +72,7 @@ class ExportDialog(QDialog):
         patch_form = QFormLayout(patch)
         patch_form.addRow("From (exclusive):", self.from_ref)
         patch_form.addRow("To:", self.to_ref)
+        patch_form.addRow("Signature:", self.signing)
         self.pages.addWidget(facts)
         self.pages.addWidget(patch)
         out = QHBoxLayout()
@@ -107,3 +111,11 @@ class ExportDialog(QDialog):
             statuses = [s for s, box in self.statuses.items() if box.isChecked()] or None
             return {"kind": "facts", "out": out, "format": self.format.currentText(), "statuses": statuses}
         return {"kind": "patch", "out": out, "from": self.from_ref.currentData(), "to": self.to_ref.currentData()}
+
+
+def _signing_text() -> str:
+    """Whether the patch will be signed: export signs with the author key when there is one."""
+    key = author_key()
+    if key is None:
+        return "Unsigned: no author key (make one with <code>factsmith keys init</code>)."
+    return f"Signed by {key.name or 'your key'} (key {key.fingerprint[:16]})."

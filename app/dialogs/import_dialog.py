@@ -1,6 +1,8 @@
 """Import facts: pick a file, see its detected format, map CSV columns, preview rows, see bad rows.
 
-Nothing is imported until every row reads; the import itself then runs on the job lane.
+Nothing is imported until every row reads, unless the reviewer ticks "skip invalid rows": then
+the valid rows are imported and the bad ones, listed here, are recorded with the import. The
+import itself runs on the job lane.
 """
 
 from __future__ import annotations
@@ -8,6 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from PySide6.QtWidgets import (
+    QCheckBox,
     QComboBox,
     QDialog,
     QDialogButtonBox,
@@ -28,6 +31,8 @@ from PySide6.QtWidgets import (
 from core import CSV_FIELDS, FORMAT_NAMES, FactsFileError, FactsFileReport, inspect_facts, load_rows
 
 IGNORE = "(ignore)"
+BLOCKING = "Problems (nothing is imported while there are any):"
+SKIPPING = "Invalid rows (skipped: the others are imported, these are recorded with the import):"
 PREVIEW_COLUMNS = ("subject", "prompt", "target_true", "target_new", "paraphrases", "locality")
 
 
@@ -64,6 +69,13 @@ class ImportDialog(QDialog):
         self.preview.setHorizontalHeaderLabels(PREVIEW_COLUMNS)
         self.errors = QListWidget()
         self.errors.setObjectName("import-errors")
+        self.errors_label = QLabel(BLOCKING)
+        self.skip_invalid = QCheckBox("Skip invalid rows: import the valid ones and record the bad ones listed below")
+        self.skip_invalid.setObjectName("skip-invalid")
+        self.skip_invalid.toggled.connect(lambda _: self._update_button())
+        self.ignored = QLabel("")
+        self.ignored.setObjectName("ignored-fields")
+        self.ignored.setWordWrap(True)
         self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Cancel)
         self.import_button = self.buttons.addButton("Import", QDialogButtonBox.ButtonRole.AcceptRole)
         self.buttons.accepted.connect(self.accept)
@@ -88,8 +100,10 @@ class ImportDialog(QDialog):
         layout.addWidget(self.mapping)
         layout.addWidget(QLabel("First rows:"))
         layout.addWidget(self.preview, 2)
-        layout.addWidget(QLabel("Problems (nothing is imported while there are any):"))
+        layout.addWidget(self.ignored)
+        layout.addWidget(self.errors_label)
         layout.addWidget(self.errors, 1)
+        layout.addWidget(self.skip_invalid)
         layout.addWidget(self.buttons)
 
     def browse(self) -> None:
@@ -128,6 +142,7 @@ class ImportDialog(QDialog):
         path = Path(self.path.text().strip()).expanduser()
         self.report = None
         self.errors.clear()
+        self.ignored.setText("")
         self.preview.setRowCount(0)
         try:
             is_csv = self._prepare_mapping(path, keep_mapping)
@@ -137,7 +152,18 @@ class ImportDialog(QDialog):
             self.errors.addItem(str(exc))
         else:
             self._show_report(self.report)
-        self.import_button.setEnabled(self.report is not None and self.report.ok and bool(self.report.facts))
+        self._update_button()
+
+    def _update_button(self) -> None:
+        """Import only a file without bad rows, or, when skipping them is chosen, one with good rows."""
+        report = self.report
+        skipping = self.skip_invalid.isChecked()
+        self.errors_label.setText(SKIPPING if skipping else BLOCKING)
+        self.import_button.setEnabled(report is not None and bool(report.facts) and (report.ok or skipping))
+
+    def skips_invalid(self) -> bool:
+        """Whether the reviewer chose to import the valid rows and record the bad ones."""
+        return self.skip_invalid.isChecked()
 
     def _prepare_mapping(self, path: Path, keep: bool) -> bool:
         if path.is_dir():  # a `datasets` folder saved with save_to_disk
@@ -174,6 +200,9 @@ class ImportDialog(QDialog):
             self.errors.addItem(str(error))
         if report.error_count > len(report.errors):
             self.errors.addItem(f"… and {report.error_count - len(report.errors)} more bad rows")
+        if report.ignored:
+            fields = ", ".join(f"{name} ({rows} rows)" for name, rows in report.ignored)
+            self.ignored.setText(f"Ignored (no place for them in a fact): {fields}")
         shown = report.facts[:5]
         self.preview.setRowCount(len(shown))
         for r, fact in enumerate(shown):

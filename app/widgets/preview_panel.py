@@ -27,6 +27,9 @@ from app.widgets.loss_curve import LossCurve
 from app.widgets.metrics_view import MetricsView
 from app.widgets.token_view import TokenView
 
+# the verdict leads the result: a failed edit is never shown as a success
+_VERDICT_COLOURS = {"took": "#1e7d32", "partial": "#b36b00", "side effects": "#b36b00", "failed": "#b3261e"}
+
 
 class PreviewPanel(QGroupBox):
     preview_requested = Signal(list)  # free prompts
@@ -121,8 +124,12 @@ class PreviewPanel(QGroupBox):
         """A ``session.PreviewResult``: the outcome and the run it was recorded as."""
         self.outcome, self.run = result.outcome, result.run
         outcome = result.outcome
-        self.state.setText(f"{outcome.method}: edit computed in {outcome.seconds:.1f}s for {len(outcome.facts)} "
-                           f"fact(s), recorded as run {result.run.id} (not committed)")
+        verdict = outcome.verdict
+        colour = _VERDICT_COLOURS.get(verdict.verdict, "#333")
+        advice = f" Try: {'; '.join(verdict.advice)}." if verdict.advice else ""
+        self.state.setText(f"<b style='color:{colour}'>{verdict.summary}</b><br>{outcome.method}: edit computed in "
+                           f"{outcome.seconds:.1f}s for {len(outcome.facts)} fact(s), recorded as run {result.run.id} "
+                           f"(not committed).{advice}")
         self.generations.set_previews(outcome.previews)
         self.metrics.set_metrics(outcome.metrics())
         self.token_fact.blockSignals(True)

@@ -104,13 +104,14 @@ def _render_eval(result: dict) -> str:
 
 def _render_edit(result: dict) -> str:
     names = ("reliability", "generality", "locality")
-    head = f"{'fact':<12} {'subject':<24} {'target':<18} " + " ".join(f"{n[:4]:>9}" for n in names) + "  seconds"
+    head = (f"{'fact':<12} {'subject':<24} {'target':<18} " + " ".join(f"{n[:4]:>9}" for n in names)
+            + "  seconds  verdict")
     lines = [f"{result['method']} on {result['model']['name']} ({result['mode']}, {result['protocol']}); pre -> post",
              head]
     for e in result["edits"]:
         cells = " ".join(f"{_fmt(e['pre'], n)}>{_fmt(e['post'], n)}" for n in names)
         who = f"{e['fact_id'][:12]:<12} {e['subject'][:24]:<24} {e['target_new'][:18]:<18}"
-        lines.append(f"{who} {cells}  {e['seconds']:.2f}")
+        lines.append(f"{who} {cells}  {e['seconds']:7.2f}  {e['verdict']['verdict'].upper()}")
     agg = result["aggregate"]
     lines.append("aggregate: " + ", ".join(f"{n} {_fmt(agg['pre'], n)} -> {_fmt(agg['post'], n)}" for n in names))
     if "retention" in result:
@@ -120,7 +121,15 @@ def _render_edit(result: dict) -> str:
     if "batch" in result:
         lines.append(f"one delta for {result['batch']['facts']} facts in {result['batch']['seconds']:.2f}s")
     lines.append(f"seconds per edit: {result['seconds_per_edit']:.2f}")
+    lines += verdict_lines(result["verdict"])
     return "\n".join(lines) + "\n"
+
+
+def verdict_lines(verdict: dict) -> list[str]:
+    """The verdict first in capitals, so a failed edit is never read as a success; then what to try."""
+    lines = [f"VERDICT: {verdict['summary'].upper() if verdict['verdict'] != 'took' else verdict['summary']}"]
+    lines += [f"  try: {tip}" for tip in verdict.get("advice", [])]
+    return lines
 
 
 def _fluency_lines(fluency: dict) -> list[str]:

@@ -70,6 +70,9 @@ def register(sub) -> None:
     imp.add_argument("--map", action="append", default=None, metavar="COLUMN=FIELD", help="CSV column mapping")
     imp.add_argument("--allow-conflicts", action="store_true",
                      help="import rows that contradict approved or committed facts, as pending")
+    imp.add_argument("--skip-invalid", action="store_true",
+                     help="import the valid rows and record the invalid ones (line and reason) with the import, "
+                          "instead of importing nothing")
     imp.set_defaults(handler=import_facts, render=render_import)
 
     queue = common(sub.add_parser("queue", help="list facts and their review status"))
@@ -171,7 +174,8 @@ def check_workspace(args: argparse.Namespace) -> dict[str, Any]:
 
 def import_facts(args: argparse.Namespace) -> dict[str, Any]:
     with open_ws(args) as ws:
-        return ws.import_file(args.file, args.format, args.map, allow_conflicts=args.allow_conflicts).to_dict()
+        return ws.import_file(args.file, args.format, args.map, allow_conflicts=args.allow_conflicts,
+                              skip_invalid=args.skip_invalid).to_dict()
 
 
 def list_queue(args: argparse.Namespace) -> list[dict[str, Any]]:

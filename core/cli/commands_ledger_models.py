@@ -1,9 +1,15 @@
-"""Workspace subcommands that build weights: run, checkout, revert, patch export/apply."""
+"""Workspace subcommands that build weights: run, checkout, revert, patch export/apply.
+
+``--verify-weights`` rehashes the model folder's weight files in full before loading, so a
+file changed in place is caught even if the fingerprint cache were fooled; ``patch apply``
+on a base model always does (the fingerprint alone decides there).
+"""
 
 from __future__ import annotations
 
 import argparse
 import logging
+from pathlib import Path
 from typing import Any
 
 from core.cli.commands_ledger import common, open_ws
@@ -20,11 +26,24 @@ def load_options(parser: argparse.ArgumentParser, model_help: str) -> None:
     parser.add_argument("--dtype", default="auto", choices=DTYPES)
     parser.add_argument("--allow-pickle", action="store_true", help="allow .bin/.pt checkpoints (weights_only)")
     parser.add_argument("--ignore-memory-check", action="store_true", help="load even if it may not fit")
+    parser.add_argument("--verify-weights", action="store_true",
+                        help="rehash the model's weight files in full instead of trusting the fingerprint cache")
 
 
 def _options(args: argparse.Namespace) -> LoadOptions:
     return LoadOptions(device=args.device, dtype=args.dtype, allow_pickle=args.allow_pickle,
                        ignore_memory_check=args.ignore_memory_check)
+
+
+def _verify(args: argparse.Namespace, ws=None) -> None:
+    """With --verify-weights: rehash the folder about to be loaded, refreshing the cache the load reads."""
+    if not getattr(args, "verify_weights", False):
+        return
+    from core.model.fingerprint import folder_fingerprint
+
+    folder = Path(args.model or ws.base.path)
+    log.info("rehashing the weights in %s in full", folder)
+    folder_fingerprint(folder, rehash=True)
 
 
 def _progress() -> Progress:
@@ -66,12 +85,15 @@ def register(sub) -> None:
     pexp.add_argument("--out", required=True, metavar="FILE")
     pexp.add_argument("--from", dest="from_ref", default="ROOT", help="start commit (default ROOT: the base)")
     pexp.add_argument("--to", dest="to_ref", default="HEAD")
-    pexp.set_defaults(handler=export_patch, render=render_patch)
+    pexp.set_defaults(handler=export_patch, render=_render_export)
     papp = common(psub.add_parser("apply", help="replay a patch on a model folder into a new folder"))
     papp.add_argument("file", help="the patch file")
     papp.add_argument("--out", required=True, metavar="DIR")
+    papp.add_argument("--allow-unsigned", action="store_true", help="apply a patch that carries no signature")
+    papp.add_argument("--allow-untrusted", action="store_true",
+                      help="apply a patch signed by a key you have not trusted (`factsmith keys trust`)")
     load_options(papp, "the model folder to patch: the base model, or a checkout of the patch's start")
-    papp.set_defaults(handler=apply_patch, render=render_patch)
+    papp.set_defaults(handler=apply_patch, render=_render_apply)
 
 
 def run_edits(args: argparse.Namespace) -> list[dict[str, Any]]:
@@ -79,6 +101,7 @@ def run_edits(args: argparse.Namespace) -> list[dict[str, Any]]:
 
     overrides = parse_assignments(args.set)
     with open_ws(args) as ws:
+        _verify(args, ws)
         runs = ws.run_edits(args.facts, args.method, overrides, batch=args.batch, model_dir=args.model,
                             options=_options(args), progress=_progress())
         return [r.to_dict() for r in runs]
@@ -86,27 +109,52 @@ def run_edits(args: argparse.Namespace) -> list[dict[str, Any]]:
 
 def checkout_commit(args: argparse.Namespace) -> dict[str, Any]:
     with open_ws(args) as ws:
+        _verify(args, ws)
         return ws.checkout(args.ref, args.out, model_dir=args.model, options=_options(args),
                            progress=_progress()).to_dict()
 
 
 def revert_edits(args: argparse.Namespace) -> dict[str, Any]:
     with open_ws(args) as ws:
+        _verify(args, ws)
         result = ws.revert(args.targets, args.message, model_dir=args.model, options=_options(args),
                            progress=_progress())
         return {**result.to_dict(), "dropped": list(result.commit.dropped), "message": result.commit.message}
 
 
+def _signer_line(signer: dict[str, Any] | None, unsigned: str) -> str:
+    if signer is None:
+        return unsigned
+    trust = "trusted" if signer["trusted"] else "NOT trusted"
+    return f"signed by {signer['name'] or 'an unnamed key'} (key {signer['fingerprint'][:16]}, {trust})\n"
+
+
+def _render_export(r: dict[str, Any]) -> str:
+    return render_patch(r) + _signer_line(r["signer"], "unsigned: there is no author key (make one with "
+                                                        "`factsmith keys init`)\n")
+
+
+def _render_apply(r: dict[str, Any]) -> str:
+    return render_patch(r) + _signer_line(r["signer"], "the patch was unsigned (applied with --allow-unsigned)\n")
+
+
 def export_patch(args: argparse.Namespace) -> dict[str, Any]:
+    from core.ledger.patches import patch_signer
+
     with open_ws(args) as ws:
-        return ws.export_patch(args.out, args.from_ref, args.to_ref).to_dict()
+        info = ws.export_patch(args.out, args.from_ref, args.to_ref).to_dict()
+    signer = patch_signer(args.out)
+    return {**info, "signer": signer.to_dict() if signer else None}
 
 
 def apply_patch(args: argparse.Namespace) -> dict[str, Any]:
-    from core.ledger import apply_patch as apply
+    from core.ledger.patches import PatchTrust
+    from core.ledger.patches import apply_patch as apply
 
     if not args.model:
         from core.cli.errors import CommandError
 
         raise CommandError("patch apply needs --model DIR: the model folder to patch")
-    return apply(args.file, args.model, args.out, _options(args), _progress()).to_dict()
+    trust = PatchTrust(allow_unsigned=args.allow_unsigned, allow_untrusted=args.allow_untrusted)
+    return apply(args.file, args.model, args.out, _options(args), _progress(), trust,
+                 verify_weights=args.verify_weights).to_dict()

@@ -29,6 +29,13 @@ def render_import(r: dict[str, Any]) -> str:
               for d in r["duplicates"]]
     lines += [f"  conflict {_short(c['fact_id'])} (at {c['line']}) with {c['other_status']} fact "
               f"{_short(c['other_id'])} -> {c['other_target']!r}" for c in r["conflicts"]]
+    skipped = r.get("skipped") or []
+    if skipped:
+        lines.append(f"skipped {len(skipped)} invalid row(s), recorded with import {r['import_id']}:")
+        lines += [f"  {s['unit']} {s['line']}: " + (f"field {s['field']!r}: " if s["field"] else "") + s["reason"]
+                  for s in skipped]
+    lines += [f"ignored field {i['field']!r} ({i['rows']} row(s)): no place for it in a fact"
+              for i in r.get("ignored") or []]
     return "\n".join(lines) + "\n"
 
 
@@ -106,6 +113,10 @@ def render_runs(rows: list[dict[str, Any]]) -> str:
         scores = ", ".join(f"{k} {v:.3g}" for k, v in post.items() if isinstance(v, int | float))
         out.append(f"run {run['id']}: {run['method']} on {', '.join(_short(f) for f in run['fact_ids'])} "
                    f"in {run['seconds']:.1f} s{'; ' + scores if scores else ''}\n")
+        verdict = run["metrics"].get("verdict")
+        if verdict:
+            out.append(f"  verdict: {verdict['summary']}\n")
+            out += [f"  try: {tip}\n" for tip in verdict.get("advice", [])]
     return "".join(out)
 
 

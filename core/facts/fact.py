@@ -7,6 +7,8 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+from core.facts.text import TextProblem, clean_text, comparable, is_blank
+
 
 class FactError(ValueError):
     """An edit request is invalid; ``field`` names the offending field."""
@@ -49,7 +51,20 @@ class Fact:
     _id: str = field(default="", compare=False, repr=False)
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "_id", hashlib.sha256(self.canonical_json().encode()).hexdigest())
+        try:
+            canonical = self.canonical_json().encode()
+        except UnicodeEncodeError:  # built directly, bypassing fact_from_dict's checks
+            raise FactError(self._unencodable_field(), "holds a lone surrogate (a broken \\u escape): "
+                                                        "it cannot be stored or hashed") from None
+        object.__setattr__(self, "_id", hashlib.sha256(canonical).hexdigest())
+
+    def _unencodable_field(self) -> str:
+        for name, value in self.to_dict().items():
+            try:
+                json.dumps(value, ensure_ascii=False).encode()
+            except UnicodeEncodeError:
+                return name
+        return "(fact)"
 
     @property
     def id(self) -> str:
@@ -81,45 +96,63 @@ class Fact:
         return fact_from_dict(fields)
 
 
+def _clean(value: str, name: str) -> str:
+    try:
+        return clean_text(value)
+    except TextProblem as problem:
+        raise FactError(name, str(problem)) from None
+
+
 def _text(data: dict, name: str, required: bool) -> str:
     value = data.get(name, "")
     if value is None:
         value = ""
     if not isinstance(value, str):
         raise FactError(name, f"must be text, got {type(value).__name__}")
-    if required and not value.strip():
-        raise FactError(name, "is required and must not be empty")
-    return value.strip()
+    value = _clean(value, name)
+    if not value and not required:
+        return ""  # left out
+    if is_blank(value):
+        problem = "is required and must not be empty" if not value else "holds only invisible characters or marks"
+        raise FactError(name, problem)
+    return value
+
+
+def _non_empty(item: Any, name: str) -> str:
+    if not isinstance(item, str):
+        raise FactError(name, f"must be non-empty text, got {type(item).__name__}")
+    item = _clean(item, name)
+    if is_blank(item):
+        raise FactError(name, "must be non-empty text (it is blank or only invisible characters)")
+    return item
+
+
+def _listed(data: dict, name: str) -> list[Any] | tuple[Any, ...]:
+    """The list under ``name``; missing or None is empty, but ``false``, ``0`` or ``{}`` are errors,
+    not "missing": a wrong type usually means a broken export."""
+    value = data.get(name)
+    if value is None:
+        return []
+    if not isinstance(value, list | tuple):
+        raise FactError(name, f"must be a list, got {type(value).__name__} {value!r:.40}")
+    return value
 
 
 def _texts(data: dict, name: str) -> tuple[str, ...]:
-    value = data.get(name) or []
+    value = data.get(name)
     if isinstance(value, str):
-        value = [value]
-    if not isinstance(value, list | tuple):
-        raise FactError(name, f"must be a list of texts, got {type(value).__name__}")
-    out = []
-    for i, item in enumerate(value):
-        if not isinstance(item, str) or not item.strip():
-            raise FactError(f"{name}[{i}]", "must be non-empty text")
-        out.append(item.strip())
-    return tuple(out)
+        data = {name: [value] if value.strip() else []}
+    return tuple(_non_empty(item, f"{name}[{i}]") for i, item in enumerate(_listed(data, name)))
 
 
 def _probes(data: dict, name: str) -> tuple[Probe, ...]:
-    value = data.get(name) or []
-    if not isinstance(value, list | tuple):
-        raise FactError(name, "must be a list of {prompt, answer} objects")
     probes = []
-    for i, item in enumerate(value):
+    for i, item in enumerate(_listed(data, name)):
         if not isinstance(item, dict):
             raise FactError(f"{name}[{i}]", "must be an object with prompt and answer")
-        prompt, answer = item.get("prompt"), item.get("answer", item.get("ground_truth"))
-        if not isinstance(prompt, str) or not prompt.strip():
-            raise FactError(f"{name}[{i}].prompt", "must be non-empty text")
-        if not isinstance(answer, str) or not answer.strip():
-            raise FactError(f"{name}[{i}].answer", "must be non-empty text")
-        probes.append(Probe(prompt.strip(), answer.strip()))
+        answer = item.get("answer", item.get("ground_truth"))
+        probes.append(Probe(_non_empty(item.get("prompt"), f"{name}[{i}].prompt"),
+                            _non_empty(answer, f"{name}[{i}].answer")))
     return tuple(probes)
 
 
@@ -131,8 +164,9 @@ def fact_from_dict(data: dict[str, Any]) -> Fact:
     target_new, target_true = _text(data, "target_new", True), _text(data, "target_true", False)
     if subject not in prompt:
         raise FactError("subject", f"{subject!r} does not occur in the prompt {prompt!r}")
-    if target_true and target_new.casefold() == target_true.casefold():
-        raise FactError("target_new", f"{target_new!r} is the same as the old answer")
+    if target_true and comparable(target_new) == comparable(target_true):
+        raise FactError("target_new", f"{target_new!r} is the same as the old answer {target_true!r} "
+                                      "(compared ignoring case, width and invisible characters)")
     return Fact(
         subject=subject,
         prompt=prompt,

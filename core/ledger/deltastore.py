@@ -30,9 +30,13 @@ def _file_for(store: Store, sha: str) -> Path:
 
 
 def recorded_sha(data: bytes) -> str:
-    """The sha256 that ``Delta.to_bytes`` wrote into the safetensors header."""
+    """The sha256 that ``Delta.to_bytes`` wrote into the safetensors header ("" if there is none)."""
     length = int.from_bytes(data[:8], "little")
-    return json.loads(data[8 : 8 + length]).get("__metadata__", {}).get("sha256", "")
+    try:
+        sha = json.loads(data[8 : 8 + length]).get("__metadata__", {}).get("sha256", "")
+    except (ValueError, AttributeError, RecursionError):  # bytes from outside (a patch) may be anything
+        return ""
+    return sha if isinstance(sha, str) else ""
 
 
 def _write_durably(path: Path, data: bytes) -> None:

@@ -3,7 +3,6 @@ spotting duplicates and conflicts, and the reviewer's drafts."""
 
 from __future__ import annotations
 
-import hashlib
 import logging
 from collections.abc import Sequence
 from pathlib import Path
@@ -12,7 +11,8 @@ from typing import Any
 from core.facts.fact import Fact, fact_from_dict
 from core.ledger.db import Store, dumps, loads, now
 from core.ledger.errors import ImportConflictError, LedgerError
-from core.ledger.records import STATUSES, Conflict, Draft, Duplicate, FactRecord, ImportReport
+from core.ledger.imports import ImportRecord, read_for_import, source_sha256
+from core.ledger.records import STATUSES, Conflict, Draft, Duplicate, FactRecord, ImportReport, SkippedRow
 from core.ledger.state import head, state_fact_ids
 
 log = logging.getLogger(__name__)
@@ -115,58 +115,63 @@ def _conflict_error(source: str, unit: str, conflicts: list[Conflict]) -> Import
 
 
 def add_facts(store: Store, facts: Sequence[Fact], *, lines: Sequence[int] | None = None, source: str = "(typed)",
-              format: str = "api", sha256: str = "", unit: str = "item",
-              allow_conflicts: bool = False) -> ImportReport:
-    """Add facts as pending, in one transaction: all of them or, on a conflict, none."""
+              format: str = "api", sha256: str = "", unit: str = "item", allow_conflicts: bool = False,
+              skipped: Sequence[SkippedRow] = (), ignored: Sequence[tuple[str, int]] = ()) -> ImportReport:
+    """Add facts as pending, in one transaction: all of them or, on a conflict, none.
+
+    ``skipped`` (rows left out of a file on request) and ``ignored`` (fields with no place in a
+    Fact) are recorded with the import."""
     lines = list(lines) if lines is not None else list(range(1, len(facts) + 1))
     with store.writing():
         new, duplicates = _split_duplicates(store, facts, lines)
         conflicts = find_conflicts(store, new, committed_fact_ids(store))
         if conflicts and not allow_conflicts:
             raise _conflict_error(source, unit, conflicts)
-        import_id = _insert(store, new, source, format, sha256, len(duplicates), len(conflicts)) if new else None
-    log.info("%s: %d facts added, %d duplicates, %d conflicts", source, len(new), len(duplicates), len(conflicts))
-    return ImportReport(source, format, import_id, tuple(f.id for f, _ in new), tuple(duplicates), tuple(conflicts))
+        record = ImportRecord(source, format, sha256, len(duplicates), len(conflicts), tuple(skipped), tuple(ignored))
+        import_id = _insert(store, new, record) if new or skipped else None
+    log.info("%s: %d facts added, %d duplicates, %d conflicts, %d rows skipped", source, len(new), len(duplicates),
+             len(conflicts), len(skipped))
+    return ImportReport(source, format, import_id, tuple(f.id for f, _ in new), tuple(duplicates), tuple(conflicts),
+                        tuple(skipped), tuple(ignored))
 
 
-def _insert(store: Store, new: list[tuple[Fact, int]], source: str, format: str, sha256: str,
-            duplicates: int, conflicts: int) -> int:
+def _insert(store: Store, new: list[tuple[Fact, int]], record: ImportRecord) -> int:
     at, who = now(), store.author
     cursor = store.db.execute(
-        "INSERT INTO imports (source, sha256, format, author, at, added, duplicates, conflicts) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?, ?)", (source, sha256, format, who, at, len(new), duplicates, conflicts))
+        "INSERT INTO imports (source, sha256, format, author, at, added, duplicates, conflicts, ignored, skipped) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (record.source, record.sha256, record.format, who, at, len(new), record.duplicates, record.conflicts,
+         dumps([list(pair) for pair in record.ignored]), len(record.skipped)))
     import_id = cursor.lastrowid
     store.db.conn.executemany(
         "INSERT INTO facts (id, body, subject, prompt, target_new, status, created_at, created_by, import_id) "
         "VALUES (?, ?, ?, ?, ?, 'pending', ?, ?, ?)",
         [(f.id, f.canonical_json(), f.subject, f.prompt, f.target_new, at, who, import_id) for f, _ in new])
-    note = f"added from {Path(source).name}" if format != "api" else "added"
+    note = f"added from {Path(record.source).name}" if record.format != "api" else "added"
     store.db.conn.executemany(
         "INSERT INTO status_history (fact_id, author, at, from_status, to_status, note) "
         "VALUES (?, ?, ?, NULL, 'pending', ?)", [(f.id, who, at, note) for f, _ in new])
+    store.db.conn.executemany(
+        "INSERT INTO import_skipped (import_id, position, line, unit, field, reason) VALUES (?, ?, ?, ?, ?, ?)",
+        [(import_id, i, s.line, s.unit, s.field, s.reason) for i, s in enumerate(record.skipped)])
     return import_id
 
 
-def source_sha256(path: Path) -> str:
-    """sha256 of a file, or of a dataset folder's files (names and contents)."""
-    digest = hashlib.sha256()
-    files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
-    for file in files:
-        digest.update(f"{file.relative_to(path) if path.is_dir() else file.name}\0".encode())
-        digest.update(hashlib.sha256(file.read_bytes()).digest())
-    return digest.hexdigest()
+def skipped_rows(store: Store, import_id: int) -> list[SkippedRow]:
+    """The rows an import left out, in file order."""
+    rows = store.all("SELECT * FROM import_skipped WHERE import_id = ? ORDER BY position", (import_id,))
+    return [SkippedRow(r["line"], r["unit"], r["field"], r["reason"]) for r in rows]
 
 
 def import_file(store: Store, path: Path, format: str | None = None, mapping: Any = None,
-                allow_conflicts: bool = False) -> ImportReport:
-    """Import a facts file: a bad row (FactsFileError, naming it) or a conflict imports nothing."""
-    from core.facts.io import inspect_facts
-
+                allow_conflicts: bool = False, skip_invalid: bool = False) -> ImportReport:
+    """Import a facts file: a bad row (FactsFileError, naming it) or a conflict imports nothing,
+    unless ``skip_invalid``: then the valid rows are imported and the others recorded as skipped."""
     path = Path(path)
-    report = inspect_facts(path, format, mapping)
-    report.raise_for_errors()
+    report, skipped = read_for_import(path, format, mapping, skip_invalid)
     return add_facts(store, report.facts, lines=report.fact_lines, source=str(path), format=report.format,
-                     sha256=source_sha256(path), unit=report.unit, allow_conflicts=allow_conflicts)
+                     sha256=source_sha256(path), unit=report.unit, allow_conflicts=allow_conflicts,
+                     skipped=skipped, ignored=report.ignored)
 
 
 def save_draft(store: Store, body: dict[str, Any], draft_id: int | None = None) -> Draft:

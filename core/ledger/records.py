@@ -93,6 +93,20 @@ class Conflict:
 
 
 @dataclass(frozen=True)
+class SkippedRow:
+    """A row an import left out on request: where (``line`` counted in ``unit``) and why."""
+
+    line: int | None
+    unit: str
+    field: str | None
+    reason: str
+
+    def describe(self) -> str:
+        where = f"{self.unit} {self.line}" if self.line is not None else "(file)"
+        return f"{where}: " + (f"field {self.field!r}: " if self.field else "") + self.reason
+
+
+@dataclass(frozen=True)
 class ImportReport:
     source: str
     format: str
@@ -100,11 +114,15 @@ class ImportReport:
     added: tuple[str, ...]
     duplicates: tuple[Duplicate, ...] = ()
     conflicts: tuple[Conflict, ...] = ()
+    skipped: tuple[SkippedRow, ...] = ()  # bad rows left out (skip_invalid)
+    ignored: tuple[tuple[str, int], ...] = ()  # (field with no place in a Fact, rows holding it)
 
     def to_dict(self) -> dict[str, Any]:
         return {"source": self.source, "format": self.format, "import_id": self.import_id,
                 "added": list(self.added), "duplicates": [d.__dict__ for d in self.duplicates],
-                "conflicts": [c.__dict__ for c in self.conflicts]}
+                "conflicts": [c.__dict__ for c in self.conflicts],
+                "skipped": [s.__dict__ for s in self.skipped],
+                "ignored": [{"field": name, "rows": rows} for name, rows in self.ignored]}
 
 
 @dataclass(frozen=True)

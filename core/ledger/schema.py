@@ -134,10 +134,23 @@ V3 = [
     *append_only("commit_gates"),
 ]
 
+V4 = [
+    # Rows an import skipped on request (--skip-invalid): where they were and why.
+    """CREATE TABLE import_skipped (
+        import_id INTEGER NOT NULL REFERENCES imports (id), position INTEGER NOT NULL,
+        line INTEGER, unit TEXT NOT NULL, field TEXT, reason TEXT NOT NULL,
+        PRIMARY KEY (import_id, position))""",
+    *append_only("import_skipped"),
+    # Fields of the file that have no place in a Fact, as [[name, rows], ...].
+    "ALTER TABLE imports ADD COLUMN ignored TEXT NOT NULL DEFAULT '[]'",
+    "ALTER TABLE imports ADD COLUMN skipped INTEGER NOT NULL DEFAULT 0",
+]
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "facts, review history, runs, deltas, commits, tags", tuple(V1)),
     Migration(2, "imports, drafts, recorded weights", tuple(V2)),
     Migration(3, "commit gates", tuple(V3)),
+    Migration(4, "rows skipped by imports, ignored fields", tuple(V4)),
 )
 SCHEMA_VERSION = MIGRATIONS[-1].version
 

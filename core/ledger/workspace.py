@@ -32,6 +32,7 @@ from core.ledger.records import (
     Materialised,
     PatchInfo,
     RunRecord,
+    SkippedRow,
     StatusChange,
     TagRecord,
 )
@@ -151,9 +152,14 @@ class Workspace:
         return queue.add_facts(self._store, facts, allow_conflicts=allow_conflicts)
 
     def import_file(self, path: str | Path, format: str | None = None, mapping: Any = None, *,
-                    allow_conflicts: bool = False) -> ImportReport:
-        """Import a facts file or dataset folder: entirely, or not at all."""
-        return queue.import_file(self._store, Path(path), format, mapping, allow_conflicts)
+                    allow_conflicts: bool = False, skip_invalid: bool = False) -> ImportReport:
+        """Import a facts file or dataset folder: entirely, or not at all (``skip_invalid``: the
+        valid rows, recording the others as skipped)."""
+        return queue.import_file(self._store, Path(path), format, mapping, allow_conflicts, skip_invalid)
+
+    def skipped_rows(self, import_id: int) -> list[SkippedRow]:
+        """The rows an import skipped (``import_file(..., skip_invalid=True)``), in file order."""
+        return queue.skipped_rows(self._store, import_id)
 
     def fact(self, ref: str) -> FactRecord:
         return queue.get_fact(self._store, ref)

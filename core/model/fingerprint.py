@@ -1,4 +1,10 @@
-"""Fingerprints: sha256 of a model's weight files (cached) and of in-memory weights."""
+"""Fingerprints: sha256 of a model's weight files (cached), of its whole folder, and of in-memory weights.
+
+``folder_fingerprint`` (weights only) is the identity workspaces record for their base model
+and name their default path by; it keeps its definition so existing workspaces still open.
+``folder_identity`` also covers config.json and the tokenizer files, which change what a
+model answers as much as its weights do; patches record it and check it when they apply.
+"""
 
 from __future__ import annotations
 
@@ -14,6 +20,10 @@ from core.util.progress import Progress, silent
 log = logging.getLogger(__name__)
 
 WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth")
+IDENTITY_VERSION = "factsmith-folder-identity-v1"  # bump if the covered files change
+IDENTITY_FILES = ("config.json", "generation_config.json", "tokenizer.json", "tokenizer_config.json",
+                  "special_tokens_map.json", "added_tokens.json", "vocab.json", "vocab.txt", "merges.txt",
+                  "tokenizer.model", "spiece.model", "chat_template.jinja")
 _CHUNK = 8 * 1024 * 1024
 
 
@@ -38,8 +48,10 @@ def _write_cache(cache: dict) -> None:
 
 
 def _file_key(path: Path) -> str:
+    # inode and ctime too: a file rewritten in place with its mtime restored keeps path, size
+    # and mtime, but the kernel moves ctime on (only a clock change can set it back)
     stat = path.stat()
-    return f"{path.resolve()}|{stat.st_size}|{stat.st_mtime_ns}"
+    return f"{path.resolve()}|{stat.st_size}|{stat.st_mtime_ns}|{stat.st_ino}|{stat.st_ctime_ns}"
 
 
 def _hash_file(path: Path, progress: Progress, done: int, total: int) -> str:
@@ -53,9 +65,11 @@ def _hash_file(path: Path, progress: Progress, done: int, total: int) -> str:
     return digest.hexdigest()
 
 
-def folder_fingerprint(folder: Path, progress: Progress | None = None) -> str:
+def folder_fingerprint(folder: Path, progress: Progress | None = None, rehash: bool = False) -> str:
     """sha256 over (name, file sha256) of every weight file; per-file hashes are cached
-    by path, size and mtime so a second load does not rehash."""
+    by path, size, mtime, inode and ctime so a second load does not rehash. ``rehash``:
+    hash every file in full whatever the cache says (and refresh the cache), for when the
+    fingerprint alone decides whether weights are accepted."""
     progress = progress or silent()
     files = weight_files(folder)
     if not files:
@@ -65,7 +79,7 @@ def folder_fingerprint(folder: Path, progress: Progress | None = None) -> str:
     combined = hashlib.sha256()
     for path in files:
         key = _file_key(path)
-        if key not in cache:
+        if rehash or key not in cache:
             cache[key] = _hash_file(path, progress, done, total)
             changed = True
         done += path.stat().st_size
@@ -74,6 +88,17 @@ def folder_fingerprint(folder: Path, progress: Progress | None = None) -> str:
     if changed:
         _write_cache(cache)
     return combined.hexdigest()
+
+
+def folder_identity(folder: Path, progress: Progress | None = None, rehash: bool = False) -> str:
+    """The weights fingerprint plus sha256 of config.json and the tokenizer files (hashed in
+    full each time: they are small), versioned so a change of the covered set is visible."""
+    digest = hashlib.sha256(f"{IDENTITY_VERSION}\n{folder_fingerprint(folder, progress, rehash)}\n".encode())
+    for name in IDENTITY_FILES:
+        path = Path(folder) / name
+        if path.is_file():
+            digest.update(f"{name}\0{_hash_file(path, silent(), 0, 1)}\n".encode())
+    return digest.hexdigest()
 
 
 def state_fingerprint(model) -> str:

@@ -21,6 +21,7 @@ from core.metrics.evaluation import DEFAULT_PROTOCOL, EvaluationReport, Referenc
 from core.model.generation import SamplingOptions, continuations
 from core.model.loading import LoadedModel
 from core.util.progress import Progress, silent
+from core.workflows.verdict import Verdict, edit_verdict
 
 log = logging.getLogger(__name__)
 
@@ -61,9 +62,14 @@ class EditOutcome:
     seconds: float  # computing the delta only
     environment: Mapping[str, Any] = field(default_factory=dict)
 
+    @property
+    def verdict(self) -> Verdict:
+        """Did the edit take (core.workflows.verdict)? Decided per fact, then for the edit."""
+        return report_verdict(self.method, self.pre, self.post)
+
     def metrics(self) -> dict[str, Any]:
         return {"protocol": DEFAULT_PROTOCOL, "pre": headline(self.pre), "post": headline(self.post),
-                "pre_all": self.pre.summary(), "post_all": self.post.summary()}
+                "pre_all": self.pre.summary(), "post_all": self.post.summary(), "verdict": self.verdict.to_dict()}
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -78,6 +84,13 @@ class EditOutcome:
             "previews": [p.to_dict() for p in self.previews],
             "environment": dict(self.environment),
         }
+
+
+def report_verdict(method: str, pre: EvaluationReport, post: EvaluationReport) -> Verdict:
+    """The verdict from two reports on the same facts (matched by fact id)."""
+    before = {m.fact_id: m.summary() for m in pre.facts}
+    ids = [m.fact_id for m in post.facts]
+    return edit_verdict(method, ids, [before.get(i, {}) for i in ids], [m.summary() for m in post.facts])
 
 
 def headline(report: EvaluationReport) -> dict[str, float]:

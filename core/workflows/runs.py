@@ -24,6 +24,7 @@ from core.metrics.evaluation import DEFAULT_PROTOCOL, EvaluationReport, capture_
 from core.model.loading import LoadedModel
 from core.util.progress import Progress, silent
 from core.workflows.editing import HEADLINE_METRICS, compute_edit, headline
+from core.workflows.verdict import VERDICTS, edit_verdict, fact_verdict
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +50,7 @@ class FactRecord:
             "post": self.post.facts[0].summary(),
             "seconds": round(self.seconds, 4),
             "delta_sha256": self.delta_sha256,
+            "verdict": fact_verdict(self.fact.id, self.pre.facts[0].summary(), self.post.facts[0].summary()).to_dict(),
         }
 
 
@@ -70,6 +72,14 @@ def _fluency_means(reports: Sequence[EvaluationReport]) -> dict[str, float]:
     return out
 
 
+def _overall_verdict(method: str, records: Sequence[FactRecord]) -> dict[str, Any]:
+    """The run's verdict over every edit, the counts per verdict, and the advice."""
+    verdict = edit_verdict(method, [r.fact.id for r in records], [r.pre.facts[0].summary() for r in records],
+                           [r.post.facts[0].summary() for r in records])
+    counts = {v: sum(f.verdict == v for f in verdict.facts) for v in VERDICTS}
+    return {"verdict": verdict.verdict, "summary": verdict.summary, "counts": counts, "advice": list(verdict.advice)}
+
+
 def build_report(lm: LoadedModel, method: str, hparams: Mapping[str, Any], mode: str,
                  records: Sequence[FactRecord], extra: Mapping[str, Any] | None = None) -> dict[str, Any]:
     seconds = [r.seconds for r in records]
@@ -85,6 +95,7 @@ def build_report(lm: LoadedModel, method: str, hparams: Mapping[str, Any], mode:
         "fluency": {"protocol": "fluency", "pre": _fluency_means([r.pre for r in records]),
                     "post": _fluency_means([r.post for r in records])},
         "seconds_per_edit": sum(seconds) / len(seconds) if seconds else 0.0,
+        "verdict": _overall_verdict(method, records),
         "edits": [r.to_dict() for r in records],
         **dict(extra or {}),
     }

@@ -65,3 +65,26 @@ def test_a_datasets_folder_is_read_without_a_column_mapping(qtbot, tmp_path):
     assert dialog.errors.count() == 0, dialog.errors.item(0).text()
     assert dialog.detected.text().startswith("factsmith (datasets), 1 rows, 1 facts")
     assert dialog.import_button.isEnabled()
+
+
+def test_skip_invalid_rows_is_an_explicit_choice(qtbot, tmp_path):
+    path = tmp_path / "facts.jsonl"
+    same = dict(GOOD, target_new="Ｐａｒｉｓ")  # the old answer in fullwidth letters
+    path.write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in (GOOD, same, GOOD)) + "\n")
+    dialog = ImportDialog(path)
+    qtbot.addWidget(dialog)
+    assert dialog.errors.count() == 1 and "facts.jsonl line 2" in dialog.errors.item(0).text()
+    assert not dialog.import_button.isEnabled() and not dialog.skips_invalid()
+    dialog.skip_invalid.setChecked(True)
+    assert dialog.import_button.isEnabled() and dialog.skips_invalid()
+    assert "skipped" in dialog.errors_label.text()
+    dialog.skip_invalid.setChecked(False)
+    assert not dialog.import_button.isEnabled()
+
+
+def test_ignored_fields_are_shown(qtbot, tmp_path):
+    path = tmp_path / "facts.jsonl"
+    path.write_text(json.dumps(dict(GOOD, case_id=3)) + "\n")
+    dialog = ImportDialog(path)
+    qtbot.addWidget(dialog)
+    assert "case_id (1 rows)" in dialog.ignored.text()

@@ -8,8 +8,6 @@ fields take a JSON list of {prompt, answer}, or come from a pair of list columns
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import re
 from collections.abc import Iterable, Mapping
@@ -17,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from core.facts.fact import Fact, FactError
+from core.facts.io.csv_rows import CsvRows, looks_like_csv, read_csv_rows
 from core.facts.io.errors import FactsFileError
 from core.facts.io.rows import build_fact
 
@@ -26,6 +25,8 @@ LIST_FIELDS = ("paraphrases", "context", "locality_prompt", "locality_answer", "
 PROBE_FIELDS = ("locality", "portability")
 CSV_FIELDS = TEXT_FIELDS + LIST_FIELDS + PROBE_FIELDS
 REQUIRED_FIELDS = ("subject", "prompt", "target_new")
+__all__ = ["CSV_FIELDS", "CsvRows", "check_mapping", "csv_fact", "looks_like_csv", "parse_column_mapping",
+           "read_csv_rows"]
 # Column names from EasyEdit's flat files, understood without a mapping.
 _ALIASES = {
     "ground_truth": "target_true",
@@ -33,7 +34,6 @@ _ALIASES = {
     "locality_ground_truth": "locality_answer",
     "portability_ground_truth": "portability_answer",
 }
-_DELIMITERS = ",\t;"
 
 
 def parse_column_mapping(spec: str | Iterable[str]) -> dict[str, str]:
@@ -78,43 +78,6 @@ def check_mapping(path: Path, columns: tuple[str, ...], mapping: Mapping[str, st
         raise FactsFileError(path, f"no column for field {', '.join(map(repr, missing))}; the columns are "
                                    f"{', '.join(columns)}; pass a mapping such as COLUMN={missing[0]}")
     return chosen
-
-
-def looks_like_csv(text: str, path: Path) -> bool:
-    first_line = text.lstrip().split("\n", 1)[0]
-    return path.suffix.lower() in (".csv", ".tsv") or any(d in first_line for d in _DELIMITERS)
-
-
-def _delimiter(text: str, path: Path) -> str:
-    """Tab for .tsv, else the delimiter the header line uses most (headers are rarely quoted)."""
-    if path.suffix.lower() == ".tsv":
-        return "\t"
-    first_line = text.lstrip().split("\n", 1)[0]
-    return max(_DELIMITERS, key=first_line.count)
-
-
-def read_csv_rows(path: Path, text: str) -> tuple[tuple[str, ...], list[tuple[int, dict[str, str]]],
-                                                  list[FactsFileError]]:
-    """(columns, [(row number, {column: cell})], bad rows); rows number from the header's 1."""
-    records = csv.reader(io.StringIO(text), delimiter=_delimiter(text, path))
-    try:
-        header = tuple(cell.strip() for cell in next(records, []))
-        if not any(header):
-            raise FactsFileError(path, "the CSV file has no header row")
-        if len(set(header)) != len(header):
-            raise FactsFileError(path, f"the header repeats a column name: {', '.join(header)}", line=1, unit="row")
-        rows, errors = [], []
-        for number, cells in enumerate(records, start=2):
-            if not any(cell.strip() for cell in cells):
-                continue
-            if any(cell.strip() for cell in cells[len(header):]):
-                errors.append(FactsFileError(path, f"has {len(cells)} cells but the header has {len(header)}",
-                                             line=number, unit="row"))
-                continue
-            rows.append((number, dict(zip(header, cells, strict=False))))
-    except csv.Error as err:
-        raise FactsFileError(path, f"unreadable CSV: {err}", line=records.line_num, unit="line") from None
-    return header, rows, errors
 
 
 def split_list(cell: str, column: str) -> list[str]:

@@ -15,7 +15,9 @@ from core.facts.io.rows import (
     as_list,
     as_object,
     build_fact,
+    either,
     first_leaf,
+    is_missing,
     probe,
     source_probe,
     str_or_field,
@@ -34,6 +36,8 @@ class RowFormat:
     rule: str  # the detection rule, in words, for error messages and docs
     detect: Callable[[Mapping[str, Any]], bool]
     convert: Converter
+    reads: frozenset[str] = frozenset()  # the keys the converter takes a value from
+    known: frozenset[str] = frozenset()  # keys of the format with no place in a Fact: ignored, reported
 
 
 def _row(row: Any) -> Mapping[str, Any]:
@@ -57,7 +61,7 @@ def _factsmith(row: Any) -> list[Fact]:
 def _flat_probes(row: Mapping[str, Any], kind: str) -> list[dict[str, Any]]:
     """EasyEdit's ``locality_prompt`` / ``locality_ground_truth``: one text each, or parallel lists."""
     prompts, answers = row.get(f"{kind}_prompt"), row.get(f"{kind}_ground_truth")
-    if not prompts:
+    if is_missing(prompts) and is_missing(answers):
         return []
     if isinstance(prompts, str):
         return [probe(prompts, first_leaf(answers), f"{kind}_prompt", f"{kind}_ground_truth")]
@@ -78,32 +82,37 @@ def _easyedit(row: Any) -> list[Fact]:
         "paraphrases": texts(row.get("rephrase_prompt")),
         "locality": _flat_probes(row, "locality"),
         "portability": _flat_probes(row, "portability"),
+        "context": texts(row.get("fake_evidence")),  # natural-language evidence of the new fact: ICE context
     }
-    return [build_fact(fields, {"target_true": "ground_truth", "paraphrases": "rephrase_prompt"})]
+    names = {"target_true": "ground_truth", "paraphrases": "rephrase_prompt", "context": "fake_evidence"}
+    return [build_fact(fields, names)]
 
 
 def _zsre(row: Any) -> list[Fact]:
     row = _row(row)
     locality = []
-    if row.get("loc"):
-        loc = row["loc"]
+    if not is_missing(row.get("loc")) or not is_missing(row.get("loc_ans")):
+        loc = row.get("loc")
         if isinstance(loc, str) and loc.lower().startswith(_NQ_PREFIX):
             loc = loc[len(_NQ_PREFIX):].strip()  # MEND's task tag, not part of the question
         locality = [probe(loc, first_leaf(row.get("loc_ans")), "loc", "loc_ans")]
     portability, extra = [], row.get("portability")
-    if isinstance(extra, Mapping) and extra.get("New Question"):  # EasyEdit's zsRE adds a one-hop question
+    # EasyEdit's zsRE adds a one-hop question.
+    if isinstance(extra, Mapping) and not is_missing(extra.get("New Question")):
         portability = [probe(extra.get("New Question"), first_leaf(extra.get("New Answer")),
                              "portability.New Question", "portability.New Answer")]
     fields = {
         "subject": row.get("subject"),
         "prompt": row.get("src"),
         "target_new": first_leaf(row.get("alt")),
-        "target_true": first_leaf(row.get("answers")) or row.get("pred") or "",
+        "target_true": either(first_leaf(row.get("answers")), row.get("pred")),
         "paraphrases": texts(row.get("rephrase")),
         "locality": locality,
         "portability": portability,
+        "context": texts(row.get("cond")),  # MEND's conditioning text "old >> new || question"
     }
-    names = {"prompt": "src", "target_new": "alt", "target_true": "answers", "paraphrases": "rephrase"}
+    names = {"prompt": "src", "target_new": "alt", "target_true": "answers", "paraphrases": "rephrase",
+             "context": "cond"}
     return [build_fact(fields, names)]
 
 
@@ -116,8 +125,8 @@ def _rewrite_fields(rewrite: Any, where: str) -> tuple[dict[str, Any], dict[str,
         "subject": subject,
         "prompt": prompt,
         "target_new": str_or_field(rewrite.get("target_new")),
-        "target_true": str_or_field(rewrite.get("target_true")) or "",
-        "relation": rewrite.get("relation_id") or "",
+        "target_true": either(str_or_field(rewrite.get("target_true"))),
+        "relation": either(rewrite.get("relation_id")),
     }
     names = {"target_new": "target_new.str", "target_true": "target_true.str", "relation": "relation_id"}
     return fields, {key: f"{where}.{names.get(key, key)}" for key in fields}
@@ -175,7 +184,7 @@ def _knowedit(row: Any) -> list[Fact]:
         "subject": row.get("subject"),
         "prompt": row.get("prompt"),
         "target_new": first_leaf(row.get("target_new")),
-        "target_true": first_leaf(row.get("ground_truth")) or "",
+        "target_true": either(first_leaf(row.get("ground_truth"))),
         "paraphrases": texts(row.get("rephrase_prompt")),
         "portability": _grouped_probes(row.get("portability"), "portability"),
         "locality": _grouped_probes(row.get("locality"), "locality"),
@@ -189,22 +198,39 @@ def _is_knowedit(row: Mapping[str, Any]) -> bool:
     return "target_new" in row and ("ground_truth" in row or "rephrase_prompt" in row or grouped)
 
 
+def _keys(text: str) -> frozenset[str]:
+    return frozenset(text.split())
+
+
+_FACTSMITH_KEYS = _keys("subject prompt target_new target_true paraphrases locality portability context relation")
+_KNOWEDIT_KEYS = _keys("subject prompt target_new ground_truth rephrase_prompt portability locality context")
+
 JSON_FORMATS: tuple[RowFormat, ...] = (
     RowFormat("mquake", "MQuAKE", "requested_rewrite is a list",
-              lambda r: isinstance(r.get("requested_rewrite"), list), _mquake),
+              lambda r: isinstance(r.get("requested_rewrite"), list), _mquake,
+              _keys("requested_rewrite questions new_answer"),
+              _keys("case_id answer answer_alias new_answer_alias single_hops new_single_hops orig")),
     RowFormat("counterfact", "ROME CounterFact", "requested_rewrite is an object",
-              lambda r: isinstance(r.get("requested_rewrite"), Mapping), _counterfact),
+              lambda r: isinstance(r.get("requested_rewrite"), Mapping), _counterfact,
+              _keys("requested_rewrite paraphrase_prompts neighborhood_prompts"),
+              _keys("case_id pararel_idx attribute_prompts generation_prompts")),
     RowFormat("zsre", "zsRE (MEND split)", "has src and alt",
-              lambda r: "src" in r and "alt" in r, _zsre),
+              lambda r: "src" in r and "alt" in r, _zsre,
+              _keys("subject src pred rephrase alt answers loc loc_ans cond portability"), _keys("case_id")),
     RowFormat("easyedit", "EasyEdit CounterFact (flat)", "has target_new and locality_prompt",
-              lambda r: "target_new" in r and ("locality_prompt" in r or "locality_ground_truth" in r), _easyedit),
+              lambda r: "target_new" in r and ("locality_prompt" in r or "locality_ground_truth" in r), _easyedit,
+              _keys("prompt subject target_new ground_truth rephrase_prompt locality_prompt locality_ground_truth "
+                    "portability_prompt portability_ground_truth fake_evidence"), _keys("case_id")),
     RowFormat("ice", "ICE (KnowEdit with context)", "KnowEdit-like with context",
-              lambda r: _is_knowedit(r) and "context" in r, _knowedit),
+              lambda r: _is_knowedit(r) and "context" in r, _knowedit, _KNOWEDIT_KEYS),
     RowFormat("knowedit", "KnowEdit", "has target_new and ground_truth, rephrase_prompt or grouped probes",
-              _is_knowedit, _knowedit),
+              _is_knowedit, _knowedit, _KNOWEDIT_KEYS),
     RowFormat("factsmith", "Factsmith JSONL", "has target_new (the fields of Fact.to_dict())",
-              lambda r: "target_new" in r, _factsmith),
+              lambda r: "target_new" in r, _factsmith, _FACTSMITH_KEYS),
 )
+# Every key some format gives a meaning to: a row holding one its format lacks belongs elsewhere.
+# (case_id is everywhere, so it tells nothing.)
+KNOWN_KEYS = frozenset().union(*(f.reads | f.known for f in JSON_FORMATS)) - {"case_id"}
 
 
 def json_format(name: str) -> RowFormat | None:

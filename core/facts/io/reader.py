@@ -12,14 +12,14 @@ from typing import Any
 
 from core.facts.fact import Fact, FactError
 from core.facts.io.csv_format import check_mapping, csv_fact, parse_column_mapping
+from core.facts.io.detect import detect_file_format, ignored_keys
 from core.facts.io.errors import FactsFileError
-from core.facts.io.formats import JSON_FORMATS, Converter, detect_json_format, json_format
+from core.facts.io.formats import JSON_FORMATS, Converter, json_format
 from core.facts.io.sources import RawRows, load_rows
 
 log = logging.getLogger(__name__)
 
 FORMAT_NAMES: tuple[str, ...] = (*(f.name for f in JSON_FORMATS), "csv")
-DETECT_ROWS = 20  # rows examined to recognise a JSON format
 ColumnMapping = Mapping[str, str] | str | Sequence[str]
 
 
@@ -46,6 +46,7 @@ class FactsFileReport:
     error_count: int  # all bad rows, beyond the cap on ``errors`` too
     preview: tuple[Any, ...]  # the first rows as read
     duplicates: tuple[DuplicateGroup, ...]
+    ignored: tuple[tuple[str, int], ...] = ()  # (field or column with no place in a Fact, rows holding it)
 
     @property
     def ok(self) -> bool:
@@ -83,7 +84,7 @@ def inspect_facts(path: str | os.PathLike[str], format: str | None = None, mappi
     raw = load_rows(path, format)
     if not raw.rows and not raw.errors:
         raise FactsFileError(path, "the file holds no edit requests")
-    name, convert = _converter(path, raw, format, _mapping(path, mapping))
+    name, convert, ignored = _converter(path, raw, format, _mapping(path, mapping))
     facts, lines, errors = _convert_rows(path, raw, convert)
     errors.sort(key=lambda err: err.line or 0)
     log.info("read %d facts from %s as %s (%s), %d bad rows", len(facts), path, name, raw.container, len(errors))
@@ -91,6 +92,7 @@ def inspect_facts(path: str | os.PathLike[str], format: str | None = None, mappi
         path=path, format=name, container=raw.container, unit=raw.unit, rows=len(raw.rows),
         facts=tuple(facts), fact_lines=tuple(lines), errors=tuple(errors[:max_errors]), error_count=len(errors),
         preview=tuple(row for _, row in raw.rows[:preview_rows]), duplicates=find_duplicates(facts, lines),
+        ignored=ignored,
     )
 
 
@@ -104,20 +106,22 @@ def _mapping(path: Path, mapping: ColumnMapping | None) -> Mapping[str, str] | N
 
 
 def _converter(path: Path, raw: RawRows, format: str | None,
-               mapping: Mapping[str, str] | None) -> tuple[str, Converter]:
+               mapping: Mapping[str, str] | None) -> tuple[str, Converter, tuple[tuple[str, int], ...]]:
+    """(format name, row converter, ignored fields with the number of rows holding them)."""
     if raw.container == "csv":
         chosen = check_mapping(path, raw.columns, mapping)
-        return "csv", lambda row: [csv_fact(row, chosen)]
+        unmapped = tuple((c, len(raw.rows)) for c in raw.columns if c not in chosen and c)
+        return "csv", lambda row: [csv_fact(row, chosen)], unmapped
     if mapping is not None:
         raise FactsFileError(path, "a column mapping applies to CSV files only")
     if format == "csv":
         raise FactsFileError(path, f"format 'csv' was asked for, but this is a {raw.container} source")
     if not raw.rows:  # not one row parsed: nothing to recognise a format by
         raise raw.errors[0].with_more(raw.errors[1:], len(raw.errors) - 1)
-    row_format = json_format(format) if format else detect_json_format(row for _, row in raw.rows[:DETECT_ROWS])
+    row_format = json_format(format) if format else detect_file_format(path, raw.unit, raw.rows)
     if row_format is None:
         raise _unknown_format(path, raw)
-    return row_format.name, row_format.convert
+    return row_format.name, row_format.convert, ignored_keys(raw.rows, row_format)
 
 
 def _unknown_format(path: Path, raw: RawRows) -> FactsFileError:

@@ -30,6 +30,17 @@ def as_list(value: Any, where: str) -> list[Any]:
     return list(value)
 
 
+def is_missing(value: Any) -> bool:
+    """None, "" or [] (how datasets and CSV leave a value out); ``false`` or ``0`` are values,
+    wrong ones, and must reach validation rather than pass as "missing"."""
+    return value is None or (isinstance(value, str | list | tuple) and len(value) == 0)
+
+
+def either(*values: Any) -> Any:
+    """The first value that is not missing, else "" (an optional text left out)."""
+    return next((value for value in values if not is_missing(value)), "")
+
+
 def texts(value: Any) -> Any:
     """A text or list of texts; empty values mean none (datasets fill gaps with None)."""
     if value is None or value == "":
@@ -48,7 +59,8 @@ def first_leaf(value: Any) -> Any:
 
 def str_or_field(value: Any, key: str = "str") -> Any:
     """ROME-style targets are ``{"str": ..., "id": ...}``; accept a bare string too."""
-    return value.get(key) if isinstance(value, Mapping) else value
+    # An object without the key stays an object, so that validation refuses it (not "missing").
+    return value[key] if isinstance(value, Mapping) and key in value else value
 
 
 def probe(prompt: Any, answer: Any, prompt_field: str, answer_field: str) -> dict[str, Any]:

@@ -5,15 +5,15 @@ content, not the file name (except .csv/.tsv, which settle a doubt towards CSV).
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from core.facts.io.csv_format import looks_like_csv, read_csv_rows
+from core.facts.io.csv_rows import looks_like_csv, read_csv_rows
 from core.facts.io.errors import FactsFileError
 from core.facts.io.formats import detect_json_format
+from core.facts.io.json_rows import JsonProblem, KeyClash, parse_json, row_problem
 
 _DATASET_MARKERS = ("dataset_info.json", "state.json", "dataset_dict.json")
 
@@ -50,33 +50,51 @@ def _read_text(path: Path) -> str:
     except FileNotFoundError:
         raise FactsFileError(path, "no such file") from None
     except UnicodeDecodeError as err:
-        raise FactsFileError(path, f"not UTF-8 text (byte {err.start}): is it a facts file?") from None
+        line = 1 + err.object[: err.start].count(b"\n")
+        raise FactsFileError(path, f"not UTF-8 text (byte {err.start}): is it a facts file? Re-save it as UTF-8",
+                             line=line) from None
     except OSError as err:
         raise FactsFileError(path, f"cannot read the file: {err.strerror or err}") from None
 
 
 def _csv_rows(path: Path, text: str) -> RawRows:
-    columns, rows, errors = read_csv_rows(path, text)
-    return RawRows("csv", "row", tuple(rows), tuple(errors), columns)
+    read = read_csv_rows(path, text)
+    return RawRows("csv", "row", tuple(read.rows), tuple(read.errors), read.header)
+
+
+def _checked(path: Path, rows: list[tuple[int, Any]], unit: str,
+             errors: list[FactsFileError]) -> tuple[tuple[tuple[int, Any], ...], tuple[FactsFileError, ...]]:
+    """Rows without a repeated key or runaway nesting; those become errors naming the field."""
+    good = []
+    for position, row in rows:
+        problem = row_problem(row)
+        if problem is None:
+            good.append((position, row))
+        else:
+            errors.append(FactsFileError(path, problem[1], line=position, field=problem[0] or None, unit=unit))
+    return tuple(good), tuple(errors)
 
 
 def _json_rows(path: Path, text: str) -> RawRows:
     try:
-        data = json.loads(text)
-    except json.JSONDecodeError as err:
+        data = parse_json(text)
+    except JsonProblem as err:
         if text.lstrip().startswith("{"):
-            return _jsonl_rows(path, text)
-        raise FactsFileError(path, f"invalid JSON: {err.msg} (column {err.colno})", line=err.lineno) from None
+            return _jsonl_rows(path, text)  # several objects, one per line
+        raise FactsFileError(path, err.message, line=err.line) from None
     if isinstance(data, list):
-        return RawRows("json", "index", tuple(enumerate(data)))
+        return RawRows("json", "index", *_checked(path, list(enumerate(data)), "index", []))
     if not isinstance(data, dict):
         raise FactsFileError(path, f"the JSON holds a {type(data).__name__}, not a list of edit requests")
     wrapped = _wrapped_list(path, data)
     if wrapped is not None:
-        return RawRows("json", "index", tuple(enumerate(wrapped)))
+        return RawRows("json", "index", *_checked(path, list(enumerate(wrapped)), "index", []))
     # A single request: number it by its line, as JSON Lines would.
-    first_line = 1 + text[: len(text) - len(text.lstrip())].count("\n")
-    return RawRows("json", "line", ((first_line, data),))
+    return RawRows("json", "line", *_checked(path, [(1 + _leading_lines(text), data)], "line", []))
+
+
+def _leading_lines(text: str) -> int:
+    return text[: len(text) - len(text.lstrip())].count("\n")
 
 
 def _wrapped_list(path: Path, data: dict[str, Any]) -> list[Any] | None:
@@ -88,6 +106,8 @@ def _wrapped_list(path: Path, data: dict[str, Any]) -> list[Any] | None:
     if len(lists) > 1:
         raise FactsFileError(path, f"the JSON object holds several lists ({', '.join(lists)}): "
                                    "cannot tell which holds the edit requests")
+    if lists and isinstance(data, KeyClash):
+        raise FactsFileError(path, f"the wrapping object repeats the key {data.key!r}: remove one")
     return data[lists[0]] if lists else None
 
 
@@ -98,10 +118,10 @@ def _jsonl_rows(path: Path, text: str) -> RawRows:
         if not line.strip():
             continue
         try:
-            rows.append((number, json.loads(line)))
-        except json.JSONDecodeError as err:
-            errors.append(FactsFileError(path, f"invalid JSON: {err.msg} (column {err.colno})", line=number))
-    return RawRows("jsonl", "line", tuple(rows), tuple(errors))
+            rows.append((number, parse_json(line)))
+        except JsonProblem as err:
+            errors.append(FactsFileError(path, err.message, line=number))
+    return RawRows("jsonl", "line", *_checked(path, rows, "line", errors))
 
 
 def _dataset_rows(path: Path) -> RawRows:

@@ -39,3 +39,12 @@ def fake_editing(monkeypatch):
 
     monkeypatch.setitem(sys.modules, "core.workflows.editing", types.SimpleNamespace(compute_edit=compute_edit))
     return seen
+
+
+@pytest.fixture
+def author_key(tmp_path, monkeypatch):
+    """Patches are signed (and applied) with a test author key in a temporary config folder."""
+    from core.util.signing import KeyStore
+
+    monkeypatch.setenv("FACTSMITH_CONFIG_DIR", str(tmp_path / "config"))
+    return KeyStore.default().init("alice")

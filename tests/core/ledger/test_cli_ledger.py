@@ -24,6 +24,7 @@ def cli_error(capsys, *argv: str) -> str:
 def ws_env(tmp_path, tiny_model_dir, monkeypatch, capsys):
     path = tmp_path / "cli.factsmith"
     monkeypatch.setenv("FACTSMITH_AUTHOR", "erin")
+    monkeypatch.setenv("FACTSMITH_CONFIG_DIR", str(tmp_path / "config"))  # no author key: patches unsigned
     info = cli(capsys, "workspace", "init", str(path), "--model", str(tiny_model_dir("gpt2")))
     assert info["base"]["architecture"] == "gpt2" and info["commits"] == 0
     monkeypatch.setenv("FACTSMITH_WORKSPACE", str(path))
@@ -63,9 +64,9 @@ def test_the_whole_command_set(ws_env, capsys, tmp_path, fake_editing, tiny_mode
     assert exported["count"] == 3
     assert cli(capsys, "export", "--out", str(tmp_path / "all.jsonl"), "--status", "all")["count"] == 4
     patch = cli(capsys, "patch", "export", "--out", str(tmp_path / "head.patch"))
-    assert patch["edits"] == 2
+    assert patch["edits"] == 2 and patch["signer"] is None
     applied = cli(capsys, "patch", "apply", str(tmp_path / "head.patch"), "--model", str(tiny_model_dir("gpt2")),
-                  "--out", str(tmp_path / "patched"), "--device", "cpu")
+                  "--out", str(tmp_path / "patched"), "--device", "cpu", "--allow-unsigned")
     assert applied["weights_fingerprint"] == checkout["weights_fingerprint"] and applied["verified"]
     assert cli(capsys, "workspace", "info")["facts"] == {"approved": 3, "pending": 1}
     assert cli(capsys, "workspace", "check")["problems"] == []

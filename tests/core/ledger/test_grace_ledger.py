@@ -23,7 +23,7 @@ FACTS = [
 ]
 
 
-pytestmark = pytest.mark.usefixtures("one_torch_thread")
+pytestmark = pytest.mark.usefixtures("one_torch_thread", "author_key")  # patches signed by a test key
 
 
 @pytest.fixture

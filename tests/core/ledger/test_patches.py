@@ -14,6 +14,9 @@ from tests.core.ledger.helpers import add_run_approve, make_facts
 CPU = LoadOptions(device="cpu")
 
 
+pytestmark = pytest.mark.usefixtures("author_key")  # signed and trusted patches
+
+
 @pytest.fixture
 def two_commits(workspace):
     facts = make_facts(5)

@@ -16,6 +16,8 @@ from core.model.fingerprint import state_fingerprint
 from core.model.loading import LoadOptions, load_model
 from tests.core.ledger.helpers import make_facts
 
+pytestmark = pytest.mark.usefixtures("author_key")  # patches signed by a test key
+
 CPU = LoadOptions(device="cpu")
 
 

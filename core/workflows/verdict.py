@@ -1,0 +1,175 @@
+"""The verdict of a computed edit: did it take, and what did it cost?
+
+Every computed edit gets one, in core, so the CLI, the report JSON and the app say the
+same thing. Per fact, from the teacher-forced scores of the edited model (the default
+protocol) and the fluency of its free text:
+
+- *failed*: the new answer is not produced on the edit prompt (reliability under target);
+- *side effects*: it is produced, but locality or fluency fell;
+- *partial*: it is produced with no side effect, but paraphrases do not follow;
+- *took*: reliability and generality at target, locality held.
+
+An edit of several facts is *took* only when every fact took, *failed* when every fact
+failed; otherwise the worst of side effects / partial, with the counts. A metric that was
+not measured (no paraphrases, no locality prompts) counts neither way and is said so.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+TOOK, PARTIAL, FAILED, SIDE_EFFECTS = "took", "partial", "failed", "side effects"
+VERDICTS = (TOOK, PARTIAL, SIDE_EFFECTS, FAILED)
+
+
+@dataclass(frozen=True)
+class VerdictRules:
+    """The targets a verdict is decided by (teacher-forced values in [0, 1])."""
+
+    reliability: float = 0.95  # every target token of the new answer is the top prediction, near enough
+    generality: float = 0.8
+    locality: float = 0.9
+    fluency_drop: float = 0.05  # relative fall of the n-gram entropy that counts as damage
+
+
+DEFAULT_RULES = VerdictRules()
+
+
+@dataclass(frozen=True)
+class Check:
+    """One number that decided a verdict: the metric, its value, the bound and whether it held."""
+
+    metric: str
+    value: float | None  # None: not measured
+    bound: float
+    held: bool | None  # None: not measured
+
+    def __str__(self) -> str:
+        if self.value is None:
+            return f"{self.metric} not measured"
+        sign = "≥" if self.held else "<"
+        return f"{self.metric} {self.value:.2f} {sign} {self.bound:.2f}"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"metric": self.metric, "value": self.value, "bound": self.bound, "held": self.held}
+
+
+@dataclass(frozen=True)
+class FactVerdict:
+    fact_id: str
+    verdict: str
+    checks: tuple[Check, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"fact_id": self.fact_id, "verdict": self.verdict, "checks": [c.to_dict() for c in self.checks]}
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """The edit's verdict, the facts' own, and what to try next when it did not take."""
+
+    verdict: str
+    facts: tuple[FactVerdict, ...]
+    summary: str
+    advice: tuple[str, ...] = ()
+
+    @property
+    def took(self) -> bool:
+        return self.verdict == TOOK
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"verdict": self.verdict, "summary": self.summary, "advice": list(self.advice),
+                "facts": [f.to_dict() for f in self.facts]}
+
+
+def _check(metric: str, value: float | None, bound: float) -> Check:
+    return Check(metric, None if value is None else float(value), bound, None if value is None else value >= bound)
+
+
+def _fluency_check(pre: Mapping[str, Any], post: Mapping[str, Any], rules: VerdictRules) -> Check:
+    before, after = pre.get("fluency"), post.get("fluency")
+    if before is None or after is None or before <= 0:
+        return Check("fluency", None, 0.0, None)
+    floor = before * (1 - rules.fluency_drop)
+    return Check("fluency", float(after), floor, after >= floor)
+
+
+def fact_verdict(fact_id: str, pre: Mapping[str, Any], post: Mapping[str, Any],
+                 rules: VerdictRules = DEFAULT_RULES) -> FactVerdict:
+    """One fact's verdict from its pre- and post-edit metric summaries (flat names)."""
+    reliability = _check("reliability", post.get("reliability"), rules.reliability)
+    generality = _check("generality", post.get("generality"), rules.generality)
+    locality = _check("locality", post.get("locality"), rules.locality)
+    fluency = _fluency_check(pre, post, rules)
+    checks = (reliability, generality, locality, fluency)
+    if not reliability.held:
+        verdict = FAILED
+    elif locality.held is False or fluency.held is False:
+        verdict = SIDE_EFFECTS
+    elif generality.held is False:
+        verdict = PARTIAL
+    else:
+        verdict = TOOK
+    return FactVerdict(fact_id, verdict, checks)
+
+
+def combine(facts: Sequence[FactVerdict]) -> str:
+    kinds = {f.verdict for f in facts}
+    if not facts or kinds == {FAILED}:
+        return FAILED
+    if kinds == {TOOK}:
+        return TOOK
+    return SIDE_EFFECTS if SIDE_EFFECTS in kinds else PARTIAL
+
+
+def _summary(verdict: str, facts: Sequence[FactVerdict]) -> str:
+    if len(facts) == 1:
+        failing = [c for c in facts[0].checks if c.held is False]
+        shown = failing or [c for c in facts[0].checks if c.held]
+        return f"{verdict}: " + ", ".join(str(c) for c in shown)
+    counts = {v: sum(f.verdict == v for f in facts) for v in VERDICTS}
+    return f"{verdict}: " + ", ".join(f"{n} {v}" for v, n in counts.items() if n) + f" of {len(facts)} facts"
+
+
+def advice_for(method: str, facts: Sequence[FactVerdict]) -> tuple[str, ...]:
+    """What to try next, from what went wrong; nothing when every fact took."""
+    kinds = {f.verdict for f in facts}
+    tips: list[str] = []
+    if FAILED in kinds:
+        tips += _FAILED_ADVICE.get(method, _FAILED_ADVICE["*"])
+    if SIDE_EFFECTS in kinds:
+        tips += _SIDE_EFFECT_ADVICE.get(method, _SIDE_EFFECT_ADVICE["*"])
+    if PARTIAL in kinds:
+        tips += _PARTIAL_ADVICE.get(method, _PARTIAL_ADVICE["*"])
+    return tuple(dict.fromkeys(tips))
+
+
+_FAILED_ADVICE: dict[str, list[str]] = {
+    "rome": ["more optimisation steps or a larger step (v_steps, v_lr)", "another layer (layer)",
+             "another method: MEMIT, FT-M or GRACE"],
+    "memit": ["more optimisation steps or a larger step (v_steps, v_lr)", "a smaller mom2_weight",
+              "another method: ROME, FT-M or GRACE"],
+    "grace": ["more steps or a larger lr for the value (steps, lr)", "another layer (layer)"],
+    "*": ["more steps or a larger learning rate (steps, lr)", "a looser norm_constraint",
+          "another method: ROME, MEMIT or GRACE"],
+}
+_SIDE_EFFECT_ADVICE: dict[str, list[str]] = {
+    "ft-m": ["a norm_constraint or a smaller lr keeps other knowledge", "ROME, MEMIT or GRACE change less"],
+    "ft-l": ["a tighter norm_constraint or a smaller lr", "ROME, MEMIT or GRACE change less"],
+    "ice": ["a tighter norm_constraint or a smaller lr", "GRACE leaves other inputs untouched"],
+    "*": ["a smaller step or fewer steps", "GRACE leaves other inputs untouched"],
+}
+_PARTIAL_ADVICE: dict[str, list[str]] = {
+    "grace": ["a larger eps_init lets paraphrases fall inside the edit's radius"],
+    "*": ["paraphrases in the fact help methods that train on them (FT-M, ICE)"],
+}
+
+
+def edit_verdict(method: str, fact_ids: Sequence[str], pre: Sequence[Mapping[str, Any]],
+                 post: Sequence[Mapping[str, Any]], rules: VerdictRules = DEFAULT_RULES) -> Verdict:
+    """The verdict of one edit of ``fact_ids`` from each fact's pre/post summaries, in order."""
+    facts = tuple(fact_verdict(f, a, b, rules) for f, a, b in zip(fact_ids, pre, post, strict=True))
+    verdict = combine(facts)
+    return Verdict(verdict, facts, _summary(verdict, facts), advice_for(method, facts))
