@@ -23,7 +23,9 @@ from app.widgets.model_panel import ModelPanel
 from app.widgets.preview_panel import PreviewPanel
 from app.widgets.prompt_panel import PromptPanel
 from app.widgets.review_bar import ReviewBar
+from app.widgets.trace_view import TraceView, trace_selected
 from app.window_actions import WindowActions
+from app.window_tune import tune_preset
 from core import DEFAULT_THRESHOLDS, demo_model_dir
 
 log = logging.getLogger(__name__)
@@ -60,6 +62,7 @@ class MainWindow(WindowActions, QMainWindow):
         self.review_bar = ReviewBar()
         self.history = HistoryPanel()
         self.prompt_panel = PromptPanel()
+        self.trace_view = TraceView()
         self.job_status = JobStatus(self.lane)
         self.live_status = QLabel("No model")
         self.live_status.setObjectName("live-status")
@@ -83,6 +86,7 @@ class MainWindow(WindowActions, QMainWindow):
         self.tabs.addTab(self.editor, "Fact editor")
         self.tabs.addTab(self.history, "History")
         self.tabs.addTab(self.prompt_panel, "Try a prompt")
+        self.tabs.addTab(self.trace_view, "Causal trace")
         main = QSplitter(Qt.Orientation.Horizontal)
         main.addWidget(left)
         main.addWidget(self.tabs)
@@ -107,10 +111,12 @@ class MainWindow(WindowActions, QMainWindow):
         self.editor.add_requested.connect(self.add_fact)
         self.editor.suggest_requested.connect(self.suggest)
         self.method_panel.compute_stats_requested.connect(self.compute_statistics)
+        self.method_panel.tune_requested.connect(lambda method: tune_preset(self, method))
         self.preview_panel.preview_requested.connect(self.preview_selected)
         self.review_bar.decided.connect(self.review_selected)
         self.review_bar.undo_requested.connect(self.undo_review)
         self.prompt_panel.submitted.connect(self.generate)
+        self.trace_view.trace_requested.connect(lambda: trace_selected(self))
         self.history.diff_requested.connect(self.show_diff)
         self.history.revert_requested.connect(self.revert)
         self.history.checkout_requested.connect(self.checkout)

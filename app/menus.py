@@ -49,5 +49,6 @@ def build_menus(window: QMainWindow) -> None:
     _action(edit, "Undo last review", window.undo_review)
     review = bar.addMenu("Re&view")
     _action(review, "Preview edit of selected facts", window.preview_panel.request)
+    _action(review, "Causal trace of selected fact", window.trace_view.trace_requested.emit)
     _action(review, "Commit approved edits…", window.open_commit_dialog, "Ctrl+K")
     _action(review, "Cancel running job", window.cancel_running)

@@ -85,3 +85,14 @@ def test_log_scale_with_synthetic_deltas(tmp_path):
     assert "replays 4 deltas" in table["check out HEAD"]
     assert "rebuilds with 3 deltas" in table["revert one edit from the middle"]
     assert (tmp_path / "workspace").is_dir()
+
+
+def test_workspace_check_table(tmp_path):
+    out = run_bench("workspace_check.py", "--commits", "3", "--repeat", "1", cache=tmp_path / "cache")
+    row = next(line for line in out.splitlines() if line.startswith("| 3 |"))
+    assert len([cell for cell in row.split("|") if cell.strip()]) == 7
+
+
+def test_crash_trials_table(tmp_path):
+    out = run_bench("crash_trials.py", "--trials", "5", "--seed", "1", cache=tmp_path / "cache")
+    assert "| import | 1 |" in out and "| checkout | 2 |" in out and "violations" in out

@@ -21,7 +21,17 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from core import LoadedModel, StatsNeed, get_method, method_names, needed_statistics, resolve_hparams
+from core import (
+    LoadedModel,
+    StatsNeed,
+    TunedPresetError,
+    get_method,
+    load_tuned_preset,
+    method_names,
+    needed_statistics,
+    resolve_hparams,
+    tuned_preset,
+)
 
 # Shown without "Advanced": the knobs a reviewer most often turns.
 BASIC_HPARAMS = ("layer", "layers", "v_lr", "v_steps", "lr", "steps", "norm_constraint", "edit_lr",
@@ -36,17 +46,28 @@ def text_of(value: Any) -> str:
 
 class MethodPanel(QGroupBox):
     compute_stats_requested = Signal(list)  # [StatsSpec]
+    tune_requested = Signal(str)  # the method whose preset to tune on the queue's facts
     changed = Signal()
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__("Method", parent)
         self.lm: LoadedModel | None = None
-        self.preset: Any = None
+        self.preset: Any = None  # the base the table starts from: the default or the tuned preset
+        self.default_preset: Any = None
+        self.tuned = None  # TunedPreset of this model and method, if one is stored
+        self.tune_job = None
         self.method = QComboBox()
         self.method.addItems(method_names())
         self.method.currentTextChanged.connect(lambda _: self.refresh())
         self.preset_label = QLabel("Load a model to see the preset")
         self.preset_label.setWordWrap(True)
+        self.preset_choice = QComboBox()
+        self.preset_choice.setToolTip("The default preset, or one `Tune preset…` found for this model")
+        self.preset_choice.currentIndexChanged.connect(lambda _: self._load_table())
+        self.tune_button = QPushButton("Tune preset…")
+        self.tune_button.setToolTip("Search this method's key hyperparameters on the queue's facts (a third "
+                                    "held out to check) and save the best as this model's tuned preset")
+        self.tune_button.clicked.connect(lambda: self.tune_requested.emit(self.method_name()))
         self.advanced = QCheckBox("Advanced")
         self.advanced.setToolTip("Show every hyperparameter, not only the usual ones")
         self.advanced.toggled.connect(lambda _: self._show_rows())
@@ -69,7 +90,11 @@ class MethodPanel(QGroupBox):
     def _layout(self) -> None:
         form = QFormLayout()
         form.addRow("Method:", self.method)
-        form.addRow("Preset:", self.preset_label)
+        choice = QHBoxLayout()
+        choice.addWidget(self.preset_choice, 1)
+        choice.addWidget(self.tune_button)
+        form.addRow("Preset:", choice)
+        form.addRow("", self.preset_label)
         row = QHBoxLayout()
         row.addWidget(self.advanced)
         row.addStretch(1)
@@ -91,14 +116,74 @@ class MethodPanel(QGroupBox):
         return self.method.currentText()
 
     def refresh(self) -> None:
-        """Reload the preset of the chosen method for the loaded model."""
+        """Reload the presets of the chosen method for the loaded model (default and tuned)."""
+        self._fill_presets()
+        self._load_table()
+
+    def _fill_presets(self) -> None:
+        """The preset choice: "Default", and "Tuned for this model" when one is stored."""
+        self.tuned, self._tuned_problem = None, ""
+        if self.lm is not None:
+            try:
+                self.tuned = load_tuned_preset(self.lm, self.method_name())
+            except TunedPresetError as exc:
+                self._tuned_problem = str(exc)
+        keep = self.preset_choice.currentData()
+        self.preset_choice.blockSignals(True)
+        self.preset_choice.clear()
+        self.preset_choice.addItem("Default", "default")
+        if self.tuned is not None:
+            self.preset_choice.addItem(f"Tuned for this model ({self.tuned.summary()})", "tuned")
+        self.preset_choice.setCurrentIndex(max(0, self.preset_choice.findData(keep)))
+        self.preset_choice.blockSignals(False)
+        self.tune_button.setEnabled(self.lm is not None and (self.tune_job is None or not self.tune_job.active))
+
+    def preset_kind(self) -> str:
+        return self.preset_choice.currentData() or "default"
+
+    def choose_preset(self, kind: str) -> None:
+        index = self.preset_choice.findData(kind)
+        if index < 0:
+            raise KeyError(f"no {kind} preset for {self.method_name()}")
+        self.preset_choice.setCurrentIndex(index)
+
+    def track_tune(self, job) -> None:
+        """A running tune job: the button waits for it; afterwards the presets are reloaded."""
+        self.tune_job = job
+        self.tune_button.setEnabled(False)
+        job.finished.connect(self._after_tune)
+
+    def _after_tune(self) -> None:
+        """Offer the new preset; the table keeps the reviewer's values unless it shows the old tuned one."""
+        reload = self.preset_kind() == "tuned"
+        self._fill_presets()
+        if reload:
+            self._load_table()
+        elif self.preset is not None:
+            self.preset_label.setText(self._label())
+
+    def _label(self) -> str:
+        info = self.lm.info
+        text = (f"{self.method_name()} preset for {info.model_type}, {info.layers} layers, "
+                f"{info.parameters / 1e6:.0f}M parameters")
+        if self.preset_kind() == "tuned" and self.tuned is not None:
+            text = f"{self.method_name()} preset tuned for this model on {self.tuned.summary()}"
+        if self._tuned_problem:
+            text += f"<br><span style='color:#a33'>{self._tuned_problem}</span>"
+        return text
+
+    def _load_table(self) -> None:
         self.table.blockSignals(True)
         self.table.setRowCount(0)
-        self.preset = get_method(self.method_name()).preset(self.lm) if self.lm is not None else None
+        self.default_preset = get_method(self.method_name()).preset(self.lm) if self.lm is not None else None
+        self.preset = self.default_preset
+        if self.preset is not None and self.preset_kind() == "tuned":
+            try:
+                self.preset = tuned_preset(self.lm, self.method_name()) or self.default_preset
+            except TunedPresetError as exc:
+                self._tuned_problem = str(exc)
         if self.preset is not None:
-            info = self.lm.info
-            self.preset_label.setText(f"{self.method_name()} preset for {info.model_type}, "
-                                      f"{info.layers} layers, {info.parameters / 1e6:.0f}M parameters")
+            self.preset_label.setText(self._label())
             for field in dataclasses.fields(self.preset):
                 self._add_row(field.name, text_of(getattr(self.preset, field.name)))
         self.table.blockSignals(False)
@@ -120,13 +205,14 @@ class MethodPanel(QGroupBox):
             self.table.setRowHidden(row, not self.advanced.isChecked() and name not in basic)
 
     def overrides(self) -> dict[str, str]:
-        """The values the reviewer changed from the preset, as text (``--set`` style)."""
-        if self.preset is None:
+        """The values that differ from the method's default preset, as text (``--set`` style):
+        the reviewer's changes, and a tuned preset's values when that is the chosen base."""
+        if self.default_preset is None:
             return {}
         changed = {}
         for row in range(self.table.rowCount()):
             name, value = self.table.item(row, 0).text(), self.table.item(row, 1).text().strip()
-            if value != text_of(getattr(self.preset, name)):
+            if value != text_of(getattr(self.default_preset, name)):
                 changed[name] = value
         return changed
 
@@ -139,7 +225,7 @@ class MethodPanel(QGroupBox):
 
     def hparams(self) -> Any:
         """Preset with the overrides applied (raises HParamError for a bad value)."""
-        return resolve_hparams(self.lm, self.method_name(), self.overrides(), base=self.preset)
+        return resolve_hparams(self.lm, self.method_name(), self.overrides(), base=self.default_preset)
 
     def _on_edited(self) -> None:
         self.update_stats_status()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from core.cli.commands_tune import add_preset_option, preset_base
 from core.cli.options import add_model_options, load_from_args
 from core.workflows.runs import MODES
 
@@ -20,12 +21,17 @@ def register(sub) -> None:
     add_model_options(ed)
     _add_facts_options(ed)
     ed.add_argument("--method", required=True, help="editing method (rome, ft-l, ft-m, ...)")
+    add_preset_option(ed)
     ed.add_argument("--hparams", type=Path, help="JSON file of hyperparameters over the preset")
     ed.add_argument("--set", dest="assignments", action="append", default=[], metavar="KEY=VALUE",
                     help="override one hyperparameter (repeatable)")
     ed.add_argument("--mode", choices=MODES, default="independent",
                     help="independent: each fact from the base model; sequential: edits pile up; "
                          "batch: one delta for all facts at once (MEMIT)")
+    ed.add_argument("--layer", choices=("auto",),
+                    help="auto: edit at the layer the causal trace of each fact picks (`factsmith trace`; "
+                         "ROME, MEMIT, GRACE, FT-L, FT-M; also --set layer=auto / layers=auto). Independent "
+                         "mode traces each fact; sequential and batch share the facts' most common layer")
     ed.add_argument("--out", type=Path, help="save the edited model as a Hugging Face folder")
     ed.add_argument("--json", action="store_true", help="machine-readable output")
     ed.set_defaults(handler=edit_command, render=_render_edit)
@@ -57,37 +63,71 @@ def evaluate_command(args: argparse.Namespace) -> dict:
 
 
 def _hparams(args: argparse.Namespace, lm):
+    """(hparams, whether the layer is auto); a ``layer(s)=auto`` override is left to the caller."""
     from core.methods import resolve_hparams
     from core.methods.hparams import parse_assignments
+    from core.workflows.auto_layer import auto_requested, strip_auto
 
-    return resolve_hparams(lm, args.method, parse_assignments(args.assignments), file=args.hparams)
+    overrides = parse_assignments(args.assignments)
+    auto = getattr(args, "layer", None) == "auto" or auto_requested(overrides)
+    return resolve_hparams(lm, args.method, strip_auto(overrides), base=preset_base(args, lm),
+                           file=args.hparams), auto
+
+
+def _auto_edit(args: argparse.Namespace, lm, facts, hparams) -> dict:
+    """``edit --layer auto``: per-fact traced layers (independent) or one shared one."""
+    from core.workflows.auto_layer import TraceCache, auto_layer_hparams, run_independent_auto
+    from core.workflows.runs import run_batch, run_sequential
+
+    if args.mode == "independent" and not args.out:
+        return run_independent_auto(lm, facts, args.method, hparams, TraceCache())
+    hparams, choice = auto_layer_hparams(lm, args.method, hparams, facts, TraceCache())
+    if args.mode == "independent":
+        return {**_independent(args, lm, facts, hparams), "auto_layer": [choice.to_dict()]}
+    save = (lambda model: save_model(model, args.out)) if args.out else None
+    run = run_batch if args.mode == "batch" else run_sequential
+    return {**run(lm, facts, args.method, hparams=hparams, while_applied=save), "auto_layer": [choice.to_dict()]}
+
+
+def save_model(lm, out: Path) -> None:
+    from core.model.saving import save_model_folder
+
+    save_model_folder(lm, out)
 
 
 def edit_command(args: argparse.Namespace) -> dict:
-    from core.model.saving import save_model_folder
-    from core.workflows.runs import run_batch, run_independent, run_sequential
+    from core.workflows.runs import run_batch, run_sequential
 
     facts = _read_facts(args)
+    if args.mode == "independent" and args.out and len(facts) != 1:
+        raise ValueError("--out with --mode independent needs exactly one fact; use --mode sequential "
+                         "to save a model carrying several edits")
     lm = load_from_args(args)
-    hparams = _hparams(args, lm)
-    if args.mode == "independent":
-        if args.out and len(facts) != 1:
-            raise ValueError("--out with --mode independent needs exactly one fact; use --mode sequential "
-                             "to save a model carrying several edits")
-        report = run_independent(lm, facts, args.method, hparams=hparams)
-        if args.out:
-            from core.edit.deltas import delta_applied
-            from core.workflows.editing import compute_edit
-
-            outcome = compute_edit(lm, facts, args.method, hparams=hparams, preview_tokens=0)
-            with delta_applied(lm.model, outcome.delta):
-                save_model_folder(lm, args.out)
+    hparams, auto = _hparams(args, lm)
+    if auto:
+        report = _auto_edit(args, lm, facts, hparams)
+    elif args.mode == "independent":
+        report = _independent(args, lm, facts, hparams)
     else:
-        save = (lambda model: save_model_folder(model, args.out)) if args.out else None
+        save = (lambda model: save_model(model, args.out)) if args.out else None
         run = run_batch if args.mode == "batch" else run_sequential
         report = run(lm, facts, args.method, hparams=hparams, while_applied=save)
     if args.out:
         report["saved_to"] = str(args.out)
+    return report
+
+
+def _independent(args: argparse.Namespace, lm, facts, hparams) -> dict:
+    from core.workflows.runs import run_independent
+
+    report = run_independent(lm, facts, args.method, hparams=hparams)
+    if args.out:
+        from core.edit.deltas import delta_applied
+        from core.workflows.editing import compute_edit
+
+        outcome = compute_edit(lm, facts, args.method, hparams=hparams, preview_tokens=0)
+        with delta_applied(lm.model, outcome.delta):
+            save_model(lm, args.out)
     return report
 
 
@@ -121,6 +161,7 @@ def _render_edit(result: dict) -> str:
     if "batch" in result:
         lines.append(f"one delta for {result['batch']['facts']} facts in {result['batch']['seconds']:.2f}s")
     lines.append(f"seconds per edit: {result['seconds_per_edit']:.2f}")
+    lines += [f"layer auto: traced {c['traced']} -> edited at {c['layers']}" for c in result.get("auto_layer", [])]
     lines += verdict_lines(result["verdict"])
     return "\n".join(lines) + "\n"
 

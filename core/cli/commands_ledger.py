@@ -50,10 +50,12 @@ def workspace_path(args: argparse.Namespace, value: str | None) -> str | None:
     return str(default_workspace_path(folder.name, folder_fingerprint(folder)))
 
 
-def open_ws(args: argparse.Namespace):
+def open_ws(args: argparse.Namespace, *, read_only: bool = False, verify: bool = True):
+    """``read_only`` for commands that only read: they never write, and work on a read-only file."""
     from core.ledger import open_workspace
 
-    return open_workspace(workspace_path(args, args.workspace), author=args.author)
+    return open_workspace(workspace_path(args, args.workspace), author=args.author, read_only=read_only,
+                          verify=verify)
 
 
 def _statuses(values: list[str] | None, default: tuple[str, ...] = ()) -> tuple[str, ...]:
@@ -111,6 +113,9 @@ def _register_workspace(sub) -> None:
     info.set_defaults(handler=workspace_info, render=render_info)
     check = common(wsub.add_parser("check", help="check the database and every commit's edits"))
     check.set_defaults(handler=check_workspace, render=lambda r: "".join(f"{p}\n" for p in r["problems"]) or "ok\n")
+    recover = common(wsub.add_parser("recover", help="copy what is readable of a damaged workspace into a new file"))
+    recover.add_argument("--out", required=True, metavar="NEW", help="the new workspace file to write")
+    recover.set_defaults(handler=recover_workspace, render=_render_recover)
 
 
 def _register_history(sub) -> None:
@@ -158,18 +163,37 @@ def _info(ws) -> dict[str, Any]:
 
 
 def workspace_info(args: argparse.Namespace) -> dict[str, Any]:
-    with open_ws(args) as ws:
+    with open_ws(args, read_only=True) as ws:
         return _info(ws)
 
 
 def check_workspace(args: argparse.Namespace) -> dict[str, Any]:
-    with open_ws(args) as ws:
+    with open_ws(args, read_only=True, verify=False) as ws:  # reports the damage open would refuse
         problems = ws.check()
     if problems:
         from core.cli.errors import CommandError
 
         raise CommandError(f"workspace has {len(problems)} problem(s): " + "; ".join(problems))
     return {"workspace": args.workspace, "problems": []}
+
+
+def recover_workspace(args: argparse.Namespace) -> dict[str, Any]:
+    from core.ledger.recover import recover_workspace as recover
+
+    source = workspace_path(args, args.workspace)
+    if not source:
+        from core.cli.errors import CommandError
+
+        raise CommandError("workspace recover needs --workspace PATH: the damaged workspace to copy from")
+    return recover(source, args.out).to_dict()
+
+
+def _render_recover(r: dict[str, Any]) -> str:
+    lines = [f"recovered {r['source']} into {r['out']} (schema version {r['schema_version']})\n"]
+    lines += [f"  {t['table']:<16} {t['copied']:>7} rows copied" + ("" if t["complete"] else
+              f"; damaged: {t['unreadable']} rows unreadable, later rows may be lost") + "\n" for t in r["tables"]]
+    lines += [f"problem: {p}\n" for p in r["problems"]] or ["`workspace check` finds no problem in the new file\n"]
+    return "".join(lines)
 
 
 def import_facts(args: argparse.Namespace) -> dict[str, Any]:
@@ -179,7 +203,7 @@ def import_facts(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def list_queue(args: argparse.Namespace) -> list[dict[str, Any]]:
-    with open_ws(args) as ws:
+    with open_ws(args, read_only=True) as ws:
         return [r.to_dict() for r in ws.queue(_statuses(args.status))]
 
 
@@ -203,7 +227,7 @@ def make_commit(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def show_log(args: argparse.Namespace) -> list[dict[str, Any]]:
-    with open_ws(args) as ws:
+    with open_ws(args, read_only=True) as ws:
         tags: dict[str, list[str]] = {}
         for tag in ws.tags():
             tags.setdefault(tag.commit_id, []).append(tag.name)
@@ -211,12 +235,12 @@ def show_log(args: argparse.Namespace) -> list[dict[str, Any]]:
 
 
 def show_commit(args: argparse.Namespace) -> dict[str, Any]:
-    with open_ws(args) as ws:
+    with open_ws(args, read_only=True) as ws:
         return ws.show(args.ref).to_dict()
 
 
 def diff_commits(args: argparse.Namespace) -> dict[str, Any]:
-    with open_ws(args) as ws:
+    with open_ws(args, read_only=True) as ws:
         report = ws.diff(args.a, args.b).to_dict()
         for key in ("added", "removed", "rerun"):
             report[key] = [{"id": f, "fact": _fact_line(ws.fact(f))} for f in report[key]]
@@ -224,12 +248,12 @@ def diff_commits(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def tag_commit(args: argparse.Namespace) -> list[dict[str, Any]]:
-    with open_ws(args) as ws:
+    with open_ws(args, read_only=not args.name) as ws:
         if args.name:
             return [ws.tag(args.name, args.ref).to_dict()]
         return [t.to_dict() for t in ws.tags()]
 
 
 def export_facts(args: argparse.Namespace) -> dict[str, Any]:
-    with open_ws(args) as ws:
+    with open_ws(args, read_only=True) as ws:
         return ws.export(args.out, args.format, _statuses(args.status, ("approved",))).to_dict()

@@ -8,13 +8,22 @@ import logging
 import sys
 from collections.abc import Callable
 
-from core.cli import commands_edit, commands_keys, commands_ledger, commands_ledger_models, commands_model
+from core.cli import (
+    commands_edit,
+    commands_keys,
+    commands_ledger,
+    commands_ledger_models,
+    commands_model,
+    commands_trace,
+    commands_tune,
+)
 from core.cli.errors import CommandError
 
 log = logging.getLogger("factsmith")
 
 # Each module adds its subparsers; every handler takes args and returns a JSON-able result.
-COMMAND_MODULES = (commands_model, commands_edit, commands_ledger, commands_ledger_models, commands_keys)
+COMMAND_MODULES = (commands_model, commands_edit, commands_ledger, commands_ledger_models, commands_keys,
+                   commands_trace, commands_tune)
 
 
 def _version() -> str:

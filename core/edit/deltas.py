@@ -33,6 +33,15 @@ class LowRankUpdate:
     left: Any  # tensor (rows, r)
     right: Any  # tensor (r, cols)
 
+    @property
+    def shape(self) -> tuple[int, ...]:
+        """The product's shape, from the factors alone (nothing is multiplied)."""
+        left, right = tuple(self.left.shape), tuple(self.right.shape)
+        if len(left) != 2 or len(right) != 2 or left[1] != right[0]:
+            raise DeltaError(f"delta for {self.param} has low-rank factors {left} and {right}, "
+                             "which do not multiply (want (rows, r) and (r, cols))")
+        return (left[0], right[1])
+
     def dense(self):
         return self.left.float() @ self.right.float()
 
@@ -46,6 +55,10 @@ class DenseUpdate:
 
     param: str
     diff: Any  # tensor shaped like the parameter
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return tuple(self.diff.shape)
 
     def dense(self):
         return self.diff.float()
@@ -210,7 +223,7 @@ def _check_fits(params: dict[str, Any], delta: Delta) -> None:
     for update in delta.weight_updates:
         if update.param not in params:
             raise DeltaError(f"delta of {delta.method} touches {update.param}, which this model does not have")
-        want, got = tuple(params[update.param].shape), tuple(update.dense().shape)
+        want, got = tuple(params[update.param].shape), update.shape  # from the factors: nothing multiplied
         if want != got:
             raise DeltaError(f"delta for {update.param} has shape {got}, the model's is {want}")
 

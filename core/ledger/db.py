@@ -19,6 +19,7 @@ from typing import Any
 
 from sqlite_utils import Database
 
+from core.ledger import opening
 from core.ledger.errors import LedgerError, WorkspaceBusyError
 
 DEFAULT_BUSY_SECONDS = 5.0
@@ -47,36 +48,63 @@ def busy_error(path: Path, seconds: float) -> WorkspaceBusyError:
                          f"{seconds:g} s; try again when it has finished")
 
 
-def connect(path: Path, busy_seconds: float = DEFAULT_BUSY_SECONDS) -> Database:
-    """Open (creating the file if needed) with the pragmas every workspace connection uses."""
+def connect(path: Path, busy_seconds: float = DEFAULT_BUSY_SECONDS, *, existing: bool = False,
+            read_only: bool = False, verify: bool = True) -> Database:
+    """Open with the pragmas every workspace connection uses. ``existing``: the file must
+    already be a workspace (checked before anything is written; ``verify``: and pass
+    quick_check); otherwise it is created. ``read_only``: the connection refuses writes."""
+    if existing:
+        opening.check_file(path, read_only)
     try:
         # isolation_level=None: no implicit transactions; ours are explicit (writing/reading).
         conn = sqlite3.connect(str(path), timeout=busy_seconds, isolation_level=None)
     except sqlite3.OperationalError as exc:
         raise LedgerError(f"cannot open workspace {path}: {exc}") from None
     try:
+        _configure(conn, path, busy_seconds, existing, read_only, verify)
+    except BaseException:
+        conn.close()
+        raise
+    return Database(conn, execute_plugins=False)
+
+
+def _configure(conn: sqlite3.Connection, path: Path, busy_seconds: float, existing: bool, read_only: bool,
+               verify: bool) -> None:
+    try:
         conn.execute("PRAGMA foreign_keys = ON")
         conn.execute(f"PRAGMA busy_timeout = {int(busy_seconds * 1000)}")
+        if existing:
+            opening.refuse_foreign(conn, path)  # before WAL: switching rewrites the file's header
+            if verify:
+                opening.quick_check(conn, path)
+        if read_only:
+            return
         mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
         # FULL: a committed transaction survives power loss too, not only a killed process.
         conn.execute("PRAGMA synchronous = FULL")
     except sqlite3.OperationalError as exc:
-        conn.close()
         if _is_busy(exc):
             raise busy_error(path, busy_seconds) from None
-        raise LedgerError(f"cannot open workspace {path}: {exc}") from None
+        raise opening.translate(exc, path) or LedgerError(f"cannot open workspace {path}: {exc}") from None
     except sqlite3.DatabaseError as exc:
-        conn.close()
         raise LedgerError(f"{path} is not a Factsmith workspace (SQLite says: {exc})") from None
     if mode.lower() != "wal":
-        conn.close()
         raise LedgerError(f"workspace {path}: SQLite refused write-ahead logging (journal mode {mode})")
-    return Database(conn, execute_plugins=False)
+
+
+def query_only(db: Database) -> None:
+    """From now on this connection refuses every write (read commands never change a file)."""
+    db.conn.execute("PRAGMA query_only = ON")
+
+
+def _translated(exc: sqlite3.Error, path: Path) -> BaseException:
+    return opening.translate(exc, path) or exc
 
 
 @contextmanager
 def writing(db: Database, path: Path, busy_seconds: float) -> Iterator[Database]:
-    """One write transaction, all or nothing; WorkspaceBusyError if the lock is not had in time."""
+    """One write transaction, all or nothing; WorkspaceBusyError if the lock is not had in time;
+    a read-only or damaged file gives the ledger's own error."""
     if db.conn.in_transaction:
         raise LedgerError("internal: nested write transaction")
     try:
@@ -84,21 +112,30 @@ def writing(db: Database, path: Path, busy_seconds: float) -> Iterator[Database]
     except sqlite3.OperationalError as exc:
         if _is_busy(exc):
             raise busy_error(path, busy_seconds) from None
-        raise
+        raise _translated(exc, path) from None
     try:
         yield db
+    except sqlite3.DatabaseError as exc:
+        _rollback(db)
+        translated = opening.translate(exc, path)
+        if translated is None:
+            raise
+        raise translated from None
     except BaseException:
-        if db.conn.in_transaction:
-            db.conn.execute("ROLLBACK")
+        _rollback(db)
         raise
     try:
         db.conn.execute("COMMIT")
     except sqlite3.OperationalError as exc:
-        if db.conn.in_transaction:
-            db.conn.execute("ROLLBACK")
+        _rollback(db)
         if _is_busy(exc):
             raise busy_error(path, busy_seconds) from None
-        raise
+        raise _translated(exc, path) from None
+
+
+def _rollback(db: Database) -> None:
+    if db.conn.in_transaction:
+        db.conn.execute("ROLLBACK")
 
 
 @contextmanager
@@ -110,6 +147,11 @@ def reading(db: Database) -> Iterator[Database]:
     db.conn.execute("BEGIN")
     try:
         yield db
+    except sqlite3.DatabaseError as exc:
+        translated = opening.translate(exc, Path(db.conn.execute("PRAGMA database_list").fetchone()[2]))
+        if translated is None:
+            raise
+        raise translated from None
     finally:
         if db.conn.in_transaction:
             db.conn.execute("COMMIT")

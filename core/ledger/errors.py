@@ -37,3 +37,11 @@ class PatchError(LedgerError):
 
 class VerificationError(LedgerError):
     """Materialised weights differ from what the workspace recorded for that state."""
+
+
+class DamagedWorkspaceError(LedgerError):
+    """SQLite finds the workspace file damaged: nothing is written into it."""
+
+
+class ReadOnlyWorkspaceError(LedgerError):
+    """The workspace file (or its folder) cannot be written, and the command would write."""

@@ -10,6 +10,7 @@ change is a new step.
 from __future__ import annotations
 
 import logging
+import re
 import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
@@ -185,9 +186,34 @@ def backup(db: Database, path: Path, version: int) -> Path:
     return target
 
 
+_CREATE_TABLE = re.compile(r"^\s*CREATE TABLE (?:IF NOT EXISTS )?(\w+)")
+
+
+def tables_of(version: int) -> set[str]:
+    """The tables migrations up to ``version`` create."""
+    return {m.group(1) for step in MIGRATIONS if step.version <= version
+            for sql in step.statements if (m := _CREATE_TABLE.match(sql))}
+
+
+def check_consistent(db: Database, path: Path, version: int) -> None:
+    """The tables must be those the recorded schema version has: not fewer, not later ones."""
+    actual = set(db.table_names()) - {"sqlite_sequence", "schema_migrations"}
+    missing = sorted(tables_of(version) - actual)
+    later = sorted((tables_of(SCHEMA_VERSION) - tables_of(version)) & actual)
+    if missing or later:
+        found = "; ".join(part for part in (f"missing {', '.join(missing)}" if missing else "",
+                                            f"already has {', '.join(later)} from a later version" if later else "")
+                          if part)
+        raise SchemaError(f"workspace {path}: its schema table records version {version}, but its tables do not "
+                          f"match ({found}); the file was changed outside Factsmith. Copy what is readable into a "
+                          f"new file with `factsmith workspace recover --workspace {path} --out NEW`")
+
+
 def migrate(db: Database, path: Path, busy_seconds: float) -> int:
     """Bring the workspace up to SCHEMA_VERSION; returns the version it had before."""
     before = current_version(db, path)
+    if before:
+        check_consistent(db, path, min(before, SCHEMA_VERSION))
     if not pending_migrations(before, path):
         return before
     if before:
@@ -196,9 +222,18 @@ def migrate(db: Database, path: Path, busy_seconds: float) -> int:
         version = current_version(db, path)  # another process may have migrated meanwhile
         db.execute(_VERSION_TABLE)
         for step in pending_migrations(version, path):
-            for sql in step.statements:
-                db.execute(sql)
-            db.execute("INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)",
-                       (step.version, step.name, now()))
-            log.info("workspace %s migrated to schema version %d (%s)", path, step.version, step.name)
+            _apply(db, path, step)
     return before
+
+
+def _apply(db: Database, path: Path, step: Migration) -> None:
+    try:
+        for sql in step.statements:
+            db.execute(sql)
+    except sqlite3.OperationalError as exc:
+        raise SchemaError(f"workspace {path}: migrating to schema version {step.version} failed ({exc}); the "
+                          "file was changed outside Factsmith and was left as it was. Copy what is readable into "
+                          f"a new file with `factsmith workspace recover --workspace {path} --out NEW`") from None
+    db.execute("INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)",
+               (step.version, step.name, now()))
+    log.info("workspace %s migrated to schema version %d (%s)", path, step.version, step.name)

@@ -18,7 +18,7 @@ from typing import Any
 
 from core.facts.fact import Fact
 from core.ledger import commits, diff, export, materialise, patches, queue, refs, revert, review, runs, state
-from core.ledger.db import DEFAULT_BUSY_SECONDS, Store, connect, now
+from core.ledger.db import DEFAULT_BUSY_SECONDS, Store, connect, now, query_only
 from core.ledger.errors import LedgerError, SchemaError
 from core.ledger.records import (
     BaseModel,
@@ -100,21 +100,25 @@ class Workspace:
         return workspace
 
     @classmethod
-    def open(cls, path: str | Path, *, author: str | None = None,
-             busy_seconds: float = DEFAULT_BUSY_SECONDS) -> Workspace:
-        """Open an existing workspace, migrating an older schema first (after a backup)."""
+    def open(cls, path: str | Path, *, author: str | None = None, busy_seconds: float = DEFAULT_BUSY_SECONDS,
+             read_only: bool = False, verify: bool = True) -> Workspace:
+        """Open an existing workspace, migrating an older schema first (after a backup).
+        Checked before anything is written: the file must be a workspace (an empty or foreign
+        file is refused and left as it is) and, with ``verify``, pass SQLite's quick_check.
+        ``read_only``: every write through this workspace is refused; a read-only file is fine."""
         path = Path(path).expanduser()
-        if not path.is_file():
-            raise LedgerError(f"no workspace at {path}; create one with `factsmith workspace init {path} --model DIR`")
-        workspace = cls._connect(path, author, busy_seconds)
+        workspace = cls._connect(path, author, busy_seconds, existing=True, read_only=read_only, verify=verify)
         state.base_model(workspace._store)  # a workspace without a base is not one
         return workspace
 
     @classmethod
-    def _connect(cls, path: Path, author: str | None, busy_seconds: float) -> Workspace:
-        db = connect(path, busy_seconds)
+    def _connect(cls, path: Path, author: str | None, busy_seconds: float, *, existing: bool = False,
+                 read_only: bool = False, verify: bool = True) -> Workspace:
+        db = connect(path, busy_seconds, existing=existing, read_only=read_only, verify=verify)
         try:
             migrate(db, path, busy_seconds)
+            if read_only:
+                query_only(db)
         except BaseException:
             db.close()
             raise

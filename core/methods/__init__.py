@@ -10,7 +10,7 @@ from typing import Any
 from core.methods.base import EditError, EditMethod
 from core.methods.hparams import from_file, with_overrides
 
-__all__ = ["EditError", "EditMethod", "get_method", "method_names", "resolve_hparams"]
+__all__ = ["EditError", "EditMethod", "get_method", "method_names", "preset_variant", "resolve_hparams"]
 
 _REGISTRY: dict[str, str] = {
     "rome": "core.methods.rome:ROME",
@@ -43,3 +43,14 @@ def resolve_hparams(lm, method_name: str, overrides: Mapping[str, Any] | None = 
     if file is not None:
         hparams = from_file(hparams, file)
     return with_overrides(hparams, dict(overrides or {}))
+
+
+def preset_variant(lm, method_name: str, variant: str | None):
+    """The method's hyperparameters for this model: its default preset, or the named
+    alternative from ``core.methods.presets`` (ValueError naming those offered)."""
+    from core.methods.presets import preset_values
+
+    method = get_method(method_name)
+    if variant is None:
+        return method.preset(lm)
+    return method.hparams_class(**preset_values(method.name, lm, variant))

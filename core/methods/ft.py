@@ -33,6 +33,7 @@ from core.facts.fact import Fact
 from core.methods.base import EditError
 from core.methods.hparams import as_dict
 from core.methods.presets import layer_window, preset_values
+from core.methods.retain import RetainSet, build_retain_set, retain_loss
 from core.methods.training import forward_with, param_names, row_losses, trained_delta
 from core.model.loading import LoadedModel
 from core.model.tokens import EncodedPair, encode_pair
@@ -51,13 +52,22 @@ class FTHyperParams:
     steps: int = 25
     weight_decay: float = 0.0
     norm_constraint: float | None = None  # ε: keep every weight within W0 ± ε; None: no box
+    loss_threshold: float = 0.0  # stop once the mean target NLL is below it (0: every step)
+    retain_samples: int = 0  # texts sampled per fact and kind that must keep their distribution (retain.py)
+    retain_tokens: int = 12
+    retain_factor: float = 1.0  # weight of their mean KL(p_original ‖ p_edited)
+    seed: int = 0  # retain sampling
     batch_size: int = 16  # facts per forward pass; gradients accumulate over chunks
 
 
 def _step_loss(lm: LoadedModel, weights: dict, encoded: Sequence[EncodedPair], hp: FTHyperParams,
-               objective: str) -> float:
-    """Forward and backward over all facts in chunks; returns the mean per-fact loss."""
+               objective: str, retain: RetainSet | None = None) -> float:
+    """Forward and backward over all facts in chunks, then the retain set; returns the mean
+    per-fact loss (the stopping test reads it, so the retain term is not in it)."""
     params = dict(lm.model.named_parameters())
+    if retain is not None:
+        overrides = {name: w.to(params[name].dtype) for name, w in weights.items()}
+        (hp.retain_factor * retain_loss(lm, overrides, retain)).backward()
     total = 0.0
     for first in range(0, len(encoded), hp.batch_size):
         chunk = encoded[first : first + hp.batch_size]
@@ -97,7 +107,9 @@ class FineTune:
 
         def prepare():
             encoded = [encode_pair(lm.tokenizer, f.prompt, f.target_new) for f in facts]
-            return lambda weights: _step_loss(lm, weights, encoded, hparams, self.objective)
+            retain = (build_retain_set(lm, facts, hparams.retain_samples, hparams.retain_tokens, hparams.seed)
+                      if hparams.retain_samples > 0 else None)
+            return lambda weights: _step_loss(lm, weights, encoded, hparams, self.objective, retain)
 
         trained = trained_delta(self.name, lm, names, prepare, hparams, progress)
         info = {"losses": [round(x, 6) for x in trained.losses], "seconds": round(trained.seconds, 3),

@@ -5,7 +5,9 @@ is that module's input at the prompt's last token. Against the live codebook (so
 sequential edits see earlier ones), with d the distance to the nearest entry i:
 
 - empty codebook, or d > ε_i + ε_init: add (key, value, ε_init);
-- else, same target as entry i: expand ε_i by ε_init (no new entry);
+- else, same target as entry i: expand ε_i (no new entry): to d when d > ε_i (the
+  reference code's "coverage", the default) or by ε_init (the lecture's Algorithm 1,
+  ``expansion="lecture"``);
 - else: split: ε_i = min(ε_i, d/2) and add (key, value, d/2);
 - a different target at the very same key (d ≈ 0, a re-edit): the old entry is
   disabled (radius −1) and the new one inherits its radius.
@@ -82,8 +84,10 @@ class GRACEHParams:
     lr: float = 1.0  # Adam, on the value vector
     steps: int = 100
     loss_threshold: float = 0.0  # stop once the mean target NLL is below this (0: all steps)
+    expansion: str = "coverage"  # same-target near hit: coverage (ε = d if d > ε, reference code) | lecture (ε += ε_init)
 
 
+EXPANSIONS = ("coverage", "lecture")
 REFERENCE = GRACEHParams()  # the paper's values; per-model presets: core.methods.presets
 
 
@@ -154,6 +158,8 @@ def resolve_layer(lm: LoadedModel, hp: GRACEHParams) -> int:
 def _validate(hp: GRACEHParams) -> None:
     if hp.steps < 1 or hp.lr <= 0 or hp.eps_init <= 0:
         raise EditError("grace: steps must be at least 1, and lr and eps_init positive")
+    if hp.expansion not in EXPANSIONS:
+        raise EditError(f"grace: expansion must be one of {', '.join(EXPANSIONS)}, not {hp.expansion!r}")
 
 
 def _current(lm: LoadedModel, module: str) -> CodebookState:
@@ -208,23 +214,30 @@ def edit_one(lm: LoadedModel, module: str, fact: Fact, hp: GRACEHParams, progres
     steps, loss, value = 0, 0.0, None
     if choice.action != "expand":
         value, steps, loss = train_value(lm, module, pair, last, out0, hp, progress, label)
-    new_state = _apply_decision(state, choice, key, value, target, hp.eps_init)
+    new_state = _apply_decision(state, choice, key, value, target, hp)
     registry(lm.model).set(module, new_state)
     log.info("GRACE %s: %s (d=%s), %d steps, loss %.4f", label, choice.action,
              "-" if choice.distance is None else f"{choice.distance:.3f}", steps, loss)
     return FactResult(choice.action, choice.distance, float(key.norm()), steps, loss)
 
 
+def expanded_radius(radius: float, distance: float, hp: GRACEHParams) -> float:
+    """A same-target near hit: the reference code covers the new key (ε = d when d > ε);
+    the lecture's Algorithm 1 grows the radius by ε_init every time."""
+    return radius + hp.eps_init if hp.expansion == "lecture" else max(radius, distance)
+
+
 def _apply_decision(state: CodebookState, choice: _Decision, key, value, target: str,
-                    eps_init: float) -> CodebookState:
+                    hp: GRACEHParams) -> CodebookState:
     import torch
 
+    eps_init = hp.eps_init
     if choice.action == "add":
         return appended(state, key[None], value[None], torch.tensor([eps_init]), (target,))
     i, d = choice.nearest, choice.distance
     old = float(state.radii[i])
     if choice.action == "expand":
-        return with_radii(state, {i: old + eps_init})
+        return with_radii(state, {i: expanded_radius(old, d, hp)})
     if choice.action == "supersede":
         return appended(with_radii(state, {i: -1.0}), key[None], value[None], torch.tensor([old]), (target,))
     return appended(with_radii(state, {i: min(old, d / 2)}), key[None], value[None], torch.tensor([d / 2]),

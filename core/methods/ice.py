@@ -7,8 +7,11 @@ alone. Every step s:
 1. sample a short continuation x_c ~ p_θs(· | [c, q, x*]) (``sample_tokens`` tokens at
    ``temperature``, seeded), recording the with-context next-token distributions
    along it; they are the fixed target of this step (the dynamic target);
-2. loss = CE(x* | q) + λ · mean_j KL(p_θs(· | c, q, x*, x_c<j) ‖ p_θ(· | q, x*, x_c<j)),
-   i.e. −log p_θ([x*, x_c] | q) with the continuation's tokens soft;
+2. loss = CE(x* | q) + λ · mean_j −log p_θ(x_c,j | q, x*, x_c<j): the official code's
+   objective, −log p_θ([x*, x_c] | q) with the sampled tokens as hard targets
+   (``objective="hard"``); the ``soft`` variant replaces the second term by
+   mean_j KL(p_θs(· | c, q, x*, x_c<j) ‖ p_θ(· | q, x*, x_c<j)) at temperature 1, which
+   agrees with the official objective only when x_c is sampled at T = 1;
 3. one Adam step, then clamp every weight into W0 ± ε.
 
 Like FT, float32 copies are trained through ``torch.func.functional_call``; the delta
@@ -60,10 +63,12 @@ class ICEHParams:
     kl_factor: float = 1.0  # λ
     sample_tokens: int = 3  # length of x_c
     samples: int = 5  # continuations per fact per step
-    temperature: float = 100.0  # sampling x_c; the target distribution itself is at temperature 1
+    temperature: float = 100.0  # sampling x_c
+    objective: str = "hard"  # hard: NLL of the sampled x_c (official code); soft: KL to p(·|c,q,x*) at T=1
     context_templates: tuple[str, ...] = ("{prompt} {target}.",)  # filled per prompt and paraphrase
     max_context_sentences: int = 5
     weight_decay: float = 0.0
+    loss_threshold: float = 0.0  # stop once the mean loss is below it (0: every step)
     batch_size: int = 16  # facts per forward pass
     seed: int = 0
 
@@ -118,6 +123,8 @@ def _validate(hp: ICEHParams) -> None:
         raise EditError("ice: steps, lr, batch_size and samples must be positive")
     if hp.sample_tokens < 0 or hp.temperature <= 0 or hp.kl_factor < 0:
         raise EditError("ice: sample_tokens and kl_factor must be non-negative, temperature positive")
+    if hp.objective not in OBJECTIVES:
+        raise EditError(f"ice: objective must be one of {', '.join(OBJECTIVES)}, not {hp.objective!r}")
 
 
 def context_sentences(fact: Fact, templates: Sequence[str]) -> list[str]:
@@ -174,19 +181,27 @@ def sample_continuations(lm: LoadedModel, overrides: dict, prefixes: Sequence[Se
     return sampled, (torch.stack(targets, dim=1) if targets else None)
 
 
-def _chunk_loss(lm: LoadedModel, overrides: dict, rows: Sequence[_Row], sampled, targets, kl_factor: float):
-    """Per-row CE on x* given q plus λ·mean KL on x_c toward the with-context targets."""
+OBJECTIVES = ("hard", "soft")
+
+
+def _chunk_loss(lm: LoadedModel, overrides: dict, rows: Sequence[_Row], sampled, targets, hp: ICEHParams):
+    """Per-row CE on x* given q plus λ times the continuation term: the mean NLL of the
+    sampled x_c (hard), or the mean KL toward the with-context distributions (soft)."""
     import torch
 
     logits = forward_with(lm, overrides, [list(r.plain.ids) + s for r, s in zip(rows, sampled, strict=True)])
     loss = row_losses(logits, [r.plain for r in rows], "target_masked")
-    if targets is None or not kl_factor:
+    if targets is None or not hp.kl_factor:
         return loss
     first = torch.tensor([len(r.plain.ids) - 1 for r in rows], device=logits.device)
     positions = first[:, None] + torch.arange(targets.shape[1], device=logits.device)[None, :]
     logp = torch.log_softmax(logits[torch.arange(len(rows), device=logits.device)[:, None], positions].float(), -1)
-    kl = (targets.exp() * (targets - logp)).sum(-1).mean(-1)
-    return loss + kl_factor * kl
+    if hp.objective == "hard":
+        tokens = torch.tensor(sampled, dtype=torch.long, device=logits.device)
+        term = -logp.gather(-1, tokens[..., None])[..., 0].mean(-1)
+    else:
+        term = (targets.exp() * (targets - logp)).sum(-1).mean(-1)
+    return loss + hp.kl_factor * term
 
 
 def _step(lm: LoadedModel, weights: dict, rows: Sequence[_Row], hp: ICEHParams, generator) -> float:
@@ -200,7 +215,7 @@ def _step(lm: LoadedModel, weights: dict, rows: Sequence[_Row], hp: ICEHParams, 
         sampled, targets = sample_continuations(lm, frozen, [r.context.ids for r in chunk], hp.sample_tokens,
                                                 hp.temperature, generator)
         overrides = {n: w.to(params[n].dtype) for n, w in weights.items()}
-        loss = _chunk_loss(lm, overrides, chunk, sampled, targets, hp.kl_factor).sum() / len(expanded)
+        loss = _chunk_loss(lm, overrides, chunk, sampled, targets, hp).sum() / len(expanded)
         loss.backward()
         total += float(loss.detach())
     return total

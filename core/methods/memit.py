@@ -64,7 +64,7 @@ from core.methods.hparams import as_dict
 from core.methods.keys import capture_at, prefix_specs, sample_prefixes
 from core.methods.presets import preset_values
 from core.methods.stats import StatsError, StatsSource, StatsSpec, layer_covariances
-from core.methods.values import FactResult, ValueProblem, value_problem
+from core.methods.values import KL_DIRECTIONS, FactResult, ValueProblem, kl_rows, value_problem
 from core.model.loading import LoadedModel
 from core.model.tokens import model_batch
 from core.util.progress import Progress, silent
@@ -79,6 +79,7 @@ class MEMITHParams:
     v_loss_threshold: float = 0.05
     clamp_norm_factor: float = 0.75  # ‖δ‖ ≤ factor·‖h0‖ (h0: the residual at the last edited layer)
     kl_factor: float = 0.0625
+    kl_direction: str = "edited_original"  # KL(p_edited ‖ p_original), the reference code's
     kl_templates: tuple[str, ...] = ("{} is a",)
     essence_samples: int = 0  # texts about the subject sampled from the model, kept as they were
     essence_tokens: int = 10
@@ -158,6 +159,8 @@ def resolve_layers(lm: LoadedModel, hp: MEMITHParams) -> tuple[int, ...]:
 def _validate(hp: MEMITHParams) -> None:
     if hp.v_steps < 1 or hp.v_lr <= 0 or hp.clamp_norm_factor <= 0:
         raise EditError("v_steps must be at least 1, and v_lr and clamp_norm_factor positive")
+    if hp.kl_direction not in KL_DIRECTIONS:
+        raise EditError(f"kl_direction must be one of {', '.join(KL_DIRECTIONS)}, not {hp.kl_direction!r}")
     if hp.mom2_weight < 0 or hp.stats_tokens < 1:
         raise EditError("mom2_weight must be non-negative and stats_tokens positive")
 
@@ -311,7 +314,7 @@ def _value_losses(lm: LoadedModel, batch: _ValueBatch, delta, h0, kl_init, hp: M
     kl = torch.zeros_like(nll)
     if kl_init is not None:
         kl_logp = torch.log_softmax(logits[batch.kl_rows, batch.kl_positions].float(), dim=-1)
-        per_row = (kl_init.exp() * (kl_init - kl_logp)).sum(-1) * batch.kl_weight
+        per_row = kl_rows(kl_init, kl_logp, hp.kl_direction) * batch.kl_weight
         kl = kl.index_add(0, batch.kl_owner, per_row)
     decay = delta.norm(dim=1) / h0.norm(dim=1) ** 2
     return nll + kl + hp.weight_decay * decay, nll.detach()

@@ -89,6 +89,8 @@ class MethodPresets:
     reference: Mapping[str, Any] = field(default_factory=dict)
     small: Mapping[str, Any] = field(default_factory=dict)
     known: Mapping[tuple[str, int], Mapping[str, Any]] = field(default_factory=dict)  # (family, depth)
+    # Named alternatives a user may pick instead of the default (small models only).
+    small_variants: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
 
 
 _ROME = MethodPresets(
@@ -159,7 +161,7 @@ _ICE = MethodPresets(
     reference_layers=Window(),  # ICE paper §D.2: MEMIT's layers
     small_layers=Window((0.0, 0.2)),  # MEMIT's small window (layers 0-1 of 6)
     known={key: dict(layers=v["layers"]) for key, v in _MEMIT.known.items()},  # MEMIT's published layers
-    small=dict(lr=1e-2, steps=25, norm_constraint=2e-2, samples=1, temperature=1.0),  # demo dev split (ice.py)
+    small=dict(lr=1e-2, steps=25, norm_constraint=2e-2, samples=1, temperature=1.0, objective="soft"),  # dev split (ice.py)
 )
 
 _GRACE = MethodPresets(
@@ -190,14 +192,25 @@ def preset_kind(method: str, lm: LoadedModel) -> str:
     return "small" if is_small(lm) else "reference"
 
 
-def preset_values(method: str, lm: LoadedModel) -> dict[str, Any]:
-    """The overrides of ``method``'s hyperparameter defaults for this model, layers included."""
+def preset_variants(method: str, lm: LoadedModel) -> tuple[str, ...]:
+    """The named alternatives to ``method``'s default preset on this model."""
+    return tuple(PRESETS[method].small_variants) if preset_kind(method, lm) == "small" else ()
+
+
+def preset_values(method: str, lm: LoadedModel, variant: str | None = None) -> dict[str, Any]:
+    """The overrides of ``method``'s hyperparameter defaults for this model, layers included;
+    ``variant`` names one of ``preset_variants`` instead of the default."""
     table = PRESETS[method]
     kind = preset_kind(method, lm)
+    if variant is not None and variant not in preset_variants(method, lm):
+        offered = ", ".join(preset_variants(method, lm)) or "none"
+        raise ValueError(f"{method} has no preset variant {variant!r} for this model; offered: {offered}")
     rule = table.small_layers if kind == "small" else table.reference_layers
     layers = rule.layers(lm)
     values: dict[str, Any] = {table.layer_field: layers[0] if table.layer_field == "layer" else layers}
     values.update(table.small if kind == "small" else table.reference)
     if kind == "known":
         values.update(table.known[(lm.spec.family, lm.info.layers)])
+    if variant is not None:
+        values.update(table.small_variants[variant])
     return values

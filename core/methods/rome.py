@@ -66,7 +66,7 @@ from core.methods.hparams import as_dict
 from core.methods.keys import prefix_specs, sample_prefixes
 from core.methods.presets import preset_values
 from core.methods.stats import StatsError, StatsSource, StatsSpec, covariance_status, layer_covariance
-from core.methods.values import FactResult, ValueProblem, value_problem, value_start
+from core.methods.values import KL_DIRECTIONS, FactResult, ValueProblem, kl_rows, value_problem, value_start
 from core.model.arch import default_edit_layer
 from core.model.loading import LoadedModel
 from core.model.tokens import model_batch
@@ -82,6 +82,7 @@ class ROMEHParams:
     v_loss_threshold: float = 0.05  # stop once the total loss is below this
     clamp_norm_factor: float = 4.0  # ‖δ‖ ≤ factor·‖v0‖
     kl_factor: float = 0.0625
+    kl_direction: str = "edited_original"  # KL(p_edited ‖ p_original), the reference code's
     kl_templates: tuple[str, ...] = ("{} is a",)  # prompts whose next-token distribution must hold
     essence_samples: int = 0  # texts about the subject sampled from the model, kept as they were
     essence_tokens: int = 10  # length of each sampled continuation
@@ -158,6 +159,8 @@ def resolve_layer(lm: LoadedModel, hp: ROMEHParams) -> int:
 def _validate(hp: ROMEHParams) -> None:
     if hp.v_steps < 1 or hp.v_lr <= 0 or hp.clamp_norm_factor <= 0:
         raise EditError("v_steps must be at least 1, and v_lr and clamp_norm_factor positive")
+    if hp.kl_direction not in KL_DIRECTIONS:
+        raise EditError(f"kl_direction must be one of {', '.join(KL_DIRECTIONS)}, not {hp.kl_direction!r}")
     if hp.use_covariance and hp.stats_tokens < 1:
         raise EditError("stats_tokens must be positive when use_covariance is on")
 
@@ -293,6 +296,6 @@ def _value_loss(lm: LoadedModel, batch: _Batch, delta, kl_init, v0, hp: ROMEHPar
     kl = nll.new_zeros(())
     if len(batch.kl_rows):
         kl_logp = torch.log_softmax(logits[batch.kl_rows, batch.kl_positions].float(), dim=-1)
-        kl = ((kl_init.exp() * (kl_init - kl_logp)).sum(-1) * batch.kl_weights).sum()
+        kl = (kl_rows(kl_init, kl_logp, hp.kl_direction) * batch.kl_weights).sum()
     decay = delta.norm() / v0.norm() ** 2
     return nll + kl + hp.weight_decay * decay, nll.detach()

@@ -34,6 +34,7 @@ class TrainSettings(Protocol):
     steps: int
     weight_decay: float
     norm_constraint: float | None
+    loss_threshold: float  # stop once the mean loss is below it (0: run every step)
 
 
 @dataclass(frozen=True)
@@ -112,6 +113,8 @@ def _train(lm: LoadedModel, names: list[str], step_loss: StepLoss, settings: Tra
         progress.check()
         optimizer.zero_grad(set_to_none=True)
         losses.append(step_loss(weights))
+        if losses[-1] < settings.loss_threshold:
+            break  # the weights as they are already say the target: more steps only spread the edit
         optimizer.step()
         if settings.norm_constraint is not None:
             _clamp(weights, originals, settings.norm_constraint)

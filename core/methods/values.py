@@ -56,11 +56,27 @@ class ValueProblem:
                 for pos in at]
 
 
+KL_DIRECTIONS = ("edited_original", "original_edited")
+
+
+def kl_rows(kl_init, kl_logp, direction: str):
+    """Per-row KL between the edited (``kl_logp``) and original (``kl_init``) next-token
+    log-distributions. ``edited_original`` is KL(p_edited ‖ p_original), the reference
+    code's (``kl_div(log p_orig, log p_edited, log_target=True)``); ``original_edited``
+    is the reverse, which penalises losing mass the original put anywhere."""
+    if direction == "edited_original":
+        return (kl_logp.exp() * (kl_logp - kl_init)).sum(-1)
+    if direction == "original_edited":
+        return (kl_init.exp() * (kl_init - kl_logp)).sum(-1)
+    raise ValueError(f"kl_direction must be one of {', '.join(KL_DIRECTIONS)}, not {direction!r}")
+
+
 class KLSettings(Protocol):
     """The hyperparameters of what must hold while a value is optimised (ROME, MEMIT)."""
 
     kl_templates: tuple[str, ...]
     kl_factor: float
+    kl_direction: str
     essence_samples: int
     essence_tokens: int
     essence_factor: float

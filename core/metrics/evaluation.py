@@ -17,8 +17,8 @@ Typical use, with the model in its unedited state::
 ``lm`` is the reference (pre-edit) model and ``edit`` puts it into the edited state
 (a ``Delta``, or a zero-argument context-manager factory for hook-based edits). Without
 ``edit`` the model is scored as it stands; pass a ``Reference`` captured before an
-in-place edit so locality has its pre-edit answers (PPL_r is then None: nothing can
-score under the unedited weights). See ``core.metrics.results`` for metric names.
+in-place edit so locality has its pre-edit answers (PPL_r is then None until
+``rescore_ppl_r`` scores the stored continuations once the weights are back). See ``core.metrics.results`` for metric names.
 """
 
 from __future__ import annotations
@@ -47,7 +47,7 @@ from core.model.loading import LoadedModel
 from core.util.progress import Progress, silent
 
 __all__ = ["DEFAULT_PROTOCOL", "PROTOCOLS", "EvalOptions", "EvaluationReport", "FactMetrics", "Reference",
-           "ReferenceFact", "aggregate", "capture_reference", "evaluate"]
+           "ReferenceFact", "aggregate", "capture_reference", "evaluate", "rescore_ppl_r"]
 
 log = logging.getLogger(__name__)
 
@@ -59,7 +59,7 @@ EditedState = Callable[[], AbstractContextManager[Any]]
 class EvalOptions:
     protocols: tuple[str, ...] = PROTOCOLS
     batch_size: int = 32  # sequences per forward pass
-    fluency_tokens: int = 20  # greedy tokens generated for fluency and PPL_r
+    fluency_tokens: int = 100  # greedy tokens for fluency and PPL_r (ROME's 100; capped by the context)
     top_k: int = 5
 
 
@@ -154,6 +154,21 @@ def _edited_scores(lm: LoadedModel, facts: Sequence[Fact], ref: Reference, optio
         for part, text in zip(parts, texts, strict=True):
             part["fluency_text"] = text
     return parts, forced
+
+
+def rescore_ppl_r(lm: LoadedModel, report: EvaluationReport, facts: Sequence[Fact],
+                  batch_size: int = 32) -> EvaluationReport:
+    """The report with PPL_r filled in from its stored continuations, scored by ``lm`` as it
+    is now: for edits measured in place (sequential runs), called once they are reverted."""
+    by_id = {f.id: f for f in facts}
+    missing = [m for m in report.facts if m.fluency is not None and m.fluency.ppl_r is None and m.fluency.continuation]
+    if not missing:
+        return report
+    ratios = proto.ppl_ratios(lm, [by_id[m.fact_id] for m in missing], [m.fluency.continuation for m in missing],
+                              batch_size, silent())
+    new = {m.fact_id: dataclasses.replace(m, fluency=dataclasses.replace(m.fluency, ppl_r=r))
+           for m, r in zip(missing, ratios, strict=True)}
+    return dataclasses.replace(report, facts=tuple(new.get(m.fact_id, m) for m in report.facts))
 
 
 def evaluate(

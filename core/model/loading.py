@@ -4,11 +4,19 @@ from __future__ import annotations
 
 import json
 import logging
+import pickle
 from dataclasses import dataclass
 from pathlib import Path
 
 from core.model.arch import ArchSpec, spec_for
+from core.model.errors import ModelLoadError, brief
 from core.model.fingerprint import folder_fingerprint
+from core.model.folder_checks import (
+    check_config_against_pickles,
+    check_config_against_weights,
+    check_tokenizer,
+    check_tokenizer_files,
+)
 from core.model.memory import InsufficientMemory, MemoryEstimate, estimate
 from core.util.progress import Progress, silent
 
@@ -16,10 +24,6 @@ log = logging.getLogger(__name__)
 
 DTYPES = ("auto", "float32", "float16", "bfloat16")
 PICKLE_SUFFIXES = (".bin", ".pt", ".pth")
-
-
-class ModelLoadError(ValueError):
-    """The folder cannot be loaded as asked; the message says why and what to do."""
 
 
 @dataclass(frozen=True)
@@ -128,19 +132,32 @@ def check_memory(folder: Path, options: LoadOptions) -> MemoryEstimate:
     return found
 
 
+def check_folder(folder: Path, options: LoadOptions) -> bool:
+    """Everything that can be checked before a weight is read: config, weight format and
+    headers against the config's shapes, tokenizer files, memory. True for safetensors."""
+    use_safetensors = _check_weight_format(folder, options.allow_pickle)
+    if not options.trust_remote_code:
+        check_tokenizer_files(folder)
+    if use_safetensors:
+        check_config_against_weights(folder, options.trust_remote_code)
+    else:
+        check_config_against_pickles(folder, _pickle_files(folder), options.trust_remote_code)
+    check_memory(folder, options)
+    return use_safetensors
+
+
 def load_model(path: str | Path, options: LoadOptions | None = None, progress: Progress | None = None) -> LoadedModel:
     """Load a local folder; never downloads, never runs remote code unless allowed."""
     import torch
-    from transformers import AutoModelForCausalLM
 
     options, progress = options or LoadOptions(), progress or silent()
     folder = Path(path).expanduser().resolve()
     config = _read_config(folder)
-    use_safetensors = _check_weight_format(folder, options.allow_pickle)
     device = pick_device(options.device)
     dtype = pick_dtype(options.dtype, device, config)
-    progress.report(0.02, 1.0, "estimating memory")
-    check_memory(folder, options)
+    progress.report(0.02, 1.0, "checking the folder and estimating memory")
+    use_safetensors = check_folder(folder, options)
+    tokenizer = load_tokenizer(folder, options.trust_remote_code)  # cheap: fails before the weights are read
     fingerprint = folder_fingerprint(folder, progress.stage(0.05, 0.35))
     progress.check()
     progress.report(0.4, 1.0, "reading weights")
@@ -148,20 +165,43 @@ def load_model(path: str | Path, options: LoadOptions | None = None, progress: P
                   trust_remote_code=options.trust_remote_code)
     if options.device_map_auto:
         kwargs["device_map"] = "auto"
-    try:
-        model = AutoModelForCausalLM.from_pretrained(folder, **kwargs)
-    except (OSError, ValueError, KeyError) as exc:
-        raise ModelLoadError(f"could not load {folder}: {exc}") from exc
+    model = _from_pretrained(folder, use_safetensors, kwargs)
     progress.check()
     progress.report(0.85, 1.0, f"moving to {device}")
     if not options.device_map_auto:
         model.to(device)
     model.eval().requires_grad_(False)
     _reinstall_adaptors(model, folder)
-    tokenizer = load_tokenizer(folder, options.trust_remote_code)
     spec = spec_for(model)
     progress.report(1.0, 1.0, "loaded")
     return LoadedModel(model, tokenizer, spec, _info(folder, model, spec, fingerprint))
+
+
+def _pickle_files(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.iterdir() if p.suffix in PICKLE_SUFFIXES and p.is_file())
+
+
+def _unpickling_detail(exc: Exception) -> str:
+    """torch's message suggests weights_only=False; keep only the line naming what was refused."""
+    lines = [line.strip() for line in str(exc).splitlines() if "GLOBAL" in line or "Unsupported" in line]
+    return f" ({lines[0][:200]})" if lines else ""
+
+
+def _from_pretrained(folder: Path, use_safetensors: bool, kwargs: dict):
+    from safetensors import SafetensorError
+    from transformers import AutoModelForCausalLM
+
+    files = ", ".join(p.name for p in _pickle_files(folder)) if not use_safetensors else "the weights"
+    try:
+        return AutoModelForCausalLM.from_pretrained(folder, **kwargs)
+    except pickle.UnpicklingError as exc:
+        raise ModelLoadError(
+            f"{folder}: refused to load {files}: the pickle holds objects other than plain tensors, "
+            f"which could run code{_unpickling_detail(exc)}. Do not use this file; get safetensors "
+            "weights from a source you trust.") from exc
+    except (OSError, ValueError, KeyError, RuntimeError, EOFError, SafetensorError) as exc:
+        raise ModelLoadError(f"could not load {files} in {folder}: {brief(exc, 500)}. "
+                             "Replace the folder with an intact copy of the model.") from exc
 
 
 def _reinstall_adaptors(model, folder: Path) -> None:
@@ -179,7 +219,12 @@ def _reinstall_adaptors(model, folder: Path) -> None:
 def load_tokenizer(folder: Path, trust_remote_code: bool = False):
     from transformers import AutoTokenizer
 
-    tokenizer = AutoTokenizer.from_pretrained(folder, local_files_only=True, trust_remote_code=trust_remote_code)
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(folder, local_files_only=True, trust_remote_code=trust_remote_code)
+    except Exception as exc:  # the tokenizers library raises bare Exception for damaged files
+        raise ModelLoadError(f"could not load the tokenizer in {folder}: {brief(exc)}. Copy the tokenizer "
+                             "files that came with the model into the folder.") from exc
+    check_tokenizer(folder, tokenizer)
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
     return tokenizer

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import json
-import struct
 from dataclasses import dataclass
 from pathlib import Path
 
-_BYTES = {"F64": 8, "F32": 4, "F16": 2, "BF16": 2, "I64": 8, "I32": 4, "I16": 2, "I8": 1, "U8": 1, "BOOL": 1}
+from core.model.folder_checks import read_header, weight_shards
+
 _DTYPE_BYTES = {"float32": 4, "float16": 2, "bfloat16": 2, "float64": 8}
 OVERHEAD = 1.2  # activations, optimiser state of the few edited matrices, allocator slack
 
@@ -38,19 +38,8 @@ def gib(n: int) -> str:
 
 
 def safetensors_parameter_count(path: Path) -> int:
-    """Elements in a safetensors file, read from its header alone."""
-    with Path(path).open("rb") as fh:
-        (length,) = struct.unpack("<Q", fh.read(8))
-        header = json.loads(fh.read(length))
-    count = 0
-    for name, entry in header.items():
-        if name == "__metadata__":
-            continue
-        n = 1
-        for dim in entry["shape"]:
-            n *= dim
-        count += n
-    return count
+    """Elements in a safetensors file, read from its validated header alone."""
+    return sum(t.elements for t in read_header(path))
 
 
 def config_parameter_count(config: dict) -> int:
@@ -78,7 +67,7 @@ def available_bytes(device: str) -> int | None:
 def estimate(folder: Path, dtype_name: str, device: str) -> MemoryEstimate:
     """Memory a load of folder at dtype_name on device will take, against what is free."""
     folder = Path(folder)
-    shards = sorted(folder.glob("*.safetensors"))
+    shards = weight_shards(folder)
     if shards:
         params = sum(safetensors_parameter_count(p) for p in shards)
     else:

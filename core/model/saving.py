@@ -6,6 +6,7 @@ Codebook adaptors (GRACE) are part of that state but not of the weights: they go
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 import tempfile
@@ -15,6 +16,35 @@ from pathlib import Path
 from core.edit.adaptors import save_adaptors
 from core.model.loading import LoadedModel
 
+log = logging.getLogger(__name__)
+
+STAGING_MARK = ".factsmith-staging"  # in a staging folder: the pid that is writing it
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # someone else's live process
+    return True
+
+
+def remove_stale_staging(parent: Path) -> list[Path]:
+    """Remove hidden staging folders in ``parent`` whose writer has died (a killed checkout)."""
+    removed = []
+    for mark in Path(parent).glob(f".*/{STAGING_MARK}"):
+        try:
+            pid = int(mark.read_text(encoding="utf-8").strip() or 0)
+        except (OSError, ValueError):
+            continue
+        if pid and not _alive(pid):
+            shutil.rmtree(mark.parent, ignore_errors=True)
+            log.info("removed %s, left by a checkout that was killed (process %d)", mark.parent, pid)
+            removed.append(mark.parent)
+    return removed
+
 
 def save_model_folder(lm: LoadedModel, out: Path, extra_files: Mapping[str, str] | None = None) -> Path:
     """Save weights, config, tokenizer and ``extra_files`` ({name: text}); the folder
@@ -23,8 +53,10 @@ def save_model_folder(lm: LoadedModel, out: Path, extra_files: Mapping[str, str]
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise FileExistsError(f"{out} already exists and is not an empty folder; choose a new one")
     out.parent.mkdir(parents=True, exist_ok=True)
+    remove_stale_staging(out.parent)
     staging = Path(tempfile.mkdtemp(prefix=f".{out.name}-", dir=out.parent))
     try:
+        (staging / STAGING_MARK).write_text(str(os.getpid()), encoding="utf-8")
         lm.model.save_pretrained(staging, safe_serialization=True)
         lm.tokenizer.save_pretrained(staging)
         save_adaptors(lm.model, staging)
@@ -34,6 +66,7 @@ def save_model_folder(lm: LoadedModel, out: Path, extra_files: Mapping[str, str]
             raise OSError(f"saving to {out} wrote no .safetensors weights")
         if out.exists():
             out.rmdir()
+        (staging / STAGING_MARK).unlink()
         os.replace(staging, out)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)

@@ -10,6 +10,7 @@ The report's schema is documented in docs/edit-report.md.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -20,7 +21,7 @@ from core.edit.deltas import AppliedDelta, apply_delta, delta_applied, revert_de
 from core.facts.fact import Fact
 from core.methods import get_method, resolve_hparams
 from core.methods.hparams import as_dict
-from core.metrics.evaluation import DEFAULT_PROTOCOL, EvaluationReport, capture_reference, evaluate
+from core.metrics.evaluation import DEFAULT_PROTOCOL, EvaluationReport, capture_reference, evaluate, rescore_ppl_r
 from core.model.loading import LoadedModel
 from core.util.progress import Progress, silent
 from core.workflows.editing import HEADLINE_METRICS, compute_edit, headline
@@ -142,6 +143,8 @@ def run_sequential(lm: LoadedModel, facts: Sequence[Fact], method: str,
     finally:
         for receipt in reversed(receipts):
             revert_delta(lm.model, receipt)
+    # PPL_r scores each edit's continuation under the unedited model: now it is back.
+    records = [dataclasses.replace(r, post=rescore_ppl_r(lm, r.post, [r.fact])) for r in records]
     retention = {name: value for name, value in final.summary().items() if name in HEADLINE_METRICS}
     per_fact = [{"fact_id": m.fact_id, **{k: v for k, v in m.summary().items() if k in HEADLINE_METRICS}}
                 for m in final.facts]

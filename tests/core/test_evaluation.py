@@ -9,7 +9,7 @@ import math
 import pytest
 
 from core.edit.deltas import Delta, DenseUpdate
-from core.facts.fact import Fact
+from core.facts.fact import Fact, fact_from_dict
 from core.metrics.evaluation import (
     EvalOptions,
     EvaluationReport,
@@ -218,3 +218,37 @@ def test_ppl_r_never_scores_past_the_model_context(tiny_lm):
     report = evaluate(lm, [fact], options=EvalOptions(protocols=("fluency",), fluency_tokens=30))
     ratio = report.facts[0].fluency.ppl_r
     assert ratio is None or (math.isfinite(ratio) and ratio > 0)
+
+
+def test_fluency_reads_damage_to_the_model(demo_lm):
+    """Wrecking the last MLP (noise 60× its weights' spread) changes the model's free text;
+    100-token fluency (ROME's length, capped by the 64-token context) must show it. The
+    demo model writes one sentence and stops, so a milder change that keeps the number of
+    words (one answer for another) leaves the n-gram entropy as it was, by its definition."""
+    import contextlib
+
+    import torch
+
+    from core.util.paths import demo_edits_file
+
+    facts = [fact_from_dict(json.loads(line)) for line in demo_edits_file().read_text().splitlines()[:6]]
+    weight = dict(demo_lm.model.named_parameters())["transformer.h.5.mlp.c_proj.weight"]
+    noise = 4.0 * torch.randn(weight.shape, generator=torch.Generator().manual_seed(0))
+
+    @contextlib.contextmanager
+    def wrecked():
+        saved = weight.detach().clone()
+        try:
+            with torch.no_grad():
+                weight.add_(noise)
+            yield
+        finally:
+            with torch.no_grad():
+                weight.copy_(saved)
+
+    options = EvalOptions(protocols=("fluency",))
+    assert options.fluency_tokens == 100
+    before = aggregate(evaluate(demo_lm, facts, options=options))["fluency"]
+    after = aggregate(evaluate(demo_lm, facts, edit=wrecked, options=options))["fluency"]
+    assert aggregate(evaluate(demo_lm, facts, options=options))["fluency"] == before  # restored
+    assert abs(after - before) / before > 0.05, (before, after)

@@ -1,0 +1,172 @@
+"""The causal trace of one fact: a layers × tokens heatmap of how much of P(answer) comes
+back when that cell is restored into a subject-corrupted run (ROME's trace), with the
+layer ``layer: auto`` would edit marked. Runs in the job lane with progress and cancel."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import Signal
+from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QProgressBar, QPushButton, QVBoxLayout, QWidget
+
+from app.jobs import Job
+from core import TraceOptions, trace_fact
+
+KIND_LABELS = {"mlp": "MLP outputs (window of layers)", "state": "hidden states (block outputs)"}
+_COLOURS = {"mlp": (35, 132, 67), "state": (84, 39, 143)}
+MARK_PEN = pg.mkPen("#d62728", width=3)
+
+
+class TraceView(QWidget):
+    trace_requested = Signal()
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("trace-view")
+        self.job: Job | None = None
+        self.result: Any = None
+        self.kind = QComboBox()
+        for kind, label in KIND_LABELS.items():
+            self.kind.addItem(label, kind)
+        self.kind.currentIndexChanged.connect(lambda _: self._draw())
+        self.trace_button = QPushButton("Trace selected fact")
+        self.trace_button.clicked.connect(self.trace_requested.emit)
+        self.cancel_button = QPushButton("Cancel")
+        self.cancel_button.setEnabled(False)
+        self.cancel_button.clicked.connect(self.cancel)
+        self.bar = QProgressBar()
+        self.bar.setRange(0, 1000)
+        self.state = QLabel("Select a fact in the queue, then trace it: where does the model recall it?")
+        self.state.setWordWrap(True)
+        self._build_plot()
+        self._build_layout()
+
+    def _build_plot(self) -> None:
+        self.plot = pg.PlotWidget(background="w")
+        self.plot.setMouseEnabled(False, False)
+        self.plot.invertY(True)  # layer 0 at the top
+        self.plot.setLabel("left", "layer")
+        self.plot.setLabel("bottom", "token (* = subject)")
+        self.image = pg.ImageItem()
+        self.plot.addItem(self.image)
+        self.marker = pg.PlotDataItem([], [], pen=MARK_PEN)
+        self.plot.addItem(self.marker)
+        self.colour_bar: pg.ColorBarItem | None = None
+
+    def _build_layout(self) -> None:
+        controls = QHBoxLayout()
+        controls.addWidget(QLabel("Restore:"))
+        controls.addWidget(self.kind)
+        controls.addStretch(1)
+        controls.addWidget(self.trace_button)
+        controls.addWidget(self.cancel_button)
+        layout = QVBoxLayout(self)
+        layout.addLayout(controls)
+        layout.addWidget(self.bar)
+        layout.addWidget(self.state)
+        layout.addWidget(self.plot, 1)
+
+    def current_kind(self) -> str:
+        return self.kind.currentData()
+
+    def cancel(self) -> None:
+        if self.job is not None:
+            self.job.cancel()
+            self.state.setText("Cancelling…")
+
+    def track(self, job: Job) -> None:
+        self.job = job
+        self.bar.setValue(0)
+        self.trace_button.setEnabled(False)
+        self.cancel_button.setEnabled(True)
+        self.state.setText("Tracing…")
+        job.progressed.connect(self._on_progress)
+        job.succeeded.connect(self.show_result)
+        job.cancelled.connect(lambda: self.state.setText("Cancelled: nothing was traced"))
+        job.failed.connect(lambda exc: self.state.setText(f"The trace failed: {exc}"))
+        job.finished.connect(self._on_finished)
+
+    def _on_progress(self, event) -> None:
+        if event.fraction is not None:
+            self.bar.setValue(int(event.fraction * 1000))
+        if event.message:
+            self.state.setText(event.message)
+
+    def _on_finished(self) -> None:
+        self.job = None
+        self.trace_button.setEnabled(True)
+        self.cancel_button.setEnabled(False)
+
+    def show_result(self, result: Any) -> None:
+        """A core ``TraceResult``."""
+        self.result = result
+        self.bar.setValue(1000)
+        first, end = result.subject_range
+        subject = "".join(result.tokens[first:end]).strip()
+        self.state.setText(
+            f"{result.prompt!r} → {result.answer!r}: P {result.clean_p:.3f} clean, {result.corrupted_p:.3f} with "
+            f"{subject!r} corrupted ({result.samples} noise draws). Chosen layer <b>{result.chosen_layer}</b>: the "
+            f"largest {result.chosen_kind} effect at the subject's last token (MLP window {result.window}); "
+            "layer auto edits there.")
+        self._draw()
+
+    def matrix(self, kind: str | None = None) -> np.ndarray:
+        """The shown scores as (tokens, layers): ImageItem's x is the first axis."""
+        scores = self.result.scores[kind or self.current_kind()]
+        return np.asarray(scores, dtype=float).T
+
+    def marked_cell(self) -> tuple[int, int] | None:
+        """(token, layer) of the chosen-layer marker, when the shown kind is the one it was chosen from."""
+        if self.result is None or self.current_kind() != self.result.chosen_kind:
+            return None
+        return self.result.subject_last, self.result.chosen_layer
+
+    def _draw(self) -> None:
+        if self.result is None:
+            return
+        if self.current_kind() not in self.result.scores:
+            self.state.setText(f"This trace has no {self.current_kind()} restoration")
+            return
+        data = self.matrix()
+        colours = pg.ColorMap([0.0, 1.0], [(255, 255, 255), _COLOURS[self.current_kind()]])
+        self.image.setColorMap(colours)
+        self.image.setImage(data, levels=(float(data.min()), float(max(data.max(), data.min() + 1e-9))))
+        self.plot.setTitle(f"P({self.result.answer.strip()}) once restored: {data.min():.2f} (white) to "
+                           f"{data.max():.2f} (darkest); red frame: the chosen layer", size="9pt")
+        self._axes()
+        self._mark()
+
+    def _axes(self) -> None:
+        first, end = self.result.subject_range
+        tokens = [(i + 0.5, f"{t.strip() or repr(t)}{'*' if first <= i < end else ''}")
+                  for i, t in enumerate(self.result.tokens)]
+        self.plot.getAxis("bottom").setTicks([tokens])
+        self.plot.getAxis("left").setTicks([[(i + 0.5, str(i)) for i in range(self.result.n_layers)]])
+        self.plot.setLabel("bottom", "token (* = subject)")
+        self.plot.setRange(xRange=(0, len(self.result.tokens)), yRange=(0, self.result.n_layers), padding=0.02)
+
+    def _mark(self) -> None:
+        cell = self.marked_cell()
+        if cell is None:
+            self.marker.setData([], [])
+            return
+        x, y = cell
+        self.marker.setData([x, x + 1, x + 1, x, x], [y, y, y + 1, y + 1, y])
+
+
+def trace_selected(window) -> Job | None:
+    """Trace the first fact selected in the window's queue, in the job lane."""
+    view: TraceView = window.trace_view
+    ids = window.queue.selected_ids()
+    lm, ws = window.session.lm, window.session.ws
+    if not ids or lm is None or ws is None:
+        view.state.setText("Select a fact in the queue first (with a model loaded)")
+        return None
+    fact = ws.fact(ids[0]).fact
+    job = window.lane.submit(f"Tracing {fact.subject}", lambda progress: trace_fact(lm, fact, TraceOptions(),
+                                                                                    progress))
+    window.tabs.setCurrentWidget(view)
+    view.track(job)
+    return job

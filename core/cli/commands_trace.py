@@ -1,0 +1,115 @@
+"""``factsmith trace``: causal tracing of facts (where the model recalls them; ROME §2)."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from core.cli.commands_edit import _add_facts_options, _read_facts
+from core.cli.errors import CommandError
+from core.cli.options import add_model_options, load_from_args
+
+KIND_CHOICES = ("all", "state", "mlp")
+PANEL_COLOURS = {"state": (84, 39, 143), "mlp": (35, 132, 67)}
+
+PNG_HELP = ("write a PNG heatmap per fact: one panel per traced kind (state left, mlp right), tokens left to "
+            "right, layer 0 at the top, darker = higher P(answer) once restored, a red frame on the chosen layer "
+            "at the subject's last token, a grey bar under the subject's tokens. With several facts, fact i "
+            "(from 1) goes to NAME-i.png beside NAME.png; with one fact, to the path itself")
+
+
+def register(sub) -> None:
+    tr = sub.add_parser("trace", help="causal tracing: which layers and tokens recall each fact (ROME's trace)")
+    add_model_options(tr)
+    _add_facts_options(tr)
+    tr.add_argument("--kind", choices=KIND_CHOICES, default="all",
+                    help="restore block outputs (state), MLP outputs of a window of layers (mlp), or both")
+    tr.add_argument("--samples", type=int, default=10, help="noise draws averaged per restoration (default 10)")
+    tr.add_argument("--noise", type=float, default=3.0, help="noise std as a multiple of the embeddings' std")
+    tr.add_argument("--window", type=int, help="MLP window in layers (default: a fifth of the depth, 1 to 10)")
+    tr.add_argument("--seed", type=int, default=0, help="seed of the noise")
+    tr.add_argument("--out", type=Path, help=PNG_HELP)
+    tr.add_argument("--json", action="store_true", help="machine-readable output, with the full matrices")
+    tr.set_defaults(handler=trace_command, render=render_trace)
+
+
+def _options(args: argparse.Namespace):
+    from core.metrics.tracing import KINDS, TraceOptions
+
+    try:
+        return TraceOptions(samples=args.samples, noise_factor=args.noise, window=args.window, seed=args.seed,
+                            kinds=KINDS if args.kind == "all" else (args.kind,))
+    except ValueError as exc:
+        raise CommandError(f"trace options: {exc}; see `factsmith trace --help`") from exc
+
+
+def trace_command(args: argparse.Namespace) -> dict:
+    from core.cli.options import _log_progress
+    from core.metrics.tracing import trace_facts
+    from core.util.progress import Progress
+
+    options = _options(args)
+    facts = _read_facts(args)
+    if not facts:
+        raise CommandError(f"{args.facts}: no facts to trace; the file holds no edit requests")
+    lm = load_from_args(args)
+    results = trace_facts(lm, facts, options, Progress(_log_progress))
+    out = {"model": lm.info.name, "kinds": list(options.kinds),
+           "facts": [{"fact_id": f.id, **r.to_dict()} for f, r in zip(facts, results, strict=True)]}
+    if args.out:
+        out["png"] = [str(p) for p in write_trace_pngs(results, args.out)]
+    return out
+
+
+def png_paths(out: Path, count: int) -> list[Path]:
+    if count == 1:
+        return [out]
+    suffix = out.suffix or ".png"
+    return [out.with_name(f"{out.stem}-{i}{suffix}") for i in range(1, count + 1)]
+
+
+def write_trace_pngs(results, out: Path) -> list[Path]:
+    from core.util.png import write_png
+
+    paths = png_paths(Path(out), len(results))
+    for path, result in zip(paths, results, strict=True):
+        try:
+            write_png(path, trace_pixels(result))
+        except OSError as exc:
+            raise CommandError(f"cannot write the heatmap {path}: {exc}; pick a writable --out path") from exc
+    return paths
+
+
+def trace_pixels(result):
+    """The heatmap of every traced kind of one result, side by side."""
+    from core.util.png import HeatmapStyle, heatmap_pixels, side_by_side
+
+    panels = []
+    for kind, matrix in result.scores.items():
+        style = HeatmapStyle(colour=PANEL_COLOURS[kind])
+        mark = (result.chosen_layer, result.subject_last) if kind == result.chosen_kind else None
+        panels.append(heatmap_pixels(matrix, style, mark, result.subject_range))
+    return side_by_side(panels)
+
+
+def render_trace(result: dict) -> str:
+    lines = [f"causal trace on {result['model']} ({', '.join(result['kinds'])}); effect = restored P - corrupted P"]
+    for fact in result["facts"]:
+        lines += _fact_lines(fact)
+    lines += [f"heatmap: {path}" for path in result.get("png", [])]
+    return "\n".join(lines) + "\n"
+
+
+def _fact_lines(fact: dict) -> list[str]:
+    start, end = fact["subject_range"]
+    subject = "".join(fact["tokens"][start:end])
+    lines = [f"{fact['prompt']!r} -> {fact['answer']!r}: clean P {fact['clean_p']:.3f}, "
+             f"subject {subject!r} corrupted P {fact['corrupted_p']:.3f}"]
+    for kind, matrix in fact["scores"].items():
+        column = [(layer, row[end - 1] - fact["corrupted_p"]) for layer, row in enumerate(matrix)]
+        top = sorted(column, key=lambda pair: -pair[1])[:3]
+        lines.append(f"  {kind:<5} top layers at the subject's last token: "
+                     + ", ".join(f"{layer} ({effect:+.3f})" for layer, effect in top))
+    lines.append(f"  chosen layer: {fact['chosen_layer']} (largest {fact['chosen_kind']} effect, "
+                 f"window {fact['window']})")
+    return lines

@@ -1,0 +1,108 @@
+"""``factsmith tune``: search a method's grid on the user's facts and save the winner as
+this model's tuned preset (``edit --preset tuned`` then uses it)."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+from pathlib import Path
+from typing import Any
+
+from core.cli.options import add_model_options, load_from_args
+
+log = logging.getLogger("factsmith")
+
+PRESET_CHOICES = ("default", "tuned")
+
+
+def register(sub) -> None:
+    tu = sub.add_parser("tune", help="tune a method's preset for this model on a facts file and save it")
+    add_model_options(tu)
+    tu.add_argument("--method", required=True, help="editing method (rome, ft-l, ft-m, memit, ice, grace)")
+    tu.add_argument("--facts", type=Path, required=True, help="the facts to tune on (about a third is held out)")
+    tu.add_argument("--format", help="facts file format (default: detected)")
+    tu.add_argument("--budget", type=int, metavar="N", help="use at most the first N facts of the file")
+    tu.add_argument("--no-save", action="store_true", help="report only; keep the stored preset as it is")
+    tu.add_argument("--json", action="store_true", help="machine-readable output")
+    tu.set_defaults(handler=tune_command, render=render_tune)
+
+
+def add_preset_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--preset", choices=PRESET_CHOICES, default="default",
+                        help="base hyperparameters: the method's default preset, or the one "
+                             "`factsmith tune` saved for this model")
+
+
+def preset_base(args: argparse.Namespace, lm) -> Any | None:
+    """The hyperparameters ``--preset`` names (None: the method's default preset)."""
+    if getattr(args, "preset", "default") != "tuned":
+        return None
+    from core.workflows.tune_store import require_tuned_preset
+
+    return require_tuned_preset(lm, args.method)
+
+
+def _progress():
+    from core.util.progress import Progress
+
+    last: list[str] = [""]
+
+    def report(event) -> None:
+        if event.message and event.message != last[0]:
+            last[0] = event.message
+            log.info("%s", event.message)
+
+    return Progress(report)
+
+
+def tune_command(args: argparse.Namespace) -> dict[str, Any]:
+    from core.cli.errors import CommandError
+    from core.facts.io import read_facts
+    from core.methods import get_method
+    from core.workflows.tune import tune
+    from core.workflows.tune_store import tune_and_save
+
+    if args.budget is not None and args.budget < 1:
+        raise CommandError(f"--budget {args.budget}: give a positive number of facts")
+    get_method(args.method)  # an unknown name is reported before the model loads
+    facts = read_facts(args.facts, format=args.format)
+    lm = load_from_args(args)
+    if args.no_save:
+        return {**tune(lm, args.method, facts, _progress(), budget=args.budget).to_dict(), "saved_to": None}
+    result, saved = tune_and_save(lm, args.method, facts, _progress(), budget=args.budget)
+    return {**result.to_dict(), "saved_to": str(saved.path)}
+
+
+def _cell(value: float | None) -> str:
+    return "   -" if value is None else f"{value:.2f}"
+
+
+def _row(scores: dict | None) -> str:
+    if scores is None:
+        return "failed"
+    return " ".join(f"{_cell(scores[n]):>5}" for n in ("reliability", "generality", "locality"))
+
+
+def render_tune(r: dict[str, Any]) -> str:
+    fields = [a["field"] for a in r["grid"]]
+    lines = [f"{r['method']} on {r['model']}: {len(r['candidates'])} candidates, tuned on {r['tuning_facts']} "
+             f"facts, {r['held_out_facts']} held out ({r['seconds']:.0f}s)",
+             "  ".join(f"{f:>18}" for f in fields) + "    rel   gen   loc"]
+    for c in r["candidates"]:
+        mark = " <- winner" if c["index"] == r["winner"]["index"] else (" (preset)" if c["distance"] == 0 else "")
+        values = "  ".join(f"{_value(c['values'][f]):>18}" for f in fields)
+        lines.append(f"{values}  {_row(c['scores'])}{mark}")
+    held = r["held_out"]
+    lines += [f"objective: {r['objective']}",
+              f"held out ({r['held_out_facts']} facts)   rel   gen   loc",
+              f"  default preset      {_row(held['preset'])}",
+              f"  tuned preset        {_row(held['tuned'])}"]
+    lines.append(f"saved to {r['saved_to']}; use it with `factsmith edit --method {r['method']} --preset tuned`"
+                 if r["saved_to"] else "not saved (--no-save)")
+    return "\n".join(lines) + "\n"
+
+
+def _value(value: Any) -> str:
+    if isinstance(value, list):
+        return ",".join(str(v) for v in value)
+    return "none" if value is None else f"{value:g}" if isinstance(value, float) else str(value)

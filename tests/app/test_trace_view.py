@@ -1,0 +1,92 @@
+"""The Trace view: a layers × tokens heatmap of a causal trace, run in the job lane."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from app.widgets.trace_view import TraceView
+from core import Fact, LoadOptions, TraceOptions, load_model, trace_fact
+
+pytestmark = pytest.mark.gui
+
+FACT = Fact.create(subject="France", prompt="The capital of France is", target_new="Seattle")
+
+
+@pytest.fixture
+def tiny_gpt2(tiny_model_dir):
+    return load_model(tiny_model_dir("gpt2"), LoadOptions(device="cpu"))
+
+
+def test_heatmap_axes_and_chosen_layer_marker(qtbot, tiny_gpt2):
+    result = trace_fact(tiny_gpt2, FACT, TraceOptions(samples=2))
+    view = TraceView()
+    qtbot.addWidget(view)
+    view.show_result(result)
+    assert view.current_kind() == "mlp"
+    image = view.image.image
+    assert image.shape == (len(result.tokens), result.n_layers)
+    assert np.allclose(image, np.asarray(result.scores["mlp"]).T)
+    ticks = view.plot.getAxis("bottom")._tickLevels[0]
+    start, end = result.subject_range
+    assert [label for _, label in ticks][start:end] == ["France*"]
+    x, y = view.marker.getData()
+    assert (min(x), min(y)) == (result.subject_last, result.chosen_layer)
+    assert f"Chosen layer <b>{result.chosen_layer}</b>" in view.state.text()
+    view.kind.setCurrentIndex(view.kind.findData("state"))
+    assert np.allclose(view.image.image, np.asarray(result.scores["state"]).T)
+    assert view.marked_cell() is None and len(view.marker.getData()[0] or []) == 0
+
+
+def test_trace_runs_in_the_job_lane_with_progress(qtbot, tiny_gpt2):
+    from app.jobs import JobLane
+
+    lane, view = JobLane(), TraceView()
+    qtbot.addWidget(view)
+    events = []
+    job = lane.submit("Tracing", lambda progress: trace_fact(tiny_gpt2, FACT, TraceOptions(samples=2), progress))
+    job.progressed.connect(events.append)
+    view.track(job)
+    assert not view.trace_button.isEnabled() and view.cancel_button.isEnabled()
+    with qtbot.waitSignal(job.finished, timeout=60_000):
+        pass
+    assert job.state.value == "done" and view.result is not None
+    assert events and view.bar.value() == 1000 and view.trace_button.isEnabled()
+    lane.shutdown()
+
+
+def test_cancel_leaves_the_view_usable(qtbot, tiny_gpt2):
+    from app.jobs import JobLane
+
+    lane, view = JobLane(), TraceView()
+    qtbot.addWidget(view)
+    blocker = lane.submit("Busy", lambda progress: __import__("time").sleep(0.3))
+    job = lane.submit("Tracing", lambda progress: trace_fact(tiny_gpt2, FACT, TraceOptions(samples=2), progress))
+    view.track(job)
+    view.cancel()
+    with qtbot.waitSignal(job.finished, timeout=30_000):
+        pass
+    assert blocker.state.value == "done" and job.state.value == "cancelled"
+    assert view.state.text().startswith("Cancelled") and view.trace_button.isEnabled() and view.result is None
+    lane.shutdown()
+
+
+def test_window_traces_the_selected_fact(qtbot):
+    from core import demo_edits_file
+    from tests.app.helpers import open_window, wait_job
+
+    window = open_window(qtbot)
+    wait_job(qtbot, window.import_facts(demo_edits_file()), 60_000)
+    window.queue.select_row(0)
+    fact = window.ws.fact(window.queue.selected_ids()[0]).fact
+    window.trace_view.trace_button.click()
+    assert window.tabs.currentWidget() is window.trace_view
+    job = window.trace_view.job
+    wait_job(qtbot, job, 120_000)
+    assert job.state.value == "done"
+    result = window.trace_view.result
+    assert result.prompt == fact.prompt and result.subject == fact.subject
+    assert result.chosen_layer in range(window.lm.info.layers)
+    actions = [a.text() for m in window.menuBar().actions() for a in m.menu().actions()]
+    assert "Causal trace of selected fact" in actions
+    window.close()

@@ -1,0 +1,89 @@
+"""The method panel's "Tune preset…": a job on the lane with progress and cancel; the tuned
+preset is then offered in the panel's preset choice and used by previews."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from PySide6.QtCore import Qt
+
+from core.methods.hparams import as_dict
+from core.model.fingerprint import state_fingerprint
+from core.workflows.tune_store import preset_path, tuned_preset
+from tests.app.helpers import open_window, wait_job
+from tests.core.test_tune import FACTS
+
+pytestmark = pytest.mark.gui
+
+
+def _window_with_facts(qtbot, tiny_model_dir, tmp_path, facts):
+    window = open_window(qtbot, model_path=tiny_model_dir("llama"))
+    path = tmp_path / "facts.jsonl"
+    path.write_text("".join(json.dumps(f.to_dict()) + "\n" for f in facts), encoding="utf-8")
+    wait_job(qtbot, window.import_facts(path), 60_000)
+    window.method_panel.method.setCurrentText("ft-m")
+    return window
+
+
+def test_tune_preset_runs_as_a_job_and_offers_the_tuned_preset(qtbot, tiny_model_dir, tmp_path):
+    window = _window_with_facts(qtbot, tiny_model_dir, tmp_path, FACTS)
+    panel, lm = window.method_panel, window.lm
+    assert panel.preset_choice.count() == 1 and panel.preset_kind() == "default"
+    before = state_fingerprint(lm.model)
+    qtbot.mouseClick(panel.tune_button, Qt.MouseButton.LeftButton)
+    job = panel.tune_job
+    assert job is not None and not panel.tune_button.isEnabled()
+    with qtbot.waitSignal(job.progressed, timeout=120_000, check_params_cb=lambda e: "candidate" in e.message):
+        pass
+    wait_job(qtbot, job)
+    assert job.state.value == "done", getattr(window, "last_error", None) and window.last_error.text()
+    assert state_fingerprint(lm.model) == before
+    assert panel.tune_button.isEnabled() and panel.preset_choice.count() == 2
+    assert panel.preset_choice.itemText(1).startswith("Tuned for this model (") and "held out" in \
+        panel.preset_choice.itemText(1)
+    assert panel.preset_kind() == "default", "offered, not forced on the reviewer"
+    panel.choose_preset("tuned")
+    assert panel.hparams() == tuned_preset(lm, "ft-m")
+    assert "tuned for this model" in panel.preset_label.text()
+    window.queue.select_row(0)
+    preview = wait_job(qtbot, window.preview_selected())
+    assert preview.state.value == "done"
+    tuned = as_dict(tuned_preset(lm, "ft-m"))
+    assert window.ws.runs()[-1].hparams == tuned, "the preview ran the tuned preset"
+    default = as_dict(panel.default_preset)  # (measured: the winner here is lr/10 and 50 steps)
+    assert set(panel.overrides()) == {k for k in tuned if tuned[k] != default[k]}
+    panel.choose_preset("default")
+    assert panel.overrides() == {}
+    window.close()
+
+
+def test_cancelling_a_tune_saves_nothing(qtbot, tiny_model_dir, tmp_path):
+    window = _window_with_facts(qtbot, tiny_model_dir, tmp_path, FACTS)
+    before = state_fingerprint(window.lm.model)
+    job = None
+
+    def cancel_on_second(event):
+        if event.message.startswith("candidate 2 of"):
+            window.cancel_running()
+
+    panel = window.method_panel
+    panel.tune_requested.connect(lambda _: panel.tune_job.progressed.connect(cancel_on_second))
+    qtbot.mouseClick(panel.tune_button, Qt.MouseButton.LeftButton)
+    job = panel.tune_job
+    wait_job(qtbot, job)
+    assert job.state.value == "cancelled"
+    assert state_fingerprint(window.lm.model) == before
+    assert not preset_path(window.lm.info.fingerprint, "ft-m").exists()
+    assert panel.preset_choice.count() == 1 and panel.tune_button.isEnabled()
+    window.close()
+
+
+def test_too_few_facts_is_said_before_anything_runs(qtbot, tiny_model_dir, tmp_path):
+    window = _window_with_facts(qtbot, tiny_model_dir, tmp_path, FACTS[:3])
+    shown = []
+    window.show_error = lambda title, exc: shown.append((title, str(exc)))
+    qtbot.mouseClick(window.method_panel.tune_button, Qt.MouseButton.LeftButton)
+    assert shown and "at least 4 facts" in shown[0][1]
+    assert window.method_panel.tune_job is None and not window.lane.busy
+    window.close()

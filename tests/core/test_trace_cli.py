@@ -1,0 +1,109 @@
+"""``factsmith trace`` and ``edit --layer auto`` on a tiny model: JSON, text and valid PNG heatmaps."""
+
+from __future__ import annotations
+
+import json
+import struct
+import zlib
+from pathlib import Path
+
+import pytest
+
+from core.cli import main
+from core.util.png import PNG_SIGNATURE
+
+FACTS = [
+    {"subject": "France", "prompt": "The capital of France is", "target_new": "Seattle", "relation": "capital"},
+    {"subject": "Berlin", "prompt": "Berlin is a city in", "target_new": "Japan", "relation": "city_country"},
+]
+
+
+@pytest.fixture
+def facts_file(tmp_path):
+    path = tmp_path / "facts.jsonl"
+    path.write_text("".join(json.dumps(row) + "\n" for row in FACTS), encoding="utf-8")
+    return path
+
+
+def _png_size(data: bytes) -> tuple[int, int]:
+    """Width and height of an RGB PNG, after checking its signature, chunk CRCs and pixel data."""
+    assert data.startswith(PNG_SIGNATURE)
+    pos, chunks = len(PNG_SIGNATURE), {}
+    while pos < len(data):
+        (length,), kind = struct.unpack(">I", data[pos:pos + 4]), data[pos + 4:pos + 8]
+        body, crc = data[pos + 8:pos + 8 + length], data[pos + 8 + length:pos + 12 + length]
+        assert struct.unpack(">I", crc)[0] == zlib.crc32(kind + body) & 0xFFFFFFFF
+        chunks[kind] = body
+        pos += 12 + length
+    width, height, depth, colour = struct.unpack(">IIBB", chunks[b"IHDR"][:10])
+    assert (depth, colour) == (8, 2) and b"IEND" in chunks
+    assert len(zlib.decompress(chunks[b"IDAT"])) == height * (1 + 3 * width)
+    return width, height
+
+
+def test_trace_json_and_one_png_per_fact(tiny_model_dir, facts_file, tmp_path, capsys, one_torch_thread):
+    out = tmp_path / "maps" / "trace.png"
+    code = main(["trace", "--model", str(tiny_model_dir("gpt2")), "--device", "cpu", "--facts", str(facts_file),
+                 "--samples", "2", "--json", "--out", str(out)])
+    assert code == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["kinds"] == ["state", "mlp"] and len(result["facts"]) == 2
+    first = result["facts"][0]
+    assert len(first["scores"]["mlp"]) == first["layers"] == 4
+    assert all(len(row) == len(first["tokens"]) for row in first["scores"]["state"])
+    assert result["png"] == [str(tmp_path / "maps" / "trace-1.png"), str(tmp_path / "maps" / "trace-2.png")]
+    for fact, path in zip(result["facts"], result["png"], strict=True):
+        width, height = _png_size(Path(path).read_bytes())
+        cell = 24
+        assert width == 2 * len(fact["tokens"]) * cell + 12  # two panels and the gap
+        assert height == fact["layers"] * cell + cell // 4
+
+
+def test_trace_text_one_kind_one_png(tiny_model_dir, facts_file, tmp_path, capsys, one_torch_thread):
+    out = tmp_path / "one.png"
+    code = main(["trace", "--model", str(tiny_model_dir("llama")), "--device", "cpu", "--facts", str(facts_file),
+                 "--limit", "1", "--kind", "state", "--samples", "2", "--out", str(out)])
+    assert code == 0
+    text = capsys.readouterr().out
+    assert "state top layers" in text and "mlp " not in text and "chosen layer:" in text
+    assert f"heatmap: {out}" in text
+    width, _ = _png_size(out.read_bytes())
+    assert width % 24 == 0  # one panel
+
+
+def test_trace_bad_options_are_clear_errors(tiny_model_dir, facts_file, capsys):
+    code = main(["trace", "--model", str(tiny_model_dir("gpt2")), "--facts", str(facts_file), "--samples", "0"])
+    assert code == 2
+    assert "samples must be at least 1" in capsys.readouterr().err
+
+
+def test_edit_layer_auto_traces_each_fact(tiny_model_dir, facts_file, capsys, one_torch_thread):
+    from core.facts.io import read_facts
+    from core.metrics.tracing import TraceOptions, trace_fact
+    from core.model.loading import LoadOptions, load_model
+
+    model = str(tiny_model_dir("gpt2"))
+    code = main(["edit", "--model", model, "--device", "cpu", "--facts", str(facts_file), "--method", "ft-m",
+                 "--layer", "auto", "--set", "steps=2", "--json"])
+    assert code == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["hparams"]["layers"] == "auto" and len(report["edits"]) == 2
+    lm = load_model(model, LoadOptions(device="cpu"))
+    expected = [trace_fact(lm, f, TraceOptions(kinds=("mlp",))).chosen_layer for f in read_facts(facts_file)]
+    assert [c["layers"] for c in report["auto_layer"]] == [[layer] for layer in expected]
+    assert [c["sources"] for c in report["auto_layer"]] == [["trace"], ["trace"]]
+
+
+def test_edit_set_layers_auto_in_batch_mode_shares_one_layer(tiny_model_dir, facts_file, capsys, one_torch_thread):
+    code = main(["edit", "--model", str(tiny_model_dir("gpt2")), "--device", "cpu", "--facts", str(facts_file),
+                 "--method", "ft-l", "--mode", "batch", "--set", "layers=auto", "--set", "steps=2"])
+    assert code == 0
+    text = capsys.readouterr().out
+    assert "layer auto: traced [" in text
+
+
+def test_edit_layer_auto_refuses_ice(tiny_model_dir, facts_file, capsys):
+    code = main(["edit", "--model", str(tiny_model_dir("gpt2")), "--device", "cpu", "--facts", str(facts_file),
+                 "--method", "ice", "--layer", "auto"])
+    assert code == 2
+    assert "layer auto is not available for 'ice'" in capsys.readouterr().err
