@@ -7,7 +7,8 @@
 Every method runs with the preset a user gets by default (``--set`` overrides one value,
 e.g. ``--set rome.kl_factor=0.1``, for tuning on ``dev``). ``METHOD:MODE`` picks the mode
 (independent by default; ``memit:batch`` edits all facts in one batch; sequential runs
-report teacher-forced figures after all edits). Columns: teacher-forced reliability,
+report teacher-forced figures after all edits); ``METHOD@VARIANT`` takes a named preset
+variant (``ft-m@unconstrained``). Columns: teacher-forced reliability,
 generality, locality; reliability on other-kind targets; generation exact-match
 reliability and locality; fluency (n-gram entropy ×100) and PPL_r median; seconds per
 edit. The sets are made by ``python -m core.demo_build.quality_sets``: tune on dev,
@@ -73,10 +74,11 @@ def row(figures) -> list[str]:
     values.update({f"{g}:{k}": v for g, d in figures.by_group.items() for k, v in d.items()})
     cells = [f"{figures.method} ({figures.mode})"]
     cells += [f"{values[key]:.3f}" if key in values else "-" for _, key in COLUMNS]
-    return cells + [f"{figures.seconds_per_edit:.2f}"]
+    return [*cells, f"{figures.seconds_per_edit:.2f}"]
 
 
 def main(argv: list[str] | None = None) -> None:
+    from core.methods import preset_variant
     from core.model.loading import load_model
     from core.util.paths import demo_model_dir
     from core.workflows.quality import measure_quality
@@ -89,8 +91,10 @@ def main(argv: list[str] | None = None) -> None:
     lines += ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for spec in args.methods.split(","):
         method, _, mode = spec.partition(":")
+        method, _, variant = method.partition("@")
         figures = measure_quality(lm, facts, method, mode or "independent", groups,
-                                  overrides=overrides_for(method, args.assignments))
+                                  overrides=overrides_for(method, args.assignments),
+                                  hparams=preset_variant(lm, method, variant or None))
         results.append(figures.to_dict())
         lines.append("| " + " | ".join(row(figures)) + " |")
         print(lines[-1], flush=True)

@@ -7,9 +7,18 @@ ROOT = Path(__file__).resolve().parent.parent
 README = (ROOT / "README.md").read_text(encoding="utf-8")
 
 
-def test_python_api_example_runs():
+def test_python_api_example_runs_and_says_what_it_says():
+    """The France → Lyon example: ROME's edit does not take on the demo model (the README
+    says so); FT-M's default takes the prompt, keeps the other capitals and France's other
+    facts, and its verdict is honest about the half-taken paraphrase."""
     block = re.search(r"## Python API.*?```python\n(.*?)```", README, re.S).group(1)
-    exec(compile(block, "README.md", "exec"), {})
+    names: dict = {}
+    exec(compile(block, "README.md", "exec"), names)
+    assert names["report"].summary()["reliability"] == 0.0
+    outcome = names["outcome"]
+    post = outcome.metrics()["post"]
+    assert post["reliability"] == 1.0 and post["locality"] >= 0.9, post
+    assert post["generality"] == 0.5 and outcome.verdict.verdict == "partial", outcome.verdict.summary
 
 
 def test_ci_runs_the_readme_test_command():

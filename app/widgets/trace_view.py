@@ -12,7 +12,7 @@ from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QProgressBar, QPushButton, QVBoxLayout, QWidget
 
 from app.jobs import Job
-from core import TraceOptions, trace_fact
+from core import AUTO_LAYER_MIN_EFFECT, TraceOptions, trace_fact
 
 KIND_LABELS = {"mlp": "MLP outputs (window of layers)", "state": "hidden states (block outputs)"}
 _COLOURS = {"mlp": (35, 132, 67), "state": (84, 39, 143)}
@@ -108,8 +108,9 @@ class TraceView(QWidget):
         self.state.setText(
             f"{result.prompt!r} → {result.answer!r}: P {result.clean_p:.3f} clean, {result.corrupted_p:.3f} with "
             f"{subject!r} corrupted ({result.samples} noise draws). Chosen layer <b>{result.chosen_layer}</b>: the "
-            f"largest {result.chosen_kind} effect at the subject's last token (MLP window {result.window}); "
-            "layer auto edits there.")
+            f"largest {result.chosen_kind} effect at the subject's last token ({result.chosen_effect:+.2f}; MLP window "
+            f"{result.window}); layer auto edits there when that effect is at least "
+            f"{AUTO_LAYER_MIN_EFFECT}.")
         self._draw()
 
     def matrix(self, kind: str | None = None) -> np.ndarray:

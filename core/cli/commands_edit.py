@@ -161,7 +161,9 @@ def _render_edit(result: dict) -> str:
     if "batch" in result:
         lines.append(f"one delta for {result['batch']['facts']} facts in {result['batch']['seconds']:.2f}s")
     lines.append(f"seconds per edit: {result['seconds_per_edit']:.2f}")
-    lines += [f"layer auto: traced {c['traced']} -> edited at {c['layers']}" for c in result.get("auto_layer", [])]
+    kept = "the preset's layer (no informative trace)"
+    lines += [f"layer auto: traced {c['traced']} -> edited at {c['layers'] or kept}"
+              for c in result.get("auto_layer", [])]
     lines += verdict_lines(result["verdict"])
     return "\n".join(lines) + "\n"
 

@@ -110,6 +110,10 @@ def _fact_lines(fact: dict) -> list[str]:
         top = sorted(column, key=lambda pair: -pair[1])[:3]
         lines.append(f"  {kind:<5} top layers at the subject's last token: "
                      + ", ".join(f"{layer} ({effect:+.3f})" for layer, effect in top))
+    from core.workflows.auto_layer import MIN_EFFECT
+
+    weak = (f"; below {MIN_EFFECT}, too weak a trace: layer auto keeps the preset's layer"
+            if fact["chosen_effect"] < MIN_EFFECT else "")
     lines.append(f"  chosen layer: {fact['chosen_layer']} (largest {fact['chosen_kind']} effect, "
-                 f"window {fact['window']})")
+                 f"{fact['chosen_effect']:+.3f}, window {fact['window']}{weak})")
     return lines

@@ -28,15 +28,21 @@ def register(sub) -> None:
 
 
 def add_preset_option(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--preset", choices=PRESET_CHOICES, default="default",
-                        help="base hyperparameters: the method's default preset, or the one "
-                             "`factsmith tune` saved for this model")
+    parser.add_argument("--preset", default="default", metavar="NAME",
+                        help="base hyperparameters: default (the method's preset), tuned (the one "
+                             "`factsmith tune` saved for this model), or a named variant of the "
+                             "method's preset (e.g. ft-m's `unconstrained`)")
 
 
 def preset_base(args: argparse.Namespace, lm) -> Any | None:
     """The hyperparameters ``--preset`` names (None: the method's default preset)."""
-    if getattr(args, "preset", "default") != "tuned":
+    name = getattr(args, "preset", "default")
+    if name == "default":
         return None
+    if name != "tuned":
+        from core.methods import preset_variant
+
+        return preset_variant(lm, args.method, name)  # ValueError names the variants offered
     from core.workflows.tune_store import require_tuned_preset
 
     return require_tuned_preset(lm, args.method)

@@ -5,7 +5,8 @@ official code's) as field defaults. This module says what changes per model:
 
 1. a model the reference configurations name (family and depth): the published values;
 2. a small model (fewer than ``SMALL_MODEL_PARAMETERS`` parameters): values tuned on the
-   demo model's dev split (``assets/demo-model/dev_edits.jsonl``), since the reference
+   demo model's dev splits (``assets/demo-model/dev_edits.jsonl`` and, since issue 13,
+   ``quality_dev.jsonl``; never ``quality_test.jsonl``), since the reference
    learning rates and norm bounds leave a 6-layer model unedited (methods.md §5);
 3. any other model: the reference values, with layers placed at the same fractions of
    depth as in the reference configurations (untuned).
@@ -151,9 +152,14 @@ _FT_L = MethodPresets(
 _FT_M = MethodPresets(
     layer_field="layers",
     reference_layers=Window(),
-    small_layers=_FT_SMALL_LAYERS,
+    small_layers=AtDepth(0.0),  # quality_dev: block 0 (table in ft.py)
     reference=dict(norm_constraint=None),  # EasyEdit's FT-M: no box
-    small=dict(lr=1e-2, steps=25, norm_constraint=None),  # demo dev split
+    # quality_dev (table in ft.py): stop once the target is said, keep the model's own text
+    small=dict(lr=1e-3, steps=100, norm_constraint=None, loss_threshold=0.1, retain_samples=16,
+               retain_factor=3.0),
+    small_variants={  # the earlier default: every fact edited, other knowledge not kept
+        "unconstrained": dict(layers=(0, 1, 2, 3), lr=1e-2, steps=25, loss_threshold=0.0, retain_samples=0),
+    },
 )
 
 _ICE = MethodPresets(
@@ -161,7 +167,9 @@ _ICE = MethodPresets(
     reference_layers=Window(),  # ICE paper §D.2: MEMIT's layers
     small_layers=Window((0.0, 0.2)),  # MEMIT's small window (layers 0-1 of 6)
     known={key: dict(layers=v["layers"]) for key, v in _MEMIT.known.items()},  # MEMIT's published layers
-    small=dict(lr=1e-2, steps=25, norm_constraint=2e-2, samples=1, temperature=1.0, objective="soft"),  # dev split (ice.py)
+    # demo dev splits (ice.py): dev_edits for lr/ε, quality_dev for the retain set
+    small=dict(lr=1e-2, steps=25, norm_constraint=2e-2, samples=1, temperature=1.0, retain_samples=16),
+    small_variants={"soft": dict(objective="soft", retain_samples=0)},  # the earlier objective (ice.py)
 )
 
 _GRACE = MethodPresets(

@@ -50,6 +50,21 @@ Random prefixes cost reliability on this model (it saw single sentences: "{prefi
 Beyond the first block the value optimisation plateaus (P(target) below a few percent
 whatever the lr, steps or clamp), so layer 0 it is. On the 60 demo edits the preset
 measures reliability 0.992, generality 0.665, locality 0.905 (tests/core/test_rome.py).
+
+KL direction: the reference computes KL(p_edited ‖ p_original) (``kl_direction``
+"edited_original", now the default); the project had the reverse. On quality_dev.jsonl
+(40 requests, five relations, half with another-kind targets; `bench/quality.py --split
+dev --methods rome --set rome.kl_direction=…`): edited_original 0.753 / 0.339 / 0.918
+(reliability / generality / locality), original_edited 0.791 / 0.357 / 0.909. Neither
+is better on both counts, so the reference's stands. essence_factor 3 instead of 10:
+0.778 / 0.357 / 0.916.
+
+Targets of another kind (a city that is no capital, for a capital) mostly fail:
+reliability 0.56-0.63 on those dev requests against ~0.95 on same-kind ones. The value
+optimisation plateaus (France → Lyon: P(Lyon) 0.02-0.03 after 100 steps, with or
+without the essence KL or insertion awareness): ROME changes what the model recalls
+about the subject, and no country the demo model knows has Lyon for its capital. The
+verdict says so and points to FT-M, whose default keeps other knowledge.
 """
 
 from __future__ import annotations

@@ -18,7 +18,8 @@ Typical use, with the model in its unedited state::
 (a ``Delta``, or a zero-argument context-manager factory for hook-based edits). Without
 ``edit`` the model is scored as it stands; pass a ``Reference`` captured before an
 in-place edit so locality has its pre-edit answers (PPL_r is then None until
-``rescore_ppl_r`` scores the stored continuations once the weights are back). See ``core.metrics.results`` for metric names.
+``rescore_ppl_r`` scores the stored continuations once the weights are back).
+See ``core.metrics.results`` for metric names.
 """
 
 from __future__ import annotations

@@ -94,6 +94,11 @@ class TraceResult:
     def subject_last(self) -> int:
         return self.subject_range[1] - 1
 
+    @property
+    def chosen_effect(self) -> float:
+        """The indirect effect at the chosen layer and the subject's last token."""
+        return self.scores[self.chosen_kind][self.chosen_layer][self.subject_last] - self.corrupted_p
+
     def effect(self, kind: str) -> tuple[tuple[float, ...], ...]:
         """The indirect effect: restored P(answer) minus the corrupted one."""
         return tuple(tuple(p - self.corrupted_p for p in row) for row in self.scores[kind])
@@ -108,8 +113,9 @@ class TraceResult:
             "prompt": self.prompt, "subject": self.subject, "answer": self.answer, "answer_id": self.answer_id,
             "tokens": list(self.tokens), "subject_range": list(self.subject_range), "layers": self.n_layers,
             "clean_p": self.clean_p, "corrupted_p": self.corrupted_p, "chosen_layer": self.chosen_layer,
-            "chosen_kind": self.chosen_kind, "window": self.window, "noise_std": self.noise_std,
-            "samples": self.samples, "scores": {k: [list(r) for r in v] for k, v in self.scores.items()},
+            "chosen_kind": self.chosen_kind, "chosen_effect": self.chosen_effect, "window": self.window,
+            "noise_std": self.noise_std, "samples": self.samples,
+            "scores": {k: [list(r) for r in v] for k, v in self.scores.items()},
         }
 
 

@@ -8,10 +8,14 @@ The traced layer is the argmax of the MLP restoration effect at the subject's la
 - MEMIT: ``layers`` = a window as wide as the preset's (or the given) window, ending at
   the traced layer (as MEMIT's window ends at ROME's layer), shifted to fit the model.
 
+A trace whose largest effect is below ``MIN_EFFECT`` says nothing about the layer (on the
+demo model: multi-token subjects such as "Papua New Guinea", recalled before their last
+token): such a fact keeps the preset's layer and votes for nothing.
+
 A ``TraceCache``, held by the caller (a CLI run, an app session), keeps one traced layer
 per (model fingerprint, relation), the relation being the fact's ``relation`` or else its
-prompt template ("{} is located in"): the first fact of a relation is traced, the rest
-reuse its layer. Without a cache every fact is traced.
+prompt template ("{} is located in"): the first fact of a relation with an informative
+trace is traced, the rest reuse its layer. Without a cache every fact is traced.
 """
 
 from __future__ import annotations
@@ -37,6 +41,7 @@ __all__ = ["AUTO", "AUTO_METHODS", "AutoLayerChoice", "TraceCache", "auto_layer_
 log = logging.getLogger(__name__)
 
 AUTO = "auto"
+MIN_EFFECT = 0.05  # below this indirect effect (in probability) a trace picks no layer
 
 
 @dataclass(frozen=True)
@@ -89,10 +94,10 @@ class AutoLayerChoice:
     """What ``layer auto`` chose, and from what."""
 
     method: str
-    traced: tuple[int, ...]  # per fact
-    sources: tuple[str, ...]  # per fact: "trace" or "cache"
-    layer: int  # the layer used (the most common traced one)
-    hparams_layers: tuple[int, ...]  # the method's layer field as set
+    traced: tuple[int | None, ...]  # per fact; None: its trace was uninformative
+    sources: tuple[str, ...]  # per fact: "trace", "cache" or "uninformative"
+    layer: int | None  # the layer used (the most common traced one); None: the preset's kept
+    hparams_layers: tuple[int, ...]  # the method's layer field as set; (): left as it was
 
     def to_dict(self) -> dict[str, Any]:
         return {"method": self.method, "traced": list(self.traced), "sources": list(self.sources),
@@ -100,22 +105,24 @@ class AutoLayerChoice:
 
 
 def traced_layers(lm: LoadedModel, facts: Sequence[Fact], cache: TraceCache | None = None,
-                  options: TraceOptions | None = None, progress: Progress | None = None
-                  ) -> tuple[tuple[int, ...], tuple[str, ...]]:
-    """(per fact its traced layer, per fact "trace" or "cache")."""
+                  options: TraceOptions | None = None, progress: Progress | None = None,
+                  min_effect: float = MIN_EFFECT) -> tuple[tuple[int | None, ...], tuple[str, ...]]:
+    """(per fact its traced layer or None, per fact "trace", "cache" or "uninformative")."""
     progress, layers, sources = progress or silent(), [], []
     for i, fact in enumerate(facts):
         key = relation_key(fact)
         cached = cache.get(lm.info.fingerprint, key) if cache is not None else None
-        if cached is None:
-            stage = progress.stage(i / len(facts), (i + 1) / len(facts))
-            cached = trace_fact(lm, fact, options or TraceOptions(kinds=("mlp",)), stage).chosen_layer
-            if cache is not None:
-                cache.put(lm.info.fingerprint, key, cached)
-            sources.append("trace")
-        else:
+        if cached is not None:
+            layers.append(cached)
             sources.append("cache")
-        layers.append(cached)
+            continue
+        stage = progress.stage(i / len(facts), (i + 1) / len(facts))
+        result = trace_fact(lm, fact, options or TraceOptions(kinds=("mlp",)), stage)
+        informative = result.chosen_effect >= min_effect
+        if informative and cache is not None:
+            cache.put(lm.info.fingerprint, key, result.chosen_layer)
+        layers.append(result.chosen_layer if informative else None)
+        sources.append("trace" if informative else "uninformative")
     return tuple(layers), tuple(sources)
 
 
@@ -135,14 +142,19 @@ def _window_width(lm: LoadedModel, method: str, hparams: Any) -> int:
 
 def auto_layer_hparams(lm: LoadedModel, method: str, hparams: Any, facts: Sequence[Fact],
                        cache: TraceCache | None = None, options: TraceOptions | None = None,
-                       progress: Progress | None = None) -> tuple[Any, AutoLayerChoice]:
+                       progress: Progress | None = None, min_effect: float = MIN_EFFECT
+                       ) -> tuple[Any, AutoLayerChoice]:
     """``hparams`` with the method's layer field set from the facts' traces; several facts
-    (a batch) share the most common traced layer (the lowest among equally common ones)."""
+    (a batch) share the most common traced layer (the lowest among equally common ones).
+    With no informative trace ``hparams`` comes back unchanged."""
     if not facts:
         raise ValueError("layer auto needs at least one fact to trace")
     policy = _policy(method)
-    traced, sources = traced_layers(lm, facts, cache, options, progress)
-    counts = Counter(traced)
+    traced, sources = traced_layers(lm, facts, cache, options, progress, min_effect)
+    counts = Counter(layer for layer in traced if layer is not None)
+    if not counts:
+        log.info("layer auto for %s: no informative trace, the preset's layer is kept", method)
+        return hparams, AutoLayerChoice(method.lower(), traced, sources, None, ())
     layer = min(counts, key=lambda candidate: (-counts[candidate], candidate))
     width = _window_width(lm, method, hparams) if policy.window else 1
     layers = layers_for(method, layer, lm.info.layers, width)

@@ -146,17 +146,22 @@ def advice_for(method: str, facts: Sequence[FactVerdict]) -> tuple[str, ...]:
     return tuple(dict.fromkeys(tips))
 
 
+_OUT_OF_REACH = ("ROME and MEMIT rewrite what the model recalls about the subject, so an answer of "
+                 "another kind than the relation's usual ones (a city that is no capital) is often out "
+                 "of their reach: try FT-M, whose default keeps other knowledge, or GRACE")
 _FAILED_ADVICE: dict[str, list[str]] = {
-    "rome": ["more optimisation steps or a larger step (v_steps, v_lr)", "another layer (layer)",
-             "another method: MEMIT, FT-M or GRACE"],
-    "memit": ["more optimisation steps or a larger step (v_steps, v_lr)", "a smaller mom2_weight",
-              "another method: ROME, FT-M or GRACE"],
-    "grace": ["more steps or a larger lr for the value (steps, lr)", "another layer (layer)"],
-    "*": ["more steps or a larger learning rate (steps, lr)", "a looser norm_constraint",
-          "another method: ROME, MEMIT or GRACE"],
+    "rome": [_OUT_OF_REACH, "the traced layer (--layer auto)", "more optimisation steps or a larger step "
+             "(v_steps, v_lr)", "a preset tuned on your facts (factsmith tune)"],
+    "memit": [_OUT_OF_REACH, "the traced layers (--layer auto)", "more optimisation steps or a larger step "
+              "(v_steps, v_lr)", "a smaller mom2_weight", "a preset tuned on your facts (factsmith tune)"],
+    "grace": ["more steps or a larger lr for the value (steps, lr)", "another layer (layer)",
+              "a preset tuned on your facts (factsmith tune)"],
+    "*": ["more steps or a larger learning rate (steps, lr)", "a looser norm_constraint or a higher "
+          "loss_threshold", "another method: ROME, MEMIT or GRACE", "a preset tuned on your facts (factsmith tune)"],
 }
 _SIDE_EFFECT_ADVICE: dict[str, list[str]] = {
-    "ft-m": ["a norm_constraint or a smaller lr keeps other knowledge", "ROME, MEMIT or GRACE change less"],
+    "ft-m": ["more retain_samples or a larger retain_factor keeps other knowledge",
+             "a norm_constraint or a smaller lr", "ROME, MEMIT or GRACE change less"],
     "ft-l": ["a tighter norm_constraint or a smaller lr", "ROME, MEMIT or GRACE change less"],
     "ice": ["a tighter norm_constraint or a smaller lr", "GRACE leaves other inputs untouched"],
     "*": ["a smaller step or fewer steps", "GRACE leaves other inputs untouched"],

@@ -90,9 +90,11 @@ def test_sequential_edits_add_expand_split_and_supersede(tiny_lm):
     receipts = [apply_delta(lm.model, GRACE.compute(lm, FACTS[:1], wide))]
     same = Fact.create(subject="Berlin", prompt="Berlin is a city in", target_new="Paris")
     other = Fact.create(subject="Berlin", prompt="Berlin is a city in", target_new="Japan")
-    expand = GRACE.compute(lm, [same], wide)
+    expand = GRACE.compute(lm, [same], dataclasses.replace(wide, expansion="lecture"))  # ε += ε_init
     assert expand.info["facts"][0]["action"] == "expand" and expand.updates[0].keys.shape[0] == 0
     assert tuple(expand.updates[0].resized.shape) == (1, 32) and float(expand.updates[0].new_radii[0]) == 2e6
+    covered = GRACE.compute(lm, [same], wide)  # the reference's coverage: d < ε already, radius kept
+    assert covered.info["facts"][0]["action"] == "expand" and covered.updates[0].resized.shape[0] == 0
     split = GRACE.compute(lm, [other], wide)
     (entry,) = split.info["facts"]
     assert entry["action"] == "split" and float(split.updates[0].radii[0]) == pytest.approx(entry["distance"] / 2)

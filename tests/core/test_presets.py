@@ -55,5 +55,18 @@ def test_small_models_get_the_demo_tuned_values():
     small = fake_lm("gpt2", 6, 6e6)
     assert preset_values("rome", small)["layer"] == 0 and preset_values("rome", small)["insertion_aware"]
     assert preset_values("memit", small)["layers"] == (0, 1)
-    assert preset_values("ft-m", small)["layers"] == (0, 1, 2, 3)
+    assert preset_values("ft-m", small)["layers"] == (0,) and preset_values("ft-m", small)["retain_samples"] == 16
+    assert preset_values("ft-m", small, "unconstrained")["layers"] == (0, 1, 2, 3)
     assert preset_values("grace", small)["layer"] == 3
+
+
+def test_named_variants_are_offered_for_small_models_only():
+    from core.methods.presets import preset_variants
+
+    small, big = fake_lm("gpt2", 6, 6e6), fake_lm("gpt-j", 56, 1e10)
+    assert preset_variants("ft-m", small) == ("unconstrained",) and preset_variants("ft-m", big) == ()
+    assert preset_values("ice", small, "soft")["objective"] == "soft"
+    with pytest.raises(ValueError, match="offered: unconstrained"):
+        preset_values("ft-m", small, "gentle")
+    with pytest.raises(ValueError, match="offered: none"):
+        preset_values("ft-m", big, "unconstrained")

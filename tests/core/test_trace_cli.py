@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from core.cli import main
+from core.metrics.tracing import trace_fact
 from core.util.png import PNG_SIGNATURE
 
 FACTS = [
@@ -77,21 +78,32 @@ def test_trace_bad_options_are_clear_errors(tiny_model_dir, facts_file, capsys):
     assert "samples must be at least 1" in capsys.readouterr().err
 
 
-def test_edit_layer_auto_traces_each_fact(tiny_model_dir, facts_file, capsys, one_torch_thread):
+def test_edit_layer_auto_traces_each_fact(facts_file, capsys, one_torch_thread):
+    """On the demo model, which knows both facts: each is edited at its own traced layer."""
     from core.facts.io import read_facts
-    from core.metrics.tracing import TraceOptions, trace_fact
+    from core.metrics.tracing import TraceOptions
     from core.model.loading import LoadOptions, load_model
+    from core.util.paths import demo_model_dir
 
-    model = str(tiny_model_dir("gpt2"))
-    code = main(["edit", "--model", model, "--device", "cpu", "--facts", str(facts_file), "--method", "ft-m",
+    code = main(["edit", "--device", "cpu", "--facts", str(facts_file), "--method", "ft-m",
                  "--layer", "auto", "--set", "steps=2", "--json"])
     assert code == 0
     report = json.loads(capsys.readouterr().out)
     assert report["hparams"]["layers"] == "auto" and len(report["edits"]) == 2
-    lm = load_model(model, LoadOptions(device="cpu"))
-    expected = [trace_fact(lm, f, TraceOptions(kinds=("mlp",))).chosen_layer for f in read_facts(facts_file)]
-    assert [c["layers"] for c in report["auto_layer"]] == [[layer] for layer in expected]
+    lm = load_model(demo_model_dir(), LoadOptions(device="cpu"))
+    traces = [trace_fact(lm, f, TraceOptions(kinds=("mlp",))) for f in read_facts(facts_file)]
+    assert [round(t.chosen_effect, 1) for t in traces] == [1.0, 0.2]  # measured: 0.99 and 0.18, informative
+    assert [c["layers"] for c in report["auto_layer"]] == [[t.chosen_layer] for t in traces]
     assert [c["sources"] for c in report["auto_layer"]] == [["trace"], ["trace"]]
+
+
+def test_edit_layer_auto_on_a_model_that_knows_nothing_keeps_the_preset(tiny_model_dir, facts_file, capsys,
+                                                                        one_torch_thread):
+    code = main(["edit", "--model", str(tiny_model_dir("gpt2")), "--device", "cpu", "--facts", str(facts_file),
+                 "--method", "ft-m", "--layer", "auto", "--set", "steps=2"])
+    assert code == 0
+    text = capsys.readouterr().out
+    assert text.count("the preset's layer (no informative trace)") == 2
 
 
 def test_edit_set_layers_auto_in_batch_mode_shares_one_layer(tiny_model_dir, facts_file, capsys, one_torch_thread):

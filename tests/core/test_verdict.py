@@ -36,7 +36,7 @@ def test_several_facts():
     assert edit_verdict("memit", ["a", "b"], [PRE, PRE], [failed, failed]).verdict == FAILED
     mixed = edit_verdict("memit", ["a", "b"], [PRE, PRE], [took, failed])
     assert mixed.verdict == PARTIAL and mixed.summary == "partial: 1 took, 1 failed of 2 facts"
-    assert edit_verdict("ft-m", ["a"], [PRE], [{**took, "locality": 0.1}]).advice[0].startswith("a norm_constraint")
+    assert edit_verdict("ft-m", ["a"], [PRE], [{**took, "locality": 0.1}]).advice[0].startswith("more retain_samples")
     assert edit_verdict("grace", ["a"], [PRE], [took]).advice == ()
 
 

@@ -105,15 +105,14 @@ class Lab:
         proc = subprocess.Popen([sys.executable, "-m", "core.cli.main", *argv, "--workspace", str(self.path),
                                  "--author", "crash"], cwd=self.folder, env=env, stdout=subprocess.PIPE,
                                 stderr=subprocess.PIPE, text=True)
-        killed = False
         try:
             proc.wait(timeout=delay if delay is not None else 300)
         except subprocess.TimeoutExpired:
             if delay is None:
                 raise
-            proc.send_signal(signal.SIGKILL)
-            killed = True
+            proc.send_signal(signal.SIGKILL)  # harmless if it exited a moment ago: then it counts as finished
         _, err = proc.communicate(timeout=60)
+        killed = proc.returncode == -signal.SIGKILL
         seconds = time.monotonic() - started
         where = f"{op} trial {index} (delay {delay})"
         assert "Traceback" not in err, f"{where}: {err[-2000:]}"
