@@ -69,10 +69,10 @@ def overrides_for(method: str, assignments: list[str]) -> dict[str, str]:
     return out
 
 
-def row(figures) -> list[str]:
+def row(figures, label: str) -> list[str]:
     values = dict(figures.overall)
     values.update({f"{g}:{k}": v for g, d in figures.by_group.items() for k, v in d.items()})
-    cells = [f"{figures.method} ({figures.mode})"]
+    cells = [f"{label} ({figures.mode})"]
     cells += [f"{values[key]:.3f}" if key in values else "-" for _, key in COLUMNS]
     return [*cells, f"{figures.seconds_per_edit:.2f}"]
 
@@ -95,8 +95,8 @@ def main(argv: list[str] | None = None) -> None:
         figures = measure_quality(lm, facts, method, mode or "independent", groups,
                                   overrides=overrides_for(method, args.assignments),
                                   hparams=preset_variant(lm, method, variant or None))
-        results.append(figures.to_dict())
-        lines.append("| " + " | ".join(row(figures)) + " |")
+        results.append({**figures.to_dict(), "spec": spec})
+        lines.append("| " + " | ".join(row(figures, spec.partition(":")[0])) + " |")
         print(lines[-1], flush=True)
     print(f"\n{args.split}: {len(facts)} requests, teacher-forced unless marked EM\n" + "\n".join(lines))
     if args.json:

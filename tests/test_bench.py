@@ -96,3 +96,15 @@ def test_workspace_check_table(tmp_path):
 def test_crash_trials_table(tmp_path):
     out = run_bench("crash_trials.py", "--trials", "5", "--seed", "1", cache=tmp_path / "cache")
     assert "| import | 1 |" in out and "| checkout | 2 |" in out and "violations" in out
+
+
+def test_quality_table_and_json(tmp_path):
+    data = tmp_path / "quality.json"
+    out = run_bench("quality.py", "--split", "dev", "--limit", "2", "--methods", "grace:sequential,ft-m@unconstrained",
+                    "--set", "ft-m.steps=3", "--json", str(data), cache=tmp_path / "cache")
+    assert "| grace (sequential) |" in out and "| ft-m@unconstrained (independent) |" in out
+    rows = json.loads(data.read_text())
+    assert [r["spec"] for r in rows] == ["grace:sequential", "ft-m@unconstrained"]
+    assert rows[1]["hparams"]["steps"] == 3 and rows[1]["hparams"]["layers"] == [0, 1, 2, 3]
+    assert all(0.0 <= r["overall"]["reliability"] <= 1.0 for r in rows)
+    assert set(rows[0]["by_group"]) == {"capital", "same", "other"}

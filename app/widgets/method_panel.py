@@ -29,6 +29,8 @@ from core import (
     load_tuned_preset,
     method_names,
     needed_statistics,
+    preset_variant,
+    preset_variants,
     resolve_hparams,
     tuned_preset,
 )
@@ -132,6 +134,8 @@ class MethodPanel(QGroupBox):
         self.preset_choice.blockSignals(True)
         self.preset_choice.clear()
         self.preset_choice.addItem("Default", "default")
+        for variant in preset_variants(self.method_name(), self.lm) if self.lm is not None else ():
+            self.preset_choice.addItem(f"Variant: {variant}", f"variant:{variant}")
         if self.tuned is not None:
             self.preset_choice.addItem(f"Tuned for this model ({self.tuned.summary()})", "tuned")
         self.preset_choice.setCurrentIndex(max(0, self.preset_choice.findData(keep)))
@@ -177,6 +181,8 @@ class MethodPanel(QGroupBox):
         self.table.setRowCount(0)
         self.default_preset = get_method(self.method_name()).preset(self.lm) if self.lm is not None else None
         self.preset = self.default_preset
+        if self.preset is not None and self.preset_kind().startswith("variant:"):
+            self.preset = preset_variant(self.lm, self.method_name(), self.preset_kind().partition(":")[2])
         if self.preset is not None and self.preset_kind() == "tuned":
             try:
                 self.preset = tuned_preset(self.lm, self.method_name()) or self.default_preset

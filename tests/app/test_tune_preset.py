@@ -29,7 +29,8 @@ def _window_with_facts(qtbot, tiny_model_dir, tmp_path, facts):
 def test_tune_preset_runs_as_a_job_and_offers_the_tuned_preset(qtbot, tiny_model_dir, tmp_path):
     window = _window_with_facts(qtbot, tiny_model_dir, tmp_path, FACTS)
     panel, lm = window.method_panel, window.lm
-    assert panel.preset_choice.count() == 1 and panel.preset_kind() == "default"
+    # "Default" and the named variant of ft-m's small preset
+    assert panel.preset_choice.count() == 2 and panel.preset_kind() == "default"
     before = state_fingerprint(lm.model)
     qtbot.mouseClick(panel.tune_button, Qt.MouseButton.LeftButton)
     job = panel.tune_job
@@ -39,9 +40,9 @@ def test_tune_preset_runs_as_a_job_and_offers_the_tuned_preset(qtbot, tiny_model
     wait_job(qtbot, job)
     assert job.state.value == "done", getattr(window, "last_error", None) and window.last_error.text()
     assert state_fingerprint(lm.model) == before
-    assert panel.tune_button.isEnabled() and panel.preset_choice.count() == 2
-    assert panel.preset_choice.itemText(1).startswith("Tuned for this model (") and "held out" in \
-        panel.preset_choice.itemText(1)
+    assert panel.tune_button.isEnabled() and panel.preset_choice.count() == 3
+    assert panel.preset_choice.itemText(2).startswith("Tuned for this model (") and "held out" in \
+        panel.preset_choice.itemText(2)
     assert panel.preset_kind() == "default", "offered, not forced on the reviewer"
     panel.choose_preset("tuned")
     assert panel.hparams() == tuned_preset(lm, "ft-m")
@@ -75,7 +76,7 @@ def test_cancelling_a_tune_saves_nothing(qtbot, tiny_model_dir, tmp_path):
     assert job.state.value == "cancelled"
     assert state_fingerprint(window.lm.model) == before
     assert not preset_path(window.lm.info.fingerprint, "ft-m").exists()
-    assert panel.preset_choice.count() == 1 and panel.tune_button.isEnabled()
+    assert panel.preset_choice.findData("tuned") < 0 and panel.tune_button.isEnabled()
     window.close()
 
 
@@ -86,4 +87,18 @@ def test_too_few_facts_is_said_before_anything_runs(qtbot, tiny_model_dir, tmp_p
     qtbot.mouseClick(window.method_panel.tune_button, Qt.MouseButton.LeftButton)
     assert shown and "at least 4 facts" in shown[0][1]
     assert window.method_panel.tune_job is None and not window.lane.busy
+    window.close()
+
+
+def test_a_named_preset_variant_is_offered_and_reaches_previews(qtbot, tiny_model_dir, tmp_path):
+    from core import get_method, preset_variant
+
+    window = _window_with_facts(qtbot, tiny_model_dir, tmp_path, FACTS[:1])
+    panel, lm = window.method_panel, window.lm
+    assert panel.preset_choice.itemText(1) == "Variant: unconstrained"
+    panel.choose_preset("variant:unconstrained")
+    assert panel.hparams() == preset_variant(lm, "ft-m", "unconstrained") != get_method("ft-m").preset(lm)
+    assert panel.overrides()["layers"] and panel.overrides()["retain_samples"] == "0"
+    panel.choose_preset("default")
+    assert panel.overrides() == {}
     window.close()

@@ -24,8 +24,28 @@ log = logging.getLogger(__name__)
 
 TARGET, FLOOR = "target", "floor"
 
-# (method, mode) -> metric -> (bound, kind, issue target, measured on the test split)
-BOUNDS: dict[tuple[str, str], dict[str, tuple[float, str, float, float]]] = {}
+# (method, mode) -> metric -> (bound, kind, issue target, measured on the test split).
+# Measured with `bench/quality.py --split test` (2026-12-02, CPU); "other:" = the requests
+# whose target is of another kind (a city that is no capital, for a capital, …).
+BOUNDS: dict[tuple[str, str], dict[str, tuple[float, str, float, float]]] = {
+    ("ft-m", "independent"): {"reliability": (0.95, TARGET, 0.95, 1.000),
+                              "locality": (0.90, TARGET, 0.90, 0.950)},
+    ("ice", "independent"): {"reliability": (0.95, TARGET, 0.95, 1.000)},
+    ("grace", "sequential"): {"locality": (0.95, TARGET, 0.95, 0.965),
+                              "generality": (0.38, FLOOR, 0.70, 0.420)},
+    ("rome", "independent"): {"reliability": (0.72, FLOOR, 0.95, 0.777),
+                              "other:reliability": (0.50, FLOOR, 0.95, 0.554),
+                              "generality": (0.38, FLOOR, 0.80, 0.432),
+                              "locality": (0.88, FLOOR, 0.95, 0.929)},
+    ("memit", "independent"): {"reliability": (0.72, FLOOR, 0.95, 0.767),
+                               "other:reliability": (0.50, FLOOR, 0.95, 0.558),
+                               "generality": (0.42, FLOOR, 0.80, 0.468),
+                               "locality": (0.89, FLOOR, 0.95, 0.941)},
+    ("memit", "batch"): {"reliability": (0.90, FLOOR, 0.95, 0.944),
+                         "locality": (0.80, FLOOR, 0.90, 0.851)},
+    ("ft-l", "independent"): {"reliability": (0.65, FLOOR, 0.95, 0.706),
+                              "locality": (0.65, FLOOR, 0.90, 0.700)},
+}
 
 
 def _test_split():
@@ -45,13 +65,18 @@ def figures(demo_lm):
     facts, groups = _test_split()
     measured: dict[tuple[str, str], object] = {}
 
-    def get(method: str, mode: str = "independent"):
-        if (method, mode) not in measured:
+    def get(spec: str, mode: str = "independent"):
+        """``spec``: a method name, or METHOD@VARIANT for a named preset variant."""
+        from core.methods import preset_variant
+
+        method, _, variant = spec.partition("@")
+        if (spec, mode) not in measured:
             before = state_fingerprint(demo_lm.model)
-            measured[method, mode] = measure_quality(demo_lm, facts, method, mode, groups)
+            hparams = preset_variant(demo_lm, method, variant or None)
+            measured[spec, mode] = measure_quality(demo_lm, facts, method, mode, groups, hparams=hparams)
             assert state_fingerprint(demo_lm.model) == before
-            log.warning("%s %s on the test split: %s", method, mode, measured[method, mode].to_dict())
-        return measured[method, mode]
+            log.warning("%s %s on the test split: %s", spec, mode, measured[spec, mode].to_dict())
+        return measured[spec, mode]
 
     return get
 
@@ -70,3 +95,16 @@ def test_bounds_hold_on_the_test_split(case, figures):
         if value < bound:
             failures.append(f"{metric} {value:.3f} < {bound} ({kind}; issue target {target}, measured {measured})")
     assert not failures, failures
+
+
+def test_ice_keeps_more_than_ft_m_and_writes_better_continuations(figures):
+    """The seed's claim (ICE §4): against FT-M, the baseline it reports, i.e. plain
+    fine-tuning without a retain set (our ``ft-m@unconstrained``): locality at least
+    0.05 higher and a lower PPL_r (median: a few runaway ratios dominate the mean).
+    Measured: ICE 0.853 vs 0.149 locality, PPL_r median 0.056 vs 0.128. Against the
+    constrained FT-M default (locality 0.950, PPL_r median 0.040) the claim does not
+    hold on the demo model; the closing note says so."""
+    ice, ft_m = figures("ice"), figures("ft-m@unconstrained")
+    assert ice.overall["reliability"] >= 0.95
+    assert ice.overall["locality"] >= ft_m.overall["locality"] + 0.05, (ice.overall, ft_m.overall)
+    assert ice.overall["ppl_r_median"] < ft_m.overall["ppl_r_median"], (ice.overall, ft_m.overall)

@@ -73,7 +73,7 @@ def test_grid_starts_at_the_preset_and_stays_inside_the_model():
     assert len(points) == 2 * 2 * 2 and len({tuple(p.values.items()) for p in points}) == len(points)
     assert [p.distance for p in points] == sorted(p.distance for p in points)
     ft = grid_points(FTHyperParams(layers=(0, 1), lr=1e-2, steps=25), GRIDS["ft-m"], n_layers=4)
-    assert {p.values["norm_constraint"] for p in ft} == {None, 5e-3} and {p.values["lr"] for p in ft} == {1e-2, 1e-3}
+    assert {p.values["norm_constraint"] for p in ft} == {None, 5e-3} and {p.values["lr"] for p in ft} == {1e-2, 3e-2}
     with pytest.raises(ValueError, match="not hyperparameters"):
         grid_points(preset, (Axis("lr", "scale", (1.0,), "ft's field, not rome's"),), 4)
 
@@ -126,7 +126,9 @@ def test_tune_leaves_the_model_bit_identical_and_the_preset_loads_back(tiny_lm, 
     events = []
     result, saved = tune_and_save(lm, "ft-m", FACTS, Progress(events.append), axes=FAST, base=fast_base(lm))
     assert state_fingerprint(lm.model) == before
-    assert [c.values["lr"] for c in result.candidates] == [1e-2, 1e-3] and result.candidates[0].is_preset
+    lr = fast_base(lm).lr
+    assert [c.values["lr"] for c in result.candidates] == [lr, pytest.approx(lr * 0.1)]
+    assert result.candidates[0].is_preset
     assert all(c.scores is not None and c.scores.facts == len(result.tune_ids) for c in result.candidates)
     assert result.held_out.preset.facts == len(result.check_ids) > 0
     assert any("candidate 2 of 2, fact 1 of" in e.message for e in events)
@@ -223,7 +225,9 @@ def test_tuned_ft_m_on_the_demo_model_is_no_worse_on_its_tuning_facts(demo_lm):
     # the unconstrained FT-M preset of the demo model when this was measured, pinned so a
     # change of the default preset does not move the floor below
     base = FTHyperParams(layers=(0, 1, 2, 3), lr=1e-2, steps=25, norm_constraint=None)
-    result = tune(demo_lm, "ft-m", facts, base=base)
+    axes = (Axis("lr", "scale", (1.0, 0.1), "the grid FT-M had when this was measured"),
+            Axis("steps", "scale", (1.0, 2.0), "likewise"), Axis("norm_constraint", "values", (None, 5e-3), "likewise"))
+    result = tune(demo_lm, "ft-m", facts, base=base, axes=axes)
     assert state_fingerprint(demo_lm.model) == before
     preset, best = result.candidates[0], result.best
     assert preset.is_preset and best.scores.reliability >= result.bar
