@@ -42,6 +42,7 @@ def build_menus(window: QMainWindow) -> None:
     file.addSeparator()
     _action(file, "Import facts…", window.open_import_dialog, "Ctrl+I")
     _action(file, "Export…", window.open_export_dialog, "Ctrl+E")
+    _action(file, "Apply patch…", window.open_patch_apply_dialog)
     file.addSeparator()
     _action(file, "Quit", window.close, QKeySequence.StandardKey.Quit)
     edit = bar.addMenu("&Edit")

@@ -26,11 +26,14 @@ from core import (
     EditOutcome,
     LoadedModel,
     LoadOptions,
+    PatchTrust,
     Progress,
     RunRecord,
     Workspace,
+    apply_patch,
     compute_edit,
     default_workspace_path,
+    folder_fingerprint,
     load_model,
 )
 
@@ -69,8 +72,11 @@ def _same_base(workspace: Path, lm: LoadedModel) -> bool:
 
 
 def _checkout_fresh(workspace: Path, ref: str, options: LoadOptions, progress: Progress) -> LiveState:
-    """A commit's weights built on a freshly loaded base model."""
+    """A commit's weights built on a freshly loaded base model. The base folder is rehashed
+    in full first: the fingerprint decides whether these are the workspace's base weights,
+    and a cached one could miss a file changed in place."""
     with Workspace.open(workspace) as ws:
+        folder_fingerprint(Path(ws.base.path), rehash=True)
         built = ws.checkout(ref, options=options, progress=progress)
         return LiveState(built.lm, workspace, built.commit)
 
@@ -250,6 +256,19 @@ class Session(QObject):
 
     def export_patch(self, out: Path, from_ref: str, to_ref: str) -> Job:
         return self.submit("Exporting patch", lambda _p, ws: ws.export_patch(out, from_ref, to_ref))
+
+    def apply_patch(self, choice: dict) -> Job:
+        """Replay a patch onto a model folder into a new folder (no workspace needed)."""
+        trust = PatchTrust(allow_unsigned=choice["allow_unsigned"], allow_untrusted=choice["allow_untrusted"])
+        options = self.options
+
+        def run(progress: Progress):
+            if choice["verify_weights"]:
+                folder_fingerprint(choice["model"], rehash=True)
+            return apply_patch(choice["patch"], choice["model"], choice["out"], options, progress, trust,
+                               verify_weights=choice["verify_weights"])
+
+        return self.lane.submit(f"Applying {choice['patch'].name}", run)
 
     def review(self, fact_ids: Sequence[str], decision: str, note: str = "") -> None:
         for fact_id in fact_ids:

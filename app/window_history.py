@@ -8,6 +8,7 @@ from PySide6.QtWidgets import QInputDialog
 
 from app.dialogs.commit_dialog import CommitDialog
 from app.dialogs.export_dialog import ExportDialog
+from app.dialogs.patch_apply_dialog import PatchApplyDialog
 from app.jobs import Job
 from app.widgets.history_panel import CHART_COMMITS, detail_html, diff_html, mean_post
 from core import DEFAULT_THRESHOLDS, LedgerError
@@ -130,6 +131,25 @@ class HistoryActions:
         job.succeeded.connect(lambda report: self.statusBar().showMessage(
             f"Exported {report.count} facts to {report.path}", 10000))
         return self._report_failure(job, "Could not export")
+
+    def open_patch_apply_dialog(self) -> PatchApplyDialog:
+        model = Path(self.session.lm.info.path) if self.session.lm is not None else None
+        folder = Path(self.settings.value("export/folder", str(Path.home())))
+        dialog = PatchApplyDialog(model, folder, self)
+        dialog.accepted.connect(lambda: self.apply_patch(dialog.choice()))
+        dialog.open()
+        return dialog
+
+    def apply_patch(self, choice: dict) -> Job:
+        """Apply on the job lane; the status bar names the signer (or says it was unsigned)."""
+        job = self.session.apply_patch(choice)
+
+        def done(applied) -> None:
+            who = applied.signer["name"] if applied.signer else "unsigned, applied as you allowed"
+            self.statusBar().showMessage(f"Applied {applied.edits} edit(s) ({who}); wrote {applied.out}", 15000)
+
+        job.succeeded.connect(done)
+        return self._report_failure(job, "Could not apply the patch")
 
     def export_patch(self, out: Path, from_ref: str, to_ref: str) -> Job:
         job = self.session.export_patch(Path(out), from_ref, to_ref)

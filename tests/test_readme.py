@@ -15,9 +15,11 @@ def test_python_api_example_runs_and_says_what_it_says():
     names: dict = {}
     exec(compile(block, "README.md", "exec"), names)
     assert names["report"].summary()["reliability"] == 0.0
+    rome = names["compute_edit"](names["lm"], [names["fact"]], "rome")
+    assert rome.verdict.verdict == "failed" and rome.verdict.advice, rome.verdict.summary
     outcome = names["outcome"]
     post = outcome.metrics()["post"]
-    assert post["reliability"] == 1.0 and post["locality"] >= 0.9, post
+    assert post["reliability"] == 1.0 and post["locality"] == 1.0, post
     assert post["generality"] == 0.5 and outcome.verdict.verdict == "partial", outcome.verdict.summary
 
 

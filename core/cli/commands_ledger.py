@@ -116,6 +116,8 @@ def _register_workspace(sub) -> None:
     recover = common(wsub.add_parser("recover", help="copy what is readable of a damaged workspace into a new file"))
     recover.add_argument("--out", required=True, metavar="NEW", help="the new workspace file to write")
     recover.set_defaults(handler=recover_workspace, render=_render_recover)
+    upgrade = common(wsub.add_parser("upgrade", help="migrate a workspace of an older schema (a copy is kept first)"))
+    upgrade.set_defaults(handler=upgrade_workspace, render=render_info)
 
 
 def _register_history(sub) -> None:
@@ -164,6 +166,11 @@ def _info(ws) -> dict[str, Any]:
 
 def workspace_info(args: argparse.Namespace) -> dict[str, Any]:
     with open_ws(args, read_only=True) as ws:
+        return _info(ws)
+
+
+def upgrade_workspace(args: argparse.Namespace) -> dict[str, Any]:
+    with open_ws(args) as ws:  # opening for writing migrates, after a backup
         return _info(ws)
 
 

@@ -15,8 +15,9 @@ How the sets are made (deterministic for a seed):
   the same country when there is one; a country for a continent; a language for a
   currency; a city for a language; a continent for a city's country).
 - Locality: the same relation for three other subjects, the subject's other relations, and
-  for capitals one of the country's cities (capital edits are drawn from countries with a
-  known city besides the capital); every probe is a phrasing the model knows.
+  for capitals one of the country's cities other than the target (capital edits are drawn
+  from countries with a known city besides the capital, so it is missing only when that
+  city is the target); every probe is a phrasing the model knows.
 """
 
 from __future__ import annotations

@@ -209,6 +209,19 @@ def check_consistent(db: Database, path: Path, version: int) -> None:
                           f"new file with `factsmith workspace recover --workspace {path} --out NEW`")
 
 
+def refuse_unmigrated(db: Database, path: Path) -> int:
+    """For reads, which never convert a file: SchemaError if the workspace needs migrating;
+    returns its version."""
+    version = current_version(db, path)
+    if version:
+        check_consistent(db, path, min(version, SCHEMA_VERSION))
+    if pending_migrations(version, path):
+        raise SchemaError(f"workspace {path} has schema version {version} and this Factsmith uses version "
+                          f"{SCHEMA_VERSION}; a read never converts a file. Upgrade it with `factsmith workspace "
+                          f"upgrade --workspace {path}` (a copy is kept first), or run any command that writes")
+    return version
+
+
 def migrate(db: Database, path: Path, busy_seconds: float) -> int:
     """Bring the workspace up to SCHEMA_VERSION; returns the version it had before."""
     before = current_version(db, path)

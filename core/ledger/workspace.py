@@ -36,7 +36,7 @@ from core.ledger.records import (
     StatusChange,
     TagRecord,
 )
-from core.ledger.schema import current_version, migrate
+from core.ledger.schema import current_version, migrate, refuse_unmigrated
 from core.util.progress import Progress, silent
 
 log = logging.getLogger(__name__)
@@ -102,7 +102,8 @@ class Workspace:
     @classmethod
     def open(cls, path: str | Path, *, author: str | None = None, busy_seconds: float = DEFAULT_BUSY_SECONDS,
              read_only: bool = False, verify: bool = True) -> Workspace:
-        """Open an existing workspace, migrating an older schema first (after a backup).
+        """Open an existing workspace, migrating an older schema first (after a backup), except
+        ``read_only``, which refuses a workspace that needs migrating (reads never convert).
         Checked before anything is written: the file must be a workspace (an empty or foreign
         file is refused and left as it is) and, with ``verify``, pass SQLite's quick_check.
         ``read_only``: every write through this workspace is refused; a read-only file is fine."""
@@ -116,9 +117,11 @@ class Workspace:
                  read_only: bool = False, verify: bool = True) -> Workspace:
         db = connect(path, busy_seconds, existing=existing, read_only=read_only, verify=verify)
         try:
-            migrate(db, path, busy_seconds)
             if read_only:
+                refuse_unmigrated(db, path)
                 query_only(db)
+            else:
+                migrate(db, path, busy_seconds)
         except BaseException:
             db.close()
             raise

@@ -158,7 +158,7 @@ _FT_M = MethodPresets(
     small=dict(lr=1e-3, steps=100, norm_constraint=None, loss_threshold=0.1, retain_samples=16,
                retain_factor=3.0),
     small_variants={  # the earlier default: every fact edited, other knowledge not kept
-        "unconstrained": dict(layers=(0, 1, 2, 3), lr=1e-2, steps=25, loss_threshold=0.0, retain_samples=0),
+        "unconstrained": dict(layers=_FT_SMALL_LAYERS, lr=1e-2, steps=25, loss_threshold=0.0, retain_samples=0),
     },
 )
 
@@ -221,4 +221,8 @@ def preset_values(method: str, lm: LoadedModel, variant: str | None = None) -> d
         values.update(table.known[(lm.spec.family, lm.info.layers)])
     if variant is not None:
         values.update(table.small_variants[variant])
+        rule = values[table.layer_field]
+        if isinstance(rule, LayerRule):  # a variant's layers, as a rule that scales with depth
+            layers = rule.layers(lm)
+            values[table.layer_field] = layers[0] if table.layer_field == "layer" else layers
     return values

@@ -52,13 +52,20 @@ def retain_texts(lm: LoadedModel, fact: Fact, count: int, tokens: int, seed: int
     return neighbour_texts(lm, fact, count, tokens, seed) + essence
 
 
+def _batch_safe(lm: LoadedModel, fact: Fact, batch: Sequence[Fact], count: int, tokens: int, seed: int) -> list[str]:
+    """``fact``'s retain texts without those naming another subject of the batch, whose
+    edit they would hold back."""
+    others = [f.subject.lower() for f in batch if f.subject != fact.subject]
+    return [t for t in retain_texts(lm, fact, count, tokens, seed) if not any(s in t.lower() for s in others)]
+
+
 def build_retain_set(lm: LoadedModel, facts: Sequence[Fact], count: int, tokens: int, seed: int) -> RetainSet | None:
     """Every fact's retain texts, tokenised, with the unedited model's distributions."""
     import torch
 
     from core.methods.training import forward_with
 
-    texts = list(dict.fromkeys(t for f in facts for t in retain_texts(lm, f, count, tokens, seed)))
+    texts = list(dict.fromkeys(t for f in facts for t in _batch_safe(lm, f, facts, count, tokens, seed)))
     sequences = tuple(tuple(ids) for ids in (encode(lm.tokenizer, t) for t in texts) if len(ids) > 1)
     if not sequences:
         return None

@@ -113,8 +113,10 @@ def _train(lm: LoadedModel, names: list[str], step_loss: StepLoss, settings: Tra
         progress.check()
         optimizer.zero_grad(set_to_none=True)
         losses.append(step_loss(weights))
-        if losses[-1] < settings.loss_threshold:
-            break  # the weights as they are already say the target: more steps only spread the edit
+        if losses[-1] < settings.loss_threshold:  # the weights already say the target: more steps spread the edit
+            progress.report(settings.steps, settings.steps, f"{label} stopped at step {step + 1}: loss "
+                            f"{losses[-1]:.3f} < {settings.loss_threshold}", loss=losses[-1])
+            break
         optimizer.step()
         if settings.norm_constraint is not None:
             _clamp(weights, originals, settings.norm_constraint)

@@ -144,7 +144,8 @@ def run_sequential(lm: LoadedModel, facts: Sequence[Fact], method: str,
         for receipt in reversed(receipts):
             revert_delta(lm.model, receipt)
     # PPL_r scores each edit's continuation under the unedited model: now it is back.
-    records = [dataclasses.replace(r, post=rescore_ppl_r(lm, r.post, [r.fact])) for r in records]
+    records = [dataclasses.replace(r, pre=rescore_ppl_r(lm, r.pre, [r.fact]), post=rescore_ppl_r(lm, r.post, [r.fact]))
+               for r in records]
     retention = {name: value for name, value in final.summary().items() if name in HEADLINE_METRICS}
     per_fact = [{"fact_id": m.fact_id, **{k: v for k, v in m.summary().items() if k in HEADLINE_METRICS}}
                 for m in final.facts]

@@ -41,16 +41,65 @@ def test_rome_and_memit_default_to_the_reference_kl_direction(method, tiny_lm):
 
 
 def test_ice_reference_objective_is_the_official_hard_nll(tiny_lm):
-    from core.methods.ice import ICE, ICEHParams
+    """hard = one mean NLL over x*'s and x_c's tokens (the official code). Pinned against the
+    soft loss with one-hot targets on the sampled tokens, whose KL is exactly their NLL, so
+    a wrong position or gather in either shows."""
+    import torch
+
+    from core.methods.ice import ICE, ICEHParams, _chunk_loss, _encode, sample_continuations
 
     assert ICEHParams().objective == "hard" and ICEHParams().temperature == 100.0
     lm = tiny_lm("gpt2")
-    hp = dataclasses.replace(ICE.preset(lm), steps=3, samples=2, temperature=5.0)
-    hard = ICE.compute(lm, TWO_FACTS[:1], dataclasses.replace(hp, objective="hard"))
-    soft = ICE.compute(lm, TWO_FACTS[:1], dataclasses.replace(hp, objective="soft"))
-    assert hard.info["losses"] != soft.info["losses"]  # two objectives, two optimisations
+    hp = dataclasses.replace(ICE.preset(lm), samples=1, sample_tokens=3, kl_factor=1.0)
+    rows = [_encode(lm, f, hp) for f in TWO_FACTS]
+    sampled, _ = sample_continuations(lm, {}, [r.context.ids for r in rows], 3, 5.0, torch.Generator().manual_seed(0))
+    onehot = torch.full((2, 3, lm.model.config.vocab_size), -1e4)
+    for i, tokens in enumerate(sampled):
+        onehot[i, range(3), tokens] = 0.0
+    with torch.no_grad():
+        ce = _chunk_loss(lm, {}, rows, sampled, onehot, dataclasses.replace(hp, objective="soft", kl_factor=0.0))
+        soft = _chunk_loss(lm, {}, rows, sampled, onehot, dataclasses.replace(hp, objective="soft"))
+        hard = _chunk_loss(lm, {}, rows, sampled, onehot, dataclasses.replace(hp, objective="hard"))
+    n_target = torch.tensor([len(r.plain.target_ids) for r in rows], dtype=ce.dtype)
+    expected = (n_target * ce + 3 * (soft - ce)) / (n_target + 3)
+    assert torch.allclose(hard, expected, atol=1e-4), (hard, expected)
     with pytest.raises(EditError, match="objective"):
         ICE.compute(lm, TWO_FACTS[:1], dataclasses.replace(hp, objective="fuzzy"))
+
+
+def test_fine_tuning_stops_once_the_target_is_said(tiny_lm):
+    """loss_threshold: the loop stops at the first step whose loss is under it, before
+    stepping, so the delta is the one that already says the target."""
+    from core.methods.ft import FT_M
+
+    lm = tiny_lm("gpt2")
+    hp = dataclasses.replace(FT_M.preset(lm), lr=1e-2, steps=40, retain_samples=0, loss_threshold=0.0)
+    full = FT_M.compute(lm, TWO_FACTS[:1], hp).info["losses"]
+    assert len(full) == 40
+    threshold = (full[5] + full[6]) / 2 if full[5] > full[6] else full[6] + 1e-6
+    stopped = FT_M.compute(lm, TWO_FACTS[:1], dataclasses.replace(hp, loss_threshold=threshold)).info["losses"]
+    first_under = next(i for i, x in enumerate(full) if x < threshold)
+    assert len(stopped) == first_under + 1 and stopped == pytest.approx(full[: first_under + 1])
+
+
+def test_retain_texts_are_the_models_own_and_never_the_facts_probes(tiny_lm):
+    """The retain set reads only the prompt's words before the subject, the subject and the
+    answers to leave out; it is seeded, and in a batch no fact's text names another's subject."""
+    from core.facts.fact import Fact
+    from core.methods.retain import _batch_safe, build_retain_set, retain_texts
+
+    lm = tiny_lm("gpt2")
+    fact = Fact.create(subject="France", prompt="The capital of France is", target_new="Lyon", target_true="Paris",
+                       paraphrases=["France's capital is"],
+                       locality=[{"prompt": "The capital of Spain is", "answer": "Madrid"}])
+    texts = retain_texts(lm, fact, 6, 8, 0)
+    assert texts and texts == retain_texts(lm, fact, 6, 8, 0)
+    assert not any(p in t for t in texts for p in ("France's capital is", "The capital of Spain is"))
+    assert all(t.startswith(("The capital of", "France")) for t in texts)
+    spain = Fact.create(subject="Spain", prompt="The capital of Spain is", target_new="Rome")
+    assert not any("spain" in t.lower() for t in _batch_safe(lm, fact, [fact, spain], 6, 8, 0))
+    first, again = build_retain_set(lm, [fact], 6, 8, 0), build_retain_set(lm, [fact], 6, 8, 0)
+    assert first.sequences == again.sequences and first.original.equal(again.original)
 
 
 def test_grace_radius_growth_rules():

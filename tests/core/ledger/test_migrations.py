@@ -74,3 +74,26 @@ def test_the_frozen_v1_file_matches_migration_one():
     frozen.executescript(V1_SQL.read_text())
     by_file = {(t, n) for t, n in frozen.execute("SELECT type, name FROM sqlite_master WHERE name NOT LIKE 'sqlite_%'")}
     assert by_file - {("table", "schema_migrations")} == schema(MIGRATIONS[0].statements)
+
+
+def test_a_read_never_converts_an_older_workspace(tmp_path, tiny_model_dir):
+    """Read-only opens (queue, log, info…) refuse a workspace that needs migrating and leave
+    its bytes as they were; `workspace upgrade` migrates it, keeping a copy first."""
+    import pytest
+
+    from core.cli.main import main
+    from core.ledger.errors import SchemaError
+    from core.model.fingerprint import folder_fingerprint
+
+    folder = tiny_model_dir("gpt2")
+    path = tmp_path / "old.factsmith"
+    _v1_workspace(path, folder, folder_fingerprint(folder))
+    before = path.read_bytes()
+    with pytest.raises(SchemaError, match="workspace upgrade"):
+        Workspace.open(path, read_only=True)
+    assert main(["queue", "--workspace", str(path)]) == 2
+    assert path.read_bytes() == before and not (tmp_path / "old.factsmith.v1.bak").exists()
+    assert main(["workspace", "upgrade", "--workspace", str(path)]) == 0
+    assert (tmp_path / "old.factsmith.v1.bak").is_file()
+    with Workspace.open(path, read_only=True) as ws:
+        assert ws.schema_version == SCHEMA_VERSION

@@ -1,0 +1,46 @@
+"""File → Apply patch…: an unsigned patch is refused until the reviewer ticks the box; the
+patched folder is written on the job lane and the status bar says who signed it."""
+
+from __future__ import annotations
+
+import pytest
+
+from core.ledger import Workspace
+from core.model.fingerprint import state_fingerprint
+from core.model.loading import LoadOptions, load_model
+from tests.app.helpers import open_window, wait_job
+from tests.core.ledger.helpers import add_run_approve, make_facts
+
+pytestmark = pytest.mark.gui
+
+
+@pytest.fixture
+def unsigned_patch(tmp_path, tiny_model_dir):
+    """A two-edit patch exported with no author key (the test's config folder has none)."""
+    with Workspace.create(tmp_path / "src.factsmith", tiny_model_dir("gpt2"), author="bob") as ws:
+        add_run_approve(ws, make_facts(2))
+        ws.commit("two")
+        ws.export_patch(tmp_path / "two.fspatch")
+        head = ws.checkout("HEAD", options=LoadOptions(device="cpu")).weights_fingerprint
+    return tmp_path / "two.fspatch", head
+
+
+def test_an_unsigned_patch_needs_the_reviewers_consent(qtbot, tiny_model_dir, tmp_path, unsigned_patch):
+    patch, head = unsigned_patch
+    window = open_window(qtbot, model_path=tiny_model_dir("gpt2"))
+    dialog = window.open_patch_apply_dialog()
+    assert dialog.model.text() == str(window.lm.info.path)
+    assert not dialog.allow_unsigned.isChecked() and not dialog.allow_untrusted.isChecked()
+    dialog.patch.setText(str(patch))
+    dialog.out.setText(str(tmp_path / "patched"))
+    refused = wait_job(qtbot, window.apply_patch(dialog.choice()))
+    assert refused.state.value == "failed" and "unsigned" in window.last_error.text()
+    assert not (tmp_path / "patched").exists()
+
+    dialog.allow_unsigned.setChecked(True)
+    dialog.verify.setChecked(True)  # rehash the base folder in full first
+    applied = wait_job(qtbot, window.apply_patch(dialog.choice()))
+    assert applied.state.value == "done", window.last_error.text()
+    assert "unsigned, applied as you allowed" in window.statusBar().currentMessage()
+    assert state_fingerprint(load_model(tmp_path / "patched", LoadOptions(device="cpu")).model) == head
+    window.close()
