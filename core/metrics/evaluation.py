@@ -43,12 +43,13 @@ from core.metrics.results import (
     aggregate,
     to_jsonable,
 )
-from core.model.generation import top_next_tokens
+from core.model.generation import max_positions, top_next_tokens
 from core.model.loading import LoadedModel
 from core.util.progress import Progress, silent
 
 __all__ = ["DEFAULT_PROTOCOL", "PROTOCOLS", "EvalOptions", "EvaluationReport", "FactMetrics", "Reference",
-           "ReferenceFact", "aggregate", "capture_reference", "evaluate", "rescore_ppl_r"]
+           "ReferenceFact", "ContextTooLongError", "aggregate", "capture_reference", "check_context", "evaluate",
+           "rescore_ppl_r"]
 
 log = logging.getLogger(__name__)
 
@@ -101,6 +102,7 @@ def capture_reference(lm: LoadedModel, facts: Sequence[Fact], batch_size: int = 
                       progress: Progress | None = None) -> Reference:
     """Snapshot the model's locality answers; call while it is still unedited."""
     progress = progress or silent()
+    check_context(lm, facts)
     pairs = list(dict.fromkeys((q.prompt, q.answer) for f in facts for q in f.locality))
     table = proto.score_table(lm, pairs, batch_size, progress.stage(0.0, 0.5))
     texts = dict(zip(pairs, proto.greedy_answers(lm, pairs, progress.stage(0.5, 1.0)), strict=True))
@@ -109,6 +111,34 @@ def capture_reference(lm: LoadedModel, facts: Sequence[Fact], batch_size: int = 
                       tuple(texts[q.prompt, q.answer] for q in f.locality))
         for f in facts
     ))
+
+
+class ContextTooLongError(ValueError):
+    """A prompt with its answer does not fit the model's context; names the fact and field."""
+
+
+def _probes(fact: Fact) -> list[tuple[str, str, str]]:
+    rows = [("prompt", fact.prompt, fact.target_new)]
+    rows += [(f"paraphrases[{i}]", p, fact.target_new) for i, p in enumerate(fact.paraphrases)]
+    rows += [(f"locality[{i}]", q.prompt, q.answer) for i, q in enumerate(fact.locality)]
+    return rows + [(f"portability[{i}]", q.prompt, q.answer) for i, q in enumerate(fact.portability)]
+
+
+def check_context(lm: LoadedModel, facts: Sequence[Fact]) -> None:
+    """Refuse, before any scoring, a prompt + answer longer than the model's context (the
+    embedding lookup would fail deep inside the model), naming the request and field."""
+    from core.model.tokens import encode_pair
+
+    limit = max_positions(lm.model.config)
+    if limit is None:
+        return
+    for number, fact in enumerate(facts, 1):
+        for field_name, prompt, answer in _probes(fact):
+            length = len(encode_pair(lm.tokenizer, prompt, answer).ids)
+            if length > limit:
+                raise ContextTooLongError(
+                    f"request {number} ({fact.subject}): {field_name} with its answer is {length} tokens, but "
+                    f"the model's context holds {limit}; shorten that prompt or leave it out")
 
 
 def _edited_state(lm: LoadedModel, edit: Delta | EditedState | None) -> EditedState:
@@ -185,6 +215,7 @@ def evaluate(
     options, progress = options or EvalOptions(), progress or silent()
     protocols = _check_protocols(protocols if protocols is not None else options.protocols)
     options = dataclasses.replace(options, protocols=protocols)
+    check_context(lm, facts)
     started = time.perf_counter()
     ref = reference if reference is not None else Reference(())
     if reference is None and {"teacher_forced", "generation"} & set(protocols):

@@ -252,3 +252,21 @@ def test_fluency_reads_damage_to_the_model(demo_lm):
     after = aggregate(evaluate(demo_lm, facts, edit=wrecked, options=options))["fluency"]
     assert aggregate(evaluate(demo_lm, facts, options=options))["fluency"] == before  # restored
     assert abs(after - before) / before > 0.05, (before, after)
+
+
+@pytest.mark.parametrize("field", ["paraphrases", "locality"])
+def test_a_prompt_longer_than_the_context_is_refused_by_name(demo_lm, field):
+    """The demo model holds 64 positions: a longer paraphrase or locality prompt gets a
+    message naming the request and field, not an IndexError from the embedding."""
+    from core.metrics.evaluation import ContextTooLongError
+    from core.workflows.editing import compute_edit
+
+    long = "In a sentence that goes on " + "and on " * 40 + "France's capital is"
+    fact = fact_from_dict({"subject": "France", "prompt": "The capital of France is", "target_new": "Lyon",
+                           **({"paraphrases": [long]} if field == "paraphrases"
+                              else {"locality": [{"prompt": long, "answer": "Paris"}]})})
+    with pytest.raises(ContextTooLongError, match=rf"request 1 \(France\): {field}\[0\] with its answer is \d+ "
+                                                  r"tokens, but the model's context holds 64"):
+        evaluate(demo_lm, [fact])
+    with pytest.raises(ContextTooLongError, match=rf"{field}\[0\]"):
+        compute_edit(demo_lm, [fact], "grace")
