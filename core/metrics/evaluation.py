@@ -47,9 +47,21 @@ from core.model.generation import max_positions, top_next_tokens
 from core.model.loading import LoadedModel
 from core.util.progress import Progress, silent
 
-__all__ = ["DEFAULT_PROTOCOL", "PROTOCOLS", "EvalOptions", "EvaluationReport", "FactMetrics", "Reference",
-           "ReferenceFact", "ContextTooLongError", "aggregate", "capture_reference", "check_context", "evaluate",
-           "rescore_ppl_r"]
+__all__ = [
+    "DEFAULT_PROTOCOL",
+    "PROTOCOLS",
+    "ContextTooLongError",
+    "EvalOptions",
+    "EvaluationReport",
+    "FactMetrics",
+    "Reference",
+    "ReferenceFact",
+    "aggregate",
+    "capture_reference",
+    "check_context",
+    "evaluate",
+    "rescore_ppl_r",
+]
 
 log = logging.getLogger(__name__)
 
