@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from core.cli.commands_ledger import common, open_ws
+from core.cli.commands_tune import add_preset_option
 from core.cli.ledger_render import render_materialised, render_patch, render_runs
 from core.model.loading import DTYPES, LoadOptions
 from core.util.progress import Progress
@@ -63,6 +64,10 @@ def register(sub) -> None:
     run.add_argument("--method", required=True, help="editing method (rome, ft-l, ft-m, ...)")
     run.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a hyperparameter")
     run.add_argument("--batch", action="store_true", help="one run editing all the facts at once")
+    add_preset_option(run)
+    run.add_argument("--layer", choices=("auto",),
+                     help="auto: edit at the layer the causal trace picks (ROME, MEMIT, GRACE, FT-L, FT-M; "
+                          "also --set layer=auto); runs share one trace per relation")
     load_options(run, BASE_HELP)
     run.set_defaults(handler=run_edits, render=render_runs)
 
@@ -100,10 +105,14 @@ def run_edits(args: argparse.Namespace) -> list[dict[str, Any]]:
     from core.methods.hparams import parse_assignments
 
     overrides = parse_assignments(args.set)
+    if args.layer == "auto":
+        from core.workflows.auto_layer import auto_override
+
+        overrides.update(auto_override(args.method))
     with open_ws(args) as ws:
         _verify(args, ws)
         runs = ws.run_edits(args.facts, args.method, overrides, batch=args.batch, model_dir=args.model,
-                            options=_options(args), progress=_progress())
+                            options=_options(args), preset=args.preset, progress=_progress())
         return [r.to_dict() for r in runs]
 
 

@@ -36,16 +36,9 @@ def add_preset_option(parser: argparse.ArgumentParser) -> None:
 
 def preset_base(args: argparse.Namespace, lm) -> Any | None:
     """The hyperparameters ``--preset`` names (None: the method's default preset)."""
-    name = getattr(args, "preset", "default")
-    if name == "default":
-        return None
-    if name != "tuned":
-        from core.methods import preset_variant
+    from core.workflows.edit_choice import named_preset
 
-        return preset_variant(lm, args.method, name)  # ValueError names the variants offered
-    from core.workflows.tune_store import require_tuned_preset
-
-    return require_tuned_preset(lm, args.method)
+    return named_preset(lm, args.method, getattr(args, "preset", "default"))
 
 
 def _progress():

@@ -214,11 +214,14 @@ class Workspace:
         return runs.run_delta(self._store, self.run(run_id))
 
     def run_edits(self, fact_refs: Sequence[str], method: str, overrides: Mapping[str, str] | None = None, *,
-                  batch: bool = False, lm=None, model_dir=None, options=None,
+                  batch: bool = False, lm=None, model_dir=None, options=None, preset: str | None = None,
                   progress: Progress | None = None) -> list[RunRecord]:
         """Compute and store edit runs on HEAD's weights: one per fact, or one for all (``batch``).
+        ``preset`` names the base hyperparameters (default, tuned or a variant); ``layer=auto``
+        in ``overrides`` traces the layer (one trace per relation across the runs).
         A caller's ``lm`` must be the pristine base; it is turned into HEAD in place."""
-        from core.workflows.editing import compute_edit
+        from core.workflows.auto_layer import TraceCache
+        from core.workflows.edit_choice import compute_chosen_edit
 
         progress, overrides = progress or silent(), dict(overrides or {})
         facts = [self.fact(ref).fact for ref in fact_refs]
@@ -227,10 +230,10 @@ class Workspace:
         head = self.head()
         lm = self.checkout(head, lm=lm, model_dir=model_dir, options=options, progress=progress.stage(0, 0.2)).lm
         groups = [facts] if batch else [[fact] for fact in facts]
-        done = []
+        done, traces = [], TraceCache()
         for i, group in enumerate(groups):
             step = progress.stage(0.2 + 0.8 * i / len(groups), 0.2 + 0.8 * (i + 1) / len(groups))
-            outcome = compute_edit(lm, group, method, overrides=overrides, progress=step)
+            outcome = compute_chosen_edit(lm, group, method, overrides, preset, traces, step)
             done.append(self.record_outcome(outcome, head.state_fingerprint, overrides))
         return done
 

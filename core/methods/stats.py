@@ -24,12 +24,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from core.edit.hooks import StopForward, capture_many, stop_after
+from core.methods.stats_sampling import cached_tokens
 from core.methods.stats_text import StatsError, StatsSource, sequences, token_batches, window
 from core.model.loading import LoadedModel
 from core.model.tokens import model_batch
 from core.util.atomic import replacing
 from core.util.paths import cache_dir
-from core.util.progress import Progress, silent
+from core.util.progress import Progress, RateMeter, silent
 
 __all__ = ["CovarianceStatus", "StatsError", "StatsSource", "StatsSpec", "cache_path", "covariance_status",
            "layer_covariance", "layer_covariances"]
@@ -37,6 +38,8 @@ __all__ = ["CovarianceStatus", "StatsError", "StatsSource", "StatsSpec", "cache_
 log = logging.getLogger(__name__)
 
 DEFAULT_BUDGET_TOKENS = 100_000
+# Share of a self-sampled covariance's progress that sampling takes (the key pass the rest)
+SAMPLING_SHARE = 0.8
 
 
 @dataclass(frozen=True)
@@ -120,16 +123,21 @@ def _accumulate(lm: LoadedModel, layers: list[int], source: StatsSource, budget:
     """({layer: Σ k kᵀ in float64}, tokens) over one pass of the source's text."""
     names = {layer: lm.spec.mlp_out_module(layer) for layer in layers}
     what = f"covariance of {len(layers)} layers" if len(layers) > 1 else "covariance"
+    width = window(lm)
+    to_sample = source.kind == "self" and cached_tokens(lm, source.seed, width) < budget
+    texts = sequences(lm, source, width, progress.stage(0.0, SAMPLING_SHARE) if to_sample else progress, budget)
+    keys_progress = progress.stage(SAMPLING_SHARE, 1.0) if to_sample else progress
     sums: dict = {}
-    count = 0
-    for batch in token_batches(sequences(lm, source, window(lm), progress), budget):
+    count, meter = 0, None
+    for batch in token_batches(texts, budget):
+        meter = meter or RateMeter(budget)  # started after any sampling: the rate of this pass
         progress.check()
         keys = _keys(lm, names, batch)
         for layer, k in keys.items():
             product = (k.T @ k).double()  # float32 products per batch, float64 sums: many batches lose nothing
             sums[layer] = product if layer not in sums else sums[layer] + product
         count += next(iter(keys.values())).shape[0]
-        progress.report(count, budget, f"{what}: {count:,} tokens", tokens=count)
+        keys_progress.report(count, budget, f"{what}: {meter.text(count)}", tokens=count, **meter.values(count))
     if not count:
         raise StatsError(f"the statistics source {source.path or '(self-sampled)'} gave no text")
     log.info("covariance for layers %s over %d tokens", layers, count)

@@ -3,7 +3,8 @@
 Sources: a .txt file (paragraphs split by blank lines, else one text per line), a
 .jsonl file (a "text" field per row), a ``datasets`` folder saved with
 ``save_to_disk`` (a "text" column), or, with no path, sequences sampled from the model
-(seeded). ``core.methods.stats`` turns them into cached covariances.
+(seeded, stored once per model and seed: ``core.methods.stats_sampling``).
+``core.methods.stats`` turns them into cached covariances.
 """
 
 from __future__ import annotations
@@ -13,14 +14,12 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from core.methods.stats_sampling import SAMPLER_VERSION, sampled
 from core.model.loading import LoadedModel
 from core.model.tokens import encode
 from core.util.progress import Progress
 
 FORWARD_TOKENS = 4096  # tokens per statistics forward pass
-# the start-token estimate needs a few positions per row, not whole texts: models that
-# rarely end a text would otherwise sample rows × window tokens only to throw them away
-MARGINAL_STEPS = 64
 
 
 class StatsError(ValueError):
@@ -48,7 +47,7 @@ class StatsSource:
     def identity(self) -> str:
         """Changes whenever the text could have: path, size and mtime, or the seed."""
         if self.kind == "self":
-            return f"self-sampled:{self.seed}"
+            return f"self-sampled:{self.seed}:sampler-{SAMPLER_VERSION}"
         p = Path(self.path).expanduser().resolve()
         if not p.exists():
             raise StatsError(f"statistics source {p} does not exist")
@@ -83,10 +82,14 @@ def window(lm: LoadedModel) -> int:
     return min(max_positions(lm.model.config) or 256, 256)
 
 
-def sequences(lm: LoadedModel, source: StatsSource, width: int, progress: Progress) -> Iterator[list[int]]:
-    """Token-id sequences of at most ``width`` tokens, as the model would read them."""
+def sequences(lm: LoadedModel, source: StatsSource, width: int, progress: Progress,
+              budget: int) -> Iterator[list[int]]:
+    """Token-id sequences of at most ``width`` tokens, as the model would read them: at
+    least ``budget`` tokens of them where the source has that many. Self-sampled text
+    comes from the stored stream (``core.methods.stats_sampling``), sampled first where
+    it is shorter than ``budget``."""
     if source.kind == "self":
-        yield from _sampled(lm, source.seed, width, progress)
+        yield from sampled(lm, source.seed, width, budget, progress)
         return
     for text in _texts(source):
         ids = encode(lm.tokenizer, text)
@@ -135,62 +138,3 @@ def _dataset_texts(path: Path) -> Iterator[str]:
         raise StatsError(f"the dataset at {path} has no 'text' column (columns: {', '.join(data.column_names)})")
     for rows in data.iter(batch_size=256):
         yield from (t for t in rows["text"] if isinstance(t, str) and t.strip())
-
-
-def _sampled(lm: LoadedModel, seed: int, width: int, progress: Progress) -> Iterator[list[int]]:
-    """Endless seeded samples from the model, each cut at its first end-of-text.
-
-    Models whose tokenizer adds a BOS token start from it. Others may never have learnt
-    what follows end-of-text (the demo model saw single sentences only), so one batch
-    started from it serves only to estimate the model's average next-token distribution,
-    from which every later row draws its first token.
-    """
-    import torch
-
-    generator = torch.Generator().manual_seed(seed)
-    rows = _sample_rows(lm)
-    bos = encode(lm.tokenizer, "")  # [BOS] for tokenizers that add one, else []
-    if bos:
-        while True:
-            sampled, _ = _sample_batch(lm, [bos] * rows, width - len(bos), generator, progress)
-            yield from (bos + row for row in sampled if row)
-    _, marginal = _sample_batch(lm, [[lm.tokenizer.eos_token_id]] * rows, min(width, MARGINAL_STEPS),
-                                generator, progress)
-    marginal[lm.tokenizer.eos_token_id] = 0.0
-    while True:
-        starts = torch.multinomial(marginal, rows, replacement=True, generator=generator).tolist()
-        sampled, _ = _sample_batch(lm, [[s] for s in starts], width - 1, generator, progress)
-        yield from ([s, *row] for s, row in zip(starts, sampled, strict=True))
-
-
-def _sample_rows(lm: LoadedModel) -> int:
-    """Rows sampled at once: many for small models, few where the KV cache is large."""
-    return max(8, min(256, 2**22 // (lm.info.hidden_size * lm.info.layers)))
-
-
-def _sample_batch(lm: LoadedModel, starts: list[list[int]], length: int, generator, progress: Progress):
-    """(rows of up to ``length`` sampled tokens each, cut at end-of-text; the mean
-    next-token distribution over the unfinished rows). Temperature 1, no top-k."""
-    import torch
-
-    eos = lm.tokenizer.eos_token_id
-    ids = torch.tensor(starts, device=lm.device)
-    # no row is padded, but the start token may be the pad token: an explicit mask says so
-    mask = torch.ones_like(ids)
-    out, done = [], torch.zeros(len(starts), dtype=torch.bool)
-    marginal, past = 0.0, None
-    with torch.no_grad():
-        for _ in range(length):
-            progress.check()
-            result = lm.model(input_ids=ids, attention_mask=mask, past_key_values=past, use_cache=True)
-            past = result.past_key_values
-            probs = torch.softmax(result.logits[:, -1].float().cpu(), dim=-1)
-            marginal = marginal + probs[~done].sum(0)
-            out.append(torch.multinomial(probs, 1, generator=generator))
-            done |= out[-1][:, 0] == eos
-            if bool(done.all()):
-                break
-            ids = out[-1].to(lm.device)
-            mask = torch.cat([mask, torch.ones_like(ids)], dim=1)
-    rows = torch.cat(out, dim=1).tolist() if out else [[] for _ in starts]
-    return [row[: row.index(eos)] if eos in row else row for row in rows], marginal / marginal.sum()

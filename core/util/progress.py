@@ -71,3 +71,61 @@ class Progress:
 def silent() -> Progress:
     """A progress that reports nowhere and is never cancelled by anyone else."""
     return Progress()
+
+
+def _duration(seconds: float) -> str:
+    """9 s, 2 min 5 s, 1 h 3 min: the remaining time as a person reads it."""
+    seconds = max(0, round(seconds))
+    if seconds < 60:
+        return f"{seconds} s"
+    if seconds < 3600:
+        return f"{seconds // 60} min {seconds % 60} s"
+    return f"{seconds // 3600} h {seconds % 3600 // 60} min"
+
+
+def rate_text(done: float, total: float | None, rate: float, unit: str = "tokens", short: str = "tok") -> str:
+    """``12,800 / 40,000 tokens · 3,100 tok/s · 9 s left``: rate (per second) and time
+    left once the rate is known (positive)."""
+    parts = [f"{done:,.0f} / {total:,.0f} {unit}" if total else f"{done:,.0f} {unit}"]
+    if rate > 0:
+        parts.append(f"{rate:,.0f} {short}/s")
+        if total:
+            parts.append(f"{_duration(max(0.0, total - done) / rate)} left")
+    return " · ".join(parts)
+
+
+class RateMeter:
+    """Counts units of work (tokens) against a total and says how fast and how long is left.
+
+    ``values(done)`` gives what a live display needs (done, total, rate per second,
+    seconds left) as ``ProgressEvent.values``; ``text(done)`` the line ``rate_text`` writes.
+    ``start`` is work already done before the meter started (it counts in ``done`` but
+    not in the rate).
+    """
+
+    def __init__(self, total: float | None, unit: str = "tokens", short: str = "tok",
+                 clock: Callable[[], float] | None = None, start: float = 0.0) -> None:
+        import time
+
+        self.total, self.unit, self.short, self.start = total, unit, short, start
+        self._clock = clock or time.perf_counter
+        self._started = self._clock()
+
+    def elapsed(self) -> float:
+        return self._clock() - self._started
+
+    def rate(self, done: float) -> float:
+        seconds = self.elapsed()
+        return (done - self.start) / seconds if seconds > 0 and done > self.start else 0.0
+
+    def text(self, done: float) -> str:
+        return rate_text(done, self.total, self.rate(done), self.unit, self.short)
+
+    def values(self, done: float) -> dict[str, float]:
+        rate = self.rate(done)
+        out = {"done_units": float(done), "rate": rate}
+        if self.total:
+            out["total_units"] = float(self.total)
+            if rate:
+                out["seconds_left"] = max(0.0, self.total - done) / rate
+        return out

@@ -35,8 +35,8 @@ from core.util.progress import Progress, silent
 from core.workflows.editing import compute_edit
 from core.workflows.runs import FactRecord, build_report
 
-__all__ = ["AUTO", "AUTO_METHODS", "AutoLayerChoice", "TraceCache", "auto_layer_hparams", "auto_requested",
-           "layers_for", "relation_key", "run_independent_auto", "strip_auto", "traced_layers"]
+__all__ = ["AUTO", "AUTO_METHODS", "AutoLayerChoice", "TraceCache", "auto_layer_hparams", "auto_override",
+           "auto_requested", "layers_for", "relation_key", "run_independent_auto", "strip_auto", "traced_layers"]
 
 log = logging.getLogger(__name__)
 
@@ -167,6 +167,14 @@ def auto_layer_hparams(lm: LoadedModel, method: str, hparams: Any, facts: Sequen
 def auto_requested(overrides: Mapping[str, Any]) -> bool:
     """Whether overrides ask for ``layer=auto`` or ``layers=auto``."""
     return any(str(overrides.get(name, "")).strip().lower() == AUTO for name in ("layer", "layers"))
+
+
+def auto_override(method: str) -> dict[str, str]:
+    """The override that asks ``method`` for ``layer: auto`` (its own layer field)."""
+    policy = AUTO_METHODS.get(method.lower())
+    if policy is None:
+        raise ValueError(f"layer auto is offered for {', '.join(AUTO_METHODS)}, not {method}")
+    return {policy.field: AUTO}
 
 
 def strip_auto(overrides: Mapping[str, Any]) -> dict[str, Any]:

@@ -23,7 +23,7 @@ def ws_path(workspace):
 
 @pytest.fixture
 def fake_editing(monkeypatch):
-    """core.workflows.editing stand-in: hand-made deltas, and a record of the weights each edit saw."""
+    """core.workflows.editing (and edit_choice) stand-in: hand-made deltas, and a record of the weights each edit saw."""
     from core.model.fingerprint import state_fingerprint
 
     seen = []
@@ -37,7 +37,12 @@ def fake_editing(monkeypatch):
             previews={"after": facts[0].target_new}, seconds=0.5,
             environment={"seed": 7, "device": "cpu", "dtype": "float32", "torch": "x"})
 
+    def compute_chosen_edit(lm, facts, method_name, overrides=None, preset=None, cache=None, progress=None):
+        return compute_edit(lm, facts, method_name, overrides=overrides, progress=progress)
+
     monkeypatch.setitem(sys.modules, "core.workflows.editing", types.SimpleNamespace(compute_edit=compute_edit))
+    monkeypatch.setitem(sys.modules, "core.workflows.edit_choice",
+                        types.SimpleNamespace(compute_chosen_edit=compute_chosen_edit))
     return seen
 
 
