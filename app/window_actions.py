@@ -201,7 +201,7 @@ class WindowActions(HistoryActions):
         def work(_progress):
             old = suggest_old_answer(lm, body.get("prompt", ""))
             probes = suggest_locality(body.get("subject", ""), body.get("prompt", ""), body.get("relation", ""),
-                                      others, existing=existing)
+                                      others, existing=existing, lm=lm)
             return old, probes
 
         job = self.lane.submit("Suggesting", work)
