@@ -234,7 +234,7 @@ class WindowActions(HistoryActions):
         self.tabs.setCurrentIndex(0)
         self.preview_panel.track(job)
         job.finished.connect(self.method_panel.update_stats_status)  # the preview may have computed them
-        job.finished.connect(lambda: self.show_selected_run())
+        job.finished.connect(lambda: job.state.value == "done" and self.show_selected_run())
         return self._report_failure(job, "The preview failed")
 
     def review_selected(self, decision: str, note: str = "") -> bool:
