@@ -36,7 +36,6 @@ class ReviewBar(QGroupBox):
             self.buttons[decision] = button
             row.addWidget(button)
         self.undo_button = QPushButton()
-        self.undo_button.setShortcut(QKeySequence(UNDO_KEY))
         self.undo_button.clicked.connect(self.undo_requested)
         row.addWidget(self.undo_button)
         self.set_undo(None)
@@ -52,6 +51,7 @@ class ReviewBar(QGroupBox):
         """``what``: the decision Undo would reverse ("approved France"), None when there is none."""
         text = f"Undo {what}" if what else "Undo"
         self.undo_button.setText(f"{text} ({UNDO_KEY})")
+        self.undo_button.setShortcut(QKeySequence(UNDO_KEY))  # after setText, which resets it
         self.undo_button.setToolTip(f"Undo your last review decision ({what or 'none left'}) — {UNDO_KEY}; "
                                     "Ctrl+Z undoes typing in the note")
         self.undo_button.setEnabled(what is not None)

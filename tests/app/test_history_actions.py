@@ -26,7 +26,7 @@ def _two_edits_committed(qtbot, window):
         click_preview(qtbot, window)
         runs.append(window.preview_panel.run)
         qtbot.mouseClick(window.review_bar.buttons["approve"], Qt.MouseButton.LeftButton)
-    wait_job(qtbot, window.commit("two edits"))
+    wait_job(qtbot, window.commit("two edits", force=True))
     return window.ws.head(), runs
 
 
