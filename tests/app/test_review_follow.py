@@ -1,6 +1,8 @@
 """The preview pane follows the selected fact, stored previews come back after a restart, the
 verdict heads the metrics (a failed edit never looks like success), and labels stay current."""
 
+import copy
+
 import pytest
 from PySide6.QtCore import Qt
 
@@ -60,6 +62,13 @@ def test_a_failed_edit_is_headed_by_its_verdict_and_never_green(qtbot):
     assert metrics.table.item(0, 0).foreground().color().name() == "#b3261e"
     colours = [metrics.change_colour(r) for r in range(metrics.table.rowCount())]
     assert GOOD not in colours, "no green cell for an edit that failed"
+    rising = copy.deepcopy(window.preview_panel.run.metrics)  # even where a metric rose
+    rising["post_all"]["reliability"] = rising["pre_all"]["reliability"] + 0.5
+    metrics.set_metrics(rising)
+    assert GOOD not in [metrics.change_colour(r) for r in range(metrics.table.rowCount())]
+    rising["verdict"]["verdict"] = "took"
+    metrics.set_metrics(rising)
+    assert GOOD in [metrics.change_colour(r) for r in range(metrics.table.rowCount())], "green for a success"
     window.close()
 
 

@@ -175,3 +175,19 @@ def test_layout_at_1366_keeps_scroll_buttons_metrics_and_ticks(qtbot):
     window.history.set_drift([(1, 0.5, 0.9, 1), (2, 0.6, 0.8, 2)])
     assert not axis.autoSIPrefix and "x0.001" not in axis.labelString()
     window.close()
+
+
+def test_suggest_proposes_locality_prompts_in_a_new_workspace(qtbot):
+    window = _active(qtbot)
+    assert window.ws.queue() == [], "a new workspace: no other facts to borrow prompts from"
+    editor = window.editor
+    qtbot.keyClick(window, Qt.Key.Key_N, CTRL)
+    qtbot.keyClicks(editor.fields["subject"], "France")
+    qtbot.keyClicks(editor.fields["prompt"], "The capital of France is")
+    before = window.lane.jobs
+    qtbot.mouseClick(editor.suggest_button, Qt.MouseButton.LeftButton)
+    wait_job(qtbot, next(j for j in window.lane.jobs if j not in before), 60_000)
+    assert editor.fields["target_true"].text() == "Paris"
+    probes = editor.locality.rows()
+    assert len(probes) == 3 and all(prompt and answer and "France" not in prompt for prompt, answer in probes)
+    window.close()
