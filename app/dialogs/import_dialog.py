@@ -50,10 +50,7 @@ class ImportDialog(QDialog):
         self.path = QLineEdit(str(start or ""))
         self.path.setPlaceholderText("Choose a file: Browse…, Dataset folder… or Demo set")
         self.path.editingFinished.connect(self.inspect)
-        self.example_button = QPushButton("Demo set")
-        self.example_button.setToolTip(f"Import the demo edit set: {example}" if example else "")
-        self.example_button.setVisible(example is not None)
-        self.example_button.clicked.connect(lambda: self.choose(example))
+        self.example_button = self._example_button(example)
         self.browse_button = QPushButton("Browse…")
         self.browse_button.clicked.connect(self.browse)
         self.folder_button = QPushButton("Dataset folder…")
@@ -91,6 +88,13 @@ class ImportDialog(QDialog):
         if start:
             self.inspect()
         self._update_button()  # Import waits for a file that reads
+
+    def _example_button(self, example: Path | None) -> QPushButton:
+        button = QPushButton("Demo set")
+        button.setToolTip(f"Import the demo edit set: {example}" if example else "")
+        button.setVisible(example is not None)
+        button.clicked.connect(lambda: self.choose(example))
+        return button
 
     def choose(self, path: Path | str) -> None:
         """Take this file (as Browse… does) and show what it holds."""
