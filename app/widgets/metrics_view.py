@@ -7,7 +7,7 @@ from typing import Any
 
 import pyqtgraph as pg
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QColor, QFont
+from PySide6.QtGui import QColor, QFont, QResizeEvent
 from PySide6.QtWidgets import QHeaderView, QSplitter, QTableWidget, QTableWidgetItem, QWidget
 
 from core import HEADLINE_METRICS
@@ -71,7 +71,7 @@ class MetricsView(QSplitter):
         self.table.verticalHeader().hide()
         header = self.table.horizontalHeader()
         header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
-        header.setStretchLastSection(True)
+        header.setStretchLastSection(False)  # every column as wide as its contents
         header.setMinimumSectionSize(40)
         self.table.verticalHeader().setDefaultSectionSize(22)
         self.chart = pg.PlotWidget(background="w")
@@ -81,27 +81,46 @@ class MetricsView(QSplitter):
         self.chart.addLegend(offset=(5, 5), colCount=2)
         self.addWidget(self.table)
         self.addWidget(self.chart)
-        self.setSizes([480, 300])
-        self.setStretchFactor(0, 2)
+        self.chart.setMinimumWidth(170)
+        self.setSizes([560, 220])
+        self.setStretchFactor(0, 3)
+        self.setStretchFactor(1, 1)
 
     def set_metrics(self, metrics: Mapping[str, Any]) -> None:
         """The verdict heads the table; then the metrics, grouped by protocol under a header row."""
         self.table.setRowCount(0)
         verdict = metrics.get("verdict") or {}
         if verdict:
-            self._span_row(f"Verdict: {verdict.get('summary', verdict.get('verdict'))}",
-                           "; ".join(verdict.get("advice") or []), VERDICT_COLOURS.get(verdict.get("verdict")))
+            text = f"Verdict: {verdict.get('summary', verdict.get('verdict'))}"
+            advice = "\n".join(f"Try: {a}" for a in verdict.get("advice") or [])
+            self._span_row(text, f"{text}\n{advice}".strip(), VERDICT_COLOURS.get(verdict.get("verdict")))
         protocol = None
         for name, pre, post, row_protocol in metric_rows(metrics):
             if row_protocol != protocol:
                 protocol = row_protocol
                 self._span_row(f"{protocol} protocol", PROTOCOL_HELP.get(protocol, ""), None)
             self._metric_row(name, pre, post, protocol, verdict.get("verdict", ""))
-        self.table.resizeColumnsToContents()
+        self._fit_columns()
         if metrics:
             self._draw_chart(metrics)
         else:
             self.chart.clear()
+
+    def resizeEvent(self, event) -> None:
+        """Side by side when the table fits beside the chart, else the chart goes below (1366×768)."""
+        needed = sum(self.table.columnWidth(c) for c in range(self.table.columnCount())) + 30
+        wide = event.size().width() >= needed + self.chart.minimumWidth()
+        self.setOrientation(Qt.Orientation.Horizontal if wide else Qt.Orientation.Vertical)
+        super().resizeEvent(event)
+
+    def _fit_columns(self) -> None:
+        """Columns as wide as their metric rows (the long verdict and group rows span them all)."""
+        metrics = self.table.fontMetrics()
+        rows = [r for r in range(self.table.rowCount()) if self.table.columnSpan(r, 0) == 1]
+        for c in range(self.table.columnCount()):
+            texts = [self.table.horizontalHeaderItem(c).text()] + [self.table.item(r, c).text() for r in rows]
+            self.table.setColumnWidth(c, max(metrics.horizontalAdvance(t) for t in texts) + 14)
+        self.resizeEvent(QResizeEvent(self.size(), self.size()))
 
     def _span_row(self, text: str, tip: str, colour: str | None) -> None:
         r = self.table.rowCount()
