@@ -100,8 +100,8 @@ class MainWindow(WindowActions, QMainWindow):
         self.setCentralWidget(main)
         # messages on the left, the live model and the running job on the right, side by side:
         # long text is elided (the full text in the tooltip), never drawn under the others
-        self.statusBar().addWidget(self.message, 3)
-        self.statusBar().addPermanentWidget(self.live_status, 2)
+        self.statusBar().addWidget(self.message, 2)
+        self.statusBar().addPermanentWidget(self.live_status, 3)
         self.statusBar().addPermanentWidget(self.job_status)
 
     def _connect(self) -> None:

@@ -89,8 +89,9 @@ class WindowActions(HistoryActions):
             self.live_status.setText("No model loaded")
             return
         where = f" · workspace {ws.path.name}" if ws else ""
-        self.live_status.setText(f"{lm.info.name} on {lm.info.device} ({lm.info.dtype}){where}"
-                                 f"{self._live_commit_text(commit, ws)}")
+        # the commit first: when the line is elided, the workspace (also in the title) goes
+        self.live_status.setText(f"{lm.info.name} on {lm.info.device} ({lm.info.dtype})"
+                                 f"{self._live_commit_text(commit, ws)}{where}")
 
     @staticmethod
     def _live_commit_text(commit, ws) -> str:

@@ -54,7 +54,7 @@ def _change_colour(name: str, change: float | None, verdict: str) -> QColor | No
     """Green only for an edit that took and moved the metric the right way; never for a failure."""
     if change is None or abs(change) < 1e-9:
         return None
-    lower_is_better = name.endswith("ppl_r")
+    lower_is_better = name.endswith(("ppl_r", "p_old"))  # the old answer should lose probability
     better = change < 0 if lower_is_better else change > 0
     if better and verdict == "took":
         return GOOD

@@ -54,7 +54,8 @@ class PreviewPanel(FollowsJob, QGroupBox):
         self.bar = QProgressBar()
         self.bar.setRange(0, 1000)
         self.state = QLabel("Select one or more facts, then preview")
-        self.state.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)
+        self.state.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        self.state.setWordWrap(True)  # the whole verdict, never cut off at the right
         self.loss = LossCurve()
         self.generations = GenerationsView()
         self.metrics = MetricsView(thresholds)
