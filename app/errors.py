@@ -52,3 +52,14 @@ def error_box(parent: QWidget | None, title: str, exc: BaseException) -> QMessag
     box.setInformativeText(advice_for(exc))
     box.open()
     return box
+
+
+def confirm_box(parent: QWidget | None, title: str, text: str, on_yes) -> QMessageBox:
+    """A non-blocking (window-modal) question; ``on_yes()`` runs only when the user confirms."""
+    yes, cancel = QMessageBox.StandardButton.Yes, QMessageBox.StandardButton.Cancel
+    box = QMessageBox(QMessageBox.Icon.Question, title, text, yes | cancel, parent)
+    box.setObjectName("confirm-dialog")
+    box.setDefaultButton(cancel)
+    box.buttonClicked.connect(lambda button: box.standardButton(button) == yes and on_yes())
+    box.open()
+    return box

@@ -6,18 +6,20 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QCloseEvent, QKeySequence, QShortcut
-from PySide6.QtWidgets import QLabel, QMainWindow, QSplitter, QTabWidget, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QMainWindow, QSplitter, QTabWidget, QVBoxLayout, QWidget
 
 from app.jobs import Job, JobLane, leave_a_core_for_the_gui
+from app.logfile import start_logging
 from app.menus import build_menus
 from app.session import Session
 from app.settings import AppSettings
+from app.widgets.elided_label import ElidedLabel
 from app.widgets.fact_editor import FactEditor
 from app.widgets.fact_queue import FactQueue
 from app.widgets.history_panel import HistoryPanel
-from app.widgets.job_status import JobStatus, fixed_width_text
+from app.widgets.job_status import JobStatus
 from app.widgets.method_panel import MethodPanel
 from app.widgets.model_panel import ModelPanel
 from app.widgets.preview_panel import PreviewPanel
@@ -37,6 +39,7 @@ class MainWindow(WindowActions, QMainWindow):
         super().__init__(parent)
         self.setWindowTitle("Factsmith")
         self.settings = AppSettings()
+        self.log_file = start_logging()
         leave_a_core_for_the_gui()
         self.lane = JobLane(self)
         self.session = Session(self.lane, self.settings, self)
@@ -54,7 +57,7 @@ class MainWindow(WindowActions, QMainWindow):
         self.model_panel = ModelPanel(self.settings.recent_models())
         self.model_panel.set_folder(self.model_path)
         self.summary = self.model_panel.summary
-        self.queue = FactQueue()
+        self.queue = FactQueue(self.settings)
         self.editor = FactEditor()
         self.method_panel = MethodPanel()
         thresholds = {m: self.settings.threshold(m) for m in DEFAULT_THRESHOLDS}
@@ -64,9 +67,12 @@ class MainWindow(WindowActions, QMainWindow):
         self.prompt_panel = PromptPanel()
         self.trace_view = TraceView()
         self.job_status = JobStatus(self.lane)
-        self.live_status = QLabel("No model")
+        self.live_status = ElidedLabel("No model")
         self.live_status.setObjectName("live-status")
-        fixed_width_text(self.live_status, 620)
+        self.message = ElidedLabel()
+        self.message.setObjectName("status-message")
+        self._message_timer = QTimer(self, singleShot=True)
+        self._message_timer.timeout.connect(lambda: self.message.setText(""))
 
     def _build_layout(self) -> None:
         left = QSplitter(Qt.Orientation.Vertical)
@@ -92,7 +98,10 @@ class MainWindow(WindowActions, QMainWindow):
         main.addWidget(self.tabs)
         main.setSizes([540, 900])
         self.setCentralWidget(main)
-        self.statusBar().addPermanentWidget(self.live_status)
+        # messages on the left, the live model and the running job on the right, side by side:
+        # long text is elided (the full text in the tooltip), never drawn under the others
+        self.statusBar().addWidget(self.message, 2)
+        self.statusBar().addPermanentWidget(self.live_status, 3)
         self.statusBar().addPermanentWidget(self.job_status)
 
     def _connect(self) -> None:
@@ -107,6 +116,8 @@ class MainWindow(WindowActions, QMainWindow):
         self.model_panel.eject_requested.connect(self.eject)
         self.queue.import_requested.connect(self.open_import_dialog)
         self.queue.new_requested.connect(self.new_fact)
+        self.queue.selection_changed.connect(self.show_selected_run)
+        self.queue.open_requested.connect(self.open_in_editor)
         self.editor.draft_changed.connect(self.save_draft)
         self.editor.add_requested.connect(self.add_fact)
         self.editor.suggest_requested.connect(self.suggest)
@@ -119,6 +130,7 @@ class MainWindow(WindowActions, QMainWindow):
         self.trace_view.trace_requested.connect(lambda: trace_selected(self))
         self.history.diff_requested.connect(self.show_diff)
         self.history.revert_requested.connect(self.revert)
+        self.history.revert_edit_requested.connect(self.revert_edit)
         self.history.checkout_requested.connect(self.checkout)
         self.history.tag_requested.connect(self.tag)
         self.history.export_requested.connect(self.open_export_dialog)
@@ -127,6 +139,11 @@ class MainWindow(WindowActions, QMainWindow):
         QShortcut(QKeySequence("Ctrl+P"), self, activated=self.preview_panel.request)
         QShortcut(QKeySequence("Ctrl+Return"), self.editor, activated=self.editor.submit)
         QShortcut(QKeySequence("Ctrl+F"), self, activated=self.queue.search.setFocus)
+
+    def notify(self, text: str, timeout_ms: int = 8000) -> None:
+        """A message in the status bar, elided to fit beside the permanent widgets."""
+        self.message.setText(text)
+        self._message_timer.start(timeout_ms)
 
     def _restore_geometry(self) -> None:
         geometry = self.settings.geometry()

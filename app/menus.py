@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtCore import QUrl
+from PySide6.QtGui import QAction, QDesktopServices, QKeySequence
 from PySide6.QtWidgets import QMainWindow, QMenu
 
 
@@ -47,9 +48,19 @@ def build_menus(window: QMainWindow) -> None:
     _action(file, "Quit", window.close, QKeySequence.StandardKey.Quit)
     edit = bar.addMenu("&Edit")
     _action(edit, "New fact", window.new_fact, "Ctrl+N")
-    _action(edit, "Undo last review", window.undo_review)
+    _action(edit, "Undo last review decision (Alt+U)", window.undo_review)
     review = bar.addMenu("Re&view")
     _action(review, "Preview edit of selected facts", window.preview_panel.request)
     _action(review, "Causal trace of selected fact", window.trace_view.trace_requested.emit)
     _action(review, "Commit approved edits…", window.open_commit_dialog, "Ctrl+K")
     _action(review, "Cancel running job", window.cancel_running)
+    help_menu = bar.addMenu("&Help")
+    window.open_log_action = _action(help_menu, "Open log", lambda: open_log(window))
+
+
+def open_log(window) -> bool:
+    """Open the log file (warnings and error details) in the desktop's viewer."""
+    path = window.log_file
+    path.touch(exist_ok=True)
+    window.notify(f"Log: {path}")
+    return QDesktopServices.openUrl(QUrl.fromLocalFile(str(path)))

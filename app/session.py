@@ -24,6 +24,7 @@ from app.settings import AppSettings
 from core import (
     CommitRecord,
     EditOutcome,
+    LedgerError,
     LoadedModel,
     LoadOptions,
     PatchTrust,
@@ -55,15 +56,30 @@ class PreviewResult:
     run: RunRecord
 
 
-def _load_with_workspace(path: Path, options: LoadOptions, workspace: Path | None, progress: Progress) -> LiveState:
-    """Load a base model, open (or create) its workspace and replay HEAD's edits onto it."""
+def _load_with_workspace(path: Path, options: LoadOptions, workspace: Path | None, progress: Progress,
+                         checkouts: Mapping[str, str] | None = None) -> LiveState:
+    """Load a base model, open (or create) its workspace and replay the edits of the commit the
+    live model held last time (``checkouts``: workspace → commit id; HEAD when none) onto it."""
     lm = load_model(path, options, progress.stage(0.0, 0.6))
     if workspace is None or (workspace.is_file() and not _same_base(workspace, lm)):
         workspace = default_workspace_path(lm.info.name, lm.info.fingerprint)
     ws = Workspace.open(workspace) if workspace.is_file() else Workspace.create(workspace, path)
     with ws:
-        built = ws.checkout("HEAD", lm=lm, progress=progress.stage(0.6, 1.0))
+        ref = _remembered(ws, checkouts)
+        built = ws.checkout(ref, lm=lm, progress=progress.stage(0.6, 1.0))
         return LiveState(built.lm, workspace, built.commit)
+
+
+def _remembered(ws: Workspace, checkouts: Mapping[str, str] | None) -> str:
+    """The commit checked out last time in this workspace, if it still resolves; else HEAD."""
+    ref = (checkouts or {}).get(str(ws.path))
+    if not ref:
+        return "HEAD"
+    try:
+        return ws.resolve(ref).id
+    except LedgerError:
+        log.warning("the checked-out commit %s is gone from %s; the live model is at HEAD", ref, ws.path)
+        return "HEAD"
 
 
 def _same_base(workspace: Path, lm: LoadedModel) -> bool:
@@ -71,11 +87,14 @@ def _same_base(workspace: Path, lm: LoadedModel) -> bool:
         return ws.base.fingerprint == lm.info.fingerprint
 
 
-def _checkout_fresh(workspace: Path, ref: str, options: LoadOptions, progress: Progress) -> LiveState:
+def _checkout_fresh(workspace: Path, ref: str, options: LoadOptions, progress: Progress,
+                    checkouts: Mapping[str, str] | None = None) -> LiveState:
     """A commit's weights built on a freshly loaded base model. The base folder is rehashed
     in full first: the fingerprint decides whether these are the workspace's base weights,
-    and a cached one could miss a file changed in place."""
+    and a cached one could miss a file changed in place. ``checkouts`` (with ref None): the
+    commit the workspace's live model held last time."""
     with Workspace.open(workspace) as ws:
+        ref = ref or _remembered(ws, checkouts)
         folder_fingerprint(Path(ws.base.path), rehash=True)
         built = ws.checkout(ref, options=options, progress=progress)
         return LiveState(built.lm, workspace, built.commit)
@@ -110,17 +129,18 @@ class Session(QObject):
         path, options = Path(path), options or self.options
         chosen = workspace or self.workspace_path
         self.model_path, self.options = path, options
+        checkouts = self.settings.checkouts()
         job = self.lane.submit(f"Loading {path.name}",
-                               lambda progress: _load_with_workspace(path, options, chosen, progress))
+                               lambda progress: _load_with_workspace(path, options, chosen, progress, checkouts))
         job.succeeded.connect(self._set_live)
         job.succeeded.connect(lambda _: self.settings.add_recent_model(path))
         return job
 
     def open_workspace(self, path: Path) -> Job:
         """Switch to another workspace: its base model is loaded and its HEAD replayed."""
-        path, options = Path(path), self.options
+        path, options, checkouts = Path(path), self.options, self.settings.checkouts()
         job = self.lane.submit(f"Opening {path.name}",
-                               lambda progress: _checkout_fresh(path, "HEAD", options, progress))
+                               lambda progress: _checkout_fresh(path, "", options, progress, checkouts))
         job.succeeded.connect(self._set_live)
         return job
 
@@ -161,10 +181,16 @@ class Session(QObject):
             self.ws = Workspace.open(state.workspace)
             self.settings.add_recent_workspace(state.workspace)
             self.workspace_changed.emit(self.ws)
+        self._remember_live(state)
         self.model_changed.emit(state.lm)
         self.live_changed.emit(state.commit)
         self.facts_changed.emit()
         self.history_changed.emit()
+
+    def _remember_live(self, state: LiveState) -> None:
+        """Which commit the live model holds, for the next start (nothing kept when it is HEAD)."""
+        at_head = self.ws.head().id == state.commit.id
+        self.settings.set_checkout(state.workspace, None if at_head else state.commit.id)
 
     def submit(self, name: str, fn: Callable[[Progress, Workspace], Any]) -> Job:
         """A job that gets its own workspace connection on the worker thread."""

@@ -6,6 +6,7 @@ between them or into the user's real settings.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from PySide6.QtCore import QByteArray, QSettings
@@ -52,6 +53,23 @@ class AppSettings:
 
     def set_threshold(self, metric: str, value: float) -> None:
         self._q.setValue(f"thresholds/{metric}", float(value))
+
+    def checkouts(self) -> dict[str, str]:
+        """Workspace path → the commit its live model held when it was not HEAD."""
+        try:
+            value = json.loads(self.value("live/checkouts", "{}") or "{}")
+        except ValueError:
+            return {}
+        return value if isinstance(value, dict) else {}
+
+    def set_checkout(self, workspace: str | Path, commit_id: str | None) -> None:
+        checkouts = self.checkouts()
+        if commit_id:
+            checkouts[str(workspace)] = commit_id
+        else:
+            checkouts.pop(str(workspace), None)
+        self.set_value("live/checkouts", json.dumps(checkouts))
+        self.sync()
 
     def geometry(self) -> QByteArray | None:
         value = self._q.value("window/geometry")

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QFileDialog
 
 from app.dialogs.import_dialog import ImportDialog
@@ -79,6 +80,7 @@ class WindowActions(HistoryActions):
         self.prompt_panel.set_ready(lm is not None)
         for widget in (self.preview_panel.preview_button, self.editor.suggest_button):
             widget.setEnabled(lm is not None)
+        self.model_panel.update_estimate()
         self._update_live_status()
 
     def _update_live_status(self) -> None:
@@ -87,8 +89,19 @@ class WindowActions(HistoryActions):
             self.live_status.setText("No model loaded")
             return
         where = f" · workspace {ws.path.name}" if ws else ""
-        at = f" · at commit {commit.short_id} ({commit.message[:30]})" if commit else ""
-        self.live_status.setText(f"{lm.info.name} on {lm.info.device} ({lm.info.dtype}){where}{at}")
+        # the commit first: when the line is elided, the workspace (also in the title) goes
+        self.live_status.setText(f"{lm.info.name} on {lm.info.device} ({lm.info.dtype})"
+                                 f"{self._live_commit_text(commit, ws)}{where}")
+
+    @staticmethod
+    def _live_commit_text(commit, ws) -> str:
+        """Which commit the live model holds: HEAD, or a checked-out older one (said plainly)."""
+        if commit is None:
+            return ""
+        head = ws.head() if ws is not None else commit
+        if head.id == commit.id:
+            return f" · at HEAD, commit {commit.short_id} ({commit.message})"
+        return f" · at checked-out commit {commit.short_id} ({commit.message}), not HEAD {head.short_id}"
 
     def _on_workspace_changed(self, ws) -> None:
         self.setWindowTitle(f"Factsmith — {ws.path.name}")
@@ -102,12 +115,37 @@ class WindowActions(HistoryActions):
     def refresh_queue(self) -> None:
         if self.session.ws is not None:
             self.queue.set_facts(self.session.ws.queue(), self.session.ws.runs())
+            self._update_undo()
+
+    def show_selected_run(self, ids: list[str] | None = None) -> None:
+        """The preview pane follows the selection: the first selected fact's latest run, as
+        stored (no recompute), or a note that it has none. A running preview keeps the pane."""
+        ws = self.session.ws
+        if self.preview_panel.job is not None or ws is None:
+            return
+        ids = self.queue.selected_ids() if ids is None else ids
+        run = self.queue.model.latest_run(ids[0]) if ids else None
+        if run is None:
+            self.preview_panel.clear_result("No preview of the selected fact yet: Preview edit (Ctrl+P)" if ids
+                                            else "Select one or more facts, then preview")
+            return
+        live = self.session.live_commit
+        held = live is not None and run.id in {r.id for r in ws.show(live.id).runs}
+        self.preview_panel.show_run(run, live.short_id if held else None)
+
+    def open_in_editor(self, fact_id: str) -> None:
+        """A queued fact in the fact editor, to fix it and add (then preview) the corrected one."""
+        record = self.session.ws.fact(fact_id)
+        self.flush_draft()
+        self.editor.set_body(record.fact.to_dict())
+        self.tabs.setCurrentWidget(self.editor)
+        self.editor.fields["target_new"].setFocus()
+        self.notify(f"Editing {record.fact.subject}: Add to queue adds the corrected fact, then preview it")
 
     # -- facts: import, editor, drafts, suggestions -------------------------------------
 
     def open_import_dialog(self) -> ImportDialog:
-        dialog = ImportDialog(None, self)
-        dialog.path.setPlaceholderText(str(demo_edits_file()))
+        dialog = ImportDialog(None, self, example=demo_edits_file())
         dialog.accepted.connect(lambda: self.import_facts(*dialog.choice(), skip_invalid=dialog.skips_invalid()))
         dialog.open()
         return dialog
@@ -118,7 +156,7 @@ class WindowActions(HistoryActions):
             self.show_error("No workspace", LedgerError("load a model first: its workspace opens with it"))
             return None
         job = self.session.import_file(path, format, mapping, skip_invalid=skip_invalid)
-        job.succeeded.connect(lambda report: self.statusBar().showMessage(
+        job.succeeded.connect(lambda report: self.notify(
             f"Imported {len(report.added)} facts from {Path(report.source).name} ({report.format}); "
             f"{len(report.duplicates)} already there, {len(report.conflicts)} conflicts"
             + (f", {len(report.skipped)} invalid rows skipped (recorded)" if report.skipped else ""), 10000))
@@ -150,7 +188,8 @@ class WindowActions(HistoryActions):
         self.editor.clear()
         self.session.facts_changed.emit()
         self.queue.select([fact.id])
-        self.statusBar().showMessage("Added the fact to the queue" if report.added else
+        self.queue.table.setFocus(Qt.FocusReason.OtherFocusReason)  # not the next field in the tab chain
+        self.notify("Added the fact to the queue" if report.added else
                                      "That fact is already in the queue", 6000)
 
     def suggest(self, body: dict) -> Job | None:
@@ -163,7 +202,7 @@ class WindowActions(HistoryActions):
         def work(_progress):
             old = suggest_old_answer(lm, body.get("prompt", ""))
             probes = suggest_locality(body.get("subject", ""), body.get("prompt", ""), body.get("relation", ""),
-                                      others, existing=existing)
+                                      others, existing=existing, lm=lm)
             return old, probes
 
         job = self.lane.submit("Suggesting", work)
@@ -195,6 +234,8 @@ class WindowActions(HistoryActions):
             return None
         self.tabs.setCurrentIndex(0)
         self.preview_panel.track(job)
+        job.finished.connect(self.method_panel.update_stats_status)  # the preview may have computed them
+        job.finished.connect(lambda: job.state.value == "done" and self.show_selected_run())
         return self._report_failure(job, "The preview failed")
 
     def review_selected(self, decision: str, note: str = "") -> bool:
@@ -215,6 +256,20 @@ class WindowActions(HistoryActions):
             self.session.undo_review()
         except LedgerError as exc:
             self.show_error("Nothing to undo", exc)
+        self._update_undo()
+
+    def _update_undo(self) -> None:
+        """The Undo button names the decision it would undo (this author's latest one left)."""
+        ws = self.session.ws
+        last = None
+        if ws is not None:
+            changes = ws.history()
+            undone = {c.undoes for c in changes if c.undoes is not None}
+            mine = [c for c in changes if c.author == ws.author and c.from_status is not None
+                    and c.undoes is None and c.id not in undone]
+            last = mine[-1] if mine else None
+        subject = ws.fact(last.fact_id).fact.subject if last is not None else ""
+        self.review_bar.set_undo(f"{last.to_status} {subject}" if last is not None else None)
 
     def generate(self, prompt: str, max_new_tokens: int = 12) -> Job | None:
         lm = self.session.lm
@@ -232,5 +287,9 @@ class WindowActions(HistoryActions):
         return job
 
     def show_error(self, title: str, exc: BaseException) -> None:
-        """A non-blocking dialog that says what happened and what to do."""
+        """A non-blocking dialog that says what happened and what to do; the status bar keeps a
+        concise line and the log file the details (the terminal stays quiet)."""
+        log.info("reported to the user: %s: %s", title, exc)
         self.last_error = error_box(self, title, exc)
+        first = (str(exc) or type(exc).__name__).splitlines()[0]
+        self.notify(f"{title}: {first} (details: Help → Open log)", 15000)

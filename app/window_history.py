@@ -9,6 +9,7 @@ from PySide6.QtWidgets import QInputDialog
 from app.dialogs.commit_dialog import CommitDialog
 from app.dialogs.export_dialog import ExportDialog
 from app.dialogs.patch_apply_dialog import PatchApplyDialog
+from app.errors import confirm_box
 from app.jobs import Job
 from app.widgets.history_panel import CHART_COMMITS, detail_html, diff_html, mean_post
 from core import DEFAULT_THRESHOLDS, LedgerError
@@ -45,7 +46,7 @@ class HistoryActions:
         except RuntimeError as exc:
             self.show_error("Cannot commit", exc)
             return None
-        job.succeeded.connect(lambda state: self.statusBar().showMessage(
+        job.succeeded.connect(lambda state: self.notify(
             f"Committed {state.commit.short_id}: {len(state.commit.applied)} edit(s)", 10000))
         return self._report_failure(job, "The commit failed")
 
@@ -92,7 +93,40 @@ class HistoryActions:
         job = self.session.revert([commit_id], message)
         return self._report_failure(job, f"Could not revert {commit_id[:12]}")
 
-    def checkout(self, commit_id: str) -> Job:
+    def revert_edit(self, commit_id: str, run_id: int | None = None, message: str | None = None) -> Job | None:
+        """Drop one edit (a run in that commit's state) with a new commit: core's ``revert run:N``."""
+        runs = self.session.ws.show(commit_id).runs
+        if not runs:
+            self.notify(f"Commit {commit_id[:12]} holds no edits to revert")
+            return None
+        if run_id is None:
+            labels = [f"run {r.id}: {r.method} · {self._run_facts(r)}" for r in runs]
+            chosen, ok = QInputDialog.getItem(self, "Revert one edit", "Which edit to drop?", labels, 0, False)
+            if not ok:
+                return None
+            run_id = runs[labels.index(chosen)].id
+        if message is None:
+            message, ok = QInputDialog.getText(self, "Revert one edit", "Why drop this edit?",
+                                               text=f"Drop run {run_id}")
+            if not ok or not message.strip():
+                return None
+        job = self.session.revert([f"run:{run_id}"], message)
+        return self._report_failure(job, f"Could not revert run {run_id}")
+
+    def _run_facts(self, run) -> str:
+        ws = self.session.ws
+        return "; ".join(f"{ws.fact(i).fact.subject} → {ws.fact(i).fact.target_new}" for i in run.fact_ids)
+
+    def checkout(self, commit_id: str, confirmed: bool = False) -> Job | None:
+        """Put a commit's weights into the live model, after the reviewer confirms it."""
+        if not confirmed:
+            commit = self.session.ws.resolve(commit_id)
+            self.last_confirm = confirm_box(
+                self, "Check out into the model",
+                f"Replace the live model's weights with commit {commit.short_id} ({commit.message})? "
+                "Previews then run against it; the app remembers it across restarts.",
+                lambda: self.checkout(commit_id, confirmed=True))
+            return None
         return self._report_failure(self.session.checkout(commit_id), f"Could not check out {commit_id[:12]}")
 
     def tag(self, commit_id: str, name: str | None = None) -> None:
@@ -113,12 +147,21 @@ class HistoryActions:
         ws = self.session.ws
         if ws is None:
             return None
-        refs = [(f"#{c.seq} {c.short_id} {c.message[:40]}", c.id) for c in ws.log()]
+        commits = ws.log()
+        refs = [(f"#{c.seq} {c.short_id} {c.kind} {c.message[:40]}", c.id) for c in commits]
         folder = Path(self.settings.value("export/folder", str(Path.home())))
-        dialog = ExportDialog(refs, folder, self)
+        dialog = ExportDialog(refs, folder, self, to_default=self._patch_to_default(commits))
         dialog.accepted.connect(lambda: self._export_from(dialog.choice()))
         dialog.open()
         return dialog
+
+    def _patch_to_default(self, commits) -> str | None:
+        """The commit holding the edits: the live model's, unless that is a revert; then the
+        newest commit that is not one."""
+        live = self.session.live_commit
+        if live is not None and live.kind != "revert":
+            return live.id
+        return next((c.id for c in commits if c.kind != "revert"), None)
 
     def _export_from(self, choice: dict) -> Job:
         self.settings.set_value("export/folder", str(Path(choice["out"]).parent))
@@ -128,7 +171,7 @@ class HistoryActions:
 
     def export_facts(self, out: Path, format: str = "jsonl", statuses: list[str] | None = ("approved",)) -> Job:
         job = self.session.export(Path(out), format, statuses)
-        job.succeeded.connect(lambda report: self.statusBar().showMessage(
+        job.succeeded.connect(lambda report: self.notify(
             f"Exported {report.count} facts to {report.path}", 10000))
         return self._report_failure(job, "Could not export")
 
@@ -146,13 +189,13 @@ class HistoryActions:
 
         def done(applied) -> None:
             who = applied.signer["name"] if applied.signer else "unsigned, applied as you allowed"
-            self.statusBar().showMessage(f"Applied {applied.edits} edit(s) ({who}); wrote {applied.out}", 15000)
+            self.notify(f"Applied {applied.edits} edit(s) ({who}); wrote {applied.out}", 15000)
 
         job.succeeded.connect(done)
         return self._report_failure(job, "Could not apply the patch")
 
     def export_patch(self, out: Path, from_ref: str, to_ref: str) -> Job:
         job = self.session.export_patch(Path(out), from_ref, to_ref)
-        job.succeeded.connect(lambda info: self.statusBar().showMessage(
+        job.succeeded.connect(lambda info: self.notify(
             f"Wrote a patch of {info.edits} edit(s) to {info.path}", 10000))
         return self._report_failure(job, "Could not export the patch")

@@ -25,11 +25,11 @@ def tune_preset(window, method: str | None = None) -> Job | None:
                                                                                            progress))
     panel.track_tune(job)
     job.succeeded.connect(lambda done: _report(window, *done))
-    job.cancelled.connect(lambda: window.statusBar().showMessage("Tuning cancelled: nothing was saved", 8000))
+    job.cancelled.connect(lambda: window.notify("Tuning cancelled: nothing was saved", 8000))
     return window._report_failure(job, f"Tuning the {method} preset failed")
 
 
 def _report(window, result, saved) -> None:
     held = saved.summary()
-    window.statusBar().showMessage(f"Tuned {result.method} preset saved ({len(result.candidates)} candidates; "
+    window.notify(f"Tuned {result.method} preset saved ({len(result.candidates)} candidates; "
                                    f"{held}); choose it under Preset", 15000)

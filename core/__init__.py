@@ -19,7 +19,8 @@ import importlib
 # public name -> (module, attribute there), grouped by layer
 _API: dict[str, tuple[str, str]] = {
     **{n: ("core.util.progress", n) for n in ("Progress", "ProgressEvent", "Cancelled")},
-    **{n: ("core.util.paths", n) for n in ("demo_model_dir", "demo_edits_file", "default_workspace_path")},
+    **{n: ("core.util.paths", n) for n in ("demo_model_dir", "demo_edits_file", "default_workspace_path",
+                                           "data_dir")},
     **{n: ("core.util.textdiff", n) for n in ("Segment", "word_diff")},
     "author_key": ("core.util.signing", "author_key"),
     **{n: ("core.edit.deltas", n) for n in ("Delta", "apply_delta", "revert_delta", "delta_applied")},

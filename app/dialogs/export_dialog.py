@@ -27,8 +27,10 @@ SUFFIXES = {"jsonl": ".jsonl", "easyedit": ".json", "knowedit": ".json", "csv": 
 
 
 class ExportDialog(QDialog):
-    def __init__(self, refs: Sequence[tuple[str, str]], folder: Path, parent: QWidget | None = None) -> None:
-        """``refs``: (label, commit reference) choices for the patch range, newest first."""
+    def __init__(self, refs: Sequence[tuple[str, str]], folder: Path, parent: QWidget | None = None,
+                 to_default: str | None = None) -> None:
+        """``refs``: (label, commit reference) choices for the patch range, newest first;
+        ``to_default``: the one "To" starts at (the commit holding the edits)."""
         super().__init__(parent)
         self.setWindowTitle("Export")
         self.folder = folder
@@ -44,6 +46,7 @@ class ExportDialog(QDialog):
             self.from_ref.addItem(label, ref)
             self.to_ref.addItem(label, ref)
         self.from_ref.setCurrentIndex(max(0, len(refs) - 1))
+        self.to_ref.setCurrentIndex(max(0, self.to_ref.findData(to_default)))
         self.signing = QLabel(_signing_text())
         self.signing.setWordWrap(True)
         self.out = QLineEdit()

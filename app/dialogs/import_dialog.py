@@ -41,13 +41,16 @@ def csv_columns(path: Path) -> tuple[str, ...]:
 
 
 class ImportDialog(QDialog):
-    def __init__(self, start: Path | None = None, parent: QWidget | None = None) -> None:
+    def __init__(self, start: Path | None = None, parent: QWidget | None = None, example: Path | None = None) -> None:
+        """``example``: a file offered by the "Demo set" button (the placeholder only hints)."""
         super().__init__(parent)
         self.setWindowTitle("Import facts")
         self.resize(820, 560)
         self.report: FactsFileReport | None = None
         self.path = QLineEdit(str(start or ""))
+        self.path.setPlaceholderText("Choose a file: Browse…, Dataset folder… or Demo set")
         self.path.editingFinished.connect(self.inspect)
+        self.example_button = self._example_button(example)
         self.browse_button = QPushButton("Browse…")
         self.browse_button.clicked.connect(self.browse)
         self.folder_button = QPushButton("Dataset folder…")
@@ -84,12 +87,30 @@ class ImportDialog(QDialog):
         self._show_mapping(False)
         if start:
             self.inspect()
+        self._update_button()  # Import waits for a file that reads
+
+    def _example_button(self, example: Path | None) -> QPushButton:
+        button = QPushButton("Demo set")
+        button.setToolTip(f"Import the demo edit set: {example}" if example else "")
+        button.setVisible(example is not None)
+        button.clicked.connect(lambda: self.choose(example))
+        return button
+
+    def choose(self, path: Path | str) -> None:
+        """Take this file (as Browse… does) and show what it holds."""
+        self.path.setText(str(path))
+        self.inspect(keep_mapping=False)
+
+    def accept(self) -> None:
+        if self.import_button.isEnabled():  # Enter with no file chosen imports nothing
+            super().accept()
 
     def _layout(self) -> None:
         row = QHBoxLayout()
         row.addWidget(self.path, 1)
         row.addWidget(self.browse_button)
         row.addWidget(self.folder_button)
+        row.addWidget(self.example_button)
         form = QFormLayout()
         form.addRow("File:", row)
         form.addRow("Format:", self.format)
@@ -110,14 +131,12 @@ class ImportDialog(QDialog):
         chosen, _ = QFileDialog.getOpenFileName(self, "Import facts", self.path.text(),
                                                 "Facts files (*.jsonl *.json *.csv *.tsv);;All files (*)")
         if chosen:
-            self.path.setText(chosen)
-            self.inspect(keep_mapping=False)
+            self.choose(chosen)
 
     def browse_folder(self) -> None:
         chosen = QFileDialog.getExistingDirectory(self, "Import a datasets folder", self.path.text())
         if chosen:
-            self.path.setText(chosen)
-            self.inspect(keep_mapping=False)
+            self.choose(chosen)
 
     def chosen_format(self) -> str | None:
         return self.format.currentData()
@@ -139,11 +158,15 @@ class ImportDialog(QDialog):
 
     def inspect(self, keep_mapping: bool = True) -> None:
         """Read the file as the import would and show what it holds, or what is wrong."""
-        path = Path(self.path.text().strip()).expanduser()
         self.report = None
         self.errors.clear()
         self.ignored.setText("")
         self.preview.setRowCount(0)
+        if not self.path.text().strip():
+            self.detected.setText("Choose a file")
+            self._update_button()
+            return
+        path = Path(self.path.text().strip()).expanduser()
         try:
             is_csv = self._prepare_mapping(path, keep_mapping)
             self.report = inspect_facts(path, self.chosen_format(), self.column_mapping() if is_csv else None)

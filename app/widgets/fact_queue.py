@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import QByteArray, Qt, Signal
+from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
@@ -16,17 +17,22 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.models.fact_table import FACT_ID_ROLE, FactFilterProxy, FactTableModel
+from app.models.fact_table import COLUMNS, FACT_ID_ROLE, FactFilterProxy, FactTableModel
+from app.settings import AppSettings
 from core import STATUSES
+
+HEADER_KEY = "queue/header"
 
 
 class FactQueue(QGroupBox):
     selection_changed = Signal(list)  # fact ids, in view order
     import_requested = Signal()
     new_requested = Signal()
+    open_requested = Signal(str)  # a fact id, to fix in the fact editor
 
-    def __init__(self, parent: QWidget | None = None) -> None:
+    def __init__(self, settings: AppSettings | None = None, parent: QWidget | None = None) -> None:
         super().__init__("Fact queue", parent)
+        self.settings = settings
         self.model = FactTableModel(self)
         self.proxy = FactFilterProxy(self)
         self.proxy.setSourceModel(self.model)
@@ -46,6 +52,54 @@ class FactQueue(QGroupBox):
         self.new_button = QPushButton("New fact (Ctrl+N)")
         self.new_button.clicked.connect(self.new_requested)
         self._layout()
+        self._open_actions()
+        self._column_menu()
+
+    def _open_actions(self) -> None:
+        """Double-click, Enter or the context menu open the current fact in the fact editor."""
+        self.table.doubleClicked.connect(lambda index: self._open(index))
+        self.table.setContextMenuPolicy(Qt.ContextMenuPolicy.ActionsContextMenu)
+        action = QAction("Open in fact editor (Enter)", self.table)
+        action.setShortcuts([QKeySequence(Qt.Key.Key_Return), QKeySequence(Qt.Key.Key_Enter)])
+        action.setShortcutContext(Qt.ShortcutContext.WidgetShortcut)
+        action.triggered.connect(lambda: self._open(self.table.currentIndex()))
+        self.table.addAction(action)
+        self.open_action = action
+
+    def _open(self, index) -> None:
+        if index.isValid():
+            self.open_requested.emit(self.proxy.index(index.row(), 0).data(FACT_ID_ROLE))
+
+    def _column_menu(self) -> None:
+        """The header's context menu shows or hides columns; widths and choices persist."""
+        header = self.table.horizontalHeader()
+        header.setContextMenuPolicy(Qt.ContextMenuPolicy.ActionsContextMenu)
+        self.column_actions: list[QAction] = []
+        for column, name in enumerate(COLUMNS):
+            action = QAction(name, header, checkable=True, checked=True)
+            action.toggled.connect(lambda shown, c=column: self.show_column(c, shown))
+            header.addAction(action)
+            self.column_actions.append(action)
+        state = self.settings.value(HEADER_KEY, "") if self.settings else ""
+        if state:
+            header.restoreState(QByteArray.fromBase64(state.encode()))
+            for column, action in enumerate(self.column_actions):
+                action.setChecked(not header.isSectionHidden(column))
+        header.sectionResized.connect(lambda *_: self._save_header())
+        header.sectionMoved.connect(lambda *_: self._save_header())
+
+    def show_column(self, column: int, shown: bool) -> None:
+        visible = [c for c in range(len(COLUMNS)) if not self.table.isColumnHidden(c) and c != column]
+        if not shown and not visible:  # the last visible column stays
+            self.column_actions[column].setChecked(True)
+            return
+        self.table.setColumnHidden(column, not shown)
+        self._save_header()
+
+    def _save_header(self) -> None:
+        if self.settings is not None:
+            state = self.table.horizontalHeader().saveState().toBase64().data().decode()
+            self.settings.set_value(HEADER_KEY, state)
 
     def _make_table(self) -> QTableView:
         table = QTableView()
@@ -60,7 +114,7 @@ class FactQueue(QGroupBox):
         header = table.horizontalHeader()
         header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
         header.setStretchLastSection(True)
-        for column, width in enumerate((150, 110, 210, 90, 90, 55, 75, 60)):
+        for column, width in enumerate((130, 100, 190, 85, 85, 55, 75, 60)):
             table.setColumnWidth(column, width)
         table.sortByColumn(-1, Qt.SortOrder.AscendingOrder)  # import order until a header is clicked
         table.selectionModel().selectionChanged.connect(lambda *_: self.selection_changed.emit(self.selected_ids()))
@@ -80,16 +134,26 @@ class FactQueue(QGroupBox):
         layout.addLayout(buttons)
 
     def set_facts(self, facts, runs=()) -> None:
+        """New rows; the selection, the current row and the scroll position stay where they were."""
         selected = self.selected_ids()
-        self.model.set_facts(facts, runs)
-        self.select(selected)
+        bars = (self.table.verticalScrollBar(), self.table.horizontalScrollBar())
+        scrolled = [bar.value() for bar in bars]
+        self.table.selectionModel().blockSignals(True)
+        try:
+            self.model.set_facts(facts, runs)
+            self.select(selected, scroll=False)
+        finally:
+            self.table.selectionModel().blockSignals(False)
+        for bar, value in zip(bars, scrolled, strict=True):
+            bar.setValue(value)
+        self.selection_changed.emit(self.selected_ids())
 
     def selected_ids(self) -> list[str]:
         rows = sorted({index.row() for index in self.table.selectionModel().selectedRows()})
         return [self.proxy.index(row, 0).data(FACT_ID_ROLE) for row in rows]
 
-    def select(self, fact_ids: list[str]) -> None:
-        """Select these facts (those visible under the current filter)."""
+    def select(self, fact_ids: list[str], scroll: bool = True) -> None:
+        """Select these facts (those visible under the current filter); the first becomes current."""
         selection = self.table.selectionModel()
         selection.clearSelection()
         flags = selection.SelectionFlag.Select | selection.SelectionFlag.Rows
@@ -97,8 +161,11 @@ class FactQueue(QGroupBox):
             row = self.model.row_of(fact_id)
             index = self.proxy.mapFromSource(self.model.index(row, 0)) if row >= 0 else None
             if index is not None and index.isValid():
+                if fact_id == fact_ids[0]:
+                    selection.setCurrentIndex(index, selection.SelectionFlag.NoUpdate)
                 selection.select(index, flags)
-                self.table.scrollTo(index)
+                if scroll:
+                    self.table.scrollTo(index)
 
     def select_row(self, row: int) -> None:
         index = self.proxy.index(row, 0)

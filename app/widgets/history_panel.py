@@ -72,6 +72,7 @@ class HistoryPanel(QWidget):
     selection_changed = Signal(list)  # commit ids, newest first
     diff_requested = Signal(str, str)
     revert_requested = Signal(str)
+    revert_edit_requested = Signal(str)  # a commit id: drop one of the edits in its state
     checkout_requested = Signal(str)
     tag_requested = Signal(str)
     export_requested = Signal()
@@ -93,11 +94,17 @@ class HistoryPanel(QWidget):
         self.chart.addLegend(offset=(5, 5), colCount=2)
         self.chart.setMouseEnabled(False, False)
         self.chart.setLabel("bottom", "commit #")
+        for axis in ("bottom", "left"):
+            self.chart.getAxis(axis).enableAutoSIPrefix(False)  # never "commit # (x0.001)"
         self.buttons = {name: QPushButton(label) for name, label in (
-            ("diff", "Diff two"), ("revert", "Revert…"), ("checkout", "Checkout into model"),
+            ("diff", "Diff two"), ("revert", "Revert…"), ("revert_edit", "Revert one edit…"),
+            ("checkout", "Checkout into model…"),
             ("tag", "Tag…"), ("export", "Export… (Ctrl+E)"))}
         self.buttons["diff"].clicked.connect(self._diff)
         self.buttons["revert"].clicked.connect(lambda: self._one(self.revert_requested))
+        self.buttons["revert"].setToolTip("A new commit without all of this commit's edits")
+        self.buttons["revert_edit"].setToolTip("A new commit without one edit you pick from this commit's state")
+        self.buttons["revert_edit"].clicked.connect(lambda: self._one(self.revert_edit_requested))
         self.buttons["checkout"].clicked.connect(lambda: self._one(self.checkout_requested))
         self.buttons["tag"].clicked.connect(lambda: self._one(self.tag_requested))
         self.buttons["export"].clicked.connect(self.export_requested)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QPushButton, QSizePolicy, QWidget
 
 from app.jobs import Job, JobLane
+from app.widgets.elided_label import ElidedLabel
 
 
 def fixed_width_text(label: QLabel, width: int) -> None:
@@ -17,10 +18,10 @@ class JobStatus(QWidget):
     def __init__(self, lane: JobLane, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self._job: Job | None = None
-        self.label = QLabel("Ready")
-        fixed_width_text(self.label, 300)
+        self.label = ElidedLabel("Ready")
+        fixed_width_text(self.label, 260)
         self.bar = QProgressBar()
-        self.bar.setMaximumWidth(220)
+        self.bar.setFixedWidth(160)
         self.bar.setRange(0, 1000)
         self.cancel_button = QPushButton("Cancel")
         self.cancel_button.setToolTip("Stop the running job (Esc)")

@@ -2,15 +2,30 @@
 
 from __future__ import annotations
 
+import math
+
 import pyqtgraph as pg
 from PySide6.QtWidgets import QWidget
 
 from core import ProgressEvent
 
 
+class IntegerAxis(pg.AxisItem):
+    """An axis of counts (steps, commits): ticks only at whole numbers, no SI prefix."""
+
+    def __init__(self, orientation: str = "bottom") -> None:
+        super().__init__(orientation)
+        self.enableAutoSIPrefix(False)
+
+    def tickSpacing(self, minVal: float, maxVal: float, size: float):  # noqa: N803 (pyqtgraph's names)
+        levels = super().tickSpacing(minVal, maxVal, size)
+        spacings = sorted({max(1, math.ceil(spacing)) for spacing, _ in levels}, reverse=True)
+        return [(float(spacing), 0.0) for spacing in spacings]
+
+
 class LossCurve(pg.PlotWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
-        super().__init__(parent, background="w")
+        super().__init__(parent, background="w", axisItems={"bottom": IntegerAxis("bottom")})
         self.setObjectName("loss-curve")
         self.setLabel("left", "loss")
         self.setLabel("bottom", "optimisation step")

@@ -7,9 +7,25 @@ from typing import Any
 
 import pyqtgraph as pg
 from PySide6.QtCore import Qt
+from PySide6.QtGui import QColor, QFont, QResizeEvent
 from PySide6.QtWidgets import QHeaderView, QSplitter, QTableWidget, QTableWidgetItem, QWidget
 
 from core import HEADLINE_METRICS
+
+PROTOCOL_HELP = {
+    "teacher_forced": "Teacher-forced token accuracy (EasyEdit's default): the share of the answer's tokens "
+                      "that are the model's top prediction, given the tokens before them.",
+    "probability": "ROME/CounterFact comparison: the share of prompts where P(new answer) > P(old answer) "
+                   "(locality: P(true answer) > P(new)); *_magnitude is the mean probability gap.",
+    "generation": "Exact match of a greedy decode as long as the expected answer (locality: the pre-edit decode).",
+    "fluency": "Fluency: n-gram entropy of free generations (×100, higher is better) and ppl_r (lower is better). "
+               "Often identical before and after: a good edit does not change how the model writes.",
+    "top_k": "The top next tokens at the answer position.",
+}
+FLUENCY_SAME = ("Identical before and after is expected, not a bug: a local edit leaves the model's "
+                "free-running text as varied as it was.")
+VERDICT_COLOURS = {"took": "#1e7d32", "partial": "#b36b00", "side effects": "#b36b00", "failed": "#b3261e"}
+GOOD, BAD = QColor("#d4edd4"), QColor("#f6d0d0")
 
 
 def protocol_of(name: str) -> str:
@@ -21,15 +37,28 @@ def protocol_of(name: str) -> str:
 
 
 def metric_rows(metrics: Mapping[str, Any]) -> list[tuple[str, float | None, float | None, str]]:
-    """(name, pre, post, protocol): headline metrics first, then every other one."""
+    """(name, pre, post, protocol), grouped by protocol (headline metrics first within the default)."""
     pre, post = metrics.get("pre_all") or metrics.get("pre") or {}, metrics.get("post_all") or metrics.get("post") or {}
     names = [n for n in HEADLINE_METRICS if n in pre or n in post]
     names += sorted((set(pre) | set(post)) - set(names))
-    return [(n, pre.get(n), post.get(n), protocol_of(n)) for n in names]
+    order = {p: i for i, p in enumerate(PROTOCOL_HELP)}
+    rows = [(n, pre.get(n), post.get(n), protocol_of(n)) for n in names]
+    return sorted(rows, key=lambda row: order.get(row[3], len(order)))  # stable: keeps the order within
 
 
 def _fmt(value: float | None) -> str:
     return "—" if value is None else f"{value:.3f}"
+
+
+def _change_colour(name: str, change: float | None, verdict: str) -> QColor | None:
+    """Green only for an edit that took and moved the metric the right way; never for a failure."""
+    if change is None or abs(change) < 1e-9:
+        return None
+    lower_is_better = name.endswith(("ppl_r", "p_old"))  # the old answer should lose probability
+    better = change < 0 if lower_is_better else change > 0
+    if better and verdict == "took":
+        return GOOD
+    return BAD if not better or verdict == "failed" else None
 
 
 class MetricsView(QSplitter):
@@ -42,9 +71,8 @@ class MetricsView(QSplitter):
         self.table.verticalHeader().hide()
         header = self.table.horizontalHeader()
         header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
-        header.setStretchLastSection(True)
-        for column, width in enumerate((170, 60, 60, 58)):
-            self.table.setColumnWidth(column, width)
+        header.setStretchLastSection(False)  # every column as wide as its contents
+        header.setMinimumSectionSize(40)
         self.table.verticalHeader().setDefaultSectionSize(22)
         self.chart = pg.PlotWidget(background="w")
         self.chart.setObjectName("metrics-chart")
@@ -53,19 +81,83 @@ class MetricsView(QSplitter):
         self.chart.addLegend(offset=(5, 5), colCount=2)
         self.addWidget(self.table)
         self.addWidget(self.chart)
-        self.setSizes([440, 340])
+        self.chart.setMinimumWidth(170)
+        self.setSizes([560, 220])
+        self.setStretchFactor(0, 3)
+        self.setStretchFactor(1, 1)
 
     def set_metrics(self, metrics: Mapping[str, Any]) -> None:
-        rows = metric_rows(metrics)
-        self.table.setRowCount(len(rows))
-        for r, (name, pre, post, protocol) in enumerate(rows):
-            change = None if pre is None or post is None else post - pre
-            texts = (name, _fmt(pre), _fmt(post), "—" if change is None else f"{change:+.3f}", protocol)
-            for c, text in enumerate(texts):
-                item = QTableWidgetItem(text)
-                item.setFlags(item.flags() & ~Qt.ItemFlag.ItemIsEditable)
-                self.table.setItem(r, c, item)
-        self._draw_chart(metrics)
+        """The verdict heads the table; then the metrics, grouped by protocol under a header row."""
+        self.table.setRowCount(0)
+        verdict = metrics.get("verdict") or {}
+        if verdict:
+            text = f"Verdict: {verdict.get('summary', verdict.get('verdict'))}"
+            advice = "\n".join(f"Try: {a}" for a in verdict.get("advice") or [])
+            self._span_row(text, f"{text}\n{advice}".strip(), VERDICT_COLOURS.get(verdict.get("verdict")))
+        protocol = None
+        for name, pre, post, row_protocol in metric_rows(metrics):
+            if row_protocol != protocol:
+                protocol = row_protocol
+                self._span_row(f"{protocol} protocol", PROTOCOL_HELP.get(protocol, ""), None)
+            self._metric_row(name, pre, post, protocol, verdict.get("verdict", ""))
+        self._fit_columns()
+        if metrics:
+            self._draw_chart(metrics)
+        else:
+            self.chart.clear()
+
+    def resizeEvent(self, event) -> None:
+        """Side by side when the table fits beside the chart, else the chart goes below (1366×768)."""
+        needed = sum(self.table.columnWidth(c) for c in range(self.table.columnCount())) + 30
+        wide = event.size().width() >= needed + self.chart.minimumWidth()
+        self.setOrientation(Qt.Orientation.Horizontal if wide else Qt.Orientation.Vertical)
+        super().resizeEvent(event)
+
+    def _fit_columns(self) -> None:
+        """Columns as wide as their metric rows (the long verdict and group rows span them all)."""
+        metrics = self.table.fontMetrics()
+        rows = [r for r in range(self.table.rowCount()) if self.table.columnSpan(r, 0) == 1]
+        for c in range(self.table.columnCount()):
+            texts = [self.table.horizontalHeaderItem(c).text()] + [self.table.item(r, c).text() for r in rows]
+            self.table.setColumnWidth(c, max(metrics.horizontalAdvance(t) for t in texts) + 14)
+        self.resizeEvent(QResizeEvent(self.size(), self.size()))
+
+    def _span_row(self, text: str, tip: str, colour: str | None) -> None:
+        r = self.table.rowCount()
+        self.table.insertRow(r)
+        item = QTableWidgetItem(text)
+        item.setFlags(Qt.ItemFlag.ItemIsEnabled)
+        item.setToolTip(tip or text)
+        font = QFont(item.font())
+        font.setBold(True)
+        item.setFont(font)
+        if colour:
+            item.setForeground(QColor(colour))
+        self.table.setItem(r, 0, item)
+        self.table.setSpan(r, 0, 1, self.table.columnCount())
+
+    def _metric_row(self, name: str, pre: float | None, post: float | None, protocol: str, verdict: str) -> None:
+        r = self.table.rowCount()
+        self.table.insertRow(r)
+        change = None if pre is None or post is None else post - pre
+        tip = PROTOCOL_HELP.get(protocol, "")
+        if protocol == "fluency" and change is not None and abs(change) < 1e-9:
+            tip = f"{tip}\n{FLUENCY_SAME}"
+        texts = (name, _fmt(pre), _fmt(post), "—" if change is None else f"{change:+.3f}", protocol)
+        for c, text in enumerate(texts):
+            item = QTableWidgetItem(text)
+            item.setFlags(item.flags() & ~Qt.ItemFlag.ItemIsEditable)
+            item.setToolTip(tip)
+            self.table.setItem(r, c, item)
+        colour = _change_colour(name, change, verdict)
+        if colour is not None:
+            self.table.item(r, 3).setBackground(colour)
+
+    def change_colour(self, row: int) -> QColor | None:
+        """The Change cell's background colour at ``row`` (None: not coloured)."""
+        item = self.table.item(row, 3)
+        brush = item.background() if item is not None else None
+        return brush.color() if brush is not None and brush.style() != Qt.BrushStyle.NoBrush else None
 
     def _draw_chart(self, metrics: Mapping[str, Any]) -> None:
         self.chart.clear()

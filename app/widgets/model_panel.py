@@ -82,6 +82,7 @@ class ModelPanel(QGroupBox):
 
     def set_folder(self, path: Path) -> None:
         self.folder.setCurrentText(str(path))
+        self.update_estimate()  # also when the text was already there (no change signal)
 
     def options(self) -> LoadOptions:
         return LoadOptions(device=self.device.currentText(), dtype=self.dtype.currentText(),

@@ -23,6 +23,7 @@ from PySide6.QtWidgets import (
 
 from app.jobs import Job
 from app.widgets.generations_view import GenerationsView
+from app.widgets.job_follow import FollowsJob
 from app.widgets.loss_curve import LossCurve
 from app.widgets.metrics_view import MetricsView
 from app.widgets.token_view import TokenView
@@ -31,8 +32,10 @@ from app.widgets.token_view import TokenView
 _VERDICT_COLOURS = {"took": "#1e7d32", "partial": "#b36b00", "side effects": "#b36b00", "failed": "#b3261e"}
 
 
-class PreviewPanel(QGroupBox):
+class PreviewPanel(FollowsJob, QGroupBox):
     preview_requested = Signal(list)  # free prompts
+    waiting_text = "Waiting for the model…"
+    cancelled_text = "Cancelled: the model is unchanged and nothing was recorded"
 
     def __init__(self, thresholds: Mapping[str, float], parent: QWidget | None = None) -> None:
         super().__init__("Preview", parent)
@@ -44,13 +47,15 @@ class PreviewPanel(QGroupBox):
         self.free_prompts.setMaximumHeight(60)
         self.preview_button = QPushButton("Preview edit (Ctrl+P)")
         self.preview_button.clicked.connect(self.request)
+        self.start_button = self.preview_button
         self.cancel_button = QPushButton("Cancel (Esc)")
         self.cancel_button.setEnabled(False)
         self.cancel_button.clicked.connect(self.cancel)
         self.bar = QProgressBar()
         self.bar.setRange(0, 1000)
         self.state = QLabel("Select one or more facts, then preview")
-        self.state.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)
+        self.state.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        self.state.setWordWrap(True)  # the whole verdict, never cut off at the right
         self.loss = LossCurve()
         self.generations = GenerationsView()
         self.metrics = MetricsView(thresholds)
@@ -89,55 +94,65 @@ class PreviewPanel(QGroupBox):
         if self.preview_button.isEnabled():
             self.preview_requested.emit(self.prompts())
 
-    def cancel(self) -> None:
-        if self.job is not None:
-            self.job.cancel()
-            self.state.setText("Cancelling…")
-
-    def track(self, job: Job) -> None:
-        """Follow a running preview job: progress, live loss, cancel."""
-        self.job = job
+    def job_started(self, job: Job) -> None:
         self.loss.reset()
-        self.bar.setValue(0)
-        self.preview_button.setEnabled(False)
-        self.cancel_button.setEnabled(True)
-        self.state.setText("Waiting for the model…")
-        job.progressed.connect(self._on_progress)
-        job.succeeded.connect(self.show_result)
-        job.cancelled.connect(lambda: self.state.setText("Cancelled: the model is unchanged and nothing was recorded"))
-        job.failed.connect(lambda exc: self.state.setText(f"Failed: {exc}"))
-        job.finished.connect(self._on_finished)
 
-    def _on_progress(self, event) -> None:
+    def job_progress(self, event) -> None:
         self.loss.add_event(event)
-        if event.fraction is not None:
-            self.bar.setValue(int(event.fraction * 1000))
-        if event.message:
-            self.state.setText(event.message)
-
-    def _on_finished(self) -> None:
-        self.job = None
-        self.preview_button.setEnabled(True)
-        self.cancel_button.setEnabled(False)
 
     def show_result(self, result: Any) -> None:
         """A ``session.PreviewResult``: the outcome and the run it was recorded as."""
-        self.outcome, self.run = result.outcome, result.run
-        outcome = result.outcome
-        verdict = outcome.verdict
-        colour = _VERDICT_COLOURS.get(verdict.verdict, "#333")
-        advice = f" Try: {'; '.join(verdict.advice)}." if verdict.advice else ""
-        self.state.setText(f"<b style='color:{colour}'>{verdict.summary}</b><br>{outcome.method}: edit computed in "
-                           f"{outcome.seconds:.1f}s for {len(outcome.facts)} fact(s), recorded as run {result.run.id} "
-                           f"(not committed).{advice}")
-        self.generations.set_previews(outcome.previews)
-        self.metrics.set_metrics(outcome.metrics())
+        self.show_run(result.run, outcome=result.outcome)
         self.token_fact.blockSignals(True)
         self.token_fact.clear()
-        self.token_fact.addItems([f"{f.subject}: {f.target_true or '?'} → {f.target_new}" for f in outcome.facts])
+        self.token_fact.addItems([f"{f.subject}: {f.target_true or '?'} → {f.target_new}"
+                                  for f in self.outcome.facts])
         self.token_fact.blockSignals(False)
         self._show_tokens(0)
+
+    def show_run(self, run: Any, committed_in: str | None = None, outcome: Any = None) -> None:
+        """A recorded run (a core ``RunRecord``) as stored: its verdict, generations and metrics,
+        without recomputing. ``committed_in``: the commit holding it, if any."""
+        if outcome is not None or not self._same_run(run):
+            self.outcome = outcome  # the tokens need the live outcome; a stored run has none
+        self.run = run
+        self.state.setText(run_summary(run, committed_in))
+        self.generations.set_previews(_preview_rows(run.previews))
+        self.metrics.set_metrics(run.metrics)
+        if self.outcome is None:
+            self.token_fact.clear()
+            self.tokens.setRowCount(0)
+
+    def _same_run(self, run: Any) -> bool:
+        return self.run is not None and self.run.id == run.id
+
+    def clear_result(self, text: str) -> None:
+        """Nothing recorded for the selection: say so rather than show another fact's run."""
+        self.outcome = self.run = None
+        self.state.setText(text)
+        self.generations.set_previews([])
+        self.metrics.set_metrics({})
+        self.token_fact.clear()
+        self.tokens.setRowCount(0)
 
     def _show_tokens(self, index: int) -> None:
         if self.outcome is not None and 0 <= index < len(self.outcome.facts):
             self.tokens.set_outcome(self.outcome, index)
+
+
+def _preview_rows(previews: Any) -> list:
+    if isinstance(previews, dict):
+        return list(previews.get("rows") or previews.get("previews") or [])
+    return list(previews or [])
+
+
+def run_summary(run: Any, committed_in: str | None = None) -> str:
+    """The verdict first (coloured), then what the run is and whether it is committed."""
+    verdict = run.metrics.get("verdict") or {}
+    colour = _VERDICT_COLOURS.get(verdict.get("verdict"), "#333")
+    advice = verdict.get("advice") or []
+    tip = f" Try: {'; '.join(advice)}." if advice else ""
+    where = f"committed in {committed_in}" if committed_in else "not committed"
+    head = f"<b style='color:{colour}'>{verdict.get('summary') or 'No verdict recorded'}</b><br>"
+    return (f"{head}{run.method}: edit computed in {run.seconds:.1f}s for {len(run.fact_ids)} fact(s), "
+            f"recorded as run {run.id} ({where}).{tip}")

@@ -1,12 +1,19 @@
-"""Review decisions for the selected facts: approve, reject (needs a note), needs rework, undo."""
+"""Review decisions for the selected facts: approve, reject (needs a note), needs rework, undo.
+
+The review Undo has its own shortcut (Alt+U), so Ctrl+Z stays the note field's text undo;
+its label names the decision it would undo. The message sits on its own line below the
+buttons, so they never move when it appears.
+"""
 
 from __future__ import annotations
 
 from PySide6.QtCore import Signal
 from PySide6.QtGui import QKeySequence
-from PySide6.QtWidgets import QGroupBox, QHBoxLayout, QLabel, QLineEdit, QPushButton, QWidget
+from PySide6.QtWidgets import QGroupBox, QHBoxLayout, QLabel, QLineEdit, QPushButton, QSizePolicy, QVBoxLayout, QWidget
 
 DECISIONS = (("approve", "Approve", "Alt+A"), ("reject", "Reject", "Alt+R"), ("rework", "Needs rework", "Alt+W"))
+UNDO_KEY = "Alt+U"
+NOTE_HINT = "Note (required to reject)"
 
 
 class ReviewBar(QGroupBox):
@@ -16,24 +23,38 @@ class ReviewBar(QGroupBox):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__("Review", parent)
         self.note = QLineEdit()
-        self.note.setPlaceholderText("Note (required to reject)")
+        self.note.setPlaceholderText(NOTE_HINT)
+        self.note.setMinimumWidth(self.note.fontMetrics().horizontalAdvance(NOTE_HINT) + 30)
         self.buttons: dict[str, QPushButton] = {}
-        layout = QHBoxLayout(self)
-        layout.addWidget(self.note, 1)
+        row = QHBoxLayout()
+        row.addWidget(self.note, 1)
         for decision, label, key in DECISIONS:
             button = QPushButton(f"{label} ({key})")
             button.setShortcut(QKeySequence(key))
             button.setToolTip(f"{label} the selected facts — shortcut {key}")
             button.clicked.connect(lambda _=False, d=decision: self.decide(d))
             self.buttons[decision] = button
-            layout.addWidget(button)
-        self.undo_button = QPushButton("Undo (Ctrl+Z)")
-        self.undo_button.setShortcut(QKeySequence.StandardKey.Undo)
+            row.addWidget(button)
+        self.undo_button = QPushButton()
         self.undo_button.clicked.connect(self.undo_requested)
-        layout.addWidget(self.undo_button)
+        row.addWidget(self.undo_button)
+        self.set_undo(None)
         self.message = QLabel()
+        self.message.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)
         self.message.setObjectName("review-message")
+        self.message.setFixedHeight(self.message.fontMetrics().height() + 4)
+        layout = QVBoxLayout(self)
+        layout.addLayout(row)
         layout.addWidget(self.message)
+
+    def set_undo(self, what: str | None) -> None:
+        """``what``: the decision Undo would reverse ("approved France"), None when there is none."""
+        text = f"Undo {what}" if what else "Undo"
+        self.undo_button.setText(f"{text} ({UNDO_KEY})")
+        self.undo_button.setShortcut(QKeySequence(UNDO_KEY))  # after setText, which resets it
+        self.undo_button.setToolTip(f"Undo your last review decision ({what or 'none left'}) — {UNDO_KEY}; "
+                                    "Ctrl+Z undoes typing in the note")
+        self.undo_button.setEnabled(what is not None)
 
     def decide(self, decision: str) -> None:
         note = self.note.text().strip()

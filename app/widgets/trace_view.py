@@ -12,6 +12,7 @@ from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QProgressBar, QPushButton, QVBoxLayout, QWidget
 
 from app.jobs import Job
+from app.widgets.job_follow import FollowsJob
 from core import AUTO_LAYER_MIN_EFFECT, TraceOptions, trace_fact
 
 KIND_LABELS = {"mlp": "MLP outputs (window of layers)", "state": "hidden states (block outputs)"}
@@ -19,8 +20,11 @@ _COLOURS = {"mlp": (35, 132, 67), "state": (84, 39, 143)}
 MARK_PEN = pg.mkPen("#d62728", width=3)
 
 
-class TraceView(QWidget):
+class TraceView(FollowsJob, QWidget):
     trace_requested = Signal()
+    waiting_text = "Tracing…"
+    cancelled_text = "Cancelled: nothing was traced"
+    failed_text = "The trace failed: {exc}"
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -33,6 +37,7 @@ class TraceView(QWidget):
         self.kind.currentIndexChanged.connect(lambda _: self._draw())
         self.trace_button = QPushButton("Trace selected fact")
         self.trace_button.clicked.connect(self.trace_requested.emit)
+        self.start_button = self.trace_button
         self.cancel_button = QPushButton("Cancel")
         self.cancel_button.setEnabled(False)
         self.cancel_button.clicked.connect(self.cancel)
@@ -70,34 +75,6 @@ class TraceView(QWidget):
 
     def current_kind(self) -> str:
         return self.kind.currentData()
-
-    def cancel(self) -> None:
-        if self.job is not None:
-            self.job.cancel()
-            self.state.setText("Cancelling…")
-
-    def track(self, job: Job) -> None:
-        self.job = job
-        self.bar.setValue(0)
-        self.trace_button.setEnabled(False)
-        self.cancel_button.setEnabled(True)
-        self.state.setText("Tracing…")
-        job.progressed.connect(self._on_progress)
-        job.succeeded.connect(self.show_result)
-        job.cancelled.connect(lambda: self.state.setText("Cancelled: nothing was traced"))
-        job.failed.connect(lambda exc: self.state.setText(f"The trace failed: {exc}"))
-        job.finished.connect(self._on_finished)
-
-    def _on_progress(self, event) -> None:
-        if event.fraction is not None:
-            self.bar.setValue(int(event.fraction * 1000))
-        if event.message:
-            self.state.setText(event.message)
-
-    def _on_finished(self) -> None:
-        self.job = None
-        self.trace_button.setEnabled(True)
-        self.cancel_button.setEnabled(False)
 
     def show_result(self, result: Any) -> None:
         """A core ``TraceResult``."""

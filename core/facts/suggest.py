@@ -4,7 +4,9 @@
   the prompt, cut at the end of the first phrase).
 - ``suggest_locality``: prompts of other facts in the workspace, with their true answers,
   which the edit should leave alone: other subjects with the same relation first, then
-  facts about the same subject with another relation.
+  facts about the same subject with another relation. When the workspace has too few
+  (a new workspace holds none) and a model is given, general-knowledge prompts about other
+  subjects fill up, answered with the model's own greedy answer (what must not change).
 """
 
 from __future__ import annotations
@@ -17,6 +19,12 @@ from core.model.generation import SamplingOptions, continuation
 from core.model.loading import LoadedModel
 
 _PHRASE_END = re.compile(r"[.,;:!?\n()\"]")
+# Neighbourhood prompts for when the workspace offers too few: common relations, many subjects.
+GENERAL_PROMPTS = (
+    "The capital of Japan is", "The capital of Canada is", "The capital of Egypt is", "The capital of Peru is",
+    "The currency of Japan is the", "The currency of Mexico is the", "Brazil is located in the continent of",
+    "Kenya is located in the continent of", "The capital of Norway is", "The capital of Australia is",
+)
 
 
 def first_phrase(text: str, max_words: int = 3) -> str:
@@ -38,9 +46,34 @@ def _usable(other: Fact, subject: str, prompt: str) -> bool:
 
 
 def suggest_locality(subject: str, prompt: str, relation: str, facts: Sequence[Fact], count: int = 3,
-                     existing: Sequence[str] = ()) -> list[Probe]:
+                     existing: Sequence[str] = (), lm: LoadedModel | None = None) -> list[Probe]:
     """Up to ``count`` probes from ``facts`` (their prompt and true answer) that an edit of
-    ``subject``/``prompt`` should not change; prompts in ``existing`` are skipped."""
+    ``subject``/``prompt`` should not change; prompts in ``existing`` are skipped. With ``lm``,
+    general prompts answered by the model fill up when ``facts`` offer fewer than ``count``."""
+    probes = _from_facts(subject, prompt, relation, facts, count, existing)
+    if lm is not None and len(probes) < count:
+        taken = {p.strip() for p in existing} | {p.prompt for p in probes}
+        probes += _general(lm, subject, prompt, taken, count - len(probes))
+    return probes
+
+
+def _general(lm: LoadedModel, subject: str, prompt: str, taken: set[str], count: int) -> list[Probe]:
+    """General prompts not about ``subject``, with the model's own answer (skipped when it has none)."""
+    found: list[Probe] = []
+    own = subject.strip().casefold()
+    for candidate in GENERAL_PROMPTS:
+        if len(found) == count:
+            break
+        if candidate in taken or candidate == prompt.strip() or (own and own in candidate.casefold()):
+            continue
+        answer = first_phrase(continuation(lm, candidate, SamplingOptions(max_new_tokens=8)))
+        if answer:
+            found.append(Probe(candidate, answer))
+    return found
+
+
+def _from_facts(subject: str, prompt: str, relation: str, facts: Sequence[Fact], count: int,
+                existing: Sequence[str]) -> list[Probe]:
     seen = {p.strip() for p in existing}
     same_relation, same_subject, rest = [], [], []
     for other in facts:

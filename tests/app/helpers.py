@@ -32,3 +32,30 @@ def fast_rome(window) -> None:
     window.method_panel.method.setCurrentText("rome")
     for name, value in FAST_ROME.items():
         window.method_panel.set_override(name, value)
+
+
+def click_row(qtbot, window, row: int, double: bool = False) -> str:
+    """Click (or double-click) a row of the fact queue as the user does; returns its fact id."""
+    from PySide6.QtCore import Qt
+
+    from app.models.fact_table import FACT_ID_ROLE
+
+    table = window.queue.table
+    index = window.queue.proxy.index(row, 1)
+    table.scrollTo(index)
+    centre = table.visualRect(index).center()
+    click = qtbot.mouseDClick if double else qtbot.mouseClick
+    if double:
+        qtbot.mouseClick(table.viewport(), Qt.MouseButton.LeftButton, pos=centre)
+    click(table.viewport(), Qt.MouseButton.LeftButton, pos=centre)
+    return index.data(FACT_ID_ROLE)
+
+
+def click_preview(qtbot, window, timeout: int = EDIT_TIMEOUT_MS) -> Job:
+    """Press Preview edit and wait for the job it started."""
+    from PySide6.QtCore import Qt
+
+    qtbot.mouseClick(window.preview_panel.preview_button, Qt.MouseButton.LeftButton)
+    job = window.preview_panel.job
+    assert job is not None, getattr(window, "last_error", None) and window.last_error.text()
+    return wait_job(qtbot, job, timeout)

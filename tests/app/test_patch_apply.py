@@ -41,6 +41,6 @@ def test_an_unsigned_patch_needs_the_reviewers_consent(qtbot, tiny_model_dir, tm
     dialog.verify.setChecked(True)  # rehash the base folder in full first
     applied = wait_job(qtbot, window.apply_patch(dialog.choice()))
     assert applied.state.value == "done", window.last_error.text()
-    assert "unsigned, applied as you allowed" in window.statusBar().currentMessage()
+    assert "unsigned, applied as you allowed" in window.message.text()
     assert state_fingerprint(load_model(tmp_path / "patched", LoadOptions(device="cpu")).model) == head
     window.close()

@@ -101,9 +101,9 @@ def test_whole_loop_import_preview_approve_commit_history_revert_export(qtbot, t
     assert window.session.live_commit.id == reverted.id
     reverted_weights = state_fingerprint(window.lm.model)
 
-    wait_job(qtbot, window.checkout(head.id))  # the edited weights back in the live model
+    wait_job(qtbot, window.checkout(head.id, confirmed=True))  # the edited weights back in the live model
     assert window.session.live_commit.id == head.id
-    assert f"at commit {head.short_id}" in window.live_status.text()
+    assert f"at checked-out commit {head.short_id}" in window.live_status.text()
     assert state_fingerprint(window.lm.model) != reverted_weights
 
     out = tmp_path / "approved.jsonl"

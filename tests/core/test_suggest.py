@@ -42,3 +42,17 @@ def test_old_answer_is_the_models_greedy_answer(demo_lm):
     assert suggest_old_answer(demo_lm, "The capital of France is") == "Paris"
     with pytest.raises(ValueError):
         suggest_old_answer(demo_lm, "  ")
+
+
+def test_locality_on_an_empty_workspace_comes_from_the_model(demo_lm):
+    """A new workspace has no other facts: general prompts fill up, answered by the model itself."""
+    assert suggest_locality("France", "The capital of France is", "capital", []) == []
+    probes = suggest_locality("Japan", "The capital of Japan is", "capital", [], lm=demo_lm)
+    assert len(probes) == 3 and all(p.answer for p in probes)
+    assert not any("Japan" in p.prompt for p in probes), "never about the edited subject"
+    assert probes[0] == Probe("The capital of Canada is", "Ottawa")
+
+
+def test_locality_from_facts_comes_first_then_the_model(demo_lm):
+    probes = suggest_locality("Germany", "The capital of Germany is", "capital", FACTS[:1], lm=demo_lm)
+    assert probes[0] == Probe("The capital of France is", "Paris") and len(probes) == 3

@@ -1,0 +1,60 @@
+"""Following one running job in a panel: its progress bar, state line, start and cancel buttons.
+
+``FollowsJob`` is mixed into the panels that run their own job on the lane (the preview,
+the causal trace); ``track`` wires the job's signals once, for all of them.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from app.jobs import Job
+
+
+class FollowsJob:
+    """Needs ``bar``, ``state``, ``start_button`` and ``cancel_button`` on the panel."""
+
+    job: Job | None = None
+    waiting_text = "Working…"
+    cancelled_text = "Cancelled"
+    failed_text = "Failed: {exc}"
+
+    def cancel(self) -> None:
+        if self.job is not None:
+            self.job.cancel()
+            self.state.setText("Cancelling…")
+
+    def track(self, job: Job) -> None:
+        """Follow a running job: progress, cancel, then its result."""
+        self.job = job
+        self.bar.setValue(0)
+        self.start_button.setEnabled(False)
+        self.cancel_button.setEnabled(True)
+        self.state.setText(self.waiting_text)
+        self.job_started(job)
+        job.progressed.connect(self._follow_progress)
+        job.succeeded.connect(self.show_result)
+        job.cancelled.connect(lambda: self.state.setText(self.cancelled_text))
+        job.failed.connect(lambda exc: self.state.setText(self.failed_text.format(exc=exc)))
+        job.finished.connect(self._follow_finished)
+
+    def job_started(self, job: Job) -> None:
+        """Hook: reset what the panel draws live."""
+
+    def job_progress(self, event) -> None:
+        """Hook: draw a progress event (the bar and the message are done)."""
+
+    def show_result(self, result: Any) -> None:
+        raise NotImplementedError
+
+    def _follow_progress(self, event) -> None:
+        self.job_progress(event)
+        if event.fraction is not None:
+            self.bar.setValue(int(event.fraction * 1000))
+        if event.message:
+            self.state.setText(event.message)
+
+    def _follow_finished(self) -> None:
+        self.job = None
+        self.start_button.setEnabled(True)
+        self.cancel_button.setEnabled(False)

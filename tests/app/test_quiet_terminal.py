@@ -1,0 +1,30 @@
+"""The terminal stays quiet: library warnings, progress bars and the tracebacks of errors the
+window reported go to the log file in the user's data folder (Help → Open log)."""
+
+import pytest
+
+from app.logfile import log_path
+from core.util.paths import data_dir, demo_edits_file
+from tests.app.helpers import click_preview, click_row, fast_rome, open_window, wait_job
+
+pytestmark = pytest.mark.gui
+
+
+def test_load_preview_and_a_reported_error_print_nothing_to_the_terminal(qtbot, capfd, tmp_path):
+    capfd.readouterr()
+    window = open_window(qtbot)
+    wait_job(qtbot, window.import_facts(demo_edits_file()), 60_000)
+    fast_rome(window)
+    click_row(qtbot, window, 0)
+    click_preview(qtbot, window)
+    failed = wait_job(qtbot, window.import_facts(tmp_path / "missing.jsonl"), 60_000)
+    assert failed.state.value == "failed" and window.last_error.isVisible()
+    out, err = capfd.readouterr()
+    assert out == "" and err == "", "nothing on the terminal"
+    assert window.log_file == log_path() and window.log_file.is_relative_to(data_dir())
+    log = window.log_file.read_text()
+    assert "Traceback" in log and "missing.jsonl" in log, "the details are in the log"
+    assert "details: Help → Open log" in window.message.text(), "a concise line in the status bar"
+    assert "\n" not in window.message.text()
+    assert window.open_log_action.text() == "Open log"
+    window.close()
