@@ -68,6 +68,7 @@ from core.methods.values import KL_DIRECTIONS, FactResult, ValueProblem, kl_rows
 from core.model.loading import LoadedModel
 from core.model.tokens import model_batch
 from core.util.progress import Progress, silent
+from core.util.timing import phase
 
 log = logging.getLogger(__name__)
 
@@ -131,8 +132,10 @@ class MemitMethod:
         layers = resolve_layers(lm, hp)
         _validate(hp)
         specs = prefix_specs(hp.prefix_counts, hp.prefix_lengths, REFERENCE.prefix_lengths)
-        prefixes = sample_prefixes(lm, specs, hp.seed)
-        covs = _covariances(lm, hp, layers, progress.stage(0.0, 0.4))
+        with phase("prefixes"):
+            prefixes = sample_prefixes(lm, specs, hp.seed)
+        with phase("covariance load"):
+            covs = _covariances(lm, hp, layers, progress.stage(0.0, 0.4))
         params = [lm.spec.mlp_out_weight(layer) for layer in layers]
         problems = [value_problem(lm, fact, hp, prefixes) for fact in facts]
         with weights_restored(lm.model, params):
@@ -179,11 +182,13 @@ def _insertion_aware(lm: LoadedModel, layers: Sequence[int], problems: Sequence[
     """Each layer's update is ΔW_l = (δ/m)·A_lᵀ with A_l = (λC_l + K_lK_lᵀ)⁻¹K_l from the
     unedited keys; the δ are optimised jointly with all those updates in place, so the
     loss sees the edited model exactly, every fact's update acting on every prompt."""
-    keys, _ = _mean_keys(lm, layers, problems)  # the unedited model's, in one forward
+    with phase("key capture"):
+        keys, _ = _mean_keys(lm, layers, problems)  # the unedited model's, in one forward
     adjusted, keys_stage = {}, progress.stage(0.0, 0.1)
     for i, layer in enumerate(layers):
         keys_stage.check()
-        adjusted[layer] = adjusted_keys(keys[layer], covs.get(layer), hp.mom2_weight, hp.cov_ridge)
+        with phase("covariance solve"):
+            adjusted[layer] = adjusted_keys(keys[layer], covs.get(layer), hp.mom2_weight, hp.cov_ridge)
         keys_stage.report(i + 1, len(layers), f"layer {layer}: keys of {len(problems)} fact(s) fixed")
     via = {lm.spec.mlp_out_module(layer): a / len(layers) for layer, a in adjusted.items()}
     targets = _targets(lm, problems, layers[-1], hp, progress.stage(0.1, 1.0), via)
@@ -202,27 +207,29 @@ def _targets(lm: LoadedModel, problems: Sequence[ValueProblem], last: int, hp: M
 
     block = lm.spec.layer(last)
     batch = _value_batch(lm, problems)
-    h0, kl_init = _value_start(lm, block, batch)
+    with phase("key capture"):
+        h0, kl_init = _value_start(lm, block, batch)
     delta = torch.zeros_like(h0, requires_grad=True)
     optimiser = torch.optim.Adam([delta], lr=hp.v_lr)
     max_norm = hp.clamp_norm_factor * h0.norm(dim=1, keepdim=True)
     n = len(problems)
     step, losses, nll = 0, h0.new_zeros(n), h0.new_zeros(n)
-    with torch.enable_grad():
+    with torch.enable_grad(), phase("value optimisation"):
         for step in range(1, hp.v_steps + 1):
             progress.check()
-            with _delta_hooks(lm, block, batch, delta, via):
+            with _delta_hooks(lm, block, batch, delta, via), phase("step: forward + loss"):
                 losses, nll = _value_losses(lm, batch, delta, h0, kl_init, hp)
             worst = float(losses.detach().max())
             progress.report(step, hp.v_steps, f"{n} fact(s) step {step}/{hp.v_steps}", loss=worst,
                             p_target=float(torch.exp(-nll).min()))
             if worst < hp.v_loss_threshold or step == hp.v_steps:
                 break
-            optimiser.zero_grad()
-            losses.sum().backward()
-            optimiser.step()
-            with torch.no_grad():  # ‖δ‖ ≤ clamp·‖h0‖, per fact
-                delta.mul_(torch.clamp(max_norm / delta.norm(dim=1, keepdim=True).clamp_min(1e-12), max=1.0))
+            with phase("step: backward + Adam"):
+                optimiser.zero_grad()
+                losses.sum().backward()
+                optimiser.step()
+                with torch.no_grad():  # ‖δ‖ ≤ clamp·‖h0‖, per fact
+                    delta.mul_(torch.clamp(max_norm / delta.norm(dim=1, keepdim=True).clamp_min(1e-12), max=1.0))
     delta = delta.detach()
     losses = losses.detach()
     results = tuple(dataclasses.asdict(FactResult(step, float(losses[i]), float(nll[i]), float(torch.exp(-nll[i])),
@@ -307,15 +314,17 @@ def _value_losses(lm: LoadedModel, batch: _ValueBatch, delta, h0, kl_init, hp: M
     import torch
 
     ids, mask = model_batch(lm, batch.sequences)
-    logits = lm.model(input_ids=ids, attention_mask=mask).logits
+    with phase("model forward"):
+        logits = lm.model(input_ids=ids, attention_mask=mask).logits
     logp = torch.log_softmax(logits[batch.tok_rows, batch.tok_positions].float(), dim=-1)
     token_nll = -logp.gather(1, batch.tokens[:, None])[:, 0] * batch.tok_weight
     nll = torch.zeros(len(h0), device=logits.device).index_add(0, batch.tok_owner, token_nll)
     kl = torch.zeros_like(nll)
     if kl_init is not None:
-        kl_logp = torch.log_softmax(logits[batch.kl_rows, batch.kl_positions].float(), dim=-1)
-        per_row = kl_rows(kl_init, kl_logp, hp.kl_direction) * batch.kl_weight
-        kl = kl.index_add(0, batch.kl_owner, per_row)
+        with phase("KL"):
+            kl_logp = torch.log_softmax(logits[batch.kl_rows, batch.kl_positions].float(), dim=-1)
+            per_row = kl_rows(kl_init, kl_logp, hp.kl_direction) * batch.kl_weight
+            kl = kl.index_add(0, batch.kl_owner, per_row)
     decay = delta.norm(dim=1) / h0.norm(dim=1) ** 2
     return nll + kl + hp.weight_decay * decay, nll.detach()
 

@@ -86,6 +86,7 @@ from core.model.arch import default_edit_layer
 from core.model.loading import LoadedModel
 from core.model.tokens import model_batch
 from core.util.progress import Progress, silent
+from core.util.timing import phase
 
 log = logging.getLogger(__name__)
 
@@ -141,8 +142,10 @@ class RomeMethod:
         _validate(hp)
         layer = resolve_layer(lm, hp)
         specs = prefix_specs(hp.prefix_counts, hp.prefix_lengths, REFERENCE.prefix_lengths)
-        prefixes = sample_prefixes(lm, specs, hp.seed)
-        cov, optimise_from = _covariance(lm, hp, layer, progress)
+        with phase("prefixes"):
+            prefixes = sample_prefixes(lm, specs, hp.seed)
+        with phase("covariance load"):
+            cov, optimise_from = _covariance(lm, hp, layer, progress)
         param = lm.spec.mlp_out_weight(layer)
         updates, results = [], []
         with weights_restored(lm.model, [param]):
@@ -200,8 +203,10 @@ def edit_one(lm: LoadedModel, fact: Fact, layer: int, hp: ROMEHParams, prefixes:
 
     module = lm.spec.mlp_out_module(layer)
     problem = value_problem(lm, fact, hp, prefixes)
-    keys, v0, kl_init = value_start(lm, problem, module)
-    u = key_direction(keys.mean(0), cov, hp.cov_ridge)
+    with phase("key capture"):
+        keys, v0, kl_init = value_start(lm, problem, module)
+    with phase("covariance solve"):
+        u = key_direction(keys.mean(0), cov, hp.cov_ridge)
     # The update makes the bare prompt's output v0 + δ exactly; insertion-aware, δ is
     # optimised with the update in place, so what it does at every other position
     # (the prompt's other tokens, the prefixed and KL prompts) counts in the loss too.
@@ -280,20 +285,22 @@ def optimise_value(lm: LoadedModel, module: str, problem: ValueProblem, kl_init,
     step, loss, nll = 0, torch.tensor(0.0), torch.tensor(0.0)
     hooked = (low_rank_added(lm.model, module, via[:, None], delta[None, :]) if via is not None
               else added_to_output(lm.model, module, delta, range(len(positions)), positions))
-    with torch.enable_grad(), hooked:
+    with torch.enable_grad(), hooked, phase("value optimisation"):
         for step in range(1, hp.v_steps + 1):
             progress.check()
-            loss, nll = _value_loss(lm, batch, delta, kl_init, v0, hp)
+            with phase("step: forward + loss"):
+                loss, nll = _value_loss(lm, batch, delta, kl_init, v0, hp)
             progress.report(step, hp.v_steps, f"{label} step {step}/{hp.v_steps}".strip(),
                             loss=loss.item(), p_target=float(torch.exp(-nll)))
             if loss.item() < hp.v_loss_threshold or step == hp.v_steps:
                 break
-            optimiser.zero_grad()
-            loss.backward()
-            optimiser.step()
-            with torch.no_grad():
-                if delta.norm() > max_norm:
-                    delta.mul_(max_norm / delta.norm())
+            with phase("step: backward + Adam"):
+                optimiser.zero_grad()
+                loss.backward()
+                optimiser.step()
+                with torch.no_grad():
+                    if delta.norm() > max_norm:
+                        delta.mul_(max_norm / delta.norm())
     delta = delta.detach()
     result = FactResult(step, loss.item(), float(nll), float(torch.exp(-nll)), float(delta.norm()), float(v0.norm()))
     log.info("ROME %s: %d steps, loss %.3f, P(target) %.3f", label, step, result.loss, result.p_target)
@@ -304,13 +311,15 @@ def _value_loss(lm: LoadedModel, batch: _Batch, delta, kl_init, v0, hp: ROMEHPar
     """(total loss, mean per-token NLL of the target)."""
     import torch
 
-    logits = lm.model(input_ids=batch.ids, attention_mask=batch.mask).logits
+    with phase("model forward"):
+        logits = lm.model(input_ids=batch.ids, attention_mask=batch.mask).logits
     picked = torch.log_softmax(logits[batch.rows, batch.positions].float(), dim=-1)
     token_logp = picked.gather(1, batch.tokens[:, None]).view(batch.n_prompts, batch.n_target)
     nll = -(token_logp.sum(1) / batch.n_target).mean()
     kl = nll.new_zeros(())
     if len(batch.kl_rows):
-        kl_logp = torch.log_softmax(logits[batch.kl_rows, batch.kl_positions].float(), dim=-1)
-        kl = (kl_rows(kl_init, kl_logp, hp.kl_direction) * batch.kl_weights).sum()
+        with phase("KL"):
+            kl_logp = torch.log_softmax(logits[batch.kl_rows, batch.kl_positions].float(), dim=-1)
+            kl = (kl_rows(kl_init, kl_logp, hp.kl_direction) * batch.kl_weights).sum()
     decay = delta.norm() / v0.norm() ** 2
     return nll + kl + hp.weight_decay * decay, nll.detach()
