@@ -49,8 +49,8 @@ def _hparams(lm, method: str, args: argparse.Namespace):
 
 def profile(lm, method_name: str, facts, args: argparse.Namespace) -> tuple[list[dict], list[float], list[int]]:
     """Per edit: {phase: (seconds, calls)}; the edit's seconds; its optimisation steps."""
-    from core.metrics.evaluation import capture_reference, evaluate
     from core.methods import get_method
+    from core.metrics.evaluation import capture_reference, evaluate
     from core.util.timing import phase, recording
 
     method = get_method(method_name)

@@ -60,6 +60,7 @@ from dataclasses import dataclass
 from core.edit.deltas import Delta, LowRankUpdate, apply_delta, weights_restored
 from core.facts.fact import Fact
 from core.methods.base import EditError
+from core.methods.cov_solve import mean_diagonal, woodbury_solve
 from core.methods.hparams import as_dict
 from core.methods.keys import capture_at, prefix_specs, sample_prefixes
 from core.methods.presets import preset_values
@@ -77,7 +78,8 @@ class MEMITHParams:
     layers: tuple[int, ...] = ()  # (): the preset's window for this model
     v_lr: float = 0.5
     v_steps: int = 20
-    v_loss_threshold: float = 0.05
+    v_loss_threshold: float = 0.05  # stop once every fact's total loss is below this
+    v_nll_threshold: float = 0.0  # or every fact's mean target NLL is (0: off, the paper's)
     clamp_norm_factor: float = 0.75  # ‖δ‖ ≤ factor·‖h0‖ (h0: the residual at the last edited layer)
     kl_factor: float = 0.0625
     kl_direction: str = "edited_original"  # KL(p_edited ‖ p_original), the reference code's
@@ -222,7 +224,7 @@ def _targets(lm: LoadedModel, problems: Sequence[ValueProblem], last: int, hp: M
             worst = float(losses.detach().max())
             progress.report(step, hp.v_steps, f"{n} fact(s) step {step}/{hp.v_steps}", loss=worst,
                             p_target=float(torch.exp(-nll).min()))
-            if worst < hp.v_loss_threshold or step == hp.v_steps:
+            if worst < hp.v_loss_threshold or float(nll.max()) < hp.v_nll_threshold or step == hp.v_steps:
                 break
             with phase("step: backward + Adam"):
                 optimiser.zero_grad()
@@ -383,6 +385,9 @@ def adjusted_keys(keys, cov, mom2_weight: float, ridge: float):
     import torch
 
     k = keys.double().T  # (d_in, n)
+    if cov is not None and mom2_weight > 0:  # C decomposed once per covariance (cov_solve)
+        diagonal = mom2_weight * mean_diagonal(cov) + float((k * k).sum()) / k.shape[0]
+        return woodbury_solve(cov, k, mom2_weight, ridge * max(diagonal, 1e-12)).float()
     c = cov.to(k.device, torch.float64) if cov is not None else torch.eye(k.shape[0], dtype=k.dtype, device=k.device)
     system = mom2_weight * c + k @ k.T
     system = system + ridge * max(float(system.diagonal().mean()), 1e-12) * torch.eye(k.shape[0], dtype=k.dtype,

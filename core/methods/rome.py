@@ -77,6 +77,7 @@ from dataclasses import dataclass
 from core.edit.deltas import Delta, LowRankUpdate, apply_delta, weights_restored
 from core.facts.fact import Fact
 from core.methods.base import EditError
+from core.methods.cov_solve import mean_diagonal, shifted_solve
 from core.methods.hparams import as_dict
 from core.methods.keys import prefix_specs, sample_prefixes
 from core.methods.presets import preset_values
@@ -96,6 +97,7 @@ class ROMEHParams:
     v_lr: float = 0.5
     v_steps: int = 20
     v_loss_threshold: float = 0.05  # stop once the total loss is below this
+    v_nll_threshold: float = 0.0  # or once the target's mean per-token NLL is (0: off, the paper's)
     clamp_norm_factor: float = 4.0  # ‖δ‖ ≤ factor·‖v0‖
     kl_factor: float = 0.0625
     kl_direction: str = "edited_original"  # KL(p_edited ‖ p_original), the reference code's
@@ -218,13 +220,9 @@ def edit_one(lm: LoadedModel, fact: Fact, layer: int, hp: ROMEHParams, prefixes:
 
 def key_direction(k_star, cov, ridge: float):
     """u = C⁻¹k*/‖C⁻¹k*‖ (solved in float64), or k*/‖k*‖ without C."""
-    import torch
-
     if cov is None:
         return k_star / k_star.norm()
-    c = cov.to(k_star.device, torch.float64)
-    c = c + ridge * c.diagonal().mean() * torch.eye(c.shape[0], dtype=c.dtype, device=c.device)
-    u = torch.linalg.solve(c, k_star.double()).float()
+    u = shifted_solve(cov, k_star, 1.0, ridge * mean_diagonal(cov)).float()  # C decomposed once (cov_solve)
     return u / u.norm()
 
 
@@ -292,7 +290,7 @@ def optimise_value(lm: LoadedModel, module: str, problem: ValueProblem, kl_init,
                 loss, nll = _value_loss(lm, batch, delta, kl_init, v0, hp)
             progress.report(step, hp.v_steps, f"{label} step {step}/{hp.v_steps}".strip(),
                             loss=loss.item(), p_target=float(torch.exp(-nll)))
-            if loss.item() < hp.v_loss_threshold or step == hp.v_steps:
+            if _converged(loss, nll, hp) or step == hp.v_steps:
                 break
             with phase("step: backward + Adam"):
                 optimiser.zero_grad()
@@ -305,6 +303,12 @@ def optimise_value(lm: LoadedModel, module: str, problem: ValueProblem, kl_init,
     result = FactResult(step, loss.item(), float(nll), float(torch.exp(-nll)), float(delta.norm()), float(v0.norm()))
     log.info("ROME %s: %d steps, loss %.3f, P(target) %.3f", label, step, result.loss, result.p_target)
     return delta, result
+
+
+def _converged(loss, nll, hp) -> bool:
+    """Stop: the total loss is below ``v_loss_threshold`` or the target's NLL below
+    ``v_nll_threshold`` (the model says the target; more steps mostly grow ‖δ‖)."""
+    return float(loss) < hp.v_loss_threshold or float(nll) < hp.v_nll_threshold
 
 
 def _value_loss(lm: LoadedModel, batch: _Batch, delta, kl_init, v0, hp: ROMEHParams):
