@@ -30,10 +30,11 @@ def eigen(cov, device):
     c = cov.to(device, torch.float64)
     values, vectors = torch.linalg.eigh((c + c.T) / 2)
     with _lock:
-        entry = _eigen.get(id(cov))
+        ident = id(cov)
+        entry = _eigen.get(ident)
         if entry is None or entry[0]() is not cov:
-            entry = (weakref.ref(cov, lambda _ref, k=id(cov): _forget(k, _ref)), {})
-            _eigen[id(cov)] = entry
+            entry = (weakref.ref(cov, lambda ref: _forget(ident, ref)), {})
+            _eigen[ident] = entry
         entry[1][key] = (values, vectors)
     return values, vectors
 
@@ -69,3 +70,19 @@ def woodbury_solve(cov, keys, scale: float, shift: float):
     m_inv_k = shifted_solve(cov, k, scale, shift)  # M⁻¹K
     inner = torch.eye(k.shape[1], dtype=k.dtype, device=k.device) + k.T @ m_inv_k
     return torch.linalg.solve(inner.T, m_inv_k.T).T  # M⁻¹K (I + KᵀM⁻¹K)⁻¹
+
+
+def adjusted_keys(keys, cov, mom2_weight: float, ridge: float):
+    """MEMIT's A = (λC + KKᵀ + rI)⁻¹K (d_in, n), r = ridge × its mean diagonal, in float64;
+    ``keys``: (n, d_in); without C, λC is λ·I."""
+    import torch
+
+    k = keys.double().T  # (d_in, n)
+    if cov is not None and mom2_weight > 0:
+        diagonal = mom2_weight * mean_diagonal(cov) + float((k * k).sum()) / k.shape[0]
+        return woodbury_solve(cov, k, mom2_weight, ridge * max(diagonal, 1e-12)).float()
+    c = cov.to(k.device, torch.float64) if cov is not None else torch.eye(k.shape[0], dtype=k.dtype, device=k.device)
+    system = mom2_weight * c + k @ k.T
+    system = system + ridge * max(float(system.diagonal().mean()), 1e-12) * torch.eye(k.shape[0], dtype=k.dtype,
+                                                                                       device=k.device)
+    return torch.linalg.solve(system, k).float()

@@ -60,7 +60,7 @@ from dataclasses import dataclass
 from core.edit.deltas import Delta, LowRankUpdate, apply_delta, weights_restored
 from core.facts.fact import Fact
 from core.methods.base import EditError
-from core.methods.cov_solve import mean_diagonal, woodbury_solve
+from core.methods.cov_solve import adjusted_keys
 from core.methods.hparams import as_dict
 from core.methods.keys import capture_at, prefix_specs, sample_prefixes
 from core.methods.presets import preset_values
@@ -271,6 +271,8 @@ class _ValueBatch:
     kl_positions: object
     kl_owner: object
     kl_weight: object
+    ids: object  # the sequences right-padded, and their attention mask (built once, not per step)
+    mask: object
 
 
 def _value_batch(lm: LoadedModel, problems: Sequence[ValueProblem]) -> _ValueBatch:
@@ -297,7 +299,8 @@ def _value_batch(lm: LoadedModel, problems: Sequence[ValueProblem]) -> _ValueBat
 
     return _ValueBatch(seqs, torch.tensor(owner, device=lm.device), subject, torch.tensor(bare, device=lm.device),
                        column(tok, 0), column(tok, 1), column(tok, 2), column(tok, 3), column(tok, 4, torch.float32),
-                       column(kl, 0), column(kl, 1), column(kl, 2), column(kl, 3, torch.float32))
+                       column(kl, 0), column(kl, 1), column(kl, 2), column(kl, 3, torch.float32),
+                       *model_batch(lm, seqs))
 
 
 def _value_start(lm: LoadedModel, block: str, batch: _ValueBatch):
@@ -315,9 +318,8 @@ def _value_losses(lm: LoadedModel, batch: _ValueBatch, delta, h0, kl_init, hp: M
     """(loss per fact, mean per-token target NLL per fact): NLL + weighted KL + wd·‖δ‖/‖h0‖²."""
     import torch
 
-    ids, mask = model_batch(lm, batch.sequences)
     with phase("model forward"):
-        logits = lm.model(input_ids=ids, attention_mask=mask).logits
+        logits = lm.model(input_ids=batch.ids, attention_mask=batch.mask).logits
     logp = torch.log_softmax(logits[batch.tok_rows, batch.tok_positions].float(), dim=-1)
     token_nll = -logp.gather(1, batch.tokens[:, None])[:, 0] * batch.tok_weight
     nll = torch.zeros(len(h0), device=logits.device).index_add(0, batch.tok_owner, token_nll)
@@ -378,21 +380,6 @@ def solve_update(param: str, layout: str, keys, residual, cov, mom2_weight: floa
     """ΔW = R Kᵀ(λC + KKᵀ)⁻¹ as factors (R, Aᵀ), A = (λC + KKᵀ)⁻¹K, solved in float64.
     ``keys``: (n, d_in); ``residual``: (n, d_out); without C, λC is λ·I."""
     return low_rank_update(param, layout, adjusted_keys(keys, cov, mom2_weight, ridge), residual)
-
-
-def adjusted_keys(keys, cov, mom2_weight: float, ridge: float):
-    """A = (λC + KKᵀ)⁻¹K (d_in, n), solved in float64; ``keys``: (n, d_in)."""
-    import torch
-
-    k = keys.double().T  # (d_in, n)
-    if cov is not None and mom2_weight > 0:  # C decomposed once per covariance (cov_solve)
-        diagonal = mom2_weight * mean_diagonal(cov) + float((k * k).sum()) / k.shape[0]
-        return woodbury_solve(cov, k, mom2_weight, ridge * max(diagonal, 1e-12)).float()
-    c = cov.to(k.device, torch.float64) if cov is not None else torch.eye(k.shape[0], dtype=k.dtype, device=k.device)
-    system = mom2_weight * c + k @ k.T
-    system = system + ridge * max(float(system.diagonal().mean()), 1e-12) * torch.eye(k.shape[0], dtype=k.dtype,
-                                                                                       device=k.device)
-    return torch.linalg.solve(system, k).float()
 
 
 def low_rank_update(param: str, layout: str, adjusted, residual) -> LowRankUpdate:
