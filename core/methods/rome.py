@@ -62,9 +62,13 @@ is better on both counts, so the reference's stands. essence_factor 3 instead of
 Early stop (issue 18): the loss threshold (0.05 on NLL + KL + decay) is rarely met
 because the essence KL floors near it, so most edits ran all 100 steps although the
 target's NLL is below 0.05 after ~10; further steps mostly grow ‖δ‖. The small preset
-also stops once the target's mean NLL < ``v_nll_threshold`` (0.05). quality_dev,
-reliability / generality / locality: 0.753 / 0.355 / 0.918 without, 0.753 / 0.355 /
-0.929 with it.
+also stops once the target's mean NLL < ``v_nll_threshold`` (0.05), and takes lr 10
+(steps of twice the size reach the target sooner). quality_dev (`bench/quality.py --split
+dev --methods rome --set rome.KEY=VALUE`), reliability / generality / locality / other-kind
+reliability: lr 5, no NLL stop 0.753 / 0.355 / 0.918 / 0.557; NLL stop 0.05: 0.753 /
+0.355 / 0.929 / 0.557; NLL stop 0.1: 0.753 / 0.352 / 0.932; essence 8 instead of 16:
+0.791 / 0.355 / 0.907; lr 10 with NLL stop 0.05 (the preset): 0.766 / 0.369 / 0.921 /
+0.632.
 
 Targets of another kind (a city that is no capital, for a capital) mostly fail:
 reliability 0.56-0.63 on those dev requests against ~0.95 on same-kind ones. The value
