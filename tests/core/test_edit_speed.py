@@ -93,3 +93,19 @@ def test_rome_stops_once_the_target_is_said_and_the_edit_takes(demo_lm):
     assert delta.info["facts"][0]["nll"] < hp.v_nll_threshold
     with delta_applied(demo_lm.model, delta):
         assert target_nll(demo_lm, fact) < 0.3
+
+
+@pytest.mark.parametrize("method", ["rome", "memit"])
+def test_nll_threshold_ends_the_optimisation_at_the_first_step_below_it(tiny_lm, method):
+    """Every target NLL is below 100 at once: one step; with the stop off, all of them."""
+    from core.methods import get_method
+    from tests.core.edit_helpers import TWO_FACTS
+
+    lm = tiny_lm("gpt2")
+    m = get_method(method)
+    quick = dict(v_steps=5, v_loss_threshold=0.0, prefix_counts=(), prefix_lengths=(), essence_samples=0,
+                 stats_tokens=300)
+    stopped = m.compute(lm, TWO_FACTS, dataclasses.replace(m.preset(lm), v_nll_threshold=100.0, **quick))
+    full = m.compute(lm, TWO_FACTS, dataclasses.replace(m.preset(lm), v_nll_threshold=0.0, **quick))
+    assert {f["steps"] for f in stopped.info["facts"]} == {1}
+    assert {f["steps"] for f in full.info["facts"]} == {5}
