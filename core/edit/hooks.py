@@ -13,6 +13,8 @@ from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from typing import Any
 
+from core.util.timing import phase
+
 
 class HookError(LookupError):
     """A hook names a module the model does not have."""
@@ -122,10 +124,11 @@ def low_rank_added(model, name: str, right, left) -> Iterator[None]:
     module = get_module(model, name)
 
     def hook(_module, args, kwargs, output):
-        hidden = _first(output)
-        inputs = args[0] if args else next(iter(kwargs.values()))
-        add = (inputs.to(right.dtype) @ right.to(inputs.device)) @ left.to(inputs.device)
-        return _replace_first(output, hidden + add.to(hidden.dtype))
+        with phase("insertion-aware update (forward)"):
+            hidden = _first(output)
+            inputs = args[0] if args else next(iter(kwargs.values()))
+            add = (inputs.to(right.dtype) @ right.to(inputs.device)) @ left.to(inputs.device)
+            return _replace_first(output, hidden + add.to(hidden.dtype))
 
     with _hooked(module, hook):
         yield

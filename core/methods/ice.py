@@ -61,6 +61,7 @@ from core.methods.training import forward_with, param_names, row_losses, trained
 from core.model.loading import LoadedModel
 from core.model.tokens import EncodedPair, encode_pair
 from core.util.progress import Progress, silent
+from core.util.timing import phase
 
 log = logging.getLogger(__name__)
 
@@ -121,8 +122,9 @@ class IceMethod:
 
             rows.extend(_encode(lm, f, hp) for f in facts)
             generator = torch.Generator().manual_seed(hp.seed)
-            retain = (build_retain_set(lm, facts, hp.retain_samples, hp.retain_tokens, hp.seed)
-                      if hp.retain_samples > 0 else None)
+            with phase("retain set"):
+                retain = (build_retain_set(lm, facts, hp.retain_samples, hp.retain_tokens, hp.seed)
+                          if hp.retain_samples > 0 else None)
             return lambda weights: _step(lm, weights, rows, hp, generator, retain)
 
         trained = trained_delta(self.name, lm, names, prepare, hp, progress)
@@ -228,16 +230,19 @@ def _step(lm: LoadedModel, weights: dict, rows: Sequence[_Row], hp: ICEHParams, 
     params = dict(lm.model.named_parameters())
     if retain is not None:
         overrides = {n: w.to(params[n].dtype) for n, w in weights.items()}
-        (hp.retain_factor * retain_loss(lm, overrides, retain)).backward()
+        with phase("retain KL forward + backward"):
+            (hp.retain_factor * retain_loss(lm, overrides, retain)).backward()
     expanded = [r for r in rows for _ in range(hp.samples)]
     total = 0.0
     for first in range(0, len(expanded), hp.batch_size * hp.samples):
         chunk = expanded[first : first + hp.batch_size * hp.samples]
         frozen = {n: w.detach().to(params[n].dtype) for n, w in weights.items()}
-        sampled, targets = sample_continuations(lm, frozen, [r.context.ids for r in chunk], hp.sample_tokens,
-                                                hp.temperature, generator)
+        with phase("sample x_c (with context)"):
+            sampled, targets = sample_continuations(lm, frozen, [r.context.ids for r in chunk], hp.sample_tokens,
+                                                    hp.temperature, generator)
         overrides = {n: w.to(params[n].dtype) for n, w in weights.items()}
-        loss = _chunk_loss(lm, overrides, chunk, sampled, targets, hp).sum() / len(expanded)
-        loss.backward()
+        with phase("edit loss forward + backward"):
+            loss = _chunk_loss(lm, overrides, chunk, sampled, targets, hp).sum() / len(expanded)
+            loss.backward()
         total += float(loss.detach())
     return total

@@ -19,6 +19,8 @@ import contextlib
 import hashlib
 import json
 import logging
+import threading
+from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -38,6 +40,10 @@ __all__ = ["CovarianceStatus", "StatsError", "StatsSource", "StatsSpec", "cache_
 log = logging.getLogger(__name__)
 
 DEFAULT_BUDGET_TOKENS = 100_000
+# Covariances kept in memory after their first read (least recently used dropped first)
+MEMO_BYTES = 1 << 30
+_memo: OrderedDict = OrderedDict()
+_memo_lock = threading.Lock()
 # Share of a self-sampled covariance's progress that sampling takes (the key pass the rest)
 SAMPLING_SHARE = 0.8
 
@@ -101,7 +107,7 @@ def layer_covariances(lm: LoadedModel, layers: Sequence[int], source: StatsSourc
     for layer, spec in specs.items():
         if (path := cache_path(lm, spec)).is_file():
             log.info("covariance for layer %d from cache %s", layer, path.name)
-            out[layer] = load_file(str(path))["mom2"]
+            out[layer] = _loaded(path, lambda p: load_file(str(p))["mom2"])
     missing = [layer for layer in specs if layer not in out]
     if missing:
         sums, tokens = _accumulate(lm, missing, source, budget_tokens, progress)
@@ -110,6 +116,23 @@ def layer_covariances(lm: LoadedModel, layers: Sequence[int], source: StatsSourc
             _save(cache_path(lm, specs[layer]), mom2, tokens, _cache_key(lm, specs[layer]))
             out[layer] = mom2
     return out
+
+
+def _loaded(path: Path, load):
+    """The covariance in ``path``, read once per file version: every edit gets the same
+    tensor (never to be modified), so what is derived from it (``cov_solve``) is kept too."""
+    stat = path.stat()
+    key = (str(path), stat.st_mtime_ns, stat.st_size)
+    with _memo_lock:
+        if key in _memo:
+            _memo.move_to_end(key)
+            return _memo[key]
+    tensor = load(path)
+    with _memo_lock:
+        _memo[key] = tensor
+        while sum(t.numel() * t.element_size() for t in _memo.values()) > MEMO_BYTES and len(_memo) > 1:
+            _memo.popitem(last=False)
+    return tensor
 
 
 def _save(path: Path, mom2, tokens: int, key: dict[str, str]) -> None:

@@ -19,6 +19,7 @@ from core.methods.base import EditError
 from core.model.loading import LoadedModel
 from core.model.tokens import EncodedPair, model_batch
 from core.util.progress import Cancelled, Progress
+from core.util.timing import phase
 
 log = logging.getLogger(__name__)
 
@@ -112,14 +113,16 @@ def _train(lm: LoadedModel, names: list[str], step_loss: StepLoss, settings: Tra
     for step in range(settings.steps):
         progress.check()
         optimizer.zero_grad(set_to_none=True)
-        losses.append(step_loss(weights))
+        with phase("step"):
+            losses.append(step_loss(weights))
         if losses[-1] < settings.loss_threshold:  # the weights already say the target: more steps spread the edit
             progress.report(settings.steps, settings.steps, f"{label} stopped at step {step + 1}: loss "
                             f"{losses[-1]:.3f} < {settings.loss_threshold}", loss=losses[-1])
             break
-        optimizer.step()
-        if settings.norm_constraint is not None:
-            _clamp(weights, originals, settings.norm_constraint)
+        with phase("step: Adam + clamp"):
+            optimizer.step()
+            if settings.norm_constraint is not None:
+                _clamp(weights, originals, settings.norm_constraint)
         progress.report(step + 1, settings.steps, f"{label} step {step + 1}/{settings.steps}", loss=losses[-1])
     return {n: w.detach() for n, w in weights.items()}, losses
 

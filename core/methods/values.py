@@ -24,6 +24,7 @@ from core.methods.keys import (
 )
 from core.model.generation import max_positions
 from core.model.loading import LoadedModel
+from core.util.timing import phase
 
 
 @dataclass(frozen=True)
@@ -108,7 +109,8 @@ def _essence_texts(lm: LoadedModel, fact: Fact, hp: KLSettings) -> list[str]:
     limit = max_positions(lm.model.config)
     tokens = hp.essence_tokens if limit is None else min(hp.essence_tokens, limit // 2)
     exclude = [fact.target_new, *([fact.target_true] if fact.target_true else [])]
-    return subject_samples(lm, fact.subject, hp.essence_samples, tokens, hp.seed, exclude)
+    with phase("essence samples"):
+        return subject_samples(lm, fact.subject, hp.essence_samples, tokens, hp.seed, exclude)
 
 
 def value_start(lm: LoadedModel, problem: ValueProblem, module: str):
