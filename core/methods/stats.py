@@ -78,10 +78,13 @@ def covariance_status(lm: LoadedModel, spec: StatsSpec) -> CovarianceStatus:
     path = cache_path(lm, spec)
     if not path.is_file():
         return CovarianceStatus(False, path, 0)
-    from safetensors import safe_open
+    from safetensors import SafetensorError, safe_open
 
-    with safe_open(str(path), framework="pt") as fh:
-        tokens = int((fh.metadata() or {}).get("tokens", 0))
+    try:
+        with safe_open(str(path), framework="pt") as fh:
+            tokens = int((fh.metadata() or {}).get("tokens", 0))
+    except (OSError, ValueError, SafetensorError):  # damaged: computed again when needed
+        return CovarianceStatus(False, path, 0)
     return CovarianceStatus(True, path, tokens)
 
 
@@ -93,15 +96,12 @@ def layer_covariance(lm: LoadedModel, spec: StatsSpec, progress: Progress | None
 def layer_covariances(lm: LoadedModel, layers: Sequence[int], source: StatsSource, budget_tokens: int,
                       progress: Progress | None = None) -> dict:
     """{layer: C (d_in, d_in) float32 CPU}: cached layers read, the others computed in one pass."""
-    from safetensors.torch import load_file
-
     progress = progress or silent()
     specs = {layer: StatsSpec(layer, source, budget_tokens) for layer in sorted(set(layers))}
     out = {}
     for layer, spec in specs.items():
-        if (path := cache_path(lm, spec)).is_file():
-            log.info("covariance for layer %d from cache %s", layer, path.name)
-            out[layer] = load_file(str(path))["mom2"]
+        if (mom2 := _load(cache_path(lm, spec))) is not None:
+            out[layer] = mom2
     missing = [layer for layer in specs if layer not in out]
     if missing:
         sums, tokens = _accumulate(lm, missing, source, budget_tokens, progress)
@@ -110,6 +110,22 @@ def layer_covariances(lm: LoadedModel, layers: Sequence[int], source: StatsSourc
             _save(cache_path(lm, specs[layer]), mom2, tokens, _cache_key(lm, specs[layer]))
             out[layer] = mom2
     return out
+
+
+def _load(path: Path):
+    """The cached C, or None when there is none or it is damaged (then computed again)."""
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
+
+    if not path.is_file():
+        return None
+    try:
+        mom2 = load_file(str(path))["mom2"]
+    except (OSError, ValueError, KeyError, SafetensorError) as exc:
+        log.warning("ignoring unreadable covariance cache %s: %s", path.name, exc)
+        return None
+    log.info("covariance from cache %s", path.name)
+    return mom2
 
 
 def _save(path: Path, mom2, tokens: int, key: dict[str, str]) -> None:

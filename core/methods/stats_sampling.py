@@ -66,12 +66,12 @@ def cached_tokens(lm: LoadedModel, seed: int, width: int) -> int:
     path = stream_path(lm, seed, width)
     if not path.is_file():
         return 0
-    from safetensors import safe_open
+    from safetensors import SafetensorError, safe_open
 
     try:
         with safe_open(str(path), framework="pt") as fh:
             return int((fh.metadata() or {}).get("tokens", 0))
-    except (OSError, ValueError):
+    except (OSError, ValueError, SafetensorError):
         return 0
 
 
@@ -253,15 +253,19 @@ def _save(path: Path, stream: Stream, key: dict[str, str]) -> None:
 
 
 def _load(path: Path) -> Stream | None:
+    from safetensors import SafetensorError
     from safetensors.torch import load_file
 
     try:
         data = load_file(str(path))
-    except (OSError, ValueError) as exc:  # a damaged file is resampled, never trusted
+        flat, lengths = data["tokens"].tolist(), data["lengths"].tolist()
+        if sum(lengths) != len(flat) or min(lengths, default=1) < 1 or "state" not in data:
+            raise ValueError("token count and lengths disagree")
+    except (OSError, ValueError, KeyError, SafetensorError) as exc:  # a damaged file is resampled, never trusted
         log.warning("ignoring unreadable sampled-token cache %s: %s", path.name, exc)
         return None
-    flat, sequences, at = data["tokens"].tolist(), [], 0
-    for n in data["lengths"].tolist():
+    sequences, at = [], 0
+    for n in lengths:
         sequences.append(flat[at : at + n])
         at += n
     return Stream(sequences, data["state"], data.get("marginal"))
