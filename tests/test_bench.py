@@ -19,7 +19,8 @@ pytestmark = pytest.mark.slow
 
 
 def bench_process(script: str, *args: str, cache: Path) -> subprocess.CompletedProcess:
-    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "FACTSMITH_CACHE_DIR": str(cache)}
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "FACTSMITH_CACHE_DIR": str(cache),
+           "FACTSMITH_BENCH_RESULTS": str(cache.parent / "results")}
     return subprocess.run([sys.executable, str(ROOT / "bench" / script), *args], capture_output=True,
                           text=True, cwd=ROOT, env=env, timeout=900)
 
@@ -70,7 +71,10 @@ def test_edit_latency_times_statistics_at_the_given_budget(tmp_path):
 
 
 def test_stats_budget_table(tmp_path):
-    out = run_bench("stats_budget.py", "--budgets", "0", "--facts", "1", cache=tmp_path / "cache")
+    out = run_bench("stats_budget.py", "--budgets", "0", "--facts", "1", "--device", "cpu", cache=tmp_path / "cache")
+    saved = json.loads(next((tmp_path / "results").glob("stats_budget-*.json")).read_text())
+    assert saved["device"] == "cpu" and saved["machine"]["cores"] >= 1 and len(saved["commit"]) == 40
+    assert saved["peak_gpu_mib"] is None and saved["figures"]["rows"][0]["budget"] == 0
     row = next(line for line in out.splitlines() if line.startswith("| none"))
     cells = [c.strip() for c in row.strip("|").split("|")]
     assert all(0.0 <= float(c) <= 1.0 for c in cells[3:]), row
