@@ -51,6 +51,34 @@ class Probe:
         self.timer.start()
 
 
+class StallWatch:
+    """A thread that, while the probe's last tick is older than TARGET_MS, samples what the
+    GUI thread is running (its project frames), to say where a stall comes from."""
+
+    def __init__(self, probe: Probe) -> None:
+        import threading
+
+        self.probe, self.seen, self.main = probe, {}, threading.main_thread().ident
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    def _run(self) -> None:
+        import traceback
+
+        while not self.stop.wait(0.02):
+            if not self.probe.timer.isActive() or (time.perf_counter() - self.probe._last) * 1000 < TARGET_MS:
+                continue
+            frame = sys._current_frames().get(self.main)
+            if frame is None:
+                continue
+            stack = traceback.extract_stack(frame)
+            ours = [f for f in stack if "/app/" in f.filename or "/core/" in f.filename] or stack[-2:]
+            where = " < ".join(f"{Path(f.filename).name}:{f.lineno} {f.name}" for f in reversed(ours[-3:]))
+            key = (self.probe.phase, where)
+            self.seen[key] = self.seen.get(key, 0) + 1
+
+
 def wait_until(predicate, timeout_s: float = 900.0) -> None:
     """Run the event loop (never sleep on the GUI thread) until ``predicate()`` holds."""
     from PySide6.QtCore import QEventLoop, QTimer
@@ -111,10 +139,15 @@ def main() -> None:
     window.resize(1440, 900)
     window.show()
     probe = Probe(args.interval_ms)
+    watch = StallWatch(probe)
     drive(window, probe, args.method)
+    watch.stop.set()
     device = str(window.lm.info.device) if window.lm is not None else "cpu"
     window.close()
     report(probe, args, device)
+    print("\nGUI-thread stalls over the target, sampled every 20 ms (phase: where, samples):")
+    for (phase, where), count in sorted(watch.seen.items(), key=lambda kv: -kv[1])[:12]:
+        print(f"  {phase}: {where}  ×{count}")
 
 
 def report(probe: Probe, args, device: str) -> None:
