@@ -112,3 +112,12 @@ def test_quality_table_and_json(tmp_path):
     assert rows[1]["hparams"]["steps"] == 3 and rows[1]["hparams"]["layers"] == [0, 1, 2, 3]
     assert all(0.0 <= r["overall"]["reliability"] <= 1.0 for r in rows)
     assert set(rows[0]["by_group"]) == {"capital", "same", "other"}
+
+
+def test_gui_latency_reports_every_phase(tmp_path):
+    out = run_bench("gui_latency.py", "--method", "grace", cache=tmp_path / "cache")
+    for phase in ("load", "preview", "commit", "checkout"):
+        assert f"| {phase} |" in out, out
+    assert "worst gap:" in out
+    saved = json.loads(next((tmp_path / "results").glob("gui_latency-*.json")).read_text())
+    assert set(saved["figures"]["phases"]) >= {"load", "preview", "checkout"} and saved["figures"]["worst_ms"] > 0
