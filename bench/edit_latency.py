@@ -25,6 +25,11 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+from _results import add_device_arg, record  # noqa: E402
+
+_DEVICE = ["auto"]  # --device, passed to the subprocesses
 
 
 def _random_gpt2_124m(folder: Path) -> Path:
@@ -65,16 +70,21 @@ def _hparams(lm, method_name: str, stats_tokens: int):
     return hp
 
 
+def _load(model_dir: str):
+    from core.model.loading import LoadOptions, load_model
+
+    return load_model(model_dir, LoadOptions(device=os.environ.get("FACTSMITH_BENCH_DEVICE", "auto")))
+
+
 def measure(model_dir: str, method_name: str, edits: int, stats_tokens: int) -> dict:
     """Runs inside the subprocess: load, edit `edits` facts, report timings."""
     import torch
 
     from core.facts.io import read_facts
     from core.methods import get_method
-    from core.model.loading import load_model
     from core.util.paths import demo_edits_file
 
-    lm = load_model(model_dir)
+    lm = _load(model_dir)
     baseline = _memory_mib("VmRSS")
     batch = method_name.endswith(" batch")
     method = get_method(method_name.removesuffix(" batch"))
@@ -86,7 +96,8 @@ def measure(model_dir: str, method_name: str, edits: int, stats_tokens: int) -> 
         started = time.perf_counter()
         method.compute(lm, group, hparams, None)
         seconds.append((time.perf_counter() - started) / len(group))
-    peak = torch.cuda.max_memory_allocated() / 2**20 if torch.cuda.is_available() else _memory_mib("VmHWM")
+    on_cuda = str(lm.info.device).startswith("cuda")
+    peak = torch.cuda.max_memory_allocated() / 2**20 if on_cuda else _memory_mib("VmHWM")
     return {"median_s": statistics.median(seconds), "min_s": min(seconds), "peak_mib": peak,
             "model_mib": baseline, "params": lm.info.parameters, "device": lm.info.device}
 
@@ -96,18 +107,18 @@ def measure_stats(model_dir: str, method_name: str, stats_tokens: int) -> dict:
     from core.methods.memit import resolve_layers
     from core.methods.rome import resolve_layer
     from core.methods.stats import StatsSource, layer_covariances
-    from core.model.loading import load_model
 
-    lm = load_model(model_dir)
+    lm = _load(model_dir)
     hp = _hparams(lm, method_name, stats_tokens)
     layers = resolve_layers(lm, hp) if method_name == "memit" else (resolve_layer(lm, hp),)
     started = time.perf_counter()
     layer_covariances(lm, layers, StatsSource(hp.stats_source, hp.stats_seed), hp.stats_tokens)
-    return {"stats_s": time.perf_counter() - started, "tokens": hp.stats_tokens, "layers": list(layers)}
+    return {"stats_s": time.perf_counter() - started, "tokens": hp.stats_tokens, "layers": list(layers),
+            "device": str(lm.info.device)}
 
 
 def _child(args: list[str], cache: str) -> dict:
-    env = {**os.environ, "FACTSMITH_CACHE_DIR": cache}
+    env = {**os.environ, "FACTSMITH_CACHE_DIR": cache, "FACTSMITH_BENCH_DEVICE": _DEVICE[0]}
     out = subprocess.run([sys.executable, __file__, "--child", *args], capture_output=True, text=True,
                          cwd=ROOT, env=env)
     if out.returncode != 0:
@@ -123,14 +134,20 @@ def main() -> None:
     parser.add_argument("--stats-tokens", type=int, default=0,
                         help="covariance budget for ROME and MEMIT (0: each preset's own)")
     parser.add_argument("--child", nargs="+", help=argparse.SUPPRESS)
+    add_device_arg(parser)
     args = parser.parse_args()
+    _DEVICE[0] = args.device
     if args.child:
         kind, model_dir, number, stats_tokens = args.child
         result = (measure_stats(model_dir, number, int(stats_tokens)) if kind == "stats"
                   else measure(model_dir, kind, int(number), int(stats_tokens)))
         print(json.dumps(result))
         return
-    print_table(run_all(args))
+    rows = run_all(args)
+    print_table(rows)
+    devices = sorted({r.get("device", "?") for _, _, r in rows if "error" not in r})
+    record("edit_latency", [{"model": name, "method": method, **r} for name, method, r in rows],
+           device=",".join(devices) or args.device, args=vars(args))
 
 
 def run_all(args: argparse.Namespace) -> list[tuple[str, str, dict]]:

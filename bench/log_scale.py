@@ -25,6 +25,9 @@ import types
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _results import record
 
 from core.edit.deltas import Delta, LowRankUpdate, apply_delta
 from core.facts.fact import Fact, FactError, fact_from_dict
@@ -165,6 +168,11 @@ def main() -> None:
     print(f"| {'measure'.ljust(width)} | value |\n|{'-' * (width + 2)}|-------|")
     print("\n".join(f"| {name.ljust(width)} | {value} |" for name, value in rows))
     print(f"\nworkspace: {ws.path}" if args.keep else "", end="")
+    figures = {"edits": n, "commits": commits, "method": args.method, "model": str(model_dir),
+               "checkout_root_s": root_s, "checkout_head_s": head_s, "revert_middle_s": revert_s,
+               "workspace_bytes": size, "delta_bytes": delta_bytes, "compute_s": timings["compute"],
+               "record_s": timings["record"], "commit_s": timings["commit"], "dtype": str(head.dtype)}
+    record("log_scale", figures, device=str(head.device), args=vars(args))
     ws.close()
 
 

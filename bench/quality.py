@@ -23,6 +23,9 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _results import add_device_arg, record
 
 DEFAULT_METHODS = "rome,memit,memit:batch,ft-l,ft-m,ice,grace:sequential"
 COLUMNS = (("rel", "reliability"), ("gen", "generality"), ("loc", "locality"),
@@ -37,6 +40,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--limit", type=int, help="first N requests only")
     parser.add_argument("--set", dest="assignments", action="append", default=[], metavar="METHOD.KEY=VALUE")
     parser.add_argument("--json", type=Path, help="also write the figures as JSON")
+    add_device_arg(parser)
     return parser.parse_args(argv)
 
 
@@ -79,13 +83,13 @@ def row(figures, label: str) -> list[str]:
 
 def main(argv: list[str] | None = None) -> None:
     from core.methods import preset_variant
-    from core.model.loading import load_model
+    from core.model.loading import LoadOptions, load_model
     from core.util.paths import demo_model_dir
     from core.workflows.quality import measure_quality
 
     args = parse_args(argv)
     facts, groups = read_split(split_file(args.split), args.limit)
-    lm = load_model(demo_model_dir())
+    lm = load_model(demo_model_dir(), LoadOptions(device=args.device))
     results, lines = [], []
     header = ["method", *(name for name, _ in COLUMNS), "s/edit"]
     lines += ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
@@ -101,6 +105,8 @@ def main(argv: list[str] | None = None) -> None:
     print(f"\n{args.split}: {len(facts)} requests, teacher-forced unless marked EM\n" + "\n".join(lines))
     if args.json:
         args.json.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
+    record("quality", {"split": args.split, "requests": len(facts), "results": results},
+           device=str(lm.info.device), args=vars(args))
 
 
 if __name__ == "__main__":

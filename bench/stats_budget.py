@@ -19,12 +19,16 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _results import add_device_arg, record
 
 
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--budgets", default="0,5000,20000,100000,400000", help="token budgets; 0 = no covariance")
     parser.add_argument("--facts", type=int, default=30, help="first N requests of the demo set")
+    add_device_arg(parser)
     return parser.parse_args()
 
 
@@ -61,7 +65,7 @@ def run(args: argparse.Namespace) -> None:
     from core.model.loading import LoadOptions, load_model
     from core.util.paths import demo_edits_file, demo_model_dir
 
-    lm = load_model(demo_model_dir(), LoadOptions(device="auto"))
+    lm = load_model(demo_model_dir(), LoadOptions(device=args.device))
     facts = read_facts(demo_edits_file())[: args.facts]
     rows = []
     for budget in (int(b) for b in args.budgets.split(",")):
@@ -76,6 +80,8 @@ def run(args: argparse.Namespace) -> None:
         print(f"| {label} | {r['stats_s']:.1f} | {r['s_per_edit']:.2f} | {r.get('reliability', float('nan')):.3f} "
               f"| {r.get('generality', float('nan')):.3f} | {r.get('locality', float('nan')):.3f} "
               f"| {r['efficacy']:.3f} |")
+    record("stats_budget", {"facts": len(facts), "rows": [{"budget": b, **r} for b, r in rows]},
+           device=str(lm.info.device), args=vars(args))
 
 
 if __name__ == "__main__":

@@ -19,7 +19,8 @@ pytestmark = pytest.mark.slow
 
 
 def bench_process(script: str, *args: str, cache: Path) -> subprocess.CompletedProcess:
-    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "FACTSMITH_CACHE_DIR": str(cache)}
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "FACTSMITH_CACHE_DIR": str(cache),
+           "FACTSMITH_BENCH_RESULTS": str(cache.parent / "results")}
     return subprocess.run([sys.executable, str(ROOT / "bench" / script), *args], capture_output=True,
                           text=True, cwd=ROOT, env=env, timeout=900)
 
@@ -70,7 +71,10 @@ def test_edit_latency_times_statistics_at_the_given_budget(tmp_path):
 
 
 def test_stats_budget_table(tmp_path):
-    out = run_bench("stats_budget.py", "--budgets", "0", "--facts", "1", cache=tmp_path / "cache")
+    out = run_bench("stats_budget.py", "--budgets", "0", "--facts", "1", "--device", "cpu", cache=tmp_path / "cache")
+    saved = json.loads(next((tmp_path / "results").glob("stats_budget-*.json")).read_text())
+    assert saved["device"] == "cpu" and saved["machine"]["cores"] >= 1 and len(saved["commit"]) == 40
+    assert saved["peak_gpu_mib"] is None and saved["figures"]["rows"][0]["budget"] == 0
     row = next(line for line in out.splitlines() if line.startswith("| none"))
     cells = [c.strip() for c in row.strip("|").split("|")]
     assert all(0.0 <= float(c) <= 1.0 for c in cells[3:]), row
@@ -108,3 +112,12 @@ def test_quality_table_and_json(tmp_path):
     assert rows[1]["hparams"]["steps"] == 3 and rows[1]["hparams"]["layers"] == [0, 1, 2, 3]
     assert all(0.0 <= r["overall"]["reliability"] <= 1.0 for r in rows)
     assert set(rows[0]["by_group"]) == {"capital", "same", "other"}
+
+
+def test_gui_latency_reports_every_phase(tmp_path):
+    out = run_bench("gui_latency.py", "--method", "grace", cache=tmp_path / "cache")
+    for phase in ("load", "preview", "commit", "checkout"):
+        assert f"| {phase} |" in out, out
+    assert "worst gap:" in out
+    saved = json.loads(next((tmp_path / "results").glob("gui_latency-*.json")).read_text())
+    assert set(saved["figures"]["phases"]) >= {"load", "preview", "checkout"} and saved["figures"]["worst_ms"] > 0

@@ -104,6 +104,8 @@ def edit_command(args: argparse.Namespace) -> dict:
                          "to save a model carrying several edits")
     lm = load_from_args(args)
     hparams, auto = _hparams(args, lm)
+    if not auto:
+        _statistics_first(lm, args.method, hparams)
     if auto:
         report = _auto_edit(args, lm, facts, hparams)
     elif args.mode == "independent":
@@ -115,6 +117,17 @@ def edit_command(args: argparse.Namespace) -> dict:
     if args.out:
         report["saved_to"] = str(args.out)
     return report
+
+
+def _statistics_first(lm, method: str, hparams) -> None:
+    """Compute the covariances the method needs before editing, showing tokens, rate and
+    time left (the edits then read them from the cache)."""
+    from core.cli.options import live_progress
+    from core.workflows.stats_plan import compute_statistics, needed_statistics
+
+    missing = [need.spec for need in needed_statistics(lm, method, hparams) if not need.status.cached]
+    if missing:
+        compute_statistics(lm, missing, live_progress("statistics: "))
 
 
 def _independent(args: argparse.Namespace, lm, facts, hparams) -> dict:

@@ -21,6 +21,31 @@ def add_model_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--ignore-memory-check", action="store_true", help="load even if it may not fit")
 
 
+def live_progress(prefix: str = "", every_s: float = 1.0) -> Progress:
+    """A Progress shown on stderr even without --verbose (through the "factsmith.progress"
+    logger, its own handler), at most once per ``every_s``: for long steps such as
+    statistics, whose messages carry tokens, rate and time left."""
+    import sys
+    import time
+
+    shown = logging.getLogger("factsmith.progress")
+    if not shown.handlers:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("%(message)s"))
+        shown.addHandler(handler)
+        shown.setLevel(logging.INFO)
+        shown.propagate = False
+    last = [0.0]
+
+    def report(event) -> None:
+        now = time.monotonic()
+        if event.message and (now - last[0] >= every_s or (event.fraction or 0.0) >= 1.0):
+            last[0] = now
+            shown.info("%s%s", prefix, event.message)
+
+    return Progress(report)
+
+
 def _log_progress(event) -> None:
     if event.message:
         log.info("%s", event.message)

@@ -195,7 +195,7 @@ def _insertion_aware(lm: LoadedModel, layers: Sequence[int], problems: Sequence[
     for i, layer in enumerate(layers):
         keys_stage.check()
         with phase("covariance solve"):
-            adjusted[layer] = adjusted_keys(keys[layer], covs.get(layer), hp.mom2_weight, hp.cov_ridge)
+            adjusted[layer] = adjusted_keys(keys[layer], covs.get(layer), hp.mom2_weight, hp.cov_ridge, lm.memo)
         keys_stage.report(i + 1, len(layers), f"layer {layer}: keys of {len(problems)} fact(s) fixed")
     via = {lm.spec.mlp_out_module(layer): a / len(layers) for layer, a in adjusted.items()}
     targets = _targets(lm, problems, layers[-1], hp, progress.stage(0.1, 1.0), via)
@@ -374,17 +374,18 @@ def _spread(lm: LoadedModel, layers: Sequence[int], targets: _Targets, covs: dic
             z_star = current + targets.deltas.to(current.device)
         residual = (z_star - current) / (len(layers) - i)
         update = solve_update(lm.spec.mlp_out_weight(layer), lm.spec.weight_layout, keys, residual,
-                              covs.get(layer), hp.mom2_weight, hp.cov_ridge)
+                              covs.get(layer), hp.mom2_weight, hp.cov_ridge, lm.memo)
         apply_delta(lm.model, Delta(MEMIT.name, (update,)))
         updates.append(update)
         progress.report(i + 1, len(layers), f"layer {layer}: {len(keys)} fact(s) spread")
     return updates
 
 
-def solve_update(param: str, layout: str, keys, residual, cov, mom2_weight: float, ridge: float) -> LowRankUpdate:
+def solve_update(param: str, layout: str, keys, residual, cov, mom2_weight: float, ridge: float,
+                 memo=None) -> LowRankUpdate:
     """ΔW = R Kᵀ(λC + KKᵀ)⁻¹ as factors (R, Aᵀ), A = (λC + KKᵀ)⁻¹K, solved in float64.
     ``keys``: (n, d_in); ``residual``: (n, d_out); without C, λC is λ·I."""
-    return low_rank_update(param, layout, adjusted_keys(keys, cov, mom2_weight, ridge), residual)
+    return low_rank_update(param, layout, adjusted_keys(keys, cov, mom2_weight, ridge, memo), residual)
 
 
 def low_rank_update(param: str, layout: str, adjusted, residual) -> LowRankUpdate:

@@ -219,7 +219,7 @@ def edit_one(lm: LoadedModel, fact: Fact, layer: int, hp: ROMEHParams, prefixes:
     with phase("key capture"):
         keys, v0, kl_init = value_start(lm, problem, module)
     with phase("covariance solve"):
-        u = key_direction(keys.mean(0), cov, hp.cov_ridge)
+        u = key_direction(keys.mean(0), cov, hp.cov_ridge, lm.memo)
     # The update makes the bare prompt's output v0 + δ exactly; insertion-aware, δ is
     # optimised with the update in place, so what it does at every other position
     # (the prompt's other tokens, the prefixed and KL prompts) counts in the loss too.
@@ -229,11 +229,11 @@ def edit_one(lm: LoadedModel, fact: Fact, layer: int, hp: ROMEHParams, prefixes:
     return rank_one_update(lm.spec.mlp_out_weight(layer), lm.spec.weight_layout, u, lam), result
 
 
-def key_direction(k_star, cov, ridge: float):
+def key_direction(k_star, cov, ridge: float, memo=None):
     """u = C⁻¹k*/‖C⁻¹k*‖ (solved in float64), or k*/‖k*‖ without C."""
     if cov is None:
         return k_star / k_star.norm()
-    u = shifted_solve(cov, k_star, 1.0, ridge * mean_diagonal(cov)).float()  # C decomposed once (cov_solve)
+    u = shifted_solve(cov, k_star, 1.0, ridge * mean_diagonal(cov), memo).float()  # C decomposed once (cov_solve)
     return u / u.norm()
 
 

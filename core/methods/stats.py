@@ -19,8 +19,6 @@ import contextlib
 import hashlib
 import json
 import logging
-import threading
-from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -40,10 +38,6 @@ __all__ = ["CovarianceStatus", "StatsError", "StatsSource", "StatsSpec", "cache_
 log = logging.getLogger(__name__)
 
 DEFAULT_BUDGET_TOKENS = 100_000
-# Covariances kept in memory after their first read (least recently used dropped first)
-MEMO_BYTES = 1 << 30
-_memo: OrderedDict = OrderedDict()
-_memo_lock = threading.Lock()
 # Share of a self-sampled covariance's progress that sampling takes (the key pass the rest)
 SAMPLING_SHARE = 0.8
 
@@ -84,10 +78,13 @@ def covariance_status(lm: LoadedModel, spec: StatsSpec) -> CovarianceStatus:
     path = cache_path(lm, spec)
     if not path.is_file():
         return CovarianceStatus(False, path, 0)
-    from safetensors import safe_open
+    from safetensors import SafetensorError, safe_open
 
-    with safe_open(str(path), framework="pt") as fh:
-        tokens = int((fh.metadata() or {}).get("tokens", 0))
+    try:
+        with safe_open(str(path), framework="pt") as fh:
+            tokens = int((fh.metadata() or {}).get("tokens", 0))
+    except (OSError, ValueError, SafetensorError):  # damaged: computed again when needed
+        return CovarianceStatus(False, path, 0)
     return CovarianceStatus(True, path, tokens)
 
 
@@ -99,40 +96,49 @@ def layer_covariance(lm: LoadedModel, spec: StatsSpec, progress: Progress | None
 def layer_covariances(lm: LoadedModel, layers: Sequence[int], source: StatsSource, budget_tokens: int,
                       progress: Progress | None = None) -> dict:
     """{layer: C (d_in, d_in) float32 CPU}: cached layers read, the others computed in one pass."""
-    from safetensors.torch import load_file
-
     progress = progress or silent()
     specs = {layer: StatsSpec(layer, source, budget_tokens) for layer in sorted(set(layers))}
     out = {}
     for layer, spec in specs.items():
-        if (path := cache_path(lm, spec)).is_file():
-            log.info("covariance for layer %d from cache %s", layer, path.name)
-            out[layer] = _loaded(path, lambda p: load_file(str(p))["mom2"])
+        path = cache_path(lm, spec)
+        # Read once per file version: every edit gets the same tensor (never modified), so
+        # what cov_solve derives from it is kept too
+        if (mom2 := lm.memo.get_or_make(_file_key(path), lambda p=path: _load(p))) is not None:
+            out[layer] = mom2
     missing = [layer for layer in specs if layer not in out]
     if missing:
         sums, tokens = _accumulate(lm, missing, source, budget_tokens, progress)
         for layer in missing:
             mom2 = (sums[layer] / tokens).float().cpu()
-            _save(cache_path(lm, specs[layer]), mom2, tokens, _cache_key(lm, specs[layer]))
-            out[layer] = mom2
+            path = cache_path(lm, specs[layer])
+            _save(path, mom2, tokens, _cache_key(lm, specs[layer]))
+            out[layer] = lm.memo.get_or_make(_file_key(path), lambda m=mom2: m)
     return out
 
 
-def _loaded(path: Path, load):
-    """The covariance in ``path``, read once per file version: every edit gets the same
-    tensor (never to be modified), so what is derived from it (``cov_solve``) is kept too."""
-    stat = path.stat()
-    key = (str(path), stat.st_mtime_ns, stat.st_size)
-    with _memo_lock:
-        if key in _memo:
-            _memo.move_to_end(key)
-            return _memo[key]
-    tensor = load(path)
-    with _memo_lock:
-        _memo[key] = tensor
-        while sum(t.numel() * t.element_size() for t in _memo.values()) > MEMO_BYTES and len(_memo) > 1:
-            _memo.popitem(last=False)
-    return tensor
+def _file_key(path: Path) -> tuple:
+    """The memo key of a cache file's current version (a rewritten file is read again)."""
+    try:
+        stat = path.stat()
+    except OSError:
+        return ("covariance", str(path), None)
+    return ("covariance", str(path), stat.st_mtime_ns, stat.st_size)
+
+
+def _load(path: Path):
+    """The cached C, or None when there is none or it is damaged (then computed again)."""
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
+
+    if not path.is_file():
+        return None
+    try:
+        mom2 = load_file(str(path))["mom2"]
+    except (OSError, ValueError, KeyError, SafetensorError) as exc:
+        log.warning("ignoring unreadable covariance cache %s: %s", path.name, exc)
+        return None
+    log.info("covariance from cache %s", path.name)
+    return mom2
 
 
 def _save(path: Path, mom2, tokens: int, key: dict[str, str]) -> None:

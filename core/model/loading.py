@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import pickle
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from core.model.arch import ArchSpec, spec_for
@@ -18,6 +18,7 @@ from core.model.folder_checks import (
     check_tokenizer_files,
 )
 from core.model.memory import InsufficientMemory, MemoryEstimate, estimate
+from core.util.memo import BoundedMemo
 from core.util.progress import Progress, silent
 
 log = logging.getLogger(__name__)
@@ -58,6 +59,8 @@ class LoadedModel:
     tokenizer: object
     spec: ArchSpec
     info: ModelInfo
+    # Values derived from this model's files (covariances, their factorisations), dropped with it
+    memo: BoundedMemo = field(default_factory=BoundedMemo, compare=False, repr=False)
 
     @property
     def device(self):

@@ -51,10 +51,12 @@ def test_memit_adjusted_keys_match_the_direct_solve(mom2_weight):
 
 
 def test_the_decomposition_is_made_once_per_covariance_tensor():
-    cov = _covariance()
-    first = eigen(cov, "cpu")
-    assert eigen(cov, "cpu")[1] is first[1]
-    assert eigen(cov.clone(), "cpu")[1] is not first[1]
+    from core.util.memo import BoundedMemo
+
+    cov, memo = _covariance(), BoundedMemo()
+    first = eigen(cov, "cpu", memo)
+    assert eigen(cov, "cpu", memo)[1] is first[1]
+    assert eigen(cov.clone(), "cpu", memo)[1] is not first[1]
     rhs = torch.randn(48, 2, dtype=torch.float64)
     expected = torch.linalg.solve(2.0 * cov.double() + 0.5 * torch.eye(48, dtype=torch.float64), rhs)
     assert torch.allclose(shifted_solve(cov, rhs, 2.0, 0.5), expected, atol=1e-9)
@@ -64,16 +66,21 @@ def test_the_decomposition_is_made_once_per_covariance_tensor():
     assert torch.allclose(woodbury_solve(cov, k, 1.0, shift), expected, atol=1e-8)
 
 
-def test_cached_covariance_is_read_once(tmp_path):
-    from core.methods import stats
+def test_cached_covariance_is_read_once_per_file_version(tmp_path, monkeypatch):
+    from types import SimpleNamespace
 
-    reads = []
-    path = tmp_path / "mom2.safetensors"
+    from core.methods import stats
+    from core.util.memo import BoundedMemo
+
+    reads, path = [], tmp_path / "mom2.safetensors"
+    monkeypatch.setattr(stats, "cache_path", lambda lm, spec: path)
+    monkeypatch.setattr(stats, "_load", lambda p: reads.append(p) or torch.full((2, 2), float(len(reads))))
+    lm = SimpleNamespace(memo=BoundedMemo())
     path.write_bytes(b"x")
-    first = stats._loaded(path, lambda p: reads.append(p) or torch.ones(2, 2))
-    assert stats._loaded(path, lambda p: reads.append(p) or torch.ones(2, 2)) is first and len(reads) == 1
+    first = stats.layer_covariances(lm, [0], stats.StatsSource(), 10)[0]
+    assert stats.layer_covariances(lm, [0], stats.StatsSource(), 10)[0] is first and len(reads) == 1
     path.write_bytes(b"xy")  # a new version of the file is read again
-    assert stats._loaded(path, lambda p: reads.append(p) or torch.zeros(2, 2)) is not first and len(reads) == 2
+    assert stats.layer_covariances(lm, [0], stats.StatsSource(), 10)[0] is not first and len(reads) == 2
 
 
 @pytest.mark.slow

@@ -9,11 +9,22 @@ from core.methods import get_method, method_names
 from core.methods.presets import PRESETS, SMALL_MODEL_PARAMETERS, layer_window, preset_kind, preset_values
 
 
-def fake_lm(family: str, layers: int, parameters: float):
+def fake_lm(family: str, layers: int, parameters: float, hidden: int = 256):
     spec = SimpleNamespace(family=family, edit_layer_fraction=1 / 3)
     config = SimpleNamespace(num_hidden_layers=layers, n_layer=layers)
-    return SimpleNamespace(spec=spec, info=SimpleNamespace(layers=layers, parameters=parameters),
+    return SimpleNamespace(spec=spec, info=SimpleNamespace(layers=layers, parameters=parameters, hidden_size=hidden),
                            model=SimpleNamespace(config=config))
+
+
+@pytest.mark.parametrize("method", ["rome", "memit"])
+def test_statistics_budget_scales_with_the_mlp_input_width(method):
+    from core.methods.presets import STATS_TOKENS_CEILING, STATS_TOKENS_FLOOR, STATS_TOKENS_PER_INPUT
+
+    demo = preset_values(method, fake_lm("gpt2", 6, 6e6, hidden=256))["stats_tokens"]
+    gpt2_small = preset_values(method, fake_lm("gpt2", 12, 124e6, hidden=768))["stats_tokens"]
+    assert demo == STATS_TOKENS_PER_INPUT * 4 * 256 and gpt2_small == STATS_TOKENS_PER_INPUT * 4 * 768
+    assert preset_values(method, fake_lm("gpt2", 4, 1e5, hidden=32))["stats_tokens"] == STATS_TOKENS_FLOOR
+    assert preset_values(method, fake_lm("gpt2", 48, 1.5e9, hidden=6400))["stats_tokens"] == STATS_TOKENS_CEILING
 
 
 def test_every_registered_method_has_presets():

@@ -12,6 +12,7 @@ from core.methods import EditError, get_method
 from core.methods import rome as rome_module
 from core.methods.hparams import with_overrides
 from core.methods.keys import capture_at, prefixed_subject_prompts, subject_prompt, target_ids
+from core.methods.presets import STATS_TOKENS_FLOOR, ByInputWidth
 from core.methods.rome import ROME, ROMEHParams
 from core.model.fingerprint import state_fingerprint
 from core.model.tokens import encode
@@ -37,7 +38,9 @@ def test_registry_and_presets(tiny_lm):
     assert get_method("rome") is ROME and ROME.hparams_class is ROMEHParams
     assert ROME.preset(lm).layer == 0 and ROME.preset(lm).v_steps > ROMEHParams().v_steps
     big = dataclasses.replace(lm, info=dataclasses.replace(lm.info, layers=48, parameters=1_500_000_000))
-    assert ROME.preset(big) == dataclasses.replace(ROMEHParams(), layer=17)
+    # The statistics budget scales with the MLP input width (the tiny model's: the floor)
+    assert ROME.preset(big) == dataclasses.replace(ROMEHParams(), layer=17, stats_tokens=ByInputWidth().tokens(big))
+    assert ByInputWidth().tokens(big) == STATS_TOKENS_FLOOR
     parsed = with_overrides(ROMEHParams(), {"prefix_counts": "3,4", "layer": "none", "use_covariance": "no"})
     assert parsed.prefix_counts == (3, 4) and parsed.layer is None and not parsed.use_covariance
 

@@ -105,3 +105,82 @@ def test_bad_sources_are_reported(tiny_lm, tmp_path):
     empty.write_text('{"other": 1}\n', encoding="utf-8")
     with pytest.raises(StatsError, match="gave no text"):
         layer_covariance(lm, StatsSpec(0, StatsSource(str(empty)), 100))
+
+
+# --- the self-sampled stream, stored once per model and seed (core.methods.stats_sampling) ---
+
+@pytest.fixture
+def fresh_cache(tmp_path, monkeypatch):
+    def use(name: str):
+        monkeypatch.setenv("FACTSMITH_CACHE_DIR", str(tmp_path / name))
+    use("cache-a")
+    return use
+
+
+def _sample(lm, budget, progress=None):
+    from core.methods.stats_sampling import sampled
+    from core.methods.stats_text import window
+    from core.util.progress import silent
+
+    return sampled(lm, 5, window(lm), budget, progress or silent())
+
+
+def test_stored_stream_is_reused_by_other_layers(tiny_lm, fresh_cache, monkeypatch):
+    from core.methods import stats_sampling
+
+    lm = tiny_lm("gpt2")
+    first = layer_covariance(lm, StatsSpec(1, StatsSource("", seed=5), 500))
+
+    def fail(*_args, **_kwargs):
+        raise AssertionError("sampled again despite the stored stream")
+
+    monkeypatch.setattr(stats_sampling, "sample_batch", fail)
+    other = layer_covariance(lm, StatsSpec(2, StatsSource("", seed=5), 500))  # not cached: a key pass only
+    check_second_moment(other, 4 * lm.info.hidden_size)
+    assert not torch.equal(first, other)
+
+
+def test_larger_budget_extends_the_stream_as_a_fresh_run_would(tiny_lm, fresh_cache):
+    from core.methods.stats_sampling import cached_tokens
+    from core.methods.stats_text import window
+
+    lm = tiny_lm("gpt2")
+    small = _sample(lm, 300)
+    stored = cached_tokens(lm, 5, window(lm))
+    extended = _sample(lm, stored + 1)
+    assert cached_tokens(lm, 5, window(lm)) > stored
+    assert extended[: len(small)] == small  # the stored prefix is kept, not resampled
+    fresh_cache("cache-b")
+    assert _sample(lm, stored + 1) == extended
+
+
+def test_damaged_stream_file_is_resampled(tiny_lm, fresh_cache):
+    from core.methods.stats_sampling import stream_path
+    from core.methods.stats_text import window
+
+    lm = tiny_lm("gpt2")
+    expected = _sample(lm, 300)
+    path = stream_path(lm, 5, window(lm))
+    path.write_bytes(path.read_bytes()[:100])  # cut short: no longer a safetensors file
+    assert _sample(lm, 300) == expected
+    assert _sample(lm, 300) == expected  # and stored whole again
+
+
+def test_cancel_during_sampling_stores_no_stream(tiny_lm, fresh_cache):
+    from core.methods.stats_sampling import stream_path
+    from core.methods.stats_text import window
+
+    lm = tiny_lm("gpt2")
+    stop = threading.Event()
+    seen = []
+
+    def on_event(event):
+        seen.append(event)
+        if event.values.get("tokens"):  # cancel once the first batch is sampled, mid-stream
+            stop.set()
+
+    with pytest.raises(Cancelled):
+        _sample(lm, 100_000, Progress(on_event, stop))
+    assert any("tokens/s" in e.message or "left" in e.message for e in seen), [e.message for e in seen]
+    path = stream_path(lm, 5, window(lm))
+    assert not path.exists() and not list(path.parent.glob("*.tmp"))
