@@ -59,7 +59,7 @@ def run_gui(model: str | None = None, workspace: str | None = None, *, smoke_tes
     app.setApplicationName("Factsmith")
     app.setOrganizationName("Factsmith")
     window = MainWindow(model, workspace)
-    window.show()
+    show_on_screen(window)
     if smoke_test:
         from app.smoke import run_smoke_test
 
@@ -68,6 +68,18 @@ def run_gui(model: str | None = None, workspace: str | None = None, *, smoke_tes
         return code
     window.start()
     return app.exec()
+
+
+def show_on_screen(window) -> None:
+    """Show the window, fitted to the screen when its size (default or remembered) is larger:
+    a 1440x900 first start on a 1366x768 screen otherwise hides the review bar and status bar."""
+    screen = window.screen()
+    available = screen.availableGeometry() if screen is not None else None
+    if available is None or (window.width() <= available.width() and window.height() <= available.height()):
+        window.show()
+        return
+    window.setGeometry(available)  # where no window manager maximises (Xvfb)
+    window.showMaximized()  # with one, the frame fits too
 
 
 if __name__ == "__main__":

@@ -67,3 +67,21 @@ def test_real_window_under_xvfb(tmp_path):
     assert result.returncode == 0, result.stderr[-2000:]
     assert result.stdout == "ready: demo-model on cpu\n"
     assert shot.stat().st_size > 10_000
+
+
+def test_a_window_larger_than_the_screen_is_fitted_to_it(qtbot):
+    from PySide6.QtWidgets import QMainWindow
+
+    from app.launcher import show_on_screen
+
+    window = QMainWindow()
+    qtbot.addWidget(window)
+    available = window.screen().availableGeometry()
+    window.resize(available.width() + 300, available.height() + 200)
+    show_on_screen(window)
+    assert window.width() <= available.width() and window.height() <= available.height()
+    small = QMainWindow()
+    qtbot.addWidget(small)
+    small.resize(400, 300)
+    show_on_screen(small)
+    assert (small.width(), small.height()) == (400, 300) and not small.isMaximized()
