@@ -36,8 +36,8 @@ EXCLUDES = (
 # Qt modules pyqtgraph can use but Factsmith never shows.
 QT_EXCLUDES = ("PySide6.QtWebEngineCore", "PySide6.QtWebEngineWidgets", "PySide6.Qt3DCore", "PySide6.QtQuick",
                "PySide6.QtQml", "PySide6.QtMultimedia", "PySide6.QtPdf", "PySide6.QtCharts",
-               "PySide6.QtDataVisualization", "PySide6.QtOpenGLWidgets", "PySide6.QtOpenGL",
-               "PySide6.QtSql", "PySide6.QtTest", "PySide6.QtDesigner", "PySide6.QtUiTools")
+               "PySide6.QtDataVisualization", "PySide6.QtSql",
+               "PySide6.QtTest", "PySide6.QtDesigner", "PySide6.QtUiTools")
 # Packages whose version transformers/torch read through importlib.metadata at import time.
 METADATA = ("torch", "transformers", "tokenizers", "safetensors", "accelerate", "huggingface-hub", "tqdm",
             "regex", "packaging", "filelock", "numpy", "pyyaml", "datasets", "PySide6-Essentials",
@@ -130,6 +130,8 @@ def smoke_test(bundle: Path, timeout_s: float = 300.0) -> subprocess.CompletedPr
 
 def build(dist: Path, work: Path) -> Path:
     from PyInstaller.__main__ import run as pyinstaller
+
+    sys.path.insert(0, str(ROOT))  # this checkout's app and core, whatever else the environment has installed
 
     pyinstaller(pyinstaller_args(dist, work))
     bundle = dist / NAME
