@@ -44,7 +44,7 @@ METADATA = ("torch", "transformers", "tokenizers", "safetensors", "accelerate", 
             "factsmith")
 # Tests, headers and sources inside torch the running app never opens (matched against bundled paths).
 PRUNE = ("torch/include", "torch/share/cmake", "torch/testing/_internal/generated", "torch/_inductor/kernel",
-         "torch/utils/benchmark", "torch/bin", "caffe2", "**/tests", "**/test")
+         "torch/utils/benchmark", "caffe2", "**/tests", "**/test")
 
 DESKTOP_ENTRY = """[Desktop Entry]
 Type=Application
@@ -79,6 +79,7 @@ def pyinstaller_args(dist: Path, work: Path) -> list[str]:
             "--add-data", f"{ROOT / 'assets' / 'demo-model'}{os.pathsep}assets/demo-model",
             "--add-data", f"{ROOT / 'assets' / 'icon'}{os.pathsep}assets/icon",
             "--collect-submodules", "app", "--collect-submodules", "core",
+            "--collect-data", "kernels",  # transformers imports it; it reads python_depends.json on import
             "--hidden-import", "transformers.models.gpt2.modeling_gpt2"]
     for name in (*EXCLUDES, *QT_EXCLUDES):
         args += ["--exclude-module", name]
