@@ -11,18 +11,26 @@ writes, to FOLDER (default: docs/):
   curve; the metrics table and chart with thresholds
 - commit-dialog.png: approved runs with their metrics and warnings
 - history.png: commits, details and the metrics across commits
+
+``--real-window`` renders through a real X server instead: it starts itself under
+``xvfb-run`` once per screen size (1920x1080 into FOLDER, 1366x768 into FOLDER/1366x768),
+fills the screen with the window and grabs what the X server shows (needs ``xvfb-run``).
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import shutil
+import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
 SUBJECTS = ("capital of United Kingdom", "capital of Mayotte", "currency of")
+SCREENS = (("1920x1080", ""), ("1366x768", "1366x768"))  # size, subfolder of FOLDER
+_REAL = {"on": False}  # grabbing from the X server (set by --on-screen)
 
 
 def _wait(app, predicate, timeout_s: float = 900.0) -> None:
@@ -42,8 +50,24 @@ def _idle(app, window) -> None:
 
 
 def _save(widget, path: Path, shots: list[Path]) -> None:
-    widget.grab().save(str(path))
+    if _REAL["on"]:
+        _screen_grab(widget).save(str(path))
+    else:
+        widget.grab().save(str(path))
     shots.append(path)
+
+
+def _screen_grab(widget):
+    """What the X server shows where the widget is (the real window, not a render of it)."""
+    from PySide6.QtWidgets import QApplication
+
+    widget.raise_()
+    widget.activateWindow()
+    for _ in range(10):
+        QApplication.processEvents()
+        time.sleep(0.05)
+    top_left = widget.mapToGlobal(widget.rect().topLeft())
+    return widget.screen().grabWindow(0, top_left.x(), top_left.y(), widget.width(), widget.height())
 
 
 def _select(app, window, search: str) -> None:
@@ -74,7 +98,10 @@ def _commit(app, window, message: str, folder: Path | None, shots: list[Path]) -
 
 
 def _open(app, window) -> None:
-    window.resize(1440, 900)
+    if _REAL["on"]:
+        window.setGeometry(window.screen().availableGeometry())  # no window manager under Xvfb to maximise
+    else:
+        window.resize(1440, 900)
     window.show()
     window.start()
     _idle(app, window)
@@ -101,7 +128,8 @@ def _queue_states(app, window, method: str, folder: Path, shots: list[Path]) -> 
 
 
 def capture(folder: Path, method: str = "ice") -> list[Path]:
-    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    if not _REAL["on"]:
+        os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     os.environ.setdefault("FACTSMITH_DATA_DIR", tempfile.mkdtemp(prefix="factsmith-shots-"))
     from PySide6.QtWidgets import QApplication
 
@@ -136,9 +164,31 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m app.screenshots", description=__doc__.splitlines()[0])
     parser.add_argument("folder", nargs="?", default="docs", help="where to write the PNGs (default: docs)")
     parser.add_argument("--method", default="ice", help="editing method for the previews (default: ice)")
+    parser.add_argument("--real-window", action="store_true",
+                        help="grab the real window from Xvfb at 1920x1080 (FOLDER) and 1366x768 (FOLDER/1366x768)")
+    parser.add_argument("--on-screen", action="store_true", help=argparse.SUPPRESS)  # one size, inside Xvfb
     args = parser.parse_args(argv)
+    if args.real_window:
+        return real_window_shots(Path(args.folder), args.method)
+    _REAL["on"] = args.on_screen
     for path in capture(Path(args.folder), args.method):
         print(path)
+    return 0
+
+
+def real_window_shots(folder: Path, method: str) -> int:
+    """This script once per screen size, each in its own Xvfb, grabbing from the X server."""
+    if not shutil.which("xvfb-run"):
+        print("--real-window needs xvfb-run (Debian/Ubuntu: apt-get install xvfb)", file=sys.stderr)
+        return 2
+    env = {k: v for k, v in os.environ.items() if k not in ("QT_QPA_PLATFORM", "DISPLAY", "WAYLAND_DISPLAY")}
+    for size, sub in SCREENS:
+        command = ["xvfb-run", "-a", "-s", f"-screen 0 {size}x24", sys.executable, "-m", "app.screenshots",
+                   str(folder / sub if sub else folder), "--method", method, "--on-screen"]
+        code = subprocess.run(command, env=env).returncode
+        if code:
+            print(f"screenshots at {size} failed (exit {code})", file=sys.stderr)
+            return code
     return 0
 
 

@@ -1,0 +1,87 @@
+"""``factsmith gui --smoke-test``: one ready line and exit 0, or the reason and a non-zero exit."""
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.gui
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _smoke(qapp, capsys, timeout_s=120.0, screenshot=None, **window_args):
+    from app.main_window import MainWindow
+    from app.smoke import run_smoke_test
+
+    window = MainWindow(**window_args)
+    window.show()
+    code = run_smoke_test(qapp, window, timeout_s, screenshot)
+    window.close()
+    return code, capsys.readouterr()
+
+
+def test_smoke_test_prints_one_ready_line_and_saves_the_window(qapp, capsys, tmp_path):
+    from PySide6.QtGui import QImage
+
+    code, out = _smoke(qapp, capsys, screenshot=tmp_path / "shots" / "window.png")
+    assert code == 0
+    assert out.out == "ready: demo-model on cpu\n"
+    image = QImage(str(tmp_path / "shots" / "window.png"))
+    assert image.width() >= 800 and image.height() >= 500
+
+
+def test_smoke_test_fails_with_the_reason_when_the_model_cannot_load(qapp, capsys, tmp_path):
+    code, out = _smoke(qapp, capsys, model_path=tmp_path)
+    assert code == 1 and out.out == ""
+    assert out.err.startswith("smoke test failed: ") and "config.json" in out.err
+
+
+def test_smoke_test_times_out_non_zero(qapp, capsys):
+    code, out = _smoke(qapp, capsys, timeout_s=0.001)
+    assert code == 2 and out.out == ""
+    assert "did not load within 0.001 s" in out.err
+
+
+def test_screenshot_needs_smoke_test(capsys):
+    from app.launcher import main
+
+    assert main(["gui", "--screenshot", "x.png"]) == 2
+    assert "--screenshot needs --smoke-test" in capsys.readouterr().err
+
+
+@pytest.mark.skipif(not shutil.which("xvfb-run"), reason="needs xvfb-run (CI installs it)")
+def test_real_window_under_xvfb(tmp_path):
+    """The README's app command path: a real X server, the platform check, the real window."""
+    env = {k: v for k, v in os.environ.items() if k not in ("QT_QPA_PLATFORM", "DISPLAY", "WAYLAND_DISPLAY")}
+    env["FACTSMITH_DATA_DIR"] = str(tmp_path / "data")
+    env["XDG_CONFIG_HOME"] = str(tmp_path / "config")  # the window saves its geometry there
+    shot = tmp_path / "real.png"
+    result = subprocess.run(
+        ["xvfb-run", "-a", "-s", "-screen 0 1366x768x24", sys.executable, "-m", "app.launcher",
+         "--smoke-test", "--screenshot", str(shot), "--timeout", "120"],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout == "ready: demo-model on cpu\n"
+    assert shot.stat().st_size > 10_000
+
+
+def test_a_window_larger_than_the_screen_is_fitted_to_it(qtbot):
+    from PySide6.QtWidgets import QMainWindow
+
+    from app.launcher import show_on_screen
+
+    window = QMainWindow()
+    qtbot.addWidget(window)
+    available = window.screen().availableGeometry()
+    window.resize(available.width() + 300, available.height() + 200)
+    show_on_screen(window)
+    assert window.width() <= available.width() and window.height() <= available.height()
+    small = QMainWindow()
+    qtbot.addWidget(small)
+    small.resize(400, 300)
+    show_on_screen(small)
+    assert (small.width(), small.height()) == (400, 300) and not small.isMaximized()
