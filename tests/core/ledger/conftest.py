@@ -23,7 +23,8 @@ def ws_path(workspace):
 
 @pytest.fixture
 def fake_editing(monkeypatch):
-    """core.workflows.editing (and edit_choice) stand-in: hand-made deltas, and a record of the weights each edit saw."""
+    """core.workflows.editing (and edit_choice) stand-in: hand-made deltas, and a record of the weights each
+    edit saw."""
     from core.model.fingerprint import state_fingerprint
 
     seen = []
