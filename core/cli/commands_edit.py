@@ -34,7 +34,7 @@ def register(sub) -> None:
                          "(consecutive batches; default 1)")
     ed.add_argument("--layer", choices=("auto",),
                     help="auto: edit at the layer the causal trace of each fact picks (`factsmith trace`; "
-                         "ROME, MEMIT, GRACE, FT-L, FT-M; also --set layer=auto / layers=auto). Independent "
+                         "ROME, MEMIT, AlphaEdit, GRACE, FT-L, FT-M; also --set layer=auto / layers=auto). Independent "
                          "mode traces each fact; sequential and batch share the facts' most common layer")
     ed.add_argument("--out", type=Path, help="save the edited model as a Hugging Face folder")
     ed.add_argument("--json", action="store_true", help="machine-readable output")

@@ -9,7 +9,7 @@ import threading
 import pytest
 import torch
 
-from core.edit.deltas import Delta, DeltaError, KeyUpdate, LowRankUpdate, apply_delta, revert_delta
+from core.edit.deltas import Delta, DeltaError, LowRankUpdate, apply_delta, revert_delta
 from core.edit.keymemory import edited_gram, memory
 from core.methods import get_method
 from core.methods.alphaedit import ALPHAEDIT, AlphaEditHParams, null_space_projection, projected_keys
