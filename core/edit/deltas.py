@@ -256,6 +256,8 @@ def apply_delta(model, delta: Delta) -> AppliedDelta:
     """Add the delta to the model's weights; all or nothing."""
     import torch
 
+    from core.edit.keymemory import install
+
     params = dict(model.named_parameters())
     _check_fits(params, delta)
     codebooks = _next_codebooks(model, delta)  # checked before any weight is touched
@@ -270,7 +272,7 @@ def apply_delta(model, delta: Delta) -> AppliedDelta:
     except BaseException:
         _restore(params, originals)
         raise
-    keys_before = _install_keys(model, key_states)  # cannot fail: plain dict writes
+    keys_before = install(model, key_states)  # cannot fail: plain dict writes
     written = {name: _tensor_hash(params[name]) for name in originals}
     return AppliedDelta(delta, originals, written, before, {m: s.digest() for m, s in codebooks.items()},
                         keys_before, key_states)
@@ -278,32 +280,12 @@ def apply_delta(model, delta: Delta) -> AppliedDelta:
 
 def _next_key_states(model, delta: Delta) -> dict[str, Any]:
     """{param: edited-key state after the delta's key updates}, nothing installed yet."""
-    from core.edit.keymemory import KeyMemoryError, extended, memory
+    from core.edit.keymemory import KeyMemoryError, next_states
 
-    live = memory(model, create=False)
-    params = dict(model.named_parameters())
-    out: dict[str, Any] = {}
-    for u in delta.key_updates:
-        if u.param not in params:
-            raise DeltaError(f"delta of {delta.method} records keys for {u.param}, which this model does not have")
-        state = out[u.param] if u.param in out else (live.get(u.param) if live is not None else None)
-        try:
-            out[u.param] = extended(state, u.param, u.keys)
-        except KeyMemoryError as exc:
-            raise DeltaError(f"delta of {delta.method}: {exc}") from None
-    return out
-
-
-def _install_keys(model, states: Mapping[str, Any]) -> dict[str, Any]:
-    from core.edit.keymemory import memory
-
-    if not states:
-        return {}
-    mem = memory(model)
-    before = {param: mem.get(param) for param in states}
-    for param, state in states.items():
-        mem.set(param, state)
-    return before
+    try:
+        return next_states(model, [(u.param, u.keys) for u in delta.key_updates])
+    except KeyMemoryError as exc:
+        raise DeltaError(f"delta of {delta.method}: {exc}") from None
 
 
 def _next_codebooks(model, delta: Delta) -> dict[str, Any]:
@@ -352,6 +334,7 @@ def _restore(params: dict[str, Any], originals: Mapping[str, Any]) -> None:
 def revert_delta(model, applied: AppliedDelta) -> None:
     """Put back the exact original weights; refuses if they changed since the apply."""
     from core.edit.adaptors import AdaptorError, registry, undone
+    from core.edit.keymemory import KeyMemoryError, checked_memory
 
     params = dict(model.named_parameters())
     for name, expected in applied.written.items():
@@ -371,23 +354,16 @@ def revert_delta(model, applied: AppliedDelta) -> None:
             previous[module] = undone(state, applied.codebooks_before[module])
         except AdaptorError as exc:
             raise DeltaError(f"cannot revert this {applied.delta.method} delta: {exc}") from None
-    mem = _checked_key_memory(model, applied)
+    try:
+        mem = checked_memory(model, applied.keys_written)
+    except KeyMemoryError as exc:
+        raise DeltaError(f"{exc} after this {applied.delta.method} delta was applied; revert the later edits "
+                         "first") from None
     _restore(params, applied.originals)
     for module, state in previous.items():
         reg.set(module, state)  # None removes the adaptor and its hook
     for param, state in applied.keys_before.items():
         mem.set(param, state)
-
-
-def _checked_key_memory(model, applied: AppliedDelta):
-    from core.edit.keymemory import memory
-
-    mem = memory(model, create=bool(applied.keys_written))
-    for param, state in applied.keys_written.items():
-        if mem.get(param) is not state:
-            raise DeltaError(f"the edited keys recorded for {param} changed after this {applied.delta.method} "
-                             "delta was applied; revert the later edits first")
-    return mem
 
 
 @contextmanager

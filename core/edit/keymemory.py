@@ -85,3 +85,36 @@ def edited_gram(model, param: str):
     found = memory(model, create=False)
     state = found.get(param) if found is not None else None
     return None if state is None else state.gram
+
+
+def next_states(model, updates) -> dict[str, KeyState]:
+    """{param: state after adding each (param, keys) of ``updates`` in order}; nothing installed."""
+    live = memory(model, create=False)
+    params = dict(model.named_parameters())
+    out: dict[str, KeyState] = {}
+    for param, keys in updates:
+        if param not in params:
+            raise KeyMemoryError(f"it records keys for {param}, which this model does not have")
+        state = out[param] if param in out else (live.get(param) if live is not None else None)
+        out[param] = extended(state, param, keys)
+    return out
+
+
+def install(model, states: dict[str, KeyState]) -> dict[str, KeyState | None]:
+    """Install the states; the ones they replaced (None: none)."""
+    if not states:
+        return {}
+    mem = memory(model)
+    before = {param: mem.get(param) for param in states}
+    for param, state in states.items():
+        mem.set(param, state)
+    return before
+
+
+def checked_memory(model, written) -> KeyMemory:
+    """The model's memory, once every state in ``written`` is still the one installed."""
+    mem = memory(model, create=bool(written))
+    for param, state in written.items():
+        if mem.get(param) is not state:
+            raise KeyMemoryError(f"the edited keys recorded for {param} changed")
+    return mem
