@@ -78,17 +78,9 @@ def parse_args() -> argparse.Namespace:
 
 def requests(n: int, seed: int) -> list[Fact]:
     """``n`` lifelong requests about evaluation subjects, keeping the demo, dev and quality sets unseen."""
-    from core.demo_build.lifelong import lifelong_requests, read_knowledge
-    from core.demo_build.quality_sets import is_test_subject
+    from core.demo_build.lifelong import evaluation_requests
 
-    folder = demo_model_dir()
-    reserved = [json.loads(line) for name in ("demo_edits.jsonl", "dev_edits.jsonl", "quality_dev.jsonl",
-                                              "quality_test.jsonl")
-                for line in (folder / name).read_text(encoding="utf-8").splitlines() if line.strip()]
-    knowledge = read_knowledge(folder / "facts.jsonl")
-    evaluation = [f for f in knowledge if is_test_subject(f.subject)]
-    made = lifelong_requests(evaluation, n, seed, reserved=reserved, locality_pool=knowledge)
-    return [fact_from_dict(r) for r in made]
+    return [fact_from_dict(r) for r in evaluation_requests(demo_model_dir(), n, seed)]
 
 
 def _mean(values: list[float]) -> float | None:
@@ -201,7 +193,7 @@ def save_chart(results: dict[str, dict], out: Path) -> None:
     app = QApplication.instance() or QApplication(sys.argv[:1])
     pg.setConfigOptions(antialias=True, background="w", foreground="k")
     window = pg.GraphicsLayoutWidget()
-    window.resize(1400, 900)
+    window.resize(1400, 1200)
     window.show()  # lays the panels out over the whole size (offscreen: nothing appears)
     last = max((r["edits"] for result in results.values() for r in result.get("rows", [])), default=1)
     colors = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f"]
@@ -223,8 +215,9 @@ def save_chart(results: dict[str, dict], out: Path) -> None:
     legend = pg.LegendItem(colCount=max(len(named), 1))
     for name, curve in named.items():
         legend.addItem(curve, name)
-    window.addItem(legend, row=2, col=0, colspan=2)
-    window.ci.layout.setRowStretchFactor(2, 0)
+    legend_row = (len(METRICS) + 1) // 2  # below the panels, two to a row
+    window.addItem(legend, row=legend_row, col=0, colspan=2)
+    window.ci.layout.setRowStretchFactor(legend_row, 0)
     app.processEvents()
     exporter = pg.exporters.ImageExporter(window.scene())
     exporter.parameters()["width"] = 1400
