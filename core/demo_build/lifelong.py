@@ -55,3 +55,19 @@ def lifelong_requests(facts: Sequence[KnowledgeFact], n: int, seed: int,
     unedited = [f for f in others if _pair(f) not in edited]
     objects = {rel: sorted({f.object for f in others if f.relation == rel}) for rel in by_relation}
     return [edit_request(f, unedited, objects[f.relation], rng) for f in chosen]
+
+
+RESERVED_SETS = ("demo_edits.jsonl", "dev_edits.jsonl", "quality_dev.jsonl", "quality_test.jsonl")
+
+
+def evaluation_requests(folder: Path, n: int, seed: int) -> list[dict]:
+    """``n`` requests about evaluation subjects only (SHA-256 of the subject starting with c-f,
+    as the test quality set; presets are tuned on 0-b), disjoint from the demo model's edit
+    and quality sets; locality prompts and new targets from all its knowledge."""
+    from core.demo_build.quality_sets import is_test_subject
+
+    reserved = [json.loads(line) for name in RESERVED_SETS if (Path(folder) / name).is_file()
+                for line in (Path(folder) / name).read_text(encoding="utf-8").splitlines() if line.strip()]
+    knowledge = read_knowledge(Path(folder) / "facts.jsonl")
+    evaluation = [f for f in knowledge if is_test_subject(f.subject)]
+    return lifelong_requests(evaluation, n, seed, reserved=reserved, locality_pool=knowledge)

@@ -34,7 +34,7 @@ gpt2-xl (48L)      13-17       20     0.5    0.75   0.5   2e-2       10    ref
 gpt-j (28L)        3-8         25     0.5    0.75   0.5   2e-2       10    ref
 llama3-8b (32L)    4-8         25     0.1    0.75   0.5   2e-2       10    ref
 other              MEMIT's window at the same fractions of depth, GPT-2 XL's values
-small (<100M)      MEMIT's small preset, threshold and α tuned on quality_dev.jsonl
+small (<100M)      0-1         100    10     4      0.5   2e-2       30    tuned (dev)
 =================  ==========  =====  =====  =====  ====  =========  ====  ======
 
 methods.md gives the paper's threshold as 1e-2; the reference configurations use 2e-2.
@@ -55,8 +55,8 @@ threshold 5e-3, α 10, clamp 10           .347       .222        .781
 threshold 2e-2, α 10, clamp 4            .622       .347        .854
 threshold 1e-1, α 10, clamp 4            .633       .363        .706
 threshold 2e-2, α 10, clamp 3            .639       .389        .878
-threshold 2e-2, α 30, clamp 4            .672       .351        .943
-TUNE_ROWS
+threshold 2e-2, α 30, clamp 4 (preset)   .672       .351        .943
+threshold 2e-2, α 30, clamp 3            .522       .264        .957
 =======================================  =========  ==========  ========
 """
 

@@ -188,10 +188,11 @@ _ALPHAEDIT = MethodPresets(
         ("gpt-j", 28): dict(layers=(3, 4, 5, 6, 7, 8), v_steps=25),
         ("llama", 32): dict(layers=(4, 5, 6, 7, 8), v_steps=25, v_lr=0.1),  # Llama3-8B's
     },
-    small={  # MEMIT's small preset (its value settings), the null space tuned on quality_dev (alphaedit.py)
+    small={  # MEMIT's small preset (its value settings); clamp and α tuned on quality_dev (alphaedit.py)
         **{k: v for k, v in _MEMIT.small.items() if k != "mom2_weight"},
+        "clamp_norm_factor": 4.0,
         "nullspace_threshold": 2e-2,
-        "l2": 10.0,
+        "l2": 30.0,
     },
 )
 
