@@ -64,8 +64,16 @@ def _figures(method: str, batch_size: int) -> dict[str, float]:
     return _SEEN[method, batch_size]
 
 
-# schedule -> metric -> (bound, kind, issue target, measured by bench/continual.py at EDITS edits)
-BOUNDS: dict[tuple[str, int], dict[str, tuple[float, str, float, float]]] = BOUNDS_PLACEHOLDER
+# schedule -> metric -> (bound, kind, issue target, measured at EDITS edits). Measured with
+# `bench/continual.py --edits 100 --every 50 --methods alphaedit:10` (and memit:10), the row
+# at 50 edits (2026-12-05, CPU): the same requests, order and schedule as here. Neither
+# target (retention ≥ 0.8, locality ≥ 0.9) is met on the demo model, so AlphaEdit's bounds
+# are regression floors; that it is above MEMIT on both is asserted against MEMIT's run.
+BOUNDS: dict[tuple[str, int], dict[str, tuple[float, str, float, float]]] = {
+    ("alphaedit", BATCH): {"retention": (0.74, FLOOR, 0.8, 0.775), "locality": (0.82, FLOOR, 0.9, 0.846)},
+    ("memit", BATCH): {"retention": (0.55, FLOOR, 0.8, 0.613), "locality": (0.78, FLOOR, 0.9, 0.833)},
+}
+ABOVE_MEMIT = ("retention", "locality")
 
 
 @pytest.mark.parametrize("batch_size", [BATCH])
