@@ -1,5 +1,5 @@
-"""Issue 16's lifelong targets for AlphaEdit, reduced: sequential edits on the demo model
-against MEMIT run with the same schedule (``bench/continual.py`` runs the full table).
+"""Issue 16's lifelong targets for AlphaEdit, reduced: consecutive batches on the demo model,
+MEMIT with the same schedule beside it (``bench/continual.py`` runs the full table).
 
 Requests are counterfactual edits of evaluation subjects (SHA-256 starting with c-f, all
 five relations, ``core.demo_build.lifelong.evaluation_requests``; presets were tuned on
@@ -52,16 +52,6 @@ def continual(method: str, batch_size: int) -> dict[str, float]:
     reliability = [m.teacher_forced.reliability for m in report.facts]
     earlier = reliability[:-batch_size]
     return {"retention": sum(earlier) / len(earlier), "locality": report.summary()["locality"]}
-
-
-_SEEN: dict[tuple[str, int], dict[str, float]] = {}
-
-
-def _figures(method: str, batch_size: int) -> dict[str, float]:
-    """Each schedule is run once per session (MEMIT's test runs it before AlphaEdit's compares)."""
-    if (method, batch_size) not in _SEEN:
-        _SEEN[method, batch_size] = continual(method, batch_size)
-    return _SEEN[method, batch_size]
 
 
 # schedule -> metric -> (bound, kind, issue target, measured). Measured twice at 50 edits in
