@@ -1,24 +1,32 @@
 """Continual (lifelong) editing: many sequential edits per method on the demo model.
 
     .venv/bin/python bench/continual.py [--edits 500] [--every 50] [--methods rome,ft-l,ft-m,memit,ice,grace]
-                                        [--device auto] [--out bench/continual.png] [--json FILE]
+                                        [--batch-size N] [--device auto] [--out bench/continual.png] [--json FILE]
     .venv/bin/python bench/continual.py --merge A.json B.json ... [--out chart.png]
 
 For each method the demo model is loaded fresh, a pre-edit locality reference is
 captured, and --edits counterfactual requests are edited one after another, each
 computed on the model as the earlier edits left it (``apply_delta``; all reverted,
-bit for bit, at the end). After every --every edits (and after the last):
+bit for bit, at the end); with --batch-size N, N requests per step in one delta
+(consecutive batches; a method name ``NAME:N`` sets its own batch size, so
+``--methods memit,memit:10`` compares both schedules in one run). After every --every
+edits (and after the last):
 
-- newest: reliability of the edit just made (teacher-forced token accuracy);
-- retention: mean reliability of all earlier edits, re-measured now (teacher-forced);
+- newest: reliability of the edit just made (teacher-forced token accuracy; with
+  batches, the mean over the newest batch);
+- retention: mean reliability of all earlier edits (earlier batches), re-measured now
+  (teacher-forced);
+- generality: mean accuracy on the paraphrases of every edit so far (teacher-forced);
 - locality: agreement with the pre-edit model's argmax tokens over the locality prompts
   of every fact edited so far (teacher-forced);
 - fluency: n-gram entropy (×100) of the greedy text from the prompts of a fixed sample
   of --fluency-facts requests (the fluency protocol; row 0 is the unedited model).
 
 Requests come from ``core.demo_build.lifelong`` (drawn from the demo model's facts.jsonl,
-disjoint from the demo and dev sets, locality prompts only from facts nobody edits), so
-a locality failure always means an edit leaked. Prints a markdown table per checkpoint
+only about evaluation subjects, those whose SHA-256 starts with c-f as in the test
+quality set, never the subjects presets are tuned on; disjoint from the demo, dev and
+quality sets; all five relations round-robin; locality prompts only from facts nobody
+edits), so a locality failure always means an edit leaked. Prints a markdown table per checkpoint
 and saves a chart (one panel per metric, a line per method) with pyqtgraph, offscreen.
 """
 
@@ -44,14 +52,16 @@ from core.util.paths import demo_model_dir
 
 ROOT = Path(__file__).resolve().parent.parent
 METRICS = (("newest", "newest edit's reliability"), ("retention", "retention of earlier edits"),
-           ("locality", "locality"), ("fluency", "fluency (n-gram entropy ×100)"))
+           ("generality", "generality"), ("locality", "locality"), ("fluency", "fluency (n-gram entropy ×100)"))
 
 
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--edits", type=int, default=500)
     parser.add_argument("--every", type=int, default=50, help="measure after every this many edits")
-    parser.add_argument("--methods", default=",".join(method_names()))
+    parser.add_argument("--methods", default=",".join(method_names()),
+                        help="comma-separated; NAME:N edits N requests per step (overrides --batch-size)")
+    parser.add_argument("--batch-size", type=int, default=1, help="requests per step (consecutive batches)")
     parser.add_argument("--device", default="auto")
     parser.add_argument("--fluency-facts", type=int, default=20, help="size of the fixed fluency sample")
     parser.add_argument("--seed", type=int, default=2024)
@@ -61,34 +71,31 @@ def parse_args() -> argparse.Namespace:
                         help="run nothing: one table and chart from earlier runs' --json files (say, one "
                              "method per process, run side by side)")
     args = parser.parse_args()
-    if args.edits < 1 or args.every < 1:
-        parser.error("--edits and --every must be at least 1")
+    if args.edits < 1 or args.every < 1 or args.batch_size < 1:
+        parser.error("--edits, --every and --batch-size must be at least 1")
     return args
 
 
 def requests(n: int, seed: int) -> list[Fact]:
-    """``n`` lifelong requests, keeping the demo and dev (tuning) sets unseen."""
-    from core.demo_build.lifelong import lifelong_requests, read_knowledge
+    """``n`` lifelong requests about evaluation subjects, keeping the demo, dev and quality sets unseen."""
+    from core.demo_build.lifelong import evaluation_requests
 
-    folder = demo_model_dir()
-    reserved = [json.loads(line) for name in ("demo_edits.jsonl", "dev_edits.jsonl")
-                for line in (folder / name).read_text(encoding="utf-8").splitlines() if line.strip()]
-    made = lifelong_requests(read_knowledge(folder / "facts.jsonl"), n, seed, reserved=reserved)
-    return [fact_from_dict(r) for r in made]
+    return [fact_from_dict(r) for r in evaluation_requests(demo_model_dir(), n, seed)]
 
 
 def _mean(values: list[float]) -> float | None:
     return sum(values) / len(values) if values else None
 
 
-def measure(lm, edited: list[Fact], reference, fluency_facts: list[Fact]) -> dict:
-    """The checkpoint's metrics with ``edited`` (oldest first) in place."""
+def measure(lm, edited: list[Fact], newest: int, reference, fluency_facts: list[Fact]) -> dict:
+    """The checkpoint's metrics with ``edited`` (oldest first; the last ``newest`` are the newest step) in place."""
     started, row = time.perf_counter(), {"edits": len(edited)}
     if edited:
         report = evaluate(lm, edited, reference=reference, protocols=("teacher_forced",))
         reliability = [m.teacher_forced.reliability for m in report.facts]
-        row.update(newest=reliability[-1], retention=_mean(reliability[:-1]),
-                   locality=report.summary().get("locality"))
+        summary = report.summary()
+        row.update(newest=_mean(reliability[-newest:]), retention=_mean(reliability[:-newest]),
+                   generality=summary.get("generality"), locality=summary.get("locality"))
     if fluency_facts:
         texts = evaluate(lm, fluency_facts, reference=reference, protocols=("fluency",))
         row["fluency"] = _mean([m.fluency.fluency for m in texts.facts])
@@ -96,32 +103,41 @@ def measure(lm, edited: list[Fact], reference, fluency_facts: list[Fact]) -> dic
     return row
 
 
-def run_method(name: str, facts: list[Fact], fluency_facts: list[Fact], every: int, device: str,
-               result: dict) -> None:
+def method_and_batch(spec: str, default: int) -> tuple[str, int]:
+    """``NAME`` or ``NAME:N`` (N requests per step)."""
+    name, _, size = spec.partition(":")
+    return name, int(size) if size else default
+
+
+def run_method(spec: str, facts: list[Fact], fluency_facts: list[Fact], every: int, device: str,
+               result: dict, batch_size: int = 1) -> None:
     """Fills ``result`` as it goes, so a failure part-way keeps the checkpoints so far."""
     from core.model.fingerprint import state_fingerprint
 
+    name, batch_size = method_and_batch(spec, batch_size)
     started = time.perf_counter()
     lm = load_model(demo_model_dir(), LoadOptions(device=device))
     method = get_method(name)
     hparams = method.preset(lm)
     before = state_fingerprint(lm.model)
     reference = capture_reference(lm, facts)
-    result.update(device=lm.info.device, setup_s=time.perf_counter() - started, rows=[], edit_s=[])
-    result["rows"].append(measure(lm, [], reference, fluency_facts))
+    result.update(device=lm.info.device, batch_size=batch_size, setup_s=time.perf_counter() - started, rows=[],
+                  edit_s=[])
+    result["rows"].append(measure(lm, [], 1, reference, fluency_facts))
     receipts = []
     try:
-        for k, fact in enumerate(facts, 1):
+        for start in range(0, len(facts), batch_size):
+            step = facts[start:start + batch_size]
             began = time.perf_counter()
-            delta = method.compute(lm, [fact], hparams, None)
-            receipts.append(apply_delta(lm.model, delta))
-            result["edit_s"].append(time.perf_counter() - began)
-            if k % every == 0 or k == len(facts):
-                row = measure(lm, facts[:k], reference, fluency_facts)
+            receipts.append(apply_delta(lm.model, method.compute(lm, step, hparams, None)))
+            result["edit_s"] += [(time.perf_counter() - began) / len(step)] * len(step)
+            k = start + len(step)
+            if k // every > start // every or k == len(facts):
+                row = measure(lm, facts[:k], len(step), reference, fluency_facts)
                 window = result["edit_s"][-(k - result["rows"][-1]["edits"]):]
                 row["s_per_edit"] = sum(window) / len(window)
                 result["rows"].append(row)
-                print(f"{name}: {k}/{len(facts)} edits, {_cells(row)}", file=sys.stderr, flush=True)
+                print(f"{spec}: {k}/{len(facts)} edits, {_cells(row)}", file=sys.stderr, flush=True)
     finally:
         for receipt in reversed(receipts):
             revert_delta(lm.model, receipt)
@@ -148,11 +164,14 @@ def _cells(row: dict) -> str:
 
 
 def print_table(results: dict[str, dict]) -> None:
-    print("| method | edits | newest reliability | retention | locality | fluency | s/edit | eval s |")
-    print("|--------|------:|-------------------:|----------:|---------:|--------:|-------:|-------:|")
+    print("| method | batch | edits | newest reliability | retention | generality | locality | fluency | s/edit "
+          "| eval s |")
+    print("|--------|------:|------:|-------------------:|----------:|-----------:|---------:|--------:|-------:"
+          "|-------:|")
     for name, result in results.items():
         for row in result.get("rows", []):
-            print(f"| {name} | {row['edits']} | {_fmt(row.get('newest'))} | {_fmt(row.get('retention'))} "
+            print(f"| {name.partition(':')[0]} | {result.get('batch_size', 1)} | {row['edits']} "
+                  f"| {_fmt(row.get('newest'))} | {_fmt(row.get('retention'))} | {_fmt(row.get('generality'))} "
                   f"| {_fmt(row.get('locality'))} | {_fmt(row.get('fluency'), '.2f')} "
                   f"| {_fmt(row.get('s_per_edit'), '.3f')} | {_fmt(row.get('eval_s'), '.1f')} |")
     print()
@@ -174,7 +193,7 @@ def save_chart(results: dict[str, dict], out: Path) -> None:
     app = QApplication.instance() or QApplication(sys.argv[:1])
     pg.setConfigOptions(antialias=True, background="w", foreground="k")
     window = pg.GraphicsLayoutWidget()
-    window.resize(1400, 900)
+    window.resize(1400, 1200)
     window.show()  # lays the panels out over the whole size (offscreen: nothing appears)
     last = max((r["edits"] for result in results.values() for r in result.get("rows", [])), default=1)
     colors = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f"]
@@ -196,8 +215,9 @@ def save_chart(results: dict[str, dict], out: Path) -> None:
     legend = pg.LegendItem(colCount=max(len(named), 1))
     for name, curve in named.items():
         legend.addItem(curve, name)
-    window.addItem(legend, row=2, col=0, colspan=2)
-    window.ci.layout.setRowStretchFactor(2, 0)
+    legend_row = (len(METRICS) + 1) // 2  # below the panels, two to a row
+    window.addItem(legend, row=legend_row, col=0, colspan=2)
+    window.ci.layout.setRowStretchFactor(legend_row, 0)
     app.processEvents()
     exporter = pg.exporters.ImageExporter(window.scene())
     exporter.parameters()["width"] = 1400
@@ -230,25 +250,27 @@ def main() -> None:
         print(f"\nchart: {args.out}")
         return
     methods = [m.strip() for m in args.methods.split(",") if m.strip()]
-    for name in methods:
-        get_method(name)  # unknown names fail before any work
+    for spec in methods:
+        get_method(method_and_batch(spec, args.batch_size)[0])  # unknown names fail before any work
     facts = requests(args.edits, args.seed)
     fluency_facts = random.Random(args.seed).sample(facts, min(args.fluency_facts, len(facts)))
     results: dict[str, dict] = {}
     for name in methods:
         results[name] = {}
         try:
-            run_method(name, facts, fluency_facts, args.every, args.device, results[name])
+            run_method(name, facts, fluency_facts, args.every, args.device, results[name], args.batch_size)
         except Exception as exc:  # keep the other methods' results
             results[name]["error"] = f"{type(exc).__name__}: {exc}"
             print(f"{name} failed: {results[name]['error']}", file=sys.stderr, flush=True)
-    print(f"{args.edits} sequential edits per method on the demo model; teacher-forced reliability, retention "
-          f"and locality; fluency on {len(fluency_facts)} fixed prompts; every {args.every} edits\n")
+    print(f"{args.edits} sequential edits per method on the demo model (evaluation subjects); teacher-forced "
+          f"reliability, retention, generality and locality; fluency on {len(fluency_facts)} fixed prompts; "
+          f"every {args.every} edits\n")
     print_table(results)
     save_chart(results, args.out)
     print(f"\nchart: {args.out}")
     if args.json:
         args.json.write_text(json.dumps({"edits": args.edits, "every": args.every, "seed": args.seed,
+                                         "batch_size": args.batch_size,
                                          "fluency_facts": [f.id for f in fluency_facts],
                                          "results": results}, indent=2))
         print(f"json: {args.json}")

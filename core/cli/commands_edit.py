@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from functools import partial
 from pathlib import Path
 
 from core.cli.commands_tune import add_preset_option, preset_base
@@ -28,9 +29,12 @@ def register(sub) -> None:
     ed.add_argument("--mode", choices=MODES, default="independent",
                     help="independent: each fact from the base model; sequential: edits pile up; "
                          "batch: one delta for all facts at once (MEMIT)")
+    ed.add_argument("--batch-size", type=int, default=1, metavar="N",
+                    help="sequential mode: N facts per step, one delta each, steps accumulate "
+                         "(consecutive batches; default 1)")
     ed.add_argument("--layer", choices=("auto",),
                     help="auto: edit at the layer the causal trace of each fact picks (`factsmith trace`; "
-                         "ROME, MEMIT, GRACE, FT-L, FT-M; also --set layer=auto / layers=auto). Independent "
+                         "ROME, MEMIT, AlphaEdit, GRACE, FT-L, FT-M; also --set layer=auto / layers=auto). Independent "
                          "mode traces each fact; sequential and batch share the facts' most common layer")
     ed.add_argument("--out", type=Path, help="save the edited model as a Hugging Face folder")
     ed.add_argument("--json", action="store_true", help="machine-readable output")
@@ -85,7 +89,7 @@ def _auto_edit(args: argparse.Namespace, lm, facts, hparams) -> dict:
     if args.mode == "independent":
         return {**_independent(args, lm, facts, hparams), "auto_layer": [choice.to_dict()]}
     save = (lambda model: save_model(model, args.out)) if args.out else None
-    run = run_batch if args.mode == "batch" else run_sequential
+    run = run_batch if args.mode == "batch" else partial(run_sequential, batch_size=args.batch_size)
     return {**run(lm, facts, args.method, hparams=hparams, while_applied=save), "auto_layer": [choice.to_dict()]}
 
 
@@ -99,6 +103,11 @@ def edit_command(args: argparse.Namespace) -> dict:
     from core.workflows.runs import run_batch, run_sequential
 
     facts = _read_facts(args)
+    if args.batch_size != 1 and args.mode != "sequential":
+        raise ValueError("--batch-size is for --mode sequential (consecutive batches); --mode batch edits "
+                         "all facts in one delta")
+    if args.batch_size < 1:
+        raise ValueError(f"--batch-size must be at least 1, not {args.batch_size}")
     if args.mode == "independent" and args.out and len(facts) != 1:
         raise ValueError("--out with --mode independent needs exactly one fact; use --mode sequential "
                          "to save a model carrying several edits")
@@ -112,7 +121,7 @@ def edit_command(args: argparse.Namespace) -> dict:
         report = _independent(args, lm, facts, hparams)
     else:
         save = (lambda model: save_model(model, args.out)) if args.out else None
-        run = run_batch if args.mode == "batch" else run_sequential
+        run = run_batch if args.mode == "batch" else partial(run_sequential, batch_size=args.batch_size)
         report = run(lm, facts, args.method, hparams=hparams, while_applied=save)
     if args.out:
         report["saved_to"] = str(args.out)
@@ -171,6 +180,9 @@ def _render_edit(result: dict) -> str:
         ret = result["retention"]["after_all_edits"]
         lines.append("after all edits: " + ", ".join(f"{k} {v:.2f}" for k, v in ret.items()))
     lines += _fluency_lines(result.get("fluency", {}))
+    seq = result.get("sequential", {})
+    if seq.get("batch_size", 1) > 1:
+        lines.append(f"consecutive batches: {seq['steps']} steps of up to {seq['batch_size']} facts")
     if "batch" in result:
         lines.append(f"one delta for {result['batch']['facts']} facts in {result['batch']['seconds']:.2f}s")
     lines.append(f"seconds per edit: {result['seconds_per_edit']:.2f}")

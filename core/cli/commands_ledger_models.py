@@ -66,7 +66,7 @@ def register(sub) -> None:
     run.add_argument("--batch", action="store_true", help="one run editing all the facts at once")
     add_preset_option(run)
     run.add_argument("--layer", choices=("auto",),
-                     help="auto: edit at the layer the causal trace picks (ROME, MEMIT, GRACE, FT-L, FT-M; "
+                     help="auto: edit at the layer the causal trace picks (ROME, MEMIT, AlphaEdit, GRACE, FT-L, FT-M; "
                           "also --set layer=auto); runs share one trace per relation")
     load_options(run, BASE_HELP)
     run.set_defaults(handler=run_edits, render=render_runs)

@@ -30,9 +30,14 @@ def _pair(fact_or_request) -> tuple[str, str]:
 
 
 def lifelong_requests(facts: Sequence[KnowledgeFact], n: int, seed: int,
-                      existing: Sequence[dict] = (), reserved: Sequence[dict] = ()) -> list[dict]:
+                      existing: Sequence[dict] = (), reserved: Sequence[dict] = (),
+                      locality_pool: Sequence[KnowledgeFact] | None = None) -> list[dict]:
     """``n`` new requests, round-robin over relations, disjoint from ``existing`` (requests
-    edited alongside them) and ``reserved`` (e.g. a tuning split that must stay unseen)."""
+    edited alongside them) and ``reserved`` (e.g. a tuning split that must stay unseen).
+    Requests are drawn from ``facts``; locality prompts and new targets from
+    ``locality_pool`` (default: ``facts``), e.g. all the knowledge when ``facts`` are only
+    the evaluation subjects'."""
+    others = facts if locality_pool is None else locality_pool
     rng = random.Random(seed)
     taken = {_pair(r) for r in (*existing, *reserved)}
     asked = {q["prompt"] for r in existing for q in r.get("locality", ())}
@@ -47,6 +52,22 @@ def lifelong_requests(facts: Sequence[KnowledgeFact], n: int, seed: int,
     if len(chosen) < n:
         raise ValueError(f"only {len(chosen)} facts are free for new requests, {n} asked")
     edited = taken | {_pair(f) for f in chosen}
-    unedited = [f for f in facts if _pair(f) not in edited]
-    objects = {rel: sorted({f.object for f in facts if f.relation == rel}) for rel in by_relation}
+    unedited = [f for f in others if _pair(f) not in edited]
+    objects = {rel: sorted({f.object for f in others if f.relation == rel}) for rel in by_relation}
     return [edit_request(f, unedited, objects[f.relation], rng) for f in chosen]
+
+
+RESERVED_SETS = ("demo_edits.jsonl", "dev_edits.jsonl", "quality_dev.jsonl", "quality_test.jsonl")
+
+
+def evaluation_requests(folder: Path, n: int, seed: int) -> list[dict]:
+    """``n`` requests about evaluation subjects only (SHA-256 of the subject starting with c-f,
+    as the test quality set; presets are tuned on 0-b), disjoint from the demo model's edit
+    and quality sets; locality prompts and new targets from all its knowledge."""
+    from core.demo_build.quality_sets import is_test_subject
+
+    reserved = [json.loads(line) for name in RESERVED_SETS if (Path(folder) / name).is_file()
+                for line in (Path(folder) / name).read_text(encoding="utf-8").splitlines() if line.strip()]
+    knowledge = read_knowledge(Path(folder) / "facts.jsonl")
+    evaluation = [f for f in knowledge if is_test_subject(f.subject)]
+    return lifelong_requests(evaluation, n, seed, reserved=reserved, locality_pool=knowledge)

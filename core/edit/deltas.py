@@ -5,6 +5,10 @@ A weight update is stored in the parameter's own storage layout as low-rank fact
 touched tensors). ``apply_delta`` keeps the original tensors so ``revert_delta`` puts
 back the very same bits; floating-point subtraction would not.
 
+A key update (AlphaEdit) changes no weight either: it records the keys an edit was fitted
+to in the model's edited-key memory (``core.edit.keymemory``); the receipt keeps the
+state it replaced.
+
 An adaptor update (GRACE) changes no weight: it adds entries to the codebook adaptor on
 one module and may change the radii of entries already there (``core.edit.adaptors``). Its
 receipt keeps the codebook it replaced, so reverting is exact too.
@@ -88,7 +92,19 @@ class AdaptorUpdate:
                 f"{prefix}resized": self.resized, f"{prefix}new_radii": self.new_radii}
 
 
-Update = LowRankUpdate | DenseUpdate | AdaptorUpdate
+@dataclass(frozen=True)
+class KeyUpdate:
+    """The keys (n, d_in) an edit of ``param`` was fitted to: no weight changes; applying adds
+    them to the model's edited-key memory (``core.edit.keymemory``), which AlphaEdit reads."""
+
+    param: str
+    keys: Any  # (n, d_in) float32
+
+    def tensors(self) -> dict[str, Any]:
+        return {f"keys::{self.param}": self.keys}
+
+
+Update = LowRankUpdate | DenseUpdate | AdaptorUpdate | KeyUpdate
 WeightUpdate = LowRankUpdate | DenseUpdate
 
 
@@ -139,11 +155,15 @@ class Delta:
 
     @property
     def weight_updates(self) -> tuple[WeightUpdate, ...]:
-        return tuple(u for u in self.updates if not isinstance(u, AdaptorUpdate))
+        return tuple(u for u in self.updates if isinstance(u, LowRankUpdate | DenseUpdate))
 
     @property
     def adaptor_updates(self) -> tuple[AdaptorUpdate, ...]:
         return tuple(u for u in self.updates if isinstance(u, AdaptorUpdate))
+
+    @property
+    def key_updates(self) -> tuple[KeyUpdate, ...]:
+        return tuple(u for u in self.updates if isinstance(u, KeyUpdate))
 
     def to_bytes(self) -> bytes:
         from safetensors.torch import save
@@ -187,6 +207,8 @@ def _delta_from(tensors: dict[str, Any], meta: dict[str, str]) -> Delta:
             updates.append(LowRankUpdate(param, tensors[name], tensors[f"lowrank::{param}::right"]))
         elif kind == "adaptor" and part == ["keys"]:
             updates.append(_adaptor_update(param, tensors, labels))
+        elif kind == "keys":
+            updates.append(KeyUpdate(param, tensors[name]))
     delta = Delta(
         method=meta.get("method", ""),
         updates=tuple(updates),
@@ -210,6 +232,8 @@ class AppliedDelta:
     written: Mapping[str, str]
     codebooks_before: Mapping[str, Any] = field(default_factory=dict)
     codebooks_written: Mapping[str, str] = field(default_factory=dict)
+    keys_before: Mapping[str, Any] = field(default_factory=dict)  # edited-key states replaced (None: none)
+    keys_written: Mapping[str, Any] = field(default_factory=dict)  # the states installed, checked by identity
 
 
 def _tensor_hash(t) -> str:
@@ -232,9 +256,12 @@ def apply_delta(model, delta: Delta) -> AppliedDelta:
     """Add the delta to the model's weights; all or nothing."""
     import torch
 
+    from core.edit.keymemory import install
+
     params = dict(model.named_parameters())
     _check_fits(params, delta)
     codebooks = _next_codebooks(model, delta)  # checked before any weight is touched
+    key_states = _next_key_states(model, delta)
     originals = {name: params[name].detach().to("cpu", copy=True) for name in delta.params}
     try:
         with torch.no_grad():
@@ -245,8 +272,20 @@ def apply_delta(model, delta: Delta) -> AppliedDelta:
     except BaseException:
         _restore(params, originals)
         raise
+    keys_before = install(model, key_states)  # cannot fail: plain dict writes
     written = {name: _tensor_hash(params[name]) for name in originals}
-    return AppliedDelta(delta, originals, written, before, {m: s.digest() for m, s in codebooks.items()})
+    return AppliedDelta(delta, originals, written, before, {m: s.digest() for m, s in codebooks.items()},
+                        keys_before, key_states)
+
+
+def _next_key_states(model, delta: Delta) -> dict[str, Any]:
+    """{param: edited-key state after the delta's key updates}, nothing installed yet."""
+    from core.edit.keymemory import KeyMemoryError, next_states
+
+    try:
+        return next_states(model, [(u.param, u.keys) for u in delta.key_updates])
+    except KeyMemoryError as exc:
+        raise DeltaError(f"delta of {delta.method}: {exc}") from None
 
 
 def _next_codebooks(model, delta: Delta) -> dict[str, Any]:
@@ -295,6 +334,7 @@ def _restore(params: dict[str, Any], originals: Mapping[str, Any]) -> None:
 def revert_delta(model, applied: AppliedDelta) -> None:
     """Put back the exact original weights; refuses if they changed since the apply."""
     from core.edit.adaptors import AdaptorError, registry, undone
+    from core.edit.keymemory import KeyMemoryError, checked_memory
 
     params = dict(model.named_parameters())
     for name, expected in applied.written.items():
@@ -314,9 +354,16 @@ def revert_delta(model, applied: AppliedDelta) -> None:
             previous[module] = undone(state, applied.codebooks_before[module])
         except AdaptorError as exc:
             raise DeltaError(f"cannot revert this {applied.delta.method} delta: {exc}") from None
+    try:
+        mem = checked_memory(model, applied.keys_written)
+    except KeyMemoryError as exc:
+        raise DeltaError(f"{exc} after this {applied.delta.method} delta was applied; revert the later edits "
+                         "first") from None
     _restore(params, applied.originals)
     for module, state in previous.items():
         reg.set(module, state)  # None removes the adaptor and its hook
+    for param, state in applied.keys_before.items():
+        mem.set(param, state)
 
 
 @contextmanager

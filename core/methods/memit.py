@@ -138,24 +138,38 @@ class MemitMethod:
             raise EditError("no facts to edit")
         layers = resolve_layers(lm, hp)
         _validate(hp)
-        specs = prefix_specs(hp.prefix_counts, hp.prefix_lengths, REFERENCE.prefix_lengths)
-        with phase("prefixes"):
-            prefixes = sample_prefixes(lm, specs, hp.seed)
         with phase("covariance load"):
             covs = _covariances(lm, hp, layers, progress.stage(0.0, 0.4))
-        params = [lm.spec.mlp_out_weight(layer) for layer in layers]
-        problems = [value_problem(lm, fact, hp, prefixes) for fact in facts]
-        with weights_restored(lm.model, params):
-            if hp.insertion_aware:
-                updates, targets = _insertion_aware(lm, layers, problems, covs, hp, progress.stage(0.4, 1.0))
-            else:
-                targets = _targets(lm, problems, layers[-1], hp, progress.stage(0.4, 0.9))
-                updates = _spread(lm, layers, targets, covs, hp, progress.stage(0.9, 1.0))
-        info = {"layers": list(layers), "prefixes": len(prefixes), "facts": list(targets.results)}
+
+        def key_side(layer: int, keys):
+            with phase("covariance solve"):
+                return adjusted_keys(keys, covs.get(layer), hp.mom2_weight, hp.cov_ridge, lm.memo)
+
+        updates, targets, prefixes = layer_updates(lm, facts, hp, layers, key_side, progress.stage(0.4, 1.0))
+        info = {"layers": list(layers), "prefixes": prefixes, "facts": list(targets.results)}
         return Delta(self.name, tuple(updates), tuple(f.id for f in facts), as_dict(hp), info)
 
 
 MEMIT = MemitMethod()
+
+
+def layer_updates(lm: LoadedModel, facts: Sequence[Fact], hp, layers: Sequence[int], key_side,
+                  progress: Progress) -> tuple[list[LowRankUpdate], _Targets, int]:
+    """(one update per layer, the targets, the number of random prefixes): MEMIT's value
+    and key steps with the key side A_l = ``key_side(layer, K (n, d_in))`` (d_in, n) of
+    each layer's solve ΔW_l = R_l A_lᵀ; the weights end exactly as they were. ``hp`` is
+    any hyperparameter set with MEMIT's value fields (MEMIT's, AlphaEdit's)."""
+    specs = prefix_specs(hp.prefix_counts, hp.prefix_lengths, REFERENCE.prefix_lengths)
+    with phase("prefixes"):
+        prefixes = sample_prefixes(lm, specs, hp.seed)
+    problems = [value_problem(lm, fact, hp, prefixes) for fact in facts]
+    with weights_restored(lm.model, [lm.spec.mlp_out_weight(layer) for layer in layers]):
+        if hp.insertion_aware:
+            updates, targets = _insertion_aware(lm, layers, problems, key_side, hp, progress)
+        else:
+            targets = _targets(lm, problems, layers[-1], hp, progress.stage(0.0, 0.9))
+            updates = _spread(lm, layers, targets, key_side, progress.stage(0.9, 1.0))
+    return updates, targets, len(prefixes)
 
 
 def resolve_layers(lm: LoadedModel, hp: MEMITHParams) -> tuple[int, ...]:
@@ -184,7 +198,7 @@ def _covariances(lm: LoadedModel, hp: MEMITHParams, layers: Sequence[int], progr
         raise EditError(f"covariance statistics for layers {list(layers)}: {exc}") from exc
 
 
-def _insertion_aware(lm: LoadedModel, layers: Sequence[int], problems: Sequence[ValueProblem], covs: dict,
+def _insertion_aware(lm: LoadedModel, layers: Sequence[int], problems: Sequence[ValueProblem], key_side,
                      hp: MEMITHParams, progress: Progress) -> tuple[list[LowRankUpdate], _Targets]:
     """Each layer's update is ΔW_l = (δ/m)·A_lᵀ with A_l = (λC_l + K_lK_lᵀ)⁻¹K_l from the
     unedited keys; the δ are optimised jointly with all those updates in place, so the
@@ -194,8 +208,7 @@ def _insertion_aware(lm: LoadedModel, layers: Sequence[int], problems: Sequence[
     adjusted, keys_stage = {}, progress.stage(0.0, 0.1)
     for i, layer in enumerate(layers):
         keys_stage.check()
-        with phase("covariance solve"):
-            adjusted[layer] = adjusted_keys(keys[layer], covs.get(layer), hp.mom2_weight, hp.cov_ridge, lm.memo)
+        adjusted[layer] = key_side(layer, keys[layer])
         keys_stage.report(i + 1, len(layers), f"layer {layer}: keys of {len(problems)} fact(s) fixed")
     via = {lm.spec.mlp_out_module(layer): a / len(layers) for layer, a in adjusted.items()}
     targets = _targets(lm, problems, layers[-1], hp, progress.stage(0.1, 1.0), via)
@@ -362,7 +375,7 @@ def _mean_keys(lm: LoadedModel, layers: Sequence[int], problems: Sequence[ValueP
     return keys, (seen.outputs[block[0]][[a for a, _ in bounds]] if block else None)
 
 
-def _spread(lm: LoadedModel, layers: Sequence[int], targets: _Targets, covs: dict, hp: MEMITHParams,
+def _spread(lm: LoadedModel, layers: Sequence[int], targets: _Targets, key_side,
             progress: Progress) -> list[LowRankUpdate]:
     """The per-layer updates, each applied (in place, restored by the caller) before the next."""
     z_star = None
@@ -373,19 +386,12 @@ def _spread(lm: LoadedModel, layers: Sequence[int], targets: _Targets, covs: dic
         if z_star is None:  # the first layer sees the unedited model: z* = h0 + δ
             z_star = current + targets.deltas.to(current.device)
         residual = (z_star - current) / (len(layers) - i)
-        update = solve_update(lm.spec.mlp_out_weight(layer), lm.spec.weight_layout, keys, residual,
-                              covs.get(layer), hp.mom2_weight, hp.cov_ridge, lm.memo)
+        update = low_rank_update(lm.spec.mlp_out_weight(layer), lm.spec.weight_layout, key_side(layer, keys),
+                                 residual)
         apply_delta(lm.model, Delta(MEMIT.name, (update,)))
         updates.append(update)
         progress.report(i + 1, len(layers), f"layer {layer}: {len(keys)} fact(s) spread")
     return updates
-
-
-def solve_update(param: str, layout: str, keys, residual, cov, mom2_weight: float, ridge: float,
-                 memo=None) -> LowRankUpdate:
-    """ΔW = R Kᵀ(λC + KKᵀ)⁻¹ as factors (R, Aᵀ), A = (λC + KKᵀ)⁻¹K, solved in float64.
-    ``keys``: (n, d_in); ``residual``: (n, d_out); without C, λC is λ·I."""
-    return low_rank_update(param, layout, adjusted_keys(keys, cov, mom2_weight, ridge, memo), residual)
 
 
 def low_rank_update(param: str, layout: str, adjusted, residual) -> LowRankUpdate:

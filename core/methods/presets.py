@@ -215,6 +215,23 @@ _GRACE = MethodPresets(
     small=dict(eps_init=5.0, lr=2.0, steps=100, loss_threshold=0.1),  # demo dev split (table in grace.py)
 )
 
+_ALPHAEDIT = MethodPresets(
+    layer_field="layers",
+    reference_layers=Window(),  # MEMIT's window at the same fractions of depth (untuned)
+    small_layers=Window((0.0, 0.2)),  # MEMIT's small window (layers 0-1 of 6)
+    known={  # the AlphaEdit repository's hparams/AlphaEdit/{gpt2-xl,EleutherAI_gpt-j-6B,Llama3-8B}.json
+        ("gpt2", 48): dict(layers=(13, 14, 15, 16, 17)),
+        ("gpt-j", 28): dict(layers=(3, 4, 5, 6, 7, 8), v_steps=25),
+        ("llama", 32): dict(layers=(4, 5, 6, 7, 8), v_steps=25, v_lr=0.1),  # Llama3-8B's
+    },
+    small={  # MEMIT's small preset (its value settings); clamp and α tuned on quality_dev (alphaedit.py)
+        **{k: v for k, v in _MEMIT.small.items() if k != "mom2_weight"},
+        "clamp_norm_factor": 4.0,
+        "nullspace_threshold": 2e-2,
+        "l2": 30.0,
+    },
+)
+
 PRESETS: Mapping[str, MethodPresets] = {
     "rome": _ROME,
     "memit": _MEMIT,
@@ -222,6 +239,7 @@ PRESETS: Mapping[str, MethodPresets] = {
     "ft-m": _FT_M,
     "ice": _ICE,
     "grace": _GRACE,
+    "alphaedit": _ALPHAEDIT,
 }
 
 

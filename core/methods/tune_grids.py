@@ -58,6 +58,12 @@ GRIDS: Mapping[str, tuple[Axis, ...]] = {
         Axis("mom2_weight", "scale", (0.2, 1.0, 5.0), "λ trades the new keys against the covariance of ordinary "
                                                       "text: lower edits harder, higher keeps more (MEMIT eq. 14)"),
     ),
+    "alphaedit": (
+        Axis("layers", "shift", (-1, 0, 1), _WINDOW),
+        Axis("nullspace_threshold", "scale", (0.5, 1.0, 2.0), "the eigenvalue cut of the preserved keys' "
+                                                               "covariance: higher frees more directions to "
+                                                               "edit, lower keeps more (AlphaEdit §3)"),
+    ),
     "ft-l": (
         Axis("lr", "scale", (0.5, 1.0, 2.0), "Adam's step: the ICE paper's FT-L uses 5e-4, the demo preset 1e-2"),
         Axis("steps", "scale", (1.0, 2.0), "25 steps (ICE §D.2) may stop short on a model of another size"),

@@ -2,7 +2,8 @@
 
 - independent: each fact is edited from the base model; the model is restored between.
 - sequential: edits accumulate; every fact is measured right after its edit and all are
-  measured again at the end (retention).
+  measured again at the end (retention). With a batch size N, each step edits N facts
+  at once (consecutive batches, COMEBA-HK's and AlphaEdit's setting).
 - batch: one delta carries all facts at once (MEMIT's setting; any method can be asked);
   each fact is measured before and with that delta applied.
 The report's schema is documented in docs/edit-report.md.
@@ -119,9 +120,13 @@ def run_independent(lm: LoadedModel, facts: Sequence[Fact], method: str,
 def run_sequential(lm: LoadedModel, facts: Sequence[Fact], method: str,
                    overrides: Mapping[str, Any] | None = None, hparams: Any | None = None,
                    progress: Progress | None = None,
-                   while_applied: Callable[[LoadedModel], None] | None = None) -> dict[str, Any]:
-    """Edits pile up; ``while_applied(lm)`` runs with all of them in place (e.g. to save).
-    The model is restored to its starting weights before returning, whatever happens."""
+                   while_applied: Callable[[LoadedModel], None] | None = None, batch_size: int = 1) -> dict[str, Any]:
+    """Edits pile up, ``batch_size`` facts per step (consecutive batches: one delta per step,
+    each computed on the model the earlier steps left); ``while_applied(lm)`` runs with all
+    of them in place (e.g. to save). The model is restored to its starting weights before
+    returning, whatever happens."""
+    if batch_size < 1:
+        raise ValueError(f"batch size must be at least 1, not {batch_size}")
     progress = progress or silent()
     hp, edit_method = resolve_hparams(lm, method, overrides, hparams), get_method(method)
     reference = capture_reference(lm, facts)
@@ -129,14 +134,18 @@ def run_sequential(lm: LoadedModel, facts: Sequence[Fact], method: str,
     receipts: list[AppliedDelta] = []
     records: list[FactRecord] = []
     try:
-        for i, fact in enumerate(facts):
-            progress.report(i, len(facts), f"editing {i + 1}/{len(facts)}: {fact.subject}")
+        for start in range(0, len(facts), batch_size):
+            step = list(facts[start:start + batch_size])
+            progress.report(start, len(facts), f"editing {start + 1}-{start + len(step)}/{len(facts)}: "
+                                               f"{step[0].subject}")
             started = time.perf_counter()
-            delta = edit_method.compute(lm, [fact], hp, progress.stage(i / len(facts), (i + 1) / len(facts)))
-            seconds = time.perf_counter() - started
+            stage = progress.stage(start / len(facts), (start + len(step)) / len(facts))
+            delta = edit_method.compute(lm, step, hp, stage)
+            seconds = (time.perf_counter() - started) / len(step)
             receipts.append(apply_delta(lm.model, delta))
-            post = evaluate(lm, [fact], reference=reference)
-            records.append(FactRecord(fact, pre[i], post, seconds, delta.sha256))
+            post = evaluate(lm, step, reference=reference)
+            records += [FactRecord(f, pre[start + j], _one_fact(post, j), seconds, delta.sha256)
+                        for j, f in enumerate(step)]
         final = evaluate(lm, list(facts), reference=reference)
         if while_applied is not None:
             while_applied(lm)
@@ -146,11 +155,17 @@ def run_sequential(lm: LoadedModel, facts: Sequence[Fact], method: str,
     # PPL_r scores each edit's continuation under the unedited model: now it is back.
     records = [dataclasses.replace(r, pre=rescore_ppl_r(lm, r.pre, [r.fact]), post=rescore_ppl_r(lm, r.post, [r.fact]))
                for r in records]
+    extra = {"retention": _retention(final),
+             "sequential": {"batch_size": batch_size, "steps": len(receipts)}}
+    return build_report(lm, edit_method.name, as_dict(hp), "sequential", records, extra)
+
+
+def _retention(final: EvaluationReport) -> dict[str, Any]:
+    """Every fact re-measured after all edits."""
     retention = {name: value for name, value in final.summary().items() if name in HEADLINE_METRICS}
     per_fact = [{"fact_id": m.fact_id, **{k: v for k, v in m.summary().items() if k in HEADLINE_METRICS}}
                 for m in final.facts]
-    extra = {"retention": {"protocol": DEFAULT_PROTOCOL, "after_all_edits": retention, "per_fact": per_fact}}
-    return build_report(lm, edit_method.name, as_dict(hp), "sequential", records, extra)
+    return {"protocol": DEFAULT_PROTOCOL, "after_all_edits": retention, "per_fact": per_fact}
 
 
 def _one_fact(report: EvaluationReport, index: int) -> EvaluationReport:

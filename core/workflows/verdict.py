@@ -154,6 +154,9 @@ _FAILED_ADVICE: dict[str, list[str]] = {
              "(v_steps, v_lr)", "a preset tuned on your facts (factsmith tune)"],
     "memit": [_OUT_OF_REACH, "the traced layers (--layer auto)", "more optimisation steps or a larger step "
               "(v_steps, v_lr)", "a smaller mom2_weight", "a preset tuned on your facts (factsmith tune)"],
+    "alphaedit": [_OUT_OF_REACH, "the traced layers (--layer auto)", "more optimisation steps or a larger step "
+                  "(v_steps, v_lr)", "a larger nullspace_threshold (more directions free to change) or a "
+                  "smaller l2"],
     "grace": ["more steps or a larger lr for the value (steps, lr)", "another layer (layer)",
               "a preset tuned on your facts (factsmith tune)"],
     "*": ["more steps or a larger learning rate (steps, lr)", "a looser norm_constraint or a higher "

@@ -85,6 +85,8 @@ _FAST_BASES = {
                   stats_tokens=300),
     "ft-l": dict(steps=3), "ft-m": dict(steps=3), "ice": dict(steps=2, layers=(1, 2), samples=1),
     "grace": dict(layer=1, steps=3),
+    "alphaedit": dict(layers=(1, 2), v_steps=3, prefix_counts=(), prefix_lengths=(), essence_samples=0,
+                      stats_tokens=300, nullspace_threshold=1e6, l2=1e-3),
 }
 
 

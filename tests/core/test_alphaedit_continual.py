@@ -1,0 +1,76 @@
+"""Issue 16's lifelong targets for AlphaEdit, reduced: consecutive batches on the demo model,
+MEMIT with the same schedule beside it (``bench/continual.py`` runs the full table).
+
+Requests are counterfactual edits of evaluation subjects (SHA-256 starting with c-f, all
+five relations, ``core.demo_build.lifelong.evaluation_requests``; presets were tuned on
+quality_dev, subjects 0-b). Teacher-forced figures after the last edit: retention = the
+reliability of every edit but the newest step's, locality = agreement with the unedited
+model on every edited fact's locality prompts.
+
+Each bound is marked: ``TARGET`` is the issue's target, met at this scale; ``FLOOR`` is a
+regression floor a little under what was measured where the issue's target is *not* met
+(the issue's figure beside it).
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from core.util.paths import demo_model_dir
+
+pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("one_torch_thread")]
+
+EDITS = 50
+BATCH = 10
+TARGET, FLOOR = "target", "floor"
+
+
+def continual(method: str, batch_size: int) -> dict[str, float]:
+    """Retention and locality after EDITS requests edited ``batch_size`` at a time; the model is
+    restored exactly afterwards (asserted)."""
+    from core.demo_build.lifelong import evaluation_requests
+    from core.edit.deltas import apply_delta, revert_delta
+    from core.facts.fact import fact_from_dict
+    from core.methods import get_method
+    from core.metrics.evaluation import capture_reference, evaluate
+    from core.model.fingerprint import state_fingerprint
+    from core.model.loading import LoadOptions, load_model
+
+    lm = load_model(demo_model_dir(), LoadOptions(device="cpu"))
+    facts = [fact_from_dict(r) for r in evaluation_requests(demo_model_dir(), EDITS, 2024)]
+    edit, hp = get_method(method), get_method(method).preset(lm)
+    before, reference = state_fingerprint(lm.model), capture_reference(lm, facts)
+    receipts = []
+    try:
+        for start in range(0, len(facts), batch_size):
+            receipts.append(apply_delta(lm.model, edit.compute(lm, facts[start:start + batch_size], hp)))
+        report = evaluate(lm, facts, reference=reference, protocols=("teacher_forced",))
+    finally:
+        for receipt in reversed(receipts):
+            revert_delta(lm.model, receipt)
+    assert state_fingerprint(lm.model) == before
+    reliability = [m.teacher_forced.reliability for m in report.facts]
+    earlier = reliability[:-batch_size]
+    return {"retention": sum(earlier) / len(earlier), "locality": report.summary()["locality"]}
+
+
+# schedule -> metric -> (bound, kind, issue target, measured). Measured twice at 50 edits in
+# batches of 10 (2026-12-05, CPU): by `bench/continual.py --edits 100 --every 50 --methods
+# alphaedit:10` (and memit:10), the row at 50 (same requests, order and schedule), and by
+# this file in pytest's isolated cache, where the covariance statistics are sampled afresh:
+# AlphaEdit retention .775 / .738, locality .846 / not reached; MEMIT retention .613 / .850,
+# locality .833 / .846. The figures move with the statistics, neither target (retention
+# ≥ 0.8, locality ≥ 0.9) is met, and AlphaEdit was above MEMIT on both only in the bench's
+# run, so only regression floors under both measurements are asserted; "above MEMIT" is not.
+BOUNDS: dict[tuple[str, int], dict[str, tuple[float, str, float, float]]] = {
+    ("alphaedit", BATCH): {"retention": (0.70, FLOOR, 0.8, 0.738)},
+    ("memit", BATCH): {"retention": (0.55, FLOOR, 0.8, 0.613), "locality": (0.78, FLOOR, 0.9, 0.833)},
+}
+
+
+@pytest.mark.parametrize("schedule", sorted(BOUNDS))
+def test_consecutive_batches_floors(schedule):
+    """Retention (and MEMIT's locality) after 50 edits in batches of 10 stay above their floors."""
+    got = continual(*schedule)
+    for metric, (bound, kind, target, _) in BOUNDS[schedule].items():
+        assert got[metric] >= bound, f"{metric} {got[metric]:.3f} < {bound} ({kind}; the issue wants {target})"
