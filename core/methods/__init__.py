@@ -19,6 +19,7 @@ _REGISTRY: dict[str, str] = {
     "memit": "core.methods.memit:MEMIT",
     "ice": "core.methods.ice:ICE",
     "grace": "core.methods.grace:GRACE",
+    "mend": "core.methods.mend:MEND",
 }
 
 

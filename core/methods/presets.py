@@ -77,7 +77,18 @@ class ArchDefault:
         return (default_edit_layer(lm.spec, lm.model.config),)
 
 
-LayerRule = Window | AtDepth | ArchDefault
+@dataclass(frozen=True)
+class LastLayers:
+    """The last ``count`` blocks (MEND edits the last three)."""
+
+    count: int = 3
+
+    def layers(self, lm: LoadedModel) -> tuple[int, ...]:
+        n = lm.info.layers
+        return tuple(range(max(0, n - self.count), n))
+
+
+LayerRule = Window | AtDepth | ArchDefault | LastLayers
 
 
 @dataclass(frozen=True)
@@ -179,6 +190,13 @@ _GRACE = MethodPresets(
     small=dict(eps_init=5.0, lr=2.0, steps=100, loss_threshold=0.1),  # demo dev split (table in grace.py)
 )
 
+_MEND = MethodPresets(
+    layer_field="layers",
+    reference_layers=LastLayers(3),  # the paper's last three MLP output matrices
+    small_layers=LastLayers(3),
+    small=dict(rank=64, lr=1e-3, lr_lr=1e-3, edit_lr=1e-3, edits_per_step=4),  # demo training (mend.py)
+)
+
 PRESETS: Mapping[str, MethodPresets] = {
     "rome": _ROME,
     "memit": _MEMIT,
@@ -186,6 +204,7 @@ PRESETS: Mapping[str, MethodPresets] = {
     "ft-m": _FT_M,
     "ice": _ICE,
     "grace": _GRACE,
+    "mend": _MEND,
 }
 
 
