@@ -58,7 +58,7 @@ def request_loss(lm, editor, fact: Fact, hp: MENDHParams, observe: bool = False)
         hits = [bool(_span(logits, r, pair).argmax(-1).tolist() == list(pair.target_ids))
                 for r, pair in enumerate(rows)]
     loss = hp.c_edit * nll + hp.c_loc * kl
-    return loss, {"edit_nll": float(nll), "edit_acc": sum(hits) / len(hits), "kl": float(kl)}
+    return loss, {"edit_nll": float(nll.detach()), "edit_acc": sum(hits) / len(hits), "kl": float(kl.detach())}
 
 
 def train_step(lm, editor, batch: Sequence[Fact], hp: MENDHParams) -> dict[str, float]:
@@ -67,7 +67,7 @@ def train_step(lm, editor, batch: Sequence[Fact], hp: MENDHParams) -> dict[str, 
     for fact in batch:
         loss, figures = request_loss(lm, editor, fact, hp, observe=True)
         (loss / len(batch)).backward()
-        figures["loss"] = float(loss)
+        figures["loss"] = float(loss.detach())
         for key, value in figures.items():
             totals[key] = totals.get(key, 0.0) + value / len(batch)
     return totals
