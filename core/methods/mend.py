@@ -127,13 +127,22 @@ class MendMethod:
         if not facts:
             raise EditError("mend: no facts to edit")
         path = Path(hp.checkpoint) if hp.checkpoint else default_checkpoint(self.name, lm.info.fingerprint)
-        checkpoint = read_checkpoint(path, self.name, lm.info.fingerprint)
-        editor = self.load_editor(lm, checkpoint)
+        editor, step = self._editor_at(lm, path)
         progress.check()
-        delta = self.editor_delta(lm, editor, facts, hp, {"checkpoint": str(path),
-                                                          "checkpoint_step": checkpoint.record.step})
+        delta = self.editor_delta(lm, editor, facts, hp, {"checkpoint": str(path), "checkpoint_step": step})
         progress.report(1, 1, "mend: edit computed")
         return delta
+
+    def _editor_at(self, lm: LoadedModel, path: Path) -> tuple:
+        """(editor, its training step) of the checkpoint at ``path``, read once per file
+        version, model and device (editing does not change an editor)."""
+        stat = path.stat() if path.is_file() else None
+        key = (str(path.resolve()), stat and (stat.st_mtime_ns, stat.st_size), lm.info.fingerprint, str(lm.device))
+        if stat is None or key not in _EDITORS:
+            checkpoint = read_checkpoint(path, self.name, lm.info.fingerprint)  # refuses a missing file
+            _EDITORS.clear()  # one editor at a time: they are small, but models may be large
+            _EDITORS[key] = (self.load_editor(lm, checkpoint), checkpoint.record.step)
+        return _EDITORS[key]
 
     def editor_delta(self, lm: LoadedModel, editor, facts: Sequence[Fact], hp: MENDHParams,
                      info: dict | None = None) -> Delta:
@@ -161,6 +170,7 @@ class MendMethod:
         return sample_batch(facts, step, hp)
 
 
+_EDITORS: dict[tuple, tuple] = {}
 MEND = MendMethod()
 
 

@@ -135,3 +135,27 @@ def test_validation_figures_are_recorded(tiny_lm, tmp_path):
 def test_hparams_are_a_frozen_dataclass():
     with pytest.raises(AttributeError):
         MENDHParams().rank = 3  # type: ignore[misc]
+
+
+def test_cli_trains_resumes_and_edits_with_the_checkpoint(tiny_model_dir, tmp_path, capsys):
+    import json
+
+    from core.cli.main import main
+
+    model = str(tiny_model_dir("gpt2"))
+    facts = tmp_path / "train.jsonl"
+    facts.write_text("".join(json.dumps(f.to_dict()) + "\n" for f in TRAIN), encoding="utf-8")
+    out = tmp_path / "mend.safetensors"
+    sets = [a for k, v in FAST.items() for a in ("--set", f"{k}={v}")]
+    args = ["train", "--method", "mend", "--model", model, "--device", "cpu", "--facts", str(facts),
+            "--out", str(out), "--json", *sets]
+    assert main([*args, "--steps", "2"]) == 0
+    first = json.loads(capsys.readouterr().out)
+    assert first["steps"] == 2 and first["checkpoint"] == str(out) and first["hparams"]["rank"] == 8
+    assert main([*args, "--steps", "3", "--resume"]) == 0
+    assert json.loads(capsys.readouterr().out)["resumed_from"] == 2
+    edit = ["edit", "--model", model, "--device", "cpu", "--facts", str(facts), "--method", "mend",
+            "--set", f"checkpoint={out}", "--json"]
+    assert main(edit) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["method"] == "mend" and len(report["edits"]) == len(TRAIN)
