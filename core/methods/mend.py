@@ -111,14 +111,9 @@ class MendMethod:
 
     def updates(self, lm: LoadedModel, editor, encoded: Sequence[EncodedPair], observe: bool = False) -> dict:
         """{param: (left, right)} of the edit of ``encoded`` (differentiable in the editor)."""
-        from core.methods.mend_net import gradient_factors, update_matrix
+        from core.methods.mend_net import editor_updates
 
-        modules = [p.removesuffix(".weight") for p in editor.params]
-        factors = gradient_factors(lm, modules, editor.params, encoded)
-        if observe:
-            editor.observe(factors)
-        scaled = editor.factors(factors)
-        return {p: update_matrix(u, d, lm.spec.weight_layout) for p, (u, d) in scaled.items()}
+        return editor_updates(lm, editor, encoded, observe)
 
     def compute(self, lm: LoadedModel, facts: Sequence[Fact], hparams: MENDHParams | None = None,
                 progress: Progress | None = None) -> Delta:

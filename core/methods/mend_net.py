@@ -104,6 +104,17 @@ def update_matrix(u_scaled: torch.Tensor, delta: torch.Tensor, layout: str) -> t
     return delta.T, u_scaled  # nn.Linear: W is (d_out, d_in)
 
 
+def editor_updates(lm, editor: MendEditor, encoded: Sequence[EncodedPair], observe: bool = False) -> dict:
+    """{param: (left, right)}: the editor's update of each of its matrices for the edit of
+    ``encoded`` (differentiable in the editor); ``observe`` feeds the normalisation statistics."""
+    modules = [p.removesuffix(".weight") for p in editor.params]
+    factors = gradient_factors(lm, modules, editor.params, encoded)
+    if observe:
+        editor.observe(factors)
+    scaled = editor.factors(factors)
+    return {p: update_matrix(u, d, lm.spec.weight_layout) for p, (u, d) in scaled.items()}
+
+
 @contextmanager
 def _grad_enabled():
     with torch.enable_grad():

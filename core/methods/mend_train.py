@@ -18,7 +18,7 @@ from collections.abc import Sequence
 import torch
 
 from core.facts.fact import Fact
-from core.methods.mend import MEND, MENDHParams
+from core.methods.mend_net import editor_updates
 from core.methods.training import forward_with, row_losses
 from core.model.tokens import EncodedPair, encode_pair
 
@@ -43,10 +43,10 @@ def _edited_weights(lm, parts: dict) -> dict:
     return {p: (named[p].detach().float() + left @ right).to(named[p].dtype) for p, (left, right) in parts.items()}
 
 
-def request_loss(lm, editor, fact: Fact, hp: MENDHParams, observe: bool = False) -> tuple[torch.Tensor, dict]:
+def request_loss(lm, editor, fact: Fact, hp, observe: bool = False) -> tuple[torch.Tensor, dict]:  # hp: MENDHParams
     """(loss, figures) of one edit request; figures: edit NLL, edit token accuracy, KL."""
     edit = encode_pair(lm.tokenizer, fact.prompt, fact.target_new)
-    parts = MEND.updates(lm, editor, [edit], observe=observe)
+    parts = editor_updates(lm, editor, [edit], observe=observe)
     rows = [edit] + [encode_pair(lm.tokenizer, p, fact.target_new) for p in fact.paraphrases[: hp.max_paraphrases]]
     local = [encode_pair(lm.tokenizer, q.prompt, q.answer) for q in fact.locality[: hp.max_locality]]
     with torch.no_grad():
@@ -61,7 +61,7 @@ def request_loss(lm, editor, fact: Fact, hp: MENDHParams, observe: bool = False)
     return loss, {"edit_nll": float(nll.detach()), "edit_acc": sum(hits) / len(hits), "kl": float(kl.detach())}
 
 
-def train_step(lm, editor, batch: Sequence[Fact], hp: MENDHParams) -> dict[str, float]:
+def train_step(lm, editor, batch: Sequence[Fact], hp) -> dict[str, float]:
     """Backward over each request of the step (gradients accumulate); the mean figures."""
     totals: dict[str, float] = {}
     for fact in batch:

@@ -194,7 +194,7 @@ _MEND = MethodPresets(
     layer_field="layers",
     reference_layers=LastLayers(3),  # the paper's last three MLP output matrices
     small_layers=LastLayers(3),
-    small=dict(rank=64, lr=1e-3, lr_lr=1e-3, edit_lr=1e-3, edits_per_step=4),  # demo training (mend.py)
+    small=dict(rank=64, lr=1e-3, lr_lr=1e-3, edit_lr=1e-3, edits_per_step=4, c_edit=1.0),  # quality_dev (mend.py)
 )
 
 PRESETS: Mapping[str, MethodPresets] = {
