@@ -21,6 +21,21 @@ the network (``lr``) and the per-layer steps α (``lr_lr``), as in the paper.
 writes for this model, ``core.methods.editor_ckpt.default_checkpoint``); the record's
 fingerprint must match the loaded model's. The editor's layers and rank come from the
 checkpoint, not from these hyperparameters, once it is trained.
+
+Presets (``core.methods.presets``): the paper's values for large models; for small ones
+(< 100M) rank 64, Adam 1e-3 for the network and for α (α starts at 1e-3), 4 requests per
+step and c_edit 1.0. Demo model, trained on ``editor_train.jsonl`` (1,559 requests, subjects
+0-b), validated on the first 20 of ``quality_dev.jsonl`` (teacher-forced single edits):
+
+| setting (300 steps)                         | rel   | gen   | loc   |
+|---------------------------------------------|-------|-------|-------|
+| c_edit 0.1 (the paper's), last three blocks | 0.663 | 0.684 | 0.966 |
+| c_edit 1.0, blocks 0-2                      | 0.605 | 0.574 | 0.910 |
+| c_edit 1.0, last three blocks (preset)      | 0.918 | 0.884 | 0.914 |
+
+With the preset, after 300 steps, on the held-out test split (``bench/quality.py --split
+test --methods mend --set mend.checkpoint=PATH``, 40 requests, subjects c-f): reliability
+0.864, generality 0.876, locality 0.937, other-kind reliability 0.794, 0.05 s per edit.
 """
 
 from __future__ import annotations

@@ -159,3 +159,10 @@ def test_cli_trains_resumes_and_edits_with_the_checkpoint(tiny_model_dir, tmp_pa
     assert main(edit) == 0
     report = json.loads(capsys.readouterr().out)
     assert report["method"] == "mend" and len(report["edits"]) == len(TRAIN)
+
+
+def test_only_trained_editors_can_be_trained(tiny_lm, tmp_path):
+    from core.methods.base import EditError
+
+    with pytest.raises(EditError, match="not a trained editor"):
+        train_editor(tiny_lm("gpt2"), "ft-m", TRAIN, (), TrainOptions(steps=1), tmp_path / "x.safetensors")
