@@ -40,6 +40,7 @@ test --methods mend --set mend.checkpoint=PATH``, 40 requests, subjects c-f): re
 
 from __future__ import annotations
 
+import hashlib
 import random
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -137,21 +138,23 @@ class MendMethod:
         if not facts:
             raise EditError("mend: no facts to edit")
         path = Path(hp.checkpoint) if hp.checkpoint else default_checkpoint(self.name, lm.info.fingerprint)
-        editor, step = self._editor_at(lm, path)
+        editor, used = self._editor_at(lm, path)
         progress.check()
-        delta = self.editor_delta(lm, editor, facts, hp, {"checkpoint": str(path), "checkpoint_step": step})
+        delta = self.editor_delta(lm, editor, facts, hp, dict(used))
         progress.report(1, 1, "mend: edit computed")
         return delta
 
     def _editor_at(self, lm: LoadedModel, path: Path) -> tuple:
-        """(editor, its training step) of the checkpoint at ``path``, read once per file
+        """(editor, {checkpoint path, step, sha256}) of the checkpoint at ``path``, read once per file
         version, model and device (editing does not change an editor)."""
         stat = path.stat() if path.is_file() else None
         key = (str(path.resolve()), stat and (stat.st_mtime_ns, stat.st_size), lm.info.fingerprint, str(lm.device))
         if stat is None or key not in _EDITORS:
             checkpoint = read_checkpoint(path, self.name, lm.info.fingerprint)  # refuses a missing file
             _EDITORS.clear()  # one editor at a time: they are small, but models may be large
-            _EDITORS[key] = (self.load_editor(lm, checkpoint), checkpoint.record.step)
+            digest = hashlib.sha256(path.read_bytes()).hexdigest()
+            _EDITORS[key] = (self.load_editor(lm, checkpoint), {"checkpoint": str(path),
+                             "checkpoint_step": checkpoint.record.step, "checkpoint_sha256": digest})
         return _EDITORS[key]
 
     def editor_delta(self, lm: LoadedModel, editor, facts: Sequence[Fact], hp: MENDHParams,

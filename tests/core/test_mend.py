@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+
 import pytest
 
 from core.edit.deltas import LowRankUpdate, apply_delta, revert_delta
@@ -62,6 +64,8 @@ def test_training_lowers_the_loss_and_compute_gives_a_low_rank_delta(tiny_lm, tm
     for update in delta.updates:
         assert isinstance(update, LowRankUpdate)
         assert update.shape == tuple(params[update.param].shape) and update.dense().abs().max() > 0
+    assert delta.info["checkpoint_sha256"] == hashlib.sha256(result.path.read_bytes()).hexdigest()
+    assert delta.info["checkpoint_step"] == 12
     receipt = apply_delta(lm.model, delta)
     assert state_fingerprint(lm.model) != before
     revert_delta(lm.model, receipt)
