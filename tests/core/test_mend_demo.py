@@ -1,5 +1,5 @@
 """MEND trained on the demo model's training data (subjects 0-b), measured on held-out
-evaluation subjects (c-f, ``quality_test.jsonl``). Slow: about 3 minutes on one core."""
+evaluation subjects (c-f, ``quality_test.jsonl``). Slow: about 4 minutes on one core."""
 
 from __future__ import annotations
 
@@ -19,9 +19,10 @@ from core.workflows.train import TrainOptions, train_editor
 log = logging.getLogger(__name__)
 
 STEPS = 200
-# Regression floors, set below what was measured (see the figures in core/methods/mend.py),
-# not the issue's targets (reliability 0.9, generality 0.7, locality 0.9).
-FLOORS = {"reliability": 0.7, "generality": 0.65, "locality": 0.88}
+# Regression floors, set below what was measured, not the issue's targets (reliability 0.9,
+# generality 0.7, locality 0.9). Measured (torch 2.13 CPU, seed 0, 200 steps): reliability
+# 0.872, generality 0.906, locality 0.910, 0.042 s per edit; 277 s on a loaded 2-core machine.
+FLOORS = {"reliability": 0.7, "generality": 0.7, "locality": 0.85}
 
 
 def _facts(name: str):
