@@ -21,7 +21,7 @@ def register(sub) -> None:
     tr.add_argument("--facts", type=Path, nargs="+", required=True, metavar="FILE",
                     help="training edit requests (any format `factsmith edit --facts` reads), one or more files")
     tr.add_argument("--val", type=Path, metavar="FILE", help="validation edit requests (never trained on)")
-    tr.add_argument("--steps", type=int, default=500, help="training steps in all (default 500)")
+    tr.add_argument("--steps", type=int, default=600, help="training steps in all (default 600)")
     tr.add_argument("--out", type=Path, metavar="CKPT",
                     help="checkpoint file (.safetensors; default: the cache's, which `edit --method mend` reads)")
     tr.add_argument("--resume", action="store_true", help="continue from the checkpoint at --out")

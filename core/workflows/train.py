@@ -52,7 +52,7 @@ TRAINABLE_API = ("new_editor", "load_editor", "optimizer", "batch", "train_step"
 
 @dataclass(frozen=True)
 class TrainOptions:
-    steps: int = 500
+    steps: int = 600
     save_every: int = 50
     val_every: int = 100
     val_size: int = 20
