@@ -15,6 +15,7 @@ from core.cli import (
     commands_ledger_models,
     commands_model,
     commands_trace,
+    commands_train,
     commands_tune,
 )
 from core.cli.errors import CommandError
@@ -23,7 +24,7 @@ log = logging.getLogger("factsmith")
 
 # Each module adds its subparsers; every handler takes args and returns a JSON-able result.
 COMMAND_MODULES = (commands_model, commands_edit, commands_ledger, commands_ledger_models, commands_keys,
-                   commands_trace, commands_tune)
+                   commands_trace, commands_tune, commands_train)
 
 
 def _version() -> str:

@@ -20,6 +20,7 @@ _REGISTRY: dict[str, str] = {
     "ice": "core.methods.ice:ICE",
     "grace": "core.methods.grace:GRACE",
     "alphaedit": "core.methods.alphaedit:ALPHAEDIT",
+    "mend": "core.methods.mend:MEND",
 }
 
 

@@ -77,7 +77,18 @@ class ArchDefault:
         return (default_edit_layer(lm.spec, lm.model.config),)
 
 
-LayerRule = Window | AtDepth | ArchDefault
+@dataclass(frozen=True)
+class LastLayers:
+    """The last ``count`` blocks (MEND edits the last three)."""
+
+    count: int = 3
+
+    def layers(self, lm: LoadedModel) -> tuple[int, ...]:
+        n = lm.info.layers
+        return tuple(range(max(0, n - self.count), n))
+
+
+LayerRule = Window | AtDepth | ArchDefault | LastLayers
 
 # Covariance statistics: tokens per input dimension of the edited matrix. C = E[k kᵀ] is
 # d_in × d_in, so what it needs grows with d_in, not with the model's depth or vocabulary:
@@ -232,6 +243,13 @@ _ALPHAEDIT = MethodPresets(
     },
 )
 
+_MEND = MethodPresets(
+    layer_field="layers",
+    reference_layers=LastLayers(3),  # the paper's last three MLP output matrices
+    small_layers=LastLayers(3),
+    small=dict(rank=64, lr=1e-3, lr_lr=1e-3, edit_lr=1e-3, edits_per_step=4, c_edit=1.0),  # quality_dev (mend.py)
+)
+
 PRESETS: Mapping[str, MethodPresets] = {
     "rome": _ROME,
     "memit": _MEMIT,
@@ -240,6 +258,7 @@ PRESETS: Mapping[str, MethodPresets] = {
     "ice": _ICE,
     "grace": _GRACE,
     "alphaedit": _ALPHAEDIT,
+    "mend": _MEND,
 }
 
 

@@ -1,0 +1,87 @@
+"""``factsmith train``: train an editor network (MEND) for a model on edit requests."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+from pathlib import Path
+from typing import Any
+
+from core.cli.options import add_model_options, load_from_args
+
+log = logging.getLogger("factsmith")
+
+TRAINABLE = ("mend",)
+
+
+def register(sub) -> None:
+    tr = sub.add_parser("train", help="train an editor network (mend) for a model on edit requests")
+    add_model_options(tr)
+    tr.add_argument("--method", required=True, choices=TRAINABLE, help="the trained editor")
+    tr.add_argument("--facts", type=Path, nargs="+", required=True, metavar="FILE",
+                    help="training edit requests (any format `factsmith edit --facts` reads), one or more files")
+    tr.add_argument("--val", type=Path, metavar="FILE", help="validation edit requests (never trained on)")
+    tr.add_argument("--steps", type=int, default=600, help="training steps in all (default 600)")
+    tr.add_argument("--out", type=Path, metavar="CKPT",
+                    help="checkpoint file (.safetensors; default: the cache's, which `edit --method mend` reads)")
+    tr.add_argument("--resume", action="store_true", help="continue from the checkpoint at --out")
+    tr.add_argument("--save-every", type=int, default=50, metavar="N", help="checkpoint every N steps")
+    tr.add_argument("--val-every", type=int, default=100, metavar="N", help="validate every N steps")
+    tr.add_argument("--val-size", type=int, default=20, metavar="N", help="validation requests used")
+    tr.add_argument("--set", dest="assignments", action="append", default=[], metavar="KEY=VALUE",
+                    help="override a hyperparameter of the method's preset")
+    tr.add_argument("--json", action="store_true", help="machine-readable output")
+    tr.set_defaults(handler=train_command, render=render_train)
+
+
+def _progress():
+    from core.util.progress import Progress
+
+    def report(event) -> None:
+        step = int(event.done)
+        if event.message and (step % 10 == 0 or "validation" in event.message):
+            log.info("%s", event.message)
+
+    return Progress(report)
+
+
+def train_command(args: argparse.Namespace) -> dict[str, Any]:
+    from core.cli.errors import CommandError
+    from core.facts.io import read_facts
+    from core.methods.base import EditError
+    from core.methods.hparams import parse_assignments
+    from core.workflows.train import TrainOptions, train_editor
+
+    facts = [f for path in args.facts for f in read_facts(path)]
+    val = read_facts(args.val) if args.val else []
+    overrides = parse_assignments(args.assignments)
+    lm = load_from_args(args)
+    options = TrainOptions(steps=args.steps, save_every=args.save_every, val_every=args.val_every,
+                           val_size=args.val_size, resume=args.resume)
+    try:
+        result = train_editor(lm, args.method, facts, val, options, args.out, overrides, _progress())
+    except EditError as exc:
+        raise CommandError(str(exc)) from exc
+    except KeyboardInterrupt:
+        raise CommandError("interrupted: the last checkpoint written is intact; --resume continues it") from None
+    record = result.record
+    return {"method": record.method, "checkpoint": str(result.path), "model": record.model_name,
+            "fingerprint": record.fingerprint, "data_sha256": record.data_sha256, "steps": record.step,
+            "resumed_from": result.resumed_from, "seconds": record.seconds, "training_facts": len(facts),
+            "first_loss": record.losses[0] if record.losses else None,
+            "last_loss": record.losses[-1] if record.losses else None,
+            "validation": list(record.validation), "hparams": dict(record.hparams)}
+
+
+def render_train(r: dict[str, Any]) -> str:
+    lines = [f"{r['method']} editor for {r['model']} ({r['fingerprint'][:16]}): {r['steps']} steps on "
+             f"{r['training_facts']} requests in {r['seconds']:.0f}s"
+             + (f", resumed from step {r['resumed_from']}" if r["resumed_from"] else "")]
+    if r["first_loss"] is not None:
+        lines.append(f"loss {r['first_loss']:.4f} -> {r['last_loss']:.4f}")
+    for v in r["validation"]:
+        lines.append(f"validation at step {v['step']}: " + ", ".join(f"{k} {x:.3f}" for k, x in v.items()
+                                                                   if k != "step"))
+    lines.append(f"checkpoint: {r['checkpoint']}; edit with `factsmith edit --method {r['method']} "
+                 f"--set checkpoint={r['checkpoint']}`")
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,96 @@
+"""Training data for trained editors (MEND now; KE, InstructEdit later) on the demo model.
+
+``python -m core.demo_build.editor_data [--model assets/demo-model]`` writes
+``editor_train.jsonl`` into the model folder: one counterfactual edit request per known
+fact, made exactly as ``core.demo_build.quality_sets`` makes its requests (its code is
+reused): the prompt is one trained phrasing, the paraphrases are the fact's other trained
+phrasings, the locality probes are the same relation for other subjects and the subject's
+other relations (plus a city of the country for capitals), every probe a phrasing the
+model knows; targets alternate between another answer of the same relation and an
+entity of another kind.
+
+**The split rule**: only subjects whose SHA-256 of the UTF-8 subject name starts with a
+hex digit 0-b are used (``quality_sets.is_test_subject`` is False); subjects c-f are
+reserved for evaluation (``quality_test.jsonl``) and never trained on. The subjects of
+``quality_dev.jsonl`` and ``dev_edits.jsonl`` are left out too, so ``quality_dev.jsonl``
+serves as the validation set (``factsmith train --val``) without being trained on.
+Deterministic for a seed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+from pathlib import Path
+
+from core.demo_build.knowledge import KnowledgeFact
+from core.demo_build.quality_sets import KnownWorld, _distinct, edit_request, is_test_subject, known_flags
+
+TRAIN_FILE = "editor_train.jsonl"
+
+
+def _editable(fact: KnowledgeFact, world: KnownWorld) -> bool:
+    """A fact quality_sets could edit: not its own answer, and has a distinct target of each kind."""
+    if fact.object == fact.subject:
+        return False
+    if fact.relation == "capital":
+        return any(c.subject != fact.object for c in world.cities_of(fact.subject))
+    return True
+
+
+def build_editor_data(facts: list[KnowledgeFact], known: list[bool], seed: int,
+                      excluded_subjects: frozenset[str] = frozenset()) -> list[dict]:
+    """One request per known, editable fact of a 0-b subject outside ``excluded_subjects``."""
+    rng = random.Random(seed)
+    world = KnownWorld(tuple(f for f, ok in zip(facts, known, strict=True) if ok))
+    pool = [f for f in world.facts if not is_test_subject(f.subject) and f.subject not in excluded_subjects
+            and _editable(f, world)]
+    rows: list[dict] = []
+    for i, fact in enumerate(pool):
+        kind = ("same", "other")[i % 2]
+        try:
+            rows.append(edit_request(fact, kind, world, rng))
+        except (ValueError, IndexError):  # too few other subjects or targets to draw from
+            continue
+    rows = [r for r in rows if _distinct(r["target_new"], r["target_true"])]
+    assert not any(is_test_subject(r["subject"]) for r in rows)  # the split rule, checked again
+    return rows
+
+
+def _read_jsonl(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+def write_editor_data(model_dir: Path, seed: int) -> dict[str, int]:
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    torch.set_num_threads(1)
+    facts = [KnowledgeFact.from_record(r) for r in _read_jsonl(model_dir / "facts.jsonl")]
+    model = AutoModelForCausalLM.from_pretrained(model_dir).eval()
+    tokenizer = AutoTokenizer.from_pretrained(model_dir)
+    with torch.no_grad():
+        known = known_flags(model, tokenizer, facts)
+    excluded = frozenset(r["subject"] for name in ("quality_dev.jsonl", "dev_edits.jsonl")
+                         for r in _read_jsonl(model_dir / name))
+    rows = build_editor_data(facts, known, seed, excluded)
+    text = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows)
+    (model_dir / TRAIN_FILE).write_text(text, encoding="utf-8")
+    return {"known_facts": sum(known), "requests": len(rows)}
+
+
+def main(argv: list[str] | None = None) -> None:
+    from core.util.paths import demo_model_dir
+
+    parser = argparse.ArgumentParser(prog="python -m core.demo_build.editor_data", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--model", type=Path, default=demo_model_dir())
+    parser.add_argument("--seed", type=int, default=17)
+    args = parser.parse_args(argv)
+    counts = write_editor_data(args.model, args.seed)
+    parser.exit(0, f"wrote {TRAIN_FILE} to {args.model}: " + ", ".join(f"{k} {v}" for k, v in counts.items()) + "\n")
+
+
+if __name__ == "__main__":
+    main()

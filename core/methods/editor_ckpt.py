@@ -1,0 +1,147 @@
+"""Checkpoints of trained editors (MEND now; KE, InstructEdit and RECIPE can share it).
+
+One safetensors file holds the editor's tensors (``editor::NAME``), the optimiser state
+for resuming (``optim::INDEX::KEY``, its parameter groups as JSON in the metadata) and
+the record (``record``, JSON in the metadata): the method, the base model's fingerprint
+and name, the training data's SHA-256, the hyperparameters, the step reached, the loss
+curve, the validation figures and the library versions. A readable copy of the record is
+written beside it (``CKPT.json``); the file's own metadata is what loading trusts.
+
+Writes are atomic (``core.util.atomic.replacing``): a cancel or crash leaves the previous
+checkpoint whole. Loading for a model whose fingerprint differs is refused, naming both.
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from core.methods.base import EditError
+from core.util.atomic import replacing
+from core.util.paths import cache_dir
+
+
+class CheckpointError(EditError):
+    """A checkpoint is missing, unreadable, or made for another model or method."""
+
+
+@dataclass(frozen=True)
+class EditorRecord:
+    method: str
+    fingerprint: str  # the base model's (lm.info.fingerprint)
+    model_name: str
+    data_sha256: str  # of the training facts (``facts_sha256``)
+    hparams: Mapping[str, Any]
+    step: int  # training steps done
+    losses: tuple[float, ...] = ()  # mean training loss per step
+    validation: tuple[Mapping[str, Any], ...] = ()  # {"step", figures...} per validation
+    versions: Mapping[str, str] = field(default_factory=dict)
+    seconds: float = 0.0  # training time so far
+
+    def to_json(self) -> str:
+        data = asdict(self)
+        data["losses"], data["validation"] = list(self.losses), [dict(v) for v in self.validation]
+        return json.dumps(data, sort_keys=True, default=str)
+
+    @classmethod
+    def from_json(cls, text: str) -> EditorRecord:
+        data = json.loads(text)
+        data["losses"] = tuple(data.get("losses", ()))
+        data["validation"] = tuple(data.get("validation", ()))
+        return cls(**data)
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    record: EditorRecord
+    editor: Mapping[str, Any]  # name -> tensor (the editor's state_dict)
+    optimizer: Mapping[str, Any] | None  # torch optimiser state_dict, or None
+
+
+def library_versions() -> dict[str, str]:
+    import safetensors
+    import torch
+    import transformers
+
+    try:
+        factsmith = metadata.version("factsmith")
+    except metadata.PackageNotFoundError:
+        factsmith = "unknown"
+    return {"python": platform.python_version(), "torch": torch.__version__,
+            "transformers": transformers.__version__, "safetensors": safetensors.__version__,
+            "factsmith": factsmith}
+
+
+def default_checkpoint(method: str, fingerprint: str) -> Path:
+    """Where ``factsmith train`` writes and a method looks when no path is given."""
+    return cache_dir() / "editors" / f"{method}-{fingerprint[:16]}.safetensors"
+
+
+def _optimizer_tensors(state: Mapping[str, Any]) -> tuple[dict[str, Any], str]:
+    import torch
+
+    tensors = {}
+    for index, slots in state["state"].items():
+        for key, value in slots.items():
+            t = value if isinstance(value, torch.Tensor) else torch.tensor(value)
+            tensors[f"optim::{index}::{key}"] = t.detach().cpu().contiguous()
+    return tensors, json.dumps(state["param_groups"])
+
+
+def _optimizer_state(tensors: Mapping[str, Any], groups: str | None) -> dict | None:
+    if groups is None:
+        return None
+    state: dict[int, dict] = {}
+    for name, t in tensors.items():
+        if name.startswith("optim::"):
+            _, index, key = name.split("::", 2)
+            state.setdefault(int(index), {})[key] = t
+    return {"state": state, "param_groups": json.loads(groups)}
+
+
+def save_checkpoint(path: Path, checkpoint: Checkpoint) -> Path:
+    """Write the checkpoint (and its readable record) atomically; returns the path."""
+    from safetensors.torch import save_file
+
+    tensors = {f"editor::{k}": v.detach().cpu().contiguous() for k, v in checkpoint.editor.items()}
+    meta = {"format": "factsmith-editor/1", "record": checkpoint.record.to_json()}
+    if checkpoint.optimizer is not None:
+        extra, meta["optim_groups"] = _optimizer_tensors(checkpoint.optimizer)
+        tensors.update(extra)
+    path = Path(path)
+    with replacing(path) as temp:
+        save_file(tensors, str(temp), metadata=meta)
+    with replacing(path.with_suffix(".json")) as temp:
+        temp.write_text(json.dumps(json.loads(checkpoint.record.to_json()), indent=2) + "\n", encoding="utf-8")
+    return path
+
+
+def read_checkpoint(path: Path, method: str, fingerprint: str | None = None) -> Checkpoint:
+    """The checkpoint at ``path``; CheckpointError if missing, corrupt, of another method
+    or (with ``fingerprint``) made for another model."""
+    from safetensors import safe_open
+
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"no trained {method} editor at {path}: train one with `factsmith train --method "
+                              f"{method} --model DIR --facts FILE --out {path}`")
+    try:
+        with safe_open(str(path), framework="pt") as f:
+            meta = f.metadata() or {}
+            tensors = {k: f.get_tensor(k) for k in f.keys()}  # noqa: SIM118 (safe_open has no __iter__)
+        record = EditorRecord.from_json(meta["record"])
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise CheckpointError(f"{path} is not a readable editor checkpoint: {exc}") from exc
+    if record.method != method:
+        raise CheckpointError(f"{path} holds a {record.method} editor, not a {method} one")
+    if fingerprint is not None and record.fingerprint != fingerprint:
+        raise CheckpointError(f"{path} was trained for the model with fingerprint {record.fingerprint[:16]} "
+                              f"({record.model_name}); the loaded model's fingerprint is {fingerprint[:16]}: "
+                              "train an editor for this model")
+    editor = {k.split("::", 1)[1]: t for k, t in tensors.items() if k.startswith("editor::")}
+    return Checkpoint(record, editor, _optimizer_state(tensors, meta.get("optim_groups")))

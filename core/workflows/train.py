@@ -1,0 +1,159 @@
+"""The training job of trained editors (MEND now; KE, InstructEdit and RECIPE can use it).
+
+``train_editor`` trains a method's editor network for the loaded model on edit requests,
+reporting each step through ``Progress`` (``loss``, ``edit_nll``, ``edit_acc``, ``kl``
+as values for live curves) and checking for a cancel before each step. Every
+``save_every`` steps and at the end it writes the checkpoint (``core.methods.editor_ckpt``:
+editor and optimiser state, the record with the model's fingerprint, the data's hash, the
+hyperparameters, library versions, losses and validation figures) atomically, so a cancel
+or a crash leaves the last checkpoint whole. ``resume`` continues from the checkpoint at
+``out`` (same model, same data, its hyperparameters); the requests of step k depend on
+(seed, k) alone, so a resumed run sees the same sequence as an uninterrupted one.
+
+Validation (``val_facts``, every ``val_every`` steps and at the end): single edits of the
+first ``val_size`` requests by the editor as it is, teacher-forced reliability,
+generality and locality (``core.metrics``).
+
+A method is trainable when it offers ``new_editor``, ``load_editor``, ``optimizer``,
+``batch``, ``train_step`` and ``editor_delta`` (``core.methods.mend.MendMethod``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import logging
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from core.facts.fact import Fact
+from core.methods import get_method, resolve_hparams
+from core.methods.base import EditError
+from core.methods.editor_ckpt import (
+    Checkpoint,
+    CheckpointError,
+    EditorRecord,
+    default_checkpoint,
+    library_versions,
+    read_checkpoint,
+    save_checkpoint,
+)
+from core.methods.hparams import as_dict
+from core.model.loading import LoadedModel
+from core.util.progress import Progress, silent
+
+log = logging.getLogger(__name__)
+
+TRAINABLE_API = ("new_editor", "load_editor", "optimizer", "batch", "train_step", "editor_delta")
+
+
+@dataclass(frozen=True)
+class TrainOptions:
+    steps: int = 600
+    save_every: int = 50
+    val_every: int = 100
+    val_size: int = 20
+    resume: bool = False
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    path: Path
+    record: EditorRecord
+    resumed_from: int  # the step a resumed run started at (0: a fresh run)
+
+
+def facts_sha256(facts: Sequence[Fact]) -> str:
+    digest = hashlib.sha256()
+    for fact in facts:
+        digest.update(fact.canonical_json().encode("utf-8") + b"\n")
+    return digest.hexdigest()
+
+
+def trainable_method(name: str):
+    method = get_method(name)
+    if not all(hasattr(method, attr) for attr in TRAINABLE_API):
+        raise EditError(f"{name} is not a trained editor; trainable: mend")
+    return method
+
+
+def _hparams_of(method, record: EditorRecord):
+    return method.hparams_class(**{k: tuple(v) if isinstance(v, list) else v for k, v in record.hparams.items()})
+
+
+def _start(lm: LoadedModel, method, facts, hp, out: Path, resume: bool):
+    """(hparams, editor, optimizer, record) of a fresh run, or of the checkpoint resumed."""
+    import torch
+
+    data_hash = facts_sha256(facts)
+    if resume and out.is_file():
+        ckpt = read_checkpoint(out, method.name, lm.info.fingerprint)
+        if ckpt.record.data_sha256 != data_hash:
+            raise CheckpointError(f"{out} was trained on other data (sha256 {ckpt.record.data_sha256[:12]}, "
+                                  f"these facts {data_hash[:12]}): resume with the same files or start afresh")
+        hp = _hparams_of(method, ckpt.record)
+        editor = method.load_editor(lm, ckpt).train()
+        optimizer = method.optimizer(editor, hp)
+        if ckpt.optimizer is not None:
+            optimizer.load_state_dict(ckpt.optimizer)
+        return hp, editor, optimizer, ckpt.record
+    torch.manual_seed(hp.seed)
+    editor = method.new_editor(lm, hp).train()
+    record = EditorRecord(method.name, lm.info.fingerprint, lm.info.name, data_hash, as_dict(hp), 0,
+                          versions=library_versions())
+    return hp, editor, method.optimizer(editor, hp), record
+
+
+def validate(lm: LoadedModel, method, editor, hp, facts: Sequence[Fact]) -> dict[str, float]:
+    """Mean teacher-forced reliability, generality and locality of single edits of ``facts``."""
+    from core.metrics.evaluation import capture_reference, evaluate
+    from core.metrics.results import aggregate
+
+    reference = capture_reference(lm, facts)
+    reports = [evaluate(lm, [f], edit=method.editor_delta(lm, editor, [f], hp), reference=reference,
+                        protocols=("teacher_forced",)) for f in facts]
+    summary = aggregate(reports)
+    return {k: round(v, 4) for k in ("reliability", "generality", "locality") if (v := summary.get(k)) is not None}
+
+
+def train_editor(lm: LoadedModel, method_name: str, facts: Sequence[Fact], val_facts: Sequence[Fact] = (),
+                 options: TrainOptions | None = None, out: Path | None = None,
+                 overrides: Mapping[str, Any] | None = None, progress: Progress | None = None) -> TrainResult:
+    """Train (or resume) the editor; returns where the checkpoint is and its record."""
+    options, progress = options or TrainOptions(), progress or silent()
+    if not facts:
+        raise EditError("no training facts")
+    if options.steps < 1 or options.save_every < 1 or options.val_every < 1:
+        raise EditError("steps, save_every and val_every must be positive")
+    method = trainable_method(method_name)
+    out = Path(out) if out is not None else default_checkpoint(method.name, lm.info.fingerprint)
+    hp, editor, optimizer, record = _start(lm, method, facts, resolve_hparams(lm, method.name, overrides), out,
+                                           options.resume)
+    resumed_from, val = record.step, list(val_facts)[: options.val_size]
+    state = {"losses": list(record.losses), "validation": list(record.validation), "seconds": record.seconds}
+    started = time.perf_counter() - record.seconds
+    for step in range(record.step, options.steps):
+        progress.check()
+        optimizer.zero_grad(set_to_none=True)
+        figures = method.train_step(lm, editor, method.batch(facts, step, hp), hp)
+        optimizer.step()
+        state["losses"].append(round(figures["loss"], 6))
+        progress.report(step + 1, options.steps, f"{method.name} step {step + 1}/{options.steps}: loss "
+                        f"{figures['loss']:.4f}", **figures)
+        done = step + 1 == options.steps
+        if val and (done or (step + 1) % options.val_every == 0):
+            state["validation"].append({"step": step + 1, **validate(lm, method, editor, hp, val)})
+            log.info("%s validation at step %d: %s", method.name, step + 1, state["validation"][-1])
+            progress.report(step + 1, options.steps, f"{method.name} validation", **{
+                f"val_{k}": v for k, v in state["validation"][-1].items() if k != "step"})
+        if done or (step + 1) % options.save_every == 0:
+            state["seconds"] = round(time.perf_counter() - started, 2)
+            record = dataclasses.replace(record, step=step + 1, losses=tuple(state["losses"]),
+                                         validation=tuple(state["validation"]), seconds=state["seconds"])
+            save_checkpoint(out, Checkpoint(record, editor.state_dict(), optimizer.state_dict()))
+    if record.step < options.steps:  # nothing ran (already trained that far)
+        log.info("%s: %s already has %d steps", method.name, out, record.step)
+    return TrainResult(out, record, resumed_from)

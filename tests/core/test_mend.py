@@ -1,0 +1,172 @@
+"""MEND and the training job on tiny random GPT-2 and Llama models."""
+
+from __future__ import annotations
+
+import hashlib
+
+import pytest
+
+from core.edit.deltas import LowRankUpdate, apply_delta, revert_delta
+from core.facts.fact import fact_from_dict
+from core.methods import get_method
+from core.methods.editor_ckpt import CheckpointError, read_checkpoint
+from core.methods.hparams import with_overrides
+from core.methods.mend import MEND, MENDHParams
+from core.model.fingerprint import state_fingerprint
+from core.util.progress import Cancelled, Progress
+from core.workflows.train import TrainOptions, facts_sha256, train_editor
+
+TRAIN = [fact_from_dict(r) for r in (
+    {"subject": "France", "prompt": "The capital of France is", "target_new": "Berlin",
+     "paraphrases": ["France's capital is"],
+     "locality": [{"prompt": "The currency of Japan is the", "answer": "Yen"}]},
+    {"subject": "Germany", "prompt": "The official language of Germany is", "target_new": "French",
+     "paraphrases": ["Germany's official language is"],
+     "locality": [{"prompt": "The Space Needle is in", "answer": "Seattle"}]},
+    {"subject": "Japan", "prompt": "The currency of Japan is the", "target_new": "Paris",
+     "paraphrases": ["Japan pays with the"],
+     "locality": [{"prompt": "Berlin is a city in", "answer": "Germany"}]},
+)]
+FACT = fact_from_dict({"subject": "The Space Needle", "prompt": "The Space Needle is in", "target_new": "Paris",
+                       "target_true": "Seattle"})
+# every step edits all three requests, so the loss curve is not the noise of sampling
+FAST = {"edits_per_step": "3", "lr": "1e-2", "lr_lr": "1e-2", "rank": "8"}
+
+
+@pytest.fixture(autouse=True)
+def _threads(one_torch_thread):
+    yield
+
+
+def _train(lm, out, steps=8, resume=False, progress=None, save_every=100, val=()):
+    options = TrainOptions(steps=steps, save_every=save_every, val_every=100, val_size=2, resume=resume)
+    return train_editor(lm, "mend", TRAIN, val, options, out, FAST, progress)
+
+
+def test_registry_and_preset_edit_the_last_three_blocks(tiny_lm):
+    lm = tiny_lm("gpt2")
+    assert get_method("mend") is MEND
+    assert MEND.preset(lm).layers == (1, 2, 3)
+
+
+@pytest.mark.parametrize("family", ["gpt2", "llama"])
+def test_training_lowers_the_loss_and_compute_gives_a_low_rank_delta(tiny_lm, tmp_path, family):
+    lm = tiny_lm(family)
+    before = state_fingerprint(lm.model)
+    result = _train(lm, tmp_path / "mend.safetensors", steps=12)
+    losses = result.record.losses
+    assert len(losses) == 12 and losses[-1] < 0.95 * losses[0], losses
+    hp = with_overrides(MEND.preset(lm), {"checkpoint": str(result.path)})
+    delta = MEND.compute(lm, [FACT], hp, Progress())
+    assert state_fingerprint(lm.model) == before  # training and compute leave the model alone
+    params = dict(lm.model.named_parameters())
+    assert delta.params == sorted(lm.spec.mlp_out_weight(i) for i in (1, 2, 3))
+    for update in delta.updates:
+        assert isinstance(update, LowRankUpdate)
+        assert update.shape == tuple(params[update.param].shape) and update.dense().abs().max() > 0
+    assert delta.info["checkpoint_sha256"] == hashlib.sha256(result.path.read_bytes()).hexdigest()
+    assert delta.info["checkpoint_step"] == 12
+    receipt = apply_delta(lm.model, delta)
+    assert state_fingerprint(lm.model) != before
+    revert_delta(lm.model, receipt)
+    assert state_fingerprint(lm.model) == before  # bit-exact
+
+
+def test_checkpoint_round_trip_and_refusal_for_another_model(tiny_lm, tmp_path):
+    gpt2, llama = tiny_lm("gpt2"), tiny_lm("llama")
+    out = tmp_path / "mend.safetensors"
+    result = _train(gpt2, out, steps=2)
+    ckpt = read_checkpoint(out, "mend", gpt2.info.fingerprint)
+    record = ckpt.record
+    assert record.fingerprint == gpt2.info.fingerprint and record.step == 2
+    assert record.data_sha256 == facts_sha256(TRAIN) and record.hparams["rank"] == 8
+    assert {"torch", "transformers", "safetensors"} <= set(record.versions)
+    assert out.with_suffix(".json").is_file() and result.record == record
+    editor = MEND.load_editor(gpt2, ckpt)
+    assert all((editor.state_dict()[k] == v).all() for k, v in ckpt.editor.items())
+    hp = with_overrides(MEND.preset(llama), {"checkpoint": str(out)})
+    with pytest.raises(CheckpointError) as refused:
+        MEND.compute(llama, [FACT], hp)
+    assert gpt2.info.fingerprint[:16] in str(refused.value) and llama.info.fingerprint[:16] in str(refused.value)
+    with pytest.raises(CheckpointError, match="holds a mend editor, not a ft-m one"):
+        read_checkpoint(out, "ft-m")
+
+
+def test_a_missing_checkpoint_says_how_to_train_one(tiny_lm, tmp_path):
+    lm = tiny_lm("gpt2")
+    hp = with_overrides(MEND.preset(lm), {"checkpoint": str(tmp_path / "none.safetensors")})
+    with pytest.raises(CheckpointError, match="factsmith train --method mend"):
+        MEND.compute(lm, [FACT], hp)
+
+
+def test_resume_continues_from_the_saved_step_as_if_never_stopped(tiny_lm, tmp_path):
+    lm = tiny_lm("gpt2")
+    whole = _train(lm, tmp_path / "whole.safetensors", steps=6)
+    first = _train(lm, tmp_path / "split.safetensors", steps=3)
+    second = _train(lm, tmp_path / "split.safetensors", steps=6, resume=True)
+    assert first.record.step == 3 and second.resumed_from == 3 and second.record.step == 6
+    assert second.record.losses[:3] == first.record.losses
+    assert second.record.losses == pytest.approx(whole.record.losses, rel=1e-4)
+    with pytest.raises(CheckpointError, match="other data"):
+        train_editor(lm, "mend", TRAIN[:2], (), TrainOptions(steps=8, resume=True),
+                     tmp_path / "split.safetensors", FAST)
+
+
+def test_cancel_leaves_the_last_checkpoint_intact(tiny_lm, tmp_path):
+    lm = tiny_lm("gpt2")
+    out = tmp_path / "mend.safetensors"
+    progress = Progress()
+
+    def on_report(event):
+        if event.done >= 3:
+            progress.cancel()
+
+    watched = Progress(on_report, progress._cancel)
+    with pytest.raises(Cancelled):
+        _train(lm, out, steps=10, progress=watched, save_every=2)
+    assert read_checkpoint(out, "mend", lm.info.fingerprint).record.step == 2
+    assert [p.name for p in tmp_path.iterdir() if p.name.endswith(".tmp")] == []
+
+
+def test_validation_figures_are_recorded(tiny_lm, tmp_path):
+    lm = tiny_lm("gpt2")
+    val = [fact_from_dict({**TRAIN[0].to_dict(), "target_new": "Seattle"})]
+    record = _train(lm, tmp_path / "mend.safetensors", steps=2, val=val).record
+    assert record.validation and record.validation[-1]["step"] == 2
+    assert 0.0 <= record.validation[-1]["reliability"] <= 1.0
+
+
+def test_hparams_are_a_frozen_dataclass():
+    with pytest.raises(AttributeError):
+        MENDHParams().rank = 3  # type: ignore[misc]
+
+
+def test_cli_trains_resumes_and_edits_with_the_checkpoint(tiny_model_dir, tmp_path, capsys):
+    import json
+
+    from core.cli.main import main
+
+    model = str(tiny_model_dir("gpt2"))
+    facts = tmp_path / "train.jsonl"
+    facts.write_text("".join(json.dumps(f.to_dict()) + "\n" for f in TRAIN), encoding="utf-8")
+    out = tmp_path / "mend.safetensors"
+    sets = [a for k, v in FAST.items() for a in ("--set", f"{k}={v}")]
+    args = ["train", "--method", "mend", "--model", model, "--device", "cpu", "--facts", str(facts),
+            "--out", str(out), "--json", *sets]
+    assert main([*args, "--steps", "2"]) == 0
+    first = json.loads(capsys.readouterr().out)
+    assert first["steps"] == 2 and first["checkpoint"] == str(out) and first["hparams"]["rank"] == 8
+    assert main([*args, "--steps", "3", "--resume"]) == 0
+    assert json.loads(capsys.readouterr().out)["resumed_from"] == 2
+    edit = ["edit", "--model", model, "--device", "cpu", "--facts", str(facts), "--method", "mend",
+            "--set", f"checkpoint={out}", "--json"]
+    assert main(edit) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["method"] == "mend" and len(report["edits"]) == len(TRAIN)
+
+
+def test_only_trained_editors_can_be_trained(tiny_lm, tmp_path):
+    from core.methods.base import EditError
+
+    with pytest.raises(EditError, match="not a trained editor"):
+        train_editor(tiny_lm("gpt2"), "ft-m", TRAIN, (), TrainOptions(steps=1), tmp_path / "x.safetensors")
