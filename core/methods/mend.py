@@ -44,22 +44,16 @@ With the preset, on the held-out test split (``bench/quality.py --split test --m
 
 from __future__ import annotations
 
-import hashlib
-import random
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
-from core.edit.deltas import Delta, LowRankUpdate
 from core.facts.fact import Fact
-from core.methods.base import EditError
-from core.methods.editor_ckpt import Checkpoint, CheckpointError, default_checkpoint, read_checkpoint
-from core.methods.hparams import as_dict
-from core.methods.presets import preset_values
+from core.methods.trained import TrainedEditorMethod, last_layers
 from core.methods.training import param_names
 from core.model.loading import LoadedModel
 from core.model.tokens import EncodedPair, encode_pair
-from core.util.progress import Progress, silent
+
+__all__ = ["MEND", "MENDHParams", "MendMethod", "last_layers"]
 
 
 @dataclass(frozen=True)
@@ -78,37 +72,25 @@ class MENDHParams:
     seed: int = 0
 
 
-def last_layers(n_layers: int, count: int = 3) -> tuple[int, ...]:
-    return tuple(range(max(0, n_layers - count), n_layers))
+def edited_params(lm: LoadedModel, layers: Sequence[int]) -> tuple[list[str], list[tuple[int, int]]]:
+    """The MLP output weights of ``layers`` (default: the last three) and their (d_in, d_out)."""
+    params = param_names(lm, layers or last_layers(lm.info.layers), "mlp_out")
+    named = dict(lm.model.named_parameters())
+    shapes = []
+    for p in params:
+        rows, cols = named[p].shape
+        shapes.append((rows, cols) if lm.spec.weight_layout == "in_out" else (cols, rows))
+    return params, shapes
 
 
-def _modules(lm: LoadedModel, layers: Sequence[int]) -> tuple[list[str], list[str]]:
-    params = param_names(lm, layers, "mlp_out")
-    return [p.removesuffix(".weight") for p in params], params
-
-
-class MendMethod:
+class MendMethod(TrainedEditorMethod):
     name = "mend"
     hparams_class = MENDHParams
-
-    def preset(self, lm: LoadedModel) -> MENDHParams:
-        return MENDHParams(**preset_values(self.name, lm))
-
-    def statistics(self, lm: LoadedModel, hparams: MENDHParams) -> tuple:
-        return ()
-
-    # --- the editor network -------------------------------------------------------
 
     def new_editor(self, lm: LoadedModel, hp: MENDHParams):
         from core.methods.mend_net import MendEditor
 
-        layers = hp.layers or last_layers(lm.info.layers)
-        _, params = _modules(lm, layers)
-        named = dict(lm.model.named_parameters())
-        shapes = []
-        for p in params:
-            rows, cols = named[p].shape
-            shapes.append((rows, cols) if lm.spec.weight_layout == "in_out" else (cols, rows))  # (d_in, d_out)
+        params, shapes = edited_params(lm, hp.layers)
         return MendEditor(params, shapes, hp.rank, hp.edit_lr).to(lm.device)
 
     def optimizer(self, editor, hp: MENDHParams):
@@ -117,65 +99,16 @@ class MendMethod:
         rest = [p for n, p in editor.named_parameters() if n != "lrs"]
         return torch.optim.Adam([{"params": rest, "lr": hp.lr}, {"params": [editor.lrs], "lr": hp.lr_lr}])
 
-    def load_editor(self, lm: LoadedModel, checkpoint: Checkpoint):
-        """The trained editor of a checkpoint, built with the hyperparameters it was trained with."""
-        hp = MENDHParams(**{k: tuple(v) if isinstance(v, list) else v for k, v in checkpoint.record.hparams.items()})
-        editor = self.new_editor(lm, hp)
-        try:
-            editor.load_state_dict(dict(checkpoint.editor))
-        except RuntimeError as exc:
-            raise CheckpointError(f"the {self.name} checkpoint does not fit this model: {exc}") from exc
-        return editor.eval()
+    def edit_inputs(self, lm: LoadedModel, editor, facts: Sequence[Fact], hp) -> tuple[list[EncodedPair], dict]:
+        """The tokens whose gradient the editor transforms (MEND: the prompt and its target)."""
+        return [encode_pair(lm.tokenizer, f.prompt, f.target_new) for f in facts], {}
 
-    # --- edits --------------------------------------------------------------------
-
-    def updates(self, lm: LoadedModel, editor, encoded: Sequence[EncodedPair], observe: bool = False) -> dict:
-        """{param: (left, right)} of the edit of ``encoded`` (differentiable in the editor)."""
+    def edit_updates(self, lm: LoadedModel, editor, facts: Sequence[Fact], hp) -> tuple[dict, dict]:
+        """({param: (left, right)}, info) of the edit of all facts (one gradient of their joint loss)."""
         from core.methods.mend_net import editor_updates
 
-        return editor_updates(lm, editor, encoded, observe)
-
-    def compute(self, lm: LoadedModel, facts: Sequence[Fact], hparams: MENDHParams | None = None,
-                progress: Progress | None = None) -> Delta:
-        """The edit of all facts (one gradient of their joint loss); the model is left unchanged."""
-        hp, progress = hparams or self.preset(lm), progress or silent()
-        if not facts:
-            raise EditError("mend: no facts to edit")
-        path = Path(hp.checkpoint) if hp.checkpoint else default_checkpoint(self.name, lm.info.fingerprint)
-        editor, used = self._editor_at(lm, path)
-        progress.check()
-        delta = self.editor_delta(lm, editor, facts, hp, dict(used))
-        progress.report(1, 1, "mend: edit computed")
-        return delta
-
-    def _editor_at(self, lm: LoadedModel, path: Path) -> tuple:
-        """(editor, {checkpoint path, step, sha256}) of the checkpoint at ``path``, read once per file
-        version, model and device (editing does not change an editor)."""
-        stat = path.stat() if path.is_file() else None
-        key = (str(path.resolve()), stat and (stat.st_mtime_ns, stat.st_size), lm.info.fingerprint, str(lm.device))
-        if stat is None or key not in _EDITORS:
-            checkpoint = read_checkpoint(path, self.name, lm.info.fingerprint)  # refuses a missing file
-            _EDITORS.clear()  # one editor at a time: they are small, but models may be large
-            digest = hashlib.sha256(path.read_bytes()).hexdigest()
-            _EDITORS[key] = (self.load_editor(lm, checkpoint), {"checkpoint": str(path),
-                             "checkpoint_step": checkpoint.record.step, "checkpoint_sha256": digest})
-        return _EDITORS[key]
-
-    def editor_delta(self, lm: LoadedModel, editor, facts: Sequence[Fact], hp: MENDHParams,
-                     info: dict | None = None) -> Delta:
-        """The edit ``editor`` makes for ``facts`` (one gradient of their joint loss)."""
-        import torch
-
-        try:
-            encoded = [encode_pair(lm.tokenizer, f.prompt, f.target_new) for f in facts]
-            with torch.no_grad():
-                parts = self.updates(lm, editor, encoded)
-        except (RuntimeError, ValueError) as exc:
-            raise EditError(f"mend failed: {exc}") from exc
-        updates = tuple(LowRankUpdate(p, left.detach().cpu(), right.detach().cpu())
-                        for p, (left, right) in sorted(parts.items()))
-        info = {**(info or {}), "params": [u.param for u in updates]}
-        return Delta(self.name, updates, tuple(f.id for f in facts), as_dict(hp), info)
+        encoded, info = self.edit_inputs(lm, editor, facts, hp)
+        return editor_updates(lm, editor, encoded), info
 
     def train_step(self, lm: LoadedModel, editor, batch: Sequence[Fact], hp: MENDHParams) -> dict[str, float]:
         """Backward of the training loss over one step's requests; their mean figures."""
@@ -183,16 +116,5 @@ class MendMethod:
 
         return train_step(lm, editor, batch, hp)
 
-    def batch(self, facts: Sequence[Fact], step: int, hp: MENDHParams) -> list[Fact]:
-        return sample_batch(facts, step, hp)
 
-
-_EDITORS: dict[tuple, tuple] = {}
 MEND = MendMethod()
-
-
-def sample_batch(facts: Sequence[Fact], step: int, hp: MENDHParams) -> list[Fact]:
-    """The requests of one training step: a function of (seed, step) alone, so a resumed
-    run sees the same sequence."""
-    rng = random.Random(hp.seed * 1_000_003 + step)
-    return rng.sample(list(facts), min(hp.edits_per_step, len(facts)))
