@@ -10,7 +10,8 @@ from typing import Any
 from core.methods.base import EditError, EditMethod
 from core.methods.hparams import from_file, with_overrides
 
-__all__ = ["EditError", "EditMethod", "get_method", "method_names", "preset_variant", "resolve_hparams"]
+__all__ = ["TRAINED_EDITORS", "EditError", "EditMethod", "get_method", "method_names", "preset_variant",
+           "resolve_hparams"]
 
 _REGISTRY: dict[str, str] = {
     "rome": "core.methods.rome:ROME",
@@ -21,7 +22,13 @@ _REGISTRY: dict[str, str] = {
     "grace": "core.methods.grace:GRACE",
     "alphaedit": "core.methods.alphaedit:ALPHAEDIT",
     "mend": "core.methods.mend:MEND",
+    "ke": "core.methods.ke:KE",
+    "instructedit": "core.methods.instructedit:INSTRUCTEDIT",
 }
+
+# The methods whose edits come from an editor network trained beforehand (``factsmith train``,
+# ``core.workflows.train``); each is a ``core.methods.trained.TrainedEditorMethod``.
+TRAINED_EDITORS = ("mend", "ke", "instructedit")
 
 
 def method_names() -> list[str]:

@@ -48,8 +48,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from core.facts.fact import Fact
-from core.methods.trained import TrainedEditorMethod, last_layers
-from core.methods.training import param_names
+from core.methods.trained import TrainedEditorMethod, edited_params, last_layers
 from core.model.loading import LoadedModel
 from core.model.tokens import EncodedPair, encode_pair
 
@@ -70,17 +69,6 @@ class MENDHParams:
     max_paraphrases: int = 3  # paraphrases in each request's edit loss
     max_locality: int = 4  # locality prompts in each request's KL
     seed: int = 0
-
-
-def edited_params(lm: LoadedModel, layers: Sequence[int]) -> tuple[list[str], list[tuple[int, int]]]:
-    """The MLP output weights of ``layers`` (default: the last three) and their (d_in, d_out)."""
-    params = param_names(lm, layers or last_layers(lm.info.layers), "mlp_out")
-    named = dict(lm.model.named_parameters())
-    shapes = []
-    for p in params:
-        rows, cols = named[p].shape
-        shapes.append((rows, cols) if lm.spec.weight_layout == "in_out" else (cols, rows))
-    return params, shapes
 
 
 class MendMethod(TrainedEditorMethod):

@@ -250,6 +250,20 @@ _MEND = MethodPresets(
     small=dict(rank=64, lr=1e-3, lr_lr=1e-3, edit_lr=1e-3, edits_per_step=4, c_edit=1.0),  # quality_dev (mend.py)
 )
 
+_INSTRUCTEDIT = MethodPresets(  # MEND's, since it is MEND's network trained on instructed inputs
+    layer_field="layers",
+    reference_layers=LastLayers(3),
+    small_layers=LastLayers(3),
+    small=dict(_MEND.small),  # MEND's quality_dev values (mend.py); min_similarity: quality_dev (instructedit.py)
+)
+
+_KE = MethodPresets(
+    layer_field="layers",
+    reference_layers=LastLayers(3),  # MEND's layers, so the two compare on the same matrices
+    small_layers=LastLayers(3),
+    small=dict(edit_lr=20.0, lr=1e-3, lr_step=1e-2, edits_per_step=4),  # quality_dev (ke.py)
+)
+
 PRESETS: Mapping[str, MethodPresets] = {
     "rome": _ROME,
     "memit": _MEMIT,
@@ -259,6 +273,8 @@ PRESETS: Mapping[str, MethodPresets] = {
     "grace": _GRACE,
     "alphaedit": _ALPHAEDIT,
     "mend": _MEND,
+    "ke": _KE,
+    "instructedit": _INSTRUCTEDIT,
 }
 
 

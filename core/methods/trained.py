@@ -24,12 +24,24 @@ from core.methods.base import EditError
 from core.methods.editor_ckpt import Checkpoint, CheckpointError, EditorRecord, default_checkpoint, read_checkpoint
 from core.methods.hparams import as_dict
 from core.methods.presets import preset_values
+from core.methods.training import param_names
 from core.model.loading import LoadedModel
 from core.util.progress import Progress, silent
 
 
 def last_layers(n_layers: int, count: int = 3) -> tuple[int, ...]:
     return tuple(range(max(0, n_layers - count), n_layers))
+
+
+def edited_params(lm: LoadedModel, layers: Sequence[int]) -> tuple[list[str], list[tuple[int, int]]]:
+    """The MLP output weights of ``layers`` (default: the last three) and their (d_in, d_out)."""
+    params = param_names(lm, layers or last_layers(lm.info.layers), "mlp_out")
+    named = dict(lm.model.named_parameters())
+    shapes = []
+    for p in params:
+        rows, cols = named[p].shape
+        shapes.append((rows, cols) if lm.spec.weight_layout == "in_out" else (cols, rows))
+    return params, shapes
 
 
 def sample_batch(facts: Sequence[Fact], step: int, size: int, seed: int) -> list[Fact]:

@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from core.facts.fact import Fact
-from core.methods import get_method, resolve_hparams
+from core.methods import TRAINED_EDITORS, get_method, resolve_hparams
 from core.methods.base import EditError
 from core.methods.editor_ckpt import (
     Checkpoint,
@@ -76,7 +76,7 @@ def facts_sha256(facts: Sequence[Fact]) -> str:
 def trainable_method(name: str):
     method = get_method(name)
     if not all(hasattr(method, attr) for attr in TRAINABLE_API):
-        raise EditError(f"{name} is not a trained editor; trainable: mend")
+        raise EditError(f"{name} is not a trained editor; trainable: {', '.join(TRAINED_EDITORS)}")
     return method
 
 

@@ -1,0 +1,142 @@
+"""KnowledgeEditor (KE): a hypernetwork conditioned on the edit (De Cao et al., EMNLP 2021;
+the lecture, seed 002; methods.md §3).
+
+An edit is one forward and backward pass of the fine-tuning loss (teacher-forced NLL of
+``target_new`` after the prompt) on the unedited model, capturing per edited MLP output
+matrix (by default the last three blocks, as MEND; ``core.methods.mend_net``'s gradient
+factors, reused) the rank-one factors u_i, δ_i of the gradient ∇W = Σ_i δ_i u_iᵀ. A
+trained network (``core.methods.ke_net``) reads the condition (x, y, a) = (prompt, old
+answer, new answer) and predicts per matrix the gated update
+
+    ΔW = −s_W · σ(η) · (α̂ ⊙ ∇W + β̂),  α̂ = σ̂(α) γᵀ,  β̂ = σ̂(β) δᵀ,
+
+returned as an ordinary low-rank ``Delta`` (rank = target tokens + 1 per fact), so previews,
+verdicts, commits, patches and revert work unchanged; the model is left bit-identical.
+The old answer y is the request's ``target_true``, or the model's own greedy answer when
+it has none (the paper conditions on the model's prediction). Several facts in one edit
+are edited each on its own and their updates added.
+
+Training (``factsmith train --method ke``): the paper's constrained problem
+
+    min_φ Σ_{x̂ ∈ {x} ∪ P^x} NLL(a | x̂; θ′)   s.t.   KL(p_θ(·|x′) ‖ p_θ′(·|x′)) ≤ m  on other inputs x′
+
+solved, as the paper does, through its Lagrangian L = NLL + λ·(KL − m) with λ = exp(ρ) ≥ 0
+ascended by Adam (``lr_lambda``) while the editor descends: λ grows while the edits
+disturb the locality prompts by more than m (nats per answer token) and shrinks once they
+stay within it. Why not a fixed weight (MEND's c_loc): the NLL's scale moves by orders of
+magnitude during training while the KL does not, so a weight right at the start is wrong
+at the end, and m says what is wanted (a locality budget) where a weight does not.
+``lr_lambda=0`` gives the fixed penalty with weight ``kl_weight`` for comparison.
+
+``checkpoint`` names the trained editor (empty: the default path ``factsmith train`` writes
+for this model); the record's fingerprint must match the loaded model's.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from core.facts.fact import Fact
+from core.methods.trained import TrainedEditorMethod, edited_params
+from core.model.loading import LoadedModel
+from core.model.tokens import encode_pair, encode_text
+
+
+@dataclass(frozen=True)
+class KEHParams:
+    # The seeds give no values for KE on decoder models; these defaults are MEND's where the
+    # role is the same and otherwise our choice (untuned for large models).
+    layers: tuple[int, ...] = ()  # (): the last three blocks (as MEND)
+    checkpoint: str = ""  # the trained editor; "": the default path for this model
+    hidden: int = 128  # the conditioner's LSTM width per direction
+    cond_dim: int = 256  # the condition vector's size
+    head_hidden: int = 128  # each matrix head's hidden width
+    edit_lr: float = 1e-4  # the step s_W's initial value (as MEND's α)
+    lr: float = 1e-5  # Adam's rate for the network
+    lr_step: float = 1e-3  # Adam's rate for log s_W
+    kl_margin: float = 0.01  # m: allowed KL per answer token of a locality prompt
+    kl_weight: float = 1.0  # λ's initial value
+    lr_lambda: float = 1e-2  # Adam's rate for log λ (ascent); 0: a fixed penalty
+    edits_per_step: int = 10  # edit requests per training step, each edited on its own
+    max_paraphrases: int = 3  # paraphrases in each request's edit loss
+    max_locality: int = 4  # locality prompts in each request's KL
+    seed: int = 0
+
+
+def old_answer(lm: LoadedModel, fact: Fact, tokens: int) -> str:
+    """y: the request's old answer, or the model's greedy one."""
+    if fact.target_true:
+        return fact.target_true
+    from core.model.generation import SamplingOptions, continuation
+
+    return continuation(lm, fact.prompt, SamplingOptions(max_new_tokens=tokens)).strip()
+
+
+def condition_tokens(lm: LoadedModel, fact: Fact) -> tuple[list[int], list[int]]:
+    """(ids, segment ids) of x, y, a: the prompt, then each answer as it follows the prompt."""
+    new = encode_pair(lm.tokenizer, fact.prompt, fact.target_new).target_ids
+    old_text = old_answer(lm, fact, len(new))
+    old = encode_pair(lm.tokenizer, fact.prompt, old_text).target_ids if old_text else ()
+    prompt = encode_text(lm.tokenizer, fact.prompt.rstrip())
+    return [*prompt, *old, *new], [0] * len(prompt) + [1] * len(old) + [2] * len(new)
+
+
+def ke_updates(lm: LoadedModel, net, facts: Sequence[Fact]) -> dict:
+    """{param: (left, right)}: the sum of each fact's update (differentiable in ``net``)."""
+    import torch
+
+    from core.methods.ke_net import condition_vector
+    from core.methods.mend_net import gradient_factors, update_matrix
+
+    modules = [p.removesuffix(".weight") for p in net.params]
+    rows: dict[str, list] = {p: [] for p in net.params}
+    for fact in facts:
+        edit = encode_pair(lm.tokenizer, fact.prompt, fact.target_new)
+        factors = gradient_factors(lm, modules, net.params, [edit])
+        c = condition_vector(lm, net, *condition_tokens(lm, fact))
+        for p, pair in net.factors(factors, c).items():
+            rows[p].append(pair)
+    return {p: update_matrix(torch.cat([i for i, _ in got]), torch.cat([o for _, o in got]), lm.spec.weight_layout)
+            for p, got in rows.items()}
+
+
+class KEMethod(TrainedEditorMethod):
+    name = "ke"
+    hparams_class = KEHParams
+
+    def new_editor(self, lm: LoadedModel, hp: KEHParams):
+        from core.methods.ke_net import KnowledgeEditorNet
+
+        params, shapes = edited_params(lm, hp.layers)
+        emb_dim = lm.model.get_input_embeddings().weight.shape[1]
+        return KnowledgeEditorNet(params, shapes, emb_dim, hp.hidden, hp.cond_dim, hp.head_hidden, hp.edit_lr,
+                                  hp.kl_weight).to(lm.device)
+
+    def optimizer(self, editor, hp: KEHParams):
+        import torch
+
+        rest = [p for n, p in editor.named_parameters() if n not in ("log_steps", "log_lambda")]
+        return torch.optim.Adam([{"params": rest, "lr": hp.lr}, {"params": [editor.log_steps], "lr": hp.lr_step},
+                                 {"params": [editor.log_lambda], "lr": hp.lr_lambda, "maximize": True}])
+
+    def edit_updates(self, lm: LoadedModel, editor, facts: Sequence[Fact], hp) -> tuple[dict, dict]:
+        return ke_updates(lm, editor, facts), {}
+
+    def train_step(self, lm: LoadedModel, editor, batch: Sequence[Fact], hp: KEHParams) -> dict[str, float]:
+        """Backward of the Lagrangian over one step's requests; their mean figures."""
+        from core.methods.edit_objective import accumulate
+
+        return accumulate(batch, lambda fact: self.request_loss(lm, editor, fact, hp))
+
+    def request_loss(self, lm: LoadedModel, editor, fact: Fact, hp: KEHParams) -> tuple:
+        from core.methods.edit_objective import edited_figures
+
+        got = edited_figures(lm, ke_updates(lm, editor, [fact]), fact, hp.max_paraphrases, hp.max_locality)
+        weight = editor.log_lambda.exp()
+        loss = got.nll + weight * (got.kl - hp.kl_margin)
+        return loss, {"edit_nll": float(got.nll.detach()), "edit_acc": got.accuracy, "kl": float(got.kl.detach()),
+                      "kl_weight": float(weight.detach())}
+
+
+KE = KEMethod()
