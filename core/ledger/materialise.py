@@ -103,7 +103,8 @@ def build(store: Store, state: str, label: str, deltas: list[Delta], lm=None, mo
           progress: Progress | None = None) -> Built:
     """Base (fresh, or the caller's pristine ``lm``) + deltas, fingerprinted and checked against
     what was recorded for ``state``. A caller's ``lm`` is checked against the recorded base
-    weights only when the result has no record to meet, or misses it: one sha256 saved."""
+    weights only when the result has no record to meet, or misses it: one sha256 saved. (What
+    counts is the result: a stray change the additions round away leaves the recorded bits.)"""
     progress = progress or silent()
     fresh = lm is None
     lm = load_base(store, model_dir, options, progress.stage(0.0, 0.4)) if fresh else _check_base(store, lm)
