@@ -112,3 +112,21 @@ def test_a_missing_delta_is_named(committed):
     db.execute("DELETE FROM deltas WHERE sha256 = ?", (runs[5].delta_sha256,))
     with pytest.raises(LedgerError, match=rf"no delta {runs[5].delta_sha256[:12]} is stored"):
         ws.checkout("HEAD", options=CPU)
+
+
+def test_deltas_in_files_are_read_and_checked_too(tmp_path, tiny_model_dir):
+    from core.ledger import Workspace
+
+    ws = Workspace.create(tmp_path / "files.factsmith", tiny_model_dir("gpt2"), author="alice")
+    object.__setattr__(ws._store, "inline_limit", 100)  # every delta counts as large
+    runs = add_run_approve(ws, make_facts(3))
+    ws.commit("three edits in files")
+    assert ws.checkout("HEAD", options=CPU).runs == 3
+    path = tmp_path / "files.factsmith.deltas" / runs[1].delta_sha256[:2] / f"{runs[1].delta_sha256}.safetensors"
+    path.write_bytes(path.read_bytes()[:-8] + b"\0" * 8)
+    with pytest.raises(LedgerError, match=rf"delta {runs[1].delta_sha256[:12]} .* is corrupt"):
+        ws.checkout("HEAD", options=CPU)
+    path.unlink()
+    with pytest.raises(LedgerError, match=r"is missing: expected the file"):
+        ws.checkout("HEAD", options=CPU)
+    ws.close()
