@@ -68,7 +68,7 @@ def test_a_changed_model_passed_in_is_caught_before_a_replay_with_nothing_record
 
 
 def test_a_pristine_model_passed_in_meets_the_record(committed, tiny_lm):
-    ws, runs = committed
+    ws, _ = committed
     recorded = ws.checkout("HEAD", options=CPU).weights_fingerprint
     again = ws.checkout("HEAD", lm=tiny_lm("gpt2"))
     assert again.verified and again.weights_fingerprint == recorded

@@ -34,9 +34,9 @@ def _log(fact_ids: list[str]) -> list[Delta]:
 
     first = _entry(g, "Paris")
     e1 = entry_ids(_codebook_of(first))[0]
-    updates = [(low(),), (first,), (DenseUpdate(PARAM, _rand(g, 128, 32, scale=1e-3)), DenseUpdate(BIAS, _rand(g, 128))),
-               (KeyUpdate(PARAM, _rand(g, 2, 128)), low()), (_entry(g, "Rome", [e1], [5.0]),),
-               (KeyUpdate(PARAM, _rand(g, 1, 128)),), (low(),)]
+    full = (DenseUpdate(PARAM, _rand(g, 128, 32, scale=1e-3)), DenseUpdate(BIAS, _rand(g, 128)))
+    updates = [(low(),), (first,), full, (KeyUpdate(PARAM, _rand(g, 2, 128)), low()),
+               (_entry(g, "Rome", [e1], [5.0]),), (KeyUpdate(PARAM, _rand(g, 1, 128)),), (low(),)]
     return [Delta("hand", u, (fact_id,)) for u, fact_id in zip(updates, fact_ids, strict=True)]
 
 
