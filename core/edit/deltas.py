@@ -243,7 +243,7 @@ def _tensor_hash(t) -> str:
     return hashlib.sha256(flat.view(torch.uint8).numpy().tobytes()).hexdigest()
 
 
-def _check_fits(params: dict[str, Any], delta: Delta) -> None:
+def check_fits(params: dict[str, Any], delta: Delta) -> None:
     for update in delta.weight_updates:
         if update.param not in params:
             raise DeltaError(f"delta of {delta.method} touches {update.param}, which this model does not have")
@@ -259,16 +259,15 @@ def apply_delta(model, delta: Delta) -> AppliedDelta:
     from core.edit.keymemory import install
 
     params = dict(model.named_parameters())
-    _check_fits(params, delta)
-    codebooks = _next_codebooks(model, delta)  # checked before any weight is touched
-    key_states = _next_key_states(model, delta)
+    check_fits(params, delta)
+    codebooks = next_codebooks(model, delta)  # checked before any weight is touched
+    key_states = next_key_states(model, delta)
     originals = {name: params[name].detach().to("cpu", copy=True) for name in delta.params}
     try:
         with torch.no_grad():
             for update in delta.weight_updates:
-                p = params[update.param]
-                p.copy_((p.float() + update.dense().to(p.device)).to(p.dtype))
-        before = _install(model, codebooks)
+                add_update(params[update.param], update)
+        before = install_codebooks(model, codebooks)
     except BaseException:
         _restore(params, originals)
         raise
@@ -278,7 +277,19 @@ def apply_delta(model, delta: Delta) -> AppliedDelta:
                         keys_before, key_states)
 
 
-def _next_key_states(model, delta: Delta) -> dict[str, Any]:
+def add_update(p, update: WeightUpdate) -> None:
+    """p += update, in float32 and rounded to p's dtype once: the one arithmetic every apply
+    and replay uses, so their weights (and fingerprints) agree bit for bit. Call under no_grad."""
+    import torch
+
+    dense = update.dense().to(p.device)
+    if p.dtype == torch.float32:
+        p.add_(dense)  # the very sums of the line below, without its two temporary copies
+    else:
+        p.copy_((p.float() + dense).to(p.dtype))
+
+
+def next_key_states(model, delta: Delta) -> dict[str, Any]:
     """{param: edited-key state after the delta's key updates}, nothing installed yet."""
     from core.edit.keymemory import KeyMemoryError, next_states
 
@@ -288,7 +299,7 @@ def _next_key_states(model, delta: Delta) -> dict[str, Any]:
         raise DeltaError(f"delta of {delta.method}: {exc}") from None
 
 
-def _next_codebooks(model, delta: Delta) -> dict[str, Any]:
+def next_codebooks(model, delta: Delta) -> dict[str, Any]:
     """{module: codebook after the delta's adaptor updates}, computed without installing anything."""
     from core.edit.adaptors import AdaptorError, empty_state, extended, registry
 
@@ -305,7 +316,7 @@ def _next_codebooks(model, delta: Delta) -> dict[str, Any]:
     return out
 
 
-def _install(model, codebooks: Mapping[str, Any]) -> dict[str, Any]:
+def install_codebooks(model, codebooks: Mapping[str, Any]) -> dict[str, Any]:
     """Install the codebooks, all or none; how to undo each."""
     from core.edit.adaptors import registry, undo_of
 

@@ -112,7 +112,7 @@ def state_fingerprint(model) -> str:
     for name, tensor in sorted(model.state_dict().items()):
         t = tensor.detach().to("cpu").contiguous().reshape(-1)
         digest.update(f"{name}\0{t.dtype}\0{tuple(t.shape)}\n".encode())
-        digest.update(t.view(torch.uint8).numpy().tobytes() if t.numel() else b"")
+        digest.update(t.view(torch.uint8).numpy() if t.numel() else b"")  # the buffer itself: no copy
     adaptors = adaptor_digest(model)
     if adaptors is not None:  # absent for plain models, whose fingerprints stay what they were
         digest.update(f"factsmith-adaptors\0{adaptors}\n".encode())
