@@ -47,8 +47,19 @@ class Probe:
         self._last = now
 
     def start(self, phase: str) -> None:
+        self._close_phase()
         self.phase, self._last = phase, time.perf_counter()
         self.timer.start()
+
+    def stop(self) -> None:
+        self._close_phase()
+        self.timer.stop()
+
+    def _close_phase(self) -> None:
+        """File the time since the last tick under the phase that ends, so a phase shorter
+        than one tick (a quick checkout) still has its gap, not a missing row."""
+        if self.timer.isActive():
+            self._tick()
 
 
 class StallWatch:
@@ -117,7 +128,7 @@ def drive(window, probe: Probe, method: str) -> None:
     probe.start("checkout")
     window.checkout("ROOT")
     wait_until(idle)
-    probe.timer.stop()
+    probe.stop()
 
 
 def main() -> None:
