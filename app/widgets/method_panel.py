@@ -84,6 +84,17 @@ class MethodPanel(QGroupBox):
         self.table.horizontalHeader().setSectionResizeMode(0, QHeaderView.ResizeMode.ResizeToContents)
         self.table.horizontalHeader().setStretchLastSection(True)
         self.table.itemChanged.connect(lambda _: self._on_edited())
+        self._build_checkpoint_row()
+        self.stats_label = QLabel()
+        self.stats_label.setObjectName("covariance-status")
+        self.stats_label.setWordWrap(True)
+        self.stats_button = QPushButton("Compute statistics")
+        self.stats_button.clicked.connect(self._request_stats)
+        self._needs: list[StatsNeed] = []
+        self._layout()
+
+    def _build_checkpoint_row(self) -> None:
+        """The trained editor's checkpoint choice and Train…, shown for trained methods only."""
         self.checkpoint = CheckpointChoice()
         self.checkpoint.setToolTip("The trained editor this method edits with (its checkpoint's hyperparameter)")
         self.checkpoint.chosen.connect(lambda value: self.set_override("checkpoint", value))
@@ -97,13 +108,6 @@ class MethodPanel(QGroupBox):
         editor_row.addWidget(self.train_button)
         self.checkpoint_paths: list[str] = []  # checkpoints outside the editors folder (trained here)
         self.trained = False  # the method is a trained editor: the checkpoint row shows
-        self.stats_label = QLabel()
-        self.stats_label.setObjectName("covariance-status")
-        self.stats_label.setWordWrap(True)
-        self.stats_button = QPushButton("Compute statistics")
-        self.stats_button.clicked.connect(self._request_stats)
-        self._needs: list[StatsNeed] = []
-        self._layout()
 
     def _layout(self) -> None:
         form = self._form = QFormLayout()
