@@ -27,6 +27,7 @@ from app.widgets.prompt_panel import PromptPanel
 from app.widgets.review_bar import ReviewBar
 from app.widgets.trace_view import TraceView, trace_selected
 from app.window_actions import WindowActions
+from app.window_train import open_train_dialog
 from app.window_tune import tune_preset
 from core import DEFAULT_THRESHOLDS, demo_model_dir
 
@@ -60,6 +61,7 @@ class MainWindow(WindowActions, QMainWindow):
         self.queue = FactQueue(self.settings)
         self.editor = FactEditor()
         self.method_panel = MethodPanel()
+        self.method_panel.checkpoint_paths = self.settings.recent_checkpoints()
         thresholds = {m: self.settings.threshold(m) for m in DEFAULT_THRESHOLDS}
         self.preview_panel = PreviewPanel(thresholds)
         self.review_bar = ReviewBar()
@@ -123,6 +125,7 @@ class MainWindow(WindowActions, QMainWindow):
         self.editor.suggest_requested.connect(self.suggest)
         self.method_panel.compute_stats_requested.connect(self.compute_statistics)
         self.method_panel.tune_requested.connect(lambda method: tune_preset(self, method))
+        self.method_panel.train_requested.connect(lambda method: open_train_dialog(self, method))
         self.preview_panel.preview_requested.connect(self.preview_selected)
         self.review_bar.decided.connect(self.review_selected)
         self.review_bar.undo_requested.connect(self.undo_review)

@@ -24,18 +24,21 @@ from app.settings import AppSettings
 from core import (
     CommitRecord,
     EditOutcome,
+    Fact,
     LedgerError,
     LoadedModel,
     LoadOptions,
     PatchTrust,
     Progress,
     RunRecord,
+    TrainOptions,
     Workspace,
     apply_patch,
     compute_edit,
     default_workspace_path,
     folder_fingerprint,
     load_model,
+    train_editor,
 )
 
 log = logging.getLogger(__name__)
@@ -203,6 +206,15 @@ class Session(QObject):
                 return fn(progress, ws)
 
         return self.lane.submit(name, run)
+
+    def train_editor(self, method: str, facts: Sequence[Fact], val: Sequence[Fact], options: TrainOptions,
+                     out: Path) -> Job:
+        """Train (or, with ``options.resume``, continue) a method's editor for the live model."""
+        lm = self.lm
+        if lm is None:
+            raise RuntimeError("load a model first: an editor is trained for one model")
+        return self.lane.submit(f"Training the {method} editor", lambda progress: train_editor(
+            lm, method, facts, val, options, out, progress=progress))
 
     # -- queue, preview, commit, history -------------------------------------------------
 

@@ -68,8 +68,13 @@ def record_run(store: Store, *, facts: Sequence[Fact | str], delta: Delta, compu
                seconds: float = 0.0, environment: Mapping[str, Any] | None = None,
                overrides: Mapping[str, str] | None = None) -> RunRecord:
     """Store one edit run and its delta in one transaction. ``computed_on`` is the state
-    fingerprint of the weights the delta was computed against."""
+    fingerprint of the weights the delta was computed against. A trained editor's checkpoint
+    (path, SHA-256, fingerprint) goes into the environment whoever computed the delta."""
+    from core.workflows.editing import checkpoint_used
+
     environment = dict(environment or {})
+    if "editor_checkpoint" not in environment and (used := checkpoint_used(delta)) is not None:
+        environment["editor_checkpoint"] = used
     seed = environment.get("seed")
     with store.writing():
         ids = _fact_ids(store, facts, delta)

@@ -98,12 +98,30 @@ def headline(report: EvaluationReport) -> dict[str, float]:
     return {name: summary[name] for name in HEADLINE_METRICS if name in summary}
 
 
-def environment(lm: LoadedModel, hparams: Any) -> dict[str, Any]:
+# a trained editor's delta.info keys (core.methods.mend) -> the run record's "editor_checkpoint" keys
+_CHECKPOINT_INFO = {"checkpoint": "path", "checkpoint_sha256": "sha256", "checkpoint_step": "step",
+                    "checkpoint_fingerprint": "fingerprint"}
+
+
+def checkpoint_used(delta: Delta | None) -> dict[str, Any] | None:
+    """The trained editor a delta came from (path, file SHA-256, steps, the base model's
+    fingerprint it was trained for), or None for methods without one."""
+    info = dict(delta.info) if delta is not None else {}
+    if "checkpoint" not in info:
+        return None
+    return {name: info[key] for key, name in _CHECKPOINT_INFO.items() if key in info}
+
+
+def environment(lm: LoadedModel, hparams: Any, delta: Delta | None = None) -> dict[str, Any]:
+    """What a run was computed with; ``editor_checkpoint`` when a trained editor made the delta."""
     from importlib.metadata import version
 
     libs = {name: version(name) for name in ("torch", "transformers", "safetensors")}
-    return {"libraries": libs, "device": lm.info.device, "dtype": lm.info.dtype,
-            "seed": getattr(hparams, "seed", None), "model_fingerprint": lm.info.fingerprint}
+    env = {"libraries": libs, "device": lm.info.device, "dtype": lm.info.dtype,
+           "seed": getattr(hparams, "seed", None), "model_fingerprint": lm.info.fingerprint}
+    if (used := checkpoint_used(delta)) is not None:
+        env["editor_checkpoint"] = used
+    return env
 
 
 def preview_prompts(facts: Sequence[Fact], free_prompts: Sequence[str] = ()) -> list[tuple[str, str, str]]:
@@ -151,4 +169,5 @@ def compute_edit(
         after = _generate(lm, rows, preview_tokens)
     previews = tuple(Preview(fid, kind, prompt, b, a) for (fid, kind, prompt), b, a in zip(rows, before, after))
     progress.report(1.0, 1.0, f"{method.name}: edit computed")
-    return EditOutcome(facts, method.name, as_dict(hp), delta, pre, post, previews, seconds, environment(lm, hp))
+    return EditOutcome(facts, method.name, as_dict(hp), delta, pre, post, previews, seconds,
+                       environment(lm, hp, delta))
