@@ -396,3 +396,17 @@ def weights_restored(model, names: list[str]) -> Iterator[None]:
         yield
     finally:
         _restore(params, originals)
+
+
+# a trained editor's delta.info keys (core.methods.mend) -> the run record's "editor_checkpoint" keys
+_CHECKPOINT_INFO = {"checkpoint": "path", "checkpoint_sha256": "sha256", "checkpoint_step": "step",
+                    "checkpoint_fingerprint": "fingerprint"}
+
+
+def checkpoint_used(delta: Delta | None) -> dict | None:
+    """The trained editor a delta came from (path, file SHA-256, steps, the base model's
+    fingerprint it was trained for), or None for methods without one."""
+    info = dict(delta.info) if delta is not None else {}
+    if "checkpoint" not in info:
+        return None
+    return {name: info[key] for key, name in _CHECKPOINT_INFO.items() if key in info}

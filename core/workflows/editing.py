@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from core.edit.deltas import Delta, delta_applied
+from core.edit.deltas import Delta, checkpoint_used, delta_applied
 from core.facts.fact import Fact
 from core.methods import get_method, resolve_hparams
 from core.methods.hparams import as_dict
@@ -96,20 +96,6 @@ def report_verdict(method: str, pre: EvaluationReport, post: EvaluationReport) -
 def headline(report: EvaluationReport) -> dict[str, float]:
     summary = report.summary()
     return {name: summary[name] for name in HEADLINE_METRICS if name in summary}
-
-
-# a trained editor's delta.info keys (core.methods.mend) -> the run record's "editor_checkpoint" keys
-_CHECKPOINT_INFO = {"checkpoint": "path", "checkpoint_sha256": "sha256", "checkpoint_step": "step",
-                    "checkpoint_fingerprint": "fingerprint"}
-
-
-def checkpoint_used(delta: Delta | None) -> dict[str, Any] | None:
-    """The trained editor a delta came from (path, file SHA-256, steps, the base model's
-    fingerprint it was trained for), or None for methods without one."""
-    info = dict(delta.info) if delta is not None else {}
-    if "checkpoint" not in info:
-        return None
-    return {name: info[key] for key, name in _CHECKPOINT_INFO.items() if key in info}
 
 
 def environment(lm: LoadedModel, hparams: Any, delta: Delta | None = None) -> dict[str, Any]:
