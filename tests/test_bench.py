@@ -35,7 +35,7 @@ def test_continual_table_chart_and_json(tmp_path):
     chart, data = tmp_path / "chart.png", tmp_path / "run.json"
     out = run_bench("continual.py", "--methods", "grace", "--edits", "3", "--every", "2", "--fluency-facts", "2",
                     "--out", str(chart), "--json", str(data), cache=tmp_path / "cache")
-    assert "| grace | 0 |" in out and "| grace | 2 |" in out and "| grace | 3 |" in out
+    assert "| grace | 1 | 0 |" in out and "| grace | 1 | 2 |" in out and "| grace | 1 | 3 |" in out
     assert "restored exactly: True" in out
     assert chart.read_bytes().startswith(b"\x89PNG")
     rows = json.loads(data.read_text())["results"]["grace"]["rows"]
@@ -44,7 +44,7 @@ def test_continual_table_chart_and_json(tmp_path):
 
     merged_chart = tmp_path / "merged.png"
     again = run_bench("continual.py", "--merge", str(data), "--out", str(merged_chart), cache=tmp_path / "cache")
-    assert "| grace | 3 |" in again and merged_chart.read_bytes().startswith(b"\x89PNG")
+    assert "| grace | 1 | 3 |" in again and merged_chart.read_bytes().startswith(b"\x89PNG")
 
 
 def test_continual_merge_refuses_a_method_twice(tmp_path):
