@@ -54,8 +54,9 @@ def run_smoke_test(app, window, timeout_s: float, screenshot: Path | None) -> in
     outcome = SmokeOutcome()
 
     def done(code: int, line: str) -> None:
-        outcome.finish(code, line)
-        app.exit(code)
+        if outcome.code is None:  # once: a late signal of the load must not quit a later event loop
+            outcome.finish(code, line)
+            app.exit(code)
 
     def loaded(_state) -> None:
         QTimer.singleShot(300, settled)  # let the window paint what it now shows
@@ -77,9 +78,12 @@ def run_smoke_test(app, window, timeout_s: float, screenshot: Path | None) -> in
     job.succeeded.connect(loaded)
     job.failed.connect(lambda exc: done(EXIT_FAILED, f"smoke test failed: {exc}"))
     job.cancelled.connect(lambda: done(EXIT_FAILED, "smoke test failed: the load was cancelled"))
-    QTimer.singleShot(int(timeout_s * 1000),
-                      lambda: done(EXIT_TIMEOUT, f"smoke test failed: the model did not load within {timeout_s:g} s"))
+    deadline = QTimer(singleShot=True)
+    deadline.timeout.connect(
+        lambda: done(EXIT_TIMEOUT, f"smoke test failed: the model did not load within {timeout_s:g} s"))
+    deadline.start(int(timeout_s * 1000))
     app.exec()
+    deadline.stop()
     code = EXIT_FAILED if outcome.code is None else outcome.code
     for line in outcome.lines or ["smoke test failed: the window closed before the model loaded"]:
         print(line, file=sys.stdout if code == 0 else sys.stderr, flush=True)
