@@ -273,8 +273,8 @@ class Session(QObject):
 
         def run(progress: Progress, ws: Workspace) -> PreviewResult:
             outcome = compute_edit(lm, facts, method, overrides=overrides, progress=progress, free_prompts=prompts)
-            run = ws.record_outcome(outcome, commit.state_fingerprint, overrides)
-            return PreviewResult(outcome, run, read_queue(ws))
+            recorded = ws.record_outcome(outcome, commit.state_fingerprint, overrides)
+            return PreviewResult(outcome, recorded, read_queue(ws))
 
         job = self.submit(f"Previewing {method}", run)
         job.succeeded.connect(lambda result: self.runs_changed.emit(result.queue))
