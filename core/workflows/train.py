@@ -1,4 +1,4 @@
-"""The training job of trained editors (MEND now; KE, InstructEdit and RECIPE can use it).
+"""The training job of trained editors (MEND, RECIPE; KE and InstructEdit can use it).
 
 ``train_editor`` trains a method's editor network for the loaded model on edit requests,
 reporting each step through ``Progress`` (``loss``, ``edit_nll``, ``edit_acc``, ``kl``
@@ -76,7 +76,7 @@ def facts_sha256(facts: Sequence[Fact]) -> str:
 def trainable_method(name: str):
     method = get_method(name)
     if not all(hasattr(method, attr) for attr in TRAINABLE_API):
-        raise EditError(f"{name} is not a trained editor; trainable: mend")
+        raise EditError(f"{name} is not a trained editor; trainable: mend, recipe")
     return method
 
 

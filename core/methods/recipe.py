@@ -1,0 +1,169 @@
+"""RECIPE: retrieval-augmented continuous prompt learning for lifelong editing (Chen et
+al.; seed 003 §4; methods.md §3).
+
+An edit adds one entry per fact to the model's knowledge retrieval repository
+(``core.edit.repository``): the statement k = prompt + new answer is encoded by a frozen
+sentence encoder (all-MiniLM-L6-v2 from its PyPI package; f_rm = max, min and mean
+pooling) and trained maps (``core.methods.recipe_net``) give its knowledge
+representation r_k = MLP_K(f_rm(k)) and continuous prompt p_k = MLP_P(r_k) (l tokens of
+the LLM's embedding width). At inference every query is encoded, the best entry j is
+found by r̃_qᵀ r_kj with r̃_q = MLP_Q(f_rm(q)), and p_kj is prefixed to the input
+embeddings only if that beats the knowledge sentinel's r̃_qᵀ r_Θ; otherwise the model runs
+untouched. The weights never change: the delta is a ``RepositoryUpdate`` (keys, prompts,
+the sentinel key, entry ids), applied and reverted exactly, stored in the edit log,
+checked out, patched and saved beside the weights like GRACE's codebooks. Computing it
+runs no LLM forward at all, so the model is trivially left bit-identical.
+
+Departures from the paper, each forced by the setting:
+
+- The encoder is frozen (the paper fine-tunes RoBERTa): a fine-tuned encoder would be
+  state every edit needs, 90 MB a copy; MiniLM from a pinned package is exact everywhere.
+- MLP_Q is one linear map (the paper: two layers). A linear query map lets each key be
+  stored in the encoder's feature space ([Wᵀ r_k; bᵀ r_k], ``RecipeEditor.feature_keys``),
+  so a repository answers queries with the encoder alone, and an edit log replays without
+  the checkpoint; MLP_K and MLP_P (used only when an edit is made) are the paper's.
+- Retrieval reads the question: teacher-forced scoring names where each row's prompt ends
+  (``core.edit.repository.query_spans``); generation retrieves once, on the prompt.
+
+Training (``factsmith train --method recipe``, ``core.workflows.train``; the losses are in
+``core.methods.recipe_train``) needs a checkpoint per base model; ``checkpoint`` names it
+(empty: the default path for this model); a checkpoint made for another model is refused.
+
+Presets (``core.methods.presets``): the paper's Appendix C for large models; for small
+ones (< 100M) width 1024, Adam 1e-4, 16 requests per step and 2 locality probes each.
+TUNING-TABLE
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from core.edit.deltas import Delta
+from core.edit.repository import RepositoryUpdate, entry_id, repository
+from core.facts.fact import Fact
+from core.methods.base import EditError
+from core.methods.editor_ckpt import Checkpoint, CheckpointError, default_checkpoint, read_checkpoint
+from core.methods.hparams import as_dict
+from core.methods.presets import preset_values
+from core.model.loading import LoadedModel
+from core.util.progress import Progress, silent
+
+EDITOR_ATTR = "_factsmith_recipe_editor"  # the loaded editor, kept on the model object it serves
+
+
+@dataclass(frozen=True)
+class RECIPEHParams:
+    checkpoint: str = ""  # the trained editor; "": the default path for this model
+    prompt_tokens: int = 3  # l, continuous prompt tokens (paper: 3)
+    sentinel_tokens: int = 10  # c, the sentinel's tokens (paper: 10)
+    width: int = 4096  # d_r and the MLPs' hidden width (paper: 4096)
+    lr: float = 1e-5  # Adam (paper: 1e-5)
+    edits_per_step: int = 8  # requests per training step (paper: batch 8)
+    locality_probes: int = 1  # locality prompts per request in the KL term (paper: one)
+    temperature: float = 1.0  # τ of the InfoNCE losses (paper: 1)
+    seed: int = 0
+
+
+class RecipeMethod:
+    name = "recipe"
+    hparams_class = RECIPEHParams
+
+    def preset(self, lm: LoadedModel) -> RECIPEHParams:
+        return RECIPEHParams(**preset_values(self.name, lm))
+
+    def statistics(self, lm: LoadedModel, hparams: RECIPEHParams) -> tuple:
+        return ()
+
+    # --- the trained editor (core.workflows.train's API) -----------------------------
+
+    def new_editor(self, lm: LoadedModel, hp: RECIPEHParams):
+        from core.methods.recipe_net import new_editor
+
+        if min(hp.width, hp.prompt_tokens, hp.sentinel_tokens, hp.edits_per_step) < 1 or hp.temperature <= 0:
+            raise EditError("recipe: width, prompt_tokens, sentinel_tokens and edits_per_step must be positive, "
+                            "and the temperature too")
+        encoder = repository(lm.model).encoder()  # shared with the model's repository; frozen
+        embedding = lm.model.get_input_embeddings().weight
+        return new_editor(encoder, embedding, hp.width, hp.prompt_tokens, hp.sentinel_tokens).to(embedding.device)
+
+    def optimizer(self, editor, hp: RECIPEHParams):
+        import torch
+
+        return torch.optim.Adam(editor.parameters(), lr=hp.lr)
+
+    def load_editor(self, lm: LoadedModel, checkpoint: Checkpoint):
+        """The trained editor of a checkpoint, built with the hyperparameters it was trained with."""
+        hp = RECIPEHParams(**checkpoint.record.hparams)
+        editor = self.new_editor(lm, hp)
+        try:
+            editor.load_state_dict(dict(checkpoint.editor))
+        except RuntimeError as exc:
+            raise CheckpointError(f"the {self.name} checkpoint does not fit this model: {exc}") from exc
+        return editor.eval()
+
+    def batch(self, facts: Sequence[Fact], step: int, hp: RECIPEHParams) -> list:
+        from core.methods.recipe_train import sample_batch
+
+        return sample_batch(facts, step, hp)
+
+    def train_step(self, lm: LoadedModel, editor, batch: Sequence, hp: RECIPEHParams) -> dict[str, float]:
+        from core.methods.recipe_train import train_step
+
+        return train_step(lm, editor, batch, hp)
+
+    # --- edits ---------------------------------------------------------------------
+
+    def compute(self, lm: LoadedModel, facts: Sequence[Fact], hparams: RECIPEHParams | None = None,
+                progress: Progress | None = None) -> Delta:
+        """One repository entry per fact; the model is not run, let alone changed."""
+        hp, progress = hparams or self.preset(lm), progress or silent()
+        if not facts:
+            raise EditError("recipe: no facts to edit")
+        path = Path(hp.checkpoint) if hp.checkpoint else default_checkpoint(self.name, lm.info.fingerprint)
+        editor, info = self._editor_at(lm, path)
+        progress.check()
+        delta = self.editor_delta(lm, editor, facts, hp, info)
+        progress.report(1, 1, f"recipe: {len(facts)} repository entr{'y' if len(facts) == 1 else 'ies'} made")
+        return delta
+
+    def _editor_at(self, lm: LoadedModel, path: Path) -> tuple:
+        """(editor, {checkpoint, step, sha256}) of the checkpoint at ``path``, kept on the model object
+        for the file version it was read from (edits do not change an editor)."""
+        stat = path.stat() if path.is_file() else None
+        key = (str(path.resolve()), stat and (stat.st_mtime_ns, stat.st_size), lm.info.fingerprint)
+        kept = lm.model.__dict__.get(EDITOR_ATTR)
+        if stat is None or kept is None or kept[0] != key:
+            checkpoint = read_checkpoint(path, self.name, lm.info.fingerprint)  # refuses a missing file
+            info = {"checkpoint": str(path), "checkpoint_step": checkpoint.record.step,
+                    "checkpoint_sha256": hashlib.sha256(path.read_bytes()).hexdigest()}
+            kept = (key, self.load_editor(lm, checkpoint), info)
+            object.__setattr__(lm.model, EDITOR_ATTR, kept)  # a plain attribute, not a submodule
+        return kept[1], dict(kept[2])
+
+    def editor_delta(self, lm: LoadedModel, editor, facts: Sequence[Fact], hp: RECIPEHParams,
+                     info: dict | None = None) -> Delta:
+        """The repository entries ``editor`` makes for ``facts``."""
+        import torch
+
+        from core.methods.recipe_train import statement
+
+        labels = tuple(" ".join(f.target_new.split()) for f in facts)
+        try:
+            with torch.no_grad():
+                reps = editor.keys(editor.text_features([statement(f) for f in facts]))
+                keys = editor.feature_keys(reps).float().cpu()
+                prompts = editor.prompts(reps).float().cpu()
+                sentinel = editor.feature_keys(editor.sentinel_key()[None])[0].float().cpu()
+        except (RuntimeError, ValueError) as exc:
+            raise EditError(f"recipe failed: {exc}") from exc
+        ids = torch.tensor([list(entry_id(k, p, label)) for k, p, label in zip(keys, prompts, labels, strict=True)],
+                           dtype=torch.uint8)
+        update = RepositoryUpdate(keys, prompts, sentinel, ids, labels, editor.encoder.identity)
+        info = {**(info or {}), "entries": len(facts), "prompt_tokens": int(prompts.shape[1])}
+        return Delta(self.name, (update,), tuple(f.id for f in facts), as_dict(hp), info)
+
+
+RECIPE = RecipeMethod()
