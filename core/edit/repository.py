@@ -18,6 +18,10 @@ a module-level cache. Its content is an immutable ``RepositoryState``; entries c
 (sha256 of their bits and label), so a revert removes exactly its own entries whatever
 else was added since. All entries must share one sentinel and encoder (one trained
 retriever). An empty repository removes its hooks: an unedited model runs untouched.
+
+Edits are computed with retrieval paused (``retrieval_paused``, in ``core.workflows``): a
+prefix would shift the token positions other methods capture keys and values at, so a weight
+edit or codebook entry is fitted to the weights and codebooks alone.
 """
 
 from __future__ import annotations

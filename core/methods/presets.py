@@ -255,7 +255,10 @@ _RECIPE = MethodPresets(
     reference_layers=None,
     small_layers=None,
     # the paper's Appendix C (l = 3, c = 10, width 4096, Adam 1e-5, batch 8) are the dataclass defaults
-    small=dict(width=1024, lr=1e-4, edits_per_step=16, locality_probes=2),  # quality_dev (table in recipe.py)
+    # quality_dev (table in recipe.py): the encoder's own width (identity start), more contrastive
+    # negatives, and each new prompt tuned on its edit (an extension; "paper" leaves it out)
+    small=dict(width=0, lr=1e-4, edits_per_step=16, contrastive_requests=64, locality_probes=2, refine_steps=50),
+    small_variants={"paper": dict(refine_steps=0)},
 )
 
 PRESETS: Mapping[str, MethodPresets] = {

@@ -59,10 +59,14 @@ class RECIPEHParams:
     checkpoint: str = ""  # the trained editor; "": the default path for this model
     prompt_tokens: int = 3  # l, continuous prompt tokens (paper: 3)
     sentinel_tokens: int = 10  # c, the sentinel's tokens (paper: 10)
-    width: int = 4096  # d_r and the MLPs' hidden width (paper: 4096)
+    width: int = 4096  # d_r and the MLPs' hidden width (paper: 4096); 0: the encoder's feature width
     lr: float = 1e-5  # Adam (paper: 1e-5)
     edits_per_step: int = 8  # requests per training step (paper: batch 8)
     locality_probes: int = 1  # locality prompts per request in the KL term (paper: one)
+    contrastive_requests: int = 0  # requests per step in the contrastive terms (≤ edits_per_step: the same)
+    refine_steps: int = 0  # extension: Adam steps tuning each new prompt on its edit (0: the paper's)
+    refine_lr: float = 0.05
+    refine_threshold: float = 0.1  # stop once every edit's target NLL is below this
     temperature: float = 1.0  # τ of the InfoNCE losses (paper: 1)
     seed: int = 0
 
@@ -82,9 +86,9 @@ class RecipeMethod:
     def new_editor(self, lm: LoadedModel, hp: RECIPEHParams):
         from core.methods.recipe_net import new_editor
 
-        if min(hp.width, hp.prompt_tokens, hp.sentinel_tokens, hp.edits_per_step) < 1 or hp.temperature <= 0:
-            raise EditError("recipe: width, prompt_tokens, sentinel_tokens and edits_per_step must be positive, "
-                            "and the temperature too")
+        if min(hp.prompt_tokens, hp.sentinel_tokens, hp.edits_per_step) < 1 or hp.width < 0 or hp.temperature <= 0:
+            raise EditError("recipe: prompt_tokens, sentinel_tokens, edits_per_step and the temperature must be "
+                            "positive, width 0 (the encoder's feature width) or more")
         encoder = repository(lm.model).encoder()  # shared with the model's repository; frozen
         embedding = lm.model.get_input_embeddings().weight
         return new_editor(encoder, embedding, hp.width, hp.prompt_tokens, hp.sentinel_tokens).to(embedding.device)
@@ -125,7 +129,7 @@ class RecipeMethod:
         path = Path(hp.checkpoint) if hp.checkpoint else default_checkpoint(self.name, lm.info.fingerprint)
         editor, info = self._editor_at(lm, path)
         progress.check()
-        delta = self.editor_delta(lm, editor, facts, hp, info)
+        delta = self.editor_delta(lm, editor, facts, hp, info, progress)
         progress.report(1, 1, f"recipe: {len(facts)} repository entr{'y' if len(facts) == 1 else 'ies'} made")
         return delta
 
@@ -144,25 +148,29 @@ class RecipeMethod:
         return kept[1], dict(kept[2])
 
     def editor_delta(self, lm: LoadedModel, editor, facts: Sequence[Fact], hp: RECIPEHParams,
-                     info: dict | None = None) -> Delta:
+                     info: dict | None = None, progress: Progress | None = None) -> Delta:
         """The repository entries ``editor`` makes for ``facts``."""
         import torch
 
-        from core.methods.recipe_train import statement
+        from core.methods.recipe_train import refined_prompts, statement
 
-        labels = tuple(" ".join(f.target_new.split()) for f in facts)
+        labels, refined = tuple(" ".join(f.target_new.split()) for f in facts), []
         try:
             with torch.no_grad():
                 reps = editor.keys(editor.text_features([statement(f) for f in facts]))
                 keys = editor.feature_keys(reps).float().cpu()
-                prompts = editor.prompts(reps).float().cpu()
+                prompts = editor.prompts(reps)
                 sentinel = editor.feature_keys(editor.sentinel_key()[None])[0].float().cpu()
+            if hp.refine_steps > 0:
+                prompts, refined = refined_prompts(lm, prompts, facts, hp, progress or silent())
+            prompts = prompts.float().cpu()
         except (RuntimeError, ValueError) as exc:
             raise EditError(f"recipe failed: {exc}") from exc
         ids = torch.tensor([list(entry_id(k, p, label)) for k, p, label in zip(keys, prompts, labels, strict=True)],
                            dtype=torch.uint8)
         update = RepositoryUpdate(keys, prompts, sentinel, ids, labels, editor.encoder.identity)
-        info = {**(info or {}), "entries": len(facts), "prompt_tokens": int(prompts.shape[1])}
+        info = {**(info or {}), "entries": len(facts), "prompt_tokens": int(prompts.shape[1]),
+                **({"refine_losses": refined} if refined else {})}
         return Delta(self.name, (update,), tuple(f.id for f in facts), as_dict(hp), info)
 
 

@@ -40,8 +40,15 @@ class RecipeEditor(nn.Module):
         object.__setattr__(self, "encoder", encoder)  # frozen, shared, not part of the state dict
         object.__setattr__(self, "_memo", {})  # text -> f_rm (the encoder is frozen)
         features = encoder.feature_width
+        width = width or features
         self.key = ResidualMLP(features, width, width)  # MLP_K
         self.query = nn.Linear(features, width)  # MLP_Q (linear: see the module docstring)
+        if width == features:  # start from the encoder's own similarity: r = f_rm, r̃ = f_rm / √width
+            nn.init.zeros_(self.key.down.weight)
+            nn.init.zeros_(self.key.down.bias)
+            with torch.no_grad():
+                self.query.weight.copy_(torch.eye(features) / features**0.5)
+                self.query.bias.zero_()
         self.prompt = ResidualMLP(width, width, prompt_tokens * d_model)  # MLP_P
         self.sentinel = nn.Parameter(torch.randn(sentinel_tokens, encoder.width) * 0.02)  # Θ
         self.register_buffer("prompt_scale", torch.tensor(float(prompt_scale)))

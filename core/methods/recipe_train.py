@@ -14,8 +14,11 @@ Prompt learning (InfoNCE δ with temperature τ over R = {r_k1..r_kb, r_Θ}):
 L = mean(L_rel + L_gen + L_loc) + mean(L_no + L_so). Each request contributes its
 sampled paraphrase and ``locality_probes`` locality prompts to the editing loss (the LLM
 passes cost time); the contrastive terms, which only read encoder features, take all of
-its paraphrases and locality prompts (δ averaged per request). The sampling depends on
-(seed, step) alone, so a resumed run sees what an uninterrupted one would.
+its paraphrases and locality prompts (δ averaged per request). ``contrastive_requests``
+(when larger than ``edits_per_step``) draws more requests for the contrastive terms
+alone: more negatives in R for the cost of a few MLP rows, where the paper's batch of 8
+shares one batch size. The sampling depends on (seed, step) alone, so a resumed run sees
+what an uninterrupted one would.
 """
 
 from __future__ import annotations
@@ -40,6 +43,7 @@ class Request:
     fact: Fact
     paraphrase: str | None
     locality: tuple[Probe, ...]
+    edited: bool = True  # in the editing loss (else only in the contrastive terms)
 
 
 def statement(fact: Fact) -> str:
@@ -49,12 +53,12 @@ def statement(fact: Fact) -> str:
 
 def sample_batch(facts: Sequence[Fact], step: int, hp) -> list[Request]:  # hp: RECIPEHParams
     rng = random.Random(hp.seed * 1_000_003 + step)
-    chosen = rng.sample(list(facts), min(hp.edits_per_step, len(facts)))
+    chosen = rng.sample(list(facts), min(max(hp.edits_per_step, hp.contrastive_requests), len(facts)))
     out = []
-    for fact in chosen:
+    for i, fact in enumerate(chosen):
         paraphrase = rng.choice(fact.paraphrases) if fact.paraphrases else None
         probes = rng.sample(list(fact.locality), min(hp.locality_probes, len(fact.locality)))
-        out.append(Request(fact, paraphrase, tuple(probes)))
+        out.append(Request(fact, paraphrase, tuple(probes), i < hp.edits_per_step))
     return out
 
 
@@ -162,8 +166,32 @@ def train_step(lm, editor, batch: Sequence[Request], hp) -> dict[str, float]:
     """Forward and backward of one batch's loss; its figures."""
     statements = [statement(r.fact) for r in batch]
     keys = editor.keys(editor.text_features(statements))
-    edit, figures = edit_losses(lm, editor.prompts(keys), batch)
+    edited = [i for i, r in enumerate(batch) if r.edited]
+    edit, figures = edit_losses(lm, editor.prompts(keys[edited]), [batch[i] for i in edited])
     retrieval, more = contrastive_losses(editor, keys, editor.sentinel_key(), batch, hp.temperature)
     loss = edit + retrieval
     loss.backward()
     return {"loss": float(loss.detach()), **figures, **more}
+
+
+def refined_prompts(lm, prompts: torch.Tensor, facts: Sequence[Fact], hp, progress) -> tuple[torch.Tensor, list]:
+    """The generated prompts (n, l, d) tuned further with Adam on each fact's own edit NLL
+    (``refine_steps``, ``refine_lr``; stopping once every NLL is below ``refine_threshold``):
+    an extension, not the paper's (which uses MLP_P's prompt as it is). Only the edit prompt
+    is read; the LLM is run, never written. Returns (prompts, the NLL per step)."""
+    rows = [encode_pair(lm.tokenizer, f.prompt, f.target_new) for f in facts]
+    tuned = prompts.detach().clone().requires_grad_(True)
+    optimizer = torch.optim.Adam([tuned], lr=hp.refine_lr)
+    losses = []
+    with torch.enable_grad():
+        for step in range(hp.refine_steps):
+            progress.check()
+            nll = row_losses(prefixed_logits(lm, tuned, rows), rows, "target_masked")
+            losses.append(round(float(nll.mean()), 4))
+            progress.report(step + 1, hp.refine_steps, f"recipe: prompt step {step + 1}", loss=losses[-1])
+            if float(nll.max()) < hp.refine_threshold:
+                break
+            optimizer.zero_grad()
+            nll.sum().backward()
+            optimizer.step()
+    return tuned.detach(), losses

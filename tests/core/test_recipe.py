@@ -76,7 +76,7 @@ def test_registry_and_presets(tiny_lm):
     lm = tiny_lm("gpt2")
     assert get_method("recipe") is RECIPE
     small = RECIPE.preset(lm)
-    assert (small.prompt_tokens, small.sentinel_tokens, small.width) == (3, 10, 1024)
+    assert (small.prompt_tokens, small.sentinel_tokens, small.width) == (3, 10, 0)  # 0: MiniLM's 3 × 384
     assert RECIPEHParams().width == 4096 and RECIPEHParams().lr == 1e-5  # the paper's Appendix C
     with pytest.raises(AttributeError):
         small.width = 3  # type: ignore[misc]
@@ -276,3 +276,17 @@ def test_cli_trains_and_edits(tiny_model_dir, tmp_path, capsys):
                  "--set", f"checkpoint={out}", "--json"]) == 0
     report = json.loads(capsys.readouterr().out)
     assert report["method"] == "recipe" and len(report["edits"]) == len(TRAIN)
+
+
+def test_other_methods_compute_their_edits_without_the_prefix(tiny_lm):
+    """A GRACE edit computed beside a repository that retrieves for every prompt is the edit
+    computed without it (the prefix would shift the positions GRACE captures at)."""
+    from core.workflows.editing import compute_edit
+
+    fast = {"layer": "1", "steps": "3", "lr": "0.5", "loss_threshold": "0"}
+    fact = TRAIN[0]
+    plain = compute_edit(tiny_lm("gpt2"), [fact], "grace", fast, preview_tokens=0).delta
+    lm = tiny_lm("gpt2")
+    repository(lm.model).set(_constant_entry(lm, 1.0, 0.0))
+    beside = compute_edit(lm, [fact], "grace", fast, preview_tokens=0).delta
+    assert beside.sha256 == plain.sha256
