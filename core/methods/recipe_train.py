@@ -187,9 +187,9 @@ def refined_prompts(lm, prompts: torch.Tensor, facts: Sequence[Fact], hp, progre
         for step in range(hp.refine_steps):
             progress.check()
             nll = row_losses(prefixed_logits(lm, tuned, rows), rows, "target_masked")
-            losses.append(round(float(nll.mean()), 4))
+            losses.append(round(float(nll.detach().mean()), 4))
             progress.report(step + 1, hp.refine_steps, f"recipe: prompt step {step + 1}", loss=losses[-1])
-            if float(nll.max()) < hp.refine_threshold:
+            if float(nll.detach().max()) < hp.refine_threshold:
                 break
             optimizer.zero_grad()
             nll.sum().backward()
