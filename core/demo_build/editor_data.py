@@ -1,4 +1,4 @@
-"""Training data for trained editors (MEND now; KE, InstructEdit later) on the demo model.
+"""Training data for trained editors (MEND, RECIPE; KE, InstructEdit later) on the demo model.
 
 ``python -m core.demo_build.editor_data [--model assets/demo-model]`` writes
 ``editor_train.jsonl`` into the model folder: one counterfactual edit request per known

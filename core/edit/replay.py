@@ -10,7 +10,8 @@ one product would be faster on large matrices but rounds differently, in an orde
 depends on the BLAS kernel, so a log could verify on one CPU and fail on another.
 
 A replay is all or nothing, and undoable: ``Replayed`` keeps one copy of each weight it
-touches and the codebooks (GRACE) and edited keys (AlphaEdit) it replaced.
+touches and the codebooks (GRACE), edited keys (AlphaEdit) and retrieval repository (RECIPE)
+it replaced.
 """
 
 from __future__ import annotations
@@ -19,7 +20,15 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from core.edit.deltas import Delta, add_update, check_fits, install_codebooks, next_codebooks, next_key_states
+from core.edit.deltas import (
+    Delta,
+    add_update,
+    check_fits,
+    install_codebooks,
+    next_codebooks,
+    next_key_states,
+    next_repository,
+)
 from core.util.progress import Progress, silent
 
 
@@ -31,28 +40,34 @@ class Replayed:
     codebooks: Mapping[str, Any]  # every live codebook state before
     keys: Mapping[str, Any]  # every edited-key state before
     count: int  # deltas replayed
+    repository: Any = None  # the retrieval repository's state before (None: none)
 
 
 def _snapshot(model, params: dict[str, Any], deltas: Sequence[Delta]) -> Replayed:
     from core.edit.adaptors import live_states
     from core.edit.keymemory import memory
+    from core.edit.repository import live_state
 
     touched = sorted({name for delta in deltas for name in delta.params})
     keys = memory(model, create=False)
     return Replayed({name: params[name].detach().to("cpu", copy=True) for name in touched}, live_states(model),
-                    keys.states() if keys is not None else {}, len(deltas))
+                    keys.states() if keys is not None else {}, len(deltas), live_state(model))
 
 
 def _apply(model, params: dict[str, Any], delta: Delta) -> None:
     """One delta, the way ``apply_delta`` does it: codebooks and keys worked out before any weight changes."""
     from core.edit.keymemory import install
+    from core.edit.repository import repository
 
     codebooks = next_codebooks(model, delta) if delta.adaptor_updates else {}
     key_states = next_key_states(model, delta) if delta.key_updates else {}
+    entries = next_repository(model, delta)  # None: the delta adds no entries
     for update in delta.weight_updates:
         add_update(params[update.param], update)
     install_codebooks(model, codebooks)
     install(model, key_states)
+    if entries is not None:
+        repository(model).set(entries)
 
 
 def replay_deltas(model, deltas: Sequence[Delta], progress: Progress | None = None) -> Replayed:
@@ -77,11 +92,12 @@ def replay_deltas(model, deltas: Sequence[Delta], progress: Progress | None = No
 
 
 def undo_replay(model, replayed: Replayed) -> None:
-    """Put back the weights, codebooks and edited keys a replay replaced, bit for bit."""
+    """Put back the weights, codebooks, edited keys and repository a replay replaced, bit for bit."""
     import torch
 
     from core.edit.adaptors import live_states, registry
     from core.edit.keymemory import memory
+    from core.edit.repository import live_state, repository
 
     params = dict(model.named_parameters())
     with torch.no_grad():
@@ -97,3 +113,5 @@ def undo_replay(model, replayed: Replayed) -> None:
     if keys is not None:
         for param in set(keys.states()) | set(replayed.keys):
             keys.set(param, replayed.keys.get(param))
+    if live_state(model) is not replayed.repository:
+        repository(model).set(replayed.repository)

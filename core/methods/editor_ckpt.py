@@ -1,4 +1,4 @@
-"""Checkpoints of trained editors (MEND now; KE, InstructEdit and RECIPE can share it).
+"""Checkpoints of trained editors (MEND, RECIPE; KE and InstructEdit can share it).
 
 One safetensors file holds the editor's tensors (``editor::NAME``), the optimiser state
 for resuming (``optim::INDEX::KEY``, its parameter groups as JSON in the metadata) and

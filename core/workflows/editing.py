@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from core.edit.deltas import Delta, checkpoint_used, delta_applied
+from core.edit.repository import retrieval_paused
 from core.facts.fact import Fact
 from core.methods import get_method, resolve_hparams
 from core.methods.hparams import as_dict
@@ -148,7 +149,8 @@ def compute_edit(
     before = _generate(lm, rows, preview_tokens)
     progress.check()
     started = time.perf_counter()
-    delta = method.compute(lm, facts, hp, progress.stage(0.15, 0.85))
+    with retrieval_paused(lm.model):  # a RECIPE prompt would shift the positions edits capture at
+        delta = method.compute(lm, facts, hp, progress.stage(0.15, 0.85))
     seconds = time.perf_counter() - started
     post = evaluate(lm, facts, edit=delta, reference=reference, progress=progress.stage(0.85, 0.97))
     with delta_applied(lm.model, delta):

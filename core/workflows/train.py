@@ -1,4 +1,4 @@
-"""The training job of trained editors (MEND now; KE, InstructEdit and RECIPE can use it).
+"""The training job of trained editors (MEND, RECIPE; KE and InstructEdit can use it).
 
 ``train_editor`` trains a method's editor network for the loaded model on edit requests,
 reporting each step through ``Progress`` (``loss``, ``edit_nll``, ``edit_acc``, ``kl``
