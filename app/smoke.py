@@ -52,10 +52,16 @@ def run_smoke_test(app, window, timeout_s: float, screenshot: Path | None) -> in
     from PySide6.QtCore import QTimer
 
     outcome = SmokeOutcome()
+    deadline = QTimer()
+    deadline.setSingleShot(True)
 
     def done(code: int, line: str) -> None:
-        outcome.finish(code, line)
-        app.exit(code)
+        # Only the first outcome ends the loop: a late load or timer must not stop
+        # whatever event loop runs after this one (the app's, or a test's)
+        if outcome.code is None:
+            outcome.finish(code, line)
+            deadline.stop()
+            app.exit(code)
 
     def loaded(_state) -> None:
         QTimer.singleShot(300, settled)  # let the window paint what it now shows
@@ -77,9 +83,11 @@ def run_smoke_test(app, window, timeout_s: float, screenshot: Path | None) -> in
     job.succeeded.connect(loaded)
     job.failed.connect(lambda exc: done(EXIT_FAILED, f"smoke test failed: {exc}"))
     job.cancelled.connect(lambda: done(EXIT_FAILED, "smoke test failed: the load was cancelled"))
-    QTimer.singleShot(int(timeout_s * 1000),
-                      lambda: done(EXIT_TIMEOUT, f"smoke test failed: the model did not load within {timeout_s:g} s"))
+    deadline.timeout.connect(
+        lambda: done(EXIT_TIMEOUT, f"smoke test failed: the model did not load within {timeout_s:g} s"))
+    deadline.start(max(0, int(timeout_s * 1000)))
     app.exec()
+    deadline.stop()
     code = EXIT_FAILED if outcome.code is None else outcome.code
     for line in outcome.lines or ["smoke test failed: the window closed before the model loaded"]:
         print(line, file=sys.stdout if code == 0 else sys.stderr, flush=True)

@@ -1,4 +1,4 @@
-"""``factsmith train``: train an editor network (MEND, KE, InstructEdit) for a model on edit requests."""
+"""``factsmith train``: train an editor network (MEND, KE, InstructEdit, RECIPE) for a model on edit requests."""
 
 from __future__ import annotations
 

@@ -12,6 +12,10 @@ state it replaced.
 An adaptor update (GRACE) changes no weight: it adds entries to the codebook adaptor on
 one module and may change the radii of entries already there (``core.edit.adaptors``). Its
 receipt keeps the codebook it replaced, so reverting is exact too.
+
+A repository update (RECIPE) changes no weight: it adds (key, continuous prompt) entries to
+the model's retrieval repository (``core.edit.repository``); reverting removes exactly
+those entries, by id.
 """
 
 from __future__ import annotations
@@ -23,6 +27,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from core.edit.repository import RepositoryUpdate
 
 
 class DeltaError(ValueError):
@@ -104,7 +110,7 @@ class KeyUpdate:
         return {f"keys::{self.param}": self.keys}
 
 
-Update = LowRankUpdate | DenseUpdate | AdaptorUpdate | KeyUpdate
+Update = LowRankUpdate | DenseUpdate | AdaptorUpdate | KeyUpdate | RepositoryUpdate
 WeightUpdate = LowRankUpdate | DenseUpdate
 
 
@@ -132,6 +138,8 @@ class Delta:
         if self.adaptor_updates:  # only then, so weight deltas keep the hashes they always had
             header["adaptor_labels"] = json.dumps({u.module: list(u.labels) for u in self.adaptor_updates},
                                                   sort_keys=True)
+        for u in self.repository_updates:  # at most one; absent elsewhere, so other hashes stay
+            header["repository"] = json.dumps({"labels": list(u.labels), "encoder": u.encoder}, sort_keys=True)
         return header
 
     @property
@@ -164,6 +172,10 @@ class Delta:
     @property
     def key_updates(self) -> tuple[KeyUpdate, ...]:
         return tuple(u for u in self.updates if isinstance(u, KeyUpdate))
+
+    @property
+    def repository_updates(self) -> tuple[RepositoryUpdate, ...]:
+        return tuple(u for u in self.updates if isinstance(u, RepositoryUpdate))
 
     def to_bytes(self) -> bytes:
         from safetensors.torch import save
@@ -209,6 +221,11 @@ def _delta_from(tensors: dict[str, Any], meta: dict[str, str]) -> Delta:
             updates.append(_adaptor_update(param, tensors, labels))
         elif kind == "keys":
             updates.append(KeyUpdate(param, tensors[name]))
+        elif kind == "repository" and param == "keys":
+            extra = json.loads(meta.get("repository", "{}"))
+            updates.append(RepositoryUpdate(*(tensors[f"repository::{p}"] for p in ("keys", "prompts", "sentinel",
+                                                                                     "ids")),
+                                            tuple(extra.get("labels", ())), extra.get("encoder", "")))
     delta = Delta(
         method=meta.get("method", ""),
         updates=tuple(updates),
@@ -234,6 +251,7 @@ class AppliedDelta:
     codebooks_written: Mapping[str, str] = field(default_factory=dict)
     keys_before: Mapping[str, Any] = field(default_factory=dict)  # edited-key states replaced (None: none)
     keys_written: Mapping[str, Any] = field(default_factory=dict)  # the states installed, checked by identity
+    repository_ids: tuple[bytes, ...] = ()  # the repository entries added (removed again by id)
 
 
 def _tensor_hash(t) -> str:
@@ -243,7 +261,7 @@ def _tensor_hash(t) -> str:
     return hashlib.sha256(flat.view(torch.uint8).numpy().tobytes()).hexdigest()
 
 
-def _check_fits(params: dict[str, Any], delta: Delta) -> None:
+def check_fits(params: dict[str, Any], delta: Delta) -> None:
     for update in delta.weight_updates:
         if update.param not in params:
             raise DeltaError(f"delta of {delta.method} touches {update.param}, which this model does not have")
@@ -259,26 +277,58 @@ def apply_delta(model, delta: Delta) -> AppliedDelta:
     from core.edit.keymemory import install
 
     params = dict(model.named_parameters())
-    _check_fits(params, delta)
-    codebooks = _next_codebooks(model, delta)  # checked before any weight is touched
-    key_states = _next_key_states(model, delta)
+    check_fits(params, delta)
+    codebooks = next_codebooks(model, delta)  # checked before any weight is touched
+    key_states = next_key_states(model, delta)
+    repository = next_repository(model, delta)
     originals = {name: params[name].detach().to("cpu", copy=True) for name in delta.params}
     try:
         with torch.no_grad():
             for update in delta.weight_updates:
-                p = params[update.param]
-                p.copy_((p.float() + update.dense().to(p.device)).to(p.dtype))
-        before = _install(model, codebooks)
+                add_update(params[update.param], update)
+        before = install_codebooks(model, codebooks)
     except BaseException:
         _restore(params, originals)
         raise
     keys_before = install(model, key_states)  # cannot fail: plain dict writes
+    added = _install_repository(model, repository, delta)
     written = {name: _tensor_hash(params[name]) for name in originals}
     return AppliedDelta(delta, originals, written, before, {m: s.digest() for m, s in codebooks.items()},
-                        keys_before, key_states)
+                        keys_before, key_states, added)
 
 
-def _next_key_states(model, delta: Delta) -> dict[str, Any]:
+def next_repository(model, delta: Delta):
+    """The retrieval repository after the delta's entries (None: it adds none); nothing installed."""
+    from core.edit.repository import RepositoryError, next_state
+
+    try:
+        return next_state(model, delta.repository_updates)
+    except RepositoryError as exc:
+        raise DeltaError(f"delta of {delta.method}: {exc}") from None
+
+
+def _install_repository(model, state, delta: Delta) -> tuple[bytes, ...]:
+    """Install the state (None: nothing to do); the ids of the entries the delta added."""
+    from core.edit.repository import repository
+
+    if state is not None:
+        repository(model).set(state)
+    return tuple(bytes(i.tolist()) for u in delta.repository_updates for i in u.ids)
+
+
+def add_update(p, update: WeightUpdate) -> None:
+    """p += update, in float32 and rounded to p's dtype once: the one arithmetic every apply
+    and replay uses, so their weights (and fingerprints) agree bit for bit. Call under no_grad."""
+    import torch
+
+    dense = update.dense().to(p.device)
+    if p.dtype == torch.float32:
+        p.add_(dense)  # the very sums of the line below, without its two temporary copies
+    else:
+        p.copy_((p.float() + dense).to(p.dtype))
+
+
+def next_key_states(model, delta: Delta) -> dict[str, Any]:
     """{param: edited-key state after the delta's key updates}, nothing installed yet."""
     from core.edit.keymemory import KeyMemoryError, next_states
 
@@ -288,7 +338,7 @@ def _next_key_states(model, delta: Delta) -> dict[str, Any]:
         raise DeltaError(f"delta of {delta.method}: {exc}") from None
 
 
-def _next_codebooks(model, delta: Delta) -> dict[str, Any]:
+def next_codebooks(model, delta: Delta) -> dict[str, Any]:
     """{module: codebook after the delta's adaptor updates}, computed without installing anything."""
     from core.edit.adaptors import AdaptorError, empty_state, extended, registry
 
@@ -305,7 +355,7 @@ def _next_codebooks(model, delta: Delta) -> dict[str, Any]:
     return out
 
 
-def _install(model, codebooks: Mapping[str, Any]) -> dict[str, Any]:
+def install_codebooks(model, codebooks: Mapping[str, Any]) -> dict[str, Any]:
     """Install the codebooks, all or none; how to undo each."""
     from core.edit.adaptors import registry, undo_of
 
@@ -359,11 +409,28 @@ def revert_delta(model, applied: AppliedDelta) -> None:
     except KeyMemoryError as exc:
         raise DeltaError(f"{exc} after this {applied.delta.method} delta was applied; revert the later edits "
                          "first") from None
+    repository = _repository_without(model, applied)
     _restore(params, applied.originals)
     for module, state in previous.items():
         reg.set(module, state)  # None removes the adaptor and its hook
     for param, state in applied.keys_before.items():
         mem.set(param, state)
+    if applied.repository_ids:
+        from core.edit.repository import repository as live_repository
+
+        live_repository(model).set(repository)
+
+
+def _repository_without(model, applied: AppliedDelta):
+    """The retrieval repository without the receipt's entries; DeltaError when one is gone."""
+    from core.edit.repository import RepositoryError, live_state, removed
+
+    if not applied.repository_ids:
+        return None
+    try:
+        return removed(live_state(model), applied.repository_ids)
+    except RepositoryError as exc:
+        raise DeltaError(f"cannot revert this {applied.delta.method} delta: {exc}") from None
 
 
 @contextmanager
@@ -385,3 +452,17 @@ def weights_restored(model, names: list[str]) -> Iterator[None]:
         yield
     finally:
         _restore(params, originals)
+
+
+# a trained editor's delta.info keys (core.methods.mend) -> the run record's "editor_checkpoint" keys
+_CHECKPOINT_INFO = {"checkpoint": "path", "checkpoint_sha256": "sha256", "checkpoint_step": "step",
+                    "checkpoint_fingerprint": "fingerprint"}
+
+
+def checkpoint_used(delta: Delta | None) -> dict | None:
+    """The trained editor a delta came from (path, file SHA-256, steps, the base model's
+    fingerprint it was trained for), or None for methods without one."""
+    info = dict(delta.info) if delta is not None else {}
+    if "checkpoint" not in info:
+        return None
+    return {name: info[key] for key, name in _CHECKPOINT_INFO.items() if key in info}

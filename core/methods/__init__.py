@@ -24,11 +24,12 @@ _REGISTRY: dict[str, str] = {
     "mend": "core.methods.mend:MEND",
     "ke": "core.methods.ke:KE",
     "instructedit": "core.methods.instructedit:INSTRUCTEDIT",
+    "recipe": "core.methods.recipe:RECIPE",
 }
 
 # The methods whose edits come from an editor network trained beforehand (``factsmith train``,
-# ``core.workflows.train``); each is a ``core.methods.trained.TrainedEditorMethod``.
-TRAINED_EDITORS = ("mend", "ke", "instructedit")
+# ``core.workflows.train``); all but RECIPE are ``core.methods.trained.TrainedEditorMethod``s.
+TRAINED_EDITORS = ("mend", "ke", "instructedit", "recipe")
 
 
 def method_names() -> list[str]:

@@ -91,7 +91,7 @@ class TrainedEditorMethod:
         return delta
 
     def editor_at(self, lm: LoadedModel, path: Path) -> tuple:
-        """(editor, {checkpoint path, step, sha256}) of the checkpoint at ``path``, read once
+        """(editor, {checkpoint path, step, sha256, fingerprint}) of the checkpoint at ``path``, read once
         per file version and device and kept in the model's memo (editing never changes it)."""
         if not path.is_file():
             read_checkpoint(path, self.name, lm.info.fingerprint)  # raises, saying how to train one
@@ -103,7 +103,8 @@ class TrainedEditorMethod:
         checkpoint = read_checkpoint(path, self.name, lm.info.fingerprint)
         editor = self.load_editor(lm, checkpoint)
         info = {"checkpoint": str(path), "checkpoint_step": checkpoint.record.step,
-                "checkpoint_sha256": hashlib.sha256(path.read_bytes()).hexdigest()}
+                "checkpoint_sha256": hashlib.sha256(path.read_bytes()).hexdigest(),
+                "checkpoint_fingerprint": checkpoint.record.fingerprint}
         return editor, info, tuple(editor.state_dict().values())  # the tensors: the memo counts their bytes
 
     def editor_delta(self, lm: LoadedModel, editor, facts: Sequence[Fact], hp, info: dict | None = None) -> Delta:

@@ -88,7 +88,7 @@ def rate_text(done: float, total: float | None, rate: float, unit: str = "tokens
     left once the rate is known (positive)."""
     parts = [f"{done:,.0f} / {total:,.0f} {unit}" if total else f"{done:,.0f} {unit}"]
     if rate > 0:
-        parts.append(f"{rate:,.0f} {short}/s")
+        parts.append(f"{rate:,.1f} {short}/s" if rate < 10 else f"{rate:,.0f} {short}/s")  # slow work: 0.4 step/s
         if total:
             parts.append(f"{_duration(max(0.0, total - done) / rate)} left")
     return " · ".join(parts)

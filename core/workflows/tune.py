@@ -23,6 +23,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from core.edit.repository import retrieval_paused
 from core.facts.fact import Fact
 from core.methods import EditError, get_method
 from core.methods.hparams import as_dict
@@ -159,7 +160,8 @@ def _score(lm: LoadedModel, method, hp, facts: Sequence[Fact], reference: Refere
         progress.check()
         step = progress.stage(j / len(facts), (j + 1) / len(facts))
         step.report(0.0, 1.0, f"{label}, fact {j + 1} of {len(facts)}")
-        delta = method.compute(lm, [fact], hp, step.stage(0.0, 0.9))
+        with retrieval_paused(lm.model):  # as compute_edit: no RECIPE prefix under the edit's captures
+            delta = method.compute(lm, [fact], hp, step.stage(0.0, 0.9))
         reports.append(evaluate(lm, [fact], edit=delta, reference=reference, options=_OPTIONS,
                                 progress=step.stage(0.9, 1.0)))
     means = aggregate(reports)

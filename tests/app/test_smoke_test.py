@@ -46,6 +46,20 @@ def test_smoke_test_times_out_non_zero(qapp, capsys):
     assert "did not load within 0.001 s" in out.err
 
 
+def test_a_late_outcome_does_not_stop_the_event_loops_that_follow(qapp, capsys):
+    """After a timeout the load still ends (or is cancelled at close): that late outcome must
+    not call exit on whatever event loop runs next (it stopped every later test's waits)."""
+    import time
+
+    from PySide6.QtCore import QEventLoop, QTimer
+
+    assert _smoke(qapp, capsys, timeout_s=0.001)[0] == 2
+    loop, started = QEventLoop(), time.monotonic()
+    QTimer.singleShot(5000, loop.quit)
+    loop.exec()
+    assert time.monotonic() - started > 4.5
+
+
 def test_screenshot_needs_smoke_test(capsys):
     from app.launcher import main
 
@@ -85,3 +99,13 @@ def test_a_window_larger_than_the_screen_is_fitted_to_it(qtbot):
     small.resize(400, 300)
     show_on_screen(small)
     assert (small.width(), small.height()) == (400, 300) and not small.isMaximized()
+
+
+def test_a_late_signal_of_the_cancelled_load_quits_no_later_event_loop(qapp, capsys, qtbot):
+    from PySide6.QtCore import QTimer
+
+    code, _ = _smoke(qapp, capsys, timeout_s=0.001)  # closed with the load still queued: it is cancelled
+    assert code == 2
+    timer = QTimer(singleShot=True)
+    with qtbot.waitSignal(timer.timeout, timeout=10_000):  # the cancellation arrives in this loop
+        timer.start(500)
