@@ -265,6 +265,8 @@ _KE = MethodPresets(
     reference_layers=LastLayers(3),  # MEND's layers, so the two compare on the same matrices
     small_layers=LastLayers(3),
     small=dict(edit_lr=20.0, lr=1e-3, lr_step=1e-2, edits_per_step=4),  # quality_dev (ke.py)
+)
+
 _RECIPE = MethodPresets(
     layer_field="",  # the prompt is prefixed to the input embeddings: no layer is edited
     reference_layers=None,

@@ -141,7 +141,7 @@ def test_without_target_true_the_old_answer_is_the_models_own(tiny_lm):
     bare = fact_from_dict({"subject": FACT.subject, "prompt": FACT.prompt, "target_new": FACT.target_new})
     new = encode_pair(lm.tokenizer, FACT.prompt, FACT.target_new).target_ids
     said = continuation(lm, FACT.prompt, SamplingOptions(max_new_tokens=len(new))).strip()
-    ids, segments = condition_tokens(lm, bare)
+    _, segments = condition_tokens(lm, bare)
     assert said and segments.count(1) == len(encode_pair(lm.tokenizer, FACT.prompt, said).target_ids)
 
 
