@@ -54,7 +54,8 @@ def _pick(qtbot, monkeypatch, field, path):
 def test_start_waits_for_a_chosen_training_file(qtbot, window, tmp_path, monkeypatch):
     _menu_action(window, "Tools", "Train editor…").trigger()
     dialog = window.train_dialog
-    assert dialog.isVisible() and [dialog.method.itemText(i) for i in range(dialog.method.count())] == ["mend"]
+    methods = [dialog.method.itemText(i) for i in range(dialog.method.count())]
+    assert dialog.isVisible() and methods == ["mend", "ke", "instructedit", "recipe"]
     assert dialog.data.path.text() == "" and "Demo training set" in dialog.data.path.placeholderText()
     assert not dialog.start_button.isEnabled() and not dialog.resume_button.isEnabled()
     dialog.start()  # Enter or a stray call: no file, no job

@@ -18,6 +18,7 @@ from core.methods.instructions import GENERIC, TASK_NAMES, TASKS, for_relation
 from core.methods.mend import MENDHParams
 from core.model.fingerprint import state_fingerprint
 from core.model.tokens import encode_text
+from core.util.progress import Cancelled, Progress
 from core.workflows.train import TrainOptions, train_editor
 
 TRAIN = [fact_from_dict(r) for r in (
@@ -174,3 +175,24 @@ def test_cli_trains_and_edits(tiny_model_dir, tmp_path, capsys):
                  "--set", f"checkpoint={out}", "--json"]) == 0
     report = json.loads(capsys.readouterr().out)
     assert report["method"] == "instructedit" and len(report["edits"]) == len(TRAIN)
+
+
+def test_cancel_leaves_the_model_and_the_last_checkpoint_unchanged(tiny_lm, tmp_path):
+    lm = tiny_lm("gpt2")
+    before, out = state_fingerprint(lm.model), tmp_path / "ie.safetensors"
+    progress = Progress()
+
+    def on_report(event):
+        if event.done >= 3:
+            progress.cancel()
+
+    with pytest.raises(Cancelled):
+        train_editor(lm, "instructedit", TRAIN, (), TrainOptions(steps=10, save_every=2, val_every=100), out, FAST,
+                     Progress(on_report, progress._cancel))
+    assert state_fingerprint(lm.model) == before
+    assert read_checkpoint(out, "instructedit", lm.info.fingerprint).record.step == 2
+    cancelled = Progress()
+    cancelled.cancel()
+    with pytest.raises(Cancelled):
+        INSTRUCTEDIT.compute(lm, [CITY], with_overrides(INSTRUCTEDIT.preset(lm), {"checkpoint": str(out)}), cancelled)
+    assert state_fingerprint(lm.model) == before

@@ -203,3 +203,27 @@ def test_cli_trains_and_edits_with_the_checkpoint(tiny_model_dir, tmp_path, caps
                  "--set", f"checkpoint={out}", "--json"]) == 0
     report = json.loads(capsys.readouterr().out)
     assert report["method"] == "ke" and len(report["edits"]) == len(TRAIN)
+
+
+def test_cancel_leaves_the_model_and_the_last_checkpoint_unchanged(tiny_lm, tmp_path):
+    from core.util.progress import Cancelled
+
+    lm = tiny_lm("llama")
+    before, out = state_fingerprint(lm.model), tmp_path / "ke.safetensors"
+    progress = Progress()
+
+    def on_report(event):
+        if event.done >= 3:
+            progress.cancel()
+
+    with pytest.raises(Cancelled):
+        train_editor(lm, "ke", TRAIN, (), TrainOptions(steps=10, save_every=2, val_every=100), out, FAST,
+                     Progress(on_report, progress._cancel))
+    assert state_fingerprint(lm.model) == before
+    assert read_checkpoint(out, "ke", lm.info.fingerprint).record.step == 2
+    assert [p.name for p in tmp_path.iterdir() if p.name.endswith(".tmp")] == []
+    cancelled = Progress()
+    cancelled.cancel()
+    with pytest.raises(Cancelled):  # an edit cancelled before it is returned: no delta, model untouched
+        KE.compute(lm, [FACT], with_overrides(KE.preset(lm), {"checkpoint": str(out)}), cancelled)
+    assert state_fingerprint(lm.model) == before

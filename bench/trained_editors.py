@@ -1,0 +1,243 @@
+"""Trained editors (MEND, KE, InstructEdit) on the demo model: train, then single edits of the
+held-out test split (subjects c-f), teacher-forced, overall and per relation.
+
+    OMP_NUM_THREADS=1 .venv/bin/python bench/trained_editors.py [--methods ke,instructedit]
+        [--steps 300] [--compare] [--jobs 2] [--set METHOD.KEY=VALUE ...] [--plot DIR] [--json F]
+
+Each editor is trained in a child process on ``editor_train.jsonl`` (subjects 0-b),
+validated on ``quality_dev.jsonl``, for ``--steps`` steps; its training time (wall) and
+peak memory (the child's maximum resident set) are reported beside the edit figures:
+reliability, generality and locality (teacher-forced) and seconds per edit. InstructEdit
+holds city → country out of training (``held_out=city_country``, the unseen task).
+
+``--compare`` adds InstructEdit's claims (seed 001 §4): single-task MEND editors, one per
+training task (capital, currency, language, continent), each measured on its own task,
+beside the one InstructEdit editor on the same task; and a multi-task MEND trained on the
+same four tasks without instructions beside InstructEdit on the held-out task.
+
+``--plot DIR`` saves each run's training curve (loss per step, smoothed, and validation
+reliability) as ``DIR/trained-<run>.png``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _results import add_device_arg, record
+
+SEEN = ("capital", "currency", "language", "continent")
+HELD_OUT = "city_country"
+KEYS = ("reliability", "generality", "locality")
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--methods", default="ke,instructedit", help="trained editors to measure")
+    parser.add_argument("--steps", type=int, default=300, help="training steps per editor")
+    parser.add_argument("--compare", action="store_true", help="also InstructEdit against single- and multi-task MEND")
+    parser.add_argument("--jobs", type=int, default=1, help="training runs at once (one core each)")
+    parser.add_argument("--limit", type=int, help="first N training requests only (a quick run)")
+    parser.add_argument("--set", dest="assignments", action="append", default=[], metavar="METHOD.KEY=VALUE")
+    parser.add_argument("--plot", type=Path, metavar="DIR", help="save the training curves as PNGs here")
+    parser.add_argument("--json", type=Path, help="also write the figures as JSON")
+    parser.add_argument("--train-child", type=Path, help=argparse.SUPPRESS)  # internal: one training run
+    add_device_arg(parser)
+    return parser.parse_args(argv)
+
+
+def runs_of(args: argparse.Namespace) -> list[dict]:
+    """The training runs: name, method, relations trained on (None: all), overrides."""
+    runs = []
+    for method in args.methods.split(","):
+        extra = {"held_out": HELD_OUT} if method == "instructedit" else {}
+        runs.append({"name": method, "method": method, "relations": None, "overrides": extra})
+    if args.compare:
+        if "instructedit" not in args.methods.split(","):
+            runs.append({"name": "instructedit", "method": "instructedit", "relations": None,
+                         "overrides": {"held_out": HELD_OUT}})
+        runs.append({"name": "mend-multi", "method": "mend", "relations": list(SEEN), "overrides": {}})
+        runs += [{"name": f"mend-{r}", "method": "mend", "relations": [r], "overrides": {}} for r in SEEN]
+    for run in runs:
+        for item in args.assignments:
+            name, _, rest = item.partition(".")
+            key, _, value = rest.partition("=")
+            if name in (run["name"], run["method"]):
+                run["overrides"][key] = value
+    return runs
+
+
+def read_facts(name: str, relations=None, limit: int | None = None):
+    from core.facts.fact import fact_from_dict
+    from core.util.paths import demo_model_dir
+
+    rows = [json.loads(r) for r in (demo_model_dir() / name).read_text(encoding="utf-8").splitlines() if r.strip()]
+    facts = [fact_from_dict(r) for r in rows if relations is None or r.get("relation") in relations]
+    return facts[:limit] if limit else facts
+
+
+def train_child(spec_path: Path) -> None:
+    """One training run (in its own process, so its peak memory is its own)."""
+    from core.model.loading import LoadOptions, load_model
+    from core.util.paths import demo_model_dir
+    from core.workflows.train import TrainOptions, train_editor
+
+    spec = json.loads(spec_path.read_text(encoding="utf-8"))
+    lm = load_model(demo_model_dir(), LoadOptions(device=spec["device"]))
+    facts = read_facts("editor_train.jsonl", spec["relations"], spec["limit"])
+    val = read_facts("quality_dev.jsonl", spec["relations"])
+    every = max(1, spec["steps"] // 4)
+    options = TrainOptions(steps=spec["steps"], save_every=spec["steps"], val_every=every, val_size=10)
+    started = time.perf_counter()
+    result = train_editor(lm, spec["method"], facts, val, options, Path(spec["out"]), spec["overrides"])
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    spec_path.write_text(json.dumps({**spec, "seconds": round(time.perf_counter() - started, 1),
+                                     "peak_mb": round(peak_mb), "requests": len(facts),
+                                     "losses": list(result.record.losses),
+                                     "validation": list(result.record.validation)}), encoding="utf-8")
+
+
+def train_all(runs: list[dict], args: argparse.Namespace, folder: Path) -> list[dict]:
+    """Each run trained in a child process (``--jobs`` at once); the runs with their results."""
+    def one(run: dict) -> dict:
+        spec = folder / f"{run['name']}.json"
+        spec.write_text(json.dumps({**run, "steps": args.steps, "limit": args.limit, "device": args.device,
+                                    "out": str(folder / f"{run['name']}.safetensors")}), encoding="utf-8")
+        env = {**os.environ, "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "1")}
+        done = subprocess.run([sys.executable, __file__, "--train-child", str(spec)], env=env,
+                              capture_output=True, text=True)
+        if done.returncode != 0:
+            raise RuntimeError(f"training {run['name']} failed:\n{done.stderr[-3000:]}")
+        print(f"trained {run['name']}", flush=True)
+        return json.loads(spec.read_text(encoding="utf-8"))
+
+    with ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:
+        return list(pool.map(one, runs))
+
+
+def figures(lm, method: str, checkpoint: str, facts, overrides: dict) -> tuple[dict, float]:
+    """({"all" or relation: {reliability, generality, locality}}, seconds per edit): single
+    edits of ``facts``, teacher-forced."""
+    from core.methods import get_method
+    from core.methods.hparams import with_overrides
+    from core.metrics.evaluation import capture_reference, evaluate
+    from core.metrics.results import aggregate
+
+    editor = get_method(method)
+    hp = with_overrides(editor.preset(lm), {**overrides, "checkpoint": checkpoint})
+    reference = capture_reference(lm, facts)
+    groups: dict[str, list] = {"all": []}
+    seconds = 0.0
+    for fact in facts:
+        started = time.perf_counter()
+        delta = editor.compute(lm, [fact], hp)
+        seconds += time.perf_counter() - started
+        report = evaluate(lm, [fact], edit=delta, reference=reference, protocols=("teacher_forced",))
+        groups["all"].append(report)
+        groups.setdefault(fact.relation, []).append(report)
+    table = {name: {k: round(v, 3) for k, v in aggregate(rs).items() if k in KEYS} for name, rs in groups.items()}
+    return table, seconds / len(facts)
+
+
+def plot(run: dict, folder: Path) -> Path:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib import pyplot as plt
+
+    losses = run["losses"]
+    window = max(1, len(losses) // 30)
+    smooth = [sum(losses[max(0, i - window + 1): i + 1]) / len(losses[max(0, i - window + 1): i + 1])
+              for i in range(len(losses))]
+    fig, ax = plt.subplots(figsize=(6, 3.5))
+    ax.plot(range(1, len(losses) + 1), losses, alpha=0.25, label="loss")
+    ax.plot(range(1, len(losses) + 1), smooth, label=f"loss (mean of {window})")
+    ax.set_xlabel("step")
+    ax.set_ylabel("training loss")
+    ax.set_title(f"{run['name']}: {run['requests']} requests, {run['seconds']:.0f} s")
+    val = [v for v in run["validation"] if "reliability" in v]
+    if val:
+        right = ax.twinx()
+        right.plot([v["step"] for v in val], [v["reliability"] for v in val], "o-", color="C2", label="val rel")
+        right.set_ylabel("validation reliability")
+        right.set_ylim(0, 1.05)
+    fig.tight_layout()
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"trained-{run['name']}.png"
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path
+
+
+def measure(runs: list[dict], device: str) -> list[dict]:
+    from core.model.loading import LoadOptions, load_model
+    from core.util.paths import demo_model_dir
+
+    lm = load_model(demo_model_dir(), LoadOptions(device=device))
+    test = read_facts("quality_test.jsonl")
+    for run in runs:
+        overrides = {k: v for k, v in run["overrides"].items() if k in ("min_similarity",)}
+        run["figures"], run["seconds_per_edit"] = figures(lm, run["method"], run["out"], test, overrides)
+        print(f"measured {run['name']}: {run['figures']['all']}", flush=True)
+    return runs
+
+
+def main_table(runs: list[dict]) -> list[str]:
+    lines = ["| editor | steps | rel | gen | loc | s/edit | training (wall) | peak memory |", "|" + "---|" * 8]
+    for run in runs:
+        f = run["figures"]["all"]
+        lines.append(f"| {run['name']} | {run['steps']} | {f['reliability']:.3f} | {f['generality']:.3f} | "
+                     f"{f['locality']:.3f} | {run['seconds_per_edit']:.3f} | {run['seconds']:.0f} s | "
+                     f"{run['peak_mb']} MB |")
+    return lines
+
+
+def compare_table(runs: list[dict]) -> list[str]:
+    by = {r["name"]: r for r in runs}
+
+    def cell(name: str, relation: str) -> str:
+        f = by[name]["figures"].get(relation)
+        return " / ".join(f"{f[k]:.2f}" for k in KEYS) if f else "-"
+
+    lines = ["| task (test, 8 each) | single-task MEND | multi-task MEND, no instructions | InstructEdit |",
+             "|" + "---|" * 4]
+    for relation in (*SEEN, HELD_OUT):
+        single = cell(f"mend-{relation}", relation) if f"mend-{relation}" in by else "-"
+        held = " (unseen)" if relation == HELD_OUT else ""
+        lines.append(f"| {relation}{held} | {single} | {cell('mend-multi', relation)} | "
+                     f"{cell('instructedit', relation)} |")
+    return [*lines, "", "cells: reliability / generality / locality, teacher-forced single edits"]
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse_args(argv)
+    if args.train_child:
+        train_child(args.train_child)
+        return
+    runs = runs_of(args)
+    with tempfile.TemporaryDirectory(prefix="trained-editors-") as tmp:
+        runs = measure(train_all(runs, args, Path(tmp)), args.device)
+    lines = main_table(runs) + (["", *compare_table(runs)] if args.compare else [])
+    if args.plot:
+        lines += ["", *(f"curve: {plot(run, args.plot)}" for run in runs)]
+    print("\n" + "\n".join(lines))
+    slim = [{k: v for k, v in run.items() if k != "losses"} | {"losses_every_10": run["losses"][::10]}
+            for run in runs]
+    if args.json:
+        args.json.write_text(json.dumps(slim, indent=2) + "\n", encoding="utf-8")
+    record("trained_editors", {"steps": args.steps, "runs": slim}, device=args.device, args=vars(args))
+
+
+if __name__ == "__main__":
+    main()
