@@ -48,6 +48,7 @@ from core.model.tokens import EncodedPair, encode_pair
 class InstructEditHParams(MENDHParams):
     held_out: tuple[str, ...] = ()  # relations never trained on (the unseen tasks)
     min_similarity: float = 0.9  # cosine to a task's mean prompt state to classify a request into it
+    plain_gradient: bool = False  # also the plain prompt's gradient beside the instructed one (see above)
 
 
 def instructed_pair(lm: LoadedModel, instruction: Instruction, fact: Fact) -> EncodedPair:
@@ -59,6 +60,13 @@ def instructed_pair(lm: LoadedModel, instruction: Instruction, fact: Fact) -> En
     if limit is not None and len(pair.ids) > limit:
         raise ValueError(f"the instructed prompt takes {len(pair.ids)} tokens; the model holds {limit}")
     return pair
+
+
+def edit_pairs(lm: LoadedModel, instruction: Instruction, fact: Fact, plain: bool) -> list[EncodedPair]:
+    """The sequences whose gradient the editor transforms: the instructed one, and with
+    ``plain`` (``plain_gradient``) the plain prompt's too."""
+    pair = instructed_pair(lm, instruction, fact)
+    return [pair, encode_pair(lm.tokenizer, fact.prompt, fact.target_new)] if plain else [pair]
 
 
 def resolve_tasks(lm: LoadedModel, editor, facts: Sequence[Fact], hp) -> list[tuple[Instruction, str]]:
@@ -83,7 +91,9 @@ class InstructEditMethod(MendMethod):
         from core.methods.instructedit_net import InstructEditor
 
         params, shapes = edited_params(lm, hp.layers)
-        return InstructEditor(params, shapes, hp.rank, hp.edit_lr, lm.info.hidden_size, len(TASK_NAMES)).to(lm.device)
+        editor = InstructEditor(params, shapes, hp.rank, hp.edit_lr, lm.info.hidden_size, len(TASK_NAMES))
+        editor.plain_gradient = hp.plain_gradient  # as trained: a loaded editor gets its checkpoint's value
+        return editor.to(lm.device)
 
     def batch(self, facts: Sequence[Fact], step: int, hp: InstructEditHParams) -> list[Fact]:
         pool = [f for f in facts if f.relation not in hp.held_out]
@@ -93,7 +103,8 @@ class InstructEditMethod(MendMethod):
 
     def edit_inputs(self, lm: LoadedModel, editor, facts: Sequence[Fact], hp) -> tuple[list[EncodedPair], dict]:
         tasks = resolve_tasks(lm, editor, facts, hp)
-        encoded = [instructed_pair(lm, instruction, f) for (instruction, _), f in zip(tasks, facts, strict=True)]
+        encoded = [pair for (instruction, _), f in zip(tasks, facts, strict=True)
+                   for pair in edit_pairs(lm, instruction, f, editor.plain_gradient)]
         return encoded, {"tasks": [{"task": i.task, "from": how} for i, how in tasks]}
 
     def train_step(self, lm: LoadedModel, editor, batch: Sequence[Fact], hp: InstructEditHParams) -> dict[str, float]:
@@ -105,7 +116,8 @@ class InstructEditMethod(MendMethod):
         if known:
             states = prompt_states(lm, [f.prompt for f in known])
             editor.observe_tasks([TASK_NAMES.index(f.relation) for f in known], states)
-        return train_step(lm, editor, batch, hp, lambda f: instructed_pair(lm, for_relation(f.relation), f))
+        plain = editor.plain_gradient
+        return train_step(lm, editor, batch, hp, lambda f: edit_pairs(lm, for_relation(f.relation), f, plain))
 
 
 INSTRUCTEDIT = InstructEditMethod()

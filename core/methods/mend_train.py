@@ -23,17 +23,17 @@ from core.methods.edit_objective import accumulate, edited_figures
 from core.methods.mend_net import editor_updates
 from core.model.tokens import EncodedPair, encode_pair
 
-EditInput = Callable[[Fact], EncodedPair]  # the tokens whose gradient the editor transforms
+EditInput = Callable[[Fact], Sequence[EncodedPair]]  # the token sequences whose gradient the editor transforms
 
 
 def plain_input(lm) -> EditInput:
-    return lambda fact: encode_pair(lm.tokenizer, fact.prompt, fact.target_new)
+    return lambda fact: [encode_pair(lm.tokenizer, fact.prompt, fact.target_new)]
 
 
 def request_loss(lm, editor, fact: Fact, hp, edit_input: EditInput,
                  observe: bool = False) -> tuple[torch.Tensor, dict]:  # hp: MENDHParams
     """(loss, figures) of one edit request; figures: edit NLL, edit token accuracy, KL."""
-    parts = editor_updates(lm, editor, [edit_input(fact)], observe=observe)
+    parts = editor_updates(lm, editor, list(edit_input(fact)), observe=observe)
     got = edited_figures(lm, parts, fact, hp.max_paraphrases, hp.max_locality)
     loss = hp.c_edit * got.nll + hp.c_loc * got.kl
     return loss, {"edit_nll": float(got.nll.detach()), "edit_acc": got.accuracy, "kl": float(got.kl.detach())}

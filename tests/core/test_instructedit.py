@@ -95,6 +95,19 @@ def test_the_instruction_is_prepended_at_edit_time(tiny_lm, tmp_path, spy_inputs
     assert delta.info["tasks"] == [{"task": "city", "from": "relation"}]
 
 
+def test_plain_gradient_adds_the_plain_prompt_beside_the_instructed_one(tiny_lm, tmp_path, spy_inputs):
+    lm = tiny_lm("gpt2")
+    result = _train(lm, tmp_path / "i.safetensors", 2, {"plain_gradient": "true"})
+    assert len(spy_inputs) == 2 * 2 * 3  # steps × requests × (instructed, plain)
+    hp = with_overrides(INSTRUCTEDIT.preset(lm), {"checkpoint": str(result.path)})  # the checkpoint says plain
+    spy_inputs.clear()
+    INSTRUCTEDIT.compute(lm, [TRAIN[3]], hp)
+    prefix = encode_text(lm.tokenizer, TASKS["city_country"].prefix() + TRAIN[3].prompt)
+    plain = encode_text(lm.tokenizer, TRAIN[3].prompt)
+    assert len(spy_inputs) == 2 and spy_inputs[0][: len(prefix)] == tuple(prefix)
+    assert spy_inputs[1][: len(plain)] == tuple(plain)
+
+
 @pytest.mark.parametrize("family", ["gpt2", "llama"])
 def test_training_lowers_the_loss_and_the_delta_leaves_the_model_bit_identical(tiny_lm, tmp_path, family):
     lm = tiny_lm(family)

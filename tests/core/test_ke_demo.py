@@ -16,13 +16,14 @@ from tests.core.trained_demo import demo_facts, held_out_figures
 log = logging.getLogger(__name__)
 
 STEPS = 120
-# Regression floors, set below what was measured (torch CPU, seed 0, 120 steps; see
-# MEASURED), not the targets (reliability 0.9, generality 0.7, locality 0.9), which
+# Regression floors, set below what was measured (torch CPU, seed 0, 120 steps; below),
+# not the targets (reliability 0.9, generality 0.7, locality 0.9), which
 # the full run of bench/trained_editors.py is for.
-MEASURED = "MEASURED_PLACEHOLDER"
-VAL_FLOORS = {"reliability": 0.6}  # validation (quality_dev, first 10) at the last step
-MAX_LOSS = 3.0  # mean training loss (Lagrangian) of the last 20 steps
-FLOORS = {"reliability": 0.7, "generality": 0.6, "locality": 0.8}
+# Measured: validation reliability 0.902, last-20 loss 1.574; held out reliability 0.885,
+# generality 0.883, locality 0.858, 0.05 s per edit; the test took 83 s on a loaded 2-core machine.
+VAL_FLOORS = {"reliability": 0.8}  # validation (quality_dev, first 10) at the last step
+MAX_LOSS = 2.2  # mean training loss (Lagrangian) of the last 20 steps
+FLOORS = {"reliability": 0.8, "generality": 0.8, "locality": 0.8}
 
 
 @pytest.mark.slow
