@@ -257,7 +257,10 @@ _INSTRUCTEDIT = MethodPresets(  # MEND's, since it is MEND's network trained on 
     layer_field="layers",
     reference_layers=LastLayers(3),
     small_layers=LastLayers(3),
-    small=dict(_MEND.small),  # MEND's quality_dev values (mend.py); min_similarity: quality_dev (instructedit.py)
+    # MEND's quality_dev values (mend.py); plain_gradient: quality_dev validation (table in instructedit.py);
+    # "paper" takes the instructed gradient alone
+    small=dict(_MEND.small, plain_gradient=True),
+    small_variants={"paper": dict(plain_gradient=False)},
 )
 
 _KE = MethodPresets(

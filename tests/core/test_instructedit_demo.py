@@ -1,6 +1,7 @@
 """InstructEdit trained briefly on the demo model's training data (subjects 0-b) with
 city → country held out, measured on held-out evaluation subjects (c-f,
-``quality_test.jsonl``) of the four training tasks. Slow: about 2 minutes on one core."""
+``quality_test.jsonl``): all five tasks, and the unseen one on its own. Slow: about 2
+minutes on one core."""
 
 from __future__ import annotations
 
@@ -17,12 +18,15 @@ from tests.core.trained_demo import demo_facts, held_out_figures
 log = logging.getLogger(__name__)
 
 STEPS = 120
-# Regression floors, set below what was measured (torch CPU, seed 0, 120 steps; see
-# MEASURED), not the issue's targets; bench/trained_editors.py makes the full table.
-MEASURED = "MEASURED_PLACEHOLDER"
-VAL_FLOORS = {"reliability": 0.4}  # validation (quality_dev, first 10 of the training tasks) at the last step
-MAX_LOSS = 4.0  # mean training loss of the last 20 steps
-FLOORS = {"reliability": 0.5, "generality": 0.5, "locality": 0.8}  # the four training tasks
+# Regression floors, set below what was measured (torch CPU, seed 0, 120 steps, small
+# preset), not the issue's targets; bench/trained_editors.py makes the full table.
+# Measured: validation reliability 0.905, last-20 loss 1.211; held out (40) reliability
+# 0.841, generality 0.859, locality 0.951; city → country (unseen, 8) 0.938 / 1.0 / 0.958;
+# 0.03 s per edit; about 100 s on a loaded 2-core machine.
+VAL_FLOORS = {"reliability": 0.8}  # validation (quality_dev, first 10 of the training tasks) at the last step
+MAX_LOSS = 1.6  # mean training loss of the last 20 steps
+FLOORS = {"reliability": 0.75, "generality": 0.75, "locality": 0.9}  # all 40 test requests
+UNSEEN_FLOORS = {"reliability": 0.8, "generality": 0.8}  # city → country, never trained on
 
 
 @pytest.mark.slow
@@ -33,8 +37,7 @@ def test_instructedit_trained_on_the_demo_model_edits_held_out_facts(demo_lm, tm
                           tmp_path / "ie.safetensors", {"held_out": "city_country"})
     validation, losses = result.record.validation[-1], result.record.losses
     hp = with_overrides(INSTRUCTEDIT.preset(demo_lm), {"checkpoint": str(result.path)})
-    test = [f for f in demo_facts("quality_test.jsonl") if f.relation != "city_country"]
-    figures, seconds = held_out_figures(demo_lm, INSTRUCTEDIT, hp, test)
+    figures, seconds = held_out_figures(demo_lm, INSTRUCTEDIT, hp, demo_facts("quality_test.jsonl"))
     log.warning("InstructEdit after %d steps: validation %s, last-20 loss %.3f, held out %s, %.3f s/edit", STEPS,
                 validation, statistics.mean(losses[-20:]), figures, seconds)
     for name, floor in VAL_FLOORS.items():
@@ -42,3 +45,5 @@ def test_instructedit_trained_on_the_demo_model_edits_held_out_facts(demo_lm, tm
     assert statistics.mean(losses[-20:]) <= MAX_LOSS, losses[-20:]
     for name, floor in FLOORS.items():
         assert figures["all"][name] >= floor, (name, figures)
+    for name, floor in UNSEEN_FLOORS.items():
+        assert figures["city_country"][name] >= floor, (name, figures)
