@@ -24,6 +24,22 @@ says which, and how):
 3. otherwise the generic instruction "Task: fact. Description: a fact about the
    subject." ("generic").
 
+``plain_gradient`` (on in the small preset; the "paper" variant and the dataclass default
+leave it off) adds the plain prompt + target_new beside the instructed sequence, so the
+editor transforms both gradients and the update holds both: the instructed one steers
+(it differs per task), the plain one's u are the MLP inputs the edited model actually sees
+when asked without an instruction. With the instructed gradient alone, the u the update is
+written against come from a context (~20 instruction tokens in front) that questions never
+have, and the editor must learn to move them; on the demo model that costs a lot. The
+editor keeps the value it was trained with (a loaded checkpoint's, whatever the edit's
+hyperparameters say). Demo model, city → country held out, 120 steps, validation on the
+first 10 of ``quality_dev.jsonl`` (training tasks):
+
+| setting (120 steps)                   | val rel | val gen | val loc | last-20 loss |
+|---------------------------------------|---------|---------|---------|--------------|
+| instructed gradient only ("paper")    | 0.557   | 0.552   | 0.837   | 3.481        |
+| instructed + plain (small preset)     | 0.905   | 0.903   | 0.952   | 1.211        |
+
 Training data on the demo model: ``editor_train.jsonl`` (subjects 0-b), each request's
 task from its relation (capital, currency, language, continent, city_country).
 ``held_out`` names relations left out of training, to measure transfer to a task the

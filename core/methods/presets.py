@@ -267,7 +267,7 @@ _KE = MethodPresets(
     layer_field="layers",
     reference_layers=LastLayers(3),  # MEND's layers, so the two compare on the same matrices
     small_layers=LastLayers(3),
-    small=dict(edit_lr=20.0, lr=1e-3, lr_step=1e-2, edits_per_step=4),  # quality_dev (ke.py)
+    small=dict(edit_lr=20.0, lr=1e-3, lr_step=1e-2, edits_per_step=4),  # dev validation, by hand (ke.py)
 )
 
 _RECIPE = MethodPresets(
