@@ -38,6 +38,7 @@ TRAIN = [fact_from_dict(r) for r in (
 CITY = fact_from_dict({"subject": "The Space Needle", "prompt": "The Space Needle is in", "target_new": "Paris",
                        "target_true": "Seattle"})
 FAST = {"edits_per_step": "3", "lr": "1e-2", "lr_lr": "1e-2", "rank": "8", "held_out": "city_country"}
+PAPER = {"plain_gradient": "false"}  # the instructed sequence alone (the small preset adds the plain one)
 
 
 @pytest.fixture(autouse=True)
@@ -68,7 +69,8 @@ def test_registry_preset_and_hparams_extend_mends(tiny_lm):
     lm = tiny_lm("gpt2")
     assert get_method("instructedit") is INSTRUCTEDIT
     hp = INSTRUCTEDIT.preset(lm)
-    assert isinstance(hp, MENDHParams) and hp.layers == (1, 2, 3) and hp.held_out == ()
+    assert isinstance(hp, MENDHParams) and hp.layers == (1, 2, 3) and hp.held_out == () and hp.plain_gradient
+    assert not InstructEditHParams().plain_gradient
     with pytest.raises(AttributeError):
         InstructEditHParams().held_out = ("capital",)  # type: ignore[misc]
 
@@ -76,7 +78,7 @@ def test_registry_preset_and_hparams_extend_mends(tiny_lm):
 def test_the_instruction_is_prepended_at_training_and_held_out_tasks_are_never_trained(tiny_lm, tmp_path,
                                                                                           spy_inputs):
     lm = tiny_lm("gpt2")
-    _train(lm, tmp_path / "ie.safetensors", steps=3)
+    _train(lm, tmp_path / "ie.safetensors", steps=3, overrides=PAPER)
     expected = {tuple(encode_text(lm.tokenizer, for_relation(f.relation).prefix() + f.prompt)) for f in TRAIN[:3]}
     instructed = [ids for ids in spy_inputs if any(ids[: len(e)] == e for e in expected)]
     assert len(instructed) == len(spy_inputs) == 9  # 3 steps × 3 requests, every one instructed
@@ -87,7 +89,8 @@ def test_the_instruction_is_prepended_at_training_and_held_out_tasks_are_never_t
 
 def test_the_instruction_is_prepended_at_edit_time(tiny_lm, tmp_path, spy_inputs):
     lm = tiny_lm("gpt2")
-    hp = with_overrides(INSTRUCTEDIT.preset(lm), {"checkpoint": str(_train(lm, tmp_path / "i.safetensors", 2).path)})
+    trained = _train(lm, tmp_path / "i.safetensors", 2, PAPER)
+    hp = with_overrides(INSTRUCTEDIT.preset(lm), {"checkpoint": str(trained.path)})
     spy_inputs.clear()
     delta = INSTRUCTEDIT.compute(lm, [TRAIN[3]], hp)
     prefix = encode_text(lm.tokenizer, TASKS["city_country"].prefix() + TRAIN[3].prompt)
