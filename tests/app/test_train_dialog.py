@@ -185,3 +185,32 @@ def _run_records_the_checkpoint(qtbot, window, train, out):
         "path": str(out.resolve()), "sha256": hashlib.sha256(out.read_bytes()).hexdigest(),
         "step": read_checkpoint(out, "mend").record.step, "fingerprint": window.lm.info.fingerprint}
     assert "with the editor mine.safetensors" in window.preview_panel.state.text()
+
+
+@pytest.mark.parametrize("method", ["ke", "instructedit"])
+def test_ke_and_instructedit_train_in_the_dialog_and_edit(qtbot, window, tmp_path, monkeypatch, method):
+    """The other trained editors go through the same dialog and the same method panel."""
+    train = _write(tmp_path / "train.jsonl", TRAIN)
+    out = tmp_path / "editors" / f"{method}.safetensors"
+    out.parent.mkdir()
+    panel = window.method_panel
+    panel.method.setCurrentText(method)
+    assert panel.trained and panel.checkpoint.currentText() == NONE_YET
+    _click(qtbot, panel.train_button)
+    dialog = window.train_dialog
+    assert dialog.isVisible() and dialog.method.currentText() == method
+    _pick(qtbot, monkeypatch, dialog.data, train)
+    dialog.steps.setValue(2)
+    dialog.out.clear()
+    qtbot.keyClicks(dialog.out, str(out))
+    _click(qtbot, dialog.start_button)
+    job = wait_job(qtbot, dialog.job)
+    assert job.state.value == "done", dialog.error.text()
+    assert read_checkpoint(out, method, window.lm.info.fingerprint).record.step == 2
+    assert panel.checkpoint.currentText().startswith(f"{method}.safetensors")
+    wait_job(qtbot, window.import_facts(train), 60_000)
+    window.queue.select_row(0)
+    job = wait_job(qtbot, window.preview_selected())
+    assert job.state.value == "done", getattr(window, "last_error", None) and window.last_error.text()
+    run = window.ws.runs()[-1]
+    assert run.method == method and run.environment["editor_checkpoint"]["path"] == str(out.resolve())
