@@ -99,7 +99,7 @@ def train_child(spec_path: Path) -> None:
     facts = read_facts("editor_train.jsonl", spec["relations"], spec["limit"])
     val = read_facts("quality_dev.jsonl", spec["relations"])
     every = max(1, spec["steps"] // 4)
-    options = TrainOptions(steps=spec["steps"], save_every=spec["steps"], val_every=every, val_size=10)
+    options = TrainOptions(steps=spec["steps"], save_every=spec["steps"], val_every=every, val_size=40)
     started = time.perf_counter()
     result = train_editor(lm, spec["method"], facts, val, options, Path(spec["out"]), spec["overrides"])
     usage = resource.getrusage(resource.RUSAGE_SELF)
