@@ -1,5 +1,5 @@
 """KnowledgeEditor trained briefly on the demo model's training data (subjects 0-b), measured
-on held-out evaluation subjects (c-f, ``quality_test.jsonl``). Slow: about 2 minutes on one core."""
+on held-out evaluation subjects (c-f, ``quality_test.jsonl``). Slow: about 1.5 minutes on one core."""
 
 from __future__ import annotations
 
@@ -19,11 +19,12 @@ STEPS = 120
 # Regression floors, set below what was measured (torch CPU, seed 0, 120 steps; below),
 # not the issue's targets (reliability 0.9, generality 0.7, locality 0.9), which
 # the full run of bench/trained_editors.py is for.
-# Measured: validation reliability 0.902, last-20 loss 1.574; held out reliability 0.885,
-# generality 0.883, locality 0.858, 0.05 s per edit; the test took 83 s on a loaded 2-core machine.
+# Measured (small preset, fixed KL weight): validation reliability 0.935, locality 0.867,
+# last-20 loss 1.017; held out reliability 0.893, generality 0.908, locality 0.830,
+# 0.03 s per edit; the test took 90 s on a loaded 2-core machine.
 VAL_FLOORS = {"reliability": 0.8}  # validation (quality_dev, first 10) at the last step
-MAX_LOSS = 2.2  # mean training loss (Lagrangian) of the last 20 steps
-FLOORS = {"reliability": 0.8, "generality": 0.8, "locality": 0.8}
+MAX_LOSS = 1.5  # mean training loss of the last 20 steps
+FLOORS = {"reliability": 0.8, "generality": 0.8, "locality": 0.75}
 
 
 @pytest.mark.slow
