@@ -11,7 +11,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor, QFont, QResizeEvent
 from PySide6.QtWidgets import QHeaderView, QSplitter, QTableWidget, QTableWidgetItem, QWidget
 
-from core import HEADLINE_METRICS
+from core import HEADLINE_METRICS, verdict_headline
 
 PROTOCOL_HELP = {
     "teacher_forced": "Teacher-forced token accuracy (EasyEdit's default): the share of the answer's tokens "
@@ -97,7 +97,7 @@ class MetricsView(QSplitter):
         self.table.setRowCount(0)
         verdict = metrics.get("verdict") or {}
         if verdict:
-            text = f"Verdict: {verdict.get('summary', verdict.get('verdict'))}"
+            text = f"Verdict: {verdict_headline(verdict)}"
             advice = "\n".join(f"Try: {a}" for a in verdict.get("advice") or [])
             self._span_row(text, f"{text}\n{advice}".strip(), VERDICT_COLOURS.get(verdict.get("verdict")))
         protocol = None

@@ -1,0 +1,134 @@
+"""A new user's trial of the review pane: the whole verdict, one gate, the preview pane never
+showing another fact's data, and the method a stored preview was made with."""
+
+import copy
+from types import SimpleNamespace
+
+import pytest
+from PySide6.QtCore import Qt
+
+from app.dialogs.commit_dialog import gate_note
+from core import DEFAULT_THRESHOLDS, verdict_headline
+from core.util.paths import demo_edits_file
+from core.workflows.verdict import DEFAULT_RULES
+from tests.app.helpers import click_preview, click_row, fast_rome, open_window, wait_job
+
+pytestmark = pytest.mark.gui
+
+
+def _ready(qtbot, **kwargs):
+    window = open_window(qtbot, **kwargs)
+    wait_job(qtbot, window.import_facts(demo_edits_file()), 60_000)
+    fast_rome(window)
+    return window
+
+
+def _two_failing(metrics):
+    """The run's metrics with locality failing too (beside reliability): two failing criteria."""
+    worse = copy.deepcopy(metrics)
+    checks = worse["verdict"]["facts"][0]["checks"]
+    for check in checks:
+        if check["metric"] in ("reliability", "locality"):
+            check.update(value=0.12 if check["metric"] == "reliability" else 0.71, held=False)
+    return worse
+
+
+def test_the_headline_lists_every_failing_criterion(qtbot):
+    window = _ready(qtbot)
+    window.method_panel.set_override("v_lr", "1e-9")  # an edit that cannot move the model
+    click_row(qtbot, window, 0)
+    click_preview(qtbot, window)
+    panel = window.preview_panel
+    verdict = panel.run.metrics["verdict"]
+    failing = [c for f in verdict["facts"] for c in f["checks"] if c["held"] is False]
+    assert verdict["verdict"] == "failed" and failing
+    for check in failing:
+        said = f"{check['metric']} {check['value']:.2f} &lt; {check['bound']:.2f}"
+        assert said in panel.state.text(), (said, panel.state.text())
+    assert panel.metrics.table.item(0, 0).text() == f"Verdict: {verdict_headline(verdict)}"
+
+    stored = SimpleNamespace(**{**vars(panel.run), "metrics": _two_failing(panel.run.metrics)})
+    panel.show_run(stored)
+    shown = panel.state.text()
+    assert "did not take: reliability 0.12 &lt; 0.95; " in shown and "; locality 0.71 &lt; 0.90" in shown
+    row = panel.metrics.table.item(0, 0).text()
+    assert "reliability 0.12 < 0.95" in row and "locality 0.71 < 0.90" in row
+    window.close()
+
+
+def test_the_commit_gate_and_the_verdict_use_one_threshold(qtbot):
+    assert {"reliability": DEFAULT_RULES.reliability, "locality": DEFAULT_RULES.locality} == DEFAULT_THRESHOLDS
+    window = _ready(qtbot)
+    assert window.preview_panel.metrics.thresholds["locality"] == DEFAULT_RULES.locality
+    dialog = window.open_commit_dialog()
+    assert "the same targets the verdict" in dialog.gate_note.text()
+    assert "locality ≥ 0.90" in dialog.gate_note.text()
+    dialog.thresholds["locality"].setValue(0.8)  # the reviewer's own gate: said, with why it differs
+    note = dialog.gate_note.text()
+    assert "locality ≥ 0.80" in note and "your own" in note and "locality ≥ 0.90" in note
+    assert gate_note({"reliability": 0.5}) != gate_note({"reliability": DEFAULT_RULES.reliability})
+    dialog.reject()
+    window.close()
+
+
+def test_the_preview_pane_never_shows_another_facts_data(qtbot):
+    window = _ready(qtbot)
+    panel = window.preview_panel
+    click_row(qtbot, window, 0)
+    click_preview(qtbot, window)
+    first_losses, first_run = list(panel.loss.losses), panel.run
+    assert first_losses, "the live curve of the first preview"
+    click_row(qtbot, window, 1)
+    assert panel.run is None and panel.loss.losses == [], "no curve of the other fact's run"
+    assert panel.generations.visible_rows() == [] and "nothing" in panel.showing.text()
+    click_row(qtbot, window, 0)
+    assert panel.run.id == first_run.id and panel.loss.losses == first_losses
+    uk = window.ws.fact(first_run.fact_ids[0]).fact.subject
+    assert f"run {first_run.id}" in panel.showing.text() and uk in panel.showing.text()
+
+    second = click_row(qtbot, window, 1)
+    qtbot.mouseClick(panel.preview_button, Qt.MouseButton.LeftButton)
+    job = panel.job
+    assert job is not None and job.active
+    assert panel.run is None and panel.generations.visible_rows() == [] and panel.metrics.table.rowCount() == 0
+    assert "running" in panel.showing.text() and window.ws.fact(second).fact.subject in panel.showing.text()
+    click_row(qtbot, window, 0)  # another fact selected while it runs: the pane says what it shows
+    assert "running" in panel.showing.text() and panel.run is None
+    wait_job(qtbot, job)
+    window.close()
+
+
+def test_the_pane_says_which_method_made_the_stored_preview(qtbot):
+    window = _ready(qtbot)
+    click_row(qtbot, window, 0)
+    click_preview(qtbot, window)
+    workspace = window.ws.path
+    window.close()
+
+    again = open_window(qtbot, workspace=workspace)
+    again.method_panel.method.setCurrentText("ice")
+    click_row(qtbot, again, 0)
+    showing = again.preview_panel.showing.text()
+    assert again.preview_panel.run.method == "rome"
+    assert "made with ROME" in showing and "set to ICE" in showing, showing
+    again.method_panel.method.setCurrentText("rome")
+    assert "made with" not in again.preview_panel.showing.text()
+    again.close()
+
+
+def test_a_committed_decision_cannot_be_undone_and_the_button_says_why(qtbot):
+    window = _ready(qtbot)
+    uk = click_row(qtbot, window, 0)
+    click_preview(qtbot, window)
+    qtbot.mouseClick(window.review_bar.buttons["approve"], Qt.MouseButton.LeftButton)
+    undo = window.review_bar.undo_button
+    assert undo.isEnabled() and "Undo approved" in undo.text()
+    wait_job(qtbot, window.commit("the UK edit", force=True))
+    assert window.ws.fact(uk).committed
+    assert not undo.isEnabled() and "committed" in undo.text() and "approved" not in undo.text()
+    assert "Revert the edit in History first" in undo.toolTip()
+    window.undo_review()  # Edit → Undo last review decision, as the menu does
+    message = window.review_bar.message.text()
+    assert "cannot be undone: its edit is committed" in message
+    assert uk[:12] not in message and window.ws.fact(uk).status == "approved"
+    window.close()
