@@ -29,6 +29,7 @@ class QueueView:
     undo: str | None = None
     partial: bool = False
     undo_blocked: str | None = None  # why that decision cannot be undone (it is committed)
+    reverted: Mapping[str, str] = field(default_factory=dict)  # fact id → the revert commit dropping its edit
 
 
 @dataclass(frozen=True)
@@ -79,9 +80,20 @@ def undo_state(ws: Workspace) -> tuple[str | None, str | None]:
     return label, None
 
 
+def reverted_facts(commits: Sequence[CommitRecord], runs: Sequence[RunRecord]) -> dict[str, str]:
+    """Fact id → the short id of the latest revert commit that dropped an edit of it."""
+    facts_of = {run.id: run.fact_ids for run in runs}
+    reverted: dict[str, str] = {}
+    for commit in reversed(commits):  # oldest first: a later revert wins
+        for run_id in commit.dropped:
+            reverted.update((f, commit.short_id) for f in facts_of.get(run_id, ()))
+    return reverted
+
+
 def read_queue(ws: Workspace) -> QueueView:
     undo, blocked = undo_state(ws)
-    return QueueView(tuple(ws.queue()), tuple(ws.runs()), undo, undo_blocked=blocked)
+    runs = tuple(ws.runs())
+    return QueueView(tuple(ws.queue()), runs, undo, undo_blocked=blocked, reverted=reverted_facts(ws.log(), runs))
 
 
 def read_facts(ws: Workspace, fact_ids: Sequence[str], undo: str | None = None) -> QueueView:

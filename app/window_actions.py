@@ -124,7 +124,7 @@ class WindowActions(HistoryActions):
         if view.partial:
             self.queue.update_facts(view.facts)
         else:
-            self.queue.set_facts(view.facts, view.runs)
+            self.queue.set_facts(view.facts, view.runs, view.reverted)
         self.review_bar.set_undo(view.undo, view.undo_blocked)
 
     def show_selected_run(self, ids: list[str] | None = None) -> None:

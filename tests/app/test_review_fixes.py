@@ -132,3 +132,40 @@ def test_a_committed_decision_cannot_be_undone_and_the_button_says_why(qtbot):
     assert "cannot be undone: its edit is committed" in message
     assert uk[:12] not in message and window.ws.fact(uk).status == "approved"
     window.close()
+
+
+def test_history_marks_the_live_model_and_a_reverted_fact_reads_reverted(qtbot, monkeypatch):
+    from PySide6.QtWidgets import QInputDialog
+
+    from app.widgets.history_panel import LIVE_MARKER
+
+    window = _ready(qtbot)
+    window.resize(1366, 768)
+    uk = click_row(qtbot, window, 0)
+    click_preview(qtbot, window)
+    qtbot.mouseClick(window.review_bar.buttons["approve"], Qt.MouseButton.LeftButton)
+    wait_job(qtbot, window.commit("the UK edit " + "with a long message " * 4, force=True))
+    edits = window.ws.head()
+    window.tabs.setCurrentWidget(window.history)
+    qtbot.wait(50)
+    tree = window.history.tree
+    live = tree.topLevelItem(0)
+    assert live.text(3).startswith(LIVE_MARKER.strip()), live.text(3)
+    rect = tree.visualItemRect(live)
+    start = tree.header().sectionViewportPosition(3)
+    shown = min(tree.columnWidth(3), tree.viewport().width() - start)
+    bold = tree.fontMetrics().horizontalAdvance(LIVE_MARKER) * 1.2
+    assert rect.height() > 0 and shown >= bold, "the whole marker is visible at 1366×768"
+
+    window.history.select([edits.id])
+    monkeypatch.setattr(QInputDialog, "getText", lambda *a, **k: ("take it back", True))
+    before = window.lane.jobs
+    window.history.buttons["revert"].click()
+    wait_job(qtbot, next(j for j in window.lane.jobs if j not in before))
+    revert = window.ws.head()
+    assert revert.kind == "revert" and window.ws.fact(uk).status == "approved"
+    model = window.queue.model
+    status = model.data(model.index(model.row_of(uk), 0))
+    assert status == f"reverted (in {revert.short_id})", status
+    assert tree.topLevelItem(0).text(3).startswith(LIVE_MARKER.strip())
+    window.close()
