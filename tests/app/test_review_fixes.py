@@ -169,3 +169,23 @@ def test_history_marks_the_live_model_and_a_reverted_fact_reads_reverted(qtbot, 
     assert status == f"reverted (in {revert.short_id})", status
     assert tree.topLevelItem(0).text(3).startswith(LIVE_MARKER.strip())
     window.close()
+
+
+@pytest.mark.parametrize("launcher", ["missing", "fails"])
+def test_open_log_without_a_desktop_launcher_shows_the_path_to_copy(qtbot, monkeypatch, launcher):
+    from PySide6.QtGui import QDesktopServices, QGuiApplication
+
+    import app.menus
+
+    opened = []
+    monkeypatch.setattr(app.menus.shutil, "which", lambda name: None if launcher == "missing" else "/usr/bin/" + name)
+    monkeypatch.setattr(QDesktopServices, "openUrl", lambda url: opened.append(url) or False)
+    window = open_window(qtbot)
+    window.open_log_action.trigger()  # Help → Open log
+    dialog = window.log_dialog
+    assert dialog.isVisible() and dialog.path_field.text() == str(window.log_file)
+    assert dialog.path_field.isReadOnly() and (launcher == "fails") == bool(opened)
+    qtbot.mouseClick(dialog.copy_button, Qt.MouseButton.LeftButton)
+    assert QGuiApplication.clipboard().text() == str(window.log_file)
+    dialog.reject()
+    window.close()
