@@ -189,3 +189,29 @@ def test_open_log_without_a_desktop_launcher_shows_the_path_to_copy(qtbot, monke
     assert QGuiApplication.clipboard().text() == str(window.log_file)
     dialog.reject()
     window.close()
+
+
+def test_suggest_answers_locality_prompts_with_the_live_edited_model(qtbot):
+    from core.facts.suggest import suggest_old_answer
+
+    window = _ready(qtbot)
+    window.method_panel.set_override("v_steps", "25")
+    uk = click_row(qtbot, window, 0)
+    click_preview(qtbot, window)
+    qtbot.mouseClick(window.review_bar.buttons["approve"], Qt.MouseButton.LeftButton)
+    wait_job(qtbot, window.commit("the UK edit", force=True))
+    edited = window.ws.fact(uk).fact
+    live_answer = suggest_old_answer(window.session.lm, edited.prompt)
+    assert live_answer != edited.target_true, "the committed edit changed the live model's answer"
+
+    editor = window.editor
+    window.tabs.setCurrentWidget(editor)
+    editor.fields["subject"].setText("Germany")
+    editor.fields["prompt"].setText("The capital of Germany is")
+    editor.fields["target_new"].setText("Lisbon")
+    editor.fields["relation"].setText(edited.relation)
+    wait_job(qtbot, window.suggest(editor.body()), 60_000)
+    probes = dict(editor.locality.rows())
+    assert edited.prompt in probes, probes
+    assert probes[edited.prompt] == live_answer, "the live model's answer, not the base model's"
+    window.close()
