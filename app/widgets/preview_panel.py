@@ -136,7 +136,7 @@ class PreviewPanel(FollowsJob, QGroupBox):
         else:
             self.loss.reset()
             self.loss.setTitle("loss curve not stored for this run", size="8pt", color="#666")
-        self.generations.set_previews(_preview_rows(run.previews))
+        self.generations.set_previews(_preview_rows(run.previews), run.metrics.get("verdict"))
         self.metrics.set_metrics(run.metrics)
         if self.outcome is None:
             self.token_fact.clear()

@@ -215,3 +215,30 @@ def test_suggest_answers_locality_prompts_with_the_live_edited_model(qtbot):
     assert edited.prompt in probes, probes
     assert probes[edited.prompt] == live_answer, "the live model's answer, not the base model's"
     window.close()
+
+
+def test_a_failed_edits_changed_answer_is_not_green(qtbot):
+    from app.widgets.generations_view import AMBER, GREEN, RED
+
+    window = _ready(qtbot)
+    window.method_panel.set_override("v_lr", "1e-9")  # an edit that does not take
+    fact = click_row(qtbot, window, 0)
+    click_preview(qtbot, window)
+    panel = window.preview_panel
+    assert panel.run.metrics["verdict"]["verdict"] == "failed"
+    # the answer did change, only not to the new one (what the trial saw: reliability 0 → 0)
+    rows = [{"fact_id": fact, "kind": "prompt", "prompt": "The capital of X is", "before": " London",
+             "after": " Paris"}]
+    panel.show_run(SimpleNamespace(**{**vars(panel.run), "previews": rows}))
+    page = panel.generations.browser.toHtml()
+    assert f"background-color:{RED}" in page and f"background-color:{GREEN}" not in page
+
+    took = copy.deepcopy(panel.run.metrics)
+    took["verdict"]["verdict"] = "took"
+    for check in took["verdict"]["facts"][0]["checks"]:
+        check["held"] = True
+    panel.show_run(SimpleNamespace(**{**vars(panel.run), "metrics": took}))
+    assert f"background-color:{GREEN}" in panel.generations.browser.toHtml(), "green once the edit took"
+    panel.generations.set_previews(rows)  # no verdict known: a change is not called a success
+    assert f"background-color:{AMBER}" in panel.generations.browser.toHtml()
+    window.close()
