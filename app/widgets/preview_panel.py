@@ -49,6 +49,7 @@ class PreviewPanel(FollowsJob, QGroupBox):
         self.showing = QLabel("Showing: nothing yet")
         self.showing.setObjectName("preview-showing")
         self.showing.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        self.showing.setWordWrap(True)  # the method note is never cut off
         self.free_prompts = QPlainTextEdit()
         self.free_prompts.setPlaceholderText("Your own prompts to compare, one per line (optional)")
         self.free_prompts.setMaximumHeight(60)

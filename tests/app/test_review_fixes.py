@@ -242,3 +242,19 @@ def test_a_failed_edits_changed_answer_is_not_green(qtbot):
     panel.generations.set_previews(rows)  # no verdict known: a change is not called a success
     assert f"background-color:{AMBER}" in panel.generations.browser.toHtml()
     window.close()
+
+
+def test_the_metrics_chart_legend_sits_beside_not_over_the_bars(qtbot):
+    window = _ready(qtbot)
+    window.resize(1366, 768)
+    click_row(qtbot, window, 0)
+    click_preview(qtbot, window)
+    view = window.preview_panel.metrics
+    window.preview_panel.tabs.setCurrentWidget(view)
+    qtbot.wait(50)
+    assert view.chart.getPlotItem().legend is None, "no legend drawn inside the plot, over the bars"
+    assert view.legend.isVisible() and "pre" in view.legend.text() and "threshold" in view.legend.text()
+    chart = view.chart.geometry()
+    assert view.legend.geometry().top() >= chart.bottom(), "the legend is under the chart"
+    assert view.chart.getViewBox().viewRange()[1][1] <= 1.1, "no empty band kept for a legend"
+    window.close()
