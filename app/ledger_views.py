@@ -96,13 +96,15 @@ def read_queue(ws: Workspace) -> QueueView:
     return QueueView(tuple(ws.queue()), runs, undo, undo_blocked=blocked, reverted=reverted_facts(ws.log(), runs))
 
 
-def read_facts(ws: Workspace, fact_ids: Sequence[str], undo: str | None = None) -> QueueView:
-    """Only these facts (reviewed, added): a partial view, quick enough for the GUI thread;
-    the Undo state read from the workspace unless ``undo`` names the decision just made."""
-    blocked = None
-    if undo is None:
-        undo, blocked = undo_state(ws)
-    return QueueView(tuple(ws.fact(i) for i in fact_ids), (), undo, partial=True, undo_blocked=blocked)
+def read_facts(ws: Workspace, fact_ids: Sequence[str], undo: str | None,
+               undo_blocked: str | None = None) -> QueueView:
+    """Only these facts (reviewed, added): a partial view, quick enough for the GUI thread."""
+    return QueueView(tuple(ws.fact(i) for i in fact_ids), (), undo, partial=True, undo_blocked=undo_blocked)
+
+
+def read_facts_and_undo(ws: Workspace, fact_ids: Sequence[str]) -> QueueView:
+    """These facts, with the Undo state read from the review history."""
+    return read_facts(ws, fact_ids, *undo_state(ws))
 
 
 def read_history(ws: Workspace, live_id: str | None, known: Mapping[str, DriftPoint] | None = None,

@@ -22,7 +22,15 @@ from typing import Any
 from PySide6.QtCore import QObject, Signal
 
 from app.jobs import Job, JobLane
-from app.ledger_views import DriftPoint, HistoryView, QueueView, read_facts, read_history, read_queue
+from app.ledger_views import (
+    DriftPoint,
+    HistoryView,
+    QueueView,
+    read_facts,
+    read_facts_and_undo,
+    read_history,
+    read_queue,
+)
 from app.settings import AppSettings
 from core import (
     CommitRecord,
@@ -364,8 +372,8 @@ class Session(QObject):
         changes = [self.ws.review(fact_id, decision, note) for fact_id in fact_ids]
         view = read_facts(self.ws, fact_ids, None)
         undo = f"{changes[-1].to_status} {view.facts[-1].fact.subject}" if changes else None
-        self.facts_changed.emit(replace(view, undo=undo, undo_blocked=None))
+        self.facts_changed.emit(replace(view, undo=undo))
 
     def undo_review(self) -> None:
         change = self.ws.undo_review()
-        self.facts_changed.emit(read_facts(self.ws, [change.fact_id]))
+        self.facts_changed.emit(read_facts_and_undo(self.ws, [change.fact_id]))

@@ -17,7 +17,7 @@ from PySide6.QtWidgets import QFileDialog
 from app.dialogs.import_dialog import ImportDialog
 from app.errors import error_box
 from app.jobs import Job
-from app.ledger_views import QueueView, read_facts, read_queue, undo_state
+from app.ledger_views import QueueView, read_facts_and_undo, read_queue, undo_state
 from app.window_history import HistoryActions
 from core import (
     Fact,
@@ -209,7 +209,7 @@ class WindowActions(HistoryActions):
             self.session.ws.delete_draft(self._draft_id)
             self._draft_id = None
         self.editor.clear()
-        self.session.facts_changed.emit(read_facts(self.session.ws, [fact.id]))
+        self.session.facts_changed.emit(read_facts_and_undo(self.session.ws, [fact.id]))
         self.queue.select([fact.id])
         self.queue.table.setFocus(Qt.FocusReason.OtherFocusReason)  # not the next field in the tab chain
         self.notify("Added the fact to the queue" if report.added else
