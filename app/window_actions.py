@@ -145,7 +145,13 @@ class WindowActions(HistoryActions):
             return
         live = self.session.live_commit
         held = live is not None and run.id in self.session.live_runs()
-        self.preview_panel.show_run(run, live.short_id if held else None)
+        record = self.queue.model.fact(self.queue.model.row_of(ids[0]))
+        self.preview_panel.show_run(run, live.short_id if held else None,
+                                    reverted_in=None if held else self.queue.model.reverted_in(record))
+        self._say_showing(run)
+
+    def _say_showing(self, run) -> None:
+        """Which run the pane shows, and the method that made it when the panel names another."""
         chosen = self.method_panel.method_name()
         other = (f" — <b style='color:#b36b00'>made with {run.method.upper()}; the method panel is set to "
                  f"{chosen.upper()}</b>" if chosen != run.method else "")

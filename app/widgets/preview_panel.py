@@ -123,13 +123,15 @@ class PreviewPanel(FollowsJob, QGroupBox):
         self.token_fact.blockSignals(False)
         self._show_tokens(0)
 
-    def show_run(self, run: Any, committed_in: str | None = None, outcome: Any = None) -> None:
+    def show_run(self, run: Any, committed_in: str | None = None, outcome: Any = None,
+                 reverted_in: str | None = None) -> None:
         """A recorded run (a core ``RunRecord``) as stored: its verdict, generations and metrics,
-        without recomputing. ``committed_in``: the commit holding it, if any."""
+        without recomputing. ``committed_in``: the commit holding it, if any; ``reverted_in``:
+        the revert that took its fact's edit out again."""
         if outcome is not None or not self._same_run(run):
             self.outcome = outcome  # the tokens need the live outcome; a stored run has none
         self.run = run
-        self.state.setText(run_summary(run, committed_in))
+        self.state.setText(run_summary(run, committed_in, reverted_in))
         self.showing.setText(f"Showing: run {run.id}, {run.method}, as stored")
         if run.id in self._losses:
             self.loss.set_losses(self._losses[run.id])
@@ -172,13 +174,14 @@ def _preview_rows(previews: Any) -> list:
     return list(previews or [])
 
 
-def run_summary(run: Any, committed_in: str | None = None) -> str:
+def run_summary(run: Any, committed_in: str | None = None, reverted_in: str | None = None) -> str:
     """The verdict first (coloured), then what the run is and whether it is committed."""
     verdict = run.metrics.get("verdict") or {}
     colour = _VERDICT_COLOURS.get(verdict.get("verdict"), "#333")
     advice = verdict.get("advice") or []
     tip = f" Try: {'; '.join(advice)}." if advice else ""
-    where = f"committed in {committed_in}" if committed_in else "not committed"
+    where = (f"committed in {committed_in}" if committed_in else
+             f"committed, then reverted in {reverted_in}" if reverted_in else "not committed")
     said = escape(verdict_headline(verdict)) if verdict else "No verdict recorded"
     head = f"<b style='color:{colour}'>{said}</b><br>"
     editor = (getattr(run, "environment", None) or {}).get("editor_checkpoint")

@@ -167,6 +167,8 @@ def test_history_marks_the_live_model_and_a_reverted_fact_reads_reverted(qtbot, 
     model = window.queue.model
     status = model.data(model.index(model.row_of(uk), 0))
     assert status == f"reverted (in {revert.short_id})", status
+    click_row(qtbot, window, 0)
+    assert f"reverted in {revert.short_id}" in window.preview_panel.state.text()
     assert tree.topLevelItem(0).text(3).startswith(LIVE_MARKER.strip())
     window.close()
 
