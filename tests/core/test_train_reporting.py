@@ -57,7 +57,7 @@ def test_a_slow_rate_keeps_its_decimal():
 
 
 def test_the_registry_names_its_trained_editors():
-    assert trainable_methods() == ["mend"]
+    assert trainable_methods()[:1] == ["mend"] and "recipe" in trainable_methods()
     assert is_trainable("mend") and not is_trainable("rome")
 
 
