@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from core import CommitDetail, CommitRecord, FactRecord, RunRecord, Workspace
 
@@ -27,6 +28,8 @@ class QueueView:
     runs: tuple[RunRecord, ...] = ()
     undo: str | None = None
     partial: bool = False
+    undo_blocked: str | None = None  # why that decision cannot be undone (it is committed)
+    reverted: Mapping[str, str] = field(default_factory=dict)  # fact id → the revert commit dropping its edit
 
 
 @dataclass(frozen=True)
@@ -48,24 +51,60 @@ def mean_post(detail: CommitDetail, metric: str) -> float | None:
     return sum(values) / len(values) if values else None
 
 
-def undo_label(ws: Workspace) -> str | None:
-    """The decision the Undo button would undo: this author's latest one not yet undone."""
+def _undo_target(ws: Workspace) -> tuple[Any, FactRecord] | None:
+    """(this author's latest decision not yet undone: a core StatusChange, its fact)."""
     changes = ws.history()
     undone = {c.undoes for c in changes if c.undoes is not None}
     mine = [c for c in changes if c.author == ws.author and c.from_status is not None
             and c.undoes is None and c.id not in undone]
-    if not mine:
-        return None
-    return f"{mine[-1].to_status} {ws.fact(mine[-1].fact_id).fact.subject}"
+    return (mine[-1], ws.fact(mine[-1].fact_id)) if mine else None
+
+
+def undo_label(ws: Workspace) -> str | None:
+    """The decision the Undo button would undo: this author's latest one not yet undone."""
+    target = _undo_target(ws)
+    return f"{target[0].to_status} {target[1].fact.subject}" if target else None
+
+
+def undo_state(ws: Workspace) -> tuple[str | None, str | None]:
+    """(the decision Undo would take back, why it cannot: None, or that its edit is committed).
+    Decisions are undone only before their edit is committed (core refuses after)."""
+    target = _undo_target(ws)
+    if target is None:
+        return None, None
+    change, record = target
+    label = f"{change.to_status} {record.fact.subject}"
+    if record.committed:
+        return label, (f"the decision \"{label}\" cannot be undone: its edit is committed. Revert the "
+                       "edit in History first, then change the review")
+    return label, None
+
+
+def reverted_facts(commits: Sequence[CommitRecord], runs: Sequence[RunRecord]) -> dict[str, str]:
+    """Fact id → the short id of the latest revert commit that dropped an edit of it."""
+    facts_of = {run.id: run.fact_ids for run in runs}
+    reverted: dict[str, str] = {}
+    for commit in reversed(commits):  # oldest first: a later revert wins
+        for run_id in commit.dropped:
+            reverted.update((f, commit.short_id) for f in facts_of.get(run_id, ()))
+    return reverted
 
 
 def read_queue(ws: Workspace) -> QueueView:
-    return QueueView(tuple(ws.queue()), tuple(ws.runs()), undo_label(ws))
+    undo, blocked = undo_state(ws)
+    runs = tuple(ws.runs())
+    return QueueView(tuple(ws.queue()), runs, undo, undo_blocked=blocked, reverted=reverted_facts(ws.log(), runs))
 
 
-def read_facts(ws: Workspace, fact_ids: Sequence[str], undo: str | None) -> QueueView:
+def read_facts(ws: Workspace, fact_ids: Sequence[str], undo: str | None,
+               undo_blocked: str | None = None) -> QueueView:
     """Only these facts (reviewed, added): a partial view, quick enough for the GUI thread."""
-    return QueueView(tuple(ws.fact(i) for i in fact_ids), (), undo, partial=True)
+    return QueueView(tuple(ws.fact(i) for i in fact_ids), (), undo, partial=True, undo_blocked=undo_blocked)
+
+
+def read_facts_and_undo(ws: Workspace, fact_ids: Sequence[str]) -> QueueView:
+    """These facts, with the Undo state read from the review history."""
+    return read_facts(ws, fact_ids, *undo_state(ws))
 
 
 def read_history(ws: Workspace, live_id: str | None, known: Mapping[str, DriftPoint] | None = None,

@@ -2,11 +2,22 @@
 
 from __future__ import annotations
 
+import shutil
+import sys
 from pathlib import Path
 
 from PySide6.QtCore import QUrl
-from PySide6.QtGui import QAction, QDesktopServices, QKeySequence
-from PySide6.QtWidgets import QMainWindow, QMenu
+from PySide6.QtGui import QAction, QDesktopServices, QGuiApplication, QKeySequence
+from PySide6.QtWidgets import (
+    QDialog,
+    QDialogButtonBox,
+    QLabel,
+    QLineEdit,
+    QMainWindow,
+    QMenu,
+    QPushButton,
+    QVBoxLayout,
+)
 
 from app.window_train import open_train_dialog
 
@@ -63,8 +74,35 @@ def build_menus(window: QMainWindow) -> None:
 
 
 def open_log(window) -> bool:
-    """Open the log file (warnings and error details) in the desktop's viewer."""
+    """Open the log file (warnings and error details) in the desktop's viewer; where there is
+    none (no xdg-open, or it failed), a dialog shows the path, to copy."""
     path = window.log_file
     path.touch(exist_ok=True)
     window.notify(f"Log: {path}")
-    return QDesktopServices.openUrl(QUrl.fromLocalFile(str(path)))
+    no_launcher = sys.platform.startswith("linux") and shutil.which("xdg-open") is None
+    if not no_launcher and QDesktopServices.openUrl(QUrl.fromLocalFile(str(path))):
+        return True
+    window.log_dialog = log_path_dialog(window, path)
+    window.log_dialog.open()
+    return False
+
+
+def log_path_dialog(parent, path: Path) -> QDialog:
+    dialog = QDialog(parent)
+    dialog.setWindowTitle("Log file")
+    field = QLineEdit(str(path))
+    field.setReadOnly(True)
+    field.setObjectName("log-path")
+    field.setMinimumWidth(field.fontMetrics().horizontalAdvance(str(path)) + 30)
+    field.selectAll()
+    copy = QPushButton("Copy path")
+    copy.clicked.connect(lambda: QGuiApplication.clipboard().setText(str(path)))
+    buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
+    buttons.addButton(copy, QDialogButtonBox.ButtonRole.ActionRole)
+    buttons.rejected.connect(dialog.reject)
+    layout = QVBoxLayout(dialog)
+    layout.addWidget(QLabel("No program to open it with was found on this desktop. The log is at:"))
+    layout.addWidget(field)
+    layout.addWidget(buttons)
+    dialog.copy_button, dialog.path_field = copy, field
+    return dialog

@@ -22,7 +22,15 @@ from typing import Any
 from PySide6.QtCore import QObject, Signal
 
 from app.jobs import Job, JobLane
-from app.ledger_views import DriftPoint, HistoryView, QueueView, read_facts, read_history, read_queue, undo_label
+from app.ledger_views import (
+    DriftPoint,
+    HistoryView,
+    QueueView,
+    read_facts,
+    read_facts_and_undo,
+    read_history,
+    read_queue,
+)
 from app.settings import AppSettings
 from core import (
     CommitRecord,
@@ -368,4 +376,4 @@ class Session(QObject):
 
     def undo_review(self) -> None:
         change = self.ws.undo_review()
-        self.facts_changed.emit(read_facts(self.ws, [change.fact_id], undo_label(self.ws)))
+        self.facts_changed.emit(read_facts_and_undo(self.ws, [change.fact_id]))

@@ -8,6 +8,7 @@ failures in an error dialog that says what to do.
 from __future__ import annotations
 
 import logging
+from html import escape
 from pathlib import Path
 
 from PySide6.QtCore import Qt
@@ -16,7 +17,7 @@ from PySide6.QtWidgets import QFileDialog
 from app.dialogs.import_dialog import ImportDialog
 from app.errors import error_box
 from app.jobs import Job
-from app.ledger_views import QueueView, read_facts, read_queue, undo_label
+from app.ledger_views import QueueView, read_facts_and_undo, read_queue, undo_state
 from app.window_history import HistoryActions
 from core import (
     Fact,
@@ -34,6 +35,7 @@ log = logging.getLogger(__name__)
 
 
 class WindowActions(HistoryActions):
+    _running_preview = "a preview"
     # -- model and workspace -------------------------------------------------------------
 
     def load(self, path: Path, options: LoadOptions | None = None, workspace: Path | None = None) -> Job:
@@ -122,16 +124,20 @@ class WindowActions(HistoryActions):
         if view.partial:
             self.queue.update_facts(view.facts)
         else:
-            self.queue.set_facts(view.facts, view.runs)
-        self.review_bar.set_undo(view.undo)
+            self.queue.set_facts(view.facts, view.runs, view.reverted)
+        self.review_bar.set_undo(view.undo, view.undo_blocked)
 
     def show_selected_run(self, ids: list[str] | None = None) -> None:
         """The preview pane follows the selection: the first selected fact's latest run, as
         stored (no recompute), or a note that it has none. A running preview keeps the pane."""
         ws = self.session.ws
-        if self.preview_panel.job is not None or ws is None:
+        if ws is None:
             return
         ids = self.queue.selected_ids() if ids is None else ids
+        if self.preview_panel.job is not None:  # the pane shows the running preview, and says so
+            self.preview_panel.showing.setText(f"Showing: {self._running_preview} — running… "
+                                               "(the selected fact's preview shows when it ends)")
+            return
         run = self.queue.model.latest_run(ids[0]) if ids else None
         if run is None:
             self.preview_panel.clear_result("No preview of the selected fact yet: Preview edit (Ctrl+P)" if ids
@@ -139,7 +145,22 @@ class WindowActions(HistoryActions):
             return
         live = self.session.live_commit
         held = live is not None and run.id in self.session.live_runs()
-        self.preview_panel.show_run(run, live.short_id if held else None)
+        record = self.queue.model.fact(self.queue.model.row_of(ids[0]))
+        self.preview_panel.show_run(run, live.short_id if held else None,
+                                    reverted_in=None if held else self.queue.model.reverted_in(record))
+        self._say_showing(run)
+
+    def _say_showing(self, run) -> None:
+        """Which run the pane shows, and the method that made it when the panel names another."""
+        chosen = self.method_panel.method_name()
+        other = (f" — <b style='color:#b36b00'>made with {run.method.upper()}; the method panel is set to "
+                 f"{chosen.upper()}</b>" if chosen != run.method else "")
+        self.preview_panel.showing.setText(f"Showing: run {run.id} ({run.method.upper()}) of "
+                                           f"{escape(self._subjects(run.fact_ids))}, as stored{other}")
+
+    def _subjects(self, fact_ids) -> str:
+        names = [self.session.ws.fact(i).fact.subject for i in fact_ids[:3]]
+        return ", ".join(names) + (f" and {len(fact_ids) - 3} more" if len(fact_ids) > 3 else "")
 
     def open_in_editor(self, fact_id: str) -> None:
         """A queued fact in the fact editor, to fix it and add (then preview) the corrected one."""
@@ -194,7 +215,7 @@ class WindowActions(HistoryActions):
             self.session.ws.delete_draft(self._draft_id)
             self._draft_id = None
         self.editor.clear()
-        self.session.facts_changed.emit(read_facts(self.session.ws, [fact.id], undo_label(self.session.ws)))
+        self.session.facts_changed.emit(read_facts_and_undo(self.session.ws, [fact.id]))
         self.queue.select([fact.id])
         self.queue.table.setFocus(Qt.FocusReason.OtherFocusReason)  # not the next field in the tab chain
         self.notify("Added the fact to the queue" if report.added else
@@ -241,7 +262,9 @@ class WindowActions(HistoryActions):
             self.show_error("Cannot preview", exc)
             return None
         self.tabs.setCurrentIndex(0)
+        self._running_preview = f"{self.method_panel.method_name()} preview of {self._subjects(ids)}"
         self.preview_panel.track(job)
+        self.preview_panel.showing.setText(f"Showing: {self._running_preview} — running…")
         job.finished.connect(self.method_panel.update_stats_status)  # the preview may have computed them
         job.finished.connect(lambda: job.state.value == "done" and self.show_selected_run())
         return self._report_failure(job, "The preview failed")
@@ -260,6 +283,10 @@ class WindowActions(HistoryActions):
         return True
 
     def undo_review(self) -> None:
+        self._update_undo()
+        if self.review_bar.undo_blocked:  # committed: said plainly, never core's message with a hash
+            self.review_bar.message.setText(f"Nothing to undo: {escape(self.review_bar.undo_blocked)}")
+            return
         try:
             self.session.undo_review()  # its queue update names the next decision to undo
         except LedgerError as exc:
@@ -269,7 +296,7 @@ class WindowActions(HistoryActions):
     def _update_undo(self) -> None:
         """The Undo button names the decision it would undo (this author's latest one left)."""
         ws = self.session.ws
-        self.review_bar.set_undo(undo_label(ws) if ws is not None else None)
+        self.review_bar.set_undo(*(undo_state(ws) if ws is not None else (None, None)))
 
     def generate(self, prompt: str, max_new_tokens: int = 12) -> Job | None:
         lm = self.session.lm

@@ -27,7 +27,7 @@ ICON = ROOT / "assets" / "icon" / "factsmith.png"
 
 # Never imported by Factsmith; left out to keep the folder smaller.
 EXCLUDES = (
-    "tkinter", "_tkinter", "turtle", "IPython", "jupyter", "notebook", "matplotlib", "pytest", "_pytest",
+    "tkinter", "_tkinter", "turtle", "IPython", "jupyter", "notebook", "pytest", "_pytest",
     "sphinx", "docutils", "torch.utils.tensorboard", "tensorboard", "torchvision", "torchaudio",
     "triton", "onnx", "onnxruntime", "tensorflow", "jax", "flax", "keras", "PyQt5", "PyQt6", "PySide2",
     "pyqtgraph.opengl", "pyqtgraph.examples", "pyqtgraph.jupyter", "OpenGL", "cupy", "numba",

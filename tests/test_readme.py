@@ -27,3 +27,37 @@ def test_ci_runs_the_readme_test_command():
     command = "python3 packaging/bootstrap.py test"
     assert command in README
     assert command in (ROOT / ".ci" / "run").read_text(encoding="utf-8")
+
+
+def _edit_log_lines() -> list[str]:
+    block = re.search(r"## The edit log.*?```\n(.*?)```", README, re.S) or re.search(
+        r"```\n(export FACTSMITH_WORKSPACE=.*?)```", README, re.S)
+    return [line.split("  #")[0].strip() for line in block.group(1).splitlines() if line.strip()]
+
+
+def test_edit_log_example_runs_as_written(tmp_path):
+    """Each line of the README's edit-log example, in order, in a fresh home: the commands exist,
+    succeed, and the patch exported before the revert carries the edit and applies."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "HOME": str(tmp_path), "FACTSMITH_CONFIG_DIR": str(tmp_path / "config"),
+           "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
+           "FACTSMITH_DATA_DIR": str(tmp_path / "data")}
+    fact_id = None
+    for line in _edit_log_lines():
+        if line.startswith("export "):
+            name, value = line[len("export "):].split("=", 1)
+            env[name] = value.replace("~", str(tmp_path))
+            continue
+        line = line.replace("FACT_ID …", fact_id or "").replace("COMMIT_OR_FACT_OR_run:N", fact_id or "")
+        line = line.replace("FACT_ID", fact_id or "").replace("~", str(tmp_path))
+        done = subprocess.run(line, shell=True, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+        assert done.returncode == 0, f"{line}\n{done.stdout[-2000:]}\n{done.stderr[-2000:]}"
+        assert "Traceback" not in done.stderr, done.stderr
+        if line.startswith("factsmith queue") and fact_id is None:
+            fact_id = json.loads(done.stdout)[0]["id"]
+    assert fact_id and (tmp_path / "fixes.fspatch").is_file()
+    assert any((tmp_path / "models" / "patched").glob("*.safetensors"))

@@ -19,7 +19,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from core import Fact, RunRecord, run_warnings
+from core import DEFAULT_THRESHOLDS, Fact, RunRecord, run_warnings
 
 COLUMNS = ("Run", "Facts", "Method", "Reliability", "Locality", "Warnings")
 
@@ -27,6 +27,19 @@ COLUMNS = ("Run", "Facts", "Method", "Reliability", "Locality", "Warnings")
 def _fmt(run: RunRecord, metric: str) -> str:
     value = (run.metrics.get("post") or {}).get(metric)
     return "—" if value is None else f"{value:.2f}"
+
+
+def _bounds(limits: Mapping[str, float]) -> str:
+    return ", ".join(f"{m} ≥ {v:.2f}" for m, v in limits.items())
+
+
+def gate_note(limits: Mapping[str, float]) -> str:
+    """The gate's thresholds beside the verdict's targets (core's one default), and why they differ."""
+    targets = {m: DEFAULT_THRESHOLDS[m] for m in limits if m in DEFAULT_THRESHOLDS}
+    if all(abs(limits[m] - v) < 1e-9 for m, v in targets.items()):
+        return f"Commit gate: {_bounds(limits)}, the same targets the verdict (\"took\") uses."
+    return (f"Commit gate: {_bounds(limits)}, your own thresholds; the verdict (\"took\") uses "
+            f"{_bounds(targets)}, so a run can pass one and not the other.")
 
 
 class CommitDialog(QDialog):
@@ -44,6 +57,9 @@ class CommitDialog(QDialog):
         self.table.itemChanged.connect(lambda _: self._update_button())
         self.summary = QLabel()
         self.summary.setObjectName("commit-summary")
+        self.gate_note = QLabel()
+        self.gate_note.setObjectName("commit-gate-note")
+        self.gate_note.setWordWrap(True)
         self.message = QLineEdit()
         self.message.setPlaceholderText("What these edits change and why (required)")
         self.message.textChanged.connect(lambda _: self._update_button())
@@ -71,6 +87,7 @@ class CommitDialog(QDialog):
         limits.addStretch(1)
         layout = QVBoxLayout(self)
         layout.addLayout(limits)
+        layout.addWidget(self.gate_note)
         layout.addWidget(self.table, 1)
         layout.addWidget(self.summary)
         layout.addWidget(QLabel("Message:"))
@@ -97,6 +114,7 @@ class CommitDialog(QDialog):
                 if warnings and c == 5:
                     item.setForeground(Qt.GlobalColor.darkRed)
                 self.table.setItem(r, c, item)
+        self.gate_note.setText(gate_note(limits))
         self.summary.setText(f"{len(self.runs)} approved run(s) ready; {warned} under the thresholds"
                              if self.runs else "Nothing to commit: approve a previewed fact first")
         self._update_button()

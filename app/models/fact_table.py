@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, QSortFilterProxyModel, Qt
@@ -12,7 +12,8 @@ from core import FactRecord, RunRecord
 
 COLUMNS = ("Status", "Subject", "Prompt", "Old answer", "New answer", "Method", "Reliability", "Locality")
 FACT_ID_ROLE = Qt.ItemDataRole.UserRole + 1
-STATUS_COLOURS = {"approved": QColor("#1e7d32"), "rejected": QColor("#b3261e"), "needs-rework": QColor("#b36b00")}
+STATUS_COLOURS = {"approved": QColor("#1e7d32"), "rejected": QColor("#b3261e"), "needs-rework": QColor("#b36b00"),
+                  "reverted": QColor("#6b6b6b")}
 ALL_STATUSES = ""
 
 _Index = QModelIndex | QPersistentModelIndex
@@ -61,10 +62,14 @@ class FactTableModel(QAbstractTableModel):
         self._facts: list[FactRecord] = []
         self._latest: dict[str, RunRecord] = {}
         self._rows: dict[str, int] = {}  # fact id → row
+        self._reverted: Mapping[str, str] = {}  # fact id → the revert commit that dropped its edit
 
-    def set_facts(self, facts: Sequence[FactRecord], runs: Sequence[RunRecord] = ()) -> bool:
-        """The whole queue and its runs; True when the model had to be reset."""
+    def set_facts(self, facts: Sequence[FactRecord], runs: Sequence[RunRecord] = (),
+                  reverted: Mapping[str, str] | None = None) -> bool:
+        """The whole queue, its runs and the facts whose edit a revert dropped; True when the model
+        had to be reset."""
         facts, latest = list(facts), _latest_runs(runs)
+        old_reverted, self._reverted = self._reverted, dict(reverted or {})
         old = len(self._facts)
         if [r.id for r in facts[:old]] != [r.id for r in self._facts]:
             self.beginResetModel()
@@ -72,7 +77,8 @@ class FactTableModel(QAbstractTableModel):
             self.endResetModel()
             return True
         changed = [row for row, record in enumerate(facts[:old]) if record != self._facts[row]
-                   or _run_id(latest.get(record.id)) != _run_id(self._latest.get(record.id))]
+                   or _run_id(latest.get(record.id)) != _run_id(self._latest.get(record.id))
+                   or old_reverted.get(record.id) != self._reverted.get(record.id)]
         self._facts[:old], self._latest = facts[:old], latest
         self._changed(changed)
         self._append(facts[old:])
@@ -111,6 +117,12 @@ class FactTableModel(QAbstractTableModel):
     def fact(self, row: int) -> FactRecord:
         return self._facts[row]
 
+    def reverted_in(self, record: FactRecord) -> str | None:
+        """The revert commit that took this approved fact's edit out of the model (None: not reverted)."""
+        if record.status == "approved" and not record.committed:
+            return self._reverted.get(record.id)
+        return None
+
     def latest_run(self, fact_id: str) -> RunRecord | None:
         return self._latest.get(fact_id)
 
@@ -136,7 +148,7 @@ class FactTableModel(QAbstractTableModel):
         if role == FACT_ID_ROLE:
             return record.id
         if role == Qt.ItemDataRole.ForegroundRole and index.column() == 0:
-            return STATUS_COLOURS.get(record.status)
+            return STATUS_COLOURS.get("reverted" if self.reverted_in(record) else record.status)
         if role == Qt.ItemDataRole.ToolTipRole:
             return f"{record.fact.prompt} → {record.fact.target_new}\nfact {record.fact.short_id}"
         if role in (Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.UserRole):
@@ -146,6 +158,9 @@ class FactTableModel(QAbstractTableModel):
     def _cell(self, record: FactRecord, column: int, raw: bool) -> Any:
         fact, run = record.fact, self._latest.get(record.id)
         if column == 0:
+            revert = self.reverted_in(record)
+            if revert:
+                return f"reverted (in {revert})"
             return record.status + (" · committed" if record.committed else "")
         if column <= 4:
             return (fact.subject, fact.prompt, fact.target_true, fact.target_new)[column - 1]

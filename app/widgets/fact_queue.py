@@ -133,10 +133,10 @@ class FactQueue(QGroupBox):
         layout.addWidget(self.table, 1)
         layout.addLayout(buttons)
 
-    def set_facts(self, facts, runs=()) -> None:
+    def set_facts(self, facts, runs=(), reverted=None) -> None:
         """The whole queue; only changed rows are redrawn. The selection, the current row and the
         scroll position stay where they were."""
-        self._keeping_view(lambda: self.model.set_facts(facts, runs))
+        self._keeping_view(lambda: self.model.set_facts(facts, runs, reverted))
 
     def update_facts(self, records) -> None:
         """Some facts as they are now (reviewed, added); the rest of the queue is left alone."""

@@ -12,9 +12,26 @@ from core import Segment, word_diff
 
 KIND_LABELS = {"prompt": "Edit prompt", "paraphrase": "Paraphrase", "locality": "Locality",
                "portability": "Portability", "free": "Your prompt"}
-# Good news on the edit's own prompts is a change; on locality prompts it is no change.
-_CHANGE_COLOURS = {"locality": "#f6c6c6", "free": "#fde9a9"}
-_DEFAULT_COLOUR = "#c8ecc8"
+# Good news on the edit's own prompts is a change *to the new answer*, which the verdict says
+# (not merely a change); on locality prompts it is no change.
+GREEN, RED, AMBER = "#c8ecc8", "#f6c6c6", "#fde9a9"
+_CHANGE_COLOURS = {"locality": RED, "free": AMBER}
+_CHECK_OF_KIND = {"prompt": "reliability", "paraphrase": "generality"}  # the verdict's check of that row
+
+
+def change_colour(kind: str, held: bool | None) -> str:
+    """A changed row's highlight: green only where the verdict says that part of the edit took."""
+    if kind in _CHANGE_COLOURS:
+        return _CHANGE_COLOURS[kind]
+    if kind in _CHECK_OF_KIND:
+        return GREEN if held else RED if held is False else AMBER
+    return AMBER  # portability and others: changed, neither good nor bad by itself
+
+
+def checks_by_fact(verdict: Any) -> dict[str, dict[str, bool | None]]:
+    """{fact id: {metric: held}} from a stored verdict (``Verdict.to_dict()``)."""
+    facts = (verdict or {}).get("facts") or []
+    return {f["fact_id"]: {c["metric"]: c.get("held") for c in f.get("checks") or []} for f in facts}
 
 
 def segments_html(segments: Sequence[Segment], colour: str) -> str:
@@ -31,6 +48,7 @@ class GenerationsView(QWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self._rows: list[dict[str, Any]] = []
+        self._checks: dict[str, dict[str, bool | None]] = {}
         self._rendered = False
         self.changed_only = QCheckBox("Changed only")
         self.changed_only.toggled.connect(lambda _: self.render())
@@ -46,12 +64,14 @@ class GenerationsView(QWidget):
         layout.addLayout(top)
         layout.addWidget(self.browser, 1)
 
-    def set_previews(self, previews: Sequence[Any]) -> None:
-        """Previews as ``core.workflows.editing.Preview`` objects or their dicts."""
+    def set_previews(self, previews: Sequence[Any], verdict: Any = None) -> None:
+        """Previews as ``core.workflows.editing.Preview`` objects or their dicts; ``verdict`` (the
+        run's, as stored) decides whether a changed answer is highlighted as the edit taking."""
         rows = [dict(p) if isinstance(p, dict) else p.to_dict() for p in previews]
-        if rows == self._rows and self._rendered:
+        checks = checks_by_fact(verdict)
+        if rows == self._rows and checks == self._checks and self._rendered:
             return  # already shown (the same run again): keep the scroll position, skip the diffing
-        self._rows = rows
+        self._rows, self._checks = rows, checks
         self.render()
 
     def visible_rows(self) -> list[dict[str, Any]]:
@@ -72,7 +92,8 @@ class GenerationsView(QWidget):
 
     def _row_html(self, row: dict[str, Any]) -> str:
         before, after = word_diff(row["before"], row["after"])
-        colour = _CHANGE_COLOURS.get(row["kind"], _DEFAULT_COLOUR)
+        check = _CHECK_OF_KIND.get(row["kind"])
+        colour = change_colour(row["kind"], self._checks.get(row.get("fact_id", ""), {}).get(check))
         mark = "" if row["before"] == row["after"] else " ●"
         return (f"<tr><td>{KIND_LABELS.get(row['kind'], row['kind'])}{mark}</td>"
                 f"<td><b>{html.escape(row['prompt'])}</b></td>"

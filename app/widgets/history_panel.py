@@ -22,6 +22,7 @@ from PySide6.QtWidgets import (
 
 from core import CommitDetail, CommitRecord, DiffReport
 
+LIVE_MARKER = "◀ live model · "
 COLUMNS = ("#", "Commit", "Kind", "Message", "Author", "When", "Tags", "Edits")
 
 
@@ -124,10 +125,15 @@ class HistoryPanel(QWidget):
         self.tree.clear()
         for c in commits:
             edits = f"+{len(c.applied)}" + (f" −{len(c.dropped)}" if c.dropped else "")
-            marker = " ◀ live model" if c.id == live else ""
-            item = QTreeWidgetItem([str(c.seq), c.short_id, c.kind, c.message + marker, c.author,
+            marker = LIVE_MARKER if c.id == live else ""  # first, so eliding cuts the message, not it
+            item = QTreeWidgetItem([str(c.seq), c.short_id, c.kind, marker + c.message, c.author,
                                     c.created_at[:19], ", ".join(tags.get(c.id, [])), edits])
             item.setData(0, Qt.ItemDataRole.UserRole, c.id)
+            item.setToolTip(3, marker + c.message)
+            if marker:
+                font = item.font(3)
+                font.setBold(True)
+                item.setFont(3, font)
             self.tree.addTopLevelItem(item)
 
     def set_drift(self, points: Sequence[tuple[int, float | None, float | None, int]]) -> None:

@@ -9,9 +9,17 @@ from typing import Any
 import pyqtgraph as pg
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor, QFont, QResizeEvent
-from PySide6.QtWidgets import QHeaderView, QSplitter, QTableWidget, QTableWidgetItem, QWidget
+from PySide6.QtWidgets import (
+    QHeaderView,
+    QLabel,
+    QSplitter,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
 
-from core import HEADLINE_METRICS
+from core import HEADLINE_METRICS, verdict_headline
 
 PROTOCOL_HELP = {
     "teacher_forced": "Teacher-forced token accuracy (EasyEdit's default): the share of the answer's tokens "
@@ -27,6 +35,9 @@ FLUENCY_SAME = ("Identical before and after is expected, not a bug: a local edit
                 "free-running text as varied as it was.")
 VERDICT_COLOURS = {"took": "#1e7d32", "partial": "#b36b00", "side effects": "#b36b00", "failed": "#b3261e"}
 GOOD, BAD = QColor("#d4edd4"), QColor("#f6d0d0")
+PRE_COLOUR, POST_COLOUR, THRESHOLD_COLOUR = "#9bb7d4", "#2f6fb0", "#c0392b"
+LEGEND_HTML = (f"<span style='color:{PRE_COLOUR}'>■</span> pre &nbsp; <span style='color:{POST_COLOUR}'>■</span> post"
+               f" &nbsp; <span style='color:{THRESHOLD_COLOUR}'>- - -</span> threshold")
 
 
 def protocol_of(name: str) -> str:
@@ -78,11 +89,20 @@ class MetricsView(QSplitter):
         self.table.verticalHeader().setDefaultSectionSize(22)
         self.chart = pg.PlotWidget(background="w")
         self.chart.setObjectName("metrics-chart")
-        self.chart.setYRange(0, 1.3)  # room for the legend above the bars
+        self.chart.setYRange(0, 1.05)
         self.chart.setMouseEnabled(False, False)
-        self.chart.addLegend(offset=(5, 5), colCount=2)
+        # the legend is a line under the chart, never drawn over the bars
+        self.legend = QLabel(LEGEND_HTML)
+        self.legend.setObjectName("metrics-legend")
+        self.legend.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        chart_box = QWidget()
+        box = QVBoxLayout(chart_box)
+        box.setContentsMargins(0, 0, 0, 0)
+        box.setSpacing(2)
+        box.addWidget(self.chart, 1)
+        box.addWidget(self.legend)
         self.addWidget(self.table)
-        self.addWidget(self.chart)
+        self.addWidget(chart_box)
         self.chart.setMinimumWidth(170)
         self.setSizes([560, 220])
         self.setStretchFactor(0, 3)
@@ -97,7 +117,7 @@ class MetricsView(QSplitter):
         self.table.setRowCount(0)
         verdict = metrics.get("verdict") or {}
         if verdict:
-            text = f"Verdict: {verdict.get('summary', verdict.get('verdict'))}"
+            text = f"Verdict: {verdict_headline(verdict)}"
             advice = "\n".join(f"Try: {a}" for a in verdict.get("advice") or [])
             self._span_row(text, f"{text}\n{advice}".strip(), VERDICT_COLOURS.get(verdict.get("verdict")))
         protocol = None
@@ -171,14 +191,12 @@ class MetricsView(QSplitter):
         names = [n for n in HEADLINE_METRICS if n in pre or n in post]
         xs = list(range(len(names)))
         self.chart.addItem(pg.BarGraphItem(x=[x - 0.18 for x in xs], height=[pre.get(n, 0) for n in names],
-                                           width=0.34, brush="#9bb7d4", name="pre"))
+                                           width=0.34, brush=PRE_COLOUR))
         self.chart.addItem(pg.BarGraphItem(x=[x + 0.18 for x in xs], height=[post.get(n, 0) for n in names],
-                                           width=0.34, brush="#2f6fb0", name="post"))
+                                           width=0.34, brush=POST_COLOUR))
         for x, name in enumerate(names):
             if name in self.thresholds:
-                pen = pg.mkPen("#c0392b", width=2, style=Qt.PenStyle.DashLine)
-                label = "threshold" if not any(n in self.thresholds for n in names[:x]) else None
-                self.chart.addItem(pg.PlotDataItem([x - 0.4, x + 0.4], [self.thresholds[name]] * 2, pen=pen,
-                                                   name=label))
+                pen = pg.mkPen(THRESHOLD_COLOUR, width=2, style=Qt.PenStyle.DashLine)
+                self.chart.addItem(pg.PlotDataItem([x - 0.4, x + 0.4], [self.thresholds[name]] * 2, pen=pen))
         self.chart.getAxis("bottom").setTicks([list(zip(xs, names))])
         self.chart.setXRange(-0.6, max(len(names) - 0.4, 0.6))

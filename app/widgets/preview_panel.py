@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from html import escape
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +29,7 @@ from app.widgets.job_follow import FollowsJob
 from app.widgets.loss_curve import LossCurve
 from app.widgets.metrics_view import MetricsView
 from app.widgets.token_view import TokenView
+from core import verdict_headline
 
 # the verdict leads the result: a failed edit is never shown as a success
 _VERDICT_COLOURS = {"took": "#1e7d32", "partial": "#b36b00", "side effects": "#b36b00", "failed": "#b3261e"}
@@ -43,6 +45,11 @@ class PreviewPanel(FollowsJob, QGroupBox):
         self.job: Job | None = None
         self.outcome: Any = None
         self.run: Any = None
+        self._losses: dict[int, list[float]] = {}  # run id → its loss curve, as drawn live this session
+        self.showing = QLabel("Showing: nothing yet")
+        self.showing.setObjectName("preview-showing")
+        self.showing.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        self.showing.setWordWrap(True)  # the method note is never cut off
         self.free_prompts = QPlainTextEdit()
         self.free_prompts.setPlaceholderText("Your own prompts to compare, one per line (optional)")
         self.free_prompts.setMaximumHeight(60)
@@ -85,6 +92,7 @@ class PreviewPanel(FollowsJob, QGroupBox):
         layout = QVBoxLayout(self)
         layout.addWidget(self.free_prompts)
         layout.addLayout(buttons)
+        layout.addWidget(self.showing)
         layout.addWidget(self.state)
         layout.addWidget(splitter, 1)
 
@@ -96,13 +104,17 @@ class PreviewPanel(FollowsJob, QGroupBox):
             self.preview_requested.emit(self.prompts())
 
     def job_started(self, job: Job) -> None:
-        self.loss.reset()
+        """A new preview: nothing of the previous one stays (its curve, generations, metrics)."""
+        self._clear_views()
+        self.outcome = self.run = None
+        self.showing.setText(f"Showing: {job.name} — running…")
 
     def job_progress(self, event) -> None:
         self.loss.add_event(event)
 
     def show_result(self, result: Any) -> None:
         """A ``session.PreviewResult``: the outcome and the run it was recorded as."""
+        self._losses[result.run.id] = list(self.loss.losses)
         self.show_run(result.run, outcome=result.outcome)
         self.token_fact.blockSignals(True)
         self.token_fact.clear()
@@ -111,14 +123,23 @@ class PreviewPanel(FollowsJob, QGroupBox):
         self.token_fact.blockSignals(False)
         self._show_tokens(0)
 
-    def show_run(self, run: Any, committed_in: str | None = None, outcome: Any = None) -> None:
+    def show_run(self, run: Any, committed_in: str | None = None, outcome: Any = None,
+                 reverted_in: str | None = None) -> None:
         """A recorded run (a core ``RunRecord``) as stored: its verdict, generations and metrics,
-        without recomputing. ``committed_in``: the commit holding it, if any."""
+        without recomputing. ``committed_in``: the commit holding it, if any; ``reverted_in``:
+        the revert that took its fact's edit out again."""
         if outcome is not None or not self._same_run(run):
             self.outcome = outcome  # the tokens need the live outcome; a stored run has none
         self.run = run
-        self.state.setText(run_summary(run, committed_in))
-        self.generations.set_previews(_preview_rows(run.previews))
+        self.state.setText(run_summary(run, committed_in, reverted_in))
+        self.showing.setText(f"Showing: run {run.id}, {run.method}, as stored")
+        if run.id in self._losses:
+            self.loss.set_losses(self._losses[run.id])
+            self.loss.setTitle(None)
+        else:
+            self.loss.reset()
+            self.loss.setTitle("loss curve not stored for this run", size="8pt", color="#666")
+        self.generations.set_previews(_preview_rows(run.previews), run.metrics.get("verdict"))
         self.metrics.set_metrics(run.metrics)
         if self.outcome is None:
             self.token_fact.clear()
@@ -131,6 +152,12 @@ class PreviewPanel(FollowsJob, QGroupBox):
         """Nothing recorded for the selection: say so rather than show another fact's run."""
         self.outcome = self.run = None
         self.state.setText(text)
+        self.showing.setText("Showing: nothing (no preview of the selection)")
+        self._clear_views()
+
+    def _clear_views(self) -> None:
+        self.loss.reset()
+        self.loss.setTitle(None)
         self.generations.set_previews([])
         self.metrics.set_metrics({})
         self.token_fact.clear()
@@ -147,14 +174,16 @@ def _preview_rows(previews: Any) -> list:
     return list(previews or [])
 
 
-def run_summary(run: Any, committed_in: str | None = None) -> str:
+def run_summary(run: Any, committed_in: str | None = None, reverted_in: str | None = None) -> str:
     """The verdict first (coloured), then what the run is and whether it is committed."""
     verdict = run.metrics.get("verdict") or {}
     colour = _VERDICT_COLOURS.get(verdict.get("verdict"), "#333")
     advice = verdict.get("advice") or []
     tip = f" Try: {'; '.join(advice)}." if advice else ""
-    where = f"committed in {committed_in}" if committed_in else "not committed"
-    head = f"<b style='color:{colour}'>{verdict.get('summary') or 'No verdict recorded'}</b><br>"
+    where = (f"committed in {committed_in}" if committed_in else
+             f"committed, then reverted in {reverted_in}" if reverted_in else "not committed")
+    said = escape(verdict_headline(verdict)) if verdict else "No verdict recorded"
+    head = f"<b style='color:{colour}'>{said}</b><br>"
     editor = (getattr(run, "environment", None) or {}).get("editor_checkpoint")
     made = f" with the editor {Path(editor['path']).name} ({editor.get('step', '?')} steps)" if editor else ""
     return (f"{head}{run.method}: edit computed in {run.seconds:.1f}s{made} for {len(run.fact_ids)} fact(s), "

@@ -37,6 +37,7 @@ class ReviewBar(QGroupBox):
             row.addWidget(button)
         self.undo_button = QPushButton()
         self.undo_button.clicked.connect(self.undo_requested)
+        self.undo_blocked: str | None = None
         row.addWidget(self.undo_button)
         self.set_undo(None)
         self.message = QLabel()
@@ -47,14 +48,17 @@ class ReviewBar(QGroupBox):
         layout.addLayout(row)
         layout.addWidget(self.message)
 
-    def set_undo(self, what: str | None) -> None:
-        """``what``: the decision Undo would reverse ("approved France"), None when there is none."""
-        text = f"Undo {what}" if what else "Undo"
-        self.undo_button.setText(f"{text} ({UNDO_KEY})")
+    def set_undo(self, what: str | None, blocked: str | None = None) -> None:
+        """``what``: the decision Undo would reverse ("approved France"), None when there is none;
+        ``blocked``: why it cannot be (its edit is committed): the button is then disabled and says so."""
+        text = f"Undo {what}" if what and not blocked else "Undo"
+        self.undo_button.setText(f"{text} ({UNDO_KEY})" if not blocked else "Undo (decision committed)")
         self.undo_button.setShortcut(QKeySequence(UNDO_KEY))  # after setText, which resets it
-        self.undo_button.setToolTip(f"Undo your last review decision ({what or 'none left'}) — {UNDO_KEY}; "
-                                    "Ctrl+Z undoes typing in the note")
-        self.undo_button.setEnabled(what is not None)
+        tip = (f"Undo your last review decision ({what or 'none left'}) — {UNDO_KEY}; "
+               "Ctrl+Z undoes typing in the note")
+        self.undo_button.setToolTip(f"Nothing to undo: {blocked}" if blocked else tip)
+        self.undo_button.setEnabled(what is not None and not blocked)
+        self.undo_blocked = blocked
 
     def decide(self, decision: str) -> None:
         note = self.note.text().strip()

@@ -18,6 +18,7 @@ from core import AUTO_LAYER_MIN_EFFECT, TraceOptions, trace_fact
 KIND_LABELS = {"mlp": "MLP outputs (window of layers)", "state": "hidden states (block outputs)"}
 _COLOURS = {"mlp": (35, 132, 67), "state": (84, 39, 143)}
 MARK_PEN = pg.mkPen("#d62728", width=3)
+EMPTY_TEXT = "No trace yet: select a fact in the queue, then Trace selected fact"
 
 
 class TraceView(FollowsJob, QWidget):
@@ -58,7 +59,16 @@ class TraceView(FollowsJob, QWidget):
         self.plot.addItem(self.image)
         self.marker = pg.PlotDataItem([], [], pen=MARK_PEN)
         self.plot.addItem(self.marker)
-        self.colour_bar: pg.ColorBarItem | None = None
+        self.empty = pg.TextItem(EMPTY_TEXT, color="#555", anchor=(0.5, 0.5))
+        self.plot.addItem(self.empty)
+        self.empty.setPos(0.5, 0.5)
+        self.plot.setRange(xRange=(0, 1), yRange=(0, 1))
+        for axis in ("left", "bottom"):
+            self.plot.getAxis(axis).setTicks([[]])  # no meaningless 0…1 numbers before a trace
+        # the colour bar drives the image's colours (one colour map, one pair of levels): they always agree
+        self.colour_bar = pg.ColorBarItem(values=(0.0, 1.0), colorMap=self._colour_map("mlp"), interactive=False,
+                                          label="P(answer), restored", width=14)
+        self.colour_bar.setImageItem(self.image, insert_in=self.plot.getPlotItem())
 
     def _build_layout(self) -> None:
         controls = QHBoxLayout()
@@ -72,6 +82,15 @@ class TraceView(FollowsJob, QWidget):
         layout.addWidget(self.bar)
         layout.addWidget(self.state)
         layout.addWidget(self.plot, 1)
+
+    @staticmethod
+    def _colour_map(kind: str) -> pg.ColorMap:
+        return pg.ColorMap([0.0, 1.0], [(255, 255, 255), _COLOURS[kind]])
+
+    def cell_colour(self, token: int, layer: int):
+        """The colour the heatmap draws at (token, layer), as rendered."""
+        self.image.render()
+        return self.image.qimage.pixelColor(token, layer)
 
     def current_kind(self) -> str:
         return self.kind.currentData()
@@ -108,11 +127,14 @@ class TraceView(FollowsJob, QWidget):
             self.state.setText(f"This trace has no {self.current_kind()} restoration")
             return
         data = self.matrix()
-        colours = pg.ColorMap([0.0, 1.0], [(255, 255, 255), _COLOURS[self.current_kind()]])
-        self.image.setColorMap(colours)
-        self.image.setImage(data, levels=(float(data.min()), float(max(data.max(), data.min() + 1e-9))))
-        self.plot.setTitle(f"P({self.result.answer.strip()}) once restored: {data.min():.2f} (white) to "
-                           f"{data.max():.2f} (darkest); red frame: the chosen layer", size="9pt")
+        low, high = float(data.min()), float(max(data.max(), data.min() + 1e-9))
+        self.empty.hide()
+        self.image.setImage(data, autoLevels=False)
+        self.colour_bar.setColorMap(self._colour_map(self.current_kind()))
+        self.colour_bar.setLevels((low, high))  # sets the image's levels and colours too
+        # short: a long title widens the plot past the widget and cuts off the colour bar
+        self.plot.setTitle(f"P({self.result.answer.strip()}) restored, {low:.3g}–{high:.3g} (red: chosen layer)",
+                           size="9pt")
         self._axes()
         self._mark()
 

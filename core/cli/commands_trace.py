@@ -10,11 +10,11 @@ from core.cli.errors import CommandError
 from core.cli.options import add_model_options, load_from_args
 
 KIND_CHOICES = ("all", "state", "mlp")
-PANEL_COLOURS = {"state": (84, 39, 143), "mlp": (35, 132, 67)}
 
-PNG_HELP = ("write a PNG heatmap per fact: one panel per traced kind (state left, mlp right), tokens left to "
-            "right, layer 0 at the top, darker = higher P(answer) once restored, a red frame on the chosen layer "
-            "at the subject's last token, a grey bar under the subject's tokens. With several facts, fact i "
+PNG_HELP = ("write a PNG figure per fact: one heatmap per traced kind (state left, mlp right) with labelled axes "
+            "(tokens left to right, the subject's starred; layer 0 at the top), a colour bar of P(answer) once "
+            "the cell is restored, and a red frame on the chosen layer at the subject's last token. With several "
+            "facts, fact i "
             "(from 1) goes to NAME-i.png beside NAME.png; with one fact, to the path itself")
 
 
@@ -69,27 +69,17 @@ def png_paths(out: Path, count: int) -> list[Path]:
 
 
 def write_trace_pngs(results, out: Path) -> list[Path]:
-    from core.util.png import write_png
+    from core.metrics.trace_figure import write_trace_png
 
     paths = png_paths(Path(out), len(results))
     for path, result in zip(paths, results, strict=True):
         try:
-            write_png(path, trace_pixels(result))
+            write_trace_png(path, result)
         except OSError as exc:
             raise CommandError(f"cannot write the heatmap {path}: {exc}; pick a writable --out path") from exc
+        except ImportError as exc:
+            raise CommandError(f"the trace figure needs matplotlib ({exc}): pip install matplotlib") from exc
     return paths
-
-
-def trace_pixels(result):
-    """The heatmap of every traced kind of one result, side by side."""
-    from core.util.png import HeatmapStyle, heatmap_pixels, side_by_side
-
-    panels = []
-    for kind, matrix in result.scores.items():
-        style = HeatmapStyle(colour=PANEL_COLOURS[kind])
-        mark = (result.chosen_layer, result.subject_last) if kind == result.chosen_kind else None
-        panels.append(heatmap_pixels(matrix, style, mark, result.subject_range))
-    return side_by_side(panels)
 
 
 def render_trace(result: dict) -> str:

@@ -48,13 +48,22 @@ def _usable(other: Fact, subject: str, prompt: str) -> bool:
 def suggest_locality(subject: str, prompt: str, relation: str, facts: Sequence[Fact], count: int = 3,
                      existing: Sequence[str] = (), lm: LoadedModel | None = None) -> list[Probe]:
     """Up to ``count`` probes from ``facts`` (their prompt and true answer) that an edit of
-    ``subject``/``prompt`` should not change; prompts in ``existing`` are skipped. With ``lm``,
-    general prompts answered by the model fill up when ``facts`` offer fewer than ``count``."""
+    ``subject``/``prompt`` should not change; prompts in ``existing`` are skipped. With ``lm``
+    (the live model, edits included), every answer is the one that model gives now, not the
+    fact's recorded old answer (an earlier committed edit may have changed it), and general
+    prompts answered by the model fill up when ``facts`` offer fewer than ``count``."""
     probes = _from_facts(subject, prompt, relation, facts, count, existing)
+    if lm is not None:
+        answered = [Probe(p.prompt, _answer(lm, p.prompt)) for p in probes]
+        probes = [p for p in answered if p.answer]
     if lm is not None and len(probes) < count:
         taken = {p.strip() for p in existing} | {p.prompt for p in probes}
         probes += _general(lm, subject, prompt, taken, count - len(probes))
     return probes
+
+
+def _answer(lm: LoadedModel, prompt: str) -> str:
+    return first_phrase(continuation(lm, prompt, SamplingOptions(max_new_tokens=8)))
 
 
 def _general(lm: LoadedModel, subject: str, prompt: str, taken: set[str], count: int) -> list[Probe]:
@@ -66,7 +75,7 @@ def _general(lm: LoadedModel, subject: str, prompt: str, taken: set[str], count:
             break
         if candidate in taken or candidate == prompt.strip() or (own and own in candidate.casefold()):
             continue
-        answer = first_phrase(continuation(lm, candidate, SamplingOptions(max_new_tokens=8)))
+        answer = _answer(lm, candidate)
         if answer:
             found.append(Probe(candidate, answer))
     return found

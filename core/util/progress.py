@@ -57,13 +57,15 @@ class Progress:
         if self._cancel.is_set():
             raise Cancelled("cancelled by the user")
 
-    def stage(self, start: float, end: float) -> Progress:
-        """A child whose 0..total maps onto this progress's start..end fraction."""
+    def stage(self, start: float, end: float, prefix: str = "") -> Progress:
+        """A child whose 0..total maps onto this progress's start..end fraction; ``prefix``
+        goes before its messages (which part of a long job they are about)."""
         parent = self
 
         def forward(event: ProgressEvent) -> None:
             fraction = event.fraction if event.fraction is not None else 0.0
-            parent.report(start + (end - start) * fraction, 1.0, event.message, **event.values)
+            message = f"{prefix}{event.message}" if prefix and event.message else event.message
+            parent.report(start + (end - start) * fraction, 1.0, message, **event.values)
 
         return Progress(forward, self._cancel)
 

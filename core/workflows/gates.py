@@ -14,8 +14,12 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-# Defaults a new user gets; the app remembers the reviewer's own.
-DEFAULT_THRESHOLDS: Mapping[str, float] = {"reliability": 0.9, "locality": 0.8}
+from core.workflows.verdict import DEFAULT_RULES
+
+# Defaults a new user gets: the verdict's own targets, so that "took" and "passes the gate"
+# agree (one source of truth); the app remembers the reviewer's own.
+DEFAULT_THRESHOLDS: Mapping[str, float] = {"reliability": DEFAULT_RULES.reliability,
+                                           "locality": DEFAULT_RULES.locality}
 GATED_METRICS = tuple(DEFAULT_THRESHOLDS)
 
 

@@ -133,6 +133,25 @@ def _summary(verdict: str, facts: Sequence[FactVerdict]) -> str:
     return f"{verdict}: " + ", ".join(f"{n} {v}" for v, n in counts.items() if n) + f" of {len(facts)} facts"
 
 
+def headline(verdict: Mapping[str, Any]) -> str:
+    """The verdict as one line naming every failing criterion (of every fact), from a stored
+    ``Verdict.to_dict()``: "did not take: reliability 0.12 < 0.95; locality 0.71 < 0.90"."""
+    kind = verdict.get("verdict") or "no verdict"
+    facts = verdict.get("facts") or []
+    failing = [_check_text(c, f.get("fact_id", "") if len(facts) > 1 else "")
+               for f in facts for c in f.get("checks") or [] if c.get("held") is False]
+    label = "did not take" if kind == FAILED else kind
+    if not failing:
+        return verdict.get("summary") or label
+    counts = f" ({verdict['summary'].split(': ', 1)[-1]})" if len(facts) > 1 and verdict.get("summary") else ""
+    return f"{label}{counts}: " + "; ".join(failing)
+
+
+def _check_text(check: Mapping[str, Any], fact_id: str) -> str:
+    text = f"{check['metric']} {check['value']:.2f} < {check['bound']:.2f}"
+    return f"{fact_id[:8]} {text}" if fact_id else text
+
+
 def advice_for(method: str, facts: Sequence[FactVerdict]) -> tuple[str, ...]:
     """What to try next, from what went wrong; nothing when every fact took."""
     kinds = {f.verdict for f in facts}

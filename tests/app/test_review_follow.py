@@ -2,11 +2,13 @@
 verdict heads the metrics (a failed edit never looks like success), and labels stay current."""
 
 import copy
+from html import escape
 
 import pytest
 from PySide6.QtCore import Qt
 
 from app.widgets.metrics_view import FLUENCY_SAME, GOOD, PROTOCOL_HELP
+from core import verdict_headline
 from core.util.paths import demo_edits_file
 from tests.app.helpers import click_preview, click_row, fast_rome, open_window, wait_job
 
@@ -33,7 +35,7 @@ def test_preview_follows_the_selection_and_comes_back_stored_after_a_restart(qtb
     qtbot.mouseClick(window.review_bar.buttons["rework"], Qt.MouseButton.LeftButton)
     assert window.ws.fact(other).status == "needs-rework" and window.ws.fact(uk).status == "pending"
     click_row(qtbot, window, 0)
-    assert panel.run.id == uk_run.id and uk_run.metrics["verdict"]["summary"] in panel.state.text()
+    assert panel.run.id == uk_run.id and escape(verdict_headline(uk_run.metrics["verdict"])) in panel.state.text()
     qtbot.mouseClick(window.review_bar.buttons["approve"], Qt.MouseButton.LeftButton)
     assert window.ws.fact(uk).status == "approved", "Approve acts on the fact whose run is shown"
     workspace, runs = window.ws.path, len(window.ws.runs())
@@ -43,7 +45,7 @@ def test_preview_follows_the_selection_and_comes_back_stored_after_a_restart(qtb
     click_row(qtbot, again, 0)
     shown = again.preview_panel
     assert shown.run is not None and shown.run.id == uk_run.id, "the stored preview, not recomputed"
-    assert uk_run.metrics["verdict"]["summary"] in shown.state.text()
+    assert escape(verdict_headline(uk_run.metrics["verdict"])) in shown.state.text()
     assert shown.generations.visible_rows() == uk_run.previews
     assert shown.metrics.table.item(0, 0).text().startswith("Verdict:")
     assert len(again.ws.runs()) == runs and not again.lane.jobs
@@ -58,7 +60,7 @@ def test_a_failed_edit_is_headed_by_its_verdict_and_never_green(qtbot):
     verdict = window.preview_panel.run.metrics["verdict"]
     assert verdict["verdict"] == "failed"
     metrics = window.preview_panel.metrics
-    assert metrics.table.item(0, 0).text() == f"Verdict: {verdict['summary']}"
+    assert metrics.table.item(0, 0).text() == f"Verdict: {verdict_headline(verdict)}"
     assert metrics.table.item(0, 0).foreground().color().name() == "#b3261e"
     colours = [metrics.change_colour(r) for r in range(metrics.table.rowCount())]
     assert GOOD not in colours, "no green cell for an edit that failed"

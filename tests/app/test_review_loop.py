@@ -1,9 +1,11 @@
 """The reviewer's whole loop on the demo model, driven through the window's widgets."""
 
 import json
+from html import escape
 
 import pytest
 
+from core import verdict_headline
 from core.model.fingerprint import state_fingerprint
 from core.util.paths import demo_edits_file
 from tests.app.helpers import fast_rome, open_window, wait_job
@@ -45,7 +47,8 @@ def _preview_and_approve(qtbot, window, subject):
     generations.changed_only.setChecked(False)
     assert window.preview_panel.metrics.table.rowCount() >= 3
     verdict = window.preview_panel.outcome.verdict
-    assert verdict.summary in window.preview_panel.state.text(), "the verdict leads the result"
+    headline = escape(verdict_headline(verdict.to_dict()))
+    assert headline in window.preview_panel.state.text(), "the verdict leads the result"
     assert window.preview_panel.run.metrics["verdict"]["verdict"] == verdict.verdict  # stored with the run
     assert window.preview_panel.loss.losses, "the live loss curve got the optimiser's losses"
     assert window.preview_panel.tokens.rowCount() >= 3

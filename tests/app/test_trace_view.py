@@ -90,3 +90,24 @@ def test_window_traces_the_selected_fact(qtbot):
     actions = [a.text() for m in window.menuBar().actions() for a in m.menu().actions()]
     assert "Causal trace of selected fact" in actions
     window.close()
+
+
+def test_colour_bar_matches_the_cells_and_axes_are_labelled(qtbot, tiny_gpt2):
+    view = TraceView()
+    qtbot.addWidget(view)
+    view.show()
+    axes = {name: view.plot.getAxis(name) for name in ("left", "bottom")}
+    assert axes["left"].labelText == "layer" and axes["bottom"].labelText.startswith("token")
+    assert view.empty.isVisible() and "No trace yet" in view.empty.toPlainText(), "not an empty pair of axes"
+    view.show_result(trace_fact(tiny_gpt2, FACT, TraceOptions(samples=2)))
+    assert not view.empty.isVisible()
+    for kind in ("mlp", "state"):
+        view.kind.setCurrentIndex(view.kind.findData(kind))
+        data = view.matrix()
+        low, high = view.colour_bar.levels()
+        assert (low, high) == pytest.approx((data.min(), data.max()), abs=1e-6)
+        for cell in (np.unravel_index(data.argmin(), data.shape), np.unravel_index(data.argmax(), data.shape)):
+            expected = view.colour_bar.colorMap().map((data[cell] - low) / (high - low), mode="qcolor")
+            got = view.cell_colour(*map(int, cell))
+            assert abs(got.red() - expected.red()) + abs(got.green() - expected.green()) <= 6, (kind, cell)
+    assert view.colour_bar.getAxis("left").labelText.startswith("P(answer)")

@@ -15,7 +15,7 @@ from PySide6.QtWidgets import QFileDialog
 from app.widgets.checkpoint_choice import NONE_YET
 from core import demo_editor_train_file
 from core.methods.editor_ckpt import Checkpoint, default_checkpoint, editors_dir, read_checkpoint, save_checkpoint
-from core.workflows.train import TrainOptions, train_editor
+from core.workflows.train import TrainOptions, train_editor, trainable_methods
 from tests.app.helpers import open_window, wait_job
 from tests.core.test_mend import FAST, TRAIN
 
@@ -54,8 +54,9 @@ def _pick(qtbot, monkeypatch, field, path):
 def test_start_waits_for_a_chosen_training_file(qtbot, window, tmp_path, monkeypatch):
     _menu_action(window, "Tools", "Train editor…").trigger()
     dialog = window.train_dialog
-    methods = [dialog.method.itemText(i) for i in range(dialog.method.count())]
-    assert dialog.isVisible() and methods == ["mend", "ke", "instructedit", "recipe"]
+    offered = [dialog.method.itemText(i) for i in range(dialog.method.count())]
+    assert dialog.isVisible() and offered == trainable_methods() == ["mend", "ke", "instructedit", "recipe"]
+    assert dialog.method.currentText() == "mend"
     assert dialog.data.path.text() == "" and "Demo training set" in dialog.data.path.placeholderText()
     assert not dialog.start_button.isEnabled() and not dialog.resume_button.isEnabled()
     dialog.start()  # Enter or a stray call: no file, no job

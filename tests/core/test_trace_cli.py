@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 from core.cli import main
-from core.metrics.tracing import trace_fact
+from core.facts.fact import Fact
+from core.metrics.tracing import TraceOptions, trace_fact
 from core.util.png import PNG_SIGNATURE
 
 FACTS = [
@@ -37,9 +38,18 @@ def _png_size(data: bytes) -> tuple[int, int]:
         chunks[kind] = body
         pos += 12 + length
     width, height, depth, colour = struct.unpack(">IIBB", chunks[b"IHDR"][:10])
-    assert (depth, colour) == (8, 2) and b"IEND" in chunks
-    assert len(zlib.decompress(chunks[b"IDAT"])) == height * (1 + 3 * width)
+    assert depth == 8 and colour in (2, 6) and b"IEND" in chunks  # RGB or RGBA
+    data = b"".join(body for kind, body in _chunks(data) if kind == b"IDAT")
+    assert len(zlib.decompress(data)) == height * (1 + (3 if colour == 2 else 4) * width)
     return width, height
+
+
+def _chunks(data: bytes):
+    pos = len(PNG_SIGNATURE)
+    while pos < len(data):
+        (length,) = struct.unpack(">I", data[pos:pos + 4])
+        yield data[pos + 4:pos + 8], data[pos + 8:pos + 8 + length]
+        pos += 12 + length
 
 
 def test_trace_json_and_one_png_per_fact(tiny_model_dir, facts_file, tmp_path, capsys, one_torch_thread):
@@ -53,11 +63,9 @@ def test_trace_json_and_one_png_per_fact(tiny_model_dir, facts_file, tmp_path, c
     assert len(first["scores"]["mlp"]) == first["layers"] == 4
     assert all(len(row) == len(first["tokens"]) for row in first["scores"]["state"])
     assert result["png"] == [str(tmp_path / "maps" / "trace-1.png"), str(tmp_path / "maps" / "trace-2.png")]
-    for fact, path in zip(result["facts"], result["png"], strict=True):
+    for path in result["png"]:
         width, height = _png_size(Path(path).read_bytes())
-        cell = 24
-        assert width == 2 * len(fact["tokens"]) * cell + 12  # two panels and the gap
-        assert height == fact["layers"] * cell + cell // 4
+        assert width >= 700 and height >= 400, "a readable figure, not a few pixels a cell"
 
 
 def test_trace_text_one_kind_one_png(tiny_model_dir, facts_file, tmp_path, capsys, one_torch_thread):
@@ -68,8 +76,28 @@ def test_trace_text_one_kind_one_png(tiny_model_dir, facts_file, tmp_path, capsy
     text = capsys.readouterr().out
     assert "state top layers" in text and "mlp " not in text and "chosen layer:" in text
     assert f"heatmap: {out}" in text
-    width, _ = _png_size(out.read_bytes())
-    assert width % 24 == 0  # one panel
+    width, height = _png_size(out.read_bytes())
+    assert width >= 600 and height >= 400
+
+
+def test_trace_figure_has_labelled_axes_a_colour_bar_and_the_chosen_cell(tiny_model_dir, one_torch_thread):
+    from core.metrics.trace_figure import token_labels, trace_figure
+    from core.model.loading import LoadOptions, load_model
+
+    lm = load_model(tiny_model_dir("gpt2"), LoadOptions(device="cpu"))
+    fact = Fact.create(subject="France", prompt="The capital of France is", target_new="Seattle")
+    result = trace_fact(lm, fact, TraceOptions(samples=2))
+    figure = trace_figure(result)
+    panels = [a for a in figure.axes if a.get_xlabel().startswith("token")]
+    bars = [a for a in figure.axes if a.get_ylabel() == "P(answer) once restored"]
+    assert len(panels) == len(result.scores) == len(bars) == 2
+    for axes in panels:
+        assert axes.get_ylabel() == "layer"
+        assert [t.get_text() for t in axes.get_xticklabels()] == token_labels(result)
+        assert len(axes.get_yticks()) == result.n_layers
+    assert "France*" in token_labels(result)
+    chosen = panels[list(result.scores).index(result.chosen_kind)]
+    assert [p.get_label() for p in chosen.patches] == ["chosen layer"]
 
 
 def test_trace_bad_options_are_clear_errors(tiny_model_dir, facts_file, capsys):
