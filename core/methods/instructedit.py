@@ -40,6 +40,10 @@ first 10 of ``quality_dev.jsonl`` (training tasks):
 | instructed gradient only ("paper")    | 0.557   | 0.552   | 0.837   | 3.481        |
 | instructed + plain (small preset)     | 0.905   | 0.903   | 0.952   | 1.211        |
 
+Not yet in the preset (seen at 300 steps, validation on all 40 of ``quality_dev.jsonl``):
+c_edit 1 (preset) 0.903 / 0.874 / 0.959, c_edit 2 0.927 / 0.880 / 0.946, c_edit 3
+0.928 / 0.900 / 0.935 (reliability / generality / locality).
+
 Training data on the demo model: ``editor_train.jsonl`` (subjects 0-b), each request's
 task from its relation (capital, currency, language, continent, city_country).
 ``held_out`` names relations left out of training, to measure transfer to a task the
