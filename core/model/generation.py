@@ -57,7 +57,9 @@ def continuations(lm: LoadedModel, prompts: list[str], options: SamplingOptions 
         kwargs.update(do_sample=False)
     else:
         kwargs.update(do_sample=True, temperature=options.temperature, top_p=options.top_p, top_k=0)
-    with torch.no_grad(), torch.random.fork_rng(devices=[]):
+    from core.util.quiet import padding_warning_muted
+
+    with torch.no_grad(), torch.random.fork_rng(devices=[]), padding_warning_muted():
         torch.manual_seed(options.seed)
         out = lm.model.generate(ids, **kwargs)
     texts = []

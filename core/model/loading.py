@@ -196,8 +196,11 @@ def _from_pretrained(folder: Path, use_safetensors: bool, kwargs: dict):
     from transformers import AutoModelForCausalLM
 
     files = ", ".join(p.name for p in _pickle_files(folder)) if not use_safetensors else "the weights"
+    from core.util.quiet import loading_bars_off
+
     try:
-        return AutoModelForCausalLM.from_pretrained(folder, **kwargs)
+        with loading_bars_off():  # load_model reports its own progress
+            return AutoModelForCausalLM.from_pretrained(folder, **kwargs)
     except pickle.UnpicklingError as exc:
         raise ModelLoadError(
             f"{folder}: refused to load {files}: the pickle holds objects other than plain tensors, "
