@@ -12,6 +12,10 @@ state it replaced.
 An adaptor update (GRACE) changes no weight: it adds entries to the codebook adaptor on
 one module and may change the radii of entries already there (``core.edit.adaptors``). Its
 receipt keeps the codebook it replaced, so reverting is exact too.
+
+A hook update (COMEBA-HK) changes no weight either: it adds a low-rank update to the hook
+layer that copies one weight, the keys it was fitted to to the layer's key gram, and may
+lower the layer's threshold (``core.edit.hooklayers``); the receipt keeps the state it replaced.
 """
 
 from __future__ import annotations
@@ -104,7 +108,25 @@ class KeyUpdate:
         return {f"keys::{self.param}": self.keys}
 
 
-Update = LowRankUpdate | DenseUpdate | AdaptorUpdate | KeyUpdate
+@dataclass(frozen=True)
+class HookUpdate:
+    """One batch's update of the hook layer copying ``param`` (``core.edit.hooklayers``): its
+    weight gains left @ right (as a map from input to output), its key gram KᵀK, and its
+    threshold becomes min(ε, candidate); a hook layer made by this update starts at ``initial``."""
+
+    param: str
+    left: Any  # (d_out, r) float32
+    right: Any  # (r, d_in) float32
+    keys: Any  # (n, d_in) float32
+    thresholds: Any  # (2,) float64: initial ε, the batch's candidate
+
+    def tensors(self) -> dict[str, Any]:
+        prefix = f"hook::{self.param}::"
+        return {f"{prefix}left": self.left, f"{prefix}right": self.right, f"{prefix}keys": self.keys,
+                f"{prefix}thresholds": self.thresholds}
+
+
+Update = LowRankUpdate | DenseUpdate | AdaptorUpdate | KeyUpdate | HookUpdate
 WeightUpdate = LowRankUpdate | DenseUpdate
 
 
@@ -165,6 +187,10 @@ class Delta:
     def key_updates(self) -> tuple[KeyUpdate, ...]:
         return tuple(u for u in self.updates if isinstance(u, KeyUpdate))
 
+    @property
+    def hook_updates(self) -> tuple[HookUpdate, ...]:
+        return tuple(u for u in self.updates if isinstance(u, HookUpdate))
+
     def to_bytes(self) -> bytes:
         from safetensors.torch import save
 
@@ -209,6 +235,9 @@ def _delta_from(tensors: dict[str, Any], meta: dict[str, str]) -> Delta:
             updates.append(_adaptor_update(param, tensors, labels))
         elif kind == "keys":
             updates.append(KeyUpdate(param, tensors[name]))
+        elif kind == "hook" and part == ["left"]:
+            parts = [tensors[f"hook::{param}::{p}"] for p in ("left", "right", "keys", "thresholds")]
+            updates.append(HookUpdate(param, *parts))
     delta = Delta(
         method=meta.get("method", ""),
         updates=tuple(updates),
@@ -234,6 +263,8 @@ class AppliedDelta:
     codebooks_written: Mapping[str, str] = field(default_factory=dict)
     keys_before: Mapping[str, Any] = field(default_factory=dict)  # edited-key states replaced (None: none)
     keys_written: Mapping[str, Any] = field(default_factory=dict)  # the states installed, checked by identity
+    hooks_before: Mapping[str, Any] = field(default_factory=dict)  # hook layer states replaced (None: none)
+    hooks_written: Mapping[str, Any] = field(default_factory=dict)  # the states installed, checked by identity
 
 
 def _tensor_hash(t) -> str:
@@ -256,26 +287,41 @@ def apply_delta(model, delta: Delta) -> AppliedDelta:
     """Add the delta to the model's weights; all or nothing."""
     import torch
 
+    from core.edit.hooklayers import install as install_hooks
     from core.edit.keymemory import install
 
     params = dict(model.named_parameters())
     _check_fits(params, delta)
     codebooks = _next_codebooks(model, delta)  # checked before any weight is touched
     key_states = _next_key_states(model, delta)
+    hook_states = _next_hook_states(model, delta)
     originals = {name: params[name].detach().to("cpu", copy=True) for name in delta.params}
+    hooks_before: dict[str, Any] = {}
     try:
         with torch.no_grad():
             for update in delta.weight_updates:
                 p = params[update.param]
                 p.copy_((p.float() + update.dense().to(p.device)).to(p.dtype))
+        hooks_before = install_hooks(model, hook_states)
         before = _install(model, codebooks)
     except BaseException:
         _restore(params, originals)
+        install_hooks(model, hooks_before)  # the replaced hook layers back (None removes)
         raise
     keys_before = install(model, key_states)  # cannot fail: plain dict writes
     written = {name: _tensor_hash(params[name]) for name in originals}
     return AppliedDelta(delta, originals, written, before, {m: s.digest() for m, s in codebooks.items()},
-                        keys_before, key_states)
+                        keys_before, key_states, hooks_before, hook_states)
+
+
+def _next_hook_states(model, delta: Delta) -> dict[str, Any]:
+    """{param: hook layer state after the delta's hook updates}, nothing installed yet."""
+    from core.edit.hooklayers import HookLayerError, next_states
+
+    try:
+        return next_states(model, delta.hook_updates)
+    except (HookLayerError, ValueError, RuntimeError) as exc:
+        raise DeltaError(f"delta of {delta.method}: {exc}") from None
 
 
 def _next_key_states(model, delta: Delta) -> dict[str, Any]:
@@ -334,6 +380,8 @@ def _restore(params: dict[str, Any], originals: Mapping[str, Any]) -> None:
 def revert_delta(model, applied: AppliedDelta) -> None:
     """Put back the exact original weights; refuses if they changed since the apply."""
     from core.edit.adaptors import AdaptorError, registry, undone
+    from core.edit.hooklayers import HookLayerError, check_unchanged
+    from core.edit.hooklayers import install as install_hooks
     from core.edit.keymemory import KeyMemoryError, checked_memory
 
     params = dict(model.named_parameters())
@@ -356,7 +404,8 @@ def revert_delta(model, applied: AppliedDelta) -> None:
             raise DeltaError(f"cannot revert this {applied.delta.method} delta: {exc}") from None
     try:
         mem = checked_memory(model, applied.keys_written)
-    except KeyMemoryError as exc:
+        check_unchanged(model, applied.hooks_written)
+    except (KeyMemoryError, HookLayerError) as exc:
         raise DeltaError(f"{exc} after this {applied.delta.method} delta was applied; revert the later edits "
                          "first") from None
     _restore(params, applied.originals)
@@ -364,6 +413,7 @@ def revert_delta(model, applied: AppliedDelta) -> None:
         reg.set(module, state)  # None removes the adaptor and its hook
     for param, state in applied.keys_before.items():
         mem.set(param, state)
+    install_hooks(model, applied.hooks_before)  # None removes the hook layer
 
 
 @contextmanager

@@ -250,6 +250,22 @@ _MEND = MethodPresets(
     small=dict(rank=64, lr=1e-3, lr_lr=1e-3, edit_lr=1e-3, edits_per_step=4, c_edit=1.0),  # quality_dev (mend.py)
 )
 
+_COMEBA_HK = MethodPresets(
+    layer_field="layers",
+    reference_layers=Window(),  # the paper edits MEMIT's critical path (seed 004 App. A)
+    # demo dev subjects (table in comeba.py): layer 1's hook swaps every prompt's first token, so
+    # only the first block's z-scores find the edited subjects
+    small_layers=AtDepth(0.0),
+    reference=dict(stats_tokens=ByInputWidth()),
+    known={key: dict(layers=v["layers"]) for key, v in _MEMIT.known.items()},  # MEMIT's published layers
+    small={  # MEMIT's small value settings; the paper's spread (not insertion-aware), λ and clamp tuned
+        **_MEMIT.small,  # on consecutive batches about dev subjects (table in comeba.py)
+        "insertion_aware": False,
+        "mom2_weight": 1000.0,
+        "clamp_norm_factor": 4.0,
+    },
+)
+
 PRESETS: Mapping[str, MethodPresets] = {
     "rome": _ROME,
     "memit": _MEMIT,
@@ -259,6 +275,7 @@ PRESETS: Mapping[str, MethodPresets] = {
     "grace": _GRACE,
     "alphaedit": _ALPHAEDIT,
     "mend": _MEND,
+    "comeba-hk": _COMEBA_HK,
 }
 
 

@@ -103,10 +103,12 @@ def folder_identity(folder: Path, progress: Progress | None = None, rehash: bool
 
 def state_fingerprint(model) -> str:
     """sha256 of every parameter and buffer of a model in memory, by name, bit for bit,
-    and of its codebook adaptors (GRACE) when it has any: the state that answers prompts."""
+    and of its codebook adaptors (GRACE) and hook layers (COMEBA-HK) when it has any: the
+    state that answers prompts."""
     import torch
 
     from core.edit.adaptors import adaptor_digest
+    from core.edit.hooklayers import hook_layers_digest
 
     digest = hashlib.sha256()
     for name, tensor in sorted(model.state_dict().items()):
@@ -116,4 +118,7 @@ def state_fingerprint(model) -> str:
     adaptors = adaptor_digest(model)
     if adaptors is not None:  # absent for plain models, whose fingerprints stay what they were
         digest.update(f"factsmith-adaptors\0{adaptors}\n".encode())
+    hooks = hook_layers_digest(model)
+    if hooks is not None:
+        digest.update(f"factsmith-hook-layers\0{hooks}\n".encode())
     return digest.hexdigest()

@@ -1,7 +1,8 @@
 """Write a model (as it currently is in memory) to a Hugging Face folder with safetensors.
 
 Codebook adaptors (GRACE) are part of that state but not of the weights: they go to
-``core.edit.adaptors.FILE_NAME`` beside the weights, and ``core.model.loading`` reinstalls them.
+``core.edit.adaptors.FILE_NAME`` beside the weights, and ``core.model.loading`` reinstalls them;
+hook layers (COMEBA-HK) likewise, to ``core.edit.hookfiles.FILE_NAME``.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from core.edit.adaptors import save_adaptors
+from core.edit.hookfiles import save_hook_layers
 from core.model.loading import LoadedModel
 
 log = logging.getLogger(__name__)
@@ -60,6 +62,7 @@ def save_model_folder(lm: LoadedModel, out: Path, extra_files: Mapping[str, str]
         lm.model.save_pretrained(staging, safe_serialization=True)
         lm.tokenizer.save_pretrained(staging)
         save_adaptors(lm.model, staging)
+        save_hook_layers(lm.model, staging)
         for name, text in (extra_files or {}).items():
             (staging / name).write_text(text, encoding="utf-8")
         if not any(staging.glob("*.safetensors")):
