@@ -1,8 +1,9 @@
 """The app's log file: warnings, library chatter and the tracebacks of errors the window
 already reported go to ``factsmith.log`` in the user's data folder, not the terminal.
 
-``start_logging`` routes Python logging, ``warnings`` (FutureWarnings included) and
-transformers' own logger there, and turns off the "Loading weights" progress bars.
+``start_logging`` routes Python logging and ``warnings`` (FutureWarnings included) there;
+``quiet_transformers`` (run by the lane's warm-up, which imports transformers off the GUI
+thread) adds transformers' own logger and turns off the "Loading weights" progress bars.
 """
 
 from __future__ import annotations
@@ -38,14 +39,14 @@ def start_logging(level: int = logging.INFO) -> Path:
     root.addHandler(handler)
     root.setLevel(level)
     logging.captureWarnings(True)
-    _quiet_libraries()
+    # read when the libraries are imported: set before anything imports them
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     return path
 
 
-def _quiet_libraries() -> None:
-    """transformers and huggingface_hub: their messages into our log, no progress bars."""
-    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
-    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+def quiet_transformers() -> None:
+    """transformers: its messages into our log, no progress bars (imports transformers)."""
     from transformers.utils import logging as hf_logging
 
     hf_logging.disable_default_handler()

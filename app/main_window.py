@@ -10,11 +10,12 @@ from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QCloseEvent, QKeySequence, QShortcut
 from PySide6.QtWidgets import QMainWindow, QSplitter, QTabWidget, QVBoxLayout, QWidget
 
-from app.jobs import Job, JobLane, leave_a_core_for_the_gui
+from app.jobs import Job, JobLane
 from app.logfile import start_logging
 from app.menus import build_menus
 from app.session import Session
 from app.settings import AppSettings
+from app.warmup import warm_up
 from app.widgets.elided_label import ElidedLabel
 from app.widgets.fact_editor import FactEditor
 from app.widgets.fact_queue import FactQueue
@@ -27,6 +28,7 @@ from app.widgets.prompt_panel import PromptPanel
 from app.widgets.review_bar import ReviewBar
 from app.widgets.trace_view import TraceView, trace_selected
 from app.window_actions import WindowActions
+from app.window_train import open_train_dialog
 from app.window_tune import tune_preset
 from core import DEFAULT_THRESHOLDS, demo_model_dir
 
@@ -40,8 +42,9 @@ class MainWindow(WindowActions, QMainWindow):
         self.setWindowTitle("Factsmith")
         self.settings = AppSettings()
         self.log_file = start_logging()
-        leave_a_core_for_the_gui()
         self.lane = JobLane(self)
+        # torch and transformers load on the lane, first: the window shows (and answers) meanwhile
+        self.warm_job = self.lane.submit("Loading torch and transformers", warm_up)
         self.session = Session(self.lane, self.settings, self)
         self.model_path = Path(model_path) if model_path else demo_model_dir()
         self.workspace_request = Path(workspace) if workspace else None
@@ -50,16 +53,18 @@ class MainWindow(WindowActions, QMainWindow):
         self._build_layout()
         build_menus(self)
         self._connect()
+        self.warm_job.finished.connect(self.model_panel.start_estimates)
         self._restore_geometry()
         self._keep_typed_text()
 
     def _build_widgets(self) -> None:
-        self.model_panel = ModelPanel(self.settings.recent_models())
+        self.model_panel = ModelPanel(self.settings.recent_models(), estimate_now=False)
         self.model_panel.set_folder(self.model_path)
         self.summary = self.model_panel.summary
         self.queue = FactQueue(self.settings)
         self.editor = FactEditor()
         self.method_panel = MethodPanel()
+        self.method_panel.checkpoint_paths = self.settings.recent_checkpoints()
         thresholds = {m: self.settings.threshold(m) for m in DEFAULT_THRESHOLDS}
         self.preview_panel = PreviewPanel(thresholds)
         self.review_bar = ReviewBar()
@@ -123,6 +128,7 @@ class MainWindow(WindowActions, QMainWindow):
         self.editor.suggest_requested.connect(self.suggest)
         self.method_panel.compute_stats_requested.connect(self.compute_statistics)
         self.method_panel.tune_requested.connect(lambda method: tune_preset(self, method))
+        self.method_panel.train_requested.connect(lambda method: open_train_dialog(self, method))
         self.preview_panel.preview_requested.connect(self.preview_selected)
         self.review_bar.decided.connect(self.review_selected)
         self.review_bar.undo_requested.connect(self.undo_review)

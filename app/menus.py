@@ -8,6 +8,8 @@ from PySide6.QtCore import QUrl
 from PySide6.QtGui import QAction, QDesktopServices, QKeySequence
 from PySide6.QtWidgets import QMainWindow, QMenu
 
+from app.window_train import open_train_dialog
+
 
 def _action(menu: QMenu, text: str, slot, shortcut: str | QKeySequence.StandardKey | None = None) -> QAction:
     action = menu.addAction(text)
@@ -54,6 +56,8 @@ def build_menus(window: QMainWindow) -> None:
     _action(review, "Causal trace of selected fact", window.trace_view.trace_requested.emit)
     _action(review, "Commit approved edits…", window.open_commit_dialog, "Ctrl+K")
     _action(review, "Cancel running job", window.cancel_running)
+    tools = bar.addMenu("&Tools")
+    _action(tools, "Train editor…", lambda: open_train_dialog(window))
     help_menu = bar.addMenu("&Help")
     window.open_log_action = _action(help_menu, "Open log", lambda: open_log(window))
 

@@ -3,7 +3,9 @@
 ``Session`` is a thin adapter over core: every long action is a job on the serial
 ``JobLane`` that calls the core API (loading, ``Workspace``, ``compute_edit``), and its
 result is applied on the GUI thread. Jobs open their own ``Workspace`` connection on the
-worker thread; the GUI thread keeps ``self.ws`` for quick reads, reviews and drafts.
+worker thread, and those that change the ledger also read there what the queue and history
+panes show (``app.ledger_views``), so the GUI thread only draws. It keeps ``self.ws`` for
+quick reads, reviews and drafts.
 
 The live model always holds the weights of ``live_commit`` (HEAD unless the reviewer
 checked out another commit); previews are computed against it.
@@ -13,29 +15,33 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import QObject, Signal
 
 from app.jobs import Job, JobLane
+from app.ledger_views import DriftPoint, HistoryView, QueueView, read_facts, read_history, read_queue, undo_label
 from app.settings import AppSettings
 from core import (
     CommitRecord,
     EditOutcome,
+    Fact,
     LedgerError,
     LoadedModel,
     LoadOptions,
     PatchTrust,
     Progress,
     RunRecord,
+    TrainOptions,
     Workspace,
     apply_patch,
     compute_edit,
     default_workspace_path,
     folder_fingerprint,
     load_model,
+    train_editor,
 )
 
 log = logging.getLogger(__name__)
@@ -43,21 +49,31 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class LiveState:
-    """What a model job hands back: the model, its workspace and the commit it holds."""
+    """What a model job hands back: the model, its workspace and the commit it holds, with
+    the queue and history as they are afterwards (read on the worker)."""
 
     lm: LoadedModel
     workspace: Path
     commit: CommitRecord
+    queue: QueueView | None = None
+    history: HistoryView | None = None
 
 
 @dataclass(frozen=True)
 class PreviewResult:
     outcome: EditOutcome
     run: RunRecord
+    queue: QueueView | None = None
+
+
+def _with_views(state: LiveState, ws: Workspace, known: Mapping[str, DriftPoint] | None) -> LiveState:
+    """The state with the queue and history read from ``ws`` (call on the worker)."""
+    return replace(state, queue=read_queue(ws), history=read_history(ws, state.commit.id, known))
 
 
 def _load_with_workspace(path: Path, options: LoadOptions, workspace: Path | None, progress: Progress,
-                         checkouts: Mapping[str, str] | None = None) -> LiveState:
+                         checkouts: Mapping[str, str] | None = None,
+                         known: Mapping[str, DriftPoint] | None = None) -> LiveState:
     """Load a base model, open (or create) its workspace and replay the edits of the commit the
     live model held last time (``checkouts``: workspace → commit id; HEAD when none) onto it."""
     lm = load_model(path, options, progress.stage(0.0, 0.6))
@@ -67,7 +83,7 @@ def _load_with_workspace(path: Path, options: LoadOptions, workspace: Path | Non
     with ws:
         ref = _remembered(ws, checkouts)
         built = ws.checkout(ref, lm=lm, progress=progress.stage(0.6, 1.0))
-        return LiveState(built.lm, workspace, built.commit)
+        return _with_views(LiveState(built.lm, workspace, built.commit), ws, known)
 
 
 def _remembered(ws: Workspace, checkouts: Mapping[str, str] | None) -> str:
@@ -88,7 +104,8 @@ def _same_base(workspace: Path, lm: LoadedModel) -> bool:
 
 
 def _checkout_fresh(workspace: Path, ref: str, options: LoadOptions, progress: Progress,
-                    checkouts: Mapping[str, str] | None = None) -> LiveState:
+                    checkouts: Mapping[str, str] | None = None,
+                    known: Mapping[str, DriftPoint] | None = None) -> LiveState:
     """A commit's weights built on a freshly loaded base model. The base folder is rehashed
     in full first: the fingerprint decides whether these are the workspace's base weights,
     and a cached one could miss a file changed in place. ``checkouts`` (with ref None): the
@@ -97,15 +114,16 @@ def _checkout_fresh(workspace: Path, ref: str, options: LoadOptions, progress: P
         ref = ref or _remembered(ws, checkouts)
         folder_fingerprint(Path(ws.base.path), rehash=True)
         built = ws.checkout(ref, options=options, progress=progress)
-        return LiveState(built.lm, workspace, built.commit)
+        return _with_views(LiveState(built.lm, workspace, built.commit), ws, known)
 
 
 class Session(QObject):
     model_changed = Signal(object)  # LoadedModel | None
     workspace_changed = Signal(object)  # Workspace | None
-    facts_changed = Signal()
-    runs_changed = Signal()
-    history_changed = Signal()
+    # each with the view read after the change; None: read it yourself
+    facts_changed = Signal(object)  # QueueView | None
+    runs_changed = Signal(object)  # QueueView | None
+    history_changed = Signal(object)  # HistoryView | None
     live_changed = Signal(object)  # CommitRecord the live model holds
 
     def __init__(self, lane: JobLane, settings: AppSettings, parent: QObject | None = None) -> None:
@@ -116,6 +134,7 @@ class Session(QObject):
         self.options = LoadOptions()
         self.ws: Workspace | None = None
         self.live_commit: CommitRecord | None = None
+        self.history: HistoryView | None = None  # as last read
         self.closed = False
 
     # -- model and workspace -------------------------------------------------------------
@@ -129,9 +148,9 @@ class Session(QObject):
         path, options = Path(path), options or self.options
         chosen = workspace or self.workspace_path
         self.model_path, self.options = path, options
-        checkouts = self.settings.checkouts()
-        job = self.lane.submit(f"Loading {path.name}",
-                               lambda progress: _load_with_workspace(path, options, chosen, progress, checkouts))
+        checkouts, known = self.settings.checkouts(), self._known_points()
+        job = self.lane.submit(f"Loading {path.name}", lambda progress: _load_with_workspace(
+            path, options, chosen, progress, checkouts, known))
         job.succeeded.connect(self._set_live)
         job.succeeded.connect(lambda _: self.settings.add_recent_model(path))
         return job
@@ -140,7 +159,7 @@ class Session(QObject):
         """Switch to another workspace: its base model is loaded and its HEAD replayed."""
         path, options, checkouts = Path(path), self.options, self.settings.checkouts()
         job = self.lane.submit(f"Opening {path.name}",
-                               lambda progress: _checkout_fresh(path, "", options, progress, checkouts))
+                               lambda progress: _checkout_fresh(path, "", options, progress, checkouts, {}))
         job.succeeded.connect(self._set_live)
         return job
 
@@ -152,7 +171,7 @@ class Session(QObject):
 
         def create(progress: Progress) -> LiveState:
             Workspace.create(path, model_dir).close()
-            return _checkout_fresh(path, "HEAD", options, progress)
+            return _checkout_fresh(path, "HEAD", options, progress, known={})
 
         job = self.lane.submit(f"Creating {Path(path).name}", create)
         job.succeeded.connect(self._set_live)
@@ -162,7 +181,7 @@ class Session(QObject):
         """The window is closing: let go of the workspace connection and the model."""
         if self.ws is not None:
             self.ws.close()
-        self.ws, self.lm, self.live_commit = None, None, None
+        self.ws, self.lm, self.live_commit, self.history = None, None, None, None
         self.closed = True
 
     def eject(self) -> None:
@@ -181,16 +200,45 @@ class Session(QObject):
             self.ws = Workspace.open(state.workspace)
             self.settings.add_recent_workspace(state.workspace)
             self.workspace_changed.emit(self.ws)
+        self.history = state.history
         self._remember_live(state)
         self.model_changed.emit(state.lm)
         self.live_changed.emit(state.commit)
-        self.facts_changed.emit()
-        self.history_changed.emit()
+        self.facts_changed.emit(state.queue)
+        self.history_changed.emit(state.history)
 
     def _remember_live(self, state: LiveState) -> None:
         """Which commit the live model holds, for the next start (nothing kept when it is HEAD)."""
-        at_head = self.ws.head().id == state.commit.id
+        at_head = self.head().id == state.commit.id
         self.settings.set_checkout(state.workspace, None if at_head else state.commit.id)
+
+    def head(self) -> CommitRecord:
+        """HEAD as the history pane last read it (no query), else from the workspace."""
+        if self.history is not None and self.history.commits:
+            return self.history.commits[0]
+        return self.ws.head()
+
+    def read_history(self) -> HistoryView:
+        """The history read here, on the GUI thread (a tag): quick, as the drift points and the
+        live commit's runs already read are reused."""
+        live, known = self.live_commit.id if self.live_commit is not None else None, self.history
+        same = known is not None and known.live_id == live
+        self.history = read_history(self.ws, live, known.points_by_id if known else None,
+                                    known.live_runs if same else None)
+        return self.history
+
+    def live_runs(self) -> frozenset[int]:
+        """The runs the live model holds."""
+        live = self.live_commit
+        if live is None or self.ws is None:
+            return frozenset()
+        if self.history is None or self.history.live_id != live.id:
+            self.read_history()
+        return self.history.live_runs
+
+    def _known_points(self) -> dict[str, DriftPoint]:
+        """The drift points already read, for a job (a copy: the worker must not share ours)."""
+        return dict(self.history.points_by_id) if self.history is not None else {}
 
     def submit(self, name: str, fn: Callable[[Progress, Workspace], Any]) -> Job:
         """A job that gets its own workspace connection on the worker thread."""
@@ -204,13 +252,28 @@ class Session(QObject):
 
         return self.lane.submit(name, run)
 
+    def train_editor(self, method: str, facts: Sequence[Fact], val: Sequence[Fact], options: TrainOptions,
+                     out: Path) -> Job:
+        """Train (or, with ``options.resume``, continue) a method's editor for the live model."""
+        lm = self.lm
+        if lm is None:
+            raise RuntimeError("load a model first: an editor is trained for one model")
+        return self.lane.submit(f"Training the {method} editor", lambda progress: train_editor(
+            lm, method, facts, val, options, out, progress=progress))
+
     # -- queue, preview, commit, history -------------------------------------------------
 
     def import_file(self, path: Path, format: str | None = None, mapping: dict[str, str] | None = None,
                     skip_invalid: bool = False) -> Job:
-        job = self.submit(f"Importing {Path(path).name}",
-                          lambda _p, ws: ws.import_file(path, format, mapping, skip_invalid=skip_invalid))
-        job.succeeded.connect(lambda _: self.facts_changed.emit())
+        views: list[QueueView] = []  # the queue as read on the worker, once it is done
+
+        def run(_progress: Progress, ws: Workspace):
+            report = ws.import_file(path, format, mapping, skip_invalid=skip_invalid)
+            views.append(read_queue(ws))
+            return report
+
+        job = self.submit(f"Importing {Path(path).name}", run)
+        job.succeeded.connect(lambda _: self.facts_changed.emit(views[-1]))
         return job
 
     def preview(self, fact_ids: Sequence[str], method: str, overrides: dict[str, str],
@@ -222,10 +285,11 @@ class Session(QObject):
 
         def run(progress: Progress, ws: Workspace) -> PreviewResult:
             outcome = compute_edit(lm, facts, method, overrides=overrides, progress=progress, free_prompts=prompts)
-            return PreviewResult(outcome, ws.record_outcome(outcome, commit.state_fingerprint, overrides))
+            recorded = ws.record_outcome(outcome, commit.state_fingerprint, overrides)
+            return PreviewResult(outcome, recorded, read_queue(ws))
 
         job = self.submit(f"Previewing {method}", run)
-        job.succeeded.connect(lambda _: self.runs_changed.emit())
+        job.succeeded.connect(lambda result: self.runs_changed.emit(result.queue))
         return job
 
     def _live(self) -> tuple[LoadedModel, CommitRecord]:
@@ -237,7 +301,7 @@ class Session(QObject):
                thresholds: Mapping[str, float] | None = None, force: bool = False) -> Job:
         """Commit approved runs through the commit gate (core policy); the live model moves to the new HEAD."""
         lm, live = self._live()
-        options = self.options
+        options, known = self.options, self._known_points()
 
         def run(progress: Progress, ws: Workspace) -> LiveState:
             parent = ws.head()
@@ -247,19 +311,19 @@ class Session(QObject):
 
                 for run_id in commit.applied:
                     apply_delta(lm.model, ws.delta(run_id))
-                return LiveState(lm, ws.path, commit)
-            return _checkout_fresh(ws.path, commit.id, options, progress)
+                return _with_views(LiveState(lm, ws.path, commit), ws, known)
+            return _checkout_fresh(ws.path, commit.id, options, progress, known=known)
 
         job = self.submit("Committing", run)
         job.succeeded.connect(self._after_history_change)
         return job
 
     def revert(self, targets: Sequence[str], message: str) -> Job:
-        options = self.options
+        options, known = self.options, self._known_points()
 
         def run(progress: Progress, ws: Workspace) -> LiveState:
             built = ws.revert(targets, message, options=options, progress=progress)
-            return LiveState(built.lm, ws.path, built.commit)
+            return _with_views(LiveState(built.lm, ws.path, built.commit), ws, known)
 
         job = self.submit("Reverting", run)
         job.succeeded.connect(self._after_history_change)
@@ -267,15 +331,14 @@ class Session(QObject):
 
     def checkout(self, ref: str) -> Job:
         """Put a commit's weights into the live model (rebuilt from the base)."""
-        options = self.options
+        options, known = self.options, self._known_points()
         job = self.submit(f"Checking out {ref[:12]}",
-                          lambda progress, ws: _checkout_fresh(ws.path, ref, options, progress))
+                          lambda progress, ws: _checkout_fresh(ws.path, ref, options, progress, known=known))
         job.succeeded.connect(self._after_history_change)
         return job
 
     def _after_history_change(self, state: LiveState) -> None:
-        self._set_live(state)
-        self.runs_changed.emit()
+        self._set_live(state)  # its queue view holds the runs too: no second runs_changed
 
     def export(self, out: Path, format: str, statuses: Sequence[str] | None) -> Job:
         return self.submit("Exporting", lambda _p, ws: ws.export(out, format, statuses))
@@ -297,10 +360,12 @@ class Session(QObject):
         return self.lane.submit(f"Applying {choice['patch'].name}", run)
 
     def review(self, fact_ids: Sequence[str], decision: str, note: str = "") -> None:
-        for fact_id in fact_ids:
-            self.ws.review(fact_id, decision, note)
-        self.facts_changed.emit()
+        """Only the reviewed rows change; Undo now takes back the last of these decisions."""
+        changes = [self.ws.review(fact_id, decision, note) for fact_id in fact_ids]
+        view = read_facts(self.ws, fact_ids, None)
+        undo = f"{changes[-1].to_status} {view.facts[-1].fact.subject}" if changes else None
+        self.facts_changed.emit(replace(view, undo=undo))
 
     def undo_review(self) -> None:
-        self.ws.undo_review()
-        self.facts_changed.emit()
+        change = self.ws.undo_review()
+        self.facts_changed.emit(read_facts(self.ws, [change.fact_id], undo_label(self.ws)))

@@ -48,6 +48,13 @@ class AppSettings:
     def add_recent_workspace(self, path: str | Path) -> None:
         self._push("recent/workspaces", str(path))
 
+    def recent_checkpoints(self) -> list[str]:
+        """Editor checkpoints trained here (the method panel lists them beside the editors folder)."""
+        return self._list("recent/checkpoints")
+
+    def add_recent_checkpoint(self, path: str | Path) -> None:
+        self._push("recent/checkpoints", str(path))
+
     def threshold(self, metric: str) -> float:
         return float(self._q.value(f"thresholds/{metric}", DEFAULT_THRESHOLDS[metric]))
 

@@ -16,6 +16,7 @@ from PySide6.QtWidgets import QFileDialog
 from app.dialogs.import_dialog import ImportDialog
 from app.errors import error_box
 from app.jobs import Job
+from app.ledger_views import QueueView, read_facts, read_queue, undo_label
 from app.window_history import HistoryActions
 from core import (
     Fact,
@@ -91,14 +92,14 @@ class WindowActions(HistoryActions):
         where = f" · workspace {ws.path.name}" if ws else ""
         # the commit first: when the line is elided, the workspace (also in the title) goes
         self.live_status.setText(f"{lm.info.name} on {lm.info.device} ({lm.info.dtype})"
-                                 f"{self._live_commit_text(commit, ws)}{where}")
+                                 f"{self._live_commit_text(commit, self.session.head() if ws else None)}{where}")
 
     @staticmethod
-    def _live_commit_text(commit, ws) -> str:
+    def _live_commit_text(commit, head) -> str:
         """Which commit the live model holds: HEAD, or a checked-out older one (said plainly)."""
         if commit is None:
             return ""
-        head = ws.head() if ws is not None else commit
+        head = head or commit
         if head.id == commit.id:
             return f" · at HEAD, commit {commit.short_id} ({commit.message})"
         return f" · at checked-out commit {commit.short_id} ({commit.message}), not HEAD {head.short_id}"
@@ -112,10 +113,17 @@ class WindowActions(HistoryActions):
             self._draft_id = mine[0].id
             self.editor.set_body(mine[0].body)
 
-    def refresh_queue(self) -> None:
-        if self.session.ws is not None:
-            self.queue.set_facts(self.session.ws.queue(), self.session.ws.runs())
-            self._update_undo()
+    def refresh_queue(self, view: QueueView | None = None) -> None:
+        """Show the queue as a job read it (``view``), else as read here."""
+        ws = self.session.ws
+        if ws is None:
+            return
+        view = view if view is not None else read_queue(ws)
+        if view.partial:
+            self.queue.update_facts(view.facts)
+        else:
+            self.queue.set_facts(view.facts, view.runs)
+        self.review_bar.set_undo(view.undo)
 
     def show_selected_run(self, ids: list[str] | None = None) -> None:
         """The preview pane follows the selection: the first selected fact's latest run, as
@@ -130,7 +138,7 @@ class WindowActions(HistoryActions):
                                             else "Select one or more facts, then preview")
             return
         live = self.session.live_commit
-        held = live is not None and run.id in {r.id for r in ws.show(live.id).runs}
+        held = live is not None and run.id in self.session.live_runs()
         self.preview_panel.show_run(run, live.short_id if held else None)
 
     def open_in_editor(self, fact_id: str) -> None:
@@ -186,7 +194,7 @@ class WindowActions(HistoryActions):
             self.session.ws.delete_draft(self._draft_id)
             self._draft_id = None
         self.editor.clear()
-        self.session.facts_changed.emit()
+        self.session.facts_changed.emit(read_facts(self.session.ws, [fact.id], undo_label(self.session.ws)))
         self.queue.select([fact.id])
         self.queue.table.setFocus(Qt.FocusReason.OtherFocusReason)  # not the next field in the tab chain
         self.notify("Added the fact to the queue" if report.added else
@@ -253,23 +261,15 @@ class WindowActions(HistoryActions):
 
     def undo_review(self) -> None:
         try:
-            self.session.undo_review()
+            self.session.undo_review()  # its queue update names the next decision to undo
         except LedgerError as exc:
             self.show_error("Nothing to undo", exc)
-        self._update_undo()
+            self._update_undo()
 
     def _update_undo(self) -> None:
         """The Undo button names the decision it would undo (this author's latest one left)."""
         ws = self.session.ws
-        last = None
-        if ws is not None:
-            changes = ws.history()
-            undone = {c.undoes for c in changes if c.undoes is not None}
-            mine = [c for c in changes if c.author == ws.author and c.from_status is not None
-                    and c.undoes is None and c.id not in undone]
-            last = mine[-1] if mine else None
-        subject = ws.fact(last.fact_id).fact.subject if last is not None else ""
-        self.review_bar.set_undo(f"{last.to_status} {subject}" if last is not None else None)
+        self.review_bar.set_undo(undo_label(ws) if ws is not None else None)
 
     def generate(self, prompt: str, max_new_tokens: int = 12) -> Job | None:
         lm = self.session.lm

@@ -11,7 +11,8 @@ from app.dialogs.export_dialog import ExportDialog
 from app.dialogs.patch_apply_dialog import PatchApplyDialog
 from app.errors import confirm_box
 from app.jobs import Job
-from app.widgets.history_panel import CHART_COMMITS, detail_html, diff_html, mean_post
+from app.ledger_views import HistoryView
+from app.widgets.history_panel import detail_html, diff_html
 from core import DEFAULT_THRESHOLDS, LedgerError
 
 THRESHOLD_METRICS = tuple(DEFAULT_THRESHOLDS)  # the metrics core's commit gate checks
@@ -25,7 +26,7 @@ class HistoryActions:
         if ws is None:
             return None
         runs = ws.commit_candidates()
-        facts = {record.id: record.fact for record in ws.queue(["approved"])}
+        facts = {r.id: r.fact for r in self.queue.model.records() if r.status == "approved"}  # as shown
         thresholds = {m: self.settings.threshold(m) for m in THRESHOLD_METRICS}
         dialog = CommitDialog(runs, facts, thresholds, self)
         dialog.accepted.connect(lambda: self._commit_from(dialog))
@@ -52,22 +53,14 @@ class HistoryActions:
 
     # -- history -------------------------------------------------------------------------
 
-    def refresh_history(self) -> None:
-        ws = self.session.ws
-        if ws is None:
+    def refresh_history(self, view: HistoryView | None = None) -> None:
+        """Show the history as a job read it (``view``), else as read here."""
+        if self.session.ws is None:
             return
-        commits = ws.log()
-        tags: dict[str, list[str]] = {}
-        for tag in ws.tags():
-            tags.setdefault(tag.commit_id, []).append(tag.name)
+        view = view if view is not None else self.session.read_history()
         live = self.session.live_commit.id if self.session.live_commit else None
-        self.history.set_history(commits, tags, live)
-        points = []
-        for commit in reversed(commits[:CHART_COMMITS]):
-            detail = ws.show(commit.id)
-            points.append((commit.seq, mean_post(detail, "reliability"), mean_post(detail, "locality"),
-                           len(detail.runs)))
-        self.history.set_drift(points)
+        self.history.set_history(view.commits, view.tags, live)
+        self.history.set_drift(view.points)
 
     def show_commit(self, commit_ids: list[str]) -> None:
         if len(commit_ids) == 1 and self.session.ws is not None:
@@ -80,7 +73,7 @@ class HistoryActions:
         except LedgerError as exc:
             self.show_error("Cannot diff", exc)
             return
-        facts = {r.id: r.fact for r in ws.queue()}
+        facts = {r.id: r.fact for r in self.queue.model.records()}
         self.history.details.setHtml(diff_html(report, facts))
 
     def revert(self, commit_id: str, message: str | None = None) -> Job | None:

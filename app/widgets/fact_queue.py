@@ -134,14 +134,24 @@ class FactQueue(QGroupBox):
         layout.addLayout(buttons)
 
     def set_facts(self, facts, runs=()) -> None:
-        """New rows; the selection, the current row and the scroll position stay where they were."""
+        """The whole queue; only changed rows are redrawn. The selection, the current row and the
+        scroll position stay where they were."""
+        self._keeping_view(lambda: self.model.set_facts(facts, runs))
+
+    def update_facts(self, records) -> None:
+        """Some facts as they are now (reviewed, added); the rest of the queue is left alone."""
+        self._keeping_view(lambda: self.model.update_facts(records))
+
+    def _keeping_view(self, update) -> None:
+        """Run ``update``; reselect only when it reset the model (else Qt kept the selection),
+        then say what is selected (the rows' runs may have changed)."""
         selected = self.selected_ids()
         bars = (self.table.verticalScrollBar(), self.table.horizontalScrollBar())
         scrolled = [bar.value() for bar in bars]
         self.table.selectionModel().blockSignals(True)
         try:
-            self.model.set_facts(facts, runs)
-            self.select(selected, scroll=False)
+            if update():
+                self.select(selected, scroll=False)
         finally:
             self.table.selectionModel().blockSignals(False)
         for bar, value in zip(bars, scrolled, strict=True):

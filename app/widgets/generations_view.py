@@ -31,6 +31,7 @@ class GenerationsView(QWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self._rows: list[dict[str, Any]] = []
+        self._rendered = False
         self.changed_only = QCheckBox("Changed only")
         self.changed_only.toggled.connect(lambda _: self.render())
         self.counts = QLabel()
@@ -47,7 +48,10 @@ class GenerationsView(QWidget):
 
     def set_previews(self, previews: Sequence[Any]) -> None:
         """Previews as ``core.workflows.editing.Preview`` objects or their dicts."""
-        self._rows = [p if isinstance(p, dict) else p.to_dict() for p in previews]
+        rows = [dict(p) if isinstance(p, dict) else p.to_dict() for p in previews]
+        if rows == self._rows and self._rendered:
+            return  # already shown (the same run again): keep the scroll position, skip the diffing
+        self._rows = rows
         self.render()
 
     def visible_rows(self) -> list[dict[str, Any]]:
@@ -56,6 +60,7 @@ class GenerationsView(QWidget):
         return [row for row in self._rows if row["before"] != row["after"]]
 
     def render(self) -> None:
+        self._rendered = True
         rows = self.visible_rows()
         changed = sum(1 for row in self._rows if row["before"] != row["after"])
         self.counts.setText(f"{changed} of {len(self._rows)} generations changed")

@@ -22,14 +22,7 @@ from PySide6.QtWidgets import (
 
 from core import CommitDetail, CommitRecord, DiffReport
 
-CHART_COMMITS = 200
 COLUMNS = ("#", "Commit", "Kind", "Message", "Author", "When", "Tags", "Edits")
-
-
-def mean_post(detail: CommitDetail, metric: str) -> float | None:
-    values = [run.metrics.get("post", {}).get(metric) for run in detail.runs]
-    values = [v for v in values if v is not None]
-    return sum(values) / len(values) if values else None
 
 
 def detail_html(detail: CommitDetail) -> str:
@@ -96,6 +89,7 @@ class HistoryPanel(QWidget):
         self.chart.setLabel("bottom", "commit #")
         for axis in ("bottom", "left"):
             self.chart.getAxis(axis).enableAutoSIPrefix(False)  # never "commit # (x0.001)"
+        self._drawn: list | None = None  # the drift points on the chart
         self.buttons = {name: QPushButton(label) for name, label in (
             ("diff", "Diff two"), ("revert", "Revert…"), ("revert_edit", "Revert one edit…"),
             ("checkout", "Checkout into model…"),
@@ -138,6 +132,9 @@ class HistoryPanel(QWidget):
 
     def set_drift(self, points: Sequence[tuple[int, float | None, float | None, int]]) -> None:
         """(commit seq, mean reliability, mean locality, edits in state), oldest first."""
+        if list(points) == self._drawn:
+            return  # redrawing the chart is the slowest part of a refresh: only when it changed
+        self._drawn = list(points)
         self.chart.clear()
         for index, name, colour in ((1, "reliability", "#2f6fb0"), (2, "locality", "#27ae60")):
             known = [(p[0], p[index]) for p in points if p[index] is not None]

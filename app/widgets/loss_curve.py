@@ -37,6 +37,11 @@ class LossCurve(pg.PlotWidget):
         self.losses = []
         self._line.setData([], [])
 
+    def set_losses(self, losses) -> None:
+        """Start from a curve already drawn (a resumed training's first steps)."""
+        self.losses = [float(v) for v in losses]
+        self._line.setData(list(range(1, len(self.losses) + 1)), self.losses)
+
     def add_event(self, event: ProgressEvent) -> None:
         loss = event.values.get("loss") if event.values else None
         if loss is None:

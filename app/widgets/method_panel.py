@@ -21,11 +21,13 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.widgets.checkpoint_choice import CheckpointChoice
 from core import (
     LoadedModel,
     StatsNeed,
     TunedPresetError,
     get_method,
+    is_trainable,
     load_tuned_preset,
     method_names,
     needed_statistics,
@@ -49,6 +51,7 @@ def text_of(value: Any) -> str:
 class MethodPanel(QGroupBox):
     compute_stats_requested = Signal(list)  # [StatsSpec]
     tune_requested = Signal(str)  # the method whose preset to tune on the queue's facts
+    train_requested = Signal(str)  # the trained method whose editor to train (Train editor…)
     changed = Signal()
 
     def __init__(self, parent: QWidget | None = None) -> None:
@@ -81,6 +84,7 @@ class MethodPanel(QGroupBox):
         self.table.horizontalHeader().setSectionResizeMode(0, QHeaderView.ResizeMode.ResizeToContents)
         self.table.horizontalHeader().setStretchLastSection(True)
         self.table.itemChanged.connect(lambda _: self._on_edited())
+        self._build_checkpoint_row()
         self.stats_label = QLabel()
         self.stats_label.setObjectName("covariance-status")
         self.stats_label.setWordWrap(True)
@@ -89,14 +93,31 @@ class MethodPanel(QGroupBox):
         self._needs: list[StatsNeed] = []
         self._layout()
 
+    def _build_checkpoint_row(self) -> None:
+        """The trained editor's checkpoint choice and Train…, shown for trained methods only."""
+        self.checkpoint = CheckpointChoice()
+        self.checkpoint.setToolTip("The trained editor this method edits with (its checkpoint's hyperparameter)")
+        self.checkpoint.chosen.connect(lambda value: self.set_override("checkpoint", value))
+        self.train_button = QPushButton("Train…")
+        self.train_button.setToolTip("Train this method's editor for the loaded model (Tools → Train editor…)")
+        self.train_button.clicked.connect(lambda: self.train_requested.emit(self.method_name()))
+        self.checkpoint_row = QWidget()
+        editor_row = QHBoxLayout(self.checkpoint_row)
+        editor_row.setContentsMargins(0, 0, 0, 0)
+        editor_row.addWidget(self.checkpoint, 1)
+        editor_row.addWidget(self.train_button)
+        self.checkpoint_paths: list[str] = []  # checkpoints outside the editors folder (trained here)
+        self.trained = False  # the method is a trained editor: the checkpoint row shows
+
     def _layout(self) -> None:
-        form = QFormLayout()
+        form = self._form = QFormLayout()
         form.addRow("Method:", self.method)
         choice = QHBoxLayout()
         choice.addWidget(self.preset_choice, 1)
         choice.addWidget(self.tune_button)
         form.addRow("Preset:", choice)
         form.addRow("", self.preset_label)
+        form.addRow("Editor:", self.checkpoint_row)
         row = QHBoxLayout()
         row.addWidget(self.advanced)
         row.addStretch(1)
@@ -194,7 +215,26 @@ class MethodPanel(QGroupBox):
                 self._add_row(field.name, text_of(getattr(self.preset, field.name)))
         self.table.blockSignals(False)
         self._show_rows()
+        self.refresh_checkpoints()
         self._on_edited()
+
+    def refresh_checkpoints(self, extra: list[str] | None = None) -> None:
+        """List the trained method's checkpoints for the loaded model (the row hides for others)."""
+        if extra is not None:
+            self.checkpoint_paths = list(extra)
+        trained = self.trained = self.lm is not None and self.preset is not None and is_trainable(self.method_name())
+        self._form.setRowVisible(self.checkpoint_row, trained)
+        if trained:
+            self.checkpoint.fill(self.method_name(), self.lm, self.value("checkpoint"), self.checkpoint_paths)
+
+    def _sync_checkpoint(self) -> None:
+        """The choice follows the table's ``checkpoint`` (typed there, or reset to the preset)."""
+        if self.trained:
+            value = self.value("checkpoint")
+            if self.checkpoint.lists(value):
+                self.checkpoint.show_value(value)
+            else:
+                self.refresh_checkpoints()
 
     def _add_row(self, name: str, value: str) -> None:
         row = self.table.rowCount()
@@ -222,6 +262,13 @@ class MethodPanel(QGroupBox):
                 changed[name] = value
         return changed
 
+    def value(self, name: str) -> str:
+        """The table's text for a hyperparameter ("" when the method has none by that name)."""
+        for row in range(self.table.rowCount()):
+            if self.table.item(row, 0).text() == name:
+                return self.table.item(row, 1).text().strip()
+        return ""
+
     def set_override(self, name: str, value: str) -> None:
         for row in range(self.table.rowCount()):
             if self.table.item(row, 0).text() == name:
@@ -234,6 +281,7 @@ class MethodPanel(QGroupBox):
         return resolve_hparams(self.lm, self.method_name(), self.overrides(), base=self.default_preset)
 
     def _on_edited(self) -> None:
+        self._sync_checkpoint()
         self.update_stats_status()
         self.changed.emit()
 

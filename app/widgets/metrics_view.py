@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Mapping
 from typing import Any
 
@@ -65,6 +66,7 @@ class MetricsView(QSplitter):
     def __init__(self, thresholds: Mapping[str, float], parent: QWidget | None = None) -> None:
         super().__init__(Qt.Orientation.Horizontal, parent)
         self.thresholds = dict(thresholds)
+        self._shown: tuple | None = None  # (metrics, thresholds) drawn
         self.table = QTableWidget(0, 5)
         self.table.setObjectName("metrics-table")
         self.table.setHorizontalHeaderLabels(["Metric", "Pre", "Post", "Change", "Protocol"])
@@ -88,6 +90,10 @@ class MetricsView(QSplitter):
 
     def set_metrics(self, metrics: Mapping[str, Any]) -> None:
         """The verdict heads the table; then the metrics, grouped by protocol under a header row."""
+        shown = (copy.deepcopy(dict(metrics)), dict(self.thresholds))  # a copy: callers may change theirs
+        if shown == self._shown:
+            return  # the same run shown again (a refresh of the queue): the chart is slow to redraw
+        self._shown = shown
         self.table.setRowCount(0)
         verdict = metrics.get("verdict") or {}
         if verdict:

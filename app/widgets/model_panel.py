@@ -29,8 +29,11 @@ class ModelPanel(QGroupBox):
     load_requested = Signal(object, object)  # Path, LoadOptions
     eject_requested = Signal()
 
-    def __init__(self, recent: list[str], parent: QWidget | None = None) -> None:
+    def __init__(self, recent: list[str], parent: QWidget | None = None, estimate_now: bool = True) -> None:
+        """``estimate_now`` False: no estimate until ``start_estimates`` (it needs torch, which
+        the window imports on the job lane, not here)."""
         super().__init__("Model", parent)
+        self._estimates = estimate_now
         self.folder = QComboBox()
         self.folder.setEditable(True)
         self.folder.setToolTip("A local Hugging Face model folder (recent ones in the list)")
@@ -94,7 +97,11 @@ class ModelPanel(QGroupBox):
             self.set_folder(Path(chosen))
 
     def update_estimate(self) -> bool:
-        """Show the memory the chosen load needs; False (and a warning) when it will not fit."""
+        """Show the memory the chosen load needs; False (and a warning) when it will not fit
+        (True until estimates start)."""
+        if not self._estimates:
+            self.memory.setText("Estimating…")
+            return True
         folder = Path(self.folder.currentText()).expanduser()
         try:
             found = check_memory(folder, LoadOptions(self.device.currentText(), self.dtype.currentText(),
@@ -108,6 +115,10 @@ class ModelPanel(QGroupBox):
             self.memory.setText(f"<span style='color:#a33'><b>Will not fit:</b> {found.describe()}. "
                                 "Choose a smaller dtype or another device.</span>")
         return found.fits
+
+    def start_estimates(self) -> None:
+        self._estimates = True
+        self.update_estimate()
 
     def request_load(self) -> None:
         self.update_estimate()

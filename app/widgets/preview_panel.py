@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import Qt, Signal
@@ -154,5 +155,7 @@ def run_summary(run: Any, committed_in: str | None = None) -> str:
     tip = f" Try: {'; '.join(advice)}." if advice else ""
     where = f"committed in {committed_in}" if committed_in else "not committed"
     head = f"<b style='color:{colour}'>{verdict.get('summary') or 'No verdict recorded'}</b><br>"
-    return (f"{head}{run.method}: edit computed in {run.seconds:.1f}s for {len(run.fact_ids)} fact(s), "
+    editor = (getattr(run, "environment", None) or {}).get("editor_checkpoint")
+    made = f" with the editor {Path(editor['path']).name} ({editor.get('step', '?')} steps)" if editor else ""
+    return (f"{head}{run.method}: edit computed in {run.seconds:.1f}s{made} for {len(run.fact_ids)} fact(s), "
             f"recorded as run {run.id} ({where}).{tip}")

@@ -8,6 +8,7 @@ Every command takes ``--workspace PATH`` (else FACTSMITH_WORKSPACE), ``--author 
 from __future__ import annotations
 
 import argparse
+import os
 from pathlib import Path
 from typing import Any
 
@@ -186,12 +187,14 @@ def check_workspace(args: argparse.Namespace) -> dict[str, Any]:
 
 def recover_workspace(args: argparse.Namespace) -> dict[str, Any]:
     from core.ledger.recover import recover_workspace as recover
+    from core.ledger.workspace import WORKSPACE_ENV
 
-    source = workspace_path(args, args.workspace)
+    source = workspace_path(args, args.workspace) or os.environ.get(WORKSPACE_ENV)
     if not source:
         from core.cli.errors import CommandError
 
-        raise CommandError("workspace recover needs --workspace PATH: the damaged workspace to copy from")
+        raise CommandError(f"workspace recover needs --workspace PATH (or {WORKSPACE_ENV}): the damaged "
+                           "workspace to copy from")
     return recover(source, args.out).to_dict()
 
 

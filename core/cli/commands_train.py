@@ -1,4 +1,4 @@
-"""``factsmith train``: train an editor network (MEND) for a model on edit requests."""
+"""``factsmith train``: train an editor network (MEND, RECIPE) for a model on edit requests."""
 
 from __future__ import annotations
 
@@ -11,11 +11,11 @@ from core.cli.options import add_model_options, load_from_args
 
 log = logging.getLogger("factsmith")
 
-TRAINABLE = ("mend",)
+TRAINABLE = ("mend", "recipe")
 
 
 def register(sub) -> None:
-    tr = sub.add_parser("train", help="train an editor network (mend) for a model on edit requests")
+    tr = sub.add_parser("train", help="train an editor network (mend, recipe) for a model on edit requests")
     add_model_options(tr)
     tr.add_argument("--method", required=True, choices=TRAINABLE, help="the trained editor")
     tr.add_argument("--facts", type=Path, nargs="+", required=True, metavar="FILE",
@@ -23,7 +23,7 @@ def register(sub) -> None:
     tr.add_argument("--val", type=Path, metavar="FILE", help="validation edit requests (never trained on)")
     tr.add_argument("--steps", type=int, default=600, help="training steps in all (default 600)")
     tr.add_argument("--out", type=Path, metavar="CKPT",
-                    help="checkpoint file (.safetensors; default: the cache's, which `edit --method mend` reads)")
+                    help="checkpoint file (.safetensors; default: the cache's, which `edit --method M` reads)")
     tr.add_argument("--resume", action="store_true", help="continue from the checkpoint at --out")
     tr.add_argument("--save-every", type=int, default=50, metavar="N", help="checkpoint every N steps")
     tr.add_argument("--val-every", type=int, default=100, metavar="N", help="validate every N steps")

@@ -4,13 +4,10 @@ this model's tuned preset (``edit --preset tuned`` then uses it)."""
 from __future__ import annotations
 
 import argparse
-import logging
 from pathlib import Path
 from typing import Any
 
-from core.cli.options import add_model_options, load_from_args
-
-log = logging.getLogger("factsmith")
+from core.cli.options import add_model_options, live_progress, load_from_args
 
 PRESET_CHOICES = ("default", "tuned")
 
@@ -18,10 +15,12 @@ PRESET_CHOICES = ("default", "tuned")
 def register(sub) -> None:
     tu = sub.add_parser("tune", help="tune a method's preset for this model on a facts file and save it")
     add_model_options(tu)
-    tu.add_argument("--method", required=True, help="editing method (rome, ft-l, ft-m, memit, ice, grace)")
-    tu.add_argument("--facts", type=Path, required=True, help="the facts to tune on (about a third is held out)")
+    tu.add_argument("--method", required=True, help="editing method, as for `factsmith edit`")
+    tu.add_argument("--facts", type=Path, required=True, help="the facts to tune on (a third of the subjects is "
+                                                               "held out to check the winner)")
     tu.add_argument("--format", help="facts file format (default: detected)")
-    tu.add_argument("--budget", type=int, metavar="N", help="use at most the first N facts of the file")
+    tu.add_argument("--budget", type=int, metavar="N", help="use only the first N facts of the file: each grid "
+                                                             "point edits every tuning fact, so time grows with N")
     tu.add_argument("--no-save", action="store_true", help="report only; keep the stored preset as it is")
     tu.add_argument("--json", action="store_true", help="machine-readable output")
     tu.set_defaults(handler=tune_command, render=render_tune)
@@ -41,19 +40,6 @@ def preset_base(args: argparse.Namespace, lm) -> Any | None:
     return named_preset(lm, args.method, getattr(args, "preset", "default"))
 
 
-def _progress():
-    from core.util.progress import Progress
-
-    last: list[str] = [""]
-
-    def report(event) -> None:
-        if event.message and event.message != last[0]:
-            last[0] = event.message
-            log.info("%s", event.message)
-
-    return Progress(report)
-
-
 def tune_command(args: argparse.Namespace) -> dict[str, Any]:
     from core.cli.errors import CommandError
     from core.facts.io import read_facts
@@ -66,9 +52,10 @@ def tune_command(args: argparse.Namespace) -> dict[str, Any]:
     get_method(args.method)  # an unknown name is reported before the model loads
     facts = read_facts(args.facts, format=args.format)
     lm = load_from_args(args)
+    shown = live_progress("tune: ", every_s=2.0)  # minutes of work: say what is being tried
     if args.no_save:
-        return {**tune(lm, args.method, facts, _progress(), budget=args.budget).to_dict(), "saved_to": None}
-    result, saved = tune_and_save(lm, args.method, facts, _progress(), budget=args.budget)
+        return {**tune(lm, args.method, facts, shown, budget=args.budget).to_dict(), "saved_to": None}
+    result, saved = tune_and_save(lm, args.method, facts, shown, budget=args.budget)
     return {**result.to_dict(), "saved_to": str(saved.path)}
 
 

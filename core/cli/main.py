@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 from collections.abc import Callable
 
@@ -65,16 +66,39 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(message)s")
+    _quiet_libraries(args.verbose)
     if args.command in (None, "gui"):
         parser.error("the desktop app is started by the `factsmith` launcher, not core.cli")
     try:
         result = args.handler(args)
+    except BrokenPipeError:
+        return _reader_gone()
     except (CommandError, ValueError, OSError, KeyError, MemoryError) as exc:
         message = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
         print(f"factsmith {args.command}: error: {message}", file=sys.stderr)
         return 2
-    _emit(result, getattr(args, "json", False), getattr(args, "render", None))
+    try:
+        _emit(result, getattr(args, "json", False), getattr(args, "render", None))
+        sys.stdout.flush()
+    except BrokenPipeError:
+        return _reader_gone()
     return 0
+
+
+def _quiet_libraries(verbose: bool) -> None:
+    """No download-style progress bars or library chatter on every load unless -v; read by
+    transformers and huggingface_hub when imported, which no command has done yet."""
+    if not verbose:
+        os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+        os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+        os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+
+def _reader_gone() -> int:
+    """stdout's reader closed the pipe (``factsmith queue | head``): stop quietly, as other tools do."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())  # the interpreter's last flush at exit must not fail again
+    return 1
 
 
 if __name__ == "__main__":

@@ -1,4 +1,4 @@
-"""Training data for trained editors (MEND now; KE, InstructEdit later) on the demo model.
+"""Training data for trained editors (MEND, RECIPE; KE, InstructEdit later) on the demo model.
 
 ``python -m core.demo_build.editor_data [--model assets/demo-model]`` writes
 ``editor_train.jsonl`` into the model folder: one counterfactual edit request per known
@@ -25,7 +25,7 @@ import random
 from pathlib import Path
 
 from core.demo_build.knowledge import KnowledgeFact
-from core.demo_build.quality_sets import KnownWorld, _distinct, edit_request, is_test_subject, known_flags
+from core.demo_build.quality_sets import KnownWorld, _distinct, edit_request, facts_and_known, is_test_subject
 
 TRAIN_FILE = "editor_train.jsonl"
 
@@ -63,15 +63,7 @@ def _read_jsonl(path: Path) -> list[dict]:
 
 
 def write_editor_data(model_dir: Path, seed: int) -> dict[str, int]:
-    import torch
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-
-    torch.set_num_threads(1)
-    facts = [KnowledgeFact.from_record(r) for r in _read_jsonl(model_dir / "facts.jsonl")]
-    model = AutoModelForCausalLM.from_pretrained(model_dir).eval()
-    tokenizer = AutoTokenizer.from_pretrained(model_dir)
-    with torch.no_grad():
-        known = known_flags(model, tokenizer, facts)
+    facts, known = facts_and_known(model_dir)
     excluded = frozenset(r["subject"] for name in ("quality_dev.jsonl", "dev_edits.jsonl")
                          for r in _read_jsonl(model_dir / name))
     rows = build_editor_data(facts, known, seed, excluded)

@@ -155,7 +155,8 @@ def _read_jsonl(path: Path) -> list[dict]:
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
 
 
-def write_quality_sets(model_dir: Path, per_relation: int, seed: int) -> dict[str, int]:
+def facts_and_known(model_dir: Path) -> tuple[list[KnowledgeFact], list[bool]]:
+    """The demo model's knowledge base, and which facts the model itself answers right."""
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
@@ -164,7 +165,11 @@ def write_quality_sets(model_dir: Path, per_relation: int, seed: int) -> dict[st
     model = AutoModelForCausalLM.from_pretrained(model_dir).eval()
     tokenizer = AutoTokenizer.from_pretrained(model_dir)
     with torch.no_grad():
-        known = known_flags(model, tokenizer, facts)
+        return facts, known_flags(model, tokenizer, facts)
+
+
+def write_quality_sets(model_dir: Path, per_relation: int, seed: int) -> dict[str, int]:
+    facts, known = facts_and_known(model_dir)
     tuned_on = frozenset(r["subject"] for r in _read_jsonl(model_dir / "dev_edits.jsonl"))
     dev, test = build_quality_sets(facts, known, per_relation, seed, tuned_on)
     for name, rows in (("quality_dev.jsonl", dev), ("quality_test.jsonl", test)):

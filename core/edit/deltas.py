@@ -13,9 +13,12 @@ An adaptor update (GRACE) changes no weight: it adds entries to the codebook ada
 one module and may change the radii of entries already there (``core.edit.adaptors``). Its
 receipt keeps the codebook it replaced, so reverting is exact too.
 
-A hook update (COMEBA-HK) changes no weight either: it adds a low-rank update to the hook
-layer that copies one weight, the keys it was fitted to to the layer's key gram, and may
-lower the layer's threshold (``core.edit.hooklayers``); the receipt keeps the state it replaced.
+A repository update (RECIPE) changes no weight: it adds (key, continuous prompt) entries to
+the model's retrieval repository (``core.edit.repository``); reverting removes exactly
+those entries, by id.
+
+A hook update (COMEBA-HK) changes no weight either: it extends the hook layer that copies
+one weight (``core.edit.hookdeltas``); the receipt keeps the hook layer state it replaced.
 """
 
 from __future__ import annotations
@@ -27,6 +30,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from core.edit.hookdeltas import HookUpdate, hook_update_from, next_hook_states
+from core.edit.repository import RepositoryUpdate
 
 
 class DeltaError(ValueError):
@@ -108,25 +114,7 @@ class KeyUpdate:
         return {f"keys::{self.param}": self.keys}
 
 
-@dataclass(frozen=True)
-class HookUpdate:
-    """One batch's update of the hook layer copying ``param`` (``core.edit.hooklayers``): its
-    weight gains left @ right (as a map from input to output), its key gram KᵀK, and its
-    threshold becomes min(ε, candidate); a hook layer made by this update starts at ``initial``."""
-
-    param: str
-    left: Any  # (d_out, r) float32
-    right: Any  # (r, d_in) float32
-    keys: Any  # (n, d_in) float32
-    thresholds: Any  # (2,) float64: initial ε, the batch's candidate
-
-    def tensors(self) -> dict[str, Any]:
-        prefix = f"hook::{self.param}::"
-        return {f"{prefix}left": self.left, f"{prefix}right": self.right, f"{prefix}keys": self.keys,
-                f"{prefix}thresholds": self.thresholds}
-
-
-Update = LowRankUpdate | DenseUpdate | AdaptorUpdate | KeyUpdate | HookUpdate
+Update = LowRankUpdate | DenseUpdate | AdaptorUpdate | KeyUpdate | RepositoryUpdate | HookUpdate
 WeightUpdate = LowRankUpdate | DenseUpdate
 
 
@@ -154,6 +142,8 @@ class Delta:
         if self.adaptor_updates:  # only then, so weight deltas keep the hashes they always had
             header["adaptor_labels"] = json.dumps({u.module: list(u.labels) for u in self.adaptor_updates},
                                                   sort_keys=True)
+        for u in self.repository_updates:  # at most one; absent elsewhere, so other hashes stay
+            header["repository"] = json.dumps({"labels": list(u.labels), "encoder": u.encoder}, sort_keys=True)
         return header
 
     @property
@@ -186,6 +176,10 @@ class Delta:
     @property
     def key_updates(self) -> tuple[KeyUpdate, ...]:
         return tuple(u for u in self.updates if isinstance(u, KeyUpdate))
+
+    @property
+    def repository_updates(self) -> tuple[RepositoryUpdate, ...]:
+        return tuple(u for u in self.updates if isinstance(u, RepositoryUpdate))
 
     @property
     def hook_updates(self) -> tuple[HookUpdate, ...]:
@@ -236,8 +230,12 @@ def _delta_from(tensors: dict[str, Any], meta: dict[str, str]) -> Delta:
         elif kind == "keys":
             updates.append(KeyUpdate(param, tensors[name]))
         elif kind == "hook" and part == ["left"]:
-            parts = [tensors[f"hook::{param}::{p}"] for p in ("left", "right", "keys", "thresholds")]
-            updates.append(HookUpdate(param, *parts))
+            updates.append(hook_update_from(param, tensors))
+        elif kind == "repository" and param == "keys":
+            extra = json.loads(meta.get("repository", "{}"))
+            updates.append(RepositoryUpdate(*(tensors[f"repository::{p}"] for p in ("keys", "prompts", "sentinel",
+                                                                                     "ids")),
+                                            tuple(extra.get("labels", ())), extra.get("encoder", "")))
     delta = Delta(
         method=meta.get("method", ""),
         updates=tuple(updates),
@@ -263,6 +261,7 @@ class AppliedDelta:
     codebooks_written: Mapping[str, str] = field(default_factory=dict)
     keys_before: Mapping[str, Any] = field(default_factory=dict)  # edited-key states replaced (None: none)
     keys_written: Mapping[str, Any] = field(default_factory=dict)  # the states installed, checked by identity
+    repository_ids: tuple[bytes, ...] = ()  # the repository entries added (removed again by id)
     hooks_before: Mapping[str, Any] = field(default_factory=dict)  # hook layer states replaced (None: none)
     hooks_written: Mapping[str, Any] = field(default_factory=dict)  # the states installed, checked by identity
 
@@ -274,7 +273,7 @@ def _tensor_hash(t) -> str:
     return hashlib.sha256(flat.view(torch.uint8).numpy().tobytes()).hexdigest()
 
 
-def _check_fits(params: dict[str, Any], delta: Delta) -> None:
+def check_fits(params: dict[str, Any], delta: Delta) -> None:
     for update in delta.weight_updates:
         if update.param not in params:
             raise DeltaError(f"delta of {delta.method} touches {update.param}, which this model does not have")
@@ -291,40 +290,62 @@ def apply_delta(model, delta: Delta) -> AppliedDelta:
     from core.edit.keymemory import install
 
     params = dict(model.named_parameters())
-    _check_fits(params, delta)
-    codebooks = _next_codebooks(model, delta)  # checked before any weight is touched
-    key_states = _next_key_states(model, delta)
-    hook_states = _next_hook_states(model, delta)
+    check_fits(params, delta)
+    codebooks = next_codebooks(model, delta)  # checked before any weight is touched
+    key_states = next_key_states(model, delta)
+    repository = next_repository(model, delta)
+    hook_states = next_hook_states(model, delta)
     originals = {name: params[name].detach().to("cpu", copy=True) for name in delta.params}
     hooks_before: dict[str, Any] = {}
     try:
         with torch.no_grad():
             for update in delta.weight_updates:
-                p = params[update.param]
-                p.copy_((p.float() + update.dense().to(p.device)).to(p.dtype))
+                add_update(params[update.param], update)
         hooks_before = install_hooks(model, hook_states)
-        before = _install(model, codebooks)
+        before = install_codebooks(model, codebooks)
     except BaseException:
         _restore(params, originals)
         install_hooks(model, hooks_before)  # the replaced hook layers back (None removes)
         raise
     keys_before = install(model, key_states)  # cannot fail: plain dict writes
+    added = _install_repository(model, repository, delta)
     written = {name: _tensor_hash(params[name]) for name in originals}
     return AppliedDelta(delta, originals, written, before, {m: s.digest() for m, s in codebooks.items()},
-                        keys_before, key_states, hooks_before, hook_states)
+                        keys_before, key_states, added, hooks_before, hook_states)
 
 
-def _next_hook_states(model, delta: Delta) -> dict[str, Any]:
-    """{param: hook layer state after the delta's hook updates}, nothing installed yet."""
-    from core.edit.hooklayers import HookLayerError, next_states
+def next_repository(model, delta: Delta):
+    """The retrieval repository after the delta's entries (None: it adds none); nothing installed."""
+    from core.edit.repository import RepositoryError, next_state
 
     try:
-        return next_states(model, delta.hook_updates)
-    except (HookLayerError, ValueError, RuntimeError) as exc:
+        return next_state(model, delta.repository_updates)
+    except RepositoryError as exc:
         raise DeltaError(f"delta of {delta.method}: {exc}") from None
 
 
-def _next_key_states(model, delta: Delta) -> dict[str, Any]:
+def _install_repository(model, state, delta: Delta) -> tuple[bytes, ...]:
+    """Install the state (None: nothing to do); the ids of the entries the delta added."""
+    from core.edit.repository import repository
+
+    if state is not None:
+        repository(model).set(state)
+    return tuple(bytes(i.tolist()) for u in delta.repository_updates for i in u.ids)
+
+
+def add_update(p, update: WeightUpdate) -> None:
+    """p += update, in float32 and rounded to p's dtype once: the one arithmetic every apply
+    and replay uses, so their weights (and fingerprints) agree bit for bit. Call under no_grad."""
+    import torch
+
+    dense = update.dense().to(p.device)
+    if p.dtype == torch.float32:
+        p.add_(dense)  # the very sums of the line below, without its two temporary copies
+    else:
+        p.copy_((p.float() + dense).to(p.dtype))
+
+
+def next_key_states(model, delta: Delta) -> dict[str, Any]:
     """{param: edited-key state after the delta's key updates}, nothing installed yet."""
     from core.edit.keymemory import KeyMemoryError, next_states
 
@@ -334,7 +355,7 @@ def _next_key_states(model, delta: Delta) -> dict[str, Any]:
         raise DeltaError(f"delta of {delta.method}: {exc}") from None
 
 
-def _next_codebooks(model, delta: Delta) -> dict[str, Any]:
+def next_codebooks(model, delta: Delta) -> dict[str, Any]:
     """{module: codebook after the delta's adaptor updates}, computed without installing anything."""
     from core.edit.adaptors import AdaptorError, empty_state, extended, registry
 
@@ -351,7 +372,7 @@ def _next_codebooks(model, delta: Delta) -> dict[str, Any]:
     return out
 
 
-def _install(model, codebooks: Mapping[str, Any]) -> dict[str, Any]:
+def install_codebooks(model, codebooks: Mapping[str, Any]) -> dict[str, Any]:
     """Install the codebooks, all or none; how to undo each."""
     from core.edit.adaptors import registry, undo_of
 
@@ -380,7 +401,8 @@ def _restore(params: dict[str, Any], originals: Mapping[str, Any]) -> None:
 def revert_delta(model, applied: AppliedDelta) -> None:
     """Put back the exact original weights; refuses if they changed since the apply."""
     from core.edit.adaptors import AdaptorError, registry, undone
-    from core.edit.hooklayers import HookLayerError, check_unchanged
+    from core.edit.hookdeltas import check_unchanged
+    from core.edit.hooklayers import HookLayerError
     from core.edit.hooklayers import install as install_hooks
     from core.edit.keymemory import KeyMemoryError, checked_memory
 
@@ -408,12 +430,29 @@ def revert_delta(model, applied: AppliedDelta) -> None:
     except (KeyMemoryError, HookLayerError) as exc:
         raise DeltaError(f"{exc} after this {applied.delta.method} delta was applied; revert the later edits "
                          "first") from None
+    repository = _repository_without(model, applied)
     _restore(params, applied.originals)
     for module, state in previous.items():
         reg.set(module, state)  # None removes the adaptor and its hook
     for param, state in applied.keys_before.items():
         mem.set(param, state)
     install_hooks(model, applied.hooks_before)  # None removes the hook layer
+    if applied.repository_ids:
+        from core.edit.repository import repository as live_repository
+
+        live_repository(model).set(repository)
+
+
+def _repository_without(model, applied: AppliedDelta):
+    """The retrieval repository without the receipt's entries; DeltaError when one is gone."""
+    from core.edit.repository import RepositoryError, live_state, removed
+
+    if not applied.repository_ids:
+        return None
+    try:
+        return removed(live_state(model), applied.repository_ids)
+    except RepositoryError as exc:
+        raise DeltaError(f"cannot revert this {applied.delta.method} delta: {exc}") from None
 
 
 @contextmanager
@@ -435,3 +474,17 @@ def weights_restored(model, names: list[str]) -> Iterator[None]:
         yield
     finally:
         _restore(params, originals)
+
+
+# a trained editor's delta.info keys (core.methods.mend) -> the run record's "editor_checkpoint" keys
+_CHECKPOINT_INFO = {"checkpoint": "path", "checkpoint_sha256": "sha256", "checkpoint_step": "step",
+                    "checkpoint_fingerprint": "fingerprint"}
+
+
+def checkpoint_used(delta: Delta | None) -> dict | None:
+    """The trained editor a delta came from (path, file SHA-256, steps, the base model's
+    fingerprint it was trained for), or None for methods without one."""
+    info = dict(delta.info) if delta is not None else {}
+    if "checkpoint" not in info:
+        return None
+    return {name: info[key] for key, name in _CHECKPOINT_INFO.items() if key in info}

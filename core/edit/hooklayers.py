@@ -328,25 +328,6 @@ def calibrating(model) -> Iterator[dict[str, float]]:
         reg.calibration = None
 
 
-# Applying and reverting deltas (``core.edit.deltas``): all checks before anything is installed.
-
-def next_states(model, updates) -> dict[str, HookState]:
-    """{param: state after the updates (``core.edit.deltas.HookUpdate``) in order}; nothing installed."""
-    live = registry(model, create=False)
-    params = dict(model.named_parameters())
-    out: dict[str, HookState] = {}
-    for update in updates:
-        initial, candidate = update.thresholds.reshape(-1).tolist()
-        param, step = update.param, HookStep(update.left, update.right, update.keys, candidate)
-        shape = tuple(params[param].shape) if param in params else None
-        if shape is None or (step.left.shape[0], step.right.shape[-1]) not in (shape, shape[::-1]):
-            raise HookLayerError(f"it updates a hook layer on {param}, which this model does not have "
-                                 "with that shape")
-        state = out[param] if param in out else (live.get(param) if live is not None else None)
-        out[param] = updated(state if state is not None else fresh(param, initial), step)
-    return out
-
-
 def install(model, states: Mapping[str, HookState]) -> dict[str, HookState | None]:
     """Install the states, all or none; the ones they replaced (None: none)."""
     if not states:
@@ -361,11 +342,3 @@ def install(model, states: Mapping[str, HookState]) -> dict[str, HookState | Non
             reg.set(param, state)
         raise
     return before
-
-
-def check_unchanged(model, written: Mapping[str, HookState]) -> None:
-    """Every state in ``written`` is still the one installed."""
-    reg = registry(model, create=False)
-    for param, state in written.items():
-        if reg is None or reg.get(param) is not state:
-            raise HookLayerError(f"the hook layer on {param} changed")

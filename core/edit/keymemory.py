@@ -89,6 +89,8 @@ def edited_gram(model, param: str):
 
 def next_states(model, updates) -> dict[str, KeyState]:
     """{param: state after adding each (param, keys) of ``updates`` in order}; nothing installed."""
+    if not updates:  # most deltas carry no keys: spare the walk over the parameters
+        return {}
     live = memory(model, create=False)
     params = dict(model.named_parameters())
     out: dict[str, KeyState] = {}

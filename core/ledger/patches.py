@@ -276,6 +276,8 @@ def apply_patch(path: str | Path, model_dir: str | Path, out: str | Path, option
     progress, path, model_dir = progress or silent(), Path(path), Path(model_dir)
     contents = _read(path, trust or PatchTrust())
     manifest, deltas = contents.manifest, contents.deltas
+    if contents.signer is None:
+        log.warning("%s is unsigned; applying it because unsigned patches were allowed", path.name)
     marker = _check_start(manifest, model_dir)
     lm = load_model(model_dir, options, progress.stage(0.0, 0.4))
     _check_loaded(lm, manifest, marker, model_dir, verify_weights)

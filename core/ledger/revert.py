@@ -14,7 +14,7 @@ from collections.abc import Sequence
 
 from core.ledger.commits import insert_commit
 from core.ledger.db import Store
-from core.ledger.deltastore import get_delta
+from core.ledger.deltastore import get_deltas
 from core.ledger.errors import LedgerError, RefError
 from core.ledger.materialise import build
 from core.ledger.queue import get_fact
@@ -90,7 +90,7 @@ def revert(store: Store, targets: Sequence[str], message: str, *, lm=None, model
         drop = resolve_targets(store, parent, targets)
         remaining = [r for r in state_runs(store, parent) if r not in set(drop)]
         hashes = delta_hashes(store, remaining)
-        deltas = [get_delta(store, sha) for sha in hashes]
+        deltas = get_deltas(store, hashes)
         expected = state_fingerprint(base_model(store).fingerprint, hashes)
     label = f"revert of {len(drop)} edit(s) from {parent.short_id}"
     built = build(store, expected, label, deltas, lm, model_dir, options, progress)

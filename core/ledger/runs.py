@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from core.edit.deltas import Delta
+from core.edit.deltas import Delta, checkpoint_used
 from core.facts.fact import Fact
 from core.ledger.db import Store, dumps, loads, now
 from core.ledger.deltastore import get_delta, put_delta
@@ -68,8 +68,11 @@ def record_run(store: Store, *, facts: Sequence[Fact | str], delta: Delta, compu
                seconds: float = 0.0, environment: Mapping[str, Any] | None = None,
                overrides: Mapping[str, str] | None = None) -> RunRecord:
     """Store one edit run and its delta in one transaction. ``computed_on`` is the state
-    fingerprint of the weights the delta was computed against."""
+    fingerprint of the weights the delta was computed against. A trained editor's checkpoint
+    (path, SHA-256, fingerprint) goes into the environment whoever computed the delta."""
     environment = dict(environment or {})
+    if "editor_checkpoint" not in environment and (used := checkpoint_used(delta)) is not None:
+        environment["editor_checkpoint"] = used
     seed = environment.get("seed")
     with store.writing():
         ids = _fact_ids(store, facts, delta)

@@ -21,6 +21,7 @@ _REGISTRY: dict[str, str] = {
     "grace": "core.methods.grace:GRACE",
     "alphaedit": "core.methods.alphaedit:ALPHAEDIT",
     "mend": "core.methods.mend:MEND",
+    "recipe": "core.methods.recipe:RECIPE",
     "comeba-hk": "core.methods.comeba:COMEBA_HK",
 }
 

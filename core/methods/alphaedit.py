@@ -73,7 +73,7 @@ from dataclasses import dataclass
 from core.edit.deltas import Delta, KeyUpdate
 from core.edit.keymemory import edited_gram
 from core.facts.fact import Fact
-from core.methods.base import EditError
+from core.methods.base import EditError, checked_layers
 from core.methods.hparams import as_dict
 from core.methods.memit import layer_updates
 from core.methods.presets import preset_values
@@ -153,11 +153,7 @@ ALPHAEDIT = AlphaEditMethod()
 
 
 def resolve_layers(lm: LoadedModel, hp: AlphaEditHParams) -> tuple[int, ...]:
-    layers = tuple(sorted(set(hp.layers or ALPHAEDIT.preset(lm).layers)))
-    bad = [layer for layer in layers if not 0 <= layer < lm.info.layers]
-    if bad:
-        raise EditError(f"layers {bad} are out of range: the model has layers 0..{lm.info.layers - 1}")
-    return layers
+    return checked_layers(lm, hp.layers or ALPHAEDIT.preset(lm).layers)
 
 
 def _validate(hp: AlphaEditHParams) -> None:

@@ -18,6 +18,15 @@ class EditError(RuntimeError):
     """An edit could not be computed; the model is unchanged."""
 
 
+def checked_layers(lm, layers) -> tuple[int, ...]:
+    """``layers`` sorted and unique, or an EditError naming those the model does not have."""
+    found = tuple(sorted(set(layers)))
+    bad = [layer for layer in found if not 0 <= layer < lm.info.layers]
+    if bad:
+        raise EditError(f"layers {bad} are out of range: the model has layers 0..{lm.info.layers - 1}")
+    return found
+
+
 class EditMethod(Protocol):
     """compute() returns a Delta and leaves the model exactly as it found it."""
 

@@ -1,4 +1,4 @@
-"""Checkpoints of trained editors (MEND now; KE, InstructEdit and RECIPE can share it).
+"""Checkpoints of trained editors (MEND, RECIPE; KE and InstructEdit can share it).
 
 One safetensors file holds the editor's tensors (``editor::NAME``), the optimiser state
 for resuming (``optim::INDEX::KEY``, its parameter groups as JSON in the metadata) and
@@ -9,13 +9,15 @@ written beside it (``CKPT.json``); the file's own metadata is what loading trust
 
 Writes are atomic (``core.util.atomic.replacing``): a cancel or crash leaves the previous
 checkpoint whole. Loading for a model whose fingerprint differs is refused, naming both.
+``editor_checkpoints`` lists the checkpoints of a method (their records only, no tensors
+read) and says which the loaded model can use, and why not the others.
 """
 
 from __future__ import annotations
 
 import json
 import platform
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 from importlib import metadata
 from pathlib import Path
@@ -77,9 +79,14 @@ def library_versions() -> dict[str, str]:
             "factsmith": factsmith}
 
 
+def editors_dir() -> Path:
+    """The folder of the default checkpoints (listed by ``editor_checkpoints``)."""
+    return cache_dir() / "editors"
+
+
 def default_checkpoint(method: str, fingerprint: str) -> Path:
     """Where ``factsmith train`` writes and a method looks when no path is given."""
-    return cache_dir() / "editors" / f"{method}-{fingerprint[:16]}.safetensors"
+    return editors_dir() / f"{method}-{fingerprint[:16]}.safetensors"
 
 
 def _optimizer_tensors(state: Mapping[str, Any]) -> tuple[dict[str, Any], str]:
@@ -124,7 +131,7 @@ def save_checkpoint(path: Path, checkpoint: Checkpoint) -> Path:
 def read_checkpoint(path: Path, method: str, fingerprint: str | None = None) -> Checkpoint:
     """The checkpoint at ``path``; CheckpointError if missing, corrupt, of another method
     or (with ``fingerprint``) made for another model."""
-    from safetensors import safe_open
+    from safetensors import SafetensorError, safe_open
 
     path = Path(path)
     if not path.is_file():
@@ -135,7 +142,7 @@ def read_checkpoint(path: Path, method: str, fingerprint: str | None = None) -> 
             meta = f.metadata() or {}
             tensors = {k: f.get_tensor(k) for k in f.keys()}  # noqa: SIM118 (safe_open has no __iter__)
         record = EditorRecord.from_json(meta["record"])
-    except (OSError, ValueError, KeyError, TypeError) as exc:
+    except (OSError, ValueError, KeyError, TypeError, SafetensorError) as exc:
         raise CheckpointError(f"{path} is not a readable editor checkpoint: {exc}") from exc
     if record.method != method:
         raise CheckpointError(f"{path} holds a {record.method} editor, not a {method} one")
@@ -145,3 +152,53 @@ def read_checkpoint(path: Path, method: str, fingerprint: str | None = None) -> 
                               "train an editor for this model")
     editor = {k.split("::", 1)[1]: t for k, t in tensors.items() if k.startswith("editor::")}
     return Checkpoint(record, editor, _optimizer_state(tensors, meta.get("optim_groups")))
+
+
+def read_record(path: Path) -> EditorRecord:
+    """The record of the checkpoint at ``path`` from its metadata (no tensors are read)."""
+    from safetensors import SafetensorError, safe_open
+
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"no editor checkpoint at {path}")
+    try:
+        with safe_open(str(path), framework="pt") as f:
+            return EditorRecord.from_json((f.metadata() or {})["record"])
+    except (OSError, ValueError, KeyError, TypeError, SafetensorError) as exc:
+        raise CheckpointError(f"{path} is not a readable editor checkpoint: {exc}") from exc
+
+
+@dataclass(frozen=True)
+class CheckpointEntry:
+    """A checkpoint found for a method: usable by the loaded model, or the reason it is not."""
+
+    path: Path
+    record: EditorRecord | None  # None: unreadable
+    problem: str = ""  # "" when the loaded model can use it
+
+    @property
+    def usable(self) -> bool:
+        return not self.problem
+
+
+def _entry(path: Path, method: str, fingerprint: str) -> CheckpointEntry | None:
+    try:
+        record = read_record(path)
+    except CheckpointError as exc:
+        return CheckpointEntry(path, None, f"unreadable: {exc}")
+    if record.method != method:
+        return None  # another method's editor: not a choice for this one
+    if record.fingerprint != fingerprint:
+        return CheckpointEntry(path, record, f"fingerprint mismatch: trained for {record.model_name} "
+                                             f"({record.fingerprint[:16]}), not the loaded model ({fingerprint[:16]})")
+    return CheckpointEntry(path, record)
+
+
+def editor_checkpoints(method: str, fingerprint: str, extra: Iterable[Path | str] = ()) -> list[CheckpointEntry]:
+    """The ``method`` checkpoints in ``editors_dir()`` and at ``extra`` paths (missing ones
+    skipped), usable ones first (the default path leading), then the others with their problem."""
+    default = default_checkpoint(method, fingerprint)
+    folder = sorted(editors_dir().glob("*.safetensors")) if editors_dir().is_dir() else []
+    paths = list(dict.fromkeys(Path(p).resolve() for p in [*folder, *extra] if Path(p).is_file()))
+    entries = [e for p in paths if (e := _entry(p, method, fingerprint)) is not None]
+    return sorted(entries, key=lambda e: (not e.usable, e.path != default.resolve(), str(e.path)))

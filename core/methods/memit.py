@@ -64,7 +64,7 @@ from dataclasses import dataclass
 
 from core.edit.deltas import Delta, LowRankUpdate, apply_delta, weights_restored
 from core.facts.fact import Fact
-from core.methods.base import EditError
+from core.methods.base import EditError, checked_layers
 from core.methods.cov_solve import adjusted_keys
 from core.methods.hparams import as_dict
 from core.methods.keys import capture_at, prefix_specs, sample_prefixes
@@ -175,11 +175,7 @@ def layer_updates(lm: LoadedModel, facts: Sequence[Fact], hp, layers: Sequence[i
 
 
 def resolve_layers(lm: LoadedModel, hp: MEMITHParams) -> tuple[int, ...]:
-    layers = tuple(sorted(set(hp.layers or MEMIT.preset(lm).layers)))
-    bad = [layer for layer in layers if not 0 <= layer < lm.info.layers]
-    if bad:
-        raise EditError(f"layers {bad} are out of range: the model has layers 0..{lm.info.layers - 1}")
-    return layers
+    return checked_layers(lm, hp.layers or MEMIT.preset(lm).layers)
 
 
 def _validate(hp: MEMITHParams) -> None:

@@ -149,7 +149,7 @@ class MendMethod:
         return delta
 
     def _editor_at(self, lm: LoadedModel, path: Path) -> tuple:
-        """(editor, {checkpoint path, step, sha256}) of the checkpoint at ``path``, read once per file
+        """(editor, {checkpoint path, step, sha256, fingerprint}) of the checkpoint at ``path``, read once per file
         version, model and device (editing does not change an editor)."""
         stat = path.stat() if path.is_file() else None
         key = (str(path.resolve()), stat and (stat.st_mtime_ns, stat.st_size), lm.info.fingerprint, str(lm.device))
@@ -157,8 +157,9 @@ class MendMethod:
             checkpoint = read_checkpoint(path, self.name, lm.info.fingerprint)  # refuses a missing file
             _EDITORS.clear()  # one editor at a time: they are small, but models may be large
             digest = hashlib.sha256(path.read_bytes()).hexdigest()
-            _EDITORS[key] = (self.load_editor(lm, checkpoint), {"checkpoint": str(path),
-                             "checkpoint_step": checkpoint.record.step, "checkpoint_sha256": digest})
+            _EDITORS[key] = (self.load_editor(lm, checkpoint), {
+                "checkpoint": str(path), "checkpoint_step": checkpoint.record.step, "checkpoint_sha256": digest,
+                "checkpoint_fingerprint": checkpoint.record.fingerprint})
         return _EDITORS[key]
 
     def editor_delta(self, lm: LoadedModel, editor, facts: Sequence[Fact], hp: MENDHParams,

@@ -51,8 +51,11 @@ class SpanScore:
 def _score_batch(lm: LoadedModel, batch: Sequence[tuple[Sequence[int], int]]) -> list[SpanScore]:
     import torch
 
+    from core.edit.repository import query_spans
+
     ids, mask = right_padded([seq for seq, _ in batch], pad_id(lm.tokenizer), lm.device)
-    with torch.no_grad():
+    # a retrieval repository (RECIPE) reads each row's question, not the span being scored
+    with torch.no_grad(), query_spans(lm.model, [start for _, start in batch]):
         logits = lm.model(input_ids=ids, attention_mask=mask).logits
     scores = []
     for row, (seq, start) in enumerate(batch):

@@ -103,22 +103,26 @@ def folder_identity(folder: Path, progress: Progress | None = None, rehash: bool
 
 def state_fingerprint(model) -> str:
     """sha256 of every parameter and buffer of a model in memory, by name, bit for bit,
-    and of its codebook adaptors (GRACE) and hook layers (COMEBA-HK) when it has any: the
-    state that answers prompts."""
+    and of its codebook adaptors (GRACE), hook layers (COMEBA-HK) and retrieval repository
+    (RECIPE) when it has them: the state that answers prompts."""
     import torch
 
     from core.edit.adaptors import adaptor_digest
     from core.edit.hooklayers import hook_layers_digest
+    from core.edit.repository import repository_digest
 
     digest = hashlib.sha256()
     for name, tensor in sorted(model.state_dict().items()):
         t = tensor.detach().to("cpu").contiguous().reshape(-1)
         digest.update(f"{name}\0{t.dtype}\0{tuple(t.shape)}\n".encode())
-        digest.update(t.view(torch.uint8).numpy().tobytes() if t.numel() else b"")
+        digest.update(t.view(torch.uint8).numpy() if t.numel() else b"")  # the buffer itself: no copy
     adaptors = adaptor_digest(model)
     if adaptors is not None:  # absent for plain models, whose fingerprints stay what they were
         digest.update(f"factsmith-adaptors\0{adaptors}\n".encode())
+    repository = repository_digest(model)
+    if repository is not None:  # RECIPE's retrieval repository, likewise
+        digest.update(f"factsmith-repository\0{repository}\n".encode())
     hooks = hook_layers_digest(model)
-    if hooks is not None:
+    if hooks is not None:  # COMEBA-HK's hook layers, likewise
         digest.update(f"factsmith-hook-layers\0{hooks}\n".encode())
     return digest.hexdigest()

@@ -23,7 +23,9 @@ CLAIM_SLACK = 1.25  # config may describe up to this many times the parameters t
 DTYPE_BYTES = {"F64": 8, "F32": 4, "F16": 2, "BF16": 2, "I64": 8, "I32": 4, "I16": 2, "I8": 1, "U8": 1,
                "BOOL": 1, "U16": 2, "U32": 4, "U64": 8, "F8_E4M3": 1, "F8_E5M2": 1, "C64": 8}
 ADAPTOR_FILE = "factsmith_adaptors.safetensors"  # core.edit.adaptors.FILE_NAME: not model weights
+REPOSITORY_FILE = "factsmith_repository.safetensors"  # core.edit.repository.FILE_NAME: nor is this
 HOOK_LAYER_FILE = "factsmith_hook_layers.safetensors"  # core.edit.hookfiles.FILE_NAME: nor this
+SIDE_FILES = (ADAPTOR_FILE, REPOSITORY_FILE, HOOK_LAYER_FILE)
 _REPLACE = "Replace it with an intact copy of the model (download or copy it again)."
 
 
@@ -94,9 +96,8 @@ def read_header(path: str | Path) -> list[TensorHeader]:
 
 
 def weight_shards(folder: Path) -> list[Path]:
-    """The safetensors files holding the model's own weights (not saved codebook adaptors)."""
-    return sorted(p for p in Path(folder).glob("*.safetensors")
-                  if p.name not in (ADAPTOR_FILE, HOOK_LAYER_FILE) and p.is_file())
+    """The safetensors files holding the model's own weights (not saved side files: adaptors etc.)."""
+    return sorted(p for p in Path(folder).glob("*.safetensors") if p.name not in SIDE_FILES and p.is_file())
 
 
 def folder_headers(folder: Path) -> list[TensorHeader]:

@@ -175,6 +175,7 @@ def load_model(path: str | Path, options: LoadOptions | None = None, progress: P
         model.to(device)
     model.eval().requires_grad_(False)
     _reinstall_adaptors(model, folder)
+    _reinstall_repository(model, tokenizer, folder)
     _reinstall_hook_layers(model, folder)
     spec = spec_for(model)
     progress.report(1.0, 1.0, "loaded")
@@ -218,6 +219,19 @@ def _reinstall_adaptors(model, folder: Path) -> None:
         raise ModelLoadError(f"could not load {folder}: {exc}") from exc
     if installed:
         log.info("reinstalled codebook adaptors on %d module(s) from %s", installed, folder)
+
+
+def _reinstall_repository(model, tokenizer, folder: Path) -> None:
+    """RECIPE's retrieval repository reads queries with the tokenizer; a saved one is reinstalled."""
+    from core.edit.repository import RepositoryError, bind_tokenizer, load_repository
+
+    bind_tokenizer(model, tokenizer)
+    try:
+        entries = load_repository(model, folder)
+    except RepositoryError as exc:
+        raise ModelLoadError(f"could not load {folder}: {exc}") from exc
+    if entries:
+        log.info("reinstalled a retrieval repository of %d entries from %s", entries, folder)
 
 
 def _reinstall_hook_layers(model, folder: Path) -> None:

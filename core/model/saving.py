@@ -2,7 +2,8 @@
 
 Codebook adaptors (GRACE) are part of that state but not of the weights: they go to
 ``core.edit.adaptors.FILE_NAME`` beside the weights, and ``core.model.loading`` reinstalls them;
-hook layers (COMEBA-HK) likewise, to ``core.edit.hookfiles.FILE_NAME``.
+RECIPE's retrieval repository likewise goes to ``core.edit.repository.FILE_NAME``;
+hook layers (COMEBA-HK) to ``core.edit.hookfiles.FILE_NAME``.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from pathlib import Path
 
 from core.edit.adaptors import save_adaptors
 from core.edit.hookfiles import save_hook_layers
+from core.edit.repository import save_repository
 from core.model.loading import LoadedModel
 
 log = logging.getLogger(__name__)
@@ -62,6 +64,7 @@ def save_model_folder(lm: LoadedModel, out: Path, extra_files: Mapping[str, str]
         lm.model.save_pretrained(staging, safe_serialization=True)
         lm.tokenizer.save_pretrained(staging)
         save_adaptors(lm.model, staging)
+        save_repository(lm.model, staging)
         save_hook_layers(lm.model, staging)
         for name, text in (extra_files or {}).items():
             (staging / name).write_text(text, encoding="utf-8")

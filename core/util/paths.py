@@ -24,6 +24,16 @@ def demo_edits_file() -> Path:
     return demo_model_dir() / "demo_edits.jsonl"
 
 
+def demo_editor_train_file() -> Path:
+    """The demo model's training requests for trained editors (MEND; subjects 0-b)."""
+    return demo_model_dir() / "editor_train.jsonl"
+
+
+def demo_editor_val_file() -> Path:
+    """Held-out requests (the quality dev split) for validating a trained editor."""
+    return demo_model_dir() / "quality_dev.jsonl"
+
+
 def cache_dir() -> Path:
     """Per-user cache (fingerprints, covariance statistics); FACTSMITH_CACHE_DIR overrides."""
     override = os.environ.get(CACHE_ENV)

@@ -57,13 +57,15 @@ class Progress:
         if self._cancel.is_set():
             raise Cancelled("cancelled by the user")
 
-    def stage(self, start: float, end: float) -> Progress:
-        """A child whose 0..total maps onto this progress's start..end fraction."""
+    def stage(self, start: float, end: float, prefix: str = "") -> Progress:
+        """A child whose 0..total maps onto this progress's start..end fraction; ``prefix``
+        goes before its messages (which part of a long job they are about)."""
         parent = self
 
         def forward(event: ProgressEvent) -> None:
             fraction = event.fraction if event.fraction is not None else 0.0
-            parent.report(start + (end - start) * fraction, 1.0, event.message, **event.values)
+            message = f"{prefix}{event.message}" if prefix and event.message else event.message
+            parent.report(start + (end - start) * fraction, 1.0, message, **event.values)
 
         return Progress(forward, self._cancel)
 
@@ -88,7 +90,7 @@ def rate_text(done: float, total: float | None, rate: float, unit: str = "tokens
     left once the rate is known (positive)."""
     parts = [f"{done:,.0f} / {total:,.0f} {unit}" if total else f"{done:,.0f} {unit}"]
     if rate > 0:
-        parts.append(f"{rate:,.0f} {short}/s")
+        parts.append(f"{rate:,.1f} {short}/s" if rate < 10 else f"{rate:,.0f} {short}/s")  # slow work: 0.4 step/s
         if total:
             parts.append(f"{_duration(max(0.0, total - done) / rate)} left")
     return " · ".join(parts)

@@ -13,7 +13,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from core.edit.deltas import Delta, delta_applied
+from core.edit.deltas import Delta, checkpoint_used, delta_applied
+from core.edit.repository import retrieval_paused
 from core.facts.fact import Fact
 from core.methods import get_method, resolve_hparams
 from core.methods.hparams import as_dict
@@ -98,12 +99,16 @@ def headline(report: EvaluationReport) -> dict[str, float]:
     return {name: summary[name] for name in HEADLINE_METRICS if name in summary}
 
 
-def environment(lm: LoadedModel, hparams: Any) -> dict[str, Any]:
+def environment(lm: LoadedModel, hparams: Any, delta: Delta | None = None) -> dict[str, Any]:
+    """What a run was computed with; ``editor_checkpoint`` when a trained editor made the delta."""
     from importlib.metadata import version
 
     libs = {name: version(name) for name in ("torch", "transformers", "safetensors")}
-    return {"libraries": libs, "device": lm.info.device, "dtype": lm.info.dtype,
-            "seed": getattr(hparams, "seed", None), "model_fingerprint": lm.info.fingerprint}
+    env = {"libraries": libs, "device": lm.info.device, "dtype": lm.info.dtype,
+           "seed": getattr(hparams, "seed", None), "model_fingerprint": lm.info.fingerprint}
+    if (used := checkpoint_used(delta)) is not None:
+        env["editor_checkpoint"] = used
+    return env
 
 
 def preview_prompts(facts: Sequence[Fact], free_prompts: Sequence[str] = ()) -> list[tuple[str, str, str]]:
@@ -144,11 +149,13 @@ def compute_edit(
     before = _generate(lm, rows, preview_tokens)
     progress.check()
     started = time.perf_counter()
-    delta = method.compute(lm, facts, hp, progress.stage(0.15, 0.85))
+    with retrieval_paused(lm.model):  # a RECIPE prompt would shift the positions edits capture at
+        delta = method.compute(lm, facts, hp, progress.stage(0.15, 0.85))
     seconds = time.perf_counter() - started
     post = evaluate(lm, facts, edit=delta, reference=reference, progress=progress.stage(0.85, 0.97))
     with delta_applied(lm.model, delta):
         after = _generate(lm, rows, preview_tokens)
     previews = tuple(Preview(fid, kind, prompt, b, a) for (fid, kind, prompt), b, a in zip(rows, before, after))
     progress.report(1.0, 1.0, f"{method.name}: edit computed")
-    return EditOutcome(facts, method.name, as_dict(hp), delta, pre, post, previews, seconds, environment(lm, hp))
+    return EditOutcome(facts, method.name, as_dict(hp), delta, pre, post, previews, seconds,
+                       environment(lm, hp, delta))

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from core.edit.deltas import AppliedDelta, apply_delta, delta_applied, revert_delta
+from core.edit.repository import retrieval_paused
 from core.facts.fact import Fact
 from core.methods import get_method, resolve_hparams
 from core.methods.hparams import as_dict
@@ -140,7 +141,8 @@ def run_sequential(lm: LoadedModel, facts: Sequence[Fact], method: str,
                                                f"{step[0].subject}")
             started = time.perf_counter()
             stage = progress.stage(start / len(facts), (start + len(step)) / len(facts))
-            delta = edit_method.compute(lm, step, hp, stage)
+            with retrieval_paused(lm.model):  # as compute_edit: no RECIPE prefix under the edit's captures
+                delta = edit_method.compute(lm, step, hp, stage)
             seconds = (time.perf_counter() - started) / len(step)
             receipts.append(apply_delta(lm.model, delta))
             post = evaluate(lm, step, reference=reference)

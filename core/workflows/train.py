@@ -1,4 +1,4 @@
-"""The training job of trained editors (MEND now; KE, InstructEdit and RECIPE can use it).
+"""The training job of trained editors (MEND, RECIPE; KE and InstructEdit can use it).
 
 ``train_editor`` trains a method's editor network for the loaded model on edit requests,
 reporting each step through ``Progress`` (``loss``, ``edit_nll``, ``edit_acc``, ``kl``
@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from core.facts.fact import Fact
-from core.methods import get_method, resolve_hparams
+from core.methods import get_method, method_names, resolve_hparams
 from core.methods.base import EditError
 from core.methods.editor_ckpt import (
     Checkpoint,
@@ -43,7 +43,7 @@ from core.methods.editor_ckpt import (
 )
 from core.methods.hparams import as_dict
 from core.model.loading import LoadedModel
-from core.util.progress import Progress, silent
+from core.util.progress import Progress, RateMeter, silent
 
 log = logging.getLogger(__name__)
 
@@ -73,11 +73,21 @@ def facts_sha256(facts: Sequence[Fact]) -> str:
     return digest.hexdigest()
 
 
-def trainable_method(name: str):
+def is_trainable(name: str) -> bool:
+    """Whether the registry's method ``name`` is a trained editor (offers ``TRAINABLE_API``)."""
     method = get_method(name)
-    if not all(hasattr(method, attr) for attr in TRAINABLE_API):
-        raise EditError(f"{name} is not a trained editor; trainable: mend")
-    return method
+    return all(hasattr(method, attr) for attr in TRAINABLE_API)
+
+
+def trainable_methods() -> list[str]:
+    """The registry's trained editors, in its order (each method's module is imported)."""
+    return [name for name in method_names() if is_trainable(name)]
+
+
+def trainable_method(name: str):
+    if not is_trainable(name):
+        raise EditError(f"{name} is not a trained editor; trainable: {', '.join(trainable_methods())}")
+    return get_method(name)
 
 
 def _hparams_of(method, record: EditorRecord):
@@ -119,10 +129,19 @@ def validate(lm: LoadedModel, method, editor, hp, facts: Sequence[Fact]) -> dict
     return {k: round(v, 4) for k in ("reliability", "generality", "locality") if (v := summary.get(k)) is not None}
 
 
+def _validation(lm, method, editor, hp, val, step: int, total: int, progress: Progress) -> dict:
+    figures = {"step": step, **validate(lm, method, editor, hp, val)}
+    log.info("%s validation at step %d: %s", method.name, step, figures)
+    progress.report(step, total, f"{method.name} validation at step {step}",
+                    **{f"val_{k}": v for k, v in figures.items() if k != "step"})
+    return figures
+
+
 def train_editor(lm: LoadedModel, method_name: str, facts: Sequence[Fact], val_facts: Sequence[Fact] = (),
                  options: TrainOptions | None = None, out: Path | None = None,
                  overrides: Mapping[str, Any] | None = None, progress: Progress | None = None) -> TrainResult:
-    """Train (or resume) the editor; returns where the checkpoint is and its record."""
+    """Train (or resume) the editor; returns where the checkpoint is and its record. Each step
+    reports its figures and the rate (``rate`` steps/s, ``seconds_left``) for live displays."""
     options, progress = options or TrainOptions(), progress or silent()
     if not facts:
         raise EditError("no training facts")
@@ -134,26 +153,23 @@ def train_editor(lm: LoadedModel, method_name: str, facts: Sequence[Fact], val_f
                                            options.resume)
     resumed_from, val = record.step, list(val_facts)[: options.val_size]
     state = {"losses": list(record.losses), "validation": list(record.validation), "seconds": record.seconds}
-    started = time.perf_counter() - record.seconds
-    for step in range(record.step, options.steps):
+    started, meter = time.perf_counter() - record.seconds, RateMeter(options.steps, "steps", "step", start=record.step)
+    for step in range(record.step + 1, options.steps + 1):
         progress.check()
         optimizer.zero_grad(set_to_none=True)
-        figures = method.train_step(lm, editor, method.batch(facts, step, hp), hp)
+        figures = method.train_step(lm, editor, method.batch(facts, step - 1, hp), hp)
         optimizer.step()
         state["losses"].append(round(figures["loss"], 6))
-        progress.report(step + 1, options.steps, f"{method.name} step {step + 1}/{options.steps}: loss "
-                        f"{figures['loss']:.4f}", **figures)
-        done = step + 1 == options.steps
-        if val and (done or (step + 1) % options.val_every == 0):
-            state["validation"].append({"step": step + 1, **validate(lm, method, editor, hp, val)})
-            log.info("%s validation at step %d: %s", method.name, step + 1, state["validation"][-1])
-            progress.report(step + 1, options.steps, f"{method.name} validation", **{
-                f"val_{k}": v for k, v in state["validation"][-1].items() if k != "step"})
-        if done or (step + 1) % options.save_every == 0:
+        progress.report(step, options.steps, f"{method.name}: loss {figures['loss']:.4f} · {meter.text(step)}",
+                        **figures, **meter.values(step))
+        done = step == options.steps
+        if val and (done or step % options.val_every == 0):
+            state["validation"].append(_validation(lm, method, editor, hp, val, step, options.steps, progress))
+        if done or step % options.save_every == 0:
             state["seconds"] = round(time.perf_counter() - started, 2)
-            record = dataclasses.replace(record, step=step + 1, losses=tuple(state["losses"]),
+            record = dataclasses.replace(record, step=step, losses=tuple(state["losses"]),
                                          validation=tuple(state["validation"]), seconds=state["seconds"])
             save_checkpoint(out, Checkpoint(record, editor.state_dict(), optimizer.state_dict()))
-    if record.step < options.steps:  # nothing ran (already trained that far)
+    if resumed_from >= options.steps:  # nothing ran (already trained that far)
         log.info("%s: %s already has %d steps", method.name, out, record.step)
     return TrainResult(out, record, resumed_from)

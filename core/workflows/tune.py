@@ -23,6 +23,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from core.edit.repository import retrieval_paused
 from core.facts.fact import Fact
 from core.methods import EditError, get_method
 from core.methods.hparams import as_dict
@@ -135,19 +136,17 @@ def _split_key(text: str) -> int:
 
 
 def split_facts(facts: Sequence[Fact]) -> tuple[tuple[Fact, ...], tuple[Fact, ...]]:
-    """(tuning part, held-out part): a subject whose SHA-256 is 0 mod 3 is held out, so
-    about a third; both parts non-empty (else the third of subjects with the lowest hashes
-    is held out). With a single subject the facts themselves (by id) are split."""
+    """(tuning part, held-out part): the third of the subjects with the lowest SHA-256 is held
+    out (rounded, at least one, never all), so the split is the same in any order and a subject
+    is never in both parts. With a single subject the facts themselves (by id) are split."""
     if len(facts) < MIN_FACTS:
         raise TuneError(f"tuning needs at least {MIN_FACTS} facts (got {len(facts)}): some to tune on and "
                         "some held out to check the result; add facts to the file or the queue")
     by_subject = len({f.subject for f in facts}) >= 2
     key = {f.id: _split_key(f.subject if by_subject else f.id) for f in facts}
-    held = {f.id for f in facts if key[f.id] % 3 == 0}
-    if not held or len(held) == len(facts):
-        groups = sorted(set(key.values()))
-        held_keys = set(groups[: max(1, len(groups) // 3)])
-        held = {f.id for f in facts if key[f.id] in held_keys}
+    groups = sorted(set(key.values()))
+    held_keys = set(groups[: min(len(groups) - 1, max(1, round(len(groups) / 3)))])
+    held = {f.id for f in facts if key[f.id] in held_keys}
     return tuple(f for f in facts if f.id not in held), tuple(f for f in facts if f.id in held)
 
 
@@ -157,9 +156,10 @@ def _score(lm: LoadedModel, method, hp, facts: Sequence[Fact], reference: Refere
     reports = []
     for j, fact in enumerate(facts):
         progress.check()
-        step = progress.stage(j / len(facts), (j + 1) / len(facts))
-        step.report(0.0, 1.0, f"{label}, fact {j + 1} of {len(facts)}")
-        delta = method.compute(lm, [fact], hp, step.stage(0.0, 0.9))
+        step = progress.stage(j / len(facts), (j + 1) / len(facts), prefix=f"{label}, fact {j + 1} of {len(facts)}: ")
+        step.report(0.0, 1.0, "editing")
+        with retrieval_paused(lm.model):  # as compute_edit: no RECIPE prefix under the edit's captures
+            delta = method.compute(lm, [fact], hp, step.stage(0.0, 0.9))
         reports.append(evaluate(lm, [fact], edit=delta, reference=reference, options=_OPTIONS,
                                 progress=step.stage(0.9, 1.0)))
     means = aggregate(reports)
@@ -201,6 +201,8 @@ def tune(lm: LoadedModel, method_name: str, facts: Sequence[Fact], progress: Pro
     axes = tuple(axes if axes is not None else grid_for(method.name))
     base = base if base is not None else method.preset(lm)
     facts = tuple(facts)[:budget] if budget else tuple(facts)
+    if budget and len(facts) < MIN_FACTS:
+        raise TuneError(f"--budget {budget} leaves {len(facts)} facts; tuning needs at least {MIN_FACTS}")
     tune_part, check_part = split_facts(facts)
     points = grid_points(base, axes, lm.info.layers)
     reference = capture_reference(lm, facts, progress=progress.stage(0.0, 0.02))

@@ -99,3 +99,13 @@ def test_a_window_larger_than_the_screen_is_fitted_to_it(qtbot):
     small.resize(400, 300)
     show_on_screen(small)
     assert (small.width(), small.height()) == (400, 300) and not small.isMaximized()
+
+
+def test_a_late_signal_of_the_cancelled_load_quits_no_later_event_loop(qapp, capsys, qtbot):
+    from PySide6.QtCore import QTimer
+
+    code, _ = _smoke(qapp, capsys, timeout_s=0.001)  # closed with the load still queued: it is cancelled
+    assert code == 2
+    timer = QTimer(singleShot=True)
+    with qtbot.waitSignal(timer.timeout, timeout=10_000):  # the cancellation arrives in this loop
+        timer.start(500)

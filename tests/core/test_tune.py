@@ -58,6 +58,10 @@ def test_split_is_by_subject_deterministic_and_both_parts_non_empty():
     assert {f.id for f in tune_part} == {f.id for f in again[0]} and {f.id for f in check} == {f.id for f in again[1]}
     assert tune_part and check and len(tune_part) + len(check) == len(FACTS)
     assert not {f.subject for f in tune_part} & {f.subject for f in check}
+    subjects = len({f.subject for f in FACTS})
+    assert len({f.subject for f in check}) == max(1, round(subjects / 3)), "a third of the subjects is held out"
+    six = [Fact.create(subject=f"S{i}", prompt=f"S{i} is in", target_new="X") for i in range(6)]
+    assert [len(part) for part in split_facts(six)] == [4, 2]
     same_subject = [dataclasses.replace(FACTS[0], target_new=t) for t in ("Japan", "Paris", "Seattle", "Euro")]
     one, other = split_facts([Fact.create(**f.to_dict()) for f in same_subject])
     assert one and other, "a single subject is split by fact"

@@ -56,12 +56,13 @@ def test_public_key_text_round_trips_and_verifies(tmp_path):
 
 
 def test_export_signs_when_a_key_exists_and_apply_names_the_signer(config, workspace, tiny_model_dir, capsys,
-                                                                    tmp_path, monkeypatch):
+                                                                    tmp_path, monkeypatch, caplog):
     monkeypatch.setenv("FACTSMITH_WORKSPACE", str(workspace.path))
     add_run_approve(workspace, make_facts(2))
     workspace.commit("two")
     unsigned = cli(capsys, "patch", "export", "--out", str(tmp_path / "unsigned.patch"))
     assert unsigned["signer"] is None
+    assert "applying" not in caplog.text  # exporting applies nothing (it once said "applying it as allowed")
     assert main(["patch", "export", "--out", str(tmp_path / "u2.patch")]) == 0
     assert "unsigned: there is no author key" in capsys.readouterr().out
     cli(capsys, "keys", "init", "--name", "alice")

@@ -1,0 +1,302 @@
+"""Train editor…: train a trained editor (MEND) for the loaded model, as a job on the lane.
+
+The reviewer chooses the training requests (a file, or the demo training set: never none),
+the method, the budget in steps, an optional validation file and where the checkpoint
+goes (by default where editing looks). Start trains from step 0, Resume continues the
+checkpoint there up to the budget. While it runs: the step, the rate and the time left, the
+loss of every step and the validation figures as they come. Cancel stops before the next
+step; the last checkpoint written is kept whole (core writes them atomically). Errors are
+said here in one line; the log file has the traceback.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import Signal
+from PySide6.QtWidgets import (
+    QComboBox,
+    QDialog,
+    QFileDialog,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QProgressBar,
+    QPushButton,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
+
+from app.errors import confirm_box
+from app.jobs import Job
+from app.widgets.facts_file_field import FactsFileField
+from app.widgets.loss_curve import LossCurve
+from app.widgets.validation_curve import ValidationCurve
+from core import (
+    CheckpointError,
+    EditorRecord,
+    TrainOptions,
+    default_checkpoint,
+    demo_editor_train_file,
+    demo_editor_val_file,
+    read_record,
+    trainable_methods,
+)
+
+RED = "color: #a33"
+
+
+def _spin(value: int, tip: str) -> QSpinBox:
+    box = QSpinBox()
+    box.setRange(1, 1_000_000)
+    box.setValue(value)
+    box.setToolTip(tip)
+    return box
+
+
+def _button(text: str, slot, tip: str = "") -> QPushButton:
+    button = QPushButton(text)
+    button.setAutoDefault(False)  # Enter in a field starts nothing
+    button.setToolTip(tip)
+    button.clicked.connect(lambda _=False: slot())
+    return button
+
+
+class TrainDialog(QDialog):
+    trained = Signal(object)  # Path of a checkpoint written (training done, or cancelled after a save)
+
+    def __init__(self, session, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Train editor")
+        self.resize(900, 640)
+        self.session, self.job = session, None
+        self.record: EditorRecord | None = None  # the checkpoint at the chosen path, when Resume can use it
+        self._out_default = ""
+        self.confirm = None  # the open "Replace the checkpoint?" question
+        self._build_fields()
+        self._build_run()
+        self._layout()
+        session.model_changed.connect(lambda _: self.refresh())
+        self.refresh()
+
+    def _build_fields(self) -> None:
+        defaults = TrainOptions()
+        self.data = FactsFileField("Training requests", "Choose a file: Browse… or Demo training set",
+                                   demo_editor_train_file(), "Demo training set")
+        self.val = FactsFileField("Validation requests", "Optional: held-out requests, never trained on",
+                                  demo_editor_val_file(), "Demo dev set", optional=True)
+        self.method = QComboBox()
+        self.method.addItems(trainable_methods())
+        self.method.currentTextChanged.connect(lambda _: self.refresh())
+        self.steps = _spin(defaults.steps, "Training steps in all (Resume continues up to this many)")
+        self.val_every = _spin(defaults.val_every, "Validate every N steps (and at the end)")
+        self.save_every = _spin(defaults.save_every, "Write the checkpoint every N steps (and at the end)")
+        self.out = QLineEdit()
+        self.out.setPlaceholderText("Where the checkpoint goes")
+        self.out.editingFinished.connect(self.inspect_out)
+        self.out_browse = _button("Browse…", self.browse_out)
+        self.out_info = QLabel()
+        self.out_info.setWordWrap(True)
+        for field in (self.data, self.val):
+            field.changed.connect(self._update_buttons)
+
+    def _build_run(self) -> None:
+        self.start_button = _button("Start", self.start, "Train a new editor from step 0")
+        self.resume_button = _button("Resume", self.resume, "Continue the checkpoint up to the step budget")
+        self.cancel_button = _button("Cancel", self.cancel, "Stop before the next step; the last checkpoint is kept")
+        self.close_button = _button("Close", self.reject, "Training goes on in the background (status bar)")
+        self.bar = QProgressBar()
+        self.bar.setRange(0, 1000)
+        self.state = QLabel("Choose the training requests, then Start")
+        self.state.setObjectName("train-state")
+        self.state.setWordWrap(True)
+        self.error = QLabel()
+        self.error.setObjectName("train-error")
+        self.error.setWordWrap(True)
+        self.error.setStyleSheet(RED)
+        for label in (self.state, self.error):  # two wrapped lines, never squeezed by the curves
+            label.setMinimumHeight(2 * label.fontMetrics().lineSpacing() + 4)
+        self.loss = LossCurve()
+        self.loss.setLabel("bottom", "training step")
+        self.validation = ValidationCurve()
+
+    def _layout(self) -> None:
+        form = QFormLayout()
+        form.addRow("Training data:", self.data)
+        form.addRow("Method:", self.method)
+        budget = QHBoxLayout()
+        for label, box in (("Steps", self.steps), ("validate every", self.val_every),
+                           ("checkpoint every", self.save_every)):
+            budget.addWidget(QLabel(label))
+            budget.addWidget(box)
+        budget.addStretch(1)
+        form.addRow("Budget:", budget)
+        form.addRow("Validation:", self.val)
+        out = QHBoxLayout()
+        out.addWidget(self.out, 1)
+        out.addWidget(self.out_browse)
+        form.addRow("Checkpoint:", out)
+        form.addRow("", self.out_info)
+        buttons = QHBoxLayout()
+        for button in (self.start_button, self.resume_button, self.cancel_button):
+            buttons.addWidget(button)
+        buttons.addWidget(self.bar, 1)
+        buttons.addWidget(self.close_button)
+        curves = QHBoxLayout()
+        curves.addWidget(self.loss, 1)
+        curves.addWidget(self.validation, 1)
+        layout = QVBoxLayout(self)
+        layout.addLayout(form)
+        layout.addLayout(buttons)
+        layout.addWidget(self.state)
+        layout.addWidget(self.error)
+        layout.addLayout(curves, 1)
+
+    # -- choices -------------------------------------------------------------------------
+
+    def refresh(self) -> None:
+        """Follow the loaded model and the method: the default checkpoint path, what is there."""
+        lm = self.session.lm
+        default = str(default_checkpoint(self.method.currentText(), lm.info.fingerprint)) if lm else ""
+        if self.out.text().strip() in ("", self._out_default):  # the reviewer's own path stays
+            self.out.setText(default)
+        self._out_default = default
+        self.inspect_out()
+
+    def browse_out(self) -> None:
+        chosen, _ = QFileDialog.getSaveFileName(self, "Checkpoint", self.out.text(), "Checkpoints (*.safetensors)")
+        if chosen:
+            self.out.setText(chosen)
+            self.inspect_out()
+
+    def out_path(self) -> Path | None:
+        text = self.out.text().strip()
+        return Path(text).expanduser() if text else None
+
+    def inspect_out(self) -> None:
+        """Say what the checkpoint path holds; Resume only for this model's and method's."""
+        self.record = None  # set by _out_state when Resume can use what is there
+        text, error = self._out_state()
+        self.out_info.setText(text)
+        self.out_info.setStyleSheet(RED if error else "")
+        self._update_buttons()
+
+    def _out_state(self) -> tuple[str, bool]:
+        path, lm, method = self.out_path(), self.session.lm, self.method.currentText()
+        if lm is None:
+            return "Load a model first: an editor is trained for one model", True
+        if path is None:
+            return "Choose where the checkpoint goes", True
+        if not path.exists():
+            return "No checkpoint there yet: Start trains a new one", False
+        try:
+            record = read_record(path)
+        except CheckpointError as exc:
+            return f"{exc}: Start replaces it", True
+        if record.method != method:
+            return f"It holds a {record.method} editor, not a {method} one: Start replaces it", True
+        if record.fingerprint != lm.info.fingerprint:
+            return (f"Fingerprint mismatch: trained for {record.model_name} ({record.fingerprint[:16]}), not the "
+                    "loaded model: Start replaces it", True)
+        self.record = record
+        loss = f", loss {record.losses[-1]:.4f}" if record.losses else ""
+        return f"Checkpoint at step {record.step}{loss}: Resume continues it; Start replaces it", False
+
+    def _idle(self) -> bool:
+        return self.job is None or not self.job.active
+
+    def _update_buttons(self) -> None:
+        can = (self._idle() and self.session.lm is not None and self.out_path() is not None
+               and self.data.ready() and self.val.ready())
+        self.start_button.setEnabled(can)
+        self.resume_button.setEnabled(can and self.record is not None)
+        self.cancel_button.setEnabled(not self._idle())
+
+    # -- running -------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Train from step 0; a checkpoint already at the path is replaced only when confirmed."""
+        if not self.start_button.isEnabled():
+            return
+        path = self.out_path()
+        if path.exists():
+            self.confirm = confirm_box(self, "Replace the checkpoint?", f"{path} already holds a checkpoint. "
+                                       "Start trains a new editor from step 0 and replaces it.",
+                                       lambda: self._run(False))
+            return
+        self._run(False)
+
+    def resume(self) -> None:
+        if not self.resume_button.isEnabled() or self.record is None:
+            return
+        if self.record.step >= self.steps.value():
+            self.error.setText(f"The checkpoint already has {self.record.step} steps: raise Steps above "
+                               f"{self.record.step} to continue it")
+            return
+        self._run(True)
+
+    def _run(self, resume: bool) -> Job | None:
+        options = TrainOptions(steps=self.steps.value(), save_every=self.save_every.value(),
+                               val_every=self.val_every.value(), resume=resume)
+        self.error.setText("")
+        self.loss.set_losses(self.record.losses if resume and self.record else ())
+        self.validation.set_history(self.record.validation if resume and self.record else ())
+        try:
+            job = self.session.train_editor(self.method.currentText(), self.data.facts(), self.val.facts(),
+                                            options, self.out_path())
+        except RuntimeError as exc:
+            self._failed(exc)
+            return None
+        self.track(job)
+        return job
+
+    def track(self, job: Job) -> None:
+        self.job = job
+        self.bar.setValue(0)
+        self.state.setText("Waiting for the job lane…")
+        job.progressed.connect(self._progress)
+        job.succeeded.connect(self._done)
+        job.cancelled.connect(self._cancelled)
+        job.failed.connect(self._failed)
+        job.finished.connect(self._finished)
+        self._update_buttons()
+
+    def cancel(self) -> None:
+        if not self._idle():
+            self.job.cancel()
+            self.state.setText("Cancelling: training stops before the next step…")
+
+    def _progress(self, event) -> None:
+        if event.fraction is not None:
+            self.bar.setValue(int(event.fraction * 1000))
+        if event.message:
+            self.state.setText(event.message)
+        self.loss.add_event(event)
+        self.validation.add_event(event)
+
+    def _done(self, result) -> None:
+        record = result.record
+        figures = dict(record.validation[-1]) if record.validation else {}
+        val = ", ".join(f"{k} {v:.3f}" for k, v in figures.items() if k != "step")
+        self.state.setText(f"Done: {record.step} steps ({record.seconds:.0f} s of training)"
+                           + (f"; validation {val}" if val else "") + f". Checkpoint: {result.path}")
+        self.trained.emit(result.path)
+
+    def _cancelled(self) -> None:
+        self.inspect_out()
+        if self.record is None:
+            self.state.setText("Cancelled before the first checkpoint: nothing was saved")
+            return
+        self.state.setText(f"Cancelled: the checkpoint at step {self.record.step} is kept; Resume continues it")
+        self.trained.emit(self.out_path())
+
+    def _failed(self, exc: BaseException) -> None:
+        first = (str(exc) or type(exc).__name__).splitlines()[0]
+        self.state.setText("Failed")
+        self.error.setText(f"{first} (details: Help → Open log)")
+
+    def _finished(self) -> None:
+        self.job = None
+        self.inspect_out()

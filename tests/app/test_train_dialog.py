@@ -1,0 +1,186 @@
+"""Tools → Train editor…, driven as a reviewer would on a tiny GPT-2: pick the file, start,
+watch the progress and the curves, cancel, resume; the checkpoint then shows in the method
+panel (another model's disabled, with the reason) and the run it makes records it."""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+
+import pytest
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QFileDialog
+
+from app.widgets.checkpoint_choice import NONE_YET
+from core import demo_editor_train_file
+from core.methods.editor_ckpt import Checkpoint, default_checkpoint, editors_dir, read_checkpoint, save_checkpoint
+from core.workflows.train import TrainOptions, train_editor
+from tests.app.helpers import open_window, wait_job
+from tests.core.test_mend import FAST, TRAIN
+
+pytestmark = pytest.mark.gui
+
+
+def _write(path, facts):
+    path.write_text("".join(json.dumps(f.to_dict()) + "\n" for f in facts), encoding="utf-8")
+    return path
+
+
+def _menu_action(window, menu: str, text: str):
+    for top in window.menuBar().actions():
+        if top.text().replace("&", "") == menu:
+            return next(a for a in top.menu().actions() if a.text() == text)
+    raise KeyError(menu)
+
+
+@pytest.fixture
+def window(qtbot, tiny_model_dir):
+    window = open_window(qtbot, model_path=tiny_model_dir("gpt2"))
+    yield window
+    window.close()
+
+
+def _click(qtbot, button):
+    qtbot.mouseClick(button, Qt.MouseButton.LeftButton)
+
+
+def _pick(qtbot, monkeypatch, field, path):
+    """Browse… and pick ``path`` in the file chooser."""
+    monkeypatch.setattr(QFileDialog, "getOpenFileName", lambda *a, **k: (str(path), ""))
+    _click(qtbot, field.browse_button)
+
+
+def test_start_waits_for_a_chosen_training_file(qtbot, window, tmp_path, monkeypatch):
+    _menu_action(window, "Tools", "Train editor…").trigger()
+    dialog = window.train_dialog
+    assert dialog.isVisible() and [dialog.method.itemText(i) for i in range(dialog.method.count())] == ["mend"]
+    assert dialog.data.path.text() == "" and "Demo training set" in dialog.data.path.placeholderText()
+    assert not dialog.start_button.isEnabled() and not dialog.resume_button.isEnabled()
+    dialog.start()  # Enter or a stray call: no file, no job
+    assert not window.lane.busy and dialog.job is None
+    _click(qtbot, dialog.data.demo_button)
+    assert dialog.data.chosen() == demo_editor_train_file()
+    assert dialog.data.info.text().startswith("1,559 requests")
+    assert dialog.start_button.isEnabled()
+    assert dialog.out.text() == str(default_checkpoint("mend", window.lm.info.fingerprint))
+    _pick(qtbot, monkeypatch, dialog.val, tmp_path / "missing.jsonl")
+    assert "no such file" in dialog.val.info.text() and not dialog.start_button.isEnabled()
+    dialog.val.choose("")
+    assert dialog.start_button.isEnabled(), "validation is optional"
+
+
+def _start_and_cancel(qtbot, dialog, window):
+    _click(qtbot, dialog.start_button)
+    job = dialog.job
+    assert job is not None and not dialog.start_button.isEnabled() and dialog.cancel_button.isEnabled()
+    seen = []
+    with qtbot.waitSignal(job.progressed, timeout=120_000,
+                          check_params_cb=lambda e: seen.append(e) or (e.done >= 3 and "loss" in e.values)):
+        pass
+    assert "/ 40 steps" in seen[-1].message and "step/s" in seen[-1].message and "left" in seen[-1].message
+    _click(qtbot, dialog.cancel_button)
+    wait_job(qtbot, job)
+    assert job.state.value == "cancelled"
+    return seen
+
+
+def _open_from_the_method_panel(qtbot, window):
+    """Choose mend: no editor for this model yet, so Train… opens the dialog for it."""
+    panel = window.method_panel
+    panel.method.setCurrentText("mend")
+    assert panel.trained and not panel.checkpoint_row.isHidden()
+    assert panel.checkpoint.currentText() == NONE_YET
+    _click(qtbot, panel.train_button)
+    dialog = window.train_dialog
+    assert dialog.isVisible() and dialog.method.currentText() == "mend"
+    return dialog
+
+
+def _fill(qtbot, monkeypatch, dialog, train, val, out):
+    _pick(qtbot, monkeypatch, dialog.data, train)
+    _pick(qtbot, monkeypatch, dialog.val, val)
+    dialog.steps.setValue(40)
+    dialog.val_every.setValue(3)
+    dialog.save_every.setValue(2)
+    dialog.out.clear()
+    qtbot.keyClicks(dialog.out, str(out))
+    qtbot.keyClick(dialog.out, Qt.Key.Key_Return)
+    assert dialog.job is None, "Enter in a field starts nothing"
+    assert dialog.out_info.text().startswith("No checkpoint there yet")
+
+
+def test_train_cancel_resume_then_edit_with_the_checkpoint(qtbot, window, stranger, tmp_path, monkeypatch):
+    train = _write(tmp_path / "train.jsonl", TRAIN)
+    val = _write(tmp_path / "val.jsonl", [dataclasses.replace(TRAIN[0], target_new="Seattle")])
+    out = tmp_path / "editors" / "mine.safetensors"
+    out.parent.mkdir()
+    dialog = _open_from_the_method_panel(qtbot, window)
+    _fill(qtbot, monkeypatch, dialog, train, val, out)
+    _start_and_cancel(qtbot, dialog, window)
+    saved = read_checkpoint(out, "mend").record.step
+    assert saved >= 2 and saved % 2 == 0
+    assert dialog.state.text() == f"Cancelled: the checkpoint at step {saved} is kept; Resume continues it"
+    assert len(dialog.loss.losses) >= 3 and dialog.bar.value() > 0
+    assert [s for s, _ in dialog.validation.points["reliability"]][:1] == [3]
+    assert dialog.resume_button.isEnabled() and dialog.record.step == saved
+    dialog.steps.setValue(saved + 2)
+    _click(qtbot, dialog.resume_button)
+    job = wait_job(qtbot, dialog.job)
+    assert job.state.value == "done", dialog.error.text()
+    record = read_checkpoint(out, "mend").record
+    assert record.step == saved + 2 and dialog.loss.losses == pytest.approx(list(record.losses), abs=1e-6)
+    assert dialog.state.text().startswith(f"Done: {saved + 2} steps") and str(out) in dialog.state.text()
+    _resume_on_other_data_says_why(qtbot, dialog, window, tmp_path, monkeypatch)
+    _checkpoint_in_the_method_panel(window, out)
+    _run_records_the_checkpoint(qtbot, window, train, out)
+
+
+def _resume_on_other_data_says_why(qtbot, dialog, window, tmp_path, monkeypatch):
+    _pick(qtbot, monkeypatch, dialog.data, _write(tmp_path / "other.jsonl", TRAIN[:2]))
+    dialog.steps.setValue(dialog.record.step + 1)
+    _click(qtbot, dialog.resume_button)
+    assert wait_job(qtbot, dialog.job).state.value == "failed"
+    assert "was trained on other data" in dialog.error.text() and "Help → Open log" in dialog.error.text()
+    assert "\n" not in dialog.error.text(), "one line here; the traceback goes to the log"
+    logged = window.log_file.read_text(encoding="utf-8")
+    assert "Traceback" in logged and "CheckpointError" in logged
+
+
+@pytest.fixture
+def stranger(window, tmp_path):
+    """Another model's mend checkpoint in the (session-wide) editors folder, for this test only."""
+    theirs = train_editor(window.lm, "mend", TRAIN, (), TrainOptions(steps=1), tmp_path / "x.safetensors", FAST)
+    editor = read_checkpoint(theirs.path, "mend").editor
+    record = dataclasses.replace(theirs.record, fingerprint="f" * 64, model_name="someone-else")
+    path = save_checkpoint(editors_dir() / "mend-stranger.safetensors", Checkpoint(record, editor, None))
+    yield path
+    path.unlink(missing_ok=True)
+
+
+def _checkpoint_in_the_method_panel(window, out):
+    """Listed as soon as training wrote it: chosen, with another model's disabled and why."""
+    record, panel = read_checkpoint(out, "mend").record, window.method_panel
+    choice = panel.checkpoint
+    items = {choice.itemText(i): choice.model().item(i).isEnabled() for i in range(choice.count())}
+    assert items == {
+        f"mine.safetensors · {record.step} steps · val. reliability {record.validation[-1]['reliability']:.2f}": True,
+        "mend-stranger.safetensors: fingerprint mismatch (for someone-else)": False}
+    assert choice.currentText().startswith("mine.safetensors"), "the usable one is chosen, not another model's"
+    assert panel.overrides()["checkpoint"] == str(out.resolve())
+    panel.method.setCurrentText("rome")
+    assert not panel.trained and panel.checkpoint_row.isHidden()
+    panel.method.setCurrentText("mend")
+    assert choice.currentText().startswith("mine.safetensors")
+
+
+def _run_records_the_checkpoint(qtbot, window, train, out):
+    wait_job(qtbot, window.import_facts(train), 60_000)
+    window.queue.select_row(0)
+    job = wait_job(qtbot, window.preview_selected())
+    assert job.state.value == "done", getattr(window, "last_error", None) and window.last_error.text()
+    run = window.ws.runs()[-1]
+    assert run.method == "mend" and run.environment["editor_checkpoint"] == {
+        "path": str(out.resolve()), "sha256": hashlib.sha256(out.read_bytes()).hexdigest(),
+        "step": read_checkpoint(out, "mend").record.step, "fingerprint": window.lm.info.fingerprint}
+    assert "with the editor mine.safetensors" in window.preview_panel.state.text()

@@ -1,0 +1,101 @@
+"""What the app's "Train editor…" dialog and method panel need from core: per-step figures
+with the rate, validation figures during training, the list of checkpoints with the reason
+another model's cannot be used, and the checkpoint a run used in its record."""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+
+import pytest
+
+from core.ledger import Workspace
+from core.methods.editor_ckpt import (
+    Checkpoint,
+    CheckpointError,
+    default_checkpoint,
+    editor_checkpoints,
+    read_checkpoint,
+    read_record,
+    save_checkpoint,
+)
+from core.util.progress import Progress, rate_text
+from core.workflows.editing import compute_edit
+from core.workflows.train import TrainOptions, is_trainable, train_editor, trainable_methods
+from tests.core.test_mend import FACT, FAST, TRAIN
+
+
+@pytest.fixture(autouse=True)
+def _threads(one_torch_thread):
+    yield
+
+
+def _train(lm, out, steps, events=None, val=(), val_every=100):
+    progress = Progress(events.append) if events is not None else None
+    options = TrainOptions(steps=steps, save_every=2, val_every=val_every, val_size=2)
+    return train_editor(lm, "mend", TRAIN, val, options, out, FAST, progress)
+
+
+def test_each_step_reports_its_figures_rate_and_time_left_and_validation_its_figures(tiny_lm, tmp_path):
+    lm, events = tiny_lm("gpt2"), []
+    val = [dataclasses.replace(TRAIN[0], target_new="Seattle")]
+    record = _train(lm, tmp_path / "mend.safetensors", 4, events, val, val_every=2).record
+    steps = [e for e in events if "loss" in e.values]
+    assert [e.done for e in steps] == [1, 2, 3, 4] and all(e.total == 4 for e in steps)
+    assert [e.values["loss"] for e in steps] == pytest.approx(list(record.losses), abs=1e-6)
+    assert all(e.values["rate"] > 0 and e.values["total_units"] == 4 for e in steps[1:])
+    assert steps[-1].values["seconds_left"] == 0 and steps[0].values["seconds_left"] > 0
+    assert "1 / 4 steps" in steps[0].message and "step/s" in steps[1].message and "left" in steps[1].message
+    checks = [e for e in events if "val_reliability" in e.values]
+    assert [e.done for e in checks] == [2, 4] == [v["step"] for v in record.validation]
+    assert checks[-1].values["val_locality"] == record.validation[-1]["locality"]
+
+
+def test_a_slow_rate_keeps_its_decimal():
+    assert rate_text(3, 40, 0.44, "steps", "step") == "3 / 40 steps · 0.4 step/s · 1 min 24 s left"
+    assert rate_text(12_800, 40_000, 3_100.4) == "12,800 / 40,000 tokens · 3,100 tok/s · 9 s left"
+
+
+def test_the_registry_names_its_trained_editors():
+    assert trainable_methods() == ["mend"]
+    assert is_trainable("mend") and not is_trainable("rome")
+
+
+def test_checkpoints_are_listed_with_why_another_models_cannot_be_used(tiny_lm, tmp_path, monkeypatch):
+    lm = tiny_lm("gpt2")
+    monkeypatch.setenv("FACTSMITH_CACHE_DIR", str(tmp_path / "cache"))  # its editors folder is this test's
+    mine = _train(lm, default_checkpoint("mend", lm.info.fingerprint), 2)
+    _train(lm, tmp_path / "elsewhere.safetensors", 2)
+    other = dataclasses.replace(mine.record, fingerprint="f" * 64, model_name="someone-else")
+    save_checkpoint(tmp_path / "other.safetensors", Checkpoint(other, read_checkpoint(mine.path, "mend").editor, None))
+    save_checkpoint(tmp_path / "ke.safetensors", Checkpoint(dataclasses.replace(mine.record, method="ke"), {}, None))
+    (tmp_path / "broken.safetensors").write_bytes(b"not a checkpoint")
+    extra = [tmp_path / n for n in ("elsewhere", "other", "ke", "broken", "missing")]
+    entries = editor_checkpoints("mend", lm.info.fingerprint, [p.with_suffix(".safetensors") for p in extra])
+    names = [e.path.name for e in entries]
+    assert names[:2] == [mine.path.name, "elsewhere.safetensors"], "usable ones first, the default path leading"
+    assert [e.usable for e in entries[:2]] == [True, True] and entries[0].record.step == 2
+    assert "ke.safetensors" not in names and "missing.safetensors" not in names
+    by_name = {e.path.name: e for e in entries}
+    assert by_name["other.safetensors"].problem.startswith("fingerprint mismatch: trained for someone-else")
+    assert not by_name["broken.safetensors"].usable and "unreadable" in by_name["broken.safetensors"].problem
+    assert read_record(mine.path) == mine.record
+    with pytest.raises(CheckpointError, match="not a readable editor checkpoint"):
+        read_checkpoint(tmp_path / "broken.safetensors", "mend")
+
+
+def test_a_run_records_the_checkpoint_that_made_it(tiny_lm, tiny_model_dir, tmp_path):
+    lm = tiny_lm("gpt2")
+    out = _train(lm, tmp_path / "mend.safetensors", 2).path
+    outcome = compute_edit(lm, [FACT], "mend", overrides={"checkpoint": str(out)}, preview_tokens=0)
+    used = outcome.environment["editor_checkpoint"]
+    assert used == {"path": str(out), "sha256": hashlib.sha256(out.read_bytes()).hexdigest(), "step": 2,
+                    "fingerprint": lm.info.fingerprint}
+    with Workspace.create(tmp_path / "w.factsmith", tiny_model_dir("gpt2"), author="alice") as ws:
+        ws.add_facts([FACT])
+        run = ws.record_outcome(outcome)
+        assert ws.run(run.id).environment["editor_checkpoint"] == used
+        direct = ws.record_run(facts=[FACT], delta=outcome.delta, computed_on=ws.head().state_fingerprint)
+        assert direct.environment["editor_checkpoint"] == used, "recorded however the run was stored"
+        ft = compute_edit(lm, [FACT], "ft-m", overrides={"steps": "1"}, preview_tokens=0)
+        assert "editor_checkpoint" not in ws.record_outcome(ft).environment
