@@ -46,7 +46,8 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from core.edit.deltas import Delta, HookUpdate, LowRankUpdate
+from core.edit.deltas import Delta, LowRankUpdate
+from core.edit.hookdeltas import HookUpdate
 from core.edit.hooklayers import TEMPORARY, HookStep, calibrating, fresh, hooks_restored, updated
 from core.facts.fact import Fact
 from core.methods.base import EditError
