@@ -280,6 +280,31 @@ def test_a_delta_for_another_model_is_refused(tiny_lm):
     assert state_fingerprint(llama.model) == before and _no_hooks(llama)
 
 
+def test_replay_rebuilds_the_hook_layers_and_undoes_them(tiny_lm):
+    """Checkout's receipt-free replay (``core.edit.replay``): the same hook layers as applying
+    delta after delta; undone exactly, also when a later delta fails part-way."""
+    from core.edit.replay import replay_deltas, undo_replay
+
+    lm = tiny_lm("gpt2")
+    first = COMEBA_HK.compute(lm, TWO_FACTS[:1], fast(lm))
+    receipt = apply_delta(lm.model, first)
+    second = COMEBA_HK.compute(lm, TWO_FACTS[1:], fast(lm))
+    apply_delta(lm.model, second)
+    applied = state_fingerprint(lm.model)
+    fresh_lm = tiny_lm("gpt2")
+    base = state_fingerprint(fresh_lm.model)
+    replayed = replay_deltas(fresh_lm.model, [first, second])
+    assert state_fingerprint(fresh_lm.model) == applied
+    undo_replay(fresh_lm.model, replayed)
+    assert state_fingerprint(fresh_lm.model) == base and _no_hooks(fresh_lm)
+    wrong = dataclasses.replace(second.hook_updates[0], param="transformer.h.99.mlp.c_proj.weight")
+    bad = dataclasses.replace(second, updates=(*second.updates, wrong))
+    with pytest.raises(DeltaError):
+        replay_deltas(fresh_lm.model, [first, bad])
+    assert state_fingerprint(fresh_lm.model) == base and _no_hooks(fresh_lm)
+    assert receipt.hooks_written
+
+
 @pytest.mark.parametrize("aware", [False, True])
 def test_cancel_mid_edit_leaves_model_unchanged(tiny_lm, aware):
     lm = tiny_lm("llama")
