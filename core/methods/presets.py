@@ -267,13 +267,13 @@ _RECIPE = MethodPresets(
 _COMEBA_HK = MethodPresets(
     layer_field="layers",
     reference_layers=Window(),  # the paper edits MEMIT's critical path (seed 004 App. A)
-    # demo dev subjects (table in comeba.py): layer 1's hook swaps every prompt's first token, so
-    # only the first block's z-scores find the edited subjects
+    # chosen on demo dev subjects (0-b; the runs' figures were not kept): a hook on layer 1 swaps
+    # every prompt's first token, so only the first block's z-scores find the edited subjects
     small_layers=AtDepth(0.0),
     reference=dict(stats_tokens=ByInputWidth()),
     known={key: dict(layers=v["layers"]) for key, v in _MEMIT.known.items()},  # MEMIT's published layers
-    small={  # MEMIT's small value settings; the paper's spread (not insertion-aware), λ and clamp tuned
-        **_MEMIT.small,  # on consecutive batches about dev subjects (table in comeba.py)
+    small={  # MEMIT's small value settings; the paper's spread (not insertion-aware), λ and clamp chosen
+        **_MEMIT.small,  # on consecutive batches about dev subjects (bench figures: comeba.py)
         "insertion_aware": False,
         "mom2_weight": 1000.0,
         "clamp_norm_factor": 4.0,
