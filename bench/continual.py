@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/continual.py [--edits 500] [--every 50] [--methods rome,ft-l,ft-m,memit,ice,grace]
                                         [--batch-size N] [--device auto] [--out bench/continual.png] [--json FILE]
+                                        [--subjects test|dev] [--set METHOD.KEY=VALUE ...]
     .venv/bin/python bench/continual.py --merge A.json B.json ... [--out chart.png]
 
 For each method the demo model is loaded fresh, a pre-edit locality reference is
@@ -26,7 +27,9 @@ Requests come from ``core.demo_build.lifelong`` (drawn from the demo model's fac
 only about evaluation subjects, those whose SHA-256 starts with c-f as in the test
 quality set, never the subjects presets are tuned on; disjoint from the demo, dev and
 quality sets; all five relations round-robin; locality prompts only from facts nobody
-edits), so a locality failure always means an edit leaked. Prints a markdown table per checkpoint
+edits), so a locality failure always means an edit leaked. ``--subjects dev`` draws them
+from the tuning subjects (0-b) instead, for tuning a lifelong preset with ``--set`` (as
+``bench/quality.py``'s) without touching the subjects it is reported on. Prints a markdown table per checkpoint
 and saves a chart (one panel per metric, a line per method) with pyqtgraph, offscreen.
 """
 
@@ -45,7 +48,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from core.edit.deltas import apply_delta, revert_delta
 from core.facts.fact import Fact, fact_from_dict
-from core.methods import get_method, method_names
+from core.methods import get_method, method_names, resolve_hparams
 from core.metrics.evaluation import capture_reference, evaluate
 from core.model.loading import LoadOptions, load_model
 from core.util.paths import demo_model_dir
@@ -67,6 +70,10 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--seed", type=int, default=2024)
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "continual.png", help="PNG chart")
     parser.add_argument("--json", type=Path, help="also write every checkpoint and timing here")
+    parser.add_argument("--subjects", choices=("test", "dev"), default="test",
+                        help="evaluation subjects (SHA-256 c-f, the default) or tuning subjects (0-b)")
+    parser.add_argument("--set", dest="assignments", action="append", default=[], metavar="METHOD.KEY=VALUE",
+                        help="override one preset value of one method (tune with --subjects dev)")
     parser.add_argument("--merge", type=Path, nargs="+", metavar="JSON",
                         help="run nothing: one table and chart from earlier runs' --json files (say, one "
                              "method per process, run side by side)")
@@ -76,11 +83,31 @@ def parse_args() -> argparse.Namespace:
     return args
 
 
-def requests(n: int, seed: int) -> list[Fact]:
-    """``n`` lifelong requests about evaluation subjects, keeping the demo, dev and quality sets unseen."""
-    from core.demo_build.lifelong import evaluation_requests
+def requests(n: int, seed: int, subjects: str = "test") -> list[Fact]:
+    """``n`` lifelong requests about evaluation subjects (or, ``subjects="dev"``, tuning
+    subjects), keeping the demo, dev and quality sets unseen."""
+    from core.demo_build.lifelong import RESERVED_SETS, evaluation_requests, lifelong_requests, read_knowledge
+    from core.demo_build.quality_sets import is_test_subject
 
-    return [fact_from_dict(r) for r in evaluation_requests(demo_model_dir(), n, seed)]
+    folder = demo_model_dir()
+    if subjects == "test":
+        return [fact_from_dict(r) for r in evaluation_requests(folder, n, seed)]
+    reserved = [json.loads(line) for name in RESERVED_SETS if (folder / name).is_file()
+                for line in (folder / name).read_text(encoding="utf-8").splitlines() if line.strip()]
+    knowledge = read_knowledge(folder / "facts.jsonl")
+    tuning = [f for f in knowledge if not is_test_subject(f.subject)]
+    return [fact_from_dict(r) for r in lifelong_requests(tuning, n, seed, reserved=reserved, locality_pool=knowledge)]
+
+
+def overrides_for(method: str, assignments: list[str]) -> dict[str, str]:
+    """{KEY: VALUE} of the ``METHOD.KEY=VALUE`` assignments naming ``method``."""
+    out = {}
+    for item in assignments:
+        name, _, rest = item.partition(".")
+        key, _, value = rest.partition("=")
+        if name == method:
+            out[key] = value
+    return out
 
 
 def _mean(values: list[float]) -> float | None:
@@ -110,7 +137,7 @@ def method_and_batch(spec: str, default: int) -> tuple[str, int]:
 
 
 def run_method(spec: str, facts: list[Fact], fluency_facts: list[Fact], every: int, device: str,
-               result: dict, batch_size: int = 1) -> None:
+               result: dict, batch_size: int = 1, overrides: dict | None = None) -> None:
     """Fills ``result`` as it goes, so a failure part-way keeps the checkpoints so far."""
     from core.model.fingerprint import state_fingerprint
 
@@ -118,7 +145,7 @@ def run_method(spec: str, facts: list[Fact], fluency_facts: list[Fact], every: i
     started = time.perf_counter()
     lm = load_model(demo_model_dir(), LoadOptions(device=device))
     method = get_method(name)
-    hparams = method.preset(lm)
+    hparams = resolve_hparams(lm, name, overrides)
     before = state_fingerprint(lm.model)
     reference = capture_reference(lm, facts)
     result.update(device=lm.info.device, batch_size=batch_size, setup_s=time.perf_counter() - started, rows=[],
@@ -252,17 +279,19 @@ def main() -> None:
     methods = [m.strip() for m in args.methods.split(",") if m.strip()]
     for spec in methods:
         get_method(method_and_batch(spec, args.batch_size)[0])  # unknown names fail before any work
-    facts = requests(args.edits, args.seed)
+    facts = requests(args.edits, args.seed, args.subjects)
     fluency_facts = random.Random(args.seed).sample(facts, min(args.fluency_facts, len(facts)))
     results: dict[str, dict] = {}
     for name in methods:
         results[name] = {}
         try:
-            run_method(name, facts, fluency_facts, args.every, args.device, results[name], args.batch_size)
+            run_method(name, facts, fluency_facts, args.every, args.device, results[name], args.batch_size,
+                       overrides_for(method_and_batch(name, 1)[0], args.assignments))
         except Exception as exc:  # keep the other methods' results
             results[name]["error"] = f"{type(exc).__name__}: {exc}"
             print(f"{name} failed: {results[name]['error']}", file=sys.stderr, flush=True)
-    print(f"{args.edits} sequential edits per method on the demo model (evaluation subjects); teacher-forced "
+    subjects = "evaluation" if args.subjects == "test" else "tuning"
+    print(f"{args.edits} sequential edits per method on the demo model ({subjects} subjects); teacher-forced "
           f"reliability, retention, generality and locality; fluency on {len(fluency_facts)} fixed prompts; "
           f"every {args.every} edits\n")
     print_table(results)
@@ -270,7 +299,8 @@ def main() -> None:
     print(f"\nchart: {args.out}")
     if args.json:
         args.json.write_text(json.dumps({"edits": args.edits, "every": args.every, "seed": args.seed,
-                                         "batch_size": args.batch_size,
+                                         "batch_size": args.batch_size, "subjects": args.subjects,
+                                         "set": args.assignments,
                                          "fluency_facts": [f.id for f in fluency_facts],
                                          "results": results}, indent=2))
         print(f"json: {args.json}")

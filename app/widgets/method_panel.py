@@ -39,7 +39,7 @@ from core import (
 
 # Shown without "Advanced": the knobs a reviewer most often turns.
 BASIC_HPARAMS = ("layer", "layers", "v_lr", "v_steps", "lr", "steps", "norm_constraint", "edit_lr",
-                 "n_iter", "use_covariance", "mom2_weight", "stats_tokens", "seed")
+                 "n_iter", "use_covariance", "mom2_weight", "threshold_init", "stats_tokens", "seed")
 
 
 def text_of(value: Any) -> str:

@@ -16,6 +16,9 @@ receipt keeps the codebook it replaced, so reverting is exact too.
 A repository update (RECIPE) changes no weight: it adds (key, continuous prompt) entries to
 the model's retrieval repository (``core.edit.repository``); reverting removes exactly
 those entries, by id.
+
+A hook update (COMEBA-HK) changes no weight either: it extends the hook layer that copies
+one weight (``core.edit.hookdeltas``); the receipt keeps the hook layer state it replaced.
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from core.edit.hookdeltas import HookUpdate, hook_update_from, next_hook_states
 from core.edit.repository import RepositoryUpdate
 
 
@@ -110,7 +114,7 @@ class KeyUpdate:
         return {f"keys::{self.param}": self.keys}
 
 
-Update = LowRankUpdate | DenseUpdate | AdaptorUpdate | KeyUpdate | RepositoryUpdate
+Update = LowRankUpdate | DenseUpdate | AdaptorUpdate | KeyUpdate | RepositoryUpdate | HookUpdate
 WeightUpdate = LowRankUpdate | DenseUpdate
 
 
@@ -177,6 +181,10 @@ class Delta:
     def repository_updates(self) -> tuple[RepositoryUpdate, ...]:
         return tuple(u for u in self.updates if isinstance(u, RepositoryUpdate))
 
+    @property
+    def hook_updates(self) -> tuple[HookUpdate, ...]:
+        return tuple(u for u in self.updates if isinstance(u, HookUpdate))
+
     def to_bytes(self) -> bytes:
         from safetensors.torch import save
 
@@ -221,6 +229,8 @@ def _delta_from(tensors: dict[str, Any], meta: dict[str, str]) -> Delta:
             updates.append(_adaptor_update(param, tensors, labels))
         elif kind == "keys":
             updates.append(KeyUpdate(param, tensors[name]))
+        elif kind == "hook" and part == ["left"]:
+            updates.append(hook_update_from(param, tensors))
         elif kind == "repository" and param == "keys":
             extra = json.loads(meta.get("repository", "{}"))
             updates.append(RepositoryUpdate(*(tensors[f"repository::{p}"] for p in ("keys", "prompts", "sentinel",
@@ -252,6 +262,8 @@ class AppliedDelta:
     keys_before: Mapping[str, Any] = field(default_factory=dict)  # edited-key states replaced (None: none)
     keys_written: Mapping[str, Any] = field(default_factory=dict)  # the states installed, checked by identity
     repository_ids: tuple[bytes, ...] = ()  # the repository entries added (removed again by id)
+    hooks_before: Mapping[str, Any] = field(default_factory=dict)  # hook layer states replaced (None: none)
+    hooks_written: Mapping[str, Any] = field(default_factory=dict)  # the states installed, checked by identity
 
 
 def _tensor_hash(t) -> str:
@@ -274,6 +286,7 @@ def apply_delta(model, delta: Delta) -> AppliedDelta:
     """Add the delta to the model's weights; all or nothing."""
     import torch
 
+    from core.edit.hooklayers import install as install_hooks
     from core.edit.keymemory import install
 
     params = dict(model.named_parameters())
@@ -281,20 +294,24 @@ def apply_delta(model, delta: Delta) -> AppliedDelta:
     codebooks = next_codebooks(model, delta)  # checked before any weight is touched
     key_states = next_key_states(model, delta)
     repository = next_repository(model, delta)
+    hook_states = next_hook_states(model, delta)
     originals = {name: params[name].detach().to("cpu", copy=True) for name in delta.params}
+    hooks_before: dict[str, Any] = {}
     try:
         with torch.no_grad():
             for update in delta.weight_updates:
                 add_update(params[update.param], update)
+        hooks_before = install_hooks(model, hook_states)
         before = install_codebooks(model, codebooks)
     except BaseException:
         _restore(params, originals)
+        install_hooks(model, hooks_before)  # the replaced hook layers back (None removes)
         raise
     keys_before = install(model, key_states)  # cannot fail: plain dict writes
     added = _install_repository(model, repository, delta)
     written = {name: _tensor_hash(params[name]) for name in originals}
     return AppliedDelta(delta, originals, written, before, {m: s.digest() for m, s in codebooks.items()},
-                        keys_before, key_states, added)
+                        keys_before, key_states, added, hooks_before, hook_states)
 
 
 def next_repository(model, delta: Delta):
@@ -384,6 +401,9 @@ def _restore(params: dict[str, Any], originals: Mapping[str, Any]) -> None:
 def revert_delta(model, applied: AppliedDelta) -> None:
     """Put back the exact original weights; refuses if they changed since the apply."""
     from core.edit.adaptors import AdaptorError, registry, undone
+    from core.edit.hookdeltas import check_unchanged
+    from core.edit.hooklayers import HookLayerError
+    from core.edit.hooklayers import install as install_hooks
     from core.edit.keymemory import KeyMemoryError, checked_memory
 
     params = dict(model.named_parameters())
@@ -406,7 +426,8 @@ def revert_delta(model, applied: AppliedDelta) -> None:
             raise DeltaError(f"cannot revert this {applied.delta.method} delta: {exc}") from None
     try:
         mem = checked_memory(model, applied.keys_written)
-    except KeyMemoryError as exc:
+        check_unchanged(model, applied.hooks_written)
+    except (KeyMemoryError, HookLayerError) as exc:
         raise DeltaError(f"{exc} after this {applied.delta.method} delta was applied; revert the later edits "
                          "first") from None
     repository = _repository_without(model, applied)
@@ -415,6 +436,7 @@ def revert_delta(model, applied: AppliedDelta) -> None:
         reg.set(module, state)  # None removes the adaptor and its hook
     for param, state in applied.keys_before.items():
         mem.set(param, state)
+    install_hooks(model, applied.hooks_before)  # None removes the hook layer
     if applied.repository_ids:
         from core.edit.repository import repository as live_repository
 

@@ -10,14 +10,14 @@ one product would be faster on large matrices but rounds differently, in an orde
 depends on the BLAS kernel, so a log could verify on one CPU and fail on another.
 
 A replay is all or nothing, and undoable: ``Replayed`` keeps one copy of each weight it
-touches and the codebooks (GRACE), edited keys (AlphaEdit) and retrieval repository (RECIPE)
-it replaced.
+touches and the codebooks (GRACE), edited keys (AlphaEdit), retrieval repository (RECIPE)
+and hook layers (COMEBA-HK) it replaced.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from core.edit.deltas import (
@@ -41,31 +41,37 @@ class Replayed:
     keys: Mapping[str, Any]  # every edited-key state before
     count: int  # deltas replayed
     repository: Any = None  # the retrieval repository's state before (None: none)
+    hooks: Mapping[str, Any] = field(default_factory=dict)  # every hook layer state before
 
 
 def _snapshot(model, params: dict[str, Any], deltas: Sequence[Delta]) -> Replayed:
     from core.edit.adaptors import live_states
+    from core.edit.hooklayers import live_states as live_hooks
     from core.edit.keymemory import memory
     from core.edit.repository import live_state
 
     touched = sorted({name for delta in deltas for name in delta.params})
     keys = memory(model, create=False)
     return Replayed({name: params[name].detach().to("cpu", copy=True) for name in touched}, live_states(model),
-                    keys.states() if keys is not None else {}, len(deltas), live_state(model))
+                    keys.states() if keys is not None else {}, len(deltas), live_state(model), live_hooks(model))
 
 
 def _apply(model, params: dict[str, Any], delta: Delta) -> None:
     """One delta, the way ``apply_delta`` does it: codebooks and keys worked out before any weight changes."""
+    from core.edit.hookdeltas import next_hook_states
+    from core.edit.hooklayers import install as install_hooks
     from core.edit.keymemory import install
     from core.edit.repository import repository
 
     codebooks = next_codebooks(model, delta) if delta.adaptor_updates else {}
     key_states = next_key_states(model, delta) if delta.key_updates else {}
+    hook_states = next_hook_states(model, delta) if delta.hook_updates else {}
     entries = next_repository(model, delta)  # None: the delta adds no entries
     for update in delta.weight_updates:
         add_update(params[update.param], update)
     install_codebooks(model, codebooks)
     install(model, key_states)
+    install_hooks(model, hook_states)
     if entries is not None:
         repository(model).set(entries)
 
@@ -92,7 +98,7 @@ def replay_deltas(model, deltas: Sequence[Delta], progress: Progress | None = No
 
 
 def undo_replay(model, replayed: Replayed) -> None:
-    """Put back the weights, codebooks, edited keys and repository a replay replaced, bit for bit."""
+    """Put back the weights, codebooks, edited keys, repository and hook layers a replay replaced, bit for bit."""
     import torch
 
     from core.edit.adaptors import live_states, registry
@@ -115,3 +121,16 @@ def undo_replay(model, replayed: Replayed) -> None:
             keys.set(param, replayed.keys.get(param))
     if live_state(model) is not replayed.repository:
         repository(model).set(replayed.repository)
+    _undo_hooks(model, replayed.hooks)
+
+
+def _undo_hooks(model, before: Mapping[str, Any]) -> None:
+    """The hook layer states ``before`` back (states are immutable: identity tells what changed)."""
+    from core.edit.hooklayers import live_states, registry
+
+    current = live_states(model)
+    if current or before:
+        reg = registry(model)
+        for param in sorted(set(current) | set(before)):
+            if current.get(param) is not before.get(param):
+                reg.set(param, before.get(param))  # None removes the hook layer

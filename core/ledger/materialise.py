@@ -163,7 +163,8 @@ def checkout_marker(store: Store, result: Materialised) -> dict[str, Any]:
 
 
 def save_folder(lm, out: Path, marker: dict[str, Any]) -> None:
-    """Write weights (safetensors), config, tokenizer, GRACE adaptors and the marker; whole or not at all."""
+    """Write weights (safetensors), config, tokenizer, side state (GRACE adaptors, RECIPE repository,
+    COMEBA-HK hook layers) and the marker; whole or not at all."""
     from core.model.saving import save_model_folder
 
     try:

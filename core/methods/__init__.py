@@ -25,6 +25,7 @@ _REGISTRY: dict[str, str] = {
     "ke": "core.methods.ke:KE",
     "instructedit": "core.methods.instructedit:INSTRUCTEDIT",
     "recipe": "core.methods.recipe:RECIPE",
+    "comeba-hk": "core.methods.comeba:COMEBA_HK",
 }
 
 # The methods whose edits come from an editor network trained beforehand (``factsmith train``,

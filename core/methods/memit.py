@@ -154,11 +154,13 @@ MEMIT = MemitMethod()
 
 
 def layer_updates(lm: LoadedModel, facts: Sequence[Fact], hp, layers: Sequence[int], key_side,
-                  progress: Progress) -> tuple[list[LowRankUpdate], _Targets, int]:
+                  progress: Progress, spread=None) -> tuple[list[LowRankUpdate], _Targets, int]:
     """(one update per layer, the targets, the number of random prefixes): MEMIT's value
     and key steps with the key side A_l = ``key_side(layer, K (n, d_in))`` (d_in, n) of
     each layer's solve ΔW_l = R_l A_lᵀ; the weights end exactly as they were. ``hp`` is
-    any hyperparameter set with MEMIT's value fields (MEMIT's, AlphaEdit's)."""
+    any hyperparameter set with MEMIT's value fields (MEMIT's, AlphaEdit's). ``spread``
+    (same arguments as ``_spread``) replaces where the layer updates go while the later
+    layers are computed (COMEBA-HK: hook layers, not weights); insertion-aware runs have none."""
     specs = prefix_specs(hp.prefix_counts, hp.prefix_lengths, REFERENCE.prefix_lengths)
     with phase("prefixes"):
         prefixes = sample_prefixes(lm, specs, hp.seed)
@@ -168,7 +170,7 @@ def layer_updates(lm: LoadedModel, facts: Sequence[Fact], hp, layers: Sequence[i
             updates, targets = _insertion_aware(lm, layers, problems, key_side, hp, progress)
         else:
             targets = _targets(lm, problems, layers[-1], hp, progress.stage(0.0, 0.9))
-            updates = _spread(lm, layers, targets, key_side, progress.stage(0.9, 1.0))
+            updates = (spread or _spread)(lm, layers, targets, key_side, progress.stage(0.9, 1.0))
     return updates, targets, len(prefixes)
 
 
@@ -347,7 +349,7 @@ def _value_losses(lm: LoadedModel, batch: _ValueBatch, delta, h0, kl_init, hp: M
     return nll + kl + hp.weight_decay * decay, nll.detach()
 
 
-def _keys_and_residuals(lm: LoadedModel, layer: int, last: int, problems: Sequence[ValueProblem]):
+def keys_and_residuals(lm: LoadedModel, layer: int, last: int, problems: Sequence[ValueProblem]):
     """(K (n, d_in): mean mlp_out input over each fact's prompts; h (n, d): block ``last``'s
     output on each bare prompt), from one forward over all prompts of all facts."""
     keys, residuals = _mean_keys(lm, [layer], problems, last)
@@ -378,7 +380,7 @@ def _spread(lm: LoadedModel, layers: Sequence[int], targets: _Targets, key_side,
     updates = []
     for i, layer in enumerate(layers):
         progress.check()
-        keys, current = _keys_and_residuals(lm, layer, layers[-1], targets.problems)
+        keys, current = keys_and_residuals(lm, layer, layers[-1], targets.problems)
         if z_star is None:  # the first layer sees the unedited model: z* = h0 + δ
             z_star = current + targets.deltas.to(current.device)
         residual = (z_star - current) / (len(layers) - i)

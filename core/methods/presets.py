@@ -284,6 +284,22 @@ _RECIPE = MethodPresets(
     small_variants={"paper": dict(refine_steps=0)},
 )
 
+_COMEBA_HK = MethodPresets(
+    layer_field="layers",
+    reference_layers=Window(),  # the paper edits MEMIT's critical path (seed 004 App. A)
+    # chosen on demo dev subjects (0-b; the runs' figures were not kept): a hook on layer 1 swaps
+    # every prompt's first token, so only the first block's z-scores find the edited subjects
+    small_layers=AtDepth(0.0),
+    reference=dict(stats_tokens=ByInputWidth()),
+    known={key: dict(layers=v["layers"]) for key, v in _MEMIT.known.items()},  # MEMIT's published layers
+    small={  # MEMIT's small value settings; the paper's spread (not insertion-aware), λ and clamp chosen
+        **_MEMIT.small,  # on consecutive batches about dev subjects (bench figures: comeba.py)
+        "insertion_aware": False,
+        "mom2_weight": 1000.0,
+        "clamp_norm_factor": 4.0,
+    },
+)
+
 PRESETS: Mapping[str, MethodPresets] = {
     "rome": _ROME,
     "memit": _MEMIT,
@@ -296,6 +312,7 @@ PRESETS: Mapping[str, MethodPresets] = {
     "ke": _KE,
     "instructedit": _INSTRUCTEDIT,
     "recipe": _RECIPE,
+    "comeba-hk": _COMEBA_HK,
 }
 
 

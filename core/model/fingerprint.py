@@ -103,11 +103,12 @@ def folder_identity(folder: Path, progress: Progress | None = None, rehash: bool
 
 def state_fingerprint(model) -> str:
     """sha256 of every parameter and buffer of a model in memory, by name, bit for bit,
-    and of its codebook adaptors (GRACE) and retrieval repository (RECIPE) when it has them: the
-    state that answers prompts."""
+    and of its codebook adaptors (GRACE), hook layers (COMEBA-HK) and retrieval repository
+    (RECIPE) when it has them: the state that answers prompts."""
     import torch
 
     from core.edit.adaptors import adaptor_digest
+    from core.edit.hooklayers import hook_layers_digest
     from core.edit.repository import repository_digest
 
     digest = hashlib.sha256()
@@ -121,4 +122,7 @@ def state_fingerprint(model) -> str:
     repository = repository_digest(model)
     if repository is not None:  # RECIPE's retrieval repository, likewise
         digest.update(f"factsmith-repository\0{repository}\n".encode())
+    hooks = hook_layers_digest(model)
+    if hooks is not None:  # COMEBA-HK's hook layers, likewise
+        digest.update(f"factsmith-hook-layers\0{hooks}\n".encode())
     return digest.hexdigest()

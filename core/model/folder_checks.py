@@ -24,7 +24,8 @@ DTYPE_BYTES = {"F64": 8, "F32": 4, "F16": 2, "BF16": 2, "I64": 8, "I32": 4, "I16
                "BOOL": 1, "U16": 2, "U32": 4, "U64": 8, "F8_E4M3": 1, "F8_E5M2": 1, "C64": 8}
 ADAPTOR_FILE = "factsmith_adaptors.safetensors"  # core.edit.adaptors.FILE_NAME: not model weights
 REPOSITORY_FILE = "factsmith_repository.safetensors"  # core.edit.repository.FILE_NAME: nor is this
-SIDE_FILES = (ADAPTOR_FILE, REPOSITORY_FILE)
+HOOK_LAYER_FILE = "factsmith_hook_layers.safetensors"  # core.edit.hookfiles.FILE_NAME: nor this
+SIDE_FILES = (ADAPTOR_FILE, REPOSITORY_FILE, HOOK_LAYER_FILE)
 _REPLACE = "Replace it with an intact copy of the model (download or copy it again)."
 
 
@@ -95,7 +96,7 @@ def read_header(path: str | Path) -> list[TensorHeader]:
 
 
 def weight_shards(folder: Path) -> list[Path]:
-    """The safetensors files holding the model's own weights (not saved codebook adaptors)."""
+    """The safetensors files holding the model's own weights (not saved side files: adaptors etc.)."""
     return sorted(p for p in Path(folder).glob("*.safetensors") if p.name not in SIDE_FILES and p.is_file())
 
 

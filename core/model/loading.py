@@ -176,6 +176,7 @@ def load_model(path: str | Path, options: LoadOptions | None = None, progress: P
     model.eval().requires_grad_(False)
     _reinstall_adaptors(model, folder)
     _reinstall_repository(model, tokenizer, folder)
+    _reinstall_hook_layers(model, folder)
     spec = spec_for(model)
     progress.report(1.0, 1.0, "loaded")
     return LoadedModel(model, tokenizer, spec, _info(folder, model, spec, fingerprint))
@@ -234,6 +235,19 @@ def _reinstall_repository(model, tokenizer, folder: Path) -> None:
         raise ModelLoadError(f"could not load {folder}: {exc}") from exc
     if entries:
         log.info("reinstalled a retrieval repository of %d entries from %s", entries, folder)
+
+
+def _reinstall_hook_layers(model, folder: Path) -> None:
+    """A saved edit state may hold hook layers (COMEBA-HK) beside its weights."""
+    from core.edit.hookfiles import load_hook_layers
+    from core.edit.hooklayers import HookLayerError
+
+    try:
+        installed = load_hook_layers(model, folder)
+    except HookLayerError as exc:
+        raise ModelLoadError(f"could not load {folder}: {exc}") from exc
+    if installed:
+        log.info("reinstalled hook layers on %d weight(s) from %s", installed, folder)
 
 
 def load_tokenizer(folder: Path, trust_remote_code: bool = False):

@@ -2,7 +2,8 @@
 
 Codebook adaptors (GRACE) are part of that state but not of the weights: they go to
 ``core.edit.adaptors.FILE_NAME`` beside the weights, and ``core.model.loading`` reinstalls them;
-RECIPE's retrieval repository likewise goes to ``core.edit.repository.FILE_NAME``.
+RECIPE's retrieval repository likewise goes to ``core.edit.repository.FILE_NAME``;
+hook layers (COMEBA-HK) to ``core.edit.hookfiles.FILE_NAME``.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from core.edit.adaptors import save_adaptors
+from core.edit.hookfiles import save_hook_layers
 from core.edit.repository import save_repository
 from core.model.loading import LoadedModel
 
@@ -63,6 +65,7 @@ def save_model_folder(lm: LoadedModel, out: Path, extra_files: Mapping[str, str]
         lm.tokenizer.save_pretrained(staging)
         save_adaptors(lm.model, staging)
         save_repository(lm.model, staging)
+        save_hook_layers(lm.model, staging)
         for name, text in (extra_files or {}).items():
             (staging / name).write_text(text, encoding="utf-8")
         if not any(staging.glob("*.safetensors")):

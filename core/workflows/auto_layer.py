@@ -58,6 +58,7 @@ AUTO_METHODS: dict[str, _Policy] = {
     "ft-m": _Policy("layers", window=False, as_tuple=True),
     "memit": _Policy("layers", window=True, as_tuple=True),
     "alphaedit": _Policy("layers", window=True, as_tuple=True),
+    "comeba-hk": _Policy("layers", window=True, as_tuple=True),
 }
 
 

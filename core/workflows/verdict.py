@@ -178,6 +178,8 @@ _FAILED_ADVICE: dict[str, list[str]] = {
                   "smaller l2"],
     "grace": ["more steps or a larger lr for the value (steps, lr)", "another layer (layer)",
               "a preset tuned on your facts (factsmith tune)"],
+    "comeba-hk": [_OUT_OF_REACH, "more optimisation steps or a larger step (v_steps, v_lr)",
+                  "a smaller mom2_weight", "a lower threshold_init (the hook layers answer more tokens)"],
     "*": ["more steps or a larger learning rate (steps, lr)", "a looser norm_constraint or a higher "
           "loss_threshold", "another method: ROME, MEMIT or GRACE", "a preset tuned on your facts (factsmith tune)"],
 }
@@ -186,10 +188,12 @@ _SIDE_EFFECT_ADVICE: dict[str, list[str]] = {
              "a norm_constraint or a smaller lr", "ROME, MEMIT or GRACE change less"],
     "ft-l": ["a tighter norm_constraint or a smaller lr", "ROME, MEMIT or GRACE change less"],
     "ice": ["a tighter norm_constraint or a smaller lr", "GRACE leaves other inputs untouched"],
+    "comeba-hk": ["a higher threshold_init keeps the hook layers off unrelated inputs", "a larger mom2_weight"],
     "*": ["a smaller step or fewer steps", "GRACE leaves other inputs untouched"],
 }
 _PARTIAL_ADVICE: dict[str, list[str]] = {
     "grace": ["a larger eps_init lets paraphrases fall inside the edit's radius"],
+    "comeba-hk": ["a lower threshold_init lets the hook layers answer paraphrases too"],
     "*": ["paraphrases in the fact help methods that train on them (FT-M, ICE)"],
 }
 
