@@ -42,10 +42,11 @@ from core import (
     PatchTrust,
     Progress,
     RunRecord,
+    TraceCache,
     TrainOptions,
     Workspace,
     apply_patch,
-    compute_edit,
+    compute_chosen_edit,
     default_workspace_path,
     folder_fingerprint,
     load_model,
@@ -144,6 +145,7 @@ class Session(QObject):
         self.live_commit: CommitRecord | None = None
         self.history: HistoryView | None = None  # as last read
         self.closed = False
+        self.trace_cache = TraceCache()  # layer "auto": one traced layer per (model, relation)
 
     # -- model and workspace -------------------------------------------------------------
 
@@ -292,7 +294,8 @@ class Session(QObject):
         prompts = tuple(p for p in free_prompts if p.strip())
 
         def run(progress: Progress, ws: Workspace) -> PreviewResult:
-            outcome = compute_edit(lm, facts, method, overrides=overrides, progress=progress, free_prompts=prompts)
+            outcome = compute_chosen_edit(lm, facts, method, overrides, cache=self.trace_cache, progress=progress,
+                                          free_prompts=prompts)  # layer "auto" traces first
             recorded = ws.record_outcome(outcome, commit.state_fingerprint, overrides)
             return PreviewResult(outcome, recorded, read_queue(ws))
 

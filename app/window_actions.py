@@ -156,7 +156,8 @@ class WindowActions(HistoryActions):
         other = (f" — <b style='color:#b36b00'>made with {run.method.upper()}; the method panel is set to "
                  f"{chosen.upper()}</b>" if chosen != run.method else "")
         self.preview_panel.showing.setText(f"Showing: run {run.id} ({run.method.upper()}) of "
-                                           f"{escape(self._subjects(run.fact_ids))}, as stored{other}")
+                                           f"{escape(self._subjects(run.fact_ids))}, as stored{other}"
+                                           f"{auto_layer_note(run)}")
 
     def _subjects(self, fact_ids) -> str:
         names = [self.session.ws.fact(i).fact.subject for i in fact_ids[:3]]
@@ -320,3 +321,13 @@ class WindowActions(HistoryActions):
         self.last_error = error_box(self, title, exc)
         first = (str(exc) or type(exc).__name__).splitlines()[0]
         self.notify(f"{title}: {first} (details: Help → Open log)", 15000)
+
+
+def auto_layer_note(run) -> str:
+    """What layer auto chose for a run, and plainly when no trace was meaningful."""
+    choice = (getattr(run, "environment", None) or {}).get("auto_layer")
+    if not choice:
+        return ""
+    if choice.get("layer") is None:
+        return " — layer auto: no meaningful trace, so the preset's layer was used"
+    return f" — layer auto: traced layer {choice['layer']}"

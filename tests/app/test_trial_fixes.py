@@ -1,0 +1,29 @@
+"""A second new-user trial (issue 14): what misled the user, driven as the user did."""
+
+import pytest
+
+from core.util.paths import demo_edits_file
+from tests.app.helpers import click_preview, click_row, fast_rome, open_window, wait_job
+
+pytestmark = pytest.mark.gui
+
+
+def _ready(qtbot, **kwargs):
+    window = open_window(qtbot, **kwargs)
+    wait_job(qtbot, window.import_facts(demo_edits_file()), 60_000)
+    fast_rome(window)
+    return window
+
+
+def test_layer_auto_without_a_meaningful_trace_says_it_kept_the_presets_layer(qtbot, monkeypatch):
+    from core.workflows import auto_layer
+
+    monkeypatch.setattr(auto_layer, "MIN_CLEAN_P", 2.0)  # no trace is meaningful, as for an edited fact
+    window = _ready(qtbot)
+    window.method_panel.set_override("layer", "auto")
+    click_row(qtbot, window, 0)
+    job = click_preview(qtbot, window)
+    assert job.state.value == "done", window.last_error.text() if hasattr(window, "last_error") else ""
+    shown = window.preview_panel.showing.text()
+    assert "layer auto: no meaningful trace, so the preset's layer was used" in shown
+    window.close()
