@@ -275,6 +275,13 @@ class WindowActions(HistoryActions):
         if not ids or self.session.ws is None:
             self.review_bar.message.setText("Select the facts to review in the queue")
             return False
+        unrun = [i for i in ids if self.queue.model.latest_run(i) is None]
+        if decision == "approve" and unrun:  # a commit could not include it: it has no edit to apply
+            text = (f"Preview first: {escape(self._subjects(unrun))} has no preview run, so no edit to commit "
+                    "— Preview edit (Ctrl+P), then approve")
+            self.review_bar.message.setText(f"<span style='color:#a33'>{text}</span>")
+            self.review_bar.message.setToolTip(text)
+            return False
         try:
             self.session.review(ids, decision, note)
         except LedgerError as exc:

@@ -28,7 +28,9 @@ class HistoryActions:
         runs = ws.commit_candidates()
         facts = {r.id: r.fact for r in self.queue.model.records() if r.status == "approved"}  # as shown
         thresholds = {m: self.settings.threshold(m) for m in THRESHOLD_METRICS}
-        dialog = CommitDialog(runs, facts, thresholds, self)
+        unrun = ws.approved_without_run()
+        facts.update({fact_id: ws.fact(fact_id).fact for fact_id in unrun})
+        dialog = CommitDialog(runs, facts, thresholds, self, unrun=unrun)
         dialog.accepted.connect(lambda: self._commit_from(dialog))
         dialog.open()
         return dialog

@@ -44,11 +44,18 @@ def gate_note(limits: Mapping[str, float]) -> str:
 
 class CommitDialog(QDialog):
     def __init__(self, runs: Sequence[RunRecord], facts: Mapping[str, Fact], thresholds: Mapping[str, float],
-                 parent: QWidget | None = None) -> None:
+                 parent: QWidget | None = None, unrun: Sequence[str] = ()) -> None:
         super().__init__(parent)
         self.setWindowTitle("Commit approved edits")
         self.resize(760, 420)
         self.runs, self.facts = list(runs), dict(facts)
+        self.left_out = QLabel()  # approved facts with no run: the commit cannot include them
+        self.left_out.setObjectName("commit-left-out")
+        self.left_out.setWordWrap(True)
+        self.left_out.setStyleSheet("color: #a33")
+        self.left_out.setText("Approved, no run — not committed: " + "; ".join(self._describe(f) for f in unrun)
+                              + ". Preview them, then commit." if unrun else "")
+        self.left_out.setVisible(bool(unrun))
         self.thresholds = {name: self._spin(value) for name, value in thresholds.items()}
         self.table = QTableWidget(len(self.runs), len(COLUMNS))
         self.table.setHorizontalHeaderLabels(COLUMNS)
@@ -90,6 +97,7 @@ class CommitDialog(QDialog):
         layout.addWidget(self.gate_note)
         layout.addWidget(self.table, 1)
         layout.addWidget(self.summary)
+        layout.addWidget(self.left_out)
         layout.addWidget(QLabel("Message:"))
         layout.addWidget(self.message)
         layout.addWidget(self.buttons)
