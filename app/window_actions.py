@@ -149,6 +149,19 @@ class WindowActions(HistoryActions):
         self.preview_panel.show_run(run, live.short_id if held else None,
                                     reverted_in=None if held else self.queue.model.reverted_in(record))
         self._say_showing(run)
+        if not held:
+            self._say_stale(run)
+
+    def _say_stale(self, run) -> None:
+        """A run computed on another state than HEAD: its numbers are not its effect on HEAD."""
+        stale = self.session.ws.stale_runs([run])
+        if run.id not in stale:
+            return
+        on, head = stale[run.id], self.session.ws.head()
+        self.preview_panel.showing.setText(
+            f"{self.preview_panel.showing.text()}<br><b style='color:#b36b00'>Computed on "
+            f"{'commit ' + on.short_id if on else 'another model state'}, HEAD is now {head.short_id} — preview "
+            "again to see its effect on the current model</b>")
 
     def _say_showing(self, run) -> None:
         """Which run the pane shows, and the method that made it when the panel names another."""

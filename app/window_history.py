@@ -30,7 +30,10 @@ class HistoryActions:
         thresholds = {m: self.settings.threshold(m) for m in THRESHOLD_METRICS}
         unrun = ws.approved_without_run()
         facts.update({fact_id: ws.fact(fact_id).fact for fact_id in unrun})
-        dialog = CommitDialog(runs, facts, thresholds, self, unrun=unrun)
+        head, stale = ws.head(), ws.stale_runs(runs)
+        stale_text = {run_id: f"computed on {'commit ' + on.short_id if on else 'another state'}, HEAD is "
+                              f"{head.short_id}" for run_id, on in stale.items()}
+        dialog = CommitDialog(runs, facts, thresholds, self, unrun=unrun, stale=stale_text)
         dialog.accepted.connect(lambda: self._commit_from(dialog))
         dialog.open()
         return dialog

@@ -44,7 +44,8 @@ def gate_note(limits: Mapping[str, float]) -> str:
 
 class CommitDialog(QDialog):
     def __init__(self, runs: Sequence[RunRecord], facts: Mapping[str, Fact], thresholds: Mapping[str, float],
-                 parent: QWidget | None = None, unrun: Sequence[str] = ()) -> None:
+                 parent: QWidget | None = None, unrun: Sequence[str] = (),
+                 stale: Mapping[int, str] | None = None) -> None:
         super().__init__(parent)
         self.setWindowTitle("Commit approved edits")
         self.resize(760, 420)
@@ -56,6 +57,15 @@ class CommitDialog(QDialog):
         self.left_out.setText("Approved, no run — not committed: " + "; ".join(self._describe(f) for f in unrun)
                               + ". Preview them, then commit." if unrun else "")
         self.left_out.setVisible(bool(unrun))
+        self.stale = dict(stale or {})  # run id → "computed on commit X, HEAD is Y"
+        self.stale_note = QLabel()
+        self.stale_note.setObjectName("commit-stale")
+        self.stale_note.setWordWrap(True)
+        self.stale_note.setStyleSheet("color: #b36b00")
+        self.stale_note.setText("Computed on an older state than HEAD, committed as they are: " + "; ".join(
+            f"run {run_id} {text}" for run_id, text in self.stale.items())
+            + ". Preview them again to see their effect on the current model." if self.stale else "")
+        self.stale_note.setVisible(bool(self.stale))
         self.thresholds = {name: self._spin(value) for name, value in thresholds.items()}
         self.table = QTableWidget(len(self.runs), len(COLUMNS))
         self.table.setHorizontalHeaderLabels(COLUMNS)
@@ -98,6 +108,7 @@ class CommitDialog(QDialog):
         layout.addWidget(self.table, 1)
         layout.addWidget(self.summary)
         layout.addWidget(self.left_out)
+        layout.addWidget(self.stale_note)
         layout.addWidget(QLabel("Message:"))
         layout.addWidget(self.message)
         layout.addWidget(self.buttons)
@@ -110,6 +121,7 @@ class CommitDialog(QDialog):
         for r, run in enumerate(self.runs):
             warnings = [str(w) for w in run_warnings(run, limits)]
             warned += bool(warnings)
+            warnings += [self.stale[run.id]] if run.id in self.stale else []
             names = "; ".join(self._describe(f) for f in run.fact_ids)
             cells = (str(run.id), names, run.method, _fmt(run, "reliability"), _fmt(run, "locality"),
                      ", ".join(warnings) or "ok")

@@ -45,3 +45,29 @@ def test_approve_without_a_preview_is_refused_and_the_commit_dialog_lists_unrun_
     assert window.ws.fact(fact_id).fact.subject in dialog.left_out.text()
     dialog.reject()
     window.close()
+
+
+def test_a_run_computed_before_the_latest_commit_says_so_in_the_preview_and_commit_dialog(qtbot):
+    window = _ready(qtbot)
+    first = click_row(qtbot, window, 0)
+    click_preview(qtbot, window)
+    run_first = window.queue.model.latest_run(first).id
+    window.review_selected("approve")
+    second = click_row(qtbot, window, 1)
+    click_preview(qtbot, window)
+    window.review_selected("approve")
+    root = window.ws.head().short_id
+    assert wait_job(qtbot, window.commit("first only", [run_first], force=True)).state.value == "done"
+    head = window.ws.head().short_id
+    click_row(qtbot, window, 0)
+    click_row(qtbot, window, 1)
+    shown = window.preview_panel.showing.text()
+    assert f"Computed on commit {root}, HEAD is now {head}" in shown and "preview again" in shown
+    dialog = window.open_commit_dialog()
+    qtbot.addWidget(dialog)
+    run_second = window.queue.model.latest_run(second).id
+    assert dialog.stale_note.isVisibleTo(dialog) and f"run {run_second} computed on commit {root}" in \
+        dialog.stale_note.text()
+    assert f"HEAD is {head}" in dialog.table.item(0, 5).text()
+    dialog.reject()
+    window.close()
