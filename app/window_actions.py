@@ -122,9 +122,9 @@ class WindowActions(HistoryActions):
             return
         view = view if view is not None else read_queue(ws)
         if view.partial:
-            self.queue.update_facts(view.facts)
+            self.queue.update_facts(view.facts, view.decisions)
         else:
-            self.queue.set_facts(view.facts, view.runs, view.reverted)
+            self.queue.set_facts(view.facts, view.runs, view.reverted, view.decisions)
         self.review_bar.set_undo(view.undo, view.undo_blocked)
 
     def show_selected_run(self, ids: list[str] | None = None) -> None:
@@ -142,6 +142,8 @@ class WindowActions(HistoryActions):
         if run is None:
             self.preview_panel.clear_result("No preview of the selected fact yet: Preview edit (Ctrl+P)" if ids
                                             else "Select one or more facts, then preview")
+            if ids:
+                self._say_decision(ids[0])
             return
         live = self.session.live_commit
         held = live is not None and run.id in self.session.live_runs()
@@ -149,8 +151,22 @@ class WindowActions(HistoryActions):
         self.preview_panel.show_run(run, live.short_id if held else None,
                                     reverted_in=None if held else self.queue.model.reverted_in(record))
         self._say_showing(run)
+        self._say_decision(ids[0], run)
         if not held:
             self._say_stale(run)
+
+    def _say_decision(self, fact_id: str, run=None) -> None:
+        """The review decision on the selected fact, its note, and the run it was made on."""
+        decision = self.queue.model.decision(fact_id)
+        if decision is None:
+            return
+        decided = self.queue.model.decided_run(fact_id)
+        on = f"run {decided.id} ({decided.method.upper()})" if decided else "no run"
+        shown_here = run is None or (decided is not None and decided.id == run.id)
+        other = "" if shown_here else f", made on {on}, not this run"
+        note = f": “{escape(decision.note)}”" if decision.note else ""
+        self.preview_panel.showing.setText(f"{self.preview_panel.showing.text()}<br>{decision.to_status.capitalize()} "
+                                           f"by {escape(decision.author)}{other}{note}")
 
     def _say_stale(self, run) -> None:
         """A run computed on another state than HEAD: its numbers are not its effect on HEAD."""

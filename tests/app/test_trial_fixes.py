@@ -71,3 +71,28 @@ def test_a_run_computed_before_the_latest_commit_says_so_in_the_preview_and_comm
     assert f"HEAD is {head}" in dialog.table.item(0, 5).text()
     dialog.reject()
     window.close()
+
+
+def test_a_decided_row_shows_the_decided_run_and_the_reject_note_is_visible(qtbot):
+    from app.models.fact_table import COLUMNS
+
+    window = _ready(qtbot)
+    fact_id = click_row(qtbot, window, 0)
+    click_preview(qtbot, window)
+    decided = window.queue.model.latest_run(fact_id)
+    window.review_bar.note.setText("moves the neighbours")
+    qtbot.mouseClick(window.review_bar.buttons["reject"], Qt.MouseButton.LeftButton)
+    window.method_panel.set_override("v_steps", "2")
+    click_preview(qtbot, window)
+    latest = window.queue.model.latest_run(fact_id)
+    assert latest.id != decided.id
+    model, row = window.queue.model, window.queue.model.row_of(fact_id)
+    method = model.index(row, COLUMNS.index("Method")).data()
+    assert method == f"rome (run {decided.id}, decided)"
+    reliability = model.index(row, COLUMNS.index("Reliability")).data()
+    assert reliability == f"{decided.metrics['post']['reliability']:.2f}"
+    tip = model.index(row, 0).data(Qt.ItemDataRole.ToolTipRole)
+    assert "rejected by" in tip and "moves the neighbours" in tip and f"decided on run {decided.id}" in tip
+    shown = window.preview_panel.showing.text()
+    assert f"made on run {decided.id} (ROME), not this run" in shown and "moves the neighbours" in shown
+    window.close()
