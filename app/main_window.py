@@ -98,6 +98,9 @@ class MainWindow(WindowActions, QMainWindow):
         self.tabs.addTab(self.history, "History")
         self.tabs.addTab(self.prompt_panel, "Try a prompt")
         self.tabs.addTab(self.trace_view, "Causal trace")
+        # the prompt tab takes the keyboard: typing and Enter go to its prompt, not the queue's selected row
+        self.tabs.currentChanged.connect(
+            lambda _: self.tabs.currentWidget() is self.prompt_panel and self.prompt_panel.input.setFocus())
         main = QSplitter(Qt.Orientation.Horizontal)
         main.addWidget(left)
         main.addWidget(self.tabs)

@@ -87,6 +87,10 @@ class CommitDialog(QDialog):
         self._layout()
         self.refresh()
 
+    def showEvent(self, event) -> None:  # Qt override
+        super().showEvent(event)
+        self.message.setFocus()  # the one thing the user must type
+
     def _spin(self, value: float) -> QDoubleSpinBox:
         spin = QDoubleSpinBox()
         spin.setRange(0.0, 1.0)

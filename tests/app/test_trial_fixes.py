@@ -96,3 +96,26 @@ def test_a_decided_row_shows_the_decided_run_and_the_reject_note_is_visible(qtbo
     shown = window.preview_panel.showing.text()
     assert f"made on run {decided.id} (ROME), not this run" in shown and "moves the neighbours" in shown
     window.close()
+
+
+def test_the_commit_dialog_opens_in_its_message_and_the_prompt_tab_takes_the_keyboard(qtbot):
+    window = _ready(qtbot)
+    click_row(qtbot, window, 0)
+    click_preview(qtbot, window)
+    window.review_selected("approve")
+    dialog = window.open_commit_dialog()
+    qtbot.addWidget(dialog)
+    qtbot.waitUntil(lambda: dialog.focusWidget() is dialog.message, timeout=2_000)
+    qtbot.keyClicks(dialog.focusWidget(), "first edit")
+    assert dialog.message.text() == "first edit"
+    dialog.reject()
+    click_row(qtbot, window, 1)
+    bar = window.tabs.tabBar()
+    qtbot.mouseClick(bar, Qt.MouseButton.LeftButton, pos=bar.tabRect(window.tabs.indexOf(window.prompt_panel)).center())
+    assert window.tabs.currentWidget() is window.prompt_panel
+    qtbot.waitUntil(lambda: window.focusWidget() is window.prompt_panel.input, timeout=2_000)
+    qtbot.keyClicks(window.focusWidget(), "Paris is")
+    qtbot.keyClick(window.focusWidget(), Qt.Key.Key_Return)
+    assert window.prompt_panel.input.text() == "Paris is"
+    assert window.tabs.currentWidget() is window.prompt_panel, "Enter did not open the fact editor"
+    window.close()
