@@ -62,6 +62,7 @@ _API: dict[str, tuple[str, str]] = {
                                                      "tuned_preset")},
     **{n: ("core.workflows.stats_plan", n) for n in ("StatsNeed", "needed_statistics", "compute_statistics")},
     "verdict_headline": ("core.workflows.verdict", "headline"),
+    "VERDICT_RULES": ("core.workflows.verdict", "DEFAULT_RULES"),
     **{n: ("core.workflows.gates", n) for n in ("DEFAULT_THRESHOLDS", "GateCheck", "GateWarning", "check_runs",
                                                 "run_warnings")},
     **{n: ("core.ledger", n) for n in ("STATUSES", "Workspace", "open_workspace")},

@@ -19,7 +19,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from core import DEFAULT_THRESHOLDS, Fact, RunRecord, run_warnings
+from core import DEFAULT_THRESHOLDS, VERDICT_RULES, Fact, RunRecord, run_warnings
 
 COLUMNS = ("Run", "Facts", "Method", "Reliability", "Locality", "Warnings")
 
@@ -34,12 +34,26 @@ def _bounds(limits: Mapping[str, float]) -> str:
 
 
 def gate_note(limits: Mapping[str, float]) -> str:
-    """The gate's thresholds beside the verdict's targets (core's one default), and why they differ."""
+    """The gate's thresholds beside the verdict's targets (core's one default): the gate checks
+    only reliability and locality; the verdict also checks generality and fluency."""
     targets = {m: DEFAULT_THRESHOLDS[m] for m in limits if m in DEFAULT_THRESHOLDS}
+    others = (f"The verdict (\"took\") also needs generality ≥ {VERDICT_RULES.generality:.2f} and fluency within "
+              f"{VERDICT_RULES.fluency_drop:.0%} of before; those show as warnings but do not block a commit.")
     if all(abs(limits[m] - v) < 1e-9 for m, v in targets.items()):
-        return f"Commit gate: {_bounds(limits)}, the same targets the verdict (\"took\") uses."
+        return f"Commit gate: {_bounds(limits)}, the verdict's targets for these two. {others}"
     return (f"Commit gate: {_bounds(limits)}, your own thresholds; the verdict (\"took\") uses "
-            f"{_bounds(targets)}, so a run can pass one and not the other.")
+            f"{_bounds(targets)}, so a run can pass one and not the other. {others}")
+
+
+def verdict_failures(run: RunRecord, gated: Sequence[str]) -> list[str]:
+    """The verdict's failing checks on metrics the gate does not check (generality, fluency)."""
+    seen: list[str] = []
+    for fact in (run.metrics.get("verdict") or {}).get("facts", ()):
+        for check in fact.get("checks", ()):
+            if check.get("held") is False and check["metric"] not in gated:
+                text = f"{check['metric']} {check['value']:.2f} < {check['bound']:.2f} (verdict)"
+                seen += [] if text in seen else [text]
+    return seen
 
 
 class CommitDialog(QDialog):
@@ -125,6 +139,7 @@ class CommitDialog(QDialog):
         for r, run in enumerate(self.runs):
             warnings = [str(w) for w in run_warnings(run, limits)]
             warned += bool(warnings)
+            warnings += verdict_failures(run, list(limits))
             warnings += [self.stale[run.id]] if run.id in self.stale else []
             names = "; ".join(self._describe(f) for f in run.fact_ids)
             cells = (str(run.id), names, run.method, _fmt(run, "reliability"), _fmt(run, "locality"),

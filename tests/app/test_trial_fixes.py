@@ -119,3 +119,26 @@ def test_the_commit_dialog_opens_in_its_message_and_the_prompt_tab_takes_the_key
     assert window.prompt_panel.input.text() == "Paris is"
     assert window.tabs.currentWidget() is window.prompt_panel, "Enter did not open the fact editor"
     window.close()
+
+
+def test_the_commit_dialog_warns_of_every_failing_check_and_says_what_the_gate_checks(qtbot):
+    from types import SimpleNamespace
+
+    from app.dialogs.commit_dialog import CommitDialog
+    from core import DEFAULT_THRESHOLDS
+
+    checks = [{"metric": "reliability", "value": 1.0, "bound": 0.95, "held": True},
+              {"metric": "generality", "value": 0.4, "bound": 0.8, "held": False},
+              {"metric": "locality", "value": 0.75, "bound": 0.9, "held": False},
+              {"metric": "fluency", "value": 3.1, "bound": 3.4, "held": False}]
+    run = SimpleNamespace(id=7, fact_ids=("f1",), method="rome", computed_on="s",
+                          metrics={"post": {"reliability": 1.0, "locality": 0.75},
+                                   "verdict": {"verdict": "side effects", "facts": [{"checks": checks}]}})
+    dialog = CommitDialog([run], {}, dict(DEFAULT_THRESHOLDS))
+    qtbot.addWidget(dialog)
+    cell = dialog.table.item(0, 5).text()
+    for said in ("locality 0.75 < 0.90", "generality 0.40 < 0.80", "fluency 3.10 < 3.40"):
+        assert said in cell, cell
+    note = dialog.gate_note.text()
+    assert "same targets the verdict" not in note and "generality" in note and "fluency" in note
+    assert dialog.needs_force(), "the gate's own locality warning still forces"
