@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtWidgets import QInputDialog
+from PySide6.QtWidgets import QInputDialog, QMessageBox
 
 from app.dialogs.commit_dialog import CommitDialog
 from app.dialogs.export_dialog import ExportDialog
@@ -177,19 +177,29 @@ class HistoryActions:
         model = Path(self.session.lm.info.path) if self.session.lm is not None else None
         folder = Path(self.settings.value("export/folder", str(Path.home())))
         dialog = PatchApplyDialog(model, folder, self)
-        dialog.accepted.connect(lambda: self.apply_patch(dialog.choice()))
+        dialog.apply_requested.connect(lambda choice: self.apply_patch(choice, dialog))
         dialog.open()
         return dialog
 
-    def apply_patch(self, choice: dict) -> Job:
-        """Apply on the job lane; the status bar names the signer (or says it was unsigned)."""
+    def apply_patch(self, choice: dict, dialog: PatchApplyDialog | None = None) -> Job:
+        """Apply on the job lane; a message names the signer (or says it was unsigned). From the
+        dialog, a refusal shows in it (paths kept) and success closes it."""
         job = self.session.apply_patch(choice)
 
         def done(applied) -> None:
-            who = applied.signer["name"] if applied.signer else "unsigned, applied as you allowed"
-            self.notify(f"Applied {applied.edits} edit(s) ({who}); wrote {applied.out}", 15000)
+            who = f"signed by {applied.signer['name']}" if applied.signer else "unsigned, applied as you allowed"
+            text = f"Applied {applied.edits} edit(s) ({who}); wrote {applied.out}"
+            self.notify(text, 15000)
+            if dialog is not None:
+                dialog.applied()
+            self.patch_applied_box = QMessageBox(QMessageBox.Icon.Information, "Patch applied", text, parent=self)
+            self.patch_applied_box.open()
 
         job.succeeded.connect(done)
+        if dialog is not None:
+            job.failed.connect(dialog.show_failure)
+            job.finished.connect(dialog.ready)  # Apply again after a refusal or a cancel
+            return job
         return self._report_failure(job, "Could not apply the patch")
 
     def export_patch(self, out: Path, from_ref: str, to_ref: str) -> Job:
