@@ -63,6 +63,7 @@ _API: dict[str, tuple[str, str]] = {
     **{n: ("core.workflows.stats_plan", n) for n in ("StatsNeed", "needed_statistics", "compute_statistics")},
     "verdict_headline": ("core.workflows.verdict", "headline"),
     "VERDICT_RULES": ("core.workflows.verdict", "DEFAULT_RULES"),
+    "phrase_advice": ("core.workflows.verdict", "phrase_advice"),
     **{n: ("core.workflows.gates", n) for n in ("DEFAULT_THRESHOLDS", "GateCheck", "GateWarning", "check_runs",
                                                 "run_warnings")},
     **{n: ("core.ledger", n) for n in ("STATUSES", "Workspace", "open_workspace")},

@@ -142,3 +142,17 @@ def test_the_commit_dialog_warns_of_every_failing_check_and_says_what_the_gate_c
     note = dialog.gate_note.text()
     assert "same targets the verdict" not in note and "generality" in note and "fluency" in note
     assert dialog.needs_force(), "the gate's own locality warning still forces"
+
+
+def test_the_verdicts_advice_names_the_windows_controls_not_cli_flags(qtbot):
+    window = _ready(qtbot)
+    window.method_panel.set_override("v_lr", "1e-9")  # an edit that cannot move the model
+    click_row(qtbot, window, 0)
+    click_preview(qtbot, window)
+    assert window.preview_panel.run.metrics["verdict"]["verdict"] == "failed"
+    said = window.preview_panel.state.text()
+    headline = window.preview_panel.metrics.table.item(0, 0).toolTip()
+    for text in (said, headline):
+        assert "Tune preset… button" in text and "type auto in the layer field" in text, text
+        assert "--layer" not in text and "factsmith tune" not in text
+    window.close()
