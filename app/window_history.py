@@ -68,6 +68,8 @@ class HistoryActions:
         self.history.set_drift(view.points)
 
     def show_commit(self, commit_ids: list[str]) -> None:
+        if not commit_ids:
+            self.history.details.clear()  # nothing selected: no stale commit shown
         if len(commit_ids) == 1 and self.session.ws is not None:
             self.history.details.setHtml(detail_html(self.session.ws.show(commit_ids[0])))
 
@@ -84,12 +86,22 @@ class HistoryActions:
     def revert(self, commit_id: str, message: str | None = None) -> Job | None:
         """A new commit without that commit's edits (rebuilt from the base); the live model follows."""
         if message is None:
-            message, ok = QInputDialog.getText(self, "Revert", "Why revert these edits?",
+            message, ok = QInputDialog.getText(self, "Revert", self._revert_question(commit_id),
                                                text=f"Revert {commit_id[:12]}")
             if not ok or not message.strip():
                 return None
         job = self.session.revert([commit_id], message)
         return self._report_failure(job, f"Could not revert {commit_id[:12]}")
+
+    def _revert_question(self, commit_id: str) -> str:
+        """What a revert of the commit removes (its edits, by run), then why."""
+        ws = self.session.ws
+        commit = ws.resolve(commit_id)
+        edits = [f"• run {run_id} ({ws.run(run_id).method}): {self._run_facts(ws.run(run_id))}"
+                 for run_id in commit.applied]
+        removed = "\n".join(edits) if edits else "(none: this commit added no edits)"
+        return (f"Revert commit {commit.short_id} ({commit.message})?\nThese edits leave the model:\n{removed}\n\n"
+                "Why revert them?")
 
     def revert_edit(self, commit_id: str, run_id: int | None = None, message: str | None = None) -> Job | None:
         """Drop one edit (a run in that commit's state) with a new commit: core's ``revert run:N``."""

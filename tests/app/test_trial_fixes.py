@@ -156,3 +156,42 @@ def test_the_verdicts_advice_names_the_windows_controls_not_cli_flags(qtbot):
         assert "Tune preset… button" in text and "type auto in the layer field" in text, text
         assert "--layer" not in text and "factsmith tune" not in text
     window.close()
+
+
+def _history_row(qtbot, window, commit_id: str) -> None:
+    tree = window.history.tree
+    for i in range(tree.topLevelItemCount()):
+        item = tree.topLevelItem(i)
+        if item.data(0, Qt.ItemDataRole.UserRole) == commit_id:
+            rect = tree.visualItemRect(item)
+            qtbot.mouseClick(tree.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
+            return
+    raise AssertionError(f"no history row for {commit_id}")
+
+
+def test_history_details_follow_a_new_commit_and_revert_lists_the_edits_it_removes(qtbot, monkeypatch):
+    from PySide6.QtWidgets import QInputDialog
+
+    window = _ready(qtbot)
+    fact_id = click_row(qtbot, window, 0)
+    click_preview(qtbot, window)
+    run = window.queue.model.latest_run(fact_id)
+    window.review_selected("approve")
+    assert wait_job(qtbot, window.commit("first edit", force=True)).state.value == "done"
+    first = window.ws.head()
+    window.tabs.setCurrentWidget(window.history)
+    _history_row(qtbot, window, first.id)
+    assert "first edit" in window.history.details.toPlainText()
+    asked = []
+    monkeypatch.setattr(QInputDialog, "getText", lambda *a, **k: (asked.append(a[2]) or "take it back", True))
+    qtbot.mouseClick(window.history.buttons["revert"], Qt.MouseButton.LeftButton)
+    wait_job(qtbot, window.lane.jobs[-1])
+    subject = window.ws.fact(fact_id).fact.subject
+    assert f"run {run.id} (rome): {subject} →" in asked[0] and "leave the model" in asked[0]
+    head = window.ws.head()
+    assert head.kind == "revert" and window.history.selected_ids() == [head.id]
+    assert "take it back" in window.history.details.toPlainText()
+    assert "first edit" not in window.history.details.toPlainText().splitlines()[0]
+    window.history.tree.clearSelection()
+    assert window.history.details.toPlainText() == ""
+    window.close()
