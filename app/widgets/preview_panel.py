@@ -152,6 +152,7 @@ class PreviewPanel(FollowsJob, QGroupBox):
     def clear_result(self, text: str) -> None:
         """Nothing recorded for the selection: say so rather than show another fact's run."""
         self.outcome = self.run = None
+        self.bar.setValue(0)  # not the last preview's 100%: nothing of the selection has run
         self.state.setText(text)
         self.showing.setText("Showing: nothing (no preview of the selection)")
         self._clear_views()

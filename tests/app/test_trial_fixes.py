@@ -195,3 +195,29 @@ def test_history_details_follow_a_new_commit_and_revert_lists_the_edits_it_remov
     window.history.tree.clearSelection()
     assert window.history.details.toPlainText() == ""
     window.close()
+
+
+def test_the_cleared_editor_shows_no_error_and_a_fact_without_preview_shows_no_full_bar(qtbot):
+    window = _ready(qtbot)
+    editor = window.editor
+    window.tabs.setCurrentWidget(editor)
+    for name, text in (("subject", "Germany"), ("prompt", "The capital of Germany is"), ("target_new", "Lisbon")):
+        editor.fields[name].setFocus()
+        qtbot.keyClicks(editor.fields[name], text)
+    qtbot.mouseClick(editor.add_button, Qt.MouseButton.LeftButton)
+    assert any(r.fact.subject == "Germany" for r in window.ws.queue())
+    shown = editor.validation.text()
+    assert "required" not in shown and "#a33" not in shown and "Fill in" in shown
+    assert all(not w.styleSheet() for w in editor.fields.values()), "no field outlined in red"
+    assert not editor.add_button.isEnabled()
+    editor.fields["subject"].setFocus()
+    qtbot.keyClicks(editor.fields["subject"], "Spain")
+    assert "#a33" in editor.validation.text(), "a started form is validated"
+
+    window.tabs.setCurrentIndex(0)
+    click_row(qtbot, window, 0)
+    click_preview(qtbot, window)
+    assert window.preview_panel.bar.value() == 1000
+    click_row(qtbot, window, 1)
+    assert window.preview_panel.run is None and window.preview_panel.bar.value() == 0
+    window.close()
