@@ -114,17 +114,18 @@ def read_queue(ws: Workspace) -> QueueView:
                      decisions=current_decisions(ws.history()))
 
 
-def read_facts(ws: Workspace, fact_ids: Sequence[str], undo: str | None,
-               undo_blocked: str | None = None) -> QueueView:
-    """Only these facts (reviewed, added): a partial view, quick enough for the GUI thread."""
-    decisions = current_decisions([c for i in fact_ids for c in ws.history(i)])
+def read_facts(ws: Workspace, fact_ids: Sequence[str], undo: str | None, undo_blocked: str | None = None,
+               decisions: Mapping[str, Any] | None = None) -> QueueView:
+    """Only these facts (reviewed, added) with their ``decisions`` (fact id → StatusChange; a
+    fact not in it has none): a partial view, quick enough for the GUI thread."""
     return QueueView(tuple(ws.fact(i) for i in fact_ids), (), undo, partial=True, undo_blocked=undo_blocked,
-                     decisions=decisions)
+                     decisions=dict(decisions or {}))
 
 
 def read_facts_and_undo(ws: Workspace, fact_ids: Sequence[str]) -> QueueView:
-    """These facts, with the Undo state read from the review history."""
-    return read_facts(ws, fact_ids, *undo_state(ws))
+    """These facts, with the Undo state and their decisions read from the review history."""
+    decisions = current_decisions(ws.history())
+    return read_facts(ws, fact_ids, *undo_state(ws), {i: decisions[i] for i in fact_ids if i in decisions})
 
 
 def read_history(ws: Workspace, live_id: str | None, known: Mapping[str, DriftPoint] | None = None,

@@ -23,6 +23,7 @@ from PySide6.QtCore import QObject, Signal
 
 from app.jobs import Job, JobLane
 from app.ledger_views import (
+    DECIDED,
     DriftPoint,
     HistoryView,
     QueueView,
@@ -373,7 +374,7 @@ class Session(QObject):
     def review(self, fact_ids: Sequence[str], decision: str, note: str = "") -> None:
         """Only the reviewed rows change; Undo now takes back the last of these decisions."""
         changes = [self.ws.review(fact_id, decision, note) for fact_id in fact_ids]
-        view = read_facts(self.ws, fact_ids, None)
+        view = read_facts(self.ws, fact_ids, None, decisions={c.fact_id: c for c in changes if c.to_status in DECIDED})
         undo = f"{changes[-1].to_status} {view.facts[-1].fact.subject}" if changes else None
         self.facts_changed.emit(replace(view, undo=undo))
 
