@@ -30,6 +30,7 @@ class QueueView:
     partial: bool = False
     undo_blocked: str | None = None  # why that decision cannot be undone (it is committed)
     reverted: Mapping[str, str] = field(default_factory=dict)  # fact id → the revert commit dropping its edit
+    decisions: Mapping[str, Any] = field(default_factory=dict)  # fact id → the StatusChange its status stands on
 
 
 @dataclass(frozen=True)
@@ -90,21 +91,41 @@ def reverted_facts(commits: Sequence[CommitRecord], runs: Sequence[RunRecord]) -
     return reverted
 
 
+DECIDED = ("approved", "rejected", "needs-rework")
+
+
+def current_decisions(changes: Sequence[Any]) -> dict[str, Any]:
+    """Fact id → the review decision (a core StatusChange) its status stands on, undone ones
+    skipped; pending facts have none."""
+    stacks: dict[str, list[Any]] = {}
+    for change in changes:  # oldest first
+        stack = stacks.setdefault(change.fact_id, [])
+        if change.undoes is not None:
+            stack[:] = [c for c in stack if c.id != change.undoes]
+        else:
+            stack.append(change)
+    return {fact_id: stack[-1] for fact_id, stack in stacks.items() if stack and stack[-1].to_status in DECIDED}
+
+
 def read_queue(ws: Workspace) -> QueueView:
     undo, blocked = undo_state(ws)
     runs = tuple(ws.runs())
-    return QueueView(tuple(ws.queue()), runs, undo, undo_blocked=blocked, reverted=reverted_facts(ws.log(), runs))
+    return QueueView(tuple(ws.queue()), runs, undo, undo_blocked=blocked, reverted=reverted_facts(ws.log(), runs),
+                     decisions=current_decisions(ws.history()))
 
 
-def read_facts(ws: Workspace, fact_ids: Sequence[str], undo: str | None,
-               undo_blocked: str | None = None) -> QueueView:
-    """Only these facts (reviewed, added): a partial view, quick enough for the GUI thread."""
-    return QueueView(tuple(ws.fact(i) for i in fact_ids), (), undo, partial=True, undo_blocked=undo_blocked)
+def read_facts(ws: Workspace, fact_ids: Sequence[str], undo: str | None, undo_blocked: str | None = None,
+               decisions: Mapping[str, Any] | None = None) -> QueueView:
+    """Only these facts (reviewed, added) with their ``decisions`` (fact id → StatusChange; a
+    fact not in it has none): a partial view, quick enough for the GUI thread."""
+    return QueueView(tuple(ws.fact(i) for i in fact_ids), (), undo, partial=True, undo_blocked=undo_blocked,
+                     decisions=dict(decisions or {}))
 
 
 def read_facts_and_undo(ws: Workspace, fact_ids: Sequence[str]) -> QueueView:
-    """These facts, with the Undo state read from the review history."""
-    return read_facts(ws, fact_ids, *undo_state(ws))
+    """These facts, with the Undo state and their decisions read from the review history."""
+    decisions = current_decisions(ws.history())
+    return read_facts(ws, fact_ids, *undo_state(ws), {i: decisions[i] for i in fact_ids if i in decisions})
 
 
 def read_history(ws: Workspace, live_id: str | None, known: Mapping[str, DriftPoint] | None = None,

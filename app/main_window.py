@@ -98,6 +98,8 @@ class MainWindow(WindowActions, QMainWindow):
         self.tabs.addTab(self.history, "History")
         self.tabs.addTab(self.prompt_panel, "Try a prompt")
         self.tabs.addTab(self.trace_view, "Causal trace")
+        # the prompt tab takes the keyboard: typing and Enter go to its prompt, not the queue's selected row
+        self.tabs.currentChanged.connect(self._tab_focus)
         main = QSplitter(Qt.Orientation.Horizontal)
         main.addWidget(left)
         main.addWidget(self.tabs)
@@ -176,6 +178,10 @@ class MainWindow(WindowActions, QMainWindow):
     @property
     def ws(self):
         return self.session.ws
+
+    def _tab_focus(self, _index: int) -> None:  # a slot returning nothing (a returned bool upsets PySide)
+        if self.tabs.currentWidget() is self.prompt_panel:
+            self.prompt_panel.input.setFocus()
 
     def start(self) -> Job:
         """Load the chosen model (the demo model unless another was given) and its workspace."""

@@ -23,6 +23,7 @@ from PySide6.QtCore import QObject, Signal
 
 from app.jobs import Job, JobLane
 from app.ledger_views import (
+    DECIDED,
     DriftPoint,
     HistoryView,
     QueueView,
@@ -42,10 +43,11 @@ from core import (
     PatchTrust,
     Progress,
     RunRecord,
+    TraceCache,
     TrainOptions,
     Workspace,
     apply_patch,
-    compute_edit,
+    compute_chosen_edit,
     default_workspace_path,
     folder_fingerprint,
     load_model,
@@ -144,6 +146,7 @@ class Session(QObject):
         self.live_commit: CommitRecord | None = None
         self.history: HistoryView | None = None  # as last read
         self.closed = False
+        self.trace_cache = TraceCache()  # layer "auto": one traced layer per (model, relation)
 
     # -- model and workspace -------------------------------------------------------------
 
@@ -292,7 +295,8 @@ class Session(QObject):
         prompts = tuple(p for p in free_prompts if p.strip())
 
         def run(progress: Progress, ws: Workspace) -> PreviewResult:
-            outcome = compute_edit(lm, facts, method, overrides=overrides, progress=progress, free_prompts=prompts)
+            outcome = compute_chosen_edit(lm, facts, method, overrides, cache=self.trace_cache, progress=progress,
+                                          free_prompts=prompts)  # layer "auto" traces first
             recorded = ws.record_outcome(outcome, commit.state_fingerprint, overrides)
             return PreviewResult(outcome, recorded, read_queue(ws))
 
@@ -370,7 +374,7 @@ class Session(QObject):
     def review(self, fact_ids: Sequence[str], decision: str, note: str = "") -> None:
         """Only the reviewed rows change; Undo now takes back the last of these decisions."""
         changes = [self.ws.review(fact_id, decision, note) for fact_id in fact_ids]
-        view = read_facts(self.ws, fact_ids, None)
+        view = read_facts(self.ws, fact_ids, None, decisions={c.fact_id: c for c in changes if c.to_status in DECIDED})
         undo = f"{changes[-1].to_status} {view.facts[-1].fact.subject}" if changes else None
         self.facts_changed.emit(replace(view, undo=undo))
 

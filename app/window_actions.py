@@ -122,9 +122,9 @@ class WindowActions(HistoryActions):
             return
         view = view if view is not None else read_queue(ws)
         if view.partial:
-            self.queue.update_facts(view.facts)
+            self.queue.update_facts(view.facts, view.decisions)
         else:
-            self.queue.set_facts(view.facts, view.runs, view.reverted)
+            self.queue.set_facts(view.facts, view.runs, view.reverted, view.decisions)
         self.review_bar.set_undo(view.undo, view.undo_blocked)
 
     def show_selected_run(self, ids: list[str] | None = None) -> None:
@@ -142,6 +142,8 @@ class WindowActions(HistoryActions):
         if run is None:
             self.preview_panel.clear_result("No preview of the selected fact yet: Preview edit (Ctrl+P)" if ids
                                             else "Select one or more facts, then preview")
+            if ids:
+                self._say_decision(ids[0])
             return
         live = self.session.live_commit
         held = live is not None and run.id in self.session.live_runs()
@@ -149,6 +151,33 @@ class WindowActions(HistoryActions):
         self.preview_panel.show_run(run, live.short_id if held else None,
                                     reverted_in=None if held else self.queue.model.reverted_in(record))
         self._say_showing(run)
+        self._say_decision(ids[0], run)
+        if not held:
+            self._say_stale(run)
+
+    def _say_decision(self, fact_id: str, run=None) -> None:
+        """The review decision on the selected fact, its note, and the run it was made on."""
+        decision = self.queue.model.decision(fact_id)
+        if decision is None:
+            return
+        decided = self.queue.model.decided_run(fact_id)
+        on = f"run {decided.id} ({decided.method.upper()})" if decided else "no run"
+        shown_here = run is None or (decided is not None and decided.id == run.id)
+        other = "" if shown_here else f", made on {on}, not this run"
+        note = f": “{escape(decision.note)}”" if decision.note else ""
+        self.preview_panel.showing.setText(f"{self.preview_panel.showing.text()}<br>{decision.to_status.capitalize()} "
+                                           f"by {escape(decision.author)}{other}{note}")
+
+    def _say_stale(self, run) -> None:
+        """A run computed on another state than HEAD: its numbers are not its effect on HEAD."""
+        stale = self.session.ws.stale_runs([run])
+        if run.id not in stale:
+            return
+        on, head = stale[run.id], self.session.ws.head()
+        self.preview_panel.showing.setText(
+            f"{self.preview_panel.showing.text()}<br><b style='color:#b36b00'>Computed on "
+            f"{'commit ' + on.short_id if on else 'another model state'}, HEAD is now {head.short_id} — preview "
+            "again to see its effect on the current model</b>")
 
     def _say_showing(self, run) -> None:
         """Which run the pane shows, and the method that made it when the panel names another."""
@@ -156,7 +185,8 @@ class WindowActions(HistoryActions):
         other = (f" — <b style='color:#b36b00'>made with {run.method.upper()}; the method panel is set to "
                  f"{chosen.upper()}</b>" if chosen != run.method else "")
         self.preview_panel.showing.setText(f"Showing: run {run.id} ({run.method.upper()}) of "
-                                           f"{escape(self._subjects(run.fact_ids))}, as stored{other}")
+                                           f"{escape(self._subjects(run.fact_ids))}, as stored{other}"
+                                           f"{auto_layer_note(run)}")
 
     def _subjects(self, fact_ids) -> str:
         names = [self.session.ws.fact(i).fact.subject for i in fact_ids[:3]]
@@ -274,6 +304,13 @@ class WindowActions(HistoryActions):
         if not ids or self.session.ws is None:
             self.review_bar.message.setText("Select the facts to review in the queue")
             return False
+        unrun = [i for i in ids if self.queue.model.latest_run(i) is None]
+        if decision == "approve" and unrun:  # a commit could not include it: it has no edit to apply
+            text = (f"Preview first: {escape(self._subjects(unrun))} has no preview run, so no edit to commit "
+                    "— Preview edit (Ctrl+P), then approve")
+            self.review_bar.message.setText(f"<span style='color:#a33'>{text}</span>")
+            self.review_bar.message.setToolTip(text)
+            return False
         try:
             self.session.review(ids, decision, note)
         except LedgerError as exc:
@@ -320,3 +357,13 @@ class WindowActions(HistoryActions):
         self.last_error = error_box(self, title, exc)
         first = (str(exc) or type(exc).__name__).splitlines()[0]
         self.notify(f"{title}: {first} (details: Help → Open log)", 15000)
+
+
+def auto_layer_note(run) -> str:
+    """What layer auto chose for a run, and plainly when no trace was meaningful."""
+    choice = (getattr(run, "environment", None) or {}).get("auto_layer")
+    if not choice:
+        return ""
+    if choice.get("layer") is None:
+        return " — layer auto: no meaningful trace, so the preset's layer was used"
+    return f" — layer auto: traced layer {choice['layer']}"

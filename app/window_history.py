@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtWidgets import QInputDialog
+from PySide6.QtWidgets import QInputDialog, QMessageBox
 
 from app.dialogs.commit_dialog import CommitDialog
 from app.dialogs.export_dialog import ExportDialog
@@ -28,7 +28,12 @@ class HistoryActions:
         runs = ws.commit_candidates()
         facts = {r.id: r.fact for r in self.queue.model.records() if r.status == "approved"}  # as shown
         thresholds = {m: self.settings.threshold(m) for m in THRESHOLD_METRICS}
-        dialog = CommitDialog(runs, facts, thresholds, self)
+        unrun = ws.approved_without_run()
+        facts.update({fact_id: ws.fact(fact_id).fact for fact_id in unrun})
+        head, stale = ws.head(), ws.stale_runs(runs)
+        stale_text = {run_id: f"computed on {'commit ' + on.short_id if on else 'another state'}, HEAD is "
+                              f"{head.short_id}" for run_id, on in stale.items()}
+        dialog = CommitDialog(runs, facts, thresholds, self, unrun=unrun, stale=stale_text)
         dialog.accepted.connect(lambda: self._commit_from(dialog))
         dialog.open()
         return dialog
@@ -63,6 +68,8 @@ class HistoryActions:
         self.history.set_drift(view.points)
 
     def show_commit(self, commit_ids: list[str]) -> None:
+        if not commit_ids:
+            self.history.details.clear()  # nothing selected: no stale commit shown
         if len(commit_ids) == 1 and self.session.ws is not None:
             self.history.details.setHtml(detail_html(self.session.ws.show(commit_ids[0])))
 
@@ -79,12 +86,22 @@ class HistoryActions:
     def revert(self, commit_id: str, message: str | None = None) -> Job | None:
         """A new commit without that commit's edits (rebuilt from the base); the live model follows."""
         if message is None:
-            message, ok = QInputDialog.getText(self, "Revert", "Why revert these edits?",
+            message, ok = QInputDialog.getText(self, "Revert", self._revert_question(commit_id),
                                                text=f"Revert {commit_id[:12]}")
             if not ok or not message.strip():
                 return None
         job = self.session.revert([commit_id], message)
         return self._report_failure(job, f"Could not revert {commit_id[:12]}")
+
+    def _revert_question(self, commit_id: str) -> str:
+        """What a revert of the commit removes (its edits, by run), then why."""
+        ws = self.session.ws
+        commit = ws.resolve(commit_id)
+        edits = [f"• run {run_id} ({ws.run(run_id).method}): {self._run_facts(ws.run(run_id))}"
+                 for run_id in commit.applied]
+        removed = "\n".join(edits) if edits else "(none: this commit added no edits)"
+        return (f"Revert commit {commit.short_id} ({commit.message})?\nThese edits leave the model:\n{removed}\n\n"
+                "Why revert them?")
 
     def revert_edit(self, commit_id: str, run_id: int | None = None, message: str | None = None) -> Job | None:
         """Drop one edit (a run in that commit's state) with a new commit: core's ``revert run:N``."""
@@ -172,19 +189,29 @@ class HistoryActions:
         model = Path(self.session.lm.info.path) if self.session.lm is not None else None
         folder = Path(self.settings.value("export/folder", str(Path.home())))
         dialog = PatchApplyDialog(model, folder, self)
-        dialog.accepted.connect(lambda: self.apply_patch(dialog.choice()))
+        dialog.apply_requested.connect(lambda choice: self.apply_patch(choice, dialog))
         dialog.open()
         return dialog
 
-    def apply_patch(self, choice: dict) -> Job:
-        """Apply on the job lane; the status bar names the signer (or says it was unsigned)."""
+    def apply_patch(self, choice: dict, dialog: PatchApplyDialog | None = None) -> Job:
+        """Apply on the job lane; a message names the signer (or says it was unsigned). From the
+        dialog, a refusal shows in it (paths kept) and success closes it."""
         job = self.session.apply_patch(choice)
 
         def done(applied) -> None:
-            who = applied.signer["name"] if applied.signer else "unsigned, applied as you allowed"
-            self.notify(f"Applied {applied.edits} edit(s) ({who}); wrote {applied.out}", 15000)
+            who = f"signed by {applied.signer['name']}" if applied.signer else "unsigned, applied as you allowed"
+            text = f"Applied {applied.edits} edit(s) ({who}); wrote {applied.out}"
+            self.notify(text, 15000)
+            if dialog is not None:
+                dialog.applied()
+            self.patch_applied_box = QMessageBox(QMessageBox.Icon.Information, "Patch applied", text, parent=self)
+            self.patch_applied_box.open()
 
         job.succeeded.connect(done)
+        if dialog is not None:
+            job.failed.connect(dialog.show_failure)
+            job.finished.connect(dialog.ready)  # Apply again after a refusal or a cancel
+            return job
         return self._report_failure(job, "Could not apply the patch")
 
     def export_patch(self, out: Path, from_ref: str, to_ref: str) -> Job:

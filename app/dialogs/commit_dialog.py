@@ -19,7 +19,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from core import DEFAULT_THRESHOLDS, Fact, RunRecord, run_warnings
+from core import DEFAULT_THRESHOLDS, VERDICT_RULES, Fact, RunRecord, run_warnings
 
 COLUMNS = ("Run", "Facts", "Method", "Reliability", "Locality", "Warnings")
 
@@ -34,21 +34,52 @@ def _bounds(limits: Mapping[str, float]) -> str:
 
 
 def gate_note(limits: Mapping[str, float]) -> str:
-    """The gate's thresholds beside the verdict's targets (core's one default), and why they differ."""
+    """The gate's thresholds beside the verdict's targets (core's one default): the gate checks
+    only reliability and locality; the verdict also checks generality and fluency."""
     targets = {m: DEFAULT_THRESHOLDS[m] for m in limits if m in DEFAULT_THRESHOLDS}
+    others = (f"The verdict (\"took\") also needs generality ≥ {VERDICT_RULES.generality:.2f} and fluency within "
+              f"{VERDICT_RULES.fluency_drop:.0%} of before; those show as warnings but do not block a commit.")
     if all(abs(limits[m] - v) < 1e-9 for m, v in targets.items()):
-        return f"Commit gate: {_bounds(limits)}, the same targets the verdict (\"took\") uses."
+        return f"Commit gate: {_bounds(limits)}, the verdict's targets for these two. {others}"
     return (f"Commit gate: {_bounds(limits)}, your own thresholds; the verdict (\"took\") uses "
-            f"{_bounds(targets)}, so a run can pass one and not the other.")
+            f"{_bounds(targets)}, so a run can pass one and not the other. {others}")
+
+
+def verdict_failures(run: RunRecord, gated: Sequence[str]) -> list[str]:
+    """The verdict's failing checks on metrics the gate does not check (generality, fluency)."""
+    seen: list[str] = []
+    for fact in (run.metrics.get("verdict") or {}).get("facts", ()):
+        for check in fact.get("checks", ()):
+            if check.get("held") is False and check["metric"] not in gated:
+                text = f"{check['metric']} {check['value']:.2f} < {check['bound']:.2f} (verdict)"
+                seen += [] if text in seen else [text]
+    return seen
 
 
 class CommitDialog(QDialog):
     def __init__(self, runs: Sequence[RunRecord], facts: Mapping[str, Fact], thresholds: Mapping[str, float],
-                 parent: QWidget | None = None) -> None:
+                 parent: QWidget | None = None, unrun: Sequence[str] = (),
+                 stale: Mapping[int, str] | None = None) -> None:
         super().__init__(parent)
         self.setWindowTitle("Commit approved edits")
         self.resize(760, 420)
         self.runs, self.facts = list(runs), dict(facts)
+        self.left_out = QLabel()  # approved facts with no run: the commit cannot include them
+        self.left_out.setObjectName("commit-left-out")
+        self.left_out.setWordWrap(True)
+        self.left_out.setStyleSheet("color: #a33")
+        self.left_out.setText("Approved, no run — not committed: " + "; ".join(self._describe(f) for f in unrun)
+                              + ". Preview them, then commit." if unrun else "")
+        self.left_out.setVisible(bool(unrun))
+        self.stale = dict(stale or {})  # run id → "computed on commit X, HEAD is Y"
+        self.stale_note = QLabel()
+        self.stale_note.setObjectName("commit-stale")
+        self.stale_note.setWordWrap(True)
+        self.stale_note.setStyleSheet("color: #b36b00")
+        self.stale_note.setText("Computed on an older state than HEAD, committed as they are: " + "; ".join(
+            f"run {run_id} {text}" for run_id, text in self.stale.items())
+            + ". Preview them again to see their effect on the current model." if self.stale else "")
+        self.stale_note.setVisible(bool(self.stale))
         self.thresholds = {name: self._spin(value) for name, value in thresholds.items()}
         self.table = QTableWidget(len(self.runs), len(COLUMNS))
         self.table.setHorizontalHeaderLabels(COLUMNS)
@@ -70,6 +101,10 @@ class CommitDialog(QDialog):
         self._layout()
         self.refresh()
 
+    def showEvent(self, event) -> None:  # Qt override
+        super().showEvent(event)
+        self.message.setFocus()  # the one thing the user must type
+
     def _spin(self, value: float) -> QDoubleSpinBox:
         spin = QDoubleSpinBox()
         spin.setRange(0.0, 1.0)
@@ -90,6 +125,8 @@ class CommitDialog(QDialog):
         layout.addWidget(self.gate_note)
         layout.addWidget(self.table, 1)
         layout.addWidget(self.summary)
+        layout.addWidget(self.left_out)
+        layout.addWidget(self.stale_note)
         layout.addWidget(QLabel("Message:"))
         layout.addWidget(self.message)
         layout.addWidget(self.buttons)
@@ -102,6 +139,8 @@ class CommitDialog(QDialog):
         for r, run in enumerate(self.runs):
             warnings = [str(w) for w in run_warnings(run, limits)]
             warned += bool(warnings)
+            warnings += verdict_failures(run, list(limits))
+            warnings += [self.stale[run.id]] if run.id in self.stale else []
             names = "; ".join(self._describe(f) for f in run.fact_ids)
             cells = (str(run.id), names, run.method, _fmt(run, "reliability"), _fmt(run, "locality"),
                      ", ".join(warnings) or "ok")

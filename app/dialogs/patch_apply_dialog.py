@@ -7,8 +7,10 @@ do: a patch whose origin cannot be shown is refused unless the reviewer says oth
 
 from __future__ import annotations
 
+from html import escape
 from pathlib import Path
 
+from PySide6.QtCore import Signal
 from PySide6.QtWidgets import (
     QCheckBox,
     QDialog,
@@ -16,6 +18,7 @@ from PySide6.QtWidgets import (
     QFileDialog,
     QFormLayout,
     QHBoxLayout,
+    QLabel,
     QLineEdit,
     QPushButton,
     QVBoxLayout,
@@ -35,6 +38,11 @@ def _path_row(edit: QLineEdit, browse) -> QWidget:
 
 
 class PatchApplyDialog(QDialog):
+    """Apply stays in the dialog: ``apply_requested`` starts the job; a refusal shows here with
+    the paths kept (``show_failure``), success closes it (``applied``)."""
+
+    apply_requested = Signal(dict)
+
     def __init__(self, model_dir: Path | None, folder: Path, parent=None) -> None:
         super().__init__(parent)
         self.setWindowTitle("Apply patch")
@@ -54,17 +62,44 @@ class PatchApplyDialog(QDialog):
         form.addRow("Write to", _path_row(self.out, lambda: self._browse_folder(self.out)))
         self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
         self.buttons.button(QDialogButtonBox.StandardButton.Ok).setText("Apply")
-        self.buttons.accepted.connect(self.accept)
+        self.buttons.accepted.connect(self._apply)
         self.buttons.rejected.connect(self.reject)
+        self.state = QLabel()
+        self.state.setObjectName("patch-apply-state")
+        self.state.setWordWrap(True)
         layout = QVBoxLayout()
         layout.addLayout(form)
         for box in (self.allow_unsigned, self.allow_untrusted, self.verify):
             layout.addWidget(box)
+        layout.addWidget(self.state)
         layout.addWidget(self.buttons)
         self.setLayout(layout)
         for edit in (self.patch, self.model, self.out):
             edit.textChanged.connect(self._update_ok)
         self._update_ok()
+
+    def _apply(self) -> None:
+        self.state.setText("Applying…")
+        self.buttons.button(QDialogButtonBox.StandardButton.Ok).setEnabled(False)
+        self.apply_requested.emit(self.choice())
+
+    def show_failure(self, exc: BaseException) -> None:
+        """Why the patch was not applied, in the dialog's own terms; the paths stay for another try."""
+        boxes = {"unsigned": self.allow_unsigned, "untrusted": self.allow_untrusted}
+        box = boxes.get(getattr(exc, "consent", None) or "")
+        text = (f"{exc.reason}. To apply it anyway, tick “{box.text()}” and Apply again." if box is not None
+                else str(exc) or type(exc).__name__)
+        self.state.setText(f"<span style='color:#a33'>Not applied: {escape(text)}</span>")
+        self._update_ok()
+
+    def ready(self) -> None:
+        if self.state.text() == "Applying…":
+            self.state.setText("")
+        self._update_ok()
+
+    def applied(self) -> None:
+        self.state.setText("")
+        self.accept()
 
     def _browse_patch(self) -> None:
         name, _ = QFileDialog.getOpenFileName(self, "Patch to apply", str(self.folder),

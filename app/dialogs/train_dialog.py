@@ -5,7 +5,9 @@ the method, the budget in steps, an optional validation file and where the check
 goes (by default where editing looks). Start trains from step 0, Resume continues the
 checkpoint there up to the budget. While it runs: the step, the rate and the time left, the
 loss of every step and the validation figures as they come. Cancel stops before the next
-step; the last checkpoint written is kept whole (core writes them atomically). Errors are
+step, and core saves the checkpoint at the last finished step, so a cancel loses no step;
+the dialog says how many steps it holds. Without a validation set the validation chart
+says so instead of standing empty. Errors are
 said here in one line; the log file has the traceback.
 """
 
@@ -75,11 +77,13 @@ class TrainDialog(QDialog):
         self.record: EditorRecord | None = None  # the checkpoint at the chosen path, when Resume can use it
         self._out_default = ""
         self.confirm = None  # the open "Replace the checkpoint?" question
+        self._run_from, self._before = 0, None  # the running job's first step, the checkpoint before it
         self._build_fields()
         self._build_run()
         self._layout()
         session.model_changed.connect(lambda _: self.refresh())
         self.refresh()
+        self._say_validation()
 
     def _build_fields(self) -> None:
         defaults = TrainOptions()
@@ -101,11 +105,13 @@ class TrainDialog(QDialog):
         self.out_info.setWordWrap(True)
         for field in (self.data, self.val):
             field.changed.connect(self._update_buttons)
+        self.val.changed.connect(self._say_validation)
 
     def _build_run(self) -> None:
         self.start_button = _button("Start", self.start, "Train a new editor from step 0")
         self.resume_button = _button("Resume", self.resume, "Continue the checkpoint up to the step budget")
-        self.cancel_button = _button("Cancel", self.cancel, "Stop before the next step; the last checkpoint is kept")
+        self.cancel_button = _button("Cancel", self.cancel, "Stop before the next step; the checkpoint is saved "
+                                     "at the last finished step")
         self.close_button = _button("Close", self.reject, "Training goes on in the background (status bar)")
         self.bar = QProgressBar()
         self.bar.setRange(0, 1000)
@@ -204,6 +210,12 @@ class TrainDialog(QDialog):
         loss = f", loss {record.losses[-1]:.4f}" if record.losses else ""
         return f"Checkpoint at step {record.step}{loss}: Resume continues it; Start replaces it", False
 
+    def _say_validation(self, *_) -> None:
+        """The validation chart says when there is no validation set, rather than stand empty."""
+        chosen = self.val.ready() and bool(self.val.chosen())
+        self.validation.set_empty_text("" if chosen else "No validation set: choose one under Validation "
+                                                          "to see reliability, generality and locality here")
+
     def _idle(self) -> bool:
         return self.job is None or not self.job.active
 
@@ -241,6 +253,8 @@ class TrainDialog(QDialog):
         options = TrainOptions(steps=self.steps.value(), save_every=self.save_every.value(),
                                val_every=self.val_every.value(), resume=resume)
         self.error.setText("")
+        self._run_from, self._before = (self.record.step if resume and self.record else 0), self.record
+        self._say_validation()
         self.loss.set_losses(self.record.losses if resume and self.record else ())
         self.validation.set_history(self.record.validation if resume and self.record else ())
         try:
@@ -286,10 +300,16 @@ class TrainDialog(QDialog):
 
     def _cancelled(self) -> None:
         self.inspect_out()
-        if self.record is None:
-            self.state.setText("Cancelled before the first checkpoint: nothing was saved")
+        self.bar.setValue(0)  # nothing is running now
+        record, before = self.record, self._before
+        if record is None or (before is not None and record.step == before.step and record.losses == before.losses):
+            kept = (f"; the checkpoint there (step {before.step}) is untouched" if before is not None
+                    else ": nothing was saved")
+            self.state.setText(f"Cancelled before this run finished a step{kept}")
             return
-        self.state.setText(f"Cancelled: the checkpoint at step {self.record.step} is kept; Resume continues it")
+        added = record.step - self._run_from
+        self.state.setText(f"Cancelled after step {record.step}: the checkpoint now holds all {record.step} steps "
+                           f"({added} from this run, saved on cancel); Resume continues it")
         self.trained.emit(self.out_path())
 
     def _failed(self, exc: BaseException) -> None:

@@ -38,6 +38,18 @@ def _latest_runs(runs: Sequence[RunRecord]) -> dict[str, RunRecord]:
     return latest
 
 
+def _runs_by_fact(runs: Sequence[RunRecord]) -> dict[str, list[RunRecord]]:
+    by_fact: dict[str, list[RunRecord]] = {}
+    for run in runs:  # oldest first
+        for fact_id in run.fact_ids:
+            by_fact.setdefault(fact_id, []).append(run)
+    return by_fact
+
+
+def _change_id(change: Any) -> int | None:
+    return None if change is None else change.id
+
+
 def _ranges(rows: Sequence[int]) -> list[tuple[int, int]]:
     """Sorted rows as runs of consecutive rows, (first, last)."""
     spans: list[tuple[int, int]] = []
@@ -50,7 +62,8 @@ def _ranges(rows: Sequence[int]) -> list[tuple[int, int]]:
 
 
 class FactTableModel(QAbstractTableModel):
-    """Rows: the workspace's facts; columns: status, the fact, and its latest run's method and metrics.
+    """Rows: the workspace's facts; columns: status, the fact, and the method and metrics of the
+    run its review decision was made on (the latest run before the decision), else of its latest run.
 
     Updates touch only the rows that changed (and add new facts at the end), so the view keeps
     its selection, current row, sort and scroll position and redraws little; only a queue that
@@ -63,13 +76,17 @@ class FactTableModel(QAbstractTableModel):
         self._latest: dict[str, RunRecord] = {}
         self._rows: dict[str, int] = {}  # fact id → row
         self._reverted: Mapping[str, str] = {}  # fact id → the revert commit that dropped its edit
+        self._runs: dict[str, list[RunRecord]] = {}  # fact id → its runs, oldest first
+        self._decisions: dict[str, Any] = {}  # fact id → the StatusChange its status stands on
 
     def set_facts(self, facts: Sequence[FactRecord], runs: Sequence[RunRecord] = (),
-                  reverted: Mapping[str, str] | None = None) -> bool:
-        """The whole queue, its runs and the facts whose edit a revert dropped; True when the model
-        had to be reset."""
+                  reverted: Mapping[str, str] | None = None, decisions: Mapping[str, Any] | None = None) -> bool:
+        """The whole queue, its runs, the facts whose edit a revert dropped and the review
+        decisions; True when the model had to be reset."""
         facts, latest = list(facts), _latest_runs(runs)
         old_reverted, self._reverted = self._reverted, dict(reverted or {})
+        old_decisions, self._decisions = self._decisions, dict(decisions or {})
+        self._runs = _runs_by_fact(runs)
         old = len(self._facts)
         if [r.id for r in facts[:old]] != [r.id for r in self._facts]:
             self.beginResetModel()
@@ -78,20 +95,26 @@ class FactTableModel(QAbstractTableModel):
             return True
         changed = [row for row, record in enumerate(facts[:old]) if record != self._facts[row]
                    or _run_id(latest.get(record.id)) != _run_id(self._latest.get(record.id))
-                   or old_reverted.get(record.id) != self._reverted.get(record.id)]
+                   or old_reverted.get(record.id) != self._reverted.get(record.id)
+                   or _change_id(old_decisions.get(record.id)) != _change_id(self._decisions.get(record.id))]
         self._facts[:old], self._latest = facts[:old], latest
         self._changed(changed)
         self._append(facts[old:])
         return False
 
-    def update_facts(self, records: Sequence[FactRecord]) -> None:
-        """Some facts as they are now (reviewed, added): their rows change, new ones are appended."""
+    def update_facts(self, records: Sequence[FactRecord], decisions: Mapping[str, Any] | None = None) -> None:
+        """Some facts as they are now (reviewed, added) with their decisions: their rows change,
+        new ones are appended."""
         changed, new = [], []
         for record in records:
+            if decisions is not None:
+                self._decisions.pop(record.id, None)
+                if record.id in decisions:
+                    self._decisions[record.id] = decisions[record.id]
             row = self._rows.get(record.id)
             if row is None:
                 new.append(record)
-            elif record != self._facts[row]:
+            else:
                 self._facts[row] = record
                 changed.append(row)
         self._changed(sorted(changed))
@@ -126,6 +149,22 @@ class FactTableModel(QAbstractTableModel):
     def latest_run(self, fact_id: str) -> RunRecord | None:
         return self._latest.get(fact_id)
 
+    def decision(self, fact_id: str) -> Any:
+        """The review decision (a core StatusChange) the fact's status stands on; None: pending."""
+        return self._decisions.get(fact_id)
+
+    def decided_run(self, fact_id: str) -> RunRecord | None:
+        """The run the fact's decision was made on: its latest run recorded before the decision."""
+        decision = self._decisions.get(fact_id)
+        if decision is None:
+            return None
+        before = [run for run in self._runs.get(fact_id, ()) if run.created_at <= decision.at]
+        return before[-1] if before else None
+
+    def shown_run(self, fact_id: str) -> RunRecord | None:
+        """The run whose method and metrics the row shows: the decided one, else the latest."""
+        return self.decided_run(fact_id) if fact_id in self._decisions else self._latest.get(fact_id)
+
     def row_of(self, fact_id: str) -> int:
         return self._rows.get(fact_id, -1)
 
@@ -150,13 +189,26 @@ class FactTableModel(QAbstractTableModel):
         if role == Qt.ItemDataRole.ForegroundRole and index.column() == 0:
             return STATUS_COLOURS.get("reverted" if self.reverted_in(record) else record.status)
         if role == Qt.ItemDataRole.ToolTipRole:
-            return f"{record.fact.prompt} → {record.fact.target_new}\nfact {record.fact.short_id}"
+            return self._tooltip(record, index.column())
         if role in (Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.UserRole):
             return self._cell(record, index.column(), role == Qt.ItemDataRole.UserRole)
         return None
 
+    def _tooltip(self, record: FactRecord, column: int) -> str:
+        decision, shown = self._decisions.get(record.id), self.shown_run(record.id)
+        text = f"{record.fact.prompt} → {record.fact.target_new}\nfact {record.fact.short_id}"
+        if decision is not None:
+            text = (f"{decision.to_status} by {decision.author}, {decision.at[:16].replace('T', ' ')}"
+                    + (f": {decision.note}" if decision.note else "")
+                    + (f"\ndecided on run {shown.id} ({shown.method})" if shown else "\ndecided with no run")
+                    + "\n" + text)
+        latest = self._latest.get(record.id)
+        if column >= 5 and decision is not None and latest is not None and latest is not shown:
+            text += f"\nnewer run {latest.id} ({latest.method}) since the decision: select the fact to see it"
+        return text
+
     def _cell(self, record: FactRecord, column: int, raw: bool) -> Any:
-        fact, run = record.fact, self._latest.get(record.id)
+        fact, run = record.fact, self.shown_run(record.id)
         if column == 0:
             revert = self.reverted_in(record)
             if revert:
@@ -165,7 +217,8 @@ class FactTableModel(QAbstractTableModel):
         if column <= 4:
             return (fact.subject, fact.prompt, fact.target_true, fact.target_new)[column - 1]
         if column == 5:
-            return run.method if run else ""
+            newer = run is not None and record.id in self._decisions and run is not self._latest.get(record.id)
+            return "" if run is None else run.method + (f" (run {run.id}, decided)" if newer else "")
         value = _metric(run, "reliability" if column == 6 else "locality")
         if raw:
             return -1.0 if value is None else value

@@ -25,6 +25,9 @@ DRAFT_DELAY_MS = 400
 _ERROR_STYLE = "border: 2px solid #c0392b;"
 
 
+EMPTY_HINT = "<span style='color:#666'>Fill in the subject, the prompt and the new answer</span>"
+
+
 class FactEditor(QGroupBox):
     draft_changed = Signal(dict)  # the body typed so far (saved as a draft after a short pause)
     add_requested = Signal(object)  # a valid Fact
@@ -105,6 +108,10 @@ class FactEditor(QGroupBox):
         """The fact, or None with the problem shown next to the form and its field outlined."""
         for widget in self.fields.values():
             widget.setStyleSheet("")
+        if self.is_empty():  # untouched (or just added and cleared): nothing wrong yet
+            self.validation.setText(EMPTY_HINT)
+            self.add_button.setEnabled(False)
+            return None
         try:
             fact = fact_from_dict(self.body())
         except FactError as exc:

@@ -133,14 +133,14 @@ class FactQueue(QGroupBox):
         layout.addWidget(self.table, 1)
         layout.addLayout(buttons)
 
-    def set_facts(self, facts, runs=(), reverted=None) -> None:
+    def set_facts(self, facts, runs=(), reverted=None, decisions=None) -> None:
         """The whole queue; only changed rows are redrawn. The selection, the current row and the
         scroll position stay where they were."""
-        self._keeping_view(lambda: self.model.set_facts(facts, runs, reverted))
+        self._keeping_view(lambda: self.model.set_facts(facts, runs, reverted, decisions))
 
-    def update_facts(self, records) -> None:
+    def update_facts(self, records, decisions=None) -> None:
         """Some facts as they are now (reviewed, added); the rest of the queue is left alone."""
-        self._keeping_view(lambda: self.model.update_facts(records))
+        self._keeping_view(lambda: self.model.update_facts(records, decisions))
 
     def _keeping_view(self, update) -> None:
         """Run ``update``; reselect only when it reset the model (else Qt kept the selection),

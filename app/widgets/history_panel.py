@@ -122,7 +122,19 @@ class HistoryPanel(QWidget):
         layout.addWidget(split, 1)
 
     def set_history(self, commits: Sequence[CommitRecord], tags: dict[str, list[str]], live: str | None) -> None:
+        """The commits, newest first. The selection stays while the history is unchanged; a new
+        commit (a commit, a revert) is selected instead, so the details always match the list;
+        with nothing selected the details are empty."""
+        before, top = self.selected_ids(), self.tree.topLevelItem(0)
+        grown = top is not None and commits and commits[0].id != top.data(0, Qt.ItemDataRole.UserRole)
         self.tree.clear()
+        self._fill(commits, tags, live)
+        if before:  # the details showed a commit: the same one, or the new one
+            self.select([commits[0].id] if grown else before)
+        if not self.selected_ids():
+            self.details.clear()  # nothing selected: no stale commit shown
+
+    def _fill(self, commits: Sequence[CommitRecord], tags: dict[str, list[str]], live: str | None) -> None:
         for c in commits:
             edits = f"+{len(c.applied)}" + (f" −{len(c.dropped)}" if c.dropped else "")
             marker = LIVE_MARKER if c.id == live else ""  # first, so eliding cuts the message, not it

@@ -34,6 +34,7 @@ from core import (
     preset_variant,
     preset_variants,
     resolve_hparams,
+    strip_auto,
     tuned_preset,
 )
 
@@ -278,7 +279,7 @@ class MethodPanel(QGroupBox):
 
     def hparams(self) -> Any:
         """Preset with the overrides applied (raises HParamError for a bad value)."""
-        return resolve_hparams(self.lm, self.method_name(), self.overrides(), base=self.default_preset)
+        return resolve_hparams(self.lm, self.method_name(), strip_auto(self.overrides()), base=self.default_preset)
 
     def _on_edited(self) -> None:
         self._sync_checkpoint()

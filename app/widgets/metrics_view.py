@@ -19,6 +19,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.advice import gui_advice
 from core import HEADLINE_METRICS, verdict_headline
 
 PROTOCOL_HELP = {
@@ -118,7 +119,7 @@ class MetricsView(QSplitter):
         verdict = metrics.get("verdict") or {}
         if verdict:
             text = f"Verdict: {verdict_headline(verdict)}"
-            advice = "\n".join(f"Try: {a}" for a in verdict.get("advice") or [])
+            advice = "\n".join(f"Try: {a}" for a in gui_advice(verdict))
             self._span_row(text, f"{text}\n{advice}".strip(), VERDICT_COLOURS.get(verdict.get("verdict")))
         protocol = None
         for name, pre, post, row_protocol in metric_rows(metrics):

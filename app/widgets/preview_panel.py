@@ -23,6 +23,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.advice import gui_advice
 from app.jobs import Job
 from app.widgets.generations_view import GenerationsView
 from app.widgets.job_follow import FollowsJob
@@ -151,6 +152,7 @@ class PreviewPanel(FollowsJob, QGroupBox):
     def clear_result(self, text: str) -> None:
         """Nothing recorded for the selection: say so rather than show another fact's run."""
         self.outcome = self.run = None
+        self.bar.setValue(0)  # not the last preview's 100%: nothing of the selection has run
         self.state.setText(text)
         self.showing.setText("Showing: nothing (no preview of the selection)")
         self._clear_views()
@@ -178,7 +180,7 @@ def run_summary(run: Any, committed_in: str | None = None, reverted_in: str | No
     """The verdict first (coloured), then what the run is and whether it is committed."""
     verdict = run.metrics.get("verdict") or {}
     colour = _VERDICT_COLOURS.get(verdict.get("verdict"), "#333")
-    advice = verdict.get("advice") or []
+    advice = gui_advice(verdict)
     tip = f" Try: {'; '.join(advice)}." if advice else ""
     where = (f"committed in {committed_in}" if committed_in else
              f"committed, then reverted in {reverted_in}" if reverted_in else "not committed")

@@ -13,7 +13,7 @@ from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QProgressBar, QPus
 
 from app.jobs import Job
 from app.widgets.job_follow import FollowsJob
-from core import AUTO_LAYER_MIN_EFFECT, TraceOptions, trace_fact
+from core import AUTO_LAYER_MIN_EFFECT, TRACE_MIN_CLEAN_P, TraceOptions, trace_fact
 
 KIND_LABELS = {"mlp": "MLP outputs (window of layers)", "state": "hidden states (block outputs)"}
 _COLOURS = {"mlp": (35, 132, 67), "state": (84, 39, 143)}
@@ -101,13 +101,23 @@ class TraceView(FollowsJob, QWidget):
         self.bar.setValue(1000)
         first, end = result.subject_range
         subject = "".join(result.tokens[first:end]).strip()
-        self.state.setText(
-            f"{result.prompt!r} → {result.answer!r}: P {result.clean_p:.3f} clean, {result.corrupted_p:.3f} with "
-            f"{subject!r} corrupted ({result.samples} noise draws). Chosen layer <b>{result.chosen_layer}</b>: the "
-            f"largest {result.chosen_kind} effect at the subject's last token ({result.chosen_effect:+.2f}; MLP window "
-            f"{result.window}); layer auto edits there when that effect is at least "
-            f"{AUTO_LAYER_MIN_EFFECT}.")
+        text = (f"{result.prompt!r} → {result.answer!r}: P {result.clean_p:.3f} clean, {result.corrupted_p:.3f} with "
+                f"{subject!r} corrupted ({result.samples} noise draws). ")
+        if result.replaced_answer:
+            text = (f"P({result.replaced_answer.strip()!r}) is only {result.replaced_p:.3f} on the current model "
+                    f"(below {TRACE_MIN_CLEAN_P}), so its top answer {result.answer.strip()!r} is traced instead. ")\
+                + text
+        self.state.setText(text + self._layer_text(result))
         self._draw()
+
+    @staticmethod
+    def _layer_text(result: Any) -> str:
+        if not result.meaningful:
+            return (f"<b>No layer chosen</b>: the trace is not meaningful (clean P {result.clean_p:.3f}, needs "
+                    f"{TRACE_MIN_CLEAN_P}; largest effect {result.chosen_effect:+.2f}, needs {AUTO_LAYER_MIN_EFFECT}), "
+                    "so layer auto keeps the preset's layer for this fact.")
+        return (f"Chosen layer <b>{result.chosen_layer}</b>: the largest {result.chosen_kind} effect at the subject's "
+                f"last token ({result.chosen_effect:+.2f}; MLP window {result.window}); layer auto edits there.")
 
     def matrix(self, kind: str | None = None) -> np.ndarray:
         """The shown scores as (tokens, layers): ImageItem's x is the first axis."""
@@ -116,7 +126,7 @@ class TraceView(FollowsJob, QWidget):
 
     def marked_cell(self) -> tuple[int, int] | None:
         """(token, layer) of the chosen-layer marker, when the shown kind is the one it was chosen from."""
-        if self.result is None or self.current_kind() != self.result.chosen_kind:
+        if self.result is None or self.current_kind() != self.result.chosen_kind or not self.result.meaningful:
             return None
         return self.result.subject_last, self.result.chosen_layer
 
@@ -133,7 +143,8 @@ class TraceView(FollowsJob, QWidget):
         self.colour_bar.setColorMap(self._colour_map(self.current_kind()))
         self.colour_bar.setLevels((low, high))  # sets the image's levels and colours too
         # short: a long title widens the plot past the widget and cuts off the colour bar
-        self.plot.setTitle(f"P({self.result.answer.strip()}) restored, {low:.3g}–{high:.3g} (red: chosen layer)",
+        mark = " (red: chosen layer)" if self.result.meaningful else " (no layer chosen)"
+        self.plot.setTitle(f"P({self.result.answer.strip()}) restored, {low:.3g}–{high:.3g}{mark}",
                            size="9pt")
         self._axes()
         self._mark()

@@ -28,6 +28,19 @@ class ValidationCurve(pg.PlotWidget):
         self._lines = {name: self.plot([], [], name=name, pen=pg.mkPen(colour, width=2), symbol="o", symbolSize=5,
                                        symbolBrush=colour) for name, colour in FIGURES.items()}
 
+        self.empty = pg.TextItem("", color="#555", anchor=(0.5, 0.5))
+        self.addItem(self.empty)
+        self.empty.setPos(0.5, 0.5)
+
+    def set_empty_text(self, text: str) -> None:
+        """What the chart says while it has no figures (e.g. that there is no validation set)."""
+        self.empty.setText(text)
+        self._draw()
+
+    def empty_text(self) -> str:
+        """The note shown now ("" when the chart has figures or nothing to say)."""
+        return self.empty.toPlainText() if self.empty.isVisible() else ""
+
     def reset(self) -> None:
         self.set_history(())
 
@@ -50,5 +63,6 @@ class ValidationCurve(pg.PlotWidget):
                 points.append((step, float(figures[name])))
 
     def _draw(self) -> None:
+        self.empty.setVisible(not any(self.points.values()))
         for name, points in self.points.items():
             self._lines[name].setData([s for s, _ in points], [v for _, v in points])

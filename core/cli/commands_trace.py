@@ -100,10 +100,16 @@ def _fact_lines(fact: dict) -> list[str]:
         top = sorted(column, key=lambda pair: -pair[1])[:3]
         lines.append(f"  {kind:<5} top layers at the subject's last token: "
                      + ", ".join(f"{layer} ({effect:+.3f})" for layer, effect in top))
-    from core.workflows.auto_layer import MIN_EFFECT
+    from core.metrics.tracing import MIN_CLEAN_P, MIN_EFFECT
 
-    weak = (f"; below {MIN_EFFECT}, too weak a trace: layer auto keeps the preset's layer"
-            if fact["chosen_effect"] < MIN_EFFECT else "")
-    lines.append(f"  chosen layer: {fact['chosen_layer']} (largest {fact['chosen_kind']} effect, "
-                 f"{fact['chosen_effect']:+.3f}, window {fact['window']}{weak})")
+    if fact.get("replaced_answer"):
+        lines.insert(1, f"  P({fact['replaced_answer']!r}) is only {fact['replaced_p']:.3f} (< {MIN_CLEAN_P}): "
+                        f"the model's top answer {fact['answer']!r} is traced instead")
+    if fact.get("meaningful", True):
+        lines.append(f"  chosen layer: {fact['chosen_layer']} (largest {fact['chosen_kind']} effect, "
+                     f"{fact['chosen_effect']:+.3f}, window {fact['window']})")
+    else:
+        lines.append(f"  no layer chosen: the trace is not meaningful (clean P {fact['clean_p']:.3f}, needs "
+                     f"{MIN_CLEAN_P}; largest effect {fact['chosen_effect']:+.3f}, needs {MIN_EFFECT}): "
+                     "layer auto keeps the preset's layer")
     return lines

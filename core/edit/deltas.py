@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from core.edit.hookdeltas import HookUpdate, hook_update_from, next_hook_states
+from core.edit.hookdeltas import HookUpdate, hook_update_from
 from core.edit.repository import RepositoryUpdate
 
 
@@ -312,6 +312,17 @@ def apply_delta(model, delta: Delta) -> AppliedDelta:
     written = {name: _tensor_hash(params[name]) for name in originals}
     return AppliedDelta(delta, originals, written, before, {m: s.digest() for m, s in codebooks.items()},
                         keys_before, key_states, added, hooks_before, hook_states)
+
+
+def next_hook_states(model, delta: Delta) -> dict[str, Any]:
+    """{param: hook layer state after the delta's hook updates (COMEBA-HK)}, nothing installed."""
+    from core.edit.hookdeltas import next_states
+    from core.edit.hooklayers import HookLayerError
+
+    try:
+        return next_states(model, delta.hook_updates)
+    except HookLayerError as exc:
+        raise DeltaError(f"delta of {delta.method}: {exc}") from None
 
 
 def next_repository(model, delta: Delta):

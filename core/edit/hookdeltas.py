@@ -57,17 +57,6 @@ def next_states(model, updates: Sequence[HookUpdate]) -> dict[str, HookState]:
     return out
 
 
-def next_hook_states(model, delta) -> dict[str, HookState]:
-    """{param: hook layer state after a delta's hook updates}, nothing installed; DeltaError
-    when one does not fit the model."""
-    from core.edit.deltas import DeltaError
-
-    try:
-        return next_states(model, delta.hook_updates)
-    except HookLayerError as exc:
-        raise DeltaError(f"delta of {delta.method}: {exc}") from None
-
-
 def check_unchanged(model, written: Mapping[str, HookState]) -> None:
     """Every state in ``written`` is still the one installed; HookLayerError otherwise."""
     reg = registry(model, create=False)

@@ -58,7 +58,7 @@ def _snapshot(model, params: dict[str, Any], deltas: Sequence[Delta]) -> Replaye
 
 def _apply(model, params: dict[str, Any], delta: Delta) -> None:
     """One delta, the way ``apply_delta`` does it: codebooks and keys worked out before any weight changes."""
-    from core.edit.hookdeltas import next_hook_states
+    from core.edit.deltas import next_hook_states
     from core.edit.hooklayers import install as install_hooks
     from core.edit.keymemory import install
     from core.edit.repository import repository

@@ -81,6 +81,26 @@ def commit_candidates(store: Store) -> list[RunRecord]:
     return _candidates(store, state_fact_ids(store, head(store)))
 
 
+def stale_runs(store: Store, runs: Sequence[RunRecord]) -> dict[int, CommitRecord | None]:
+    """The runs computed on another state than HEAD's (commit applies them in order all the
+    same): run id → the newest commit holding the state it was computed on (None: none)."""
+    parent, stale = head(store), {}
+    for run in runs:
+        if run.computed_on != parent.state_fingerprint:
+            row = store.one("SELECT * FROM commits WHERE state_fingerprint = ? ORDER BY seq DESC LIMIT 1",
+                            (run.computed_on,))
+            stale[run.id] = commit_from_row(store, row) if row else None
+    return stale
+
+
+def approved_without_run(store: Store) -> list[str]:
+    """Approved facts not in HEAD that no uncommitted run edits: a commit leaves them out."""
+    in_state = state_fact_ids(store, head(store))
+    covered = {f for run in _candidates(store, in_state) for f in run.fact_ids}
+    rows = store.all("SELECT id FROM facts WHERE status = 'approved' ORDER BY rowid")
+    return [r["id"] for r in rows if r["id"] not in in_state and r["id"] not in covered]
+
+
 def _check_runs(store: Store, runs: list[RunRecord], in_state: dict[str, int], committed: set[int]) -> None:
     seen: set[str] = set()
     for run in runs:
@@ -120,7 +140,7 @@ def commit(store: Store, message: str, run_ids: Sequence[int] | None = None,
         if gate is not None and not gate.passed and not force:
             raise LedgerError(f"commit refused: under the commit thresholds ({gate.describe()}); improve or reject "
                               "these edits, or commit anyway with --force (the commit records that it was forced)")
-        stale = [r.id for r in runs if r.computed_on != parent.state_fingerprint]
+        stale = list(stale_runs(store, runs))
         if stale:
             log.info("runs %s were computed on another state than HEAD; they are applied in order", stale)
         return insert_commit(store, parent, "commit", message, applied=[r.id for r in runs], gate=gate)

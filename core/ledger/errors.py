@@ -32,7 +32,15 @@ class ImportConflictError(LedgerError):
 
 
 class PatchError(LedgerError):
-    """A patch file is unreadable, does not fit the model, or a delta in it is corrupt."""
+    """A patch file is unreadable, does not fit the model, or a delta in it is corrupt.
+
+    ``consent``: "unsigned" or "untrusted" when the patch is refused only because the
+    reviewer did not accept that; ``reason`` then says why without naming a CLI flag, so
+    each interface can name its own way to accept it."""
+
+    def __init__(self, message: str, consent: str | None = None, reason: str = "") -> None:
+        super().__init__(message)
+        self.consent, self.reason = consent, reason or message
 
 
 class VerificationError(LedgerError):

@@ -74,8 +74,8 @@ def check_signature(path: Path, manifest: bytes, signature: bytes | None, trust:
     """The verified signer; refuses a bad signature, and unsigned or untrusted patches unless allowed."""
     if signature is None:
         if not trust.allow_unsigned:
-            raise PatchError(f"{path.name} is unsigned, so nothing shows who made it or that it is unaltered; "
-                             "pass --allow-unsigned to apply it anyway")
+            reason = f"{path.name} is unsigned, so nothing shows who made it or that it is unaltered"
+            raise PatchError(f"{reason}; pass --allow-unsigned to apply it anyway", "unsigned", reason)
         return None  # allowed: the caller that applies it says so
     public, sig = _parse(path, signature)
     if not public.verify(sig, _CONTEXT + manifest):
@@ -86,9 +86,10 @@ def check_signature(path: Path, manifest: bytes, signature: bytes | None, trust:
     except SigningError as exc:
         raise PatchError(f"cannot read the trusted keys: {exc}") from None
     if name is None and not trust.allow_untrusted:
-        raise PatchError(f"{path.name} is signed by key {public.fingerprint[:16]} ({public.name or 'no name'}), "
-                         "which you do not trust; check it with its author, then `factsmith keys trust KEY`, "
-                         "or pass --allow-untrusted")
+        reason = (f"{path.name} is signed by key {public.fingerprint[:16]} ({public.name or 'no name'}), "
+                  "which you do not trust")
+        raise PatchError(f"{reason}; check it with its author, then `factsmith keys trust KEY`, or pass "
+                         "--allow-untrusted", "untrusted", reason)
     signer = Signer(public.fingerprint, name or public.name, public.text, name is not None)
     log.info("%s is signed by %s (%s)%s", path.name, signer.name or "unnamed key", signer.fingerprint[:16],
              "" if signer.trusted else ", not trusted")

@@ -251,6 +251,17 @@ class Workspace:
         with self._store.reading():
             return commits.commit_candidates(self._store)
 
+    def stale_runs(self, runs: Sequence[RunRecord]) -> dict[int, CommitRecord | None]:
+        """The runs computed on another state than HEAD: run id → the newest commit holding
+        the state it was computed on (None: no commit does). Commit applies them in order."""
+        with self._store.reading():
+            return commits.stale_runs(self._store, runs)
+
+    def approved_without_run(self) -> list[str]:
+        """Approved facts not in HEAD with no uncommitted run: ``commit()`` leaves them out."""
+        with self._store.reading():
+            return commits.approved_without_run(self._store)
+
     def head(self) -> CommitRecord:
         return state.head(self._store)
 

@@ -56,7 +56,7 @@ def _panel(axes, figure, result: Any, kind: str) -> None:
     axes.set_ylabel("layer")
     bar = figure.colorbar(image, ax=axes, fraction=0.08, pad=0.02)
     bar.set_label("P(answer) once restored", fontsize=8)
-    if kind == result.chosen_kind:
+    if kind == result.chosen_kind and getattr(result, "meaningful", True):
         axes.add_patch(Rectangle((result.subject_last - 0.5, result.chosen_layer - 0.5), 1, 1, fill=False,
                                  edgecolor="#d62728", linewidth=2.5, label="chosen layer"))
         axes.legend(loc="upper left", bbox_to_anchor=(0, -0.28), fontsize=8, frameon=False)

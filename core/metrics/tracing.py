@@ -13,7 +13,12 @@ corrupted run and P(answer's first token) is measured, averaged over the draws:
 The indirect effect of a cell is its restored probability minus the corrupted one. The
 chosen layer is the argmax of the MLP effect at the subject's last token: where ROME
 edits. The answer traced is the fact's ``target_true`` when given, else the model's own
-greedy next token. The noise is the same for every cell, so restoring the last layer at
+greedy next token. When the clean P(``target_true``) is below ``MIN_CLEAN_P`` (an edited
+fact: the model no longer says its old answer) there is nothing to restore, so the model's
+own top answer is traced instead and ``replaced_answer`` names the one asked for. A trace
+whose clean P(answer) is below ``MIN_CLEAN_P`` or whose chosen effect is below
+``MIN_EFFECT`` is not ``meaningful``: it chooses no layer (``layer`` is None).
+The noise is the same for every cell, so restoring the last layer at
 the last token gives back the clean probability exactly.
 """
 
@@ -33,12 +38,14 @@ from core.model.loading import LoadedModel
 from core.model.tokens import encode
 from core.util.progress import Progress, silent
 
-__all__ = ["KINDS", "Cell", "TraceOptions", "TraceResult", "default_window", "trace_fact", "trace_facts",
-           "window_layers"]
+__all__ = ["KINDS", "MIN_CLEAN_P", "MIN_EFFECT", "Cell", "TraceOptions", "TraceResult", "default_window",
+           "trace_fact", "trace_facts", "window_layers"]
 
 log = logging.getLogger(__name__)
 
 KINDS = ("state", "mlp")
+MIN_CLEAN_P = 0.05  # below this clean P(answer) a trace measures noise: the top answer is traced instead
+MIN_EFFECT = 0.05  # below this indirect effect (in probability) a trace picks no layer
 
 
 @dataclass(frozen=True)
@@ -89,6 +96,18 @@ class TraceResult:
     window: int
     noise_std: float
     samples: int
+    replaced_answer: str = ""  # the fact's answer, when its clean P was too small and the top answer was traced
+    replaced_p: float = 0.0  # its clean P
+
+    @property
+    def meaningful(self) -> bool:
+        """Whether the trace says where the model recalls its answer (see the module doc)."""
+        return self.clean_p >= MIN_CLEAN_P and self.chosen_effect >= MIN_EFFECT
+
+    @property
+    def layer(self) -> int | None:
+        """The chosen layer when the trace is meaningful, else None."""
+        return self.chosen_layer if self.meaningful else None
 
     @property
     def subject_last(self) -> int:
@@ -114,7 +133,8 @@ class TraceResult:
             "tokens": list(self.tokens), "subject_range": list(self.subject_range), "layers": self.n_layers,
             "clean_p": self.clean_p, "corrupted_p": self.corrupted_p, "chosen_layer": self.chosen_layer,
             "chosen_kind": self.chosen_kind, "chosen_effect": self.chosen_effect, "window": self.window,
-            "noise_std": self.noise_std, "samples": self.samples,
+            "noise_std": self.noise_std, "samples": self.samples, "meaningful": self.meaningful,
+            "replaced_answer": self.replaced_answer, "replaced_p": self.replaced_p,
             "scores": {k: [list(r) for r in v] for k, v in self.scores.items()},
         }
 
@@ -145,25 +165,37 @@ def trace_fact(lm: LoadedModel, fact: Fact, options: TraceOptions | None = None,
     with torch.no_grad():
         clean_logits, clean = _clean_run(lm, fact)
         prompt = _locate(lm, fact, clean_logits)
+        probs = torch.softmax(clean_logits.float(), -1)
+        replaced, replaced_p = "", 0.0
+        if float(probs[prompt.answer_id]) < MIN_CLEAN_P and prompt.answer_id != int(clean_logits.argmax()):
+            replaced, replaced_p = lm.tokenizer.decode([prompt.answer_id]), float(probs[prompt.answer_id])
+            log.info("trace of %r: P(%r) = %.3g < %s, tracing the top answer", fact.prompt, replaced, replaced_p,
+                     MIN_CLEAN_P)
+            prompt = _Prompt(prompt.ids, prompt.subject_range, int(clean_logits.argmax()))
         embeddings = get_module(lm.model, lm.spec.embeddings).weight
         noise_std = options.noise_factor * _rows_std(embeddings)
         noise = _noise(prompt, noise_std, embeddings.shape[1], options)
-        clean_p = float(torch.softmax(clean_logits.float(), -1)[prompt.answer_id])
         corrupted_p = _score_cells(lm, prompt, [Cell(())], clean, noise, options)[0]
-        scores = {}
-        for i, kind in enumerate(options.kinds):
-            cells = cells_for(lm.spec, kind, n_layers, len(prompt.ids), window)
-            stage = progress.stage(i / len(options.kinds), (i + 1) / len(options.kinds))
-            flat = _score_cells(lm, prompt, cells, clean, noise, options, stage, kind)
-            scores[kind] = tuple(tuple(flat[row * len(prompt.ids):(row + 1) * len(prompt.ids)])
-                                 for row in range(n_layers))
+        scores = _all_scores(lm, prompt, clean, noise, options, progress, window)
     chosen_kind = "mlp" if "mlp" in scores else "state"
-    last = prompt.subject_range[1] - 1
-    column = [row[last] for row in scores[chosen_kind]]
+    column = [row[prompt.subject_range[1] - 1] for row in scores[chosen_kind]]
     tokens = tuple(lm.tokenizer.decode([t]) for t in prompt.ids)
     return TraceResult(fact.prompt, fact.subject, lm.tokenizer.decode([prompt.answer_id]), prompt.answer_id,
-                       tokens, prompt.subject_range, n_layers, clean_p, corrupted_p, scores,
-                       column.index(max(column)), chosen_kind, window, noise_std, options.samples)
+                       tokens, prompt.subject_range, n_layers, float(probs[prompt.answer_id]), corrupted_p, scores,
+                       column.index(max(column)), chosen_kind, window, noise_std, options.samples,
+                       replaced, replaced_p)
+
+
+def _all_scores(lm: LoadedModel, prompt: _Prompt, clean: dict, noise, options: TraceOptions, progress: Progress,
+                window: int) -> dict[str, tuple[tuple[float, ...], ...]]:
+    scores = {}
+    for i, kind in enumerate(options.kinds):
+        cells = cells_for(lm.spec, kind, lm.info.layers, len(prompt.ids), window)
+        stage = progress.stage(i / len(options.kinds), (i + 1) / len(options.kinds))
+        flat = _score_cells(lm, prompt, cells, clean, noise, options, stage, kind)
+        scores[kind] = tuple(tuple(flat[row * len(prompt.ids):(row + 1) * len(prompt.ids)])
+                             for row in range(lm.info.layers))
+    return scores
 
 
 def _rows_std(weight, rows: int = 4096) -> float:

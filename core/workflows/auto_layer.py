@@ -8,7 +8,8 @@ The traced layer is the argmax of the MLP restoration effect at the subject's la
 - MEMIT: ``layers`` = a window as wide as the preset's (or the given) window, ending at
   the traced layer (as MEMIT's window ends at ROME's layer), shifted to fit the model.
 
-A trace whose largest effect is below ``MIN_EFFECT`` says nothing about the layer (on the
+A trace whose largest effect is below ``MIN_EFFECT``, or whose clean P(answer) is below
+``MIN_CLEAN_P``, says nothing about the layer (on the
 demo model: multi-token subjects such as "Papua New Guinea", recalled before their last
 token): such a fact keeps the preset's layer and votes for nothing.
 
@@ -29,7 +30,7 @@ from typing import Any
 
 from core.facts.fact import Fact
 from core.methods import get_method
-from core.metrics.tracing import TraceOptions, trace_fact
+from core.metrics.tracing import MIN_CLEAN_P, MIN_EFFECT, TraceOptions, trace_fact
 from core.model.loading import LoadedModel
 from core.util.progress import Progress, silent
 from core.workflows.editing import compute_edit
@@ -41,7 +42,6 @@ __all__ = ["AUTO", "AUTO_METHODS", "AutoLayerChoice", "TraceCache", "auto_layer_
 log = logging.getLogger(__name__)
 
 AUTO = "auto"
-MIN_EFFECT = 0.05  # below this indirect effect (in probability) a trace picks no layer
 
 
 @dataclass(frozen=True)
@@ -120,7 +120,8 @@ def traced_layers(lm: LoadedModel, facts: Sequence[Fact], cache: TraceCache | No
             continue
         stage = progress.stage(i / len(facts), (i + 1) / len(facts))
         result = trace_fact(lm, fact, options or TraceOptions(kinds=("mlp",)), stage)
-        informative = result.chosen_effect >= min_effect
+        # min_effect <= 0 accepts any trace (random test models know nothing)
+        informative = result.chosen_effect >= min_effect and (result.clean_p >= MIN_CLEAN_P or min_effect <= 0)
         if informative and cache is not None:
             cache.put(lm.info.fingerprint, key, result.chosen_layer)
         layers.append(result.chosen_layer if informative else None)

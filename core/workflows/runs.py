@@ -80,7 +80,8 @@ def _overall_verdict(method: str, records: Sequence[FactRecord]) -> dict[str, An
     verdict = edit_verdict(method, [r.fact.id for r in records], [r.pre.facts[0].summary() for r in records],
                            [r.post.facts[0].summary() for r in records])
     counts = {v: sum(f.verdict == v for f in verdict.facts) for v in VERDICTS}
-    return {"verdict": verdict.verdict, "summary": verdict.summary, "counts": counts, "advice": list(verdict.advice)}
+    return {"verdict": verdict.verdict, "summary": verdict.summary, "counts": counts, "advice": list(verdict.advice),
+            "advice_templates": list(verdict.advice_templates)}
 
 
 def build_report(lm: LoadedModel, method: str, hparams: Mapping[str, Any], mode: str,

@@ -5,8 +5,9 @@ reporting each step through ``Progress`` (``loss``, ``edit_nll``, ``edit_acc``, 
 as values for live curves) and checking for a cancel before each step. Every
 ``save_every`` steps and at the end it writes the checkpoint (``core.methods.editor_ckpt``:
 editor and optimiser state, the record with the model's fingerprint, the data's hash, the
-hyperparameters, library versions, losses and validation figures) atomically, so a cancel
-or a crash leaves the last checkpoint whole. ``resume`` continues from the checkpoint at
+hyperparameters, library versions, losses and validation figures) atomically, so a crash
+leaves the last checkpoint whole; a cancel first saves one at the last finished step, so
+no finished step is lost. ``resume`` continues from the checkpoint at
 ``out`` (same model, same data, its hyperparameters); the requests of step k depend on
 (seed, k) alone, so a resumed run sees the same sequence as an uninterrupted one.
 
@@ -43,7 +44,7 @@ from core.methods.editor_ckpt import (
 )
 from core.methods.hparams import as_dict
 from core.model.loading import LoadedModel
-from core.util.progress import Progress, RateMeter, silent
+from core.util.progress import Cancelled, Progress, RateMeter, silent
 
 log = logging.getLogger(__name__)
 
@@ -137,6 +138,15 @@ def _validation(lm, method, editor, hp, val, step: int, total: int, progress: Pr
     return figures
 
 
+def _save(out: Path, record: EditorRecord, state: dict, step: int, started: float, editor, optimizer) -> EditorRecord:
+    """Write the checkpoint at ``step`` (atomically); its record."""
+    state["seconds"] = round(time.perf_counter() - started, 2)
+    record = dataclasses.replace(record, step=step, losses=tuple(state["losses"]),
+                                 validation=tuple(state["validation"]), seconds=state["seconds"])
+    save_checkpoint(out, Checkpoint(record, editor.state_dict(), optimizer.state_dict()))
+    return record
+
+
 def train_editor(lm: LoadedModel, method_name: str, facts: Sequence[Fact], val_facts: Sequence[Fact] = (),
                  options: TrainOptions | None = None, out: Path | None = None,
                  overrides: Mapping[str, Any] | None = None, progress: Progress | None = None) -> TrainResult:
@@ -154,22 +164,27 @@ def train_editor(lm: LoadedModel, method_name: str, facts: Sequence[Fact], val_f
     resumed_from, val = record.step, list(val_facts)[: options.val_size]
     state = {"losses": list(record.losses), "validation": list(record.validation), "seconds": record.seconds}
     started, meter = time.perf_counter() - record.seconds, RateMeter(options.steps, "steps", "step", start=record.step)
-    for step in range(record.step + 1, options.steps + 1):
-        progress.check()
-        optimizer.zero_grad(set_to_none=True)
-        figures = method.train_step(lm, editor, method.batch(facts, step - 1, hp), hp)
-        optimizer.step()
-        state["losses"].append(round(figures["loss"], 6))
-        progress.report(step, options.steps, f"{method.name}: loss {figures['loss']:.4f} · {meter.text(step)}",
-                        **figures, **meter.values(step))
-        done = step == options.steps
-        if val and (done or step % options.val_every == 0):
-            state["validation"].append(_validation(lm, method, editor, hp, val, step, options.steps, progress))
-        if done or step % options.save_every == 0:
-            state["seconds"] = round(time.perf_counter() - started, 2)
-            record = dataclasses.replace(record, step=step, losses=tuple(state["losses"]),
-                                         validation=tuple(state["validation"]), seconds=state["seconds"])
-            save_checkpoint(out, Checkpoint(record, editor.state_dict(), optimizer.state_dict()))
+    completed = record.step
+    try:
+        for step in range(record.step + 1, options.steps + 1):
+            progress.check()
+            optimizer.zero_grad(set_to_none=True)
+            figures = method.train_step(lm, editor, method.batch(facts, step - 1, hp), hp)
+            optimizer.step()
+            state["losses"].append(round(figures["loss"], 6))
+            completed = step
+            progress.report(step, options.steps, f"{method.name}: loss {figures['loss']:.4f} · {meter.text(step)}",
+                            **figures, **meter.values(step))
+            done = step == options.steps
+            if val and (done or step % options.val_every == 0):
+                state["validation"].append(_validation(lm, method, editor, hp, val, step, options.steps, progress))
+            if done or step % options.save_every == 0:
+                record = _save(out, record, state, step, started, editor, optimizer)
+    except Cancelled:
+        if completed > record.step:  # the steps since the last checkpoint are kept, not lost
+            _save(out, record, state, completed, started, editor, optimizer)
+            log.info("%s: cancelled; checkpoint saved at step %d", method.name, completed)
+        raise
     if resumed_from >= options.steps:  # nothing ran (already trained that far)
         log.info("%s: %s already has %d steps", method.name, out, record.step)
     return TrainResult(out, record, resumed_from)

@@ -73,7 +73,8 @@ class Verdict:
     verdict: str
     facts: tuple[FactVerdict, ...]
     summary: str
-    advice: tuple[str, ...] = ()
+    advice: tuple[str, ...] = ()  # phrased for the CLI (CLI_TERMS)
+    advice_templates: tuple[str, ...] = ()  # the same with {term} placeholders: ``phrase_advice``
 
     @property
     def took(self) -> bool:
@@ -81,7 +82,7 @@ class Verdict:
 
     def to_dict(self) -> dict[str, Any]:
         return {"verdict": self.verdict, "summary": self.summary, "advice": list(self.advice),
-                "facts": [f.to_dict() for f in self.facts]}
+                "advice_templates": list(self.advice_templates), "facts": [f.to_dict() for f in self.facts]}
 
 
 def _check(metric: str, value: float | None, bound: float) -> Check:
@@ -152,8 +153,27 @@ def _check_text(check: Mapping[str, Any], fact_id: str) -> str:
     return f"{fact_id[:8]} {text}" if fact_id else text
 
 
+# Advice names controls as {placeholders}; each interface phrases them in its own terms.
+CLI_TERMS: Mapping[str, str] = {"layer_auto": "--layer auto", "tune": "factsmith tune"}
+
+
+def phrase_advice(verdict: Mapping[str, Any], terms: Mapping[str, str]) -> list[str]:
+    """A stored verdict's advice in an interface's ``terms`` (keys as in ``CLI_TERMS``); a
+    verdict stored before templates existed has its CLI terms replaced."""
+    templates = verdict.get("advice_templates")
+    if templates is not None:
+        return [t.format_map({**CLI_TERMS, **terms}) for t in templates]
+    said = []
+    for tip in verdict.get("advice") or []:
+        for key, cli in CLI_TERMS.items():
+            tip = tip.replace(cli, terms.get(key, cli))
+        said.append(tip)
+    return said
+
+
 def advice_for(method: str, facts: Sequence[FactVerdict]) -> tuple[str, ...]:
-    """What to try next, from what went wrong; nothing when every fact took."""
+    """What to try next, from what went wrong, as templates (``phrase_advice``); nothing when
+    every fact took."""
     kinds = {f.verdict for f in facts}
     tips: list[str] = []
     if FAILED in kinds:
@@ -169,19 +189,19 @@ _OUT_OF_REACH = ("ROME and MEMIT rewrite what the model recalls about the subjec
                  "another kind than the relation's usual ones (a city that is no capital) is often out "
                  "of their reach: try FT-M, whose default keeps other knowledge, or GRACE")
 _FAILED_ADVICE: dict[str, list[str]] = {
-    "rome": [_OUT_OF_REACH, "the traced layer (--layer auto)", "more optimisation steps or a larger step "
-             "(v_steps, v_lr)", "a preset tuned on your facts (factsmith tune)"],
-    "memit": [_OUT_OF_REACH, "the traced layers (--layer auto)", "more optimisation steps or a larger step "
-              "(v_steps, v_lr)", "a smaller mom2_weight", "a preset tuned on your facts (factsmith tune)"],
-    "alphaedit": [_OUT_OF_REACH, "the traced layers (--layer auto)", "more optimisation steps or a larger step "
+    "rome": [_OUT_OF_REACH, "the traced layer ({layer_auto})", "more optimisation steps or a larger step "
+             "(v_steps, v_lr)", "a preset tuned on your facts ({tune})"],
+    "memit": [_OUT_OF_REACH, "the traced layers ({layer_auto})", "more optimisation steps or a larger step "
+              "(v_steps, v_lr)", "a smaller mom2_weight", "a preset tuned on your facts ({tune})"],
+    "alphaedit": [_OUT_OF_REACH, "the traced layers ({layer_auto})", "more optimisation steps or a larger step "
                   "(v_steps, v_lr)", "a larger nullspace_threshold (more directions free to change) or a "
                   "smaller l2"],
     "grace": ["more steps or a larger lr for the value (steps, lr)", "another layer (layer)",
-              "a preset tuned on your facts (factsmith tune)"],
+              "a preset tuned on your facts ({tune})"],
     "comeba-hk": [_OUT_OF_REACH, "more optimisation steps or a larger step (v_steps, v_lr)",
                   "a smaller mom2_weight", "a lower threshold_init (the hook layers answer more tokens)"],
     "*": ["more steps or a larger learning rate (steps, lr)", "a looser norm_constraint or a higher "
-          "loss_threshold", "another method: ROME, MEMIT or GRACE", "a preset tuned on your facts (factsmith tune)"],
+          "loss_threshold", "another method: ROME, MEMIT or GRACE", "a preset tuned on your facts ({tune})"],
 }
 _SIDE_EFFECT_ADVICE: dict[str, list[str]] = {
     "ft-m": ["more retain_samples or a larger retain_factor keeps other knowledge",
@@ -203,4 +223,6 @@ def edit_verdict(method: str, fact_ids: Sequence[str], pre: Sequence[Mapping[str
     """The verdict of one edit of ``fact_ids`` from each fact's pre/post summaries, in order."""
     facts = tuple(fact_verdict(f, a, b, rules) for f, a, b in zip(fact_ids, pre, post, strict=True))
     verdict = combine(facts)
-    return Verdict(verdict, facts, _summary(verdict, facts), advice_for(method, facts))
+    templates = advice_for(method, facts)
+    return Verdict(verdict, facts, _summary(verdict, facts), tuple(t.format_map(CLI_TERMS) for t in templates),
+                   templates)

@@ -44,3 +44,28 @@ def test_an_unsigned_patch_needs_the_reviewers_consent(qtbot, tiny_model_dir, tm
     assert "unsigned, applied as you allowed" in window.message.text()
     assert state_fingerprint(load_model(tmp_path / "patched", LoadOptions(device="cpu")).model) == head
     window.close()
+
+
+def test_the_dialog_stays_open_on_a_refusal_in_its_own_terms_and_says_when_applied(qtbot, tiny_model_dir, tmp_path,
+                                                                                  unsigned_patch):
+    from PySide6.QtCore import Qt
+    from PySide6.QtWidgets import QDialogButtonBox
+
+    patch, _ = unsigned_patch
+    window = open_window(qtbot, model_path=tiny_model_dir("gpt2"))
+    dialog = window.open_patch_apply_dialog()
+    dialog.patch.setText(str(patch))
+    dialog.out.setText(str(tmp_path / "patched"))
+    apply = dialog.buttons.button(QDialogButtonBox.StandardButton.Ok)
+    qtbot.mouseClick(apply, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: "Not applied" in dialog.state.text(), timeout=60_000)
+    said = dialog.state.text()
+    assert "--allow-unsigned" not in said and f"tick “{dialog.allow_unsigned.text()}”" in said
+    assert dialog.isVisible() and dialog.patch.text() == str(patch) and dialog.out.text() == str(tmp_path / "patched")
+    qtbot.waitUntil(apply.isEnabled, timeout=5_000)
+    dialog.allow_unsigned.setChecked(True)
+    qtbot.mouseClick(apply, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: not dialog.isVisible(), timeout=120_000)
+    box = window.patch_applied_box
+    assert box.isVisible() and "Applied 2 edit(s)" in box.text() and str(tmp_path / "patched") in box.text()
+    window.close()

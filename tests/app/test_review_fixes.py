@@ -61,7 +61,7 @@ def test_the_commit_gate_and_the_verdict_use_one_threshold(qtbot):
     window = _ready(qtbot)
     assert window.preview_panel.metrics.thresholds["locality"] == DEFAULT_RULES.locality
     dialog = window.open_commit_dialog()
-    assert "the same targets the verdict" in dialog.gate_note.text()
+    assert "the verdict's targets for these two" in dialog.gate_note.text()
     assert "locality ≥ 0.90" in dialog.gate_note.text()
     dialog.thresholds["locality"].setValue(0.8)  # the reviewer's own gate: said, with why it differs
     note = dialog.gate_note.text()

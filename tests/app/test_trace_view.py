@@ -18,8 +18,9 @@ def tiny_gpt2(tiny_model_dir):
     return load_model(tiny_model_dir("gpt2"), LoadOptions(device="cpu"))
 
 
-def test_heatmap_axes_and_chosen_layer_marker(qtbot, tiny_gpt2):
-    result = trace_fact(tiny_gpt2, FACT, TraceOptions(samples=2))
+def test_heatmap_axes_and_chosen_layer_marker(qtbot, demo_lm):
+    result = trace_fact(demo_lm, FACT, TraceOptions(samples=2))
+    assert result.meaningful
     view = TraceView()
     qtbot.addWidget(view)
     view.show_result(result)
@@ -29,7 +30,7 @@ def test_heatmap_axes_and_chosen_layer_marker(qtbot, tiny_gpt2):
     assert np.allclose(image, np.asarray(result.scores["mlp"]).T)
     ticks = view.plot.getAxis("bottom")._tickLevels[0]
     start, end = result.subject_range
-    assert [label for _, label in ticks][start:end] == ["France*"]
+    assert [label.strip("*") for _, label in ticks][start:end] == ["France"]
     x, y = view.marker.getData()
     assert (min(x), min(y)) == (result.subject_last, result.chosen_layer)
     assert f"Chosen layer <b>{result.chosen_layer}</b>" in view.state.text()
@@ -111,3 +112,20 @@ def test_colour_bar_matches_the_cells_and_axes_are_labelled(qtbot, tiny_gpt2):
             got = view.cell_colour(*map(int, cell))
             assert abs(got.red() - expected.red()) + abs(got.green() - expected.green()) <= 6, (kind, cell)
     assert view.colour_bar.getAxis("left").labelText.startswith("P(answer)")
+
+
+def test_trace_of_an_edited_fact_names_the_answer_traced_and_no_fake_layer(qtbot, demo_lm):
+    import dataclasses
+
+    edited = Fact.create(subject="Catania", prompt="Catania can be found in", target_new="Spain",
+                         target_true="Japan")
+    result = trace_fact(demo_lm, edited, TraceOptions(samples=2))
+    view = TraceView()
+    qtbot.addWidget(view)
+    view.show_result(result)
+    assert "'Japan') is only" in view.state.text() and "traced instead" in view.state.text()
+    weak = dataclasses.replace(result, clean_p=0.0)
+    view.show_result(weak)
+    text = view.state.text()
+    assert "No layer chosen" in text and "Chosen layer" not in text and "preset's layer" in text
+    assert view.marked_cell() is None and len(view.marker.getData()[0] or []) == 0

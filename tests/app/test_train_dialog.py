@@ -121,9 +121,11 @@ def test_train_cancel_resume_then_edit_with_the_checkpoint(qtbot, window, strang
     _fill(qtbot, monkeypatch, dialog, train, val, out)
     _start_and_cancel(qtbot, dialog, window)
     saved = read_checkpoint(out, "mend").record.step
-    assert saved >= 2 and saved % 2 == 0
-    assert dialog.state.text() == f"Cancelled: the checkpoint at step {saved} is kept; Resume continues it"
-    assert len(dialog.loss.losses) >= 3 and dialog.bar.value() > 0
+    assert saved >= 3 and len(dialog.loss.losses) == saved, "every finished step is saved on cancel"
+    assert dialog.state.text() == (f"Cancelled after step {saved}: the checkpoint now holds all {saved} steps "
+                                   f"({saved} from this run, saved on cancel); Resume continues it")
+    assert dialog.bar.value() == 0, "no stale progress once cancelled"
+    assert dialog.validation.empty_text() == "", "a validation set was chosen: its figures show"
     assert [s for s, _ in dialog.validation.points["reliability"]][:1] == [3]
     assert dialog.resume_button.isEnabled() and dialog.record.step == saved
     dialog.steps.setValue(saved + 2)
@@ -215,3 +217,30 @@ def test_ke_and_instructedit_train_in_the_dialog_and_edit(qtbot, window, tmp_pat
     assert job.state.value == "done", getattr(window, "last_error", None) and window.last_error.text()
     run = window.ws.runs()[-1]
     assert run.method == method and run.environment["editor_checkpoint"]["path"] == str(out.resolve())
+
+
+def test_without_a_validation_set_the_chart_says_so_and_a_resumed_cancel_counts_its_steps(qtbot, window, tmp_path,
+                                                                                         monkeypatch):
+    train = _write(tmp_path / "train.jsonl", TRAIN)
+    out = tmp_path / "editors" / "noval.safetensors"
+    out.parent.mkdir()
+    train_editor(window.lm, "mend", TRAIN, (), TrainOptions(steps=2, save_every=2), out, FAST)
+    dialog = _open_from_the_method_panel(qtbot, window)
+    _pick(qtbot, monkeypatch, dialog.data, train)
+    dialog.steps.setValue(40)
+    dialog.out.setText(str(out))
+    dialog.inspect_out()
+    assert "No validation set" in dialog.validation.empty_text()
+    _click(qtbot, dialog.resume_button)
+    job = dialog.job
+    with qtbot.waitSignal(job.progressed, timeout=120_000,
+                          check_params_cb=lambda e: e.done >= 5 and "loss" in e.values):
+        pass
+    _click(qtbot, dialog.cancel_button)
+    wait_job(qtbot, job)
+    saved = read_checkpoint(out, "mend").record.step
+    assert saved >= 5
+    assert dialog.state.text() == (f"Cancelled after step {saved}: the checkpoint now holds all {saved} steps "
+                                   f"({saved - 2} from this run, saved on cancel); Resume continues it")
+    assert "No validation set" in dialog.validation.empty_text()
+    window.close()

@@ -69,14 +69,14 @@ def test_ctrl_z_undoes_the_note_and_alt_u_the_decision(qtbot):
     bar = window.review_bar
     assert bar.undo_button.text() == "Undo (Alt+U)" and not bar.undo_button.isEnabled()
     fact_id = click_row(qtbot, window, 0)
-    qtbot.mouseClick(bar.buttons["approve"], Qt.MouseButton.LeftButton)
-    assert window.ws.fact(fact_id).status == "approved"
-    assert bar.undo_button.text() == "Undo approved United Kingdom (Alt+U)"
+    qtbot.mouseClick(bar.buttons["rework"], Qt.MouseButton.LeftButton)  # approving needs a preview first
+    assert window.ws.fact(fact_id).status == "needs-rework"
+    assert bar.undo_button.text() == "Undo needs-rework United Kingdom (Alt+U)"
     bar.note.setFocus()
     qtbot.keyClicks(bar.note, "typo")
     qtbot.keyClick(bar.note, Qt.Key.Key_Z, CTRL)
     assert bar.note.text() != "typo", "Ctrl+Z undid the typing"
-    assert window.ws.fact(fact_id).status == "approved", "…and not the decision"
+    assert window.ws.fact(fact_id).status == "needs-rework", "…and not the decision"
     qtbot.keyClick(bar.note, Qt.Key.Key_U, ALT)
     qtbot.waitUntil(lambda: window.ws.fact(fact_id).status == "pending", timeout=2_000)
     assert bar.undo_button.text() == "Undo (Alt+U)" and not bar.undo_button.isEnabled()

@@ -112,7 +112,7 @@ def test_resume_continues_from_the_saved_step_as_if_never_stopped(tiny_lm, tmp_p
                      tmp_path / "split.safetensors", FAST)
 
 
-def test_cancel_leaves_the_last_checkpoint_intact(tiny_lm, tmp_path):
+def test_cancel_saves_the_checkpoint_at_the_last_finished_step(tiny_lm, tmp_path):
     lm = tiny_lm("gpt2")
     out = tmp_path / "mend.safetensors"
     progress = Progress()
@@ -124,7 +124,7 @@ def test_cancel_leaves_the_last_checkpoint_intact(tiny_lm, tmp_path):
     watched = Progress(on_report, progress._cancel)
     with pytest.raises(Cancelled):
         _train(lm, out, steps=10, progress=watched, save_every=2)
-    assert read_checkpoint(out, "mend", lm.info.fingerprint).record.step == 2
+    assert read_checkpoint(out, "mend", lm.info.fingerprint).record.step == 3, "step 3 finished: saved on cancel"
     assert [p.name for p in tmp_path.iterdir() if p.name.endswith(".tmp")] == []
 
 

@@ -99,3 +99,20 @@ def test_a_run_records_the_checkpoint_that_made_it(tiny_lm, tiny_model_dir, tmp_
         assert direct.environment["editor_checkpoint"] == used, "recorded however the run was stored"
         ft = compute_edit(lm, [FACT], "ft-m", overrides={"steps": "1"}, preview_tokens=0)
         assert "editor_checkpoint" not in ws.record_outcome(ft).environment
+
+
+def test_a_cancel_saves_the_checkpoint_at_the_last_finished_step(tiny_lm, tmp_path):
+    from core.util.progress import Cancelled
+
+    lm, out = tiny_lm("gpt2"), tmp_path / "cancelled.safetensors"
+
+    def stop_after_five(event) -> None:
+        if "loss" in event.values and event.done == 5:
+            progress.cancel()
+
+    progress = Progress(stop_after_five)
+    options = TrainOptions(steps=40, save_every=4, val_every=100)
+    with pytest.raises(Cancelled):
+        train_editor(lm, "mend", TRAIN, (), options, out, FAST, progress)
+    record = read_checkpoint(out, "mend").record
+    assert record.step == 5 and len(record.losses) == 5, "step 5 was finished: not lost to the checkpoint of step 4"

@@ -52,3 +52,18 @@ def test_a_computed_edit_carries_its_verdict(tiny_lm):
     assert outcome.verdict.verdict == FAILED
     assert outcome.metrics()["verdict"]["verdict"] == FAILED
     assert outcome.to_dict()["metrics"]["verdict"]["summary"].startswith("failed: reliability")
+
+
+def test_advice_is_phrased_by_each_interface_in_its_own_terms():
+    from core.workflows.verdict import CLI_TERMS, phrase_advice
+
+    failed = edit_verdict("rome", ["a"], [PRE], [{**PRE, "reliability": 0.1}])
+    cli = " ".join(failed.advice)
+    assert "--layer auto" in cli and "factsmith tune" in cli and "{" not in cli
+    gui = {"layer_auto": "type auto in the layer field", "tune": "the Tune preset… button"}
+    said = " ".join(phrase_advice(failed.to_dict(), gui))
+    assert "type auto in the layer field" in said and "Tune preset…" in said
+    assert "--layer" not in said and "factsmith tune" not in said
+    old = {"advice": list(failed.advice)}  # stored before the advice had templates
+    assert phrase_advice(old, gui) == phrase_advice(failed.to_dict(), gui)
+    assert phrase_advice(failed.to_dict(), CLI_TERMS) == list(failed.advice)
