@@ -60,6 +60,11 @@ def confirm_box(parent: QWidget | None, title: str, text: str, on_yes) -> QMessa
     box = QMessageBox(QMessageBox.Icon.Question, title, text, yes | cancel, parent)
     box.setObjectName("confirm-dialog")
     box.setDefaultButton(cancel)
-    box.buttonClicked.connect(lambda button: box.standardButton(button) == yes and on_yes())
+
+    def clicked(button) -> None:  # returns None: PySide6 6.12 mis-counts a slot's bool result
+        if box.standardButton(button) == yes:
+            on_yes()
+
+    box.buttonClicked.connect(clicked)
     box.open()
     return box

@@ -15,6 +15,7 @@ from app.logfile import start_logging
 from app.menus import build_menus
 from app.session import Session
 from app.settings import AppSettings
+from app.slots import no_result
 from app.warmup import warm_up
 from app.widgets.elided_label import ElidedLabel
 from app.widgets.fact_editor import FactEditor
@@ -133,7 +134,7 @@ class MainWindow(WindowActions, QMainWindow):
         self.method_panel.tune_requested.connect(lambda method: tune_preset(self, method))
         self.method_panel.train_requested.connect(lambda method: open_train_dialog(self, method))
         self.preview_panel.preview_requested.connect(self.preview_selected)
-        self.review_bar.decided.connect(self.review_selected)
+        self.review_bar.decided.connect(no_result(self.review_selected))
         self.review_bar.undo_requested.connect(self.undo_review)
         self.prompt_panel.submitted.connect(self.generate)
         self.trace_view.trace_requested.connect(lambda: trace_selected(self))

@@ -19,12 +19,13 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
 )
 
+from app.slots import no_result
 from app.window_train import open_train_dialog
 
 
 def _action(menu: QMenu, text: str, slot, shortcut: str | QKeySequence.StandardKey | None = None) -> QAction:
     action = menu.addAction(text)
-    action.triggered.connect(lambda _=False: slot())
+    action.triggered.connect(lambda _=False: no_result(slot)())
     if shortcut is not None:
         action.setShortcut(QKeySequence(shortcut))
     return action

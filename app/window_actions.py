@@ -296,7 +296,7 @@ class WindowActions(HistoryActions):
         self.preview_panel.track(job)
         self.preview_panel.showing.setText(f"Showing: {self._running_preview} — running…")
         job.finished.connect(self.method_panel.update_stats_status)  # the preview may have computed them
-        job.finished.connect(lambda: job.state.value == "done" and self.show_selected_run())
+        job.finished.connect(lambda: None if job.state.value != "done" else self.show_selected_run())
         return self._report_failure(job, "The preview failed")
 
     def review_selected(self, decision: str, note: str = "") -> bool:

@@ -12,6 +12,7 @@ from app.dialogs.patch_apply_dialog import PatchApplyDialog
 from app.errors import confirm_box
 from app.jobs import Job
 from app.ledger_views import HistoryView
+from app.slots import no_result
 from app.widgets.history_panel import detail_html, diff_html
 from core import DEFAULT_THRESHOLDS, LedgerError
 
@@ -210,7 +211,7 @@ class HistoryActions:
         job.succeeded.connect(done)
         if dialog is not None:
             job.failed.connect(dialog.show_failure)
-            job.finished.connect(dialog.ready)  # Apply again after a refusal or a cancel
+            job.finished.connect(no_result(dialog.ready))  # Apply again after a refusal or a cancel
             return job
         return self._report_failure(job, "Could not apply the patch")
 

@@ -33,6 +33,7 @@ from PySide6.QtWidgets import (
 
 from app.errors import confirm_box
 from app.jobs import Job
+from app.slots import no_result
 from app.widgets.facts_file_field import FactsFileField
 from app.widgets.loss_curve import LossCurve
 from app.widgets.validation_curve import ValidationCurve
@@ -62,7 +63,7 @@ def _button(text: str, slot, tip: str = "") -> QPushButton:
     button = QPushButton(text)
     button.setAutoDefault(False)  # Enter in a field starts nothing
     button.setToolTip(tip)
-    button.clicked.connect(lambda _=False: slot())
+    button.clicked.connect(lambda _=False: no_result(slot)())
     return button
 
 

@@ -18,6 +18,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.slots import no_result
 from app.widgets.model_summary import ModelSummary
 from core import DTYPES, LoadOptions, check_memory
 from core import LoadedModel as _LoadedModel
@@ -58,7 +59,7 @@ class ModelPanel(QGroupBox):
         self.summary.setFlat(True)
         self._layout()
         for signal in (self.folder.currentTextChanged, self.device.currentTextChanged, self.dtype.currentTextChanged):
-            signal.connect(lambda _: self.update_estimate())
+            signal.connect(lambda _: no_result(self.update_estimate)())
 
     def _layout(self) -> None:
         folder_row = QHBoxLayout()

@@ -193,7 +193,7 @@ def test_cli_trains_and_edits(tiny_model_dir, tmp_path, capsys):
     assert report["method"] == "instructedit" and len(report["edits"]) == len(TRAIN)
 
 
-def test_cancel_leaves_the_model_and_the_last_checkpoint_unchanged(tiny_lm, tmp_path):
+def test_cancel_leaves_the_model_unchanged_and_saves_the_last_finished_step(tiny_lm, tmp_path):
     lm = tiny_lm("gpt2")
     before, out = state_fingerprint(lm.model), tmp_path / "ie.safetensors"
     progress = Progress()
@@ -206,7 +206,7 @@ def test_cancel_leaves_the_model_and_the_last_checkpoint_unchanged(tiny_lm, tmp_
         train_editor(lm, "instructedit", TRAIN, (), TrainOptions(steps=10, save_every=2, val_every=100), out, FAST,
                      Progress(on_report, progress._cancel))
     assert state_fingerprint(lm.model) == before
-    assert read_checkpoint(out, "instructedit", lm.info.fingerprint).record.step == 2
+    assert read_checkpoint(out, "instructedit", lm.info.fingerprint).record.step == 3, "step 3 finished: saved on cancel"
     cancelled = Progress()
     cancelled.cancel()
     with pytest.raises(Cancelled):

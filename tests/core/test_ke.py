@@ -205,7 +205,7 @@ def test_cli_trains_and_edits_with_the_checkpoint(tiny_model_dir, tmp_path, caps
     assert report["method"] == "ke" and len(report["edits"]) == len(TRAIN)
 
 
-def test_cancel_leaves_the_model_and_the_last_checkpoint_unchanged(tiny_lm, tmp_path):
+def test_cancel_leaves_the_model_unchanged_and_saves_the_last_finished_step(tiny_lm, tmp_path):
     from core.util.progress import Cancelled
 
     lm = tiny_lm("llama")
@@ -220,7 +220,7 @@ def test_cancel_leaves_the_model_and_the_last_checkpoint_unchanged(tiny_lm, tmp_
         train_editor(lm, "ke", TRAIN, (), TrainOptions(steps=10, save_every=2, val_every=100), out, FAST,
                      Progress(on_report, progress._cancel))
     assert state_fingerprint(lm.model) == before
-    assert read_checkpoint(out, "ke", lm.info.fingerprint).record.step == 2
+    assert read_checkpoint(out, "ke", lm.info.fingerprint).record.step == 3, "step 3 finished: saved on cancel"
     assert [p.name for p in tmp_path.iterdir() if p.name.endswith(".tmp")] == []
     cancelled = Progress()
     cancelled.cancel()
