@@ -67,7 +67,7 @@ from core.edit.hooklayers import TEMPORARY, HookStep, calibrating, fresh, hooks_
 from core.facts.fact import Fact
 from core.methods.base import EditError
 from core.methods.hparams import as_dict
-from core.methods.memit import keys_and_residuals, layer_updates, low_rank_update
+from core.methods.memit import keys_and_residuals, layer_statistics, layer_updates, low_rank_update
 from core.methods.presets import preset_values
 from core.methods.stats import StatsError, StatsSource, StatsSpec, layer_covariances
 from core.methods.values import KL_DIRECTIONS
@@ -115,10 +115,7 @@ class ComebaMethod:
         return COMEBAHParams(**preset_values(self.name, lm))
 
     def statistics(self, lm: LoadedModel, hparams: COMEBAHParams) -> tuple[StatsSpec, ...]:
-        if hparams.mom2_weight == 0:
-            return ()
-        source = StatsSource(hparams.stats_source, hparams.stats_seed)
-        return tuple(StatsSpec(layer, source, hparams.stats_tokens) for layer in resolve_layers(lm, hparams))
+        return layer_statistics(lm, hparams)
 
     def compute(self, lm: LoadedModel, facts: Sequence[Fact], hparams: COMEBAHParams | None = None,
                 progress: Progress | None = None) -> Delta:

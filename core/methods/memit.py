@@ -116,6 +116,15 @@ class _Targets:
     results: tuple[dict, ...]
 
 
+def layer_statistics(lm: LoadedModel, hparams) -> tuple[StatsSpec, ...]:
+    """The covariance each edited layer needs (none when mom2_weight is 0): MEMIT's, and
+    COMEBA-HK's, which weighs the same statistics."""
+    if hparams.mom2_weight == 0:
+        return ()
+    source = StatsSource(hparams.stats_source, hparams.stats_seed)
+    return tuple(StatsSpec(layer, source, hparams.stats_tokens) for layer in resolve_layers(lm, hparams))
+
+
 class MemitMethod:
     name = "memit"
     hparams_class = MEMITHParams
@@ -125,10 +134,7 @@ class MemitMethod:
         return MEMITHParams(**preset_values(self.name, lm))
 
     def statistics(self, lm: LoadedModel, hparams: MEMITHParams) -> tuple[StatsSpec, ...]:
-        if hparams.mom2_weight == 0:
-            return ()
-        source = StatsSource(hparams.stats_source, hparams.stats_seed)
-        return tuple(StatsSpec(layer, source, hparams.stats_tokens) for layer in resolve_layers(lm, hparams))
+        return layer_statistics(lm, hparams)
 
     def compute(self, lm: LoadedModel, facts: Sequence[Fact], hparams: MEMITHParams | None = None,
                 progress: Progress | None = None) -> Delta:

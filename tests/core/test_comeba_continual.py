@@ -12,42 +12,11 @@ from __future__ import annotations
 
 import pytest
 
-from core.util.paths import demo_model_dir
+from tests.core.test_alphaedit_continual import continual  # the same schedule and measures
 
 pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("one_torch_thread")]
 
-EDITS = 50  # 5 consecutive batches of 10 (the bench runs 100)
-BATCH = 10
-
-
-def continual(method: str) -> dict[str, float]:
-    """Retention and locality after EDITS requests edited BATCH at a time; the model is
-    restored exactly afterwards (asserted)."""
-    from core.demo_build.lifelong import evaluation_requests
-    from core.edit.deltas import apply_delta, revert_delta
-    from core.facts.fact import fact_from_dict
-    from core.methods import get_method
-    from core.metrics.evaluation import capture_reference, evaluate
-    from core.model.fingerprint import state_fingerprint
-    from core.model.loading import LoadOptions, load_model
-
-    lm = load_model(demo_model_dir(), LoadOptions(device="cpu"))
-    facts = [fact_from_dict(r) for r in evaluation_requests(demo_model_dir(), EDITS, 2024)]
-    edit, hp = get_method(method), get_method(method).preset(lm)
-    before, reference = state_fingerprint(lm.model), capture_reference(lm, facts)
-    receipts = []
-    try:
-        for start in range(0, len(facts), BATCH):
-            receipts.append(apply_delta(lm.model, edit.compute(lm, facts[start:start + BATCH], hp)))
-        report = evaluate(lm, facts, reference=reference, protocols=("teacher_forced",))
-    finally:
-        for receipt in reversed(receipts):
-            revert_delta(lm.model, receipt)
-    assert state_fingerprint(lm.model) == before
-    reliability = [m.teacher_forced.reliability for m in report.facts]
-    earlier = reliability[:-BATCH]
-    return {"retention": sum(earlier) / len(earlier), "locality": report.summary()["locality"]}
-
+BATCH = 10  # 5 consecutive batches (test_alphaedit_continual.EDITS = 50; the bench runs 100)
 
 
 # Issue 16's floors for COMEBA-HK (100 batches of 10: retention >= 0.8, locality >= 0.9, both
@@ -60,7 +29,7 @@ RETENTION_SLACK = 0.05
 
 
 def test_comeba_consecutive_batches_hold_and_stay_local():
-    comeba, memit = continual("comeba-hk"), continual("memit")
+    comeba, memit = continual("comeba-hk", BATCH), continual("memit", BATCH)
     for key, floor in BOUNDS.items():
         assert comeba[key] >= floor, (key, comeba, memit)
     assert comeba["locality"] > memit["locality"], (comeba, memit)
