@@ -132,3 +132,17 @@ def test_trained_editors_table_curves_and_json(tmp_path):
     (run,) = json.loads(data.read_text())
     assert run["requests"] == 8 and run["peak_mb"] > 0 and set(run["figures"]["all"]) == {
         "reliability", "generality", "locality"}
+
+
+def test_device_paths_checks_state_on_the_cpu(tmp_path):
+    out = run_bench("device_paths.py", "--device", "cpu", "--methods", "grace,ft-l", "--facts", "1",
+                    cache=tmp_path / "cache")
+    rows = [line for line in out.splitlines() if line.startswith("| grace") or line.startswith("| ft-l")]
+    assert len(rows) == 2 and all(row.rstrip().endswith("| exact |") for row in rows)
+    assert json.loads(next((tmp_path / "results").glob("device_paths-*.json")).read_text())["figures"][0]["device"]
+
+
+def test_device_paths_fails_when_a_method_errors(tmp_path):
+    done = bench_process("device_paths.py", "--device", "cpu", "--methods", "no-such-method", "--facts", "1",
+                         cache=tmp_path / "cache")
+    assert done.returncode == 1 and "| no-such-method |" in done.stdout and "ERROR" in done.stdout
