@@ -174,18 +174,11 @@ def next_codebooks(model, delta: Delta) -> dict[str, Any]:
 def install_codebooks(model, codebooks: Mapping[str, Any]) -> dict[str, Any]:
     """Install the codebooks, all or none; how to undo each."""
     from core.edit.adaptors import registry, undo_of
+    from core.edit.sidestate import set_all_or_none
 
     if not codebooks:
         return {}
-    reg = registry(model)
-    before = {module: reg.get(module) for module in codebooks}
-    try:
-        for module, state in codebooks.items():
-            reg.set(module, state)
-    except BaseException:
-        for module, state in before.items():
-            reg.set(module, state)
-        raise
+    before = set_all_or_none(registry(model), codebooks)
     return {module: undo_of(state) for module, state in before.items()}
 
 

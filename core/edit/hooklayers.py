@@ -29,7 +29,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from core.edit.sidestate import attached, states_digest
+from core.edit.sidestate import attached, set_all_or_none, states_digest
 
 ATTR = "_factsmith_hook_layers"
 VALIDATED, TEMPORARY = "validated", "temporary"
@@ -324,13 +324,4 @@ def install(model, states: Mapping[str, HookState]) -> dict[str, HookState | Non
     """Install the states, all or none; the ones they replaced (None: none)."""
     if not states:
         return {}
-    reg = registry(model)
-    before = {param: reg.get(param) for param in states}
-    try:
-        for param, state in states.items():
-            reg.set(param, state)
-    except BaseException:
-        for param, state in before.items():
-            reg.set(param, state)
-        raise
-    return before
+    return set_all_or_none(registry(model), states)

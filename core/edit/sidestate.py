@@ -22,6 +22,20 @@ def attached(model, attr: str, make: Callable[[], T], create: bool) -> T | None:
     return found
 
 
+def set_all_or_none(registry, states: Mapping[str, Any]) -> dict[str, Any]:
+    """``registry.set(name, state)`` for every state; when one fails, every one is set back as it
+    was. The states they replaced (None: none)."""
+    before = {name: registry.get(name) for name in states}
+    try:
+        for name, state in states.items():
+            registry.set(name, state)
+    except BaseException:
+        for name, state in before.items():
+            registry.set(name, state)
+        raise
+    return before
+
+
 def states_digest(tag: bytes, digests: Mapping[str, str]) -> str | None:
     """One hash of every named state's digest, or None when there are none (so the fingerprints
     of models without this side state stay as they were)."""
