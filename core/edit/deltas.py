@@ -192,7 +192,6 @@ def _restore(params: dict[str, Any], originals: Mapping[str, Any]) -> None:
 
 def revert_delta(model, applied: AppliedDelta) -> None:
     """Put back the exact original weights; refuses if they changed since the apply."""
-    from core.edit.adaptors import AdaptorError, registry, undone
     from core.edit.hookdeltas import check_unchanged
     from core.edit.hooklayers import HookLayerError
     from core.edit.hooklayers import install as install_hooks
@@ -205,17 +204,7 @@ def revert_delta(model, applied: AppliedDelta) -> None:
                 f"{name} changed after this {applied.delta.method} delta was applied; "
                 "revert the later edits first"
             )
-    reg = registry(model, create=bool(applied.codebooks_written))
-    previous = {}
-    for module, expected in applied.codebooks_written.items():
-        state = reg.get(module)
-        if state is None or state.digest() != expected:
-            raise DeltaError(f"the codebook adaptor on {module} changed after this {applied.delta.method} delta "
-                             "was applied; revert the later edits first")
-        try:
-            previous[module] = undone(state, applied.codebooks_before[module])
-        except AdaptorError as exc:
-            raise DeltaError(f"cannot revert this {applied.delta.method} delta: {exc}") from None
+    reg, previous = _codebooks_before(model, applied)
     try:
         mem = checked_memory(model, applied.keys_written)
         check_unchanged(model, applied.hooks_written)
@@ -233,6 +222,25 @@ def revert_delta(model, applied: AppliedDelta) -> None:
         from core.edit.repository import repository as live_repository
 
         live_repository(model).set(repository)
+
+
+def _codebooks_before(model, applied: AppliedDelta) -> tuple[Any, dict[str, Any]]:
+    """The adaptor registry, and each codebook the apply wrote as it was before; DeltaError when
+    one changed since."""
+    from core.edit.adaptors import AdaptorError, registry, undone
+
+    reg = registry(model, create=bool(applied.codebooks_written))
+    previous = {}
+    for module, expected in applied.codebooks_written.items():
+        state = reg.get(module)
+        if state is None or state.digest() != expected:
+            raise DeltaError(f"the codebook adaptor on {module} changed after this {applied.delta.method} delta "
+                             "was applied; revert the later edits first")
+        try:
+            previous[module] = undone(state, applied.codebooks_before[module])
+        except AdaptorError as exc:
+            raise DeltaError(f"cannot revert this {applied.delta.method} delta: {exc}") from None
+    return reg, previous
 
 
 def _repository_without(model, applied: AppliedDelta):
