@@ -22,6 +22,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from core.edit.sidestate import attached, read_side_file, save_side_file, states_digest
+
 ATTR = "_factsmith_adaptors"
 FILE_NAME = "factsmith_adaptors.safetensors"  # written next to the weights of a saved folder
 _FORMAT = "factsmith-adaptors"
@@ -231,11 +233,7 @@ def _deferral_hook(live: _Live):
 
 def registry(model, create: bool = True) -> AdaptorRegistry | None:
     """The model's adaptor registry (made on first use when ``create``)."""
-    found = model.__dict__.get(ATTR)
-    if found is None and create:
-        found = AdaptorRegistry(model)
-        object.__setattr__(model, ATTR, found)  # a plain attribute, not a submodule or buffer
-    return found
+    return attached(model, ATTR, lambda: AdaptorRegistry(model), create)
 
 
 def live_states(model) -> dict[str, CodebookState]:
@@ -246,13 +244,7 @@ def live_states(model) -> dict[str, CodebookState]:
 
 def adaptor_digest(model) -> str | None:
     """One hash of all codebooks, or None when the model has none (so fingerprints stay as before)."""
-    states = live_states(model)
-    if not states:
-        return None
-    h = hashlib.sha256(b"factsmith-adaptors\n")
-    for name, state in states.items():
-        h.update(f"{name}\0{state.digest()}\n".encode())
-    return h.hexdigest()
+    return states_digest(b"factsmith-adaptors\n", {name: s.digest() for name, s in live_states(model).items()})
 
 
 @contextmanager
@@ -281,33 +273,20 @@ def state_from_tensors(module: str, tensors: Mapping[str, Any], labels) -> Codeb
 
 def save_adaptors(model, folder: Path) -> Path | None:
     """Write the model's codebooks to ``folder/FILE_NAME``; nothing when it has none."""
-    from safetensors.torch import save_file
-
     states = live_states(model)
     if not states:
         return None
-    tensors = {k: v.contiguous() for s in states.values() for k, v in s.tensors().items()}
+    tensors = {k: v for s in states.values() for k, v in s.tensors().items()}
     labels = {name: list(s.labels) for name, s in states.items()}
-    path = Path(folder) / FILE_NAME
-    save_file(tensors, str(path), metadata={"format": _FORMAT, "labels": json.dumps(labels)})
-    return path
+    return save_side_file(folder, FILE_NAME, tensors, {"format": _FORMAT, "labels": json.dumps(labels)})
 
 
 def load_adaptors(model, folder: Path) -> int:
     """Install the codebooks saved in ``folder`` (if any) on the model; the number of modules."""
-    from safetensors import safe_open
-
-    path = Path(folder) / FILE_NAME
-    if not path.is_file():
+    found = read_side_file(folder, FILE_NAME, _FORMAT, AdaptorError, "adaptor")
+    if found is None:
         return 0
-    try:
-        with safe_open(str(path), framework="pt") as fh:
-            meta = fh.metadata() or {}
-            tensors = {name: fh.get_tensor(name) for name in fh.keys()}  # noqa: SIM118 - not a dict
-    except Exception as exc:  # safetensors raises its own error type for bad bytes
-        raise AdaptorError(f"{path} is not a readable adaptor file: {exc}") from None
-    if meta.get("format") != _FORMAT:
-        raise AdaptorError(f"{path} is not a Factsmith adaptor file")
+    meta, tensors = found
     labels = json.loads(meta.get("labels", "{}"))
     reg = registry(model)
     for module, names in sorted(labels.items()):

@@ -1,5 +1,8 @@
 """Edit deltas: what an edit changes, in its natural form, applied and reverted exactly.
 
+The delta types, their file form and the apply receipt are data (``core.edit.delta_types``,
+re-exported here); this module applies and reverts them.
+
 A weight update is stored in the parameter's own storage layout as low-rank factors
 (ROME: rank one; MEMIT: rank <= batch) or as a dense difference (fine-tuning, only the
 touched tensors). ``apply_delta`` keeps the original tensors so ``revert_delta`` puts
@@ -24,246 +27,31 @@ one weight (``core.edit.hookdeltas``); the receipt keeps the hook layer state it
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
-from core.edit.hookdeltas import HookUpdate, hook_update_from
-from core.edit.repository import RepositoryUpdate
+from core.edit.delta_types import (  # re-exported: the types are imported from here
+    AdaptorUpdate,
+    AppliedDelta,
+    Delta,
+    DeltaError,
+    DenseUpdate,
+    HookUpdate,
+    KeyUpdate,
+    LowRankUpdate,
+    RepositoryUpdate,
+    Update,
+    WeightUpdate,
+    checkpoint_used,
+)
 
-
-class DeltaError(ValueError):
-    """A delta does not fit the model, is corrupt, or cannot be reverted safely."""
-
-
-@dataclass(frozen=True)
-class LowRankUpdate:
-    """param += left @ right, in the parameter's storage layout."""
-
-    param: str
-    left: Any  # tensor (rows, r)
-    right: Any  # tensor (r, cols)
-
-    @property
-    def shape(self) -> tuple[int, ...]:
-        """The product's shape, from the factors alone (nothing is multiplied)."""
-        left, right = tuple(self.left.shape), tuple(self.right.shape)
-        if len(left) != 2 or len(right) != 2 or left[1] != right[0]:
-            raise DeltaError(f"delta for {self.param} has low-rank factors {left} and {right}, "
-                             "which do not multiply (want (rows, r) and (r, cols))")
-        return (left[0], right[1])
-
-    def dense(self):
-        return self.left.float() @ self.right.float()
-
-    def tensors(self) -> dict[str, Any]:
-        return {f"lowrank::{self.param}::left": self.left, f"lowrank::{self.param}::right": self.right}
-
-
-@dataclass(frozen=True)
-class DenseUpdate:
-    """param += diff."""
-
-    param: str
-    diff: Any  # tensor shaped like the parameter
-
-    @property
-    def shape(self) -> tuple[int, ...]:
-        return tuple(self.diff.shape)
-
-    def dense(self):
-        return self.diff.float()
-
-    def tensors(self) -> dict[str, Any]:
-        return {f"dense::{self.param}": self.diff}
-
-
-@dataclass(frozen=True)
-class AdaptorUpdate:
-    """New codebook entries for the adaptor on ``module``, and new radii for existing ones.
-
-    Existing entries are named by id (``core.edit.adaptors.entry_ids``), not by position, so
-    a replay that lacks an earlier entry (a revert) still changes the right ones."""
-
-    module: str
-    keys: Any  # (n, d_in) float32
-    values: Any  # (n, d_out) float32
-    radii: Any  # (n,) float32
-    labels: tuple[str, ...]  # each new entry's target
-    resized: Any  # (m, 32) uint8: ids of existing entries whose radius changes
-    new_radii: Any  # (m,) float32
-
-    def tensors(self) -> dict[str, Any]:
-        prefix = f"adaptor::{self.module}::"
-        return {f"{prefix}keys": self.keys, f"{prefix}values": self.values, f"{prefix}radii": self.radii,
-                f"{prefix}resized": self.resized, f"{prefix}new_radii": self.new_radii}
-
-
-@dataclass(frozen=True)
-class KeyUpdate:
-    """The keys (n, d_in) an edit of ``param`` was fitted to: no weight changes; applying adds
-    them to the model's edited-key memory (``core.edit.keymemory``), which AlphaEdit reads."""
-
-    param: str
-    keys: Any  # (n, d_in) float32
-
-    def tensors(self) -> dict[str, Any]:
-        return {f"keys::{self.param}": self.keys}
-
-
-Update = LowRankUpdate | DenseUpdate | AdaptorUpdate | KeyUpdate | RepositoryUpdate | HookUpdate
-WeightUpdate = LowRankUpdate | DenseUpdate
-
-
-@dataclass(frozen=True)
-class Delta:
-    method: str
-    updates: tuple[Update, ...]
-    fact_ids: tuple[str, ...] = ()
-    hparams: Mapping[str, Any] = field(default_factory=dict)
-    info: Mapping[str, Any] = field(default_factory=dict)  # losses, layer, timings: not hashed
-
-    def tensors(self) -> dict[str, Any]:
-        out: dict[str, Any] = {}
-        for update in self.updates:
-            out.update({k: v.detach().to("cpu").contiguous() for k, v in update.tensors().items()})
-        return out
-
-    def header(self) -> dict[str, str]:
-        header = {
-            "method": self.method,
-            "fact_ids": json.dumps(list(self.fact_ids)),
-            "hparams": json.dumps(dict(self.hparams), sort_keys=True),
-            "info": json.dumps(dict(self.info), sort_keys=True, default=str),
-        }
-        if self.adaptor_updates:  # only then, so weight deltas keep the hashes they always had
-            header["adaptor_labels"] = json.dumps({u.module: list(u.labels) for u in self.adaptor_updates},
-                                                  sort_keys=True)
-        for u in self.repository_updates:  # at most one; absent elsewhere, so other hashes stay
-            header["repository"] = json.dumps({"labels": list(u.labels), "encoder": u.encoder}, sort_keys=True)
-        return header
-
-    @property
-    def sha256(self) -> str:
-        """Hash of the content (method, facts, hparams, tensors), independent of file encoding."""
-        import torch
-
-        digest = hashlib.sha256()
-        header = self.header()
-        header.pop("info")
-        digest.update(json.dumps(header, sort_keys=True).encode())
-        for name, t in sorted(self.tensors().items()):
-            digest.update(f"\n{name}\0{t.dtype}\0{tuple(t.shape)}\0".encode())
-            digest.update(t.reshape(-1).view(torch.uint8).numpy().tobytes())
-        return digest.hexdigest()
-
-    @property
-    def params(self) -> list[str]:
-        """The weights the delta changes (adaptor updates change none)."""
-        return sorted({u.param for u in self.weight_updates})
-
-    @property
-    def weight_updates(self) -> tuple[WeightUpdate, ...]:
-        return tuple(u for u in self.updates if isinstance(u, LowRankUpdate | DenseUpdate))
-
-    @property
-    def adaptor_updates(self) -> tuple[AdaptorUpdate, ...]:
-        return tuple(u for u in self.updates if isinstance(u, AdaptorUpdate))
-
-    @property
-    def key_updates(self) -> tuple[KeyUpdate, ...]:
-        return tuple(u for u in self.updates if isinstance(u, KeyUpdate))
-
-    @property
-    def repository_updates(self) -> tuple[RepositoryUpdate, ...]:
-        return tuple(u for u in self.updates if isinstance(u, RepositoryUpdate))
-
-    @property
-    def hook_updates(self) -> tuple[HookUpdate, ...]:
-        return tuple(u for u in self.updates if isinstance(u, HookUpdate))
-
-    def to_bytes(self) -> bytes:
-        from safetensors.torch import save
-
-        return save(self.tensors(), metadata={**self.header(), "sha256": self.sha256})
-
-    def save(self, path: Path) -> str:
-        Path(path).write_bytes(self.to_bytes())
-        return self.sha256
-
-    @classmethod
-    def from_bytes(cls, data: bytes) -> Delta:
-        from safetensors.torch import load
-
-        return _delta_from(load(data), _metadata(data))
-
-    @classmethod
-    def load(cls, path: Path) -> Delta:
-        return cls.from_bytes(Path(path).read_bytes())
-
-
-def _metadata(data: bytes) -> dict[str, str]:
-    length = int.from_bytes(data[:8], "little")
-    return json.loads(data[8 : 8 + length]).get("__metadata__", {})
-
-
-def _adaptor_update(module: str, tensors: dict[str, Any], labels: dict[str, list[str]]) -> AdaptorUpdate:
-    prefix = f"adaptor::{module}::"
-    parts = [tensors[f"{prefix}{p}"] for p in ("keys", "values", "radii", "resized", "new_radii")]
-    return AdaptorUpdate(module, *parts[:3], tuple(labels.get(module, [])), *parts[3:])
-
-
-def _delta_from(tensors: dict[str, Any], meta: dict[str, str]) -> Delta:
-    updates: list[Update] = []
-    labels = json.loads(meta.get("adaptor_labels", "{}"))
-    for name in sorted(tensors):
-        kind, param, *part = name.split("::")
-        if kind == "dense":
-            updates.append(DenseUpdate(param, tensors[name]))
-        elif kind == "lowrank" and part == ["left"]:
-            updates.append(LowRankUpdate(param, tensors[name], tensors[f"lowrank::{param}::right"]))
-        elif kind == "adaptor" and part == ["keys"]:
-            updates.append(_adaptor_update(param, tensors, labels))
-        elif kind == "keys":
-            updates.append(KeyUpdate(param, tensors[name]))
-        elif kind == "hook" and part == ["left"]:
-            updates.append(hook_update_from(param, tensors))
-        elif kind == "repository" and param == "keys":
-            extra = json.loads(meta.get("repository", "{}"))
-            updates.append(RepositoryUpdate(*(tensors[f"repository::{p}"] for p in ("keys", "prompts", "sentinel",
-                                                                                     "ids")),
-                                            tuple(extra.get("labels", ())), extra.get("encoder", "")))
-    delta = Delta(
-        method=meta.get("method", ""),
-        updates=tuple(updates),
-        fact_ids=tuple(json.loads(meta.get("fact_ids", "[]"))),
-        hparams=json.loads(meta.get("hparams", "{}")),
-        info=json.loads(meta.get("info", "{}")),
-    )
-    expected = meta.get("sha256")
-    if expected and expected != delta.sha256:
-        raise DeltaError(f"delta content hash {delta.sha256[:12]} does not match its recorded {expected[:12]}")
-    return delta
-
-
-@dataclass(frozen=True)
-class AppliedDelta:
-    """Receipt of an apply: the original tensors and a hash of what apply wrote; for
-    adaptor updates how to undo each codebook (None: there was none) and its successor's hash."""
-
-    delta: Delta
-    originals: Mapping[str, Any]
-    written: Mapping[str, str]
-    codebooks_before: Mapping[str, Any] = field(default_factory=dict)
-    codebooks_written: Mapping[str, str] = field(default_factory=dict)
-    keys_before: Mapping[str, Any] = field(default_factory=dict)  # edited-key states replaced (None: none)
-    keys_written: Mapping[str, Any] = field(default_factory=dict)  # the states installed, checked by identity
-    repository_ids: tuple[bytes, ...] = ()  # the repository entries added (removed again by id)
-    hooks_before: Mapping[str, Any] = field(default_factory=dict)  # hook layer states replaced (None: none)
-    hooks_written: Mapping[str, Any] = field(default_factory=dict)  # the states installed, checked by identity
+__all__ = [
+    "AdaptorUpdate", "AppliedDelta", "Delta", "DeltaError", "DenseUpdate", "HookUpdate", "KeyUpdate",
+    "LowRankUpdate", "RepositoryUpdate", "Update", "WeightUpdate", "add_update", "apply_delta",
+    "check_fits", "checkpoint_used", "delta_applied", "install_codebooks", "next_codebooks",
+    "next_hook_states", "next_key_states", "next_repository", "revert_delta", "weights_restored",
+]
 
 
 def _tensor_hash(t) -> str:
@@ -386,18 +174,11 @@ def next_codebooks(model, delta: Delta) -> dict[str, Any]:
 def install_codebooks(model, codebooks: Mapping[str, Any]) -> dict[str, Any]:
     """Install the codebooks, all or none; how to undo each."""
     from core.edit.adaptors import registry, undo_of
+    from core.edit.sidestate import set_all_or_none
 
     if not codebooks:
         return {}
-    reg = registry(model)
-    before = {module: reg.get(module) for module in codebooks}
-    try:
-        for module, state in codebooks.items():
-            reg.set(module, state)
-    except BaseException:
-        for module, state in before.items():
-            reg.set(module, state)
-        raise
+    before = set_all_or_none(registry(model), codebooks)
     return {module: undo_of(state) for module, state in before.items()}
 
 
@@ -411,7 +192,6 @@ def _restore(params: dict[str, Any], originals: Mapping[str, Any]) -> None:
 
 def revert_delta(model, applied: AppliedDelta) -> None:
     """Put back the exact original weights; refuses if they changed since the apply."""
-    from core.edit.adaptors import AdaptorError, registry, undone
     from core.edit.hookdeltas import check_unchanged
     from core.edit.hooklayers import HookLayerError
     from core.edit.hooklayers import install as install_hooks
@@ -424,17 +204,7 @@ def revert_delta(model, applied: AppliedDelta) -> None:
                 f"{name} changed after this {applied.delta.method} delta was applied; "
                 "revert the later edits first"
             )
-    reg = registry(model, create=bool(applied.codebooks_written))
-    previous = {}
-    for module, expected in applied.codebooks_written.items():
-        state = reg.get(module)
-        if state is None or state.digest() != expected:
-            raise DeltaError(f"the codebook adaptor on {module} changed after this {applied.delta.method} delta "
-                             "was applied; revert the later edits first")
-        try:
-            previous[module] = undone(state, applied.codebooks_before[module])
-        except AdaptorError as exc:
-            raise DeltaError(f"cannot revert this {applied.delta.method} delta: {exc}") from None
+    reg, previous = _codebooks_before(model, applied)
     try:
         mem = checked_memory(model, applied.keys_written)
         check_unchanged(model, applied.hooks_written)
@@ -452,6 +222,25 @@ def revert_delta(model, applied: AppliedDelta) -> None:
         from core.edit.repository import repository as live_repository
 
         live_repository(model).set(repository)
+
+
+def _codebooks_before(model, applied: AppliedDelta) -> tuple[Any, dict[str, Any]]:
+    """The adaptor registry, and each codebook the apply wrote as it was before; DeltaError when
+    one changed since."""
+    from core.edit.adaptors import AdaptorError, registry, undone
+
+    reg = registry(model, create=bool(applied.codebooks_written))
+    previous = {}
+    for module, expected in applied.codebooks_written.items():
+        state = reg.get(module)
+        if state is None or state.digest() != expected:
+            raise DeltaError(f"the codebook adaptor on {module} changed after this {applied.delta.method} delta "
+                             "was applied; revert the later edits first")
+        try:
+            previous[module] = undone(state, applied.codebooks_before[module])
+        except AdaptorError as exc:
+            raise DeltaError(f"cannot revert this {applied.delta.method} delta: {exc}") from None
+    return reg, previous
 
 
 def _repository_without(model, applied: AppliedDelta):
@@ -485,17 +274,3 @@ def weights_restored(model, names: list[str]) -> Iterator[None]:
         yield
     finally:
         _restore(params, originals)
-
-
-# a trained editor's delta.info keys (core.methods.mend) -> the run record's "editor_checkpoint" keys
-_CHECKPOINT_INFO = {"checkpoint": "path", "checkpoint_sha256": "sha256", "checkpoint_step": "step",
-                    "checkpoint_fingerprint": "fingerprint"}
-
-
-def checkpoint_used(delta: Delta | None) -> dict | None:
-    """The trained editor a delta came from (path, file SHA-256, steps, the base model's
-    fingerprint it was trained for), or None for methods without one."""
-    info = dict(delta.info) if delta is not None else {}
-    if "checkpoint" not in info:
-        return None
-    return {name: info[key] for key, name in _CHECKPOINT_INFO.items() if key in info}

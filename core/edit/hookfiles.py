@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from core.edit.hooklayers import HookLayerError, HookState, HookStep, fresh, install, live_states, updated
+from core.edit.sidestate import read_side_file, save_side_file
 
 FILE_NAME = "factsmith_hook_layers.safetensors"  # written next to the weights of a saved folder
 _FORMAT = "factsmith-hook-layers"
@@ -44,32 +45,19 @@ def state_from_tensors(param: str, tensors: Mapping[str, Any]) -> HookState:
 
 def save_hook_layers(model, folder: Path) -> Path | None:
     """Write the model's hook layers to ``folder/FILE_NAME``; nothing when it has none."""
-    from safetensors.torch import save_file
-
     states = live_states(model)
     if not states:
         return None
-    tensors = {k: v.contiguous() for s in states.values() for k, v in state_tensors(s).items()}
-    path = Path(folder) / FILE_NAME
-    save_file(tensors, str(path), metadata={"format": _FORMAT})
-    return path
+    tensors = {k: v for s in states.values() for k, v in state_tensors(s).items()}
+    return save_side_file(folder, FILE_NAME, tensors, {"format": _FORMAT})
 
 
 def load_hook_layers(model, folder: Path) -> int:
     """Install the hook layers saved in ``folder`` (if any); the number installed."""
-    from safetensors import safe_open
-
-    path = Path(folder) / FILE_NAME
-    if not path.is_file():
+    found = read_side_file(folder, FILE_NAME, _FORMAT, HookLayerError, "hook layer")
+    if found is None:
         return 0
-    try:
-        with safe_open(str(path), framework="pt") as fh:
-            meta = fh.metadata() or {}
-            tensors = {name: fh.get_tensor(name) for name in fh.keys()}  # noqa: SIM118 - not a dict
-    except Exception as exc:  # safetensors raises its own error type for bad bytes
-        raise HookLayerError(f"{path} is not a readable hook layer file: {exc}") from None
-    if meta.get("format") != _FORMAT:
-        raise HookLayerError(f"{path} is not a Factsmith hook layer file")
+    _, tensors = found
     params = sorted({name.split("::")[1] for name in tensors if name.startswith("hook::") and name.count("::") >= 2})
     states = {param: state_from_tensors(param, tensors) for param in params}
     install(model, states)

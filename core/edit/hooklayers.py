@@ -29,6 +29,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
+from core.edit.sidestate import attached, set_all_or_none, states_digest
+
 ATTR = "_factsmith_hook_layers"
 VALIDATED, TEMPORARY = "validated", "temporary"
 
@@ -280,11 +282,7 @@ def _hook(reg: HookRegistry, param: str):
 
 def registry(model, create: bool = True) -> HookRegistry | None:
     """The model's hook layer registry (made on first use when ``create``)."""
-    found = model.__dict__.get(ATTR)
-    if found is None and create:
-        found = HookRegistry(model)
-        object.__setattr__(model, ATTR, found)  # a plain attribute, not a submodule or buffer
-    return found
+    return attached(model, ATTR, lambda: HookRegistry(model), create)
 
 
 def live_states(model) -> dict[str, HookState]:
@@ -294,13 +292,7 @@ def live_states(model) -> dict[str, HookState]:
 
 def hook_layers_digest(model) -> str | None:
     """One hash of all hook layers, or None when the model has none (fingerprints stay as before)."""
-    states = live_states(model)
-    if not states:
-        return None
-    h = hashlib.sha256(b"factsmith-hook-layers\n")
-    for name, state in states.items():
-        h.update(f"{name}\0{state.digest}\n".encode())
-    return h.hexdigest()
+    return states_digest(b"factsmith-hook-layers\n", {name: s.digest for name, s in live_states(model).items()})
 
 
 @contextmanager
@@ -332,13 +324,4 @@ def install(model, states: Mapping[str, HookState]) -> dict[str, HookState | Non
     """Install the states, all or none; the ones they replaced (None: none)."""
     if not states:
         return {}
-    reg = registry(model)
-    before = {param: reg.get(param) for param in states}
-    try:
-        for param, state in states.items():
-            reg.set(param, state)
-    except BaseException:
-        for param, state in before.items():
-            reg.set(param, state)
-        raise
-    return before
+    return set_all_or_none(registry(model), states)

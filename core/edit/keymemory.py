@@ -20,6 +20,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from core.edit.sidestate import attached
+
 ATTR = "_factsmith_edit_keys"
 
 
@@ -73,11 +75,7 @@ class KeyMemory:
 
 def memory(model, create: bool = True) -> KeyMemory | None:
     """The model's edited-key memory (made on first use when ``create``)."""
-    found = model.__dict__.get(ATTR)
-    if found is None and create:
-        found = KeyMemory()
-        object.__setattr__(model, ATTR, found)  # a plain attribute, not a submodule or buffer
-    return found
+    return attached(model, ATTR, KeyMemory, create)
 
 
 def edited_gram(model, param: str):

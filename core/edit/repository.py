@@ -34,6 +34,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from core.edit.sidestate import attached, save_side_file
+
 ATTR = "_factsmith_repository"
 TOKENIZER_ATTR = "_factsmith_tokenizer"
 FILE_NAME = "factsmith_repository.safetensors"  # written next to the weights of a saved folder
@@ -243,11 +245,7 @@ def bind_tokenizer(model, tokenizer) -> None:
 
 
 def repository(model, create: bool = True) -> PromptRepository | None:
-    found = model.__dict__.get(ATTR)
-    if found is None and create:
-        found = PromptRepository(model)
-        object.__setattr__(model, ATTR, found)
-    return found
+    return attached(model, ATTR, lambda: PromptRepository(model), create)
 
 
 def live_state(model) -> RepositoryState | None:
@@ -292,18 +290,14 @@ def retrieval_paused(model) -> Iterator[None]:
 def save_repository(model, folder: Path) -> Path | None:
     """Write the model's repository to ``folder/FILE_NAME``; nothing when it has none."""
     import torch
-    from safetensors.torch import save_file
 
     state = live_state(model)
     if state is None:
         return None
-    tensors = {"keys": torch.stack([e.key for e in state.entries]).contiguous(),
-               "prompts": torch.stack([e.prompt for e in state.entries]).contiguous(),
-               "sentinel": state.sentinel.contiguous()}
+    tensors = {"keys": torch.stack([e.key for e in state.entries]),
+               "prompts": torch.stack([e.prompt for e in state.entries]), "sentinel": state.sentinel}
     meta = {"format": _FORMAT, "encoder": state.encoder, "labels": json.dumps([e.label for e in state.entries])}
-    path = Path(folder) / FILE_NAME
-    save_file(tensors, str(path), metadata=meta)
-    return path
+    return save_side_file(folder, FILE_NAME, tensors, meta)
 
 
 def load_repository(model, folder: Path) -> int:

@@ -53,45 +53,33 @@ _LLAMA_LIKE = dict(
     edit_layer_fraction=0.16,
 )
 
+_GPT_LIKE = dict(  # GPT-2, GPT-Neo and GPT-J: the same module names but for the MLP's
+    layers="transformer.h",
+    mlp="mlp",
+    attn="attn",
+    final_norm="transformer.ln_f",
+    lm_head="lm_head",
+    embeddings="transformer.wte",
+)
+
 SPECS: tuple[ArchSpec, ...] = (
     ArchSpec(
         family="gpt2",
         model_types=("gpt2",),
-        layers="transformer.h",
-        mlp="mlp",
         mlp_in="mlp.c_fc",
         mlp_out="mlp.c_proj",
-        attn="attn",
-        final_norm="transformer.ln_f",
-        lm_head="lm_head",
-        embeddings="transformer.wte",
         weight_layout="in_out",
         edit_layer_fraction=0.35,
+        **_GPT_LIKE,
     ),
-    ArchSpec(
-        family="gpt-neo",
-        model_types=("gpt_neo",),
-        layers="transformer.h",
-        mlp="mlp",
-        mlp_in="mlp.c_fc",
-        mlp_out="mlp.c_proj",
-        attn="attn",
-        final_norm="transformer.ln_f",
-        lm_head="lm_head",
-        embeddings="transformer.wte",
-    ),
+    ArchSpec(family="gpt-neo", model_types=("gpt_neo",), mlp_in="mlp.c_fc", mlp_out="mlp.c_proj", **_GPT_LIKE),
     ArchSpec(
         family="gpt-j",
         model_types=("gptj",),
-        layers="transformer.h",
-        mlp="mlp",
         mlp_in="mlp.fc_in",
         mlp_out="mlp.fc_out",
-        attn="attn",
-        final_norm="transformer.ln_f",
-        lm_head="lm_head",
-        embeddings="transformer.wte",
         edit_layer_fraction=0.18,
+        **_GPT_LIKE,
     ),
     ArchSpec(
         family="gpt-neox",

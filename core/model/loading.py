@@ -212,14 +212,19 @@ def _from_pretrained(folder: Path, use_safetensors: bool, kwargs: dict):
                              "Replace the folder with an intact copy of the model.") from exc
 
 
+def _side_state_loaded(load, error: type[Exception], model, folder: Path) -> int:
+    """``load(model, folder)`` of side state saved beside the weights; its ``error`` as a ModelLoadError."""
+    try:
+        return load(model, folder)
+    except error as exc:
+        raise ModelLoadError(f"could not load {folder}: {exc}") from exc
+
+
 def _reinstall_adaptors(model, folder: Path) -> None:
     """A saved edit state may hold codebook adaptors (GRACE) beside its weights."""
     from core.edit.adaptors import AdaptorError, load_adaptors
 
-    try:
-        installed = load_adaptors(model, folder)
-    except AdaptorError as exc:
-        raise ModelLoadError(f"could not load {folder}: {exc}") from exc
+    installed = _side_state_loaded(load_adaptors, AdaptorError, model, folder)
     if installed:
         log.info("reinstalled codebook adaptors on %d module(s) from %s", installed, folder)
 
@@ -229,10 +234,7 @@ def _reinstall_repository(model, tokenizer, folder: Path) -> None:
     from core.edit.repository import RepositoryError, bind_tokenizer, load_repository
 
     bind_tokenizer(model, tokenizer)
-    try:
-        entries = load_repository(model, folder)
-    except RepositoryError as exc:
-        raise ModelLoadError(f"could not load {folder}: {exc}") from exc
+    entries = _side_state_loaded(load_repository, RepositoryError, model, folder)
     if entries:
         log.info("reinstalled a retrieval repository of %d entries from %s", entries, folder)
 
@@ -242,10 +244,7 @@ def _reinstall_hook_layers(model, folder: Path) -> None:
     from core.edit.hookfiles import load_hook_layers
     from core.edit.hooklayers import HookLayerError
 
-    try:
-        installed = load_hook_layers(model, folder)
-    except HookLayerError as exc:
-        raise ModelLoadError(f"could not load {folder}: {exc}") from exc
+    installed = _side_state_loaded(load_hook_layers, HookLayerError, model, folder)
     if installed:
         log.info("reinstalled hook layers on %d weight(s) from %s", installed, folder)
 

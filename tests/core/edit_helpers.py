@@ -49,3 +49,23 @@ def independent_reports(lm, method, facts, reference, options):
         editing += time.perf_counter() - started
         reports.append(evaluate(lm, [fact], edit=delta, reference=reference, options=options))
     return reports, editing / len(facts)
+
+
+def cli_sequential_report(capsys, model_dir, folder, method: str, hparams: dict) -> dict:
+    """``factsmith edit --mode sequential --batch-size 2`` of TWO_FACTS and the first again (two
+    batches; the facts written to ``folder/facts.jsonl``) with ``hparams`` set; its JSON report,
+    asserted to say it ran two batches of two."""
+    import json
+
+    from core.cli.main import main
+
+    facts = folder / "facts.jsonl"
+    rows = [*TWO_FACTS, *TWO_FACTS[:1]]
+    facts.write_text("\n".join(json.dumps({"subject": f.subject, "prompt": f.prompt, "target_new": f.target_new})
+                               for f in rows) + "\n")
+    sets = [f"--set={k}={','.join(map(str, v)) if isinstance(v, tuple) else v}" for k, v in hparams.items()]
+    code = main(["edit", "--model", str(model_dir), "--device", "cpu", "--facts", str(facts),
+                 "--method", method, "--mode", "sequential", "--batch-size", "2", *sets, "--json"])
+    report = json.loads(capsys.readouterr().out)
+    assert code == 0 and report["sequential"] == {"batch_size": 2, "steps": 2}
+    return report

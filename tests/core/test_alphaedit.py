@@ -16,7 +16,7 @@ from core.methods.alphaedit import ALPHAEDIT, AlphaEditHParams, null_space_proje
 from core.model.fingerprint import state_fingerprint
 from core.util.progress import Cancelled, Progress
 from tests.conftest import FAMILIES
-from tests.core.edit_helpers import TWO_FACTS
+from tests.core.edit_helpers import TWO_FACTS, cli_sequential_report
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -148,19 +148,10 @@ def test_cancel_mid_edit_leaves_model_unchanged(tiny_lm, aware):
 
 
 def test_cli_sequential_batches(tiny_model_dir, tmp_path, capsys):
-    import json
-
     from core.cli.main import main
 
-    facts = tmp_path / "facts.jsonl"
-    rows = [*TWO_FACTS, *TWO_FACTS[:1]]
-    facts.write_text("\n".join(json.dumps({"subject": f.subject, "prompt": f.prompt, "target_new": f.target_new})
-                               for f in rows) + "\n")
-    sets = [f"--set={k}={','.join(map(str, v)) if isinstance(v, tuple) else v}" for k, v in FAST.items()]
-    code = main(["edit", "--model", str(tiny_model_dir("gpt2")), "--device", "cpu", "--facts", str(facts),
-                 "--method", "alphaedit", "--mode", "sequential", "--batch-size", "2", *sets, "--json"])
-    report = json.loads(capsys.readouterr().out)
-    assert code == 0 and report["sequential"] == {"batch_size": 2, "steps": 2}
+    report = cli_sequential_report(capsys, tiny_model_dir("gpt2"), tmp_path, "alphaedit", FAST)
+    facts = tmp_path / "facts.jsonl"  # the facts the report's edits were of
     shas = [e["delta_sha256"] for e in report["edits"]]
     assert shas[0] == shas[1] != shas[2] and "after_all_edits" in report["retention"]
     code = main(["edit", "--model", str(tiny_model_dir("gpt2")), "--facts", str(facts), "--method", "alphaedit",

@@ -30,7 +30,7 @@ from core.model.fingerprint import state_fingerprint
 from core.model.tokens import encode
 from core.util.progress import Cancelled, Progress
 from tests.conftest import FAMILIES
-from tests.core.edit_helpers import TWO_FACTS
+from tests.core.edit_helpers import TWO_FACTS, cli_sequential_report
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -320,17 +320,5 @@ def test_cancel_mid_edit_leaves_model_unchanged(tiny_lm, aware):
 
 
 def test_cli_sequential_batches(tiny_model_dir, tmp_path, capsys):
-    import json
-
-    from core.cli.main import main
-
-    facts = tmp_path / "facts.jsonl"
-    rows = [*TWO_FACTS, *TWO_FACTS[:1]]
-    facts.write_text("\n".join(json.dumps({"subject": f.subject, "prompt": f.prompt, "target_new": f.target_new})
-                               for f in rows) + "\n")
-    sets = [f"--set={k}={','.join(map(str, v)) if isinstance(v, tuple) else v}" for k, v in FAST.items()]
-    code = main(["edit", "--model", str(tiny_model_dir("gpt2")), "--device", "cpu", "--facts", str(facts),
-                 "--method", "comeba-hk", "--mode", "sequential", "--batch-size", "2", *sets, "--json"])
-    report = json.loads(capsys.readouterr().out)
-    assert code == 0 and report["sequential"] == {"batch_size": 2, "steps": 2}
+    report = cli_sequential_report(capsys, tiny_model_dir("gpt2"), tmp_path, "comeba-hk", FAST)
     assert math.isfinite(report["retention"]["after_all_edits"]["reliability"])

@@ -5,12 +5,12 @@ from __future__ import annotations
 import pytest
 import torch
 
-from core.edit.deltas import LowRankUpdate, apply_delta, revert_delta
+from core.edit.deltas import LowRankUpdate
 from core.facts.fact import fact_from_dict
 from core.methods import get_method
 from core.methods import mend_net as mend_net_module
 from core.methods.base import EditError
-from core.methods.editor_ckpt import CheckpointError, read_checkpoint
+from core.methods.editor_ckpt import read_checkpoint
 from core.methods.hparams import with_overrides
 from core.methods.instructedit import INSTRUCTEDIT, InstructEditHParams, resolve_tasks
 from core.methods.instructedit_net import prompt_states
@@ -18,8 +18,14 @@ from core.methods.instructions import GENERIC, TASK_NAMES, TASKS, for_relation
 from core.methods.mend import MENDHParams
 from core.model.fingerprint import state_fingerprint
 from core.model.tokens import encode_text
-from core.util.progress import Cancelled, Progress
 from core.workflows.train import TrainOptions, train_editor
+from tests.core.trained_editor_checks import (
+    assert_applies_and_reverts_exactly,
+    assert_cancel_keeps_the_model_and_the_last_step,
+    assert_refused_for_another_model,
+    cli_train_and_edit,
+    loaded_editor,
+)
 
 TRAIN = [fact_from_dict(r) for r in (
     {"subject": "France", "relation": "capital", "prompt": "The capital of France is", "target_new": "Berlin",
@@ -122,10 +128,7 @@ def test_training_lowers_the_loss_and_the_delta_leaves_the_model_bit_identical(t
     delta = INSTRUCTEDIT.compute(lm, [CITY, TRAIN[0]], hp)
     assert state_fingerprint(lm.model) == before
     assert all(isinstance(u, LowRankUpdate) and u.dense().abs().max() > 0 for u in delta.updates)
-    receipt = apply_delta(lm.model, delta)
-    assert state_fingerprint(lm.model) != before
-    revert_delta(lm.model, receipt)
-    assert state_fingerprint(lm.model) == before
+    assert_applies_and_reverts_exactly(lm, delta, before)
 
 
 def test_a_request_without_relation_is_classified_or_gets_the_generic_instruction(tiny_lm, tmp_path):
@@ -164,51 +167,18 @@ def test_checkpoint_round_trip_keeps_the_classifier_and_is_refused_for_another_m
     out = tmp_path / "ie.safetensors"
     _train(gpt2, out, steps=3)
     ckpt = read_checkpoint(out, "instructedit", gpt2.info.fingerprint)
-    editor = INSTRUCTEDIT.load_editor(gpt2, ckpt)
+    editor = loaded_editor(INSTRUCTEDIT, gpt2, ckpt)
     assert editor.task_counts[TASK_NAMES.index("city_country")] == 0 and editor.task_counts.sum() == 9
-    assert all((editor.state_dict()[k] == v).all() for k, v in ckpt.editor.items())
     assert ckpt.record.hparams["held_out"] == ["city_country"]
-    with pytest.raises(CheckpointError, match="trained for the model with fingerprint"):
-        INSTRUCTEDIT.compute(llama, [CITY], with_overrides(INSTRUCTEDIT.preset(llama), {"checkpoint": str(out)}))
-    with pytest.raises(CheckpointError, match="holds a instructedit editor, not a mend one"):
-        read_checkpoint(out, "mend")
+    assert_refused_for_another_model(INSTRUCTEDIT, gpt2, llama, out, [CITY], "mend")
 
 
 def test_cli_trains_and_edits(tiny_model_dir, tmp_path, capsys):
-    import json
-
-    from core.cli.main import main
-
-    model = str(tiny_model_dir("gpt2"))
-    facts = tmp_path / "train.jsonl"
-    facts.write_text("".join(json.dumps(f.to_dict()) + "\n" for f in TRAIN), encoding="utf-8")
     out = tmp_path / "ie.safetensors"
-    sets = [a for k, v in FAST.items() for a in ("--set", f"{k}={v}")]
-    assert main(["train", "--method", "instructedit", "--model", model, "--device", "cpu", "--facts", str(facts),
-                 "--out", str(out), "--json", "--steps", "2", *sets]) == 0
-    assert json.loads(capsys.readouterr().out)["hparams"]["held_out"] == ["city_country"]
-    assert main(["edit", "--model", model, "--device", "cpu", "--facts", str(facts), "--method", "instructedit",
-                 "--set", f"checkpoint={out}", "--json"]) == 0
-    report = json.loads(capsys.readouterr().out)
-    assert report["method"] == "instructedit" and len(report["edits"]) == len(TRAIN)
+    trained = cli_train_and_edit(capsys, "instructedit", tiny_model_dir("gpt2"), TRAIN, FAST, out, tmp_path)
+    assert trained["hparams"]["held_out"] == ["city_country"]
 
 
 def test_cancel_leaves_the_model_unchanged_and_saves_the_last_finished_step(tiny_lm, tmp_path):
-    lm = tiny_lm("gpt2")
-    before, out = state_fingerprint(lm.model), tmp_path / "ie.safetensors"
-    progress = Progress()
-
-    def on_report(event):
-        if event.done >= 3:
-            progress.cancel()
-
-    with pytest.raises(Cancelled):
-        train_editor(lm, "instructedit", TRAIN, (), TrainOptions(steps=10, save_every=2, val_every=100), out, FAST,
-                     Progress(on_report, progress._cancel))
-    assert state_fingerprint(lm.model) == before
-    assert read_checkpoint(out, "instructedit", lm.info.fingerprint).record.step == 3, "saved on cancel"
-    cancelled = Progress()
-    cancelled.cancel()
-    with pytest.raises(Cancelled):
-        INSTRUCTEDIT.compute(lm, [CITY], with_overrides(INSTRUCTEDIT.preset(lm), {"checkpoint": str(out)}), cancelled)
-    assert state_fingerprint(lm.model) == before
+    assert_cancel_keeps_the_model_and_the_last_step(tiny_lm("gpt2"), INSTRUCTEDIT, TRAIN, FAST,
+                                                    tmp_path / "ie.safetensors", CITY)

@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 import torch
 
-from core.edit.deltas import LowRankUpdate, apply_delta, revert_delta
+from core.edit.deltas import LowRankUpdate
 from core.facts.fact import fact_from_dict
 from core.methods import get_method
-from core.methods.editor_ckpt import CheckpointError, read_checkpoint
+from core.methods.editor_ckpt import read_checkpoint
 from core.methods.hparams import with_overrides
 from core.methods.ke import KE, KEHParams, condition_tokens, ke_updates
 from core.model.fingerprint import state_fingerprint
@@ -16,6 +16,14 @@ from core.model.tokens import encode_pair
 from core.util.progress import Progress
 from core.workflows.train import TrainOptions, train_editor
 from tests.core.test_mend import FACT, TRAIN
+from tests.core.trained_editor_checks import (
+    assert_applies_and_reverts_exactly,
+    assert_cancel_keeps_the_model_and_the_last_step,
+    assert_refused_for_another_model,
+    cli_train_and_edit,
+    loaded_editor,
+    with_checkpoint,
+)
 
 # every step edits all three requests; a fixed penalty (lr_lambda 0), so the loss is one objective
 FAST = {"edits_per_step": "3", "lr": "1e-2", "lr_step": "0.3", "hidden": "8", "cond_dim": "8",
@@ -59,10 +67,7 @@ def test_training_lowers_the_loss_and_compute_gives_a_low_rank_delta(tiny_lm, tm
     for update in delta.updates:
         assert isinstance(update, LowRankUpdate) and update.left.shape[1] == rank
         assert update.shape == tuple(params[update.param].shape) and update.dense().abs().max() > 0
-    receipt = apply_delta(lm.model, delta)
-    assert state_fingerprint(lm.model) != before
-    revert_delta(lm.model, receipt)
-    assert state_fingerprint(lm.model) == before  # bit-exact
+    assert_applies_and_reverts_exactly(lm, delta, before)
 
 
 def _autograd_gradient(lm, param: str) -> torch.Tensor:
@@ -160,16 +165,11 @@ def test_checkpoint_round_trip_and_refusal_for_another_model(tiny_lm, tmp_path):
     _train(gpt2, out, steps=2)
     ckpt = read_checkpoint(out, "ke", gpt2.info.fingerprint)
     assert ckpt.record.step == 2 and ckpt.record.hparams["cond_dim"] == 8
-    editor = KE.load_editor(gpt2, ckpt)
-    assert all((editor.state_dict()[k] == v).all() for k, v in ckpt.editor.items())
-    hp = with_overrides(KE.preset(gpt2), {"checkpoint": str(out)})
+    loaded_editor(KE, gpt2, ckpt)
+    hp = with_checkpoint(KE, gpt2, out)
     first, again = KE.compute(gpt2, [FACT], hp), KE.compute(gpt2, [FACT], hp)
     assert all((a.dense() == b.dense()).all() for a, b in zip(first.updates, again.updates))
-    with pytest.raises(CheckpointError) as refused:
-        KE.compute(llama, [FACT], with_overrides(KE.preset(llama), {"checkpoint": str(out)}))
-    assert gpt2.info.fingerprint[:16] in str(refused.value) and llama.info.fingerprint[:16] in str(refused.value)
-    with pytest.raises(CheckpointError, match="holds a ke editor, not a mend one"):
-        read_checkpoint(out, "mend")
+    assert_refused_for_another_model(KE, gpt2, llama, out, [FACT], "mend")
 
 
 def test_several_facts_add_their_updates(tiny_lm, tmp_path):
@@ -187,43 +187,10 @@ def test_hparams_are_a_frozen_dataclass():
 
 
 def test_cli_trains_and_edits_with_the_checkpoint(tiny_model_dir, tmp_path, capsys):
-    import json
-
-    from core.cli.main import main
-
-    model = str(tiny_model_dir("gpt2"))
-    facts = tmp_path / "train.jsonl"
-    facts.write_text("".join(json.dumps(f.to_dict()) + "\n" for f in TRAIN), encoding="utf-8")
     out = tmp_path / "ke.safetensors"
-    sets = [a for k, v in FAST.items() for a in ("--set", f"{k}={v}")]
-    assert main(["train", "--method", "ke", "--model", model, "--device", "cpu", "--facts", str(facts),
-                 "--out", str(out), "--json", "--steps", "2", *sets]) == 0
-    assert json.loads(capsys.readouterr().out)["method"] == "ke"
-    assert main(["edit", "--model", model, "--device", "cpu", "--facts", str(facts), "--method", "ke",
-                 "--set", f"checkpoint={out}", "--json"]) == 0
-    report = json.loads(capsys.readouterr().out)
-    assert report["method"] == "ke" and len(report["edits"]) == len(TRAIN)
+    assert cli_train_and_edit(capsys, "ke", tiny_model_dir("gpt2"), TRAIN, FAST, out, tmp_path)["method"] == "ke"
 
 
 def test_cancel_leaves_the_model_unchanged_and_saves_the_last_finished_step(tiny_lm, tmp_path):
-    from core.util.progress import Cancelled
-
-    lm = tiny_lm("llama")
-    before, out = state_fingerprint(lm.model), tmp_path / "ke.safetensors"
-    progress = Progress()
-
-    def on_report(event):
-        if event.done >= 3:
-            progress.cancel()
-
-    with pytest.raises(Cancelled):
-        train_editor(lm, "ke", TRAIN, (), TrainOptions(steps=10, save_every=2, val_every=100), out, FAST,
-                     Progress(on_report, progress._cancel))
-    assert state_fingerprint(lm.model) == before
-    assert read_checkpoint(out, "ke", lm.info.fingerprint).record.step == 3, "step 3 finished: saved on cancel"
-    assert [p.name for p in tmp_path.iterdir() if p.name.endswith(".tmp")] == []
-    cancelled = Progress()
-    cancelled.cancel()
-    with pytest.raises(Cancelled):  # an edit cancelled before it is returned: no delta, model untouched
-        KE.compute(lm, [FACT], with_overrides(KE.preset(lm), {"checkpoint": str(out)}), cancelled)
-    assert state_fingerprint(lm.model) == before
+    assert_cancel_keeps_the_model_and_the_last_step(tiny_lm("llama"), KE, TRAIN, FAST, tmp_path / "ke.safetensors",
+                                                    FACT)

@@ -6,15 +6,24 @@ import hashlib
 
 import pytest
 
-from core.edit.deltas import LowRankUpdate, apply_delta, revert_delta
+from core.edit.deltas import LowRankUpdate
 from core.facts.fact import fact_from_dict
 from core.methods import get_method
 from core.methods.editor_ckpt import CheckpointError, read_checkpoint
 from core.methods.hparams import with_overrides
 from core.methods.mend import MEND, MENDHParams
 from core.model.fingerprint import state_fingerprint
-from core.util.progress import Cancelled, Progress
+from core.util.progress import Progress
 from core.workflows.train import TrainOptions, facts_sha256, train_editor
+from tests.core.trained_editor_checks import (
+    assert_applies_and_reverts_exactly,
+    assert_cancel_keeps_the_model_and_the_last_step,
+    assert_refused_for_another_model,
+    cli_edit_json,
+    cli_json,
+    cli_train_args,
+    loaded_editor,
+)
 
 TRAIN = [fact_from_dict(r) for r in (
     {"subject": "France", "prompt": "The capital of France is", "target_new": "Berlin",
@@ -66,10 +75,7 @@ def test_training_lowers_the_loss_and_compute_gives_a_low_rank_delta(tiny_lm, tm
         assert update.shape == tuple(params[update.param].shape) and update.dense().abs().max() > 0
     assert delta.info["checkpoint_sha256"] == hashlib.sha256(result.path.read_bytes()).hexdigest()
     assert delta.info["checkpoint_step"] == 12
-    receipt = apply_delta(lm.model, delta)
-    assert state_fingerprint(lm.model) != before
-    revert_delta(lm.model, receipt)
-    assert state_fingerprint(lm.model) == before  # bit-exact
+    assert_applies_and_reverts_exactly(lm, delta, before)
 
 
 def test_checkpoint_round_trip_and_refusal_for_another_model(tiny_lm, tmp_path):
@@ -82,14 +88,8 @@ def test_checkpoint_round_trip_and_refusal_for_another_model(tiny_lm, tmp_path):
     assert record.data_sha256 == facts_sha256(TRAIN) and record.hparams["rank"] == 8
     assert {"torch", "transformers", "safetensors"} <= set(record.versions)
     assert out.with_suffix(".json").is_file() and result.record == record
-    editor = MEND.load_editor(gpt2, ckpt)
-    assert all((editor.state_dict()[k] == v).all() for k, v in ckpt.editor.items())
-    hp = with_overrides(MEND.preset(llama), {"checkpoint": str(out)})
-    with pytest.raises(CheckpointError) as refused:
-        MEND.compute(llama, [FACT], hp)
-    assert gpt2.info.fingerprint[:16] in str(refused.value) and llama.info.fingerprint[:16] in str(refused.value)
-    with pytest.raises(CheckpointError, match="holds a mend editor, not a ft-m one"):
-        read_checkpoint(out, "ft-m")
+    loaded_editor(MEND, gpt2, ckpt)
+    assert_refused_for_another_model(MEND, gpt2, llama, out, [FACT], "ft-m")
 
 
 def test_a_missing_checkpoint_says_how_to_train_one(tiny_lm, tmp_path):
@@ -113,19 +113,8 @@ def test_resume_continues_from_the_saved_step_as_if_never_stopped(tiny_lm, tmp_p
 
 
 def test_cancel_saves_the_checkpoint_at_the_last_finished_step(tiny_lm, tmp_path):
-    lm = tiny_lm("gpt2")
-    out = tmp_path / "mend.safetensors"
-    progress = Progress()
-
-    def on_report(event):
-        if event.done >= 3:
-            progress.cancel()
-
-    watched = Progress(on_report, progress._cancel)
-    with pytest.raises(Cancelled):
-        _train(lm, out, steps=10, progress=watched, save_every=2)
-    assert read_checkpoint(out, "mend", lm.info.fingerprint).record.step == 3, "step 3 finished: saved on cancel"
-    assert [p.name for p in tmp_path.iterdir() if p.name.endswith(".tmp")] == []
+    assert_cancel_keeps_the_model_and_the_last_step(tiny_lm("gpt2"), MEND, TRAIN, FAST, tmp_path / "mend.safetensors",
+                                                    FACT)
 
 
 def test_validation_figures_are_recorded(tiny_lm, tmp_path):
@@ -142,27 +131,12 @@ def test_hparams_are_a_frozen_dataclass():
 
 
 def test_cli_trains_resumes_and_edits_with_the_checkpoint(tiny_model_dir, tmp_path, capsys):
-    import json
-
-    from core.cli.main import main
-
-    model = str(tiny_model_dir("gpt2"))
-    facts = tmp_path / "train.jsonl"
-    facts.write_text("".join(json.dumps(f.to_dict()) + "\n" for f in TRAIN), encoding="utf-8")
-    out = tmp_path / "mend.safetensors"
-    sets = [a for k, v in FAST.items() for a in ("--set", f"{k}={v}")]
-    args = ["train", "--method", "mend", "--model", model, "--device", "cpu", "--facts", str(facts),
-            "--out", str(out), "--json", *sets]
-    assert main([*args, "--steps", "2"]) == 0
-    first = json.loads(capsys.readouterr().out)
+    model, out = tiny_model_dir("gpt2"), tmp_path / "mend.safetensors"
+    args = cli_train_args("mend", model, TRAIN, FAST, out, tmp_path)
+    first = cli_json(capsys, [*args, "--steps", "2"])
     assert first["steps"] == 2 and first["checkpoint"] == str(out) and first["hparams"]["rank"] == 8
-    assert main([*args, "--steps", "3", "--resume"]) == 0
-    assert json.loads(capsys.readouterr().out)["resumed_from"] == 2
-    edit = ["edit", "--model", model, "--device", "cpu", "--facts", str(facts), "--method", "mend",
-            "--set", f"checkpoint={out}", "--json"]
-    assert main(edit) == 0
-    report = json.loads(capsys.readouterr().out)
-    assert report["method"] == "mend" and len(report["edits"]) == len(TRAIN)
+    assert cli_json(capsys, [*args, "--steps", "3", "--resume"])["resumed_from"] == 2
+    cli_edit_json(capsys, "mend", model, TRAIN, out, tmp_path)
 
 
 def test_only_trained_editors_can_be_trained(tiny_lm, tmp_path):

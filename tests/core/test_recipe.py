@@ -3,8 +3,6 @@ sentence encoder is the real all-MiniLM-L6-v2 from its package)."""
 
 from __future__ import annotations
 
-import json
-
 import pytest
 import torch
 
@@ -34,6 +32,7 @@ from core.model.loading import LoadOptions, load_model
 from core.model.saving import save_model_folder
 from core.model.tokens import encode, encode_pair
 from core.workflows.train import TrainOptions, facts_sha256, train_editor
+from tests.core.trained_editor_checks import assert_refused_for_another_model, cli_train_and_edit
 
 TRAIN = [fact_from_dict(r) for r in (
     {"subject": "France", "prompt": "The capital of France is", "target_new": "Berlin",
@@ -235,9 +234,7 @@ def test_checkpoint_record_and_refusal_for_another_model(tiny_lm, trained):
     assert record.data_sha256 == facts_sha256(TRAIN) and record.hparams["width"] == 32
     assert {"torch", "transformers", "safetensors"} <= set(record.versions)
     assert not any(k.startswith("encoder") for k in read_checkpoint(trained.path, "recipe").editor)
-    with pytest.raises(CheckpointError) as refused:
-        RECIPE.compute(llama, TRAIN[:1], _hp(llama, trained.path))
-    assert gpt2.info.fingerprint[:16] in str(refused.value) and llama.info.fingerprint[:16] in str(refused.value)
+    assert_refused_for_another_model(RECIPE, gpt2, llama, trained.path, TRAIN[:1])
     with pytest.raises(CheckpointError, match="factsmith train --method recipe"):
         RECIPE.compute(gpt2, TRAIN[:1], _hp(gpt2, trained.path.with_name("missing.safetensors")))
 
@@ -261,21 +258,9 @@ def test_an_entry_of_another_width_is_refused(tiny_lm):
 
 
 def test_cli_trains_and_edits(tiny_model_dir, tmp_path, capsys):
-    from core.cli.main import main
-
-    model = str(tiny_model_dir("gpt2"))
-    facts = tmp_path / "train.jsonl"
-    facts.write_text("".join(json.dumps(f.to_dict()) + "\n" for f in TRAIN), encoding="utf-8")
     out = tmp_path / "recipe.safetensors"
-    sets = [a for k, v in FAST.items() for a in ("--set", f"{k}={v}")]
-    assert main(["train", "--method", "recipe", "--model", model, "--device", "cpu", "--facts", str(facts),
-                 "--out", str(out), "--steps", "2", "--json", *sets]) == 0
-    trained = json.loads(capsys.readouterr().out)
+    trained = cli_train_and_edit(capsys, "recipe", tiny_model_dir("gpt2"), TRAIN, FAST, out, tmp_path)
     assert trained["method"] == "recipe" and trained["steps"] == 2 and trained["hparams"]["width"] == 32
-    assert main(["edit", "--model", model, "--device", "cpu", "--facts", str(facts), "--method", "recipe",
-                 "--set", f"checkpoint={out}", "--json"]) == 0
-    report = json.loads(capsys.readouterr().out)
-    assert report["method"] == "recipe" and len(report["edits"]) == len(TRAIN)
 
 
 def test_other_methods_compute_their_edits_without_the_prefix(tiny_lm):

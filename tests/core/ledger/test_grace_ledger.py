@@ -1,19 +1,18 @@
 """GRACE runs in the edit log: codebook deltas stored, committed, checked out, reverted and
 patched as exactly as weight deltas (real GRACE, fast settings on the tiny GPT-2)."""
 
-import shutil
-
 import pytest
 
 from core.edit.adaptors import FILE_NAME, live_states
-from core.edit.deltas import apply_delta
 from core.facts.fact import Fact
-from core.ledger import apply_patch
-from core.model.fingerprint import state_fingerprint
-from core.model.loading import LoadOptions, load_model
-from tests.core.ledger.helpers import add_run_approve, make_facts
+from tests.core.ledger.method_history import (
+    CPU,
+    assert_head_checks_out,
+    assert_patches_equal_the_checkout,
+    revert_matches_by_hand,
+    three_run_history,
+)
 
-CPU = LoadOptions(device="cpu")
 # Mechanics, not quality: the tiny model is random. A huge radius makes later edits meet earlier entries.
 FAST = {"layer": "1", "steps": "3", "lr": "0.5", "loss_threshold": "0", "eps_init": "1e6"}
 FACTS = [
@@ -29,16 +28,7 @@ pytestmark = pytest.mark.usefixtures("one_torch_thread", "author_key")  # patche
 @pytest.fixture
 def grace_history(workspace):
     """HEAD~1: hand-made weight edits and two GRACE edits; HEAD: one more GRACE edit, computed on HEAD~1."""
-    add_run_approve(workspace, make_facts(2))
-    workspace.add_facts(FACTS)
-    first = workspace.run_edits([f.id for f in FACTS[:2]], "grace", FAST, options=CPU)
-    for fact in FACTS[:2]:
-        workspace.review(fact.id, "approve")
-    workspace.commit("weights and two codebook entries")
-    (third,) = workspace.run_edits([FACTS[2].id], "grace", FAST, options=CPU)
-    workspace.review(FACTS[2].id, "approve")
-    workspace.commit("a third entry")
-    return workspace, [*first, third]
+    return three_run_history(workspace, "grace", FAST, FACTS)
 
 
 def test_grace_runs_see_head_and_check_out_with_their_codebook(grace_history, tmp_path):
@@ -50,38 +40,17 @@ def test_grace_runs_see_head_and_check_out_with_their_codebook(grace_history, tm
     head = ws.checkout("HEAD", tmp_path / "head", options=CPU)
     (book,) = live_states(head.lm.model).values()
     assert len(book) == 2 + (third.info["facts"][0]["action"] == "split")
-    assert (tmp_path / "head" / FILE_NAME).is_file()
-    assert state_fingerprint(load_model(tmp_path / "head", CPU).model) == head.weights_fingerprint
-    assert ws.checkout("HEAD", options=CPU).verified
+    assert_head_checks_out(ws, head, tmp_path / "head", FILE_NAME)
 
 
 def test_a_grace_patch_on_a_fresh_copy_equals_the_checkout(grace_history, tiny_model_dir, tmp_path):
     ws, _ = grace_history
-    head = ws.checkout("HEAD", options=CPU)
-    ws.export_patch(tmp_path / "all.patch")
-    copy = tmp_path / "fresh-copy"
-    shutil.copytree(tiny_model_dir("gpt2"), copy)
-    applied = apply_patch(tmp_path / "all.patch", copy, tmp_path / "patched", CPU)
-    assert applied.verified and applied.weights_fingerprint == head.weights_fingerprint
-    assert state_fingerprint(load_model(tmp_path / "patched", CPU).model) == head.weights_fingerprint
-    # a range patch on a checkout folder that already carries a codebook
-    ws.checkout("HEAD~1", tmp_path / "start", options=CPU)
-    ws.export_patch(tmp_path / "last.patch", from_ref="HEAD~1")
-    chained = apply_patch(tmp_path / "last.patch", tmp_path / "start", tmp_path / "end", CPU)
-    assert chained.edits == 1 and chained.weights_fingerprint == head.weights_fingerprint
+    assert_patches_equal_the_checkout(ws, tiny_model_dir("gpt2"), tmp_path)  # the range patch: onto a codebook
 
 
 def test_reverting_a_grace_edit_replays_the_rest_exactly(grace_history, tiny_lm):
     ws, runs = grace_history
-    reverted = ws.revert([FACTS[0].id], "drop the Space Needle", options=CPU)
-    by_hand = tiny_lm("gpt2")
-    for run in ws.show("HEAD").runs:
-        apply_delta(by_hand.model, ws.delta(run.id))
-    assert state_fingerprint(by_hand.model) == reverted.weights_fingerprint
+    revert_matches_by_hand(ws, [FACTS[0].id], "drop the Space Needle", tiny_lm("gpt2"))
     assert runs[0].id not in ws.resolve("HEAD").applied
-    back = ws.revert([f"run:{r.id}" for r in runs[1:]], "drop all codebook edits", options=CPU)
+    back = revert_matches_by_hand(ws, [f"run:{r.id}" for r in runs[1:]], "drop all codebook edits", tiny_lm("gpt2"))
     assert not live_states(back.lm.model)
-    plain = tiny_lm("gpt2")
-    for run in ws.show("HEAD").runs:
-        apply_delta(plain.model, ws.delta(run.id))
-    assert back.weights_fingerprint == state_fingerprint(plain.model)
