@@ -16,6 +16,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -57,6 +58,11 @@ from core import (
 log = logging.getLogger(__name__)
 
 
+def now_utc() -> str:
+    """Now as the ledger writes times (ISO 8601 UTC, microseconds): they compare as text."""
+    return datetime.now(UTC).isoformat(timespec="microseconds")
+
+
 @dataclass(frozen=True)
 class LiveState:
     """What a model job hands back: the model, its workspace and the commit it holds, with
@@ -74,6 +80,7 @@ class PreviewResult:
     outcome: EditOutcome
     run: RunRecord
     queue: QueueView | None = None
+    reused: bool = False  # an identical run was stored already: core returned it, no copy
 
 
 def _with_views(state: LiveState, ws: Workspace, known: Mapping[str, DriftPoint] | None) -> LiveState:
@@ -297,8 +304,9 @@ class Session(QObject):
         def run(progress: Progress, ws: Workspace) -> PreviewResult:
             outcome = compute_chosen_edit(lm, facts, method, overrides, cache=self.trace_cache, progress=progress,
                                           free_prompts=prompts)  # layer "auto" traces first
+            started = now_utc()
             recorded = ws.record_outcome(outcome, commit.state_fingerprint, overrides)
-            return PreviewResult(outcome, recorded, read_queue(ws))
+            return PreviewResult(outcome, recorded, read_queue(ws), reused=recorded.created_at < started)
 
         job = self.submit(f"Previewing {method}", run)
         job.succeeded.connect(lambda result: self.runs_changed.emit(result.queue))

@@ -1,0 +1,38 @@
+"""The remaining findings of the new-user trial (issue 14), driven as the user did."""
+
+import pytest
+from PySide6.QtCore import Qt
+
+from core.util.paths import demo_edits_file
+from tests.app.helpers import click_preview, click_row, fast_rome, open_window, wait_job
+
+pytestmark = pytest.mark.gui
+
+
+def _ready(qtbot, **kwargs):
+    window = open_window(qtbot, **kwargs)
+    wait_job(qtbot, window.import_facts(demo_edits_file()), 60_000)
+    fast_rome(window)
+    return window
+
+
+def test_commit_applies_the_approved_run_and_an_identical_preview_is_not_stored_twice(qtbot):
+    window = _ready(qtbot)
+    fact_id = click_row(qtbot, window, 0)
+    click_preview(qtbot, window)
+    first = window.queue.model.latest_run(fact_id)
+    click_preview(qtbot, window)  # the same edit again: core hands back the stored run
+    assert [r.id for r in window.ws.runs(fact_id)] == [first.id]
+    assert f"Same result as stored run {first.id}" in window.message.text()
+    qtbot.mouseClick(window.review_bar.buttons["approve"], Qt.MouseButton.LeftButton)
+    window.method_panel.set_override("v_steps", "5")  # another setting: a new run, after the approval
+    click_preview(qtbot, window)
+    assert len(window.ws.runs(fact_id)) == 2
+    dialog = window.open_commit_dialog()
+    qtbot.addWidget(dialog)
+    assert dialog.run_ids() == [first.id]
+    dialog.message.setText("the approved edit")
+    qtbot.mouseClick(dialog.commit_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: window.ws.head().applied == (first.id,), timeout=120_000)
+    assert window.ws.delta(first.id).sha256 == window.ws.run(first.id).delta_sha256
+    window.close()
