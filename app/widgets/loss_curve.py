@@ -23,9 +23,34 @@ class IntegerAxis(pg.AxisItem):
         return [(float(spacing), 0.0) for spacing in spacings]
 
 
+class SparseAxis(pg.AxisItem):
+    """A value axis whose labels never crowd: ticks at least ``min_gap`` pixels apart (a
+    110-pixel-high chart at 1366×768 otherwise draws labels over each other), and a fixed width
+    that holds labels like 0.0125."""
+
+    def __init__(self, orientation: str = "left", min_gap: float = 28.0, width: int = 52) -> None:
+        super().__init__(orientation)
+        self.min_gap = min_gap
+        self.setWidth(width)
+
+    def tickSpacing(self, minVal: float, maxVal: float, size: float):  # noqa: N803 (pyqtgraph's names)
+        levels = super().tickSpacing(minVal, maxVal, size)
+        span = maxVal - minVal
+        if not levels or span <= 0 or size <= 0:
+            return levels
+        roomy = [(spacing, offset) for spacing, offset in levels if spacing * size / span >= self.min_gap]
+        if roomy:
+            return roomy[:1]  # one level: minor labels between majors are what overlapped
+        spacing, offset = levels[0]
+        while spacing * size / span < self.min_gap:
+            spacing *= 2
+        return [(spacing, offset)]
+
+
 class LossCurve(pg.PlotWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
-        super().__init__(parent, background="w", axisItems={"bottom": IntegerAxis("bottom")})
+        super().__init__(parent, background="w", axisItems={"bottom": IntegerAxis("bottom"),
+                                                            "left": SparseAxis("left")})
         self.setObjectName("loss-curve")
         self.setLabel("left", "loss")
         self.setLabel("bottom", "optimisation step")

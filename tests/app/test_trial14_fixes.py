@@ -36,3 +36,26 @@ def test_commit_applies_the_approved_run_and_an_identical_preview_is_not_stored_
     qtbot.waitUntil(lambda: window.ws.head().applied == (first.id,), timeout=120_000)
     assert window.ws.delta(first.id).sha256 == window.ws.run(first.id).delta_sha256
     window.close()
+
+
+def test_the_loss_curve_is_stored_with_the_run_and_drawn_after_a_restart(qtbot):
+    from PySide6.QtWidgets import QApplication
+
+    window = _ready(qtbot)
+    fact_id = click_row(qtbot, window, 0)
+    click_preview(qtbot, window)
+    drawn = list(window.preview_panel.loss.losses)
+    assert drawn and window.queue.model.latest_run(fact_id).metrics["losses"] == pytest.approx(drawn, abs=1e-5)
+    window.close()
+    again = open_window(qtbot)
+    again.resize(1366, 768)
+    click_row(qtbot, again, 0)
+    QApplication.processEvents()
+    loss = again.preview_panel.loss
+    assert loss.losses == pytest.approx(drawn, abs=1e-5)
+    axis, height = loss.getAxis("left"), loss.getViewBox().height()
+    low, high = min(drawn), max(drawn)
+    levels = axis.tickSpacing(low, high, height)
+    assert len(levels) == 1 and levels[0][0] * height / (high - low) >= 28, "labels never crowd"
+    assert axis.width() >= again.fontMetrics().horizontalAdvance("0.0125") + 8, "labels are not cut"
+    again.close()
