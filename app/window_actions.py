@@ -284,6 +284,9 @@ class WindowActions(HistoryActions):
         if not ids:
             self.preview_panel.state.setText("Select one or more facts in the queue first")
             return None
+        if missing := self.method_panel.missing_editor():  # said here, in the window's words, not as a failure
+            self.preview_panel.state.setText(missing)
+            return None
         try:
             self.method_panel.hparams()  # a bad value is reported before anything runs
             job = self.session.preview(ids, self.method_panel.method_name(), self.method_panel.overrides(),

@@ -59,3 +59,40 @@ def test_the_loss_curve_is_stored_with_the_run_and_drawn_after_a_restart(qtbot):
     assert len(levels) == 1 and levels[0][0] * height / (high - low) >= 28, "labels never crowd"
     assert axis.width() >= again.fontMetrics().horizontalAdvance("0.0125") + 8, "labels are not cut"
     again.close()
+
+
+@pytest.fixture
+def tiny(qtbot, tiny_model_dir, tmp_path):
+    """A tiny GPT-2, for which no editor was ever trained, with a few facts queued."""
+    import json
+
+    from tests.core.test_mend import TRAIN
+
+    window = open_window(qtbot, model_path=tiny_model_dir("gpt2"))
+    facts = tmp_path / "facts.jsonl"
+    facts.write_text("".join(json.dumps(f.to_dict()) + "\n" for f in TRAIN[:3]), encoding="utf-8")
+    wait_job(qtbot, window.import_facts(facts), 60_000)
+    yield window
+    window.close()
+
+
+@pytest.mark.parametrize("method", ["mend", "ke", "instructedit", "recipe"])
+def test_a_trained_editor_offers_no_tuning_and_says_why(qtbot, tiny, method):
+    panel = tiny.method_panel
+    panel.method.setCurrentText("rome")
+    assert panel.tune_button.isEnabled()
+    panel.method.setCurrentText(method)
+    assert not panel.tune_button.isEnabled() and "Not for a trained editor" in panel.tune_button.toolTip()
+
+
+def test_preview_without_a_trained_editor_says_what_to_do(qtbot, tiny):
+    panel = tiny.method_panel
+    panel.method.setCurrentText("mend")
+    click_row(qtbot, tiny, 0)
+    before = list(tiny.lane.jobs)
+    qtbot.mouseClick(tiny.preview_panel.preview_button, Qt.MouseButton.LeftButton)
+    assert tiny.preview_panel.job is None and tiny.lane.jobs == before, "nothing runs"
+    state = tiny.preview_panel.state.text()
+    assert "No trained MEND editor for this model yet" in state and "Train…" in state
+    assert "Traceback" not in state and not hasattr(tiny, "last_error"), "no failure dialog"
+    assert tiny.ws.runs() == []
