@@ -19,6 +19,7 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
 )
 
+from app.dialogs.about_dialog import about_dialog
 from app.slots import no_result
 from app.window_train import open_train_dialog
 
@@ -72,6 +73,12 @@ def build_menus(window: QMainWindow) -> None:
     _action(tools, "Train editor…", lambda: open_train_dialog(window))
     help_menu = bar.addMenu("&Help")
     window.open_log_action = _action(help_menu, "Open log", lambda: open_log(window))
+    _action(help_menu, "About Factsmith…", lambda: open_about(window))
+
+
+def open_about(window) -> None:
+    window.about = about_dialog(window)
+    window.about.open()
 
 
 def open_log(window) -> bool:

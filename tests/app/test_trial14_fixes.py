@@ -96,3 +96,25 @@ def test_preview_without_a_trained_editor_says_what_to_do(qtbot, tiny):
     assert "No trained MEND editor for this model yet" in state and "Train…" in state
     assert "Traceback" not in state and not hasattr(tiny, "last_error"), "no failure dialog"
     assert tiny.ws.runs() == []
+
+
+def test_help_about_names_the_version_model_workspace_libraries_and_log(qtbot):
+    from importlib import metadata
+
+    import PySide6
+    from PySide6.QtGui import QGuiApplication
+
+    window = open_window(qtbot)
+    help_menu = next(a.menu() for a in window.menuBar().actions() if a.text() == "&Help")
+    next(a for a in help_menu.actions() if a.text() == "About Factsmith…").trigger()
+    dialog = window.about
+    assert dialog.isVisible()
+    text = dialog.body.toPlainText()
+    for expected in (f"Factsmith {metadata.version('factsmith')}", window.lm.info.name, str(window.ws.path),
+                     str(window.log_file), f"torch {metadata.version('torch')}",
+                     f"transformers {metadata.version('transformers')}", f"PySide6 {PySide6.__version__}"):
+        assert expected in text
+    qtbot.mouseClick(dialog.copy_button, Qt.MouseButton.LeftButton)
+    assert QGuiApplication.clipboard().text() == text
+    dialog.reject()
+    window.close()
