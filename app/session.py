@@ -38,6 +38,7 @@ from core import (
     CommitRecord,
     EditOutcome,
     Fact,
+    InstanceLock,
     LedgerError,
     LoadedModel,
     LoadOptions,
@@ -47,11 +48,13 @@ from core import (
     TraceCache,
     TrainOptions,
     Workspace,
+    WorkspaceInUseError,
     apply_patch,
     compute_chosen_edit,
     default_workspace_path,
     folder_fingerprint,
     load_model,
+    lock_workspace,
     train_editor,
 )
 
@@ -142,6 +145,7 @@ class Session(QObject):
     runs_changed = Signal(object)  # QueueView | None
     history_changed = Signal(object)  # HistoryView | None
     live_changed = Signal(object)  # CommitRecord the live model holds
+    workspace_in_use = Signal(object)  # WorkspaceInUseError: another running Factsmith has it open
 
     def __init__(self, lane: JobLane, settings: AppSettings, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -153,6 +157,7 @@ class Session(QObject):
         self.live_commit: CommitRecord | None = None
         self.history: HistoryView | None = None  # as last read
         self.closed = False
+        self.lock: InstanceLock | None = None  # our claim on the open workspace (None: another program's)
         self.trace_cache = TraceCache()  # layer "auto": one traced layer per (model, relation)
 
     # -- model and workspace -------------------------------------------------------------
@@ -196,9 +201,10 @@ class Session(QObject):
         return job
 
     def close(self) -> None:
-        """The window is closing: let go of the workspace connection and the model."""
+        """The window is closing: let go of the workspace connection, its lock and the model."""
         if self.ws is not None:
             self.ws.close()
+        self._unlock()
         self.ws, self.lm, self.live_commit, self.history = None, None, None, None
         self.closed = True
 
@@ -215,7 +221,9 @@ class Session(QObject):
         if self.ws is None or self.ws.path != state.workspace:
             if self.ws is not None:
                 self.ws.close()
+            self._unlock()
             self.ws = Workspace.open(state.workspace)
+            self._lock(state.workspace)
             self.settings.add_recent_workspace(state.workspace)
             self.workspace_changed.emit(self.ws)
         self.history = state.history
@@ -224,6 +232,18 @@ class Session(QObject):
         self.live_changed.emit(state.commit)
         self.facts_changed.emit(state.queue)
         self.history_changed.emit(state.history)
+
+    def _lock(self, path: Path) -> None:
+        """Claim the workspace; when another running Factsmith has it, say so (the window asks)."""
+        try:
+            self.lock = lock_workspace(path, "the Factsmith window")
+        except WorkspaceInUseError as exc:
+            self.workspace_in_use.emit(exc)
+
+    def _unlock(self) -> None:
+        if self.lock is not None:
+            self.lock.release()
+            self.lock = None
 
     def _remember_live(self, state: LiveState) -> None:
         """Which commit the live model holds, for the next start (nothing kept when it is HEAD)."""

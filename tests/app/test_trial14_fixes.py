@@ -118,3 +118,33 @@ def test_help_about_names_the_version_model_workspace_libraries_and_log(qtbot):
     assert QGuiApplication.clipboard().text() == text
     dialog.reject()
     window.close()
+
+
+def test_a_second_factsmith_on_the_same_workspace_is_warned_and_can_quit(qtbot):
+    import json
+    import os
+    import socket
+    import subprocess
+    import sys
+
+    from core.ledger.instance_lock import lock_path
+
+    window = open_window(qtbot)
+    lock, path = lock_path(window.ws.path), window.ws.path
+    assert json.loads(lock.read_text())["pid"] == os.getpid() and not hasattr(window, "in_use_box")
+    window.close()
+    assert not lock.exists(), "closing lets go of the workspace"
+    other = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])  # the first instance
+    try:
+        lock.write_text(json.dumps({"pid": other.pid, "host": socket.gethostname(), "since": "2026-12-05T10:00:00",
+                                    "program": "the Factsmith window"}), encoding="utf-8")
+        again = open_window(qtbot)
+        box = again.in_use_box
+        assert box.isVisible() and f"process {other.pid}" in box.text() and str(path) in box.text()
+        quit_button = next(b for b in box.buttons() if b.text() == "Quit")
+        qtbot.mouseClick(quit_button, Qt.MouseButton.LeftButton)
+        qtbot.waitUntil(lambda: not again.isVisible())
+        assert json.loads(lock.read_text())["pid"] == other.pid, "the other instance keeps its lock"
+    finally:
+        other.kill()
+        other.wait()
