@@ -17,7 +17,7 @@ from PySide6.QtWidgets import QComboBox, QWidget
 from core import CheckpointEntry, LoadedModel, default_checkpoint, editor_checkpoints
 
 # short, so the narrow Editor row shows it whole at 1366×768; the tooltip says what to do
-NONE_YET = "No trained editor yet"
+NONE_YET = "No editor yet"
 NONE_YET_TIP = "No editor of this method was trained for the loaded model: Train… beside it (or Tools → Train editor…)"
 
 
@@ -38,6 +38,9 @@ class CheckpointChoice(QComboBox):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("checkpoint-choice")
+        # as wide as NONE_YET, not as the longest file name (the tooltip has it whole)
+        self.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.setMinimumContentsLength(len(NONE_YET))
         self.entries: list[CheckpointEntry] = []
         self._default: Path | None = None
         self.activated.connect(self._on_activated)

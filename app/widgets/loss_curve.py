@@ -24,27 +24,24 @@ class IntegerAxis(pg.AxisItem):
 
 
 class SparseAxis(pg.AxisItem):
-    """A value axis whose labels never crowd: ticks at least ``min_gap`` pixels apart (a
-    110-pixel-high chart at 1366×768 otherwise draws labels over each other), and a fixed width
-    that holds labels like 0.0125."""
+    """A value axis whose labels never crowd: one level of ticks at a 1-2-5 step at least
+    ``min_gap`` pixels apart (a short chart at 1366×768 otherwise draws labels over each
+    other), never so wide that no tick is left; a fixed width holds labels like 0.0125."""
 
-    def __init__(self, orientation: str = "left", min_gap: float = 28.0, width: int = 52) -> None:
+    def __init__(self, orientation: str = "left", min_gap: float = 18.0, width: int = 52) -> None:
         super().__init__(orientation)
         self.min_gap = min_gap
         self.setWidth(width)
 
     def tickSpacing(self, minVal: float, maxVal: float, size: float):  # noqa: N803 (pyqtgraph's names)
-        levels = super().tickSpacing(minVal, maxVal, size)
         span = maxVal - minVal
-        if not levels or span <= 0 or size <= 0:
-            return levels
-        roomy = [(spacing, offset) for spacing, offset in levels if spacing * size / span >= self.min_gap]
-        if roomy:
-            return roomy[:1]  # one level: minor labels between majors are what overlapped
-        spacing, offset = levels[0]
-        while spacing * size / span < self.min_gap:
-            spacing *= 2
-        return [(spacing, offset)]
+        if span <= 0 or size <= 0:
+            return super().tickSpacing(minVal, maxVal, size)
+        steps = [m * 10.0 ** e for e in range(math.floor(math.log10(span)) - 3, math.floor(math.log10(span)) + 1)
+                 for m in (1, 2, 5)]
+        fitting = [step for step in steps if step <= span] or steps[:1]  # at least one tick in view
+        roomy = [step for step in fitting if step * size / span >= self.min_gap]
+        return [((roomy or fitting[-1:])[0], 0.0)]
 
 
 class LossCurve(pg.PlotWidget):

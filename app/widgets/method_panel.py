@@ -106,10 +106,15 @@ class MethodPanel(QGroupBox):
         self.train_button.setToolTip("Train this method's editor for the loaded model (Tools → Train editor…)")
         self.train_button.clicked.connect(lambda: self.train_requested.emit(self.method_name()))
         self.checkpoint_row = QWidget()
-        editor_row = QHBoxLayout(self.checkpoint_row)
+        # the choice gets the whole width (beside Train… it was cut at 1366×768), Train… under it
+        editor_row = QVBoxLayout(self.checkpoint_row)
         editor_row.setContentsMargins(0, 0, 0, 0)
-        editor_row.addWidget(self.checkpoint, 1)
-        editor_row.addWidget(self.train_button)
+        editor_row.setSpacing(2)
+        editor_row.addWidget(self.checkpoint)
+        train_row = QHBoxLayout()
+        train_row.addStretch(1)
+        train_row.addWidget(self.train_button)
+        editor_row.addLayout(train_row)
         self.checkpoint_paths: list[str] = []  # checkpoints outside the editors folder (trained here)
         self.trained = False  # the method is a trained editor: the checkpoint row shows
 
