@@ -215,10 +215,12 @@ class WindowActions(HistoryActions):
             self.show_error("No workspace", LedgerError("load a model first: its workspace opens with it"))
             return None
         job = self.session.import_file(path, format, mapping, skip_invalid=skip_invalid)
+        # the counts first: an elided status line keeps them, the file name goes (the tooltip has all)
         job.succeeded.connect(lambda report: self.notify(
-            f"Imported {len(report.added)} facts from {Path(report.source).name} ({report.format}); "
-            f"{len(report.duplicates)} already there, {len(report.conflicts)} conflicts"
-            + (f", {len(report.skipped)} invalid rows skipped (recorded)" if report.skipped else ""), 10000))
+            f"Imported {len(report.added)} facts ({len(report.duplicates)} already there, "
+            f"{len(report.conflicts)} conflicts"
+            + (f", {len(report.skipped)} invalid rows skipped (recorded)" if report.skipped else "")
+            + f") from {Path(report.source).name} ({report.format})", 10000))
         return self._report_failure(job, f"Could not import {Path(path).name}")
 
     def new_fact(self) -> None:

@@ -201,3 +201,32 @@ def test_metrics_and_generations_explain_their_units_and_marks_and_fit_at_1366(q
     assert details.height() >= 12 * details.fontMetrics().lineSpacing()
     assert details.height() > window.history.chart.height(), "the details get the larger part"
     window.close()
+
+
+def test_confirmations_and_status_cells_keep_their_key_facts_at_1366(qtbot):
+    from PySide6.QtWidgets import QApplication
+
+    window = _ready(qtbot)
+    window.resize(1366, 768)
+    QApplication.processEvents()
+    message = window.message
+    assert "Imported 60 facts (0 already there, 0 conflicts)" in message.shown_text(), message.shown_text()
+    assert message.toolTip().endswith("from demo_edits.jsonl (factsmith)"), "the whole line in the tooltip"
+    fact_id = click_row(qtbot, window, 0)
+    click_preview(qtbot, window)
+    qtbot.mouseClick(window.review_bar.buttons["approve"], Qt.MouseButton.LeftButton)
+    assert wait_job(qtbot, window.commit("edit one", force=True)).state.value == "done"
+    commit = window.ws.head()
+    assert f"Committed {commit.short_id}" in message.shown_text()
+    assert wait_job(qtbot, window.revert(commit.id, "take it out")).state.value == "done"
+    QApplication.processEvents()
+    revert = window.ws.head()
+    assert f"New commit {revert.short_id} reverts {commit.id[:12]}" in message.shown_text()
+    assert f"commit {revert.short_id}" in window.live_status.shown_text(), "the live commit is not cut either"
+    model, table = window.queue.model, window.queue.table
+    index = model.index(model.row_of(fact_id), 0)
+    text = model.data(index)
+    assert revert.short_id[:7] in text and "reverted" in text
+    assert table.columnWidth(0) >= table.fontMetrics().horizontalAdvance(text) + 8, "the commit id is not cut"
+    assert model.data(index, Qt.ItemDataRole.ToolTipRole).startswith(text)
+    window.close()
