@@ -230,3 +230,40 @@ def test_confirmations_and_status_cells_keep_their_key_facts_at_1366(qtbot):
     assert table.columnWidth(0) >= table.fontMetrics().horizontalAdvance(text) + 8, "the commit id is not cut"
     assert model.data(index, Qt.ItemDataRole.ToolTipRole).startswith(text)
     window.close()
+
+
+def test_killing_the_launcher_leaves_no_app_running(tmp_path):
+    """``packaging/bootstrap.py app`` becomes the app (exec) instead of starting a child that
+    would outlive it: killing the launcher's process ends the app."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    flag = tmp_path / "app.pid"
+    app = f"import os, time; open({str(flag)!r}, 'w').write(str(os.getpid())); time.sleep(120)"
+    launcher = (  # the real bootstrap, with the environment set up already and a stand-in app
+        "import importlib.util, sys; from pathlib import Path\n"
+        f"spec = importlib.util.spec_from_file_location('bootstrap', {str(root / 'packaging' / 'bootstrap.py')!r})\n"
+        "b = importlib.util.module_from_spec(spec); spec.loader.exec_module(b)\n"
+        "b.ensure_environment = lambda: None\n"
+        "b.venv_bin = lambda name: Path(sys.executable)\n"
+        f"sys.exit(b.main(['app', '-c', {app!r}]))\n")
+    process = subprocess.Popen([sys.executable, "-c", launcher])
+    try:
+        deadline = time.monotonic() + 30
+        while not (flag.exists() and flag.read_text()) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        app_pid = int(flag.read_text())
+        assert app_pid == process.pid, "the launcher became the app: no child to outlive it"
+        os.kill(process.pid, signal.SIGTERM)
+        assert process.wait(10) == -signal.SIGTERM
+        with pytest.raises(ProcessLookupError):
+            os.kill(app_pid, 0)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
