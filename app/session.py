@@ -61,11 +61,6 @@ from core import (
 log = logging.getLogger(__name__)
 
 
-def now_utc() -> str:
-    """Now as the ledger writes times (ISO 8601 UTC, microseconds): they compare as text."""
-    return datetime.now(UTC).isoformat(timespec="microseconds")
-
-
 @dataclass(frozen=True)
 class LiveState:
     """What a model job hands back: the model, its workspace and the commit it holds, with
@@ -324,7 +319,7 @@ class Session(QObject):
         def run(progress: Progress, ws: Workspace) -> PreviewResult:
             outcome = compute_chosen_edit(lm, facts, method, overrides, cache=self.trace_cache, progress=progress,
                                           free_prompts=prompts)  # layer "auto" traces first
-            started = now_utc()
+            started = datetime.now(UTC).isoformat(timespec="microseconds")  # as the ledger writes times
             recorded = ws.record_outcome(outcome, commit.state_fingerprint, overrides)
             return PreviewResult(outcome, recorded, read_queue(ws), reused=recorded.created_at < started)
 
