@@ -12,7 +12,7 @@ from PySide6.QtWidgets import QMainWindow, QSplitter, QTabWidget, QVBoxLayout, Q
 
 from app.jobs import Job, JobLane
 from app.logfile import start_logging
-from app.menus import build_menus
+from app.menus import build_menus, warn_in_use
 from app.session import Session
 from app.settings import AppSettings
 from app.slots import no_result
@@ -120,6 +120,7 @@ class MainWindow(WindowActions, QMainWindow):
         s.runs_changed.connect(self.refresh_queue)
         s.history_changed.connect(self.refresh_history)
         s.live_changed.connect(lambda _: self._update_live_status())
+        s.workspace_in_use.connect(lambda exc: warn_in_use(self, exc))
         self.model_panel.load_requested.connect(self.load)
         self.model_panel.eject_requested.connect(self.eject)
         self.queue.import_requested.connect(self.open_import_dialog)

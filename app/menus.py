@@ -15,10 +15,12 @@ from PySide6.QtWidgets import (
     QLineEdit,
     QMainWindow,
     QMenu,
+    QMessageBox,
     QPushButton,
     QVBoxLayout,
 )
 
+from app.dialogs.about_dialog import about_dialog
 from app.slots import no_result
 from app.window_train import open_train_dialog
 
@@ -72,6 +74,34 @@ def build_menus(window: QMainWindow) -> None:
     _action(tools, "Train editor…", lambda: open_train_dialog(window))
     help_menu = bar.addMenu("&Help")
     window.open_log_action = _action(help_menu, "Open log", lambda: open_log(window))
+    _action(help_menu, "About Factsmith…", lambda: open_about(window))
+
+
+def warn_in_use(window, exc) -> QMessageBox:
+    """Another running Factsmith has this workspace open: say so, and offer to quit."""
+    box = QMessageBox(QMessageBox.Icon.Warning, "Workspace already open",
+                      f"{str(exc)[:1].upper()}{str(exc)[1:]}.", parent=window)
+    box.setObjectName("workspace-in-use")
+    box.setInformativeText("Two windows on one workspace each keep their own draft, undo and live model, and "
+                           "would review and commit over each other's work. Quit here and use the other window, "
+                           "or continue only if that one is idle.")
+    quit_button = box.addButton("Quit", QMessageBox.ButtonRole.RejectRole)
+    box.addButton("Continue anyway", QMessageBox.ButtonRole.AcceptRole)
+    box.setDefaultButton(quit_button)
+
+    def clicked(button) -> None:  # returns None: PySide6 6.12 mis-counts a slot's bool result
+        if button is quit_button:
+            window.close()
+
+    box.buttonClicked.connect(clicked)
+    window.in_use_box = box
+    box.open()
+    return box
+
+
+def open_about(window) -> None:
+    window.about = about_dialog(window)
+    window.about.open()
 
 
 def open_log(window) -> bool:

@@ -16,6 +16,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +38,7 @@ from core import (
     CommitRecord,
     EditOutcome,
     Fact,
+    InstanceLock,
     LedgerError,
     LoadedModel,
     LoadOptions,
@@ -46,11 +48,13 @@ from core import (
     TraceCache,
     TrainOptions,
     Workspace,
+    WorkspaceInUseError,
     apply_patch,
     compute_chosen_edit,
     default_workspace_path,
     folder_fingerprint,
     load_model,
+    lock_workspace,
     train_editor,
 )
 
@@ -74,6 +78,7 @@ class PreviewResult:
     outcome: EditOutcome
     run: RunRecord
     queue: QueueView | None = None
+    reused: bool = False  # an identical run was stored already: core returned it, no copy
 
 
 def _with_views(state: LiveState, ws: Workspace, known: Mapping[str, DriftPoint] | None) -> LiveState:
@@ -135,6 +140,7 @@ class Session(QObject):
     runs_changed = Signal(object)  # QueueView | None
     history_changed = Signal(object)  # HistoryView | None
     live_changed = Signal(object)  # CommitRecord the live model holds
+    workspace_in_use = Signal(object)  # WorkspaceInUseError: another running Factsmith has it open
 
     def __init__(self, lane: JobLane, settings: AppSettings, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -146,6 +152,7 @@ class Session(QObject):
         self.live_commit: CommitRecord | None = None
         self.history: HistoryView | None = None  # as last read
         self.closed = False
+        self.lock: InstanceLock | None = None  # our claim on the open workspace (None: another program's)
         self.trace_cache = TraceCache()  # layer "auto": one traced layer per (model, relation)
 
     # -- model and workspace -------------------------------------------------------------
@@ -189,9 +196,10 @@ class Session(QObject):
         return job
 
     def close(self) -> None:
-        """The window is closing: let go of the workspace connection and the model."""
+        """The window is closing: let go of the workspace connection, its lock and the model."""
         if self.ws is not None:
             self.ws.close()
+        self._unlock()
         self.ws, self.lm, self.live_commit, self.history = None, None, None, None
         self.closed = True
 
@@ -208,7 +216,9 @@ class Session(QObject):
         if self.ws is None or self.ws.path != state.workspace:
             if self.ws is not None:
                 self.ws.close()
+            self._unlock()
             self.ws = Workspace.open(state.workspace)
+            self._lock(state.workspace)
             self.settings.add_recent_workspace(state.workspace)
             self.workspace_changed.emit(self.ws)
         self.history = state.history
@@ -217,6 +227,18 @@ class Session(QObject):
         self.live_changed.emit(state.commit)
         self.facts_changed.emit(state.queue)
         self.history_changed.emit(state.history)
+
+    def _lock(self, path: Path) -> None:
+        """Claim the workspace; when another running Factsmith has it, say so (the window asks)."""
+        try:
+            self.lock = lock_workspace(path, "the Factsmith window")
+        except WorkspaceInUseError as exc:
+            self.workspace_in_use.emit(exc)
+
+    def _unlock(self) -> None:
+        if self.lock is not None:
+            self.lock.release()
+            self.lock = None
 
     def _remember_live(self, state: LiveState) -> None:
         """Which commit the live model holds, for the next start (nothing kept when it is HEAD)."""
@@ -297,8 +319,9 @@ class Session(QObject):
         def run(progress: Progress, ws: Workspace) -> PreviewResult:
             outcome = compute_chosen_edit(lm, facts, method, overrides, cache=self.trace_cache, progress=progress,
                                           free_prompts=prompts)  # layer "auto" traces first
+            started = datetime.now(UTC).isoformat(timespec="microseconds")  # as the ledger writes times
             recorded = ws.record_outcome(outcome, commit.state_fingerprint, overrides)
-            return PreviewResult(outcome, recorded, read_queue(ws))
+            return PreviewResult(outcome, recorded, read_queue(ws), reused=recorded.created_at < started)
 
         job = self.submit(f"Previewing {method}", run)
         job.succeeded.connect(lambda result: self.runs_changed.emit(result.queue))

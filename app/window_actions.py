@@ -215,10 +215,12 @@ class WindowActions(HistoryActions):
             self.show_error("No workspace", LedgerError("load a model first: its workspace opens with it"))
             return None
         job = self.session.import_file(path, format, mapping, skip_invalid=skip_invalid)
+        # the counts first: an elided status line keeps them, the file name goes (the tooltip has all)
         job.succeeded.connect(lambda report: self.notify(
-            f"Imported {len(report.added)} facts from {Path(report.source).name} ({report.format}); "
-            f"{len(report.duplicates)} already there, {len(report.conflicts)} conflicts"
-            + (f", {len(report.skipped)} invalid rows skipped (recorded)" if report.skipped else ""), 10000))
+            f"Imported {len(report.added)} facts ({len(report.duplicates)} already there, "
+            f"{len(report.conflicts)} conflicts"
+            + (f", {len(report.skipped)} invalid rows skipped (recorded)" if report.skipped else "")
+            + f") from {Path(report.source).name} ({report.format})", 10000))
         return self._report_failure(job, f"Could not import {Path(path).name}")
 
     def new_fact(self) -> None:
@@ -284,6 +286,9 @@ class WindowActions(HistoryActions):
         if not ids:
             self.preview_panel.state.setText("Select one or more facts in the queue first")
             return None
+        if missing := self.method_panel.missing_editor():  # said here, in the window's words, not as a failure
+            self.preview_panel.state.setText(missing)
+            return None
         try:
             self.method_panel.hparams()  # a bad value is reported before anything runs
             job = self.session.preview(ids, self.method_panel.method_name(), self.method_panel.overrides(),
@@ -297,7 +302,14 @@ class WindowActions(HistoryActions):
         self.preview_panel.showing.setText(f"Showing: {self._running_preview} — running…")
         job.finished.connect(self.method_panel.update_stats_status)  # the preview may have computed them
         job.finished.connect(lambda: None if job.state.value != "done" else self.show_selected_run())
+        job.succeeded.connect(self._say_reused)
         return self._report_failure(job, "The preview failed")
+
+    def _say_reused(self, result) -> None:
+        """An identical preview is not stored twice: say which stored run it is."""
+        if result.reused:
+            self.notify(f"Same result as stored run {result.run.id} (same facts, method, settings and model "
+                        "state): no second copy stored", 10000)
 
     def review_selected(self, decision: str, note: str = "") -> bool:
         ids = self.queue.selected_ids()

@@ -92,6 +92,9 @@ class HistoryActions:
             if not ok or not message.strip():
                 return None
         job = self.session.revert([commit_id], message)
+        job.succeeded.connect(lambda state: self.notify(
+            f"New commit {state.commit.short_id} reverts {commit_id[:12]} ({len(state.commit.dropped)} edit(s) "
+            "taken out)", 10000))
         return self._report_failure(job, f"Could not revert {commit_id[:12]}")
 
     def _revert_question(self, commit_id: str) -> str:

@@ -52,6 +52,17 @@ def main(argv: list[str]) -> int:
     else:
         os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
         command = [str(venv_bin("python")), "-m", "pytest", *argv[1:]]
+    return run(command)
+
+
+def run(command: list[str]) -> int:
+    """Become the command where the system allows (POSIX exec): no child is left running when
+    this launcher is killed, as the launcher *is* the app. Elsewhere, wait for it as a child."""
+    if os.name == "posix":
+        os.chdir(ROOT)
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os.execv(command[0], command)  # does not return
     return subprocess.run(command, cwd=ROOT).returncode
 
 

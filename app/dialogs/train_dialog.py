@@ -188,6 +188,9 @@ class TrainDialog(QDialog):
         text, error = self._out_state()
         self.out_info.setText(text)
         self.out_info.setStyleSheet(RED if error else "")
+        if self._idle() and self.record is not None:  # the checkpoint's stored curves, after a restart too
+            self.loss.set_losses(self.record.losses)
+            self.validation.set_history(self.record.validation)
         self._update_buttons()
 
     def _out_state(self) -> tuple[str, bool]:

@@ -202,6 +202,8 @@ class FactTableModel(QAbstractTableModel):
                     + (f": {decision.note}" if decision.note else "")
                     + (f"\ndecided on run {shown.id} ({shown.method})" if shown else "\ndecided with no run")
                     + "\n" + text)
+        if column == 0:  # the whole status first: the cell may be cut at a narrow width
+            text = f"{self._cell(record, 0, False)}\n{text}"
         latest = self._latest.get(record.id)
         if column >= 5 and decision is not None and latest is not None and latest is not shown:
             text += f"\nnewer run {latest.id} ({latest.method}) since the decision: select the fact to see it"

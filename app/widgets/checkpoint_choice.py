@@ -16,7 +16,9 @@ from PySide6.QtWidgets import QComboBox, QWidget
 
 from core import CheckpointEntry, LoadedModel, default_checkpoint, editor_checkpoints
 
-NONE_YET = "No trained editor for this model: Tools → Train editor…"
+# short, so the narrow Editor row shows it whole at 1366×768; the tooltip says what to do
+NONE_YET = "No editor yet"
+NONE_YET_TIP = "No editor of this method was trained for the loaded model: Train… beside it (or Tools → Train editor…)"
 
 
 def entry_text(entry: CheckpointEntry, default: bool) -> str:
@@ -36,6 +38,9 @@ class CheckpointChoice(QComboBox):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("checkpoint-choice")
+        # as wide as NONE_YET, not as the longest file name (the tooltip has it whole)
+        self.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.setMinimumContentsLength(len(NONE_YET))
         self.entries: list[CheckpointEntry] = []
         self._default: Path | None = None
         self.activated.connect(self._on_activated)
@@ -49,6 +54,7 @@ class CheckpointChoice(QComboBox):
         self.clear()
         if not any(e.usable for e in self.entries):
             self.addItem(NONE_YET, None)
+            self.setItemData(0, NONE_YET_TIP, Qt.ItemDataRole.ToolTipRole)
         for entry in self.entries:
             self._add(entry_text(entry, entry.path == self._default), entry.path, entry.problem)
         named = Path(value).expanduser().resolve() if value else None

@@ -154,9 +154,19 @@ class FactQueue(QGroupBox):
                 self.select(selected, scroll=False)
         finally:
             self.table.selectionModel().blockSignals(False)
+        self._fit_status()
         for bar, value in zip(bars, scrolled, strict=True):
             bar.setValue(value)
         self.selection_changed.emit(self.selected_ids())
+
+    def _fit_status(self) -> None:
+        """Widen the Status column to its longest text ("reverted (in <commit>)"): the commit
+        id is what the reviewer needs, so it is never cut; narrower is left as it is."""
+        metrics, model = self.table.fontMetrics(), self.model
+        texts = {model.data(model.index(row, 0)) for row in range(model.rowCount())}
+        needed = max((metrics.horizontalAdvance(t) for t in texts if t), default=0) + 16
+        if needed > self.table.columnWidth(0):
+            self.table.setColumnWidth(0, needed)
 
     def selected_ids(self) -> list[str]:
         rows = sorted({index.row() for index in self.table.selectionModel().selectedRows()})

@@ -16,6 +16,9 @@ KIND_LABELS = {"prompt": "Edit prompt", "paraphrase": "Paraphrase", "locality": 
 # (not merely a change); on locality prompts it is no change.
 GREEN, RED, AMBER = "#c8ecc8", "#f6c6c6", "#fde9a9"
 _CHANGE_COLOURS = {"locality": RED, "free": AMBER}
+CHANGED_MARK = " ●"  # beside the kind of a row whose text the edit changed
+MARK_HELP = ("● : the edit changed this generation. Highlights: green where the verdict says the edit took, red "
+             "where it should not have changed (locality) or did not take, amber for a change that is neither.")
 _CHECK_OF_KIND = {"prompt": "reliability", "paraphrase": "generality"}  # the verdict's check of that row
 
 
@@ -83,7 +86,9 @@ class GenerationsView(QWidget):
         self._rendered = True
         rows = self.visible_rows()
         changed = sum(1 for row in self._rows if row["before"] != row["after"])
-        self.counts.setText(f"{changed} of {len(self._rows)} generations changed")
+        self.counts.setText(f"{changed} of {len(self._rows)} generations changed · {CHANGED_MARK.strip()} marks a "
+                            "changed row")
+        self.counts.setToolTip(MARK_HELP)
         body = "".join(self._row_html(row) for row in rows)
         self.browser.setHtml(
             "<table width='100%' cellspacing='0' cellpadding='4' border='1' style='border-collapse:collapse'>"
@@ -94,7 +99,7 @@ class GenerationsView(QWidget):
         before, after = word_diff(row["before"], row["after"])
         check = _CHECK_OF_KIND.get(row["kind"])
         colour = change_colour(row["kind"], self._checks.get(row.get("fact_id", ""), {}).get(check))
-        mark = "" if row["before"] == row["after"] else " ●"
+        mark = "" if row["before"] == row["after"] else CHANGED_MARK
         return (f"<tr><td>{KIND_LABELS.get(row['kind'], row['kind'])}{mark}</td>"
                 f"<td><b>{html.escape(row['prompt'])}</b></td>"
                 f"<td>{segments_html(before, '#eadcf5')}</td><td>{segments_html(after, colour)}</td></tr>")

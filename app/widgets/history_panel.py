@@ -110,9 +110,15 @@ class HistoryPanel(QWidget):
         for button in self.buttons.values():
             row.addWidget(button)
         row.addStretch(1)
-        right = QSplitter(Qt.Orientation.Vertical)
+        right = self.right = QSplitter(Qt.Orientation.Vertical)
         right.addWidget(self.details)
         right.addWidget(self.chart)
+        # the details (the commit's edits, gate, message) are what is read: they get the larger part,
+        # and never less than a dozen lines (at 1366×768 the chart had taken two thirds)
+        self.details.setMinimumHeight(self.details.fontMetrics().lineSpacing() * 12)
+        right.setStretchFactor(0, 3)
+        right.setStretchFactor(1, 2)
+        right.setSizes([360, 240])
         split = QSplitter(Qt.Orientation.Horizontal)
         split.addWidget(self.tree)
         split.addWidget(right)

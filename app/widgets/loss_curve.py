@@ -23,9 +23,31 @@ class IntegerAxis(pg.AxisItem):
         return [(float(spacing), 0.0) for spacing in spacings]
 
 
+class SparseAxis(pg.AxisItem):
+    """A value axis whose labels never crowd: one level of ticks at a 1-2-5 step at least
+    ``min_gap`` pixels apart (a short chart at 1366×768 otherwise draws labels over each
+    other), never so wide that no tick is left; a fixed width holds labels like 0.0125."""
+
+    def __init__(self, orientation: str = "left", min_gap: float = 18.0, width: int = 52) -> None:
+        super().__init__(orientation)
+        self.min_gap = min_gap
+        self.setWidth(width)
+
+    def tickSpacing(self, minVal: float, maxVal: float, size: float):  # noqa: N803 (pyqtgraph's names)
+        span = maxVal - minVal
+        if span <= 0 or size <= 0:
+            return super().tickSpacing(minVal, maxVal, size)
+        steps = [m * 10.0 ** e for e in range(math.floor(math.log10(span)) - 3, math.floor(math.log10(span)) + 1)
+                 for m in (1, 2, 5)]
+        fitting = [step for step in steps if step <= span] or steps[:1]  # at least one tick in view
+        roomy = [step for step in fitting if step * size / span >= self.min_gap]
+        return [((roomy or fitting[-1:])[0], 0.0)]
+
+
 class LossCurve(pg.PlotWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
-        super().__init__(parent, background="w", axisItems={"bottom": IntegerAxis("bottom")})
+        super().__init__(parent, background="w", axisItems={"bottom": IntegerAxis("bottom"),
+                                                            "left": SparseAxis("left")})
         self.setObjectName("loss-curve")
         self.setLabel("left", "loss")
         self.setLabel("bottom", "optimisation step")

@@ -39,6 +39,10 @@ from core import (
 )
 
 # Shown without "Advanced": the knobs a reviewer most often turns.
+TUNE_TIP = ("Search this method's key hyperparameters on the queue's facts (a third held out to check) and save "
+            "the best as this model's tuned preset")
+TUNE_TRAINED_TIP = ("Not for a trained editor: its edits come from its training, not from a preset to search. "
+                    "Train… (or Tools → Train editor…) makes a better editor")
 BASIC_HPARAMS = ("layer", "layers", "v_lr", "v_steps", "lr", "steps", "norm_constraint", "edit_lr",
                  "n_iter", "use_covariance", "mom2_weight", "threshold_init", "stats_tokens", "seed")
 
@@ -71,8 +75,7 @@ class MethodPanel(QGroupBox):
         self.preset_choice.setToolTip("The default preset, or one `Tune preset…` found for this model")
         self.preset_choice.currentIndexChanged.connect(lambda _: self._load_table())
         self.tune_button = QPushButton("Tune preset…")
-        self.tune_button.setToolTip("Search this method's key hyperparameters on the queue's facts (a third "
-                                    "held out to check) and save the best as this model's tuned preset")
+        self.tune_button.setToolTip(TUNE_TIP)
         self.tune_button.clicked.connect(lambda: self.tune_requested.emit(self.method_name()))
         self.advanced = QCheckBox("Advanced")
         self.advanced.setToolTip("Show every hyperparameter, not only the usual ones")
@@ -103,10 +106,15 @@ class MethodPanel(QGroupBox):
         self.train_button.setToolTip("Train this method's editor for the loaded model (Tools → Train editor…)")
         self.train_button.clicked.connect(lambda: self.train_requested.emit(self.method_name()))
         self.checkpoint_row = QWidget()
-        editor_row = QHBoxLayout(self.checkpoint_row)
+        # the choice gets the whole width (beside Train… it was cut at 1366×768), Train… under it
+        editor_row = QVBoxLayout(self.checkpoint_row)
         editor_row.setContentsMargins(0, 0, 0, 0)
-        editor_row.addWidget(self.checkpoint, 1)
-        editor_row.addWidget(self.train_button)
+        editor_row.setSpacing(2)
+        editor_row.addWidget(self.checkpoint)
+        train_row = QHBoxLayout()
+        train_row.addStretch(1)
+        train_row.addWidget(self.train_button)
+        editor_row.addLayout(train_row)
         self.checkpoint_paths: list[str] = []  # checkpoints outside the editors folder (trained here)
         self.trained = False  # the method is a trained editor: the checkpoint row shows
 
@@ -162,7 +170,15 @@ class MethodPanel(QGroupBox):
             self.preset_choice.addItem(f"Tuned for this model ({self.tuned.summary()})", "tuned")
         self.preset_choice.setCurrentIndex(max(0, self.preset_choice.findData(keep)))
         self.preset_choice.blockSignals(False)
-        self.tune_button.setEnabled(self.lm is not None and (self.tune_job is None or not self.tune_job.active))
+        self._update_tune_button()
+
+    def _update_tune_button(self) -> None:
+        """Tuning searches an edit's hyperparameters; a trained editor's edit comes from its
+        training (Train…), so the button is off for those methods, and says why."""
+        trained = is_trainable(self.method_name())
+        idle = self.tune_job is None or not self.tune_job.active
+        self.tune_button.setEnabled(self.lm is not None and idle and not trained)
+        self.tune_button.setToolTip(TUNE_TRAINED_TIP if trained else TUNE_TIP)
 
     def preset_kind(self) -> str:
         return self.preset_choice.currentData() or "default"
@@ -227,6 +243,13 @@ class MethodPanel(QGroupBox):
         self._form.setRowVisible(self.checkpoint_row, trained)
         if trained:
             self.checkpoint.fill(self.method_name(), self.lm, self.value("checkpoint"), self.checkpoint_paths)
+
+    def missing_editor(self) -> str:
+        """Why a preview cannot run yet: a trained method with no usable editor chosen ("" if it can)."""
+        if not self.trained or self.checkpoint.currentData() is not None:
+            return ""
+        return (f"No trained {self.method_name().upper()} editor for this model yet: train one with Train… beside "
+                "Editor (or Tools → Train editor…), or choose another method")
 
     def _sync_checkpoint(self) -> None:
         """The choice follows the table's ``checkpoint`` (typed there, or reset to the preset)."""

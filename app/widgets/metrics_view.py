@@ -7,8 +7,8 @@ from collections.abc import Mapping
 from typing import Any
 
 import pyqtgraph as pg
-from PySide6.QtCore import Qt
-from PySide6.QtGui import QColor, QFont, QResizeEvent
+from PySide6.QtCore import QRect, Qt
+from PySide6.QtGui import QColor, QFont, QFontMetrics, QResizeEvent
 from PySide6.QtWidgets import (
     QHeaderView,
     QLabel,
@@ -32,6 +32,24 @@ PROTOCOL_HELP = {
                "Often identical before and after: a good edit does not change how the model writes.",
     "top_k": "The top next tokens at the answer position.",
 }
+# One line per metric whose meaning is not plain from its name (the trial's questions).
+METRIC_HELP = {
+    "reliability": "Teacher-forced: the share of the new answer's tokens the model predicts, each given the "
+                   "prompt and the answer's earlier tokens. Pre-edit it is often above 0: shared tokens "
+                   "(a common first word, ' the') are already predicted before any edit.",
+    "fluency": "Weighted bigram/trigram entropy of free generations, in bits ×100 (mean of 2/3·H2 and 4/3·H3): "
+               "higher is more varied text; a drop means repetition.",
+    "ppl_r": "ICE's perplexity ratio of the continuation given the prompt and new answer: lower is better.",
+    "probability.generality_magnitude": "Mean of P(new answer) − P(old answer) over the paraphrase prompts "
+                                        "(from −1 to 1; above 0: paraphrases now prefer the new answer).",
+    "probability.reliability_magnitude": "P(new answer) − P(old answer) on the edit prompt (−1 to 1).",
+    "probability.locality_magnitude": "Mean of P(true answer) − P(new answer) on locality prompts (−1 to 1; "
+                                      "above 0: unrelated prompts keep their answers).",
+}
+HEADER_HELP = ("Hover a metric for what it measures",
+               "Before the edit (teacher-forced scores: the model is given the answer's earlier tokens)",
+               "After the edit, measured the same way", "Post − Pre (green: better, red: worse)",
+               "How the metric is measured (hover a group row for the protocol)")
 FLUENCY_SAME = ("Identical before and after is expected, not a bug: a local edit leaves the model's "
                 "free-running text as varied as it was.")
 VERDICT_COLOURS = {"took": "#1e7d32", "partial": "#b36b00", "side effects": "#b36b00", "failed": "#b3261e"}
@@ -79,6 +97,7 @@ class MetricsView(QSplitter):
         super().__init__(Qt.Orientation.Horizontal, parent)
         self.thresholds = dict(thresholds)
         self._shown: tuple | None = None  # (metrics, thresholds) drawn
+        self._names: list[str] = []  # the chart's bars
         self.table = QTableWidget(0, 5)
         self.table.setObjectName("metrics-table")
         self.table.setHorizontalHeaderLabels(["Metric", "Pre", "Post", "Change", "Protocol"])
@@ -88,10 +107,20 @@ class MetricsView(QSplitter):
         header.setStretchLastSection(False)  # every column as wide as its contents
         header.setMinimumSectionSize(40)
         self.table.verticalHeader().setDefaultSectionSize(22)
+        for column, tip in enumerate(HEADER_HELP):  # what Pre and Post mean, without a line of the pane's height
+            self.table.horizontalHeaderItem(column).setToolTip(tip)
+        self.addWidget(self.table)
+        self.addWidget(self._chart_box())
+        self.setSizes([560, 220])
+        self.setStretchFactor(0, 3)
+        self.setStretchFactor(1, 1)
+
+    def _chart_box(self) -> QWidget:
         self.chart = pg.PlotWidget(background="w")
         self.chart.setObjectName("metrics-chart")
         self.chart.setYRange(0, 1.05)
         self.chart.setMouseEnabled(False, False)
+        self.chart.setMinimumWidth(170)
         # the legend is a line under the chart, never drawn over the bars
         self.legend = QLabel(LEGEND_HTML)
         self.legend.setObjectName("metrics-legend")
@@ -102,12 +131,7 @@ class MetricsView(QSplitter):
         box.setSpacing(2)
         box.addWidget(self.chart, 1)
         box.addWidget(self.legend)
-        self.addWidget(self.table)
-        self.addWidget(chart_box)
-        self.chart.setMinimumWidth(170)
-        self.setSizes([560, 220])
-        self.setStretchFactor(0, 3)
-        self.setStretchFactor(1, 1)
+        return chart_box
 
     def set_metrics(self, metrics: Mapping[str, Any]) -> None:
         """The verdict heads the table; then the metrics, grouped by protocol under a header row."""
@@ -130,8 +154,10 @@ class MetricsView(QSplitter):
         self._fit_columns()
         if metrics:
             self._draw_chart(metrics)
-        else:
+        else:  # no old labels left on an empty chart (they overlapped once it was narrow)
             self.chart.clear()
+            self._names = []
+            self._fit_chart_labels()
 
     def resizeEvent(self, event) -> None:
         """Side by side when the table fits beside the chart, else the chart goes below (1366×768)."""
@@ -139,6 +165,8 @@ class MetricsView(QSplitter):
         wide = event.size().width() >= needed + self.chart.minimumWidth()
         self.setOrientation(Qt.Orientation.Horizontal if wide else Qt.Orientation.Vertical)
         super().resizeEvent(event)
+        self._fit_span_rows()
+        self._fit_chart_labels()
 
     def _fit_columns(self) -> None:
         """Columns as wide as their metric rows (the long verdict and group rows span them all)."""
@@ -148,6 +176,17 @@ class MetricsView(QSplitter):
             texts = [self.table.horizontalHeaderItem(c).text()] + [self.table.item(r, c).text() for r in rows]
             self.table.setColumnWidth(c, max(metrics.horizontalAdvance(t) for t in texts) + 14)
         self.resizeEvent(QResizeEvent(self.size(), self.size()))
+
+    def _fit_span_rows(self) -> None:
+        """The verdict and group rows as tall as their wrapped text: a long verdict is read whole."""
+        width = min(self.table.viewport().width(),
+                    sum(self.table.columnWidth(c) for c in range(self.table.columnCount()))) - 8
+        for r in range(self.table.rowCount()):
+            item = self.table.item(r, 0)
+            if self.table.columnSpan(r, 0) > 1 and item is not None and width > 40:
+                metrics = QFontMetrics(item.font())
+                box = metrics.boundingRect(QRect(0, 0, width, 10_000), Qt.TextFlag.TextWordWrap, item.text())
+                self.table.setRowHeight(r, max(22, box.height() + 6))
 
     def _span_row(self, text: str, tip: str, colour: str | None) -> None:
         r = self.table.rowCount()
@@ -167,7 +206,7 @@ class MetricsView(QSplitter):
         r = self.table.rowCount()
         self.table.insertRow(r)
         change = None if pre is None or post is None else post - pre
-        tip = PROTOCOL_HELP.get(protocol, "")
+        tip = "\n".join(t for t in (METRIC_HELP.get(name, ""), PROTOCOL_HELP.get(protocol, "")) if t)
         if protocol == "fluency" and change is not None and abs(change) < 1e-9:
             tip = f"{tip}\n{FLUENCY_SAME}"
         texts = (name, _fmt(pre), _fmt(post), "—" if change is None else f"{change:+.3f}", protocol)
@@ -179,6 +218,15 @@ class MetricsView(QSplitter):
         colour = _change_colour(name, change, verdict)
         if colour is not None:
             self.table.item(r, 3).setBackground(colour)
+
+    def _fit_chart_labels(self) -> None:
+        """The bars' names, shortened (rel., gen., loc.) when the chart is too narrow for them whole."""
+        names = self._names
+        room = (self.chart.width() - 40) / max(len(names), 1) - 8  # less the value axis
+        whole = all(self.chart.fontMetrics().horizontalAdvance(n) <= room for n in names)
+        labels = names if whole else [f"{n[:3]}." for n in names]
+        self.chart.getAxis("bottom").setTicks([list(enumerate(labels))] if names else [[]])
+        self.chart.setToolTip(", ".join(names))
 
     def change_colour(self, row: int) -> QColor | None:
         """The Change cell's background colour at ``row`` (None: not coloured)."""
@@ -199,5 +247,6 @@ class MetricsView(QSplitter):
             if name in self.thresholds:
                 pen = pg.mkPen(THRESHOLD_COLOUR, width=2, style=Qt.PenStyle.DashLine)
                 self.chart.addItem(pg.PlotDataItem([x - 0.4, x + 0.4], [self.thresholds[name]] * 2, pen=pen))
-        self.chart.getAxis("bottom").setTicks([list(zip(xs, names))])
+        self._names = names
+        self._fit_chart_labels()
         self.chart.setXRange(-0.6, max(len(names) - 0.4, 0.6))

@@ -134,8 +134,9 @@ class PreviewPanel(FollowsJob, QGroupBox):
         self.run = run
         self.state.setText(run_summary(run, committed_in, reverted_in))
         self.showing.setText(f"Showing: run {run.id}, {run.method}, as stored")
-        if run.id in self._losses:
-            self.loss.set_losses(self._losses[run.id])
+        losses = self._losses.get(run.id) or (run.metrics or {}).get("losses")  # drawn live, else as stored
+        if losses:
+            self.loss.set_losses(losses)
             self.loss.setTitle(None)
         else:
             self.loss.reset()

@@ -61,16 +61,28 @@ def _fact_status(store: Store, fact_id: str) -> str:
     return store.scalar("SELECT status FROM facts WHERE id = ?", (fact_id,))
 
 
+def _approved_at(store: Store) -> dict[str, str]:
+    """When each approved fact was approved: its latest history row's time."""
+    rows = store.all("SELECT h.fact_id, h.at FROM status_history h JOIN facts f ON f.id = h.fact_id "
+                     "WHERE f.status = 'approved' AND h.id = (SELECT MAX(id) FROM status_history "
+                     "WHERE fact_id = h.fact_id)")
+    return {r["fact_id"]: r["at"] for r in rows}
+
+
 def _candidates(store: Store, in_state: dict[str, int]) -> list[RunRecord]:
-    """The latest never-committed run of each approved fact not yet in the state, oldest first."""
+    """For each approved fact not yet in the state, the run the reviewer approved: its latest
+    never-committed run recorded before the approval (a later preview does not replace what was
+    approved); a fact with no run before its approval (approved elsewhere) gets its latest one."""
     rows = store.all(
         "SELECT r.id FROM runs r WHERE r.id NOT IN (SELECT run_id FROM commit_runs WHERE op = 'apply') "
         "AND NOT EXISTS (SELECT 1 FROM run_facts rf JOIN facts f ON f.id = rf.fact_id "
         "WHERE rf.run_id = r.id AND f.status != 'approved') ORDER BY r.id DESC")
+    runs, approved_at = [get_run(store, row["id"]) for row in rows], _approved_at(store)
+    seen = [r for r in runs if all(r.created_at <= approved_at.get(f, "") for f in r.fact_ids)]
+    later = [r for r in runs if r.id not in {s.id for s in seen}]
     picked: list[RunRecord] = []
     covered: set[str] = set(in_state)
-    for row in rows:
-        run = get_run(store, row["id"])
+    for run in seen + later:
         if not covered & set(run.fact_ids):
             picked.append(run)
             covered |= set(run.fact_ids)

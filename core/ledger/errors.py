@@ -11,6 +11,14 @@ class WorkspaceBusyError(LedgerError):
     """Another process held the workspace's write lock for longer than the wait allows."""
 
 
+class WorkspaceInUseError(LedgerError):
+    """Another running Factsmith (``holder``: a ``LockHolder``) has the workspace open."""
+
+    def __init__(self, message: str, holder: object = None) -> None:
+        super().__init__(message)
+        self.holder = holder
+
+
 class SchemaError(LedgerError):
     """The file is not a Factsmith workspace, or its schema is newer than this Factsmith."""
 

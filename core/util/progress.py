@@ -69,6 +69,16 @@ class Progress:
 
         return Progress(forward, self._cancel)
 
+    def watched(self, on_event: Callable[[ProgressEvent], None]) -> Progress:
+        """A child that shows each event to ``on_event`` (a loss recorder) and reports it on."""
+        parent = self
+
+        def forward(event: ProgressEvent) -> None:
+            on_event(event)
+            parent.report(event.done, event.total, event.message, **event.values)
+
+        return Progress(forward, self._cancel)
+
 
 def silent() -> Progress:
     """A progress that reports nowhere and is never cancelled by anyone else."""

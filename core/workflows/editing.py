@@ -21,7 +21,7 @@ from core.methods.hparams import as_dict
 from core.metrics.evaluation import DEFAULT_PROTOCOL, EvaluationReport, Reference, capture_reference, evaluate
 from core.model.generation import SamplingOptions, continuations
 from core.model.loading import LoadedModel
-from core.util.progress import Progress, silent
+from core.util.progress import Progress, ProgressEvent, silent
 from core.workflows.verdict import Verdict, edit_verdict
 
 log = logging.getLogger(__name__)
@@ -62,6 +62,7 @@ class EditOutcome:
     previews: tuple[Preview, ...]
     seconds: float  # computing the delta only
     environment: Mapping[str, Any] = field(default_factory=dict)
+    losses: tuple[float, ...] = ()  # the optimisation's loss per step, as reported live (none: no loss)
 
     @property
     def verdict(self) -> Verdict:
@@ -70,7 +71,8 @@ class EditOutcome:
 
     def metrics(self) -> dict[str, Any]:
         return {"protocol": DEFAULT_PROTOCOL, "pre": headline(self.pre), "post": headline(self.post),
-                "pre_all": self.pre.summary(), "post_all": self.post.summary(), "verdict": self.verdict.to_dict()}
+                "pre_all": self.pre.summary(), "post_all": self.post.summary(), "verdict": self.verdict.to_dict(),
+                **({"losses": list(self.losses)} if self.losses else {})}  # stored with the run: redrawn later
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -148,9 +150,10 @@ def compute_edit(
     rows = preview_prompts(facts, free_prompts) if preview_tokens else []
     before = _generate(lm, rows, preview_tokens)
     progress.check()
-    started = time.perf_counter()
+    started, losses = time.perf_counter(), []
+    watched = progress.stage(0.15, 0.85).watched(lambda e: _keep_loss(e, losses))
     with retrieval_paused(lm.model):  # a RECIPE prompt would shift the positions edits capture at
-        delta = method.compute(lm, facts, hp, progress.stage(0.15, 0.85))
+        delta = method.compute(lm, facts, hp, watched)
     seconds = time.perf_counter() - started
     post = evaluate(lm, facts, edit=delta, reference=reference, progress=progress.stage(0.85, 0.97))
     with delta_applied(lm.model, delta):
@@ -158,4 +161,9 @@ def compute_edit(
     previews = tuple(Preview(fid, kind, prompt, b, a) for (fid, kind, prompt), b, a in zip(rows, before, after))
     progress.report(1.0, 1.0, f"{method.name}: edit computed")
     return EditOutcome(facts, method.name, as_dict(hp), delta, pre, post, previews, seconds,
-                       environment(lm, hp, delta))
+                       environment(lm, hp, delta), tuple(losses))
+
+
+def _keep_loss(event: ProgressEvent, losses: list[float]) -> None:
+    if event.values and event.values.get("loss") is not None:
+        losses.append(round(float(event.values["loss"]), 6))

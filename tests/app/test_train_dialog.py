@@ -244,3 +244,15 @@ def test_without_a_validation_set_the_chart_says_so_and_a_resumed_cancel_counts_
                                    f"({saved - 2} from this run, saved on cancel); Resume continues it")
     assert "No validation set" in dialog.validation.empty_text()
     window.close()
+
+
+def test_a_checkpoints_stored_loss_curve_shows_when_the_dialog_points_at_it(qtbot, window, tmp_path, monkeypatch):
+    """After a restart the training's curves come back from the checkpoint, not an empty chart."""
+    out = tmp_path / "kept.safetensors"
+    done = train_editor(window.lm, "mend", TRAIN, (), TrainOptions(steps=2), out, FAST)
+    assert done.record.losses
+    dialog = _open_from_the_method_panel(qtbot, window)
+    monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda *a, **k: (str(out), ""))
+    _click(qtbot, dialog.out_browse)
+    assert dialog.loss.losses == pytest.approx(list(done.record.losses), abs=1e-6)
+    dialog.close()

@@ -30,6 +30,7 @@ def test_compute_edit_measures_and_restores(tiny_lm, method):
     kinds = {p.kind for p in outcome.previews}
     assert kinds == {"prompt", "paraphrase", "locality", "free"}
     assert outcome.to_dict()["delta_sha256"] == outcome.delta.sha256
+    assert outcome.losses and metrics["losses"] == list(outcome.losses), "the loss curve is kept for the run"
 
 
 def test_independent_report_schema(tiny_lm):

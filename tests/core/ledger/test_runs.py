@@ -24,9 +24,23 @@ def test_a_run_is_stored_exactly(workspace):
 def test_the_same_delta_is_stored_once(workspace):
     fact = make_fact(1)
     workspace.add_facts([fact])
-    first, second = record_hand_run(workspace, fact), record_hand_run(workspace, fact)
-    assert first.id != second.id and first.delta_sha256 == second.delta_sha256
+    first = record_hand_run(workspace, fact)
+    other = workspace.record_run(facts=[fact], delta=hand_delta(fact), computed_on=first.computed_on,
+                                 hparams={"seed": 1}, overrides={"layer": "1"})
+    assert first.id != other.id and first.delta_sha256 == other.delta_sha256
     assert workspace._store.scalar("SELECT COUNT(*) FROM deltas") == 1
+
+
+def test_an_identical_run_is_not_stored_twice_unless_the_first_was_committed(workspace):
+    fact = make_fact(1)
+    workspace.add_facts([fact])
+    first, again = record_hand_run(workspace, fact), record_hand_run(workspace, fact)
+    assert again == first and workspace.runs(fact.id) == [first]
+    workspace.review(fact.id, "approve")
+    workspace.commit("one", [first.id])
+    workspace.revert(["HEAD"], "back")  # the same model state as the first run's, which was committed
+    redo = record_hand_run(workspace, fact)
+    assert redo.id != first.id and len(workspace.runs(fact.id)) == 2
 
 
 def test_a_run_needs_its_facts_in_the_workspace(workspace):
@@ -60,3 +74,13 @@ def test_large_deltas_go_to_files_beside_the_database(tmp_path, tiny_model_dir):
     with pytest.raises(LedgerError, match=r"is missing: expected the file"):
         ws.delta(run.id)
     ws.close()
+
+
+def test_a_commit_takes_the_approved_run_not_a_later_preview(workspace):
+    fact = make_fact(1)
+    workspace.add_facts([fact])
+    approved = record_hand_run(workspace, fact, seed=1)
+    workspace.review(fact.id, "approve")
+    later = record_hand_run(workspace, fact, seed=2)  # previewed again after the approval
+    assert [r.id for r in workspace.commit_candidates()] == [approved.id]
+    assert workspace.commit("the approved edit").applied == (approved.id,) != (later.id,)

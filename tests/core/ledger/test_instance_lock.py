@@ -1,0 +1,36 @@
+"""The workspace's instance lock: a second live process is refused, a dead one's lock taken over."""
+
+import json
+import os
+import socket
+import subprocess
+import sys
+
+import pytest
+
+from core import WorkspaceInUseError, lock_workspace, read_holder
+from core.ledger.instance_lock import lock_path
+
+
+def _foreign_lock(workspace, pid):
+    lock_path(workspace).write_text(json.dumps({"pid": pid, "host": socket.gethostname(), "since": "2026-01-01T00:00",
+                                                "program": "factsmith gui"}), encoding="utf-8")
+
+
+def test_a_live_process_holds_the_workspace_and_a_dead_ones_lock_is_stale(tmp_path):
+    workspace = tmp_path / "w.factsmith"
+    other = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    try:
+        _foreign_lock(workspace, other.pid)
+        assert read_holder(workspace).pid == other.pid
+        with pytest.raises(WorkspaceInUseError, match=rf"open in factsmith gui \(process {other.pid}"):
+            lock_workspace(workspace)
+    finally:
+        other.kill()
+        other.wait()
+    assert read_holder(workspace) is None, "its process is gone: the lock is stale"
+    mine = lock_workspace(workspace)
+    assert read_holder(workspace).pid == os.getpid()
+    assert lock_workspace(workspace).holder.pid == os.getpid(), "this process may claim it again"
+    mine.release()
+    assert not lock_path(workspace).exists()
