@@ -61,3 +61,19 @@ def test_edit_log_example_runs_as_written(tmp_path):
             fact_id = json.loads(done.stdout)[0]["id"]
     assert fact_id and (tmp_path / "fixes.fspatch").is_file()
     assert any((tmp_path / "models" / "patched").glob("*.safetensors"))
+
+
+def test_readme_lists_the_system_packages_the_platform_check_asks_for():
+    """Each distribution's row names real packages of that distribution (the check's own
+    table) and the three whose absence stopped the first start (issue 14, item 1)."""
+    from app.platform_check import FAMILIES, LIBRARY_PACKAGES
+
+    for family, (index, command, _names) in FAMILIES.items():
+        match = re.search(re.escape(command) + r" ([^`]+)`", README)
+        assert match, f"the README has no `{command} …` line"
+        listed = set(match.group(1).split())
+        known = {packages[index] for packages in LIBRARY_PACKAGES.values()}
+        assert listed <= known, f"{family}: not in the platform check's table: {sorted(listed - known)}"
+        first_start = {LIBRARY_PACKAGES[f"libxcb-{name}"][index] for name in ("cursor.so.0", "icccm.so.4",
+                                                                             "keysyms.so.1")}
+        assert first_start <= listed, f"{family}: the README misses {sorted(first_start - listed)}"

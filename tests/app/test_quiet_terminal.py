@@ -28,3 +28,25 @@ def test_load_preview_and_a_reported_error_print_nothing_to_the_terminal(qtbot, 
     assert "\n" not in window.message.text()
     assert window.open_log_action.text() == "Open log"
     window.close()
+
+
+def test_library_warnings_go_to_the_log_not_the_terminal(qtbot, capfd):
+    """Issue 14, item 14: transformers' FutureWarnings and its logger's warnings (the
+    attention-mask one) reach the log file; the terminal shows neither."""
+    import logging
+    import warnings
+
+    # pytest resets warnings.showwarning around each test, and captureWarnings(True) only
+    # takes it over once per process: start from not captured, as the app does
+    logging.captureWarnings(False)
+    capfd.readouterr()
+    window = open_window(qtbot)
+    warnings.warn_explicit("`past_key_values` as a tuple is deprecated (probe)", FutureWarning,
+                           "transformers/generation/utils.py", 1, module="transformers.generation.utils")
+    logging.getLogger("transformers.generation.utils").warning("The attention mask is not set (probe)")
+    out, err = capfd.readouterr()
+    assert out == "" and err == "", "nothing on the terminal"
+    log = window.log_file.read_text()
+    assert "past_key_values` as a tuple is deprecated (probe)" in log
+    assert "The attention mask is not set (probe)" in log
+    window.close()

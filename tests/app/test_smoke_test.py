@@ -109,3 +109,15 @@ def test_a_late_signal_of_the_cancelled_load_quits_no_later_event_loop(qapp, cap
     timer = QTimer(singleShot=True)
     with qtbot.waitSignal(timer.timeout, timeout=10_000):  # the cancellation arrives in this loop
         timer.start(500)
+
+
+def test_the_readme_gui_command_with_smoke_test_prints_ready(tmp_path):
+    """`factsmith gui --smoke-test`, the subcommand word included, in a process of its own."""
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "FACTSMITH_DATA_DIR": str(tmp_path / "data"),
+           "XDG_CONFIG_HOME": str(tmp_path / "config")}
+    result = subprocess.run([sys.executable, "-m", "app.launcher", "gui", "--smoke-test", "--timeout", "120"],
+                            cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout == "ready: demo-model on cpu\n"
+    # the offscreen plugin's own "does not support propagateSizeHints()" is all it may say
+    assert "Traceback" not in result.stderr and "Warning" not in result.stderr
