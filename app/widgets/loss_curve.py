@@ -26,12 +26,14 @@ class IntegerAxis(pg.AxisItem):
 class SparseAxis(pg.AxisItem):
     """A value axis whose labels never crowd: one level of ticks at a 1-2-5 step at least
     ``min_gap`` pixels apart (a short chart at 1366×768 otherwise draws labels over each
-    other), never so wide that no tick is left; a fixed width holds labels like 0.0125."""
+    other), never so wide that no tick is left; a fixed width holds labels like 0.0125; no SI
+    prefix in the axis title."""
 
     def __init__(self, orientation: str = "left", min_gap: float = 18.0, width: int = 52) -> None:
         super().__init__(orientation)
         self.min_gap = min_gap
         self.setWidth(width)
+        self.enableAutoSIPrefix(False)  # small losses read "loss (x0.001)", cut to "loss (x0.0" at 1366
 
     def tickSpacing(self, minVal: float, maxVal: float, size: float):  # noqa: N803 (pyqtgraph's names)
         span = maxVal - minVal
