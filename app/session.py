@@ -16,7 +16,6 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -78,7 +77,6 @@ class PreviewResult:
     outcome: EditOutcome
     run: RunRecord
     queue: QueueView | None = None
-    reused: bool = False  # an identical run was stored already: core returned it, no copy
 
 
 def _with_views(state: LiveState, ws: Workspace, known: Mapping[str, DriftPoint] | None) -> LiveState:
@@ -319,9 +317,8 @@ class Session(QObject):
         def run(progress: Progress, ws: Workspace) -> PreviewResult:
             outcome = compute_chosen_edit(lm, facts, method, overrides, cache=self.trace_cache, progress=progress,
                                           free_prompts=prompts)  # layer "auto" traces first
-            started = datetime.now(UTC).isoformat(timespec="microseconds")  # as the ledger writes times
             recorded = ws.record_outcome(outcome, commit.state_fingerprint, overrides)
-            return PreviewResult(outcome, recorded, read_queue(ws), reused=recorded.created_at < started)
+            return PreviewResult(outcome, recorded, read_queue(ws))
 
         job = self.submit(f"Previewing {method}", run)
         job.succeeded.connect(lambda result: self.runs_changed.emit(result.queue))

@@ -302,14 +302,7 @@ class WindowActions(HistoryActions):
         self.preview_panel.showing.setText(f"Showing: {self._running_preview} — running…")
         job.finished.connect(self.method_panel.update_stats_status)  # the preview may have computed them
         job.finished.connect(lambda: None if job.state.value != "done" else self.show_selected_run())
-        job.succeeded.connect(self._say_reused)
         return self._report_failure(job, "The preview failed")
-
-    def _say_reused(self, result) -> None:
-        """An identical preview is not stored twice: say which stored run it is."""
-        if result.reused:
-            self.notify(f"Same result as stored run {result.run.id} (same facts, method, settings and model "
-                        "state): no second copy stored", 10000)
 
     def review_selected(self, decision: str, note: str = "") -> bool:
         ids = self.queue.selected_ids()

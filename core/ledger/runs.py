@@ -62,22 +62,6 @@ def _fact_ids(store: Store, facts: Sequence[Fact | str], delta: Delta) -> list[s
     return ids
 
 
-def _identical_run(store: Store, ids: list[str], sha: str, computed_on: str, method: str, hparams: str,
-                   overrides: str) -> RunRecord | None:
-    """A stored, never-committed run with the same facts, method, settings, model state and
-    delta: recording it again would only duplicate it (a committed one is never reused, as a
-    commit refuses a run committed before)."""
-    rows = store.all(
-        "SELECT id FROM runs WHERE delta_sha256 = ? AND computed_on = ? AND method = ? AND hparams = ? "
-        "AND overrides = ? AND id NOT IN (SELECT run_id FROM commit_runs WHERE op = 'apply') ORDER BY id DESC",
-        (sha, computed_on, method, hparams, overrides))
-    for row in rows:
-        run = get_run(store, row["id"])
-        if list(run.fact_ids) == ids:
-            return run
-    return None
-
-
 def record_run(store: Store, *, facts: Sequence[Fact | str], delta: Delta, computed_on: str,
                method: str | None = None, hparams: Mapping[str, Any] | None = None,
                metrics: Mapping[str, Any] | None = None, previews: Any = None,
@@ -85,8 +69,9 @@ def record_run(store: Store, *, facts: Sequence[Fact | str], delta: Delta, compu
                overrides: Mapping[str, str] | None = None) -> RunRecord:
     """Store one edit run and its delta in one transaction. ``computed_on`` is the state
     fingerprint of the weights the delta was computed against. A trained editor's checkpoint
-    (path, SHA-256, fingerprint) goes into the environment whoever computed the delta. An identical run already
-    stored (``_identical_run``) is returned instead of a second copy."""
+    (path, SHA-256, fingerprint) goes into the environment whoever computed the delta. A preview
+    repeated with the same settings is a run of its own (the reviewer decides on the run
+    shown), sharing the stored delta."""
     environment = dict(environment or {})
     if "editor_checkpoint" not in environment and (used := checkpoint_used(delta)) is not None:
         environment["editor_checkpoint"] = used
@@ -95,9 +80,6 @@ def record_run(store: Store, *, facts: Sequence[Fact | str], delta: Delta, compu
     with store.writing():
         ids = _fact_ids(store, facts, delta)
         sha, _ = put_delta(store, delta)
-        same = _identical_run(store, ids, sha, computed_on, method, *settings)
-        if same is not None:
-            return same
         run_id = store.db.execute(
             "INSERT INTO runs (base_id, method, hparams, overrides, seed, environment, metrics, previews, seconds, "
             "delta_sha256, computed_on, author, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",

@@ -16,25 +16,30 @@ def _ready(qtbot, **kwargs):
     return window
 
 
-def test_commit_applies_the_approved_run_and_an_identical_preview_is_not_stored_twice(qtbot):
+def test_a_repeated_preview_is_shown_and_approved_and_the_commit_takes_the_approved_run(qtbot):
+    """Trial 3, finding 1: previewing ROME, then other settings, then ROME again as before showed
+    the second run and approved it; the repeated preview is a run of its own, shown and approved."""
     window = _ready(qtbot)
     fact_id = click_row(qtbot, window, 0)
     click_preview(qtbot, window)
     first = window.queue.model.latest_run(fact_id)
-    click_preview(qtbot, window)  # the same edit again: core hands back the stored run
-    assert [r.id for r in window.ws.runs(fact_id)] == [first.id]
-    assert f"Same result as stored run {first.id}" in window.message.text()
-    qtbot.mouseClick(window.review_bar.buttons["approve"], Qt.MouseButton.LeftButton)
-    window.method_panel.set_override("v_steps", "5")  # another setting: a new run, after the approval
+    window.method_panel.set_override("v_steps", "5")
     click_preview(qtbot, window)
-    assert len(window.ws.runs(fact_id)) == 2
+    window.method_panel.set_override("v_steps", str(first.hparams["v_steps"]))
+    click_preview(qtbot, window)  # the first preview again
+    runs = window.ws.runs(fact_id)
+    assert len(runs) == 3 and runs[-1].delta_sha256 == first.delta_sha256
+    repeated = runs[-1]
+    assert f"run {repeated.id} " in window.preview_panel.showing.text()
+    qtbot.mouseClick(window.review_bar.buttons["approve"], Qt.MouseButton.LeftButton)
+    window.method_panel.set_override("v_steps", "5")  # a preview after the approval is not what was approved
+    click_preview(qtbot, window)
     dialog = window.open_commit_dialog()
     qtbot.addWidget(dialog)
-    assert dialog.run_ids() == [first.id]
+    assert dialog.run_ids() == [repeated.id]
     dialog.message.setText("the approved edit")
     qtbot.mouseClick(dialog.commit_button, Qt.MouseButton.LeftButton)
-    qtbot.waitUntil(lambda: window.ws.head().applied == (first.id,), timeout=120_000)
-    assert window.ws.delta(first.id).sha256 == window.ws.run(first.id).delta_sha256
+    qtbot.waitUntil(lambda: window.ws.head().applied == (repeated.id,), timeout=120_000)
     window.close()
 
 

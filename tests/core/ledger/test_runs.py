@@ -31,16 +31,18 @@ def test_the_same_delta_is_stored_once(workspace):
     assert workspace._store.scalar("SELECT COUNT(*) FROM deltas") == 1
 
 
-def test_an_identical_run_is_not_stored_twice_unless_the_first_was_committed(workspace):
+def test_a_repeated_preview_is_a_run_of_its_own_sharing_the_delta(workspace):
+    """The reviewer decides on the run the window shows: repeating an identical preview after
+    another one must give the newest run, not hand back the older identical one."""
     fact = make_fact(1)
     workspace.add_facts([fact])
-    first, again = record_hand_run(workspace, fact), record_hand_run(workspace, fact)
-    assert again == first and workspace.runs(fact.id) == [first]
-    workspace.review(fact.id, "approve")
-    workspace.commit("one", [first.id])
-    workspace.revert(["HEAD"], "back")  # the same model state as the first run's, which was committed
-    redo = record_hand_run(workspace, fact)
-    assert redo.id != first.id and len(workspace.runs(fact.id)) == 2
+    first = record_hand_run(workspace, fact)
+    other = workspace.record_run(facts=[fact], delta=hand_delta(fact), computed_on=first.computed_on,
+                                 hparams={"seed": 1}, overrides={"layer": "1"})
+    again = record_hand_run(workspace, fact)
+    assert [r.id for r in workspace.runs(fact.id)] == [first.id, other.id, again.id]
+    assert again.delta_sha256 == first.delta_sha256
+    assert workspace._store.scalar("SELECT COUNT(*) FROM deltas") == 1
 
 
 def test_a_run_needs_its_facts_in_the_workspace(workspace):
