@@ -28,25 +28,33 @@ def install_fingerprint() -> str:
     return hashlib.sha256((ROOT / "pyproject.toml").read_bytes()).hexdigest()
 
 
-def ensure_environment() -> None:
+def installed_enough(stamp: str, with_dev: bool) -> bool:
+    """The stamp is "FINGERPRINT" (an older install, with the dev tools) or "FINGERPRINT app|dev"."""
+    fingerprint, _, kind = stamp.strip().partition(" ")
+    return fingerprint == install_fingerprint() and (not with_dev or kind in ("", "dev"))
+
+
+def ensure_environment(with_dev: bool = True) -> None:
+    """The app needs Factsmith alone; the tests also need the dev tools (pytest, ruff, PyInstaller…)."""
     if sys.version_info < (3, 11):
         sys.exit(f"Factsmith needs Python 3.11 or newer; this is {sys.version.split()[0]}")
     if not venv_bin("python").exists():
         print(f"creating virtual environment in {VENV}", flush=True)
         venv.EnvBuilder(with_pip=True).create(VENV)
-    if STAMP.exists() and STAMP.read_text() == install_fingerprint():
+    if STAMP.exists() and installed_enough(STAMP.read_text(), with_dev):
         return
     pip = [str(venv_bin("python")), "-m", "pip", "install", "--disable-pip-version-check"]
-    print("installing Factsmith and its dependencies (first run only)", flush=True)
-    subprocess.run([*pip, "-e", f"{ROOT}[dev]"], check=True, cwd=ROOT)
-    STAMP.write_text(install_fingerprint())
+    what = "its dependencies and the test tools" if with_dev else "its dependencies"
+    print(f"installing Factsmith and {what} (first run only)", flush=True)
+    subprocess.run([*pip, "-e", f"{ROOT}[dev]" if with_dev else str(ROOT)], check=True, cwd=ROOT)
+    STAMP.write_text(f"{install_fingerprint()} {'dev' if with_dev else 'app'}")
 
 
 def main(argv: list[str]) -> int:
     if not argv or argv[0] not in ("app", "test"):
         print(__doc__)
         return 2
-    ensure_environment()
+    ensure_environment(with_dev=argv[0] == "test")
     if argv[0] == "app":
         command = [str(venv_bin("factsmith")), *argv[1:]]
     else:

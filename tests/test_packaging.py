@@ -88,3 +88,19 @@ def test_bundle_builds_and_its_smoke_test_passes(tmp_path):
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     assert "ready: demo-model on cpu\n" in result.stdout
     assert (tmp_path / "dist" / "Factsmith" / "factsmith.desktop").is_file()
+
+
+def test_the_app_command_installs_no_dev_tools_and_the_test_command_adds_them():
+    """A new user who only opens the app gets Factsmith's dependencies, not pytest, ruff or
+    PyInstaller; the test command installs those on top (trial 3)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("bootstrap_under_test", ROOT / "packaging" / "bootstrap.py")
+    bootstrap = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bootstrap)
+    now = bootstrap.install_fingerprint()
+    assert bootstrap.installed_enough(f"{now} app", with_dev=False)
+    assert not bootstrap.installed_enough(f"{now} app", with_dev=True)
+    assert bootstrap.installed_enough(f"{now} dev", with_dev=True)
+    assert bootstrap.installed_enough(now, with_dev=True), "an older stamp meant the dev install"
+    assert not bootstrap.installed_enough(f"{'0' * 64} dev", with_dev=False), "pyproject changed"
