@@ -34,7 +34,8 @@ class HistoryActions:
         head, stale = ws.head(), ws.stale_runs(runs)
         stale_text = {run_id: f"computed on {'commit ' + on.short_id if on else 'another state'}, HEAD is "
                               f"{head.short_id}" for run_id, on in stale.items()}
-        dialog = CommitDialog(runs, facts, thresholds, self, unrun=unrun, stale=stale_text)
+        reverted = {fact_id: commit.short_id for fact_id, commit in ws.reverted_facts().items()}
+        dialog = CommitDialog(runs, facts, thresholds, self, unrun=unrun, stale=stale_text, reverted=reverted)
         dialog.accepted.connect(lambda: self._commit_from(dialog))
         dialog.open()
         return dialog
