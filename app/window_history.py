@@ -73,7 +73,17 @@ class HistoryActions:
         if not commit_ids:
             self.history.details.clear()  # nothing selected: no stale commit shown
         if len(commit_ids) == 1 and self.session.ws is not None:
-            self.history.details.setHtml(detail_html(self.session.ws.show(commit_ids[0])))
+            detail = self.session.ws.show(commit_ids[0])
+            self.history.details.setHtml(detail_html(detail, self._review_notes(detail)))
+
+    def _review_notes(self, detail) -> dict[str, str]:
+        """Fact id → "reviewer: note" of the review decision each fact of the commit stands on."""
+        notes = {}
+        for record in detail.facts:
+            decision = self.queue.model.decision(record.id)
+            if decision is not None and decision.note:
+                notes[record.id] = f"{decision.author}: {decision.note}"
+        return notes
 
     def show_diff(self, a: str, b: str) -> None:
         ws = self.session.ws
