@@ -84,7 +84,10 @@ class Job(QObject):
         except Cancelled:
             self._raw_done.emit("cancelled", None)
         except BaseException as exc:  # reported to the user, never lost in a thread
-            log.exception("job %r failed", self.name)
+            if getattr(exc, "consent", None):  # an expected refusal (an unsigned patch): one line, no traceback
+                log.warning("job %r refused: %s", self.name, exc)
+            else:
+                log.exception("job %r failed", self.name)
             self._raw_done.emit("failed", exc)
         else:
             self._raw_done.emit("done", result)

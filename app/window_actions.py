@@ -145,11 +145,10 @@ class WindowActions(HistoryActions):
             if ids:
                 self._say_decision(ids[0])
             return
-        live = self.session.live_commit
-        held = live is not None and run.id in self.session.live_runs()
-        record = self.queue.model.fact(self.queue.model.row_of(ids[0]))
-        self.preview_panel.show_run(run, live.short_id if held else None,
-                                    reverted_in=None if held else self.queue.model.reverted_in(record))
+        held = self.session.live_commit is not None and run.id in self.session.live_runs()
+        applied, dropped = ws.run_commits(run.id)  # that run's own history, not the fact's
+        self.preview_panel.show_run(run, applied.short_id if applied else None,
+                                    reverted_in=dropped.short_id if dropped else None)
         self._say_showing(run)
         self._say_decision(ids[0], run)
         if not held:

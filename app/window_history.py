@@ -34,7 +34,8 @@ class HistoryActions:
         head, stale = ws.head(), ws.stale_runs(runs)
         stale_text = {run_id: f"computed on {'commit ' + on.short_id if on else 'another state'}, HEAD is "
                               f"{head.short_id}" for run_id, on in stale.items()}
-        dialog = CommitDialog(runs, facts, thresholds, self, unrun=unrun, stale=stale_text)
+        reverted = {fact_id: commit.short_id for fact_id, commit in ws.reverted_facts().items()}
+        dialog = CommitDialog(runs, facts, thresholds, self, unrun=unrun, stale=stale_text, reverted=reverted)
         dialog.accepted.connect(lambda: self._commit_from(dialog))
         dialog.open()
         return dialog
@@ -72,7 +73,17 @@ class HistoryActions:
         if not commit_ids:
             self.history.details.clear()  # nothing selected: no stale commit shown
         if len(commit_ids) == 1 and self.session.ws is not None:
-            self.history.details.setHtml(detail_html(self.session.ws.show(commit_ids[0])))
+            detail = self.session.ws.show(commit_ids[0])
+            self.history.details.setHtml(detail_html(detail, self._review_notes(detail)))
+
+    def _review_notes(self, detail) -> dict[str, str]:
+        """Fact id → "reviewer: note" of the review decision each fact of the commit stands on."""
+        notes = {}
+        for record in detail.facts:
+            decision = self.queue.model.decision(record.id)
+            if decision is not None and decision.note:
+                notes[record.id] = f"{decision.author}: {decision.note}"
+        return notes
 
     def show_diff(self, a: str, b: str) -> None:
         ws = self.session.ws

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from html import escape
 
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
@@ -59,7 +60,7 @@ def verdict_failures(run: RunRecord, gated: Sequence[str]) -> list[str]:
 class CommitDialog(QDialog):
     def __init__(self, runs: Sequence[RunRecord], facts: Mapping[str, Fact], thresholds: Mapping[str, float],
                  parent: QWidget | None = None, unrun: Sequence[str] = (),
-                 stale: Mapping[int, str] | None = None) -> None:
+                 stale: Mapping[int, str] | None = None, reverted: Mapping[str, str] | None = None) -> None:
         super().__init__(parent)
         self.setWindowTitle("Commit approved edits")
         self.resize(760, 420)
@@ -67,9 +68,9 @@ class CommitDialog(QDialog):
         self.left_out = QLabel()  # approved facts with no run: the commit cannot include them
         self.left_out.setObjectName("commit-left-out")
         self.left_out.setWordWrap(True)
+        self.left_out.setTextFormat(Qt.TextFormat.RichText)
         self.left_out.setStyleSheet("color: #a33")
-        self.left_out.setText("Approved, no run — not committed: " + "; ".join(self._describe(f) for f in unrun)
-                              + ". Preview them, then commit." if unrun else "")
+        self.left_out.setText(self._left_out_text(unrun, dict(reverted or {})))
         self.left_out.setVisible(bool(unrun))
         self.stale = dict(stale or {})  # run id → "computed on commit X, HEAD is Y"
         self.stale_note = QLabel()
@@ -135,10 +136,10 @@ class CommitDialog(QDialog):
         return {name: spin.value() for name, spin in self.thresholds.items()}
 
     def refresh(self) -> None:
-        limits, warned = self.threshold_values(), 0
+        limits = self.threshold_values()
+        self.table.blockSignals(True)  # re-filling the cells is not the user ticking a run
         for r, run in enumerate(self.runs):
             warnings = [str(w) for w in run_warnings(run, limits)]
-            warned += bool(warnings)
             warnings += verdict_failures(run, list(limits))
             warnings += [self.stale[run.id]] if run.id in self.stale else []
             names = "; ".join(self._describe(f) for f in run.fact_ids)
@@ -153,14 +154,27 @@ class CommitDialog(QDialog):
                 if warnings and c == 5:
                     item.setForeground(Qt.GlobalColor.darkRed)
                 self.table.setItem(r, c, item)
+        self.table.blockSignals(False)
         self.gate_note.setText(gate_note(limits))
-        self.summary.setText(f"{len(self.runs)} approved run(s) ready; {warned} under the thresholds"
-                             if self.runs else "Nothing to commit: approve a previewed fact first")
         self._update_button()
 
     def _checked(self, row: int) -> bool:
         item = self.table.item(row, 0)
         return item is None or item.checkState() == Qt.CheckState.Checked
+
+    def _left_out_text(self, unrun: Sequence[str], reverted: Mapping[str, str]) -> str:
+        """Approved facts the commit leaves out: a reverted edit is said as reverted (in which
+        commit), never as if it were still pending; the others have no run yet."""
+        lines, by_revert = [], {}
+        for fact_id in unrun:
+            if fact_id in reverted:
+                by_revert.setdefault(reverted[fact_id], []).append(self._describe(fact_id))
+        for commit, names in by_revert.items():
+            lines.append(f"Reverted in {commit}: {'; '.join(names)} (preview again to re-apply).")
+        never = [self._describe(f) for f in unrun if f not in reverted]
+        if never:
+            lines.append(f"Approved, no run — not committed: {'; '.join(never)}. Preview them, then commit.")
+        return "<br>".join(escape(line) for line in lines)
 
     def _describe(self, fact_id: str) -> str:
         fact = self.facts.get(fact_id)
@@ -174,7 +188,18 @@ class CommitDialog(QDialog):
         limits = self.threshold_values()
         return any(run_warnings(run, limits) for r, run in enumerate(self.runs) if self._checked(r))
 
+    def _update_summary(self) -> None:
+        """How many approved runs are ticked for this commit, and how many of those are under the thresholds."""
+        if not self.runs:
+            self.summary.setText("Nothing to commit: approve a previewed fact first")
+            return
+        limits, ticked = self.threshold_values(), [run for r, run in enumerate(self.runs) if self._checked(r)]
+        warned = sum(bool(run_warnings(run, limits)) for run in ticked)
+        self.summary.setText(f"{len(ticked)} of {len(self.runs)} approved run(s) selected; {warned} of them "
+                             "under the thresholds")
+
     def _update_button(self) -> None:
+        self._update_summary()
         forced = self.needs_force()
         self.commit_button.setText("Commit anyway (recorded as forced)" if forced else "Commit")
         self.commit_button.setEnabled(bool(self.message.text().strip()) and bool(self.run_ids()))

@@ -19,8 +19,10 @@ from PySide6.QtWidgets import (
     QFormLayout,
     QHBoxLayout,
     QLabel,
+    QLayout,
     QLineEdit,
     QPushButton,
+    QSizePolicy,
     QVBoxLayout,
     QWidget,
 )
@@ -34,6 +36,7 @@ def _path_row(edit: QLineEdit, browse) -> QWidget:
     layout.addWidget(edit, 1)
     layout.addWidget(button)
     row.setLayout(layout)
+    row.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)  # never squashed by a message below
     return row
 
 
@@ -67,12 +70,16 @@ class PatchApplyDialog(QDialog):
         self.state = QLabel()
         self.state.setObjectName("patch-apply-state")
         self.state.setWordWrap(True)
+        # its own wrapping row: a long refusal grows downwards and never narrows the inputs
+        self.state.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Minimum)
+        self.state.setMinimumWidth(1)
         layout = QVBoxLayout()
         layout.addLayout(form)
         for box in (self.allow_unsigned, self.allow_untrusted, self.verify):
             layout.addWidget(box)
         layout.addWidget(self.state)
         layout.addWidget(self.buttons)
+        layout.setSizeConstraint(QLayout.SizeConstraint.SetMinimumSize)  # the dialog grows for a wrapped refusal
         self.setLayout(layout)
         for edit in (self.patch, self.model, self.out):
             edit.textChanged.connect(self._update_ok)
@@ -90,7 +97,12 @@ class PatchApplyDialog(QDialog):
         text = (f"{exc.reason}. To apply it anyway, tick “{box.text()}” and Apply again." if box is not None
                 else str(exc) or type(exc).__name__)
         self.state.setText(f"<span style='color:#a33'>Not applied: {escape(text)}</span>")
+        self._fit_state()
         self._update_ok()
+
+    def _fit_state(self) -> None:
+        """The message's row is as tall as its wrapped text; the dialog grows, the inputs keep their size."""
+        self.state.setMinimumHeight(max(0, self.state.heightForWidth(self.state.width())))
 
     def ready(self) -> None:
         if self.state.text() == "Applying…":

@@ -4,7 +4,7 @@ and a chart of the recorded metrics across commits."""
 from __future__ import annotations
 
 import html
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import pyqtgraph as pg
 from PySide6.QtCore import Qt, Signal
@@ -23,23 +23,47 @@ from PySide6.QtWidgets import (
 from core import CommitDetail, CommitRecord, DiffReport
 
 LIVE_MARKER = "◀ live model · "
+DRIFT_TITLE = "Reliability and locality: mean over the edits live at each commit"
+DRIFT_TIP = ("Each point is the mean of the recorded metrics over the edits live in that commit's state. "
+             "A revert takes edits out, so the mean moves because fewer edits are averaged, "
+             "not because the revert made the remaining edits better or worse.")
 COLUMNS = ("#", "Commit", "Kind", "Message", "Author", "When", "Tags", "Edits")
 
 
-def detail_html(detail: CommitDetail) -> str:
-    c = detail.commit
+def detail_html(detail: CommitDetail, notes: Mapping[str, str] | None = None) -> str:
+    """A commit: message, id, author, whether it was forced past the commit gate, and the edits in
+    its state with each fact's review note (``notes``: fact id → "reviewer: note")."""
+    c, notes = detail.commit, notes or {}
     facts = {f.id: f.fact for f in detail.facts}
     rows = "".join(
         f"<tr><td>{r.id}</td><td>{r.method}</td><td>{html.escape(_facts_text(r.fact_ids, facts))}</td>"
         f"<td>{_num(r.metrics.get('post', {}).get('reliability'))}</td>"
-        f"<td>{_num(r.metrics.get('post', {}).get('locality'))}</td></tr>" for r in detail.runs)
+        f"<td>{_num(r.metrics.get('post', {}).get('locality'))}</td>"
+        f"<td>{html.escape(_notes_text(r.fact_ids, notes))}</td></tr>" for r in detail.runs)
     tags = f" · tags: {', '.join(detail.tags)}" if detail.tags else ""
     return (f"<h3>{html.escape(c.message)}</h3><p>commit <code>{c.id}</code> ({c.kind}){tags}<br>"
             f"{html.escape(c.author)} · {c.created_at}<br>state <code>{c.state_fingerprint[:16]}</code> · "
-            f"adds runs {list(c.applied) or '—'} · drops runs {list(c.dropped) or '—'}</p>"
+            f"adds runs {list(c.applied) or '—'} · drops runs {list(c.dropped) or '—'}</p>{_gate_html(c)}"
             f"<p>{len(detail.runs)} edit(s) in this state:</p><table border='1' cellpadding='3' "
             "style='border-collapse:collapse'><tr><th>Run</th><th>Method</th><th>Facts</th>"
-            f"<th>Reliability</th><th>Locality</th></tr>{rows}</table>")
+            f"<th>Reliability</th><th>Locality</th><th>Review note</th></tr>{rows}</table>")
+
+
+def _gate_html(c: CommitRecord) -> str:
+    """What core recorded of the commit gate: forced past its warnings, passed, or not gated."""
+    if c.gate is None:
+        return ""
+    limits = ", ".join(f"{m} ≥ {v:.2f}" for m, v in (c.gate.get("thresholds") or {}).items())
+    warnings = "; ".join(f"run {w['run']} {w['metric']} {w['value']:.2f} < {w['minimum']:.2f}"
+                         for w in c.gate.get("warnings") or ())
+    if c.forced:
+        return (f"<p style='color:#a33'><b>Forced</b>: committed anyway under the commit gate ({html.escape(limits)})"
+                f"{': ' + html.escape(warnings) if warnings else ''}</p>")
+    return f"<p>Commit gate passed ({html.escape(limits)})</p>"
+
+
+def _notes_text(ids: Sequence[str], notes: Mapping[str, str]) -> str:
+    return "; ".join(notes[i] for i in ids if notes.get(i)) or "—"
 
 
 def diff_html(report: DiffReport, facts: dict) -> str:
@@ -83,11 +107,13 @@ class HistoryPanel(QWidget):
         self.tree.itemSelectionChanged.connect(lambda: self.selection_changed.emit(self.selected_ids()))
         self.details = QTextBrowser()
         self.details.setObjectName("commit-details")
-        self.chart = pg.PlotWidget(background="w", title="Recorded metrics across commits (drift)")
+        self.chart = pg.PlotWidget(background="w", title=DRIFT_TITLE)
+        self.chart.setToolTip(DRIFT_TIP)
         self.chart.setObjectName("drift-chart")
-        self.chart.addLegend(offset=(5, 5), colCount=2)
+        self.chart.addLegend(offset=(5, -5), colCount=2)  # bottom left: 0–1 metrics sit high
         self.chart.setMouseEnabled(False, False)
         self.chart.setLabel("bottom", "commit #")
+        self.chart.setLabel("left", "mean over live edits")
         for axis in ("bottom", "left"):
             self.chart.getAxis(axis).enableAutoSIPrefix(False)  # never "commit # (x0.001)"
         self._drawn: list | None = None  # the drift points on the chart
@@ -144,10 +170,14 @@ class HistoryPanel(QWidget):
         for c in commits:
             edits = f"+{len(c.applied)}" + (f" −{len(c.dropped)}" if c.dropped else "")
             marker = LIVE_MARKER if c.id == live else ""  # first, so eliding cuts the message, not it
-            item = QTreeWidgetItem([str(c.seq), c.short_id, c.kind, marker + c.message, c.author,
+            kind = f"{c.kind} · forced" if c.forced else c.kind  # committed anyway under the gate
+            item = QTreeWidgetItem([str(c.seq), c.short_id, kind, marker + c.message, c.author,
                                     c.created_at[:19], ", ".join(tags.get(c.id, [])), edits])
             item.setData(0, Qt.ItemDataRole.UserRole, c.id)
             item.setToolTip(3, marker + c.message)
+            if c.forced:
+                item.setToolTip(2, "Committed anyway under the commit gate (recorded as forced)")
+                item.setForeground(2, Qt.GlobalColor.darkRed)
             if marker:
                 font = item.font(3)
                 font.setBold(True)
@@ -164,7 +194,7 @@ class HistoryPanel(QWidget):
             known = [(p[0], p[index]) for p in points if p[index] is not None]
             self.chart.plot([x for x, _ in known], [y for _, y in known], pen=pg.mkPen(colour, width=2),
                             symbol="o", symbolSize=6, name=name)
-        self.chart.setYRange(0, 1.3)  # room for the legend above the lines
+        self.chart.setYRange(0, 1.05, padding=0)  # 0–1 metrics
         self.chart.getAxis("bottom").setTicks([[(p[0], str(p[0])) for p in points]])
         if points:
             self.chart.setXRange(points[0][0] - 0.3, points[-1][0] + 0.3)

@@ -127,8 +127,8 @@ class PreviewPanel(FollowsJob, QGroupBox):
     def show_run(self, run: Any, committed_in: str | None = None, outcome: Any = None,
                  reverted_in: str | None = None) -> None:
         """A recorded run (a core ``RunRecord``) as stored: its verdict, generations and metrics,
-        without recomputing. ``committed_in``: the commit holding it, if any; ``reverted_in``:
-        the revert that took its fact's edit out again."""
+        without recomputing. ``committed_in``: the commit that applied this run, if any;
+        ``reverted_in``: the revert that took this run's edit out again."""
         if outcome is not None or not self._same_run(run):
             self.outcome = outcome  # the tokens need the live outcome; a stored run has none
         self.run = run
@@ -183,8 +183,8 @@ def run_summary(run: Any, committed_in: str | None = None, reverted_in: str | No
     colour = _VERDICT_COLOURS.get(verdict.get("verdict"), "#333")
     advice = gui_advice(verdict)
     tip = f" Try: {'; '.join(advice)}." if advice else ""
-    where = (f"committed in {committed_in}" if committed_in else
-             f"committed, then reverted in {reverted_in}" if reverted_in else "not committed")
+    where = ("not committed" if not committed_in else f"committed in {committed_in}, then reverted in {reverted_in}"
+             if reverted_in else f"committed in {committed_in}")
     said = escape(verdict_headline(verdict)) if verdict else "No verdict recorded"
     head = f"<b style='color:{colour}'>{said}</b><br>"
     editor = (getattr(run, "environment", None) or {}).get("editor_checkpoint")

@@ -12,20 +12,23 @@ from core.ledger.errors import LedgerError
 from core.ledger.queue import check_statuses, list_facts
 from core.ledger.records import ExportReport, FactRecord
 from core.ledger.review import latest_decisions
+from core.ledger.state import reverted_facts
 
 EXPORT_FORMATS = ("jsonl", "easyedit", "knowedit", "csv")
 
 
 def review_columns(store: Store, records: Sequence[FactRecord]) -> dict[str, dict[str, Any]]:
-    """{fact id: {status, note, reviewer, reviewed_at, committed}}; no reviewer before a decision."""
-    latest = latest_decisions(store)
+    """{fact id: {status, note, reviewer, reviewed_at, committed, reverted_in}}; no reviewer before a
+    decision; ``reverted_in``: the revert commit that took the fact's edit out of HEAD ("" if none)."""
+    latest, reverted = latest_decisions(store), reverted_facts(store)
     out = {}
     for record in records:
         change = latest[record.id]
         decided = change.from_status is not None
         out[record.id] = {"status": record.status, "note": change.note if decided else "",
                           "reviewer": change.author if decided else "", "reviewed_at": change.at if decided else "",
-                          "committed": record.committed}
+                          "committed": record.committed,
+                          "reverted_in": reverted[record.id].id if record.id in reverted else ""}
     return out
 
 

@@ -95,3 +95,32 @@ def state_fact_ids(store: Store, commit: CommitRecord) -> dict[str, int]:
 
 def ever_committed(store: Store) -> set[int]:
     return {r["run_id"] for r in store.all("SELECT DISTINCT run_id FROM commit_runs WHERE op = 'apply'")}
+
+
+def run_commits(store: Store, run_id: int) -> tuple[CommitRecord | None, CommitRecord | None]:
+    """That run's own history: the commit that applied it, and the later revert that dropped it
+    (None, None: never committed; (X, None): committed in X and not reverted since)."""
+    rows = store.all("SELECT c.*, cr.op FROM commits c JOIN commit_runs cr ON cr.commit_id = c.id "
+                     "WHERE cr.run_id = ? ORDER BY c.seq, cr.position", (run_id,))
+    applied = dropped = None
+    for row in rows:
+        op = row.pop("op")
+        if op == "apply":
+            applied, dropped = commit_from_row(store, row), None
+        elif applied is not None:
+            dropped = commit_from_row(store, row)
+    return applied, dropped
+
+
+def reverted_facts(store: Store) -> dict[str, CommitRecord]:
+    """Facts whose edit is not in HEAD because a revert dropped it: fact id → the latest revert
+    that dropped an edit of it (a fact committed again since is not reverted)."""
+    in_head = state_fact_ids(store, head(store))
+    rows = store.all("SELECT c.*, rf.fact_id FROM commits c JOIN commit_runs cr ON cr.commit_id = c.id "
+                     "JOIN run_facts rf ON rf.run_id = cr.run_id WHERE cr.op = 'drop' ORDER BY c.seq")
+    out: dict[str, CommitRecord] = {}
+    for row in rows:
+        fact_id = row.pop("fact_id")
+        if fact_id not in in_head:
+            out[fact_id] = commit_from_row(store, row)
+    return out

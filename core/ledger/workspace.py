@@ -262,6 +262,16 @@ class Workspace:
         with self._store.reading():
             return commits.approved_without_run(self._store)
 
+    def run_commits(self, run_id: int) -> tuple[CommitRecord | None, CommitRecord | None]:
+        """That run's own history: (the commit that applied it, the revert that dropped it since)."""
+        with self._store.reading():
+            return state.run_commits(self._store, run_id)
+
+    def reverted_facts(self) -> dict[str, CommitRecord]:
+        """Facts whose edit a revert took out of HEAD: fact id → that revert commit."""
+        with self._store.reading():
+            return state.reverted_facts(self._store)
+
     def head(self) -> CommitRecord:
         return state.head(self._store)
 

@@ -1,0 +1,32 @@
+"""Trial 3: a run's own history (the commit that applied it, the revert that dropped it) and
+reverted facts said as such in the export, never as plain "approved"."""
+
+import json
+
+from core.model.loading import LoadOptions
+from tests.core.ledger.helpers import add_run_approve, make_facts, record_hand_run
+
+CPU = LoadOptions(device="cpu")
+
+
+def test_each_run_names_its_own_commit_and_revert(workspace, tmp_path):
+    a, b = make_facts(2)
+    run_a, run_b = add_run_approve(workspace, [a, b])
+    edits = workspace.commit("two edits")
+    revert = workspace.revert([b.id], "drop b", options=CPU).commit
+    fresh = record_hand_run(workspace, b, seed=3)  # a new preview of the reverted fact
+    assert workspace.run_commits(run_a.id) == (edits, None), "committed in the edits commit, not the revert"
+    applied, dropped = workspace.run_commits(run_b.id)
+    assert (applied.id, dropped.id) == (edits.id, revert.id)
+    assert workspace.run_commits(fresh.id) == (None, None), "never committed"
+    assert {f: c.id for f, c in workspace.reverted_facts().items()} == {b.id: revert.id}
+
+    workspace.export(tmp_path / "out.jsonl")
+    rows = {r["subject"]: r for r in map(json.loads, (tmp_path / "out.jsonl").read_text().splitlines())}
+    assert len(rows) == 2, "no row dropped"
+    assert (rows[b.subject]["committed"], rows[b.subject]["reverted_in"]) == (False, revert.id)
+    assert (rows[a.subject]["committed"], rows[a.subject]["reverted_in"]) == (True, "")
+
+    again = workspace.commit("b again", [fresh.id])
+    assert workspace.reverted_facts() == {}, "committed again: no longer reverted"
+    assert workspace.run_commits(fresh.id) == (again, None)
