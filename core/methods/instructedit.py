@@ -41,9 +41,9 @@ first 10 of ``quality_dev.jsonl`` (training tasks):
 | instructed + plain (small preset)     | 0.905   | 0.903   | 0.952   | 1.211        |
 
 The small preset's c_edit 2 and Adam 5e-4 for the network (MEND's small preset: c_edit 1,
-1e-3): validation on all 40 of ``quality_dev.jsonl`` (city → country held out of
-training), plain gradient on; at 600 steps, ``factsmith train``'s default, the test split
-(the README's *Trained editors*) was measured once, with the chosen values:
+1e-3) were chosen on validation on all 40 of ``quality_dev.jsonl`` (city → country held out
+of training, plain gradient on), at ``factsmith train``'s default 600 steps; the test split
+was measured once afterwards, with the chosen values (the README's *Trained editors*):
 
 | setting                        | steps | val rel | val gen | val loc |
 |--------------------------------|-------|---------|---------|---------|

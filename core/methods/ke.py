@@ -56,6 +56,7 @@ At ``factsmith train``'s default 600 steps (issue 17's tuning round, ``bench/tra
 | 8 requests per step               | 0.781   | 0.701   | 0.936   | 0.850 / 0.851 / 0.927  |
 | network lr 5e-4                   | 0.934   | 0.900   | 0.863   | 0.815 / 0.872 / 0.897  |
 | network lr 5e-4, λ = 1.25         | 0.934   | 0.892   | 0.899   | 0.746 / 0.806 / 0.885  |
+| network lr 5e-4, λ = 1.5          | 0.879   | 0.827   | 0.922   | 0.706 / 0.834 / 0.879  |
 
 Only the small preset meets the targets (reliability 0.9, generality 0.7, locality 0.9) on
 dev, locality with no margin, so it stays. Reliability and locality trade against each
