@@ -127,11 +127,13 @@ def test_gui_latency_reports_every_phase(tmp_path):
 def test_trained_editors_table_curves_and_json(tmp_path):
     data, plots = tmp_path / "run.json", tmp_path / "plots"
     out = run_bench("trained_editors.py", "--methods", "ke", "--steps", "2", "--limit", "8", "--plot", str(plots),
-                    "--json", str(data), cache=tmp_path / "cache")
+                    "--json", str(data), "--split", "dev", cache=tmp_path / "cache")
     assert "| ke | 2 |" in out and (plots / "trained-ke.png").read_bytes().startswith(b"\x89PNG")
     (run,) = json.loads(data.read_text())
     assert run["requests"] == 8 and run["peak_mb"] > 0 and set(run["figures"]["all"]) == {
         "reliability", "generality", "locality"}
+    saved = json.loads(next((tmp_path / "results").glob("trained_editors-*.json")).read_text())
+    assert saved["figures"]["split"] == "dev"  # measured on quality_dev, the tuning split
 
 
 def test_device_paths_checks_state_on_the_cpu(tmp_path):
