@@ -3,7 +3,8 @@
 import pytest
 
 from app.widgets.metrics_view import BAD, GOOD
-from tests.app.helpers import open_window
+from core.util.paths import demo_edits_file
+from tests.app.helpers import open_window, wait_job
 
 pytestmark = pytest.mark.gui
 
@@ -32,3 +33,35 @@ def test_change_cells_follow_the_legend_for_each_metric_whatever_the_verdict(qtb
     assert cells["ppl_r"] == BAD and cells["probability.p_old"] == GOOD, "lower is better for these"
     assert cells["fluency"] is None and cells["generality"] is None, "no colour for no change"
     window.close()
+
+
+def test_status_messages_keep_their_counts_and_file_name_at_1366(qtbot, tmp_path):
+    """Trial 3, finding 2: at 1366×768 all three status segments were cut and the patch's path
+    vanished after a few seconds; the model line is short, a written file's message stays."""
+    from PySide6.QtWidgets import QApplication
+
+    window = open_window(qtbot)
+    window.resize(1366, 768)
+    wait_job(qtbot, window.import_facts(demo_edits_file()), 60_000)
+    QApplication.processEvents()
+    message, live = window.message, window.live_status
+    assert message.shown_text() == message.text(), "the import message unelided"
+    assert "Imported 60 facts" in message.shown_text() and "demo_edits.jsonl" in message.shown_text()
+    head = window.ws.head()
+    assert live.shown_text() == f"demo-model · cpu · HEAD {head.short_id}", live.shown_text()
+    assert "at HEAD, commit" in live.toolTip() and "workspace" in live.toolTip(), "the whole story in the tooltip"
+    out = tmp_path / ("a-rather-long-folder-name-for-exports-" * 3) / "nested" / "edits.fspatch"
+    out.parent.mkdir(parents=True)
+    wait_job(qtbot, window.export_patch(out, head.id, "HEAD"), 60_000)
+    QApplication.processEvents()
+    shown = message.shown_text()
+    assert shown.startswith("Wrote a patch of 0 edit(s) to ") and shown.endswith("/edits.fspatch"), shown
+    assert "…" in shown and message.toolTip().endswith(str(out)), "the folders elided in the middle, all in the tip"
+    assert message.fontMetrics().horizontalAdvance(shown) <= message.contentsRect().width()
+    assert not window._message_timer.isActive(), "a written file's message stays until the next one"
+    window.resize(1920, 1080)
+    QApplication.processEvents()
+    assert message.shown_text().endswith("/edits.fspatch")
+    assert live.shown_text() == live.text() and live.width() >= live.sizeHint().width() - 1, "its natural width"
+    window.close()
+
