@@ -1,6 +1,7 @@
 """Findings of the new-user trial 3 in the main window, driven as the user did."""
 
 import pytest
+from PySide6.QtCore import Qt
 
 from app.widgets.metrics_view import BAD, GOOD
 from core.util.paths import demo_edits_file
@@ -65,3 +66,25 @@ def test_status_messages_keep_their_counts_and_file_name_at_1366(qtbot, tmp_path
     assert live.shown_text() == live.text() and live.width() >= live.sizeHint().width() - 1, "its natural width"
     window.close()
 
+
+@pytest.mark.parametrize("rows", ["paraphrases", "locality"])
+def test_add_row_opens_it_for_typing_and_an_empty_row_goes(qtbot, rows):
+    """Trial 3, finding 3: Add paraphrase added a row without starting to edit it, so typed text
+    went nowhere and empty rows stayed."""
+    from PySide6.QtWidgets import QApplication
+
+    window = open_window(qtbot)
+    window.tabs.setCurrentWidget(window.editor)
+    row_list = getattr(window.editor, rows)
+    qtbot.mouseClick(row_list.add_button, Qt.MouseButton.LeftButton)
+    editor = QApplication.focusWidget()
+    assert editor is not None and row_list.table.isAncestorOf(editor), "the new row is being edited"
+    qtbot.keyClicks(editor, "The Eiffel Tower is in")
+    qtbot.keyClick(editor, Qt.Key.Key_Return)
+    qtbot.wait(10)
+    assert row_list.rows()[0][0] == "The Eiffel Tower is in"
+    qtbot.mouseClick(row_list.add_button, Qt.MouseButton.LeftButton)
+    assert row_list.table.rowCount() == 2
+    qtbot.keyClick(QApplication.focusWidget(), Qt.Key.Key_Escape)  # nothing typed
+    qtbot.waitUntil(lambda: row_list.table.rowCount() == 1, timeout=2_000)
+    window.close()
