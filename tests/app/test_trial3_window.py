@@ -88,3 +88,21 @@ def test_add_row_opens_it_for_typing_and_an_empty_row_goes(qtbot, rows):
     qtbot.keyClick(QApplication.focusWidget(), Qt.Key.Key_Escape)  # nothing typed
     qtbot.waitUntil(lambda: row_list.table.rowCount() == 1, timeout=2_000)
     window.close()
+
+
+def test_validation_names_the_form_labels_not_internal_fields(qtbot):
+    """Trial 3, finding 4: 'target_new: is required …' where the form says 'New answer'."""
+    window = open_window(qtbot)
+    editor = window.editor
+    window.tabs.setCurrentWidget(editor)
+    for name, text in (("subject", "Germany"), ("prompt", "The capital of Germany is")):
+        editor.fields[name].setFocus()
+        qtbot.keyClicks(editor.fields[name], text)
+    shown = editor.validation.text()
+    assert "New answer: " in shown and "target_new" not in shown, shown
+    editor.fields["target_new"].setFocus()
+    qtbot.keyClicks(editor.fields["target_new"], "Germany")
+    editor.fields["target_true"].setFocus()
+    qtbot.keyClicks(editor.fields["target_true"], "Germany")
+    assert "New answer: " in editor.validation.text() and "target_" not in editor.validation.text()
+    window.close()
