@@ -5,7 +5,7 @@ from PySide6.QtCore import Qt
 
 from app.widgets.metrics_view import BAD, GOOD
 from core.util.paths import demo_edits_file
-from tests.app.helpers import open_window, wait_job
+from tests.app.helpers import click_row, open_window, wait_job
 
 pytestmark = pytest.mark.gui
 
@@ -105,4 +105,20 @@ def test_validation_names_the_form_labels_not_internal_fields(qtbot):
     editor.fields["target_true"].setFocus()
     qtbot.keyClicks(editor.fields["target_true"], "Germany")
     assert "New answer: " in editor.validation.text() and "target_" not in editor.validation.text()
+    window.close()
+
+
+def test_the_queue_menu_shows_the_open_shortcut_once_and_return_still_opens(qtbot):
+    """Trial 3, finding 5: 'Open in fact editor (Enter)   Return' named the key twice."""
+    from PySide6.QtGui import QKeySequence
+
+    window = open_window(qtbot)
+    wait_job(qtbot, window.import_facts(demo_edits_file()), 60_000)
+    action = window.queue.open_action
+    assert action.text() == "Open in fact editor" and "Enter" not in action.text()
+    assert action.shortcut().toString(QKeySequence.SequenceFormat.NativeText) == "Enter", "the one key the menu shows"
+    fact_id = click_row(qtbot, window, 1)
+    qtbot.keyClick(window.queue.table, Qt.Key.Key_Return)
+    assert window.tabs.currentWidget() is window.editor
+    assert window.editor.fields["subject"].text() == window.ws.fact(fact_id).fact.subject
     window.close()
