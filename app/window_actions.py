@@ -339,11 +339,14 @@ class WindowActions(HistoryActions):
         if self.review_bar.undo_blocked:  # committed: said plainly, never core's message with a hash
             self.review_bar.message.setText(f"Nothing to undo: {escape(self.review_bar.undo_blocked)}")
             return
+        what, _ = undo_state(self.session.ws)
         try:
             self.session.undo_review()  # its queue update names the next decision to undo
         except LedgerError as exc:
             self.show_error("Nothing to undo", exc)
             self._update_undo()
+            return
+        self.review_bar.message.setText(f"Undone: {escape(what)}" if what else "")  # not the undone decision's note
 
     def _update_undo(self) -> None:
         """The Undo button names the decision it would undo (this author's latest one left)."""

@@ -122,3 +122,17 @@ def test_the_queue_menu_shows_the_open_shortcut_once_and_return_still_opens(qtbo
     assert window.tabs.currentWidget() is window.editor
     assert window.editor.fields["subject"].text() == window.ws.fact(fact_id).fact.subject
     window.close()
+
+
+def test_undo_replaces_the_review_note_of_the_undone_decision(qtbot):
+    """Trial 3, finding 6: 'approve: 1 fact(s)' stayed under the buttons after Undo."""
+    window = open_window(qtbot)
+    wait_job(qtbot, window.import_facts(demo_edits_file()), 60_000)
+    fact_id = click_row(qtbot, window, 0)
+    bar = window.review_bar
+    qtbot.mouseClick(bar.buttons["rework"], Qt.MouseButton.LeftButton)
+    assert bar.message.text().endswith(": 1 fact(s)")
+    qtbot.mouseClick(bar.undo_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: window.ws.fact(fact_id).status == "pending", timeout=2_000)
+    assert "1 fact(s)" not in bar.message.text() and bar.message.text().startswith("Undone: "), bar.message.text()
+    window.close()
