@@ -8,7 +8,7 @@ from pathlib import Path
 
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QCloseEvent, QKeySequence, QShortcut
-from PySide6.QtWidgets import QMainWindow, QSplitter, QTabWidget, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QMainWindow, QSizePolicy, QSplitter, QTabWidget, QVBoxLayout, QWidget
 
 from app.jobs import Job, JobLane
 from app.logfile import start_logging
@@ -75,6 +75,7 @@ class MainWindow(WindowActions, QMainWindow):
         self.job_status = JobStatus(self.lane)
         self.live_status = ElidedLabel("No model")
         self.live_status.setObjectName("live-status")
+        self.live_status.setSizePolicy(QSizePolicy.Policy.Maximum, QSizePolicy.Policy.Preferred)
         self.message = ElidedLabel()
         self.message.setObjectName("status-message")
         self._message_timer = QTimer(self, singleShot=True)
@@ -108,8 +109,9 @@ class MainWindow(WindowActions, QMainWindow):
         self.setCentralWidget(main)
         # messages on the left, the live model and the running job on the right, side by side:
         # long text is elided (the full text in the tooltip), never drawn under the others
-        self.statusBar().addWidget(self.message, 2)
-        self.statusBar().addPermanentWidget(self.live_status, 3)
+        # the message takes the room; the short model line its natural width where there is some
+        self.statusBar().addWidget(self.message, 1)
+        self.statusBar().addPermanentWidget(self.live_status)
         self.statusBar().addPermanentWidget(self.job_status)
 
     def _connect(self) -> None:
@@ -151,10 +153,15 @@ class MainWindow(WindowActions, QMainWindow):
         QShortcut(QKeySequence("Ctrl+Return"), self.editor, activated=self.editor.submit)
         QShortcut(QKeySequence("Ctrl+F"), self, activated=self.queue.search.setFocus)
 
-    def notify(self, text: str, timeout_ms: int = 8000) -> None:
-        """A message in the status bar, elided to fit beside the permanent widgets."""
-        self.message.setText(text)
-        self._message_timer.start(timeout_ms)
+    def notify(self, text: str, timeout_ms: int = 8000, written: Path | str | None = None) -> None:
+        """A message in the status bar, elided to fit beside the permanent widgets. One naming a
+        ``written`` file stays until the next message, the path's folders elided before its name."""
+        path = str(written) if written else ""
+        self.message.setText(text, path=path)
+        if path:
+            self._message_timer.stop()
+        else:
+            self._message_timer.start(timeout_ms)
 
     def _restore_geometry(self) -> None:
         geometry = self.settings.geometry()

@@ -109,7 +109,7 @@ def open_log(window) -> bool:
     none (no xdg-open, or it failed), a dialog shows the path, to copy."""
     path = window.log_file
     path.touch(exist_ok=True)
-    window.notify(f"Log: {path}")
+    window.notify(f"Log: {path}", written=path)
     no_launcher = sys.platform.startswith("linux") and shutil.which("xdg-open") is None
     if not no_launcher and QDesktopServices.openUrl(QUrl.fromLocalFile(str(path))):
         return True

@@ -87,14 +87,16 @@ class WindowActions(HistoryActions):
         self._update_live_status()
 
     def _update_live_status(self) -> None:
+        """The essentials on the line (model · device · commit), the whole story in its tooltip."""
         lm, commit, ws = self.session.lm, self.session.live_commit, self.session.ws
         if lm is None:
             self.live_status.setText("No model loaded")
             return
+        head = self.session.head() if ws else None
         where = f" · workspace {ws.path.name}" if ws else ""
-        # the commit first: when the line is elided, the workspace (also in the title) goes
-        self.live_status.setText(f"{lm.info.name} on {lm.info.device} ({lm.info.dtype})"
-                                 f"{self._live_commit_text(commit, self.session.head() if ws else None)}{where}")
+        full = f"{lm.info.name} on {lm.info.device} ({lm.info.dtype}){self._live_commit_text(commit, head)}{where}"
+        self.live_status.setText(f"{lm.info.name} · {lm.info.device}{self._live_commit_short(commit, head)}", full)
+        self.live_status.updateGeometry()  # its natural width changed
 
     @staticmethod
     def _live_commit_text(commit, head) -> str:
@@ -105,6 +107,14 @@ class WindowActions(HistoryActions):
         if head.id == commit.id:
             return f" · at HEAD, commit {commit.short_id} ({commit.message})"
         return f" · at checked-out commit {commit.short_id} ({commit.message}), not HEAD {head.short_id}"
+
+    @staticmethod
+    def _live_commit_short(commit, head) -> str:
+        if commit is None:
+            return ""
+        if head is None or head.id == commit.id:
+            return f" · HEAD {commit.short_id}"
+        return f" · commit {commit.short_id} (not HEAD)"
 
     def _on_workspace_changed(self, ws) -> None:
         self.setWindowTitle(f"Factsmith — {ws.path.name}")
@@ -328,11 +338,14 @@ class WindowActions(HistoryActions):
         if self.review_bar.undo_blocked:  # committed: said plainly, never core's message with a hash
             self.review_bar.message.setText(f"Nothing to undo: {escape(self.review_bar.undo_blocked)}")
             return
+        what, _ = undo_state(self.session.ws)
         try:
             self.session.undo_review()  # its queue update names the next decision to undo
         except LedgerError as exc:
             self.show_error("Nothing to undo", exc)
             self._update_undo()
+            return
+        self.review_bar.message.setText(f"Undone: {escape(what)}" if what else "")  # not the undone decision's note
 
     def _update_undo(self) -> None:
         """The Undo button names the decision it would undo (this author's latest one left)."""

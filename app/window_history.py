@@ -197,7 +197,7 @@ class HistoryActions:
     def export_facts(self, out: Path, format: str = "jsonl", statuses: list[str] | None = ("approved",)) -> Job:
         job = self.session.export(Path(out), format, statuses)
         job.succeeded.connect(lambda report: self.notify(
-            f"Exported {report.count} facts to {report.path}", 10000))
+            f"Exported {report.count} facts to {report.path}", written=report.path))
         return self._report_failure(job, "Could not export")
 
     def open_patch_apply_dialog(self) -> PatchApplyDialog:
@@ -216,7 +216,7 @@ class HistoryActions:
         def done(applied) -> None:
             who = f"signed by {applied.signer['name']}" if applied.signer else "unsigned, applied as you allowed"
             text = f"Applied {applied.edits} edit(s) ({who}); wrote {applied.out}"
-            self.notify(text, 15000)
+            self.notify(text, written=applied.out)
             if dialog is not None:
                 dialog.applied()
             self.patch_applied_box = QMessageBox(QMessageBox.Icon.Information, "Patch applied", text, parent=self)
@@ -232,5 +232,5 @@ class HistoryActions:
     def export_patch(self, out: Path, from_ref: str, to_ref: str) -> Job:
         job = self.session.export_patch(Path(out), from_ref, to_ref)
         job.succeeded.connect(lambda info: self.notify(
-            f"Wrote a patch of {info.edits} edit(s) to {info.path}", 10000))
+            f"Wrote a patch of {info.edits} edit(s) to {info.path}", written=info.path))
         return self._report_failure(job, "Could not export the patch")

@@ -24,4 +24,4 @@ def open_train_dialog(window, method: str | None = None) -> TrainDialog:
 def _trained(window, path: Path) -> None:
     window.settings.add_recent_checkpoint(path)
     window.method_panel.refresh_checkpoints(window.settings.recent_checkpoints())
-    window.notify(f"Editor checkpoint written: {path.name}; choose it under Method → Editor", 12000)
+    window.notify(f"Editor checkpoint written: {path}; choose it under Method → Editor", written=path)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from html import escape
 from typing import Any
 
 from PySide6.QtCore import QTimer, Signal
@@ -21,11 +22,27 @@ from core import Fact, FactError, Probe, fact_from_dict
 
 TEXT_FIELDS = (("subject", "Subject"), ("prompt", "Prompt"), ("target_true", "Old answer"),
                ("target_new", "New answer"), ("relation", "Relation"))
+LIST_FIELDS = {"paraphrases": "Paraphrase", "locality": "Locality prompt", "portability": "Portability prompt",
+               "context": "ICE context sentence"}
+LIST_ROWS = {"paraphrases": "Paraphrases", "locality": "Locality", "portability": "Portability",
+             "context": "ICE context"}  # the form's row labels
 DRAFT_DELAY_MS = 400
 _ERROR_STYLE = "border: 2px solid #c0392b;"
 
 
 EMPTY_HINT = "<span style='color:#666'>Fill in the subject, the prompt and the new answer</span>"
+
+
+def field_label(field: str) -> str:
+    """Core's field name as the form labels it: 'target_new' → 'New answer', 'locality[1].answer' →
+    'Locality prompt 2, answer' (core's own messages keep its names)."""
+    root, _, rest = field.partition("[")
+    if not rest:
+        return {**dict(TEXT_FIELDS), **LIST_ROWS}.get(field, field)
+    index, _, part = rest.partition("]")
+    label = LIST_FIELDS.get(root, root)
+    label = f"{label} {int(index) + 1}" if index.isdigit() else label
+    return f"{label}, {part.lstrip('.')}" if part.lstrip(".") else label
 
 
 class FactEditor(QGroupBox):
@@ -118,7 +135,8 @@ class FactEditor(QGroupBox):
             root = exc.field.split("[", 1)[0].split(".", 1)[0]
             if root in self.fields:
                 self.fields[root].setStyleSheet(_ERROR_STYLE)
-            self.validation.setText(f"<span style='color:#a33'>{exc.field}: {exc.message}</span>")
+            self.validation.setText(f"<span style='color:#a33'>{escape(field_label(exc.field))}: "
+                                    f"{escape(exc.message)}</span>")
             self.add_button.setEnabled(False)
             return None
         self.validation.setText(f"<span style='color:#2a7'>Valid — fact {fact.short_id}</span>")

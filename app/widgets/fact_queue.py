@@ -59,8 +59,8 @@ class FactQueue(QGroupBox):
         """Double-click, Enter or the context menu open the current fact in the fact editor."""
         self.table.doubleClicked.connect(lambda index: self._open(index))
         self.table.setContextMenuPolicy(Qt.ContextMenuPolicy.ActionsContextMenu)
-        action = QAction("Open in fact editor (Enter)", self.table)
-        action.setShortcuts([QKeySequence(Qt.Key.Key_Return), QKeySequence(Qt.Key.Key_Enter)])
+        action = QAction("Open in fact editor", self.table)  # the menu shows its key once: "Enter"
+        action.setShortcuts([QKeySequence(Qt.Key.Key_Enter), QKeySequence(Qt.Key.Key_Return)])
         action.setShortcutContext(Qt.ShortcutContext.WidgetShortcut)
         action.triggered.connect(lambda: self._open(self.table.currentIndex()))
         self.table.addAction(action)

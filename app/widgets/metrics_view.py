@@ -81,15 +81,24 @@ def _fmt(value: float | None) -> str:
     return "—" if value is None else f"{value:.3f}"
 
 
-def _change_colour(name: str, change: float | None, verdict: str) -> QColor | None:
-    """Green only for an edit that took and moved the metric the right way; never for a failure."""
-    if change is None or abs(change) < 1e-9:
+# Which way each metric should move (core/metrics/results.py): +1 higher is better, -1 lower is better.
+_HIGHER = ("reliability", "generality", "locality", "portability", "fluency", "p_new")
+_LOWER = ("ppl_r", "p_old")  # the old answer should lose probability
+
+
+def metric_direction(name: str) -> int:
+    """+1 (higher is better), -1 (lower is better) or 0 (unknown) for a flat metric name."""
+    leaf = name.rsplit(".", 1)[-1].removesuffix("_magnitude")  # a gap that should grow, as its rate
+    return 1 if leaf in _HIGHER else -1 if leaf in _LOWER else 0
+
+
+def _change_colour(name: str, change: float | None) -> QColor | None:
+    """Green where this metric moved the better way, red where worse, as the header says; none when
+    unchanged or its direction is unknown. The verdict row, not these cells, says whether the edit took."""
+    direction = metric_direction(name)
+    if change is None or abs(change) < 1e-9 or direction == 0:
         return None
-    lower_is_better = name.endswith(("ppl_r", "p_old"))  # the old answer should lose probability
-    better = change < 0 if lower_is_better else change > 0
-    if better and verdict == "took":
-        return GOOD
-    return BAD if not better or verdict == "failed" else None
+    return GOOD if change * direction > 0 else BAD
 
 
 class MetricsView(QSplitter):
@@ -150,7 +159,7 @@ class MetricsView(QSplitter):
             if row_protocol != protocol:
                 protocol = row_protocol
                 self._span_row(f"{protocol} protocol", PROTOCOL_HELP.get(protocol, ""), None)
-            self._metric_row(name, pre, post, protocol, verdict.get("verdict", ""))
+            self._metric_row(name, pre, post, protocol)
         self._fit_columns()
         if metrics:
             self._draw_chart(metrics)
@@ -202,7 +211,7 @@ class MetricsView(QSplitter):
         self.table.setItem(r, 0, item)
         self.table.setSpan(r, 0, 1, self.table.columnCount())
 
-    def _metric_row(self, name: str, pre: float | None, post: float | None, protocol: str, verdict: str) -> None:
+    def _metric_row(self, name: str, pre: float | None, post: float | None, protocol: str) -> None:
         r = self.table.rowCount()
         self.table.insertRow(r)
         change = None if pre is None or post is None else post - pre
@@ -215,7 +224,7 @@ class MetricsView(QSplitter):
             item.setFlags(item.flags() & ~Qt.ItemFlag.ItemIsEditable)
             item.setToolTip(tip)
             self.table.setItem(r, c, item)
-        colour = _change_colour(name, change, verdict)
+        colour = _change_colour(name, change)
         if colour is not None:
             self.table.item(r, 3).setBackground(colour)
 

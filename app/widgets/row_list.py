@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from PySide6.QtCore import Signal
+from PySide6.QtCore import QTimer, Signal
 from PySide6.QtWidgets import (
     QHBoxLayout,
     QHeaderView,
@@ -27,8 +27,10 @@ class RowList(QWidget):
         self.table.verticalHeader().hide()
         self.table.setMaximumHeight(110)
         self.table.itemChanged.connect(lambda _: self.changed.emit())
+        # a row left empty when its editor closes goes (after the editor moved on, if it did)
+        self.table.itemDelegate().closeEditor.connect(lambda *_: QTimer.singleShot(0, self.drop_empty_rows))
         self.add_button = QPushButton(f"Add {noun}")
-        self.add_button.clicked.connect(lambda: self.add_row())
+        self.add_button.clicked.connect(self.add_and_edit)
         self.remove_button = QPushButton("Remove")
         self.remove_button.clicked.connect(self.remove_selected)
         buttons = QVBoxLayout()
@@ -48,6 +50,24 @@ class RowList(QWidget):
             self.table.setItem(row, column, QTableWidgetItem(values[column] if column < len(values) else ""))
         self.table.blockSignals(False)
         self.changed.emit()
+
+    def add_and_edit(self) -> None:
+        """A new row, its first cell open for typing (what Add promises)."""
+        self.add_row()
+        row = self.table.rowCount() - 1
+        self.table.setFocus()
+        self.table.setCurrentCell(row, 0)
+        self.table.editItem(self.table.item(row, 0))
+
+    def drop_empty_rows(self) -> None:
+        """Rows with nothing typed, except the one being edited."""
+        editing = self.table.state() == QTableWidget.State.EditingState
+        empty = [r for r in range(self.table.rowCount())
+                 if not (editing and r == self.table.currentRow())
+                 and not any((self.table.item(r, c) and self.table.item(r, c).text().strip())
+                             for c in range(self.table.columnCount()))]
+        for row in reversed(empty):
+            self.table.removeRow(row)
 
     def remove_selected(self) -> None:
         rows = sorted({i.row() for i in self.table.selectedIndexes()} or {self.table.rowCount() - 1}, reverse=True)

@@ -62,6 +62,6 @@ def test_drop_one_edit_export_default_and_a_confirmed_checkout_kept_across_resta
 
     again = open_window(qtbot)
     assert again.session.live_commit.id == edits.id, "the checked-out commit is restored"
-    assert f"at checked-out commit {edits.short_id}" in again.live_status.text()
-    assert f"not HEAD {head.short_id}" in again.live_status.text()
+    assert f"at checked-out commit {edits.short_id}" in again.live_status.toolTip()
+    assert f"not HEAD {head.short_id}" in again.live_status.toolTip()
     again.close()

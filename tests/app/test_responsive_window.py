@@ -98,7 +98,7 @@ def test_review_and_commit_redraw_only_their_rows_and_read_the_ledger_in_the_lan
     assert window.history.tree.topLevelItem(0).text(3).endswith("responsive")  # after the live-model marker
     assert {"queue", "runs", "log", "show"} <= {name for name, _ in reads}, "the refresh read the ledger"
     assert [name for name, on_gui in reads if on_gui] == [], "every read ran in the job lane"
-    assert "at HEAD" in window.live_status.text() and window.preview_panel.run is not None
+    assert "at HEAD" in window.live_status.toolTip() and window.preview_panel.run is not None
     assert "committed in" in window.preview_panel.state.text(), "the live commit holds the selected run"
     window.close()
 

@@ -75,7 +75,7 @@ def _tag_diff_and_patch(qtbot, window, head, tmp_path):
 
 def test_whole_loop_import_preview_approve_commit_history_revert_export(qtbot, tmp_path):
     window = open_window(qtbot)
-    assert window.live_status.text().startswith("demo-model on cpu")
+    assert window.live_status.toolTip().startswith("demo-model on cpu")
     _import_demo_set(qtbot, window)
     fact_id, run_id = _preview_and_approve(qtbot, window, "capital of United Kingdom")
 
@@ -106,7 +106,7 @@ def test_whole_loop_import_preview_approve_commit_history_revert_export(qtbot, t
 
     wait_job(qtbot, window.checkout(head.id, confirmed=True))  # the edited weights back in the live model
     assert window.session.live_commit.id == head.id
-    assert f"at checked-out commit {head.short_id}" in window.live_status.text()
+    assert f"at checked-out commit {head.short_id}" in window.live_status.toolTip()
     assert state_fingerprint(window.lm.model) != reverted_weights
 
     out = tmp_path / "approved.jsonl"

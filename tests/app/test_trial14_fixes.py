@@ -227,7 +227,7 @@ def test_confirmations_and_status_cells_keep_their_key_facts_at_1366(qtbot):
     QApplication.processEvents()
     revert = window.ws.head()
     assert f"New commit {revert.short_id} reverts {commit.id[:12]}" in message.shown_text()
-    assert f"commit {revert.short_id}" in window.live_status.shown_text(), "the live commit is not cut either"
+    assert f"HEAD {revert.short_id}" in window.live_status.shown_text(), "the live commit is not cut either"
     model, table = window.queue.model, window.queue.table
     index = model.index(model.row_of(fact_id), 0)
     text = model.data(index)

@@ -118,7 +118,7 @@ def test_status_bar_elides_beside_the_permanent_widgets_at_1366(qtbot):
     assert message.toolTip() == text and message.shown_text().endswith("…")
     assert message.geometry().right() < live.geometry().left(), "side by side, never under"
     assert live.geometry().right() < job.geometry().left()
-    assert "at HEAD, commit" in live.toolTip()
+    assert "at HEAD, commit" in live.toolTip() and live.shown_text() == live.text(), "the short line whole"
     assert live.fontMetrics().horizontalAdvance(live.shown_text()) <= live.contentsRect().width()
     window.close()
 
