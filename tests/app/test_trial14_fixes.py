@@ -254,7 +254,7 @@ def test_killing_the_launcher_leaves_no_app_running(tmp_path):
         "import importlib.util, sys; from pathlib import Path\n"
         f"spec = importlib.util.spec_from_file_location('bootstrap', {str(root / 'packaging' / 'bootstrap.py')!r})\n"
         "b = importlib.util.module_from_spec(spec); spec.loader.exec_module(b)\n"
-        "b.ensure_environment = lambda: None\n"
+        "b.ensure_environment = lambda **_: None\n"
         "b.venv_bin = lambda name: Path(sys.executable)\n"
         f"sys.exit(b.main(['app', '-c', {app!r}]))\n")
     process = subprocess.Popen([sys.executable, "-c", launcher])
