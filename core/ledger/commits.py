@@ -69,23 +69,37 @@ def _approved_at(store: Store) -> dict[str, str]:
     return {r["fact_id"]: r["at"] for r in rows}
 
 
+def _decided_runs(store: Store, approved_at: dict[str, str]) -> dict[str, int]:
+    """Per approved fact, the run the reviewer had before them when approving: its latest run,
+    committed or not, recorded before the approval. Facts with none (approved elsewhere) are absent."""
+    rows = store.all("SELECT rf.fact_id, r.id, r.created_at FROM runs r JOIN run_facts rf ON rf.run_id = r.id "
+                     "JOIN facts f ON f.id = rf.fact_id WHERE f.status = 'approved' ORDER BY r.id")
+    return {row["fact_id"]: row["id"] for row in rows if row["created_at"] <= approved_at.get(row["fact_id"], "")}
+
+
 def _candidates(store: Store, in_state: dict[str, int]) -> list[RunRecord]:
-    """For each approved fact not yet in the state, the run the reviewer approved: its latest
-    never-committed run recorded before the approval (a later preview does not replace what was
-    approved); a fact with no run before its approval (approved elsewhere) gets its latest one."""
+    """For each approved fact not yet in the state, the run the reviewer approved (``_decided_runs``;
+    a later preview does not replace it). When that run was committed already (and reverted since),
+    the fact's newest run made after it is taken, as "preview again to re-apply" says, and never an
+    older one it was not approved on. A fact approved with no run before it gets its latest run."""
     rows = store.all(
         "SELECT r.id FROM runs r WHERE r.id NOT IN (SELECT run_id FROM commit_runs WHERE op = 'apply') "
         "AND NOT EXISTS (SELECT 1 FROM run_facts rf JOIN facts f ON f.id = rf.fact_id "
         "WHERE rf.run_id = r.id AND f.status != 'approved') ORDER BY r.id DESC")
-    runs, approved_at = [get_run(store, row["id"]) for row in rows], _approved_at(store)
-    seen = [r for r in runs if all(r.created_at <= approved_at.get(f, "") for f in r.fact_ids)]
-    later = [r for r in runs if r.id not in {s.id for s in seen}]
+    decided = _decided_runs(store, _approved_at(store))
+    used = {row["run_id"] for row in store.all("SELECT run_id FROM commit_runs WHERE op = 'apply'")}
+
+    def approved(run: RunRecord, fact_id: str) -> bool:
+        chosen = decided.get(fact_id, run.id)
+        return run.id == chosen or (chosen in used and run.id > chosen)
+
     picked: list[RunRecord] = []
     covered: set[str] = set(in_state)
-    for run in seen + later:
-        if not covered & set(run.fact_ids):
+    for run in (get_run(store, row["id"]) for row in rows):
+        facts = set(run.fact_ids)
+        if not covered & facts and all(approved(run, f) for f in facts):
             picked.append(run)
-            covered |= set(run.fact_ids)
+            covered |= facts
     return sorted(picked, key=lambda r: r.id)
 
 

@@ -30,3 +30,20 @@ def test_each_run_names_its_own_commit_and_revert(workspace, tmp_path):
     again = workspace.commit("b again", [fresh.id])
     assert workspace.reverted_facts() == {}, "committed again: no longer reverted"
     assert workspace.run_commits(fresh.id) == (again, None)
+
+
+def test_after_a_revert_no_older_run_slips_in_under_the_old_approval(workspace):
+    """Trial 4: GRACE previewed, then ROME, ROME approved and committed, then reverted: the commit
+    offered the GRACE run, never approved, under the ROME approval. Now nothing is offered until
+    the fact is previewed again ("preview again to re-apply"), and then that new run."""
+    (fact,) = make_facts(1)
+    workspace.add_facts([fact])
+    never_approved = record_hand_run(workspace, fact, seed=1)
+    approved = record_hand_run(workspace, fact, seed=2)
+    workspace.review(fact.id, "approve")
+    assert [r.id for r in workspace.commit_candidates()] == [approved.id]
+    workspace.commit("the approved edit")
+    workspace.revert([fact.id], "drop it", options=CPU)
+    assert workspace.commit_candidates() == [], f"run {never_approved.id} was never approved"
+    fresh = record_hand_run(workspace, fact, seed=3)
+    assert [r.id for r in workspace.commit_candidates()] == [fresh.id]
