@@ -181,12 +181,17 @@ class HistoryActions:
         return dialog
 
     def _patch_to_default(self, commits) -> str | None:
-        """The commit holding the edits: the live model's, unless that is a revert; then the
-        newest commit that is not one."""
+        """The live model's commit while it holds edits (after dropping one edit of several, an
+        earlier commit would ship the dropped edit again); when it holds none (everything was
+        reverted), the newest commit that does."""
+        held, count = {}, 0
+        for commit in sorted(commits, key=lambda c: c.seq):
+            count += len(commit.applied) - len(commit.dropped)
+            held[commit.id] = count
         live = self.session.live_commit
-        if live is not None and live.kind != "revert":
+        if live is not None and held.get(live.id, 0) > 0:
             return live.id
-        return next((c.id for c in commits if c.kind != "revert"), None)
+        return next((c.id for c in sorted(commits, key=lambda c: -c.seq) if held[c.id] > 0), None)
 
     def _export_from(self, choice: dict) -> Job:
         self.settings.set_value("export/folder", str(Path(choice["out"]).parent))

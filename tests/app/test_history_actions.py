@@ -46,7 +46,9 @@ def test_drop_one_edit_export_default_and_a_confirmed_checkout_kept_across_resta
 
     dialog = window.open_export_dialog()
     dialog.kind.setCurrentIndex(1)
-    assert dialog.to_ref.currentData() == edits.id, "To: the commit holding the edits, not the revert"
+    # trial 4: the revert keeps one edit, so To is the live commit; the edits commit would ship
+    # the dropped edit again
+    assert dialog.to_ref.currentData() == head.id, "To: the live state, without the dropped edit"
     dialog.reject()
 
     window.history.select([edits.id])
@@ -65,3 +67,25 @@ def test_drop_one_edit_export_default_and_a_confirmed_checkout_kept_across_resta
     assert f"at checked-out commit {edits.short_id}" in again.live_status.toolTip()
     assert f"not HEAD {head.short_id}" in again.live_status.toolTip()
     again.close()
+
+
+def test_patch_to_default_is_the_live_state_unless_it_holds_no_edit(qtbot, monkeypatch):
+    """Trial 1 wanted the edits, not an empty revert; trial 4 wanted no dropped edit shipped again."""
+    from types import SimpleNamespace
+
+    from core.ledger.records import CommitRecord
+
+    def commit(seq, kind, applied=(), dropped=()):
+        return CommitRecord(f"c{seq}", seq, None, kind, "me", "", "", "", tuple(applied), tuple(dropped))
+
+    root, edits, drop_one, drop_rest = (commit(0, "root"), commit(1, "commit", (1, 2)), commit(2, "revert", (), (2,)),
+                                        commit(3, "revert", (), (1,)))
+    window = open_window(qtbot)
+    newest_first = [drop_rest, drop_one, edits, root]
+    monkeypatch.setattr(window.session, "live_commit", drop_one, raising=False)
+    assert window._patch_to_default(newest_first[1:]) == "c2", "one edit left: the live state"
+    monkeypatch.setattr(window.session, "live_commit", drop_rest, raising=False)
+    assert window._patch_to_default(newest_first) == "c2", "nothing left: the newest commit holding edits"
+    monkeypatch.setattr(window.session, "live_commit", SimpleNamespace(id="c1", kind="commit"), raising=False)
+    assert window._patch_to_default(newest_first) == "c1"
+    window.close()
