@@ -4,7 +4,7 @@ import pytest
 from PySide6.QtCore import QPoint, QRect, Qt
 from PySide6.QtWidgets import QApplication, QInputDialog
 
-from tests.app.helpers import open_window, wait_job
+from tests.app.helpers import click_row, open_window, wait_job
 from tests.app.test_trial3_records import _approve_two, _new_job
 
 pytestmark = pytest.mark.gui
@@ -80,4 +80,39 @@ def test_revert_one_edit_offers_only_the_edits_live_in_head(qtbot, monkeypatch):
     assert len(offered) == 2, "no list when none of its edits is live"
     assert list(window.lane.jobs) == jobs
     assert "is live in HEAD any more" in window.message.text()
+    window.close()
+
+
+def test_the_review_line_and_undo_describe_the_selection_at_a_steady_width(qtbot):
+    """Trial 4, findings 3 and 4: with another fact selected the review line still said
+    "approve: 1 fact(s)" or "Preview first: Peru…", and Undo "Undo (decision committed)";
+    approving widened Undo and shifted the row."""
+    window = open_window(qtbot)
+    window.resize(1366, 768)
+    bar = window.review_bar
+    width = bar.undo_button.width()
+    _approve_two(qtbot, window)
+    assert bar.message.text() == "approve: 1 fact(s)" and bar.undo_button.width() == width
+    wait_job(qtbot, window.commit("two edits", force=True))
+    third = click_row(qtbot, window, 2)
+    subject = window.ws.fact(third).fact.subject
+    assert bar.message.text() == f"{subject}: no review decision yet", bar.message.text()
+    second = window.ws.fact(window.queue.proxy.index(1, 1).data(Qt.ItemDataRole.UserRole + 1)).fact.subject
+    assert bar.undo_button.text() == f"Undo approved {second} (committed)", "it names whose decision"
+    qtbot.mouseClick(bar.buttons["approve"], Qt.MouseButton.LeftButton)  # refused: no preview
+    assert bar.message.text().startswith("<span") and "Preview first" in bar.message.text()
+    fourth = click_row(qtbot, window, 3)
+    assert "Preview first" not in bar.message.text() and not bar.message.toolTip()
+    assert bar.message.text() == f"{window.ws.fact(fourth).fact.subject}: no review decision yet"
+    qtbot.mouseClick(bar.buttons["rework"], Qt.MouseButton.LeftButton)
+    click_row(qtbot, window, 1)
+    assert bar.message.text() == f"{second}: approved by {window.ws.author}", bar.message.text()
+    assert bar.undo_button.width() == width and bar.undo_button.isEnabled()
+    assert bar.minimumSizeHint().width() <= bar.width(), "the row fits its pane at 1366"
+    assert _global_rect(window).contains(_global_rect(bar.undo_button)), "Undo wholly on screen"
+    long = "the Democratic Republic of São Tomé and Príncipe"
+    bar.set_undo(f"approved {long}")
+    shown = bar.undo_button.text()
+    assert shown.endswith("… (Alt+U)") and long in bar.undo_button.toolTip() and bar.undo_button.width() == width
+    assert bar.undo_button.fontMetrics().horizontalAdvance(shown) <= bar.undo_button.contentsRect().width()
     window.close()
