@@ -128,6 +128,7 @@ class MainWindow(WindowActions, QMainWindow):
         self.queue.import_requested.connect(self.open_import_dialog)
         self.queue.new_requested.connect(self.new_fact)
         self.queue.selection_changed.connect(self.show_selected_run)
+        self.queue.selection_changed.connect(self.say_review)
         self.method_panel.method.currentTextChanged.connect(lambda _: self.show_selected_run())
         self.queue.open_requested.connect(self.open_in_editor)
         self.editor.draft_changed.connect(self.save_draft)

@@ -347,6 +347,21 @@ class WindowActions(HistoryActions):
             return
         self.review_bar.message.setText(f"Undone: {escape(what)}" if what else "")  # not the undone decision's note
 
+    def say_review(self, ids: list[str]) -> None:
+        """On a new selection the review line describes the selected facts, never the last action's
+        note or a refusal about another fact (Undo names the decision it would undo, whichever fact)."""
+        bar, ws = self.review_bar, self.session.ws
+        bar.message.setToolTip("")
+        if ws is None or not ids:
+            bar.message.setText("")
+            return
+        if len(ids) > 1:
+            bar.message.setText(f"{len(ids)} facts selected")
+            return
+        decision = self.queue.model.decision(ids[0])
+        said = f"{decision.to_status} by {decision.author}" if decision else "no review decision yet"
+        bar.message.setText(escape(f"{self._subjects(ids)}: {said}"))
+
     def _update_undo(self) -> None:
         """The Undo button names the decision it would undo (this author's latest one left)."""
         ws = self.session.ws

@@ -119,10 +119,17 @@ class HistoryActions:
                 "Why revert them?")
 
     def revert_edit(self, commit_id: str, run_id: int | None = None, message: str | None = None) -> Job | None:
-        """Drop one edit (a run in that commit's state) with a new commit: core's ``revert run:N``."""
-        runs = self.session.ws.show(commit_id).runs
+        """Drop one edit (a run in that commit's state and still live in HEAD) with a new commit:
+        core's ``revert run:N``."""
+        ws = self.session.ws
+        runs = ws.show(commit_id).runs
         if not runs:
             self.notify(f"Commit {commit_id[:12]} holds no edits to revert")
+            return None
+        live = {r.id for r in ws.show("HEAD").runs}
+        runs = [r for r in runs if r.id in live]  # one already dropped cannot be dropped again
+        if not runs:
+            self.notify(f"None of commit {commit_id[:12]}'s edits is live in HEAD any more: nothing to revert")
             return None
         if run_id is None:
             labels = [f"run {r.id}: {r.method} · {self._run_facts(r)}" for r in runs]

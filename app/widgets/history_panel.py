@@ -23,8 +23,9 @@ from PySide6.QtWidgets import (
 from core import CommitDetail, CommitRecord, DiffReport
 
 LIVE_MARKER = "◀ live model · "
-DRIFT_TITLE = "Reliability and locality: mean over the edits live at each commit"
-DRIFT_TIP = ("Each point is the mean of the recorded metrics over the edits live in that commit's state. "
+DRIFT_TITLE = "Mean over live edits"
+DRIFT_TIP = ("Reliability and locality: the mean over the edits live at each commit.\n"
+             "Each point is the mean of the recorded metrics over the edits live in that commit's state. "
              "A revert takes edits out, so the mean moves because fewer edits are averaged, "
              "not because the revert made the remaining edits better or worse.")
 COLUMNS = ("#", "Commit", "Kind", "Message", "Author", "When", "Tags", "Edits")
@@ -110,6 +111,8 @@ class HistoryPanel(QWidget):
         self.chart = pg.PlotWidget(background="w", title=DRIFT_TITLE)
         self.chart.setToolTip(DRIFT_TIP)
         self.chart.setObjectName("drift-chart")
+        self.chart.setMinimumSize(200, 120)  # shrinks with its pane: never wider than it, clipped
+        self.chart.plotItem.titleLabel.setMinimumWidth(0)  # the title never holds the plot wider
         self.chart.addLegend(offset=(5, -5), colCount=2)  # bottom left: 0–1 metrics sit high
         self.chart.setMouseEnabled(False, False)
         self.chart.setLabel("bottom", "commit #")

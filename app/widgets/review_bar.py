@@ -7,13 +7,14 @@ buttons, so they never move when it appears.
 
 from __future__ import annotations
 
-from PySide6.QtCore import Signal
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QKeySequence
 from PySide6.QtWidgets import QGroupBox, QHBoxLayout, QLabel, QLineEdit, QPushButton, QSizePolicy, QVBoxLayout, QWidget
 
 DECISIONS = (("approve", "Approve", "Alt+A"), ("reject", "Reject", "Alt+R"), ("rework", "Needs rework", "Alt+W"))
 UNDO_KEY = "Alt+U"
 NOTE_HINT = "Note (required to reject)"
+UNDO_ROOM = "Undo needs-rework United Kingdom"  # the widest Undo names; longer is elided
 
 
 class ReviewBar(QGroupBox):
@@ -38,6 +39,7 @@ class ReviewBar(QGroupBox):
         self.undo_button = QPushButton()
         self.undo_button.clicked.connect(self.undo_requested)
         self.undo_blocked: str | None = None
+        self._fix_undo_width()
         row.addWidget(self.undo_button)
         self.set_undo(None)
         self.message = QLabel()
@@ -48,11 +50,21 @@ class ReviewBar(QGroupBox):
         layout.addLayout(row)
         layout.addWidget(self.message)
 
+    def _fix_undo_width(self) -> None:
+        """Undo keeps one width whatever it names (a long subject is elided, whole in its tooltip),
+        so approving never shifts the row."""
+        self.undo_button.setText(f"{UNDO_ROOM} (committed)")  # the wider of its two endings
+        self.undo_button.setFixedWidth(self.undo_button.sizeHint().width())
+        self._undo_room = self.undo_button.fontMetrics().horizontalAdvance(UNDO_ROOM)
+
     def set_undo(self, what: str | None, blocked: str | None = None) -> None:
         """``what``: the decision Undo would reverse ("approved France"), None when there is none;
-        ``blocked``: why it cannot be (its edit is committed): the button is then disabled and says so."""
-        text = f"Undo {what}" if what and not blocked else "Undo"
-        self.undo_button.setText(f"{text} ({UNDO_KEY})" if not blocked else "Undo (decision committed)")
+        ``blocked``: why it cannot be (its edit is committed): the button is then disabled and says so,
+        naming that decision, so it never reads as the selected fact's."""
+        head, suffix = (f"Undo {what}" if what else "Undo"), ("(committed)" if blocked else f"({UNDO_KEY})")
+        metrics = self.undo_button.fontMetrics()
+        shown = metrics.elidedText(head, Qt.TextElideMode.ElideRight, self._undo_room + 2)  # + rounding
+        self.undo_button.setText(f"{shown} {suffix}".replace("&", "&&"))
         self.undo_button.setShortcut(QKeySequence(UNDO_KEY))  # after setText, which resets it
         tip = (f"Undo your last review decision ({what or 'none left'}) — {UNDO_KEY}; "
                "Ctrl+Z undoes typing in the note")

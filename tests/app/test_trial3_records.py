@@ -103,7 +103,7 @@ def test_labels_reverts_forced_commits_and_the_drift_chart_tell_the_truth(qtbot,
     assert (rows[subject]["committed"], rows[subject]["reverted_in"]) == (False, revert.id)
 
     assert window.history.chart.getViewBox().viewRange()[1] == pytest.approx([0, 1.05])
-    assert "mean over the edits live at each commit" in window.history.chart.plotItem.titleLabel.text
+    assert "mean over the edits live at each commit" in window.history.chart.toolTip()
     window.close()
 
 
