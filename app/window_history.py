@@ -143,6 +143,8 @@ class HistoryActions:
             if not ok or not message.strip():
                 return None
         job = self.session.revert([f"run:{run_id}"], message)
+        job.succeeded.connect(lambda state: self.notify(
+            f"New commit {state.commit.short_id} drops run {run_id} (the other edits stay)", 10000))
         return self._report_failure(job, f"Could not revert run {run_id}")
 
     def _run_facts(self, run) -> str:

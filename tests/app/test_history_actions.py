@@ -43,6 +43,8 @@ def test_drop_one_edit_export_default_and_a_confirmed_checkout_kept_across_resta
     head = window.ws.head()
     assert head.kind == "revert" and list(head.dropped) == [dropped.id]
     assert [r.id for r in window.ws.show(head.id).runs] == [kept.id], "only the one edit was dropped"
+    qtbot.waitUntil(lambda: f"New commit {head.short_id} drops run {dropped.id}" in window.message.text(),
+                    timeout=10_000)  # trial 4: it ended with "Reverting: done" alone
 
     dialog = window.open_export_dialog()
     dialog.kind.setCurrentIndex(1)
