@@ -232,6 +232,8 @@ class Session(QObject):
             self.lock = lock_workspace(path, "the Factsmith window")
         except WorkspaceInUseError as exc:
             self.workspace_in_use.emit(exc)
+        except OSError as exc:  # an unwritable folder or a full disk: the lock is advisory, go on without it
+            log.warning("could not write the workspace lock beside %s: %s", path, exc)
 
     def _unlock(self) -> None:
         if self.lock is not None:

@@ -18,6 +18,7 @@ from core.ledger.state import (
     delta_hashes,
     ever_committed,
     head,
+    reverted_facts,
     state_fact_ids,
     state_fingerprint,
     state_runs,
@@ -79,19 +80,26 @@ def _decided_runs(store: Store, approved_at: dict[str, str]) -> dict[str, int]:
 
 def _candidates(store: Store, in_state: dict[str, int]) -> list[RunRecord]:
     """For each approved fact not yet in the state, the run the reviewer approved (``_decided_runs``;
-    a later preview does not replace it). When that run was committed already (and reverted since),
-    the fact's newest run made after it is taken, as "preview again to re-apply" says, and never an
-    older one it was not approved on. A fact approved with no run before it gets its latest run."""
+    a later preview does not replace it). When that run was committed already and reverted since,
+    the fact's newest run made after the revert is taken, as "preview again to re-apply" says, and
+    never one made before it. A fact approved with no run before it, or on a run that also edits a
+    fact not approved (it can never be committed), gets its newest run."""
     rows = store.all(
         "SELECT r.id FROM runs r WHERE r.id NOT IN (SELECT run_id FROM commit_runs WHERE op = 'apply') "
         "AND NOT EXISTS (SELECT 1 FROM run_facts rf JOIN facts f ON f.id = rf.fact_id "
         "WHERE rf.run_id = r.id AND f.status != 'approved') ORDER BY r.id DESC")
     decided = _decided_runs(store, _approved_at(store))
     used = {row["run_id"] for row in store.all("SELECT run_id FROM commit_runs WHERE op = 'apply'")}
+    committable = {row["id"] for row in rows}
+    reverted_at = {fact_id: c.created_at for fact_id, c in reverted_facts(store).items()}
 
     def approved(run: RunRecord, fact_id: str) -> bool:
-        chosen = decided.get(fact_id, run.id)
-        return run.id == chosen or (chosen in used and run.id > chosen)
+        chosen = decided.get(fact_id)
+        if chosen is None or (chosen not in used and chosen not in committable):
+            return True  # approved elsewhere, or on a run that also edits an unapproved fact: the newest
+        if chosen in used:  # committed, then reverted: only a preview made after that revert
+            return run.created_at > reverted_at.get(fact_id, "\uffff")
+        return run.id == chosen
 
     picked: list[RunRecord] = []
     covered: set[str] = set(in_state)

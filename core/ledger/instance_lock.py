@@ -1,5 +1,8 @@
 """Which program has a workspace open: a lock file beside it (``<name>.lock``) naming the
-process, so a second window (or a CLI) on the same workspace is told, not silently raced.
+process, so a second window on the same workspace is told, not silently raced. (The window
+takes it; the CLI does not yet. Two processes starting in the same instant can both pass the
+check, and a crashed holder's process id reused by another program keeps its lock "alive":
+the window then offers Continue anyway.)
 
 SQLite already serialises writes; this lock is advisory and about people: two windows on
 one workspace each keep a draft, an undo stack and a live model, and each would act on a

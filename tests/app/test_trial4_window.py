@@ -116,3 +116,18 @@ def test_the_review_line_and_undo_describe_the_selection_at_a_steady_width(qtbot
     assert shown.endswith("… (Alt+U)") and long in bar.undo_button.toolTip() and bar.undo_button.width() == width
     assert bar.undo_button.fontMetrics().horizontalAdvance(shown) <= bar.undo_button.contentsRect().width()
     window.close()
+
+
+def test_an_unwritable_lock_file_does_not_stop_the_window(qtbot, monkeypatch):
+    """Reviewer's finding: an OSError writing the advisory lock (a full disk, another user's
+    stale lock) escaped and left the session half set up."""
+    import app.session
+
+    def refuse(*_args, **_kwargs):
+        raise PermissionError("read-only folder")
+
+    monkeypatch.setattr(app.session, "lock_workspace", refuse)
+    window = open_window(qtbot)
+    assert window.session.lock is None and window.session.ws is not None
+    assert window.queue.model.rowCount() >= 0 and window.history.isEnabled()
+    window.close()
