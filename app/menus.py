@@ -7,20 +7,17 @@ import sys
 from pathlib import Path
 
 from PySide6.QtCore import QUrl
-from PySide6.QtGui import QAction, QDesktopServices, QGuiApplication, QKeySequence
+from PySide6.QtGui import QAction, QDesktopServices, QKeySequence
 from PySide6.QtWidgets import (
     QDialog,
-    QDialogButtonBox,
-    QLabel,
     QLineEdit,
     QMainWindow,
     QMenu,
     QMessageBox,
-    QPushButton,
-    QVBoxLayout,
 )
 
 from app.dialogs.about_dialog import about_dialog
+from app.dialogs.copy_box import copy_box
 from app.slots import no_result
 from app.window_train import open_train_dialog
 
@@ -119,21 +116,12 @@ def open_log(window) -> bool:
 
 
 def log_path_dialog(parent, path: Path) -> QDialog:
-    dialog = QDialog(parent)
-    dialog.setWindowTitle("Log file")
     field = QLineEdit(str(path))
     field.setReadOnly(True)
     field.setObjectName("log-path")
     field.setMinimumWidth(field.fontMetrics().horizontalAdvance(str(path)) + 30)
     field.selectAll()
-    copy = QPushButton("Copy path")
-    copy.clicked.connect(lambda: QGuiApplication.clipboard().setText(str(path)))
-    buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
-    buttons.addButton(copy, QDialogButtonBox.ButtonRole.ActionRole)
-    buttons.rejected.connect(dialog.reject)
-    layout = QVBoxLayout(dialog)
-    layout.addWidget(QLabel("No program to open it with was found on this desktop. The log is at:"))
-    layout.addWidget(field)
-    layout.addWidget(buttons)
-    dialog.copy_button, dialog.path_field = copy, field
+    dialog = copy_box(parent, "Log file", "No program to open it with was found on this desktop. The log is at:",
+                      field, str(path), "Copy path")
+    dialog.path_field = field
     return dialog

@@ -8,8 +8,9 @@ import platform
 from importlib import metadata
 
 from PySide6.QtCore import qVersion
-from PySide6.QtGui import QGuiApplication
-from PySide6.QtWidgets import QDialog, QDialogButtonBox, QLabel, QPlainTextEdit, QPushButton, QVBoxLayout
+from PySide6.QtWidgets import QDialog, QPlainTextEdit
+
+from app.dialogs.copy_box import copy_box
 
 LIBRARIES = ("torch", "transformers", "safetensors", "PySide6", "pyqtgraph", "sqlite-utils", "numpy")
 
@@ -39,22 +40,13 @@ def about_text(window) -> str:
 
 
 def about_dialog(window) -> QDialog:
-    dialog = QDialog(window)
-    dialog.setWindowTitle("About Factsmith")
     text = about_text(window)
     body = QPlainTextEdit(text)
     body.setReadOnly(True)
     body.setObjectName("about-text")
     body.setMinimumSize(body.fontMetrics().horizontalAdvance(max(text.splitlines(), key=len)) + 40,
                         body.fontMetrics().lineSpacing() * (text.count("\n") + 3))
-    copy = QPushButton("Copy")
-    copy.clicked.connect(lambda: QGuiApplication.clipboard().setText(text))
-    buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
-    buttons.addButton(copy, QDialogButtonBox.ButtonRole.ActionRole)
-    buttons.rejected.connect(dialog.reject)
-    layout = QVBoxLayout(dialog)
-    layout.addWidget(QLabel("Edit facts in local language models: preview, review, commit."))
-    layout.addWidget(body)
-    layout.addWidget(buttons)
-    dialog.body, dialog.copy_button = body, copy
+    dialog = copy_box(window, "About Factsmith", "Edit facts in local language models: preview, review, commit.",
+                      body, text)
+    dialog.body = body
     return dialog

@@ -59,3 +59,30 @@ def click_preview(qtbot, window, timeout: int = EDIT_TIMEOUT_MS) -> Job:
     job = window.preview_panel.job
     assert job is not None, getattr(window, "last_error", None) and window.last_error.text()
     return wait_job(qtbot, job, timeout)
+
+
+def new_job(qtbot, window, action) -> Job:
+    """Do ``action`` (a click) and wait for the job it put on the lane."""
+    before = window.lane.jobs
+    action()
+    return wait_job(qtbot, next(j for j in window.lane.jobs if j not in before))
+
+
+def preview_and_approve_two(qtbot, window, note: str = "") -> list:
+    """Import the demo set, preview its first two facts with a fast ROME and approve each
+    (with ``note`` and the row number when given); their runs, in order."""
+    from PySide6.QtCore import Qt
+
+    from core.util.paths import demo_edits_file
+
+    wait_job(qtbot, window.import_facts(demo_edits_file()), 60_000)
+    fast_rome(window)
+    runs = []
+    for row in (0, 1):
+        click_row(qtbot, window, row)
+        click_preview(qtbot, window)
+        runs.append(window.preview_panel.run)
+        if note:
+            window.review_bar.note.setText(f"{note} {row}")
+        qtbot.mouseClick(window.review_bar.buttons["approve"], Qt.MouseButton.LeftButton)
+    return runs

@@ -2,30 +2,15 @@
 that survives a restart (the live model says which commit it holds)."""
 
 import pytest
-from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QInputDialog, QMessageBox
 
-from core.util.paths import demo_edits_file
-from tests.app.helpers import click_preview, click_row, fast_rome, open_window, wait_job
+from tests.app.helpers import new_job, open_window, preview_and_approve_two, wait_job
 
 pytestmark = pytest.mark.gui
 
 
-def _new_job(qtbot, window, action):
-    before = window.lane.jobs
-    action()
-    return wait_job(qtbot, next(j for j in window.lane.jobs if j not in before))
-
-
 def _two_edits_committed(qtbot, window):
-    wait_job(qtbot, window.import_facts(demo_edits_file()), 60_000)
-    fast_rome(window)
-    runs = []
-    for row in (0, 1):
-        click_row(qtbot, window, row)
-        click_preview(qtbot, window)
-        runs.append(window.preview_panel.run)
-        qtbot.mouseClick(window.review_bar.buttons["approve"], Qt.MouseButton.LeftButton)
+    runs = preview_and_approve_two(qtbot, window)
     wait_job(qtbot, window.commit("two edits", force=True))
     return window.ws.head(), runs
 
@@ -38,7 +23,7 @@ def test_drop_one_edit_export_default_and_a_confirmed_checkout_kept_across_resta
     asked = []
     monkeypatch.setattr(QInputDialog, "getItem", lambda *a, **k: (asked.append(a[3]) or a[3][1], True))
     monkeypatch.setattr(QInputDialog, "getText", lambda *a, **k: ("drop the second edit", True))
-    _new_job(qtbot, window, window.history.buttons["revert_edit"].click)
+    new_job(qtbot, window, window.history.buttons["revert_edit"].click)
     assert asked[0][1].startswith(f"run {dropped.id}:")
     head = window.ws.head()
     assert head.kind == "revert" and list(head.dropped) == [dropped.id]
@@ -60,7 +45,7 @@ def test_drop_one_edit_export_default_and_a_confirmed_checkout_kept_across_resta
     box.button(QMessageBox.StandardButton.Cancel).click()
     assert not window.lane.jobs and window.session.live_commit.id == head.id
     window.history.buttons["checkout"].click()
-    _new_job(qtbot, window, window.last_confirm.button(QMessageBox.StandardButton.Yes).click)
+    new_job(qtbot, window, window.last_confirm.button(QMessageBox.StandardButton.Yes).click)
     assert window.session.live_commit.id == edits.id
     window.close()
 

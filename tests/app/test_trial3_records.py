@@ -9,30 +9,10 @@ import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QInputDialog
 
-from core.util.paths import demo_edits_file
-from tests.app.helpers import click_preview, click_row, fast_rome, open_window, wait_job
+from tests.app.helpers import click_preview, click_row, new_job, open_window, preview_and_approve_two, wait_job
 from tests.app.test_patch_apply import unsigned_patch  # noqa: F401 (a fixture)
 
 pytestmark = pytest.mark.gui
-
-
-def _new_job(qtbot, window, action):
-    before = window.lane.jobs
-    action()
-    return wait_job(qtbot, next(j for j in window.lane.jobs if j not in before))
-
-
-def _approve_two(qtbot, window):
-    wait_job(qtbot, window.import_facts(demo_edits_file()), 60_000)
-    fast_rome(window)
-    runs = []
-    for row in (0, 1):
-        click_row(qtbot, window, row)
-        click_preview(qtbot, window)
-        runs.append(window.preview_panel.run)
-        window.review_bar.note.setText(f"checked row {row}")
-        qtbot.mouseClick(window.review_bar.buttons["approve"], Qt.MouseButton.LeftButton)
-    return runs
 
 
 def _commit_dialog_counts_ticked_runs(qtbot, window, runs):
@@ -56,7 +36,7 @@ def _commit_dialog_counts_ticked_runs(qtbot, window, runs):
 
 def test_labels_reverts_forced_commits_and_the_drift_chart_tell_the_truth(qtbot, monkeypatch, tmp_path):
     window = open_window(qtbot)
-    kept, dropped = _approve_two(qtbot, window)
+    kept, dropped = preview_and_approve_two(qtbot, window, note="checked row")
     edits = _commit_dialog_counts_ticked_runs(qtbot, window, [kept, dropped])
     assert edits.forced and edits.applied == (kept.id, dropped.id)
 
@@ -70,7 +50,7 @@ def test_labels_reverts_forced_commits_and_the_drift_chart_tell_the_truth(qtbot,
 
     monkeypatch.setattr(QInputDialog, "getItem", lambda *a, **k: (a[3][1], True))
     monkeypatch.setattr(QInputDialog, "getText", lambda *a, **k: ("drop the second edit", True))
-    _new_job(qtbot, window, window.history.buttons["revert_edit"].click)
+    new_job(qtbot, window, window.history.buttons["revert_edit"].click)
     revert = window.ws.head()
     assert revert.kind == "revert" and revert.dropped == (dropped.id,)
 

@@ -4,8 +4,7 @@ import pytest
 from PySide6.QtCore import QPoint, QRect, Qt
 from PySide6.QtWidgets import QApplication, QInputDialog
 
-from tests.app.helpers import click_row, open_window, wait_job
-from tests.app.test_trial3_records import _approve_two, _new_job
+from tests.app.helpers import click_row, new_job, open_window, preview_and_approve_two, wait_job
 
 pytestmark = pytest.mark.gui
 
@@ -55,7 +54,7 @@ def test_revert_one_edit_offers_only_the_edits_live_in_head(qtbot, monkeypatch):
     """Trial 4, finding 2: with an older commit selected, a run already dropped was offered, then
     failed with "no such run in HEAD"; with none of its edits live, it says so instead."""
     window = open_window(qtbot)
-    kept, dropped = _approve_two(qtbot, window)
+    kept, dropped = preview_and_approve_two(qtbot, window, note="checked row")
     edits = _commit(qtbot, window)
     window.tabs.setCurrentWidget(window.history)
     offered: list[list[str]] = []
@@ -68,10 +67,10 @@ def test_revert_one_edit_offers_only_the_edits_live_in_head(qtbot, monkeypatch):
     monkeypatch.setattr(QInputDialog, "getText", lambda *a, **k: ("drop it", True))
     button = window.history.buttons["revert_edit"]
     window.history.select([edits.id])
-    _new_job(qtbot, window, button.click)
+    new_job(qtbot, window, button.click)
     assert window.ws.head().dropped == (dropped.id,)
     window.history.select([edits.id])  # the older commit again: its dropped edit is not offered
-    _new_job(qtbot, window, button.click)
+    new_job(qtbot, window, button.click)
     assert [label.split(":")[0] for label in offered[1]] == [f"run {kept.id}"], offered
     assert window.ws.head().dropped == (kept.id,) and getattr(window, "last_error", None) is None
     window.history.select([edits.id])
@@ -91,7 +90,7 @@ def test_the_review_line_and_undo_describe_the_selection_at_a_steady_width(qtbot
     window.resize(1366, 768)
     bar = window.review_bar
     width = bar.undo_button.width()
-    _approve_two(qtbot, window)
+    preview_and_approve_two(qtbot, window, note="checked row")
     assert bar.message.text() == "approve: 1 fact(s)" and bar.undo_button.width() == width
     wait_job(qtbot, window.commit("two edits", force=True))
     third = click_row(qtbot, window, 2)
