@@ -71,6 +71,7 @@ from core.methods.keys import capture_at, prefix_specs, sample_prefixes
 from core.methods.presets import preset_values
 from core.methods.stats import StatsError, StatsSource, StatsSpec, layer_covariances
 from core.methods.values import KL_DIRECTIONS, FactResult, ValueProblem, kl_rows, value_problem
+from core.model.forward import logits_at
 from core.model.loading import LoadedModel
 from core.model.tokens import model_batch
 from core.util.progress import Progress, silent
@@ -341,14 +342,16 @@ def _value_losses(lm: LoadedModel, batch: _ValueBatch, delta, h0, kl_init, hp: M
     import torch
 
     with phase("model forward"):
-        logits = lm.model(input_ids=batch.ids, attention_mask=batch.mask).logits
-    logp = torch.log_softmax(logits[batch.tok_rows, batch.tok_positions].float(), dim=-1)
+        n_tokens = len(batch.tok_rows)
+        logits = logits_at(lm, batch.ids, batch.mask, torch.cat([batch.tok_rows, batch.kl_rows]),
+                           torch.cat([batch.tok_positions, batch.kl_positions])).float()
+    logp = torch.log_softmax(logits[:n_tokens], dim=-1)
     token_nll = -logp.gather(1, batch.tokens[:, None])[:, 0] * batch.tok_weight
     nll = torch.zeros(len(h0), device=logits.device).index_add(0, batch.tok_owner, token_nll)
     kl = torch.zeros_like(nll)
     if kl_init is not None:
         with phase("KL"):
-            kl_logp = torch.log_softmax(logits[batch.kl_rows, batch.kl_positions].float(), dim=-1)
+            kl_logp = torch.log_softmax(logits[n_tokens:], dim=-1)
             per_row = kl_rows(kl_init, kl_logp, hp.kl_direction) * batch.kl_weight
             kl = kl.index_add(0, batch.kl_owner, per_row)
     decay = delta.norm(dim=1) / h0.norm(dim=1) ** 2
