@@ -9,8 +9,10 @@ Each editor is trained in a child process on ``editor_train.jsonl`` (subjects 0-
 validated on ``quality_dev.jsonl``, for ``--steps`` steps; its training time (wall, and
 the child's CPU time including loading the model) and peak memory (its maximum resident
 set) are reported beside the edit figures: reliability, generality and locality
-(teacher-forced) and seconds per edit. InstructEdit holds city → country out of training
-(``held_out=city_country``, the unseen task).
+(teacher-forced) and seconds per edit; the JSON also keeps the means of the last 50 steps'
+``kl``, ``kl_weight`` and ``edit_nll`` (``last_50_steps``, where the method reports them).
+InstructEdit holds city → country out of training (``held_out=city_country``, the unseen
+task).
 
 ``--compare`` adds InstructEdit's claims (seed 001 §4): single-task MEND editors, one per
 training task (capital, currency, language, continent), each measured on its own task,
@@ -98,8 +100,11 @@ def train_child(spec_path: Path) -> None:
     """One training run (in its own process, so its peak memory is its own)."""
     from core.model.loading import LoadOptions, load_model
     from core.util.paths import demo_model_dir
+    from core.util.progress import Progress
     from core.workflows.train import TrainOptions, train_editor
 
+    steps: list[dict] = []  # each training step's figures (KE's kl and kl_weight among them)
+    progress = Progress(lambda event: steps.append(dict(event.values)) if "loss" in event.values else None)
     spec = json.loads(spec_path.read_text(encoding="utf-8"))
     lm = load_model(demo_model_dir(), LoadOptions(device=spec["device"]))
     facts = read_facts("editor_train.jsonl", spec["relations"], spec["limit"])
@@ -107,11 +112,14 @@ def train_child(spec_path: Path) -> None:
     every = max(1, spec["steps"] // 4)
     options = TrainOptions(steps=spec["steps"], save_every=spec["steps"], val_every=every, val_size=40)
     started = time.perf_counter()
-    result = train_editor(lm, spec["method"], facts, val, options, Path(spec["out"]), spec["overrides"])
+    result = train_editor(lm, spec["method"], facts, val, options, Path(spec["out"]), spec["overrides"], progress)
+    last = steps[-50:]
+    tail = {k: round(sum(s[k] for s in last) / len(last), 4) for k in ("kl", "kl_weight", "edit_nll") if k in last[0]}
     usage = resource.getrusage(resource.RUSAGE_SELF)
     spec_path.write_text(json.dumps({**spec, "seconds": round(time.perf_counter() - started, 1),
                                      "cpu_seconds": round(usage.ru_utime + usage.ru_stime),
                                      "peak_mb": round(usage.ru_maxrss / 1024), "requests": len(facts),
+                                     "last_50_steps": tail,
                                      "losses": list(result.record.losses),
                                      "validation": list(result.record.validation)}), encoding="utf-8")
 

@@ -11,6 +11,11 @@ no finished step is lost. ``resume`` continues from the checkpoint at
 ``out`` (same model, same data, its hyperparameters); the requests of step k depend on
 (seed, k) alone, so a resumed run sees the same sequence as an uninterrupted one.
 
+A method whose hyperparameters have ``lr_decay`` ("cosine" or "linear"; KE's) has every
+rate of its optimiser scaled down over the run, to ~0 at the last of ``steps``; the initial
+rates are kept in the optimiser state, so a resume continues the schedule, though one to a
+new ``steps`` follows the schedule of the new total from then on.
+
 Validation (``val_facts``, every ``val_every`` steps and at the end): single edits of the
 first ``val_size`` requests by the editor as it is, teacher-forced reliability,
 generality and locality (``core.metrics``).
@@ -24,6 +29,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import logging
+import math
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -49,6 +55,7 @@ from core.util.progress import Cancelled, Progress, RateMeter, silent
 log = logging.getLogger(__name__)
 
 TRAINABLE_API = ("new_editor", "load_editor", "optimizer", "batch", "train_step", "editor_delta")
+LR_DECAYS = ("none", "cosine", "linear")
 
 
 @dataclass(frozen=True)
@@ -89,6 +96,25 @@ def trainable_method(name: str):
     if not is_trainable(name):
         raise EditError(f"{name} is not a trained editor; trainable: {', '.join(trainable_methods())}")
     return get_method(name)
+
+
+def lr_factor(decay: str, step: int, total: int) -> float:
+    """The share of the initial rates used at ``step`` (1-based) of ``total``: 1 for "none";
+    "cosine" and "linear" fall from 1 at the first step to 1/total or less at the last."""
+    if decay not in LR_DECAYS:
+        raise EditError(f"lr_decay {decay!r} is not one of {', '.join(LR_DECAYS)}")
+    done = (step - 1) / total
+    if decay == "cosine":
+        return 0.5 * (1.0 + math.cos(math.pi * done))
+    return 1.0 - done if decay == "linear" else 1.0
+
+
+def _scale_rates(optimizer, factor: float) -> None:
+    """Every parameter group's rate set to ``factor`` times its initial one (kept in the
+    group, so it survives a checkpoint and a resume)."""
+    for group in optimizer.param_groups:
+        group.setdefault("initial_lr", group["lr"])
+        group["lr"] = group["initial_lr"] * factor
 
 
 def _hparams_of(method, record: EditorRecord):
@@ -162,6 +188,8 @@ def train_editor(lm: LoadedModel, method_name: str, facts: Sequence[Fact], val_f
     hp, editor, optimizer, record = _start(lm, method, facts, resolve_hparams(lm, method.name, overrides), out,
                                            options.resume)
     resumed_from, val = record.step, list(val_facts)[: options.val_size]
+    decay = getattr(hp, "lr_decay", "none")  # a method's hyperparameter, where it has one
+    lr_factor(decay, 1, options.steps)  # an unknown schedule fails before the first step
     state = {"losses": list(record.losses), "validation": list(record.validation), "seconds": record.seconds}
     started, meter = time.perf_counter() - record.seconds, RateMeter(options.steps, "steps", "step", start=record.step)
     completed = record.step
@@ -170,6 +198,7 @@ def train_editor(lm: LoadedModel, method_name: str, facts: Sequence[Fact], val_f
             progress.check()
             optimizer.zero_grad(set_to_none=True)
             figures = method.train_step(lm, editor, method.batch(facts, step - 1, hp), hp)
+            _scale_rates(optimizer, lr_factor(decay, step, options.steps))
             optimizer.step()
             state["losses"].append(round(figures["loss"], 6))
             completed = step

@@ -25,9 +25,10 @@ from tests.core.trained_editor_checks import (
     with_checkpoint,
 )
 
-# every step edits all three requests; a fixed penalty (lr_lambda 0), so the loss is one objective
+# every step edits all three requests; a fixed penalty (lr_lambda 0), so the loss is one objective;
+# constant rates (the small preset's cosine decay would shrink the few steps these tests take)
 FAST = {"edits_per_step": "3", "lr": "1e-2", "lr_step": "0.3", "hidden": "8", "cond_dim": "8",
-        "head_hidden": "8", "edit_lr": "1.0", "lr_lambda": "0"}
+        "head_hidden": "8", "edit_lr": "1.0", "lr_lambda": "0", "lr_decay": "none"}
 # How far 12 steps must bring the loss down. Random tiny models barely let an edit of these
 # matrices move the answer (their final norm and small tied embeddings): for the GPT-2 one no
 # step size of the plain gradient gets the edit NLL below ~5.39 from ~5.45; measured drops
@@ -194,3 +195,25 @@ def test_cli_trains_and_edits_with_the_checkpoint(tiny_model_dir, tmp_path, caps
 def test_cancel_leaves_the_model_unchanged_and_saves_the_last_finished_step(tiny_lm, tmp_path):
     assert_cancel_keeps_the_model_and_the_last_step(tiny_lm("llama"), KE, TRAIN, FAST, tmp_path / "ke.safetensors",
                                                     FACT)
+
+
+def test_lr_decay_schedules_fall_to_near_zero_at_the_last_step():
+    from core.methods.base import EditError
+    from core.workflows.train import lr_factor
+
+    assert [lr_factor("none", s, 4) for s in (1, 4)] == [1.0, 1.0]
+    assert lr_factor("cosine", 1, 600) == 1.0 and lr_factor("cosine", 301, 600) == pytest.approx(0.5)
+    assert 0 < lr_factor("cosine", 600, 600) < 1e-4 and lr_factor("linear", 600, 600) == pytest.approx(1 / 600)
+    with pytest.raises(EditError, match="lr_decay"):
+        lr_factor("step", 1, 10)
+
+
+def test_a_resumed_run_decays_from_the_initial_rate_over_its_new_total(tiny_lm, tmp_path):
+    lm, decay = tiny_lm("gpt2"), {"lr_decay": "linear"}
+    out = tmp_path / "ke.safetensors"
+    _train(lm, out, steps=2, overrides=decay)  # ends at half the rate (step 2 of 2: 1 − 1/2)
+    options = TrainOptions(steps=4, save_every=100, val_every=100, resume=True)
+    train_editor(lm, "ke", TRAIN, (), options, out, {**FAST, **decay})
+    network = read_checkpoint(out, "ke").optimizer["param_groups"][0]
+    assert network["initial_lr"] == pytest.approx(1e-2)  # FAST's rate, not the decayed one it stopped at
+    assert network["lr"] == pytest.approx(1e-2 * 0.25)  # step 4 of 4: 1 − 3/4
