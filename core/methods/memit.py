@@ -50,6 +50,12 @@ NLL is below it. Off in the small preset: with 0.05, quality_dev single edits me
 0.673 / 0.320 / 0.919 → 0.673 / 0.320 / 0.923 (reliability / generality / locality) but
 quality_test generality fell 0.468 → 0.455 (reliability .787 and locality .943 alike).
 
+Batch locality (issue 13 wants ≥ 0.9 at reliability ≥ 0.95 for a batch of 40): quality_dev,
+one batch of 40 (`bench/quality.py --split dev --methods memit:batch --set memit.KEY=VALUE`,
+2026-12-06), reliability / generality / locality: the preset 0.938 / 0.345 / 0.853; λ 30000
+0.717 / 0.267 / 0.909; layers 0-2 0.920 / 0.318 / 0.850; 16 essence samples 0.925 / 0.323 /
+0.872. Locality is bought with reliability along every knob, so the preset stays.
+
 Single edits with the preset (30 dev facts): reliability .94, locality .94. On the demo
 edits: 12 single edits 1.0 / locality .93; one batch of 50 reliability 1.0, generality
 .52, locality .88 (tests/core/test_memit.py).

@@ -76,7 +76,9 @@ lr 20 (issue 18, 2026-12-05; dev, same columns; `bench/quality.py --split dev --
 no faster (65.6 steps per edit against 66.1: the failing edits run all 100 steps either
 way). Checked once on the test split before adopting it: 0.893 / 0.516 / 0.901 / 0.786
 against the preset's 0.898 / 0.510 / 0.929 / 0.796, so the dev gain does not carry over
-and the preset stays.
+and the preset stays. Half the steps (dev): lr 20, 50 steps 0.830 / 0.411 / 0.896 / 0.659
+at about a third of the time per edit; lr 10, 50 steps 0.772 / 0.376 / 0.917 / 0.544. The
+larger rate costs locality wherever it saves time, so no faster preset is offered.
 
 Targets of another kind (a city that is no capital, for a capital) mostly fail:
 reliability 0.56-0.63 on those dev requests against ~0.95 on same-kind ones. The value
