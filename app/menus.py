@@ -19,7 +19,11 @@ from PySide6.QtWidgets import (
 from app.dialogs.about_dialog import about_dialog
 from app.dialogs.copy_box import copy_box
 from app.slots import no_result
+from app.widgets.review_bar import DECISIONS, UNDO_KEY
 from app.window_train import open_train_dialog
+
+DECISION_ITEMS = {"approve": "Approve selected facts", "reject": "Reject selected facts (with the note)",
+                  "rework": "Mark selected facts as needing rework"}
 
 
 def _action(menu: QMenu, text: str, slot, shortcut: str | QKeySequence.StandardKey | None = None) -> QAction:
@@ -64,6 +68,12 @@ def build_menus(window: QMainWindow) -> None:
     _action(edit, "Undo last review decision (Alt+U)", window.undo_review)
     review = bar.addMenu("Re&view")
     _action(review, "Preview edit of selected facts", window.preview_panel.request)
+    review.addSeparator()
+    # The keys are the review buttons' own; a second shortcut on the action would make them ambiguous
+    for decision, _label, key in DECISIONS:
+        _action(review, f"{DECISION_ITEMS[decision]} ({key})", lambda d=decision: window.review_bar.decide(d))
+    _action(review, f"Undo last review decision ({UNDO_KEY})", window.undo_review)
+    review.addSeparator()
     _action(review, "Causal trace of selected fact", window.trace_view.trace_requested.emit)
     _action(review, "Commit approved edits…", window.open_commit_dialog, "Ctrl+K")
     _action(review, "Cancel running job", window.cancel_running)

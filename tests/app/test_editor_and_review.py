@@ -96,3 +96,25 @@ def test_workspaces_can_be_created_and_switched(qtbot, tmp_path):
     assert window.ws.path == first and window.queue.model.rowCount() == 60
     assert window.settings.recent_workspaces()[:2] == [str(first), str(other)]
     window.close()
+
+
+def test_the_review_menu_decides_and_undoes_like_the_buttons(qtbot):
+    window = open_window(qtbot)
+    wait_job(qtbot, window.import_facts(demo_edits_file()), 60_000)
+    window.queue.select_row(0)
+    fact_id = window.queue.selected_ids()[0]
+    review = next(a.menu() for a in window.menuBar().actions() if a.text() == "Re&view")
+    items = {a.text(): a for a in review.actions()}
+    assert {"Approve selected facts (Alt+A)", "Reject selected facts (with the note) (Alt+R)",
+            "Mark selected facts as needing rework (Alt+W)", "Undo last review decision (Alt+U)"} <= set(items)
+    assert all(items[t].shortcut().isEmpty() for t in items if "(Alt+" in t), "the buttons own the keys"
+    items["Reject selected facts (with the note) (Alt+R)"].trigger()
+    assert window.ws.fact(fact_id).status == "pending" and "note" in window.review_bar.message.text()
+    window.review_bar.note.setText("outdated source")
+    items["Reject selected facts (with the note) (Alt+R)"].trigger()
+    assert window.ws.fact(fact_id).status == "rejected"
+    items["Mark selected facts as needing rework (Alt+W)"].trigger()
+    assert window.ws.fact(fact_id).status == "needs-rework"
+    items["Undo last review decision (Alt+U)"].trigger()
+    assert window.ws.fact(fact_id).status == "rejected"
+    window.close()
