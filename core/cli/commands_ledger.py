@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import argparse
 import os
+import socket
 from pathlib import Path
 from typing import Any
 
+from core.cli.errors import CommandError
 from core.cli.ledger_render import fact_line as _fact_line
 from core.cli.ledger_render import (
     render_commit,
@@ -37,6 +39,8 @@ def common(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
                              "workspace, the one the app opens")
     parser.add_argument("--author", help="who acts (default: $FACTSMITH_AUTHOR, else the OS user name)")
     parser.add_argument("--json", action="store_true", help="machine-readable output")
+    parser.add_argument("--ignore-lock", action="store_true",
+                        help="write even while a Factsmith window has the workspace open")
     return parser
 
 
@@ -52,11 +56,28 @@ def workspace_path(args: argparse.Namespace, value: str | None) -> str | None:
 
 
 def open_ws(args: argparse.Namespace, *, read_only: bool = False, verify: bool = True):
-    """``read_only`` for commands that only read: they never write, and work on a read-only file."""
+    """``read_only`` for commands that only read: they never write, and work on a read-only file.
+    A command that writes is refused while a window holds the workspace's lock (unless
+    ``--ignore-lock``): the window keeps its own queue, draft and undo, which a write behind
+    its back would contradict."""
     from core.ledger import open_workspace
 
-    return open_workspace(workspace_path(args, args.workspace), author=args.author, read_only=read_only,
-                          verify=verify)
+    path = workspace_path(args, args.workspace)
+    if not read_only and not getattr(args, "ignore_lock", False):
+        _refuse_if_open_elsewhere(path)
+    return open_workspace(path, author=args.author, read_only=read_only, verify=verify)
+
+
+def _refuse_if_open_elsewhere(path: str | None) -> None:
+    from core.ledger.instance_lock import read_holder
+    from core.ledger.workspace import WORKSPACE_ENV
+
+    path = path or os.environ.get(WORKSPACE_ENV)
+    holder = read_holder(path) if path else None
+    if holder is not None and (holder.pid, holder.host) != (os.getpid(), socket.gethostname()):
+        raise CommandError(f"workspace {path} is open in {holder.describe()}; close it there first, or pass "
+                           "--ignore-lock to write anyway (that window may not show this change until it "
+                           "opens the workspace again)")
 
 
 def _statuses(values: list[str] | None, default: tuple[str, ...] = ()) -> tuple[str, ...]:

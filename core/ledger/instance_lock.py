@@ -1,6 +1,7 @@
 """Which program has a workspace open: a lock file beside it (``<name>.lock``) naming the
 process, so a second window on the same workspace is told, not silently raced. (The window
-takes it; the CLI does not yet. Two processes starting in the same instant can both pass the
+takes it; the CLI's writing commands refuse a workspace a live window holds, unless
+``--ignore-lock``, and reading ones go ahead. Two processes starting in the same instant can both pass the
 check, and a crashed holder's process id reused by another program keeps its lock "alive":
 the window then offers Continue anyway.)
 
