@@ -38,13 +38,15 @@ from core import (
     tuned_preset,
 )
 
-# Shown without "Advanced": the knobs a reviewer most often turns.
+# Shown without "Advanced": the knobs a reviewer most often turns, and every one a verdict's
+# advice names (core.workflows.verdict; tests/app/test_method_panel_advice.py keeps the two in step).
 TUNE_TIP = ("Search this method's key hyperparameters on the queue's facts (a third held out to check) and save "
             "the best as this model's tuned preset")
 TUNE_TRAINED_TIP = ("Not for a trained editor: its edits come from its training, not from a preset to search. "
                     "Train… (or Tools → Train editor…) makes a better editor")
 BASIC_HPARAMS = ("layer", "layers", "v_lr", "v_steps", "lr", "steps", "norm_constraint", "edit_lr",
-                 "n_iter", "use_covariance", "mom2_weight", "threshold_init", "stats_tokens", "seed")
+                 "n_iter", "use_covariance", "mom2_weight", "threshold_init", "stats_tokens", "seed", "eps_init",
+                 "loss_threshold", "retain_samples", "retain_factor", "nullspace_threshold", "l2")
 
 
 def text_of(value: Any) -> str:
