@@ -54,15 +54,22 @@ class LossCurve(pg.PlotWidget):
         self.setLabel("left", "loss")
         self.setLabel("bottom", "optimisation step")
         self.setMouseEnabled(False, False)
+        self.getPlotItem().setContentsMargins(0, 8, 6, 0)  # room for the top tick's label ("1.0" was cut)
         self.losses: list[float] = []
         self._line = self.plot([], [], pen=pg.mkPen("#2f6fb0", width=2), symbol="o", symbolSize=4)
 
     def reset(self) -> None:
+        """No curve, and the empty chart's own axes (0-1), not the last run's."""
         self.losses = []
         self._line.setData([], [])
+        self.setRange(xRange=(0, 1), yRange=(0, 1), padding=0)
+        self.enableAutoRange()  # the next curve sets the axes again
 
     def set_losses(self, losses) -> None:
-        """Start from a curve already drawn (a resumed training's first steps)."""
+        """Start from a curve already drawn (a resumed training's first steps); none: ``reset``."""
+        if not len(losses):
+            self.reset()
+            return
         self.losses = [float(v) for v in losses]
         self._line.setData(list(range(1, len(self.losses) + 1)), self.losses)
 
