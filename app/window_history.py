@@ -105,7 +105,7 @@ class HistoryActions:
         job = self.session.revert([commit_id], message)
         job.succeeded.connect(lambda state: self.notify(
             f"New commit {state.commit.short_id} reverts {commit_id[:12]} ({len(state.commit.dropped)} edit(s) "
-            "taken out)", 10000))
+            f"taken out){self._built_on_dropped(state.commit)}", 15000))
         return self._report_failure(job, f"Could not revert {commit_id[:12]}")
 
     def _revert_question(self, commit_id: str) -> str:
@@ -144,8 +144,18 @@ class HistoryActions:
                 return None
         job = self.session.revert([f"run:{run_id}"], message)
         job.succeeded.connect(lambda state: self.notify(
-            f"New commit {state.commit.short_id} drops run {run_id} (the other edits stay)", 10000))
+            f"New commit {state.commit.short_id} drops run {run_id} (the other edits stay)"
+            f"{self._built_on_dropped(state.commit)}", 15000))
         return self._report_failure(job, f"Could not revert run {run_id}")
+
+    def _built_on_dropped(self, commit) -> str:
+        """The kept edits computed on a state that held a dropped one (core's built_on_dropped)."""
+        found = self.session.ws.built_on_dropped(commit)
+        if not found:
+            return ""
+        runs = ", ".join(f"run {r}" for r in found)
+        return (f". Kept as stored but computed with the reverted edit in place: {runs}; to compute one again, "
+                "revert it, preview its fact and commit")
 
     def _run_facts(self, run) -> str:
         ws = self.session.ws

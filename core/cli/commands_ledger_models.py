@@ -128,7 +128,15 @@ def revert_edits(args: argparse.Namespace) -> dict[str, Any]:
         _verify(args, ws)
         result = ws.revert(args.targets, args.message, model_dir=args.model, options=_options(args),
                            progress=_progress())
-        return {**result.to_dict(), "dropped": list(result.commit.dropped), "message": result.commit.message}
+        return {**result.to_dict(), "dropped": list(result.commit.dropped), "message": result.commit.message,
+                "built_on_dropped": _built_on_dropped(ws, result.commit)}
+
+
+def _built_on_dropped(ws, commit) -> list[dict[str, Any]]:
+    """The kept runs computed on a state that held a dropped one, with their facts and method."""
+    return [{"run": run_id, "held": list(held), "method": ws.run(run_id).method,
+             "facts": [ws.fact(f).fact.short_id for f in ws.run(run_id).fact_ids]}
+            for run_id, held in ws.built_on_dropped(commit).items()]
 
 
 def _signer_line(signer: dict[str, Any] | None, unsigned: str) -> str:

@@ -125,7 +125,16 @@ def render_materialised(r: dict[str, Any]) -> str:
     where = f"; written to {r['out']}" if r.get("out") else ""
     title = f"revert {_short(r['commit'])}: {r['message']}\n" if "dropped" in r else ""
     return (f"{title}commit {_short(r['commit'])}: {r['runs']} delta(s) replayed on the base ({r['dtype']}, "
-            f"{r['device']}); weights {_short(r['weights_fingerprint'])} {check}{where}\n")
+            f"{r['device']}); weights {_short(r['weights_fingerprint'])} {check}{where}\n"
+            + "".join(_built_on_dropped_line(d) for d in r.get("built_on_dropped", ())))
+
+
+def _built_on_dropped_line(d: dict[str, Any]) -> str:
+    held = ", ".join(f"run {h}" for h in d["held"])
+    facts = " ".join(d["facts"])
+    return (f"note: run {d['run']} ({d['method']}, fact {facts}) was computed on a state that held reverted {held}; "
+            f"it is replayed as stored. To compute it again on this state: factsmith revert run:{d['run']} -m ..., "
+            f"then factsmith run {facts} --method {d['method']}, approve and commit\n")
 
 
 def render_patch(r: dict[str, Any]) -> str:

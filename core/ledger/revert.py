@@ -20,7 +20,16 @@ from core.ledger.materialise import build
 from core.ledger.queue import get_fact
 from core.ledger.records import CommitRecord, Materialised
 from core.ledger.refs import resolve
-from core.ledger.state import base_model, delta_hashes, head, state_fact_ids, state_fingerprint, state_runs
+from core.ledger.runs import get_run
+from core.ledger.state import (
+    base_model,
+    commit_from_row,
+    delta_hashes,
+    head,
+    state_fact_ids,
+    state_fingerprint,
+    state_runs,
+)
 from core.util.progress import Progress
 
 
@@ -102,3 +111,22 @@ def revert(store: Store, targets: Sequence[str], message: str, *, lm=None, model
         if commit.state_fingerprint != expected:
             raise LedgerError(f"internal: the revert commit's state is not the one rebuilt ({label})")
     return built.materialised(commit)
+
+
+def built_on_dropped(store: Store, commit: CommitRecord) -> dict[int, tuple[int, ...]]:
+    """For a revert ``commit``: each run it keeps that was computed on a state holding runs it
+    dropped → those runs. Their deltas are replayed as stored, fitted to weights that had the
+    dropped edits in them, so a reviewer may want them computed again on the new state. A run
+    whose state no commit ever held (computed on an uncommitted model) cannot be told: left out."""
+    dropped = set(commit.dropped)
+    if not dropped:
+        return {}
+    with store.reading():
+        out: dict[int, tuple[int, ...]] = {}
+        for run_id in state_runs(store, commit):
+            row = store.one("SELECT * FROM commits WHERE state_fingerprint = ? ORDER BY seq DESC LIMIT 1",
+                            (get_run(store, run_id).computed_on,))
+            held = dropped & set(state_runs(store, commit_from_row(store, row))) if row else set()
+            if held:
+                out[run_id] = tuple(sorted(held))
+        return out

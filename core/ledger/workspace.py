@@ -305,6 +305,12 @@ class Workspace:
         return revert.revert(self._store, targets, message, lm=lm, model_dir=model_dir, options=options,
                              progress=progress)
 
+    def built_on_dropped(self, ref: str | CommitRecord = "HEAD") -> dict[int, tuple[int, ...]]:
+        """For a revert commit: the runs it keeps that were computed on a state holding runs it
+        dropped (run id → those runs): replayed as stored, candidates to compute again."""
+        commit = ref if isinstance(ref, CommitRecord) else self.resolve(ref)
+        return revert.built_on_dropped(self._store, commit)
+
     # -- export --------------------------------------------------------------------------
 
     def export(self, out: str | Path, format: str = "jsonl",

@@ -76,3 +76,21 @@ def test_patch_to_default_is_the_live_state_unless_it_holds_no_edit(qtbot, monke
     monkeypatch.setattr(window.session, "live_commit", SimpleNamespace(id="c1", kind="commit"), raising=False)
     assert window._patch_to_default(newest_first) == "c1"
     window.close()
+
+
+def test_dropping_an_edit_names_the_later_edits_computed_with_it_in_place(qtbot):
+    from PySide6.QtCore import Qt
+
+    from tests.app.helpers import click_preview, click_row
+
+    window = open_window(qtbot)
+    edits, (first, _second) = _two_edits_committed(qtbot, window)
+    click_row(qtbot, window, 2)
+    click_preview(qtbot, window)  # computed on HEAD, which holds the first two edits
+    later = window.preview_panel.run
+    qtbot.mouseClick(window.review_bar.buttons["approve"], Qt.MouseButton.LeftButton)
+    wait_job(qtbot, window.commit("a third, on top", force=True))
+    wait_job(qtbot, window.revert_edit(edits.id, first.id, "drop the first"))
+    qtbot.waitUntil(lambda: "drops run" in window.message.text(), timeout=10_000)
+    assert f"computed with the reverted edit in place: run {later.id}" in window.message.text()
+    window.close()

@@ -84,3 +84,22 @@ def test_a_reverted_fact_can_be_committed_again_after_a_new_run(workspace):
         workspace.commit("again")  # its old run was committed once already
     record_hand_run(workspace, fact, seed=1)
     assert len(workspace.commit("again").applied) == 1
+
+
+def test_a_revert_names_the_kept_edits_computed_on_a_state_that_held_a_dropped_one(workspace):
+    from core.cli.ledger_render import render_materialised
+
+    early = add_run_approve(workspace, make_facts(2))
+    first = workspace.commit("first")
+    (later,) = add_run_approve(workspace, make_facts(1, start=2))  # computed on first's state
+    workspace.commit("second")
+    add_run_approve(workspace, make_facts(1, start=3))  # not committed: not in the revert's state
+    result = workspace.revert([f"run:{early[0].id}"], "drop one of the first", options=CPU)
+    assert workspace.built_on_dropped(result.commit) == {later.id: (early[0].id,)}, "early[1] was computed on ROOT"
+    assert workspace.built_on_dropped(first) == {}, "not a revert: nothing dropped"
+    again = workspace.revert([f"run:{later.id}"], "drop the later one", options=CPU)
+    assert workspace.built_on_dropped(again.commit) == {}, "the one kept was computed on ROOT"
+    text = render_materialised({**result.to_dict(), "dropped": [early[0].id], "message": "m", "built_on_dropped": [
+        {"run": later.id, "held": [early[0].id], "method": "rome", "facts": ["abc123"]}]})
+    assert f"run {later.id} (rome, fact abc123) was computed on a state that held reverted run {early[0].id}" in text
+    assert f"factsmith revert run:{later.id}" in text and "factsmith run abc123 --method rome" in text
