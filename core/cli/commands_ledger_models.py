@@ -158,7 +158,7 @@ def _render_apply(r: dict[str, Any]) -> str:
 def export_patch(args: argparse.Namespace) -> dict[str, Any]:
     from core.ledger.patches import patch_signer
 
-    with open_ws(args) as ws:
+    with open_ws(args, read_only=True) as ws:  # reads the log; writes only the patch file
         info = ws.export_patch(args.out, args.from_ref, args.to_ref).to_dict()
     signer = patch_signer(args.out)
     return {**info, "signer": signer.to_dict() if signer else None}
