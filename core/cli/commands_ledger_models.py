@@ -134,9 +134,12 @@ def revert_edits(args: argparse.Namespace) -> dict[str, Any]:
 
 def _built_on_dropped(ws, commit) -> list[dict[str, Any]]:
     """The kept runs computed on a state that held a dropped one, with their facts and method."""
-    return [{"run": run_id, "held": list(held), "method": ws.run(run_id).method,
-             "facts": [ws.fact(f).fact.short_id for f in ws.run(run_id).fact_ids]}
-            for run_id, held in ws.built_on_dropped(commit).items()]
+    rows = []
+    for run_id, held in ws.built_on_dropped(commit).items():
+        run = ws.run(run_id)
+        rows.append({"run": run_id, "held": list(held), "method": run.method,
+                     "facts": [ws.fact(f).fact.short_id for f in run.fact_ids]})
+    return rows
 
 
 def _signer_line(signer: dict[str, Any] | None, unsigned: str) -> str:

@@ -18,6 +18,7 @@ from core.ledger.state import (
     delta_hashes,
     ever_committed,
     head,
+    newest_commit_with_state,
     reverted_facts,
     state_fact_ids,
     state_fingerprint,
@@ -121,9 +122,7 @@ def stale_runs(store: Store, runs: Sequence[RunRecord]) -> dict[int, CommitRecor
     parent, stale = head(store), {}
     for run in runs:
         if run.computed_on != parent.state_fingerprint:
-            row = store.one("SELECT * FROM commits WHERE state_fingerprint = ? ORDER BY seq DESC LIMIT 1",
-                            (run.computed_on,))
-            stale[run.id] = commit_from_row(store, row) if row else None
+            stale[run.id] = newest_commit_with_state(store, run.computed_on)
     return stale
 
 

@@ -23,9 +23,9 @@ from core.ledger.refs import resolve
 from core.ledger.runs import get_run
 from core.ledger.state import (
     base_model,
-    commit_from_row,
     delta_hashes,
     head,
+    newest_commit_with_state,
     state_fact_ids,
     state_fingerprint,
     state_runs,
@@ -122,11 +122,13 @@ def built_on_dropped(store: Store, commit: CommitRecord) -> dict[int, tuple[int,
     if not dropped:
         return {}
     with store.reading():
+        held_by_state: dict[str, set[int]] = {}  # kept runs computed on one state share its lookup
         out: dict[int, tuple[int, ...]] = {}
         for run_id in state_runs(store, commit):
-            row = store.one("SELECT * FROM commits WHERE state_fingerprint = ? ORDER BY seq DESC LIMIT 1",
-                            (get_run(store, run_id).computed_on,))
-            held = dropped & set(state_runs(store, commit_from_row(store, row))) if row else set()
-            if held:
-                out[run_id] = tuple(sorted(held))
+            on = get_run(store, run_id).computed_on
+            if on not in held_by_state:
+                source = newest_commit_with_state(store, on)
+                held_by_state[on] = dropped & set(state_runs(store, source)) if source else set()
+            if held_by_state[on]:
+                out[run_id] = tuple(sorted(held_by_state[on]))
         return out

@@ -31,6 +31,13 @@ def base_model(store: Store) -> BaseModel:
     return BaseModel(**row)
 
 
+def newest_commit_with_state(store: Store, state_fingerprint: str) -> CommitRecord | None:
+    """The newest commit whose state is ``state_fingerprint`` (None: no commit ever held it)."""
+    row = store.one("SELECT * FROM commits WHERE state_fingerprint = ? ORDER BY seq DESC LIMIT 1",
+                    (state_fingerprint,))
+    return commit_from_row(store, row) if row else None
+
+
 def commit_from_row(store: Store, row: dict[str, Any]) -> CommitRecord:
     ops = store.all("SELECT run_id, op FROM commit_runs WHERE commit_id = ? ORDER BY position", (row["id"],))
     return CommitRecord(

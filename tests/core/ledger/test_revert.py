@@ -87,6 +87,7 @@ def test_a_reverted_fact_can_be_committed_again_after_a_new_run(workspace):
 
 
 def test_a_revert_names_the_kept_edits_computed_on_a_state_that_held_a_dropped_one(workspace):
+    from core.cli.commands_ledger_models import _built_on_dropped
     from core.cli.ledger_render import render_materialised
 
     early = add_run_approve(workspace, make_facts(2))
@@ -97,6 +98,9 @@ def test_a_revert_names_the_kept_edits_computed_on_a_state_that_held_a_dropped_o
     result = workspace.revert([f"run:{early[0].id}"], "drop one of the first", options=CPU)
     assert workspace.built_on_dropped(result.commit) == {later.id: (early[0].id,)}, "early[1] was computed on ROOT"
     assert workspace.built_on_dropped(first) == {}, "not a revert: nothing dropped"
+    (row,) = _built_on_dropped(workspace, result.commit)  # what `factsmith revert` reports
+    assert row["run"] == later.id and row["held"] == [early[0].id] and row["method"] == later.method
+    assert row["facts"] == [workspace.fact(f).fact.short_id for f in later.fact_ids]
     again = workspace.revert([f"run:{later.id}"], "drop the later one", options=CPU)
     assert workspace.built_on_dropped(again.commit) == {}, "the one kept was computed on ROOT"
     text = render_materialised({**result.to_dict(), "dropped": [early[0].id], "message": "m", "built_on_dropped": [
