@@ -39,7 +39,7 @@ def _run_ci(tmp_path, tests_exit=0, app_exit=0):
 def test_ci_runs_the_tests_then_the_smoke_test_under_xvfb(tmp_path):
     calls, result = _run_ci(tmp_path)
     assert result.returncode == 0, result.stdout + result.stderr
-    assert calls[0] == "python3 packaging/bootstrap.py test"
+    assert calls[0] == "python3 packaging/bootstrap.py test --durations=30"  # the README's command
     artifacts = tmp_path / "artifacts"
     assert calls[1].startswith("xvfb-run -a -s -screen 0 1920x1080x24 python3 packaging/bootstrap.py app")
     assert calls[1].endswith(f"--smoke-test --screenshot {artifacts}/smoke-window.png")
