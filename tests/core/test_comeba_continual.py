@@ -21,7 +21,9 @@ BATCH = 10  # 5 consecutive batches (test_alphaedit_continual.EDITS = 50; the be
 
 # Issue 16's floors for COMEBA-HK (100 batches of 10: retention >= 0.8, locality >= 0.9, both
 # above MEMIT), asserted on 5 batches of 10. Measured here (5 x 10, seed 2024): COMEBA-HK
-# retention 0.8125, locality 0.928; MEMIT 0.825, 0.851. At this scale MEMIT still keeps its
+# retention 0.8125, locality 0.928; MEMIT 0.825, 0.851; with statistics sampled from seeds 1 / 3
+# (2026-12-06) COMEBA-HK 0.838 / 0.888, locality 0.927 / 0.912, so the locality target holds
+# with about 0.01 to spare on one of three samples. At this scale MEMIT still keeps its
 # earlier batches, so retention is held to MEMIT's within RETENTION_SLACK, not above it; the
 # bench (README) shows where the two part and that the 100-batch target is not reached yet.
 BOUNDS = {"retention": 0.8, "locality": 0.9}
