@@ -1,9 +1,16 @@
 """Checks made before a workspace file is used: is it ours, intact and writable?
 
-A file is looked at before SQLite is asked to change anything: an empty file or one that is
-not SQLite is refused by its first bytes, a foreign SQLite database by its tables (before
-the switch to write-ahead logging, which would rewrite its header), a damaged one by
-``PRAGMA quick_check``; a command that writes is refused a file it cannot write.
+A file is looked at before SQLite is asked to change anything: an empty file is refused by
+its size, one that is not SQLite by SQLite's own "not a database" when its tables are read,
+a foreign SQLite database by its tables (before the switch to write-ahead logging, which
+would rewrite its header), a damaged one by ``PRAGMA quick_check``; a command that writes is
+refused a file it cannot write.
+
+The workspace file is never opened here outside SQLite: closing any descriptor of a file
+drops every POSIX lock this process holds on it, including those of SQLite connections
+already open (a window's). Another process closing its connection then finds no other
+reader, checkpoints and deletes the -wal and -shm files under the open connection, whose
+later commits go to a deleted file that no other process sees.
 """
 
 from __future__ import annotations
@@ -14,7 +21,6 @@ from pathlib import Path
 
 from core.ledger.errors import DamagedWorkspaceError, LedgerError, ReadOnlyWorkspaceError, SchemaError
 
-SQLITE_MAGIC = b"SQLite format 3\x00"
 VERSION_TABLE = "schema_migrations"
 
 
@@ -31,17 +37,13 @@ def readonly_message(path: Path) -> str:
 
 
 def check_file(path: Path, read_only: bool) -> None:
-    """Refuse, by its bytes alone, a file that cannot be an existing workspace."""
+    """Refuse, by its size alone, a file that cannot be an existing workspace (what is in it:
+    ``refuse_foreign``, through SQLite)."""
     if not path.is_file():
         raise LedgerError(f"no workspace at {path}; create one with `factsmith workspace init {path} --model DIR`")
-    with path.open("rb") as fh:
-        head = fh.read(len(SQLITE_MAGIC))
-    if not head:
+    if path.stat().st_size == 0:  # by its size: opening the file here would drop SQLite's locks (above)
         raise SchemaError(f"{path} is an empty file, not a workspace; nothing was written to it. Create a "
                           f"workspace there with `factsmith workspace init {path} --model DIR`")
-    if head != SQLITE_MAGIC:
-        raise SchemaError(f"{path} is not a Factsmith workspace (not an SQLite database); choose the "
-                          "workspace file (*.factsmith)")
     if not read_only and not writable(path):
         raise ReadOnlyWorkspaceError(readonly_message(path))
 
@@ -55,6 +57,9 @@ def tables(conn: sqlite3.Connection, path: Path) -> set[str]:
     try:
         return {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
     except sqlite3.DatabaseError as exc:
+        if getattr(exc, "sqlite_errorcode", None) == sqlite3.SQLITE_NOTADB:  # its header is not SQLite's
+            raise SchemaError(f"{path} is not a Factsmith workspace (not an SQLite database); choose the "
+                              "workspace file (*.factsmith)") from None
         raise DamagedWorkspaceError(damaged_message(path, f"SQLite cannot read its schema: {exc}")) from None
 
 
