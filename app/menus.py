@@ -26,8 +26,11 @@ DECISION_ITEMS = {"approve": "Approve selected facts", "reject": "Reject selecte
                   "rework": "Mark selected facts as needing rework"}
 
 
-def _action(menu: QMenu, text: str, slot, shortcut: str | QKeySequence.StandardKey | None = None) -> QAction:
-    action = menu.addAction(text)
+def _action(menu: QMenu, text: str, slot, shortcut: str | QKeySequence.StandardKey | None = None,
+            owned_key: str | None = None) -> QAction:
+    """``owned_key``: a key a button or window shortcut already owns, shown in the menu's key column
+    (after a tab) without a second shortcut, which would make the key ambiguous."""
+    action = menu.addAction(f"{text}\t{owned_key}" if owned_key else text)
     action.triggered.connect(lambda _=False: no_result(slot)())
     if shortcut is not None:
         action.setShortcut(QKeySequence(shortcut))
@@ -65,18 +68,19 @@ def build_menus(window: QMainWindow) -> None:
     _action(file, "Quit", window.close, QKeySequence.StandardKey.Quit)
     edit = bar.addMenu("&Edit")
     _action(edit, "New fact", window.new_fact, "Ctrl+N")
-    _action(edit, "Undo last review decision (Alt+U)", window.undo_review)
+    _action(edit, "Undo last review decision", window.undo_review, owned_key=UNDO_KEY)
+    _action(edit, "Find facts", window.queue.search.setFocus, owned_key="Ctrl+F")
     review = bar.addMenu("Re&view")
-    _action(review, "Preview edit of selected facts", window.preview_panel.request)
+    # The keys are the window's and the review buttons' own (main_window, review_bar)
+    _action(review, "Preview edit of selected facts", window.preview_panel.request, owned_key="Ctrl+P")
     review.addSeparator()
-    # The keys are the review buttons' own; a second shortcut on the action would make them ambiguous
     for decision, _label, key in DECISIONS:
-        _action(review, f"{DECISION_ITEMS[decision]} ({key})", lambda d=decision: window.review_bar.decide(d))
-    _action(review, f"Undo last review decision ({UNDO_KEY})", window.undo_review)
+        _action(review, DECISION_ITEMS[decision], lambda d=decision: window.review_bar.decide(d), owned_key=key)
+    _action(review, "Undo last review decision", window.undo_review, owned_key=UNDO_KEY)
     review.addSeparator()
     _action(review, "Causal trace of selected fact", window.trace_view.trace_requested.emit)
     _action(review, "Commit approved edits…", window.open_commit_dialog, "Ctrl+K")
-    _action(review, "Cancel running job", window.cancel_running)
+    _action(review, "Cancel running job", window.cancel_running, owned_key="Esc")
     tools = bar.addMenu("&Tools")
     _action(tools, "Train editor…", lambda: open_train_dialog(window))
     help_menu = bar.addMenu("&Help")

@@ -325,13 +325,26 @@ class WindowActions(HistoryActions):
             self.review_bar.message.setText(f"<span style='color:#a33'>{text}</span>")
             self.review_bar.message.setToolTip(text)
             return False
+        runs = [self.queue.model.latest_run(i) for i in ids]  # read before the queue updates
         try:
             self.session.review(ids, decision, note)
         except LedgerError as exc:
             self.show_error("Could not record the review", exc)
             return False
-        self.review_bar.message.setText(f"{decision}: {len(ids)} fact(s)")
+        self.review_bar.message.setText(f"{decision}: {len(ids)} fact(s){self._approved_runs(decision, runs)}")
         return True
+
+    def _approved_runs(self, decision: str, runs) -> str:
+        """Which edits an approval takes (each fact's latest run), flagged when the method panel names
+        another method, whose edit a reviewer may have meant (trial 32)."""
+        if decision != "approve":
+            return ""
+        named = ", ".join(f"run {r.id} ({r.method.upper()})" for r in runs[:3]) + ("…" if len(runs) > 3 else "")
+        chosen = self.method_panel.method_name()
+        if all(r.method == chosen for r in runs):
+            return f" — the edit of {named}"
+        return (f" — the edit of {named}, <b style='color:#b36b00'>not {chosen.upper()}, the method panel's: "
+                "preview with it, then approve, to take its edit</b>")
 
     def undo_review(self) -> None:
         self._update_undo()

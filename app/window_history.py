@@ -13,7 +13,7 @@ from app.errors import confirm_box
 from app.jobs import Job
 from app.ledger_views import HistoryView
 from app.slots import no_result
-from app.widgets.history_panel import detail_html, diff_html
+from app.widgets.history_panel import built_on_dropped_text, detail_html, diff_html
 from core import DEFAULT_THRESHOLDS, LedgerError
 
 THRESHOLD_METRICS = tuple(DEFAULT_THRESHOLDS)  # the metrics core's commit gate checks
@@ -73,8 +73,10 @@ class HistoryActions:
         if not commit_ids:
             self.history.details.clear()  # nothing selected: no stale commit shown
         if len(commit_ids) == 1 and self.session.ws is not None:
-            detail = self.session.ws.show(commit_ids[0])
-            self.history.details.setHtml(detail_html(detail, self._review_notes(detail)))
+            ws = self.session.ws
+            detail = ws.show(commit_ids[0])
+            found = ws.built_on_dropped(detail.commit) if detail.commit.dropped else {}
+            self.history.details.setHtml(detail_html(detail, self._review_notes(detail), found))
 
     def _review_notes(self, detail) -> dict[str, str]:
         """Fact id → "reviewer: note" of the review decision each fact of the commit stands on."""
@@ -103,10 +105,21 @@ class HistoryActions:
             if not ok or not message.strip():
                 return None
         job = self.session.revert([commit_id], message)
-        job.succeeded.connect(lambda state: self.notify(
-            f"New commit {state.commit.short_id} reverts {commit_id[:12]} ({len(state.commit.dropped)} edit(s) "
-            f"taken out){self._built_on_dropped(state.commit)}", 15000))
+        job.succeeded.connect(lambda state: self._reverted(
+            state.commit, f"New commit {state.commit.short_id} reverts {commit_id[:12]} "
+            f"({len(state.commit.dropped)} edit(s) taken out)"))
         return self._report_failure(job, f"Could not revert {commit_id[:12]}")
+
+    def _reverted(self, commit, done: str) -> None:
+        """Say what the revert did; kept edits computed with a dropped one in place are named in a
+        box that stays until read (and in the commit's details), not only in the status bar."""
+        found = self.session.ws.built_on_dropped(commit)
+        self.notify(done + (": some kept edits were computed with a reverted one in place (see the box)"
+                            if found else ""), 15000)
+        if found:
+            self.revert_report_box = QMessageBox(QMessageBox.Icon.Warning, "Reverted: edits to check",
+                                                 f"{done}.\n\n{built_on_dropped_text(found)}", parent=self)
+            self.revert_report_box.open()
 
     def _revert_question(self, commit_id: str) -> str:
         """What a revert of the commit removes (its edits, by run), then why."""
@@ -143,19 +156,9 @@ class HistoryActions:
             if not ok or not message.strip():
                 return None
         job = self.session.revert([f"run:{run_id}"], message)
-        job.succeeded.connect(lambda state: self.notify(
-            f"New commit {state.commit.short_id} drops run {run_id} (the other edits stay)"
-            f"{self._built_on_dropped(state.commit)}", 15000))
+        job.succeeded.connect(lambda state: self._reverted(
+            state.commit, f"New commit {state.commit.short_id} drops run {run_id} (the other edits stay)"))
         return self._report_failure(job, f"Could not revert run {run_id}")
-
-    def _built_on_dropped(self, commit) -> str:
-        """The kept edits computed on a state that held a dropped one (core's built_on_dropped)."""
-        found = self.session.ws.built_on_dropped(commit)
-        if not found:
-            return ""
-        runs = ", ".join(f"run {r}" for r in found)
-        return (f". Kept as stored but computed with the reverted edit in place: {runs}; to compute one again, "
-                "revert it, preview its fact and commit")
 
     def _run_facts(self, run) -> str:
         ws = self.session.ws

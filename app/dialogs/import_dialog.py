@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -50,6 +51,8 @@ class ImportDialog(QDialog):
         self.path = QLineEdit(str(start or ""))
         self.path.setPlaceholderText("Choose a file: Browse…, Dataset folder… or Demo set")
         self.path.editingFinished.connect(self.inspect)
+        self._path_entered = False  # Enter in File shows the file; only during that key press
+        self.path.returnPressed.connect(self._entered_path)
         self.example_button = self._example_button(example)
         self.browse_button = QPushButton("Browse…")
         self.browse_button.clicked.connect(self.browse)
@@ -101,7 +104,15 @@ class ImportDialog(QDialog):
         self.path.setText(str(path))
         self.inspect(keep_mapping=False)
 
+    def _entered_path(self) -> None:
+        """Enter in File inspects the file (editingFinished); the dialog's default button, which the
+        same key press reaches next, must not import before the reviewer has seen the rows."""
+        self._path_entered = True
+        QTimer.singleShot(0, lambda: setattr(self, "_path_entered", False))
+
     def accept(self) -> None:
+        if self._path_entered:
+            return
         if self.import_button.isEnabled():  # Enter with no file chosen imports nothing
             super().accept()
 
@@ -228,6 +239,8 @@ class ImportDialog(QDialog):
             self.ignored.setText(f"Ignored (no place for them in a fact): {fields}")
         shown = report.facts[:5]
         self.preview.setRowCount(len(shown))
+        # each row headed by where the file holds it ("line 3"), not by its place among the good rows
+        self.preview.setVerticalHeaderLabels([f"{report.unit} {n}" for n in report.fact_lines[:5]])
         for r, fact in enumerate(shown):
             data = fact.to_dict()
             for c, name in enumerate(PREVIEW_COLUMNS):

@@ -56,6 +56,7 @@ class GenerationsView(QWidget):
         self.changed_only = QCheckBox("Changed only")
         self.changed_only.toggled.connect(lambda _: self.render())
         self.counts = QLabel()
+        self.counts.setWordWrap(True)  # the counts wrap in a narrow pane rather than widen the window
         self.browser = QTextBrowser()
         self.browser.setObjectName("generations")
         self.browser.setOpenLinks(False)

@@ -10,7 +10,6 @@ import pyqtgraph as pg
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QAbstractItemView,
-    QHBoxLayout,
     QPushButton,
     QSplitter,
     QTextBrowser,
@@ -20,6 +19,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.widgets.flow_row import flow_row
 from core import CommitDetail, CommitRecord, DiffReport
 
 LIVE_MARKER = "◀ live model · "
@@ -31,9 +31,11 @@ DRIFT_TIP = ("Reliability and locality: the mean over the edits live at each com
 COLUMNS = ("#", "Commit", "Kind", "Message", "Author", "When", "Tags", "Edits")
 
 
-def detail_html(detail: CommitDetail, notes: Mapping[str, str] | None = None) -> str:
+def detail_html(detail: CommitDetail, notes: Mapping[str, str] | None = None,
+                built_on_dropped: Mapping[int, Sequence[int]] | None = None) -> str:
     """A commit: message, id, author, whether it was forced past the commit gate, and the edits in
-    its state with each fact's review note (``notes``: fact id → "reviewer: note")."""
+    its state with each fact's review note (``notes``: fact id → "reviewer: note"); for a revert,
+    the kept edits computed on a state that held a dropped one (``built_on_dropped``, core's)."""
     c, notes = detail.commit, notes or {}
     facts = {f.id: f.fact for f in detail.facts}
     rows = "".join(
@@ -45,9 +47,22 @@ def detail_html(detail: CommitDetail, notes: Mapping[str, str] | None = None) ->
     return (f"<h3>{html.escape(c.message)}</h3><p>commit <code>{c.id}</code> ({c.kind}){tags}<br>"
             f"{html.escape(c.author)} · {c.created_at}<br>state <code>{c.state_fingerprint[:16]}</code> · "
             f"adds runs {list(c.applied) or '—'} · drops runs {list(c.dropped) or '—'}</p>{_gate_html(c)}"
+            f"{_built_on_dropped_html(built_on_dropped)}"
             f"<p>{len(detail.runs)} edit(s) in this state:</p><table border='1' cellpadding='3' "
             "style='border-collapse:collapse'><tr><th>Run</th><th>Method</th><th>Facts</th>"
             f"<th>Reliability</th><th>Locality</th><th>Review note</th></tr>{rows}</table>")
+
+
+def built_on_dropped_text(found: Mapping[int, Sequence[int]]) -> str:
+    """The revert report's sentence about kept edits computed with a dropped one in place."""
+    runs = "; ".join(f"run {run} (computed with run{'s' if len(d) > 1 else ''} {', '.join(map(str, d))} in place)"
+                     for run, d in sorted(found.items()))
+    return (f"Kept as stored but computed on weights that held a reverted edit: {runs}. To compute one "
+            "again on the new state, revert it (Revert one edit…), preview its fact and commit.")
+
+
+def _built_on_dropped_html(found: Mapping[int, Sequence[int]] | None) -> str:
+    return f"<p style='color:#a60'>{html.escape(built_on_dropped_text(found))}</p>" if found else ""
 
 
 def _gate_html(c: CommitRecord) -> str:
@@ -103,7 +118,8 @@ class HistoryPanel(QWidget):
         self.tree.setHeaderLabels(COLUMNS)
         self.tree.setRootIsDecorated(False)
         self.tree.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
-        for column, width in enumerate((30, 100, 55, 260, 60, 150, 60)):
+        kind = self.tree.fontMetrics().horizontalAdvance("commit") + 24  # "commit" whole, never "com…"
+        for column, width in enumerate((30, 100, kind, 260, 60, 150, 60)):
             self.tree.setColumnWidth(column, width)
         self.tree.itemSelectionChanged.connect(lambda: self.selection_changed.emit(self.selected_ids()))
         self.details = QTextBrowser()
@@ -135,10 +151,7 @@ class HistoryPanel(QWidget):
         self._layout()
 
     def _layout(self) -> None:
-        row = QHBoxLayout()
-        for button in self.buttons.values():
-            row.addWidget(button)
-        row.addStretch(1)
+        row = flow_row(*self.buttons.values())  # wraps in a narrow window rather than cutting labels
         right = self.right = QSplitter(Qt.Orientation.Vertical)
         right.addWidget(self.details)
         right.addWidget(self.chart)
@@ -153,7 +166,7 @@ class HistoryPanel(QWidget):
         split.addWidget(right)
         split.setSizes([520, 480])
         layout = QVBoxLayout(self)
-        layout.addLayout(row)
+        layout.addWidget(row)
         layout.addWidget(split, 1)
 
     def set_history(self, commits: Sequence[CommitRecord], tags: dict[str, list[str]], live: str | None) -> None:

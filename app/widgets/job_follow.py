@@ -34,12 +34,19 @@ class FollowsJob:
         self.job_started(job)
         job.progressed.connect(self._follow_progress)
         job.succeeded.connect(self.show_result)
-        job.cancelled.connect(lambda: self.state.setText(self.cancelled_text))
-        job.failed.connect(lambda exc: self.state.setText(self.failed_text.format(exc=exc)))
+        job.cancelled.connect(lambda: self._stopped(self.cancelled_text, "cancelled"))
+        job.failed.connect(lambda exc: self._stopped(self.failed_text.format(exc=exc), "failed"))
         job.finished.connect(self._follow_finished)
+
+    def _stopped(self, text: str, how: str) -> None:
+        self.state.setText(text)
+        self.job_stopped(how)
 
     def job_started(self, job: Job) -> None:
         """Hook: reset what the panel draws live."""
+
+    def job_stopped(self, how: str) -> None:
+        """Hook: the job ended without a result (``how``: "cancelled" or "failed")."""
 
     def job_progress(self, event) -> None:
         """Hook: draw a progress event (the bar and the message are done)."""

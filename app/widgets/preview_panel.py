@@ -75,10 +75,12 @@ class PreviewPanel(FollowsJob, QGroupBox):
         self._layout()
 
     def _layout(self) -> None:
-        buttons = QHBoxLayout()
+        buttons = QHBoxLayout()  # the bar may shrink to nothing: the buttons keep their whole labels
         buttons.addWidget(self.preview_button)
         buttons.addWidget(self.cancel_button)
         buttons.addWidget(self.bar, 1)
+        self.bar.setMinimumWidth(0)
+        self.bar.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)
         tokens = QWidget()
         token_layout = QVBoxLayout(tokens)
         token_layout.addWidget(self.token_fact)
@@ -109,6 +111,10 @@ class PreviewPanel(FollowsJob, QGroupBox):
         self._clear_views()
         self.outcome = self.run = None
         self.showing.setText(f"Showing: {job.name} — running…")
+
+    def job_stopped(self, how: str) -> None:
+        """No "running…" left beside "Cancelled" (trial 32): nothing is shown."""
+        self.showing.setText(f"Showing: nothing (the preview {'was cancelled' if how == 'cancelled' else how})")
 
     def job_progress(self, event) -> None:
         self.loss.add_event(event)

@@ -1,15 +1,18 @@
 """Review decisions for the selected facts: approve, reject (needs a note), needs rework, undo.
 
 The review Undo has its own shortcut (Alt+U), so Ctrl+Z stays the note field's text undo;
-its label names the decision it would undo. The message sits on its own line below the
-buttons, so they never move when it appears.
+its label names the decision it would undo. The note has a line of its own and the buttons
+wrap onto a second line in a narrow window; the message sits on its own line below them, so
+they never move when it appears.
 """
 
 from __future__ import annotations
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QKeySequence
-from PySide6.QtWidgets import QGroupBox, QHBoxLayout, QLabel, QLineEdit, QPushButton, QSizePolicy, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QGroupBox, QLabel, QLineEdit, QPushButton, QSizePolicy, QVBoxLayout, QWidget
+
+from app.widgets.flow_row import flow_row
 
 DECISIONS = (("approve", "Approve", "Alt+A"), ("reject", "Reject", "Alt+R"), ("rework", "Needs rework", "Alt+W"))
 UNDO_KEY = "Alt+U"
@@ -27,27 +30,24 @@ class ReviewBar(QGroupBox):
         self.note.setPlaceholderText(NOTE_HINT)
         self.note.setMinimumWidth(self.note.fontMetrics().horizontalAdvance(NOTE_HINT) + 30)
         self.buttons: dict[str, QPushButton] = {}
-        row = QHBoxLayout()
-        row.addWidget(self.note, 1)
         for decision, label, key in DECISIONS:
             button = QPushButton(f"{label} ({key})")
             button.setShortcut(QKeySequence(key))
             button.setToolTip(f"{label} the selected facts — shortcut {key}")
             button.clicked.connect(lambda _=False, d=decision: self.decide(d))
             self.buttons[decision] = button
-            row.addWidget(button)
         self.undo_button = QPushButton()
         self.undo_button.clicked.connect(self.undo_requested)
         self.undo_blocked: str | None = None
         self._fix_undo_width()
-        row.addWidget(self.undo_button)
         self.set_undo(None)
         self.message = QLabel()
         self.message.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)
         self.message.setObjectName("review-message")
         self.message.setFixedHeight(self.message.fontMetrics().height() + 4)
         layout = QVBoxLayout(self)
-        layout.addLayout(row)
+        layout.addWidget(self.note)  # the note on a line of its own, the buttons wrap: a 1024-wide window fits
+        layout.addWidget(flow_row(*self.buttons.values(), self.undo_button))
         layout.addWidget(self.message)
 
     def _fix_undo_width(self) -> None:

@@ -267,7 +267,19 @@ def show_log(args: argparse.Namespace) -> list[dict[str, Any]]:
 
 def show_commit(args: argparse.Namespace) -> dict[str, Any]:
     with open_ws(args, read_only=True) as ws:
-        return ws.show(args.ref).to_dict()
+        detail = ws.show(args.ref)
+        found = built_on_dropped_rows(ws, detail.commit) if detail.commit.dropped else []
+        return {**detail.to_dict(), "built_on_dropped": found}
+
+
+def built_on_dropped_rows(ws, commit) -> list[dict[str, Any]]:
+    """A revert's kept runs computed on a state that held a dropped one, with their facts and method."""
+    rows = []
+    for run_id, held in ws.built_on_dropped(commit).items():
+        run = ws.run(run_id)
+        rows.append({"run": run_id, "held": list(held), "method": run.method,
+                     "facts": [ws.fact(f).fact.short_id for f in run.fact_ids]})
+    return rows
 
 
 def diff_commits(args: argparse.Namespace) -> dict[str, Any]:

@@ -12,7 +12,7 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from core.cli.commands_ledger import common, open_ws
+from core.cli.commands_ledger import built_on_dropped_rows, common, open_ws
 from core.cli.commands_tune import add_preset_option
 from core.cli.ledger_render import render_materialised, render_patch, render_runs
 from core.model.loading import DTYPES, LoadOptions
@@ -129,17 +129,7 @@ def revert_edits(args: argparse.Namespace) -> dict[str, Any]:
         result = ws.revert(args.targets, args.message, model_dir=args.model, options=_options(args),
                            progress=_progress())
         return {**result.to_dict(), "dropped": list(result.commit.dropped), "message": result.commit.message,
-                "built_on_dropped": _built_on_dropped(ws, result.commit)}
-
-
-def _built_on_dropped(ws, commit) -> list[dict[str, Any]]:
-    """The kept runs computed on a state that held a dropped one, with their facts and method."""
-    rows = []
-    for run_id, held in ws.built_on_dropped(commit).items():
-        run = ws.run(run_id)
-        rows.append({"run": run_id, "held": list(held), "method": run.method,
-                     "facts": [ws.fact(f).fact.short_id for f in run.fact_ids]})
-    return rows
+                "built_on_dropped": built_on_dropped_rows(ws, result.commit)}
 
 
 def _signer_line(signer: dict[str, Any] | None, unsigned: str) -> str:

@@ -82,7 +82,7 @@ def render_show(r: dict[str, Any]) -> str:
         more = f" (+{len(run['fact_ids']) - 1} facts)" if len(run["fact_ids"]) > 1 else ""
         lines.append(f"  run {run['id']:<5} {run['method']:<6} {fact.get('prompt')} -> "
                      f"{fact.get('target_new')}{more}\n")
-    return head + "".join(lines)
+    return head + "".join(lines) + "".join(_built_on_dropped_line(d) for d in r.get("built_on_dropped", ()))
 
 
 def render_diff(r: dict[str, Any]) -> str:

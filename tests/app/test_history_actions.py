@@ -92,5 +92,14 @@ def test_dropping_an_edit_names_the_later_edits_computed_with_it_in_place(qtbot)
     wait_job(qtbot, window.commit("a third, on top", force=True))
     wait_job(qtbot, window.revert_edit(edits.id, first.id, "drop the first"))
     qtbot.waitUntil(lambda: "drops run" in window.message.text(), timeout=10_000)
-    assert f"computed with the reverted edit in place: run {later.id}" in window.message.text()
+    assert "computed with a reverted one in place (see the box)" in window.message.text()
+    # trial 32: the status bar cut it off and cleared it; a box keeps it until read, and the commit says it
+    box = window.revert_report_box
+    assert box.isVisible() and f"run {later.id} (computed with run {first.id} in place)" in box.text()
+    assert "Revert one edit…" in box.text()
+    box.close()
+    window.show_commit([window.ws.head().id])
+    assert f"run {later.id} (computed with run {first.id} in place)" in window.history.details.toPlainText()
+    window.show_commit([edits.id])  # not a revert: nothing of the kind
+    assert "reverted edit" not in window.history.details.toPlainText()
     window.close()

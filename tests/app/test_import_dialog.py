@@ -88,3 +88,30 @@ def test_ignored_fields_are_shown(qtbot, tmp_path):
     dialog = ImportDialog(path)
     qtbot.addWidget(dialog)
     assert "case_id (1 rows)" in dialog.ignored.text()
+
+
+def test_counts_and_preview_name_the_files_lines_and_enter_in_file_only_shows_it(qtbot, tmp_path):
+    """Trial 32: a 4-line file (an unparseable line 2, a bad line 4) read "3 rows", its preview
+    numbered the good rows 1, 2, and Enter in File imported at once, before the rows were seen."""
+    from PySide6.QtCore import Qt
+
+    path = tmp_path / "broken.jsonl"
+    other = dict(GOOD, subject="Spain", prompt="The currency of Spain is the", target_new="Dollar",
+                 target_true="Euro")
+    bad = dict(GOOD, subject="Peru")
+    path.write_text(f"{json.dumps(GOOD)}\n{json.dumps(GOOD)[:-1]}\n{json.dumps(other)}\n{json.dumps(bad)}\n")
+    dialog = ImportDialog()
+    qtbot.addWidget(dialog)
+    dialog.show()
+    accepted = []
+    dialog.accepted.connect(lambda: accepted.append(True))
+    dialog.skip_invalid.setChecked(True)  # Import is enabled once the file reads
+    dialog.path.setFocus()
+    qtbot.keyClicks(dialog.path, str(path))
+    qtbot.keyClick(dialog.path, Qt.Key.Key_Return)
+    assert "4 rows, 2 facts read, 2 bad rows" in dialog.detected.text(), dialog.detected.text()
+    assert [dialog.preview.verticalHeaderItem(r).text() for r in range(2)] == ["line 1", "line 3"]
+    assert dialog.import_button.isEnabled() and dialog.isVisible() and not accepted, "Enter only showed the file"
+    qtbot.wait(10)
+    qtbot.mouseClick(dialog.import_button, Qt.MouseButton.LeftButton)
+    assert accepted == [True], "Import still imports"

@@ -39,7 +39,7 @@ class FactsFileReport:
     format: str  # a name from FORMAT_NAMES
     container: str  # "jsonl" | "json" | "csv" | "datasets"
     unit: str  # how lines count: "line" | "index" | "row" (see FactsFileError)
-    rows: int
+    rows: int  # every row of the file, those that do not parse included
     facts: tuple[Fact, ...]
     fact_lines: tuple[int, ...]  # where each fact was read
     errors: tuple[FactsFileError, ...]  # the first bad rows, in file order
@@ -89,7 +89,7 @@ def inspect_facts(path: str | os.PathLike[str], format: str | None = None, mappi
     errors.sort(key=lambda err: err.line or 0)
     log.info("read %d facts from %s as %s (%s), %d bad rows", len(facts), path, name, raw.container, len(errors))
     return FactsFileReport(
-        path=path, format=name, container=raw.container, unit=raw.unit, rows=len(raw.rows),
+        path=path, format=name, container=raw.container, unit=raw.unit, rows=len(raw.rows) + len(raw.errors),
         facts=tuple(facts), fact_lines=tuple(lines), errors=tuple(errors[:max_errors]), error_count=len(errors),
         preview=tuple(row for _, row in raw.rows[:preview_rows]), duplicates=find_duplicates(facts, lines),
         ignored=ignored,

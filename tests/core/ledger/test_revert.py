@@ -87,8 +87,10 @@ def test_a_reverted_fact_can_be_committed_again_after_a_new_run(workspace):
 
 
 def test_a_revert_names_the_kept_edits_computed_on_a_state_that_held_a_dropped_one(workspace):
-    from core.cli.commands_ledger_models import _built_on_dropped
-    from core.cli.ledger_render import render_materialised
+    import argparse
+
+    from core.cli.commands_ledger import built_on_dropped_rows, show_commit
+    from core.cli.ledger_render import render_materialised, render_show
 
     early = add_run_approve(workspace, make_facts(2))
     first = workspace.commit("first")
@@ -98,7 +100,7 @@ def test_a_revert_names_the_kept_edits_computed_on_a_state_that_held_a_dropped_o
     result = workspace.revert([f"run:{early[0].id}"], "drop one of the first", options=CPU)
     assert workspace.built_on_dropped(result.commit) == {later.id: (early[0].id,)}, "early[1] was computed on ROOT"
     assert workspace.built_on_dropped(first) == {}, "not a revert: nothing dropped"
-    (row,) = _built_on_dropped(workspace, result.commit)  # what `factsmith revert` reports
+    (row,) = built_on_dropped_rows(workspace, result.commit)  # what `factsmith revert` reports
     assert row["run"] == later.id and row["held"] == [early[0].id] and row["method"] == later.method
     assert row["facts"] == [workspace.fact(f).fact.short_id for f in later.fact_ids]
     again = workspace.revert([f"run:{later.id}"], "drop the later one", options=CPU)
@@ -107,3 +109,9 @@ def test_a_revert_names_the_kept_edits_computed_on_a_state_that_held_a_dropped_o
         {"run": later.id, "held": [early[0].id], "method": "rome", "facts": ["abc123"]}]})
     assert f"run {later.id} (rome, fact abc123) was computed on a state that held reverted run {early[0].id}" in text
     assert f"factsmith revert run:{later.id}" in text and "factsmith run abc123 --method rome" in text
+    # `factsmith show` of the revert commit says it too (trial 32), and of any other commit nothing
+    shown = {ref: show_commit(argparse.Namespace(workspace=str(workspace.path), ref=ref, author=None))
+             for ref in (result.commit.id, first.id)}
+    assert shown[result.commit.id]["built_on_dropped"] == [row] and shown[first.id]["built_on_dropped"] == []
+    assert f"note: run {later.id} ({later.method}" in render_show(shown[result.commit.id])
+    assert "note:" not in render_show(shown[first.id])

@@ -1,0 +1,81 @@
+"""Findings of new-user trial 32 in the main window. At 1024×640 the Preview & review tab cut
+its buttons ("view edit (Ctrl-", "eds rework (Alt+") and the History tab its toolbar
+("eckout into mode"); switching tabs grew the window to 1352 px: now button rows wrap and the
+window keeps the size it was given. Approve now names the run whose edit it takes."""
+
+import pytest
+from PySide6.QtCore import QPoint, QRect
+from PySide6.QtWidgets import QApplication, QPushButton
+
+from app.widgets.flow_row import FlowLayout, flow_row
+from tests.app.helpers import open_window
+
+pytestmark = pytest.mark.gui
+
+
+def _global_rect(widget) -> QRect:
+    return QRect(widget.mapToGlobal(QPoint(0, 0)), widget.size())
+
+
+def _cut_or_outside(window, tab) -> list[str]:
+    """The visible buttons in ``tab`` narrower than their label or not wholly in the window."""
+    frame = _global_rect(window)
+    found = []
+    for button in tab.findChildren(QPushButton):
+        if not button.isVisible():
+            continue
+        if button.width() < button.sizeHint().width() or not frame.contains(_global_rect(button)):
+            found.append(f"{button.text()!r} {button.width()} < {button.sizeHint().width()} or outside")
+    return found
+
+
+def test_every_button_shows_its_whole_label_at_1024_by_640(qtbot):
+    window = open_window(qtbot)
+    window.resize(1024, 640)
+    for tab in (window.tabs.widget(i) for i in range(window.tabs.count())):
+        window.tabs.setCurrentWidget(tab)
+        QApplication.processEvents()
+        assert window.width() == 1024, f"{window.tabs.tabText(window.tabs.indexOf(tab))} widened the window"
+        assert _cut_or_outside(window, tab) == [], window.tabs.tabText(window.tabs.indexOf(tab))
+    window.close()
+
+
+def test_a_flow_row_wraps_when_narrow_and_keeps_one_line_when_wide(qtbot):
+    buttons = [QPushButton(f"Button number {i}") for i in range(4)]
+    row = flow_row(*buttons)
+    qtbot.addWidget(row)
+    layout = row.layout()
+    assert isinstance(layout, FlowLayout) and layout.count() == 4
+    one_line = layout.sizeHint()
+    assert layout.heightForWidth(one_line.width()) == one_line.height()
+    assert layout.heightForWidth(one_line.width() // 2) > one_line.height()  # two lines or more
+    assert layout.minimumSize().width() == max(b.sizeHint().width() for b in buttons)
+    row.resize(one_line.width() // 2, layout.heightForWidth(one_line.width() // 2))
+    row.show()
+    QApplication.processEvents()
+    assert all(b.width() == b.sizeHint().width() for b in buttons)
+    assert len({b.y() for b in buttons}) > 1 and all(b.geometry().right() < row.width() for b in buttons)
+
+
+def test_approving_names_the_run_it_takes_and_flags_another_method_than_the_panels(qtbot):
+    """Trial 32: with ICE chosen in the panel, Approve took the fact's latest run, made with another
+    method, and said only "approve: 1 fact(s)"."""
+    from PySide6.QtCore import Qt
+
+    from core.util.paths import demo_edits_file
+    from tests.app.helpers import click_preview, click_row, fast_rome, wait_job
+
+    window = open_window(qtbot)
+    wait_job(qtbot, window.import_facts(demo_edits_file()), 60_000)
+    fast_rome(window)
+    click_row(qtbot, window, 0)
+    run = click_preview(qtbot, window) and window.preview_panel.run
+    bar = window.review_bar
+    qtbot.mouseClick(bar.buttons["approve"], Qt.MouseButton.LeftButton)
+    assert bar.message.text() == f"approve: 1 fact(s) — the edit of run {run.id} (ROME)"
+    click_row(qtbot, window, 1)
+    click_preview(qtbot, window)
+    window.method_panel.method.setCurrentText("ice")
+    qtbot.mouseClick(bar.buttons["approve"], Qt.MouseButton.LeftButton)
+    assert "(ROME), " in bar.message.text() and "not ICE, the method panel's" in bar.message.text()
+    window.close()
