@@ -49,6 +49,8 @@ class ModelPanel(QGroupBox):
         self.memory = QLabel()
         self.memory.setObjectName("memory-estimate")
         self.memory.setWordWrap(True)
+        # room for two lines always: a long refusal wraps without squeezing the model's rows (trial 32)
+        self.memory.setMinimumHeight(2 * self.memory.fontMetrics().lineSpacing() + 2)
         self.load_button = QPushButton("Load (Ctrl+L)")
         self.load_button.clicked.connect(self.request_load)
         self.eject_button = QPushButton("Eject")

@@ -79,3 +79,18 @@ def test_approving_names_the_run_it_takes_and_flags_another_method_than_the_pane
     qtbot.mouseClick(bar.buttons["approve"], Qt.MouseButton.LeftButton)
     assert "(ROME), " in bar.message.text() and "not ICE, the method panel's" in bar.message.text()
     window.close()
+
+
+def test_a_two_line_memory_message_leaves_the_model_rows_whole(qtbot):
+    """Trial 32: a folder that is no folder gave a two-line red Memory message, and the model's
+    rows (Architecture, Parameters, Device) were squeezed onto each other."""
+    window = open_window(qtbot)
+    window.resize(1024, 640)
+    panel = window.model_panel
+    panel.memory.setText("/work/main/assets/demo-model/tmp/trial/out/huge.jsonl is not a folder; choose a Hugging "
+                         "Face model folder")  # the trial's, two lines in this pane
+    QApplication.processEvents()
+    assert panel.memory.height() >= 2 * panel.memory.fontMetrics().lineSpacing()
+    rows = list(panel.summary.values.values())
+    assert all(label.height() >= label.sizeHint().height() for label in rows), [r.height() for r in rows]
+    window.close()
