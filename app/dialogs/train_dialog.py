@@ -38,10 +38,12 @@ from app.widgets.facts_file_field import FactsFileField
 from app.widgets.loss_curve import LossCurve
 from app.widgets.validation_curve import ValidationCurve
 from core import (
+    DEFAULT_TRAINING_STEPS,
     CheckpointError,
     EditorRecord,
     TrainOptions,
     default_checkpoint,
+    default_training_steps,
     demo_editor_train_file,
     demo_editor_val_file,
     read_record,
@@ -77,6 +79,7 @@ class TrainDialog(QDialog):
         self.session, self.job = session, None
         self.record: EditorRecord | None = None  # the checkpoint at the chosen path, when Resume can use it
         self._out_default = ""
+        self._steps_default = DEFAULT_TRAINING_STEPS  # the budget Steps last showed for the method and model
         self.confirm = None  # the open "Replace the checkpoint?" question
         self._run_from, self._before = 0, None  # the running job's first step, the checkpoint before it
         self._build_fields()
@@ -95,7 +98,8 @@ class TrainDialog(QDialog):
         self.method = QComboBox()
         self.method.addItems(trainable_methods())
         self.method.currentTextChanged.connect(lambda _: self.refresh())
-        self.steps = _spin(defaults.steps, "Training steps in all (Resume continues up to this many)")
+        self.steps = _spin(DEFAULT_TRAINING_STEPS, "Training steps in all (Resume continues up to this many); "
+                           "the method's preset budget for this model until changed")
         self.val_every = _spin(defaults.val_every, "Validate every N steps (and at the end)")
         self.save_every = _spin(defaults.save_every, "Write the checkpoint every N steps (and at the end)")
         self.out = QLineEdit()
@@ -170,7 +174,15 @@ class TrainDialog(QDialog):
         if self.out.text().strip() in ("", self._out_default):  # the reviewer's own path stays
             self.out.setText(default)
         self._out_default = default
+        if lm is not None:
+            self._follow_preset_steps(default_training_steps(lm, self.method.currentText()))
         self.inspect_out()
+
+    def _follow_preset_steps(self, preset: int) -> None:
+        """Steps shows the method's preset budget unless the reviewer has set their own."""
+        if self.steps.value() == self._steps_default:
+            self.steps.setValue(preset)
+        self._steps_default = preset
 
     def browse_out(self) -> None:
         chosen, _ = QFileDialog.getSaveFileName(self, "Checkpoint", self.out.text(), "Checkpoints (*.safetensors)")

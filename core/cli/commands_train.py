@@ -22,7 +22,8 @@ def register(sub) -> None:
     tr.add_argument("--facts", type=Path, nargs="+", required=True, metavar="FILE",
                     help="training edit requests (any format `factsmith edit --facts` reads), one or more files")
     tr.add_argument("--val", type=Path, metavar="FILE", help="validation edit requests (never trained on)")
-    tr.add_argument("--steps", type=int, default=600, help="training steps in all (default 600)")
+    tr.add_argument("--steps", type=int, help="training steps in all (default: the budget the method's preset "
+                    "was chosen with for this model: 600; on small models ke 1200, recipe 1500)")
     tr.add_argument("--out", type=Path, metavar="CKPT",
                     help="checkpoint file (.safetensors; default: the cache's, which `edit --method M` reads)")
     tr.add_argument("--resume", action="store_true", help="continue from the checkpoint at --out")

@@ -1,6 +1,7 @@
 """The training job of trained editors (MEND, KE, InstructEdit, RECIPE).
 
-``train_editor`` trains a method's editor network for the loaded model on edit requests,
+``train_editor`` trains a method's editor network for the loaded model on edit requests
+for ``steps`` (by default the budget its preset was chosen with: ``presets.training_steps``),
 reporting each step through ``Progress`` (``loss``, ``edit_nll``, ``edit_acc``, ``kl``
 as values for live curves) and checking for a cancel before each step. Every
 ``save_every`` steps and at the end it writes the checkpoint (``core.methods.editor_ckpt``:
@@ -49,6 +50,7 @@ from core.methods.editor_ckpt import (
     save_checkpoint,
 )
 from core.methods.hparams import as_dict
+from core.methods.presets import training_steps
 from core.model.loading import LoadedModel
 from core.util.progress import Cancelled, Progress, RateMeter, silent
 
@@ -60,7 +62,7 @@ LR_DECAYS = ("none", "cosine", "linear")
 
 @dataclass(frozen=True)
 class TrainOptions:
-    steps: int = 600
+    steps: int | None = None  # None: the budget the method's preset was chosen with (presets.training_steps)
     save_every: int = 50
     val_every: int = 100
     val_size: int = 20
@@ -115,6 +117,20 @@ def _scale_rates(optimizer, factor: float) -> None:
     for group in optimizer.param_groups:
         group.setdefault("initial_lr", group["lr"])
         group["lr"] = group["initial_lr"] * factor
+
+
+def default_training_steps(lm: LoadedModel, method_name: str) -> int:
+    """The budget ``train_editor`` uses when ``TrainOptions.steps`` is None (the preset's)."""
+    return training_steps(trainable_method(method_name).name, lm)
+
+
+def resolved_options(lm: LoadedModel, method_name: str, options: TrainOptions) -> TrainOptions:
+    """``options`` with the preset's budget where it names none; refused when not positive."""
+    if options.steps is None:
+        options = dataclasses.replace(options, steps=default_training_steps(lm, method_name))
+    if options.steps < 1 or options.save_every < 1 or options.val_every < 1:
+        raise EditError("steps, save_every and val_every must be positive")
+    return options
 
 
 def _hparams_of(method, record: EditorRecord):
@@ -178,12 +194,11 @@ def train_editor(lm: LoadedModel, method_name: str, facts: Sequence[Fact], val_f
                  overrides: Mapping[str, Any] | None = None, progress: Progress | None = None) -> TrainResult:
     """Train (or resume) the editor; returns where the checkpoint is and its record. Each step
     reports its figures and the rate (``rate`` steps/s, ``seconds_left``) for live displays."""
-    options, progress = options or TrainOptions(), progress or silent()
+    progress = progress or silent()
     if not facts:
         raise EditError("no training facts")
-    if options.steps < 1 or options.save_every < 1 or options.val_every < 1:
-        raise EditError("steps, save_every and val_every must be positive")
     method = trainable_method(method_name)
+    options = resolved_options(lm, method.name, options or TrainOptions())
     out = Path(out) if out is not None else default_checkpoint(method.name, lm.info.fingerprint)
     hp, editor, optimizer, record = _start(lm, method, facts, resolve_hparams(lm, method.name, overrides), out,
                                            options.resume)

@@ -256,3 +256,18 @@ def test_a_checkpoints_stored_loss_curve_shows_when_the_dialog_points_at_it(qtbo
     _click(qtbot, dialog.out_browse)
     assert dialog.loss.losses == pytest.approx(list(done.record.losses), abs=1e-6)
     dialog.close()
+
+
+def test_steps_follow_the_methods_preset_budget_until_the_reviewer_sets_their_own(qtbot, window):
+    """KE's small preset was chosen at 1,200 steps, RECIPE's at 1,500, MEND's at 600: Steps shows the chosen
+    method's budget for the loaded model, and a number the reviewer typed stays."""
+    _menu_action(window, "Tools", "Train editor…").trigger()
+    dialog = window.train_dialog
+    assert dialog.method.currentText() == "mend" and dialog.steps.value() == 600
+    dialog.method.setCurrentText("ke")
+    assert dialog.steps.value() == 1200
+    dialog.method.setCurrentText("recipe")
+    assert dialog.steps.value() == 1500
+    dialog.steps.setValue(250)
+    dialog.method.setCurrentText("ke")
+    assert dialog.steps.value() == 250, "the reviewer's own budget is kept"

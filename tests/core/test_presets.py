@@ -84,3 +84,27 @@ def test_named_variants_are_offered_for_small_models_only():
         preset_values("ft-m", small, "gentle")
     with pytest.raises(ValueError, match="offered: none"):
         preset_values("ft-m", big, "unconstrained")
+
+
+def test_training_budget_is_the_one_each_preset_was_chosen_with():
+    from core.methods.presets import DEFAULT_TRAINING_STEPS, training_steps
+
+    small, big = fake_lm("gpt2", 6, 6e6), fake_lm("gpt-j", 56, 1e10)
+    assert training_steps("ke", small) == 1200  # KE's small preset, chosen at 1,200 steps on dev
+    assert training_steps("ke", big) == DEFAULT_TRAINING_STEPS == 600
+    assert training_steps("recipe", small) == 1500
+    assert {training_steps(m, small) for m in ("mend", "instructedit")} == {DEFAULT_TRAINING_STEPS}
+
+
+def test_train_options_without_steps_take_the_preset_budget_and_bad_ones_are_refused(tiny_lm):
+    from core.methods.base import EditError
+    from core.workflows.train import TrainOptions, default_training_steps, resolved_options
+
+    lm = tiny_lm("gpt2")
+    assert resolved_options(lm, "ke", TrainOptions()).steps == default_training_steps(lm, "ke") == 1200
+    assert resolved_options(lm, "ke", TrainOptions(steps=7)).steps == 7
+    for bad in (TrainOptions(steps=0), TrainOptions(save_every=0), TrainOptions(val_every=-1)):
+        with pytest.raises(EditError, match="must be positive"):
+            resolved_options(lm, "mend", bad)
+    with pytest.raises(EditError, match="not a trained editor"):
+        default_training_steps(lm, "rome")
