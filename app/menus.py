@@ -29,8 +29,10 @@ DECISION_ITEMS = {"approve": "Approve selected facts", "reject": "Reject selecte
 def _action(menu: QMenu, text: str, slot, shortcut: str | QKeySequence.StandardKey | None = None,
             owned_key: str | None = None) -> QAction:
     """``owned_key``: a key a button or window shortcut already owns, shown in the menu's key column
-    (after a tab) without a second shortcut, which would make the key ambiguous."""
-    action = menu.addAction(f"{text}\t{owned_key}" if owned_key else text)
+    (after a tab) without a second shortcut, which would make the key ambiguous. Not on macOS,
+    whose native menu makes such text a real key equivalent."""
+    shown = owned_key and sys.platform != "darwin"
+    action = menu.addAction(f"{text}\t{owned_key}" if shown else text)
     action.triggered.connect(lambda _=False: no_result(slot)())
     if shortcut is not None:
         action.setShortcut(QKeySequence(shortcut))

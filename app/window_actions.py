@@ -12,8 +12,8 @@ from html import escape
 from pathlib import Path
 
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QFileDialog
 
+from app import file_dialogs
 from app.dialogs.import_dialog import ImportDialog
 from app.errors import error_box
 from app.jobs import Job
@@ -48,7 +48,7 @@ class WindowActions(HistoryActions):
         return self.load(path, self.model_panel.options())
 
     def choose_model_folder(self) -> None:
-        chosen = QFileDialog.getExistingDirectory(self, "Open a model folder", str(self.model_path))
+        chosen = file_dialogs.existing_directory(self, "Open a model folder", str(self.model_path))
         if chosen:
             self.load_model_folder(Path(chosen))
 
@@ -59,13 +59,12 @@ class WindowActions(HistoryActions):
         return self._report_failure(self.session.open_workspace(path), f"Could not open workspace {path}")
 
     def choose_workspace(self) -> None:
-        chosen, _ = QFileDialog.getOpenFileName(self, "Open workspace", "", "Workspaces (*.factsmith);;All (*)")
+        chosen = file_dialogs.open_file_name(self, "Open workspace", "", "Workspaces (*.factsmith);;All (*)")
         if chosen:
             self.open_workspace(Path(chosen))
 
     def choose_new_workspace(self) -> None:
-        chosen, _ = QFileDialog.getSaveFileName(self, "New workspace for the loaded model", "",
-                                                "Workspaces (*.factsmith)")
+        chosen = file_dialogs.save_file_name(self, "New workspace for the loaded model", "", "Workspaces (*.factsmith)")
         if chosen:
             self.create_workspace(Path(chosen))
 
@@ -331,20 +330,23 @@ class WindowActions(HistoryActions):
         except LedgerError as exc:
             self.show_error("Could not record the review", exc)
             return False
-        self.review_bar.message.setText(f"{decision}: {len(ids)} fact(s){self._approved_runs(decision, runs)}")
+        text = f"{decision}: {len(ids)} fact(s){self._approved_runs(decision, runs)}"
+        self.review_bar.message.setText(text)
+        self.review_bar.message.setToolTip(text)  # the whole of it, where one line cuts it off
         return True
 
     def _approved_runs(self, decision: str, runs) -> str:
-        """Which edits an approval takes (each fact's latest run), flagged when the method panel names
-        another method, whose edit a reviewer may have meant (trial 32)."""
+        """Which edits an approval takes (each fact's latest run; facts previewed together share
+        one), flagged when the method panel names another method, whose edit a reviewer may have
+        meant (trial 32)."""
         if decision != "approve":
             return ""
-        named = ", ".join(f"run {r.id} ({r.method.upper()})" for r in runs[:3]) + ("…" if len(runs) > 3 else "")
+        unique = list({r.id: r for r in runs}.values())
+        named = ", ".join(f"run {r.id} ({r.method.upper()})" for r in unique[:3]) + ("…" if len(unique) > 3 else "")
         chosen = self.method_panel.method_name()
-        if all(r.method == chosen for r in runs):
-            return f" — the edit of {named}"
-        return (f" — the edit of {named}, <b style='color:#b36b00'>not {chosen.upper()}, the method panel's: "
-                "preview with it, then approve, to take its edit</b>")
+        if all(r.method == chosen for r in unique):
+            return f", {named}"
+        return f", {named} — <b style='color:#b36b00'>not {chosen.upper()}: preview with it to approve its edit</b>"
 
     def undo_review(self) -> None:
         self._update_undo()

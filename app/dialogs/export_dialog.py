@@ -10,7 +10,6 @@ from PySide6.QtWidgets import (
     QComboBox,
     QDialog,
     QDialogButtonBox,
-    QFileDialog,
     QFormLayout,
     QHBoxLayout,
     QLabel,
@@ -21,6 +20,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app import file_dialogs
 from core import EXPORT_FORMATS, STATUSES, author_key
 
 SUFFIXES = {"jsonl": ".jsonl", "easyedit": ".json", "knowedit": ".json", "csv": ".csv", "patch": ".fspatch"}
@@ -103,7 +103,7 @@ class ExportDialog(QDialog):
         self.out.setText(str(self.folder / f"{stem}{self._suffix()}"))
 
     def browse(self) -> None:
-        chosen, _ = QFileDialog.getSaveFileName(self, "Export to", self.out.text())
+        chosen = file_dialogs.save_file_name(self, "Export to", self.out.text())
         if chosen:
             self.out.setText(chosen)
 

@@ -15,7 +15,6 @@ from PySide6.QtWidgets import (
     QComboBox,
     QDialog,
     QDialogButtonBox,
-    QFileDialog,
     QFormLayout,
     QHBoxLayout,
     QHeaderView,
@@ -29,6 +28,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app import file_dialogs
 from core import CSV_FIELDS, FORMAT_NAMES, FactsFileError, FactsFileReport, inspect_facts, load_rows
 
 IGNORE = "(ignore)"
@@ -139,13 +139,13 @@ class ImportDialog(QDialog):
         layout.addWidget(self.buttons)
 
     def browse(self) -> None:
-        chosen, _ = QFileDialog.getOpenFileName(self, "Import facts", self.path.text(),
-                                                "Facts files (*.jsonl *.json *.csv *.tsv);;All files (*)")
+        chosen = file_dialogs.open_file_name(self, "Import facts", self.path.text(),
+                                             "Facts files (*.jsonl *.json *.csv *.tsv);;All files (*)")
         if chosen:
             self.choose(chosen)
 
     def browse_folder(self) -> None:
-        chosen = QFileDialog.getExistingDirectory(self, "Import a datasets folder", self.path.text())
+        chosen = file_dialogs.existing_directory(self, "Import a datasets folder", self.path.text())
         if chosen:
             self.choose(chosen)
 

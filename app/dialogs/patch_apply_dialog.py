@@ -15,7 +15,6 @@ from PySide6.QtWidgets import (
     QCheckBox,
     QDialog,
     QDialogButtonBox,
-    QFileDialog,
     QFormLayout,
     QHBoxLayout,
     QLabel,
@@ -26,6 +25,8 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
     QWidget,
 )
+
+from app import file_dialogs
 
 
 def _path_row(edit: QLineEdit, browse) -> QWidget:
@@ -114,13 +115,13 @@ class PatchApplyDialog(QDialog):
         self.accept()
 
     def _browse_patch(self) -> None:
-        name, _ = QFileDialog.getOpenFileName(self, "Patch to apply", str(self.folder),
-                                              "Patches (*.fspatch *.patch);;All (*)")
+        name = file_dialogs.open_file_name(self, "Patch to apply", str(self.folder),
+                                           "Patches (*.fspatch *.patch);;All (*)")
         if name:
             self.patch.setText(name)
 
     def _browse_folder(self, edit: QLineEdit) -> None:
-        name = QFileDialog.getExistingDirectory(self, "Folder", edit.text() or str(self.folder))
+        name = file_dialogs.existing_directory(self, "Folder", edit.text() or str(self.folder))
         if name:
             edit.setText(name)
 

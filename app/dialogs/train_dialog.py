@@ -19,7 +19,6 @@ from PySide6.QtCore import Signal
 from PySide6.QtWidgets import (
     QComboBox,
     QDialog,
-    QFileDialog,
     QFormLayout,
     QHBoxLayout,
     QLabel,
@@ -31,6 +30,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app import file_dialogs
 from app.errors import confirm_box
 from app.jobs import Job
 from app.slots import no_result
@@ -179,13 +179,14 @@ class TrainDialog(QDialog):
         self.inspect_out()
 
     def _follow_preset_steps(self, preset: int) -> None:
-        """Steps shows the method's preset budget unless the reviewer has set their own."""
+        """Steps shows the method's preset budget (or the checkpoint's own, to resume) unless the
+        reviewer has set their own."""
         if self.steps.value() == self._steps_default:
             self.steps.setValue(preset)
         self._steps_default = preset
 
     def browse_out(self) -> None:
-        chosen, _ = QFileDialog.getSaveFileName(self, "Checkpoint", self.out.text(), "Checkpoints (*.safetensors)")
+        chosen = file_dialogs.save_file_name(self, "Checkpoint", self.out.text(), "Checkpoints (*.safetensors)")
         if chosen:
             self.out.setText(chosen)
             self.inspect_out()
@@ -203,6 +204,8 @@ class TrainDialog(QDialog):
         if self._idle() and self.record is not None:  # the checkpoint's stored curves, after a restart too
             self.loss.set_losses(self.record.losses)
             self.validation.set_history(self.record.validation)
+            if self.record.total_steps:  # Resume continues the run's own budget (its schedule spans it)
+                self._follow_preset_steps(self.record.total_steps)
         self._update_buttons()
 
     def _out_state(self) -> tuple[str, bool]:

@@ -7,8 +7,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from PySide6.QtCore import Signal
-from PySide6.QtWidgets import QFileDialog, QHBoxLayout, QLabel, QLineEdit, QPushButton, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QLineEdit, QPushButton, QVBoxLayout, QWidget
 
+from app import file_dialogs
 from core import FactsFileError, FactsFileReport, inspect_facts
 
 FILTER = "Facts files (*.jsonl *.json *.csv *.tsv);;All files (*)"
@@ -44,7 +45,7 @@ class FactsFileField(QWidget):
         self.inspect()
 
     def browse(self) -> None:
-        chosen, _ = QFileDialog.getOpenFileName(self, self.title, self.path.text(), FILTER)
+        chosen = file_dialogs.open_file_name(self, self.title, self.path.text(), FILTER)
         if chosen:
             self.choose(chosen)
 

@@ -43,7 +43,7 @@ class FlowLayout(QLayout):
 
     def sizeHint(self) -> QSize:
         """All on one line."""
-        hints = [item.sizeHint() for item in self._items]
+        hints = [item.sizeHint() for item in self._items if not item.isEmpty()]
         width = sum(h.width() for h in hints) + self._gap * max(0, len(hints) - 1)
         return QSize(width, max((h.height() for h in hints), default=0))
 
@@ -51,7 +51,8 @@ class FlowLayout(QLayout):
         """The widest item: everything else may go onto lines of its own."""
         size = QSize()
         for item in self._items:
-            size = size.expandedTo(item.sizeHint())
+            if not item.isEmpty():  # a hidden widget takes no room
+                size = size.expandedTo(item.sizeHint())
         return size
 
     def _arrange(self, rect: QRect, place: bool) -> int:

@@ -8,7 +8,6 @@ from PySide6.QtCore import Signal
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
-    QFileDialog,
     QFormLayout,
     QGroupBox,
     QHBoxLayout,
@@ -18,6 +17,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app import file_dialogs
 from app.slots import no_result
 from app.widgets.model_summary import ModelSummary
 from core import DTYPES, LoadOptions, check_memory
@@ -95,7 +95,7 @@ class ModelPanel(QGroupBox):
                            ignore_memory_check=self.ignore_memory.isChecked())
 
     def browse(self) -> None:
-        chosen = QFileDialog.getExistingDirectory(self, "Choose a model folder", self.folder.currentText())
+        chosen = file_dialogs.existing_directory(self, "Choose a model folder", self.folder.currentText())
         if chosen:
             self.set_folder(Path(chosen))
 

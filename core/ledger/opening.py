@@ -22,6 +22,7 @@ from pathlib import Path
 from core.ledger.errors import DamagedWorkspaceError, LedgerError, ReadOnlyWorkspaceError, SchemaError
 
 VERSION_TABLE = "schema_migrations"
+SQLITE_MAGIC = b"SQLite format 3\x00"
 
 
 def damaged_message(path: Path, what: str) -> str:
@@ -57,10 +58,20 @@ def tables(conn: sqlite3.Connection, path: Path) -> set[str]:
     try:
         return {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
     except sqlite3.DatabaseError as exc:
-        if getattr(exc, "sqlite_errorcode", None) == sqlite3.SQLITE_NOTADB:  # its header is not SQLite's
+        if getattr(exc, "sqlite_errorcode", None) == sqlite3.SQLITE_NOTADB and not _sqlite_header(path):
             raise SchemaError(f"{path} is not a Factsmith workspace (not an SQLite database); choose the "
                               "workspace file (*.factsmith)") from None
         raise DamagedWorkspaceError(damaged_message(path, f"SQLite cannot read its schema: {exc}")) from None
+
+
+def _sqlite_header(path: Path) -> bool:
+    """Whether the file starts as SQLite's do (then a "not a database" means a damaged header).
+    Read only once SQLite has refused the file, so no connection here holds a lock on it."""
+    try:
+        with path.open("rb") as fh:
+            return fh.read(len(SQLITE_MAGIC)) == SQLITE_MAGIC
+    except OSError:
+        return False
 
 
 def refuse_foreign(conn: sqlite3.Connection, path: Path) -> None:

@@ -44,6 +44,7 @@ class EditorRecord:
     validation: tuple[Mapping[str, Any], ...] = ()  # {"step", figures...} per validation
     versions: Mapping[str, str] = field(default_factory=dict)
     seconds: float = 0.0  # training time so far
+    total_steps: int = 0  # the run's budget, which a decaying rate spans; 0: not recorded (older checkpoints)
 
     def to_json(self) -> str:
         data = asdict(self)

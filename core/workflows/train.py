@@ -47,6 +47,7 @@ from core.methods.editor_ckpt import (
     default_checkpoint,
     library_versions,
     read_checkpoint,
+    read_record,
     save_checkpoint,
 )
 from core.methods.hparams import as_dict
@@ -124,10 +125,22 @@ def default_training_steps(lm: LoadedModel, method_name: str) -> int:
     return training_steps(trainable_method(method_name).name, lm)
 
 
-def resolved_options(lm: LoadedModel, method_name: str, options: TrainOptions) -> TrainOptions:
-    """``options`` with the preset's budget where it names none; refused when not positive."""
+def _recorded_total(out: Path, options: TrainOptions | None) -> int:
+    """The budget the checkpoint a resume continues was trained for (0: none, or not recorded)."""
+    if options is None or not options.resume or options.steps is not None or not out.is_file():
+        return 0
+    try:
+        return read_record(out).total_steps
+    except CheckpointError:
+        return 0  # _start says what is wrong with it
+
+
+def resolved_options(lm: LoadedModel, method_name: str, options: TrainOptions, recorded_total: int = 0) -> TrainOptions:
+    """``options`` with a budget where it names none: a resumed run's own (``recorded_total``),
+    else the preset's, so a resume keeps its schedule; refused when not positive."""
     if options.steps is None:
-        options = dataclasses.replace(options, steps=default_training_steps(lm, method_name))
+        steps = recorded_total or default_training_steps(lm, method_name)
+        options = dataclasses.replace(options, steps=steps)
     if options.steps < 1 or options.save_every < 1 or options.val_every < 1:
         raise EditError("steps, save_every and val_every must be positive")
     return options
@@ -198,10 +211,11 @@ def train_editor(lm: LoadedModel, method_name: str, facts: Sequence[Fact], val_f
     if not facts:
         raise EditError("no training facts")
     method = trainable_method(method_name)
-    options = resolved_options(lm, method.name, options or TrainOptions())
     out = Path(out) if out is not None else default_checkpoint(method.name, lm.info.fingerprint)
+    options = resolved_options(lm, method.name, options or TrainOptions(), _recorded_total(out, options))
     hp, editor, optimizer, record = _start(lm, method, facts, resolve_hparams(lm, method.name, overrides), out,
                                            options.resume)
+    record = dataclasses.replace(record, total_steps=options.steps)
     resumed_from, val = record.step, list(val_facts)[: options.val_size]
     decay = getattr(hp, "lr_decay", "none")  # a method's hyperparameter, where it has one
     lr_factor(decay, 1, options.steps)  # an unknown schedule fails before the first step

@@ -10,8 +10,8 @@ import json
 
 import pytest
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QFileDialog
 
+from app import file_dialogs
 from app.widgets.checkpoint_choice import NONE_YET
 from core import demo_editor_train_file
 from core.methods.editor_ckpt import Checkpoint, default_checkpoint, editors_dir, read_checkpoint, save_checkpoint
@@ -47,7 +47,7 @@ def _click(qtbot, button):
 
 def _pick(qtbot, monkeypatch, field, path):
     """Browse… and pick ``path`` in the file chooser."""
-    monkeypatch.setattr(QFileDialog, "getOpenFileName", lambda *a, **k: (str(path), ""))
+    monkeypatch.setattr(file_dialogs, "open_file_name", lambda *a, **k: str(path))
     _click(qtbot, field.browse_button)
 
 
@@ -252,7 +252,7 @@ def test_a_checkpoints_stored_loss_curve_shows_when_the_dialog_points_at_it(qtbo
     done = train_editor(window.lm, "mend", TRAIN, (), TrainOptions(steps=2), out, FAST)
     assert done.record.losses
     dialog = _open_from_the_method_panel(qtbot, window)
-    monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda *a, **k: (str(out), ""))
+    monkeypatch.setattr(file_dialogs, "save_file_name", lambda *a, **k: str(out))
     _click(qtbot, dialog.out_browse)
     assert dialog.loss.losses == pytest.approx(list(done.record.losses), abs=1e-6)
     dialog.close()

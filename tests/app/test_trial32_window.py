@@ -55,6 +55,10 @@ def test_a_flow_row_wraps_when_narrow_and_keeps_one_line_when_wide(qtbot):
     QApplication.processEvents()
     assert all(b.width() == b.sizeHint().width() for b in buttons)
     assert len({b.y() for b in buttons}) > 1 and all(b.geometry().right() < row.width() for b in buttons)
+    widest = max(buttons, key=lambda b: b.sizeHint().width())
+    widest.hide()  # a hidden button takes no room
+    assert layout.minimumSize().width() == max(b.sizeHint().width() for b in buttons if b is not widest)
+    assert layout.sizeHint().width() < one_line.width()
 
 
 def test_approving_names_the_run_it_takes_and_flags_another_method_than_the_panels(qtbot):
@@ -72,12 +76,13 @@ def test_approving_names_the_run_it_takes_and_flags_another_method_than_the_pane
     run = click_preview(qtbot, window) and window.preview_panel.run
     bar = window.review_bar
     qtbot.mouseClick(bar.buttons["approve"], Qt.MouseButton.LeftButton)
-    assert bar.message.text() == f"approve: 1 fact(s) — the edit of run {run.id} (ROME)"
+    assert bar.message.text() == f"approve: 1 fact(s), run {run.id} (ROME)"
     click_row(qtbot, window, 1)
     click_preview(qtbot, window)
     window.method_panel.method.setCurrentText("ice")
     qtbot.mouseClick(bar.buttons["approve"], Qt.MouseButton.LeftButton)
-    assert "(ROME), " in bar.message.text() and "not ICE, the method panel's" in bar.message.text()
+    assert "(ROME) — " in bar.message.text() and "not ICE: preview with it" in bar.message.text()
+    assert bar.message.toolTip() == bar.message.text()
     window.close()
 
 

@@ -91,7 +91,7 @@ def test_the_review_line_and_undo_describe_the_selection_at_a_steady_width(qtbot
     bar = window.review_bar
     width = bar.undo_button.width()
     preview_and_approve_two(qtbot, window, note="checked row")
-    assert bar.message.text().startswith("approve: 1 fact(s) — the edit of run ") and bar.undo_button.width() == width
+    assert bar.message.text().startswith("approve: 1 fact(s), run ") and bar.undo_button.width() == width
     wait_job(qtbot, window.commit("two edits", force=True))
     third = click_row(qtbot, window, 2)
     subject = window.ws.fact(third).fact.subject

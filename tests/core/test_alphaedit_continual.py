@@ -72,8 +72,8 @@ BOUNDS: dict[tuple[str, int], dict[str, tuple[float, str, float, float]]] = {
 
 
 @pytest.mark.parametrize("schedule", sorted(BOUNDS))
-def test_consecutive_batches_floors(schedule):
+def test_consecutive_batches_floors(schedule, continual_figures):
     """Retention (and MEMIT's locality) after 50 edits in batches of 10 stay above their floors."""
-    got = continual(*schedule)
+    got = continual_figures(*schedule)
     for metric, (bound, kind, target, _) in BOUNDS[schedule].items():
         assert got[metric] >= bound, f"{metric} {got[metric]:.3f} < {bound} ({kind}; the issue wants {target})"

@@ -12,8 +12,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.core.test_alphaedit_continual import continual  # the same schedule and measures
-
+# continual_figures (tests/core/conftest.py): test_alphaedit_continual's schedule and measures
 pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("one_torch_thread")]
 
 BATCH = 10  # 5 consecutive batches (test_alphaedit_continual.EDITS = 50; the bench runs 100)
@@ -30,8 +29,8 @@ BOUNDS = {"retention": 0.8, "locality": 0.9}
 RETENTION_SLACK = 0.05
 
 
-def test_comeba_consecutive_batches_hold_and_stay_local():
-    comeba, memit = continual("comeba-hk", BATCH), continual("memit", BATCH)
+def test_comeba_consecutive_batches_hold_and_stay_local(continual_figures):
+    comeba, memit = continual_figures("comeba-hk", BATCH), continual_figures("memit", BATCH)
     for key, floor in BOUNDS.items():
         assert comeba[key] >= floor, (key, comeba, memit)
     assert comeba["locality"] > memit["locality"], (comeba, memit)

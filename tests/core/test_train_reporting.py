@@ -116,3 +116,25 @@ def test_a_cancel_saves_the_checkpoint_at_the_last_finished_step(tiny_lm, tmp_pa
         train_editor(lm, "mend", TRAIN, (), options, out, FAST, progress)
     record = read_checkpoint(out, "mend").record
     assert record.step == 5 and len(record.losses) == 5, "step 5 was finished: not lost to the checkpoint of step 4"
+
+
+def test_a_resume_without_steps_continues_the_runs_own_budget_not_the_presets(tiny_lm, tmp_path):
+    """The record keeps the run's budget (which a decaying rate spans): a resume that names no
+    steps goes on to it, never to the preset's (600 for MEND), and one already there runs nothing."""
+    from core.util.progress import Cancelled
+
+    lm, out = tiny_lm("gpt2"), tmp_path / "mend.safetensors"
+
+    def stop_after_step_3(event):
+        if event.values.get("loss") is not None and event.done >= 3:
+            raise Cancelled()
+
+    with pytest.raises(Cancelled):
+        train_editor(lm, "mend", TRAIN, (), TrainOptions(steps=6, save_every=2), out, FAST,
+                     Progress(stop_after_step_3))
+    stopped = read_record(out)
+    assert stopped.total_steps == 6 and 0 < stopped.step < 6
+    resumed = train_editor(lm, "mend", TRAIN, (), TrainOptions(save_every=2, resume=True), out, FAST)
+    assert resumed.record.step == 6 and resumed.record.total_steps == 6 and resumed.resumed_from == stopped.step
+    again = train_editor(lm, "mend", TRAIN, (), TrainOptions(resume=True), out, FAST)
+    assert again.record.step == 6 and again.resumed_from == 6, "already at its budget: nothing ran"

@@ -47,3 +47,23 @@ def test_a_file_that_is_not_sqlite_is_still_refused_by_what_sqlite_finds(tmp_pat
             raise AssertionError("a text file was opened as a workspace")
     assert text.read_text(encoding="utf-8") == "these are my notes, not a workspace\n" * 20
     assert not text.with_name(f"{text.name}-wal").exists()
+
+
+def test_a_damaged_header_is_called_damaged_not_foreign(workspace):
+    """SQLite's "not a database" for a file that starts as SQLite's (here an impossible page
+    size) means a damaged workspace, with the way to recover what is readable."""
+    from core.ledger.errors import DamagedWorkspaceError
+
+    path = workspace.path
+    workspace.close()
+    for suffix in ("-wal", "-shm"):
+        assert not path.with_name(f"{path.name}{suffix}").exists(), "closed cleanly: one file holds it all"
+    data = bytearray(path.read_bytes())
+    data[16:18] = (3).to_bytes(2, "big")  # the page size: not a power of two
+    path.write_bytes(bytes(data))
+    try:
+        Workspace.open(path, read_only=True)
+    except DamagedWorkspaceError as exc:
+        assert "damaged" in str(exc) and "workspace recover" in str(exc)
+    else:
+        raise AssertionError("a damaged header opened")
