@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtCore import QTimer
+from PySide6.QtCore import QEvent, Qt
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -51,8 +51,7 @@ class ImportDialog(QDialog):
         self.path = QLineEdit(str(start or ""))
         self.path.setPlaceholderText("Choose a file: Browse…, Dataset folder… or Demo set")
         self.path.editingFinished.connect(self.inspect)
-        self._path_entered = False  # Enter in File shows the file; only during that key press
-        self.path.returnPressed.connect(self._entered_path)
+        self.path.installEventFilter(self)  # Enter in File shows the file, never imports (eventFilter)
         self.example_button = self._example_button(example)
         self.browse_button = QPushButton("Browse…")
         self.browse_button.clicked.connect(self.browse)
@@ -104,15 +103,16 @@ class ImportDialog(QDialog):
         self.path.setText(str(path))
         self.inspect(keep_mapping=False)
 
-    def _entered_path(self) -> None:
-        """Enter in File inspects the file (editingFinished); the dialog's default button, which the
-        same key press reaches next, must not import before the reviewer has seen the rows."""
-        self._path_entered = True
-        QTimer.singleShot(0, lambda: setattr(self, "_path_entered", False))
+    def eventFilter(self, watched, event) -> bool:
+        """Enter in File inspects the file and stops there: passed on, the same key press would
+        reach the dialog's default button and import before the reviewer saw the rows."""
+        if (watched is self.path and event.type() == QEvent.Type.KeyPress
+                and event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter)):
+            self.inspect()
+            return True
+        return super().eventFilter(watched, event)
 
     def accept(self) -> None:
-        if self._path_entered:
-            return
         if self.import_button.isEnabled():  # Enter with no file chosen imports nothing
             super().accept()
 

@@ -232,8 +232,9 @@ class TrainDialog(QDialog):
     def _say_validation(self, *_) -> None:
         """The validation chart says when there is no validation set, rather than stand empty."""
         chosen = self.val.ready() and bool(self.val.chosen())
-        self.validation.set_empty_text("" if chosen else "No validation set: choose one under Validation "
-                                                          "to see reliability, generality and locality here")
+        # short lines: the chart's note does not wrap, and a half-width chart cut one long line at both ends
+        self.validation.set_empty_text("" if chosen else "No validation set: choose one\nunder Validation to see "
+                                                          "reliability,\ngenerality and locality here")
 
     def _idle(self) -> bool:
         return self.job is None or not self.job.active

@@ -1,3 +1,4 @@
+import importlib
 import sys
 import types
 
@@ -40,6 +41,10 @@ def fake_editing(monkeypatch):
 
     def compute_chosen_edit(lm, facts, method_name, overrides=None, preset=None, cache=None, progress=None):
         return compute_edit(lm, facts, method_name, overrides=overrides, progress=progress)
+
+    # the real modules that import editing at their top first: then the test passes run alone too
+    for name in ("core.workflows.runs", "core.workflows.auto_layer"):
+        importlib.import_module(name)
 
     monkeypatch.setitem(sys.modules, "core.workflows.editing", types.SimpleNamespace(compute_edit=compute_edit))
     monkeypatch.setitem(sys.modules, "core.workflows.edit_choice",
