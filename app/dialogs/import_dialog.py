@@ -41,6 +41,22 @@ def csv_columns(path: Path) -> tuple[str, ...]:
     return load_rows(path, "csv").columns
 
 
+MANY_PROMPTS = 100  # paraphrases or locality prompts of one fact beyond which previews slow down
+
+
+def _heavy_facts(report: FactsFileReport) -> str:
+    """A note on facts with so many paraphrases or locality prompts that each preview, which
+    scores every one of them, takes long (trial 32: 3,000 paraphrases, a preview of minutes)."""
+    heavy = [(report.fact_lines[i], max(len(f.paraphrases), len(f.locality))) for i, f in enumerate(report.facts)
+             if max(len(f.paraphrases), len(f.locality)) > MANY_PROMPTS]
+    if not heavy:
+        return ""
+    more = "…" if len(heavy) > 5 else ""
+    where = ", ".join(f"{report.unit} {line} ({count:,})" for line, count in heavy[:5]) + more
+    return (f"Slow to preview: {len(heavy)} fact(s) with more than {MANY_PROMPTS} paraphrases or locality prompts "
+            f"({where}); every preview scores each of them")
+
+
 class ImportDialog(QDialog):
     def __init__(self, start: Path | None = None, parent: QWidget | None = None, example: Path | None = None) -> None:
         """``example``: a file offered by the "Demo set" button (the placeholder only hints)."""
@@ -234,9 +250,13 @@ class ImportDialog(QDialog):
             self.errors.addItem(str(error))
         if report.error_count > len(report.errors):
             self.errors.addItem(f"… and {report.error_count - len(report.errors)} more bad rows")
+        notes = []
         if report.ignored:
             fields = ", ".join(f"{name} ({rows} rows)" for name, rows in report.ignored)
-            self.ignored.setText(f"Ignored (no place for them in a fact): {fields}")
+            notes.append(f"Ignored (no place for them in a fact): {fields}")
+        if heavy := _heavy_facts(report):
+            notes.append(heavy)
+        self.ignored.setText("\n".join(notes))
         shown = report.facts[:5]
         self.preview.setRowCount(len(shown))
         # each row headed by where the file holds it ("line 3"), not by its place among the good rows

@@ -115,3 +115,17 @@ def test_counts_and_preview_name_the_files_lines_and_enter_in_file_only_shows_it
     qtbot.wait(10)
     qtbot.mouseClick(dialog.import_button, Qt.MouseButton.LeftButton)
     assert accepted == [True], "Import still imports"
+
+
+def test_a_fact_with_thousands_of_paraphrases_is_named_before_import(qtbot, tmp_path):
+    """Trial 32: 3,000 paraphrases imported without a word, then a preview took minutes."""
+    path = tmp_path / "huge.jsonl"
+    huge = dict(GOOD, paraphrases=[f"France's capital, take {i}, is" for i in range(3000)])
+    path.write_text(f"{json.dumps(GOOD)}\n{json.dumps(huge)}\n")
+    dialog = ImportDialog(path)
+    qtbot.addWidget(dialog)
+    assert dialog.import_button.isEnabled(), "a warning, not a refusal"
+    assert "Slow to preview: 1 fact(s)" in dialog.ignored.text() and "line 2 (3,000)" in dialog.ignored.text()
+    path.write_text(f"{json.dumps(GOOD)}\n")
+    dialog.inspect()
+    assert dialog.ignored.text() == ""
