@@ -73,9 +73,8 @@ class HistoryActions:
         if not commit_ids:
             self.history.details.clear()  # nothing selected: no stale commit shown
         if len(commit_ids) == 1 and self.session.ws is not None:
-            ws = self.session.ws
-            detail = ws.show(commit_ids[0])
-            found = ws.built_on_dropped(detail.commit) if detail.commit.dropped else {}
+            detail = self.session.ws.show(commit_ids[0])
+            found = self.session.ws.built_on_dropped(detail.commit)  # {} at once for a commit that drops nothing
             self.history.details.setHtml(detail_html(detail, self._review_notes(detail), found))
 
     def _review_notes(self, detail) -> dict[str, str]:

@@ -29,6 +29,7 @@ from PySide6.QtWidgets import (
 )
 
 from app import file_dialogs
+from app.widgets.facts_file_field import FILTER as FACTS_FILTER
 from core import CSV_FIELDS, FORMAT_NAMES, FactsFileError, FactsFileReport, inspect_facts, load_rows
 
 IGNORE = "(ignore)"
@@ -155,8 +156,7 @@ class ImportDialog(QDialog):
         layout.addWidget(self.buttons)
 
     def browse(self) -> None:
-        chosen = file_dialogs.open_file_name(self, "Import facts", self.path.text(),
-                                             "Facts files (*.jsonl *.json *.csv *.tsv);;All files (*)")
+        chosen = file_dialogs.open_file_name(self, "Import facts", self.path.text(), FACTS_FILTER)
         if chosen:
             self.choose(chosen)
 

@@ -41,26 +41,26 @@ class FlowLayout(QLayout):
         super().setGeometry(rect)
         self._arrange(rect, place=True)
 
+    def _shown(self) -> list[QLayoutItem]:
+        return [item for item in self._items if not item.isEmpty()]  # a hidden widget takes no room
+
     def sizeHint(self) -> QSize:
         """All on one line."""
-        hints = [item.sizeHint() for item in self._items if not item.isEmpty()]
+        hints = [item.sizeHint() for item in self._shown()]
         width = sum(h.width() for h in hints) + self._gap * max(0, len(hints) - 1)
         return QSize(width, max((h.height() for h in hints), default=0))
 
     def minimumSize(self) -> QSize:
         """The widest item: everything else may go onto lines of its own."""
         size = QSize()
-        for item in self._items:
-            if not item.isEmpty():  # a hidden widget takes no room
-                size = size.expandedTo(item.sizeHint())
+        for item in self._shown():
+            size = size.expandedTo(item.sizeHint())
         return size
 
     def _arrange(self, rect: QRect, place: bool) -> int:
         """Lay the items out in ``rect`` (when ``place``); the height they take."""
         x, y, line = rect.x(), rect.y(), 0
-        for item in self._items:
-            if item.isEmpty():  # a hidden widget takes no room
-                continue
+        for item in self._shown():
             hint = item.sizeHint()
             if x > rect.x() and x + hint.width() > rect.right() + 1:
                 x, y, line = rect.x(), y + line + self._gap, 0

@@ -61,8 +61,9 @@ def open_ws(args: argparse.Namespace, *, read_only: bool = False, verify: bool =
     ``--ignore-lock``): the window keeps its own queue, draft and undo, which a write behind
     its back would contradict."""
     from core.ledger import open_workspace
+    from core.ledger.workspace import WORKSPACE_ENV
 
-    path = workspace_path(args, args.workspace)
+    path = workspace_path(args, args.workspace) or os.environ.get(WORKSPACE_ENV)
     if not read_only and not getattr(args, "ignore_lock", False):
         _refuse_if_open_elsewhere(path)
     return open_workspace(path, author=args.author, read_only=read_only, verify=verify)
@@ -70,9 +71,7 @@ def open_ws(args: argparse.Namespace, *, read_only: bool = False, verify: bool =
 
 def _refuse_if_open_elsewhere(path: str | None) -> None:
     from core.ledger.instance_lock import read_holder
-    from core.ledger.workspace import WORKSPACE_ENV
 
-    path = path or os.environ.get(WORKSPACE_ENV)
     holder = read_holder(path) if path else None
     if holder is not None and (holder.pid, holder.host) != (os.getpid(), socket.gethostname()):
         raise CommandError(f"workspace {path} is open in {holder.describe()}; close it there first, or pass "
@@ -268,8 +267,7 @@ def show_log(args: argparse.Namespace) -> list[dict[str, Any]]:
 def show_commit(args: argparse.Namespace) -> dict[str, Any]:
     with open_ws(args, read_only=True) as ws:
         detail = ws.show(args.ref)
-        found = built_on_dropped_rows(ws, detail.commit) if detail.commit.dropped else []
-        return {**detail.to_dict(), "built_on_dropped": found}
+        return {**detail.to_dict(), "built_on_dropped": built_on_dropped_rows(ws, detail.commit)}
 
 
 def built_on_dropped_rows(ws, commit) -> list[dict[str, Any]]:

@@ -47,7 +47,6 @@ from core.methods.editor_ckpt import (
     default_checkpoint,
     library_versions,
     read_checkpoint,
-    read_record,
     save_checkpoint,
 )
 from core.methods.hparams import as_dict
@@ -123,16 +122,6 @@ def _scale_rates(optimizer, factor: float) -> None:
 def default_training_steps(lm: LoadedModel, method_name: str) -> int:
     """The budget ``train_editor`` uses when ``TrainOptions.steps`` is None (the preset's)."""
     return training_steps(trainable_method(method_name).name, lm)
-
-
-def _recorded_total(out: Path, options: TrainOptions | None) -> int:
-    """The budget the checkpoint a resume continues was trained for (0: none, or not recorded)."""
-    if options is None or not options.resume or options.steps is not None or not out.is_file():
-        return 0
-    try:
-        return read_record(out).total_steps
-    except CheckpointError:
-        return 0  # _start says what is wrong with it
 
 
 def resolved_options(lm: LoadedModel, method_name: str, options: TrainOptions, recorded_total: int = 0) -> TrainOptions:
@@ -212,9 +201,10 @@ def train_editor(lm: LoadedModel, method_name: str, facts: Sequence[Fact], val_f
         raise EditError("no training facts")
     method = trainable_method(method_name)
     out = Path(out) if out is not None else default_checkpoint(method.name, lm.info.fingerprint)
-    options = resolved_options(lm, method.name, options or TrainOptions(), _recorded_total(out, options))
+    options = options or TrainOptions()
     hp, editor, optimizer, record = _start(lm, method, facts, resolve_hparams(lm, method.name, overrides), out,
                                            options.resume)
+    options = resolved_options(lm, method.name, options, record.total_steps)  # a resumed run's own budget
     record = dataclasses.replace(record, total_steps=options.steps)
     resumed_from, val = record.step, list(val_facts)[: options.val_size]
     decay = getattr(hp, "lr_decay", "none")  # a method's hyperparameter, where it has one
