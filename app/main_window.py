@@ -130,6 +130,7 @@ class MainWindow(WindowActions, QMainWindow):
         self.queue.selection_changed.connect(self.show_selected_run)
         self.queue.selection_changed.connect(self.say_review)
         self.method_panel.method.currentTextChanged.connect(lambda _: self.show_selected_run())
+        self.preview_panel.run_choice.chosen.connect(lambda run_id: self.show_selected_run(run_id=run_id))
         self.queue.open_requested.connect(self.open_in_editor)
         self.editor.draft_changed.connect(self.save_draft)
         self.editor.add_requested.connect(self.add_fact)

@@ -1,4 +1,4 @@
-"""The main window's actions on the model, the queue, the editor and the preview.
+"""The main window's actions on the model, the queue, the editor and the preview (the review's: ``window_review``).
 
 A mixin of ``MainWindow``: each action calls ``Session`` (long work as a job on the lane)
 or the GUI thread's ``Workspace`` for quick reads, reviews and drafts, and reports
@@ -8,7 +8,6 @@ failures in an error dialog that says what to do.
 from __future__ import annotations
 
 import logging
-from html import escape
 from pathlib import Path
 
 from PySide6.QtCore import Qt
@@ -17,8 +16,9 @@ from app import file_dialogs
 from app.dialogs.import_dialog import ImportDialog
 from app.errors import error_box
 from app.jobs import Job
-from app.ledger_views import QueueView, read_facts_and_undo, read_queue, undo_state
+from app.ledger_views import QueueView, read_facts_and_undo, read_queue
 from app.window_history import HistoryActions
+from app.window_review import ReviewActions
 from core import (
     Fact,
     LedgerError,
@@ -34,8 +34,7 @@ from core import (
 log = logging.getLogger(__name__)
 
 
-class WindowActions(HistoryActions):
-    _running_preview = "a preview"
+class WindowActions(ReviewActions, HistoryActions):
     # -- model and workspace -------------------------------------------------------------
 
     def load(self, path: Path, options: LoadOptions | None = None, workspace: Path | None = None) -> Job:
@@ -135,66 +134,6 @@ class WindowActions(HistoryActions):
         else:
             self.queue.set_facts(view.facts, view.runs, view.reverted, view.decisions)
         self.review_bar.set_undo(view.undo, view.undo_blocked)
-
-    def show_selected_run(self, ids: list[str] | None = None) -> None:
-        """The preview pane follows the selection: the first selected fact's latest run, as
-        stored (no recompute), or a note that it has none. A running preview keeps the pane."""
-        ws = self.session.ws
-        if ws is None:
-            return
-        ids = self.queue.selected_ids() if ids is None else ids
-        if self.preview_panel.job is not None:  # the pane shows the running preview, and says so
-            self.preview_panel.showing.setText(f"Showing: {self._running_preview} — running… "
-                                               "(the selected fact's preview shows when it ends)")
-            return
-        run = self.queue.model.latest_run(ids[0]) if ids else None
-        if run is None:
-            self.preview_panel.clear_result("No preview of the selected fact yet: Preview edit (Ctrl+P)" if ids
-                                            else "Select one or more facts, then preview")
-            if ids:
-                self._say_decision(ids[0])
-            return
-        held = self.session.live_commit is not None and run.id in self.session.live_runs()
-        applied, dropped = ws.run_commits(run.id)  # that run's own history, not the fact's
-        self.preview_panel.show_run(run, applied.short_id if applied else None,
-                                    reverted_in=dropped.short_id if dropped else None)
-        self._say_showing(run)
-        self._say_decision(ids[0], run)
-        if not held:
-            self._say_stale(run)
-
-    def _say_decision(self, fact_id: str, run=None) -> None:
-        """The review decision on the selected fact, its note, and the run it was made on."""
-        decision = self.queue.model.decision(fact_id)
-        if decision is None:
-            return
-        decided = self.queue.model.decided_run(fact_id)
-        on = f"run {decided.id} ({decided.method.upper()})" if decided else "no run"
-        shown_here = run is None or (decided is not None and decided.id == run.id)
-        other = "" if shown_here else f", made on {on}, not this run"
-        note = f": “{escape(decision.note)}”" if decision.note else ""
-        self.preview_panel.showing.setText(f"{self.preview_panel.showing.text()}<br>{decision.to_status.capitalize()} "
-                                           f"by {escape(decision.author)}{other}{note}")
-
-    def _say_stale(self, run) -> None:
-        """A run computed on another state than HEAD: its numbers are not its effect on HEAD."""
-        stale = self.session.ws.stale_runs([run])
-        if run.id not in stale:
-            return
-        on, head = stale[run.id], self.session.ws.head()
-        self.preview_panel.showing.setText(
-            f"{self.preview_panel.showing.text()}<br><b style='color:#b36b00'>Computed on "
-            f"{'commit ' + on.short_id if on else 'another model state'}, HEAD is now {head.short_id} — preview "
-            "again to see its effect on the current model</b>")
-
-    def _say_showing(self, run) -> None:
-        """Which run the pane shows, and the method that made it when the panel names another."""
-        chosen = self.method_panel.method_name()
-        other = (f" — <b style='color:#b36b00'>made with {run.method.upper()}; the method panel is set to "
-                 f"{chosen.upper()}</b>" if chosen != run.method else "")
-        self.preview_panel.showing.setText(f"Showing: run {run.id} ({run.method.upper()}) of "
-                                           f"{escape(self._subjects(run.fact_ids))}, as stored{other}"
-                                           f"{auto_layer_note(run)}")
 
     def _subjects(self, fact_ids) -> str:
         names = [self.session.ws.fact(i).fact.subject for i in fact_ids[:3]]
@@ -312,76 +251,6 @@ class WindowActions(HistoryActions):
         job.finished.connect(lambda: None if job.state.value != "done" else self.show_selected_run())
         return self._report_failure(job, "The preview failed")
 
-    def review_selected(self, decision: str, note: str = "") -> bool:
-        ids = self.queue.selected_ids()
-        if not ids or self.session.ws is None:
-            self.review_bar.message.setText("Select the facts to review in the queue")
-            return False
-        unrun = [i for i in ids if self.queue.model.latest_run(i) is None]
-        if decision == "approve" and unrun:  # a commit could not include it: it has no edit to apply
-            text = (f"Preview first: {escape(self._subjects(unrun))} has no preview run, so no edit to commit "
-                    "— Preview edit (Ctrl+P), then approve")
-            self.review_bar.message.setText(f"<span style='color:#a33'>{text}</span>")
-            self.review_bar.message.setToolTip(text)
-            return False
-        runs = [self.queue.model.latest_run(i) for i in ids]  # read before the queue updates
-        try:
-            self.session.review(ids, decision, note)
-        except LedgerError as exc:
-            self.show_error("Could not record the review", exc)
-            return False
-        text = f"{decision}: {len(ids)} fact(s){self._approved_runs(decision, runs)}"
-        self.review_bar.message.setText(text)
-        self.review_bar.message.setToolTip(text)  # the whole of it, where one line cuts it off
-        return True
-
-    def _approved_runs(self, decision: str, runs) -> str:
-        """Which edits an approval takes (each fact's latest run; facts previewed together share
-        one), flagged when the method panel names another method, whose edit a reviewer may have
-        meant (trial 32)."""
-        if decision != "approve":
-            return ""
-        unique = list({r.id: r for r in runs}.values())
-        named = ", ".join(f"run {r.id} ({r.method.upper()})" for r in unique[:3]) + ("…" if len(unique) > 3 else "")
-        chosen = self.method_panel.method_name()
-        if all(r.method == chosen for r in unique):
-            return f", {named}"
-        return f", {named} — <b style='color:#b36b00'>not {chosen.upper()}: preview with it to approve its edit</b>"
-
-    def undo_review(self) -> None:
-        self._update_undo()
-        if self.review_bar.undo_blocked:  # committed: said plainly, never core's message with a hash
-            self.review_bar.message.setText(f"Nothing to undo: {escape(self.review_bar.undo_blocked)}")
-            return
-        what, _ = undo_state(self.session.ws)
-        try:
-            self.session.undo_review()  # its queue update names the next decision to undo
-        except LedgerError as exc:
-            self.show_error("Nothing to undo", exc)
-            self._update_undo()
-            return
-        self.review_bar.message.setText(f"Undone: {escape(what)}" if what else "")  # not the undone decision's note
-
-    def say_review(self, ids: list[str]) -> None:
-        """On a new selection the review line describes the selected facts, never the last action's
-        note or a refusal about another fact (Undo names the decision it would undo, whichever fact)."""
-        bar, ws = self.review_bar, self.session.ws
-        bar.message.setToolTip("")
-        if ws is None or not ids:
-            bar.message.setText("")
-            return
-        if len(ids) > 1:
-            bar.message.setText(f"{len(ids)} facts selected")
-            return
-        decision = self.queue.model.decision(ids[0])
-        said = f"{decision.to_status} by {decision.author}" if decision else "no review decision yet"
-        bar.message.setText(escape(f"{self._subjects(ids)}: {said}"))
-
-    def _update_undo(self) -> None:
-        """The Undo button names the decision it would undo (this author's latest one left)."""
-        ws = self.session.ws
-        self.review_bar.set_undo(*(undo_state(ws) if ws is not None else (None, None)))
-
     def generate(self, prompt: str, max_new_tokens: int = 12) -> Job | None:
         lm = self.session.lm
         if lm is None:
@@ -404,13 +273,3 @@ class WindowActions(HistoryActions):
         self.last_error = error_box(self, title, exc)
         first = (str(exc) or type(exc).__name__).splitlines()[0]
         self.notify(f"{title}: {first} (details: Help → Open log)", 15000)
-
-
-def auto_layer_note(run) -> str:
-    """What layer auto chose for a run, and plainly when no trace was meaningful."""
-    choice = (getattr(run, "environment", None) or {}).get("auto_layer")
-    if not choice:
-        return ""
-    if choice.get("layer") is None:
-        return " — layer auto: no meaningful trace, so the preset's layer was used"
-    return f" — layer auto: traced layer {choice['layer']}"

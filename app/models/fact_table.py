@@ -153,12 +153,20 @@ class FactTableModel(QAbstractTableModel):
         """The review decision (a core StatusChange) the fact's status stands on; None: pending."""
         return self._decisions.get(fact_id)
 
+    def runs_of(self, fact_id: str) -> list[RunRecord]:
+        """The fact's runs, oldest first."""
+        return list(self._runs.get(fact_id, ()))
+
     def decided_run(self, fact_id: str) -> RunRecord | None:
-        """The run the fact's decision was made on: its latest run recorded before the decision."""
+        """The run the fact's decision was made on: the one its approval recorded, else (other
+        decisions, older workspaces) its latest run recorded before the decision."""
         decision = self._decisions.get(fact_id)
         if decision is None:
             return None
-        before = [run for run in self._runs.get(fact_id, ()) if run.created_at <= decision.at]
+        runs = self._runs.get(fact_id, ())
+        if decision.run_id is not None:
+            return next((run for run in runs if run.id == decision.run_id), None)
+        before = [run for run in runs if run.created_at <= decision.at]
         return before[-1] if before else None
 
     def shown_run(self, fact_id: str) -> RunRecord | None:

@@ -29,6 +29,7 @@ from app.widgets.generations_view import GenerationsView
 from app.widgets.job_follow import FollowsJob
 from app.widgets.loss_curve import LossCurve
 from app.widgets.metrics_view import MetricsView
+from app.widgets.run_choice import RunChoice
 from app.widgets.token_view import TokenView
 from core import verdict_headline
 
@@ -72,6 +73,7 @@ class PreviewPanel(FollowsJob, QGroupBox):
         self.token_fact = QComboBox()
         self.token_fact.currentIndexChanged.connect(self._show_tokens)
         self.tabs = QTabWidget()
+        self.run_choice = RunChoice()
         self._layout()
 
     def _layout(self) -> None:
@@ -95,6 +97,7 @@ class PreviewPanel(FollowsJob, QGroupBox):
         layout = QVBoxLayout(self)
         layout.addWidget(self.free_prompts)
         layout.addLayout(buttons)
+        layout.addWidget(self.run_choice)
         layout.addWidget(self.showing)
         layout.addWidget(self.state)
         layout.addWidget(splitter, 1)
@@ -110,6 +113,7 @@ class PreviewPanel(FollowsJob, QGroupBox):
         """A new preview: nothing of the previous one stays (its curve, generations, metrics)."""
         self._clear_views()
         self.outcome = self.run = None
+        self.run_choice.clear()
         self.showing.setText(f"Showing: {job.name} — running…")
 
     def job_stopped(self, how: str) -> None:
@@ -159,6 +163,7 @@ class PreviewPanel(FollowsJob, QGroupBox):
     def clear_result(self, text: str) -> None:
         """Nothing recorded for the selection: say so rather than show another fact's run."""
         self.outcome = self.run = None
+        self.run_choice.clear()
         self.bar.setValue(0)  # not the last preview's 100%: nothing of the selection has run
         self.state.setText(text)
         self.showing.setText("Showing: nothing (no preview of the selection)")

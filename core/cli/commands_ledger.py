@@ -108,12 +108,14 @@ def register(sub) -> None:
     for flag in ("approve", "reject", "rework", "undo"):
         decision.add_argument(f"--{flag}", dest="decision", action="store_const", const=flag)
     rev.add_argument("--note", default="", help="why (required to reject)")
+    rev.add_argument("--run", type=int, metavar="N",
+                     help="with --approve: approve this run of the fact (default: its latest; see `factsmith show`)")
     rev.set_defaults(handler=review_fact, render=render_review)
 
     com = common(sub.add_parser("commit", help="commit the approved, computed edits"))
     com.add_argument("-m", "--message", required=True)
     com.add_argument("--run", type=int, action="append", dest="runs", metavar="N",
-                     help="commit these runs (default: the latest run of every approved fact)")
+                     help="commit these runs (default: the run each approved fact's approval approves)")
     for metric in DEFAULT_THRESHOLDS:
         com.add_argument(f"--min-{metric}", type=float, metavar="X",
                          help=f"commit gate: refuse runs under this {metric} (default {DEFAULT_THRESHOLDS[metric]})")
@@ -243,7 +245,8 @@ def review_fact(args: argparse.Namespace) -> dict[str, Any]:
 
         raise CommandError("give a fact id with --approve/--reject/--rework, or --undo alone")
     with open_ws(args) as ws:
-        change = ws.undo_review() if args.decision == "undo" else ws.review(args.fact, args.decision, args.note)
+        change = (ws.undo_review() if args.decision == "undo"
+                  else ws.review(args.fact, args.decision, args.note, args.run))
         return {**change.to_dict(), "fact": _fact_line(ws.fact(change.fact_id))}
 
 

@@ -48,7 +48,8 @@ def render_facts(rows: list[dict[str, Any]]) -> str:
 
 def render_review(r: dict[str, Any]) -> str:
     note = f" ({r['note']})" if r["note"] else ""
-    return f"{_short(r['fact_id'])} {r['from_status']} -> {r['to_status']}{note}: {r['fact']}\n"
+    run = f" on run {r['run_id']}" if r.get("run_id") is not None else ""
+    return f"{_short(r['fact_id'])} {r['from_status']} -> {r['to_status']}{run}{note}: {r['fact']}\n"
 
 
 def render_commit(r: dict[str, Any]) -> str:

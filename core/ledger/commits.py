@@ -63,20 +63,24 @@ def _fact_status(store: Store, fact_id: str) -> str:
     return store.scalar("SELECT status FROM facts WHERE id = ?", (fact_id,))
 
 
-def _approved_at(store: Store) -> dict[str, str]:
-    """When each approved fact was approved: its latest history row's time."""
-    rows = store.all("SELECT h.fact_id, h.at FROM status_history h JOIN facts f ON f.id = h.fact_id "
+def _approvals(store: Store) -> dict[str, dict]:
+    """Each approved fact's approval: its latest history row (time and recorded run)."""
+    rows = store.all("SELECT h.fact_id, h.at, h.run_id FROM status_history h JOIN facts f ON f.id = h.fact_id "
                      "WHERE f.status = 'approved' AND h.id = (SELECT MAX(id) FROM status_history "
                      "WHERE fact_id = h.fact_id)")
-    return {r["fact_id"]: r["at"] for r in rows}
+    return {r["fact_id"]: r for r in rows}
 
 
-def _decided_runs(store: Store, approved_at: dict[str, str]) -> dict[str, int]:
-    """Per approved fact, the run the reviewer had before them when approving: its latest run,
-    committed or not, recorded before the approval. Facts with none (approved elsewhere) are absent."""
+def _decided_runs(store: Store, approvals: dict[str, dict]) -> dict[str, int]:
+    """Per approved fact, the run its approval approves: the run it recorded, else (approvals
+    recorded before schema 5) its latest run recorded before the approval. Facts with none
+    (approved elsewhere) are absent."""
+    decided = {fact_id: row["run_id"] for fact_id, row in approvals.items() if row["run_id"] is not None}
     rows = store.all("SELECT rf.fact_id, r.id, r.created_at FROM runs r JOIN run_facts rf ON rf.run_id = r.id "
                      "JOIN facts f ON f.id = rf.fact_id WHERE f.status = 'approved' ORDER BY r.id")
-    return {row["fact_id"]: row["id"] for row in rows if row["created_at"] <= approved_at.get(row["fact_id"], "")}
+    inferred = {row["fact_id"]: row["id"] for row in rows if row["fact_id"] not in decided
+                and row["created_at"] <= approvals.get(row["fact_id"], {}).get("at", "")}
+    return {**inferred, **decided}
 
 
 def _candidates(store: Store, in_state: dict[str, int]) -> list[RunRecord]:
@@ -89,7 +93,7 @@ def _candidates(store: Store, in_state: dict[str, int]) -> list[RunRecord]:
         "SELECT r.id FROM runs r WHERE r.id NOT IN (SELECT run_id FROM commit_runs WHERE op = 'apply') "
         "AND NOT EXISTS (SELECT 1 FROM run_facts rf JOIN facts f ON f.id = rf.fact_id "
         "WHERE rf.run_id = r.id AND f.status != 'approved') ORDER BY r.id DESC")
-    decided = _decided_runs(store, _approved_at(store))
+    decided = _decided_runs(store, _approvals(store))
     used = {row["run_id"] for row in store.all("SELECT run_id FROM commit_runs WHERE op = 'apply'")}
     committable = {row["id"] for row in rows}
     reverted_at = {fact_id: c.created_at for fact_id, c in reverted_facts(store).items()}

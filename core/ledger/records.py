@@ -53,6 +53,7 @@ class StatusChange:
     to_status: str
     note: str
     undoes: int | None = None  # the history row this one reverses
+    run_id: int | None = None  # an approval: the run it approves (None: recorded before schema 5)
 
     def to_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)

@@ -20,7 +20,7 @@ NOTE_REQUIRED = ("rejected",)
 
 def _change(row: dict[str, Any]) -> StatusChange:
     return StatusChange(row["id"], row["fact_id"], row["author"], row["at"], row["from_status"], row["to_status"],
-                        row["note"], row["undoes"])
+                        row["note"], row["undoes"], row.get("run_id"))
 
 
 def target_status(decision: str) -> str:
@@ -47,27 +47,62 @@ def _check_approvable(store: Store, record: FactRecord) -> None:
                           f"answers {record.fact.prompt!r} with {c.other_target!r}; reject or revert it first")
 
 
+def _fact_runs(store: Store, fact_id: str) -> list[int]:
+    """The runs that edit the fact, oldest first."""
+    return [r["run_id"] for r in store.all("SELECT run_id FROM run_facts WHERE fact_id = ? ORDER BY run_id",
+                                           (fact_id,))]
+
+
+def _approved_run(store: Store, record: FactRecord, run_id: int | None) -> int | None:
+    """The run an approval approves: the one named, else the fact's latest (the one the reviewer
+    has before them); None when the fact has no run yet (a commit then leaves it out)."""
+    runs = _fact_runs(store, record.id)
+    if run_id is None:
+        return runs[-1] if runs else None
+    if run_id not in runs:
+        edits = f"its runs are {', '.join(map(str, runs))}" if runs else "it has no run yet"
+        raise ReviewError(f"run {run_id} does not edit fact {record.fact.short_id} ({edits})")
+    applied = store.one("SELECT commit_id FROM commit_runs WHERE run_id = ? AND op = 'apply'", (run_id,))
+    if applied is not None:
+        raise ReviewError(f"run {run_id} was committed in {applied['commit_id'][:12]} and reverted since; "
+                          "preview the fact again to approve a new edit of it")
+    return run_id
+
+
+def _decision_run(store: Store, fact_id: str) -> int | None:
+    """The run recorded by the fact's latest approval row (None: none, or recorded before schema 5)."""
+    return store.scalar("SELECT run_id FROM status_history WHERE fact_id = ? AND to_status = 'approved' "
+                        "ORDER BY id DESC LIMIT 1", (fact_id,))
+
+
 def _append(store: Store, fact_id: str, from_status: str, to_status: str, note: str,
-            undoes: int | None = None) -> StatusChange:
+            undoes: int | None = None, run_id: int | None = None) -> StatusChange:
     cursor = store.db.execute(
-        "INSERT INTO status_history (fact_id, author, at, from_status, to_status, note, undoes) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?)", (fact_id, store.author, now(), from_status, to_status, note, undoes))
+        "INSERT INTO status_history (fact_id, author, at, from_status, to_status, note, undoes, run_id) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?)", (fact_id, store.author, now(), from_status, to_status, note, undoes, run_id))
     return _change(store.one("SELECT * FROM status_history WHERE id = ?", (cursor.lastrowid,)))
 
 
-def review(store: Store, fact_ref: str, decision: str, note: str = "") -> StatusChange:
-    """Record a decision on one fact; a rejection must say why."""
+def review(store: Store, fact_ref: str, decision: str, note: str = "", run_id: int | None = None) -> StatusChange:
+    """Record a decision on one fact; a rejection must say why. An approval records the run
+    it approves: ``run_id`` (one of the fact's runs, not committed before), else the fact's latest."""
     status, note = target_status(decision), (note or "").strip()
     if status in NOTE_REQUIRED and not note:
         raise ReviewError(f"a {status} decision needs a note saying why (--note TEXT)")
+    if run_id is not None and status != "approved":
+        raise ReviewError(f"a run is chosen only by an approval, not by {decision!r}")
     with store.writing():
         record = get_fact(store, fact_ref)
-        if record.status == status:
+        if record.status == status and (status != "approved" or run_id is None):
             raise ReviewError(f"fact {record.fact.short_id} is already {status}")
         _check_not_committed(store, record)
+        approves = None
         if status == "approved":
             _check_approvable(store, record)
-        return _append(store, record.id, record.status, status, note)
+            approves = _approved_run(store, record, run_id)
+            if record.status == status and approves == _decision_run(store, record.id):
+                raise ReviewError(f"fact {record.fact.short_id} is already approved on run {approves}")
+        return _append(store, record.id, record.status, status, note, run_id=approves)
 
 
 def undo(store: Store) -> StatusChange:
@@ -85,10 +120,13 @@ def undo(store: Store) -> StatusChange:
             raise ReviewError(f"cannot undo decision #{last.id} on fact {record.fact.short_id}: it has since "
                               f"become {record.status}")
         _check_not_committed(store, record)
-        if last.from_status == "approved":
+        run_id = None
+        if last.from_status == "approved":  # back to the approval it replaced, on that approval's run
             _check_approvable(store, record)
+            run_id = store.scalar("SELECT run_id FROM status_history WHERE fact_id = ? AND id < ? AND "
+                                  "to_status = 'approved' ORDER BY id DESC LIMIT 1", (last.fact_id, last.id))
         return _append(store, last.fact_id, last.to_status, last.from_status,
-                       f"undo of decision #{last.id}", undoes=last.id)
+                       f"undo of decision #{last.id}", undoes=last.id, run_id=run_id)
 
 
 def history(store: Store, fact_ref: str | None = None) -> list[StatusChange]:

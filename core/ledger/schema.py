@@ -147,11 +147,18 @@ V4 = [
     "ALTER TABLE imports ADD COLUMN skipped INTEGER NOT NULL DEFAULT 0",
 ]
 
+V5 = [
+    # The run an approval approves (the one the reviewer had before them, or picked); NULL
+    # for other decisions and for approvals recorded before this step (then inferred by time).
+    "ALTER TABLE status_history ADD COLUMN run_id INTEGER REFERENCES runs (id)",
+]
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "facts, review history, runs, deltas, commits, tags", tuple(V1)),
     Migration(2, "imports, drafts, recorded weights", tuple(V2)),
     Migration(3, "commit gates", tuple(V3)),
     Migration(4, "rows skipped by imports, ignored fields", tuple(V4)),
+    Migration(5, "the run each approval approves", tuple(V5)),
 )
 SCHEMA_VERSION = MIGRATIONS[-1].version
 

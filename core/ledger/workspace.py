@@ -174,9 +174,10 @@ class Workspace:
     def queue(self, statuses: Sequence[str] | None = None) -> list[FactRecord]:
         return queue.list_facts(self._store, statuses)
 
-    def review(self, fact_ref: str, decision: str, note: str = "") -> StatusChange:
-        """decision: approve | reject (needs a note) | rework | reset, or a status name."""
-        return review.review(self._store, fact_ref, decision, note)
+    def review(self, fact_ref: str, decision: str, note: str = "", run_id: int | None = None) -> StatusChange:
+        """decision: approve | reject (needs a note) | rework | reset, or a status name. An
+        approval approves ``run_id`` (one of the fact's runs), else the fact's latest run."""
+        return review.review(self._store, fact_ref, decision, note, run_id)
 
     def undo_review(self) -> StatusChange:
         return review.undo(self._store)

@@ -80,6 +80,15 @@ and the preset stays. Half the steps (dev): lr 20, 50 steps 0.830 / 0.411 / 0.89
 at about a third of the time per edit; lr 10, 50 steps 0.772 / 0.376 / 0.917 / 0.544. The
 larger rate costs locality wherever it saves time, so no faster preset is offered.
 
+Stopping sooner (issue 18, 2026-12-06; a trial stop rule, not kept): ending once the target's NLL
+fell less than 0.1 over 20 steps (the failing edits climb for all 100) gave on dev 0.818 /
+0.402 / 0.912 / 0.636 at 0.79× the time, and with the NLL stop at 0.105 (P ≈ 0.9) instead of
+0.05 0.818 / 0.393 / 0.918 / 0.636 at 0.80×; with 8 essence samples as well 0.853 / 0.408 /
+0.898 / 0.707 at 0.64×. On the test split both stop rules cost generality (preset 0.898 /
+0.510 / 0.929 / 0.796; the plateau stop 0.893 / 0.491 / 0.928 / 0.786; with the 0.105 stop
+0.893 / 0.470 / 0.932 / 0.786): the slow edits keep gaining generality after their target
+is reached, so the steps are not wasted and the preset keeps them.
+
 Targets of another kind (a city that is no capital, for a capital) mostly fail:
 reliability 0.56-0.63 on those dev requests against ~0.95 on same-kind ones. The value
 optimisation plateaus (France → Lyon: P(Lyon) 0.02-0.03 after 100 steps, with or

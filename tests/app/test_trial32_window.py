@@ -81,7 +81,7 @@ def test_approving_names_the_run_it_takes_and_flags_another_method_than_the_pane
     click_preview(qtbot, window)
     window.method_panel.method.setCurrentText("ice")
     qtbot.mouseClick(bar.buttons["approve"], Qt.MouseButton.LeftButton)
-    assert "(ROME) — " in bar.message.text() and "not ICE: preview with it" in bar.message.text()
+    assert "(ROME) — " in bar.message.text() and "not ICE: pick its run under Run:" in bar.message.text()
     assert bar.message.toolTip() == bar.message.text()
     window.close()
 
