@@ -85,7 +85,10 @@ class CommitDialog(QDialog):
         self.table = QTableWidget(len(self.runs), len(COLUMNS))
         self.table.setHorizontalHeaderLabels(COLUMNS)
         self.table.verticalHeader().hide()
-        self.table.horizontalHeader().setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
+        for column in (1, 5):  # facts and warnings share the width and wrap, never cut off (trial 32)
+            self.table.horizontalHeader().setSectionResizeMode(column, QHeaderView.ResizeMode.Stretch)
+        self.table.setWordWrap(True)
+        self.table.horizontalHeader().sectionResized.connect(lambda *_: self.table.resizeRowsToContents())
         self.table.itemChanged.connect(lambda _: self._update_button())
         self.summary = QLabel()
         self.summary.setObjectName("commit-summary")
@@ -147,6 +150,7 @@ class CommitDialog(QDialog):
                      ", ".join(warnings) or "ok")
             for c, text in enumerate(cells):
                 item = QTableWidgetItem(text)
+                item.setToolTip(text if c in (1, 5) else "")
                 item.setFlags(item.flags() & ~Qt.ItemFlag.ItemIsEditable)
                 if c == 0:
                     item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable)
@@ -154,6 +158,7 @@ class CommitDialog(QDialog):
                 if warnings and c == 5:
                     item.setForeground(Qt.GlobalColor.darkRed)
                 self.table.setItem(r, c, item)
+        self.table.resizeRowsToContents()
         self.table.blockSignals(False)
         self.gate_note.setText(gate_note(limits))
         self._update_button()

@@ -99,3 +99,32 @@ def test_a_two_line_memory_message_leaves_the_model_rows_whole(qtbot):
     rows = list(panel.summary.values.values())
     assert all(label.height() >= label.sizeHint().height() for label in rows), [r.height() for r in rows]
     window.close()
+
+
+def test_commit_dialog_warnings_wrap_whole_at_1024(qtbot):
+    """Trial 32: at 1024×640 the commit dialog's Warnings cell was cut off with "…"."""
+    from PySide6.QtCore import Qt
+
+    from core.util.paths import demo_edits_file
+    from tests.app.helpers import click_preview, click_row, fast_rome, wait_job
+
+    window = open_window(qtbot)
+    window.resize(1024, 640)
+    wait_job(qtbot, window.import_facts(demo_edits_file()), 60_000)
+    fast_rome(window)
+    window.method_panel.set_override("v_steps", "1")  # an edit that fails: several warnings
+    click_row(qtbot, window, 0)
+    click_preview(qtbot, window)
+    qtbot.mouseClick(window.review_bar.buttons["approve"], Qt.MouseButton.LeftButton)
+    dialog = window.open_commit_dialog()
+    qtbot.addWidget(dialog)
+    dialog.show()
+    table = dialog.table
+    item = table.item(0, 5)
+    assert item.toolTip() == item.text() and "," in item.text()
+    one_line = table.fontMetrics().height()
+    needed = table.fontMetrics().horizontalAdvance(item.text())
+    assert needed > table.columnWidth(5)  # it does not fit on one line…
+    assert table.rowHeight(0) >= 2 * one_line  # …so the row grows to show it wrapped
+    dialog.reject()
+    window.close()
