@@ -182,3 +182,22 @@ def test_cli_trains_and_edits(tiny_model_dir, tmp_path, capsys):
 def test_cancel_leaves_the_model_unchanged_and_saves_the_last_finished_step(tiny_lm, tmp_path):
     assert_cancel_keeps_the_model_and_the_last_step(tiny_lm("gpt2"), INSTRUCTEDIT, TRAIN, FAST,
                                                     tmp_path / "ie.safetensors", CITY)
+
+
+def test_balanced_batches_train_a_small_task_as_often_as_a_large_one():
+    """Seed 001's finding 3: task imbalance hurts the multi-task editor; ``balance_tasks`` draws
+    each request's task uniformly. A step's batch is a function of (seed, step), without repeats."""
+    import dataclasses
+
+    small, large = TRAIN[0], TRAIN[1]
+    facts = [small] + [dataclasses.replace(large, subject=f"Land {i}") for i in range(9)]  # 1 : 9
+    hp = with_overrides(InstructEditHParams(), {"balance_tasks": "true", "edits_per_step": "2"})
+    batches = [INSTRUCTEDIT.batch(facts, step, hp) for step in range(400)]
+    share = sum(b.count(small) for b in batches) / sum(len(b) for b in batches)
+    assert 0.3 < share < 0.5  # its one request in three steps of four (0.375), not the data's 0.1
+    assert all(len(b) == 2 for b in batches)
+    assert all(len(b) == len(set(id(f) for f in b)) for b in batches)
+    assert INSTRUCTEDIT.batch(facts, 7, hp) == batches[7]
+    plain = dataclasses.replace(hp, balance_tasks=False)
+    share_plain = sum(INSTRUCTEDIT.batch(facts, s, plain).count(small) for s in range(400)) / 800
+    assert share_plain < 0.15
