@@ -59,6 +59,13 @@ threshold 2e-2, α 30, clamp 4 (preset)   .672       .351        .943
 threshold 2e-2, α 30, clamp 3            .522       .264        .957
 =======================================  =========  ==========  ========
 
+One batch of 40 (issue 13's batch target: reliability ≥ 0.95 with locality ≥ 0.9; quality_dev,
+`bench/quality.py --split dev --methods alphaedit:batch --set alphaedit.KEY=VALUE`, 2026-12-06),
+reliability / generality / locality: the preset 0.949 / 0.312 / 0.890 (MEMIT's in the same
+run 0.933 / 0.344 / 0.832); clamp 5 0.954 / 0.335 / 0.852; clamp 10 0.969 / 0.418 / 0.769;
+α 10 0.975 / 0.424 / 0.765; threshold 5e-2 0.969 / 0.331 / 0.866. The preset keeps the most;
+on test it measured 0.952 / 0.402 / 0.872 (MEMIT's batch 0.952 / 0.395 / 0.838).
+
 With the first preset (α 10, clamp 10), all 40 quality_dev requests in sequence
 (`bench/quality.py --split dev --methods alphaedit:sequential,memit:sequential`) gave
 reliability / generality / locality .291 / .147 / .437, MEMIT's preset .422 / .192 / .751.
