@@ -393,13 +393,21 @@ class Session(QObject):
 
         return self.lane.submit(f"Applying {choice['patch'].name}", run)
 
-    def review(self, fact_ids: Sequence[str], decision: str, note: str = "", run_id: int | None = None) -> None:
+    def review(self, fact_ids: Sequence[str], decision: str, note: str = "", run_id: int | None = None) -> list:
         """Only the reviewed rows change; Undo now takes back the last of these decisions. An
-        approval approves ``run_id`` (one fact), else each fact's latest run."""
-        changes = [self.ws.review(fact_id, decision, note, run_id) for fact_id in fact_ids]
-        view = read_facts(self.ws, fact_ids, None, decisions={c.fact_id: c for c in changes if c.to_status in DECIDED})
-        undo = f"{changes[-1].to_status} {view.facts[-1].fact.subject}" if changes else None
-        self.facts_changed.emit(replace(view, undo=undo))
+        approval approves ``run_id`` (one fact), else each fact's latest run; the decisions
+        recorded (core ``StatusChange``s, each with the run it approves)."""
+        changes = []
+        try:
+            for fact_id in fact_ids:
+                changes.append(self.ws.review(fact_id, decision, note, run_id))
+        finally:  # a refusal part-way: the decisions already recorded still show in the queue
+            if changes:
+                decided = [c.fact_id for c in changes]
+                view = read_facts(self.ws, decided, None, decisions={c.fact_id: c for c in changes
+                                                                     if c.to_status in DECIDED})
+                self.facts_changed.emit(replace(view, undo=f"{changes[-1].to_status} {view.facts[-1].fact.subject}"))
+        return changes
 
     def undo_review(self) -> None:
         change = self.ws.undo_review()

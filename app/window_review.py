@@ -28,9 +28,9 @@ class ReviewActions:
             self.preview_panel.showing.setText(f"Showing: {self._running_preview} — running… "
                                                "(the selected fact's preview shows when it ends)")
             return
-        if ids and run_id is not None:
+        if len(ids) == 1 and run_id is not None:
             self.preview_panel.run_choice.pick(ids[0], run_id)
-        run = self._run_to_show(ids[0]) if ids else None
+        run = self._run_to_show(ids[0], len(ids) == 1) if ids else None
         if run is None:
             self.preview_panel.clear_result("No preview of the selected fact yet: Preview edit (Ctrl+P)" if ids
                                             else "Select one or more facts, then preview")
@@ -45,13 +45,22 @@ class ReviewActions:
         self._say_decision(ids[0], run)
         if not held:
             self._say_stale(run)
-        decided = self.queue.model.decided_run(ids[0])
-        self.preview_panel.run_choice.set_runs(self.queue.model.runs_of(ids[0]), run.id,
-                                               decided.id if decided else None)
+        self._offer_runs(ids, run)
 
-    def _run_to_show(self, fact_id: str):
-        """The run picked for the fact under Run:, else its latest."""
-        picked = self.preview_panel.run_choice.picked_for(fact_id)
+    def _offer_runs(self, ids: list[str], run) -> None:
+        """Run: lists the fact's runs when one fact is selected (with several, Approve takes each
+        fact's latest, so none is offered and a pick is dropped); its approved run is marked."""
+        choice = self.preview_panel.run_choice
+        if len(ids) > 1:
+            choice.clear()
+            return
+        decision = self.queue.model.decision(ids[0])
+        decided = self.queue.model.decided_run(ids[0]) if decision and decision.to_status == "approved" else None
+        choice.set_runs(self.queue.model.runs_of(ids[0]), run.id, decided.id if decided else None)
+
+    def _run_to_show(self, fact_id: str, alone: bool):
+        """The run picked for the fact under Run: (when it is selected alone), else its latest."""
+        picked = self.preview_panel.run_choice.picked_for(fact_id if alone else "")
         runs = {run.id: run for run in self.queue.model.runs_of(fact_id)}
         return runs.get(picked) or self.queue.model.latest_run(fact_id)
 
@@ -102,14 +111,14 @@ class ReviewActions:
             return False
         shown = self.preview_panel.run
         run_id = shown.id if decision == "approve" and len(ids) == 1 and shown and ids[0] in shown.fact_ids else None
-        # read before the queue updates: the run shown, else each fact's latest
-        runs = [shown] if run_id is not None else [self.queue.model.latest_run(i) for i in ids]
+        runs = {run.id: run for i in ids for run in self.queue.model.runs_of(i)}  # read before the queue updates
         try:
-            self.session.review(ids, decision, note, run_id)
+            changes = self.session.review(ids, decision, note, run_id)
         except LedgerError as exc:
             self.show_error("Could not record the review", exc)
             return False
-        text = f"{decision}: {len(ids)} fact(s){self._approved_runs(decision, runs)}"
+        approved = [runs[c.run_id] for c in changes if c.run_id in runs]  # as core recorded them
+        text = f"{decision}: {len(ids)} fact(s){self._approved_runs(decision, approved)}"
         self.review_bar.message.setText(text)
         self.review_bar.message.setToolTip(text)  # the whole of it, where one line cuts it off
         return True
@@ -120,6 +129,8 @@ class ReviewActions:
         reviewer may have meant (trial 32)."""
         if decision != "approve":
             return ""
+        if not runs:  # its only runs were committed and reverted since
+            return (", <b style='color:#b36b00'>no run to commit (its edit was reverted): preview it again</b>")
         unique = list({r.id: r for r in runs}.values())
         named = ", ".join(f"run {r.id} ({r.method.upper()})" for r in unique[:3]) + ("…" if len(unique) > 3 else "")
         chosen = self.method_panel.method_name()

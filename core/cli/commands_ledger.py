@@ -109,7 +109,8 @@ def register(sub) -> None:
         decision.add_argument(f"--{flag}", dest="decision", action="store_const", const=flag)
     rev.add_argument("--note", default="", help="why (required to reject)")
     rev.add_argument("--run", type=int, metavar="N",
-                     help="with --approve: approve this run of the fact (default: its latest; see `factsmith show`)")
+                     help="with --approve: approve this run of the fact (default: its latest run not committed "
+                          "before; a run that does not edit the fact is refused with the fact's runs listed)")
     rev.set_defaults(handler=review_fact, render=render_review)
 
     com = common(sub.add_parser("commit", help="commit the approved, computed edits"))
@@ -240,10 +241,12 @@ def list_queue(args: argparse.Namespace) -> list[dict[str, Any]]:
 
 
 def review_fact(args: argparse.Namespace) -> dict[str, Any]:
-    if (args.decision == "undo") == bool(args.fact):
-        from core.cli.errors import CommandError
+    from core.cli.errors import CommandError
 
+    if (args.decision == "undo") == bool(args.fact):
         raise CommandError("give a fact id with --approve/--reject/--rework, or --undo alone")
+    if args.run is not None and args.decision != "approve":
+        raise CommandError("--run picks the run an approval approves: use it with --approve")
     with open_ws(args) as ws:
         change = (ws.undo_review() if args.decision == "undo"
                   else ws.review(args.fact, args.decision, args.note, args.run))

@@ -53,20 +53,37 @@ def _fact_runs(store: Store, fact_id: str) -> list[int]:
                                            (fact_id,))]
 
 
+def _applied_in(store: Store, run_id: int) -> str | None:
+    """The commit that applied the run (None: never committed)."""
+    return store.scalar("SELECT commit_id FROM commit_runs WHERE run_id = ? AND op = 'apply'", (run_id,))
+
+
 def _approved_run(store: Store, record: FactRecord, run_id: int | None) -> int | None:
-    """The run an approval approves: the one named, else the fact's latest (the one the reviewer
-    has before them); None when the fact has no run yet (a commit then leaves it out)."""
+    """The run an approval approves: the one named, else the fact's latest not committed before
+    (the one the reviewer has before them); None when there is none (a commit then leaves the
+    fact out and says why). A run committed and reverted since is never approved again."""
     runs = _fact_runs(store, record.id)
     if run_id is None:
-        return runs[-1] if runs else None
+        fresh = [r for r in runs if _applied_in(store, r) is None]
+        return fresh[-1] if fresh else None
     if run_id not in runs:
         edits = f"its runs are {', '.join(map(str, runs))}" if runs else "it has no run yet"
         raise ReviewError(f"run {run_id} does not edit fact {record.fact.short_id} ({edits})")
-    applied = store.one("SELECT commit_id FROM commit_runs WHERE run_id = ? AND op = 'apply'", (run_id,))
-    if applied is not None:
-        raise ReviewError(f"run {run_id} was committed in {applied['commit_id'][:12]} and reverted since; "
+    if (applied := _applied_in(store, run_id)) is not None:
+        raise ReviewError(f"run {run_id} was committed in {applied[:12]} and reverted since; "
                           "preview the fact again to approve a new edit of it")
     return run_id
+
+
+def _earlier_approval_run(store: Store, fact_id: str, before: int) -> int | None:
+    """The run of the fact's latest approval before history row ``before``: as recorded, or for
+    an approval recorded before schema 5, the fact's latest run made before it (as commits infer)."""
+    row = store.one("SELECT at, run_id FROM status_history WHERE fact_id = ? AND id < ? AND to_status = 'approved' "
+                    "ORDER BY id DESC LIMIT 1", (fact_id, before))
+    if row is None or row["run_id"] is not None:
+        return None if row is None else row["run_id"]
+    return store.scalar("SELECT r.id FROM runs r JOIN run_facts rf ON rf.run_id = r.id WHERE rf.fact_id = ? "
+                        "AND r.created_at <= ? ORDER BY r.id DESC LIMIT 1", (fact_id, row["at"]))
 
 
 def _decision_run(store: Store, fact_id: str) -> int | None:
@@ -123,8 +140,7 @@ def undo(store: Store) -> StatusChange:
         run_id = None
         if last.from_status == "approved":  # back to the approval it replaced, on that approval's run
             _check_approvable(store, record)
-            run_id = store.scalar("SELECT run_id FROM status_history WHERE fact_id = ? AND id < ? AND "
-                                  "to_status = 'approved' ORDER BY id DESC LIMIT 1", (last.fact_id, last.id))
+            run_id = _earlier_approval_run(store, last.fact_id, last.id)
         return _append(store, last.fact_id, last.to_status, last.from_status,
                        f"undo of decision #{last.id}", undoes=last.id, run_id=run_id)
 

@@ -66,3 +66,32 @@ def test_approve_takes_the_run_shown_and_the_commit_applies_it(qtbot):
     assert dialog.run_ids() == [older.id]
     dialog.reject()
     window.close()
+
+
+def test_with_several_facts_selected_no_run_is_offered_and_each_latest_is_approved(qtbot):
+    """Review of this stop: with a pick held for one fact, Ctrl+clicking a second still showed the
+    pick while Approve took each fact's latest run."""
+    window, _, (older, newer) = _two_runs(qtbot)
+    _pick(window, older.id)
+    click_row(qtbot, window, 1)
+    click_preview(qtbot, window)
+    other = window.queue.model.latest_run(window.queue.selected_ids()[0])
+    table = window.queue.table
+    first = table.visualRect(window.queue.proxy.index(0, 1)).center()
+    qtbot.mouseClick(table.viewport(), Qt.MouseButton.LeftButton, Qt.KeyboardModifier.ControlModifier, first)
+    assert len(window.queue.selected_ids()) == 2
+    assert not window.preview_panel.run_choice.isVisible()
+    qtbot.mouseClick(window.review_bar.buttons["approve"], Qt.MouseButton.LeftButton)
+    assert {window.ws.history(i)[-1].run_id for i in window.queue.selected_ids()} == {newer.id, other.id}
+    assert f"run {newer.id} (ROME)" in window.review_bar.message.text()
+    window.close()
+
+
+def test_a_rejected_facts_run_is_not_marked_approved(qtbot):
+    window = _two_runs(qtbot)[0]
+    window.review_bar.note.setText("wrong answer")
+    qtbot.mouseClick(window.review_bar.buttons["reject"], Qt.MouseButton.LeftButton)
+    window.show_selected_run()
+    combo = window.preview_panel.run_choice.combo
+    assert not any("approved" in combo.itemText(i) for i in range(combo.count()))
+    window.close()

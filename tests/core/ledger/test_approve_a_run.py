@@ -102,3 +102,48 @@ def test_the_cli_approves_a_picked_run_and_says_which(workspace, capsys):
     assert "already approved on run" in capsys.readouterr().err
     assert main(["queue", "--workspace", path, "--json"]) == 0
     assert json.loads(capsys.readouterr().out)[0]["status"] == "approved"
+
+
+def test_a_plain_approval_never_takes_a_run_committed_and_reverted_since(workspace):
+    """As ``--run`` refuses such a run, so does the default: it takes the latest run not yet
+    committed, or none (the commit then leaves the fact out and says why)."""
+    (a,) = make_facts(1)
+    workspace.add_facts([a])
+    run = record_hand_run(workspace, a)
+    workspace.review(a.id, "approve")
+    commit = workspace.commit("a")
+    workspace.revert([commit.id], "take a out", options=LoadOptions(device="cpu"))
+    workspace.review(a.id, "rework")
+    assert workspace.review(a.id, "approve").run_id is None
+    assert workspace.approved_without_run() == [a.id]
+    again = record_hand_run(workspace, a, seed=3)  # previewed again after the revert: that edit is committed
+    assert [r.id for r in workspace.commit_candidates()] == [again.id] and again.id != run.id
+    assert workspace.review(a.id, "approve", run_id=again.id).run_id == again.id
+
+
+def test_undo_back_to_an_approval_recorded_before_schema_5_takes_the_run_it_was_made_on(workspace):
+    from core.ledger.db import now
+
+    (a,) = make_facts(1)
+    workspace.add_facts([a])
+    first = record_hand_run(workspace, a, seed=1)
+    with workspace._store.writing():  # an approval as schema 4 recorded it: no run
+        workspace._store.db.execute(
+            "INSERT INTO status_history (fact_id, author, at, from_status, to_status, note) "
+            "VALUES (?, 'alice', ?, 'pending', 'approved', '')", (a.id, now()))
+    workspace.review(a.id, "reject", "not sure")
+    record_hand_run(workspace, a, seed=2)  # a later preview
+    assert workspace.undo_review().run_id == first.id
+    assert [r.id for r in workspace.commit_candidates()] == [first.id]
+
+
+def test_the_cli_refuses_run_without_approve(workspace, capsys):
+    from core.cli.main import main
+
+    (a,) = make_facts(1)
+    workspace.add_facts([a])
+    run = record_hand_run(workspace, a)
+    path = str(workspace.path)
+    workspace.close()
+    assert main(["review", "--workspace", path, "--undo", "--run", str(run.id)]) == 2
+    assert "use it with --approve" in capsys.readouterr().err
