@@ -24,6 +24,8 @@ def _select_first_demo_fact(qtbot, window):
 def test_gui_thread_ticks_every_100ms_during_a_batch_edit(qtbot):
     window = open_window(qtbot)
     _select_first_demo_fact(qtbot, window)
+    for name, value in (("v_steps", "40"), ("v_nll_threshold", "0")):  # no early stop: the edit runs seconds
+        window.method_panel.set_override(name, value)
     batch = [window.queue.proxy.index(row, 0).data(FACT_ID_ROLE) for row in (0, 1)]
     window.queue.select(batch)
     assert window.queue.selected_ids() == batch
