@@ -62,10 +62,11 @@ def _approved_run(store: Store, record: FactRecord, run_id: int | None) -> int |
     """The run an approval approves: the one named, else the fact's latest not committed before
     (the one the reviewer has before them); None when there is none (a commit then leaves the
     fact out and says why). A run committed and reverted since is never approved again."""
-    runs = _fact_runs(store, record.id)
     if run_id is None:
-        fresh = [r for r in runs if _applied_in(store, r) is None]
-        return fresh[-1] if fresh else None
+        return store.scalar("SELECT run_id FROM run_facts WHERE fact_id = ? AND run_id NOT IN "
+                            "(SELECT run_id FROM commit_runs WHERE op = 'apply') ORDER BY run_id DESC LIMIT 1",
+                            (record.id,))
+    runs = _fact_runs(store, record.id)
     if run_id not in runs:
         edits = f"its runs are {', '.join(map(str, runs))}" if runs else "it has no run yet"
         raise ReviewError(f"run {run_id} does not edit fact {record.fact.short_id} ({edits})")
@@ -75,21 +76,16 @@ def _approved_run(store: Store, record: FactRecord, run_id: int | None) -> int |
     return run_id
 
 
-def _earlier_approval_run(store: Store, fact_id: str, before: int) -> int | None:
-    """The run of the fact's latest approval before history row ``before``: as recorded, or for
-    an approval recorded before schema 5, the fact's latest run made before it (as commits infer)."""
+def _approval_run(store: Store, fact_id: str, before: int | None = None) -> int | None:
+    """The run of the fact's latest approval (before history row ``before``, if given): as
+    recorded, or for an approval recorded before schema 5, the fact's latest run made before it
+    (as commits infer)."""
     row = store.one("SELECT at, run_id FROM status_history WHERE fact_id = ? AND id < ? AND to_status = 'approved' "
-                    "ORDER BY id DESC LIMIT 1", (fact_id, before))
+                    "ORDER BY id DESC LIMIT 1", (fact_id, before if before is not None else 2**62))
     if row is None or row["run_id"] is not None:
         return None if row is None else row["run_id"]
     return store.scalar("SELECT r.id FROM runs r JOIN run_facts rf ON rf.run_id = r.id WHERE rf.fact_id = ? "
                         "AND r.created_at <= ? ORDER BY r.id DESC LIMIT 1", (fact_id, row["at"]))
-
-
-def _decision_run(store: Store, fact_id: str) -> int | None:
-    """The run recorded by the fact's latest approval row (None: none, or recorded before schema 5)."""
-    return store.scalar("SELECT run_id FROM status_history WHERE fact_id = ? AND to_status = 'approved' "
-                        "ORDER BY id DESC LIMIT 1", (fact_id,))
 
 
 def _append(store: Store, fact_id: str, from_status: str, to_status: str, note: str,
@@ -117,7 +113,7 @@ def review(store: Store, fact_ref: str, decision: str, note: str = "", run_id: i
         if status == "approved":
             _check_approvable(store, record)
             approves = _approved_run(store, record, run_id)
-            if record.status == status and approves == _decision_run(store, record.id):
+            if record.status == status and approves == _approval_run(store, record.id):
                 raise ReviewError(f"fact {record.fact.short_id} is already approved on run {approves}")
         return _append(store, record.id, record.status, status, note, run_id=approves)
 
@@ -140,7 +136,7 @@ def undo(store: Store) -> StatusChange:
         run_id = None
         if last.from_status == "approved":  # back to the approval it replaced, on that approval's run
             _check_approvable(store, record)
-            run_id = _earlier_approval_run(store, last.fact_id, last.id)
+            run_id = _approval_run(store, last.fact_id, before=last.id)
         return _append(store, last.fact_id, last.to_status, last.from_status,
                        f"undo of decision #{last.id}", undoes=last.id, run_id=run_id)
 

@@ -9,9 +9,14 @@ from core.model.loading import LoadOptions
 from tests.core.ledger.helpers import make_facts, record_hand_run
 
 
+def _added(workspace):
+    (fact,) = make_facts(1)
+    workspace.add_facts([fact])
+    return fact
+
+
 def test_an_approval_records_the_latest_run_by_default(workspace):
-    (a,) = make_facts(1)
-    workspace.add_facts([a])
+    a = _added(workspace)
     record_hand_run(workspace, a, seed=1)
     latest = record_hand_run(workspace, a, seed=2)
     assert workspace.review(a.id, "approve").run_id == latest.id
@@ -19,8 +24,7 @@ def test_an_approval_records_the_latest_run_by_default(workspace):
 
 
 def test_an_older_run_picked_is_what_commit_takes(workspace):
-    (a,) = make_facts(1)
-    workspace.add_facts([a])
+    a = _added(workspace)
     older = record_hand_run(workspace, a, seed=1)
     record_hand_run(workspace, a, seed=2)  # a later preview, with another method, say
     workspace.review(a.id, "approve", run_id=older.id)
@@ -29,8 +33,7 @@ def test_an_older_run_picked_is_what_commit_takes(workspace):
 
 
 def test_a_later_preview_does_not_replace_the_approved_run(workspace):
-    (a,) = make_facts(1)
-    workspace.add_facts([a])
+    a = _added(workspace)
     approved = record_hand_run(workspace, a, seed=1)
     workspace.review(a.id, "approve")
     record_hand_run(workspace, a, seed=2)
@@ -38,8 +41,7 @@ def test_a_later_preview_does_not_replace_the_approved_run(workspace):
 
 
 def test_approving_again_on_another_run_switches_and_undo_switches_back(workspace):
-    (a,) = make_facts(1)
-    workspace.add_facts([a])
+    a = _added(workspace)
     first, second = record_hand_run(workspace, a, seed=1), record_hand_run(workspace, a, seed=2)
     workspace.review(a.id, "approve", run_id=first.id)
     switch = workspace.review(a.id, "approve", run_id=second.id)
@@ -51,8 +53,7 @@ def test_approving_again_on_another_run_switches_and_undo_switches_back(workspac
 
 
 def test_undoing_a_rejection_approves_the_run_approved_before(workspace):
-    (a,) = make_facts(1)
-    workspace.add_facts([a])
+    a = _added(workspace)
     first = record_hand_run(workspace, a, seed=1)
     workspace.review(a.id, "approve")
     record_hand_run(workspace, a, seed=2)
@@ -90,8 +91,7 @@ def test_a_run_that_cannot_be_approved_is_refused_and_nothing_is_recorded(worksp
 def test_the_cli_approves_a_picked_run_and_says_which(workspace, capsys):
     from core.cli.main import main
 
-    (a,) = make_facts(1)
-    workspace.add_facts([a])
+    a = _added(workspace)
     older = record_hand_run(workspace, a, seed=1)
     record_hand_run(workspace, a, seed=2)
     path = str(workspace.path)
@@ -107,8 +107,7 @@ def test_the_cli_approves_a_picked_run_and_says_which(workspace, capsys):
 def test_a_plain_approval_never_takes_a_run_committed_and_reverted_since(workspace):
     """As ``--run`` refuses such a run, so does the default: it takes the latest run not yet
     committed, or none (the commit then leaves the fact out and says why)."""
-    (a,) = make_facts(1)
-    workspace.add_facts([a])
+    a = _added(workspace)
     run = record_hand_run(workspace, a)
     workspace.review(a.id, "approve")
     commit = workspace.commit("a")
@@ -124,8 +123,7 @@ def test_a_plain_approval_never_takes_a_run_committed_and_reverted_since(workspa
 def test_undo_back_to_an_approval_recorded_before_schema_5_takes_the_run_it_was_made_on(workspace):
     from core.ledger.db import now
 
-    (a,) = make_facts(1)
-    workspace.add_facts([a])
+    a = _added(workspace)
     first = record_hand_run(workspace, a, seed=1)
     with workspace._store.writing():  # an approval as schema 4 recorded it: no run
         workspace._store.db.execute(
@@ -140,10 +138,22 @@ def test_undo_back_to_an_approval_recorded_before_schema_5_takes_the_run_it_was_
 def test_the_cli_refuses_run_without_approve(workspace, capsys):
     from core.cli.main import main
 
-    (a,) = make_facts(1)
-    workspace.add_facts([a])
+    a = _added(workspace)
     run = record_hand_run(workspace, a)
     path = str(workspace.path)
     workspace.close()
     assert main(["review", "--workspace", path, "--undo", "--run", str(run.id)]) == 2
     assert "use it with --approve" in capsys.readouterr().err
+
+
+def test_approving_again_the_run_a_pre_schema_5_approval_was_made_on_is_refused(workspace):
+    from core.ledger.db import now
+
+    a = _added(workspace)
+    run = record_hand_run(workspace, a)
+    with workspace._store.writing():  # an approval as schema 4 recorded it: no run
+        workspace._store.db.execute(
+            "INSERT INTO status_history (fact_id, author, at, from_status, to_status, note) "
+            "VALUES (?, 'alice', ?, 'pending', 'approved', '')", (a.id, now()))
+    with pytest.raises(ReviewError, match=f"already approved on run {run.id}"):
+        workspace.review(a.id, "approve", run_id=run.id)
