@@ -30,12 +30,15 @@ class HistoryActions:
         facts = {r.id: r.fact for r in self.queue.model.records() if r.status == "approved"}  # as shown
         thresholds = {m: self.settings.threshold(m) for m in THRESHOLD_METRICS}
         unrun = ws.approved_without_run()
-        facts.update({fact_id: ws.fact(fact_id).fact for fact_id in unrun})
+        shared = {item.fact_id: item for item in ws.left_out() if item.blockers}
+        blockers = {b.fact_id for item in shared.values() for b in item.blockers}
+        facts.update({fact_id: ws.fact(fact_id).fact for fact_id in {*unrun, *blockers} - facts.keys()})
         head, stale = ws.head(), ws.stale_runs(runs)
         stale_text = {run_id: f"computed on {'commit ' + on.short_id if on else 'another state'}, HEAD is "
                               f"{head.short_id}" for run_id, on in stale.items()}
         reverted = {fact_id: commit.short_id for fact_id, commit in ws.reverted_facts().items()}
-        dialog = CommitDialog(runs, facts, thresholds, self, unrun=unrun, stale=stale_text, reverted=reverted)
+        dialog = CommitDialog(runs, facts, thresholds, self, unrun=unrun, stale=stale_text, reverted=reverted,
+                              shared=shared)
         dialog.accepted.connect(lambda: self._commit_from(dialog))
         dialog.open()
         return dialog

@@ -73,6 +73,7 @@ _API: dict[str, tuple[str, str]] = {
     **{n: ("core.ledger.records", n) for n in ("CommitDetail", "CommitRecord", "DiffReport", "FactRecord",
                                                "RunRecord")},
     "EXPORT_FORMATS": ("core.ledger.export", "EXPORT_FORMATS"),
+    **{n: ("core.ledger.left_out", n) for n in ("Blocker", "LeftOut")},
     "cli_main": ("core.cli.main", "main"),
 }
 

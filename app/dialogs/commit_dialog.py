@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from html import escape
+from typing import Any
 
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
@@ -60,7 +61,8 @@ def verdict_failures(run: RunRecord, gated: Sequence[str]) -> list[str]:
 class CommitDialog(QDialog):
     def __init__(self, runs: Sequence[RunRecord], facts: Mapping[str, Fact], thresholds: Mapping[str, float],
                  parent: QWidget | None = None, unrun: Sequence[str] = (),
-                 stale: Mapping[int, str] | None = None, reverted: Mapping[str, str] | None = None) -> None:
+                 stale: Mapping[int, str] | None = None, reverted: Mapping[str, str] | None = None,
+                 shared: Mapping[str, Any] | None = None) -> None:
         super().__init__(parent)
         self.setWindowTitle("Commit approved edits")
         self.resize(760, 420)
@@ -70,6 +72,7 @@ class CommitDialog(QDialog):
         self.left_out.setWordWrap(True)
         self.left_out.setTextFormat(Qt.TextFormat.RichText)
         self.left_out.setStyleSheet("color: #a33")
+        self.shared = dict(shared or {})  # fact id → core's LeftOut: its approved run also edits facts that block it
         self.left_out.setText(self._left_out_text(unrun, dict(reverted or {})))
         self.left_out.setVisible(bool(unrun))
         self.stale = dict(stale or {})  # run id → "computed on commit X, HEAD is Y"
@@ -176,10 +179,20 @@ class CommitDialog(QDialog):
                 by_revert.setdefault(reverted[fact_id], []).append(self._describe(fact_id))
         for commit, names in by_revert.items():
             lines.append(f"Reverted in {commit}: {'; '.join(names)} (preview again to re-apply).")
-        never = [self._describe(f) for f in unrun if f not in reverted]
+        for fact_id in unrun:
+            if fact_id not in reverted and fact_id in self.shared:
+                lines.append(self._shared_line(self.shared[fact_id]))
+        never = [self._describe(f) for f in unrun if f not in reverted and f not in self.shared]
         if never:
             lines.append(f"Approved, no run — not committed: {'; '.join(never)}. Preview them, then commit.")
         return "<br>".join(escape(line) for line in lines)
+
+    def _shared_line(self, item: Any) -> str:
+        """A fact approved on a run shared with facts that cannot be committed with it."""
+        others = "; ".join(f"{self._describe(b.fact_id)} ({b.reason})" for b in item.blockers)
+        return (f"Approved on run {item.run_id}, which also edits {others} — not committed: "
+                f"{self._describe(item.fact_id)}. A run commits whole: approve those too, or preview this fact "
+                "on its own.")
 
     def _describe(self, fact_id: str) -> str:
         fact = self.facts.get(fact_id)

@@ -259,7 +259,17 @@ def make_commit(args: argparse.Namespace) -> dict[str, Any]:
         if (value := getattr(args, f"min_{metric}")) is not None:
             thresholds[metric] = value
     with open_ws(args) as ws:
-        return ws.commit(args.message, args.runs, thresholds=thresholds, force=args.force).to_dict()
+        commit = ws.commit(args.message, args.runs, thresholds=thresholds, force=args.force).to_dict()
+        return {**commit, "left_out": [_left_out_row(ws, item) for item in ws.left_out()]}
+
+
+def _left_out_row(ws, item) -> dict[str, Any]:
+    """An approved fact the commit left out, with the facts that block its run, each named."""
+    row = item.to_dict()
+    row["fact"] = _fact_line(ws.fact(item.fact_id))
+    for blocker in row["blockers"]:
+        blocker["fact"] = _fact_line(ws.fact(blocker["fact_id"]))
+    return row
 
 
 def show_log(args: argparse.Namespace) -> list[dict[str, Any]]:

@@ -59,7 +59,19 @@ def render_commit(r: dict[str, Any]) -> str:
         under = ", ".join(f"run {w['run']} {w['metric']} {w['value']:.2f} < {w['minimum']:.2f}"
                           for w in gate["warnings"])
         line += f"forced past the commit gate: {under}\n"
-    return line
+    return line + "".join(left_out_line(item) + "\n" for item in r.get("left_out", ()))
+
+
+def left_out_line(item: dict[str, Any]) -> str:
+    """Why an approved fact was not committed, and what to do about it."""
+    head = f"left out: {_short(item['fact_id'])} {item['fact']}: "
+    if item["run_id"] is None:
+        return head + "approved, but no uncommitted run (preview it, then commit)"
+    if not item["blockers"]:
+        return head + f"its run {item['run_id']} was made before its edit was reverted (preview it again)"
+    others = "; ".join(f"{_short(b['fact_id'])} {b['fact']} ({b['reason']})" for b in item["blockers"])
+    return (head + f"approved on run {item['run_id']}, which also edits {others}: a run commits whole, so "
+            "approve those too, or preview this fact on its own")
 
 
 def render_log(rows: list[dict[str, Any]]) -> str:

@@ -120,6 +120,11 @@ def commit_candidates(store: Store) -> list[RunRecord]:
     return _candidates(store, state_fact_ids(store, head(store)))
 
 
+def decided_run_ids(store: Store) -> dict[str, int]:
+    """Per approved fact, the run its approval approves (``_decided_runs``)."""
+    return _decided_runs(store, _approvals(store))
+
+
 def stale_runs(store: Store, runs: Sequence[RunRecord]) -> dict[int, CommitRecord | None]:
     """The runs computed on another state than HEAD's (commit applies them in order all the
     same): run id → the newest commit holding the state it was computed on (None: none)."""

@@ -17,9 +17,23 @@ from pathlib import Path
 from typing import Any
 
 from core.facts.fact import Fact
-from core.ledger import commits, diff, export, materialise, patches, queue, refs, revert, review, runs, state
+from core.ledger import (
+    commits,
+    diff,
+    export,
+    left_out,
+    materialise,
+    patches,
+    queue,
+    refs,
+    revert,
+    review,
+    runs,
+    state,
+)
 from core.ledger.db import DEFAULT_BUSY_SECONDS, Store, connect, now, query_only
 from core.ledger.errors import LedgerError, SchemaError
+from core.ledger.left_out import LeftOut
 from core.ledger.records import (
     BaseModel,
     CommitDetail,
@@ -262,6 +276,12 @@ class Workspace:
         """Approved facts not in HEAD with no uncommitted run: ``commit()`` leaves them out."""
         with self._store.reading():
             return commits.approved_without_run(self._store)
+
+    def left_out(self) -> list[LeftOut]:
+        """Approved facts not in HEAD that ``commit()`` leaves out, each with the run its
+        approval stands on (None: no uncommitted run) and the facts of it that block it."""
+        with self._store.reading():
+            return left_out.left_out(self._store)
 
     def run_commits(self, run_id: int) -> tuple[CommitRecord | None, CommitRecord | None]:
         """That run's own history: (the commit that applied it, the revert that dropped it since)."""

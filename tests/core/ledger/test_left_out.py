@@ -1,0 +1,86 @@
+"""``Workspace.left_out``: why a commit leaves an approved fact out, also when it has a run
+(a batch run shared with a fact that cannot go with it), and the CLI's commit saying so."""
+
+import dataclasses
+
+from core import Blocker, LeftOut, open_workspace
+from core.cli import main
+from tests.core.ledger.helpers import hand_delta, make_facts, record_hand_run
+
+
+def record_batch_run(ws, facts):
+    delta = dataclasses.replace(hand_delta(facts[0], 7), fact_ids=tuple(f.id for f in facts))
+    return ws.record_run(
+        facts=list(facts), delta=delta, computed_on=ws.head().state_fingerprint,
+        hparams={"seed": 7}, seconds=0.01,
+        metrics={"protocol": "test-protocol", "pre": {"efficacy": 0.0}, "post": {"efficacy": 1.0},
+                 "per_fact": [{"fact": f.id, "efficacy": 1.0} for f in facts]},
+        previews={"prompt": facts[0].prompt, "before": " Old", "after": " New"},
+        environment={"seed": 7, "device": "cpu", "dtype": "float32", "torch": "test"})
+
+
+def test_a_batch_run_with_a_rejected_fact_names_it(workspace):
+    a, b = make_facts(2)
+    workspace.add_facts([a, b])
+    batch = record_batch_run(workspace, [a, b])
+    workspace.review(a.id, "approve")
+    workspace.review(b.id, "reject", "wrong answer")
+    assert workspace.commit_candidates() == []
+    assert workspace.left_out() == [LeftOut(a.id, batch.id, (Blocker(b.id, "rejected"),))]
+
+
+def test_a_pending_fact_blocks_until_it_is_approved(workspace):
+    a, b = make_facts(2)
+    workspace.add_facts([a, b])
+    batch = record_batch_run(workspace, [a, b])
+    workspace.review(a.id, "approve")
+    assert workspace.left_out() == [LeftOut(a.id, batch.id, (Blocker(b.id, "pending"),))]
+    workspace.review(b.id, "approve")
+    assert workspace.left_out() == []
+    assert list(workspace.commit("both").applied) == [batch.id]
+
+
+def test_a_fact_taken_by_its_own_newer_run_blocks_the_batch(workspace):
+    a, b = make_facts(2)
+    workspace.add_facts([a, b])
+    batch = record_batch_run(workspace, [a, b])
+    workspace.review(a.id, "approve")
+    alone = record_hand_run(workspace, b)
+    workspace.review(b.id, "approve")  # on its latest run: b alone
+    assert workspace.left_out() == [LeftOut(a.id, batch.id, (Blocker(b.id, f"committed by run {alone.id}"),))]
+    assert list(workspace.commit("b").applied) == [alone.id]
+    assert workspace.left_out() == [LeftOut(a.id, batch.id, (Blocker(b.id, "in HEAD"),))]
+
+
+def test_no_run_and_a_solo_run_alternative(workspace):
+    a, b = make_facts(2)
+    workspace.add_facts([a, b])
+    record_batch_run(workspace, [a, b])
+    workspace.review(a.id, "approve")
+    workspace.review(b.id, "reject", "wrong answer")
+    alone = record_hand_run(workspace, a)  # previewed on its own: the commit takes it
+    c = make_facts(3)[2]
+    workspace.add_facts([c])
+    workspace.review(c.id, "approve")
+    assert workspace.left_out() == [LeftOut(c.id)]
+    assert [r.id for r in workspace.commit_candidates()] == [alone.id]
+
+
+def test_cli_commit_says_what_it_left_out_and_why(workspace, tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("FACTSMITH_CONFIG_DIR", str(tmp_path / "config"))
+    a, b, c = make_facts(3)
+    workspace.add_facts([a, b, c])
+    batch = record_batch_run(workspace, [a, b])
+    solo = record_hand_run(workspace, c)
+    for fact_id, decision in ((a.id, "approve"), (b.id, "reject"), (c.id, "approve")):
+        workspace.review(fact_id, decision, "wrong answer" if decision == "reject" else "")
+    path = workspace.path
+    workspace.close()
+    assert main(["commit", "-m", "c", "--workspace", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert "1 edit(s) applied" in out
+    assert f"left out: {a.id[:12]} {a.prompt} -> {a.target_new}: approved on run {batch.id}" in out
+    assert f"{b.id[:12]} {b.prompt} -> {b.target_new} (rejected)" in out
+    assert "approve those too, or preview this fact on its own" in out
+    with open_workspace(path) as ws:
+        assert list(ws.head().applied) == [solo.id]
