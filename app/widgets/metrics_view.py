@@ -101,6 +101,9 @@ def _change_colour(name: str, change: float | None) -> QColor | None:
     return GOOD if change * direction > 0 else BAD
 
 
+CHART_MIN_STACKED = 200  # px of height below which the chart under the table is hidden (245 at 1366×768)
+
+
 class MetricsView(QSplitter):
     def __init__(self, thresholds: Mapping[str, float], parent: QWidget | None = None) -> None:
         super().__init__(Qt.Orientation.Horizontal, parent)
@@ -119,7 +122,8 @@ class MetricsView(QSplitter):
         for column, tip in enumerate(HEADER_HELP):  # what Pre and Post mean, without a line of the pane's height
             self.table.horizontalHeaderItem(column).setToolTip(tip)
         self.addWidget(self.table)
-        self.addWidget(self._chart_box())
+        self.chart_box = self._chart_box()
+        self.addWidget(self.chart_box)
         self.setSizes([560, 220])
         self.setStretchFactor(0, 3)
         self.setStretchFactor(1, 1)
@@ -173,6 +177,8 @@ class MetricsView(QSplitter):
         needed = sum(self.table.columnWidth(c) for c in range(self.table.columnCount())) + 30
         wide = event.size().width() >= needed + self.chart.minimumWidth()
         self.setOrientation(Qt.Orientation.Horizontal if wide else Qt.Orientation.Vertical)
+        # stacked and short, the chart would squeeze the table to a row: the numbers win
+        self.chart_box.setVisible(wide or event.size().height() >= CHART_MIN_STACKED)
         super().resizeEvent(event)
         self._fit_span_rows()
         self._fit_chart_labels()

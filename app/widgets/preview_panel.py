@@ -37,6 +37,10 @@ from core import verdict_headline
 _VERDICT_COLOURS = {"took": "#1e7d32", "partial": "#b36b00", "side effects": "#b36b00", "failed": "#b3261e"}
 
 
+LOSS_HEIGHT = 110  # the loss curve's share of the splitter, in pixels
+SHORT_PANE = 480  # below this pane height the loss curve folds away (423 at 1024×640, 555 at 1366×768)
+
+
 class PreviewPanel(FollowsJob, QGroupBox):
     preview_requested = Signal(list)  # free prompts
     waiting_text = "Waiting for the model…"
@@ -90,10 +94,11 @@ class PreviewPanel(FollowsJob, QGroupBox):
         self.tabs.addTab(self.generations, "Generations")
         self.tabs.addTab(self.metrics, "Metrics")
         self.tabs.addTab(tokens, "Next tokens")
-        splitter = QSplitter(Qt.Orientation.Vertical)
+        self.splitter = splitter = QSplitter(Qt.Orientation.Vertical)
         splitter.addWidget(self.loss)
         splitter.addWidget(self.tabs)
-        splitter.setSizes([110, 400])
+        splitter.setSizes([LOSS_HEIGHT, 400])
+        self._short: bool | None = None  # as last laid out: None before the first resize
         layout = QVBoxLayout(self)
         layout.addWidget(self.free_prompts)
         layout.addLayout(buttons)
@@ -101,6 +106,18 @@ class PreviewPanel(FollowsJob, QGroupBox):
         layout.addWidget(self.showing)
         layout.addWidget(self.state)
         layout.addWidget(splitter, 1)
+
+    def resizeEvent(self, event) -> None:
+        """On a short pane (1024×640) the loss curve folds away, so the tabs (the metrics above
+        all) get its height; drag the splitter's handle to get it back. Only crossing the
+        height changes the split, so a split the user dragged stays as it is."""
+        super().resizeEvent(event)
+        short = event.size().height() < SHORT_PANE
+        if short != self._short:
+            self._short = short
+            total = sum(self.splitter.sizes())
+            loss = 0 if short else LOSS_HEIGHT
+            self.splitter.setSizes([loss, max(total - loss, 1)])
 
     def prompts(self) -> list[str]:
         return [line.strip() for line in self.free_prompts.toPlainText().splitlines() if line.strip()]

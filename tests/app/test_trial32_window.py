@@ -128,3 +128,33 @@ def test_commit_dialog_warnings_wrap_whole_at_1024(qtbot):
     assert table.rowHeight(0) >= 2 * one_line  # …so the row grows to show it wrapped
     dialog.reject()
     window.close()
+
+
+def test_metrics_tab_is_readable_at_1024_and_keeps_its_chart_at_1366(qtbot):
+    """Trial 32's leftover: at 1024×640 the Metrics tab got ~20 px of table and ~20 of chart.
+    A short pane folds the loss curve away and hides the chart under the table; at 1366×768
+    both stay, and a split the reviewer dragged is kept while the height stays on one side."""
+    from core.util.paths import demo_edits_file
+    from tests.app.helpers import click_preview, click_row, fast_rome, wait_job
+
+    window = open_window(qtbot)
+    wait_job(qtbot, window.import_facts(demo_edits_file()), 60_000)
+    fast_rome(window)
+    window.resize(1024, 640)
+    click_row(qtbot, window, 0)
+    click_preview(qtbot, window)
+    panel = window.preview_panel
+    panel.tabs.setCurrentWidget(panel.metrics)
+    QApplication.processEvents()
+    table = panel.metrics.table
+    assert panel.loss.height() == 0 and not panel.metrics.chart_box.isVisible()
+    assert table.height() >= 5 * table.verticalHeader().defaultSectionSize(), table.height()
+    window.resize(1366, 768)
+    QApplication.processEvents()
+    assert panel.loss.height() >= 60 and panel.metrics.chart_box.isVisible()
+    assert table.height() >= 5 * table.verticalHeader().defaultSectionSize(), table.height()
+    panel.splitter.setSizes([0, sum(panel.splitter.sizes())])  # the reviewer folds the curve away
+    window.resize(1360, 760)  # still tall: the reviewer's split stays
+    QApplication.processEvents()
+    assert panel.splitter.sizes()[0] == 0
+    window.close()
