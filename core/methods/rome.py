@@ -89,6 +89,18 @@ fell less than 0.1 over 20 steps (the failing edits climb for all 100) gave on d
 0.893 / 0.470 / 0.932 / 0.786): the slow edits keep gaining generality after their target
 is reached, so the steps are not wasted and the preset keeps them.
 
+Prefixes for the key only (``prefixes_key_only``, issue 13, 2026-12-06, not in the preset): the
+random prefixes' keys are averaged into k* as the paper does, but δ is fitted to the bare prompt
+alone, since "{prefix}. {prompt}" misleads δ on this model. quality_dev (`bench/quality.py --split
+dev --methods rome --set rome.prefix_counts=5,5 --set rome.prefix_lengths=5,10 --set
+rome.prefixes_key_only=true`; reliability / generality / locality / other-kind reliability):
+the preset 0.824 / 0.399 / 0.912 / 0.648; prefixes in the loss too (the paper's) 0.591 / 0.405 /
+0.843 / 0.383; key only 0.868 / 0.464 / 0.826 / 0.736; key only with essence_factor 25 0.843 /
+0.442 / 0.850 / 0.736; with 32 essence samples 0.837 / 0.464 / 0.830 / 0.673. A key averaged over
+contexts fires on the subject wherever it stands, so paraphrases gain (continent 0.19 → 0.45)
+and so do the subject's other relations (locality on continent 0.90 → 0.72): the same trade as
+every other knob, so the option stays off.
+
 Targets of another kind (a city that is no capital, for a capital) mostly fail:
 reliability 0.56-0.63 on those dev requests against ~0.95 on same-kind ones. The value
 optimisation plateaus (France → Lyon: P(Lyon) 0.02-0.03 after 100 steps, with or
@@ -140,6 +152,7 @@ class ROMEHParams:
     weight_decay: float = 0.5  # times ‖δ‖/‖v0‖²
     prefix_counts: tuple[int, ...] = (10, 10)
     prefix_lengths: tuple[int, ...] = (5, 10)  # max tokens of each prefix group
+    prefixes_key_only: bool = False  # prefixed prompts shape k* only; δ is optimised on the bare prompt
     use_covariance: bool = True
     stats_source: str = ""  # text file/folder; "" samples text from the model
     stats_tokens: int = 100_000
@@ -238,6 +251,8 @@ def edit_one(lm: LoadedModel, fact: Fact, layer: int, hp: ROMEHParams, prefixes:
     problem = value_problem(lm, fact, hp, prefixes)
     with phase("key capture"):
         keys, v0, kl_init = value_start(lm, problem, module)
+    if hp.prefixes_key_only:  # kl_init is per KL prompt, so it holds for the shorter batch
+        problem = dataclasses.replace(problem, prompts=problem.prompts[:1])
     with phase("covariance solve"):
         u = key_direction(keys.mean(0), cov, hp.cov_ridge, lm.memo)
     # The update makes the bare prompt's output v0 + δ exactly; insertion-aware, δ is

@@ -276,3 +276,20 @@ def test_prefix_counts_without_lengths_take_the_reference_lengths(tiny_lm):
     assert specs == [PrefixSpec(1, 5), PrefixSpec(2, 10)]
     with pytest.raises(EditError, match="same number"):
         ROME.compute(tiny_lm("gpt2"), FACTS[:1], dataclasses.replace(hp, prefix_lengths=(5,)))
+
+
+def test_prefixes_key_only_average_the_key_and_fit_the_bare_prompt(tiny_lm):
+    """``prefixes_key_only``: the prefixed prompts move k* (so u), but δ is fitted to the bare
+    prompt alone, so the NLL the optimisation ends on is the edited model's on that prompt."""
+    lm = tiny_lm("gpt2")  # Conv1D: the update's left factor is u
+    fact = FACTS[0]
+    common = dict(insertion_aware=True, essence_samples=0, v_steps=8, use_covariance=False)
+    only = ROME.compute(lm, [fact], fast(lm, prefix_counts=(3,), prefix_lengths=(4,), prefixes_key_only=True,
+                                         **common))
+    bare = ROME.compute(lm, [fact], fast(lm, prefix_counts=(), prefix_lengths=(), **common))
+    u_only, u_bare = only.updates[0].left[:, 0], bare.updates[0].left[:, 0]
+    assert float(torch.dot(u_only, u_bare)) < 0.999, "the prefixed prompts' keys moved u"
+    with delta_applied(lm.model, only):
+        edited = target_nll(lm, fact)
+    fitted = only.info["facts"][0]["nll"]
+    assert abs(edited - fitted) / fitted < 1e-5
