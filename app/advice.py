@@ -10,6 +10,7 @@ from core import phrase_advice
 GUI_TERMS: Mapping[str, str] = {
     "layer_auto": "type auto in the layer field",
     "tune": "the Tune preset… button",
+    "train": "Train… beside the checkpoint",
 }
 
 

@@ -38,7 +38,7 @@ class HistoryActions:
                               f"{head.short_id}" for run_id, on in stale.items()}
         reverted = {fact_id: commit.short_id for fact_id, commit in ws.reverted_facts().items()}
         dialog = CommitDialog(runs, facts, thresholds, self, unrun=unrun, stale=stale_text, reverted=reverted,
-                              shared=shared)
+                              shared=shared, stale_advice=self.stale_advice([r for r in runs if r.id in stale]))
         dialog.accepted.connect(lambda: self._commit_from(dialog))
         dialog.open()
         return dialog
@@ -104,13 +104,22 @@ class HistoryActions:
         if message is None:
             message, ok = QInputDialog.getText(self, "Revert", self._revert_question(commit_id),
                                                text=f"Revert {commit_id[:12]}")
-            if not ok or not message.strip():
+            if not ok or not self._has_reason(message):
                 return None
         job = self.session.revert([commit_id], message)
         job.succeeded.connect(lambda state: self._reverted(
             state.commit, f"New commit {state.commit.short_id} reverts {commit_id[:12]} "
             f"({len(state.commit.dropped)} edit(s) taken out)"))
         return self._report_failure(job, f"Could not revert {commit_id[:12]}")
+
+    def _has_reason(self, message: str) -> bool:
+        """A revert is a commit and its reason is the commit's message: an empty one is said, not
+        silently taken as a cancel."""
+        if message.strip():
+            return True
+        self.show_error("Nothing reverted", ValueError("a revert needs a reason: it becomes the revert "
+                                                       "commit's message. Revert again and write why."))
+        return False
 
     def _reverted(self, commit, done: str) -> None:
         """Say what the revert did; kept edits computed with a dropped one in place are named in a
@@ -155,7 +164,7 @@ class HistoryActions:
         if message is None:
             message, ok = QInputDialog.getText(self, "Revert one edit", "Why drop this edit?",
                                                text=f"Drop run {run_id}")
-            if not ok or not message.strip():
+            if not ok or not self._has_reason(message):
                 return None
         job = self.session.revert([f"run:{run_id}"], message)
         job.succeeded.connect(lambda state: self._reverted(

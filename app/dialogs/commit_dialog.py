@@ -62,7 +62,8 @@ class CommitDialog(QDialog):
     def __init__(self, runs: Sequence[RunRecord], facts: Mapping[str, Fact], thresholds: Mapping[str, float],
                  parent: QWidget | None = None, unrun: Sequence[str] = (),
                  stale: Mapping[int, str] | None = None, reverted: Mapping[str, str] | None = None,
-                 shared: Mapping[str, Any] | None = None) -> None:
+                 shared: Mapping[str, Any] | None = None,
+                 stale_advice: str = "preview them again on the current model") -> None:
         super().__init__(parent)
         self.setWindowTitle("Commit approved edits")
         self.resize(760, 420)
@@ -82,7 +83,7 @@ class CommitDialog(QDialog):
         self.stale_note.setStyleSheet("color: #b36b00")
         self.stale_note.setText("Computed on an older state than HEAD, committed as they are: " + "; ".join(
             f"run {run_id} {text}" for run_id, text in self.stale.items())
-            + ". Preview them again to see their effect on the current model." if self.stale else "")
+            + f". To see their effect on HEAD: {stale_advice}." if self.stale else "")
         self.stale_note.setVisible(bool(self.stale))
         self.thresholds = {name: self._spin(value) for name, value in thresholds.items()}
         self.table = QTableWidget(len(self.runs), len(COLUMNS))

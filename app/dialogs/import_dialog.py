@@ -58,6 +58,11 @@ def _heavy_facts(report: FactsFileReport) -> str:
             f"({where}); every preview scores each of them")
 
 
+
+def _count(n: int, noun: str) -> str:
+    """'1 row', '2 rows'."""
+    return f"{n} {noun}{'' if n == 1 else 's'}"
+
 class ImportDialog(QDialog):
     def __init__(self, start: Path | None = None, parent: QWidget | None = None, example: Path | None = None) -> None:
         """``example``: a file offered by the "Demo set" button (the placeholder only hints)."""
@@ -244,8 +249,9 @@ class ImportDialog(QDialog):
             self.mapping.setCellWidget(r, 1, box)
 
     def _show_report(self, report: FactsFileReport) -> None:
-        self.detected.setText(f"{report.format} ({report.container}), {report.rows} rows, {len(report.facts)} facts "
-                              f"read, {report.error_count} bad rows, {len(report.duplicates)} duplicated facts")
+        self.detected.setText(f"{report.format} ({report.container}), {_count(report.rows, 'row')}, "
+                              f"{_count(len(report.facts), 'fact')} read, {_count(report.error_count, 'bad row')}, "
+                              f"{_count(len(report.duplicates), 'duplicated fact')}")
         for error in report.errors:
             self.errors.addItem(str(error))
         if report.error_count > len(report.errors):

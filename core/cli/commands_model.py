@@ -34,7 +34,7 @@ def generate(args: argparse.Namespace) -> dict:
 
 
 def _render_generate(result: dict) -> str:
-    return "".join(f"{r['prompt']}\u2192{r['continuation']}\n" for r in result["results"])
+    return "".join(f"{r['prompt']} \u2192{r['continuation']}\n" for r in result["results"])
 
 
 def demo_accuracy(args: argparse.Namespace) -> dict:

@@ -154,7 +154,7 @@ def _check_text(check: Mapping[str, Any], fact_id: str) -> str:
 
 
 # Advice names controls as {placeholders}; each interface phrases them in its own terms.
-CLI_TERMS: Mapping[str, str] = {"layer_auto": "--layer auto", "tune": "factsmith tune"}
+CLI_TERMS: Mapping[str, str] = {"layer_auto": "--layer auto", "tune": "factsmith tune", "train": "factsmith train"}
 
 
 def phrase_advice(verdict: Mapping[str, Any], terms: Mapping[str, str]) -> list[str]:
@@ -188,6 +188,8 @@ def advice_for(method: str, facts: Sequence[FactVerdict]) -> tuple[str, ...]:
 _OUT_OF_REACH = ("ROME and MEMIT rewrite what the model recalls about the subject, so an answer of "
                  "another kind than the relation's usual ones (a city that is no capital) is often out "
                  "of their reach: try FT-M, whose default keeps other knowledge, or GRACE")
+_TRAIN_LONGER = "an editor trained for more steps, or on requests like these ({train})"
+_OTHER_METHOD = "another method: ROME, FT-M or GRACE"
 _FAILED_ADVICE: dict[str, list[str]] = {
     "rome": [_OUT_OF_REACH, "the traced layer ({layer_auto})", "more optimisation steps or a larger step "
              "(v_steps, v_lr)", "a preset tuned on your facts ({tune})"],
@@ -200,6 +202,12 @@ _FAILED_ADVICE: dict[str, list[str]] = {
               "a preset tuned on your facts ({tune})"],
     "comeba-hk": [_OUT_OF_REACH, "more optimisation steps or a larger step (v_steps, v_lr)",
                   "a smaller mom2_weight", "a lower threshold_init (the hook layers answer more tokens)"],
+    # trained editors: what one edit does is what training taught the network
+    "mend": [_TRAIN_LONGER, _OTHER_METHOD],
+    "instructedit": [_TRAIN_LONGER, _OTHER_METHOD],
+    "ke": [_TRAIN_LONGER, _OTHER_METHOD],
+    "recipe": ["more refine_steps or a larger refine_lr (each new prompt is tuned on its edit)", _TRAIN_LONGER,
+               _OTHER_METHOD],
     "*": ["more steps or a larger learning rate (steps, lr)", "a looser norm_constraint or a higher "
           "loss_threshold", "another method: ROME, MEMIT or GRACE", "a preset tuned on your facts ({tune})"],
 }
@@ -209,11 +217,21 @@ _SIDE_EFFECT_ADVICE: dict[str, list[str]] = {
     "ft-l": ["a tighter norm_constraint or a smaller lr", "ROME, MEMIT or GRACE change less"],
     "ice": ["a tighter norm_constraint or a smaller lr", "GRACE leaves other inputs untouched"],
     "comeba-hk": ["a higher threshold_init keeps the hook layers off unrelated inputs", "a larger mom2_weight"],
+    "mend": ["an editor trained with a larger c_loc, the locality term's weight ({train})",
+             "GRACE leaves other inputs untouched"],
+    "instructedit": ["an editor trained with a larger c_loc, the locality term's weight ({train})",
+                     "GRACE leaves other inputs untouched"],
+    "ke": ["an editor trained with a larger kl_weight ({train})",
+           "GRACE leaves other inputs untouched"],
+    "recipe": ["an editor trained with more locality_probes ({train})",
+               "fewer refine_steps"],
     "*": ["a smaller step or fewer steps", "GRACE leaves other inputs untouched"],
 }
 _PARTIAL_ADVICE: dict[str, list[str]] = {
     "grace": ["a larger eps_init lets paraphrases fall inside the edit's radius"],
     "comeba-hk": ["a lower threshold_init lets the hook layers answer paraphrases too"],
+    **{name: ["an editor trained on requests with paraphrases ({train})"] for name in ("mend", "instructedit", "ke",
+                                                                                       "recipe")},
     "*": ["paraphrases in the fact help methods that train on them (FT-M, ICE)"],
 }
 

@@ -50,7 +50,7 @@ def test_csv_columns_are_mapped_before_importing(qtbot, tmp_path):
     for column, field in (("who", "subject"), ("question", "prompt"), ("new", "target_new"), ("old", "target_true")):
         dialog.set_field(column, field)
     assert dialog.errors.count() == 0
-    assert dialog.detected.text().startswith("csv (csv), 1 rows, 1 facts")
+    assert dialog.detected.text().startswith("csv (csv), 1 row, 1 fact read")
     assert dialog.preview.item(0, 3).text() == "Rome"
     assert dialog.import_button.isEnabled()
     assert dialog.choice()[2] == {"who": "subject", "question": "prompt", "new": "target_new", "old": "target_true"}
@@ -63,7 +63,7 @@ def test_a_datasets_folder_is_read_without_a_column_mapping(qtbot, tmp_path):
     qtbot.addWidget(dialog)
     assert dialog.mapping.isHidden()
     assert dialog.errors.count() == 0, dialog.errors.item(0).text()
-    assert dialog.detected.text().startswith("factsmith (datasets), 1 rows, 1 facts")
+    assert dialog.detected.text().startswith("factsmith (datasets), 1 row, 1 fact read")
     assert dialog.import_button.isEnabled()
 
 
