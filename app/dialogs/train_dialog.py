@@ -82,6 +82,7 @@ class TrainDialog(QDialog):
         self._steps_default = DEFAULT_TRAINING_STEPS  # the budget Steps last showed for the method and model
         self.confirm = None  # the open "Replace the checkpoint?" question
         self._run_from, self._before = 0, None  # the running job's first step, the checkpoint before it
+        self._hinting = True  # the state line says what to do next (no run said anything yet)
         self._build_fields()
         self._build_run()
         self._layout()
@@ -97,7 +98,7 @@ class TrainDialog(QDialog):
                                   demo_editor_val_file(), "Demo dev set", optional=True)
         self.method = QComboBox()
         self.method.addItems(trainable_methods())
-        self.method.currentTextChanged.connect(lambda _: self.refresh())
+        self.method.currentTextChanged.connect(lambda _: self._method_changed())
         self.steps = _spin(DEFAULT_TRAINING_STEPS, "Training steps in all (Resume continues up to this many); "
                            "the method's preset budget for this model until changed")
         self.val_every = _spin(defaults.val_every, "Validate every N steps (and at the end)")
@@ -178,6 +179,22 @@ class TrainDialog(QDialog):
             self._follow_preset_steps(default_training_steps(lm, self.method.currentText()))
         self.inspect_out()
 
+    def _method_changed(self) -> None:
+        """Another method: the last run's words and curves were another editor's, so they go
+        (a checkpoint of this method at the path brings its own curves back)."""
+        if self._idle():
+            self._hinting = True
+            self.loss.reset()
+            self.validation.set_history(())
+        self.refresh()
+
+    def _hint(self) -> str:
+        if not self.data.ready() or not self.data.chosen():
+            return "Choose the training requests, then Start"
+        if self.record is not None:
+            return "Resume continues the checkpoint; Start trains a new editor from step 0"
+        return "Start trains a new editor"
+
     def _follow_preset_steps(self, preset: int) -> None:
         """Steps shows the method's preset budget (or the checkpoint's own, to resume) unless the
         reviewer has set their own."""
@@ -245,6 +262,8 @@ class TrainDialog(QDialog):
         self.start_button.setEnabled(can)
         self.resume_button.setEnabled(can and self.record is not None)
         self.cancel_button.setEnabled(not self._idle())
+        if self._hinting and self._idle():
+            self.state.setText(self._hint())
 
     # -- running -------------------------------------------------------------------------
 
@@ -287,7 +306,7 @@ class TrainDialog(QDialog):
         return job
 
     def track(self, job: Job) -> None:
-        self.job = job
+        self.job, self._hinting = job, False
         self.bar.setValue(0)
         self.state.setText("Waiting for the job lane…")
         job.progressed.connect(self._progress)
@@ -320,8 +339,9 @@ class TrainDialog(QDialog):
 
     def _cancelled(self) -> None:
         self.inspect_out()
-        self.bar.setValue(0)  # nothing is running now
         record, before = self.record, self._before
+        # the bar shows how far the checkpoint got towards the budget, not 0 as if nothing was kept
+        self.bar.setValue(int(1000 * min(record.step / max(self.steps.value(), 1), 1.0)) if record else 0)
         if record is None or (before is not None and record.step == before.step and record.losses == before.losses):
             kept = (f"; the checkpoint there (step {before.step}) is untouched" if before is not None
                     else ": nothing was saved")

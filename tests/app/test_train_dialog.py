@@ -124,7 +124,8 @@ def test_train_cancel_resume_then_edit_with_the_checkpoint(qtbot, window, strang
     assert saved >= 3 and len(dialog.loss.losses) == saved, "every finished step is saved on cancel"
     assert dialog.state.text() == (f"Cancelled after step {saved}: the checkpoint now holds all {saved} steps "
                                    f"({saved} from this run, saved on cancel); Resume continues it")
-    assert dialog.bar.value() == 0, "no stale progress once cancelled"
+    # trial 33: the bar went back to 0 on cancel, as if nothing was kept; it shows the checkpoint's share
+    assert dialog.bar.value() == int(1000 * saved / 40)
     assert dialog.validation.empty_text() == "", "a validation set was chosen: its figures show"
     assert [s for s, _ in dialog.validation.points["reliability"]][:1] == [3]
     assert dialog.resume_button.isEnabled() and dialog.record.step == saved
@@ -271,3 +272,23 @@ def test_steps_follow_the_methods_preset_budget_until_the_reviewer_sets_their_ow
     dialog.steps.setValue(250)
     dialog.method.setCurrentText("ke")
     assert dialog.steps.value() == 250, "the reviewer's own budget is kept"
+
+
+def test_another_method_drops_the_last_runs_words_and_curves(qtbot, window, tmp_path, monkeypatch):
+    """Trial 33: after MEND was cancelled, choosing instructedit kept "Cancelled after step 94 …
+    Resume continues it" and MEND's curves; and the hint to choose the requests outlived the choice."""
+    train = _write(tmp_path / "train.jsonl", TRAIN)
+    val = _write(tmp_path / "val.jsonl", [dataclasses.replace(TRAIN[0], target_new="Seattle")])
+    out = tmp_path / "mine.safetensors"
+    dialog = _open_from_the_method_panel(qtbot, window)
+    assert dialog.state.text() == "Choose the training requests, then Start"
+    _fill(qtbot, monkeypatch, dialog, train, val, out)
+    assert dialog.state.text() == "Start trains a new editor"
+    _start_and_cancel(qtbot, dialog, window)
+    saved = read_checkpoint(out, "mend").record.step
+    assert dialog.state.text().startswith("Cancelled after step")
+    dialog.method.setCurrentText("instructedit")
+    assert dialog.state.text() == "Start trains a new editor", "the path holds a MEND editor: nothing to resume"
+    assert dialog.loss.losses == [] and not any(dialog.validation.points.values())
+    dialog.method.setCurrentText("mend")  # its checkpoint's curves come back with it
+    assert len(dialog.loss.losses) == saved and dialog.state.text().startswith("Resume continues the checkpoint")
