@@ -66,7 +66,7 @@ _API: dict[str, tuple[str, str]] = {
     "VERDICT_RULES": ("core.workflows.verdict", "DEFAULT_RULES"),
     "phrase_advice": ("core.workflows.verdict", "phrase_advice"),
     **{n: ("core.workflows.gates", n) for n in ("DEFAULT_THRESHOLDS", "GateCheck", "GateWarning", "check_runs",
-                                                "run_warnings")},
+                                                "run_warnings", "verdict_failures")},
     **{n: ("core.ledger", n) for n in ("STATUSES", "Workspace", "open_workspace")},
     **{n: ("core.ledger.errors", n) for n in ("LedgerError", "WorkspaceBusyError", "WorkspaceInUseError")},
     **{n: ("core.ledger.instance_lock", n) for n in ("InstanceLock", "LockHolder", "lock_workspace", "read_holder")},

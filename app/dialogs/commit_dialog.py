@@ -21,7 +21,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from core import DEFAULT_THRESHOLDS, VERDICT_RULES, Fact, RunRecord, run_warnings
+from core import DEFAULT_THRESHOLDS, VERDICT_RULES, Fact, RunRecord, run_warnings, verdict_failures
 
 COLUMNS = ("Run", "Facts", "Method", "Reliability", "Locality", "Warnings")
 
@@ -45,17 +45,6 @@ def gate_note(limits: Mapping[str, float]) -> str:
         return f"Commit gate: {_bounds(limits)}, the verdict's targets for these two. {others}"
     return (f"Commit gate: {_bounds(limits)}, your own thresholds; the verdict (\"took\") uses "
             f"{_bounds(targets)}, so a run can pass one and not the other. {others}")
-
-
-def verdict_failures(run: RunRecord, gated: Sequence[str]) -> list[str]:
-    """The verdict's failing checks on metrics the gate does not check (generality, fluency)."""
-    seen: list[str] = []
-    for fact in (run.metrics.get("verdict") or {}).get("facts", ()):
-        for check in fact.get("checks", ()):
-            if check.get("held") is False and check["metric"] not in gated:
-                text = f"{check['metric']} {check['value']:.2f} < {check['bound']:.2f} (verdict)"
-                seen += [] if text in seen else [text]
-    return seen
 
 
 class CommitDialog(QDialog):

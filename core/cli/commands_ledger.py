@@ -27,7 +27,7 @@ from core.cli.ledger_render import (
     render_show,
     render_tags,
 )
-from core.workflows.gates import DEFAULT_THRESHOLDS
+from core.workflows.gates import DEFAULT_THRESHOLDS, verdict_failures
 
 DEFAULT_WORKSPACE = "default"
 STATUS_CHOICES = ("pending", "approved", "rejected", "needs-rework", "all")
@@ -260,7 +260,9 @@ def make_commit(args: argparse.Namespace) -> dict[str, Any]:
             thresholds[metric] = value
     with open_ws(args) as ws:
         commit = ws.commit(args.message, args.runs, thresholds=thresholds, force=args.force).to_dict()
-        return {**commit, "left_out": [_left_out_row(ws, item) for item in ws.left_out()]}
+        notes = [{"run": run_id, "verdict": text} for run_id in commit["applied"]
+                 for text in verdict_failures(ws.run(run_id), list(thresholds))]
+        return {**commit, "verdict_notes": notes, "left_out": [_left_out_row(ws, item) for item in ws.left_out()]}
 
 
 def _left_out_row(ws, item) -> dict[str, Any]:

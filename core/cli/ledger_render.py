@@ -59,6 +59,8 @@ def render_commit(r: dict[str, Any]) -> str:
         under = ", ".join(f"run {w['run']} {w['metric']} {w['value']:.2f} < {w['minimum']:.2f}"
                           for w in gate["warnings"])
         line += f"forced past the commit gate: {under}\n"
+    line += "".join(f"note: run {n['run']}: {n['verdict']}, not gated: committed all the same\n"
+                    for n in r.get("verdict_notes", ()))
     return line + "".join(left_out_line(item) + "\n" for item in r.get("left_out", ()))
 
 

@@ -93,6 +93,18 @@ def run_warnings(run: MeasuredRun, thresholds: Mapping[str, float]) -> list[Gate
     return found
 
 
+def verdict_failures(run: MeasuredRun, gated: Sequence[str]) -> list[str]:
+    """The verdict's failing checks on metrics the gate does not check (generality, fluency):
+    said beside a commit, never blocking it."""
+    seen: list[str] = []
+    for fact in ((run.metrics or {}).get("verdict") or {}).get("facts", ()):
+        for check in fact.get("checks", ()):
+            if check.get("held") is False and check["metric"] not in gated:
+                text = f"{check['metric']} {check['value']:.2f} < {check['bound']:.2f} (verdict)"
+                seen += [] if text in seen else [text]
+    return seen
+
+
 def check_runs(runs: Sequence[MeasuredRun], thresholds: Mapping[str, float] | None = None,
                force: bool = False) -> GateCheck:
     """Every run checked; ``forced`` is recorded only when there was something to force."""

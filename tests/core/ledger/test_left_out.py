@@ -84,3 +84,24 @@ def test_cli_commit_says_what_it_left_out_and_why(workspace, tmp_path, capsys, m
     assert "approve those too, or preview this fact on its own" in out
     with open_workspace(path) as ws:
         assert list(ws.head().applied) == [solo.id]
+
+
+def test_cli_commit_notes_the_verdicts_ungated_failures(workspace, tmp_path, capsys, monkeypatch):
+    """Trial 33: `factsmith commit` passed an edit with generality 0.00 without a word, where
+    the commit dialog warns "generality 0.00 < 0.80 (verdict)"."""
+    monkeypatch.setenv("FACTSMITH_CONFIG_DIR", str(tmp_path / "config"))
+    a = make_facts(1)[0]
+    workspace.add_facts([a])
+    verdict = {"verdict": "partial", "facts": [{"fact_id": a.id, "verdict": "partial", "checks": [
+        {"metric": "reliability", "value": 1.0, "bound": 0.95, "held": True},
+        {"metric": "generality", "value": 0.0, "bound": 0.8, "held": False}]}]}
+    run = workspace.record_run(
+        facts=[a], delta=hand_delta(a), computed_on=workspace.head().state_fingerprint, hparams={}, seconds=0.01,
+        metrics={"protocol": "test-protocol", "pre": {"reliability": 0.0}, "post": {"reliability": 1.0},
+                 "verdict": verdict}, previews={}, environment={"device": "cpu", "dtype": "float32"})
+    workspace.review(a.id, "approve")
+    path = workspace.path
+    workspace.close()
+    assert main(["commit", "-m", "a", "--workspace", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert f"note: run {run.id}: generality 0.00 < 0.80 (verdict), not gated: committed all the same" in out
