@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 
 import pyqtgraph as pg
+from PySide6.QtCore import QSize
 from PySide6.QtWidgets import QWidget
 
 from core import ProgressEvent
@@ -47,6 +48,11 @@ class SparseAxis(pg.AxisItem):
 
 
 class LossCurve(pg.PlotWidget):
+    def minimumSizeHint(self) -> QSize:
+        """No height of its own: folded away in a short preview pane, the view's 68 px would
+        still count and push the window past a 640 px screen (layouts give it its room)."""
+        return QSize(super().minimumSizeHint().width(), 0)
+
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent, background="w", axisItems={"bottom": IntegerAxis("bottom"),
                                                             "left": SparseAxis("left")})

@@ -148,6 +148,13 @@ def test_metrics_tab_is_readable_at_1024_and_keeps_its_chart_at_1366(qtbot):
     QApplication.processEvents()
     table = panel.metrics.table
     assert panel.loss.height() == 0 and not panel.metrics.chart_box.isVisible()
+    # trial 33: the window grew to 664-720 px on a 640 px screen, hiding the status bar
+    assert window.height() == 640 and window.minimumSizeHint().height() <= 640
+    panel.tabs.setCurrentWidget(panel.generations)
+    QApplication.processEvents()
+    assert window.height() == 640 and panel.generations.height() >= 100
+    panel.tabs.setCurrentWidget(panel.metrics)
+    QApplication.processEvents()
     assert table.height() >= 5 * table.verticalHeader().defaultSectionSize(), table.height()
     window.resize(1366, 768)
     QApplication.processEvents()
