@@ -37,14 +37,11 @@ def register(sub) -> None:
 
 
 def _progress():
-    from core.util.progress import Progress
+    """Steps, loss, rate and time left on stderr every few seconds, without --verbose: a demo
+    training run takes minutes, and a silent terminal looks hung."""
+    from core.cli.options import live_progress
 
-    def report(event) -> None:
-        step = int(event.done)
-        if event.message and (step % 10 == 0 or "validation" in event.message):
-            log.info("%s", event.message)
-
-    return Progress(report)
+    return live_progress("training: ", every_s=5.0)
 
 
 def train_command(args: argparse.Namespace) -> dict[str, Any]:

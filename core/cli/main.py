@@ -76,6 +76,7 @@ def main(argv: list[str] | None = None) -> int:
     except (CommandError, ValueError, OSError, KeyError, MemoryError) as exc:
         message = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
         print(f"factsmith {args.command}: error: {message}", file=sys.stderr)
+        _more_rows(exc)
         return 2
     try:
         _emit(result, getattr(args, "json", False), getattr(args, "render", None))
@@ -83,6 +84,16 @@ def main(argv: list[str] | None = None) -> int:
     except BrokenPipeError:
         return _reader_gone()
     return 0
+
+
+def _more_rows(exc: BaseException) -> None:
+    """A facts file's other bad rows (FactsFileError.more), each on its own line: all of them
+    fixed in one go, not one per try."""
+    more = getattr(exc, "more", ())
+    for row in more:
+        print(f"  also {row}", file=sys.stderr)
+    if getattr(exc, "more_count", 0) > len(more):
+        print(f"  … and {exc.more_count - len(more)} more bad rows", file=sys.stderr)
 
 
 def _quiet_libraries(verbose: bool) -> None:

@@ -139,6 +139,22 @@ def test_cli_trains_resumes_and_edits_with_the_checkpoint(tiny_model_dir, tmp_pa
     cli_edit_json(capsys, "mend", model, TRAIN, out, tmp_path)
 
 
+def test_cli_training_says_its_progress_on_stderr(tiny_model_dir, tmp_path, capsys, monkeypatch):
+    """Trial 33: `factsmith train` printed nothing for 151 s, then its summary."""
+    import json
+    import logging
+
+    from core.cli.main import main
+
+    shown = logging.getLogger("factsmith.progress")
+    monkeypatch.setattr(shown, "handlers", [])  # a handler on this test's stderr, the old one restored after
+    model, out = tiny_model_dir("gpt2"), tmp_path / "mend.safetensors"
+    assert main([*cli_train_args("mend", model, TRAIN, FAST, out, tmp_path), "--steps", "2"]) == 0
+    captured = capsys.readouterr()
+    assert json.loads(captured.out)["steps"] == 2, "stdout stays the JSON report alone"
+    assert "training: " in captured.err and "2 steps" in captured.err, captured.err
+
+
 def test_only_trained_editors_can_be_trained(tiny_lm, tmp_path):
     from core.methods.base import EditError
 

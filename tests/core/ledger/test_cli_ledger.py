@@ -93,6 +93,13 @@ def test_errors_are_one_clear_line(ws_env, capsys, tmp_path, monkeypatch):
     assert "nothing to commit" in cli_error(capsys, "commit", "-m", "x")
     (tmp_path / "bad.jsonl").write_text('{"subject": "X", "prompt": "no subject here", "target_new": "Y"}\n')
     assert "bad.jsonl line 1: field 'subject'" in cli_error(capsys, "import", str(tmp_path / "bad.jsonl"))
+    # trial 33: only the first bad row was named; every one is, each on its own line
+    (tmp_path / "bad3.jsonl").write_text('{"subject": "X", "prompt": "X is", "target_new": "Y"}\n'
+                                         '{"subject": "X", "prompt": "X is"}\n{"prompt": "Z is", "target_new": "W"}\n'
+                                         '{"subject": "Q", "prompt": "no subject", "target_new": "R"}\n')
+    said = cli_error(capsys, "import", str(tmp_path / "bad3.jsonl")).splitlines()
+    assert said[0].startswith("factsmith import: error: bad3.jsonl line 2: field 'target_new'"), said
+    assert [line.split(":")[0] for line in said[1:]] == ["  also bad3.jsonl line 3", "  also bad3.jsonl line 4"]
     monkeypatch.delenv("FACTSMITH_WORKSPACE")
     assert "pass --workspace PATH or set FACTSMITH_WORKSPACE" in cli_error(capsys, "queue")
     assert "no workspace at" in cli_error(capsys, "queue", "--workspace", str(tmp_path / "missing.factsmith"))
