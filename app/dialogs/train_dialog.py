@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtCore import Signal
+from PySide6.QtCore import QTimer, Signal
 from PySide6.QtWidgets import (
     QComboBox,
     QDialog,
@@ -46,6 +46,7 @@ from core import (
     default_training_steps,
     demo_editor_train_file,
     demo_editor_val_file,
+    read_holder,
     read_record,
     trainable_methods,
 )
@@ -83,6 +84,10 @@ class TrainDialog(QDialog):
         self.confirm = None  # the open "Replace the checkpoint?" question
         self._run_from, self._before = 0, None  # the running job's first step, the checkpoint before it
         self._hinting = True  # the state line says what to do next (no run said anything yet)
+        self._elsewhere = False  # another process is training the checkpoint at the path
+        self._recheck = QTimer(self)  # until that run ends, look again every 2 s
+        self._recheck.setInterval(2000)
+        self._recheck.timeout.connect(self.inspect_out)
         self._build_fields()
         self._build_run()
         self._layout()
@@ -215,7 +220,14 @@ class TrainDialog(QDialog):
     def inspect_out(self) -> None:
         """Say what the checkpoint path holds; Resume only for this model's and method's."""
         self.record = None  # set by _out_state when Resume can use what is there
-        text, error = self._out_state()
+        holder = read_holder(self.out_path()) if self.out_path() is not None else None
+        self._elsewhere = holder is not None and not holder.is_this_process()
+        if self._elsewhere:
+            self._recheck.start()
+        else:
+            self._recheck.stop()
+        text, error = ((f"Being trained by {holder.describe()}: Start and Resume wait until it ends", True)
+                       if self._elsewhere else self._out_state())
         self.out_info.setText(text)
         self.out_info.setStyleSheet(RED if error else "")
         if self._idle() and self.record is not None:  # the checkpoint's stored curves, after a restart too
@@ -258,7 +270,7 @@ class TrainDialog(QDialog):
 
     def _update_buttons(self) -> None:
         can = (self._idle() and self.session.lm is not None and self.out_path() is not None
-               and self.data.ready() and self.val.ready())
+               and self.data.ready() and self.val.ready() and not self._elsewhere)
         self.start_button.setEnabled(can)
         self.resume_button.setEnabled(can and self.record is not None)
         self.cancel_button.setEnabled(not self._idle())

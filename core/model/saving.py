@@ -19,20 +19,11 @@ from core.edit.adaptors import save_adaptors
 from core.edit.hookfiles import save_hook_layers
 from core.edit.repository import save_repository
 from core.model.loading import LoadedModel
+from core.util.pid_lock import process_alive
 
 log = logging.getLogger(__name__)
 
 STAGING_MARK = ".factsmith-staging"  # in a staging folder: the pid that is writing it
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True  # someone else's live process
-    return True
 
 
 def remove_stale_staging(parent: Path) -> list[Path]:
@@ -43,7 +34,7 @@ def remove_stale_staging(parent: Path) -> list[Path]:
             pid = int(mark.read_text(encoding="utf-8").strip() or 0)
         except (OSError, ValueError):
             continue
-        if pid and not _alive(pid):
+        if pid and not process_alive(pid):
             shutil.rmtree(mark.parent, ignore_errors=True)
             log.info("removed %s, left by a checkout that was killed (process %d)", mark.parent, pid)
             removed.append(mark.parent)

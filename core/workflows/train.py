@@ -52,6 +52,7 @@ from core.methods.editor_ckpt import (
 from core.methods.hparams import as_dict
 from core.methods.presets import training_steps
 from core.model.loading import LoadedModel
+from core.util.pid_lock import LockedError, PidLock
 from core.util.progress import Cancelled, Progress, RateMeter, silent
 
 log = logging.getLogger(__name__)
@@ -195,13 +196,27 @@ def train_editor(lm: LoadedModel, method_name: str, facts: Sequence[Fact], val_f
                  options: TrainOptions | None = None, out: Path | None = None,
                  overrides: Mapping[str, Any] | None = None, progress: Progress | None = None) -> TrainResult:
     """Train (or resume) the editor; returns where the checkpoint is and its record. Each step
-    reports its figures and the rate (``rate`` steps/s, ``seconds_left``) for live displays."""
-    progress = progress or silent()
+    reports its figures and the rate (``rate`` steps/s, ``seconds_left``) for live displays.
+    While it runs, ``<checkpoint>.lock`` names this process: another process training the same
+    checkpoint is refused rather than overwriting it step by step."""
     if not facts:
         raise EditError("no training facts")
     method = trainable_method(method_name)
     out = Path(out) if out is not None else default_checkpoint(method.name, lm.info.fingerprint)
-    options = options or TrainOptions()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        lock = PidLock(out, "factsmith train").acquire()
+    except LockedError as exc:
+        raise EditError(f"{out} is being trained by {exc.holder.describe()}: wait for it to finish, or train "
+                        "into another checkpoint") from None
+    try:
+        return _train(lm, method, facts, val_facts, options or TrainOptions(), out, overrides, progress or silent())
+    finally:
+        lock.release()
+
+
+def _train(lm: LoadedModel, method, facts: Sequence[Fact], val_facts: Sequence[Fact], options: TrainOptions,
+           out: Path, overrides: Mapping[str, Any] | None, progress: Progress) -> TrainResult:
     hp, editor, optimizer, record = _start(lm, method, facts, resolve_hparams(lm, method.name, overrides), out,
                                            options.resume)
     options = resolved_options(lm, method.name, options, record.total_steps)  # a resumed run's own budget

@@ -292,3 +292,31 @@ def test_another_method_drops_the_last_runs_words_and_curves(qtbot, window, tmp_
     assert dialog.loss.losses == [] and not any(dialog.validation.points.values())
     dialog.method.setCurrentText("mend")  # its checkpoint's curves come back with it
     assert len(dialog.loss.losses) == saved and dialog.state.text().startswith("Resume continues the checkpoint")
+
+
+def test_a_checkpoint_another_process_is_training_waits(qtbot, window, tmp_path, monkeypatch):
+    """Trial 33: while `factsmith train` wrote the checkpoint, the dialog showed that run's state
+    and offered Start and Resume, which would have overwritten each other's steps."""
+    import socket
+    import subprocess
+    import sys
+
+    from core.util.pid_lock import lock_path
+
+    train = _write(tmp_path / "train.jsonl", TRAIN)
+    out = tmp_path / "busy.safetensors"
+    dialog = _open_from_the_method_panel(qtbot, window)
+    other = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    try:
+        lock_path(out).write_text(json.dumps({"pid": other.pid, "host": socket.gethostname(),
+                                              "since": "2026-12-06T10:00:00", "program": "factsmith train"}))
+        _pick(qtbot, monkeypatch, dialog.data, train)
+        dialog.out.setText(str(out))
+        dialog.inspect_out()
+        assert dialog.out_info.text().startswith(f"Being trained by factsmith train (process {other.pid}")
+        assert not dialog.start_button.isEnabled() and not dialog.resume_button.isEnabled()
+    finally:
+        other.kill()
+        other.wait()
+    qtbot.waitUntil(dialog.start_button.isEnabled, timeout=10_000)  # it looks again until the run ends
+    assert dialog.out_info.text().startswith("No checkpoint there yet")
