@@ -224,12 +224,16 @@ class MetricsView(QSplitter):
         tip = "\n".join(t for t in (METRIC_HELP.get(name, ""), PROTOCOL_HELP.get(protocol, "")) if t)
         if protocol == "fluency" and change is not None and abs(change) < 1e-9:
             tip = f"{tip}\n{FLUENCY_SAME}"
-        texts = (name, _fmt(pre), _fmt(post), "—" if change is None else f"{change:+.3f}", protocol)
+        # under its protocol's header row the prefix says nothing new, and it cost the narrow
+        # pane (1024×640) its Pre and Post columns; the full name stays in the tooltip and data
+        shown = name.split(".", 1)[1] if name.startswith(f"{protocol}.") else name
+        texts = (shown, _fmt(pre), _fmt(post), "—" if change is None else f"{change:+.3f}", protocol)
         for c, text in enumerate(texts):
             item = QTableWidgetItem(text)
             item.setFlags(item.flags() & ~Qt.ItemFlag.ItemIsEditable)
-            item.setToolTip(tip)
+            item.setToolTip(f"{name}: {tip}" if c == 0 and shown != name else tip)
             self.table.setItem(r, c, item)
+        self.table.item(r, 0).setData(Qt.ItemDataRole.UserRole, name)
         colour = _change_colour(name, change)
         if colour is not None:
             self.table.item(r, 3).setBackground(colour)

@@ -82,8 +82,10 @@ def test_metrics_are_grouped_by_protocol_and_explained(qtbot):
                           "fluency protocol"][:len(groups) - 1] and len(groups) >= 4
     protocols = [table.item(r, 4).text() for r in range(table.rowCount()) if table.columnSpan(r, 0) == 1]
     assert protocols == sorted(protocols, key=list(PROTOCOL_HELP).index), "grouped, not interleaved"
-    row = next(r for r in range(table.rowCount()) if table.item(r, 0).text() == "probability.reliability")
-    assert table.item(row, 0).toolTip() == PROTOCOL_HELP["probability"]
+    row = next(r for r in range(table.rowCount())
+               if table.item(r, 0).data(Qt.ItemDataRole.UserRole) == "probability.reliability")
+    assert table.item(row, 0).text() == "reliability", "the group row names the protocol"
+    assert table.item(row, 0).toolTip() == f"probability.reliability: {PROTOCOL_HELP['probability']}"
     fluency = next(r for r in range(table.rowCount()) if table.item(r, 0).text() == "fluency")
     if table.item(fluency, 3).text() in ("+0.000", "-0.000"):
         assert FLUENCY_SAME in table.item(fluency, 3).toolTip()

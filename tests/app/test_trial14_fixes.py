@@ -158,7 +158,8 @@ def test_a_second_factsmith_on_the_same_workspace_is_warned_and_can_quit(qtbot):
 
 def _metric_tip(metrics, name):
     table = metrics.table
-    row = next(r for r in range(table.rowCount()) if table.columnSpan(r, 0) == 1 and table.item(r, 0).text() == name)
+    row = next(r for r in range(table.rowCount())
+               if table.columnSpan(r, 0) == 1 and table.item(r, 0).data(Qt.ItemDataRole.UserRole) == name)
     return table.item(row, 0).toolTip()
 
 
