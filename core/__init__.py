@@ -74,6 +74,7 @@ _API: dict[str, tuple[str, str]] = {
                                                "RunRecord")},
     "EXPORT_FORMATS": ("core.ledger.export", "EXPORT_FORMATS"),
     **{n: ("core.ledger.left_out", n) for n in ("Blocker", "LeftOut")},
+    "explain_left_out": ("core.ledger.left_out", "explain"),
     "cli_main": ("core.cli.main", "main"),
 }
 

@@ -21,7 +21,15 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from core import DEFAULT_THRESHOLDS, VERDICT_RULES, Fact, RunRecord, run_warnings, verdict_failures
+from core import (
+    DEFAULT_THRESHOLDS,
+    VERDICT_RULES,
+    Fact,
+    RunRecord,
+    explain_left_out,
+    run_warnings,
+    verdict_failures,
+)
 
 COLUMNS = ("Run", "Facts", "Method", "Reliability", "Locality", "Warnings")
 
@@ -162,27 +170,28 @@ class CommitDialog(QDialog):
 
     def _left_out_text(self, unrun: Sequence[str], reverted: Mapping[str, str]) -> str:
         """Approved facts the commit leaves out: a reverted edit is said as reverted (in which
-        commit), never as if it were still pending; the others have no run yet."""
+        commit), never as if it were still pending; one whose run other facts hold back names
+        them; the others have no run yet."""
+        def held_by_others(fact_id: str) -> bool:
+            item = self.shared.get(fact_id)
+            return item is not None and any(b.fact_id != fact_id for b in item.blockers)
+
         lines, by_revert = [], {}
         for fact_id in unrun:
-            if fact_id in reverted:
+            if fact_id in reverted and not held_by_others(fact_id):
                 by_revert.setdefault(reverted[fact_id], []).append(self._describe(fact_id))
         for commit, names in by_revert.items():
             lines.append(f"Reverted in {commit}: {'; '.join(names)} (preview again to re-apply).")
-        for fact_id in unrun:
-            if fact_id not in reverted and fact_id in self.shared:
-                lines.append(self._shared_line(self.shared[fact_id]))
+        lines += [self._shared_line(self.shared[f]) for f in unrun
+                  if held_by_others(f) or (f in self.shared and f not in reverted)]
         never = [self._describe(f) for f in unrun if f not in reverted and f not in self.shared]
         if never:
             lines.append(f"Approved, no run — not committed: {'; '.join(never)}. Preview them, then commit.")
         return "<br>".join(escape(line) for line in lines)
 
     def _shared_line(self, item: Any) -> str:
-        """A fact approved on a run shared with facts that cannot be committed with it."""
-        others = "; ".join(f"{self._describe(b.fact_id)} ({b.reason})" for b in item.blockers)
-        return (f"Approved on run {item.run_id}, which also edits {others} — not committed: "
-                f"{self._describe(item.fact_id)}. A run commits whole: approve those too, or preview this fact "
-                "on its own.")
+        """A fact approved on a run that cannot be committed now, said as core says it."""
+        return f"Not committed: {explain_left_out(item, self._describe)}."
 
     def _describe(self, fact_id: str) -> str:
         fact = self.facts.get(fact_id)

@@ -27,6 +27,8 @@ from core.cli.ledger_render import (
     render_show,
     render_tags,
 )
+from core.ledger.errors import LedgerError
+from core.ledger.left_out import explain
 from core.workflows.gates import DEFAULT_THRESHOLDS, verdict_failures
 
 DEFAULT_WORKSPACE = "default"
@@ -259,19 +261,24 @@ def make_commit(args: argparse.Namespace) -> dict[str, Any]:
         if (value := getattr(args, f"min_{metric}")) is not None:
             thresholds[metric] = value
     with open_ws(args) as ws:
-        commit = ws.commit(args.message, args.runs, thresholds=thresholds, force=args.force).to_dict()
+        try:
+            commit = ws.commit(args.message, args.runs, thresholds=thresholds, force=args.force).to_dict()
+        except LedgerError as exc:
+            if args.runs or ws.commit_candidates():  # not "nothing to commit": the message stands
+                raise
+            shared = [_left_out_row(ws, item) for item in ws.left_out() if item.run_id]
+            if not shared:
+                raise
+            # "nothing to commit … compute one" would be wrong: these facts have runs, shared ones
+            raise CommandError("nothing to commit: " + "; ".join(row["why"] for row in shared)) from exc
         notes = [{"run": run_id, "verdict": text} for run_id in commit["applied"]
                  for text in verdict_failures(ws.run(run_id), list(thresholds))]
         return {**commit, "verdict_notes": notes, "left_out": [_left_out_row(ws, item) for item in ws.left_out()]}
 
 
 def _left_out_row(ws, item) -> dict[str, Any]:
-    """An approved fact the commit left out, with the facts that block its run, each named."""
-    row = item.to_dict()
-    row["fact"] = _fact_line(ws.fact(item.fact_id))
-    for blocker in row["blockers"]:
-        blocker["fact"] = _fact_line(ws.fact(blocker["fact_id"]))
-    return row
+    """An approved fact a commit leaves out: why, each fact named, and what to do."""
+    return {**item.to_dict(), "why": explain(item, lambda fact_id: f"{fact_id[:12]} {_fact_line(ws.fact(fact_id))}")}
 
 
 def show_log(args: argparse.Namespace) -> list[dict[str, Any]]:

@@ -61,19 +61,7 @@ def render_commit(r: dict[str, Any]) -> str:
         line += f"forced past the commit gate: {under}\n"
     line += "".join(f"note: run {n['run']}: {n['verdict']}, not gated: committed all the same\n"
                     for n in r.get("verdict_notes", ()))
-    return line + "".join(left_out_line(item) + "\n" for item in r.get("left_out", ()))
-
-
-def left_out_line(item: dict[str, Any]) -> str:
-    """Why an approved fact was not committed, and what to do about it."""
-    head = f"left out: {_short(item['fact_id'])} {item['fact']}: "
-    if item["run_id"] is None:
-        return head + "approved, but no uncommitted run (preview it, then commit)"
-    if not item["blockers"]:
-        return head + f"its run {item['run_id']} was made before its edit was reverted (preview it again)"
-    others = "; ".join(f"{_short(b['fact_id'])} {b['fact']} ({b['reason']})" for b in item["blockers"])
-    return (head + f"approved on run {item['run_id']}, which also edits {others}: a run commits whole, so "
-            "approve those too, or preview this fact on its own")
+    return line + "".join(f"left out: {item['why']}\n" for item in r.get("left_out", ()))
 
 
 def render_log(rows: list[dict[str, Any]]) -> str:

@@ -83,34 +83,47 @@ def _decided_runs(store: Store, approvals: dict[str, dict]) -> dict[str, int]:
     return {**inferred, **decided}
 
 
+class RunChoice:
+    """What a commit without run ids may take for each approved fact (``_candidates``): the run
+    the reviewer approved (``_decided_runs``; a later preview does not replace it). When that run
+    was committed already and reverted since, the fact's newest run made after the revert is taken,
+    as "preview again to re-apply" says, and never one made before it. A fact approved with no run
+    before it, or on a run that also edits a fact not approved (it can never be committed), gets
+    its newest run."""
+
+    def __init__(self, store: Store) -> None:
+        rows = store.all(
+            "SELECT r.id FROM runs r WHERE r.id NOT IN (SELECT run_id FROM commit_runs WHERE op = 'apply') "
+            "AND NOT EXISTS (SELECT 1 FROM run_facts rf JOIN facts f ON f.id = rf.fact_id "
+            "WHERE rf.run_id = r.id AND f.status != 'approved') ORDER BY r.id DESC")
+        self.committable = [row["id"] for row in rows]  # newest first
+        self.decided = _decided_runs(store, _approvals(store))
+        self.used = {row["run_id"] for row in store.all("SELECT run_id FROM commit_runs WHERE op = 'apply'")}
+        self.reverted = reverted_facts(store)
+
+    def refusal(self, run: RunRecord, fact_id: str) -> str | None:
+        """Why ``run`` may not carry the approved ``fact_id`` (None: it may)."""
+        chosen = self.decided.get(fact_id)
+        if chosen is None or (chosen not in self.used and chosen not in self.committable):
+            return None  # approved elsewhere, or on a run that also edits an unapproved fact: the newest
+        if chosen in self.used:  # committed, then reverted: only a preview made after that revert
+            revert = self.reverted.get(fact_id)
+            if revert is not None and run.created_at > revert.created_at:
+                return None
+            return f"its edit was reverted in {revert.short_id if revert else 'a later commit'} after run {run.id} " \
+                   "was made"
+        return None if run.id == chosen else f"approved on run {chosen}"
+
+
 def _candidates(store: Store, in_state: dict[str, int]) -> list[RunRecord]:
-    """For each approved fact not yet in the state, the run the reviewer approved (``_decided_runs``;
-    a later preview does not replace it). When that run was committed already and reverted since,
-    the fact's newest run made after the revert is taken, as "preview again to re-apply" says, and
-    never one made before it. A fact approved with no run before it, or on a run that also edits a
-    fact not approved (it can never be committed), gets its newest run."""
-    rows = store.all(
-        "SELECT r.id FROM runs r WHERE r.id NOT IN (SELECT run_id FROM commit_runs WHERE op = 'apply') "
-        "AND NOT EXISTS (SELECT 1 FROM run_facts rf JOIN facts f ON f.id = rf.fact_id "
-        "WHERE rf.run_id = r.id AND f.status != 'approved') ORDER BY r.id DESC")
-    decided = _decided_runs(store, _approvals(store))
-    used = {row["run_id"] for row in store.all("SELECT run_id FROM commit_runs WHERE op = 'apply'")}
-    committable = {row["id"] for row in rows}
-    reverted_at = {fact_id: c.created_at for fact_id, c in reverted_facts(store).items()}
-
-    def approved(run: RunRecord, fact_id: str) -> bool:
-        chosen = decided.get(fact_id)
-        if chosen is None or (chosen not in used and chosen not in committable):
-            return True  # approved elsewhere, or on a run that also edits an unapproved fact: the newest
-        if chosen in used:  # committed, then reverted: only a preview made after that revert
-            return run.created_at > reverted_at.get(fact_id, "\uffff")
-        return run.id == chosen
-
+    """For each approved fact not yet in the state, the run ``RunChoice`` allows; newest first
+    where several do, one run per fact."""
+    choice = RunChoice(store)
     picked: list[RunRecord] = []
     covered: set[str] = set(in_state)
-    for run in (get_run(store, row["id"]) for row in rows):
+    for run in (get_run(store, run_id) for run_id in choice.committable):
         facts = set(run.fact_ids)
-        if not covered & facts and all(approved(run, f) for f in facts):
+        if not covered & facts and all(choice.refusal(run, f) is None for f in facts):
             picked.append(run)
             covered |= facts
     return sorted(picked, key=lambda r: r.id)
@@ -118,11 +131,6 @@ def _candidates(store: Store, in_state: dict[str, int]) -> list[RunRecord]:
 
 def commit_candidates(store: Store) -> list[RunRecord]:
     return _candidates(store, state_fact_ids(store, head(store)))
-
-
-def decided_run_ids(store: Store) -> dict[str, int]:
-    """Per approved fact, the run its approval approves (``_decided_runs``)."""
-    return _decided_runs(store, _approvals(store))
 
 
 def stale_runs(store: Store, runs: Sequence[RunRecord]) -> dict[int, CommitRecord | None]:

@@ -8,10 +8,12 @@ is left out although it has a run, and "no run: preview it" would be the wrong a
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
-from core.ledger.commits import approved_without_run, commit_candidates, decided_run_ids
+from core.ledger.commits import RunChoice, approved_without_run, commit_candidates
 from core.ledger.db import Store
+from core.ledger.runs import get_run
 from core.ledger.state import head, state_fact_ids
 
 
@@ -29,7 +31,8 @@ class Blocker:
 @dataclass(frozen=True)
 class LeftOut:
     """An approved fact the commit leaves out: ``run_id`` None when it has no uncommitted
-    run; else the run its approval stands on and the other facts of it that block it."""
+    run; else the run its approval stands on and the facts of it that block it (the fact
+    itself too, when that run was made before its edit was reverted)."""
 
     fact_id: str
     run_id: int | None = None
@@ -39,45 +42,65 @@ class LeftOut:
         return {"fact_id": self.fact_id, "run_id": self.run_id, "blockers": [b.to_dict() for b in self.blockers]}
 
 
-def _uncommitted_runs(store: Store) -> dict[str, list[tuple[int, tuple[str, ...]]]]:
-    """fact id → its runs never committed, newest first, each with all the run's facts."""
+def _uncommitted_runs(store: Store) -> dict[str, list[int]]:
+    """fact id → its runs never committed, newest first."""
     rows = store.all("SELECT rf.run_id, rf.fact_id FROM run_facts rf WHERE rf.run_id NOT IN "
-                     "(SELECT run_id FROM commit_runs WHERE op = 'apply') ORDER BY rf.run_id DESC, rf.position")
-    facts_of: dict[int, list[str]] = {}
+                     "(SELECT run_id FROM commit_runs WHERE op = 'apply') ORDER BY rf.run_id DESC")
+    by_fact: dict[str, list[int]] = {}
     for row in rows:
-        facts_of.setdefault(row["run_id"], []).append(row["fact_id"])
-    by_fact: dict[str, list[tuple[int, tuple[str, ...]]]] = {}
-    for run_id, facts in facts_of.items():
-        for fact_id in facts:
-            by_fact.setdefault(fact_id, []).append((run_id, tuple(facts)))
+        by_fact.setdefault(row["fact_id"], []).append(row["run_id"])
     return by_fact
 
 
 def left_out(store: Store) -> list[LeftOut]:
-    """Approved facts not in HEAD that ``commit()`` leaves out, in queue order."""
+    """Approved facts not in HEAD that ``commit()`` leaves out, in queue order. A fact whose own
+    reason is all there is (its edit was reverted after the run was made) is its own blocker."""
     missing = approved_without_run(store)
     if not missing:
         return []
     in_state = state_fact_ids(store, head(store))
     taken = {f: run.id for run in commit_candidates(store) for f in run.fact_ids}
-    decided = decided_run_ids(store)
+    choice = RunChoice(store)
     runs = _uncommitted_runs(store)
     status = {r["id"]: r["status"] for r in store.all("SELECT id, status FROM facts")}
 
-    def why(other: str) -> str:
-        if other in in_state:
+    def why(run, fact_id: str) -> str | None:
+        """Why ``fact_id`` keeps ``run`` out of the commit (None: it does not)."""
+        if fact_id in in_state:
             return "in HEAD"
-        if other in taken:
-            return f"committed by run {taken[other]}"
-        return status.get(other, "unknown")
+        if fact_id in taken and taken[fact_id] != run.id:
+            return f"goes with run {taken[fact_id]}"
+        if status.get(fact_id) != "approved":
+            return status.get(fact_id, "unknown")
+        return choice.refusal(run, fact_id)
 
     out = []
     for fact_id in missing:
         own = runs.get(fact_id, [])
-        run = next((r for r in own if r[0] == decided.get(fact_id)), own[0] if own else None)
-        if run is None:
+        run_id = choice.decided.get(fact_id) if choice.decided.get(fact_id) in own else (own[0] if own else None)
+        if run_id is None:
             out.append(LeftOut(fact_id))
             continue
-        blockers = tuple(Blocker(f, why(f)) for f in run[1] if f != fact_id and why(f) != "approved")
-        out.append(LeftOut(fact_id, run[0], blockers))
+        run = get_run(store, run_id)
+        reasons = ((f, why(run, f)) for f in run.fact_ids)
+        out.append(LeftOut(fact_id, run_id, tuple(Blocker(f, reason) for f, reason in reasons if reason)))
     return out
+
+
+UNDECIDED = ("pending", "rejected", "needs-rework")  # a blocker the reviewer can approve
+
+
+def explain(item: LeftOut, name: Callable[[str], str]) -> str:
+    """Why the fact was left out and what to do, its facts named by ``name`` (CLI and app alike)."""
+    if item.run_id is None:
+        return f"{name(item.fact_id)}: approved, but no uncommitted run: preview it, then commit"
+    own = [b.reason for b in item.blockers if b.fact_id == item.fact_id]
+    others = [b for b in item.blockers if b.fact_id != item.fact_id]
+    if own or not others:  # its own run is too old whatever the others do
+        why = own[0] if own else f"run {item.run_id} cannot be committed now"
+        return f"{name(item.fact_id)}: {why}: preview it again, then commit"
+    listed = "; ".join(f"{name(b.fact_id)} ({b.reason})" for b in others)
+    approvable = any(b.reason in UNDECIDED for b in others)
+    todo = "approve those too, or preview this fact on its own" if approvable else "preview this fact on its own"
+    return (f"{name(item.fact_id)}: approved on run {item.run_id}, which also edits {listed}. A run commits "
+            f"whole: {todo}")

@@ -34,7 +34,7 @@ def test_commit_dialog_names_the_rejected_fact_that_keeps_a_batch_run_out(qtbot)
     qtbot.addWidget(dialog)
     text = dialog.left_out.text()
     assert dialog.left_out.isVisibleTo(dialog)
-    assert f"Approved on run {run.id}, which also edits" in text
+    assert f"approved on run {run.id}, which also edits" in text
     assert window.ws.fact(second).fact.subject in text and "(rejected)" in text
     assert window.ws.fact(first).fact.subject in text
     assert "no run" not in text, "the fact has a run; only that run cannot be committed"

@@ -3,7 +3,7 @@
 
 import dataclasses
 
-from core import Blocker, LeftOut, open_workspace
+from core import Blocker, LeftOut, explain_left_out, open_workspace
 from core.cli import main
 from tests.core.ledger.helpers import hand_delta, make_facts, record_hand_run
 
@@ -47,7 +47,7 @@ def test_a_fact_taken_by_its_own_newer_run_blocks_the_batch(workspace):
     workspace.review(a.id, "approve")
     alone = record_hand_run(workspace, b)
     workspace.review(b.id, "approve")  # on its latest run: b alone
-    assert workspace.left_out() == [LeftOut(a.id, batch.id, (Blocker(b.id, f"committed by run {alone.id}"),))]
+    assert workspace.left_out() == [LeftOut(a.id, batch.id, (Blocker(b.id, f"goes with run {alone.id}"),))]
     assert list(workspace.commit("b").applied) == [alone.id]
     assert workspace.left_out() == [LeftOut(a.id, batch.id, (Blocker(b.id, "in HEAD"),))]
 
@@ -105,3 +105,54 @@ def test_cli_commit_notes_the_verdicts_ungated_failures(workspace, tmp_path, cap
     assert main(["commit", "-m", "a", "--workspace", str(path)]) == 0
     out = capsys.readouterr().out
     assert f"note: run {run.id}: generality 0.00 < 0.80 (verdict), not gated: committed all the same" in out
+
+
+def test_a_co_fact_reverted_since_the_batch_was_made_is_named(workspace):
+    """Second review: F on batch {F, G}; G committed on its own run, then reverted. The batch
+    predates G's revert, so it is held back by G, not by F's own history."""
+    f, g = make_facts(2)
+    workspace.add_facts([f, g])
+    batch = record_batch_run(workspace, [f, g])
+    workspace.review(f.id, "approve")
+    alone = record_hand_run(workspace, g)
+    workspace.review(g.id, "approve")
+    committed = workspace.commit("g", [alone.id])
+    revert = workspace.revert([committed.id], "take g out").commit
+    item = next(i for i in workspace.left_out() if i.fact_id == f.id)
+    assert item == LeftOut(f.id, batch.id, (Blocker(g.id, f"its edit was reverted in {revert.short_id} after run "
+                                                           f"{batch.id} was made"),))
+    said = explain_left_out(item, lambda fact_id: fact_id[:6])
+    assert said.endswith("A run commits whole: preview this fact on its own"), said
+
+
+def test_a_batch_made_before_the_facts_own_revert_says_preview_again(workspace):
+    """Second review: F committed, then batch {F, G} previewed, then F reverted. Approving G would
+    not help: the batch predates F's revert, so the advice is to preview F again."""
+    f, g = make_facts(2)
+    workspace.add_facts([f, g])
+    first = record_hand_run(workspace, f)
+    workspace.review(f.id, "approve")
+    committed = workspace.commit("f", [first.id])
+    batch = record_batch_run(workspace, [f, g])
+    revert = workspace.revert([committed.id], "take f out").commit
+    item = next(i for i in workspace.left_out() if i.fact_id == f.id)
+    own = Blocker(f.id, f"its edit was reverted in {revert.short_id} after run {batch.id} was made")
+    assert item == LeftOut(f.id, batch.id, (own, Blocker(g.id, "pending")))
+    assert explain_left_out(item, lambda fact_id: fact_id[:6]).endswith("preview it again, then commit")
+
+
+def test_cli_nothing_to_commit_names_the_shared_run_not_a_missing_one(workspace, tmp_path, capsys, monkeypatch):
+    """Second review: with every approved fact on a blocked batch run, the commit said "none of the
+    approved facts has an uncommitted run (compute one…)", the advice this change replaced."""
+    monkeypatch.setenv("FACTSMITH_CONFIG_DIR", str(tmp_path / "config"))
+    a, b = make_facts(2)
+    workspace.add_facts([a, b])
+    batch = record_batch_run(workspace, [a, b])
+    workspace.review(a.id, "approve")
+    workspace.review(b.id, "reject", "wrong answer")
+    path = workspace.path
+    workspace.close()
+    assert main(["commit", "-m", "a", "--workspace", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert f"nothing to commit: {a.id[:12]} {a.prompt} -> {a.target_new}: approved on run {batch.id}" in err
+    assert "(rejected)" in err and "compute one" not in err
