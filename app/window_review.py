@@ -86,16 +86,16 @@ class ReviewActions:
         self.preview_panel.showing.setText(
             f"{self.preview_panel.showing.text()}<br><b style='color:#b36b00'>Computed on "
             f"{'commit ' + on.short_id if on else 'another model state'}, HEAD is now {head.short_id} — "
-            f"{self.stale_advice([run])}</b>")
+            f"{self.stale_advice([run])} to see its effect on HEAD</b>")
 
     def stale_advice(self, runs) -> str:
         """What makes stale runs current: with an older commit checked out into the live model,
         previewing again computes on that commit again, so the advice is to check out HEAD first."""
         live, head = self.session.live_commit, self.session.ws.head()
-        if live is not None and live.id != head.id and any(r.computed_on == live.state_fingerprint for r in runs):
+        if live is not None and live.state_fingerprint != head.state_fingerprint and runs:
             return (f"the model holds commit {live.short_id}, checked out: check out HEAD ({head.short_id}) into the "
                     "model (History → Checkout into model…), then preview again")
-        return "preview again to see its effect on the current model"
+        return "preview again"
 
     def _say_showing(self, run) -> None:
         """Which run the pane shows, and the method that made it when the panel names another."""

@@ -60,7 +60,7 @@ class CommitDialog(QDialog):
                  parent: QWidget | None = None, unrun: Sequence[str] = (),
                  stale: Mapping[int, str] | None = None, reverted: Mapping[str, str] | None = None,
                  shared: Mapping[str, Any] | None = None,
-                 stale_advice: str = "preview them again on the current model") -> None:
+                 stale_advice: str = "preview again") -> None:
         super().__init__(parent)
         self.setWindowTitle("Commit approved edits")
         self.resize(760, 420)

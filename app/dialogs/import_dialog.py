@@ -58,10 +58,10 @@ def _heavy_facts(report: FactsFileReport) -> str:
             f"({where}); every preview scores each of them")
 
 
-
 def _count(n: int, noun: str) -> str:
     """'1 row', '2 rows'."""
     return f"{n} {noun}{'' if n == 1 else 's'}"
+
 
 class ImportDialog(QDialog):
     def __init__(self, start: Path | None = None, parent: QWidget | None = None, example: Path | None = None) -> None:

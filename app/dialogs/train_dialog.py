@@ -184,6 +184,16 @@ class TrainDialog(QDialog):
             self._follow_preset_steps(default_training_steps(lm, self.method.currentText()))
         self.inspect_out()
 
+    def hideEvent(self, event) -> None:
+        """Closed (training goes on): no looking for another process's run behind the reviewer's back."""
+        self._recheck.stop()
+        super().hideEvent(event)
+
+    def showEvent(self, event) -> None:
+        super().showEvent(event)
+        if self._elsewhere:
+            self.inspect_out()  # that run may have ended while the dialog was closed
+
     def _method_changed(self) -> None:
         """Another method: the last run's words and curves were another editor's, so they go
         (a checkpoint of this method at the path brings its own curves back)."""

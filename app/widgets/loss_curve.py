@@ -49,11 +49,13 @@ class SparseAxis(pg.AxisItem):
 
 class LossCurve(pg.PlotWidget):
     def minimumSizeHint(self) -> QSize:
-        """No height of its own: folded away in a short preview pane, the view's 68 px would
-        still count and push the window past a 640 px screen (layouts give it its room)."""
-        return QSize(super().minimumSizeHint().width(), 0)
+        """``foldable``: no height of its own, since folded away in a short preview pane the
+        view's 68 px would still count and push the window past a 640 px screen."""
+        hint = super().minimumSizeHint()
+        return QSize(hint.width(), 0) if self.foldable else hint
 
-    def __init__(self, parent: QWidget | None = None) -> None:
+    def __init__(self, parent: QWidget | None = None, foldable: bool = False) -> None:
+        self.foldable = foldable
         super().__init__(parent, background="w", axisItems={"bottom": IntegerAxis("bottom"),
                                                             "left": SparseAxis("left")})
         self.setObjectName("loss-curve")

@@ -70,7 +70,7 @@ class PreviewPanel(FollowsJob, QGroupBox):
         self.state = QLabel("Select one or more facts, then preview")
         self.state.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self.state.setWordWrap(True)  # the whole verdict, never cut off at the right
-        self.loss = LossCurve()
+        self.loss = LossCurve(foldable=True)
         self.generations = GenerationsView()
         self.metrics = MetricsView(thresholds)
         self.tokens = TokenView()

@@ -99,7 +99,10 @@ the preset 0.824 / 0.399 / 0.912 / 0.648; prefixes in the loss too (the paper's)
 0.442 / 0.850 / 0.736; with 32 essence samples 0.837 / 0.464 / 0.830 / 0.673. A key averaged over
 contexts fires on the subject wherever it stands, so paraphrases gain (continent 0.19 → 0.45)
 and so do the subject's other relations (locality on continent 0.90 → 0.72): the same trade as
-every other knob, so the option stays off.
+every other knob, so the option stays off. Fewer prefixes keep the bare prompt's key weightier:
+one prefix (k* half the bare prompt's) 0.838 / 0.417 / 0.910 / 0.675 on dev, three 0.838 / 0.392 /
+0.895 / 0.726; the one-prefix setting, checked once on test, 0.896 / 0.528 / 0.918 / 0.792 against
+the preset's 0.898 / 0.510 / 0.929 / 0.796: generality for locality again, so it was not adopted.
 
 Targets of another kind (a city that is no capital, for a capital) mostly fail:
 reliability 0.56-0.63 on those dev requests against ~0.95 on same-kind ones. The value

@@ -221,7 +221,8 @@ _SIDE_EFFECT_ADVICE: dict[str, list[str]] = {
              "GRACE leaves other inputs untouched"],
     "instructedit": ["an editor trained with a larger c_loc, the locality term's weight ({train})",
                      "GRACE leaves other inputs untouched"],
-    "ke": ["an editor trained with a larger kl_weight ({train})",
+    "ke": ["an editor trained with a larger kl_weight (with lr_lambda 0, the small preset's) or a smaller "
+           "kl_margin ({train})",
            "GRACE leaves other inputs untouched"],
     "recipe": ["an editor trained with more locality_probes ({train})",
                "fewer refine_steps"],

@@ -76,8 +76,7 @@ def check_mapping(path: Path, columns: tuple[str, ...], mapping: Mapping[str, st
     missing = [f for f in REQUIRED_FIELDS if f not in chosen.values()]
     if missing:
         raise FactsFileError(path, f"no column for field {', '.join(map(repr, missing))}; the columns are "
-                                   f"{', '.join(columns)}; map a column to it (factsmith import --map "
-                                   f"COLUMN={missing[0]}, or the import dialog's column list)")
+                                   f"{', '.join(columns)}; pass a mapping such as COLUMN={missing[0]}")
     return chosen
 
 
