@@ -46,7 +46,8 @@ TUNE_TRAINED_TIP = ("Not for a trained editor: its edits come from its training,
                     "Train… (or Tools → Train editor…) makes a better editor")
 BASIC_HPARAMS = ("layer", "layers", "v_lr", "v_steps", "lr", "steps", "norm_constraint", "edit_lr",
                  "n_iter", "use_covariance", "mom2_weight", "threshold_init", "stats_tokens", "seed", "eps_init",
-                 "loss_threshold", "retain_samples", "retain_factor", "nullspace_threshold", "l2")
+                 "loss_threshold", "retain_samples", "retain_factor", "nullspace_threshold", "l2", "refine_steps",
+                 "refine_lr")
 
 
 def text_of(value: Any) -> str:

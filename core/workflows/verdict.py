@@ -217,14 +217,10 @@ _SIDE_EFFECT_ADVICE: dict[str, list[str]] = {
     "ft-l": ["a tighter norm_constraint or a smaller lr", "ROME, MEMIT or GRACE change less"],
     "ice": ["a tighter norm_constraint or a smaller lr", "GRACE leaves other inputs untouched"],
     "comeba-hk": ["a higher threshold_init keeps the hook layers off unrelated inputs", "a larger mom2_weight"],
-    "mend": ["an editor trained with a larger c_loc, the locality term's weight ({train})",
-             "GRACE leaves other inputs untouched"],
-    "instructedit": ["an editor trained with a larger c_loc, the locality term's weight ({train})",
-                     "GRACE leaves other inputs untouched"],
-    "ke": ["an editor trained with a larger kl_weight (with lr_lambda 0, the small preset's) or a smaller "
-           "kl_margin ({train})",
-           "GRACE leaves other inputs untouched"],
-    "recipe": ["an editor trained with more locality_probes ({train})",
+    # trained editors: the app's Train dialog takes no hyperparameters, so no training knob is named
+    **{name: ["an editor trained for more steps, on requests whose locality prompts are like these ({train})",
+              "GRACE leaves other inputs untouched"] for name in ("mend", "instructedit", "ke")},
+    "recipe": ["an editor trained for more steps, on requests whose locality prompts are like these ({train})",
                "fewer refine_steps"],
     "*": ["a smaller step or fewer steps", "GRACE leaves other inputs untouched"],
 }
