@@ -12,8 +12,8 @@ pytestmark = pytest.mark.gui
 
 def _change_cells(metrics) -> dict:
     table = metrics.table
-    return {table.item(r, 0).text(): metrics.change_colour(r) for r in range(table.rowCount())
-            if table.columnSpan(r, 0) == 1}
+    return {table.item(r, 0).data(Qt.ItemDataRole.UserRole): metrics.change_colour(r)  # the full metric name
+            for r in range(table.rowCount()) if table.columnSpan(r, 0) == 1}
 
 
 def test_change_cells_follow_the_legend_for_each_metric_whatever_the_verdict(qtbot):
