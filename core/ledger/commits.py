@@ -97,6 +97,7 @@ class RunChoice:
             "AND NOT EXISTS (SELECT 1 FROM run_facts rf JOIN facts f ON f.id = rf.fact_id "
             "WHERE rf.run_id = r.id AND f.status != 'approved') ORDER BY r.id DESC")
         self.committable = [row["id"] for row in rows]  # newest first
+        self._committable = set(self.committable)
         self.decided = _decided_runs(store, _approvals(store))
         self.used = {row["run_id"] for row in store.all("SELECT run_id FROM commit_runs WHERE op = 'apply'")}
         self.reverted = reverted_facts(store)
@@ -104,14 +105,14 @@ class RunChoice:
     def refusal(self, run: RunRecord, fact_id: str) -> str | None:
         """Why ``run`` may not carry the approved ``fact_id`` (None: it may)."""
         chosen = self.decided.get(fact_id)
-        if chosen is None or (chosen not in self.used and chosen not in self.committable):
+        if chosen is None or (chosen not in self.used and chosen not in self._committable):
             return None  # approved elsewhere, or on a run that also edits an unapproved fact: the newest
         if chosen in self.used:  # committed, then reverted: only a preview made after that revert
             revert = self.reverted.get(fact_id)
             if revert is not None and run.created_at > revert.created_at:
                 return None
-            return f"its edit was reverted in {revert.short_id if revert else 'a later commit'} after run {run.id} " \
-                   "was made"
+            where = revert.short_id if revert else "a later commit"
+            return f"its edit was reverted in {where} after run {run.id} was made"
         return None if run.id == chosen else f"approved on run {chosen}"
 
 

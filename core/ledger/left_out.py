@@ -22,7 +22,7 @@ class Blocker:
     """A fact that keeps a shared run out of the commit, and why."""
 
     fact_id: str
-    reason: str  # "pending", "rejected", "in HEAD" or "committed by run N"
+    reason: str  # a status (pending, rejected, needs-rework), "in HEAD", "goes with run N", or RunChoice.refusal's
 
     def to_dict(self) -> dict[str, str]:
         return {"fact_id": self.fact_id, "reason": self.reason}
