@@ -29,8 +29,9 @@ class HistoryActions:
         runs = ws.commit_candidates()
         facts = {r.id: r.fact for r in self.queue.model.records() if r.status == "approved"}  # as shown
         thresholds = {m: self.settings.threshold(m) for m in THRESHOLD_METRICS}
-        unrun = ws.approved_without_run()
-        shared = {item.fact_id: item for item in ws.left_out() if item.run_id is not None}
+        left_out = ws.left_out()  # every approved fact the commit leaves out, with its run if it has one
+        unrun = [item.fact_id for item in left_out]
+        shared = {item.fact_id: item for item in left_out if item.run_id is not None}
         blockers = {b.fact_id for item in shared.values() for b in item.blockers}
         facts.update({fact_id: ws.fact(fact_id).fact for fact_id in {*unrun, *blockers} - facts.keys()})
         head, stale = ws.head(), ws.stale_runs(runs)

@@ -84,7 +84,7 @@ def _decided_runs(store: Store, approvals: dict[str, dict]) -> dict[str, int]:
 
 
 class RunChoice:
-    """What a commit without run ids may take for each approved fact (``_candidates``): the run
+    """What a commit without run ids may take for each approved fact (``pick_runs``): the run
     the reviewer approved (``_decided_runs``; a later preview does not replace it). When that run
     was committed already and reverted since, the fact's newest run made after the revert is taken,
     as "preview again to re-apply" says, and never one made before it. A fact approved with no run
@@ -116,10 +116,10 @@ class RunChoice:
         return None if run.id == chosen else f"approved on run {chosen}"
 
 
-def _candidates(store: Store, in_state: dict[str, int]) -> list[RunRecord]:
+def pick_runs(store: Store, in_state: dict[str, int], choice: RunChoice | None = None) -> list[RunRecord]:
     """For each approved fact not yet in the state, the run ``RunChoice`` allows; newest first
     where several do, one run per fact."""
-    choice = RunChoice(store)
+    choice = choice or RunChoice(store)
     picked: list[RunRecord] = []
     covered: set[str] = set(in_state)
     for run in (get_run(store, run_id) for run_id in choice.committable):
@@ -131,7 +131,7 @@ def _candidates(store: Store, in_state: dict[str, int]) -> list[RunRecord]:
 
 
 def commit_candidates(store: Store) -> list[RunRecord]:
-    return _candidates(store, state_fact_ids(store, head(store)))
+    return pick_runs(store, state_fact_ids(store, head(store)))
 
 
 def stale_runs(store: Store, runs: Sequence[RunRecord]) -> dict[int, CommitRecord | None]:
@@ -147,7 +147,12 @@ def stale_runs(store: Store, runs: Sequence[RunRecord]) -> dict[int, CommitRecor
 def approved_without_run(store: Store) -> list[str]:
     """Approved facts not in HEAD that no uncommitted run edits: a commit leaves them out."""
     in_state = state_fact_ids(store, head(store))
-    covered = {f for run in _candidates(store, in_state) for f in run.fact_ids}
+    return not_picked(store, in_state, pick_runs(store, in_state))
+
+
+def not_picked(store: Store, in_state: Mapping[str, int], picked: Sequence[RunRecord]) -> list[str]:
+    """Approved facts, in queue order, neither in the state nor edited by a ``picked`` run."""
+    covered = {f for run in picked for f in run.fact_ids}
     rows = store.all("SELECT id FROM facts WHERE status = 'approved' ORDER BY rowid")
     return [r["id"] for r in rows if r["id"] not in in_state and r["id"] not in covered]
 
@@ -181,7 +186,7 @@ def commit(store: Store, message: str, run_ids: Sequence[int] | None = None,
     with store.writing():
         parent = head(store)
         in_state, committed = state_fact_ids(store, parent), ever_committed(store)
-        runs = [get_run(store, r) for r in run_ids] if run_ids else _candidates(store, in_state)
+        runs = [get_run(store, r) for r in run_ids] if run_ids else pick_runs(store, in_state)
         if not runs:
             approved = store.scalar("SELECT COUNT(*) FROM facts WHERE status = 'approved'")
             raise LedgerError(f"nothing to commit: none of the {approved} approved facts has an uncommitted run "

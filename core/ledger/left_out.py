@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from core.ledger.commits import RunChoice, approved_without_run, commit_candidates
+from core.ledger.commits import RunChoice, not_picked, pick_runs
 from core.ledger.db import Store
 from core.ledger.runs import get_run
 from core.ledger.state import head, state_fact_ids
@@ -55,12 +55,12 @@ def _uncommitted_runs(store: Store) -> dict[str, list[int]]:
 def left_out(store: Store) -> list[LeftOut]:
     """Approved facts not in HEAD that ``commit()`` leaves out, in queue order. A fact whose own
     reason is all there is (its edit was reverted after the run was made) is its own blocker."""
-    missing = approved_without_run(store)
+    in_state, choice = state_fact_ids(store, head(store)), RunChoice(store)
+    picked = pick_runs(store, in_state, choice)  # one choice for what is taken and what is held back
+    missing = not_picked(store, in_state, picked)
     if not missing:
         return []
-    in_state = state_fact_ids(store, head(store))
-    taken = {f: run.id for run in commit_candidates(store) for f in run.fact_ids}
-    choice = RunChoice(store)
+    taken = {f: run.id for run in picked for f in run.fact_ids}
     runs = _uncommitted_runs(store)
     status = {r["id"]: r["status"] for r in store.all("SELECT id, status FROM facts")}
 
