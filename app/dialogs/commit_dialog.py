@@ -208,7 +208,8 @@ class CommitDialog(QDialog):
     def _update_summary(self) -> None:
         """How many approved runs are ticked for this commit, and how many of those are under the thresholds."""
         if not self.runs:
-            self.summary.setText("Nothing to commit: approve a previewed fact first")
+            self.summary.setText("Nothing to commit: the approved facts below cannot be committed yet"
+                                 if self.shared else "Nothing to commit: approve a previewed fact first")
             return
         limits, ticked = self.threshold_values(), [run for r, run in enumerate(self.runs) if self._checked(r)]
         warned = sum(bool(run_warnings(run, limits)) for run in ticked)

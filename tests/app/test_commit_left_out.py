@@ -38,4 +38,5 @@ def test_commit_dialog_names_the_rejected_fact_that_keeps_a_batch_run_out(qtbot)
     assert window.ws.fact(second).fact.subject in text and "(rejected)" in text
     assert window.ws.fact(first).fact.subject in text
     assert "no run" not in text, "the fact has a run; only that run cannot be committed"
+    assert dialog.summary.text() == "Nothing to commit: the approved facts below cannot be committed yet"
     window.close()
