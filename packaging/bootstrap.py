@@ -17,6 +17,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 VENV = Path(os.environ.get("FACTSMITH_VENV", ROOT / ".venv"))
 STAMP = VENV / ".factsmith-install"
+MAX_WORKERS = 4  # each worker loads its own models; more buys little on the suite's length
 
 
 def venv_bin(name: str) -> Path:
@@ -59,8 +60,29 @@ def main(argv: list[str]) -> int:
         command = [str(venv_bin("factsmith")), *argv[1:]]
     else:
         os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-        command = [str(venv_bin("python")), "-m", "pytest", *argv[1:]]
+        command = [str(venv_bin("python")), "-m", "pytest", *parallel_options(argv[1:]), *argv[1:]]
     return run(command)
+
+
+def usable_cpus() -> int:
+    if hasattr(os, "sched_getaffinity"):  # the cores this process may use (containers, taskset)
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
+
+
+def parallel_options(pytest_args: list[str], cpus: int | None = None) -> list[str]:
+    """One pytest-xdist worker per core (at most 4) unless the caller chose ``-n`` or named
+    single tests; each worker gets one torch thread, so the workers do not fight for cores,
+    and whole test files, so a file's tests meet its session fixtures in the written order."""
+    cpus = cpus if cpus is not None else usable_cpus()
+    chosen = any(a.startswith(("-n", "--numprocesses", "--dist")) or a == "no:xdist" for a in pytest_args)
+    single_tests = any("::" in a for a in pytest_args)
+    workers = min(cpus, MAX_WORKERS)
+    if chosen or single_tests or workers < 2:
+        return []
+    for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ.setdefault(name, "1")
+    return ["-n", str(workers), "--dist", "loadfile"]  # a file's tests run in order, on one worker
 
 
 def run(command: list[str]) -> int:

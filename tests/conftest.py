@@ -77,10 +77,21 @@ def tiny_lm(tiny_model_dir):
 
 
 @pytest.fixture(autouse=True)
-def _isolated_cache(tmp_path_factory, monkeypatch):
+def _isolated_dirs(tmp_path_factory, monkeypatch):
     monkeypatch.setenv("FACTSMITH_CACHE_DIR", str(tmp_path_factory.getbasetemp() / "cache"))
+    # workspaces, tuned presets and logs of one test never meet another's (tests run in
+    # parallel workers) nor the developer's own
+    monkeypatch.setenv("FACTSMITH_DATA_DIR", str(tmp_path_factory.mktemp("user-data")))
     # no test reads the developer's own author keys or trusted keys
     monkeypatch.setenv("FACTSMITH_CONFIG_DIR", str(tmp_path_factory.getbasetemp() / "config"))
+
+
+@pytest.fixture
+def empty_cache(tmp_path, monkeypatch):
+    """A cache of this test's own: the shared one holds whatever the tests a worker ran before
+    this one computed, in an order that differs from run to run."""
+    monkeypatch.setenv("FACTSMITH_CACHE_DIR", str(tmp_path / "cache"))
+    return tmp_path / "cache"
 
 
 @pytest.fixture(scope="session")

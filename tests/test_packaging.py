@@ -104,3 +104,27 @@ def test_the_app_command_installs_no_dev_tools_and_the_test_command_adds_them():
     assert bootstrap.installed_enough(f"{now} dev", with_dev=True)
     assert bootstrap.installed_enough(now, with_dev=True), "an older stamp meant the dev install"
     assert not bootstrap.installed_enough(f"{'0' * 64} dev", with_dev=False), "pyproject changed"
+
+
+def _bootstrap():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("bootstrap_parallel", ROOT / "packaging" / "bootstrap.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_the_test_command_runs_a_worker_per_core_unless_told_otherwise(monkeypatch):
+    """CI's 2 cores run two workers (the suite took 53 minutes in one process); a developer's
+    own ``-n``, single tests or a 1-core machine keep one process."""
+    bootstrap = _bootstrap()
+    monkeypatch.setenv("OMP_NUM_THREADS", "unset below; restored after the test")
+    monkeypatch.delenv("OMP_NUM_THREADS")
+    assert bootstrap.parallel_options(["--durations=30"], cpus=2) == ["-n", "2", "--dist", "loadfile"]
+    assert os.environ["OMP_NUM_THREADS"] == "1", "one torch thread per worker"
+    assert bootstrap.parallel_options([], cpus=64)[1] == str(bootstrap.MAX_WORKERS)
+    for args in (["-n", "0"], ["-n0"], ["--numprocesses=3"], ["-p", "no:xdist"],
+                 ["tests/test_packaging.py::test_bundle_desktop_entry_and_its_install_script"]):
+        assert bootstrap.parallel_options(args, cpus=8) == [], args
+    assert bootstrap.parallel_options(["-k", "rome"], cpus=1) == []

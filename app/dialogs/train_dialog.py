@@ -232,7 +232,7 @@ class TrainDialog(QDialog):
         self.record = None  # set by _out_state when Resume can use what is there
         holder = read_holder(self.out_path()) if self.out_path() is not None else None
         self._elsewhere = holder is not None and not holder.is_this_process()
-        if self._elsewhere:
+        if self._elsewhere and self.isVisible():  # closed: showEvent looks again on reopening
             self._recheck.start()
         else:
             self._recheck.stop()

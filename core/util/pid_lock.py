@@ -1,7 +1,9 @@
 """An advisory lock file beside a path (``<name>.lock``) naming the process that works on it:
 a workspace a window has open, a checkpoint a training run is writing. A lock whose process
 is gone (a crash) is stale and taken over; another host's process cannot be checked, so its
-lock counts as held. Two processes starting in the same instant can both pass the check."""
+lock counts as held. A free lock is created atomically (a hard link of a complete file, which
+fails when the lock exists), so of two processes starting together one is refused; only two
+processes taking over the same stale lock in the same instant could both succeed."""
 
 from __future__ import annotations
 
@@ -62,6 +64,20 @@ def read_holder(target: str | Path) -> LockHolder | None:
     return holder if process_alive(holder.pid, holder.host) else None
 
 
+def _create_exclusively(source: Path, path: Path) -> bool:
+    """Link ``source`` as ``path`` unless ``path`` exists (False then); where the file system
+    has no hard links, a plain existence check stands in."""
+    try:
+        os.link(source, path)
+    except FileExistsError:
+        return False
+    except OSError:
+        if path.exists():
+            return False
+        os.replace(source, path)
+    return True
+
+
 class PidLock:
     """This process's claim on ``target``; ``release()`` removes the file if it is still ours."""
 
@@ -71,13 +87,21 @@ class PidLock:
 
     def acquire(self) -> PidLock:
         """Take the lock; LockedError when another live process holds it (ours: fine)."""
+        tmp = self.path.with_name(f"{self.path.name}.{os.getpid()}.tmp")
+        tmp.write_text(json.dumps(self.holder.__dict__), encoding="utf-8")  # whole before it is seen
+        try:
+            if not _create_exclusively(tmp, self.path):
+                self._refuse_live_other()
+                os.replace(tmp, self.path)  # stale, or ours already: take it over
+            self._refuse_live_other()  # a taker-over of the same stale lock that wrote after us
+        finally:
+            tmp.unlink(missing_ok=True)
+        return self
+
+    def _refuse_live_other(self) -> None:
         other = read_holder(self.target)
         if other is not None and (other.pid, other.host) != (self.holder.pid, self.holder.host):
             raise LockedError(self.target, other)
-        tmp = self.path.with_name(f"{self.path.name}.{os.getpid()}.tmp")
-        tmp.write_text(json.dumps(self.holder.__dict__), encoding="utf-8")
-        os.replace(tmp, self.path)  # whole or not at all: a reader never sees half a lock
-        return self
 
     def release(self) -> None:
         current = read_holder(self.target)

@@ -61,6 +61,7 @@ def test_reject_needs_a_note_and_reviews_can_be_undone(qtbot):
     window.close()
 
 
+@pytest.mark.usefixtures("empty_cache")  # "missing" until the button computes them
 def test_method_panel_computes_missing_covariance_statistics(qtbot):
     window = open_window(qtbot)
     panel = window.method_panel

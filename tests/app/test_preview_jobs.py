@@ -41,10 +41,11 @@ def test_gui_thread_ticks_every_100ms_during_a_batch_edit(qtbot):
     assert job.state.value == "done"
     gaps = [b - a for a, b in itertools.pairwise(ticks)]
     assert ticks[-1] - ticks[0] > 1.0, "the edit ran long enough to measure"
-    # Every tick within 100 ms; on a shared, overloaded CPU the OS may deschedule the GUI thread
-    # now and then, so 1% of the gaps may reach 300 ms (an edit on the GUI thread blocks for seconds).
-    slow = sorted(gaps)[int(len(gaps) * 0.99):]
-    assert max(gaps) < 0.3 and all(gap < 0.1 for gap in sorted(gaps)[:len(gaps) - len(slow)]), \
+    # An edit on the GUI thread would stop the ticks for the whole edit (over a second). The
+    # test suite runs a worker per core, so the OS may deschedule this one now and then: 95% of
+    # the gaps within 100 ms, none past 500 ms. bench/gui_latency.py measures the worst gap idle.
+    slow = sorted(gaps)[int(len(gaps) * 0.95):]
+    assert max(gaps) < 0.5 and all(gap < 0.1 for gap in sorted(gaps)[:len(gaps) - len(slow)]), \
         f"the GUI thread stalled: longest gaps {[round(g * 1000) for g in sorted(gaps)[-5:]]} ms"
     assert sorted(window.preview_panel.run.fact_ids) == sorted(batch), "one run edits the whole batch"
     assert window.preview_panel.token_fact.count() == 2

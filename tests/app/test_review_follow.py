@@ -92,6 +92,7 @@ def test_metrics_are_grouped_by_protocol_and_explained(qtbot):
     window.close()
 
 
+@pytest.mark.usefixtures("empty_cache")  # "missing" until the preview computes them
 def test_labels_follow_statistics_commits_and_reopening(qtbot):
     window = _ready(qtbot)
     assert window.model_panel.memory.text(), "the memory line is filled at once"

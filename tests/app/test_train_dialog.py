@@ -320,3 +320,19 @@ def test_a_checkpoint_another_process_is_training_waits(qtbot, window, tmp_path,
         other.wait()
     qtbot.waitUntil(dialog.start_button.isEnabled, timeout=10_000)  # it looks again until the run ends
     assert dialog.out_info.text().startswith("No checkpoint there yet")
+    other = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    try:  # closed, the dialog stops looking, and a path change behind it does not restart the timer
+        lock_path(out).write_text(json.dumps({"pid": other.pid, "host": socket.gethostname(),
+                                              "since": "2026-12-06T10:00:00", "program": "factsmith train"}))
+        dialog.inspect_out()
+        assert dialog._recheck.isActive()
+        dialog.hide()
+        assert not dialog._recheck.isActive()
+        dialog.inspect_out()
+        assert not dialog._recheck.isActive()
+        dialog.show()
+        assert dialog._recheck.isActive() and dialog.out_info.text().startswith("Being trained by")
+    finally:
+        other.kill()
+        other.wait()
+        dialog.close()

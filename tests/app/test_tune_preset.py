@@ -12,7 +12,7 @@ from core.methods.hparams import as_dict
 from core.model.fingerprint import state_fingerprint
 from core.workflows.tune_store import preset_path, tuned_preset
 from tests.app.helpers import open_window, wait_job
-from tests.core.test_tune import FACTS
+from tests.core.test_tune import FACTS, small_grid
 
 pytestmark = pytest.mark.gui
 
@@ -26,7 +26,8 @@ def _window_with_facts(qtbot, tiny_model_dir, tmp_path, facts):
     return window
 
 
-def test_tune_preset_runs_as_a_job_and_offers_the_tuned_preset(qtbot, tiny_model_dir, tmp_path):
+def test_tune_preset_runs_as_a_job_and_offers_the_tuned_preset(qtbot, tiny_model_dir, tmp_path, monkeypatch):
+    small_grid(monkeypatch)
     window = _window_with_facts(qtbot, tiny_model_dir, tmp_path, FACTS)
     panel, lm = window.method_panel, window.lm
     # "Default" and the named variant of ft-m's small preset
@@ -52,14 +53,16 @@ def test_tune_preset_runs_as_a_job_and_offers_the_tuned_preset(qtbot, tiny_model
     assert preview.state.value == "done"
     tuned = as_dict(tuned_preset(lm, "ft-m"))
     assert window.ws.runs()[-1].hparams == tuned, "the preview ran the tuned preset"
-    default = as_dict(panel.default_preset)  # (measured: the winner here is lr/10 and 50 steps)
+    default = as_dict(panel.default_preset)
+    assert tuned != default, "the winner takes twice the steps: the preview shows which preset ran"
     assert set(panel.overrides()) == {k for k in tuned if tuned[k] != default[k]}
     panel.choose_preset("default")
     assert panel.overrides() == {}
     window.close()
 
 
-def test_cancelling_a_tune_saves_nothing(qtbot, tiny_model_dir, tmp_path):
+def test_cancelling_a_tune_saves_nothing(qtbot, tiny_model_dir, tmp_path, monkeypatch):
+    small_grid(monkeypatch)
     window = _window_with_facts(qtbot, tiny_model_dir, tmp_path, FACTS)
     before = state_fingerprint(window.lm.model)
     job = None

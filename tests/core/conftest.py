@@ -1,17 +1,31 @@
+import os
+
 import pytest
 
 
 @pytest.fixture(scope="session")
-def continual_figures():
+def continual_figures(tmp_path_factory):
     """``continual(method, batch_size)`` of ``test_alphaedit_continual``, measured once per session:
-    MEMIT's figures serve AlphaEdit's and COMEBA-HK's tests alike (each takes minutes)."""
+    MEMIT's figures serve AlphaEdit's and COMEBA-HK's tests alike (each takes minutes). Their
+    statistics are sampled here, in a cache of their own under the callers' one torch thread:
+    taken from the shared cache, they were whatever an earlier test had computed, with however
+    many threads it ran, and the figures moved with the order the tests ran in."""
     from tests.core.test_alphaedit_continual import continual
 
     measured: dict[tuple[str, int], dict[str, float]] = {}
+    cache = tmp_path_factory.mktemp("continual-cache")
 
     def get(method: str, batch_size: int) -> dict[str, float]:
         if (method, batch_size) not in measured:
-            measured[method, batch_size] = continual(method, batch_size)
+            shared = os.environ.get("FACTSMITH_CACHE_DIR")
+            os.environ["FACTSMITH_CACHE_DIR"] = str(cache)
+            try:
+                measured[method, batch_size] = continual(method, batch_size)
+            finally:
+                if shared is None:
+                    os.environ.pop("FACTSMITH_CACHE_DIR", None)
+                else:
+                    os.environ["FACTSMITH_CACHE_DIR"] = shared
         return measured[method, batch_size]
 
     return get

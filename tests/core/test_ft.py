@@ -168,19 +168,18 @@ def _demo_facts(name: str) -> list[Fact]:
 @pytest.mark.slow
 def test_ft_quality_on_demo_model(demo_lm):
     """FT-M must reach reliability >= 0.95 (teacher-forced) editing each demo fact on its
-    own; FT-L and the other metrics are reported, not asserted."""
+    own; the other metrics are reported, not asserted. FT-L's figures are asserted on the
+    held-out test split (test_quality_targets.py) and measured by bench/quality.py."""
     from core.metrics.evaluation import EvalOptions, aggregate, capture_reference
 
     facts = _demo_facts("demo_edits.jsonl")
     before = state_fingerprint(demo_lm.model)
     reference = capture_reference(demo_lm, facts)
     options = EvalOptions(protocols=("teacher_forced", "probability"))
-    summaries = {}
-    for method in (FT_M, FT_L):
-        reports, seconds = independent_reports(demo_lm, method, facts, reference, options)
-        summaries[method.name] = {**aggregate(reports), "seconds_per_edit": seconds}
+    reports, seconds = independent_reports(demo_lm, FT_M, facts, reference, options)
+    summaries = {"ft-m": {**aggregate(reports), "seconds_per_edit": seconds}}
     assert state_fingerprint(demo_lm.model) == before
     report = json.dumps(summaries, indent=1, sort_keys=True)
-    log.warning("FT quality on %d demo edits:\n%s", len(facts), report)
+    log.warning("FT-M quality on %d demo edits:\n%s", len(facts), report)
     print(report)  # shown with -s / -rP: the quality figures are reported, not asserted
     assert summaries["ft-m"]["reliability"] >= 0.95

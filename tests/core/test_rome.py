@@ -244,21 +244,21 @@ def test_demo_model_quality(demo_lm):
 
 
 @pytest.mark.slow
-def test_demo_model_fifty_sequential_edits(demo_lm):
-    """50 ROME edits piled up on the demo model: each measured right after it lands, all
+def test_demo_model_ten_sequential_edits(demo_lm):
+    """10 ROME edits piled up on the demo model: each measured right after it lands, all
     re-measured at the end (retention); the model comes back bit-identical. Figures are
-    reported, not asserted (the issue asks for them to be reported)."""
+    reported, not asserted; bench/continual.py measures sequences to 1,000 edits."""
     from core.util.paths import demo_edits_file
     from core.workflows.runs import run_sequential
 
-    lines = demo_edits_file().read_text(encoding="utf-8").splitlines()[:50]
+    lines = demo_edits_file().read_text(encoding="utf-8").splitlines()[:10]
     facts = [fact_from_dict(json.loads(line)) for line in lines]
     before = state_fingerprint(demo_lm.model)
     report = run_sequential(demo_lm, facts, "rome")
     assert state_fingerprint(demo_lm.model) == before
-    assert len(report["edits"]) == 50
+    assert len(report["edits"]) == 10
     retention = report["retention"]["after_all_edits"]
-    log.warning("ROME, 50 sequential demo edits: right after each %s; after all 50 %s; %.1f s/edit",
+    log.warning("ROME, 10 sequential demo edits: right after each %s; after all 10 %s; %.1f s/edit",
                 report["aggregate"]["post"], retention, report["seconds_per_edit"])
     assert set(retention) >= {"reliability", "locality"}
     assert all(0.0 <= v <= 1.0 for v in retention.values() if v == v)

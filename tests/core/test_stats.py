@@ -10,7 +10,7 @@ from core.methods.stats import StatsError, StatsSource, StatsSpec, covariance_st
 from core.model.tokens import encode, model_batch
 from core.util.progress import Cancelled, Progress
 
-pytestmark = pytest.mark.usefixtures("one_torch_thread")
+pytestmark = pytest.mark.usefixtures("one_torch_thread", "empty_cache")  # they count what gets computed
 
 
 TEXTS = [

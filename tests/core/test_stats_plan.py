@@ -1,7 +1,11 @@
 import dataclasses
 
+import pytest
+
 from core.methods import get_method
 from core.workflows.stats_plan import compute_statistics, needed_statistics
+
+pytestmark = pytest.mark.usefixtures("empty_cache")  # these tests count what gets computed
 
 
 def test_rome_needs_its_layer_statistics_and_ft_needs_none(tiny_lm):

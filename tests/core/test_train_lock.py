@@ -37,3 +37,34 @@ def _watching(callback):
     from core.util.progress import Progress
 
     return Progress(lambda event: callback())
+
+
+def test_a_lock_taken_between_check_and_write_is_not_overwritten(tmp_path, monkeypatch):
+    """The lock file is created only if absent: another process's lock that appears just
+    before ours is written stays, and we are refused (it used to be read, then replaced)."""
+    from core.util import pid_lock
+
+    target = tmp_path / "mend.safetensors"
+    other = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    theirs = json.dumps({"pid": other.pid, "host": socket.gethostname(), "since": "2026-12-06T10:00:00",
+                         "program": "factsmith train"})
+    real_link = pid_lock.os.link
+
+    def link_after_theirs(source, path):  # the other process wins the race by a hair
+        lock_path(target).write_text(theirs)
+        real_link(source, path)
+
+    monkeypatch.setattr(pid_lock.os, "link", link_after_theirs)
+    try:
+        with pytest.raises(pid_lock.LockedError, match=f"process {other.pid}"):
+            pid_lock.PidLock(target).acquire()
+        assert lock_path(target).read_text() == theirs
+        assert [p.name for p in tmp_path.iterdir()] == [lock_path(target).name], "no temporary file left"
+    finally:
+        other.kill()
+        other.wait()
+    monkeypatch.setattr(pid_lock.os, "link", real_link)  # its process is gone: the stale lock is taken over
+    lock = pid_lock.PidLock(target).acquire()
+    assert read_holder(target).is_this_process()
+    lock.release()
+    assert not lock_path(target).exists()
