@@ -93,11 +93,7 @@ def test_bundle_builds_and_its_smoke_test_passes(tmp_path):
 def test_the_app_command_installs_no_dev_tools_and_the_test_command_adds_them():
     """A new user who only opens the app gets Factsmith's dependencies, not pytest, ruff or
     PyInstaller; the test command installs those on top (trial 3)."""
-    import importlib.util
-
-    spec = importlib.util.spec_from_file_location("bootstrap_under_test", ROOT / "packaging" / "bootstrap.py")
-    bootstrap = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(bootstrap)
+    bootstrap = _bootstrap()
     now = bootstrap.install_fingerprint()
     assert bootstrap.installed_enough(f"{now} app", with_dev=False)
     assert not bootstrap.installed_enough(f"{now} app", with_dev=True)
@@ -109,7 +105,7 @@ def test_the_app_command_installs_no_dev_tools_and_the_test_command_adds_them():
 def _bootstrap():
     import importlib.util
 
-    spec = importlib.util.spec_from_file_location("bootstrap_parallel", ROOT / "packaging" / "bootstrap.py")
+    spec = importlib.util.spec_from_file_location("bootstrap_under_test", ROOT / "packaging" / "bootstrap.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module

@@ -1,5 +1,3 @@
-import os
-
 import pytest
 
 
@@ -17,15 +15,9 @@ def continual_figures(tmp_path_factory):
 
     def get(method: str, batch_size: int) -> dict[str, float]:
         if (method, batch_size) not in measured:
-            shared = os.environ.get("FACTSMITH_CACHE_DIR")
-            os.environ["FACTSMITH_CACHE_DIR"] = str(cache)
-            try:
+            with pytest.MonkeyPatch.context() as patch:
+                patch.setenv("FACTSMITH_CACHE_DIR", str(cache))
                 measured[method, batch_size] = continual(method, batch_size)
-            finally:
-                if shared is None:
-                    os.environ.pop("FACTSMITH_CACHE_DIR", None)
-                else:
-                    os.environ["FACTSMITH_CACHE_DIR"] = shared
         return measured[method, batch_size]
 
     return get
