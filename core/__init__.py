@@ -30,6 +30,7 @@ _API: dict[str, tuple[str, str]] = {
     "state_fingerprint": ("core.model.fingerprint", "state_fingerprint"),
     "folder_fingerprint": ("core.model.fingerprint", "folder_fingerprint"),
     "apply_patch": ("core.ledger.patches", "apply_patch"),
+    "decided_run_id": ("core.ledger.decided", "decided_run_id"),
     "PatchTrust": ("core.ledger.patch_sign", "PatchTrust"),
     **{n: ("core.model.generation", n) for n in ("SamplingOptions", "continuation", "continuations",
                                                  "top_next_tokens")},

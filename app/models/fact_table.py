@@ -8,7 +8,7 @@ from typing import Any
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, QSortFilterProxyModel, Qt
 from PySide6.QtGui import QColor
 
-from core import FactRecord, RunRecord
+from core import FactRecord, RunRecord, decided_run_id
 
 COLUMNS = ("Status", "Subject", "Prompt", "Old answer", "New answer", "Method", "Reliability", "Locality")
 FACT_ID_ROLE = Qt.ItemDataRole.UserRole + 1
@@ -164,10 +164,8 @@ class FactTableModel(QAbstractTableModel):
         if decision is None:
             return None
         runs = self._runs.get(fact_id, ())
-        if decision.run_id is not None:
-            return next((run for run in runs if run.id == decision.run_id), None)
-        before = [run for run in runs if run.created_at <= decision.at]
-        return before[-1] if before else None
+        run_id = decided_run_id(decision.run_id, decision.at, ((run.id, run.created_at) for run in runs))
+        return next((run for run in runs if run.id == run_id), None)
 
     def shown_run(self, fact_id: str) -> RunRecord | None:
         """The run whose method and metrics the row shows: the decided one, else the latest."""

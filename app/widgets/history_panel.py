@@ -8,6 +8,7 @@ from collections.abc import Mapping, Sequence
 
 import pyqtgraph as pg
 from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QTextOption
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QPushButton,
@@ -124,6 +125,8 @@ class HistoryPanel(QWidget):
         self.tree.itemSelectionChanged.connect(lambda: self.selection_changed.emit(self.selected_ids()))
         self.details = QTextBrowser()
         self.details.setObjectName("commit-details")
+        # Words stay whole ("Reliabilit/y" in a narrow pane); a table wider than the pane scrolls.
+        self.details.setWordWrapMode(QTextOption.WrapMode.WordWrap)
         self.chart = pg.PlotWidget(background="w", title=DRIFT_TITLE)
         self.chart.setToolTip(DRIFT_TIP)
         self.chart.setObjectName("drift-chart")

@@ -7,6 +7,7 @@ import logging
 from collections.abc import Mapping, Sequence
 
 from core.ledger.db import Store, dumps, now
+from core.ledger.decided import decided_run_id
 from core.ledger.errors import LedgerError
 from core.ledger.queue import fact_records
 from core.ledger.records import CommitDetail, CommitRecord, RunRecord
@@ -72,15 +73,15 @@ def _approvals(store: Store) -> dict[str, dict]:
 
 
 def _decided_runs(store: Store, approvals: dict[str, dict]) -> dict[str, int]:
-    """Per approved fact, the run its approval approves: the run it recorded, else (approvals
-    recorded before schema 5) its latest run recorded before the approval. Facts with none
+    """Per approved fact, the run its approval approves (``decided_run_id``). Facts with none
     (approved elsewhere) are absent."""
-    decided = {fact_id: row["run_id"] for fact_id, row in approvals.items() if row["run_id"] is not None}
-    rows = store.all("SELECT rf.fact_id, r.id, r.created_at FROM runs r JOIN run_facts rf ON rf.run_id = r.id "
-                     "JOIN facts f ON f.id = rf.fact_id WHERE f.status = 'approved' ORDER BY r.id")
-    inferred = {row["fact_id"]: row["id"] for row in rows if row["fact_id"] not in decided
-                and row["created_at"] <= approvals.get(row["fact_id"], {}).get("at", "")}
-    return {**inferred, **decided}
+    runs: dict[str, list[tuple[int, str]]] = {}
+    for row in store.all("SELECT rf.fact_id, r.id, r.created_at FROM runs r JOIN run_facts rf ON rf.run_id = r.id "
+                         "JOIN facts f ON f.id = rf.fact_id WHERE f.status = 'approved' ORDER BY r.id"):
+        runs.setdefault(row["fact_id"], []).append((row["id"], row["created_at"]))
+    decided = {fact_id: decided_run_id(row["run_id"], row["at"], runs.get(fact_id, ()))
+               for fact_id, row in approvals.items()}
+    return {fact_id: run_id for fact_id, run_id in decided.items() if run_id is not None}
 
 
 class RunChoice:
