@@ -148,3 +148,12 @@ def test_device_paths_fails_when_a_method_errors(tmp_path):
     done = bench_process("device_paths.py", "--device", "cpu", "--methods", "no-such-method", "--facts", "1",
                          cache=tmp_path / "cache")
     assert done.returncode == 1 and "| no-such-method |" in done.stdout and "ERROR" in done.stdout
+
+
+def test_grace_keys_ceiling_table(tmp_path):
+    out = run_bench("grace_keys.py", "--splits", "dev", "--layers", "3", "--device", "cpu", cache=tmp_path / "cache")
+    rows = [line for line in out.splitlines() if line.startswith("| dev | 3 |")]
+    assert [row.split("|")[3].strip() for row in rows] == ["euclidean", "cosine"], out
+    saved = json.loads(next((tmp_path / "results").glob("grace_keys-*.json")).read_text())["figures"]
+    for row in saved:
+        assert 0.0 <= row["retrieval"] <= 1.0 and row["locality"] >= 0.95, row

@@ -49,6 +49,19 @@ layer 5, ε 20: 0.800 / 0.463 / 0.990. The two radius-growth rules measured the 
 there (no same-target near hit among independent facts), so the reference code's
 (coverage) is the default.
 
+Generality's ceiling (issue 13 wants ≥ 0.7 with locality ≥ 0.95): a paraphrase gets an edit's
+value only when its key is within that edit's radius and nearest to it, so retrieval bounds
+generality. `bench/grace_keys.py` puts all of a split's edits in one codebook with one shared
+radius and reports, over every radius that spares ≥ 95% of the locality prompts, the best share
+of paraphrases retrieved: on quality_test.jsonl 0.50 at this preset's layer 3 (euclidean),
+0.16-0.43 at the other layers, and cosine distance no better (0.00-0.46); on dev 0.60 at layer 3,
+0.80 at best (layer 5, cosine), which the test split does not repeat. Mean-pooled keys and the
+last two tokens' keys did worse still (an ad-hoc trial, not in the script). With every value
+trained perfectly, GRACE's generality on the test split stays near 0.5 at that locality, so the
+target is out of reach of its last-token keys on this model; the measured 0.42 is most of it.
+With retrieval forced (ε_init 1000, independent edits, dev) generality is 0.77: the values
+carry over to paraphrases, the keys do not find them.
+
 lr 2 with a stop at mean NLL 0.1 needs ~13 Adam steps per edit there (lr 0.5: ~32).
 On the demo set itself (tests/core/test_grace.py): reliability 1.0 edited one at a time;
 the 60 demo requests and 140 more edited in sequence: locality 0.981, retention 0.988.
