@@ -89,6 +89,14 @@ fell less than 0.1 over 20 steps (the failing edits climb for all 100) gave on d
 0.893 / 0.470 / 0.932 / 0.786): the slow edits keep gaining generality after their target
 is reached, so the steps are not wasted and the preset keeps them.
 
+Fewer KL texts per step (issue 18, 2026-12-06; a trial, not kept): reading 4 of the subject's sampled
+texts per step in turn measured on dev 0.824 / 0.399 / 0.914 / 0.648 at 2.19 s per edit against the
+preset's 0.824 / 0.399 / 0.912 / 0.648 at 2.35 s (both runs side by side): after the filter most
+subjects keep 0-5 of the 16 texts (a 36-token batch on average), so a step costs what reading the
+weights costs. On one core a forward of 8 tokens takes 7.9 ms and of 66 tokens 12.5 ms (forward
+and backward 14 and 32 ms): a step's floor is the weights read twice, and 65 steps per edit is
+the rest of the gap to the issue's 0.2 s.
+
 Prefixes for the key only (``prefixes_key_only``, issue 13, 2026-12-06, not in the preset): the
 random prefixes' keys are averaged into k* as the paper does, but δ is fitted to the bare prompt
 alone, since "{prefix}. {prompt}" misleads δ on this model. quality_dev (`bench/quality.py --split
