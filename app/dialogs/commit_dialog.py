@@ -28,6 +28,8 @@ from core import (
     RunRecord,
     explain_left_out,
     run_warnings,
+    unmeasured_metrics,
+    unmeasured_text,
     verdict_failures,
 )
 
@@ -146,6 +148,7 @@ class CommitDialog(QDialog):
             warnings = [str(w) for w in run_warnings(run, limits)]
             warnings += verdict_failures(run, list(limits))
             warnings += [self.stale[run.id]] if run.id in self.stale else []
+            warnings += [unmeasured_text(unmeasured_metrics(run, limits))] if unmeasured_metrics(run, limits) else []
             names = "; ".join(self._describe(f) for f in run.fact_ids)
             cells = (str(run.id), names, run.method, _fmt(run, "reliability"), _fmt(run, "locality"),
                      ", ".join(warnings) or "ok")

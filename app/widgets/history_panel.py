@@ -76,7 +76,9 @@ def _gate_html(c: CommitRecord) -> str:
     if c.forced:
         return (f"<p style='color:#a33'><b>Forced</b>: committed anyway under the commit gate ({html.escape(limits)})"
                 f"{': ' + html.escape(warnings) if warnings else ''}</p>")
-    return f"<p>Commit gate passed ({html.escape(limits)})</p>"
+    unmeasured = "; ".join(f"run {u['run']} {u['metric']}" for u in c.gate.get("unmeasured") or ())
+    unchecked = f"; not measured, so not checked: {html.escape(unmeasured)}" if unmeasured else ""
+    return f"<p>Commit gate passed ({html.escape(limits)}){unchecked}</p>"
 
 
 def _notes_text(ids: Sequence[str], notes: Mapping[str, str]) -> str:

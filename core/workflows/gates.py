@@ -5,7 +5,8 @@ edit log records that it was forced); the app shows the same warnings and commit
 
 A run is anything with an ``id`` and the ``metrics`` an ``EditOutcome`` records
 (``{"post": {"reliability": …, "locality": …}}``); a metric a run did not measure (no
-locality prompts) is not held against it.
+locality prompts) is not held against it, but the check records it as unmeasured, so a
+passed gate never reads as "locality ≥ 0.90" for a run whose locality nobody measured.
 """
 
 from __future__ import annotations
@@ -53,6 +54,7 @@ class GateCheck:
     thresholds: Mapping[str, float]
     warnings: tuple[GateWarning, ...] = ()
     forced: bool = False
+    unmeasured: tuple[tuple[int, str], ...] = ()  # (run id, gated metric it did not measure)
 
     @property
     def passed(self) -> bool:
@@ -68,7 +70,8 @@ class GateCheck:
 
     def to_dict(self) -> dict[str, Any]:
         return {"thresholds": dict(self.thresholds), "forced": self.forced,
-                "warnings": [w.to_dict() for w in self.warnings]}
+                "warnings": [w.to_dict() for w in self.warnings],
+                "unmeasured": [{"run": run, "metric": metric} for run, metric in self.unmeasured]}
 
 
 def checked_thresholds(thresholds: Mapping[str, float] | None) -> dict[str, float]:
@@ -93,6 +96,17 @@ def run_warnings(run: MeasuredRun, thresholds: Mapping[str, float]) -> list[Gate
     return found
 
 
+def unmeasured_metrics(run: MeasuredRun, thresholds: Mapping[str, float]) -> list[str]:
+    """The gated metrics the run did not measure (no locality prompts): not checked, not passed."""
+    post = (run.metrics or {}).get("post") or {}
+    return [metric for metric in thresholds if post.get(metric) is None]
+
+
+def unmeasured_text(metrics: Sequence[str]) -> str:
+    """How the app and the CLI say that a gated metric went unchecked."""
+    return ", ".join(f"{m} not measured{' (no locality prompts)' if m == 'locality' else ''}" for m in metrics)
+
+
 def verdict_failures(run: MeasuredRun, gated: Sequence[str]) -> list[str]:
     """The verdict's failing checks on metrics the gate does not check (generality, fluency):
     said beside a commit, never blocking it."""
@@ -110,4 +124,5 @@ def check_runs(runs: Sequence[MeasuredRun], thresholds: Mapping[str, float] | No
     """Every run checked; ``forced`` is recorded only when there was something to force."""
     limits = checked_thresholds(thresholds)
     warnings = tuple(w for run in runs for w in run_warnings(run, limits))
-    return GateCheck(limits, warnings, forced=bool(force and warnings))
+    unmeasured = tuple((run.id, metric) for run in runs for metric in unmeasured_metrics(run, limits))
+    return GateCheck(limits, warnings, forced=bool(force and warnings), unmeasured=unmeasured)

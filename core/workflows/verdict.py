@@ -61,9 +61,11 @@ class FactVerdict:
     fact_id: str
     verdict: str
     checks: tuple[Check, ...]
+    notes: tuple[str, ...] = ()  # what a held check does not show (it held before the edit too)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"fact_id": self.fact_id, "verdict": self.verdict, "checks": [c.to_dict() for c in self.checks]}
+        return {"fact_id": self.fact_id, "verdict": self.verdict, "checks": [c.to_dict() for c in self.checks],
+                "notes": list(self.notes)}
 
 
 @dataclass(frozen=True)
@@ -113,7 +115,14 @@ def fact_verdict(fact_id: str, pre: Mapping[str, Any], post: Mapping[str, Any],
         verdict = PARTIAL
     else:
         verdict = TOOK
-    return FactVerdict(fact_id, verdict, checks)
+    return FactVerdict(fact_id, verdict, checks, _already_held(pre, (reliability, generality)))
+
+
+def _already_held(pre: Mapping[str, Any], checks: Sequence[Check]) -> tuple[str, ...]:
+    """A reliability or generality that held before the edit as well says nothing about it
+    (a paraphrase the model already answered with the new answer)."""
+    return tuple(f"{c.metric} was {pre[c.metric]:.2f} before the edit too, so it shows nothing about this edit"
+                 for c in checks if c.held and pre.get(c.metric) is not None and pre[c.metric] >= c.bound)
 
 
 def combine(facts: Sequence[FactVerdict]) -> str:
@@ -129,9 +138,26 @@ def _summary(verdict: str, facts: Sequence[FactVerdict]) -> str:
     if len(facts) == 1:
         failing = [c for c in facts[0].checks if c.held is False]
         shown = failing or [c for c in facts[0].checks if c.held]
-        return f"{verdict}: " + ", ".join(str(c) for c in shown)
+        notes = "".join(f"; {note}" for note in facts[0].notes)
+        return f"{verdict}: " + ", ".join(str(c) for c in shown) + _unmeasured_note(facts) + notes
     counts = {v: sum(f.verdict == v for f in facts) for v in VERDICTS}
-    return f"{verdict}: " + ", ".join(f"{n} {v}" for v, n in counts.items() if n) + f" of {len(facts)} facts"
+    return (f"{verdict}: " + ", ".join(f"{n} {v}" for v, n in counts.items() if n) + f" of {len(facts)} facts"
+            + _unmeasured_note(facts))
+
+
+_NOT_MEASURED_WHY = {"generality": "no paraphrases", "locality": "no locality prompts"}
+
+
+def _unmeasured_note(facts: Sequence[FactVerdict]) -> str:
+    """"; locality not measured (no locality prompts)", with a count when only some facts lack it:
+    a verdict never reads as if an unmeasured check had held."""
+    notes = []
+    for metric, why in _NOT_MEASURED_WHY.items():
+        missing = sum(any(c.metric == metric and c.held is None for c in f.checks) for f in facts)
+        if missing:
+            some = f" for {missing} of {len(facts)} facts" if len(facts) > 1 and missing < len(facts) else ""
+            notes.append(f"{metric} not measured{some} ({why})")
+    return "; " + "; ".join(notes) if notes else ""
 
 
 def headline(verdict: Mapping[str, Any]) -> str:
@@ -180,9 +206,13 @@ def advice_for(method: str, facts: Sequence[FactVerdict]) -> tuple[str, ...]:
         tips += _FAILED_ADVICE.get(method, _FAILED_ADVICE["*"])
     if SIDE_EFFECTS in kinds:
         tips += _SIDE_EFFECT_ADVICE.get(method, _SIDE_EFFECT_ADVICE["*"])
-    if PARTIAL in kinds:
+    if PARTIAL in kinds or any(f.verdict == SIDE_EFFECTS and _missed(f, "generality") for f in facts):
         tips += _PARTIAL_ADVICE.get(method, _PARTIAL_ADVICE["*"])
     return tuple(dict.fromkeys(tips))
+
+
+def _missed(fact: FactVerdict, metric: str) -> bool:
+    return any(c.metric == metric and c.held is False for c in fact.checks)
 
 
 _OUT_OF_REACH = ("ROME and MEMIT rewrite what the model recalls about the subject, so an answer of "
@@ -216,6 +246,7 @@ _SIDE_EFFECT_ADVICE: dict[str, list[str]] = {
              "a norm_constraint or a smaller lr", "ROME, MEMIT or GRACE change less"],
     "ft-l": ["a tighter norm_constraint or a smaller lr", "ROME, MEMIT or GRACE change less"],
     "ice": ["a tighter norm_constraint or a smaller lr", "GRACE leaves other inputs untouched"],
+    "grace": ["a smaller eps_init keeps the edit's radius off other inputs", "another layer (layer)"],
     "comeba-hk": ["a higher threshold_init keeps the hook layers off unrelated inputs", "a larger mom2_weight"],
     # trained editors: the app's Train dialog takes no hyperparameters, so no training knob is named
     **{name: ["an editor trained for more steps, on requests whose locality prompts are like these ({train})",
@@ -229,7 +260,9 @@ _PARTIAL_ADVICE: dict[str, list[str]] = {
     "comeba-hk": ["a lower threshold_init lets the hook layers answer paraphrases too"],
     **{name: ["an editor trained on requests with paraphrases ({train})"] for name in ("mend", "instructedit", "ke",
                                                                                        "recipe")},
-    "*": ["paraphrases in the fact help methods that train on them (FT-M, ICE)"],
+    "ice": ["more steps or a larger lr (steps, lr)", "a looser norm_constraint"],
+    # FT-M and FT-L train on the prompt alone; ICE's context states the fact in each paraphrase's words
+    "*": ["ICE carries an edit to paraphrases more often: its context states the fact in each paraphrase's words"],
 }
 
 

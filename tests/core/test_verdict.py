@@ -67,3 +67,51 @@ def test_advice_is_phrased_by_each_interface_in_its_own_terms():
     old = {"advice": list(failed.advice)}  # stored before the advice had templates
     assert phrase_advice(old, gui) == phrase_advice(failed.to_dict(), gui)
     assert phrase_advice(failed.to_dict(), CLI_TERMS) == list(failed.advice)
+
+
+def test_an_unmeasured_locality_is_said_never_passed_over():
+    """Trial 34: an edit with no locality prompts read "took: reliability …, generality …" and its
+    commit "Commit gate passed (locality ≥ 0.90 …)"."""
+    from core.workflows.gates import check_runs
+
+    post = {"reliability": 1.0, "generality": 1.0, "locality": None, "fluency": 299.0}
+    verdict = edit_verdict("rome", ["f"], [PRE], [post])
+    assert verdict.verdict == TOOK
+    assert verdict.summary.endswith("; locality not measured (no locality prompts)"), verdict.summary
+    several = edit_verdict("rome", ["a", "b"], [PRE, PRE], [post, {**post, "locality": 1.0}])
+    assert "locality not measured for 1 of 2 facts" in several.summary
+
+    class Run:
+        id, metrics = 7, {"post": post}
+
+    gate = check_runs([Run()])
+    assert gate.passed and gate.unmeasured == ((7, "locality"),)
+    assert gate.to_dict()["unmeasured"] == [{"run": 7, "metric": "locality"}]
+
+
+def test_a_check_that_held_before_the_edit_too_is_said_to_show_nothing():
+    """Trial 34: a paraphrase the unedited model already answered with the new answer counted as
+    generality 1.00 for the edit."""
+    before = {**PRE, "generality": 1.0}
+    post = {"reliability": 1.0, "generality": 1.0, "locality": 1.0, "fluency": 299.0}
+    verdict = edit_verdict("rome", ["f"], [before], [post])
+    assert verdict.verdict == TOOK
+    assert "generality was 1.00 before the edit too, so it shows nothing about this edit" in verdict.summary
+    assert verdict.to_dict()["facts"][0]["notes"] == [verdict.facts[0].notes[0]]
+    assert edit_verdict("rome", ["f"], [PRE], [post]).facts[0].notes == ()
+
+
+def test_advice_fits_the_method_and_every_miss():
+    """Trial 34: ICE's partial edit was told that paraphrases help "FT-M, ICE" (FT-M never trains on
+    them; ICE already had them), and GRACE's side effects were told "GRACE leaves other inputs
+    untouched" with no word on its generality miss."""
+    partial = {"reliability": 1.0, "generality": 0.0, "locality": 1.0, "fluency": 299.0}
+    ice = edit_verdict("ice", ["f"], [PRE], [partial]).advice
+    assert ice and not any("FT-M" in tip or "ICE" in tip for tip in ice), ice
+    rome = edit_verdict("rome", ["f"], [PRE], [partial]).advice
+    assert any("ICE" in tip for tip in rome) and not any("FT-M" in tip for tip in rome), rome
+    both = {**partial, "fluency": 200.0}
+    grace = edit_verdict("grace", ["f"], [PRE], [both])
+    assert grace.verdict == SIDE_EFFECTS
+    assert not any("GRACE" in tip for tip in grace.advice), grace.advice
+    assert any("eps_init" in tip and "paraphrases" in tip for tip in grace.advice), "the generality miss too"
