@@ -236,7 +236,9 @@ class HistoryActions:
     def export_facts(self, out: Path, format: str = "jsonl", statuses: list[str] | None = ("approved",)) -> Job:
         job = self.session.export(Path(out), format, statuses)
         job.succeeded.connect(lambda report: self.notify(
-            f"Exported {report.count} facts to {report.path}", written=report.path))
+            f"Exported {report.count} facts to {report.path}" + (
+                f"; left out {report.reverted_left_out} whose edit was reverted" if report.reverted_left_out else ""),
+            written=report.path))
         return self._report_failure(job, "Could not export")
 
     def open_patch_apply_dialog(self) -> PatchApplyDialog:

@@ -170,6 +170,8 @@ def _register_history(sub) -> None:
     exp.add_argument("--out", required=True, metavar="FILE")
     exp.add_argument("--status", action="append", choices=STATUS_CHOICES, help="default approved; 'all' for all")
     exp.add_argument("--format", default="jsonl", choices=("jsonl", "easyedit", "knowedit", "csv"))
+    exp.add_argument("--include-reverted", action="store_true",
+                     help="also facts still approved whose committed edit a revert took out (left out by default)")
     exp.set_defaults(handler=export_facts, render=render_export)
 
 
@@ -239,7 +241,9 @@ def import_facts(args: argparse.Namespace) -> dict[str, Any]:
 
 def list_queue(args: argparse.Namespace) -> list[dict[str, Any]]:
     with open_ws(args, read_only=True) as ws:
-        return [r.to_dict() for r in ws.queue(_statuses(args.status))]
+        reverted = ws.reverted_facts()  # "approved" still, but its edit is out of HEAD
+        return [{**r.to_dict(), "reverted_in": reverted[r.id].id if r.id in reverted else ""}
+                for r in ws.queue(_statuses(args.status))]
 
 
 def review_fact(args: argparse.Namespace) -> dict[str, Any]:
@@ -322,4 +326,5 @@ def tag_commit(args: argparse.Namespace) -> list[dict[str, Any]]:
 
 def export_facts(args: argparse.Namespace) -> dict[str, Any]:
     with open_ws(args, read_only=True) as ws:
-        return ws.export(args.out, args.format, _statuses(args.status, ("approved",))).to_dict()
+        return ws.export(args.out, args.format, _statuses(args.status, ("approved",)),
+                         include_reverted=args.include_reverted).to_dict()

@@ -42,8 +42,17 @@ def render_import(r: dict[str, Any]) -> str:
 def render_facts(rows: list[dict[str, Any]]) -> str:
     if not rows:
         return "no facts\n"
-    return "".join(f"{_short(r['id'])}  {r['status']:<12} {'*' if r['committed'] else ' '} "
-                   f"{r['prompt']} -> {r['target_new']}\n" for r in rows)
+    return "".join(f"{_short(r['id'])}  {_status(r):<12} {'*' if r['committed'] else ' '} "
+                   f"{r['prompt']} -> {r['target_new']}{_reverted_note(r)}\n" for r in rows)
+
+
+def _reverted_note(row: dict[str, Any]) -> str:
+    return f"  (reverted in {_short(row['reverted_in'])})" if row.get("reverted_in") else ""
+
+
+def _status(row: dict[str, Any]) -> str:
+    """As the window says it: an approved fact whose committed edit was reverted is "reverted"."""
+    return "reverted" if row.get("reverted_in") else row["status"]
 
 
 def render_review(r: dict[str, Any]) -> str:
@@ -108,7 +117,11 @@ def render_tags(rows: list[dict[str, Any]]) -> str:
 
 def render_export(r: dict[str, Any]) -> str:
     which = ", ".join(r["statuses"]) or "all"
-    return f"exported {r['count']} fact(s) ({which}) to {r['path']} as {r['format']}\n"
+    line = f"exported {r['count']} fact(s) ({which}) to {r['path']} as {r['format']}\n"
+    if r.get("reverted_left_out"):
+        line += (f"left out {r['reverted_left_out']} fact(s) whose edit was reverted (--include-reverted "
+                 "keeps them)\n")
+    return line
 
 
 def render_runs(rows: list[dict[str, Any]]) -> str:

@@ -40,15 +40,20 @@ def _write_jsonl(path: Path, records: Sequence[FactRecord], extras: dict[str, di
 
 
 def export_facts(store: Store, out: str | Path, format: str = "jsonl",
-                 statuses: Sequence[str] | None = ("approved",)) -> ExportReport:
-    """Write the facts with the given statuses (all when None or empty), in the order they were added."""
+                 statuses: Sequence[str] | None = ("approved",), include_reverted: bool = False) -> ExportReport:
+    """Write the facts with the given statuses (all when None or empty), in the order they were added.
+    A fact whose committed edit a revert took out stays "approved" but is left out of a chosen
+    status (and counted) unless ``include_reverted``: whoever replays an approved set would
+    otherwise bring it back. All statuses means every fact, with its ``reverted_in`` column."""
     from core.facts.io import export_csv, export_easyedit_json, export_knowedit_json
 
     if format not in EXPORT_FORMATS:
         raise LedgerError(f"unknown export format {format!r}; use one of {', '.join(EXPORT_FORMATS)}")
     statuses = check_statuses(statuses)
     with store.reading():
-        records = list_facts(store, statuses)
+        chosen = list_facts(store, statuses)
+        reverted = reverted_facts(store)
+        records = [r for r in chosen if include_reverted or not statuses or r.id not in reverted]
         extras = review_columns(store, records)
     path, facts = Path(out), [r.fact for r in records]
     if format == "jsonl":
@@ -59,4 +64,4 @@ def export_facts(store: Store, out: str | Path, format: str = "jsonl",
         export_knowedit_json(path, facts, extras)
     else:
         export_csv(path, facts, extras)
-    return ExportReport(str(path), format, len(records), statuses)
+    return ExportReport(str(path), format, len(records), statuses, len(chosen) - len(records))

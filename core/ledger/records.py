@@ -250,6 +250,7 @@ class ExportReport:
     format: str
     count: int
     statuses: tuple[str, ...]
+    reverted_left_out: int = 0  # facts of those statuses whose edit a revert took out
 
     def to_dict(self) -> dict[str, Any]:
         return {**self.__dict__, "statuses": list(self.statuses)}

@@ -335,8 +335,8 @@ class Workspace:
     # -- export --------------------------------------------------------------------------
 
     def export(self, out: str | Path, format: str = "jsonl",
-               statuses: Sequence[str] | None = ("approved",)) -> ExportReport:
-        return export.export_facts(self._store, out, format, statuses)
+               statuses: Sequence[str] | None = ("approved",), include_reverted: bool = False) -> ExportReport:
+        return export.export_facts(self._store, out, format, statuses, include_reverted)
 
     def export_patch(self, out: str | Path, from_ref: str = "ROOT", to_ref: str = "HEAD") -> PatchInfo:
         return patches.export_patch(self._store, out, from_ref, to_ref)

@@ -61,7 +61,13 @@ def test_the_whole_command_set(ws_env, capsys, tmp_path, fake_editing, tiny_mode
     checkout = cli(capsys, "checkout", "HEAD", "--out", str(tmp_path / "model-out"), "--device", "cpu")
     assert checkout["verified"] and (tmp_path / "model-out" / "model.safetensors").is_file()
     exported = cli(capsys, "export", "--out", str(tmp_path / "approved.csv"), "--format", "csv")
-    assert exported["count"] == 3
+    assert (exported["count"], exported["reverted_left_out"]) == (2, 1), "the reverted fact is not shipped"
+    assert cli(capsys, "export", "--out", str(tmp_path / "a.csv"), "--include-reverted")["count"] == 3
+    queue = {q["id"]: q for q in cli(capsys, "queue")}
+    assert queue[facts[1].id]["reverted_in"] == cli(capsys, "log")[0]["id"] and queue[facts[0].id]["reverted_in"] == ""
+    assert main(["queue"]) == 0 and "reverted     " in capsys.readouterr().out
+    assert main(["export", "--out", str(tmp_path / "b.csv")]) == 0
+    assert "left out 1 fact(s) whose edit was reverted (--include-reverted keeps them)" in capsys.readouterr().out
     assert cli(capsys, "export", "--out", str(tmp_path / "all.jsonl"), "--status", "all")["count"] == 4
     patch = cli(capsys, "patch", "export", "--out", str(tmp_path / "head.patch"))
     assert patch["edits"] == 2 and patch["signer"] is None

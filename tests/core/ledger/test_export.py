@@ -61,3 +61,23 @@ def test_bad_format_and_status(reviewed, tmp_path):
         ws.export(tmp_path / "x", "xml")
     with pytest.raises(LedgerError, match=r"unknown status 'done'"):
         ws.export(tmp_path / "x", statuses=["done"])
+
+
+def test_an_approved_fact_whose_edit_was_reverted_is_left_out_unless_asked(workspace, tmp_path):
+    """Trial 34: the approved set held a fact whose commit had been reverted, and replaying the
+    set brought the undone edit back."""
+    from core.model.loading import LoadOptions
+    from tests.core.ledger.helpers import add_run_approve
+
+    kept, undone = make_facts(2)
+    add_run_approve(workspace, [kept])
+    add_run_approve(workspace, [undone])
+    workspace.commit("both")
+    workspace.revert([undone.id], "wrong answer", options=LoadOptions(device="cpu"))
+    report = workspace.export(tmp_path / "approved.jsonl")
+    assert (report.count, report.reverted_left_out) == (1, 1)
+    assert read_facts(tmp_path / "approved.jsonl") == [kept]
+    everything = workspace.export(tmp_path / "all.jsonl", include_reverted=True)
+    assert (everything.count, everything.reverted_left_out) == (2, 0)
+    rows = [json.loads(line) for line in (tmp_path / "all.jsonl").read_text().splitlines()]
+    assert rows[1]["reverted_in"] == workspace.head().id
