@@ -58,6 +58,7 @@ def run_gui(model: str | None = None, workspace: str | None = None, *, smoke_tes
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setApplicationName("Factsmith")
     app.setOrganizationName("Factsmith")
+    settings_follow_config_dir(os.environ)
     window = MainWindow(model, workspace)
     show_on_screen(window)
     if smoke_test:
@@ -68,6 +69,20 @@ def run_gui(model: str | None = None, workspace: str | None = None, *, smoke_tes
         return code
     window.start()
     return app.exec()
+
+
+def settings_follow_config_dir(environ) -> Path | None:
+    """With FACTSMITH_CONFIG_DIR set (a second install, a trial, a portable copy), the window's
+    settings live there too, beside the author key, not in the user's shared settings."""
+    from app.settings import use_settings_folder
+    from core import CONFIG_ENV
+
+    override = environ.get(CONFIG_ENV)
+    if not override:
+        return None
+    folder = Path(override) / "settings"
+    use_settings_folder(folder)
+    return folder
 
 
 def show_on_screen(window) -> None:

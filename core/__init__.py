@@ -23,6 +23,7 @@ _API: dict[str, tuple[str, str]] = {
                                            "data_dir", "demo_editor_train_file", "demo_editor_val_file")},
     **{n: ("core.util.textdiff", n) for n in ("Segment", "word_diff")},
     "author_key": ("core.util.signing", "author_key"),
+    "CONFIG_ENV": ("core.util.signing", "CONFIG_ENV"),
     **{n: ("core.edit.deltas", n) for n in ("Delta", "apply_delta", "revert_delta", "delta_applied")},
     **{n: ("core.model.loading", n) for n in ("DTYPES", "LoadOptions", "LoadedModel", "ModelInfo", "ModelLoadError",
                                               "check_memory", "load_model")},
