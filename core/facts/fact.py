@@ -108,7 +108,8 @@ def _text(data: dict, name: str, required: bool) -> str:
     if value is None:
         value = ""
     if not isinstance(value, str):
-        raise FactError(name, f"must be text, got {type(value).__name__}")
+        raise FactError(name, f"must be text, not {_JSON_KINDS.get(type(value), type(value).__name__)} "
+                              f"({value!r:.40})")
     value = _clean(value, name)
     if not value and not required:
         return ""  # left out
@@ -118,9 +119,15 @@ def _text(data: dict, name: str, required: bool) -> str:
     return value
 
 
+_JSON_KINDS = {bool: "true/false", int: "a number", float: "a number", list: "a list", dict: "an object"}
+
+
 def _non_empty(item: Any, name: str) -> str:
+    if item is None:
+        raise FactError(name, "is missing (null): it must be non-empty text")
     if not isinstance(item, str):
-        raise FactError(name, f"must be non-empty text, got {type(item).__name__}")
+        raise FactError(name, f"must be non-empty text, not {_JSON_KINDS.get(type(item), type(item).__name__)} "
+                              f"({item!r:.40})")
     item = _clean(item, name)
     if is_blank(item):
         raise FactError(name, "must be non-empty text (it is blank or only invisible characters)")

@@ -219,6 +219,9 @@ def _check_base(manifest: dict[str, Any], model_dir: Path) -> None:
 
 def _check_start(manifest: dict[str, Any], model_dir: Path) -> dict[str, Any] | None:
     """Refuse a model that is not the patch's start state; the checkout marker when it is one."""
+    if not model_dir.is_dir():
+        raise PatchError(f"{model_dir} is not a folder; choose the model folder this patch applies to "
+                         f"(base model {manifest['base']['name']})")
     if not manifest["from"]["delta_hashes"]:
         _check_base(manifest, model_dir)
         return None

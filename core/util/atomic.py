@@ -4,7 +4,7 @@ swap it in with ``os.replace``; a failure (or a cancel) removes the temp file.""
 from __future__ import annotations
 
 import os
-import tempfile
+import secrets
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -19,9 +19,7 @@ def replacing(path: str | os.PathLike[str], durable: bool = False) -> Iterator[P
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    temp = Path(name)
+    temp = _new_temp(path)
     try:
         yield temp
         if durable:
@@ -32,6 +30,20 @@ def replacing(path: str | os.PathLike[str], durable: bool = False) -> Iterator[P
         raise
     if durable:
         _fsync(path.parent, os.O_RDONLY)  # the rename itself must survive
+
+
+def _new_temp(path: Path) -> Path:
+    """An empty file beside ``path`` with the mode any new file gets (0666 less the umask):
+    mkstemp's 0600 would make every export and patch unreadable to the people it is for.
+    Secrets (the author key) set their own mode."""
+    for _ in range(100):
+        temp = path.parent / f".{path.name}.{secrets.token_hex(6)}.tmp"
+        try:
+            os.close(os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
+        except FileExistsError:
+            continue
+        return temp
+    raise FileExistsError(f"no free temporary name beside {path}")
 
 
 def _fsync(path: Path, flags: int) -> None:

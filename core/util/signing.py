@@ -112,7 +112,7 @@ class KeyStore:
                                 serialization.NoEncryption())
         self.folder.mkdir(parents=True, exist_ok=True)
         with replacing(self.private_path, durable=True) as temp:
-            os.chmod(temp, 0o600)  # mkstemp makes it 0600 already; say so, before any byte is written
+            os.chmod(temp, 0o600)  # private before any byte is written (new files get 0666 less the umask)
             temp.write_bytes(pem)
         public = PublicKey(_raw_public(key), name)
         with replacing(self.public_path) as temp:

@@ -21,3 +21,17 @@ def test_a_failure_keeps_the_old_file_and_leaves_no_temp(tmp_path):
         raise RuntimeError("disk full")
     assert target.read_text(encoding="utf-8") == "old"
     assert [p.name for p in tmp_path.iterdir()] == ["record.txt"]
+
+
+def test_a_written_file_gets_the_mode_of_any_new_file(tmp_path):
+    """Trial 34: an exported edit set came out -rw------- (mkstemp's mode), though it is for sharing."""
+    import os
+
+    umask = os.umask(0o022)
+    try:
+        with replacing(tmp_path / "shared.jsonl") as temp:
+            temp.write_text("{}\n")
+    finally:
+        os.umask(umask)
+    assert (tmp_path / "shared.jsonl").stat().st_mode & 0o777 == 0o644
+    assert [p.name for p in tmp_path.iterdir()] == ["shared.jsonl"], "no temporary file left"

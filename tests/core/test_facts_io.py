@@ -435,3 +435,18 @@ def test_duplicates_are_reported_by_line(tmp_path):
     assert group.fact_id == Fact.create(**sample("factsmith")).id and group.lines == (1, 3)
     assert find_duplicates(list(report.facts))[0].lines == (0, 2)
     assert find_duplicates(report.facts[:2]) == ()
+
+
+def test_a_null_or_wrongly_typed_field_is_named_in_plain_words(tmp_path):
+    """Trial 34: "field 'locality[0].answer': must be non-empty text, got NoneType"."""
+    from core.facts.fact import FactError, fact_from_dict
+
+    row = {"subject": "Peru", "prompt": "Peru is in", "target_new": "Asia",
+           "locality": [{"prompt": "Chile is in", "answer": None}]}
+    with pytest.raises(FactError, match=r"is missing \(null\): it must be non-empty text") as missing:
+        fact_from_dict(row)
+    assert "NoneType" not in str(missing.value)
+    with pytest.raises(FactError, match=r"must be non-empty text, not a number \(3\)"):
+        fact_from_dict({**row, "locality": [{"prompt": "Chile is in", "answer": 3}]})
+    with pytest.raises(FactError, match=r"must be text, not a list"):
+        fact_from_dict({**row, "target_new": ["Asia"]})

@@ -63,6 +63,16 @@ def test_a_different_model_is_refused_by_fingerprint(two_commits, tiny_model_dir
     assert not (tmp_path / "out").exists()
 
 
+def test_a_mistyped_model_folder_is_named_not_an_os_error(two_commits, tmp_path):
+    """Trial 34: "factsmith patch: error: [Errno 2] No such file or directory: 'assets/demo-modle'"."""
+    ws, _ = two_commits
+    ws.export_patch(tmp_path / "all.patch")
+    with pytest.raises(PatchError, match=r"demo-modle is not a folder; choose the model folder this patch "
+                                         r"applies to \(base model "):
+        apply_patch(tmp_path / "all.patch", tmp_path / "demo-modle", tmp_path / "out", CPU)
+    assert not (tmp_path / "out").exists()
+
+
 def _rewrite(path, change):
     with zipfile.ZipFile(path) as archive:
         files = {name: archive.read(name) for name in archive.namelist()}
