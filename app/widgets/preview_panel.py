@@ -30,7 +30,7 @@ from app.widgets.job_follow import FollowsJob
 from app.widgets.loss_curve import LossCurve
 from app.widgets.metrics_view import MetricsView
 from app.widgets.run_choice import RunChoice
-from app.widgets.token_view import TokenView
+from app.widgets.token_view import TokenView, fact_label
 from core import verdict_headline
 
 # the verdict leads the result: a failed edit is never shown as a success
@@ -52,6 +52,7 @@ class PreviewPanel(FollowsJob, QGroupBox):
         self.outcome: Any = None
         self.run: Any = None
         self._losses: dict[int, list[float]] = {}  # run id → its loss curve, as drawn live this session
+        self._token_entries: list | None = []  # the shown run's stored next tokens (None: not stored)
         self.showing = QLabel("Showing: nothing yet")
         self.showing.setObjectName("preview-showing")
         self.showing.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
@@ -144,12 +145,6 @@ class PreviewPanel(FollowsJob, QGroupBox):
         """A ``session.PreviewResult``: the outcome and the run it was recorded as."""
         self._losses[result.run.id] = list(self.loss.losses)
         self.show_run(result.run, outcome=result.outcome)
-        self.token_fact.blockSignals(True)
-        self.token_fact.clear()
-        self.token_fact.addItems([f"{f.subject}: {f.target_true or '?'} → {f.target_new}"
-                                  for f in self.outcome.facts])
-        self.token_fact.blockSignals(False)
-        self._show_tokens(0)
 
     def show_run(self, run: Any, committed_in: str | None = None, outcome: Any = None,
                  reverted_in: str | None = None) -> None:
@@ -157,7 +152,7 @@ class PreviewPanel(FollowsJob, QGroupBox):
         without recomputing. ``committed_in``: the commit that applied this run, if any;
         ``reverted_in``: the revert that took this run's edit out again."""
         if outcome is not None or not self._same_run(run):
-            self.outcome = outcome  # the tokens need the live outcome; a stored run has none
+            self.outcome = outcome  # the live outcome, when this run was just previewed
         self.run = run
         self.state.setText(run_summary(run, committed_in, reverted_in))
         self.showing.setText(f"Showing: run {run.id}, {run.method}, as stored")
@@ -170,9 +165,16 @@ class PreviewPanel(FollowsJob, QGroupBox):
             self.loss.setTitle("loss curve not stored for this run", size="8pt", color="#666")
         self.generations.set_previews(_preview_rows(run.previews), run.metrics.get("verdict"))
         self.metrics.set_metrics(run.metrics)
-        if self.outcome is None:
-            self.token_fact.clear()
-            self.tokens.setRowCount(0)
+        self._set_tokens(run.metrics.get("next_tokens"))
+
+    def _set_tokens(self, entries: list | None) -> None:
+        """The run's stored next tokens, per fact (older runs stored none: said in the table)."""
+        self._token_entries = entries
+        self.token_fact.blockSignals(True)
+        self.token_fact.clear()
+        self.token_fact.addItems([fact_label(e) for e in entries or ()])
+        self.token_fact.blockSignals(False)
+        self._show_tokens(0)
 
     def _same_run(self, run: Any) -> bool:
         return self.run is not None and self.run.id == run.id
@@ -191,12 +193,16 @@ class PreviewPanel(FollowsJob, QGroupBox):
         self.loss.setTitle(None)
         self.generations.set_previews([])
         self.metrics.set_metrics({})
+        self._token_entries = []
         self.token_fact.clear()
         self.tokens.setRowCount(0)
 
     def _show_tokens(self, index: int) -> None:
-        if self.outcome is not None and 0 <= index < len(self.outcome.facts):
-            self.tokens.set_outcome(self.outcome, index)
+        entries = self._token_entries
+        if entries is None:
+            self.tokens.set_entry(None)
+        elif 0 <= index < len(entries):
+            self.tokens.set_entry(entries[index])
 
 
 def _preview_rows(previews: Any) -> list:

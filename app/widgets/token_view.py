@@ -12,23 +12,28 @@ def _p(value: float | None) -> str:
     return "—" if value is None else f"{value:.3f}"
 
 
-def token_rows(outcome: Any, index: int = 0, k: int = 5) -> list[tuple[str, str, str]]:
-    """(label, before, after) rows for the fact at ``index`` of an EditOutcome."""
-    pre, post = outcome.pre.facts[index], outcome.post.facts[index]
-    fact = outcome.facts[index]
+def token_rows(entry: dict[str, Any]) -> list[tuple[str, str, str]]:
+    """(label, before, after) rows for one fact of a run's stored ``next_tokens`` (core)."""
     rows = []
-    if pre.probability is not None and post.probability is not None:
-        a, b = pre.probability.prompt, post.probability.prompt
-        rows.append((f"P(new: {fact.target_new})", _p(a.p_new), _p(b.p_new)))
-        rows.append((f"P(old: {fact.target_true or '—'})", _p(a.p_old), _p(b.p_old)))
-    before, after = list(pre.top_k or ())[:k], list(post.top_k or ())[:k]
+    pre, post = entry.get("pre"), entry.get("post")
+    if pre is not None and post is not None:
+        rows.append((f"P(new: {entry['target_new']})", _p(pre["p_new"]), _p(post["p_new"])))
+        rows.append((f"P(old: {entry.get('target_true') or '—'})", _p(pre["p_old"]), _p(post["p_old"])))
+    before, after = entry.get("top_pre") or [], entry.get("top_post") or []
     for i in range(max(len(before), len(after))):
         rows.append((f"top {i + 1}", _token(before, i), _token(after, i)))
     return rows
 
 
+def fact_label(entry: dict[str, Any]) -> str:
+    return f"{entry['subject']}: {entry.get('target_true') or '?'} → {entry['target_new']}"
+
+
+NOT_STORED = ("not stored for this run", "preview again to see them", "")
+
+
 def _token(tokens: list, i: int) -> str:
-    return f"{tokens[i].token!r} {tokens[i].probability:.3f}" if i < len(tokens) else ""
+    return f"{tokens[i][0]!r} {tokens[i][1]:.3f}" if i < len(tokens) else ""
 
 
 class TokenView(QTableWidget):
@@ -39,8 +44,9 @@ class TokenView(QTableWidget):
         self.verticalHeader().hide()
         self.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
 
-    def set_outcome(self, outcome: Any, index: int = 0) -> None:
-        rows = token_rows(outcome, index)
+    def set_entry(self, entry: dict[str, Any] | None) -> None:
+        """One fact's stored next tokens; None: a run recorded before they were stored."""
+        rows = [NOT_STORED] if entry is None else token_rows(entry)
         self.setRowCount(len(rows))
         for r, row in enumerate(rows):
             for c, text in enumerate(row):

@@ -72,6 +72,7 @@ class EditOutcome:
     def metrics(self) -> dict[str, Any]:
         return {"protocol": DEFAULT_PROTOCOL, "pre": headline(self.pre), "post": headline(self.post),
                 "pre_all": self.pre.summary(), "post_all": self.post.summary(), "verdict": self.verdict.to_dict(),
+                "next_tokens": next_tokens(self.facts, self.pre, self.post),  # stored: shown again later
                 **({"losses": list(self.losses)} if self.losses else {})}  # stored with the run: redrawn later
 
     def to_dict(self) -> dict[str, Any]:
@@ -87,6 +88,21 @@ class EditOutcome:
             "previews": [p.to_dict() for p in self.previews],
             "environment": dict(self.environment),
         }
+
+
+def next_tokens(facts: Sequence[Fact], pre: EvaluationReport, post: EvaluationReport, k: int = 5) -> list[dict]:
+    """Per fact, before and after: P(new), P(old) and the top ``k`` next tokens at the answer
+    position, as plain data a stored run keeps (the app's Next tokens tab)."""
+    def probabilities(report: EvaluationReport, i: int) -> dict | None:
+        scores = report.facts[i].probability
+        return None if scores is None else {"p_new": scores.prompt.p_new, "p_old": scores.prompt.p_old}
+
+    def top(report: EvaluationReport, i: int) -> list:
+        return [[t.token, t.probability] for t in list(report.facts[i].top_k or ())[:k]]
+
+    return [{"fact_id": fact.id, "subject": fact.subject, "target_new": fact.target_new,
+             "target_true": fact.target_true, "pre": probabilities(pre, i), "post": probabilities(post, i),
+             "top_pre": top(pre, i), "top_post": top(post, i)} for i, fact in enumerate(facts)]
 
 
 def report_verdict(method: str, pre: EvaluationReport, post: EvaluationReport) -> Verdict:
