@@ -6,6 +6,7 @@ import html
 from collections.abc import Sequence
 from typing import Any
 
+from PySide6.QtGui import QTextOption
 from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QTextBrowser, QVBoxLayout, QWidget
 
 from core import Segment, word_diff
@@ -59,6 +60,7 @@ class GenerationsView(QWidget):
         self.counts.setWordWrap(True)  # the counts wrap in a narrow pane rather than widen the window
         self.browser = QTextBrowser()
         self.browser.setObjectName("generations")
+        self.browser.setWordWrapMode(QTextOption.WrapMode.WordWrap)  # words whole; a wide table scrolls
         self.browser.setOpenLinks(False)
         top = QHBoxLayout()
         top.addWidget(self.counts, 1)

@@ -125,6 +125,7 @@ class HistoryPanel(QWidget):
         for column, width in enumerate((30, 100, kind, 260, 60, 150, 60)):
             self.tree.setColumnWidth(column, width)
         self.tree.itemSelectionChanged.connect(lambda: self.selection_changed.emit(self.selected_ids()))
+        self.tree.itemSelectionChanged.connect(self._enable_for_selection)
         self.details = QTextBrowser()
         self.details.setObjectName("commit-details")
         # Words stay whole ("Reliabilit/y" in a narrow pane); a table wider than the pane scrolls.
@@ -154,6 +155,17 @@ class HistoryPanel(QWidget):
         self.buttons["tag"].clicked.connect(lambda: self._one(self.tag_requested))
         self.buttons["export"].clicked.connect(self.export_requested)
         self._layout()
+        self._enable_for_selection()
+
+    def _enable_for_selection(self) -> None:
+        """Each button is live only for a selection it can act on, and says what it needs:
+        "Diff two" with nothing selected did nothing and said nothing (trial 34)."""
+        count = len(self.selected_ids())
+        self.buttons["diff"].setEnabled(count == 2)
+        self.buttons["diff"].setToolTip("Compare the two selected commits" if count == 2 else
+                                        "Select two commits (Ctrl+click the second) to compare them")
+        for name in ("revert", "revert_edit", "checkout", "tag"):
+            self.buttons[name].setEnabled(count == 1)
 
     def _layout(self) -> None:
         row = flow_row(*self.buttons.values())  # wraps in a narrow window rather than cutting labels

@@ -10,12 +10,14 @@ from typing import Any
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QComboBox,
+    QFrame,
     QGroupBox,
     QHBoxLayout,
     QLabel,
     QPlainTextEdit,
     QProgressBar,
     QPushButton,
+    QScrollArea,
     QSizePolicy,
     QSplitter,
     QTabWidget,
@@ -38,6 +40,7 @@ _VERDICT_COLOURS = {"took": "#1e7d32", "partial": "#b36b00", "side effects": "#b
 
 
 LOSS_HEIGHT = 110  # the loss curve's share of the splitter, in pixels
+STATE_LINES, SHORT_STATE_LINES = 8, 4  # the verdict's lines before it scrolls, on a tall and a short pane
 SHORT_PANE = 480  # below this pane height the loss curve folds away (423 at 1024×640, 555 at 1366×768)
 
 
@@ -59,7 +62,7 @@ class PreviewPanel(FollowsJob, QGroupBox):
         self.showing.setWordWrap(True)  # the method note is never cut off
         self.free_prompts = QPlainTextEdit()
         self.free_prompts.setPlaceholderText("Your own prompts to compare, one per line (optional)")
-        self.free_prompts.setMaximumHeight(60)
+        self.free_prompts.setMaximumHeight(2 * self.free_prompts.fontMetrics().lineSpacing() + 16)  # it scrolls
         self.preview_button = QPushButton("Preview edit (Ctrl+P)")
         self.preview_button.clicked.connect(self.request)
         self.start_button = self.preview_button
@@ -105,8 +108,25 @@ class PreviewPanel(FollowsJob, QGroupBox):
         layout.addLayout(buttons)
         layout.addWidget(self.run_choice)
         layout.addWidget(self.showing)
-        layout.addWidget(self.state)
+        layout.addWidget(self._state_area())
         layout.addWidget(splitter, 1)
+
+    def _state_area(self) -> QScrollArea:
+        """The verdict and its advice scroll within a few lines: at 1024×640 a long advice was cut
+        off mid-sentence with no way to read the rest (trial 34), and taking all the height it wants
+        would leave the tabs none."""
+        self.state_area = area = QScrollArea()
+        area.setWidget(self.state)
+        area.setWidgetResizable(True)
+        area.setFrameShape(QFrame.Shape.NoFrame)
+        area.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        area.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Maximum)
+        self._cap_state(STATE_LINES)
+        return area
+
+    def _cap_state(self, lines: int) -> None:
+        line = self.state.fontMetrics().lineSpacing()
+        self.state_area.setMaximumHeight(lines * line + 4)
 
     def resizeEvent(self, event) -> None:
         """On a short pane (1024×640) the loss curve folds away, so the tabs (the metrics above
@@ -116,6 +136,7 @@ class PreviewPanel(FollowsJob, QGroupBox):
         short = event.size().height() < SHORT_PANE
         if short != self._short:
             self._short = short
+            self._cap_state(SHORT_STATE_LINES if short else STATE_LINES)
             total = sum(self.splitter.sizes())
             loss = 0 if short else LOSS_HEIGHT
             self.splitter.setSizes([loss, max(total - loss, 1)])
@@ -135,7 +156,9 @@ class PreviewPanel(FollowsJob, QGroupBox):
         self.showing.setText(f"Showing: {job.name} — running…")
 
     def job_stopped(self, how: str) -> None:
-        """No "running…" left beside "Cancelled" (trial 32): nothing is shown."""
+        """No "running…" left beside "Cancelled" (trial 32): nothing is shown, and the bar does not
+        keep the stopped job's percentage (trial 34)."""
+        self.bar.setValue(0)
         self.showing.setText(f"Showing: nothing (the preview {'was cancelled' if how == 'cancelled' else how})")
 
     def job_progress(self, event) -> None:

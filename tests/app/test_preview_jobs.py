@@ -66,6 +66,7 @@ def test_cancel_during_preview_leaves_weights_unchanged_and_records_nothing(qtbo
     assert state_fingerprint(window.lm.model) == before
     assert window.ws.runs() == []
     assert "Cancelled" in window.preview_panel.state.text()
+    assert window.preview_panel.bar.value() == 0, "trial 34: the bar kept the cancelled job's percentage"
     assert window.preview_panel.showing.text() == "Showing: nothing (the preview was cancelled)", "no 'running…' left"
     assert window.preview_panel.preview_button.isEnabled()
     window.close()

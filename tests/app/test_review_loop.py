@@ -61,8 +61,13 @@ def _tag_diff_and_patch(qtbot, window, head, tmp_path):
     window.tag(head.id, "v1")
     assert window.history.tree.topLevelItem(0).text(6) == "v1"
     root = window.ws.resolve("ROOT")
+    window.history.select([head.id])
+    diff = window.history.buttons["diff"]
+    assert not diff.isEnabled() and "Select two commits" in diff.toolTip(), "trial 34: it did nothing, silently"
+    assert window.history.buttons["checkout"].isEnabled()
     window.history.select([head.id, root.id])
-    window.history.buttons["diff"].click()
+    assert diff.isEnabled() and not window.history.buttons["checkout"].isEnabled()
+    diff.click()
     assert "Added: United Kingdom → Bangui" in window.history.details.toPlainText()
     dialog = window.open_export_dialog()
     dialog.kind.setCurrentIndex(1)
@@ -111,6 +116,10 @@ def test_whole_loop_import_preview_approve_commit_history_revert_export(qtbot, t
 
     out = tmp_path / "approved.jsonl"
     wait_job(qtbot, window.export_facts(out, "jsonl", ["approved"]))
+    assert out.read_text() == "", "trial 34: the approved set does not ship the reverted edit"
+    qtbot.waitUntil(lambda: "left out 1 whose edit was reverted" in window.message.text(), timeout=10_000)
+    wait_job(qtbot, window.export_facts(out, "jsonl", []))  # every status: the fact, marked
     rows = [json.loads(line) for line in out.read_text().splitlines()]
-    assert [row["subject"] for row in rows] == ["United Kingdom"]
+    assert [(r["subject"], r["reverted_in"]) for r in rows if r["status"] == "approved"] == \
+        [("United Kingdom", reverted.id)]
     window.close()
