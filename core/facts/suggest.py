@@ -4,9 +4,10 @@
   the prompt, cut at the end of the first phrase).
 - ``suggest_locality``: prompts of other facts in the workspace, with their true answers,
   which the edit should leave alone: other subjects with the same relation first, then
-  facts about the same subject with another relation. When the workspace has too few
-  (a new workspace holds none) and a model is given, general-knowledge prompts about other
-  subjects fill up, answered with the model's own greedy answer (what must not change).
+  facts about the same subject with another relation. With a model, the fact's own prompt
+  asked of other subjects (the workspace's, then common ones) comes next, so a relation no
+  other fact has still gets same-relation neighbours; then general-knowledge prompts about
+  other subjects. Those are answered with the model's own greedy answer (what must not change).
 """
 
 from __future__ import annotations
@@ -25,6 +26,8 @@ GENERAL_PROMPTS = (
     "The currency of Japan is the", "The currency of Mexico is the", "Brazil is located in the continent of",
     "Kenya is located in the continent of", "The capital of Norway is", "The capital of Australia is",
 )
+# Other subjects to ask the fact's own prompt of, after the workspace's own subjects.
+COMMON_SUBJECTS = ("Japan", "Canada", "Egypt", "Peru", "Mexico", "Kenya", "Norway", "Australia", "Brazil")
 
 
 def first_phrase(text: str, max_words: int = 3) -> str:
@@ -52,12 +55,16 @@ def suggest_locality(subject: str, prompt: str, relation: str, facts: Sequence[F
     (the live model, edits included), every answer is the one that model gives now, not the
     fact's recorded old answer (an earlier committed edit may have changed it), and general
     prompts answered by the model fill up when ``facts`` offer fewer than ``count``."""
-    probes = _from_facts(subject, prompt, relation, facts, count, existing)
-    if lm is not None:
-        answered = [Probe(p.prompt, _answer(lm, p.prompt)) for p in probes]
-        probes = [p for p in answered if p.answer]
-    if lm is not None and len(probes) < count:
-        taken = {p.strip() for p in existing} | {p.prompt for p in probes}
+    preferred, rest = _from_facts(subject, prompt, relation, facts, existing)
+    if lm is None:
+        return (preferred + rest)[:count]
+    probes = [p for p in (Probe(q.prompt, _answer(lm, q.prompt)) for q in preferred[:count]) if p.answer]
+    taken = {p.strip() for p in existing} | {p.prompt for p in preferred + rest}
+    if len(probes) < count:
+        probes += _same_prompt(lm, subject, prompt, [f.subject for f in facts], taken, count - len(probes))
+    probes += [p for p in (Probe(q.prompt, _answer(lm, q.prompt)) for q in rest[:count - len(probes)]) if p.answer]
+    if len(probes) < count:
+        taken |= {p.prompt for p in probes}
         probes += _general(lm, subject, prompt, taken, count - len(probes))
     return probes
 
@@ -81,8 +88,30 @@ def _general(lm: LoadedModel, subject: str, prompt: str, taken: set[str], count:
     return found
 
 
-def _from_facts(subject: str, prompt: str, relation: str, facts: Sequence[Fact], count: int,
-                existing: Sequence[str]) -> list[Probe]:
+def _same_prompt(lm: LoadedModel, subject: str, prompt: str, others: Sequence[str], taken: set[str],
+                 count: int) -> list[Probe]:
+    """The fact's prompt asked of other subjects (the workspace's first), with the model's answer:
+    the same relation elsewhere, which the edit must leave alone."""
+    found: list[Probe] = []
+    if not subject or subject not in prompt:
+        return found
+    own = subject.casefold()
+    for other in dict.fromkeys([*others, *COMMON_SUBJECTS]):
+        if len(found) == count:
+            break
+        candidate = prompt.replace(subject, other, 1).strip()
+        if not other or own in other.casefold() or other.casefold() in own or candidate in taken:
+            continue
+        answer = _answer(lm, candidate)
+        if answer:
+            found.append(Probe(candidate, answer))
+            taken.add(candidate)
+    return found
+
+
+def _from_facts(subject: str, prompt: str, relation: str, facts: Sequence[Fact],
+                existing: Sequence[str]) -> tuple[list[Probe], list[Probe]]:
+    """(same relation then same subject, the rest): the workspace's facts an edit should keep."""
     seen = {p.strip() for p in existing}
     same_relation, same_subject, rest = [], [], []
     for other in facts:
@@ -96,4 +125,4 @@ def _from_facts(subject: str, prompt: str, relation: str, facts: Sequence[Fact],
             same_relation.append(probe)
         else:
             rest.append(probe)
-    return (same_relation + same_subject + rest)[:count]
+    return same_relation + same_subject, rest

@@ -56,3 +56,14 @@ def test_locality_on_an_empty_workspace_comes_from_the_model(demo_lm):
 def test_locality_from_facts_comes_first_then_the_model(demo_lm):
     probes = suggest_locality("Germany", "The capital of Germany is", "capital", FACTS[:1], lm=demo_lm)
     assert probes[0] == Probe("The capital of France is", "Paris") and len(probes) == 3
+
+
+def test_a_relation_no_other_fact_has_gets_its_own_prompt_asked_of_other_subjects(demo_lm):
+    """Trial 34: for "The official language of Brazil is" Suggest proposed only the capitals of Japan,
+    Canada and Egypt: no other country's language."""
+    facts = [_fact("Japan", "", "The capital of Japan is", "Oslo", "Tokyo"),
+             _fact("Kenya", "", "The capital of Kenya is", "Lima", "Nairobi")]
+    probes = suggest_locality("Brazil", "The official language of Brazil is", "", facts, lm=demo_lm)
+    assert [p.prompt for p in probes] == ["The official language of Japan is", "The official language of Kenya is",
+                                          "The official language of Canada is"], probes
+    assert all(p.answer for p in probes) and not any("Brazil" in p.prompt for p in probes)
