@@ -223,10 +223,15 @@ class HistoryPanel(QWidget):
             return  # redrawing the chart is the slowest part of a refresh: only when it changed
         self._drawn = list(points)
         self.chart.clear()
-        for index, name, colour in ((1, "reliability", "#2f6fb0"), (2, "locality", "#27ae60")):
+        # Both are often 1.0: locality is dashed with hollow squares around reliability's dots,
+        # so neither line hides the other (trial 34 saw one line for two).
+        for index, name, colour, style in ((1, "reliability", "#2f6fb0", dict(symbol="o", symbolSize=6)),
+                                           (2, "locality", "#27ae60", dict(symbol="s", symbolSize=11,
+                                                                           symbolBrush=None))):
             known = [(p[0], p[index]) for p in points if p[index] is not None]
-            self.chart.plot([x for x, _ in known], [y for _, y in known], pen=pg.mkPen(colour, width=2),
-                            symbol="o", symbolSize=6, name=name)
+            pen = pg.mkPen(colour, width=2, style=Qt.PenStyle.DashLine if index == 2 else Qt.PenStyle.SolidLine)
+            self.chart.plot([x for x, _ in known], [y for _, y in known], pen=pen, name=name,
+                            symbolPen=pg.mkPen(colour, width=2), **style)
         self.chart.setYRange(0, 1.05, padding=0)  # 0–1 metrics
         self.chart.getAxis("bottom").setTicks([[(p[0], str(p[0])) for p in points]])
         if points:
