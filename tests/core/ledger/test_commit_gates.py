@@ -76,3 +76,14 @@ def test_cli_force_says_so(workspace, capsys, monkeypatch):
     workspace.close()
     assert main(["commit", "-m", "low", "--force"]) == 0
     assert "forced past the commit gate: run 1 reliability 0.50 < 0.95" in capsys.readouterr().out
+
+
+def test_a_gated_metric_nobody_measured_is_said_at_commit():
+    """Trial 34: a run with no locality prompts was committed under "Commit gate passed (locality ≥
+    0.90 …)" and the CLI said nothing of it."""
+    from core.cli.ledger_render import render_commit
+
+    commit = {"id": "c" * 64, "applied": [3], "message": "m", "verdict_notes": [], "left_out": [],
+              "gate": {"thresholds": {"reliability": 0.95, "locality": 0.9}, "forced": False, "warnings": [],
+                       "unmeasured": [{"run": 3, "metric": "locality"}]}}
+    assert "note: run 3: locality not measured, so not checked by the gate" in render_commit(commit)
