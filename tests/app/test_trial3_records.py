@@ -79,7 +79,12 @@ def test_labels_reverts_forced_commits_and_the_drift_chart_tell_the_truth(qtbot,
     out = tmp_path / "approved.jsonl"
     wait_job(qtbot, window.export_facts(out))
     rows = {r["subject"]: r for r in map(json.loads, out.read_text().splitlines())}
-    assert len(rows) == 2, "no row dropped silently"
+    # trial 34: an approved set leaves the reverted fact out (replaying it would bring the edit back),
+    # and says so: no row dropped silently
+    assert subject not in rows and len(rows) == 1
+    qtbot.waitUntil(lambda: "left out 1 whose edit was reverted" in window.message.text(), timeout=10_000)
+    wait_job(qtbot, window.export_facts(out, "jsonl", []))  # every status: the row, marked
+    rows = {r["subject"]: r for r in map(json.loads, out.read_text().splitlines())}
     assert (rows[subject]["committed"], rows[subject]["reverted_in"]) == (False, revert.id)
 
     assert window.history.chart.getViewBox().viewRange()[1] == pytest.approx([0, 1.05])
