@@ -29,6 +29,7 @@ from core.cli.ledger_render import (
 )
 from core.ledger.errors import LedgerError
 from core.ledger.left_out import explain
+from core.ledger.state import is_reverted
 from core.workflows.gates import DEFAULT_THRESHOLDS, verdict_failures
 
 DEFAULT_WORKSPACE = "default"
@@ -242,7 +243,7 @@ def import_facts(args: argparse.Namespace) -> dict[str, Any]:
 def list_queue(args: argparse.Namespace) -> list[dict[str, Any]]:
     with open_ws(args, read_only=True) as ws:
         reverted = ws.reverted_facts()  # "approved" still, but its edit is out of HEAD
-        return [{**r.to_dict(), "reverted_in": reverted[r.id].id if r.id in reverted else ""}
+        return [{**r.to_dict(), "reverted_in": reverted[r.id].id if is_reverted(r, reverted) else ""}
                 for r in ws.queue(_statuses(args.status))]
 
 

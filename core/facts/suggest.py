@@ -28,6 +28,7 @@ GENERAL_PROMPTS = (
 )
 # Other subjects to ask the fact's own prompt of, after the workspace's own subjects.
 COMMON_SUBJECTS = ("Japan", "Canada", "Egypt", "Peru", "Mexico", "Kenya", "Norway", "Australia", "Brazil")
+CONTINENTS = ("Africa", "Asia", "Europe", "North America", "South America", "Oceania", "Australia", "Antarctica")
 
 
 def first_phrase(text: str, max_words: int = 3) -> str:
@@ -61,7 +62,7 @@ def suggest_locality(subject: str, prompt: str, relation: str, facts: Sequence[F
     probes = [p for p in (Probe(q.prompt, _answer(lm, q.prompt)) for q in preferred[:count]) if p.answer]
     taken = {p.strip() for p in existing} | {p.prompt for p in preferred + rest}
     if len(probes) < count:
-        probes += _same_prompt(lm, subject, prompt, [f.subject for f in facts], taken, count - len(probes))
+        probes += _same_prompt(lm, subject, prompt, relation, facts, taken, count - len(probes))
     probes += [p for p in (Probe(q.prompt, _answer(lm, q.prompt)) for q in rest[:count - len(probes)]) if p.answer]
     if len(probes) < count:
         taken |= {p.prompt for p in probes}
@@ -88,15 +89,17 @@ def _general(lm: LoadedModel, subject: str, prompt: str, taken: set[str], count:
     return found
 
 
-def _same_prompt(lm: LoadedModel, subject: str, prompt: str, others: Sequence[str], taken: set[str],
-                 count: int) -> list[Probe]:
-    """The fact's prompt asked of other subjects (the workspace's first), with the model's answer:
-    the same relation elsewhere, which the edit must leave alone."""
+def _same_prompt(lm: LoadedModel, subject: str, prompt: str, relation: str, facts: Sequence[Fact],
+                 taken: set[str], count: int) -> list[Probe]:
+    """The fact's prompt asked of other subjects, with the model's answer: the same relation
+    elsewhere, which the edit must leave alone. Subjects of the workspace's facts of the same
+    relation first, then its other subjects, then (for a subject the model places on a
+    continent, a country) common countries: "Japan plays for" helps nobody."""
     found: list[Probe] = []
     if not subject or subject not in prompt:
         return found
     own = subject.casefold()
-    for other in dict.fromkeys([*others, *COMMON_SUBJECTS]):
+    for other in _other_subjects(lm, subject, prompt, relation, facts):
         if len(found) == count:
             break
         candidate = prompt.replace(subject, other, 1).strip()
@@ -107,6 +110,15 @@ def _same_prompt(lm: LoadedModel, subject: str, prompt: str, others: Sequence[st
             found.append(Probe(candidate, answer))
             taken.add(candidate)
     return found
+
+
+def _other_subjects(lm: LoadedModel, subject: str, prompt: str, relation: str, facts: Sequence[Fact]):
+    template = prompt.replace(subject, "{}", 1)
+    alike = [f.subject for f in facts if (relation and f.relation == relation)
+             or (f.subject and f.prompt.replace(f.subject, "{}", 1) == template)]
+    yield from dict.fromkeys([*alike, *(f.subject for f in facts)])
+    if _answer(lm, f"{subject} is located in the continent of") in CONTINENTS:
+        yield from COMMON_SUBJECTS
 
 
 def _from_facts(subject: str, prompt: str, relation: str, facts: Sequence[Fact],

@@ -53,8 +53,18 @@ def _gate(store: Store, commit_id: str) -> dict[str, Any] | None:
     row = store.one("SELECT thresholds, warnings, forced FROM commit_gates WHERE commit_id = ?", (commit_id,))
     if row is None:
         return None
-    return {"thresholds": json.loads(row["thresholds"]), "warnings": json.loads(row["warnings"]),
-            "forced": bool(row["forced"])}
+    thresholds = json.loads(row["thresholds"])
+    return {"thresholds": thresholds, "warnings": json.loads(row["warnings"]), "forced": bool(row["forced"]),
+            "unmeasured": _unmeasured(store, commit_id, thresholds)}
+
+
+def _unmeasured(store: Store, commit_id: str, thresholds: dict[str, float]) -> list[dict[str, Any]]:
+    """The gated metrics the commit's applied runs did not measure (no locality prompts): read from
+    the runs, so older commits say it too; the gate neither passed nor failed them."""
+    rows = store.all("SELECT r.id, r.metrics FROM commit_runs cr JOIN runs r ON r.id = cr.run_id "
+                     "WHERE cr.commit_id = ? AND cr.op = 'apply' ORDER BY cr.position", (commit_id,))
+    return [{"run": row["id"], "metric": metric} for row in rows
+            for metric in thresholds if (json.loads(row["metrics"]).get("post") or {}).get(metric) is None]
 
 
 def head(store: Store) -> CommitRecord:
@@ -117,6 +127,12 @@ def run_commits(store: Store, run_id: int) -> tuple[CommitRecord | None, CommitR
         elif applied is not None:
             dropped = commit_from_row(store, row)
     return applied, dropped
+
+
+def is_reverted(record: Any, reverted: dict[str, CommitRecord]) -> bool:
+    """An approved fact whose committed edit a revert took out (``reverted_facts``) and that is not
+    in HEAD: what the window shows as "reverted". A fact rejected after its revert is just rejected."""
+    return record.status == "approved" and not record.committed and record.id in reverted
 
 
 def reverted_facts(store: Store) -> dict[str, CommitRecord]:

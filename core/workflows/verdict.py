@@ -168,10 +168,12 @@ def headline(verdict: Mapping[str, Any]) -> str:
     failing = [_check_text(c, f.get("fact_id", "") if len(facts) > 1 else "")
                for f in facts for c in f.get("checks") or [] if c.get("held") is False]
     label = "did not take" if kind == FAILED else kind
+    summary = verdict.get("summary") or ""
     if not failing:
-        return verdict.get("summary") or label
-    counts = f" ({verdict['summary'].split(': ', 1)[-1]})" if len(facts) > 1 and verdict.get("summary") else ""
-    return f"{label}{counts}: " + "; ".join(failing)
+        return summary or label
+    counts = f" ({summary.split(': ', 1)[-1].split('; ', 1)[0]})" if len(facts) > 1 and summary else ""
+    notes = summary.split("; ", 1)[1] if "; " in summary else ""  # not measured, held before the edit
+    return f"{label}{counts}: " + "; ".join(failing) + (f"; {notes}" if notes else "")
 
 
 def _check_text(check: Mapping[str, Any], fact_id: str) -> str:
@@ -206,9 +208,18 @@ def advice_for(method: str, facts: Sequence[FactVerdict]) -> tuple[str, ...]:
         tips += _FAILED_ADVICE.get(method, _FAILED_ADVICE["*"])
     if SIDE_EFFECTS in kinds:
         tips += _SIDE_EFFECT_ADVICE.get(method, _SIDE_EFFECT_ADVICE["*"])
-    if PARTIAL in kinds or any(f.verdict == SIDE_EFFECTS and _missed(f, "generality") for f in facts):
+    both = any(f.verdict == SIDE_EFFECTS and _missed(f, "generality") for f in facts)
+    if both and method in _TRADE_OFF:  # loosening for paraphrases undoes tightening for side effects
+        tips.append(_TRADE_OFF_TIP)
+    elif PARTIAL in kinds or both:
         tips += _PARTIAL_ADVICE.get(method, _PARTIAL_ADVICE["*"])
     return tuple(dict.fromkeys(tips))
+
+
+# Methods whose paraphrase advice loosens the very setting their side-effect advice tightens.
+_TRADE_OFF = ("grace", "ice", "comeba-hk")
+_TRADE_OFF_TIP = ("paraphrases missed as well: the setting that reaches them would widen the side effects, so "
+                  "change it in small steps and preview again, or try another method")
 
 
 def _missed(fact: FactVerdict, metric: str) -> bool:

@@ -67,3 +67,13 @@ def test_a_relation_no_other_fact_has_gets_its_own_prompt_asked_of_other_subject
     assert [p.prompt for p in probes] == ["The official language of Japan is", "The official language of Kenya is",
                                           "The official language of Canada is"], probes
     assert all(p.answer for p in probes) and not any("Brazil" in p.prompt for p in probes)
+
+
+def test_other_subjects_are_of_the_same_relation_first_and_countries_only_for_a_country(demo_lm):
+    facts = [_fact("Kenya", "", "The capital of Kenya is", "Lima", "Nairobi"),
+             _fact("Mexico", "language", "The official language of Mexico is", "Dutch", "Spanish")]
+    probes = suggest_locality("Brazil", "The official language of Brazil is", "language", facts, lm=demo_lm)
+    assert probes[0] == Probe("The official language of Mexico is", "Spanish")  # its own fact, first
+    assert probes[1].prompt == "The official language of Kenya is", "then the other workspace subjects"
+    probes = suggest_locality("Zorblax", "Zorblax plays for", "", [], lm=demo_lm)
+    assert not any(p.prompt.endswith("plays for") for p in probes), "no country asked what a non-country was"

@@ -86,7 +86,7 @@ def test_an_unmeasured_locality_is_said_never_passed_over():
 
     gate = check_runs([Run()])
     assert gate.passed and gate.unmeasured == ((7, "locality"),)
-    assert gate.to_dict()["unmeasured"] == [{"run": 7, "metric": "locality"}]
+    assert "unmeasured" not in gate.to_dict(), "not hashed into the commit id: read back from the runs"
 
 
 def test_a_check_that_held_before_the_edit_too_is_said_to_show_nothing():
@@ -114,4 +114,18 @@ def test_advice_fits_the_method_and_every_miss():
     grace = edit_verdict("grace", ["f"], [PRE], [both])
     assert grace.verdict == SIDE_EFFECTS
     assert not any("GRACE" in tip for tip in grace.advice), grace.advice
-    assert any("eps_init" in tip and "paraphrases" in tip for tip in grace.advice), "the generality miss too"
+    assert not any("larger eps_init" in tip for tip in grace.advice), "never a smaller and a larger radius at once"
+    assert any("paraphrases missed as well" in tip for tip in grace.advice), "the generality miss is said"
+    rome = edit_verdict("rome", ["f"], [PRE], [both]).advice
+    assert any("ICE carries" in tip for tip in rome), "no trade-off there: the paraphrase advice itself"
+
+
+def test_the_headline_keeps_what_was_not_measured_beside_a_failure():
+    from core.workflows.verdict import headline
+
+    post = {"reliability": 1.0, "generality": 0.0, "locality": None, "fluency": 299.0}
+    stored = edit_verdict("rome", ["f"], [PRE], [post]).to_dict()
+    assert headline(stored) == "partial: generality 0.00 < 0.80; locality not measured (no locality prompts)"
+    two = edit_verdict("rome", ["a", "b"], [PRE, PRE], [post, {**post, "generality": 1.0}]).to_dict()
+    assert headline(two) == ("partial (1 took, 1 partial of 2 facts): a generality 0.00 < 0.80; "
+                             "locality not measured (no locality prompts)")

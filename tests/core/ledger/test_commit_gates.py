@@ -42,10 +42,13 @@ def test_a_forced_commit_records_the_gate(workspace):
 
 
 def test_a_passing_commit_records_its_thresholds_unforced(workspace):
-    _approved(workspace, [(1.0, None)])  # no locality measured: not held against the run
+    (run,) = _approved(workspace, [(1.0, None)])  # no locality measured: not held against the run
     commit = workspace.commit("fine", thresholds={"reliability": 0.9, "locality": 0.8}, force=True)
+    # ... but said: trial 34's History read "Commit gate passed (locality ≥ 0.90 …)" for such a run
     assert not commit.forced and commit.gate == {"thresholds": {"reliability": 0.9, "locality": 0.8},
-                                                 "warnings": [], "forced": False}
+                                                 "warnings": [], "forced": False,
+                                                 "unmeasured": [{"run": run.id, "metric": "locality"}]}
+    assert workspace.show("HEAD").commit.gate == commit.gate  # read back from the database
 
 
 def test_bad_thresholds_are_refused(workspace):
@@ -78,12 +81,12 @@ def test_cli_force_says_so(workspace, capsys, monkeypatch):
     assert "forced past the commit gate: run 1 reliability 0.50 < 0.95" in capsys.readouterr().out
 
 
-def test_a_gated_metric_nobody_measured_is_said_at_commit():
-    """Trial 34: a run with no locality prompts was committed under "Commit gate passed (locality ≥
-    0.90 …)" and the CLI said nothing of it."""
-    from core.cli.ledger_render import render_commit
+def test_a_gated_metric_nobody_measured_is_said_at_commit(workspace, capsys, monkeypatch):
+    """Trial 34: a run with no locality prompts was committed and the CLI said nothing of it."""
+    from core.cli import main
 
-    commit = {"id": "c" * 64, "applied": [3], "message": "m", "verdict_notes": [], "left_out": [],
-              "gate": {"thresholds": {"reliability": 0.95, "locality": 0.9}, "forced": False, "warnings": [],
-                       "unmeasured": [{"run": 3, "metric": "locality"}]}}
-    assert "note: run 3: locality not measured, so not checked by the gate" in render_commit(commit)
+    (run,) = _approved(workspace, [(1.0, None)])
+    monkeypatch.setenv("FACTSMITH_WORKSPACE", str(workspace.path))
+    workspace.close()
+    assert main(["commit", "-m", "no locality prompts"]) == 0
+    assert f"note: run {run.id}: locality not measured, so not checked by the gate" in capsys.readouterr().out

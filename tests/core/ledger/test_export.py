@@ -81,3 +81,16 @@ def test_an_approved_fact_whose_edit_was_reverted_is_left_out_unless_asked(works
     assert (everything.count, everything.reverted_left_out) == (2, 0)
     rows = [json.loads(line) for line in (tmp_path / "all.jsonl").read_text().splitlines()]
     assert rows[1]["reverted_in"] == workspace.head().id
+
+
+def test_a_fact_rejected_after_its_revert_is_an_ordinary_rejected_fact(workspace, tmp_path):
+    from core.model.loading import LoadOptions
+    from tests.core.ledger.helpers import add_run_approve
+
+    (fact,) = make_facts(1)
+    add_run_approve(workspace, [fact])
+    workspace.commit("one")
+    workspace.revert([fact.id], "wrong answer", options=LoadOptions(device="cpu"))
+    workspace.review(fact.id, "reject", note="not a capital after all")
+    report = workspace.export(tmp_path / "rejected.jsonl", statuses=["rejected"])
+    assert (report.count, report.reverted_left_out) == (1, 0)
