@@ -237,7 +237,8 @@ class HistoryActions:
         job = self.session.export(Path(out), format, statuses)
         job.succeeded.connect(lambda report: self.notify(
             f"Exported {report.count} facts to {report.path}" + (
-                f"; left out {report.reverted_left_out} whose edit was reverted" if report.reverted_left_out else ""),
+                f"; left out {report.reverted_left_out} whose edit was reverted (export every status to include "
+                "them, marked)" if report.reverted_left_out else ""),
             written=report.path))
         return self._report_failure(job, "Could not export")
 

@@ -142,6 +142,11 @@ class HistoryPanel(QWidget):
         for axis in ("bottom", "left"):
             self.chart.getAxis(axis).enableAutoSIPrefix(False)  # never "commit # (x0.001)"
         self._drawn: list | None = None  # the drift points on the chart
+        self.buttons = self._make_buttons()
+        self._layout()
+        self._enable_for_selection()
+
+    def _make_buttons(self) -> dict[str, QPushButton]:
         self.buttons = {name: QPushButton(label) for name, label in (
             ("diff", "Diff two"), ("revert", "Revert…"), ("revert_edit", "Revert one edit…"),
             ("checkout", "Checkout into model…"),
@@ -154,8 +159,7 @@ class HistoryPanel(QWidget):
         self.buttons["checkout"].clicked.connect(lambda: self._one(self.checkout_requested))
         self.buttons["tag"].clicked.connect(lambda: self._one(self.tag_requested))
         self.buttons["export"].clicked.connect(self.export_requested)
-        self._layout()
-        self._enable_for_selection()
+        return self.buttons
 
     def _enable_for_selection(self) -> None:
         """Each button is live only for a selection it can act on, and says what it needs:

@@ -93,16 +93,19 @@ class EditOutcome:
 def next_tokens(facts: Sequence[Fact], pre: EvaluationReport, post: EvaluationReport, k: int = 5) -> list[dict]:
     """Per fact, before and after: P(new), P(old) and the top ``k`` next tokens at the answer
     position, as plain data a stored run keeps (the app's Next tokens tab)."""
-    def probabilities(report: EvaluationReport, i: int) -> dict | None:
-        scores = report.facts[i].probability
+    before, after = ({m.fact_id: m for m in report.facts} for report in (pre, post))
+
+    def probabilities(measured) -> dict | None:
+        scores = measured.probability if measured is not None else None
         return None if scores is None else {"p_new": scores.prompt.p_new, "p_old": scores.prompt.p_old}
 
-    def top(report: EvaluationReport, i: int) -> list:
-        return [[t.token, t.probability] for t in list(report.facts[i].top_k or ())[:k]]
+    def top(measured) -> list:
+        return [[t.token, t.probability] for t in list((measured and measured.top_k) or ())[:k]]
 
     return [{"fact_id": fact.id, "subject": fact.subject, "target_new": fact.target_new,
-             "target_true": fact.target_true, "pre": probabilities(pre, i), "post": probabilities(post, i),
-             "top_pre": top(pre, i), "top_post": top(post, i)} for i, fact in enumerate(facts)]
+             "target_true": fact.target_true, "pre": probabilities(before.get(fact.id)),
+             "post": probabilities(after.get(fact.id)), "top_pre": top(before.get(fact.id)),
+             "top_post": top(after.get(fact.id))} for fact in facts]
 
 
 def report_verdict(method: str, pre: EvaluationReport, post: EvaluationReport) -> Verdict:
