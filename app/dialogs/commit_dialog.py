@@ -31,6 +31,7 @@ from core import (
     unmeasured_metrics,
     unmeasured_text,
     verdict_failures,
+    verdict_unmeasured,
 )
 
 COLUMNS = ("Run", "Facts", "Method", "Reliability", "Locality", "Warnings")
@@ -146,7 +147,7 @@ class CommitDialog(QDialog):
         self.table.blockSignals(True)  # re-filling the cells is not the user ticking a run
         for r, run in enumerate(self.runs):
             warnings = [str(w) for w in run_warnings(run, limits)]
-            warnings += verdict_failures(run, list(limits))
+            warnings += verdict_failures(run, list(limits)) + verdict_unmeasured(run, list(limits))
             warnings += [self.stale[run.id]] if run.id in self.stale else []
             warnings += [unmeasured_text(unmeasured_metrics(run, limits))] if unmeasured_metrics(run, limits) else []
             names = "; ".join(self._describe(f) for f in run.fact_ids)

@@ -71,6 +71,10 @@ class ExportDialog(QDialog):
         for box in self.statuses.values():
             boxes.addWidget(box)
         facts_form.addRow("Statuses:", boxes)
+        scope = QLabel("None or all ticked: every fact. An approved fact whose committed edit was reverted is "
+                       "left out unless every status is exported (it comes marked with the revert).")
+        scope.setWordWrap(True)
+        facts_form.addRow("", scope)
         patch = QWidget()
         patch_form = QFormLayout(patch)
         patch_form.addRow("From (exclusive):", self.from_ref)

@@ -10,7 +10,7 @@ from typing import Any
 from core.ledger.db import Store
 from core.ledger.errors import LedgerError
 from core.ledger.queue import check_statuses, list_facts
-from core.ledger.records import ExportReport, FactRecord
+from core.ledger.records import STATUSES, ExportReport, FactRecord
 from core.ledger.review import latest_decisions
 from core.ledger.state import is_reverted, reverted_facts
 
@@ -53,7 +53,8 @@ def export_facts(store: Store, out: str | Path, format: str = "jsonl",
     with store.reading():
         chosen = list_facts(store, statuses)
         reverted = reverted_facts(store)
-        records = [r for r in chosen if include_reverted or not statuses or not is_reverted(r, reverted)]
+        every = not statuses or set(statuses) >= set(STATUSES)  # all ticked is all, as none ticked is
+        records = [r for r in chosen if include_reverted or every or not is_reverted(r, reverted)]
         extras = review_columns(store, records)
     path, facts = Path(out), [r.fact for r in records]
     if format == "jsonl":

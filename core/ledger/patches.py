@@ -163,6 +163,9 @@ def _read(path: Path, trust: PatchTrust | None) -> _Contents:
             signer = None if trust is None else check_signature(path, manifest_bytes or b"", signature, trust)
             edits = manifest["edits"]
             deltas = [_delta(path, archive, i, e, manifest["version"], len(edits)) for i, e in enumerate(edits)]
+    except FileNotFoundError:
+        raise PatchError(f"no patch file {path}: check the path (patches are made with `factsmith patch "
+                         "export`)") from None
     except (zipfile.BadZipFile, OSError, EOFError) as exc:
         raise PatchError(f"{path} is not a readable Factsmith patch: {exc}") from None
     return _Contents(manifest, deltas, signer)

@@ -119,6 +119,19 @@ def verdict_failures(run: MeasuredRun, gated: Sequence[str]) -> list[str]:
     return seen
 
 
+def verdict_unmeasured(run: MeasuredRun, gated: Sequence[str]) -> list[str]:
+    """The verdict's checks nobody could measure on metrics the gate does not check (generality
+    with no paraphrases): said beside a commit, so "ok" never stands for "not checked"."""
+    seen: list[str] = []
+    for fact in ((run.metrics or {}).get("verdict") or {}).get("facts", ()):
+        for check in fact.get("checks", ()):
+            metric = check["metric"]
+            text = f"{metric} not measured{' (no paraphrases)' if metric == 'generality' else ''}"
+            if check.get("held") is None and metric in ("generality",) and metric not in gated and text not in seen:
+                seen.append(text)
+    return seen
+
+
 def check_runs(runs: Sequence[MeasuredRun], thresholds: Mapping[str, float] | None = None,
                force: bool = False) -> GateCheck:
     """Every run checked; ``forced`` is recorded only when there was something to force."""

@@ -129,3 +129,17 @@ def test_the_headline_keeps_what_was_not_measured_beside_a_failure():
     two = edit_verdict("rome", ["a", "b"], [PRE, PRE], [post, {**post, "generality": 1.0}]).to_dict()
     assert headline(two) == ("partial (1 took, 1 partial of 2 facts): a generality 0.00 < 0.80; "
                              "locality not measured (no locality prompts)")
+
+
+def test_the_commit_dialog_hears_of_a_generality_nobody_measured():
+    """Trial 35: the commit dialog said "ok" for a fact without paraphrases."""
+    from core.workflows.gates import verdict_unmeasured
+
+    post = {"reliability": 1.0, "generality": None, "locality": 1.0, "fluency": 299.0}
+
+    class Run:
+        id, metrics = 1, {"verdict": edit_verdict("rome", ["f"], [PRE], [post]).to_dict()}
+
+    assert verdict_unmeasured(Run(), ["reliability", "locality"]) == ["generality not measured (no paraphrases)"]
+    Run.metrics = {"verdict": edit_verdict("rome", ["f"], [PRE], [{**post, "generality": 1.0}]).to_dict()}
+    assert verdict_unmeasured(Run(), ["reliability", "locality"]) == []

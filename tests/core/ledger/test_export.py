@@ -94,3 +94,18 @@ def test_a_fact_rejected_after_its_revert_is_an_ordinary_rejected_fact(workspace
     workspace.review(fact.id, "reject", note="not a capital after all")
     report = workspace.export(tmp_path / "rejected.jsonl", statuses=["rejected"])
     assert (report.count, report.reverted_left_out) == (1, 0)
+
+
+def test_every_status_ticked_is_every_fact_reverted_ones_included(workspace, tmp_path):
+    """Trial 35: with all four statuses ticked in the export dialog the reverted fact stayed out,
+    while none ticked (the same "every fact") kept it."""
+    from core.ledger import STATUSES
+    from core.model.loading import LoadOptions
+    from tests.core.ledger.helpers import add_run_approve
+
+    (fact,) = make_facts(1)
+    add_run_approve(workspace, [fact])
+    workspace.commit("one")
+    workspace.revert([fact.id], "wrong answer", options=LoadOptions(device="cpu"))
+    assert workspace.export(tmp_path / "all.jsonl", statuses=list(STATUSES)).count == 1
+    assert workspace.export(tmp_path / "approved.jsonl").count == 0

@@ -73,6 +73,12 @@ def test_a_mistyped_model_folder_is_named_not_an_os_error(two_commits, tmp_path)
     assert not (tmp_path / "out").exists()
 
 
+def test_a_missing_patch_file_is_said_plainly(tmp_path, tiny_model_dir):
+    with pytest.raises(PatchError, match=r"^no patch file .*nowhere\.fspatch: check the path") as refused:
+        apply_patch(tmp_path / "nowhere.fspatch", tiny_model_dir("gpt2"), tmp_path / "out", CPU)
+    assert "Errno" not in str(refused.value)
+
+
 def _rewrite(path, change):
     with zipfile.ZipFile(path) as archive:
         files = {name: archive.read(name) for name in archive.namelist()}

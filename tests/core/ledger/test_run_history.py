@@ -22,7 +22,8 @@ def test_each_run_names_its_own_commit_and_revert(workspace, tmp_path):
     assert workspace.run_commits(fresh.id) == (None, None), "never committed"
     assert {f: c.id for f, c in workspace.reverted_facts().items()} == {b.id: revert.id}
 
-    workspace.export(tmp_path / "out.jsonl")
+    assert workspace.export(tmp_path / "out.jsonl").reverted_left_out == 1, "trial 34: not shipped, but counted"
+    workspace.export(tmp_path / "out.jsonl", statuses=None)  # every fact: the reverted one marked
     rows = {r["subject"]: r for r in map(json.loads, (tmp_path / "out.jsonl").read_text().splitlines())}
     assert len(rows) == 2, "no row dropped"
     assert (rows[b.subject]["committed"], rows[b.subject]["reverted_in"]) == (False, revert.id)
