@@ -40,7 +40,8 @@ class TokenView(QTableWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(0, 3, parent)
         self.setObjectName("token-view")
-        self.setHorizontalHeaderLabels(["At the answer position", "Before", "After"])
+        self.setHorizontalHeaderLabels(["Next token", "Before", "After"])  # whole in a 1024×640 pane
+        self.horizontalHeaderItem(0).setToolTip("Probabilities at the answer position, after the edit prompt")
         self.verticalHeader().hide()
         self.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
 
