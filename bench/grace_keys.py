@@ -24,7 +24,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _results import add_device_arg, record  # noqa: E402
+from _results import add_device_arg, record
 
 SPLITS = {"dev": "quality_dev.jsonl", "test": "quality_test.jsonl"}
 DISTANCES = ("euclidean", "cosine")
