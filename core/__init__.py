@@ -32,6 +32,7 @@ _API: dict[str, tuple[str, str]] = {
     "folder_fingerprint": ("core.model.fingerprint", "folder_fingerprint"),
     "apply_patch": ("core.ledger.patches", "apply_patch"),
     "decided_run_id": ("core.ledger.decided", "decided_run_id"),
+    "is_reverted": ("core.ledger.state", "is_reverted"),
     "PatchTrust": ("core.ledger.patch_sign", "PatchTrust"),
     **{n: ("core.model.generation", n) for n in ("SamplingOptions", "continuation", "continuations",
                                                  "top_next_tokens")},

@@ -149,7 +149,8 @@ class CommitDialog(QDialog):
             warnings = [str(w) for w in run_warnings(run, limits)]
             warnings += verdict_failures(run, list(limits)) + verdict_unmeasured(run, list(limits))
             warnings += [self.stale[run.id]] if run.id in self.stale else []
-            warnings += [unmeasured_text(unmeasured_metrics(run, limits))] if unmeasured_metrics(run, limits) else []
+            unmeasured = unmeasured_metrics(run, limits)
+            warnings += [unmeasured_text(unmeasured)] if unmeasured else []
             names = "; ".join(self._describe(f) for f in run.fact_ids)
             cells = (str(run.id), names, run.method, _fmt(run, "reliability"), _fmt(run, "locality"),
                      ", ".join(warnings) or "ok")

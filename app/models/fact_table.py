@@ -8,7 +8,7 @@ from typing import Any
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, QSortFilterProxyModel, Qt
 from PySide6.QtGui import QColor
 
-from core import FactRecord, RunRecord, decided_run_id
+from core import FactRecord, RunRecord, decided_run_id, is_reverted
 
 COLUMNS = ("Status", "Subject", "Prompt", "Old answer", "New answer", "Method", "Reliability", "Locality")
 FACT_ID_ROLE = Qt.ItemDataRole.UserRole + 1
@@ -142,9 +142,7 @@ class FactTableModel(QAbstractTableModel):
 
     def reverted_in(self, record: FactRecord) -> str | None:
         """The revert commit that took this approved fact's edit out of the model (None: not reverted)."""
-        if record.status == "approved" and not record.committed:
-            return self._reverted.get(record.id)
-        return None
+        return self._reverted.get(record.id) if is_reverted(record, self._reverted) else None
 
     def latest_run(self, fact_id: str) -> RunRecord | None:
         return self._latest.get(fact_id)

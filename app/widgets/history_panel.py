@@ -147,19 +147,19 @@ class HistoryPanel(QWidget):
         self._enable_for_selection()
 
     def _make_buttons(self) -> dict[str, QPushButton]:
-        self.buttons = {name: QPushButton(label) for name, label in (
+        buttons = {name: QPushButton(label) for name, label in (
             ("diff", "Diff two"), ("revert", "Revert…"), ("revert_edit", "Revert one edit…"),
             ("checkout", "Checkout into model…"),
             ("tag", "Tag…"), ("export", "Export… (Ctrl+E)"))}
-        self.buttons["diff"].clicked.connect(self._diff)
-        self.buttons["revert"].clicked.connect(lambda: self._one(self.revert_requested))
-        self.buttons["revert"].setToolTip("A new commit without all of this commit's edits")
-        self.buttons["revert_edit"].setToolTip("A new commit without one edit you pick from this commit's state")
-        self.buttons["revert_edit"].clicked.connect(lambda: self._one(self.revert_edit_requested))
-        self.buttons["checkout"].clicked.connect(lambda: self._one(self.checkout_requested))
-        self.buttons["tag"].clicked.connect(lambda: self._one(self.tag_requested))
-        self.buttons["export"].clicked.connect(self.export_requested)
-        return self.buttons
+        buttons["diff"].clicked.connect(self._diff)
+        buttons["revert"].clicked.connect(lambda: self._one(self.revert_requested))
+        buttons["revert"].setToolTip("A new commit without all of this commit's edits")
+        buttons["revert_edit"].setToolTip("A new commit without one edit you pick from this commit's state")
+        buttons["revert_edit"].clicked.connect(lambda: self._one(self.revert_edit_requested))
+        buttons["checkout"].clicked.connect(lambda: self._one(self.checkout_requested))
+        buttons["tag"].clicked.connect(lambda: self._one(self.tag_requested))
+        buttons["export"].clicked.connect(self.export_requested)
+        return buttons
 
     def _enable_for_selection(self) -> None:
         """Each button is live only for a selection it can act on, and says what it needs:

@@ -52,7 +52,6 @@ class PreviewPanel(FollowsJob, QGroupBox):
     def __init__(self, thresholds: Mapping[str, float], parent: QWidget | None = None) -> None:
         super().__init__("Preview", parent)
         self.job: Job | None = None
-        self.outcome: Any = None
         self.run: Any = None
         self._losses: dict[int, list[float]] = {}  # run id → its loss curve, as drawn live this session
         self._token_entries: list | None = []  # the shown run's stored next tokens (None: not stored)
@@ -151,7 +150,7 @@ class PreviewPanel(FollowsJob, QGroupBox):
     def job_started(self, job: Job) -> None:
         """A new preview: nothing of the previous one stays (its curve, generations, metrics)."""
         self._clear_views()
-        self.outcome = self.run = None
+        self.run = None
         self.run_choice.clear()
         self.showing.setText(f"Showing: {job.name} — running…")
 
@@ -165,17 +164,14 @@ class PreviewPanel(FollowsJob, QGroupBox):
         self.loss.add_event(event)
 
     def show_result(self, result: Any) -> None:
-        """A ``session.PreviewResult``: the outcome and the run it was recorded as."""
+        """A ``session.PreviewResult``: the run it was recorded as, with the loss curve drawn live."""
         self._losses[result.run.id] = list(self.loss.losses)
-        self.show_run(result.run, outcome=result.outcome)
+        self.show_run(result.run)
 
-    def show_run(self, run: Any, committed_in: str | None = None, outcome: Any = None,
-                 reverted_in: str | None = None) -> None:
+    def show_run(self, run: Any, committed_in: str | None = None, reverted_in: str | None = None) -> None:
         """A recorded run (a core ``RunRecord``) as stored: its verdict, generations and metrics,
         without recomputing. ``committed_in``: the commit that applied this run, if any;
         ``reverted_in``: the revert that took this run's edit out again."""
-        if outcome is not None or not self._same_run(run):
-            self.outcome = outcome  # the live outcome, when this run was just previewed
         self.run = run
         self.state.setText(run_summary(run, committed_in, reverted_in))
         self.showing.setText(f"Showing: run {run.id}, {run.method}, as stored")
@@ -199,12 +195,9 @@ class PreviewPanel(FollowsJob, QGroupBox):
         self.token_fact.blockSignals(False)
         self._show_tokens(0)
 
-    def _same_run(self, run: Any) -> bool:
-        return self.run is not None and self.run.id == run.id
-
     def clear_result(self, text: str) -> None:
         """Nothing recorded for the selection: say so rather than show another fact's run."""
-        self.outcome = self.run = None
+        self.run = None
         self.run_choice.clear()
         self.bar.setValue(0)  # not the last preview's 100%: nothing of the selection has run
         self.state.setText(text)

@@ -59,15 +59,20 @@ def suggest_locality(subject: str, prompt: str, relation: str, facts: Sequence[F
     preferred, rest = _from_facts(subject, prompt, relation, facts, existing)
     if lm is None:
         return (preferred + rest)[:count]
-    probes = [p for p in (Probe(q.prompt, _answer(lm, q.prompt)) for q in preferred[:count]) if p.answer]
+    probes = _answered(lm, preferred[:count])
     taken = {p.strip() for p in existing} | {p.prompt for p in preferred + rest}
     if len(probes) < count:
         probes += _same_prompt(lm, subject, prompt, relation, facts, taken, count - len(probes))
-    probes += [p for p in (Probe(q.prompt, _answer(lm, q.prompt)) for q in rest[:count - len(probes)]) if p.answer]
+    probes += _answered(lm, rest[:count - len(probes)])
     if len(probes) < count:
         taken |= {p.prompt for p in probes}
         probes += _general(lm, subject, prompt, taken, count - len(probes))
     return probes
+
+
+def _answered(lm: LoadedModel, probes: Sequence[Probe]) -> list[Probe]:
+    """The probes with the live model's answer (an earlier edit may have changed the recorded one)."""
+    return [p for p in (Probe(q.prompt, _answer(lm, q.prompt)) for q in probes) if p.answer]
 
 
 def _answer(lm: LoadedModel, prompt: str) -> str:

@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Mapping
 from typing import Any
 
 from core.ledger.db import Store
 from core.ledger.errors import LedgerError
 from core.ledger.records import BaseModel, CommitRecord
+from core.workflows.gates import unmeasured_in
 
 
 def state_fingerprint(base_fingerprint: str, delta_hashes: list[str]) -> str:
@@ -64,7 +66,7 @@ def _unmeasured(store: Store, commit_id: str, thresholds: dict[str, float]) -> l
     rows = store.all("SELECT r.id, r.metrics FROM commit_runs cr JOIN runs r ON r.id = cr.run_id "
                      "WHERE cr.commit_id = ? AND cr.op = 'apply' ORDER BY cr.position", (commit_id,))
     return [{"run": row["id"], "metric": metric} for row in rows
-            for metric in thresholds if (json.loads(row["metrics"]).get("post") or {}).get(metric) is None]
+            for metric in unmeasured_in(json.loads(row["metrics"]).get("post") or {}, thresholds)]
 
 
 def head(store: Store) -> CommitRecord:
@@ -129,7 +131,7 @@ def run_commits(store: Store, run_id: int) -> tuple[CommitRecord | None, CommitR
     return applied, dropped
 
 
-def is_reverted(record: Any, reverted: dict[str, CommitRecord]) -> bool:
+def is_reverted(record: Any, reverted: Mapping[str, Any]) -> bool:
     """An approved fact whose committed edit a revert took out (``reverted_facts``) and that is not
     in HEAD: what the window shows as "reverted". A fact rejected after its revert is just rejected."""
     return record.status == "approved" and not record.committed and record.id in reverted

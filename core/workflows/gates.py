@@ -11,11 +11,11 @@ passed gate never reads as "locality ≥ 0.90" for a run whose locality nobody m
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from core.workflows.verdict import DEFAULT_RULES
+from core.workflows.verdict import DEFAULT_RULES, NOT_MEASURED_WHY, not_measured_text
 
 # Defaults a new user gets: the verdict's own targets, so that "took" and "passes the gate"
 # agree (one source of truth); the app remembers the reviewer's own.
@@ -54,7 +54,6 @@ class GateCheck:
     thresholds: Mapping[str, float]
     warnings: tuple[GateWarning, ...] = ()
     forced: bool = False
-    unmeasured: tuple[tuple[int, str], ...] = ()  # (run id, gated metric it did not measure); not stored
 
     @property
     def passed(self) -> bool:
@@ -69,7 +68,7 @@ class GateCheck:
         return "; ".join(parts)
 
     def to_dict(self) -> dict[str, Any]:
-        # what is stored and hashed into the commit id; the unmeasured metrics are read from the runs
+        # what is stored and hashed into the commit id; unmeasured metrics are read from the runs
         return {"thresholds": dict(self.thresholds), "forced": self.forced,
                 "warnings": [w.to_dict() for w in self.warnings]}
 
@@ -98,13 +97,16 @@ def run_warnings(run: MeasuredRun, thresholds: Mapping[str, float]) -> list[Gate
 
 def unmeasured_metrics(run: MeasuredRun, thresholds: Mapping[str, float]) -> list[str]:
     """The gated metrics the run did not measure (no locality prompts): not checked, not passed."""
-    post = (run.metrics or {}).get("post") or {}
-    return [metric for metric in thresholds if post.get(metric) is None]
+    return unmeasured_in((run.metrics or {}).get("post") or {}, thresholds)
+
+
+def unmeasured_in(post: Mapping[str, Any], metrics: Iterable[str]) -> list[str]:
+    return [metric for metric in metrics if post.get(metric) is None]
 
 
 def unmeasured_text(metrics: Sequence[str]) -> str:
     """How the app and the CLI say that a gated metric went unchecked."""
-    return ", ".join(f"{m} not measured{' (no locality prompts)' if m == 'locality' else ''}" for m in metrics)
+    return ", ".join(not_measured_text(m) for m in metrics)
 
 
 def verdict_failures(run: MeasuredRun, gated: Sequence[str]) -> list[str]:
@@ -122,14 +124,9 @@ def verdict_failures(run: MeasuredRun, gated: Sequence[str]) -> list[str]:
 def verdict_unmeasured(run: MeasuredRun, gated: Sequence[str]) -> list[str]:
     """The verdict's checks nobody could measure on metrics the gate does not check (generality
     with no paraphrases): said beside a commit, so "ok" never stands for "not checked"."""
-    seen: list[str] = []
-    for fact in ((run.metrics or {}).get("verdict") or {}).get("facts", ()):
-        for check in fact.get("checks", ()):
-            metric = check["metric"]
-            text = f"{metric} not measured{' (no paraphrases)' if metric == 'generality' else ''}"
-            if check.get("held") is None and metric in ("generality",) and metric not in gated and text not in seen:
-                seen.append(text)
-    return seen
+    facts = ((run.metrics or {}).get("verdict") or {}).get("facts", ())
+    missing = {c["metric"] for f in facts for c in f.get("checks", ()) if c.get("held") is None}
+    return [not_measured_text(m) for m in NOT_MEASURED_WHY if m in missing and m not in gated]
 
 
 def check_runs(runs: Sequence[MeasuredRun], thresholds: Mapping[str, float] | None = None,
@@ -137,5 +134,4 @@ def check_runs(runs: Sequence[MeasuredRun], thresholds: Mapping[str, float] | No
     """Every run checked; ``forced`` is recorded only when there was something to force."""
     limits = checked_thresholds(thresholds)
     warnings = tuple(w for run in runs for w in run_warnings(run, limits))
-    unmeasured = tuple((run.id, metric) for run in runs for metric in unmeasured_metrics(run, limits))
-    return GateCheck(limits, warnings, forced=bool(force and warnings), unmeasured=unmeasured)
+    return GateCheck(limits, warnings, forced=bool(force and warnings))

@@ -135,29 +135,41 @@ def combine(facts: Sequence[FactVerdict]) -> str:
 
 
 def _summary(verdict: str, facts: Sequence[FactVerdict]) -> str:
+    stored = [f.to_dict() for f in facts]
     if len(facts) == 1:
         failing = [c for c in facts[0].checks if c.held is False]
         shown = failing or [c for c in facts[0].checks if c.held]
-        notes = "".join(f"; {note}" for note in facts[0].notes)
-        return f"{verdict}: " + ", ".join(str(c) for c in shown) + _unmeasured_note(facts) + notes
-    counts = {v: sum(f.verdict == v for f in facts) for v in VERDICTS}
-    return (f"{verdict}: " + ", ".join(f"{n} {v}" for v, n in counts.items() if n) + f" of {len(facts)} facts"
-            + _unmeasured_note(facts))
+        return f"{verdict}: " + ", ".join(str(c) for c in shown) + _notes(stored)
+    return f"{verdict}: {_counts(stored)}" + _notes(stored)
 
 
-_NOT_MEASURED_WHY = {"generality": "no paraphrases", "locality": "no locality prompts"}
+def _counts(facts: Sequence[Mapping[str, Any]]) -> str:
+    counts = {v: sum(f.get("verdict") == v for f in facts) for v in VERDICTS}
+    return ", ".join(f"{n} {v}" for v, n in counts.items() if n) + f" of {len(facts)} facts"
 
 
-def _unmeasured_note(facts: Sequence[FactVerdict]) -> str:
-    """"; locality not measured (no locality prompts)", with a count when only some facts lack it:
-    a verdict never reads as if an unmeasured check had held."""
+NOT_MEASURED_WHY = {"generality": "no paraphrases", "locality": "no locality prompts"}
+
+
+def not_measured_text(metric: str, some: str = "") -> str:
+    """"locality not measured (no locality prompts)": one wording for the verdict, the gate and the app."""
+    why = NOT_MEASURED_WHY.get(metric)
+    return f"{metric} not measured{some}" + (f" ({why})" if why else "")
+
+
+def _notes(facts: Sequence[Mapping[str, Any]]) -> str:
+    """"; locality not measured (no locality prompts)" (with a count when only some facts lack it)
+    and, for one fact, what a held check does not show: a verdict never reads as if an unmeasured
+    check had held. From stored verdicts (``FactVerdict.to_dict``), so older runs get it too."""
     notes = []
-    for metric, why in _NOT_MEASURED_WHY.items():
-        missing = sum(any(c.metric == metric and c.held is None for c in f.checks) for f in facts)
+    for metric in NOT_MEASURED_WHY:
+        missing = sum(any(c["metric"] == metric and c.get("held") is None for c in f.get("checks") or ())
+                      for f in facts)
         if missing:
             some = f" for {missing} of {len(facts)} facts" if len(facts) > 1 and missing < len(facts) else ""
-            notes.append(f"{metric} not measured{some} ({why})")
-    return "; " + "; ".join(notes) if notes else ""
+            notes.append(not_measured_text(metric, some))
+    notes += list(facts[0].get("notes") or ()) if len(facts) == 1 else []
+    return "".join(f"; {note}" for note in notes)
 
 
 def headline(verdict: Mapping[str, Any]) -> str:
@@ -168,12 +180,10 @@ def headline(verdict: Mapping[str, Any]) -> str:
     failing = [_check_text(c, f.get("fact_id", "") if len(facts) > 1 else "")
                for f in facts for c in f.get("checks") or [] if c.get("held") is False]
     label = "did not take" if kind == FAILED else kind
-    summary = verdict.get("summary") or ""
     if not failing:
-        return summary or label
-    counts = f" ({summary.split(': ', 1)[-1].split('; ', 1)[0]})" if len(facts) > 1 and summary else ""
-    notes = summary.split("; ", 1)[1] if "; " in summary else ""  # not measured, held before the edit
-    return f"{label}{counts}: " + "; ".join(failing) + (f"; {notes}" if notes else "")
+        return verdict.get("summary") or label
+    counts = f" ({_counts(facts)})" if len(facts) > 1 else ""
+    return f"{label}{counts}: " + "; ".join(failing) + _notes(facts)
 
 
 def _check_text(check: Mapping[str, Any], fact_id: str) -> str:
