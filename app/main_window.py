@@ -150,6 +150,7 @@ class MainWindow(WindowActions, QMainWindow):
         self.history.tag_requested.connect(self.tag)
         self.history.export_requested.connect(self.open_export_dialog)
         self.history.selection_changed.connect(self.show_commit)
+        self.history.commit_id_copied.connect(lambda commit_id: self.notify(f"Copied commit id {commit_id}"))
         QShortcut(QKeySequence("Esc"), self, activated=self.cancel_running)
         QShortcut(QKeySequence("Ctrl+P"), self, activated=self.preview_panel.request)
         QShortcut(QKeySequence("Ctrl+Return"), self.editor, activated=self.editor.submit)

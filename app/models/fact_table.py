@@ -219,7 +219,9 @@ class FactTableModel(QAbstractTableModel):
             revert = self.reverted_in(record)
             if revert:
                 return f"reverted (in {revert})"
-            return record.status + (" · committed" if record.committed else "")
+            if record.committed:  # "committed" says approved too, and keeps the column narrow
+                return "committed" if record.status == "approved" else f"{record.status} · committed"
+            return record.status
         if column <= 4:
             return (fact.subject, fact.prompt, fact.target_true, fact.target_new)[column - 1]
         if column == 5:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import QByteArray, Qt, Signal
+from contextlib import contextmanager
+
+from PySide6.QtCore import QByteArray, QEvent, Qt, Signal
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -22,6 +24,11 @@ from app.settings import AppSettings
 from core import STATUSES
 
 HEADER_KEY = "queue/header"
+FIT_PROMPT_KEY = "queue/fit_prompt"  # "0" once the user has sized a column: their widths stand
+PROMPT_COLUMN = COLUMNS.index("Prompt")
+PROMPT_WIDTHS = (56, 300)  # the fitted Prompt column's least and most (px)
+# Status, Subject, Old answer, New answer: the columns a reviewer reads in a row
+BEFORE_ANSWERS_END = tuple(COLUMNS.index(name) for name in ("Status", "Subject", "Old answer", "New answer"))
 
 
 class FactQueue(QGroupBox):
@@ -33,6 +40,8 @@ class FactQueue(QGroupBox):
     def __init__(self, settings: AppSettings | None = None, parent: QWidget | None = None) -> None:
         super().__init__("Fact queue", parent)
         self.settings = settings
+        self._fit_prompt_on = settings is None or settings.value(FIT_PROMPT_KEY, "1") != "0"
+        self._fitting = False  # the widths being set here, not by the user
         self.model = FactTableModel(self)
         self.proxy = FactFilterProxy(self)
         self.proxy.setSourceModel(self.model)
@@ -85,7 +94,7 @@ class FactQueue(QGroupBox):
             header.restoreState(QByteArray.fromBase64(state.encode()))
             for column, action in enumerate(self.column_actions):
                 action.setChecked(not header.isSectionHidden(column))
-        header.sectionResized.connect(lambda *_: self._save_header())
+        header.sectionResized.connect(lambda column, *_: self._section_resized(column))
         header.sectionMoved.connect(lambda *_: self._save_header())
 
     def show_column(self, column: int, shown: bool) -> None:
@@ -93,7 +102,9 @@ class FactQueue(QGroupBox):
         if not shown and not visible:  # the last visible column stays
             self.column_actions[column].setChecked(True)
             return
-        self.table.setColumnHidden(column, not shown)
+        with self._fitting_widths():
+            self.table.setColumnHidden(column, not shown)
+            self._fit_prompt()
         self._save_header()
 
     def _save_header(self) -> None:
@@ -114,11 +125,55 @@ class FactQueue(QGroupBox):
         header = table.horizontalHeader()
         header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
         header.setStretchLastSection(True)
-        for column, width in enumerate((130, 100, 190, 85, 85, 55, 75, 60)):
+        # Prompt takes what the pane leaves (_fit_prompt), so both answers show; Status widens to
+        # its text (_fit_status); Method, also in the preview panel, goes last, where overflow lands.
+        for column, width in enumerate((72, 85, 130, 80, 80, 55, 72, 60)):
             table.setColumnWidth(column, width)
+        header.moveSection(COLUMNS.index("Method"), len(COLUMNS) - 1)
         table.sortByColumn(-1, Qt.SortOrder.AscendingOrder)  # import order until a header is clicked
         table.selectionModel().selectionChanged.connect(lambda *_: self.selection_changed.emit(self.selected_ids()))
+        table.viewport().installEventFilter(self)
         return table
+
+    def eventFilter(self, watched, event) -> bool:
+        if watched is self.table.viewport() and event.type() == QEvent.Type.Resize:
+            self._fit_prompt()
+        return super().eventFilter(watched, event)
+
+    def _fit_prompt(self) -> None:
+        """Until the user sizes a column, Prompt gets the width the pane leaves beside the
+        columns through New answer (within PROMPT_WIDTHS): the answers never need a sideways
+        scroll at 1024×640 or 1366×768 (trial 36); the whole prompt is in the row's tooltip."""
+        if not self._fit_prompt_on:
+            return
+        table, least, most = self.table, *PROMPT_WIDTHS
+        with self._fitting_widths():  # reading a width may emit a hide's deferred resize
+            others = sum(table.columnWidth(c) for c in BEFORE_ANSWERS_END if not table.isColumnHidden(c))
+            table.setColumnWidth(PROMPT_COLUMN, max(least, min(most, table.viewport().width() - others)))
+
+    @contextmanager
+    def _fitting_widths(self):
+        """Widths set (or hidden) here are no choice of the user's: _section_resized ignores them."""
+        outer, self._fitting = self._fitting, True
+        try:
+            yield
+        finally:
+            self._fitting = outer
+
+    def _stretched_column(self) -> int:
+        """The last visible column, which the header stretches to the pane's edge by itself."""
+        header = self.table.horizontalHeader()
+        shown = [header.logicalIndex(v) for v in range(header.count())
+                 if not header.isSectionHidden(header.logicalIndex(v))]
+        return shown[-1] if shown else -1
+
+    def _section_resized(self, column: int) -> None:
+        by_user = not self._fitting and column != self._stretched_column()
+        if by_user and self._fit_prompt_on:  # the user's own width: it stands from now on
+            self._fit_prompt_on = False
+            if self.settings is not None:
+                self.settings.set_value(FIT_PROMPT_KEY, "0")
+        self._save_header()
 
     def _layout(self) -> None:
         filters = QHBoxLayout()
@@ -166,7 +221,9 @@ class FactQueue(QGroupBox):
         texts = {model.data(model.index(row, 0)) for row in range(model.rowCount())}
         needed = max((metrics.horizontalAdvance(t) for t in texts if t), default=0) + 16
         if needed > self.table.columnWidth(0):
-            self.table.setColumnWidth(0, needed)
+            with self._fitting_widths():
+                self.table.setColumnWidth(0, needed)
+                self._fit_prompt()
 
     def selected_ids(self) -> list[str]:
         rows = sorted({index.row() for index in self.table.selectionModel().selectedRows()})

@@ -6,6 +6,7 @@ import html
 from collections.abc import Sequence
 from typing import Any
 
+from PySide6.QtCore import QEvent
 from PySide6.QtGui import QTextOption
 from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QTextBrowser, QVBoxLayout, QWidget
 
@@ -21,6 +22,10 @@ CHANGED_MARK = " ●"  # beside the kind of a row whose text the edit changed
 MARK_HELP = ("● : the edit changed this generation. Highlights: green where the verdict says the edit took, red "
              "where it should not have changed (locality) or did not take, amber for a change that is neither.")
 _CHECK_OF_KIND = {"prompt": "reliability", "paraphrase": "generality"}  # the verdict's check of that row
+# Below this width (px) four columns squeeze Before and After out of sight (a 1024-wide window),
+# so each row is stacked instead: its kind and prompt, then Before and After under it.
+NARROW_WIDTH = 480
+_TABLE = "<table width='100%' cellspacing='0' cellpadding='4' border='1' style='border-collapse:collapse'>"
 
 
 def change_colour(kind: str, held: bool | None) -> str:
@@ -54,6 +59,7 @@ class GenerationsView(QWidget):
         self._rows: list[dict[str, Any]] = []
         self._checks: dict[str, dict[str, bool | None]] = {}
         self._rendered = False
+        self._stacked = False
         self.changed_only = QCheckBox("Changed only")
         self.changed_only.toggled.connect(lambda _: self.render())
         self.counts = QLabel()
@@ -62,6 +68,7 @@ class GenerationsView(QWidget):
         self.browser.setObjectName("generations")
         self.browser.setWordWrapMode(QTextOption.WrapMode.WordWrap)  # words whole; a wide table scrolls
         self.browser.setOpenLinks(False)
+        self.browser.viewport().installEventFilter(self)
         top = QHBoxLayout()
         top.addWidget(self.counts, 1)
         top.addWidget(self.changed_only)
@@ -92,17 +99,38 @@ class GenerationsView(QWidget):
         self.counts.setText(f"{changed} of {len(self._rows)} generations changed · {CHANGED_MARK.strip()} marks a "
                             "changed row")
         self.counts.setToolTip(MARK_HELP)
-        body = "".join(self._row_html(row) for row in rows)
-        self.browser.setHtml(
-            "<table width='100%' cellspacing='0' cellpadding='4' border='1' style='border-collapse:collapse'>"
-            "<tr style='background:#eee'><th>Kind</th><th>Prompt</th><th>Before</th><th>After</th></tr>"
-            f"{body}</table>")
+        self._stacked = self.is_narrow()
+        row_html = self._stacked_row_html if self._stacked else self._row_html
+        body = "".join(row_html(row) for row in rows)
+        head = "" if self._stacked else ("<tr style='background:#eee'><th>Kind</th><th>Prompt</th><th>Before</th>"
+                                         "<th>After</th></tr>")
+        self.browser.setHtml(f"{_TABLE}{head}{body}</table>")
 
-    def _row_html(self, row: dict[str, Any]) -> str:
+    def is_narrow(self) -> bool:
+        return self.browser.viewport().width() < NARROW_WIDTH
+
+    def eventFilter(self, watched, event) -> bool:
+        """Re-lay the rows out when the pane's width crosses NARROW_WIDTH."""
+        if (watched is self.browser.viewport() and event.type() == QEvent.Type.Resize and self._rendered
+                and self.is_narrow() != self._stacked):
+            self.render()
+        return super().eventFilter(watched, event)
+
+    def _cells(self, row: dict[str, Any]) -> tuple[str, str, str, str]:
+        """(kind with its changed mark, prompt, before, after) as HTML, changed words highlighted."""
         before, after = word_diff(row["before"], row["after"])
         check = _CHECK_OF_KIND.get(row["kind"])
         colour = change_colour(row["kind"], self._checks.get(row.get("fact_id", ""), {}).get(check))
         mark = "" if row["before"] == row["after"] else CHANGED_MARK
-        return (f"<tr><td>{KIND_LABELS.get(row['kind'], row['kind'])}{mark}</td>"
-                f"<td><b>{html.escape(row['prompt'])}</b></td>"
-                f"<td>{segments_html(before, '#eadcf5')}</td><td>{segments_html(after, colour)}</td></tr>")
+        return (f"{KIND_LABELS.get(row['kind'], row['kind'])}{mark}", f"<b>{html.escape(row['prompt'])}</b>",
+                segments_html(before, "#eadcf5"), segments_html(after, colour))
+
+    def _stacked_row_html(self, row: dict[str, Any]) -> str:
+        kind, prompt, before, after = self._cells(row)
+        return (f"<tr style='background:#eee'><td colspan='2'>{kind}: {prompt}</td></tr>"
+                f"<tr><td width='1%'>Before</td><td>{before}</td></tr>"
+                f"<tr><td width='1%'>After</td><td>{after}</td></tr>")
+
+    def _row_html(self, row: dict[str, Any]) -> str:
+        kind, prompt, before, after = self._cells(row)
+        return f"<tr><td>{kind}</td><td>{prompt}</td><td>{before}</td><td>{after}</td></tr>"

@@ -8,7 +8,7 @@ from collections.abc import Mapping, Sequence
 
 import pyqtgraph as pg
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QTextOption
+from PySide6.QtGui import QGuiApplication, QTextOption
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QPushButton,
@@ -32,6 +32,9 @@ DRIFT_TIP = ("Reliability and locality: the mean over the edits live at each com
 COLUMNS = ("#", "Commit", "Kind", "Message", "Author", "When", "Tags", "Edits")
 
 
+COPY_ID_SCHEME = "copy-commit-id:"
+
+
 def detail_html(detail: CommitDetail, notes: Mapping[str, str] | None = None,
                 built_on_dropped: Mapping[int, Sequence[int]] | None = None) -> str:
     """A commit: message, id, author, whether it was forced past the commit gate, and the edits in
@@ -45,7 +48,9 @@ def detail_html(detail: CommitDetail, notes: Mapping[str, str] | None = None,
         f"<td>{_num(r.metrics.get('post', {}).get('locality'))}</td>"
         f"<td>{html.escape(_notes_text(r.fact_ids, notes))}</td></tr>" for r in detail.runs)
     tags = f" · tags: {', '.join(detail.tags)}" if detail.tags else ""
-    return (f"<h3>{html.escape(c.message)}</h3><p>commit <code>{c.id}</code> ({c.kind}){tags}<br>"
+    # 16 hex digits name the commit for every CLI command; the whole 64 only fit a wide pane
+    return (f"<h3>{html.escape(c.message)}</h3><p>commit <code>{c.id[:16]}</code> "
+            f"(<a href='{COPY_ID_SCHEME}{c.id}'>copy full id</a>) ({c.kind}){tags}<br>"
             f"{html.escape(c.author)} · {c.created_at}<br>state <code>{c.state_fingerprint[:16]}</code> · "
             f"adds runs {list(c.applied) or '—'} · drops runs {list(c.dropped) or '—'}</p>{_gate_html(c)}"
             f"{_built_on_dropped_html(built_on_dropped)}"
@@ -113,6 +118,7 @@ class HistoryPanel(QWidget):
     checkout_requested = Signal(str)
     tag_requested = Signal(str)
     export_requested = Signal()
+    commit_id_copied = Signal(str)  # the full id, now on the clipboard
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -130,6 +136,8 @@ class HistoryPanel(QWidget):
         self.details.setObjectName("commit-details")
         # Words stay whole ("Reliabilit/y" in a narrow pane); a table wider than the pane scrolls.
         self.details.setWordWrapMode(QTextOption.WrapMode.WordWrap)
+        self.details.setOpenLinks(False)
+        self.details.anchorClicked.connect(self._copy_commit_id)
         self.chart = pg.PlotWidget(background="w", title=DRIFT_TITLE)
         self.chart.setToolTip(DRIFT_TIP)
         self.chart.setObjectName("drift-chart")
@@ -145,6 +153,13 @@ class HistoryPanel(QWidget):
         self.buttons = self._make_buttons()
         self._layout()
         self._enable_for_selection()
+
+    def _copy_commit_id(self, url) -> None:
+        text = url.toString()
+        if text.startswith(COPY_ID_SCHEME):
+            commit_id = text.removeprefix(COPY_ID_SCHEME)
+            QGuiApplication.clipboard().setText(commit_id)
+            self.commit_id_copied.emit(commit_id)
 
     def _make_buttons(self) -> dict[str, QPushButton]:
         buttons = {name: QPushButton(label) for name, label in (

@@ -57,3 +57,14 @@ def test_proxy_filters_by_status_and_search_and_sorts():
     proxy.set_search("")
     proxy.sort(1)
     assert [proxy.index(r, 1).data() for r in range(proxy.rowCount())] == ["Chile", "France", "Peru", "Spain"]
+
+
+def test_a_committed_fact_reads_committed_and_a_later_decision_stays_beside_it():
+    """"approved · committed" widened the Status column past the answers (trial 36)."""
+    import dataclasses
+
+    model = FactTableModel()
+    committed = dataclasses.replace(_record("Spain", "approved"), committed=True)
+    rejected_later = dataclasses.replace(_record("Peru", "rejected"), committed=True)
+    model.set_facts([committed, rejected_later, _record("Chile", "approved")])
+    assert [model.index(row, 0).data() for row in range(3)] == ["committed", "rejected · committed", "approved"]

@@ -170,7 +170,11 @@ def _history_row(qtbot, window, commit_id: str) -> None:
 
 
 def test_history_details_follow_a_new_commit_and_revert_lists_the_edits_it_removes(qtbot, monkeypatch):
+    from PySide6.QtCore import QUrl
+    from PySide6.QtGui import QGuiApplication
     from PySide6.QtWidgets import QInputDialog
+
+    from app.widgets.history_panel import COPY_ID_SCHEME
 
     window = _ready(qtbot)
     fact_id = click_row(qtbot, window, 0)
@@ -182,6 +186,10 @@ def test_history_details_follow_a_new_commit_and_revert_lists_the_edits_it_remov
     window.tabs.setCurrentWidget(window.history)
     _history_row(qtbot, window, first.id)
     assert "first edit" in window.history.details.toPlainText()
+    # the pane shows 16 hex digits (the whole 64 ran off a 1024-wide window); the link copies them all
+    assert f"commit {first.id[:16]} (copy full id)" in window.history.details.toPlainText()
+    window.history.details.anchorClicked.emit(QUrl(f"{COPY_ID_SCHEME}{first.id}"))
+    assert QGuiApplication.clipboard().text() == first.id and first.id in window.message.text()
     asked = []
     monkeypatch.setattr(QInputDialog, "getText", lambda *a, **k: (asked.append(a[2]) or "take it back", True))
     qtbot.mouseClick(window.history.buttons["revert"], Qt.MouseButton.LeftButton)

@@ -1,0 +1,51 @@
+"""Leftovers of new-user trials 34-35 at the sizes people use: the fact queue showed its Old and
+New answer columns only after a sideways scroll, a committed fact's "approved · committed"
+widened the Status column past them again, and at 1024×640 the generations table left After
+out of sight (the narrow pane now stacks each row: tests/app/test_generations_view.py)."""
+
+import pytest
+from PySide6.QtWidgets import QApplication
+
+from app.models.fact_table import COLUMNS
+from core.util.paths import demo_edits_file
+from tests.app.helpers import open_window, wait_job
+
+pytestmark = pytest.mark.gui
+
+
+def _right_edge(table, name: str) -> int:
+    column = COLUMNS.index(name)
+    return table.columnViewportPosition(column) + table.columnWidth(column)
+
+
+@pytest.mark.parametrize("size", [(1366, 768), (1024, 640)])
+def test_the_queue_shows_both_answers_without_a_sideways_scroll(qtbot, size):
+    window = open_window(qtbot)
+    wait_job(qtbot, window.import_facts(demo_edits_file()), 60_000)  # rows: a vertical scroll bar takes room
+    window.resize(*size)
+    QApplication.processEvents()
+    table = window.queue.table
+    assert table.verticalScrollBar().isVisible()
+    assert table.horizontalScrollBar().value() == 0
+    assert _right_edge(table, "New answer") <= table.viewport().width(), (size, table.viewport().width())
+    assert _right_edge(table, "Method") > _right_edge(table, "Locality"), "Method, also in the preview, is last"
+    window.close()
+
+
+def test_a_width_the_user_sets_stands_across_restarts(qtbot):
+    window = open_window(qtbot)
+    window.resize(1366, 768)
+    QApplication.processEvents()
+    header = window.queue.table.horizontalHeader()
+    window.queue.show_column(COLUMNS.index("Old answer"), False)  # hiding a column is no width of theirs
+    assert window.queue._fit_prompt_on
+    header.resizeSection(COLUMNS.index("Prompt"), 333)
+    window.resize(1024, 640)
+    QApplication.processEvents()
+    assert header.sectionSize(COLUMNS.index("Prompt")) == 333
+    window.close()
+    again = open_window(qtbot)
+    again.resize(1024, 640)
+    QApplication.processEvents()
+    assert again.queue.table.horizontalHeader().sectionSize(COLUMNS.index("Prompt")) == 333
+    again.close()
