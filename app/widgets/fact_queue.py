@@ -128,7 +128,7 @@ class FactQueue(QGroupBox):
         # Prompt takes what the pane leaves (_fit_prompt), so both answers show; Status widens to
         # its text (_fit_status); Method, also in the preview panel, goes last, where overflow lands.
         labels = header.fontMetrics()  # a bold header font needs more than the cells' for "New answer"
-        for column, width in enumerate((72, 85, 130, 80, 80, 55, 72, 60)):
+        for column, width in enumerate((72, 80, 130, 80, 80, 55, 72, 60)):
             table.setColumnWidth(column, max(width, labels.horizontalAdvance(COLUMNS[column]) + 12))
         header.moveSection(COLUMNS.index("Method"), len(COLUMNS) - 1)
         table.sortByColumn(-1, Qt.SortOrder.AscendingOrder)  # import order until a header is clicked
