@@ -15,7 +15,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from core.workflows.verdict import DEFAULT_RULES, NOT_MEASURED_WHY, not_measured_text
+from core.workflows.verdict import DEFAULT_RULES, NOT_MEASURED_WHY, check_text, not_measured_text
 
 # Defaults a new user gets: the verdict's own targets, so that "took" and "passes the gate"
 # agree (one source of truth); the app remembers the reviewer's own.
@@ -110,13 +110,16 @@ def unmeasured_text(metrics: Sequence[str]) -> str:
 
 
 def verdict_failures(run: MeasuredRun, gated: Sequence[str]) -> list[str]:
-    """The verdict's failing checks on metrics the gate does not check (generality, fluency):
-    said beside a commit, never blocking it."""
+    """The verdict's failing checks on metrics the gate does not check (generality, fluency), and
+    on gated ones whose greedy text missed though the teacher-forced value passed: said beside a
+    commit, never blocking it."""
     seen: list[str] = []
     for fact in ((run.metrics or {}).get("verdict") or {}).get("facts", ()):
         for check in fact.get("checks", ()):
-            if check.get("held") is False and check["metric"] not in gated:
-                text = f"{check['metric']} {check['value']:.2f} < {check['bound']:.2f} (verdict)"
+            # a gated metric the gate passed on its teacher-forced value, but whose greedy text missed
+            missed_generating = check.get("generated") is not None and check["value"] >= check["bound"]
+            if check.get("held") is False and (check["metric"] not in gated or missed_generating):
+                text = f"{check_text(check)} (verdict)"
                 seen += [] if text in seen else [text]
     return seen
 

@@ -39,21 +39,35 @@ DEFAULT_RULES = VerdictRules()
 
 @dataclass(frozen=True)
 class Check:
-    """One number that decided a verdict: the metric, its value, the bound and whether it held."""
+    """One number that decided a verdict: the metric, its value, the bound and whether it held.
+    ``generated``: for reliability and generality, the share of prompts whose greedy text is the
+    new answer (exact match), which must meet the bound too: a teacher-forced 0.80 can be four of
+    five tokens right on every paraphrase, none of which then says the answer."""
 
     metric: str
     value: float | None  # None: not measured
     bound: float
     held: bool | None  # None: not measured
+    generated: float | None = None  # None: not measured, or no exact-match part to this check
 
     def __str__(self) -> str:
-        if self.value is None:
-            return f"{self.metric} not measured"
-        sign = "≥" if self.held else "<"
-        return f"{self.metric} {self.value:.2f} {sign} {self.bound:.2f}"
+        return check_text(self.to_dict())
 
     def to_dict(self) -> dict[str, Any]:
-        return {"metric": self.metric, "value": self.value, "bound": self.bound, "held": self.held}
+        found = {"metric": self.metric, "value": self.value, "bound": self.bound, "held": self.held}
+        return found | ({} if self.generated is None else {"generated": self.generated})
+
+
+def check_text(check: Mapping[str, Any]) -> str:
+    """"generality 0.80 ≥ 0.80", or "generality 0.80 token by token, but generated 0.00 < 0.80"
+    when the greedy text did not follow; from a stored check (``Check.to_dict``)."""
+    metric, value, bound = check["metric"], check.get("value"), check["bound"]
+    if value is None:
+        return f"{metric} not measured"
+    generated = check.get("generated")
+    if check.get("held") is False and value >= bound and generated is not None and generated < bound:
+        return f"{metric} {value:.2f} token by token, but generated {generated:.2f} < {bound:.2f}"
+    return f"{metric} {value:.2f} {'≥' if check.get('held') else '<'} {bound:.2f}"
 
 
 @dataclass(frozen=True)
@@ -87,8 +101,11 @@ class Verdict:
                 "advice_templates": list(self.advice_templates), "facts": [f.to_dict() for f in self.facts]}
 
 
-def _check(metric: str, value: float | None, bound: float) -> Check:
-    return Check(metric, None if value is None else float(value), bound, None if value is None else value >= bound)
+def _check(metric: str, value: float | None, bound: float, generated: float | None = None) -> Check:
+    if value is None:
+        return Check(metric, None, bound, None)
+    held = value >= bound and (generated is None or generated >= bound)
+    return Check(metric, float(value), bound, held, None if generated is None else float(generated))
 
 
 def _fluency_check(pre: Mapping[str, Any], post: Mapping[str, Any], rules: VerdictRules) -> Check:
@@ -102,8 +119,9 @@ def _fluency_check(pre: Mapping[str, Any], post: Mapping[str, Any], rules: Verdi
 def fact_verdict(fact_id: str, pre: Mapping[str, Any], post: Mapping[str, Any],
                  rules: VerdictRules = DEFAULT_RULES) -> FactVerdict:
     """One fact's verdict from its pre- and post-edit metric summaries (flat names)."""
-    reliability = _check("reliability", post.get("reliability"), rules.reliability)
-    generality = _check("generality", post.get("generality"), rules.generality)
+    reliability = _check("reliability", post.get("reliability"), rules.reliability,
+                         post.get("generation.reliability"))
+    generality = _check("generality", post.get("generality"), rules.generality, post.get("generation.generality"))
     locality = _check("locality", post.get("locality"), rules.locality)
     fluency = _fluency_check(pre, post, rules)
     checks = (reliability, generality, locality, fluency)
@@ -115,7 +133,17 @@ def fact_verdict(fact_id: str, pre: Mapping[str, Any], post: Mapping[str, Any],
         verdict = PARTIAL
     else:
         verdict = TOOK
-    return FactVerdict(fact_id, verdict, checks, _already_held(pre, (reliability, generality)))
+    notes = _already_held(pre, (reliability, generality)) + _locality_changes(post, locality)
+    return FactVerdict(fact_id, verdict, checks, notes)
+
+
+def _locality_changes(post: Mapping[str, Any], locality: Check) -> tuple[str, ...]:
+    """A held locality is a mean: one locality prompt in ten may have changed its answer and the
+    check still hold at 0.90, so the share whose greedy answer changed is said beside it."""
+    kept = post.get("generation.locality")
+    if not locality.held or kept is None or kept >= 1.0:
+        return ()
+    return (f"the generated answer changed on {1 - kept:.0%} of the locality prompts",)
 
 
 def _already_held(pre: Mapping[str, Any], checks: Sequence[Check]) -> tuple[str, ...]:
@@ -187,7 +215,7 @@ def headline(verdict: Mapping[str, Any]) -> str:
 
 
 def _check_text(check: Mapping[str, Any], fact_id: str) -> str:
-    text = f"{check['metric']} {check['value']:.2f} < {check['bound']:.2f}"
+    text = check_text(check)
     return f"{fact_id[:8]} {text}" if fact_id else text
 
 

@@ -143,3 +143,60 @@ def test_the_commit_dialog_hears_of_a_generality_nobody_measured():
     assert verdict_unmeasured(Run(), ["reliability", "locality"]) == ["generality not measured (no paraphrases)"]
     Run.metrics = {"verdict": edit_verdict("rome", ["f"], [PRE], [{**post, "generality": 1.0}]).to_dict()}
     assert verdict_unmeasured(Run(), ["reliability", "locality"]) == []
+
+
+TOOK_POST = {"reliability": 1.0, "generality": 1.0, "locality": 1.0, "fluency": 299.0,
+             "generation.reliability": 1.0, "generation.generality": 1.0, "generation.locality": 1.0}
+
+
+def test_a_paraphrase_right_token_by_token_but_not_generated_did_not_take():
+    """Audit of 2026-12-06 (ICE, U.S. Virgin Islands → Cluj-Napoca): generality 0.80 teacher-forced
+    was four of five answer tokens right on the one paraphrase, whose greedy text said "Cluj-
+    Antarctica."; the verdict said "took". The exact match of the greedy text must meet the bound too."""
+    from core.workflows.verdict import headline
+
+    post = {**TOOK_POST, "generality": 0.8, "generation.generality": 0.0}
+    verdict = edit_verdict("ice", ["f"], [PRE], [post])
+    assert verdict.verdict == PARTIAL
+    assert verdict.summary == "partial: generality 0.80 token by token, but generated 0.00 < 0.80"
+    assert headline(verdict.to_dict()) == verdict.summary
+    check = verdict.to_dict()["facts"][0]["checks"][1]
+    assert check == {"metric": "generality", "value": 0.8, "bound": 0.8, "held": False, "generated": 0.0}
+    half = edit_verdict("ice", ["f"], [PRE], [{**post, "generality": 0.9, "generation.generality": 0.5}])
+    assert half.summary == "partial: generality 0.90 token by token, but generated 0.50 < 0.80"
+    # four of five paraphrases generated whole: the exact match meets the bound, so it took
+    assert edit_verdict("ice", ["f"], [PRE], [{**post, "generation.generality": 0.8}]).verdict == TOOK
+    failed = edit_verdict("rome", ["f"], [PRE], [{**TOOK_POST, "reliability": 0.97, "generation.reliability": 0.0}])
+    assert failed.verdict == FAILED
+    assert failed.summary == "failed: reliability 0.97 token by token, but generated 0.00 < 0.95"
+
+
+def test_a_held_locality_says_how_many_generated_answers_changed():
+    """Audit (MEMIT, Vanuatu → Urdu): one of ten locality prompts flipped (Dollar → Rupee) and
+    locality held at exactly 0.90; the verdict now says it beside "took"."""
+    post = {**TOOK_POST, "locality": 0.9, "generation.locality": 0.9}
+    verdict = edit_verdict("memit", ["f"], [PRE], [post])
+    assert verdict.verdict == TOOK
+    assert verdict.summary.endswith("; the generated answer changed on 10% of the locality prompts")
+    assert "changed on" not in edit_verdict("memit", ["f"], [PRE], [TOOK_POST]).summary
+
+
+def test_a_stored_check_without_the_exact_match_reads_as_before():
+    from core.workflows.verdict import check_text
+
+    assert check_text({"metric": "generality", "value": 0.8, "bound": 0.8, "held": True}) == "generality 0.80 ≥ 0.80"
+    assert check_text({"metric": "locality", "value": 0.5, "bound": 0.9, "held": False}) == "locality 0.50 < 0.90"
+
+
+def test_the_commit_hears_of_a_reliability_the_gate_passed_but_the_greedy_text_missed():
+    from core.workflows.gates import verdict_failures
+
+    post = {**TOOK_POST, "reliability": 0.97, "generation.reliability": 0.0}
+
+    class Run:
+        id, metrics = 1, {"verdict": edit_verdict("rome", ["f"], [PRE], [post]).to_dict()}
+
+    assert verdict_failures(Run(), ["reliability", "locality"]) == [
+        "reliability 0.97 token by token, but generated 0.00 < 0.95 (verdict)"]
+    Run.metrics = {"verdict": edit_verdict("rome", ["f"], [PRE], [{**post, "reliability": 0.5}]).to_dict()}
+    assert verdict_failures(Run(), ["reliability", "locality"]) == [], "the gate itself says a low reliability"
