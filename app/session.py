@@ -339,14 +339,17 @@ class Session(QObject):
 
         def run(progress: Progress, ws: Workspace) -> LiveState:
             parent = ws.head()
-            commit = ws.commit(message, run_ids, thresholds=thresholds, force=force)
-            if live.id == parent.id:  # the live model is HEAD: rebuild it in place
-                from core import apply_delta
+            # the commit's edits are measured together on HEAD's weights: the live model when it
+            # holds HEAD, else HEAD built afresh (the live model then moves to the new commit)
+            on = lm if live.id == parent.id else _checkout_fresh(ws.path, parent.id, options,
+                                                                 progress.stage(0.0, 0.5)).lm
+            commit = ws.commit(message, run_ids, thresholds=thresholds, force=force, lm=on,
+                               progress=progress.stage(0.5, 0.9))
+            from core import apply_delta
 
-                for run_id in commit.applied:
-                    apply_delta(lm.model, ws.delta(run_id))
-                return _with_views(LiveState(lm, ws.path, commit), ws, known)
-            return _checkout_fresh(ws.path, commit.id, options, progress, known=known)
+            for run_id in commit.applied:  # HEAD's weights plus this commit's edits: the new HEAD
+                apply_delta(on.model, ws.delta(run_id))
+            return _with_views(LiveState(on, ws.path, commit), ws, known)
 
         job = self.submit("Committing", run)
         job.succeeded.connect(self._after_history_change)

@@ -70,7 +70,7 @@ _API: dict[str, tuple[str, str]] = {
     "phrase_advice": ("core.workflows.verdict", "phrase_advice"),
     **{n: ("core.workflows.gates", n) for n in ("DEFAULT_THRESHOLDS", "GateCheck", "GateWarning", "check_runs",
                                                 "run_warnings", "unmeasured_metrics", "unmeasured_text",
-                                                "verdict_failures", "verdict_unmeasured")},
+                                                "verdict_failures", "verdict_unmeasured", "warning_text")},
     **{n: ("core.ledger", n) for n in ("STATUSES", "Workspace", "open_workspace")},
     **{n: ("core.ledger.errors", n) for n in ("LedgerError", "WorkspaceBusyError", "WorkspaceInUseError")},
     **{n: ("core.ledger.instance_lock", n) for n in ("InstanceLock", "LockHolder", "lock_workspace", "read_holder")},

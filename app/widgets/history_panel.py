@@ -21,7 +21,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.widgets.flow_row import flow_row
-from core import CommitDetail, CommitRecord, DiffReport
+from core import CommitDetail, CommitRecord, DiffReport, warning_text
 
 LIVE_MARKER = "◀ live model · "
 DRIFT_TITLE = "Mean over live edits"
@@ -76,7 +76,7 @@ def _gate_html(c: CommitRecord) -> str:
     if c.gate is None:
         return ""
     limits = ", ".join(f"{m} ≥ {v:.2f}" for m, v in (c.gate.get("thresholds") or {}).items())
-    warnings = "; ".join(f"run {w['run']} {w['metric']} {w['value']:.2f} < {w['minimum']:.2f}"
+    warnings = "; ".join(f"run {w['run']} {warning_text(w)}"
                          for w in c.gate.get("warnings") or ())
     if c.forced:
         return (f"<p style='color:#a33'><b>Forced</b>: committed anyway under the commit gate ({html.escape(limits)})"

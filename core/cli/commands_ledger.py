@@ -8,6 +8,7 @@ Every command takes ``--workspace PATH`` (else FACTSMITH_WORKSPACE), ``--author 
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import socket
 from pathlib import Path
@@ -31,6 +32,8 @@ from core.ledger.errors import LedgerError
 from core.ledger.left_out import explain
 from core.ledger.state import is_reverted
 from core.workflows.gates import DEFAULT_THRESHOLDS, verdict_failures
+
+log = logging.getLogger(__name__)
 
 DEFAULT_WORKSPACE = "default"
 STATUS_CHOICES = ("pending", "approved", "rejected", "needs-rework", "all")
@@ -267,7 +270,8 @@ def make_commit(args: argparse.Namespace) -> dict[str, Any]:
             thresholds[metric] = value
     with open_ws(args) as ws:
         try:
-            commit = ws.commit(args.message, args.runs, thresholds=thresholds, force=args.force).to_dict()
+            lm = _head_if_measuring_together(ws, args.runs)
+            commit = ws.commit(args.message, args.runs, thresholds=thresholds, force=args.force, lm=lm).to_dict()
         except LedgerError as exc:
             if args.runs or ws.commit_candidates():  # not "nothing to commit": the message stands
                 raise
@@ -279,6 +283,18 @@ def make_commit(args: argparse.Namespace) -> dict[str, Any]:
         notes = [{"run": run_id, "verdict": text} for run_id in commit["applied"]
                  for text in verdict_failures(ws.run(run_id), list(thresholds))]
         return {**commit, "verdict_notes": notes, "left_out": [_left_out_row(ws, item) for item in ws.left_out()]}
+
+
+def _head_if_measuring_together(ws, run_ids):
+    """HEAD's weights when the commit's runs must be measured together (several runs, or one
+    computed on another state: core.workflows.together), else None: nothing is loaded."""
+    from core.workflows.together import needs_measuring_together
+
+    runs = [ws.run(r) for r in run_ids] if run_ids else ws.commit_candidates()
+    if not needs_measuring_together(len(runs), len(ws.stale_runs(runs))):
+        return None
+    log.info("measuring the %d runs of this commit together on HEAD", len(runs))
+    return ws.checkout("HEAD").lm
 
 
 def _left_out_row(ws, item) -> dict[str, Any]:

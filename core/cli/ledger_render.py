@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from core.workflows.gates import warning_text
+
 
 def fact_line(record) -> str:
     """``abc123def456 The capital of France is -> Lyon`` for a FactRecord."""
@@ -65,7 +67,7 @@ def render_commit(r: dict[str, Any]) -> str:
     line = f"commit {_short(r['id'])}: {len(r['applied'])} edit(s) applied: {r['message']}\n"
     gate = r.get("gate") or {}
     if gate.get("forced"):
-        under = ", ".join(f"run {w['run']} {w['metric']} {w['value']:.2f} < {w['minimum']:.2f}"
+        under = ", ".join(f"run {w['run']} {warning_text(w)}"
                           for w in gate["warnings"])
         line += f"forced past the commit gate: {under}\n"
     line += "".join(f"note: run {n['run']}: {n['verdict']}, not gated: committed all the same\n"

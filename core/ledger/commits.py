@@ -176,11 +176,13 @@ def _check_runs(store: Store, runs: list[RunRecord], in_state: dict[str, int], c
 
 
 def commit(store: Store, message: str, run_ids: Sequence[int] | None = None,
-           thresholds: Mapping[str, float] | None = None, force: bool = False) -> CommitRecord:
+           thresholds: Mapping[str, float] | None = None, force: bool = False,
+           together: Mapping[int, Mapping[str, float]] | None = None) -> CommitRecord:
     """Commit the given runs, or by default the latest run of every approved, uncommitted fact.
 
     With ``thresholds`` the commit gate applies (``core.workflows.gates``): runs under a
-    threshold are refused unless ``force``, and the commit records the gate either way."""
+    threshold are refused unless ``force``, and the commit records the gate either way;
+    ``together`` holds the runs' figures measured with all of them in place on HEAD."""
     message = (message or "").strip()
     if not message:
         raise LedgerError("a commit needs a message (-m TEXT)")
@@ -193,7 +195,7 @@ def commit(store: Store, message: str, run_ids: Sequence[int] | None = None,
             raise LedgerError(f"nothing to commit: none of the {approved} approved facts has an uncommitted run "
                               "(compute one with `factsmith run ID --method NAME`)")
         _check_runs(store, runs, in_state, committed)
-        gate = None if thresholds is None else check_runs(runs, thresholds, force)
+        gate = None if thresholds is None else check_runs(runs, thresholds, force, together)
         if gate is not None and not gate.passed and not force:
             raise LedgerError(f"commit refused: under the commit thresholds ({gate.describe()}); improve or reject "
                               "these edits, or commit anyway with --force (the commit records that it was forced)")

@@ -52,6 +52,7 @@ from core.ledger.records import (
 )
 from core.ledger.schema import current_version, migrate, refuse_unmigrated
 from core.util.progress import Progress, silent
+from core.workflows import together
 
 log = logging.getLogger(__name__)
 
@@ -255,10 +256,26 @@ class Workspace:
     # -- commits -------------------------------------------------------------------------
 
     def commit(self, message: str, run_ids: Sequence[int] | None = None,
-               thresholds: Mapping[str, float] | None = None, force: bool = False) -> CommitRecord:
+               thresholds: Mapping[str, float] | None = None, force: bool = False, *,
+               lm=None, progress: Progress | None = None) -> CommitRecord:
         """Commit the given runs, or the latest run of every approved fact not yet committed.
-        With ``thresholds`` the commit gate applies: refused under them unless ``force``."""
-        return commits.commit(self._store, message, run_ids, thresholds, force)
+        With ``thresholds`` the commit gate applies: refused under them unless ``force``. With
+        ``lm`` (holding HEAD's weights) several runs, or one computed on another state, are first
+        measured together on it, and the gate holds those figures too (core.workflows.together)."""
+        together = None
+        if lm is not None and thresholds is not None:
+            together = self.measure_together(lm, run_ids, progress)
+        return commits.commit(self._store, message, run_ids, thresholds, force, together)
+
+    def measure_together(self, lm, run_ids: Sequence[int] | None = None,
+                         progress: Progress | None = None) -> dict[int, dict[str, float]]:
+        """The runs a commit of ``run_ids`` would land, measured with all of them in place on
+        ``lm`` (HEAD's weights): {run id: {metric: value}}; {} when they land as measured."""
+        runs = [self.run(r) for r in run_ids] if run_ids else self.commit_candidates()
+        if not together.needs_measuring_together(len(runs), len(self.stale_runs(runs))):
+            return {}
+        items = [(run.id, self.delta(run.id), [self.fact(f).fact for f in run.fact_ids]) for run in runs]
+        return together.measure_together(lm, items, progress)
 
     def commit_candidates(self) -> list[RunRecord]:
         """The runs ``commit()`` with no run ids would commit: the latest uncommitted run of

@@ -1,0 +1,61 @@
+"""Edits committed together, measured together.
+
+Each run was measured alone, on the state it was computed on; a commit lands its runs at
+once, and one edit can undo another (trial 36: a MEND edit of France's capital turned a
+committed FT-M edit of Australia's into "Mosul", while the commit record still showed 1.00
+for it). So before a commit of several runs, or of a run computed on another state than
+HEAD, the commit's facts are measured again, teacher-forced, on HEAD with every run of the
+commit in place; the commit gate holds those figures against its thresholds
+(``core.workflows.gates.check_runs``) and records the ones that fell.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import ExitStack, contextmanager
+
+from core.edit.deltas import Delta, delta_applied
+from core.facts.fact import Fact
+from core.metrics.evaluation import evaluate
+from core.model.loading import LoadedModel
+from core.util.progress import Progress, silent
+
+TOGETHER_METRICS = ("reliability", "locality")  # the gated ones
+
+
+@contextmanager
+def deltas_applied(model, deltas: Sequence[Delta]) -> Iterator[None]:
+    """Every delta applied in order; reverted in the reverse order, exactly, whatever happens."""
+    with ExitStack() as stack:
+        for delta in deltas:
+            stack.enter_context(delta_applied(model, delta))
+        yield
+
+
+def needs_measuring_together(run_count: int, stale_count: int) -> bool:
+    """One run computed on HEAD lands exactly as it was measured; anything else may not."""
+    return run_count > 1 or stale_count > 0
+
+
+def measure_together(lm: LoadedModel, runs: Sequence[tuple[int, Delta, Sequence[Fact]]],
+                     progress: Progress | None = None) -> dict[int, dict[str, float]]:
+    """``lm`` holds the commit's parent state; ``runs``: (run id, its delta, its facts) in commit
+    order. Returns {run id: {metric: mean over the run's facts}} measured with all of them in
+    place, locality against the parent state's own answers; the model ends as it was found."""
+    facts = [fact for _, _, run_facts in runs for fact in run_facts]
+    if not facts:
+        return {}
+    deltas = [delta for _, delta, _ in runs]
+    report = evaluate(lm, facts, edit=lambda: deltas_applied(lm.model, deltas), protocols=("teacher_forced",),
+                      progress=progress or silent())
+    by_fact = {m.fact_id: m.summary() for m in report.facts}
+    return {run_id: _means([by_fact[f.id] for f in run_facts]) for run_id, _, run_facts in runs}
+
+
+def _means(summaries: Sequence[Mapping[str, float]]) -> dict[str, float]:
+    out = {}
+    for metric in TOGETHER_METRICS:
+        values = [s[metric] for s in summaries if s.get(metric) is not None]
+        if values:
+            out[metric] = sum(values) / len(values)
+    return out

@@ -1,0 +1,59 @@
+"""Edits committed together are measured together (trial 36): each run was measured alone,
+but a commit lands them at once, and one edit can undo another. Two FT-M edits that disagree
+about Australia's capital each took alone (reliability 1.00); together the first falls to
+0.80, and the commit gate now says so, in the API, the record and the CLI."""
+
+import shutil
+
+import pytest
+
+from core.facts.fact import Fact
+from core.ledger import LedgerError, Workspace
+from core.model.fingerprint import state_fingerprint
+from core.model.loading import LoadOptions
+from core.util.paths import demo_model_dir
+
+CPU = LoadOptions(device="cpu")
+FACTS = [Fact(subject="Australia", prompt="The capital of Australia is", target_new="Sydney", target_true="Canberra"),
+         Fact(subject="Australia", prompt="Australia's capital is", target_new="Mosul", target_true="Canberra")]
+GATE = {"reliability": 0.95, "locality": 0.9}
+
+
+@pytest.fixture
+def disagreeing(tmp_path, empty_cache):
+    shutil.copytree(demo_model_dir(), tmp_path / "demo")
+    ws = Workspace.create(tmp_path / "w.factsmith", tmp_path / "demo", author="reviewer")
+    ws.add_facts(FACTS)
+    runs = ws.run_edits([f.id for f in FACTS], "ft-m", options=CPU)
+    assert [r.metrics["post"]["reliability"] for r in runs] == [1.0, 1.0]  # each took alone
+    for fact in FACTS:
+        ws.review(fact.id, "approve")
+    yield ws, runs
+    ws.close()
+
+
+def test_a_commit_measures_its_edits_together_and_the_gate_holds_them(disagreeing, capsys, monkeypatch):
+    ws, (first, second) = disagreeing
+    lm = ws.checkout("HEAD", options=CPU).lm
+    before = state_fingerprint(lm.model)
+    together = ws.measure_together(lm)
+    assert together[first.id]["reliability"] < 0.95 <= together[second.id]["reliability"]
+    assert state_fingerprint(lm.model) == before, "measured with the deltas in place, then exactly removed"
+    assert ws.measure_together(lm, [second.id]) == {}, "one run computed on HEAD lands as it was measured"
+    with pytest.raises(LedgerError, match=rf"run {first.id}: reliability 0\.\d\d < 0\.95 with this commit's other "
+                                          "edits in place"):
+        ws.commit("both", thresholds=GATE, lm=lm)
+    assert len(ws.log()) == 1 and state_fingerprint(lm.model) == before
+
+    from core.cli import main
+
+    monkeypatch.setenv("FACTSMITH_WORKSPACE", str(ws.path))
+    ws.close()
+    assert main(["commit", "-m", "both"]) == 2, "the CLI builds HEAD and measures them together too"
+    assert "with this commit's other edits in place" in capsys.readouterr().err
+    assert main(["commit", "-m", "both", "--force"]) == 0
+    assert (f"forced past the commit gate: run {first.id} reliability 0.80 < 0.95 with this commit's other edits "
+            "in place") in capsys.readouterr().out
+    with Workspace.open(ws.path) as again:
+        (warning,) = again.show("HEAD").commit.gate["warnings"]
+        assert warning["together"] and warning["run"] == first.id
