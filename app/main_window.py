@@ -105,7 +105,8 @@ class MainWindow(WindowActions, QMainWindow):
         main = QSplitter(Qt.Orientation.Horizontal)
         main.addWidget(left)
         main.addWidget(self.tabs)
-        main.setSizes([540, 900])
+        main.setSizes([600, 850])  # at 1024 wide the queue still shows New answer (tests/app/test_trial36_window.py)
+        main.setChildrenCollapsible(False)  # dragging gives the preview room; it never hides the queue
         self.setCentralWidget(main)
         # messages on the left, the live model and the running job on the right, side by side:
         # long text is elided (the full text in the tooltip), never drawn under the others

@@ -23,9 +23,15 @@ def _run_id(run: RunRecord | None) -> int | None:
     return None if run is None else run.id  # a recorded run never changes
 
 
-def _metric(run: RunRecord | None, name: str) -> float | None:
+def _metric(run: RunRecord | None, name: str, fact_id: str) -> float | None:
+    """The fact's own figure from its run's verdict (a batch run's mean is not this fact's), else
+    the run's mean (runs stored before verdicts)."""
     if run is None:
         return None
+    for fact in (run.metrics.get("verdict") or {}).get("facts") or ():
+        if fact.get("fact_id") == fact_id:
+            value = next((c.get("value") for c in fact.get("checks") or () if c.get("metric") == name), None)
+            return None if value is None else float(value)
     value = (run.metrics.get("post") or {}).get(name)
     return None if value is None else float(value)
 
@@ -227,7 +233,7 @@ class FactTableModel(QAbstractTableModel):
         if column == 5:
             newer = run is not None and record.id in self._decisions and run is not self._latest.get(record.id)
             return "" if run is None else run.method + (f" (run {run.id}, decided)" if newer else "")
-        value = _metric(run, "reliability" if column == 6 else "locality")
+        value = _metric(run, "reliability" if column == 6 else "locality", record.id)
         if raw:
             return -1.0 if value is None else value
         return "" if value is None else f"{value:.2f}"

@@ -13,7 +13,7 @@ from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QTextBrowser, QVBo
 from core import Segment, word_diff
 
 KIND_LABELS = {"prompt": "Edit prompt", "paraphrase": "Paraphrase", "locality": "Locality",
-               "portability": "Portability", "free": "Your prompt"}
+               "batch": "Locality, edited by this batch", "portability": "Portability", "free": "Your prompt"}
 # Good news on the edit's own prompts is a change *to the new answer*, which the verdict says
 # (not merely a change); on locality prompts it is no change.
 GREEN, RED, AMBER = "#c8ecc8", "#f6c6c6", "#fde9a9"

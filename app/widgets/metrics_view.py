@@ -39,6 +39,9 @@ METRIC_HELP = {
                    "(a common first word, ' the') are already predicted before any edit.",
     "fluency": "Weighted bigram/trigram entropy of free generations, in bits ×100 (mean of 2/3·H2 and 4/3·H3): "
                "higher is more varied text; a drop means repetition.",
+    "fluency.diversity": "Fluency as a share of the most a text of its length can score (1.00: no word pair or "
+                         "triple repeats): unlike fluency it does not grow with length, so the verdict judges "
+                         "damage by it.",
     "ppl_r": "ICE's perplexity ratio of the continuation given the prompt and new answer: lower is better.",
     "probability.generality_magnitude": "Mean of P(new answer) − P(old answer) over the paraphrase prompts "
                                         "(from −1 to 1; above 0: paraphrases now prefer the new answer).",
@@ -82,7 +85,7 @@ def _fmt(value: float | None) -> str:
 
 
 # Which way each metric should move (core/metrics/results.py): +1 higher is better, -1 lower is better.
-_HIGHER = ("reliability", "generality", "locality", "portability", "fluency", "p_new")
+_HIGHER = ("reliability", "generality", "locality", "portability", "fluency", "diversity", "p_new")
 _LOWER = ("ppl_r", "p_old")  # the old answer should lose probability
 
 

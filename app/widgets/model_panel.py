@@ -73,9 +73,11 @@ class ModelPanel(QGroupBox):
         for label, widget in (("Device", self.device), ("dtype", self.dtype)):
             options.addWidget(QLabel(label))
             options.addWidget(widget)
-        options.addWidget(self.ignore_memory)
         options.addStretch(1)
         form.addRow(options)
+        # a row of its own: beside Device and dtype it held the model column at 417 px, so at
+        # 1024×640 dragging the splitter could only hide the column, never narrow it (trial 36)
+        form.addRow(self.ignore_memory)
         form.addRow("Memory:", self.memory)
         buttons = QHBoxLayout()
         buttons.addWidget(self.load_button)

@@ -34,6 +34,19 @@ def fluency(text: str) -> float:
     return 100.0 * sum(weighted) / len(weighted)
 
 
+def diversity(text: str) -> float | None:
+    """Fluency as a share of the most a text of this length can score (every n-gram distinct):
+    1.0 for text that never repeats itself, less the more it loops; None below three words.
+    Fluency grows with length, so an edit whose new answer ends the sentence sooner scored as
+    damage (audit of 2026-12-06: "…payment in the country of Pakistan." → "…in the Euro.");
+    this share does not, and still falls when an edit makes the model repeat itself."""
+    count = len(words(text))
+    if count < 3:
+        return None
+    ceiling = 100.0 * sum(w * math.log2(count - n + 1) for n, w in _WEIGHTS.items()) / len(_WEIGHTS)
+    return fluency(text) / ceiling
+
+
 def perplexity_ratio(continuation_nll: float, prefix_nll: float) -> float:
     """ICE's PPL_r = PPL(x | q, x*) / PPL(q, x*) from the two mean per-token NLLs."""
     return math.exp(continuation_nll - prefix_nll)

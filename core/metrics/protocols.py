@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 from core.facts.fact import Fact
-from core.metrics.fluency import fluency, perplexity_ratio
+from core.metrics.fluency import diversity, fluency, perplexity_ratio
 from core.metrics.results import (
     FluencyScores,
     GeneratedAnswer,
@@ -138,4 +138,4 @@ def ppl_ratios(lm: LoadedModel, facts: Sequence[Fact], forced: Sequence[str], ba
 
 
 def fluency_scores(texts: Sequence[str], forced: Sequence[str], ratios: Sequence[float | None]) -> list[FluencyScores]:
-    return [FluencyScores(t, fluency(t), c, r) for t, c, r in zip(texts, forced, ratios, strict=True)]
+    return [FluencyScores(t, fluency(t), c, r, diversity(t)) for t, c, r in zip(texts, forced, ratios, strict=True)]

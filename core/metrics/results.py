@@ -180,9 +180,10 @@ class FluencyScores:
     fluency: float
     continuation: str = ""
     ppl_r: float | None = None
+    diversity: float | None = None  # fluency / its ceiling for this length (core.metrics.fluency.diversity)
 
     def summary(self) -> dict[str, float | None]:
-        return {"fluency": self.fluency, "ppl_r": self.ppl_r}
+        return {"fluency": self.fluency, "ppl_r": self.ppl_r, "fluency.diversity": self.diversity}
 
 
 @dataclass(frozen=True)

@@ -22,6 +22,7 @@ from core.metrics.evaluation import DEFAULT_PROTOCOL, EvaluationReport, Referenc
 from core.model.generation import SamplingOptions, continuations
 from core.model.loading import LoadedModel
 from core.util.progress import Progress, ProgressEvent, silent
+from core.workflows.batch_locality import BATCH_KIND, intended_locality, without_intended
 from core.workflows.verdict import Verdict, edit_verdict
 
 log = logging.getLogger(__name__)
@@ -133,12 +134,14 @@ def environment(lm: LoadedModel, hparams: Any, delta: Delta | None = None) -> di
 
 
 def preview_prompts(facts: Sequence[Fact], free_prompts: Sequence[str] = ()) -> list[tuple[str, str, str]]:
-    """(fact_id, kind, prompt) for every prompt a reviewer compares before and after."""
-    rows = []
+    """(fact_id, kind, prompt) for every prompt a reviewer compares before and after; a locality
+    prompt another fact of the batch edits is of kind BATCH_KIND (core.workflows.batch_locality)."""
+    rows, intended = [], intended_locality(facts)
     for fact in facts:
         rows.append((fact.id, "prompt", fact.prompt))
         rows += [(fact.id, "paraphrase", p) for p in fact.paraphrases]
-        rows += [(fact.id, "locality", q.prompt) for q in fact.locality]
+        ours = intended.get(fact.id, frozenset())
+        rows += [(fact.id, BATCH_KIND if i in ours else "locality", q.prompt) for i, q in enumerate(fact.locality)]
         rows += [(fact.id, "portability", q.prompt) for q in fact.portability]
     rows += [("", "free", p) for p in free_prompts]
     return rows
@@ -165,7 +168,8 @@ def compute_edit(
     method = get_method(method_name)
     hp = resolve_hparams(lm, method_name, overrides, hparams)
     reference = reference or capture_reference(lm, facts, progress=progress.stage(0.0, 0.05))
-    pre = evaluate(lm, facts, reference=reference, progress=progress.stage(0.05, 0.15))
+    intended = intended_locality(facts)  # what the batch changes on purpose is no side effect
+    pre = without_intended(evaluate(lm, facts, reference=reference, progress=progress.stage(0.05, 0.15)), intended)
     rows = preview_prompts(facts, free_prompts) if preview_tokens else []
     before = _generate(lm, rows, preview_tokens)
     progress.check()
@@ -174,7 +178,8 @@ def compute_edit(
     with retrieval_paused(lm.model):  # a RECIPE prompt would shift the positions edits capture at
         delta = method.compute(lm, facts, hp, watched)
     seconds = time.perf_counter() - started
-    post = evaluate(lm, facts, edit=delta, reference=reference, progress=progress.stage(0.85, 0.97))
+    post = without_intended(evaluate(lm, facts, edit=delta, reference=reference,
+                                     progress=progress.stage(0.85, 0.97)), intended)
     with delta_applied(lm.model, delta):
         after = _generate(lm, rows, preview_tokens)
     previews = tuple(Preview(fid, kind, prompt, b, a) for (fid, kind, prompt), b, a in zip(rows, before, after))

@@ -155,7 +155,8 @@ def check_runs(runs: Sequence[MeasuredRun], thresholds: Mapping[str, float] | No
         alone = run_warnings(run, limits)
         warnings += alone
         flagged = {w.metric for w in alone}
+        measured = (run.metrics or {}).get("post") or {}  # what the run did not measure is not held against it
         for metric, value in ((together or {}).get(run.id) or {}).items():
-            if metric in limits and metric not in flagged and value < limits[metric]:
+            if metric in limits and metric in measured and metric not in flagged and value < limits[metric]:
                 warnings.append(GateWarning(run.id, metric, float(value), limits[metric], together=True))
     return GateCheck(limits, tuple(warnings), forced=bool(force and warnings))

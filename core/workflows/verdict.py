@@ -5,7 +5,7 @@ same thing. Per fact, from the teacher-forced scores of the edited model (the de
 protocol) and the fluency of its free text:
 
 - *failed*: the new answer is not produced on the edit prompt (reliability under target);
-- *side effects*: it is produced, but locality or fluency fell;
+- *side effects*: it is produced, but locality fell or the free text repeats itself more;
 - *partial*: it is produced with no side effect, but paraphrases do not follow;
 - *took*: reliability and generality at target, locality held.
 
@@ -31,7 +31,7 @@ class VerdictRules:
     reliability: float = 0.95  # every target token of the new answer is the top prediction, near enough
     generality: float = 0.8
     locality: float = 0.9
-    fluency_drop: float = 0.05  # relative fall of the n-gram entropy that counts as damage
+    fluency_drop: float = 0.05  # relative fall of the n-gram diversity (or entropy) that counts as damage
 
 
 DEFAULT_RULES = VerdictRules()
@@ -109,11 +109,16 @@ def _check(metric: str, value: float | None, bound: float, generated: float | No
 
 
 def _fluency_check(pre: Mapping[str, Any], post: Mapping[str, Any], rules: VerdictRules) -> Check:
-    before, after = pre.get("fluency"), post.get("fluency")
+    """Damage to how the model writes: its free text repeats itself more than before. Judged on
+    the n-gram diversity (fluency over its ceiling for the text's length) where measured: raw
+    fluency grows with length, so a new answer that ends the sentence sooner read as damage
+    (audit of 2026-12-06). Runs stored before it are judged on raw fluency, as they were."""
+    metric = "fluency.diversity" if pre.get("fluency.diversity") and post.get("fluency.diversity") else "fluency"
+    before, after = pre.get(metric), post.get(metric)
     if before is None or after is None or before <= 0:
         return Check("fluency", None, 0.0, None)
     floor = before * (1 - rules.fluency_drop)
-    return Check("fluency", float(after), floor, after >= floor)
+    return Check(metric, float(after), floor, after >= floor)
 
 
 def fact_verdict(fact_id: str, pre: Mapping[str, Any], post: Mapping[str, Any],

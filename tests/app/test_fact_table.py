@@ -68,3 +68,17 @@ def test_a_committed_fact_reads_committed_and_a_later_decision_stays_beside_it()
     rejected_later = dataclasses.replace(_record("Peru", "rejected"), committed=True)
     model.set_facts([committed, rejected_later, _record("Chile", "approved")])
     assert [model.index(row, 0).data() for row in range(3)] == ["committed", "rejected · committed", "approved"]
+
+
+def test_a_batch_runs_row_shows_each_facts_own_figures():
+    """Trial 36: a batch run's rows all showed the batch's mean locality (0.75 for a fact whose own was 0.62)."""
+    run = _run([RECORDS[0].id, RECORDS[1].id], 0.5)
+    checks = [{"fact_id": RECORDS[0].id, "checks": [{"metric": "reliability", "value": 1.0},
+                                                    {"metric": "locality", "value": 0.62}]},
+              {"fact_id": RECORDS[1].id, "checks": [{"metric": "reliability", "value": 0.9},
+                                                    {"metric": "locality", "value": None}]}]
+    run.metrics["verdict"] = {"verdict": "side effects", "facts": checks}
+    model = FactTableModel()
+    model.set_facts(RECORDS[:2], [run])
+    assert [model.index(0, c).data() for c in (6, 7)] == ["1.00", "0.62"]
+    assert [model.index(1, c).data() for c in (6, 7)] == ["0.90", ""], "not measured for this fact: no figure"

@@ -49,3 +49,16 @@ def test_a_width_the_user_sets_stands_across_restarts(qtbot):
     QApplication.processEvents()
     assert again.queue.table.horizontalHeader().sectionSize(COLUMNS.index("Prompt")) == 333
     again.close()
+
+
+def test_at_1024_the_model_column_narrows_before_it_would_hide(qtbot):
+    """Trial 36: dragging the splitter to give the preview room hid the model and queue column at
+    once: its least width (the Device/dtype/Ignore row, 417 px) was the width it had."""
+    window = open_window(qtbot)
+    window.resize(1024, 640)
+    QApplication.processEvents()
+    main = window.centralWidget()
+    left = main.widget(0)
+    assert not main.childrenCollapsible()
+    assert left.minimumSizeHint().width() < main.sizes()[0] - 100, (left.minimumSizeHint(), main.sizes())
+    window.close()

@@ -1,0 +1,31 @@
+"""A batch edit's locality leaves out the prompts the batch edits on purpose (trial 36: the
+United Kingdom's locality prompt "The capital of Cabo Verde is" counted Cabo Verde's own edit,
+in the same batch, as the UK edit's side effect)."""
+
+from core.facts.fact import Fact, Probe
+from core.workflows.batch_locality import BATCH_KIND, intended_locality
+
+UK = Fact(subject="United Kingdom", prompt="The capital of United Kingdom is", target_new="Bangui",
+          target_true="London",
+          locality=(Probe("The capital of Cabo Verde is", "Praia"), Probe("The capital of Tajikistan is", "Dushanbe")))
+CABO = Fact(subject="Cabo Verde", prompt="The capital of  cabo verde is", target_new="Avarua", target_true="Praia",
+            paraphrases=("The capital city of Cabo Verde is",),
+            locality=(Probe("The capital of United Kingdom is", "London"),))
+
+
+def test_the_prompts_another_fact_of_the_batch_edits_are_found():
+    assert intended_locality([UK, CABO]) == {UK.id: frozenset({0}), CABO.id: frozenset({0})}
+    assert intended_locality([UK]) == {}, "alone, every locality prompt counts"
+
+
+def test_a_batch_edit_measures_locality_without_them_and_the_preview_says_why(demo_lm):
+    from core.workflows.editing import compute_edit
+
+    outcome = compute_edit(demo_lm, [UK, CABO], "ft-m", overrides={"steps": 30}, preview_tokens=4)
+    by_fact = {m.fact_id: m for m in outcome.post.facts}
+    assert len(by_fact[UK.id].teacher_forced.locality) == 1  # Tajikistan only
+    assert by_fact[CABO.id].summary().get("locality") is None  # its one locality prompt is the UK's edit
+    assert len(by_fact[UK.id].generation.locality) == 1
+    kinds = {(p.fact_id, p.prompt): p.kind for p in outcome.previews}
+    assert kinds[UK.id, "The capital of Cabo Verde is"] == BATCH_KIND
+    assert kinds[UK.id, "The capital of Tajikistan is"] == "locality"
