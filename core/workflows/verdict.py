@@ -138,8 +138,19 @@ def fact_verdict(fact_id: str, pre: Mapping[str, Any], post: Mapping[str, Any],
         verdict = PARTIAL
     else:
         verdict = TOOK
-    notes = _already_held(pre, (reliability, generality)) + _locality_changes(post, locality)
+    notes = _already_held(pre, (reliability, generality)) + _locality_changes(post, locality) + _garbled(post)
     return FactVerdict(fact_id, verdict, checks, notes)
+
+
+def _garbled(post: Mapping[str, Any]) -> tuple[str, ...]:
+    """PPL_r above 1: the edited model's text after the new answer is, per token, less likely to
+    the unedited model than the prompt and answer themselves; on the audit's 132 edits only two
+    garbled continuations ("Cluj-Napoca Ricoaf Pet", 33.67) passed it, the rest stayed under 0.26."""
+    ratio = post.get("ppl_r")
+    if ratio is None or ratio <= 1.0:
+        return ()
+    return (f"the text after the new answer reads as nonsense to the unedited model (PPL_r {ratio:.2f} > 1): "
+            "read the generations",)
 
 
 def _locality_changes(post: Mapping[str, Any], locality: Check) -> tuple[str, ...]:
