@@ -14,7 +14,7 @@ from app.jobs import Job
 from app.ledger_views import HistoryView
 from app.slots import no_result
 from app.widgets.history_panel import built_on_dropped_text, detail_html, diff_html
-from core import DEFAULT_THRESHOLDS, LedgerError
+from core import DEFAULT_THRESHOLDS, TOGETHER_TEXT, LedgerError
 
 THRESHOLD_METRICS = tuple(DEFAULT_THRESHOLDS)  # the metrics core's commit gate checks
 
@@ -60,7 +60,24 @@ class HistoryActions:
             return None
         job.succeeded.connect(lambda state: self.notify(
             f"Committed {state.commit.short_id}: {len(state.commit.applied)} edit(s)", 10000))
-        return self._report_failure(job, "The commit failed")
+        if force:
+            return self._report_failure(job, "The commit failed")
+        job.failed.connect(lambda exc: self._commit_refused(exc, message, run_ids))
+        return job
+
+    def _commit_refused(self, exc: BaseException, message: str, run_ids: list[int] | None) -> None:
+        """A refusal only the edits together caused, which the commit dialog could not show
+        (core.workflows.together): say which edit fell and offer a commit recorded as forced."""
+        text = str(exc)
+        if TOGETHER_TEXT not in text:
+            self.show_error("The commit failed", exc)
+            return
+        found = text.split("; improve or reject")[0].removeprefix("commit refused: ")
+        self.last_confirm = confirm_box(
+            self, "These edits undo each other",
+            f"Measured together on HEAD, some edits no longer hold: {found}.\n\nCommit anyway? The commit "
+            "records that it was forced; or reject or rework one of the facts and preview again.",
+            lambda: self.commit(message, run_ids, force=True))
 
     # -- history -------------------------------------------------------------------------
 

@@ -286,12 +286,13 @@ def make_commit(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _head_if_measuring_together(ws, run_ids):
-    """HEAD's weights when the commit's runs must be measured together (several runs, or one
-    computed on another state: core.workflows.together), else None: nothing is loaded."""
+    """HEAD's weights when the commit's runs must be measured together (several runs, one computed
+    on another state, or a HEAD holding edits they could undo: core.workflows.together), else
+    None: nothing is loaded."""
     from core.workflows.together import needs_measuring_together
 
     runs = [ws.run(r) for r in run_ids] if run_ids else ws.commit_candidates()
-    if not needs_measuring_together(len(runs), len(ws.stale_runs(runs))):
+    if not needs_measuring_together(len(runs), len(ws.stale_runs(runs)), len(ws.head_runs())):
         return None
     log.info("measuring the %d runs of this commit together on HEAD", len(runs))
     return ws.checkout("HEAD").lm

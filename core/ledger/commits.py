@@ -195,7 +195,8 @@ def commit(store: Store, message: str, run_ids: Sequence[int] | None = None,
             raise LedgerError(f"nothing to commit: none of the {approved} approved facts has an uncommitted run "
                               "(compute one with `factsmith run ID --method NAME`)")
         _check_runs(store, runs, in_state, committed)
-        gate = None if thresholds is None else check_runs(runs, thresholds, force, together)
+        held = [get_run(store, r) for r in state_runs(store, parent)] if together else []
+        gate = None if thresholds is None else check_runs(runs, thresholds, force, together, held)
         if gate is not None and not gate.passed and not force:
             raise LedgerError(f"commit refused: under the commit thresholds ({gate.describe()}); improve or reject "
                               "these edits, or commit anyway with --force (the commit records that it was forced)")

@@ -269,13 +269,16 @@ class Workspace:
 
     def measure_together(self, lm, run_ids: Sequence[int] | None = None,
                          progress: Progress | None = None) -> dict[int, dict[str, float]]:
-        """The runs a commit of ``run_ids`` would land, measured with all of them in place on
-        ``lm`` (HEAD's weights): {run id: {metric: value}}; {} when they land as measured."""
+        """The runs a commit of ``run_ids`` would land, and those HEAD already holds, measured with
+        all of them in place on ``lm`` (HEAD's weights): {run id: {metric: value}}; {} when the
+        new runs land exactly as they were measured and HEAD holds no edit they could undo."""
         runs = [self.run(r) for r in run_ids] if run_ids else self.commit_candidates()
-        if not together.needs_measuring_together(len(runs), len(self.stale_runs(runs))):
+        held = [self.run(r) for r in self.head_runs()]
+        if not together.needs_measuring_together(len(runs), len(self.stale_runs(runs)), len(held)):
             return {}
         items = [(run.id, self.delta(run.id), [self.fact(f).fact for f in run.fact_ids]) for run in runs]
-        return together.measure_together(lm, items, progress)
+        kept = [(run.id, [self.fact(f).fact for f in run.fact_ids]) for run in held]
+        return together.measure_together(lm, items, progress, kept)
 
     def commit_candidates(self) -> list[RunRecord]:
         """The runs ``commit()`` with no run ids would commit: the latest uncommitted run of
@@ -321,6 +324,11 @@ class Workspace:
 
     def show(self, ref: str = "HEAD") -> CommitDetail:
         return commits.show(self._store, ref)
+
+    def head_runs(self) -> list[int]:
+        """The run ids HEAD's state holds, in the order they are replayed."""
+        with self._store.reading():
+            return state.state_runs(self._store, state.head(self._store))
 
     def diff(self, a: str, b: str) -> DiffReport:
         return diff.diff(self._store, a, b)

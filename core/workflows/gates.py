@@ -49,7 +49,7 @@ class GateWarning:
         return found | ({"together": True} if self.together else {})
 
 
-TOGETHER_TEXT = "with this commit's other edits in place"
+TOGETHER_TEXT = "with this commit's edits in place"
 
 
 def warning_text(warning: Mapping[str, Any]) -> str:
@@ -145,18 +145,27 @@ def verdict_unmeasured(run: MeasuredRun, gated: Sequence[str]) -> list[str]:
 
 
 def check_runs(runs: Sequence[MeasuredRun], thresholds: Mapping[str, float] | None = None,
-               force: bool = False, together: Mapping[int, Mapping[str, float]] | None = None) -> GateCheck:
+               force: bool = False, together: Mapping[int, Mapping[str, float]] | None = None,
+               held: Sequence[MeasuredRun] = ()) -> GateCheck:
     """Every run checked; ``forced`` is recorded only when there was something to force.
-    ``together``: {run id: {metric: value}} measured with all the runs in place
-    (``core.workflows.together``); a metric that passed alone but falls there is a warning too."""
+    ``together``: {run id: {metric: value}} measured on HEAD with all the runs in place
+    (``core.workflows.together``), for them and for ``held``, the runs HEAD already holds; a
+    metric that passed on a run's own figures but falls there is a warning too."""
     limits = checked_thresholds(thresholds)
-    warnings = []
+    warnings: list[GateWarning] = []
     for run in runs:
         alone = run_warnings(run, limits)
-        warnings += alone
-        flagged = {w.metric for w in alone}
-        measured = (run.metrics or {}).get("post") or {}  # what the run did not measure is not held against it
-        for metric, value in ((together or {}).get(run.id) or {}).items():
-            if metric in limits and metric in measured and metric not in flagged and value < limits[metric]:
-                warnings.append(GateWarning(run.id, metric, float(value), limits[metric], together=True))
+        warnings += alone + _together_warnings(run, limits, together, {w.metric for w in alone})
+    for run in held:  # gated when committed: only what this commit does to it counts now
+        warnings += _together_warnings(run, limits, together, {w.metric for w in run_warnings(run, limits)})
     return GateCheck(limits, tuple(warnings), forced=bool(force and warnings))
+
+
+def _together_warnings(run: MeasuredRun, limits: Mapping[str, float],
+                       together: Mapping[int, Mapping[str, float]] | None, flagged: set[str]) -> list[GateWarning]:
+    """The metrics that passed on the run's own figures but fall with the commit's edits in place;
+    what the run did not measure is not held against it."""
+    measured = (run.metrics or {}).get("post") or {}
+    return [GateWarning(run.id, metric, float(value), limits[metric], together=True)
+            for metric, value in ((together or {}).get(run.id) or {}).items()
+            if metric in limits and metric in measured and metric not in flagged and value < limits[metric]]

@@ -3,10 +3,11 @@
 Each run was measured alone, on the state it was computed on; a commit lands its runs at
 once, and one edit can undo another (trial 36: a MEND edit of France's capital turned a
 committed FT-M edit of Australia's into "Mosul", while the commit record still showed 1.00
-for it). So before a commit of several runs, or of a run computed on another state than
-HEAD, the commit's facts are measured again, teacher-forced, on HEAD with every run of the
-commit in place; the commit gate holds those figures against its thresholds
-(``core.workflows.gates.check_runs``) and records the ones that fell.
+for it). So before a commit of several runs, of a run computed on another state than HEAD,
+or onto a HEAD that already holds edits, the commit's facts and HEAD's are measured again,
+teacher-forced, on HEAD with every run of the commit in place; the commit gate holds those
+figures against its thresholds (``core.workflows.gates.check_runs``) and records the ones
+that fell.
 """
 
 from __future__ import annotations
@@ -32,24 +33,28 @@ def deltas_applied(model, deltas: Sequence[Delta]) -> Iterator[None]:
         yield
 
 
-def needs_measuring_together(run_count: int, stale_count: int) -> bool:
-    """One run computed on HEAD lands exactly as it was measured; anything else may not."""
-    return run_count > 1 or stale_count > 0
+def needs_measuring_together(run_count: int, stale_count: int, held_count: int = 0) -> bool:
+    """One run computed on HEAD, on a HEAD holding no other edit, lands exactly as it was
+    measured; anything else may not (it may also undo an edit HEAD holds)."""
+    return run_count > 1 or stale_count > 0 or (run_count > 0 and held_count > 0)
 
 
 def measure_together(lm: LoadedModel, runs: Sequence[tuple[int, Delta, Sequence[Fact]]],
-                     progress: Progress | None = None) -> dict[int, dict[str, float]]:
-    """``lm`` holds the commit's parent state; ``runs``: (run id, its delta, its facts) in commit
-    order. Returns {run id: {metric: mean over the run's facts}} measured with all of them in
-    place, locality against the parent state's own answers; the model ends as it was found."""
-    facts = [fact for _, _, run_facts in runs for fact in run_facts]
+                     progress: Progress | None = None,
+                     held: Sequence[tuple[int, Sequence[Fact]]] = ()) -> dict[int, dict[str, float]]:
+    """``lm`` holds the commit's parent state (HEAD); ``runs``: (run id, its delta, its facts) in
+    commit order; ``held``: (run id, its facts) for the edits HEAD already holds. Returns {run id:
+    {metric: mean over the run's facts}} for both, measured with the new runs in place, locality
+    against HEAD's own answers; the model ends as it was found."""
+    groups = [(run_id, run_facts) for run_id, _, run_facts in runs] + list(held)
+    facts = list({fact.id: fact for _, run_facts in groups for fact in run_facts}.values())
     if not facts:
         return {}
     deltas = [delta for _, delta, _ in runs]
     report = evaluate(lm, facts, edit=lambda: deltas_applied(lm.model, deltas), protocols=("teacher_forced",),
                       progress=progress or silent())
     by_fact = {m.fact_id: m.summary() for m in report.facts}
-    return {run_id: _means([by_fact[f.id] for f in run_facts]) for run_id, _, run_facts in runs}
+    return {run_id: _means([by_fact[f.id] for f in run_facts]) for run_id, run_facts in groups}
 
 
 def _means(summaries: Sequence[Mapping[str, float]]) -> dict[str, float]:

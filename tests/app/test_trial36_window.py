@@ -62,3 +62,34 @@ def test_at_1024_the_model_column_narrows_before_it_would_hide(qtbot):
     assert not main.childrenCollapsible()
     assert left.minimumSizeHint().width() < main.sizes()[0] - 100, (left.minimumSizeHint(), main.sizes())
     window.close()
+
+
+def test_edits_that_undo_each_other_are_caught_at_commit_and_may_be_forced(qtbot, tmp_path):
+    """Trial 36's worst finding: two edits that each took alone, committed together, and the
+    record said 1.00 for one the other had undone. The commit now measures them together on
+    HEAD; the reviewer is told which fell and may commit anyway, recorded as forced."""
+    import json
+
+    from PySide6.QtWidgets import QMessageBox
+
+    from tests.app.helpers import click_preview, click_row, new_job
+    from tests.core.ledger.test_commit_together import FACTS
+
+    (tmp_path / "two.jsonl").write_text("".join(json.dumps(f.to_dict()) + "\n" for f in FACTS))
+    window = open_window(qtbot)
+    wait_job(qtbot, window.import_facts(tmp_path / "two.jsonl"), 60_000)
+    window.method_panel.method.setCurrentText("ft-m")
+    for row in (0, 1):
+        click_row(qtbot, window, row)
+        assert click_preview(qtbot, window).state.value == "done"
+        window.review_selected("approve")
+    job = wait_job(qtbot, window.commit("both capitals"))
+    assert job.state.value == "failed" and len(window.session.ws.log()) == 1
+    box = window.last_confirm
+    assert box.windowTitle() == "These edits undo each other"
+    assert "reliability 0.80 < 0.95 with this commit's edits in place" in box.text() and "--force" not in box.text()
+    forced = new_job(qtbot, window, box.button(QMessageBox.StandardButton.Yes).click)
+    assert forced.state.value == "done"
+    head = window.session.ws.head()
+    assert head.forced and head.gate["warnings"][0]["together"]
+    window.close()

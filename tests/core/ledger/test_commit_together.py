@@ -40,7 +40,7 @@ def test_a_commit_measures_its_edits_together_and_the_gate_holds_them(disagreein
     assert together[first.id]["reliability"] < 0.95 <= together[second.id]["reliability"]
     assert state_fingerprint(lm.model) == before, "measured with the deltas in place, then exactly removed"
     assert ws.measure_together(lm, [second.id]) == {}, "one run computed on HEAD lands as it was measured"
-    with pytest.raises(LedgerError, match=rf"run {first.id}: reliability 0\.\d\d < 0\.95 with this commit's other "
+    with pytest.raises(LedgerError, match=rf"run {first.id}: reliability 0\.\d\d < 0\.95 with this commit's "
                                           "edits in place"):
         ws.commit("both", thresholds=GATE, lm=lm)
     assert len(ws.log()) == 1 and state_fingerprint(lm.model) == before
@@ -50,10 +50,22 @@ def test_a_commit_measures_its_edits_together_and_the_gate_holds_them(disagreein
     monkeypatch.setenv("FACTSMITH_WORKSPACE", str(ws.path))
     ws.close()
     assert main(["commit", "-m", "both"]) == 2, "the CLI builds HEAD and measures them together too"
-    assert "with this commit's other edits in place" in capsys.readouterr().err
+    assert "with this commit's edits in place" in capsys.readouterr().err
     assert main(["commit", "-m", "both", "--force"]) == 0
-    assert (f"forced past the commit gate: run {first.id} reliability 0.80 < 0.95 with this commit's other edits "
+    assert (f"forced past the commit gate: run {first.id} reliability 0.80 < 0.95 with this commit's edits "
             "in place") in capsys.readouterr().out
     with Workspace.open(ws.path) as again:
         (warning,) = again.show("HEAD").commit.gate["warnings"]
         assert warning["together"] and warning["run"] == first.id
+
+
+def test_a_commit_that_undoes_an_edit_head_holds_is_held_by_the_gate(disagreeing):
+    """The trial's own case: the second edit committed on its own, after the first."""
+    ws, (first, second) = disagreeing
+    ws.commit("Sydney", [first.id], thresholds=GATE, lm=ws.checkout("HEAD", options=CPU).lm)
+    lm = ws.checkout("HEAD", options=CPU).lm
+    with pytest.raises(LedgerError, match=rf"run {first.id}: reliability 0\.80 < 0\.95 with this commit's edits "
+                                          "in place"):
+        ws.commit("Mosul", [second.id], thresholds=GATE, lm=lm)
+    forced = ws.commit("Mosul", [second.id], thresholds=GATE, lm=lm, force=True)
+    assert [(w["run"], w.get("together")) for w in forced.gate["warnings"]] == [(first.id, True)]
