@@ -144,8 +144,9 @@ def fact_verdict(fact_id: str, pre: Mapping[str, Any], post: Mapping[str, Any],
 
 def _garbled(post: Mapping[str, Any]) -> tuple[str, ...]:
     """PPL_r above 1: the edited model's text after the new answer is, per token, less likely to
-    the unedited model than the prompt and answer themselves; on the audit's 132 edits only two
-    garbled continuations ("Cluj-Napoca Ricoaf Pet", 33.67) passed it, the rest stayed under 0.26."""
+    the unedited model than the prompt and answer themselves; of the audit's 132 edits only two
+    passed it, both after the answer "Cluj-Napoca" (ICE's "Cluj-Napoca Ricoaf Pet" at 33.67, and
+    FT-M's at 3.07); the rest stayed under 0.26."""
     ratio = post.get("ppl_r")
     if ratio is None or ratio <= 1.0:
         return ()
