@@ -80,7 +80,7 @@ from dataclasses import dataclass
 from core.edit.deltas import Delta, KeyUpdate
 from core.edit.keymemory import edited_gram
 from core.facts.fact import Fact
-from core.methods.base import EditError, checked_layers
+from core.methods.base import EditError, check_optimiser, checked_layers
 from core.methods.hparams import as_dict
 from core.methods.memit import layer_updates
 from core.methods.presets import preset_values
@@ -164,8 +164,8 @@ def resolve_layers(lm: LoadedModel, hp: AlphaEditHParams) -> tuple[int, ...]:
 
 
 def _validate(hp: AlphaEditHParams) -> None:
-    if hp.v_steps < 1 or hp.v_lr <= 0 or hp.clamp_norm_factor <= 0:
-        raise EditError("alphaedit: v_steps must be at least 1, and v_lr and clamp_norm_factor positive")
+    check_optimiser("alphaedit", ("v_steps", hp.v_steps), ("v_lr", hp.v_lr),
+                    ("clamp_norm_factor", hp.clamp_norm_factor))
     if hp.kl_direction not in KL_DIRECTIONS:
         raise EditError(f"kl_direction must be one of {', '.join(KL_DIRECTIONS)}, not {hp.kl_direction!r}")
     if hp.nullspace_threshold <= 0 or hp.l2 <= 0 or hp.stats_tokens < 1:

@@ -18,6 +18,16 @@ class EditError(RuntimeError):
     """An edit could not be computed; the model is unchanged."""
 
 
+def check_optimiser(method: str, steps: tuple[str, int], *positive: tuple[str, float]) -> None:
+    """Name each bad setting and its value ("rome: v_steps is -5; it must be at least 1"): the
+    message named every field it checks, one of them hidden in the app's short list (trial 36)."""
+    name, value = steps
+    problems = [f"{name} is {value}; it must be at least 1"] if value < 1 else []
+    problems += [f"{field} is {number}; it must be positive" for field, number in positive if number <= 0]
+    if problems:
+        raise EditError(f"{method}: " + "; ".join(problems))
+
+
 def checked_layers(lm, layers) -> tuple[int, ...]:
     """``layers`` sorted and unique, or an EditError naming those the model does not have."""
     found = tuple(sorted(set(layers)))

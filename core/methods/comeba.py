@@ -65,7 +65,7 @@ from core.edit.deltas import Delta, LowRankUpdate
 from core.edit.hookdeltas import HookUpdate
 from core.edit.hooklayers import TEMPORARY, HookStep, calibrating, fresh, hooks_restored, updated
 from core.facts.fact import Fact
-from core.methods.base import EditError
+from core.methods.base import EditError, check_optimiser
 from core.methods.hparams import as_dict
 from core.methods.memit import keys_and_residuals, layer_statistics, layer_updates, low_rank_update
 from core.methods.presets import preset_values
@@ -171,8 +171,8 @@ def resolve_layers(lm: LoadedModel, hp: COMEBAHParams) -> tuple[int, ...]:
 
 
 def _validate(hp: COMEBAHParams) -> None:
-    if hp.v_steps < 1 or hp.v_lr <= 0 or hp.clamp_norm_factor <= 0:
-        raise EditError("comeba-hk: v_steps must be at least 1, and v_lr and clamp_norm_factor positive")
+    check_optimiser("comeba-hk", ("v_steps", hp.v_steps), ("v_lr", hp.v_lr),
+                    ("clamp_norm_factor", hp.clamp_norm_factor))
     if hp.kl_direction not in KL_DIRECTIONS:
         raise EditError(f"kl_direction must be one of {', '.join(KL_DIRECTIONS)}, not {hp.kl_direction!r}")
     if hp.mom2_weight < 0 or hp.stats_tokens < 1 or not math.isfinite(hp.threshold_init):

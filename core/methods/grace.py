@@ -87,7 +87,7 @@ from core.edit.adaptors import (
 )
 from core.edit.deltas import AdaptorUpdate, Delta
 from core.facts.fact import Fact
-from core.methods.base import EditError
+from core.methods.base import EditError, check_optimiser
 from core.methods.hparams import as_dict
 from core.methods.presets import preset_values
 from core.model.loading import LoadedModel
@@ -177,8 +177,7 @@ def resolve_layer(lm: LoadedModel, hp: GRACEHParams) -> int:
 
 
 def _validate(hp: GRACEHParams) -> None:
-    if hp.steps < 1 or hp.lr <= 0 or hp.eps_init <= 0:
-        raise EditError("grace: steps must be at least 1, and lr and eps_init positive")
+    check_optimiser("grace", ("steps", hp.steps), ("lr", hp.lr), ("eps_init", hp.eps_init))
     if hp.expansion not in EXPANSIONS:
         raise EditError(f"grace: expansion must be one of {', '.join(EXPANSIONS)}, not {hp.expansion!r}")
 

@@ -70,7 +70,7 @@ from dataclasses import dataclass
 
 from core.edit.deltas import Delta, LowRankUpdate, apply_delta, weights_restored
 from core.facts.fact import Fact
-from core.methods.base import EditError, checked_layers
+from core.methods.base import EditError, check_optimiser, checked_layers
 from core.methods.cov_solve import adjusted_keys
 from core.methods.hparams import as_dict
 from core.methods.keys import capture_at, prefix_specs, sample_prefixes
@@ -192,8 +192,7 @@ def resolve_layers(lm: LoadedModel, hp: MEMITHParams) -> tuple[int, ...]:
 
 
 def _validate(hp: MEMITHParams) -> None:
-    if hp.v_steps < 1 or hp.v_lr <= 0 or hp.clamp_norm_factor <= 0:
-        raise EditError("v_steps must be at least 1, and v_lr and clamp_norm_factor positive")
+    check_optimiser("memit", ("v_steps", hp.v_steps), ("v_lr", hp.v_lr), ("clamp_norm_factor", hp.clamp_norm_factor))
     if hp.kl_direction not in KL_DIRECTIONS:
         raise EditError(f"kl_direction must be one of {', '.join(KL_DIRECTIONS)}, not {hp.kl_direction!r}")
     if hp.mom2_weight < 0 or hp.stats_tokens < 1:

@@ -129,7 +129,7 @@ from dataclasses import dataclass
 
 from core.edit.deltas import Delta, LowRankUpdate, apply_delta, weights_restored
 from core.facts.fact import Fact
-from core.methods.base import EditError
+from core.methods.base import EditError, check_optimiser
 from core.methods.cov_solve import mean_diagonal, shifted_solve
 from core.methods.hparams import as_dict
 from core.methods.keys import prefix_specs, sample_prefixes
@@ -232,8 +232,7 @@ def resolve_layer(lm: LoadedModel, hp: ROMEHParams) -> int:
 
 
 def _validate(hp: ROMEHParams) -> None:
-    if hp.v_steps < 1 or hp.v_lr <= 0 or hp.clamp_norm_factor <= 0:
-        raise EditError("v_steps must be at least 1, and v_lr and clamp_norm_factor positive")
+    check_optimiser("rome", ("v_steps", hp.v_steps), ("v_lr", hp.v_lr), ("clamp_norm_factor", hp.clamp_norm_factor))
     if hp.kl_direction not in KL_DIRECTIONS:
         raise EditError(f"kl_direction must be one of {', '.join(KL_DIRECTIONS)}, not {hp.kl_direction!r}")
     if hp.use_covariance and hp.stats_tokens < 1:

@@ -118,3 +118,21 @@ def test_grace_refuses_an_unknown_expansion(tiny_lm):
     lm = tiny_lm("gpt2")
     with pytest.raises(EditError, match="expansion"):
         GRACE.compute(lm, TWO_FACTS[:1], dataclasses.replace(GRACE.preset(lm), expansion="sometimes"))
+
+
+@pytest.mark.parametrize(("method", "bad", "said"), [
+    ("rome", {"v_steps": -5}, "rome: v_steps is -5; it must be at least 1"),
+    ("memit", {"v_lr": 0.0, "clamp_norm_factor": -1.0},
+     "memit: v_lr is 0.0; it must be positive; clamp_norm_factor is -1.0; it must be positive"),
+    ("grace", {"eps_init": 0.0}, "grace: eps_init is 0.0; it must be positive"),
+])
+def test_a_bad_optimiser_setting_is_named_with_its_value(method, bad, said, tiny_lm):
+    """Trial 36: v_steps -5 was refused as "v_steps must be at least 1, and v_lr and
+    clamp_norm_factor positive", naming a field the app's short list does not show."""
+    from core.methods import get_method
+
+    lm = tiny_lm("gpt2")
+    edit = get_method(method)
+    with pytest.raises(EditError) as raised:
+        edit.compute(lm, TWO_FACTS[:1], dataclasses.replace(edit.preset(lm), **bad))
+    assert str(raised.value) == said
