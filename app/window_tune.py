@@ -1,28 +1,42 @@
-"""The method panel's "Tune preset…": search the chosen method's grid on the queue's facts
-(core's ``tune_and_save``) as a job on the lane, with progress and cancel in the status
-bar; the saved preset then appears in the panel's preset choice."""
+"""The method panel's "Tune preset…": a dialog chooses the facts (the selection or the queue)
+and how many, then the chosen method's grid is searched on them (core's ``tune_and_save``) as
+a job on the lane, with progress and cancel in the status bar; the saved preset then appears
+in the panel's preset choice."""
 
 from __future__ import annotations
 
+from app.dialogs.tune_dialog import TuneDialog
 from app.jobs import Job
-from core import LedgerError, TuneError, split_facts, tune_and_save
+from core import LedgerError, TuneError, candidate_count, split_facts, tune_and_save
 
 
-def tune_preset(window, method: str | None = None) -> Job | None:
-    """Tune ``method`` (default: the panel's) for the loaded model on every fact in the queue."""
+def tune_preset(window, method: str | None = None) -> TuneDialog | None:
+    """Ask what to tune ``method`` (default: the panel's) on, the selected facts or the whole
+    queue and how many; the search starts when the reviewer says so (``start_tuning``)."""
     lm, ws, panel = window.session.lm, window.session.ws, window.method_panel
     method = method or panel.method_name()
     if lm is None or ws is None:
         window.show_error("Cannot tune", LedgerError("load a model first: its workspace holds the facts"))
         return None
-    facts = [record.fact for record in ws.queue()]
+    queue = [record.fact for record in ws.queue()]
     try:
-        split_facts(facts)  # too few facts is said before anything runs
+        split_facts(queue)  # too few facts is said before anything runs
     except TuneError as exc:
-        window.show_error("Cannot tune", exc)
+        window.show_error("Cannot tune", TuneError(f"{exc}".replace("the file or the queue", "the queue")))
         return None
-    job = window.lane.submit(f"Tuning the {method} preset", lambda progress: tune_and_save(lm, method, facts,
-                                                                                           progress))
+    chosen = set(window.queue.selected_ids())
+    dialog = TuneDialog(method, queue, [f for f in queue if f.id in chosen], candidate_count(lm, method), window)
+    dialog.accepted.connect(lambda: start_tuning(window, method, dialog.facts()))
+    window.last_tune_dialog = dialog
+    dialog.open()
+    return dialog
+
+
+def start_tuning(window, method: str, facts: list) -> Job:
+    """The search as a job on the lane; the panel follows it and offers the saved preset."""
+    lm, panel = window.session.lm, window.method_panel
+    job = window.lane.submit(f"Tuning the {method} preset on {len(facts)} facts",
+                             lambda progress: tune_and_save(lm, method, facts, progress))
     panel.track_tune(job)
     job.succeeded.connect(lambda done: _report(window, *done))
     job.cancelled.connect(lambda: window.notify("Tuning cancelled: nothing was saved", 8000))

@@ -135,6 +135,12 @@ def _split_key(text: str) -> int:
     return int(hashlib.sha256(text.encode("utf-8")).hexdigest(), 16)
 
 
+def candidate_count(lm: LoadedModel, method_name: str) -> int:
+    """How many hyperparameter sets ``tune`` tries for this model (its grid around the preset)."""
+    method = get_method(method_name)
+    return len(grid_points(method.preset(lm), grid_for(method.name), lm.info.layers))
+
+
 def split_facts(facts: Sequence[Fact]) -> tuple[tuple[Fact, ...], tuple[Fact, ...]]:
     """(tuning part, held-out part): the third of the subjects with the lowest SHA-256 is held
     out (rounded, at least one, never all), so the split is the same in any order and a subject

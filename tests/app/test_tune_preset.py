@@ -26,6 +26,17 @@ def _window_with_facts(qtbot, tiny_model_dir, tmp_path, facts):
     return window
 
 
+def _start_tuning(qtbot, window, selected: int = 0):
+    """Click Tune preset…, read the dialog, start: the job the panel follows."""
+    panel = window.method_panel
+    qtbot.mouseClick(panel.tune_button, Qt.MouseButton.LeftButton)
+    dialog = window.last_tune_dialog
+    assert dialog.isVisible() and panel.tune_job is None, "nothing runs before the reviewer starts it"
+    assert dialog.use_queue.isChecked() == (selected < 4) and dialog.start_button.isEnabled()
+    qtbot.mouseClick(dialog.start_button, Qt.MouseButton.LeftButton)
+    return panel.tune_job
+
+
 def test_tune_preset_runs_as_a_job_and_offers_the_tuned_preset(qtbot, tiny_model_dir, tmp_path, monkeypatch):
     small_grid(monkeypatch)
     window = _window_with_facts(qtbot, tiny_model_dir, tmp_path, FACTS)
@@ -33,8 +44,7 @@ def test_tune_preset_runs_as_a_job_and_offers_the_tuned_preset(qtbot, tiny_model
     # "Default" and the named variant of ft-m's small preset
     assert panel.preset_choice.count() == 2 and panel.preset_kind() == "default"
     before = state_fingerprint(lm.model)
-    qtbot.mouseClick(panel.tune_button, Qt.MouseButton.LeftButton)
-    job = panel.tune_job
+    job = _start_tuning(qtbot, window)
     assert job is not None and not panel.tune_button.isEnabled()
     with qtbot.waitSignal(job.progressed, timeout=120_000, check_params_cb=lambda e: "candidate" in e.message):
         pass
@@ -72,9 +82,8 @@ def test_cancelling_a_tune_saves_nothing(qtbot, tiny_model_dir, tmp_path, monkey
             window.cancel_running()
 
     panel = window.method_panel
-    panel.tune_requested.connect(lambda _: panel.tune_job.progressed.connect(cancel_on_second))
-    qtbot.mouseClick(panel.tune_button, Qt.MouseButton.LeftButton)
-    job = panel.tune_job
+    job = _start_tuning(qtbot, window)
+    job.progressed.connect(cancel_on_second)
     wait_job(qtbot, job)
     assert job.state.value == "cancelled"
     assert state_fingerprint(window.lm.model) == before
@@ -104,4 +113,28 @@ def test_a_named_preset_variant_is_offered_and_reaches_previews(qtbot, tiny_mode
     assert panel.overrides()["layers"] and panel.overrides()["retain_samples"] == "0"
     panel.choose_preset("default")
     assert panel.overrides() == {}
+    window.close()
+
+
+def test_the_dialog_tunes_on_the_selected_facts_and_says_what_it_costs(qtbot, tiny_model_dir, tmp_path, monkeypatch):
+    """Trial 36: Tune preset… started at once on the whole queue, with no choice and no budget."""
+    from app.dialogs.tune_dialog import TuneDialog
+    from core import split_facts
+
+    small_grid(monkeypatch)
+    window = _window_with_facts(qtbot, tiny_model_dir, tmp_path, FACTS)
+    chosen = [record.fact for record in window.ws.queue()][:5]
+    dialog = TuneDialog("ft-m", [r.fact for r in window.ws.queue()], chosen, 4, window)
+    qtbot.addWidget(dialog)
+    assert dialog.use_selected.isChecked() and dialog.facts() == chosen
+    tuned, held = split_facts(chosen)
+    assert f"{len(tuned)} facts to tune on, {len(held)} held out" in dialog.cost.text()
+    assert f"about {4 * len(tuned) + 2 * len(held)} edits" in dialog.cost.text()
+    dialog.budget.setValue(4)
+    assert dialog.facts() == chosen[:4]
+    dialog.use_queue.setChecked(True)
+    assert dialog.budget.maximum() == len(FACTS) and len(dialog.facts()) == min(len(FACTS), 40)
+    few = TuneDialog("ft-m", [r.fact for r in window.ws.queue()], chosen[:2], 4, window)
+    qtbot.addWidget(few)
+    assert not few.use_selected.isEnabled() and few.use_queue.isChecked(), "two selected facts cannot be tuned on"
     window.close()
