@@ -256,8 +256,10 @@ class WindowActions(ReviewActions, HistoryActions):
         if lm is None:
             return None
         options = SamplingOptions(max_new_tokens=max_new_tokens)
+        live = self.session.live_commit
+        state = f"commit {live.short_id}" if live is not None else ""
         job = self.lane.submit("Generating", lambda progress: continuation(lm, prompt, options))
-        job.succeeded.connect(lambda text: self.prompt_panel.show_result(prompt, text))
+        job.succeeded.connect(lambda text: self.prompt_panel.show_result(prompt, text, state))
         return self._report_failure(job, "Generation failed")
 
     # -- errors --------------------------------------------------------------------------

@@ -50,8 +50,11 @@ class PromptPanel(QGroupBox):
         if prompt.strip() and self.button.isEnabled():
             self.submitted.emit(prompt, self.length.value())
 
-    def show_result(self, prompt: str, continuation: str) -> None:
-        self.output.appendHtml(f"<b>{_escape(prompt)}</b>{_escape(continuation)}")
+    def show_result(self, prompt: str, continuation: str, state: str = "") -> None:
+        """``state``: which weights answered ("commit 292ae618ca34"): after a revert or checkout
+        two answers to one prompt sat side by side with nothing to tell them apart (trial 36)."""
+        said = f" <span style='color:#777'>({_escape(state)})</span>" if state else ""
+        self.output.appendHtml(f"<b>{_escape(prompt)}</b>{_escape(continuation)}{said}")
 
 
 def _escape(text: str) -> str:

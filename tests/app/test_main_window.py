@@ -22,6 +22,8 @@ def test_loads_demo_model_and_generates_known_fact(qtbot):
     with qtbot.waitSignal(window.lane.job_finished, timeout=60_000):
         qtbot.keyClick(window.prompt_panel.input, "\r")
     assert "Paris" in window.prompt_panel.output.toPlainText()
+    # which weights answered: after a checkout two answers to one prompt are told apart (trial 36)
+    assert f"(commit {window.session.live_commit.short_id})" in window.prompt_panel.output.toPlainText()
     window.close()
 
 
