@@ -76,7 +76,8 @@ class HistoryActions:
         self.last_confirm = confirm_box(
             self, "These edits undo each other",
             f"Measured together on HEAD, some edits no longer hold: {found}.\n\nCommit anyway? The commit "
-            "records that it was forced; or reject or rework one of the facts and preview again.",
+            "records that it was forced. Otherwise leave the edit that undoes the other out of this commit (reject "
+            "or rework its fact; an edit already committed is taken back with Revert one edit…).",
             lambda: self.commit(message, run_ids, force=True))
 
     # -- history -------------------------------------------------------------------------

@@ -50,9 +50,9 @@ def gate_note(limits: Mapping[str, float]) -> str:
     """The gate's thresholds beside the verdict's targets (core's one default): the gate checks
     only reliability and locality; the verdict also checks generality and fluency."""
     targets = {m: DEFAULT_THRESHOLDS[m] for m in limits if m in DEFAULT_THRESHOLDS}
-    others = (f"The verdict (\"took\") also needs generality ≥ {VERDICT_RULES.generality:.2f} and fluency (its "
-              f"n-gram diversity) within "
-              f"{VERDICT_RULES.fluency_drop:.0%} of before; those show as warnings but do not block a commit.")
+    others = (f"The verdict (\"took\") also needs generality ≥ {VERDICT_RULES.generality:.2f}, the greedy text to say "
+              f"the new answer, and fluency (its n-gram diversity) within {VERDICT_RULES.fluency_drop:.0%} of before; "
+              "those show as warnings but do not block a commit.")
     if all(abs(limits[m] - v) < 1e-9 for m, v in targets.items()):
         return f"Commit gate: {_bounds(limits)}, the verdict's targets for these two. {others}"
     return (f"Commit gate: {_bounds(limits)}, your own thresholds; the verdict (\"took\") uses "

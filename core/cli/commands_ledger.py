@@ -128,6 +128,9 @@ def register(sub) -> None:
                          help=f"commit gate: refuse runs under this {metric} (default {DEFAULT_THRESHOLDS[metric]})")
     com.add_argument("--force", action="store_true",
                      help="commit runs under the thresholds anyway; the commit records that it was forced")
+    com.add_argument("--device", default="auto",
+                     help="where HEAD is built to measure the commit's edits together with HEAD's (auto, cpu, cuda…)")
+    com.add_argument("--dtype", default="auto", choices=("auto", "float32", "float16", "bfloat16"))
     com.set_defaults(handler=make_commit, render=render_commit)
     _register_history(sub)
 
@@ -270,7 +273,7 @@ def make_commit(args: argparse.Namespace) -> dict[str, Any]:
             thresholds[metric] = value
     with open_ws(args) as ws:
         try:
-            lm = _head_if_measuring_together(ws, args.runs)
+            lm = _head_if_measuring_together(ws, args)
             commit = ws.commit(args.message, args.runs, thresholds=thresholds, force=args.force, lm=lm).to_dict()
         except LedgerError as exc:
             if args.runs or ws.commit_candidates():  # not "nothing to commit": the message stands
@@ -285,17 +288,16 @@ def make_commit(args: argparse.Namespace) -> dict[str, Any]:
         return {**commit, "verdict_notes": notes, "left_out": [_left_out_row(ws, item) for item in ws.left_out()]}
 
 
-def _head_if_measuring_together(ws, run_ids):
-    """HEAD's weights when the commit's runs must be measured together (several runs, one computed
+def _head_if_measuring_together(ws, args: argparse.Namespace):
+    """HEAD's weights when the commit must be measured together first (several runs, one computed
     on another state, or a HEAD holding edits they could undo: core.workflows.together), else
-    None: nothing is loaded."""
-    from core.workflows.together import needs_measuring_together
-
-    runs = [ws.run(r) for r in run_ids] if run_ids else ws.commit_candidates()
-    if not needs_measuring_together(len(runs), len(ws.stale_runs(runs)), len(ws.head_runs())):
+    None: nothing is loaded. The commit's own checks come first, so a bad run loads nothing."""
+    if not ws.needs_measuring_together(args.message, args.runs):
         return None
-    log.info("measuring the %d runs of this commit together on HEAD", len(runs))
-    return ws.checkout("HEAD").lm
+    from core.model.loading import LoadOptions
+
+    log.info("measuring this commit's runs together with HEAD's edits, on HEAD's weights")
+    return ws.checkout("HEAD", options=LoadOptions(device=args.device, dtype=args.dtype)).lm
 
 
 def _left_out_row(ws, item) -> dict[str, Any]:

@@ -70,7 +70,7 @@ def render_commit(r: dict[str, Any]) -> str:
         under = ", ".join(f"run {w['run']} {warning_text(w)}"
                           for w in gate["warnings"])
         line += f"forced past the commit gate: {under}\n"
-    line += "".join(f"note: run {n['run']}: {n['verdict']}, not gated: committed all the same\n"
+    line += "".join(f"note: run {n['run']}: {n['verdict']}, which the gate does not check: committed all the same\n"
                     for n in r.get("verdict_notes", ()))
     line += "".join(f"note: run {u['run']}: {u['metric']} not measured, so not checked by the gate\n"
                     for u in gate.get("unmeasured", ()))

@@ -26,6 +26,7 @@ from core.ledger.state import (
     state_runs,
 )
 from core.workflows.gates import GateCheck, check_runs
+from core.workflows.together import TogetherFigures
 
 log = logging.getLogger(__name__)
 
@@ -177,25 +178,16 @@ def _check_runs(store: Store, runs: list[RunRecord], in_state: dict[str, int], c
 
 def commit(store: Store, message: str, run_ids: Sequence[int] | None = None,
            thresholds: Mapping[str, float] | None = None, force: bool = False,
-           together: Mapping[int, Mapping[str, float]] | None = None) -> CommitRecord:
+           together: TogetherFigures | None = None) -> CommitRecord:
     """Commit the given runs, or by default the latest run of every approved, uncommitted fact.
 
     With ``thresholds`` the commit gate applies (``core.workflows.gates``): runs under a
     threshold are refused unless ``force``, and the commit records the gate either way;
-    ``together`` holds the runs' figures measured with all of them in place on HEAD."""
-    message = (message or "").strip()
-    if not message:
-        raise LedgerError("a commit needs a message (-m TEXT)")
+    ``together`` holds the figures measured on HEAD with all the runs in place."""
     with store.writing():
         parent = head(store)
-        in_state, committed = state_fact_ids(store, parent), ever_committed(store)
-        runs = [get_run(store, r) for r in run_ids] if run_ids else pick_runs(store, in_state)
-        if not runs:
-            approved = store.scalar("SELECT COUNT(*) FROM facts WHERE status = 'approved'")
-            raise LedgerError(f"nothing to commit: none of the {approved} approved facts has an uncommitted run "
-                              "(compute one with `factsmith run ID --method NAME`)")
-        _check_runs(store, runs, in_state, committed)
-        held = [get_run(store, r) for r in state_runs(store, parent)] if together else []
+        runs = checked_runs(store, message, run_ids)
+        held = [get_run(store, r) for r in state_runs(store, parent)] if together is not None else []
         gate = None if thresholds is None else check_runs(runs, thresholds, force, together, held)
         if gate is not None and not gate.passed and not force:
             raise LedgerError(f"commit refused: under the commit thresholds ({gate.describe()}); improve or reject "
@@ -203,7 +195,22 @@ def commit(store: Store, message: str, run_ids: Sequence[int] | None = None,
         stale = list(stale_runs(store, runs))
         if stale:
             log.info("runs %s were computed on another state than HEAD; they are applied in order", stale)
-        return insert_commit(store, parent, "commit", message, applied=[r.id for r in runs], gate=gate)
+        return insert_commit(store, parent, "commit", message.strip(), applied=[r.id for r in runs], gate=gate)
+
+
+def checked_runs(store: Store, message: str, run_ids: Sequence[int] | None = None) -> list[RunRecord]:
+    """The runs a commit of ``run_ids`` (default: the approved facts' latest) would land, after
+    every check the commit makes before its gate; raises LedgerError with the reason otherwise."""
+    if not (message or "").strip():
+        raise LedgerError("a commit needs a message (-m TEXT)")
+    in_state, committed = state_fact_ids(store, head(store)), ever_committed(store)
+    runs = [get_run(store, r) for r in run_ids] if run_ids else pick_runs(store, in_state)
+    if not runs:
+        approved = store.scalar("SELECT COUNT(*) FROM facts WHERE status = 'approved'")
+        raise LedgerError(f"nothing to commit: none of the {approved} approved facts has an uncommitted run "
+                          "(compute one with `factsmith run ID --method NAME`)")
+    _check_runs(store, runs, in_state, committed)
+    return runs
 
 
 def log_commits(store: Store, ref: str = "HEAD", limit: int | None = None) -> list[CommitRecord]:

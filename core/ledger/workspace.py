@@ -260,22 +260,33 @@ class Workspace:
                lm=None, progress: Progress | None = None) -> CommitRecord:
         """Commit the given runs, or the latest run of every approved fact not yet committed.
         With ``thresholds`` the commit gate applies: refused under them unless ``force``. With
-        ``lm`` (holding HEAD's weights) several runs, or one computed on another state, are first
-        measured together on it, and the gate holds those figures too (core.workflows.together)."""
-        together = None
+        ``lm`` (holding HEAD's weights) the runs are first measured together on it, with the edits
+        HEAD holds, when they may not land as they were measured (several runs, one computed on
+        another state, a HEAD holding edits), and the gate holds those figures too
+        (core.workflows.together)."""
+        figures = None
         if lm is not None and thresholds is not None:
-            together = self.measure_together(lm, run_ids, progress)
-        return commits.commit(self._store, message, run_ids, thresholds, force, together)
+            figures = self.measure_together(lm, message, run_ids, progress)
+        return commits.commit(self._store, message, run_ids, thresholds, force, figures)
 
-    def measure_together(self, lm, run_ids: Sequence[int] | None = None,
-                         progress: Progress | None = None) -> dict[int, dict[str, float]]:
-        """The runs a commit of ``run_ids`` would land, and those HEAD already holds, measured with
-        all of them in place on ``lm`` (HEAD's weights): {run id: {metric: value}}; {} when the
-        new runs land exactly as they were measured and HEAD holds no edit they could undo."""
-        runs = [self.run(r) for r in run_ids] if run_ids else self.commit_candidates()
+    def commit_runs(self, message: str, run_ids: Sequence[int] | None = None) -> list[RunRecord]:
+        """The runs a commit would land, checked as the commit checks them (LedgerError if not)."""
+        with self._store.reading():
+            return commits.checked_runs(self._store, message, run_ids)
+
+    def needs_measuring_together(self, message: str, run_ids: Sequence[int] | None = None) -> bool:
+        """Whether a commit of ``run_ids`` must be measured together first (see ``commit``)."""
+        runs = self.commit_runs(message, run_ids)
+        return together.needs_measuring_together(len(runs), len(self.stale_runs(runs)), len(self.head_runs()))
+
+    def measure_together(self, lm, message: str, run_ids: Sequence[int] | None = None,
+                         progress: Progress | None = None) -> together.TogetherFigures | None:
+        """The runs a commit of ``run_ids`` would land, and those HEAD holds, measured on ``lm``
+        (HEAD's weights) with the new ones in place; None when they land exactly as measured."""
+        if not self.needs_measuring_together(message, run_ids):
+            return None
+        runs = self.commit_runs(message, run_ids)
         held = [self.run(r) for r in self.head_runs()]
-        if not together.needs_measuring_together(len(runs), len(self.stale_runs(runs)), len(held)):
-            return {}
         items = [(run.id, self.delta(run.id), [self.fact(f).fact for f in run.fact_ids]) for run in runs]
         kept = [(run.id, [self.fact(f).fact for f in run.fact_ids]) for run in held]
         return together.measure_together(lm, items, progress, kept)

@@ -15,6 +15,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from core.workflows.together import TogetherFigures
 from core.workflows.verdict import DEFAULT_RULES, NOT_MEASURED_WHY, check_text, not_measured_text
 
 # Defaults a new user gets: the verdict's own targets, so that "took" and "passes the gate"
@@ -145,19 +146,24 @@ def verdict_unmeasured(run: MeasuredRun, gated: Sequence[str]) -> list[str]:
 
 
 def check_runs(runs: Sequence[MeasuredRun], thresholds: Mapping[str, float] | None = None,
-               force: bool = False, together: Mapping[int, Mapping[str, float]] | None = None,
+               force: bool = False, together: TogetherFigures | None = None,
                held: Sequence[MeasuredRun] = ()) -> GateCheck:
     """Every run checked; ``forced`` is recorded only when there was something to force.
-    ``together``: {run id: {metric: value}} measured on HEAD with all the runs in place
-    (``core.workflows.together``), for them and for ``held``, the runs HEAD already holds; a
-    metric that passed on a run's own figures but falls there is a warning too."""
+    ``together`` (``core.workflows.together``): the runs' figures on HEAD with all of them in
+    place, and ``held``'s, the runs HEAD already holds; a metric that passed on a run's own
+    figures (for a held run: on HEAD as it stands) but falls with the commit's edits is a
+    warning too."""
     limits = checked_thresholds(thresholds)
+    figures = together or TogetherFigures()
     warnings: list[GateWarning] = []
     for run in runs:
         alone = run_warnings(run, limits)
-        warnings += alone + _together_warnings(run, limits, together, {w.metric for w in alone})
-    for run in held:  # gated when committed: only what this commit does to it counts now
-        warnings += _together_warnings(run, limits, together, {w.metric for w in run_warnings(run, limits)})
+        warnings += alone + _together_warnings(run, limits, figures.together, {w.metric for w in alone})
+    for run in held:  # gated when committed; what already fell on HEAD is not this commit's doing
+        on_head = figures.on_head.get(run.id) or {}
+        fallen = {m for m, v in on_head.items() if m in limits and v < limits[m]}
+        fallen |= {w.metric for w in run_warnings(run, limits)}
+        warnings += _together_warnings(run, limits, figures.together, fallen)
     return GateCheck(limits, tuple(warnings), forced=bool(force and warnings))
 
 

@@ -14,12 +14,14 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass, field
 
 from core.edit.deltas import Delta, delta_applied
 from core.facts.fact import Fact
 from core.metrics.evaluation import evaluate
 from core.model.loading import LoadedModel
 from core.util.progress import Progress, silent
+from core.workflows.batch_locality import intended_locality, without_intended
 
 TOGETHER_METRICS = ("reliability", "locality")  # the gated ones
 
@@ -39,20 +41,42 @@ def needs_measuring_together(run_count: int, stale_count: int, held_count: int =
     return run_count > 1 or stale_count > 0 or (run_count > 0 and held_count > 0)
 
 
+@dataclass(frozen=True)
+class TogetherFigures:
+    """{run id: {metric: mean over the run's facts}}: ``together`` on HEAD with the commit's edits
+    in place, for its runs and HEAD's; ``on_head`` for HEAD's runs as HEAD stands, so what was
+    already so (an edit forced past the gate earlier) is not blamed on this commit."""
+
+    together: Mapping[int, Mapping[str, float]] = field(default_factory=dict)
+    on_head: Mapping[int, Mapping[str, float]] = field(default_factory=dict)
+
+
 def measure_together(lm: LoadedModel, runs: Sequence[tuple[int, Delta, Sequence[Fact]]],
                      progress: Progress | None = None,
-                     held: Sequence[tuple[int, Sequence[Fact]]] = ()) -> dict[int, dict[str, float]]:
+                     held: Sequence[tuple[int, Sequence[Fact]]] = ()) -> TogetherFigures:
     """``lm`` holds the commit's parent state (HEAD); ``runs``: (run id, its delta, its facts) in
-    commit order; ``held``: (run id, its facts) for the edits HEAD already holds. Returns {run id:
-    {metric: mean over the run's facts}} for both, measured with the new runs in place, locality
-    against HEAD's own answers; the model ends as it was found."""
+    commit order; ``held``: (run id, its facts) for the edits HEAD already holds. Locality is
+    against HEAD's own answers and leaves out the prompts another of these facts edits on purpose
+    (core.workflows.batch_locality); the model ends as it was found."""
+    progress = progress or silent()
     groups = [(run_id, run_facts) for run_id, _, run_facts in runs] + list(held)
-    facts = list({fact.id: fact for _, run_facts in groups for fact in run_facts}.values())
+    facts = _distinct(f for _, run_facts in groups for f in run_facts)
     if not facts:
-        return {}
-    deltas = [delta for _, delta, _ in runs]
-    report = evaluate(lm, facts, edit=lambda: deltas_applied(lm.model, deltas), protocols=("teacher_forced",),
-                      progress=progress or silent())
+        return TogetherFigures()
+    intended, deltas = intended_locality(facts), [delta for _, delta, _ in runs]
+    report = without_intended(evaluate(lm, facts, edit=lambda: deltas_applied(lm.model, deltas),
+                                       protocols=("teacher_forced",), progress=progress.stage(0.0, 0.7)), intended)
+    held_facts = _distinct(f for _, run_facts in held for f in run_facts)
+    head = without_intended(evaluate(lm, held_facts, protocols=("teacher_forced",),
+                                     progress=progress.stage(0.7, 1.0)), intended) if held_facts else None
+    return TogetherFigures(_per_run(report, groups), _per_run(head, held) if head else {})
+
+
+def _distinct(facts) -> list[Fact]:
+    return list({fact.id: fact for fact in facts}.values())
+
+
+def _per_run(report, groups: Sequence[tuple[int, Sequence[Fact]]]) -> dict[int, dict[str, float]]:
     by_fact = {m.fact_id: m.summary() for m in report.facts}
     return {run_id: _means([by_fact[f.id] for f in run_facts]) for run_id, run_facts in groups}
 

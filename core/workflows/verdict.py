@@ -113,7 +113,8 @@ def _fluency_check(pre: Mapping[str, Any], post: Mapping[str, Any], rules: Verdi
     the n-gram diversity (fluency over its ceiling for the text's length) where measured: raw
     fluency grows with length, so a new answer that ends the sentence sooner read as damage
     (audit of 2026-12-06). Runs stored before it are judged on raw fluency, as they were."""
-    metric = "fluency.diversity" if pre.get("fluency.diversity") and post.get("fluency.diversity") else "fluency"
+    diverse = "fluency.diversity" in pre or "fluency.diversity" in post
+    metric = "fluency.diversity" if diverse else "fluency"  # one side short of three words: not measured
     before, after = pre.get(metric), post.get(metric)
     if before is None or after is None or before <= 0:
         return Check("fluency", None, 0.0, None)
@@ -150,8 +151,8 @@ def _garbled(post: Mapping[str, Any]) -> tuple[str, ...]:
     ratio = post.get("ppl_r")
     if ratio is None or ratio <= 1.0:
         return ()
-    return (f"the text after the new answer reads as nonsense to the unedited model (PPL_r {ratio:.2f} > 1): "
-            "read the generations",)
+    return (f"the text after the new answer may be garbled: the unedited model finds it less likely than the prompt "
+            f"itself (PPL_r {ratio:.2f} > 1); read the generations",)
 
 
 def _locality_changes(post: Mapping[str, Any], locality: Check) -> tuple[str, ...]:

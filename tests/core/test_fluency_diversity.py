@@ -28,3 +28,10 @@ def test_the_verdict_judges_fluency_by_diversity_where_measured():
     assert looping.verdict == SIDE_EFFECTS and str(looping.checks[3]).startswith("fluency.diversity 0.")
     stored = fact_verdict("f", {"fluency": fluency(LONG)}, {**took, "fluency": fluency(SHORT)})
     assert stored.checks[3].metric == "fluency", "a run stored before diversity is judged as it was"
+
+
+def test_a_post_text_too_short_for_diversity_is_not_measured_rather_than_judged_on_length():
+    took = {"reliability": 1.0, "generality": 1.0, "locality": 1.0}
+    pre = {"fluency": fluency(LONG), "fluency.diversity": diversity(LONG)}
+    short = fact_verdict("f", pre, {**took, "fluency": fluency("Euro.")})  # under three words: no diversity
+    assert short.checks[3].held is None and short.verdict == TOOK

@@ -205,5 +205,5 @@ def test_the_commit_hears_of_a_reliability_the_gate_passed_but_the_greedy_text_m
 def test_a_garbled_continuation_is_said_beside_the_verdict():
     """Audit: ICE wrote "Cluj-Napoca Ricoaf Pet" (PPL_r 33.67); the other 130 edits stayed under 0.26."""
     verdict = edit_verdict("ice", ["f"], [PRE], [{**TOOK_POST, "ppl_r": 33.67}])
-    assert verdict.verdict == TOOK and "reads as nonsense to the unedited model (PPL_r 33.67 > 1)" in verdict.summary
-    assert "nonsense" not in edit_verdict("ice", ["f"], [PRE], [{**TOOK_POST, "ppl_r": 0.26}]).summary
+    assert verdict.verdict == TOOK and "may be garbled" in verdict.summary and "(PPL_r 33.67 > 1)" in verdict.summary
+    assert "garbled" not in edit_verdict("ice", ["f"], [PRE], [{**TOOK_POST, "ppl_r": 0.26}]).summary

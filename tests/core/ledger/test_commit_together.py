@@ -7,7 +7,7 @@ import shutil
 
 import pytest
 
-from core.facts.fact import Fact
+from core.facts.fact import Fact, Probe
 from core.ledger import LedgerError, Workspace
 from core.model.fingerprint import state_fingerprint
 from core.model.loading import LoadOptions
@@ -36,10 +36,10 @@ def test_a_commit_measures_its_edits_together_and_the_gate_holds_them(disagreein
     ws, (first, second) = disagreeing
     lm = ws.checkout("HEAD", options=CPU).lm
     before = state_fingerprint(lm.model)
-    together = ws.measure_together(lm)
+    together = ws.measure_together(lm, "both").together
     assert together[first.id]["reliability"] < 0.95 <= together[second.id]["reliability"]
     assert state_fingerprint(lm.model) == before, "measured with the deltas in place, then exactly removed"
-    assert ws.measure_together(lm, [second.id]) == {}, "one run computed on HEAD lands as it was measured"
+    assert ws.measure_together(lm, "one", [second.id]) is None, "one run computed on HEAD lands as it was measured"
     with pytest.raises(LedgerError, match=rf"run {first.id}: reliability 0\.\d\d < 0\.95 with this commit's "
                                           "edits in place"):
         ws.commit("both", thresholds=GATE, lm=lm)
@@ -69,3 +69,29 @@ def test_a_commit_that_undoes_an_edit_head_holds_is_held_by_the_gate(disagreeing
         ws.commit("Mosul", [second.id], thresholds=GATE, lm=lm)
     forced = ws.commit("Mosul", [second.id], thresholds=GATE, lm=lm, force=True)
     assert [(w["run"], w.get("together")) for w in forced.gate["warnings"]] == [(first.id, True)]
+    # what is already so on HEAD (Sydney at 0.80, forced) is not blamed on a later, unrelated commit
+    japan = Fact(subject="Japan", prompt="The currency of Japan is", target_new="Euro", target_true="Yen")
+    ws.add_facts([japan])
+    ws.run_edits([japan.id], "ft-m", options=CPU)
+    ws.review(japan.id, "approve")
+    later = ws.commit("Japan", thresholds=GATE, lm=ws.checkout("HEAD", options=CPU).lm)
+    assert not later.forced and later.gate["warnings"] == [], later.gate
+
+
+def test_a_prompt_another_fact_of_the_commit_edits_is_no_side_effect(tmp_path, empty_cache):
+    """Australia's locality prompt "The capital of France is" is France's own edit, committed
+    with it: its change was approved, so the gate must not call it a side effect."""
+    shutil.copytree(demo_model_dir(), tmp_path / "demo")
+    ws = Workspace.create(tmp_path / "w.factsmith", tmp_path / "demo", author="reviewer")
+    france = Fact(subject="France", prompt="The capital of France is", target_new="Lyon", target_true="Paris")
+    australia = Fact(subject="Australia", prompt="The capital of Australia is", target_new="Sydney",
+                     target_true="Canberra", locality=(Probe("The capital of France is", "Paris"),))
+    ws.add_facts([australia, france])
+    ws.run_edits([australia.id, france.id], "ft-m", options=CPU)
+    for fact in (australia, france):
+        ws.review(fact.id, "approve")
+    lm = ws.checkout("HEAD", options=CPU).lm
+    figures = ws.measure_together(lm, "both")
+    assert all("locality" not in f for f in figures.together.values()), "its one locality prompt is intended"
+    assert not ws.commit("both", thresholds=GATE, lm=lm).forced
+    ws.close()

@@ -104,7 +104,8 @@ def test_cli_commit_notes_the_verdicts_ungated_failures(workspace, tmp_path, cap
     workspace.close()
     assert main(["commit", "-m", "a", "--workspace", str(path)]) == 0
     out = capsys.readouterr().out
-    assert f"note: run {run.id}: generality 0.00 < 0.80 (verdict), not gated: committed all the same" in out
+    assert (f"note: run {run.id}: generality 0.00 < 0.80 (verdict), which the gate does not check: committed all "
+            "the same") in out
 
 
 def test_a_co_fact_reverted_since_the_batch_was_made_is_named(workspace):
