@@ -144,6 +144,13 @@ class MainWindow(WindowActions, QMainWindow):
         self.review_bar.undo_requested.connect(self.undo_review)
         self.prompt_panel.submitted.connect(self.generate)
         self.trace_view.trace_requested.connect(lambda: trace_selected(self))
+        self._connect_history()
+        QShortcut(QKeySequence("Esc"), self, activated=self.cancel_running)
+        QShortcut(QKeySequence("Ctrl+P"), self, activated=self.preview_panel.request)
+        QShortcut(QKeySequence("Ctrl+Return"), self.editor, activated=self.editor.submit)
+        QShortcut(QKeySequence("Ctrl+F"), self, activated=self.queue.search.setFocus)
+
+    def _connect_history(self) -> None:
         self.history.diff_requested.connect(self.show_diff)
         self.history.revert_requested.connect(self.revert)
         self.history.revert_edit_requested.connect(self.revert_edit)
@@ -152,10 +159,6 @@ class MainWindow(WindowActions, QMainWindow):
         self.history.export_requested.connect(self.open_export_dialog)
         self.history.selection_changed.connect(self.show_commit)
         self.history.commit_id_copied.connect(lambda commit_id: self.notify(f"Copied commit id {commit_id}"))
-        QShortcut(QKeySequence("Esc"), self, activated=self.cancel_running)
-        QShortcut(QKeySequence("Ctrl+P"), self, activated=self.preview_panel.request)
-        QShortcut(QKeySequence("Ctrl+Return"), self.editor, activated=self.editor.submit)
-        QShortcut(QKeySequence("Ctrl+F"), self, activated=self.queue.search.setFocus)
 
     def notify(self, text: str, timeout_ms: int = 8000, written: Path | str | None = None) -> None:
         """A message in the status bar, elided to fit beside the permanent widgets. One naming a

@@ -93,3 +93,42 @@ def test_edits_that_undo_each_other_are_caught_at_commit_and_may_be_forced(qtbot
     head = window.session.ws.head()
     assert head.forced and head.gate["warnings"][0]["together"]
     window.close()
+
+
+def test_a_commit_while_the_live_model_is_an_older_commit_builds_head_to_measure_on(qtbot, tmp_path):
+    """The window's other commit path: the live model holds an older commit, so HEAD is built
+    afresh, the edits measured together there (Mosul undoes the committed Sydney), and after the
+    forced commit the live model holds exactly the new HEAD."""
+    import json
+
+    from PySide6.QtWidgets import QMessageBox
+
+    from core.model.fingerprint import state_fingerprint
+    from core.model.loading import LoadOptions
+    from tests.app.helpers import click_preview, click_row, new_job
+    from tests.core.ledger.test_commit_together import FACTS
+
+    (tmp_path / "two.jsonl").write_text("".join(json.dumps(f.to_dict()) + "\n" for f in FACTS))
+    window = open_window(qtbot)
+    wait_job(qtbot, window.import_facts(tmp_path / "two.jsonl"), 60_000)
+    window.method_panel.method.setCurrentText("ft-m")
+    for row in (0, 1):
+        click_row(qtbot, window, row)
+        assert click_preview(qtbot, window).state.value == "done"
+    click_row(qtbot, window, 0)
+    window.review_selected("approve")
+    assert wait_job(qtbot, window.commit("Sydney")).state.value == "done"
+    root = window.session.ws.log()[-1]
+    assert wait_job(qtbot, window.checkout(root.id, confirmed=True)).state.value == "done"
+    assert window.session.live_commit.id == root.id
+    click_row(qtbot, window, 1)
+    window.review_selected("approve")
+    assert wait_job(qtbot, window.commit("Mosul")).state.value == "failed"
+    assert "with this commit's edits in place" in window.last_confirm.text()
+    forced = new_job(qtbot, window, window.last_confirm.button(QMessageBox.StandardButton.Yes).click)
+    assert forced.state.value == "done"
+    ws = window.session.ws
+    assert window.session.live_commit.id == ws.head().id and ws.head().forced
+    fresh = ws.checkout("HEAD", options=LoadOptions(device="cpu")).lm
+    assert state_fingerprint(window.session.lm.model) == state_fingerprint(fresh.model)
+    window.close()
