@@ -14,7 +14,7 @@ from app.jobs import Job
 from app.ledger_views import HistoryView
 from app.slots import no_result
 from app.widgets.history_panel import built_on_dropped_text, detail_html, diff_html
-from core import DEFAULT_THRESHOLDS, TOGETHER_TEXT, LedgerError
+from core import DEFAULT_THRESHOLDS, CommitRefused, LedgerError
 
 THRESHOLD_METRICS = tuple(DEFAULT_THRESHOLDS)  # the metrics core's commit gate checks
 
@@ -68,11 +68,11 @@ class HistoryActions:
     def _commit_refused(self, exc: BaseException, message: str, run_ids: list[int] | None) -> None:
         """A refusal only the edits together caused, which the commit dialog could not show
         (core.workflows.together): say which edit fell and offer a commit recorded as forced."""
-        text = str(exc)
-        if TOGETHER_TEXT not in text:
+        warnings = exc.gate.warnings if isinstance(exc, CommitRefused) else ()
+        if not warnings or not all(w.together for w in warnings):  # the dialog had shown the others
             self.show_error("The commit failed", exc)
             return
-        found = text.split("; improve or reject")[0].removeprefix("commit refused: ")
+        found = exc.gate.describe()
         self.last_confirm = confirm_box(
             self, "These edits undo each other",
             f"Measured together on HEAD, some edits no longer hold: {found}.\n\nCommit anyway? The commit "

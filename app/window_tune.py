@@ -22,7 +22,7 @@ def tune_preset(window, method: str | None = None) -> TuneDialog | None:
     try:
         split_facts(queue)  # too few facts is said before anything runs
     except TuneError as exc:
-        window.show_error("Cannot tune", TuneError(f"{exc}".replace("the file or the queue", "the queue")))
+        window.show_error("Cannot tune", exc)
         return None
     chosen = set(window.queue.selected_ids())
     dialog = TuneDialog(method, queue, [f for f in queue if f.id in chosen], candidate_count(lm, method), window)

@@ -31,6 +31,7 @@ from core.cli.ledger_render import (
 from core.ledger.errors import LedgerError
 from core.ledger.left_out import explain
 from core.ledger.state import is_reverted
+from core.model.loading import DTYPES
 from core.workflows.gates import DEFAULT_THRESHOLDS, verdict_failures
 
 log = logging.getLogger(__name__)
@@ -130,7 +131,7 @@ def register(sub) -> None:
                      help="commit runs under the thresholds anyway; the commit records that it was forced")
     com.add_argument("--device", default="auto",
                      help="where HEAD is built to measure the commit's edits together with HEAD's (auto, cpu, cuda…)")
-    com.add_argument("--dtype", default="auto", choices=("auto", "float32", "float16", "bfloat16"))
+    com.add_argument("--dtype", default="auto", choices=DTYPES)
     com.set_defaults(handler=make_commit, render=render_commit)
     _register_history(sub)
 

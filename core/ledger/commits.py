@@ -8,7 +8,7 @@ from collections.abc import Mapping, Sequence
 
 from core.ledger.db import Store, dumps, now
 from core.ledger.decided import decided_run_id
-from core.ledger.errors import LedgerError
+from core.ledger.errors import CommitRefused, LedgerError
 from core.ledger.queue import fact_records
 from core.ledger.records import CommitDetail, CommitRecord, RunRecord
 from core.ledger.refs import resolve, tags_of
@@ -190,8 +190,9 @@ def commit(store: Store, message: str, run_ids: Sequence[int] | None = None,
         held = [get_run(store, r) for r in state_runs(store, parent)] if together is not None else []
         gate = None if thresholds is None else check_runs(runs, thresholds, force, together, held)
         if gate is not None and not gate.passed and not force:
-            raise LedgerError(f"commit refused: under the commit thresholds ({gate.describe()}); improve or reject "
-                              "these edits, or commit anyway with --force (the commit records that it was forced)")
+            raise CommitRefused(f"commit refused: under the commit thresholds ({gate.describe()}); improve or reject "
+                                "these edits, or commit anyway with --force (the commit records that it was forced)",
+                                gate)
         stale = list(stale_runs(store, runs))
         if stale:
             log.info("runs %s were computed on another state than HEAD; they are applied in order", stale)

@@ -7,6 +7,14 @@ class LedgerError(ValueError):
     """A workspace operation cannot be done as asked; nothing was changed."""
 
 
+class CommitRefused(LedgerError):
+    """The commit gate refused the runs; ``gate`` (a GateCheck) says which and why."""
+
+    def __init__(self, message: str, gate) -> None:
+        super().__init__(message)
+        self.gate = gate
+
+
 class WorkspaceBusyError(LedgerError):
     """Another process held the workspace's write lock for longer than the wait allows."""
 

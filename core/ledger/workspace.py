@@ -276,17 +276,23 @@ class Workspace:
 
     def needs_measuring_together(self, message: str, run_ids: Sequence[int] | None = None) -> bool:
         """Whether a commit of ``run_ids`` must be measured together first (see ``commit``)."""
-        runs = self.commit_runs(message, run_ids)
-        return together.needs_measuring_together(len(runs), len(self.stale_runs(runs)), len(self.head_runs()))
+        return self._landing(message, run_ids) is not None
+
+    def _landing(self, message: str, run_ids: Sequence[int] | None) -> tuple[list[RunRecord], list[int]] | None:
+        """(the runs a commit would land, the run ids HEAD holds), or None when the runs land
+        exactly as they were measured (core.workflows.together.needs_measuring_together)."""
+        runs, held = self.commit_runs(message, run_ids), self.head_runs()
+        measure = together.needs_measuring_together(len(runs), len(self.stale_runs(runs)), len(held))
+        return (runs, held) if measure else None
 
     def measure_together(self, lm, message: str, run_ids: Sequence[int] | None = None,
                          progress: Progress | None = None) -> together.TogetherFigures | None:
         """The runs a commit of ``run_ids`` would land, and those HEAD holds, measured on ``lm``
         (HEAD's weights) with the new ones in place; None when they land exactly as measured."""
-        if not self.needs_measuring_together(message, run_ids):
+        landing = self._landing(message, run_ids)
+        if landing is None:
             return None
-        runs = self.commit_runs(message, run_ids)
-        held = [self.run(r) for r in self.head_runs()]
+        runs, held = landing[0], [self.run(r) for r in landing[1]]
         items = [(run.id, self.delta(run.id), [self.fact(f).fact for f in run.fact_ids]) for run in runs]
         kept = [(run.id, [self.fact(f).fact for f in run.fact_ids]) for run in held]
         return together.measure_together(lm, items, progress, kept)

@@ -12,6 +12,7 @@ that fell.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
@@ -19,6 +20,7 @@ from dataclasses import dataclass, field
 from core.edit.deltas import Delta, delta_applied
 from core.facts.fact import Fact
 from core.metrics.evaluation import evaluate
+from core.metrics.results import EvaluationReport, aggregate
 from core.model.loading import LoadedModel
 from core.util.progress import Progress, silent
 from core.workflows.batch_locality import intended_locality, without_intended
@@ -76,15 +78,11 @@ def _distinct(facts) -> list[Fact]:
     return list({fact.id: fact for fact in facts}.values())
 
 
-def _per_run(report, groups: Sequence[tuple[int, Sequence[Fact]]]) -> dict[int, dict[str, float]]:
-    by_fact = {m.fact_id: m.summary() for m in report.facts}
-    return {run_id: _means([by_fact[f.id] for f in run_facts]) for run_id, run_facts in groups}
-
-
-def _means(summaries: Sequence[Mapping[str, float]]) -> dict[str, float]:
-    out = {}
-    for metric in TOGETHER_METRICS:
-        values = [s[metric] for s in summaries if s.get(metric) is not None]
-        if values:
-            out[metric] = sum(values) / len(values)
-    return out
+def _per_run(report: EvaluationReport, groups: Sequence[tuple[int, Sequence[Fact]]]) -> dict[int, dict[str, float]]:
+    """Each run's gated metrics, averaged over its facts as a run's own figures are (``aggregate``)."""
+    by_fact = {m.fact_id: m for m in report.facts}
+    found = {}
+    for run_id, run_facts in groups:
+        means = aggregate(dataclasses.replace(report, facts=tuple(by_fact[f.id] for f in run_facts)))
+        found[run_id] = {metric: means[metric] for metric in TOGETHER_METRICS if metric in means}
+    return found

@@ -147,7 +147,7 @@ def split_facts(facts: Sequence[Fact]) -> tuple[tuple[Fact, ...], tuple[Fact, ..
     is never in both parts. With a single subject the facts themselves (by id) are split."""
     if len(facts) < MIN_FACTS:
         raise TuneError(f"tuning needs at least {MIN_FACTS} facts (got {len(facts)}): some to tune on and "
-                        "some held out to check the result; add facts to the file or the queue")
+                        "some held out to check the result; add more facts")
     by_subject = len({f.subject for f in facts}) >= 2
     key = {f.id: _split_key(f.subject if by_subject else f.id) for f in facts}
     groups = sorted(set(key.values()))

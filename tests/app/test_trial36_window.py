@@ -64,15 +64,12 @@ def test_at_1024_the_model_column_narrows_before_it_would_hide(qtbot):
     window.close()
 
 
-def test_edits_that_undo_each_other_are_caught_at_commit_and_may_be_forced(qtbot, tmp_path):
-    """Trial 36's worst finding: two edits that each took alone, committed together, and the
-    record said 1.00 for one the other had undone. The commit now measures them together on
-    HEAD; the reviewer is told which fell and may commit anyway, recorded as forced."""
+def _two_disagreeing_previews(qtbot, tmp_path, approve: bool):
+    """The window with the two FT-M edits that disagree about Australia's capital imported and
+    previewed (each takes alone), approved too when ``approve``."""
     import json
 
-    from PySide6.QtWidgets import QMessageBox
-
-    from tests.app.helpers import click_preview, click_row, new_job
+    from tests.app.helpers import click_preview, click_row
     from tests.core.ledger.test_commit_together import FACTS
 
     (tmp_path / "two.jsonl").write_text("".join(json.dumps(f.to_dict()) + "\n" for f in FACTS))
@@ -82,14 +79,32 @@ def test_edits_that_undo_each_other_are_caught_at_commit_and_may_be_forced(qtbot
     for row in (0, 1):
         click_row(qtbot, window, row)
         assert click_preview(qtbot, window).state.value == "done"
-        window.review_selected("approve")
-    job = wait_job(qtbot, window.commit("both capitals"))
-    assert job.state.value == "failed" and len(window.session.ws.log()) == 1
+        if approve:
+            window.review_selected("approve")
+    return window
+
+
+def _commit_anyway(qtbot, window):
+    """Press Yes in the window's "These edits undo each other" box; the forced commit's job."""
+    from PySide6.QtWidgets import QMessageBox
+
+    from tests.app.helpers import new_job
+
     box = window.last_confirm
     assert box.windowTitle() == "These edits undo each other"
-    assert "reliability 0.80 < 0.95 with this commit's edits in place" in box.text() and "--force" not in box.text()
-    forced = new_job(qtbot, window, box.button(QMessageBox.StandardButton.Yes).click)
-    assert forced.state.value == "done"
+    assert "with this commit's edits in place" in box.text() and "--force" not in box.text()
+    return new_job(qtbot, window, box.button(QMessageBox.StandardButton.Yes).click)
+
+
+def test_edits_that_undo_each_other_are_caught_at_commit_and_may_be_forced(qtbot, tmp_path):
+    """Trial 36's worst finding: two edits that each took alone, committed together, and the
+    record said 1.00 for one the other had undone. The commit now measures them together on
+    HEAD; the reviewer is told which fell and may commit anyway, recorded as forced."""
+    window = _two_disagreeing_previews(qtbot, tmp_path, approve=True)
+    job = wait_job(qtbot, window.commit("both capitals"))
+    assert job.state.value == "failed" and len(window.session.ws.log()) == 1
+    assert "reliability 0.80 < 0.95 with this commit's edits in place" in window.last_confirm.text()
+    assert _commit_anyway(qtbot, window).state.value == "done"
     head = window.session.ws.head()
     assert head.forced and head.gate["warnings"][0]["together"]
     window.close()
@@ -99,22 +114,11 @@ def test_a_commit_while_the_live_model_is_an_older_commit_builds_head_to_measure
     """The window's other commit path: the live model holds an older commit, so HEAD is built
     afresh, the edits measured together there (Mosul undoes the committed Sydney), and after the
     forced commit the live model holds exactly the new HEAD."""
-    import json
-
-    from PySide6.QtWidgets import QMessageBox
-
     from core.model.fingerprint import state_fingerprint
     from core.model.loading import LoadOptions
-    from tests.app.helpers import click_preview, click_row, new_job
-    from tests.core.ledger.test_commit_together import FACTS
+    from tests.app.helpers import click_row
 
-    (tmp_path / "two.jsonl").write_text("".join(json.dumps(f.to_dict()) + "\n" for f in FACTS))
-    window = open_window(qtbot)
-    wait_job(qtbot, window.import_facts(tmp_path / "two.jsonl"), 60_000)
-    window.method_panel.method.setCurrentText("ft-m")
-    for row in (0, 1):
-        click_row(qtbot, window, row)
-        assert click_preview(qtbot, window).state.value == "done"
+    window = _two_disagreeing_previews(qtbot, tmp_path, approve=False)
     click_row(qtbot, window, 0)
     window.review_selected("approve")
     assert wait_job(qtbot, window.commit("Sydney")).state.value == "done"
@@ -124,9 +128,7 @@ def test_a_commit_while_the_live_model_is_an_older_commit_builds_head_to_measure
     click_row(qtbot, window, 1)
     window.review_selected("approve")
     assert wait_job(qtbot, window.commit("Mosul")).state.value == "failed"
-    assert "with this commit's edits in place" in window.last_confirm.text()
-    forced = new_job(qtbot, window, window.last_confirm.button(QMessageBox.StandardButton.Yes).click)
-    assert forced.state.value == "done"
+    assert _commit_anyway(qtbot, window).state.value == "done"
     ws = window.session.ws
     assert window.session.live_commit.id == ws.head().id and ws.head().forced
     fresh = ws.checkout("HEAD", options=LoadOptions(device="cpu")).lm
