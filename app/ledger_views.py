@@ -47,7 +47,10 @@ class HistoryView:
 
 
 def mean_post(detail: CommitDetail, metric: str) -> float | None:
-    values = [run.metrics.get("post", {}).get(metric) for run in detail.runs]
+    """The mean of ``metric`` over the state's edits, each as last measured in it (a commit that
+    landed edits together measured them again: core.ledger.figures)."""
+    values = [detail.figures[run.id].metrics.get(metric) if run.id in detail.figures
+              else run.metrics.get("post", {}).get(metric) for run in detail.runs]
     values = [v for v in values if v is not None]
     return sum(values) / len(values) if values else None
 

@@ -46,6 +46,7 @@ from core import (
     RunRecord,
     TraceCache,
     TrainOptions,
+    VerificationError,
     Workspace,
     WorkspaceInUseError,
     apply_patch,
@@ -344,12 +345,13 @@ class Session(QObject):
             on = lm if live.id == parent.id else _checkout_fresh(ws.path, parent.id, options,
                                                                  progress.stage(0.0, 0.5)).lm
             commit = ws.commit(message, run_ids, thresholds=thresholds, force=force, lm=on,
-                               progress=progress.stage(0.5, 0.9))
-            from core import apply_delta
-
-            for run_id in commit.applied:  # HEAD's weights plus this commit's edits: the new HEAD
-                apply_delta(on.model, ws.delta(run_id))
-            return _with_views(LiveState(on, ws.path, commit), ws, known)
+                               progress=progress.stage(0.5, 0.8))
+            try:  # HEAD's weights plus this commit's edits, checked: the new HEAD
+                moved = ws.advance(on, commit, progress.stage(0.8, 1.0)).lm
+            except VerificationError as exc:  # the weights were not the parent's: rebuild from the base
+                log.warning("rebuilding commit %s from the base: %s", commit.short_id, exc)
+                moved = _checkout_fresh(ws.path, commit.id, options, progress.stage(0.8, 1.0)).lm
+            return _with_views(LiveState(moved, ws.path, commit), ws, known)
 
         job = self.submit("Committing", run)
         job.succeeded.connect(self._after_history_change)

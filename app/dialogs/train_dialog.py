@@ -70,11 +70,15 @@ def _button(text: str, slot, tip: str = "") -> QPushButton:
     return button
 
 
+SETTINGS_PREFIX = "train"  # the last run's choices, under train/method, train/data, train/val, train/out
+
+
 class TrainDialog(QDialog):
     trained = Signal(object)  # Path of a checkpoint written (training done, or cancelled after a save)
 
-    def __init__(self, session, parent: QWidget | None = None) -> None:
+    def __init__(self, session, parent: QWidget | None = None, settings=None) -> None:
         super().__init__(parent)
+        self.settings = settings  # app.settings.Settings: the last run's files and method, for a restart
         self.setWindowTitle("Train editor")
         self.resize(900, 640)
         self.session, self.job = session, None
@@ -92,8 +96,31 @@ class TrainDialog(QDialog):
         self._build_run()
         self._layout()
         session.model_changed.connect(lambda _: self.refresh())
+        self._restore_choices()
         self.refresh()
         self._say_validation()
+
+    def _restore_choices(self) -> None:
+        """The last run's method, files and checkpoint path (trial 36: after a restart Resume stayed
+        grey until the training file was chosen again); a file that is gone is left unchosen."""
+        if self.settings is None:
+            return
+        method = self.settings.value(f"{SETTINGS_PREFIX}/method")
+        if method in trainable_methods():
+            self.method.setCurrentText(method)
+        for field, key in ((self.data, "data"), (self.val, "val")):
+            path = self.settings.value(f"{SETTINGS_PREFIX}/{key}")
+            if path and Path(path).is_file():
+                field.choose(path)
+        self.out.setText(self.settings.value(f"{SETTINGS_PREFIX}/out"))
+
+    def _remember_choices(self) -> None:
+        if self.settings is None:
+            return
+        chosen = {"method": self.method.currentText(), "data": self.data.chosen(), "val": self.val.chosen(),
+                  "out": self.out_path()}
+        for key, value in chosen.items():
+            self.settings.set_value(f"{SETTINGS_PREFIX}/{key}", str(value or ""))
 
     def _build_fields(self) -> None:
         defaults = TrainOptions()
@@ -318,6 +345,7 @@ class TrainDialog(QDialog):
         self._say_validation()
         self.loss.set_losses(self.record.losses if resume and self.record else ())
         self.validation.set_history(self.record.validation if resume and self.record else ())
+        self._remember_choices()
         try:
             job = self.session.train_editor(self.method.currentText(), self.data.facts(), self.val.facts(),
                                             options, self.out_path())
@@ -331,6 +359,10 @@ class TrainDialog(QDialog):
         self.job, self._hinting = job, False
         self.bar.setValue(0)
         self.state.setText("Waiting for the job lane…")
+        # what the path held before is being replaced: say what happens there now (trial 36)
+        self.out_info.setText(f"Training into this checkpoint: saved every {self.save_every.value()} steps, on "
+                              "cancel and at the end")
+        self.out_info.setStyleSheet("")
         job.progressed.connect(self._progress)
         job.succeeded.connect(self._done)
         job.cancelled.connect(self._cancelled)

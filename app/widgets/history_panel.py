@@ -26,7 +26,8 @@ from core import CommitDetail, CommitRecord, DiffReport, warning_text
 LIVE_MARKER = "◀ live model · "
 DRIFT_TITLE = "Mean over live edits"
 DRIFT_TIP = ("Reliability and locality: the mean over the edits live at each commit.\n"
-             "Each point is the mean of the recorded metrics over the edits live in that commit's state. "
+             "Each point is the mean of the recorded metrics over the edits live in that commit's state, "
+             "each as last measured there (a commit that landed edits together measured them again). "
              "A revert takes edits out, so the mean moves because fewer edits are averaged, "
              "not because the revert made the remaining edits better or worse.")
 COLUMNS = ("#", "Commit", "Kind", "Message", "Author", "When", "Tags", "Edits")
@@ -44,8 +45,7 @@ def detail_html(detail: CommitDetail, notes: Mapping[str, str] | None = None,
     facts = {f.id: f.fact for f in detail.facts}
     rows = "".join(
         f"<tr><td>{r.id}</td><td>{r.method}</td><td>{html.escape(_facts_text(r.fact_ids, facts))}</td>"
-        f"<td>{_num(r.metrics.get('post', {}).get('reliability'))}</td>"
-        f"<td>{_num(r.metrics.get('post', {}).get('locality'))}</td>"
+        f"{_figure_cells(detail.figures.get(r.id), r)}"
         f"<td>{html.escape(_notes_text(r.fact_ids, notes))}</td></tr>" for r in detail.runs)
     tags = f" · tags: {', '.join(detail.tags)}" if detail.tags else ""
     # 16 hex digits name the commit for every CLI command; the whole 64 only fit a wide pane
@@ -56,7 +56,40 @@ def detail_html(detail: CommitDetail, notes: Mapping[str, str] | None = None,
             f"{_built_on_dropped_html(built_on_dropped)}"
             f"<p>{len(detail.runs)} edit(s) in this state:</p><table border='1' cellpadding='3' "
             "style='border-collapse:collapse'><tr><th>Run</th><th>Method</th><th>Facts</th>"
-            f"<th>Reliability</th><th>Locality</th><th>Review note</th></tr>{rows}</table>")
+            f"<th>Reliability</th><th>Locality</th><th>Review note</th></tr>{rows}</table>"
+            f"{_together_footnote(detail)}")
+
+
+TOGETHER_MARK = "†"
+
+
+def _figure_cells(figures, run) -> str:
+    """Reliability and locality as the edit measures in this state: marked when a commit measured
+    them with other edits in place (core.ledger.figures), the run's own figures in the tooltip."""
+    if figures is None:  # a detail built without figures
+        post = run.metrics.get("post") or {}
+        return f"<td>{_num(post.get('reliability'))}</td><td>{_num(post.get('locality'))}</td>"
+    cells = []
+    for metric in ("reliability", "locality"):
+        value, own = figures.metrics.get(metric), figures.own.get(metric)
+        if figures.measured_at is None:
+            cells.append(f"<td>{_num(value)}</td>")
+            continue
+        changed = value is not None and own is not None and abs(value - own) >= 0.005
+        style = " style='color:#a33'" if changed and value < own else ""
+        cells.append(f"<td{style} title='alone: {_num(own)}'>{_num(value)} {TOGETHER_MARK}</td>")
+    return "".join(cells)
+
+
+def _together_footnote(detail: CommitDetail) -> str:
+    found = [(run, f) for run, f in detail.figures.items() if f.measured_at is not None]
+    if not found:
+        return ""
+    alone = "; ".join(f"run {run}: {_num(f.own.get('reliability'))} / {_num(f.own.get('locality'))}"
+                      for run, f in found)
+    return (f"<p>{TOGETHER_MARK} measured with the other edits of the state in place, when a commit landed "
+            f"them (the latest such measurement up to this commit). Measured alone, reliability / locality "
+            f"were {html.escape(alone)}.</p>")
 
 
 def built_on_dropped_text(found: Mapping[int, Sequence[int]]) -> str:

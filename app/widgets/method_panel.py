@@ -38,12 +38,14 @@ from core import (
     tuned_preset,
 )
 
-# Shown without "Advanced": the knobs a reviewer most often turns, and every one a verdict's
-# advice names (core.workflows.verdict; tests/app/test_method_panel_advice.py keeps the two in step).
+MISSING_EDITOR = "No trained"  # how the preview pane begins to say a trained method has no editor yet
+
 TUNE_TIP = ("Search this method's key hyperparameters on the queue's facts (a third held out to check) and save "
             "the best as this model's tuned preset")
 TUNE_TRAINED_TIP = ("Not for a trained editor: its edits come from its training, not from a preset to search. "
                     "Train… (or Tools → Train editor…) makes a better editor")
+# Shown without "Advanced": the knobs a reviewer most often turns, and every one a verdict's
+# advice names (core.workflows.verdict; tests/app/test_method_panel_advice.py keeps the two in step).
 BASIC_HPARAMS = ("layer", "layers", "v_lr", "v_steps", "lr", "steps", "norm_constraint", "edit_lr",
                  "n_iter", "use_covariance", "mom2_weight", "threshold_init", "stats_tokens", "seed", "eps_init",
                  "loss_threshold", "retain_samples", "retain_factor", "nullspace_threshold", "l2", "refine_steps",
@@ -251,8 +253,8 @@ class MethodPanel(QGroupBox):
         """Why a preview cannot run yet: a trained method with no usable editor chosen ("" if it can)."""
         if not self.trained or self.checkpoint.currentData() is not None:
             return ""
-        return (f"No trained {self.method_name().upper()} editor for this model yet: train one with Train… beside "
-                "Editor (or Tools → Train editor…), or choose another method")
+        return (f"{MISSING_EDITOR} {self.method_name().upper()} editor for this model yet: train one with Train… "
+                "beside Editor (or Tools → Train editor…), or choose another method")
 
     def _sync_checkpoint(self) -> None:
         """The choice follows the table's ``checkpoint`` (typed there, or reset to the preset)."""

@@ -4,16 +4,41 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from PySide6.QtCore import QTimer, Signal
+from PySide6.QtCore import QPersistentModelIndex, Qt, QTimer, Signal
 from PySide6.QtWidgets import (
+    QAbstractItemDelegate,
     QHBoxLayout,
     QHeaderView,
+    QLineEdit,
     QPushButton,
+    QStyledItemDelegate,
     QTableWidget,
     QTableWidgetItem,
     QVBoxLayout,
     QWidget,
 )
+
+
+class _LiveDelegate(QStyledItemDelegate):
+    """Writes each keystroke to the cell, so the form validates (and names the fact) while a cell
+    is still being typed; Escape puts the cell back as it was when its editor opened."""
+
+    def __init__(self, parent=None) -> None:
+        super().__init__(parent)
+        self._opened: dict[int, tuple[QPersistentModelIndex, object]] = {}
+        self.closeEditor.connect(self._closed)
+
+    def createEditor(self, parent, option, index):  # Qt's name
+        editor = super().createEditor(parent, option, index)
+        if isinstance(editor, QLineEdit):
+            self._opened[id(editor)] = (QPersistentModelIndex(index), index.data(Qt.ItemDataRole.EditRole))
+            editor.textEdited.connect(lambda _text, e=editor: self.commitData.emit(e))
+        return editor
+
+    def _closed(self, editor, hint) -> None:
+        index, original = self._opened.pop(id(editor), (None, None))
+        if hint == QAbstractItemDelegate.EndEditHint.RevertModelCache and index is not None and index.isValid():
+            index.model().setData(index, original, Qt.ItemDataRole.EditRole)
 
 
 class RowList(QWidget):
@@ -26,6 +51,7 @@ class RowList(QWidget):
         self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
         self.table.verticalHeader().hide()
         self.table.setMaximumHeight(110)
+        self.table.setItemDelegate(_LiveDelegate(self.table))
         self.table.itemChanged.connect(lambda _: self.changed.emit())
         # a row left empty when its editor closes goes (after the editor moved on, if it did)
         self.table.itemDelegate().closeEditor.connect(lambda *_: QTimer.singleShot(0, self.drop_empty_rows))

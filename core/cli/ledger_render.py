@@ -97,8 +97,20 @@ def render_show(r: dict[str, Any]) -> str:
         fact = facts.get(run["fact_ids"][0], {})
         more = f" (+{len(run['fact_ids']) - 1} facts)" if len(run["fact_ids"]) > 1 else ""
         lines.append(f"  run {run['id']:<5} {run['method']:<6} {fact.get('prompt')} -> "
-                     f"{fact.get('target_new')}{more}\n")
+                     f"{fact.get('target_new')}{more}{_figures_text(r.get('figures', {}).get(str(run['id'])))}\n")
     return head + "".join(lines) + "".join(_built_on_dropped_line(d) for d in r.get("built_on_dropped", ()))
+
+
+def _figures_text(figures: dict[str, Any] | None) -> str:
+    """"; reliability 0.80, locality 0.95", as the edit measures in the state; a commit that
+    measured it with other edits in place is named, with the run's own figures."""
+    if not figures:
+        return ""
+    shown = ", ".join(f"{m} {v:.2f}" for m, v in figures["metrics"].items() if v is not None)
+    if figures["measured_at"] is None or not shown:
+        return f"; {shown}" if shown else ""
+    alone = ", ".join(f"{m} {v:.2f}" for m, v in figures["own"].items() if v is not None)
+    return f"; {shown} with the other edits in place (commit {_short(figures['measured_at'])}; alone: {alone})"
 
 
 def render_diff(r: dict[str, Any]) -> str:

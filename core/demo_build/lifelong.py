@@ -31,12 +31,12 @@ def _pair(fact_or_request) -> tuple[str, str]:
 
 def lifelong_requests(facts: Sequence[KnowledgeFact], n: int, seed: int,
                       existing: Sequence[dict] = (), reserved: Sequence[dict] = (),
-                      locality_pool: Sequence[KnowledgeFact] | None = None) -> list[dict]:
+                      locality_pool: Sequence[KnowledgeFact] | None = None, up_to: bool = False) -> list[dict]:
     """``n`` new requests, round-robin over relations, disjoint from ``existing`` (requests
     edited alongside them) and ``reserved`` (e.g. a tuning split that must stay unseen).
     Requests are drawn from ``facts``; locality prompts and new targets from
     ``locality_pool`` (default: ``facts``), e.g. all the knowledge when ``facts`` are only
-    the evaluation subjects'."""
+    the evaluation subjects'. ``up_to``: as many as are free when fewer than ``n`` are."""
     others = facts if locality_pool is None else locality_pool
     rng = random.Random(seed)
     taken = {_pair(r) for r in (*existing, *reserved)}
@@ -49,7 +49,7 @@ def lifelong_requests(facts: Sequence[KnowledgeFact], n: int, seed: int,
         for pool in by_relation.values():
             if pool and len(chosen) < n:
                 chosen.append(pool.pop())
-    if len(chosen) < n:
+    if len(chosen) < n and not up_to:
         raise ValueError(f"only {len(chosen)} facts are free for new requests, {n} asked")
     edited = taken | {_pair(f) for f in chosen}
     unedited = [f for f in others if _pair(f) not in edited]
@@ -71,3 +71,22 @@ def evaluation_requests(folder: Path, n: int, seed: int) -> list[dict]:
     knowledge = read_knowledge(Path(folder) / "facts.jsonl")
     evaluation = [f for f in knowledge if is_test_subject(f.subject)]
     return lifelong_requests(evaluation, n, seed, reserved=reserved, locality_pool=knowledge)
+
+
+def all_subject_requests(folder: Path, n: int, seed: int) -> list[dict]:
+    """``n`` requests, every free one about an evaluation subject (c-f) first drawn, the rest
+    about tuning subjects (0-b), shuffled together; disjoint as ``lifelong_requests`` makes
+    them. The demo model holds 564 free evaluation facts: a longer lifelong run needs both.
+    Not for trained methods, whose training data are the 0-b subjects."""
+    from core.demo_build.quality_sets import is_test_subject
+
+    reserved = [json.loads(line) for name in RESERVED_SETS if (Path(folder) / name).is_file()
+                for line in (Path(folder) / name).read_text(encoding="utf-8").splitlines() if line.strip()]
+    knowledge = read_knowledge(Path(folder) / "facts.jsonl")
+    evaluation = lifelong_requests([f for f in knowledge if is_test_subject(f.subject)], n, seed,
+                                   reserved=reserved, locality_pool=knowledge, up_to=True)
+    tuning = lifelong_requests([f for f in knowledge if not is_test_subject(f.subject)], n - len(evaluation),
+                               seed, existing=evaluation, reserved=reserved, locality_pool=knowledge)
+    both = evaluation + tuning
+    random.Random(seed).shuffle(both)
+    return both

@@ -9,6 +9,7 @@ from collections.abc import Mapping, Sequence
 from core.ledger.db import Store, dumps, now
 from core.ledger.decided import decided_run_id
 from core.ledger.errors import CommitRefused, LedgerError
+from core.ledger.figures import state_figures
 from core.ledger.queue import fact_records
 from core.ledger.records import CommitDetail, CommitRecord, RunRecord
 from core.ledger.refs import resolve, tags_of
@@ -56,8 +57,9 @@ def insert_commit(store: Store, parent: CommitRecord | None, kind: str, message:
                               [(commit_id, i, run, op) for i, (run, op) in enumerate(ops)])
     if gate is not None:
         record = gate.to_dict()
-        store.db.execute("INSERT INTO commit_gates (commit_id, thresholds, warnings, forced) VALUES (?, ?, ?, ?)",
-                         (commit_id, dumps(record["thresholds"]), dumps(record["warnings"]), int(gate.forced)))
+        store.db.execute("INSERT INTO commit_gates (commit_id, thresholds, warnings, forced, together) "
+                         "VALUES (?, ?, ?, ?, ?)", (commit_id, dumps(record["thresholds"]), dumps(record["warnings"]),
+                                                    int(gate.forced), dumps(record.get("together", {}))))
     return commit_from_row(store, store.one("SELECT * FROM commits WHERE id = ?", (commit_id,)))
 
 
@@ -228,4 +230,4 @@ def show(store: Store, ref: str) -> CommitDetail:
         commit = resolve(store, ref)
         runs = tuple(get_run(store, r) for r in state_runs(store, commit))
         facts = tuple(fact_records(store, [f for run in runs for f in run.fact_ids]))
-        return CommitDetail(commit, runs, facts, tags_of(store, commit.id))
+        return CommitDetail(commit, runs, facts, tags_of(store, commit.id), state_figures(store, commit, runs))

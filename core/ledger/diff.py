@@ -6,6 +6,7 @@ from collections import defaultdict
 from typing import Any
 
 from core.ledger.db import Store
+from core.ledger.figures import state_figures, with_figures
 from core.ledger.records import DiffReport, MetricChange
 from core.ledger.refs import resolve
 from core.ledger.runs import get_run
@@ -23,12 +24,18 @@ def mean_post_metrics(runs_metrics: list[dict[str, Any]]) -> dict[tuple[str, str
     return {key: sum(values) / len(values) for key, values in sums.items()}
 
 
+def _state_metrics(store: Store, commit) -> dict[tuple[str, str], float]:
+    """Mean post metrics over the state's runs, each as last measured in it (core.ledger.figures)."""
+    runs = [get_run(store, r) for r in state_runs(store, commit)]
+    figures = state_figures(store, commit, runs)
+    return mean_post_metrics([with_figures(run.metrics, figures[run.id]) for run in runs])
+
+
 def diff(store: Store, a_ref: str, b_ref: str) -> DiffReport:
     with store.reading():
         a, b = resolve(store, a_ref), resolve(store, b_ref)
         facts_a, facts_b = state_fact_ids(store, a), state_fact_ids(store, b)
-        metrics_a = mean_post_metrics([get_run(store, r).metrics for r in state_runs(store, a)])
-        metrics_b = mean_post_metrics([get_run(store, r).metrics for r in state_runs(store, b)])
+        metrics_a, metrics_b = _state_metrics(store, a), _state_metrics(store, b)
     changes = tuple(MetricChange(protocol, name, metrics_a.get((protocol, name)), metrics_b.get((protocol, name)))
                     for protocol, name in sorted(set(metrics_a) | set(metrics_b)))
     return DiffReport(

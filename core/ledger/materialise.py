@@ -172,3 +172,32 @@ def save_folder(lm, out: Path, marker: dict[str, Any]) -> None:
     except (FileExistsError, OSError) as exc:
         raise LedgerError(str(exc)) from exc
     log.info("checked out %s into %s", marker.get("commit", "")[:12], out)
+
+
+def advance(store: Store, lm, commit: CommitRecord, progress: Progress | None = None) -> Built:
+    """``lm`` holds ``commit``'s parent state (a live model the commit was just made on): the
+    commit's deltas added in order, all or nothing, instead of a rebuild from the base. The start
+    is checked against the weights recorded for the parent (a preview that left a stray change
+    would otherwise be carried into the new state); the result is recorded for the commit only
+    when the start was verified, and checked against a record when there is one."""
+    progress = progress or silent()
+    if commit.dropped or commit.parent_id is None:
+        raise LedgerError(f"commit {commit.short_id} drops edits: build it from the base (checkout)")
+    key = weights_key(lm)
+    with store.reading():
+        parent = resolve(store, commit.parent_id)
+        deltas = get_deltas(store, delta_hashes(store, list(commit.applied)))
+    start = recorded_weights(store, parent.state_fingerprint, key)
+    if start is not None and weights_fingerprint(lm.model) != start:
+        raise VerificationError(f"the model's weights ({key[0]} on {key[1]}) are not those recorded for commit "
+                                f"{parent.short_id}, the state the commit was made on; check out the commit afresh")
+    replayed = replay(lm, deltas, progress.stage(0.0, 0.8))
+    found = weights_fingerprint(lm.model)
+    try:
+        verified = check_weights(store, commit.state_fingerprint, key, found, start is not None,
+                                 f"commit {commit.short_id}")
+    except VerificationError:
+        undo_replay(lm.model, replayed)
+        raise
+    progress.report(1.0, 1.0, "verified" if verified else "fingerprinted")
+    return Built(lm, found, key[0], key[1], verified, len(deltas))

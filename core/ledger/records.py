@@ -176,15 +176,31 @@ class CommitRecord:
 
 
 @dataclass(frozen=True)
+class RunFigures:
+    """A run's gated figures in a state: its own (measured alone, on the state it was computed
+    on), or, when a commit up to that state measured it with other edits in place
+    (core.workflows.together), the latest such figures and that commit's id."""
+
+    metrics: Mapping[str, float | None]
+    own: Mapping[str, float | None]
+    measured_at: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"metrics": dict(self.metrics), "own": dict(self.own), "measured_at": self.measured_at}
+
+
+@dataclass(frozen=True)
 class CommitDetail:
     commit: CommitRecord
     runs: tuple[RunRecord, ...]  # the whole state: every run applied, in order
     facts: tuple[FactRecord, ...]  # the facts of those runs
     tags: tuple[str, ...] = ()
+    figures: Mapping[int, RunFigures] = field(default_factory=dict)  # by run id: as last measured
 
     def to_dict(self) -> dict[str, Any]:
         return {**self.commit.to_dict(), "tags": list(self.tags), "runs": [r.to_dict() for r in self.runs],
-                "facts": [f.to_dict() for f in self.facts]}
+                "facts": [f.to_dict() for f in self.facts],
+                "figures": {str(run): f.to_dict() for run, f in self.figures.items()}}
 
 
 @dataclass(frozen=True)

@@ -153,12 +153,19 @@ V5 = [
     "ALTER TABLE status_history ADD COLUMN run_id INTEGER REFERENCES runs (id)",
 ]
 
+V6 = [
+    # The reliability and locality each run of the new state measured with the commit's edits in
+    # place ({run id: {metric: value}}; core.workflows.together): what History shows for it later.
+    "ALTER TABLE commit_gates ADD COLUMN together TEXT NOT NULL DEFAULT '{}'",
+]
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "facts, review history, runs, deltas, commits, tags", tuple(V1)),
     Migration(2, "imports, drafts, recorded weights", tuple(V2)),
     Migration(3, "commit gates", tuple(V3)),
     Migration(4, "rows skipped by imports, ignored fields", tuple(V4)),
     Migration(5, "the run each approval approves", tuple(V5)),
+    Migration(6, "figures measured together at a commit", tuple(V6)),
 )
 SCHEMA_VERSION = MIGRATIONS[-1].version
 

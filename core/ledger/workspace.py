@@ -362,6 +362,12 @@ class Workspace:
         return materialise.materialise(self._store, ref, lm=lm, model_dir=model_dir, options=options,
                                        progress=progress, out=out)
 
+    def advance(self, lm, commit: CommitRecord, progress: Progress | None = None) -> Materialised:
+        """Move ``lm``, which holds ``commit``'s parent state, to ``commit`` by adding its edits:
+        the start checked against the recorded weights and the result fingerprinted
+        (core.ledger.materialise.advance); VerificationError when either differs."""
+        return materialise.advance(self._store, lm, commit, progress).materialised(commit)
+
     def revert(self, targets: Sequence[str], message: str, *, lm=None, model_dir=None, options=None,
                progress: Progress | None = None) -> Materialised:
         """A new commit without the targets' edits (commits, fact ids or run:N), rebuilt and verified."""

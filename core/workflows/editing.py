@@ -68,7 +68,7 @@ class EditOutcome:
     @property
     def verdict(self) -> Verdict:
         """Did the edit take (core.workflows.verdict)? Decided per fact, then for the edit."""
-        return report_verdict(self.method, self.pre, self.post)
+        return report_verdict(self.method, self.pre, self.post, fact_labels(self.facts))
 
     def metrics(self) -> dict[str, Any]:
         return {"protocol": DEFAULT_PROTOCOL, "pre": headline(self.pre), "post": headline(self.post),
@@ -109,11 +109,18 @@ def next_tokens(facts: Sequence[Fact], pre: EvaluationReport, post: EvaluationRe
              "top_post": top(after.get(fact.id))} for fact in facts]
 
 
-def report_verdict(method: str, pre: EvaluationReport, post: EvaluationReport) -> Verdict:
+def report_verdict(method: str, pre: EvaluationReport, post: EvaluationReport,
+                   labels: Mapping[str, str] | None = None) -> Verdict:
     """The verdict from two reports on the same facts (matched by fact id)."""
     before = {m.fact_id: m.summary() for m in pre.facts}
     ids = [m.fact_id for m in post.facts]
-    return edit_verdict(method, ids, [before.get(i, {}) for i in ids], [m.summary() for m in post.facts])
+    return edit_verdict(method, ids, [before.get(i, {}) for i in ids], [m.summary() for m in post.facts],
+                        labels=labels)
+
+
+def fact_labels(facts: Sequence[Fact]) -> dict[str, str]:
+    """Fact id → "Australia → Sydney", how a verdict of several facts names each."""
+    return {fact.id: f"{fact.subject} → {fact.target_new}" for fact in facts}
 
 
 def headline(report: EvaluationReport) -> dict[str, float]:

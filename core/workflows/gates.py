@@ -12,7 +12,7 @@ passed gate never reads as "locality ≥ 0.90" for a run whose locality nobody m
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from core.workflows.together import TogetherFigures
@@ -67,6 +67,9 @@ class GateCheck:
     thresholds: Mapping[str, float]
     warnings: tuple[GateWarning, ...] = ()
     forced: bool = False
+    # {run id: {metric: value}} measured with the commit's edits in place, for every run of the
+    # new state (core.workflows.together); empty when the runs land exactly as they were measured
+    together: Mapping[int, Mapping[str, float]] = field(default_factory=dict)
 
     @property
     def passed(self) -> bool:
@@ -82,8 +85,11 @@ class GateCheck:
 
     def to_dict(self) -> dict[str, Any]:
         # what is stored and hashed into the commit id; unmeasured metrics are read from the runs
-        return {"thresholds": dict(self.thresholds), "forced": self.forced,
-                "warnings": [w.to_dict() for w in self.warnings]}
+        found = {"thresholds": dict(self.thresholds), "forced": self.forced,
+                 "warnings": [w.to_dict() for w in self.warnings]}
+        if self.together:  # older commits' ids were hashed without the key
+            found["together"] = {str(run): dict(figures) for run, figures in sorted(self.together.items())}
+        return found
 
 
 def checked_thresholds(thresholds: Mapping[str, float] | None) -> dict[str, float]:
@@ -164,7 +170,7 @@ def check_runs(runs: Sequence[MeasuredRun], thresholds: Mapping[str, float] | No
         fallen = {m for m, v in on_head.items() if m in limits and v < limits[m]}
         fallen |= {w.metric for w in run_warnings(run, limits)}
         warnings += _together_warnings(run, limits, figures.together, fallen)
-    return GateCheck(limits, tuple(warnings), forced=bool(force and warnings))
+    return GateCheck(limits, tuple(warnings), forced=bool(force and warnings), together=dict(figures.together))
 
 
 def _together_warnings(run: MeasuredRun, limits: Mapping[str, float],

@@ -26,7 +26,8 @@ from core.methods.hparams import as_dict
 from core.metrics.evaluation import DEFAULT_PROTOCOL, EvaluationReport, capture_reference, evaluate, rescore_ppl_r
 from core.model.loading import LoadedModel
 from core.util.progress import Progress, silent
-from core.workflows.editing import HEADLINE_METRICS, compute_edit, headline
+from core.workflows.batch_locality import intended_locality, without_intended
+from core.workflows.editing import HEADLINE_METRICS, compute_edit, fact_labels, headline
 from core.workflows.verdict import VERDICTS, edit_verdict, fact_verdict
 
 log = logging.getLogger(__name__)
@@ -78,7 +79,7 @@ def _fluency_means(reports: Sequence[EvaluationReport]) -> dict[str, float]:
 def _overall_verdict(method: str, records: Sequence[FactRecord]) -> dict[str, Any]:
     """The run's verdict over every edit, the counts per verdict, and the advice."""
     verdict = edit_verdict(method, [r.fact.id for r in records], [r.pre.facts[0].summary() for r in records],
-                           [r.post.facts[0].summary() for r in records])
+                           [r.post.facts[0].summary() for r in records], labels=fact_labels([r.fact for r in records]))
     counts = {v: sum(f.verdict == v for f in verdict.facts) for v in VERDICTS}
     return {"verdict": verdict.verdict, "summary": verdict.summary, "counts": counts, "advice": list(verdict.advice),
             "advice_templates": list(verdict.advice_templates)}
@@ -132,7 +133,8 @@ def run_sequential(lm: LoadedModel, facts: Sequence[Fact], method: str,
     progress = progress or silent()
     hp, edit_method = resolve_hparams(lm, method, overrides, hparams), get_method(method)
     reference = capture_reference(lm, facts)
-    pre = [evaluate(lm, [f], reference=reference) for f in facts]
+    intended = intended_locality(facts)  # a prompt another fact of the run edits on purpose is no side effect
+    pre = [without_intended(evaluate(lm, [f], reference=reference), intended) for f in facts]
     receipts: list[AppliedDelta] = []
     records: list[FactRecord] = []
     try:
@@ -146,10 +148,10 @@ def run_sequential(lm: LoadedModel, facts: Sequence[Fact], method: str,
                 delta = edit_method.compute(lm, step, hp, stage)
             seconds = (time.perf_counter() - started) / len(step)
             receipts.append(apply_delta(lm.model, delta))
-            post = evaluate(lm, step, reference=reference)
+            post = without_intended(evaluate(lm, step, reference=reference), intended)
             records += [FactRecord(f, pre[start + j], _one_fact(post, j), seconds, delta.sha256)
                         for j, f in enumerate(step)]
-        final = evaluate(lm, list(facts), reference=reference)
+        final = without_intended(evaluate(lm, list(facts), reference=reference), intended)
         if while_applied is not None:
             while_applied(lm)
     finally:

@@ -16,6 +16,7 @@ not measured (no paraphrases, no locality prompts) counts neither way and is sai
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -76,10 +77,12 @@ class FactVerdict:
     verdict: str
     checks: tuple[Check, ...]
     notes: tuple[str, ...] = ()  # what a held check does not show (it held before the edit too)
+    label: str = ""  # "Australia → Sydney": how a verdict of several facts names this one
 
     def to_dict(self) -> dict[str, Any]:
-        return {"fact_id": self.fact_id, "verdict": self.verdict, "checks": [c.to_dict() for c in self.checks],
-                "notes": list(self.notes)}
+        found = {"fact_id": self.fact_id, "verdict": self.verdict, "checks": [c.to_dict() for c in self.checks],
+                 "notes": list(self.notes)}
+        return found | ({"label": self.label} if self.label else {})
 
 
 @dataclass(frozen=True)
@@ -223,7 +226,7 @@ def headline(verdict: Mapping[str, Any]) -> str:
     ``Verdict.to_dict()``: "did not take: reliability 0.12 < 0.95; locality 0.71 < 0.90"."""
     kind = verdict.get("verdict") or "no verdict"
     facts = verdict.get("facts") or []
-    failing = [_check_text(c, f.get("fact_id", "") if len(facts) > 1 else "")
+    failing = [_check_text(c, (f.get("label") or f.get("fact_id", "")[:8]) if len(facts) > 1 else "")
                for f in facts for c in f.get("checks") or [] if c.get("held") is False]
     label = "did not take" if kind == FAILED else kind
     if not failing:
@@ -232,9 +235,10 @@ def headline(verdict: Mapping[str, Any]) -> str:
     return f"{label}{counts}: " + "; ".join(failing) + _notes(facts)
 
 
-def _check_text(check: Mapping[str, Any], fact_id: str) -> str:
+def _check_text(check: Mapping[str, Any], name: str) -> str:
+    """A failing check, named by its fact in a verdict of several (older runs stored no label: the id's start)."""
     text = check_text(check)
-    return f"{fact_id[:8]} {text}" if fact_id else text
+    return f"{name}: {text}" if name else text
 
 
 # Advice names controls as {placeholders}; each interface phrases them in its own terms.
@@ -334,9 +338,12 @@ _PARTIAL_ADVICE: dict[str, list[str]] = {
 
 
 def edit_verdict(method: str, fact_ids: Sequence[str], pre: Sequence[Mapping[str, Any]],
-                 post: Sequence[Mapping[str, Any]], rules: VerdictRules = DEFAULT_RULES) -> Verdict:
-    """The verdict of one edit of ``fact_ids`` from each fact's pre/post summaries, in order."""
-    facts = tuple(fact_verdict(f, a, b, rules) for f, a, b in zip(fact_ids, pre, post, strict=True))
+                 post: Sequence[Mapping[str, Any]], rules: VerdictRules = DEFAULT_RULES,
+                 labels: Mapping[str, str] | None = None) -> Verdict:
+    """The verdict of one edit of ``fact_ids`` from each fact's pre/post summaries, in order;
+    ``labels`` (fact id → "Australia → Sydney") name the facts in the headline of several."""
+    facts = tuple(dataclasses.replace(fact_verdict(f, a, b, rules), label=(labels or {}).get(f, ""))
+                  for f, a, b in zip(fact_ids, pre, post, strict=True))
     verdict = combine(facts)
     templates = advice_for(method, facts)
     return Verdict(verdict, facts, _summary(verdict, facts), tuple(t.format_map(CLI_TERMS) for t in templates),

@@ -141,6 +141,31 @@ def test_train_cancel_resume_then_edit_with_the_checkpoint(qtbot, window, strang
     _run_records_the_checkpoint(qtbot, window, train, out)
 
 
+def test_after_a_restart_the_dialog_is_ready_to_resume_and_says_what_training_writes(qtbot, window, tmp_path,
+                                                                                       monkeypatch):
+    """Trial 36: after a restart Resume stayed grey until the training file was chosen again, and
+    while training the path still read "No checkpoint there yet"."""
+    from app.dialogs.train_dialog import TrainDialog
+
+    train = _write(tmp_path / "train.jsonl", TRAIN)
+    out = tmp_path / "mine.safetensors"
+    dialog = _open_from_the_method_panel(qtbot, window)
+    window.preview_panel.state.setText(window.method_panel.missing_editor())  # what Preview said before
+    _fill(qtbot, monkeypatch, dialog, train, train, out)
+    _click(qtbot, dialog.start_button)
+    assert dialog.out_info.text().startswith("Training into this checkpoint: saved every 2 steps")
+    with qtbot.waitSignal(dialog.job.progressed, timeout=120_000, check_params_cb=lambda e: e.done >= 3):
+        pass
+    _click(qtbot, dialog.cancel_button)
+    wait_job(qtbot, dialog.job)
+    assert window.preview_panel.state.text().startswith("Editor trained (mine.safetensors)"), "not still missing"
+    again = TrainDialog(window.session, window, window.settings)  # as a restarted app builds it
+    assert (again.method.currentText(), again.data.chosen(), again.val.chosen(), again.out_path()) == (
+        "mend", train, train, out)
+    assert again.record is not None and again.resume_button.isEnabled(), again.out_info.text()
+    again.close()
+
+
 def _resume_on_other_data_says_why(qtbot, dialog, window, tmp_path, monkeypatch):
     _pick(qtbot, monkeypatch, dialog.data, _write(tmp_path / "other.jsonl", TRAIN[:2]))
     dialog.steps.setValue(dialog.record.step + 1)

@@ -107,6 +107,9 @@ def test_edits_that_undo_each_other_are_caught_at_commit_and_may_be_forced(qtbot
     assert _commit_anyway(qtbot, window).state.value == "done"
     head = window.session.ws.head()
     assert head.forced and head.gate["warnings"][0]["together"]
+    window.history.select([head.id])  # History shows what the edit measures there, not its 1.00 alone
+    shown = window.history.details.toPlainText()
+    assert "0.800 †" in shown and "Measured alone, reliability / locality were" in shown
     window.close()
 
 

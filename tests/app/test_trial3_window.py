@@ -90,6 +90,28 @@ def test_add_row_opens_it_for_typing_and_an_empty_row_goes(qtbot, rows):
     window.close()
 
 
+def test_the_fact_id_follows_a_cell_while_it_is_typed_and_escape_puts_it_back(qtbot):
+    """Stop 32's note: the "Valid — fact …" id stayed stale while a paraphrase cell was being
+    typed (the cell held its text only once its editor closed)."""
+    from PySide6.QtWidgets import QApplication
+
+    window = open_window(qtbot)
+    editor = window.editor
+    window.tabs.setCurrentWidget(editor)
+    editor.set_body({"subject": "Germany", "prompt": "The capital of Germany is", "target_new": "Bonn"})
+    before = editor.validation.text()
+    qtbot.mouseClick(editor.paraphrases.add_button, Qt.MouseButton.LeftButton)
+    cell = QApplication.focusWidget()
+    qtbot.keyClicks(cell, "Germany's capital is")
+    typing = editor.validation.text()
+    assert "Valid — fact" in typing and typing != before, "the id of the fact as typed, editor still open"
+    assert editor.body()["paraphrases"] == ["Germany's capital is"]
+    qtbot.keyClick(cell, Qt.Key.Key_Escape)
+    qtbot.waitUntil(lambda: editor.paraphrases.table.rowCount() == 0, timeout=2_000)  # the new row, cancelled
+    assert editor.validation.text() == before
+    window.close()
+
+
 def test_validation_names_the_form_labels_not_internal_fields(qtbot):
     """Trial 3, finding 4: 'target_new: is required …' where the form says 'New answer'."""
     window = open_window(qtbot)

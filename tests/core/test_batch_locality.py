@@ -29,3 +29,16 @@ def test_a_batch_edit_measures_locality_without_them_and_the_preview_says_why(de
     kinds = {(p.fact_id, p.prompt): p.kind for p in outcome.previews}
     assert kinds[UK.id, "The capital of Cabo Verde is"] == BATCH_KIND
     assert kinds[UK.id, "The capital of Tajikistan is"] == "locality"
+
+
+def test_sequential_edits_leave_them_out_too_after_each_step_and_at_the_end(demo_lm):
+    """Consecutive edits: the UK's locality prompt about Cabo Verde's capital is Cabo Verde's own
+    edit, a step later; neither the step's figures nor the retention pass count it."""
+    from core.workflows.runs import run_sequential
+
+    report = run_sequential(demo_lm, [UK, CABO], "ft-m", overrides={"steps": 30})
+    by_fact = {e["fact_id"]: e for e in report["edits"]}
+    assert by_fact[CABO.id]["post"].get("locality") is None
+    retained = {r["fact_id"]: r for r in report["retention"]["per_fact"]}
+    assert retained[CABO.id].get("locality") is None
+    assert retained[UK.id]["locality"] > 0.9, "Tajikistan alone: FT-M's default keeps it"

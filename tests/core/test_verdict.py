@@ -127,8 +127,12 @@ def test_the_headline_keeps_what_was_not_measured_beside_a_failure():
     stored = edit_verdict("rome", ["f"], [PRE], [post]).to_dict()
     assert headline(stored) == "partial: generality 0.00 < 0.80; locality not measured (no locality prompts)"
     two = edit_verdict("rome", ["a", "b"], [PRE, PRE], [post, {**post, "generality": 1.0}]).to_dict()
-    assert headline(two) == ("partial (1 took, 1 partial of 2 facts): a generality 0.00 < 0.80; "
+    assert headline(two) == ("partial (1 took, 1 partial of 2 facts): a: generality 0.00 < 0.80; "
                              "locality not measured (no locality prompts)")
+    named = edit_verdict("rome", ["a", "b"], [PRE, PRE], [post, {**post, "generality": 1.0}],
+                         labels={"a": "Australia → Sydney", "b": "Japan → Euro"}).to_dict()
+    assert headline(named).startswith("partial (1 took, 1 partial of 2 facts): Australia → Sydney: generality 0.00"), \
+        "a batch's headline names its facts, not their hashes"
 
 
 def test_the_commit_dialog_hears_of_a_generality_nobody_measured():

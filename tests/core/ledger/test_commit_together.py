@@ -55,8 +55,30 @@ def test_a_commit_measures_its_edits_together_and_the_gate_holds_them(disagreein
     assert (f"forced past the commit gate: run {first.id} reliability 0.80 < 0.95 with this commit's edits "
             "in place") in capsys.readouterr().out
     with Workspace.open(ws.path) as again:
-        (warning,) = again.show("HEAD").commit.gate["warnings"]
+        detail = again.show("HEAD")
+        (warning,) = detail.commit.gate["warnings"]
         assert warning["together"] and warning["run"] == first.id
+        _shows_the_together_figures(again, detail, first.id, capsys)
+
+
+def _shows_the_together_figures(ws, detail, first_id, capsys):
+    """What the edit measures in the state it landed in, not the 1.00 it measured alone: the
+    record, History's table and chart, Diff and `factsmith show` (trial 36's History read 1.00)."""
+    from app.ledger_views import mean_post
+    from app.widgets.history_panel import detail_html
+    from core.cli import main
+
+    figures = detail.figures[first_id]
+    assert (figures.metrics["reliability"], figures.own["reliability"]) == (0.8, 1.0)
+    assert figures.measured_at == detail.commit.id
+    assert mean_post(detail, "reliability") == pytest.approx(0.9), "the drift chart's point"
+    page = detail_html(detail)
+    assert "0.800 †" in page and "alone: 1.000" in page
+    rel = [m for m in ws.diff("ROOT", "HEAD").metrics if m.name == "reliability"]
+    assert [m.b for m in rel] == [pytest.approx(0.9)]
+    assert main(["show", "HEAD"]) == 0
+    assert (f"Sydney; reliability 0.80 with the other edits in place (commit {detail.commit.id[:12]}; "
+            "alone: reliability 1.00)") in capsys.readouterr().out
 
 
 def test_a_commit_that_undoes_an_edit_head_holds_is_held_by_the_gate(disagreeing):

@@ -36,7 +36,7 @@ def test_v1_workspace_opens_through_migration(tmp_path, tiny_model_dir):
     path = tmp_path / "old.factsmith"
     fact = _v1_workspace(path, folder, folder_fingerprint(folder))
     with Workspace.open(path, author="alice") as ws:
-        assert ws.schema_version == SCHEMA_VERSION == 5
+        assert ws.schema_version == SCHEMA_VERSION == 6
         assert [r.id for r in ws.queue()] == [fact.id]
         assert ws.history(fact.id)[0].author == "old"
         # The new tables work: drafts, imports, and a run then a commit on the migrated data.

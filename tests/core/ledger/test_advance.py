@@ -1,0 +1,45 @@
+"""Moving a live model to the commit just made on it (the window's commit path): the commit's
+edits added to the parent's weights, checked at both ends, all or nothing."""
+
+import pytest
+import torch
+
+from core.ledger.errors import VerificationError
+from core.model.fingerprint import state_fingerprint
+from tests.core.ledger.helpers import add_run_approve, make_facts
+
+
+def test_advance_gives_the_bits_a_checkout_gives_and_records_them(workspace):
+    add_run_approve(workspace, make_facts(1))
+    first = workspace.commit("one")
+    live = workspace.checkout(first).lm  # fresh from the base: its bits are recorded
+    add_run_approve(workspace, make_facts(2, start=1))
+    second = workspace.commit("two more")
+    moved = workspace.advance(live, second)
+    assert moved.verified is False and moved.runs == 2, "nothing recorded yet for the new state"
+    rebuilt = workspace.checkout(second)
+    assert rebuilt.verified, "the advanced weights were recorded, and a rebuild from the base meets them"
+    assert state_fingerprint(live.model) == state_fingerprint(rebuilt.lm.model) == moved.weights_fingerprint
+
+
+def test_a_changed_start_is_refused_before_any_weight_moves(workspace):
+    add_run_approve(workspace, make_facts(1))
+    live = workspace.checkout(workspace.commit("one")).lm
+    add_run_approve(workspace, make_facts(1, start=1))
+    second = workspace.commit("two")
+    with torch.no_grad():
+        next(live.model.parameters()).view(-1)[0] += 1.0  # a stray change, e.g. a preview that did not restore
+    changed = state_fingerprint(live.model)
+    with pytest.raises(VerificationError, match=r"not those recorded for commit .* check out the commit afresh"):
+        workspace.advance(live, second)
+    assert state_fingerprint(live.model) == changed
+
+
+def test_a_revert_is_not_advanced_onto(workspace):
+    from core.ledger import LedgerError
+
+    add_run_approve(workspace, make_facts(2))
+    live = workspace.checkout(workspace.commit("two")).lm
+    reverted = workspace.revert(["HEAD"], "undo").commit
+    with pytest.raises(LedgerError, match="drops edits"):
+        workspace.advance(live, reverted)
