@@ -117,6 +117,19 @@ def _same_base(workspace: Path, lm: LoadedModel) -> bool:
         return ws.base.fingerprint == lm.info.fingerprint
 
 
+def _moved_to(ws: Workspace, lm: LoadedModel | None, commit: CommitRecord, options: LoadOptions,
+              progress: Progress) -> LoadedModel:
+    """``lm`` (holding the commit's parent) with the commit's edits added and checked; built from the
+    base instead when there is none or its weights were not the parent's."""
+    if lm is not None:
+        try:
+            return ws.advance(lm, commit, progress).lm
+        except VerificationError as exc:
+            log.warning("rebuilding commit %s from the base: %s", commit.short_id, exc)
+    folder_fingerprint(Path(ws.base.path), rehash=True)  # as _checkout_fresh: the folder may have changed
+    return ws.checkout(commit, options=options, progress=progress).lm
+
+
 def _checkout_fresh(workspace: Path, ref: str, options: LoadOptions, progress: Progress,
                     checkouts: Mapping[str, str] | None = None,
                     known: Mapping[str, DriftPoint] | None = None) -> LiveState:
@@ -333,24 +346,21 @@ class Session(QObject):
         return self.lm, self.live_commit
 
     def commit(self, message: str, run_ids: Sequence[int] | None = None,
-               thresholds: Mapping[str, float] | None = None, force: bool = False) -> Job:
-        """Commit approved runs through the commit gate (core policy); the live model moves to the new HEAD."""
+               thresholds: Mapping[str, float] | None = None, force: bool = False, measured=None) -> Job:
+        """Commit approved runs through the commit gate (core policy); the live model moves to the new
+        HEAD. ``measured``: what a refused attempt measured (``CommitRefused.together``), reused by
+        "Commit anyway" rather than measured again (core refuses it if HEAD moved since)."""
         lm, live = self._live()
         options, known = self.options, self._known_points()
 
         def run(progress: Progress, ws: Workspace) -> LiveState:
             parent = ws.head()
-            # the commit's edits are measured together on HEAD's weights: the live model when it
-            # holds HEAD, else HEAD built afresh (the live model then moves to the new commit)
-            on = lm if live.id == parent.id else _checkout_fresh(ws.path, parent.id, options,
-                                                                 progress.stage(0.0, 0.5)).lm
+            on = lm if live.id == parent.id else None  # the live model holds HEAD: edits are measured there
+            if on is None and measured is None:  # else HEAD built afresh (the live model moves to the new commit)
+                on = _checkout_fresh(ws.path, parent.id, options, progress.stage(0.0, 0.5)).lm
             commit = ws.commit(message, run_ids, thresholds=thresholds, force=force, lm=on,
-                               progress=progress.stage(0.5, 0.8))
-            try:  # HEAD's weights plus this commit's edits, checked: the new HEAD
-                moved = ws.advance(on, commit, progress.stage(0.8, 1.0)).lm
-            except VerificationError as exc:  # the weights were not the parent's: rebuild from the base
-                log.warning("rebuilding commit %s from the base: %s", commit.short_id, exc)
-                moved = _checkout_fresh(ws.path, commit.id, options, progress.stage(0.8, 1.0)).lm
+                               progress=progress.stage(0.5, 0.8), measured=measured)
+            moved = _moved_to(ws, on, commit, options, progress.stage(0.8, 1.0))
             return _with_views(LiveState(moved, ws.path, commit), ws, known)
 
         job = self.submit("Committing", run)

@@ -50,11 +50,14 @@ class HistoryActions:
             self.preview_panel.metrics.thresholds[metric] = value
         self.commit(dialog.message.text(), dialog.run_ids(), force=dialog.needs_force())
 
-    def commit(self, message: str, run_ids: list[int] | None = None, force: bool = False) -> Job | None:
-        """Commit through core's commit gate at the reviewer's thresholds; ``force`` is recorded."""
+    def commit(self, message: str, run_ids: list[int] | None = None, force: bool = False,
+               measured=None) -> Job | None:
+        """Commit through core's commit gate at the reviewer's thresholds; ``force`` is recorded;
+        ``measured``: the figures a refused attempt measured, for "Commit anyway" to reuse."""
         thresholds = {m: self.settings.threshold(m) for m in THRESHOLD_METRICS}
         try:
-            job = self.session.commit(message, run_ids or None, thresholds=thresholds, force=force)
+            job = self.session.commit(message, run_ids or None, thresholds=thresholds, force=force,
+                                      measured=measured)
         except RuntimeError as exc:
             self.show_error("Cannot commit", exc)
             return None
@@ -78,7 +81,7 @@ class HistoryActions:
             f"Measured together on HEAD, some edits no longer hold: {found}.\n\nCommit anyway? The commit "
             "records that it was forced. Otherwise leave the edit that undoes the other out of this commit (reject "
             "or rework its fact; an edit already committed is taken back with Revert one edit…).",
-            lambda: self.commit(message, run_ids, force=True))
+            lambda: self.commit(message, run_ids, force=True, measured=exc.together))
 
     # -- history -------------------------------------------------------------------------
 

@@ -188,17 +188,33 @@ def commit(store: Store, message: str, run_ids: Sequence[int] | None = None,
     ``together`` holds the figures measured on HEAD with all the runs in place."""
     with store.writing():
         parent = head(store)
+        _check_measured_on(together, parent)
         runs = checked_runs(store, message, run_ids)
+        _check_measured_for(together, runs)
         held = [get_run(store, r) for r in state_runs(store, parent)] if together is not None else []
         gate = None if thresholds is None else check_runs(runs, thresholds, force, together, held)
         if gate is not None and not gate.passed and not force:
             raise CommitRefused(f"commit refused: under the commit thresholds ({gate.describe()}); improve or reject "
                                 "these edits, or commit anyway with --force (the commit records that it was forced)",
-                                gate)
+                                gate, together)
         stale = list(stale_runs(store, runs))
         if stale:
             log.info("runs %s were computed on another state than HEAD; they are applied in order", stale)
         return insert_commit(store, parent, "commit", message.strip(), applied=[r.id for r in runs], gate=gate)
+
+
+def _check_measured_on(together: TogetherFigures | None, parent: CommitRecord) -> None:
+    """Figures measured on another HEAD say nothing about this commit."""
+    if together is not None and together.head and together.head != parent.id:
+        raise LedgerError(f"these edits were measured together on commit {together.head[:12]}, but HEAD is now "
+                          f"{parent.short_id}: commit again to measure them on it")
+
+
+def _check_measured_for(together: TogetherFigures | None, runs: Sequence[RunRecord]) -> None:
+    """Nor do figures measured for other runs."""
+    if together is not None and together.head and together.run_ids != tuple(run.id for run in runs):
+        raise LedgerError(f"the figures were measured for runs {list(together.run_ids)}, not for the runs "
+                          f"{[run.id for run in runs]} this commit lands")
 
 
 def checked_runs(store: Store, message: str, run_ids: Sequence[int] | None = None) -> list[RunRecord]:

@@ -8,11 +8,12 @@ class LedgerError(ValueError):
 
 
 class CommitRefused(LedgerError):
-    """The commit gate refused the runs; ``gate`` (a GateCheck) says which and why."""
+    """The commit gate refused the runs; ``gate`` (a GateCheck) says which and why; ``together``
+    (a TogetherFigures, or None) is what was measured, for a forced commit to reuse."""
 
-    def __init__(self, message: str, gate) -> None:
+    def __init__(self, message: str, gate, together=None) -> None:
         super().__init__(message)
-        self.gate = gate
+        self.gate, self.together = gate, together
 
 
 class WorkspaceBusyError(LedgerError):

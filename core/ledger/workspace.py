@@ -8,6 +8,7 @@ Open one per thread.
 
 from __future__ import annotations
 
+import dataclasses
 import getpass
 import json
 import logging
@@ -257,15 +258,17 @@ class Workspace:
 
     def commit(self, message: str, run_ids: Sequence[int] | None = None,
                thresholds: Mapping[str, float] | None = None, force: bool = False, *,
-               lm=None, progress: Progress | None = None) -> CommitRecord:
+               lm=None, progress: Progress | None = None,
+               measured: together.TogetherFigures | None = None) -> CommitRecord:
         """Commit the given runs, or the latest run of every approved fact not yet committed.
         With ``thresholds`` the commit gate applies: refused under them unless ``force``. With
         ``lm`` (holding HEAD's weights) the runs are first measured together on it, with the edits
         HEAD holds, when they may not land as they were measured (several runs, one computed on
         another state, a HEAD holding edits), and the gate holds those figures too
-        (core.workflows.together)."""
-        figures = None
-        if lm is not None and thresholds is not None:
+        (core.workflows.together). ``measured``: figures a refused attempt measured
+        (``CommitRefused.together``), reused when HEAD and the runs are still the same."""
+        figures = measured
+        if figures is None and lm is not None and thresholds is not None:
             figures = self.measure_together(lm, message, run_ids, progress)
         return commits.commit(self._store, message, run_ids, thresholds, force, figures)
 
@@ -295,7 +298,8 @@ class Workspace:
         runs, held = landing[0], [self.run(r) for r in landing[1]]
         items = [(run.id, self.delta(run.id), [self.fact(f).fact for f in run.fact_ids]) for run in runs]
         kept = [(run.id, [self.fact(f).fact for f in run.fact_ids]) for run in held]
-        return together.measure_together(lm, items, progress, kept)
+        figures = together.measure_together(lm, items, progress, kept)
+        return dataclasses.replace(figures, head=self.head().id, run_ids=tuple(run.id for run in runs))
 
     def commit_candidates(self) -> list[RunRecord]:
         """The runs ``commit()`` with no run ids would commit: the latest uncommitted run of

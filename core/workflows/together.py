@@ -51,6 +51,8 @@ class TogetherFigures:
 
     together: Mapping[int, Mapping[str, float]] = field(default_factory=dict)
     on_head: Mapping[int, Mapping[str, float]] = field(default_factory=dict)
+    head: str = ""  # the commit they were measured on ("": not said), so a later commit can reuse them
+    run_ids: tuple[int, ...] = ()  # the runs whose commit was measured, in order
 
 
 def measure_together(lm: LoadedModel, runs: Sequence[tuple[int, Delta, Sequence[Fact]]],

@@ -96,15 +96,21 @@ def _commit_anyway(qtbot, window):
     return new_job(qtbot, window, box.button(QMessageBox.StandardButton.Yes).click)
 
 
-def test_edits_that_undo_each_other_are_caught_at_commit_and_may_be_forced(qtbot, tmp_path):
+def test_edits_that_undo_each_other_are_caught_at_commit_and_may_be_forced(qtbot, tmp_path, monkeypatch):
     """Trial 36's worst finding: two edits that each took alone, committed together, and the
     record said 1.00 for one the other had undone. The commit now measures them together on
     HEAD; the reviewer is told which fell and may commit anyway, recorded as forced."""
+    from core.ledger import Workspace
+
     window = _two_disagreeing_previews(qtbot, tmp_path, approve=True)
+    measured = []
+    original = Workspace.measure_together
+    monkeypatch.setattr(Workspace, "measure_together", lambda *a, **k: measured.append(1) or original(*a, **k))
     job = wait_job(qtbot, window.commit("both capitals"))
     assert job.state.value == "failed" and len(window.session.ws.log()) == 1
     assert "reliability 0.80 < 0.95 with this commit's edits in place" in window.last_confirm.text()
     assert _commit_anyway(qtbot, window).state.value == "done"
+    assert len(measured) == 1, "commit anyway reuses what the refused commit measured"
     head = window.session.ws.head()
     assert head.forced and head.gate["warnings"][0]["together"]
     window.history.select([head.id])  # History shows what the edit measures there, not its 1.00 alone

@@ -9,6 +9,7 @@ import pytest
 
 from core.facts.fact import Fact, Probe
 from core.ledger import LedgerError, Workspace
+from core.ledger.errors import CommitRefused
 from core.model.fingerprint import state_fingerprint
 from core.model.loading import LoadOptions
 from core.util.paths import demo_model_dir
@@ -36,7 +37,10 @@ def test_a_commit_measures_its_edits_together_and_the_gate_holds_them(disagreein
     ws, (first, second) = disagreeing
     lm = ws.checkout("HEAD", options=CPU).lm
     before = state_fingerprint(lm.model)
-    together = ws.measure_together(lm, "both").together
+    both = ws.measure_together(lm, "both")
+    together = both.together
+    with pytest.raises(LedgerError, match=r"measured for runs \[\d+, \d+\], not for the runs \[\d+\]"):
+        ws.commit("one", [second.id], thresholds=GATE, measured=both)
     assert together[first.id]["reliability"] < 0.95 <= together[second.id]["reliability"]
     assert state_fingerprint(lm.model) == before, "measured with the deltas in place, then exactly removed"
     assert ws.measure_together(lm, "one", [second.id]) is None, "one run computed on HEAD lands as it was measured"
@@ -86,10 +90,12 @@ def test_a_commit_that_undoes_an_edit_head_holds_is_held_by_the_gate(disagreeing
     ws, (first, second) = disagreeing
     ws.commit("Sydney", [first.id], thresholds=GATE, lm=ws.checkout("HEAD", options=CPU).lm)
     lm = ws.checkout("HEAD", options=CPU).lm
-    with pytest.raises(LedgerError, match=rf"run {first.id}: reliability 0\.80 < 0\.95 with this commit's edits "
-                                          "in place"):
+    with pytest.raises(CommitRefused, match=rf"run {first.id}: reliability 0\.80 < 0\.95 with this commit's "
+                                            "edits in place") as refused:
         ws.commit("Mosul", [second.id], thresholds=GATE, lm=lm)
-    forced = ws.commit("Mosul", [second.id], thresholds=GATE, lm=lm, force=True)
+    measured = refused.value.together
+    # "commit anyway" reuses what the refusal measured: no model needed, nothing measured twice
+    forced = ws.commit("Mosul", [second.id], thresholds=GATE, force=True, measured=measured)
     assert [(w["run"], w.get("together")) for w in forced.gate["warnings"]] == [(first.id, True)]
     # what is already so on HEAD (Sydney at 0.80, forced) is not blamed on a later, unrelated commit
     japan = Fact(subject="Japan", prompt="The currency of Japan is", target_new="Euro", target_true="Yen")
@@ -98,6 +104,8 @@ def test_a_commit_that_undoes_an_edit_head_holds_is_held_by_the_gate(disagreeing
     ws.review(japan.id, "approve")
     later = ws.commit("Japan", thresholds=GATE, lm=ws.checkout("HEAD", options=CPU).lm)
     assert not later.forced and later.gate["warnings"] == [], later.gate
+    with pytest.raises(LedgerError, match=r"measured together on commit \w+, but HEAD is now"):
+        ws.commit("again", thresholds=GATE, force=True, measured=measured)  # HEAD moved since
 
 
 def test_a_prompt_another_fact_of_the_commit_edits_is_no_side_effect(tmp_path, empty_cache):
