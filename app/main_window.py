@@ -31,9 +31,10 @@ from app.widgets.trace_view import TraceView, trace_selected
 from app.window_actions import WindowActions
 from app.window_train import open_train_dialog
 from app.window_tune import tune_preset
-from core import DEFAULT_THRESHOLDS, demo_model_dir
+from core import DEFAULT_THRESHOLDS, demo_model_dir, method_names
 
 log = logging.getLogger(__name__)
+METHOD_KEY = "method/chosen"  # the method panel's choice, kept across restarts
 
 
 class MainWindow(WindowActions, QMainWindow):
@@ -66,6 +67,8 @@ class MainWindow(WindowActions, QMainWindow):
         self.editor = FactEditor()
         self.method_panel = MethodPanel()
         self.method_panel.checkpoint_paths = self.settings.recent_checkpoints()
+        if (method := self.settings.value(METHOD_KEY)) in method_names():  # as the reviewer left it
+            self.method_panel.method.setCurrentText(method)
         thresholds = {m: self.settings.threshold(m) for m in DEFAULT_THRESHOLDS}
         self.preview_panel = PreviewPanel(thresholds)
         self.review_bar = ReviewBar()
@@ -131,6 +134,7 @@ class MainWindow(WindowActions, QMainWindow):
         self.queue.selection_changed.connect(self.show_selected_run)
         self.queue.selection_changed.connect(self.say_review)
         self.method_panel.method.currentTextChanged.connect(lambda _: self.show_selected_run())
+        self.method_panel.method.currentTextChanged.connect(lambda name: self.settings.set_value(METHOD_KEY, name))
         self.preview_panel.run_choice.chosen.connect(lambda run_id: self.show_selected_run(run_id=run_id))
         self.queue.open_requested.connect(self.open_in_editor)
         self.editor.draft_changed.connect(self.save_draft)
