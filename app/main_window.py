@@ -158,6 +158,7 @@ class MainWindow(WindowActions, QMainWindow):
         self.history.diff_requested.connect(self.show_diff)
         self.history.revert_requested.connect(self.revert)
         self.history.revert_edit_requested.connect(self.revert_edit)
+        self.history.recompute_requested.connect(self.recompute)
         self.history.checkout_requested.connect(self.checkout)
         self.history.tag_requested.connect(self.tag)
         self.history.export_requested.connect(self.open_export_dialog)

@@ -71,6 +71,7 @@ class LiveState:
     commit: CommitRecord
     queue: QueueView | None = None
     history: HistoryView | None = None
+    new_runs: tuple[RunRecord, ...] = ()  # runs the job computed (recompute)
 
 
 @dataclass(frozen=True)
@@ -375,6 +376,19 @@ class Session(QObject):
             return _with_views(LiveState(built.lm, ws.path, built.commit), ws, known)
 
         job = self.submit("Reverting", run)
+        job.succeeded.connect(self._after_history_change)
+        return job
+
+    def recompute(self, run_ids: Sequence[int], message: str) -> Job:
+        """Take committed runs out with a revert (``message``) and compute each again on the new
+        HEAD with the settings it had (core's recompute); the live model follows the revert."""
+        options, known = self.options, self._known_points()
+
+        def run(progress: Progress, ws: Workspace) -> LiveState:
+            done = ws.recompute(run_ids, message, options=options, progress=progress)
+            return _with_views(LiveState(done.revert.lm, ws.path, done.revert.commit, new_runs=done.runs), ws, known)
+
+        job = self.submit("Computing the edits again", run)
         job.succeeded.connect(self._after_history_change)
         return job
 

@@ -150,9 +150,29 @@ class HistoryActions:
         self.notify(done + (": some kept edits were computed with a reverted one in place (see the box)"
                             if found else ""), 15000)
         if found:
-            self.revert_report_box = QMessageBox(QMessageBox.Icon.Warning, "Reverted: edits to check",
-                                                 f"{done}.\n\n{built_on_dropped_text(found)}", parent=self)
-            self.revert_report_box.open()
+            box = self.revert_report_box = QMessageBox(QMessageBox.Icon.Warning, "Reverted: edits to check",
+                                                       f"{done}.\n\n{built_on_dropped_text(found)}", parent=self)
+            again = box.addButton("Compute them again…", QMessageBox.ButtonRole.ActionRole)
+            again.clicked.connect(lambda: self.recompute(sorted(found)))
+            box.addButton(QMessageBox.StandardButton.Close)
+            box.open()
+
+    def recompute(self, run_ids: list[int], message: str | None = None) -> Job | None:
+        """Kept edits computed with a reverted one in place, taken out (a revert commit, ``message``
+        its reason) and computed again on the new state with their settings (core's recompute)."""
+        runs = ", ".join(map(str, run_ids))
+        if message is None:
+            message, ok = QInputDialog.getText(
+                self, "Compute again", f"Runs {runs} are taken out with a revert, then computed again on the state "
+                "it leaves, with the same method and settings. Their facts stay approved: review the new runs, "
+                "then Commit.\n\nWhy? (the revert's message)", text=f"Compute runs {runs} again")
+            if not ok or not self._has_reason(message):
+                return None
+        job = self.session.recompute(run_ids, message)
+        job.succeeded.connect(lambda state: self.notify(
+            f"Runs {runs} reverted in {state.commit.short_id} and computed again as runs "
+            f"{', '.join(str(r.id) for r in state.new_runs)}: review them, then Commit", 15000))
+        return self._report_failure(job, f"Could not compute runs {runs} again")
 
     def _revert_question(self, commit_id: str) -> str:
         """What a revert of the commit removes (its edits, by run), then why."""

@@ -34,6 +34,7 @@ COLUMNS = ("#", "Commit", "Kind", "Message", "Author", "When", "Tags", "Edits")
 
 
 COPY_ID_SCHEME = "copy-commit-id:"
+RECOMPUTE_SCHEME = "recompute-runs:"  # + run ids, comma-separated
 
 
 def detail_html(detail: CommitDetail, notes: Mapping[str, str] | None = None,
@@ -96,12 +97,17 @@ def built_on_dropped_text(found: Mapping[int, Sequence[int]]) -> str:
     """The revert report's sentence about kept edits computed with a dropped one in place."""
     runs = "; ".join(f"run {run} (computed with run{'s' if len(d) > 1 else ''} {', '.join(map(str, d))} in place)"
                      for run, d in sorted(found.items()))
-    return (f"Kept as stored but computed on weights that held a reverted edit: {runs}. To compute one "
-            "again on the new state, revert it (Revert one edit…), preview its fact and commit.")
+    return (f"Kept as stored but computed on weights that held a reverted edit: {runs}. Compute them again "
+            "takes them out with one more revert and computes each on the new state, with the same method and "
+            "settings; its facts stay approved, so the next commit lands the new edits.")
 
 
 def _built_on_dropped_html(found: Mapping[int, Sequence[int]] | None) -> str:
-    return f"<p style='color:#a60'>{html.escape(built_on_dropped_text(found))}</p>" if found else ""
+    if not found:
+        return ""
+    runs = ",".join(str(run) for run in sorted(found))
+    return (f"<p style='color:#a60'>{html.escape(built_on_dropped_text(found))} "
+            f"<a href='{RECOMPUTE_SCHEME}{runs}'>Compute them again…</a></p>")
 
 
 def _gate_html(c: CommitRecord) -> str:
@@ -152,6 +158,7 @@ class HistoryPanel(QWidget):
     tag_requested = Signal(str)
     export_requested = Signal()
     commit_id_copied = Signal(str)  # the full id, now on the clipboard
+    recompute_requested = Signal(list)  # run ids a revert kept that were computed with a dropped edit
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -170,7 +177,7 @@ class HistoryPanel(QWidget):
         # Words stay whole ("Reliabilit/y" in a narrow pane); a table wider than the pane scrolls.
         self.details.setWordWrapMode(QTextOption.WrapMode.WordWrap)
         self.details.setOpenLinks(False)
-        self.details.anchorClicked.connect(self._copy_commit_id)
+        self.details.anchorClicked.connect(self._link_clicked)
         self.chart = pg.PlotWidget(background="w", title=DRIFT_TITLE)
         self.chart.setToolTip(DRIFT_TIP)
         self.chart.setObjectName("drift-chart")
@@ -187,12 +194,14 @@ class HistoryPanel(QWidget):
         self._layout()
         self._enable_for_selection()
 
-    def _copy_commit_id(self, url) -> None:
+    def _link_clicked(self, url) -> None:
         text = url.toString()
         if text.startswith(COPY_ID_SCHEME):
             commit_id = text.removeprefix(COPY_ID_SCHEME)
             QGuiApplication.clipboard().setText(commit_id)
             self.commit_id_copied.emit(commit_id)
+        elif text.startswith(RECOMPUTE_SCHEME):
+            self.recompute_requested.emit([int(run) for run in text.removeprefix(RECOMPUTE_SCHEME).split(",")])
 
     def _make_buttons(self) -> dict[str, QPushButton]:
         buttons = {name: QPushButton(label) for name, label in (

@@ -14,7 +14,7 @@ from typing import Any
 
 from core.cli.commands_ledger import built_on_dropped_rows, common, open_ws
 from core.cli.commands_tune import add_preset_option
-from core.cli.ledger_render import render_materialised, render_patch, render_runs
+from core.cli.ledger_render import render_materialised, render_patch, render_recomputed, render_runs
 from core.model.loading import DTYPES, LoadOptions
 from core.util.progress import Progress
 
@@ -84,6 +84,13 @@ def register(sub) -> None:
     load_options(rev, BASE_HELP)
     rev.set_defaults(handler=revert_edits, render=render_materialised)
 
+    again = common(sub.add_parser("recompute", help="revert committed edits and compute each again on the new "
+                                                    "HEAD (for edits a revert kept that were computed with it)"))
+    again.add_argument("runs", nargs="+", metavar="RUN", help="committed runs: run:N or N")
+    again.add_argument("-m", "--message", required=True, help="the revert commit's message")
+    load_options(again, BASE_HELP)
+    again.set_defaults(handler=recompute_edits, render=render_recomputed)
+
     patch = sub.add_parser("patch", help="export a commit range as one file, or apply one to a model")
     psub = patch.add_subparsers(dest="patch_command", metavar="ACTION", required=True)
     pexp = common(psub.add_parser("export", help="write the edits between two commits to a patch file"))
@@ -130,6 +137,27 @@ def revert_edits(args: argparse.Namespace) -> dict[str, Any]:
                            progress=_progress())
         return {**result.to_dict(), "dropped": list(result.commit.dropped), "message": result.commit.message,
                 "built_on_dropped": built_on_dropped_rows(ws, result.commit)}
+
+
+def recompute_edits(args: argparse.Namespace) -> dict[str, Any]:
+    with open_ws(args) as ws:
+        _verify(args, ws)
+        result = ws.recompute(_run_ids(args.runs), args.message, model_dir=args.model, options=_options(args),
+                              progress=_progress())
+        return {**result.to_dict(), "message": result.revert.commit.message}
+
+
+def _run_ids(refs: list[str]) -> list[int]:
+    """run:N or N, each a run id; CommandError naming one that is neither."""
+    from core.cli.errors import CommandError
+
+    ids = []
+    for ref in refs:
+        text = ref.removeprefix("run:")
+        if not text.isdigit():
+            raise CommandError(f"{ref!r} is not a run (run:N or N; `factsmith show HEAD` lists HEAD's runs)")
+        ids.append(int(text))
+    return ids
 
 
 def _signer_line(signer: dict[str, Any] | None, unsigned: str) -> str:

@@ -165,8 +165,18 @@ def _built_on_dropped_line(d: dict[str, Any]) -> str:
     held = ", ".join(f"run {h}" for h in d["held"])
     facts = " ".join(d["facts"])
     return (f"note: run {d['run']} ({d['method']}, fact {facts}) was computed on a state that held reverted {held}; "
-            f"it is replayed as stored. To compute it again on this state: factsmith revert run:{d['run']} -m ..., "
-            f"then factsmith run {facts} --method {d['method']}, approve and commit\n")
+            f"it is replayed as stored. To compute it again on this state: factsmith recompute run:{d['run']} "
+            f"-m MESSAGE, then factsmith commit -m MESSAGE\n")
+
+
+def render_recomputed(r: dict[str, Any]) -> str:
+    """The revert that took the edits out, then each new run (with its verdict) and what to do next."""
+    revert = r["revert"]
+    head = (f"revert {_short(revert['commit'])}: {r['message']}: runs {', '.join(map(str, r['dropped']))} taken out; "
+            f"{revert['runs']} delta(s) replayed on the base\n")
+    runs = render_runs(r["runs"])
+    return (head + "computed again on it:\n" + runs + "the facts are still approved: `factsmith commit -m MESSAGE` "
+            "lands the new runs (the commit gate measures them with HEAD's edits)\n")
 
 
 def render_patch(r: dict[str, Any]) -> str:

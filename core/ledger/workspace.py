@@ -378,6 +378,15 @@ class Workspace:
         return revert.revert(self._store, targets, message, lm=lm, model_dir=model_dir, options=options,
                              progress=progress)
 
+    def recompute(self, run_ids: Sequence[int], message: str, *, lm=None, model_dir=None, options=None,
+                  progress: Progress | None = None):
+        """Take the committed runs out with a revert and compute each again on the new HEAD, with
+        the hyperparameters it was computed with: new uncommitted runs the next commit lands
+        (core.ledger.recompute). For the edits a revert kept that were computed with a reverted one."""
+        from core.ledger.recompute import recompute
+
+        return recompute(self, run_ids, message, lm=lm, model_dir=model_dir, options=options, progress=progress)
+
     def built_on_dropped(self, ref: str | CommitRecord = "HEAD") -> dict[int, tuple[int, ...]]:
         """For a revert commit: the runs it keeps that were computed on a state holding runs it
         dropped (run id → those runs): replayed as stored, candidates to compute again."""

@@ -96,10 +96,29 @@ def test_dropping_an_edit_names_the_later_edits_computed_with_it_in_place(qtbot)
     # trial 32: the status bar cut it off and cleared it; a box keeps it until read, and the commit says it
     box = window.revert_report_box
     assert box.isVisible() and f"run {later.id} (computed with run {first.id} in place)" in box.text()
-    assert "Revert one edit…" in box.text()
+    again = next(b for b in box.buttons() if b.text() == "Compute them again…")  # issue 16: offered, one click
     box.close()
     window.show_commit([window.ws.head().id])
     assert f"run {later.id} (computed with run {first.id} in place)" in window.history.details.toPlainText()
+    assert "Compute them again…" in window.history.details.toPlainText()
     window.show_commit([edits.id])  # not a revert: nothing of the kind
     assert "reverted edit" not in window.history.details.toPlainText()
+    _compute_again(qtbot, window, later, again)
     window.close()
+
+
+def _compute_again(qtbot, window, later, button):
+    """The box's button: one more revert takes the run out, the same method computes it again on the
+    state left, and the next commit lands the new run (its fact is still approved)."""
+    from PySide6.QtWidgets import QInputDialog
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(QInputDialog, "getText", lambda *a, **k: ("without the first", True))
+        button.click()
+    qtbot.waitUntil(lambda: "computed again as runs" in window.message.text(), timeout=60_000)
+    head = window.ws.head()
+    assert head.kind == "revert" and head.dropped == (later.id,) and window.session.live_commit.id == head.id
+    (new,) = window.ws.commit_candidates()
+    assert new.method == later.method and new.computed_on == head.state_fingerprint
+    assert wait_job(qtbot, window.commit("the third again", force=True)).state.value == "done"  # as it was
+    assert window.ws.head().applied == (new.id,)

@@ -108,7 +108,7 @@ def test_a_revert_names_the_kept_edits_computed_on_a_state_that_held_a_dropped_o
     text = render_materialised({**result.to_dict(), "dropped": [early[0].id], "message": "m", "built_on_dropped": [
         {"run": later.id, "held": [early[0].id], "method": "rome", "facts": ["abc123"]}]})
     assert f"run {later.id} (rome, fact abc123) was computed on a state that held reverted run {early[0].id}" in text
-    assert f"factsmith revert run:{later.id}" in text and "factsmith run abc123 --method rome" in text
+    assert f"factsmith recompute run:{later.id} -m MESSAGE, then factsmith commit" in text
     # `factsmith show` of the revert commit says it too (trial 32), and of any other commit nothing
     shown = {ref: show_commit(argparse.Namespace(workspace=str(workspace.path), ref=ref, author=None))
              for ref in (result.commit.id, first.id)}

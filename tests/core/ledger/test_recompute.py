@@ -1,0 +1,62 @@
+"""A revert keeps later edits as stored, though one may have been computed with the reverted
+edit in place; `recompute` takes such an edit out and computes it again on the new HEAD, with
+the method and hyperparameters it had, ready for the next commit (issue 16)."""
+
+import pytest
+
+from core.ledger import LedgerError
+from core.model.loading import LoadOptions
+from tests.core.ledger.helpers import add_run_approve, make_facts
+
+CPU = LoadOptions(device="cpu")
+FAST = {"steps": "3"}
+
+
+def _history(ws):
+    """Run a (by hand) committed on ROOT, run b (FT-M) computed on a's state and committed, then a
+    reverted: b was fitted to weights that held a."""
+    (a,) = add_run_approve(ws, make_facts(1))
+    ws.commit("a")
+    (fact,) = make_facts(1, start=1)
+    ws.add_facts([fact])
+    (b,) = ws.run_edits([fact.id], "ft-m", FAST, options=CPU)
+    ws.review(fact.id, "approve")
+    ws.commit("b")
+    reverted = ws.revert([f"run:{a.id}"], "drop a", options=CPU)
+    assert ws.built_on_dropped(reverted.commit) == {b.id: (a.id,)}
+    return a, b
+
+
+def test_recompute_reverts_the_edit_and_computes_it_again_on_the_new_head(workspace):
+    _, b = _history(workspace)
+    result = workspace.recompute([b.id], "b again, without a", options=CPU)
+    (again,) = result.runs
+    assert result.revert.commit.dropped == (b.id,) and workspace.head_runs() == []
+    assert again.computed_on == result.revert.commit.state_fingerprint, "computed on the new HEAD"
+    assert (again.method, again.hparams, again.fact_ids) == (b.method, b.hparams, b.fact_ids)
+    assert again.delta_sha256 != b.delta_sha256, "fitted to other weights"
+    committed = workspace.commit("b on the state without a")
+    assert committed.applied == (again.id,), "the facts are still approved: the next commit lands the new run"
+    assert workspace.check() == []
+
+
+def test_only_edits_head_holds_are_recomputed_and_the_cli_says_what_to_do(workspace, capsys, monkeypatch):
+    from core.cli import main
+
+    a, b = _history(workspace)
+    with pytest.raises(LedgerError, match=rf"run {a.id} not in HEAD"):
+        workspace.recompute([a.id], "a is gone", options=CPU)
+    assert len(workspace.log()) == 4, "nothing committed"
+    monkeypatch.setenv("FACTSMITH_WORKSPACE", str(workspace.path))
+    path = workspace.path
+    workspace.close()
+    assert main(["recompute", "b", "-m", "x"]) == 2
+    assert "'b' is not a run (run:N or N" in capsys.readouterr().err
+    assert main(["recompute", f"run:{b.id}", "-m", "b again", "--device", "cpu"]) == 0
+    out = capsys.readouterr().out
+    assert f"runs {b.id} taken out" in out and "computed again on it:" in out and "factsmith commit -m" in out
+    from core.ledger import Workspace
+
+    with Workspace.open(path) as ws:
+        assert [c.kind for c in ws.log()][:2] == ["revert", "revert"]
+        assert len(ws.commit_candidates()) == 1, "the new run, ready for the next commit"
