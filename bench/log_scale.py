@@ -127,6 +127,19 @@ def build_log(ws: Workspace, lm, facts: list[Fact], method: str, per_commit: int
     return timings
 
 
+def commit_measured_together(ws: Workspace, lm, model_dir: Path, args: argparse.Namespace) -> float:
+    """Seconds for one more commit onto HEAD's edits, which the commit gate measures together
+    (core.workflows.together): every fact HEAD holds, on HEAD and with the new edit in place."""
+    held = {f for run in ws.show("HEAD").runs for f in run.fact_ids}
+    fact = next(f for f in bench_facts(model_dir, args.edits + 50, args.seed + 1) if f.id not in held)
+    ws.add_facts([fact])
+    ws.record_outcome(compute(lm, fact, args.method), ws.head().state_fingerprint)
+    ws.review(fact.id, "approve")
+    commit, seconds = timed(lambda: ws.commit("bench: one more", thresholds={"reliability": 0.0}, lm=lm))
+    assert commit.gate is not None and len(commit.gate.get("together", {})) == len(held) + 1
+    return seconds
+
+
 def workspace_bytes(ws: Workspace) -> int:
     ws._store.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     files = [ws.path, *ws.path.parent.glob(f"{ws.path.name}-*")]
@@ -163,6 +176,7 @@ def main() -> None:
     middle = ws.show("HEAD").runs[len(facts) // 2]
     reverted, revert_s = timed(lambda: ws.revert([f"run:{middle.id}"], "bench: revert one", options=options))
     assert reverted.runs == len(facts) - 1 and ws.check() == []
+    together_s = commit_measured_together(ws, reverted.lm, model_dir, args)  # onto the N-1 edits left
     n = len(facts)
     rows = [
         ("edits committed", f"{n} {args.method} ({args.per_commit} per commit, {commits} commits)"),
@@ -175,6 +189,8 @@ def main() -> None:
         ("check out ROOT (load + fingerprint)", f"{root_s:.2f} s"),
         ("check out HEAD", f"{head_s:.2f} s (replays {head.runs} deltas)"),
         ("revert one edit from the middle", f"{revert_s:.2f} s (rebuilds with {reverted.runs} deltas)"),
+        ("one more commit, measured together", f"{together_s:.2f} s (its fact and HEAD's {n - 1}, teacher-forced, "
+                                               "as HEAD stands and with the new edit)"),
     ]
     width = max(len(r[0]) for r in rows)
     print(f"| {'measure'.ljust(width)} | value |\n|{'-' * (width + 2)}|-------|")
@@ -182,6 +198,7 @@ def main() -> None:
     print(f"\nworkspace: {ws.path}" if args.keep else "", end="")
     figures = {"edits": n, "commits": commits, "method": args.method, "model": str(model_dir),
                "load_s": load_s, "checkout_root_s": root_s, "checkout_head_s": head_s, "revert_middle_s": revert_s,
+               "commit_together_s": together_s,
                "workspace_bytes": size, "delta_bytes": delta_bytes, "compute_s": timings["compute"],
                "record_s": timings["record"], "commit_s": timings["commit"], "dtype": str(head.dtype)}
     record("log_scale", figures, device=str(head.device), args=vars(args))

@@ -88,6 +88,7 @@ def test_log_scale_with_synthetic_deltas(tmp_path):
     assert table["edits committed"].startswith("4 synthetic (2 per commit, 2 commits)")
     assert "replays 4 deltas" in table["check out HEAD"]
     assert "rebuilds with 3 deltas" in table["revert one edit from the middle"]
+    assert "its fact and HEAD's 3" in table["one more commit, measured together"]
     assert (tmp_path / "workspace").is_dir()
 
 
