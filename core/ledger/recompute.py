@@ -30,11 +30,28 @@ class Recomputed:
                 "runs": [run.to_dict() for run in self.runs]}
 
 
-def recompute(ws, run_ids: Sequence[int], message: str, *, lm=None, model_dir=None, options=None,
+def recompute(ws, store, run_ids: Sequence[int], message: str, *, lm=None, model_dir=None, options=None,
               progress: Progress | None = None) -> Recomputed:
-    """Revert the committed runs ``run_ids`` (``message``) and compute each again on the new HEAD;
-    ``ws`` is the Workspace. LedgerError before anything changes when a run is not in HEAD."""
+    """Revert the committed runs ``run_ids`` (``message``) and compute each again on the state
+    left; ``ws`` is the Workspace, ``store`` its Store. Every edit is computed before anything is written, so a
+    failure (a method that cannot run any more, a cancel) leaves the log as it was."""
+    from core.ledger import revert
+
     progress = progress or silent()
+    old = _committed_runs(ws, run_ids)
+    prepared = revert.rebuilt_without(store, [f"run:{run.id}" for run in old], message, lm=lm, model_dir=model_dir,
+                                      options=options, progress=progress.stage(0.0, 0.3))
+    outcomes = []
+    for i, run in enumerate(old):
+        step = progress.stage(0.3 + 0.7 * i / len(old), 0.3 + 0.7 * (i + 1) / len(old))
+        outcomes.append(_computed_again(ws, prepared.built.lm, run, step))
+    landed = revert.land(store, prepared)
+    new = [ws.record_outcome(outcome, prepared.state, run.overrides) for outcome, run in zip(outcomes, old)]
+    return Recomputed(landed, tuple(new))
+
+
+def _committed_runs(ws, run_ids: Sequence[int]) -> list[RunRecord]:
+    """The runs, each one HEAD holds; LedgerError naming those it does not."""
     if not run_ids:
         raise LedgerError("name at least one committed run to compute again (run:N)")
     held = set(ws.head_runs())
@@ -43,21 +60,15 @@ def recompute(ws, run_ids: Sequence[int], message: str, *, lm=None, model_dir=No
     if missing:
         raise LedgerError(f"run{'s' if len(missing) > 1 else ''} {', '.join(map(str, missing))} not in HEAD: only "
                           "an edit HEAD holds is computed again (preview the fact for a new edit)")
-    built = ws.revert([f"run:{run.id}" for run in old], message, lm=lm, model_dir=model_dir, options=options,
-                      progress=progress.stage(0.0, 0.3))
-    new = []
-    for i, run in enumerate(old):
-        step = progress.stage(0.3 + 0.7 * i / len(old), 0.3 + 0.7 * (i + 1) / len(old))
-        new.append(_computed_again(ws, built, run, step))
-    return Recomputed(built, tuple(new))
+    return old
 
 
-def _computed_again(ws, built: Materialised, run: RunRecord, progress: Progress) -> RunRecord:
+def _computed_again(ws, lm, run: RunRecord, progress: Progress):
+    """The run's edit computed on ``lm`` with the method and hyperparameters it was computed with."""
     from core.methods import get_method
     from core.methods.hparams import with_overrides
     from core.workflows.editing import compute_edit
 
     facts = [ws.fact(fact_id).fact for fact_id in run.fact_ids]
-    hparams = with_overrides(get_method(run.method).preset(built.lm), dict(run.hparams))
-    outcome = compute_edit(built.lm, facts, run.method, hparams=hparams, progress=progress)
-    return ws.record_outcome(outcome, built.commit.state_fingerprint, run.overrides)
+    hparams = with_overrides(get_method(run.method).preset(lm), dict(run.hparams))
+    return compute_edit(lm, facts, run.method, hparams=hparams, progress=progress)

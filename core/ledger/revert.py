@@ -11,12 +11,13 @@ and only if HEAD has not moved meanwhile.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from core.ledger.commits import insert_commit
 from core.ledger.db import Store
 from core.ledger.deltastore import get_deltas
 from core.ledger.errors import LedgerError, RefError
-from core.ledger.materialise import build
+from core.ledger.materialise import Built, build
 from core.ledger.queue import get_fact
 from core.ledger.records import CommitRecord, Materialised
 from core.ledger.refs import resolve
@@ -91,6 +92,24 @@ def resolve_targets(store: Store, parent: CommitRecord, targets: Sequence[str]) 
 def revert(store: Store, targets: Sequence[str], message: str, *, lm=None, model_dir=None, options=None,
            progress: Progress | None = None) -> Materialised:
     """Commit HEAD without the targets' edits; returns the rebuilt, verified weights."""
+    return land(store, rebuilt_without(store, targets, message, lm=lm, model_dir=model_dir, options=options,
+                                       progress=progress))
+
+
+@dataclass(frozen=True)
+class Rebuilt:
+    """A revert prepared, nothing written yet: HEAD's weights without ``drop``, built and checked."""
+
+    parent: CommitRecord
+    drop: list[int]
+    state: str  # the state fingerprint the revert commit will have
+    message: str
+    built: Built
+
+
+def rebuilt_without(store: Store, targets: Sequence[str], message: str, *, lm=None, model_dir=None, options=None,
+                    progress: Progress | None = None) -> Rebuilt:
+    """HEAD's state without the targets' edits, rebuilt from the base; ``land`` commits it."""
     message = (message or "").strip()
     if not message:
         raise LedgerError("a revert needs a message (-m TEXT)")
@@ -101,16 +120,25 @@ def revert(store: Store, targets: Sequence[str], message: str, *, lm=None, model
         hashes = delta_hashes(store, remaining)
         deltas = get_deltas(store, hashes)
         expected = state_fingerprint(base_model(store).fingerprint, hashes)
-    label = f"revert of {len(drop)} edit(s) from {parent.short_id}"
-    built = build(store, expected, label, deltas, lm, model_dir, options, progress)
+    built = build(store, expected, _label(parent, drop), deltas, lm, model_dir, options, progress)
+    return Rebuilt(parent, drop, expected, message, built)
+
+
+def land(store: Store, prepared: Rebuilt) -> Materialised:
+    """The revert commit of ``prepared``, unless HEAD moved since it was prepared."""
+    parent, label = prepared.parent, _label(prepared.parent, prepared.drop)
     with store.writing():
         now_head = head(store)
         if now_head.id != parent.id:
             raise LedgerError(f"HEAD moved to {now_head.short_id} ({now_head.author}) while reverting; run it again")
-        commit = insert_commit(store, parent, "revert", message, dropped=drop)
-        if commit.state_fingerprint != expected:
+        commit = insert_commit(store, parent, "revert", prepared.message, dropped=prepared.drop)
+        if commit.state_fingerprint != prepared.state:
             raise LedgerError(f"internal: the revert commit's state is not the one rebuilt ({label})")
-    return built.materialised(commit)
+    return prepared.built.materialised(commit)
+
+
+def _label(parent: CommitRecord, drop: Sequence[int]) -> str:
+    return f"revert of {len(drop)} edit(s) from {parent.short_id}"
 
 
 def built_on_dropped(store: Store, commit: CommitRecord) -> dict[int, tuple[int, ...]]:

@@ -385,7 +385,8 @@ class Workspace:
         (core.ledger.recompute). For the edits a revert kept that were computed with a reverted one."""
         from core.ledger.recompute import recompute
 
-        return recompute(self, run_ids, message, lm=lm, model_dir=model_dir, options=options, progress=progress)
+        return recompute(self, self._store, run_ids, message, lm=lm, model_dir=model_dir, options=options,
+                         progress=progress)
 
     def built_on_dropped(self, ref: str | CommitRecord = "HEAD") -> dict[int, tuple[int, ...]]:
         """For a revert commit: the runs it keeps that were computed on a state holding runs it

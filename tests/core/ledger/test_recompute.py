@@ -60,3 +60,21 @@ def test_only_edits_head_holds_are_recomputed_and_the_cli_says_what_to_do(worksp
     with Workspace.open(path) as ws:
         assert [c.kind for c in ws.log()][:2] == ["revert", "revert"]
         assert len(ws.commit_candidates()) == 1, "the new run, ready for the next commit"
+
+
+def test_an_edit_that_cannot_be_computed_again_leaves_the_log_as_it_was(workspace, monkeypatch):
+    """Every edit is computed before the revert is written: a failure halfway loses nothing."""
+    import core.workflows.editing as editing
+    from core.methods import EditError
+
+    _, b = _history(workspace)
+    before = [c.id for c in workspace.log()]
+
+    def fails(*args, **kwargs):
+        raise EditError("the method cannot run any more")
+
+    monkeypatch.setattr(editing, "compute_edit", fails)
+    with pytest.raises(EditError, match="cannot run any more"):
+        workspace.recompute([b.id], "b again", options=CPU)
+    assert [c.id for c in workspace.log()] == before and workspace.head_runs() == [b.id]
+    assert [r.id for r in workspace.runs()][-1] == b.id, "no new run recorded"
