@@ -65,32 +65,32 @@ TOGETHER_MARK = "†"
 
 
 def _figure_cells(figures, run) -> str:
-    """Reliability and locality as the edit measures in this state: marked when a commit measured
-    them with other edits in place (core.ledger.figures), the run's own figures in the tooltip."""
+    """Reliability and locality as the edit measures in this state: a figure a commit measured
+    with other edits in place, different from the run's own, is marked (core.ledger.figures),
+    the run's own figure in the tooltip."""
     if figures is None:  # a detail built without figures
         post = run.metrics.get("post") or {}
         return f"<td>{_num(post.get('reliability'))}</td><td>{_num(post.get('locality'))}</td>"
     cells = []
     for metric in ("reliability", "locality"):
         value, own = figures.metrics.get(metric), figures.own.get(metric)
-        if figures.measured_at is None:
+        if metric not in figures.measured_at:
             cells.append(f"<td>{_num(value)}</td>")
             continue
-        changed = value is not None and own is not None and abs(value - own) >= 0.005
-        style = " style='color:#a33'" if changed and value < own else ""
+        style = " style='color:#a33'" if value is not None and own is not None and value < own else ""
         cells.append(f"<td{style} title='alone: {_num(own)}'>{_num(value)} {TOGETHER_MARK}</td>")
     return "".join(cells)
 
 
 def _together_footnote(detail: CommitDetail) -> str:
-    found = [(run, f) for run, f in detail.figures.items() if f.measured_at is not None]
+    found = [(run, f) for run, f in detail.figures.items() if f.measured_at]
     if not found:
         return ""
-    alone = "; ".join(f"run {run}: {_num(f.own.get('reliability'))} / {_num(f.own.get('locality'))}"
+    alone = "; ".join(f"run {run}: " + ", ".join(f"{m} {_num(f.own.get(m))}" for m in f.measured_at)
                       for run, f in found)
-    return (f"<p>{TOGETHER_MARK} measured with the other edits of the state in place, when a commit landed "
-            f"them (the latest such measurement up to this commit). Measured alone, reliability / locality "
-            f"were {html.escape(alone)}.</p>")
+    return (f"<p>{TOGETHER_MARK} measured with the other edits of the state in place when a commit landed "
+            f"them, and different from what the edit measured alone ({html.escape(alone)}). A revert measures "
+            "nothing: figures measured with a reverted edit in place are set aside.</p>")
 
 
 def built_on_dropped_text(found: Mapping[int, Sequence[int]]) -> str:

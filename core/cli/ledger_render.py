@@ -102,15 +102,19 @@ def render_show(r: dict[str, Any]) -> str:
 
 
 def _figures_text(figures: dict[str, Any] | None) -> str:
-    """"; reliability 0.80, locality 0.95", as the edit measures in the state; a commit that
-    measured it with other edits in place is named, with the run's own figures."""
+    """"; reliability 0.80 with the other edits in place (commit …; alone: reliability 1.00),
+    locality 1.00", as the edit measures in the state (core.ledger.figures)."""
     if not figures:
         return ""
-    shown = ", ".join(f"{m} {v:.2f}" for m, v in figures["metrics"].items() if v is not None)
-    if figures["measured_at"] is None or not shown:
-        return f"; {shown}" if shown else ""
-    alone = ", ".join(f"{m} {v:.2f}" for m, v in figures["own"].items() if v is not None)
-    return f"; {shown} with the other edits in place (commit {_short(figures['measured_at'])}; alone: {alone})"
+    parts = []
+    for metric, value in figures["metrics"].items():
+        if value is None:
+            continue
+        at, own = figures["measured_at"].get(metric), figures["own"].get(metric)
+        alone = f"; alone: {metric} {own:.2f}" if own is not None else ""
+        parts.append(f"{metric} {value:.2f}" + (f" with the other edits in place (commit {_short(at)}{alone})"
+                                                if at else ""))
+    return f"; {', '.join(parts)}" if parts else ""
 
 
 def render_diff(r: dict[str, Any]) -> str:

@@ -9,7 +9,7 @@ from collections.abc import Mapping, Sequence
 from core.ledger.db import Store, dumps, now
 from core.ledger.decided import decided_run_id
 from core.ledger.errors import CommitRefused, LedgerError
-from core.ledger.figures import state_figures
+from core.ledger.figures import state_figures, store_figures
 from core.ledger.queue import fact_records
 from core.ledger.records import CommitDetail, CommitRecord, RunRecord
 from core.ledger.refs import resolve, tags_of
@@ -57,9 +57,10 @@ def insert_commit(store: Store, parent: CommitRecord | None, kind: str, message:
                               [(commit_id, i, run, op) for i, (run, op) in enumerate(ops)])
     if gate is not None:
         record = gate.to_dict()
-        store.db.execute("INSERT INTO commit_gates (commit_id, thresholds, warnings, forced, together) "
-                         "VALUES (?, ?, ?, ?, ?)", (commit_id, dumps(record["thresholds"]), dumps(record["warnings"]),
-                                                    int(gate.forced), dumps(record.get("together", {}))))
+        store.db.execute("INSERT INTO commit_gates (commit_id, thresholds, warnings, forced) VALUES (?, ?, ?, ?)",
+                         (commit_id, dumps(record["thresholds"]), dumps(record["warnings"]), int(gate.forced)))
+        if gate.together:
+            store_figures(store, commit_id, parent, after, gate.together)
     return commit_from_row(store, store.one("SELECT * FROM commits WHERE id = ?", (commit_id,)))
 
 

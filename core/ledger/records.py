@@ -177,16 +177,17 @@ class CommitRecord:
 
 @dataclass(frozen=True)
 class RunFigures:
-    """A run's gated figures in a state: its own (measured alone, on the state it was computed
-    on), or, when a commit up to that state measured it with other edits in place
-    (core.workflows.together), the latest such figures and that commit's id."""
+    """A run's gated figures in a state (core.ledger.figures): its own (measured alone, on the
+    state it was computed on), except where a commit up to that state measured a metric with
+    other edits in place and found it different: ``measured_at`` maps such a metric to that
+    commit's id."""
 
     metrics: Mapping[str, float | None]
     own: Mapping[str, float | None]
-    measured_at: str | None = None
+    measured_at: Mapping[str, str] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"metrics": dict(self.metrics), "own": dict(self.own), "measured_at": self.measured_at}
+        return {"metrics": dict(self.metrics), "own": dict(self.own), "measured_at": dict(self.measured_at)}
 
 
 @dataclass(frozen=True)

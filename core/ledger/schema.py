@@ -154,9 +154,14 @@ V5 = [
 ]
 
 V6 = [
-    # The reliability and locality each run of the new state measured with the commit's edits in
-    # place ({run id: {metric: value}}; core.workflows.together): what History shows for it later.
-    "ALTER TABLE commit_gates ADD COLUMN together TEXT NOT NULL DEFAULT '{}'",
+    # A gated metric of a run as a commit measured it with the commit's edits in place
+    # (core.workflows.together), stored only where it differs from what the run showed before:
+    # what History, Diff and `show` read for it from then on (core.ledger.figures).
+    """CREATE TABLE commit_figures (
+        commit_id TEXT NOT NULL REFERENCES commits (id), run_id INTEGER NOT NULL REFERENCES runs (id),
+        metric TEXT NOT NULL, value REAL NOT NULL, PRIMARY KEY (commit_id, run_id, metric))""",
+    "CREATE INDEX commit_figures_run ON commit_figures (run_id)",
+    *append_only("commit_figures"),
 ]
 
 MIGRATIONS: tuple[Migration, ...] = (

@@ -52,14 +52,12 @@ def commit_from_row(store: Store, row: dict[str, Any]) -> CommitRecord:
 
 
 def _gate(store: Store, commit_id: str) -> dict[str, Any] | None:
-    row = store.one("SELECT thresholds, warnings, forced, together FROM commit_gates WHERE commit_id = ?",
-                    (commit_id,))
+    row = store.one("SELECT thresholds, warnings, forced FROM commit_gates WHERE commit_id = ?", (commit_id,))
     if row is None:
         return None
     thresholds = json.loads(row["thresholds"])
-    together = {int(run): figures for run, figures in json.loads(row["together"]).items()}
     return {"thresholds": thresholds, "warnings": json.loads(row["warnings"]), "forced": bool(row["forced"]),
-            "unmeasured": _unmeasured(store, commit_id, thresholds), "together": together}
+            "unmeasured": _unmeasured(store, commit_id, thresholds)}
 
 
 def _unmeasured(store: Store, commit_id: str, thresholds: dict[str, float]) -> list[dict[str, Any]]:

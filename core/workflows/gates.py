@@ -85,11 +85,9 @@ class GateCheck:
 
     def to_dict(self) -> dict[str, Any]:
         # what is stored and hashed into the commit id; unmeasured metrics are read from the runs
-        found = {"thresholds": dict(self.thresholds), "forced": self.forced,
-                 "warnings": [w.to_dict() for w in self.warnings]}
-        if self.together:  # older commits' ids were hashed without the key
-            found["together"] = {str(run): dict(figures) for run, figures in sorted(self.together.items())}
-        return found
+        # the together figures are stored beside the commit (core.ledger.figures), not hashed into its id
+        return {"thresholds": dict(self.thresholds), "forced": self.forced,
+                "warnings": [w.to_dict() for w in self.warnings]}
 
 
 def checked_thresholds(thresholds: Mapping[str, float] | None) -> dict[str, float]:

@@ -115,7 +115,7 @@ def test_edits_that_undo_each_other_are_caught_at_commit_and_may_be_forced(qtbot
     assert head.forced and head.gate["warnings"][0]["together"]
     window.history.select([head.id])  # History shows what the edit measures there, not its 1.00 alone
     shown = window.history.details.toPlainText()
-    assert "0.800 †" in shown and "Measured alone, reliability / locality were" in shown
+    assert "0.800 †" in shown and "different from what the edit measured alone (run 1: reliability 1.000)" in shown
     window.close()
 
 

@@ -47,7 +47,7 @@ def test_a_passing_commit_records_its_thresholds_unforced(workspace):
     # ... but said: trial 34's History read "Commit gate passed (locality ≥ 0.90 …)" for such a run
     assert not commit.forced and commit.gate == {"thresholds": {"reliability": 0.9, "locality": 0.8},
                                                  "warnings": [], "forced": False,
-                                                 "unmeasured": [{"run": run.id, "metric": "locality"}], "together": {}}
+                                                 "unmeasured": [{"run": run.id, "metric": "locality"}]}
     assert workspace.show("HEAD").commit.gate == commit.gate  # read back from the database
 
 

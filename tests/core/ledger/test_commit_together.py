@@ -62,10 +62,14 @@ def test_a_commit_measures_its_edits_together_and_the_gate_holds_them(disagreein
         detail = again.show("HEAD")
         (warning,) = detail.commit.gate["warnings"]
         assert warning["together"] and warning["run"] == first.id
-        _shows_the_together_figures(again, detail, first.id, capsys)
+        _shows_the_together_figures(again, detail, first.id, second.id, capsys)
+        again.revert([f"run:{second.id}"], "drop Mosul", options=CPU)  # a revert measures nothing: the
+        alone = again.show("HEAD").figures[first.id]  # figure measured with Mosul in place is set aside
+        assert alone.metrics["reliability"] == 1.0 and alone.measured_at == {}
+        assert again.show(detail.commit.id).figures[first.id].metrics["reliability"] == 0.8, "as it was there"
 
 
-def _shows_the_together_figures(ws, detail, first_id, capsys):
+def _shows_the_together_figures(ws, detail, first_id, second_id, capsys):
     """What the edit measures in the state it landed in, not the 1.00 it measured alone: the
     record, History's table and chart, Diff and `factsmith show` (trial 36's History read 1.00)."""
     from app.ledger_views import mean_post
@@ -74,7 +78,8 @@ def _shows_the_together_figures(ws, detail, first_id, capsys):
 
     figures = detail.figures[first_id]
     assert (figures.metrics["reliability"], figures.own["reliability"]) == (0.8, 1.0)
-    assert figures.measured_at == detail.commit.id
+    assert figures.measured_at == {"reliability": detail.commit.id}
+    assert detail.figures[second_id].measured_at == {}, "measured together as alone: nothing stored for it"
     assert mean_post(detail, "reliability") == pytest.approx(0.9), "the drift chart's point"
     page = detail_html(detail)
     assert "0.800 †" in page and "alone: 1.000" in page
