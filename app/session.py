@@ -97,8 +97,8 @@ def _load_with_workspace(path: Path, options: LoadOptions, workspace: Path | Non
     ws = Workspace.open(workspace) if workspace.is_file() else Workspace.create(workspace, path)
     with ws:
         ref = _remembered(ws, checkouts)
-        built = ws.checkout(ref, lm=lm, progress=progress.stage(0.6, 1.0))
-        return _with_views(LiveState(built.lm, workspace, built.commit), ws, known)
+        built = ws.checkout(ref, lm=lm, progress=progress.stage(0.6, 1.0), loaded_fresh=True)  # recorded: a
+        return _with_views(LiveState(built.lm, workspace, built.commit), ws, known)  # later commit advances from it
 
 
 def _remembered(ws: Workspace, checkouts: Mapping[str, str] | None) -> str:
@@ -118,11 +118,12 @@ def _same_base(workspace: Path, lm: LoadedModel) -> bool:
         return ws.base.fingerprint == lm.info.fingerprint
 
 
-def _moved_to(ws: Workspace, lm: LoadedModel | None, commit: CommitRecord, options: LoadOptions,
+def _moved_to(ws: Workspace, lm: LoadedModel | None, holds: str, commit: CommitRecord, options: LoadOptions,
               progress: Progress) -> LoadedModel:
-    """``lm`` (holding the commit's parent) with the commit's edits added and checked; built from the
-    base instead when there is none or its weights were not the parent's."""
-    if lm is not None:
+    """``lm`` (holding commit ``holds``) with the commit's edits added and checked; built from the
+    base instead when there is none, it holds another commit than the new one's parent (another
+    process committed meanwhile) or its weights are not those recorded for it."""
+    if lm is not None and commit.parent_id == holds:
         try:
             return ws.advance(lm, commit, progress).lm
         except VerificationError as exc:
@@ -361,7 +362,7 @@ class Session(QObject):
                 on = _checkout_fresh(ws.path, parent.id, options, progress.stage(0.0, 0.5)).lm
             commit = ws.commit(message, run_ids, thresholds=thresholds, force=force, lm=on,
                                progress=progress.stage(0.5, 0.8), measured=measured)
-            moved = _moved_to(ws, on, commit, options, progress.stage(0.8, 1.0))
+            moved = _moved_to(ws, on, parent.id, commit, options, progress.stage(0.8, 1.0))
             return _with_views(LiveState(moved, ws.path, commit), ws, known)
 
         job = self.submit("Committing", run)

@@ -35,6 +35,17 @@ class _LiveDelegate(QStyledItemDelegate):
             editor.textEdited.connect(lambda _text, e=editor: self.commitData.emit(e))
         return editor
 
+    def setEditorData(self, editor, index) -> None:  # Qt's name
+        # each keystroke written to the cell comes back here: refilling the editor would move the
+        # cursor to the end and clear its undo
+        if isinstance(editor, QLineEdit) and editor.text() == (index.data(Qt.ItemDataRole.EditRole) or ""):
+            return
+        super().setEditorData(editor, index)
+
+    def destroyEditor(self, editor, index) -> None:  # Qt's name
+        self._opened.pop(id(editor), None)  # closed without closeEditor (the row removed)
+        super().destroyEditor(editor, index)
+
     def _closed(self, editor, hint) -> None:
         index, original = self._opened.pop(id(editor), (None, None))
         if hint == QAbstractItemDelegate.EndEditHint.RevertModelCache and index is not None and index.isValid():

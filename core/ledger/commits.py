@@ -205,17 +205,21 @@ def commit(store: Store, message: str, run_ids: Sequence[int] | None = None,
 
 
 def _check_measured_on(together: TogetherFigures | None, parent: CommitRecord) -> None:
-    """Figures measured on another HEAD say nothing about this commit."""
-    if together is not None and together.head and together.head != parent.id:
+    """Figures measured on another HEAD (or on one nobody named) say nothing about this commit."""
+    if together is None:
+        return
+    if not together.head:
+        raise LedgerError("internal: figures measured together must name the commit they were measured on")
+    if together.head != parent.id:
         raise LedgerError(f"these edits were measured together on commit {together.head[:12]}, but HEAD is now "
                           f"{parent.short_id}: commit again to measure them on it")
 
 
 def _check_measured_for(together: TogetherFigures | None, runs: Sequence[RunRecord]) -> None:
     """Nor do figures measured for other runs."""
-    if together is not None and together.head and together.run_ids != tuple(run.id for run in runs):
+    if together is not None and together.run_ids != tuple(run.id for run in runs):
         raise LedgerError(f"the figures were measured for runs {list(together.run_ids)}, not for the runs "
-                          f"{[run.id for run in runs]} this commit lands")
+                          f"{[run.id for run in runs]} this commit lands: commit again to measure those")
 
 
 def checked_runs(store: Store, message: str, run_ids: Sequence[int] | None = None) -> list[RunRecord]:

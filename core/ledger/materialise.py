@@ -100,14 +100,16 @@ class Built:
 
 
 def build(store: Store, state: str, label: str, deltas: list[Delta], lm=None, model_dir=None, options=None,
-          progress: Progress | None = None) -> Built:
+          progress: Progress | None = None, loaded_fresh: bool = False) -> Built:
     """Base (fresh, or the caller's pristine ``lm``) + deltas, fingerprinted and checked against
     what was recorded for ``state``. A caller's ``lm`` is checked against the recorded base
     weights only when the result has no record to meet, or misses it: one sha256 saved. (What
-    counts is the result: a stray change the additions round away leaves the recorded bits.)"""
+    counts is the result: a stray change the additions round away leaves the recorded bits.)
+    ``loaded_fresh``: the caller's ``lm`` was just loaded from the base folder, untouched, so
+    its result is recorded as a build's own load would be."""
     progress = progress or silent()
-    fresh = lm is None
-    lm = load_base(store, model_dir, options, progress.stage(0.0, 0.4)) if fresh else _check_base(store, lm)
+    fresh = lm is None or loaded_fresh
+    lm = load_base(store, model_dir, options, progress.stage(0.0, 0.4)) if lm is None else _check_base(store, lm)
     key = weights_key(lm)
     recorded = recorded_weights(store, state, key)
     if not fresh and recorded is None:
@@ -140,13 +142,14 @@ def _check_pristine(store: Store, lm) -> None:
 
 
 def materialise(store: Store, ref: str | CommitRecord, *, lm=None, model_dir=None, options=None,
-                progress: Progress | None = None, out: str | Path | None = None) -> Materialised:
+                progress: Progress | None = None, out: str | Path | None = None,
+                loaded_fresh: bool = False) -> Materialised:
     """Check out a commit: in memory (``.lm``), and into a Hugging Face folder when ``out`` is given."""
     commit = resolve(store, ref) if isinstance(ref, str) else ref
     with store.reading():
         deltas = state_deltas(store, commit)
     built = build(store, commit.state_fingerprint, f"commit {commit.short_id}", deltas, lm, model_dir, options,
-                  progress)
+                  progress, loaded_fresh)
     if out is None:
         return built.materialised(commit)
     result = built.materialised(commit, str(Path(out).resolve()))
@@ -177,9 +180,9 @@ def save_folder(lm, out: Path, marker: dict[str, Any]) -> None:
 def advance(store: Store, lm, commit: CommitRecord, progress: Progress | None = None) -> Built:
     """``lm`` holds ``commit``'s parent state (a live model the commit was just made on): the
     commit's deltas added in order, all or nothing, instead of a rebuild from the base. The start
-    is checked against the weights recorded for the parent (a preview that left a stray change
-    would otherwise be carried into the new state); the result is recorded for the commit only
-    when the start was verified, and checked against a record when there is one."""
+    must match the weights recorded for the parent (a preview that left a stray change would
+    otherwise be carried into the new state; VerificationError when it does not, or when nothing
+    is recorded); the result is recorded for the commit, or checked against its record."""
     progress = progress or silent()
     if commit.dropped or commit.parent_id is None:
         raise LedgerError(f"commit {commit.short_id} drops edits: build it from the base (checkout)")
@@ -188,14 +191,16 @@ def advance(store: Store, lm, commit: CommitRecord, progress: Progress | None = 
         parent = resolve(store, commit.parent_id)
         deltas = get_deltas(store, delta_hashes(store, list(commit.applied)))
     start = recorded_weights(store, parent.state_fingerprint, key)
-    if start is not None and weights_fingerprint(lm.model) != start:
+    if start is None:  # nothing to vouch for the start: the caller builds the commit from the base instead
+        raise VerificationError(f"no weights are recorded for commit {parent.short_id} ({key[0]} on {key[1]}), the "
+                                "state the commit was made on: check out the commit afresh")
+    if weights_fingerprint(lm.model) != start:
         raise VerificationError(f"the model's weights ({key[0]} on {key[1]}) are not those recorded for commit "
                                 f"{parent.short_id}, the state the commit was made on; check out the commit afresh")
     replayed = replay(lm, deltas, progress.stage(0.0, 0.8))
     found = weights_fingerprint(lm.model)
     try:
-        verified = check_weights(store, commit.state_fingerprint, key, found, start is not None,
-                                 f"commit {commit.short_id}")
+        verified = check_weights(store, commit.state_fingerprint, key, found, True, f"commit {commit.short_id}")
     except VerificationError:
         undo_replay(lm.model, replayed)
         raise

@@ -281,12 +281,13 @@ class Workspace:
         """Whether a commit of ``run_ids`` must be measured together first (see ``commit``)."""
         return self._landing(message, run_ids) is not None
 
-    def _landing(self, message: str, run_ids: Sequence[int] | None) -> tuple[list[RunRecord], list[int]] | None:
-        """(the runs a commit would land, the run ids HEAD holds), or None when the runs land
-        exactly as they were measured (core.workflows.together.needs_measuring_together)."""
-        runs, held = self.commit_runs(message, run_ids), self.head_runs()
+    def _landing(self, message: str, run_ids: Sequence[int] | None) -> tuple[list[RunRecord], list[int], str] | None:
+        """(the runs a commit would land, the run ids HEAD holds, HEAD's id), read at once, or None
+        when the runs land exactly as they were measured (together.needs_measuring_together)."""
+        with self._store.reading():
+            runs, held, head_id = self.commit_runs(message, run_ids), self.head_runs(), self.head().id
         measure = together.needs_measuring_together(len(runs), len(self.stale_runs(runs)), len(held))
-        return (runs, held) if measure else None
+        return (runs, held, head_id) if measure else None
 
     def measure_together(self, lm, message: str, run_ids: Sequence[int] | None = None,
                          progress: Progress | None = None) -> together.TogetherFigures | None:
@@ -295,11 +296,11 @@ class Workspace:
         landing = self._landing(message, run_ids)
         if landing is None:
             return None
-        runs, held = landing[0], [self.run(r) for r in landing[1]]
+        runs, held, head_id = landing[0], [self.run(r) for r in landing[1]], landing[2]
         items = [(run.id, self.delta(run.id), [self.fact(f).fact for f in run.fact_ids]) for run in runs]
         kept = [(run.id, [self.fact(f).fact for f in run.fact_ids]) for run in held]
-        figures = together.measure_together(lm, items, progress, kept)
-        return dataclasses.replace(figures, head=self.head().id, run_ids=tuple(run.id for run in runs))
+        figures = together.measure_together(lm, items, progress, kept)  # HEAD as read before: checked at commit
+        return dataclasses.replace(figures, head=head_id, run_ids=tuple(run.id for run in runs))
 
     def commit_candidates(self) -> list[RunRecord]:
         """The runs ``commit()`` with no run ids would commit: the latest uncommitted run of
@@ -361,10 +362,12 @@ class Workspace:
         return refs.list_tags(self._store)
 
     def checkout(self, ref: str | CommitRecord = "HEAD", out: str | Path | None = None, *, lm=None, model_dir=None,
-                 options=None, progress: Progress | None = None) -> Materialised:
-        """Build a commit's weights from the base (in memory, and into ``out`` as a Hugging Face folder)."""
+                 options=None, progress: Progress | None = None, loaded_fresh: bool = False) -> Materialised:
+        """Build a commit's weights from the base (in memory, and into ``out`` as a Hugging Face folder).
+        ``loaded_fresh``: the ``lm`` passed was just loaded from the base folder, untouched, so the
+        result's fingerprint is recorded as a checkout that loads the base itself records it."""
         return materialise.materialise(self._store, ref, lm=lm, model_dir=model_dir, options=options,
-                                       progress=progress, out=out)
+                                       progress=progress, out=out, loaded_fresh=loaded_fresh)
 
     def advance(self, lm, commit: CommitRecord, progress: Progress | None = None) -> Materialised:
         """Move ``lm``, which holds ``commit``'s parent state, to ``commit`` by adding its edits:

@@ -106,6 +106,9 @@ def test_the_fact_id_follows_a_cell_while_it_is_typed_and_escape_puts_it_back(qt
     typing = editor.validation.text()
     assert "Valid — fact" in typing and typing != before, "the id of the fact as typed, editor still open"
     assert editor.body()["paraphrases"] == ["Germany's capital is"]
+    cell.setCursorPosition(7)  # typing in the middle stays in the middle (the review: it jumped to the end)
+    qtbot.keyClicks(cell, "XY")
+    assert cell.text() == "GermanyXY's capital is" and cell.cursorPosition() == 9
     qtbot.keyClick(cell, Qt.Key.Key_Escape)
     qtbot.waitUntil(lambda: editor.paraphrases.table.rowCount() == 0, timeout=2_000)  # the new row, cancelled
     assert editor.validation.text() == before

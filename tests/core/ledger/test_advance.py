@@ -43,3 +43,19 @@ def test_a_revert_is_not_advanced_onto(workspace):
     reverted = workspace.revert(["HEAD"], "undo").commit
     with pytest.raises(LedgerError, match="drops edits"):
         workspace.advance(live, reverted)
+
+
+def test_a_start_nothing_vouches_for_is_refused_and_a_fresh_load_is_recorded(workspace):
+    """The review: with no record for the parent, a stray change went through unchecked. A model
+    loaded and checked out by the caller (as the window does) is recorded when it says it is fresh."""
+    from core.model.loading import load_model
+
+    add_run_approve(workspace, make_facts(1))
+    first = workspace.commit("one")
+    add_run_approve(workspace, make_facts(1, start=1))
+    second = workspace.commit("two")
+    unvouched = workspace.checkout(first, lm=load_model(workspace.base.path)).lm  # records nothing
+    with pytest.raises(VerificationError, match=r"no weights are recorded for commit \w+"):
+        workspace.advance(unvouched, second)
+    live = workspace.checkout(first, lm=load_model(workspace.base.path), loaded_fresh=True).lm
+    assert workspace.advance(live, second).runs == 1
