@@ -11,12 +11,13 @@ together with HEAD's edits by the commit gate.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from core.ledger.errors import LedgerError
 from core.ledger.records import Materialised, RunRecord
+from core.ledger.runs import record_outcome
 from core.util.progress import Progress, silent
 
 
@@ -45,8 +46,13 @@ def recompute(ws, store, run_ids: Sequence[int], message: str, *, lm=None, model
     for i, run in enumerate(old):
         step = progress.stage(0.3 + 0.7 * i / len(old), 0.3 + 0.7 * (i + 1) / len(old))
         outcomes.append(_computed_again(ws, prepared.built.lm, run, step))
-    landed = revert.land(store, prepared)
-    new = [ws.record_outcome(outcome, prepared.state, run.overrides) for outcome, run in zip(outcomes, old)]
+    new: list[RunRecord] = []  # recorded in the revert's own transaction: both land, or neither
+
+    def record() -> None:
+        new.extend(record_outcome(store, outcome, prepared.state, run.overrides, within=True)
+                   for outcome, run in zip(outcomes, old, strict=True))
+
+    landed = revert.land(store, prepared, then=record)
     return Recomputed(landed, tuple(new))
 
 
@@ -64,11 +70,33 @@ def _committed_runs(ws, run_ids: Sequence[int]) -> list[RunRecord]:
 
 
 def _computed_again(ws, lm, run: RunRecord, progress: Progress):
-    """The run's edit computed on ``lm`` with the method and hyperparameters it was computed with."""
+    """The run's edit computed on ``lm`` with the method and hyperparameters it was computed with;
+    a layer it traced (``layer=auto``) is traced again, on this state."""
+    import dataclasses
+
     from core.methods import get_method
     from core.methods.hparams import with_overrides
+    from core.workflows.auto_layer import auto_layer_hparams, auto_requested
     from core.workflows.editing import compute_edit
 
     facts = [ws.fact(fact_id).fact for fact_id in run.fact_ids]
     hparams = with_overrides(get_method(run.method).preset(lm), dict(run.hparams))
-    return compute_edit(lm, facts, run.method, hparams=hparams, progress=progress)
+    chosen: dict[str, Any] = {"recomputed_from": run.id}
+    if "preset" in run.environment:
+        chosen["preset"] = run.environment["preset"]
+    if auto_requested(run.overrides):  # traced on the state that held the reverted edit
+        hparams, choice = auto_layer_hparams(lm, run.method, hparams, facts, progress=progress.stage(0.0, 0.2))
+        chosen["auto_layer"], progress = choice.to_dict(), progress.stage(0.2, 1.0)
+    outcome = compute_edit(lm, facts, run.method, hparams=hparams, progress=progress)
+    _check_same_editor(run, outcome.environment.get("editor_checkpoint"))
+    return dataclasses.replace(outcome, environment={**outcome.environment, **chosen})
+
+
+def _check_same_editor(run: RunRecord, used: Mapping[str, Any] | None) -> None:
+    """A trained editor retrained since is another editor: not "the same settings"."""
+    before = (run.environment.get("editor_checkpoint") or {}).get("sha256")
+    now = (used or {}).get("sha256")
+    if before and now and before != now:
+        raise LedgerError(f"run {run.id} was made with the editor checkpoint {before[:12]}, but "
+                          f"{(used or {}).get('path')} now holds {now[:12]} (trained again since): preview its fact "
+                          "to edit with the new editor")

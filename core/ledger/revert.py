@@ -10,7 +10,7 @@ and only if HEAD has not moved meanwhile.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from core.ledger.commits import insert_commit
@@ -101,7 +101,7 @@ class Rebuilt:
     """A revert prepared, nothing written yet: HEAD's weights without ``drop``, built and checked."""
 
     parent: CommitRecord
-    drop: list[int]
+    drop: tuple[int, ...]
     state: str  # the state fingerprint the revert commit will have
     message: str
     built: Built
@@ -121,19 +121,22 @@ def rebuilt_without(store: Store, targets: Sequence[str], message: str, *, lm=No
         deltas = get_deltas(store, hashes)
         expected = state_fingerprint(base_model(store).fingerprint, hashes)
     built = build(store, expected, _label(parent, drop), deltas, lm, model_dir, options, progress)
-    return Rebuilt(parent, drop, expected, message, built)
+    return Rebuilt(parent, tuple(drop), expected, message, built)
 
 
-def land(store: Store, prepared: Rebuilt) -> Materialised:
-    """The revert commit of ``prepared``, unless HEAD moved since it was prepared."""
+def land(store: Store, prepared: Rebuilt, then: Callable[[], None] | None = None) -> Materialised:
+    """The revert commit of ``prepared``, unless HEAD moved since it was prepared; ``then`` writes
+    more in the same transaction (all or nothing)."""
     parent, label = prepared.parent, _label(prepared.parent, prepared.drop)
     with store.writing():
         now_head = head(store)
         if now_head.id != parent.id:
             raise LedgerError(f"HEAD moved to {now_head.short_id} ({now_head.author}) while reverting; run it again")
-        commit = insert_commit(store, parent, "revert", prepared.message, dropped=prepared.drop)
+        commit = insert_commit(store, parent, "revert", prepared.message, dropped=list(prepared.drop))
         if commit.state_fingerprint != prepared.state:
             raise LedgerError(f"internal: the revert commit's state is not the one rebuilt ({label})")
+        if then is not None:
+            then()
     return prepared.built.materialised(commit)
 
 

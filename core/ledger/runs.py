@@ -72,23 +72,35 @@ def record_run(store: Store, *, facts: Sequence[Fact | str], delta: Delta, compu
     (path, SHA-256, fingerprint) goes into the environment whoever computed the delta. A preview
     repeated with the same settings is a run of its own (the reviewer decides on the run
     shown), sharing the stored delta."""
+    with store.writing():
+        return insert_run(store, facts=facts, delta=delta, computed_on=computed_on, method=method, hparams=hparams,
+                          metrics=metrics, previews=previews, seconds=seconds, environment=environment,
+                          overrides=overrides)
+
+
+def insert_run(store: Store, *, facts: Sequence[Fact | str], delta: Delta, computed_on: str,
+               method: str | None = None, hparams: Mapping[str, Any] | None = None,
+               metrics: Mapping[str, Any] | None = None, previews: Any = None,
+               seconds: float = 0.0, environment: Mapping[str, Any] | None = None,
+               overrides: Mapping[str, str] | None = None) -> RunRecord:
+    """``record_run`` inside the caller's write transaction (a revert and the runs computed on it
+    land together: core.ledger.recompute)."""
     environment = dict(environment or {})
     if "editor_checkpoint" not in environment and (used := checkpoint_used(delta)) is not None:
         environment["editor_checkpoint"] = used
     seed = environment.get("seed")
     method, settings = method or delta.method, (dumps(dict(hparams or delta.hparams)), dumps(dict(overrides or {})))
-    with store.writing():
-        ids = _fact_ids(store, facts, delta)
-        sha, _ = put_delta(store, delta)
-        run_id = store.db.execute(
-            "INSERT INTO runs (base_id, method, hparams, overrides, seed, environment, metrics, previews, seconds, "
-            "delta_sha256, computed_on, author, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (base_model(store).id, method, *settings, None if seed is None else int(seed), dumps(environment),
-             dumps(dict(metrics or {})), dumps(previews if previews is not None else {}), float(seconds), sha,
-             computed_on, store.author, now())).lastrowid
-        store.db.conn.executemany("INSERT INTO run_facts (run_id, position, fact_id) VALUES (?, ?, ?)",
-                                  [(run_id, i, fact_id) for i, fact_id in enumerate(ids)])
-        return get_run(store, run_id)
+    ids = _fact_ids(store, facts, delta)
+    sha, _ = put_delta(store, delta)
+    run_id = store.db.execute(
+        "INSERT INTO runs (base_id, method, hparams, overrides, seed, environment, metrics, previews, seconds, "
+        "delta_sha256, computed_on, author, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (base_model(store).id, method, *settings, None if seed is None else int(seed), dumps(environment),
+         dumps(dict(metrics or {})), dumps(previews if previews is not None else {}), float(seconds), sha,
+         computed_on, store.author, now())).lastrowid
+    store.db.conn.executemany("INSERT INTO run_facts (run_id, position, fact_id) VALUES (?, ?, ?)",
+                              [(run_id, i, fact_id) for i, fact_id in enumerate(ids)])
+    return get_run(store, run_id)
 
 
 def outcome_metrics(outcome: Any) -> dict[str, Any]:
@@ -110,10 +122,11 @@ def outcome_previews(outcome: Any) -> Any:
 
 
 def record_outcome(store: Store, outcome: Any, computed_on: str,
-                   overrides: Mapping[str, str] | None = None) -> RunRecord:
+                   overrides: Mapping[str, str] | None = None, within: bool = False) -> RunRecord:
     """Store a ``core.workflows.editing.EditOutcome`` as computed: delta, hyperparameters, metrics and
-    reports, previews, timing and environment."""
-    return record_run(store, facts=list(outcome.facts), delta=outcome.delta, computed_on=computed_on,
-                      method=outcome.method, hparams=outcome.hparams, metrics=outcome_metrics(outcome),
-                      previews=outcome_previews(outcome), seconds=outcome.seconds,
-                      environment=outcome.environment, overrides=overrides)
+    reports, previews, timing and environment; ``within`` the caller's write transaction."""
+    fields = dict(facts=list(outcome.facts), delta=outcome.delta, computed_on=computed_on,
+                  method=outcome.method, hparams=outcome.hparams, metrics=outcome_metrics(outcome),
+                  previews=outcome_previews(outcome), seconds=outcome.seconds,
+                  environment=outcome.environment, overrides=overrides)
+    return insert_run(store, **fields) if within else record_run(store, **fields)

@@ -78,3 +78,43 @@ def test_an_edit_that_cannot_be_computed_again_leaves_the_log_as_it_was(workspac
         workspace.recompute([b.id], "b again", options=CPU)
     assert [c.id for c in workspace.log()] == before and workspace.head_runs() == [b.id]
     assert [r.id for r in workspace.runs()][-1] == b.id, "no new run recorded"
+
+
+def test_the_revert_and_the_new_runs_land_together_or_not_at_all(workspace, monkeypatch):
+    """The review: a failure between landing the revert and recording the runs took the edits out
+    and lost what was computed. Both are written in one transaction now."""
+    import core.ledger.recompute as recompute
+
+    _, b = _history(workspace)
+    before, runs = [c.id for c in workspace.log()], [r.id for r in workspace.runs()]
+
+    def disk_full(*args, **kwargs):
+        raise OSError("No space left on device")
+
+    monkeypatch.setattr(recompute, "record_outcome", disk_full)
+    with pytest.raises(OSError, match="No space left"):
+        workspace.recompute([b.id], "b again", options=CPU)
+    assert [c.id for c in workspace.log()] == before and [r.id for r in workspace.runs()] == runs
+
+
+def test_a_traced_layer_is_traced_again_and_a_retrained_editor_is_refused(workspace):
+    from types import SimpleNamespace
+
+    from core.ledger.recompute import _check_same_editor
+    from core.workflows.auto_layer import auto_override
+
+    (a,) = add_run_approve(workspace, make_facts(1))
+    workspace.commit("a")
+    (fact,) = make_facts(1, start=1)
+    workspace.add_facts([fact])
+    (b,) = workspace.run_edits([fact.id], "ft-m", {**FAST, **auto_override("ft-m")}, options=CPU)
+    workspace.review(fact.id, "approve")
+    workspace.commit("b")
+    workspace.revert([f"run:{a.id}"], "drop a", options=CPU)
+    (again,) = workspace.recompute([b.id], "b again", options=CPU).runs
+    assert "auto_layer" in again.environment and again.environment["recomputed_from"] == b.id
+    old = SimpleNamespace(id=7, environment={"editor_checkpoint": {"sha256": "a" * 64}})
+    _check_same_editor(old, {"sha256": "a" * 64, "path": "mend.safetensors"})
+    with pytest.raises(LedgerError, match=r"run 7 was made with the editor checkpoint aaaaaaaaaaaa, but "
+                                          r"mend.safetensors now holds bbbbbbbbbbbb"):
+        _check_same_editor(old, {"sha256": "b" * 64, "path": "mend.safetensors"})
