@@ -169,9 +169,9 @@ class HistoryActions:
             if not ok or not self._has_reason(message):
                 return None
         job = self.session.recompute(run_ids, message)
-        job.succeeded.connect(lambda state: self.notify(
-            f"Runs {runs} reverted in {state.commit.short_id} and computed again as runs "
-            f"{', '.join(str(r.id) for r in state.new_runs)}: review them, then Commit", 15000))
+        job.succeeded.connect(lambda state: self._reverted(  # later edits built on these are named too
+            state.commit, f"Runs {runs} reverted in {state.commit.short_id} and computed again as runs "
+            f"{', '.join(str(r.id) for r in state.new_runs)}: review them, then Commit"))
         return self._report_failure(job, f"Could not compute runs {runs} again")
 
     def _revert_question(self, commit_id: str) -> str:

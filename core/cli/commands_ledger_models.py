@@ -144,7 +144,8 @@ def recompute_edits(args: argparse.Namespace) -> dict[str, Any]:
         _verify(args, ws)
         result = ws.recompute(_run_ids(args.runs), args.message, model_dir=args.model, options=_options(args),
                               progress=_progress())
-        return {**result.to_dict(), "message": result.revert.commit.message}
+        return {**result.to_dict(), "message": result.revert.commit.message,
+                "built_on_dropped": built_on_dropped_rows(ws, result.revert.commit)}
 
 
 def _run_ids(refs: list[str]) -> list[int]:

@@ -82,7 +82,8 @@ def render_log(rows: list[dict[str, Any]]) -> str:
     for c in rows:
         tags = f" [{', '.join(c['tags'])}]" if c["tags"] else ""
         change = f"+{len(c['applied'])}" + (f" -{len(c['dropped'])}" if c["dropped"] else "")
-        out.append(f"{_short(c['id'])} {c['created_at'][:19]} {c['author']:<10} {c['kind']:<6} {change:>6} "
+        kind = "forced" if (c.get("gate") or {}).get("forced") else c["kind"]  # committed past the gate
+        out.append(f"{_short(c['id'])} {c['created_at'][:19]} {c['author']:<10} {kind:<6} {change:>6} "
                    f"{c['message']}{tags}\n")
     return "".join(out)
 
@@ -90,7 +91,7 @@ def render_log(rows: list[dict[str, Any]]) -> str:
 def render_show(r: dict[str, Any]) -> str:
     tags = f" [{', '.join(r['tags'])}]" if r["tags"] else ""
     head = (f"commit {r['id']}{tags}\n{r['kind']} by {r['author']} at {r['created_at']}\n    {r['message']}\n"
-            f"state {r['state_fingerprint']}: {len(r['runs'])} edit(s)\n")
+            f"{_gate_line(r.get('gate'))}state {r['state_fingerprint']}: {len(r['runs'])} edit(s)\n")
     facts = {f["id"]: f for f in r["facts"]}
     lines = []
     for run in r["runs"]:
@@ -99,6 +100,19 @@ def render_show(r: dict[str, Any]) -> str:
         lines.append(f"  run {run['id']:<5} {run['method']:<6} {fact.get('prompt')} -> "
                      f"{fact.get('target_new')}{more}{_figures_text(r.get('figures', {}).get(str(run['id'])))}\n")
     return head + "".join(lines) + "".join(_built_on_dropped_line(d) for d in r.get("built_on_dropped", ()))
+
+
+def _gate_line(gate: dict[str, Any] | None) -> str:
+    """What the commit gate said, as History says it: forced past its warnings, or passed."""
+    if not gate:
+        return ""
+    limits = ", ".join(f"{m} >= {v:.2f}" for m, v in (gate.get("thresholds") or {}).items())
+    unmeasured = "; ".join(f"run {u['run']} {u['metric']}" for u in gate.get("unmeasured") or ())
+    unchecked = f"; not measured, so not checked: {unmeasured}" if unmeasured else ""
+    if gate.get("forced"):
+        warnings = "; ".join(f"run {w['run']} {warning_text(w)}" for w in gate.get("warnings") or ())
+        return f"FORCED past the commit gate ({limits}): {warnings}{unchecked}\n"
+    return f"commit gate passed ({limits}){unchecked}\n"
 
 
 def _figures_text(figures: dict[str, Any] | None) -> str:
@@ -180,7 +194,8 @@ def render_recomputed(r: dict[str, Any]) -> str:
             f"{revert['runs']} delta(s) replayed on the base\n")
     runs = render_runs(r["runs"])
     return (head + "computed again on it:\n" + runs + "the facts are still approved: `factsmith commit -m MESSAGE` "
-            "lands the new runs (the commit gate measures them with HEAD's edits)\n")
+            "lands the new runs (the commit gate measures them with HEAD's edits)\n"
+            + "".join(_built_on_dropped_line(d) for d in r.get("built_on_dropped", ())))
 
 
 def render_patch(r: dict[str, Any]) -> str:

@@ -86,8 +86,13 @@ def _shows_the_together_figures(ws, detail, first_id, second_id, capsys):
     rel = [m for m in ws.diff("ROOT", "HEAD").metrics if m.name == "reliability"]
     assert [m.b for m in rel] == [pytest.approx(0.9)]
     assert main(["show", "HEAD"]) == 0
+    shown = capsys.readouterr().out
     assert (f"Sydney; reliability 0.80 with the other edits in place (commit {detail.commit.id[:12]}; "
-            "alone: reliability 1.00)") in capsys.readouterr().out
+            "alone: reliability 1.00)") in shown
+    # trial 37: only --json said a commit was forced
+    assert (f"FORCED past the commit gate (locality >= 0.90, reliability >= 0.95): run {first_id} reliability "
+            "0.80 < 0.95 with this commit's edits in place") in shown
+    assert main(["log"]) == 0 and " forced " in capsys.readouterr().out.splitlines()[0]
 
 
 def test_a_commit_that_undoes_an_edit_head_holds_is_held_by_the_gate(disagreeing):
