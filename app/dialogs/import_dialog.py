@@ -73,6 +73,7 @@ class ImportDialog(QDialog):
         self.path = QLineEdit(str(start or ""))
         self.path.setPlaceholderText("Choose a file: Browse…, Dataset folder… or Demo set")
         self.path.editingFinished.connect(self.inspect)
+        self.path.textEdited.connect(self._path_edited)
         self.path.installEventFilter(self)  # Enter in File shows the file, never imports (eventFilter)
         self.example_button = self._example_button(example)
         self.browse_button = QPushButton("Browse…")
@@ -207,6 +208,16 @@ class ImportDialog(QDialog):
             self.errors.addItem(str(exc))
         else:
             self._show_report(self.report)
+        self._update_button()
+
+    def _path_edited(self, _text: str) -> None:
+        """A path being typed: what was read of the last one no longer applies (trial 37: its
+        problems stayed listed under the new path)."""
+        self.report = None
+        self.errors.clear()
+        self.ignored.setText("")
+        self.preview.setRowCount(0)
+        self.detected.setText("Press Enter (or leave the field) to read this file")
         self._update_button()
 
     def _update_button(self) -> None:

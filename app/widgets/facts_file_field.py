@@ -26,9 +26,12 @@ class FactsFileField(QWidget):
         self.path = QLineEdit()
         self.path.setPlaceholderText(placeholder)
         self.path.editingFinished.connect(self.inspect)
+        self.path.textEdited.connect(self._path_edited)
         self.browse_button = QPushButton("Browse…")
         self.browse_button.clicked.connect(self.browse)
+        self.browse_button.setAutoDefault(False)  # Enter in the path reads it (trial 37: it opened Browse…)
         self.demo_button = QPushButton(demo_label)
+        self.demo_button.setAutoDefault(False)
         self.demo_button.setToolTip(str(demo or ""))
         self.demo_button.setVisible(demo is not None and demo.is_file())
         self.demo_button.clicked.connect(lambda: self.choose(demo))
@@ -69,6 +72,12 @@ class FactsFileField(QWidget):
                 self._say(str(exc), error=True)
             else:
                 self._describe(self.report)
+        self.changed.emit()
+
+    def _path_edited(self, _text: str) -> None:
+        """A path being typed: what was read of the last one no longer applies."""
+        self.report = None
+        self._say("Press Enter (or leave the field) to read this file")
         self.changed.emit()
 
     def _describe(self, report: FactsFileReport) -> None:

@@ -37,6 +37,9 @@ def test_unreadable_and_missing_files_are_reported(qtbot, tmp_path):
     dialog.inspect()
     assert "empty" in dialog.errors.item(0).text()
     assert not dialog.import_button.isEnabled()
+    dialog.path.selectAll()  # trial 37: the last file's problems stayed listed while another was typed
+    qtbot.keyClicks(dialog.path, str(tmp_path / "other.jsonl"))
+    assert dialog.errors.count() == 0 and dialog.detected.text().startswith("Press Enter")
 
 
 def test_csv_columns_are_mapped_before_importing(qtbot, tmp_path):
