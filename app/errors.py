@@ -54,12 +54,15 @@ def error_box(parent: QWidget | None, title: str, exc: BaseException) -> QMessag
     return box
 
 
-def confirm_box(parent: QWidget | None, title: str, text: str, on_yes) -> QMessageBox:
-    """A non-blocking (window-modal) question; ``on_yes()`` runs only when the user confirms."""
+def confirm_box(parent: QWidget | None, title: str, text: str, on_yes, yes_text: str = "") -> QMessageBox:
+    """A non-blocking (window-modal) question; ``on_yes()`` runs only when the user confirms
+    (``yes_text``: the Yes button's words, e.g. "Commit anyway")."""
     yes, cancel = QMessageBox.StandardButton.Yes, QMessageBox.StandardButton.Cancel
     box = QMessageBox(QMessageBox.Icon.Question, title, text, yes | cancel, parent)
     box.setObjectName("confirm-dialog")
     box.setDefaultButton(cancel)
+    if yes_text:
+        box.button(yes).setText(yes_text)
 
     def clicked(button) -> None:  # returns None: PySide6 6.12 mis-counts a slot's bool result
         if box.standardButton(button) == yes:

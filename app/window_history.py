@@ -75,13 +75,16 @@ class HistoryActions:
         if not warnings or not all(w.together for w in warnings):  # the dialog had shown the others
             self.show_error("The commit failed", exc)
             return
-        found = exc.gate.describe()
+        found, ws = exc.gate.describe(), self.session.ws
+        landing = exc.together.run_ids if exc.together is not None else ()
+        edits = "\n".join(f"• run {r} ({ws.run(r).method}): {self._run_facts(ws.run(r))}" for r in landing)
         self.last_confirm = confirm_box(
             self, "These edits undo each other",
-            f"Measured together on HEAD, some edits no longer hold: {found}.\n\nCommit anyway? The commit "
-            "records that it was forced. Otherwise leave the edit that undoes the other out of this commit (reject "
-            "or rework its fact; an edit already committed is taken back with Revert one edit…).",
-            lambda: self.commit(message, run_ids, force=True, measured=exc.together))
+            f"Measured together on HEAD, some edits no longer hold: {found}.\n\nThis commit's edits:\n{edits}\n\n"
+            "Commit anyway? The commit records that it was forced. Otherwise leave the edit that undoes the other "
+            "out of this commit (reject or rework its fact; an edit already committed is taken back with Revert "
+            "one edit…).", lambda: self.commit(message, run_ids, force=True, measured=exc.together),
+            yes_text="Commit anyway")
 
     # -- history -------------------------------------------------------------------------
 

@@ -93,7 +93,10 @@ def _commit_anyway(qtbot, window):
     box = window.last_confirm
     assert box.windowTitle() == "These edits undo each other"
     assert "with this commit's edits in place" in box.text() and "--force" not in box.text()
-    return new_job(qtbot, window, box.button(QMessageBox.StandardButton.Yes).click)
+    assert "(ft-m): Australia → Mosul" in box.text(), "trial 37: the edit that undid the other is named too"
+    yes = box.button(QMessageBox.StandardButton.Yes)
+    assert yes.text() == "Commit anyway"
+    return new_job(qtbot, window, yes.click)
 
 
 def test_edits_that_undo_each_other_are_caught_at_commit_and_may_be_forced(qtbot, tmp_path, monkeypatch):
