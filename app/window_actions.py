@@ -248,8 +248,17 @@ class WindowActions(ReviewActions, HistoryActions):
         self.preview_panel.track(job)
         self.preview_panel.showing.setText(f"Showing: {self._running_preview} — running…")
         job.finished.connect(self.method_panel.update_stats_status)  # the preview may have computed them
-        job.finished.connect(lambda: None if job.state.value != "done" else self.show_selected_run())
+        job.finished.connect(lambda: self.show_selected_run() if job.state.value == "done"
+                             else self._stored_run_again(job.state.value))
         return self._report_failure(job, "The preview failed")
+
+    def _stored_run_again(self, how: str) -> None:
+        """A preview cancelled or failed: the selected fact's stored run shows again, if it has one
+        (trial 37: the pane stayed empty, as if the fact had never been previewed)."""
+        ids = self.queue.selected_ids()
+        if ids and self._run_to_show(ids[0], len(ids) == 1) is not None:
+            self.show_selected_run(ids)
+            self.preview_panel.showing.setText(f"{self.preview_panel.showing.text()} (the new preview {how})")
 
     def generate(self, prompt: str, max_new_tokens: int = 12) -> Job | None:
         lm = self.session.lm

@@ -70,3 +70,20 @@ def test_cancel_during_preview_leaves_weights_unchanged_and_records_nothing(qtbo
     assert window.preview_panel.showing.text() == "Showing: nothing (the preview was cancelled)", "no 'running…' left"
     assert window.preview_panel.preview_button.isEnabled()
     window.close()
+
+
+def test_a_cancelled_preview_gives_the_pane_back_to_the_stored_run(qtbot):
+    """Trial 37: after Esc the pane said "Showing: nothing" though the fact had a stored run."""
+    window = open_window(qtbot)
+    _select_first_demo_fact(qtbot, window)
+    assert wait_job(qtbot, window.preview_selected()).state.value == "done"
+    stored = window.preview_panel.run
+    job = window.preview_selected()
+    with qtbot.waitSignal(job.progressed, timeout=120_000, check_params_cb=lambda e: "loss" in e.values):
+        pass
+    qtbot.keyClick(window, "\x1b")
+    wait_job(qtbot, job)
+    assert job.state.value == "cancelled" and window.preview_panel.run.id == stored.id
+    assert window.preview_panel.showing.text().startswith(f"Showing: run {stored.id} ")
+    assert window.preview_panel.showing.text().endswith("(the new preview cancelled)")
+    window.close()

@@ -70,6 +70,13 @@ def test_start_waits_for_a_chosen_training_file(qtbot, window, tmp_path, monkeyp
     assert "no such file" in dialog.val.info.text() and not dialog.start_button.isEnabled()
     dialog.val.choose("")
     assert dialog.start_button.isEnabled(), "validation is optional"
+    # trial 37: Enter in the training file's path opened Browse…'s file chooser
+    monkeypatch.setattr(file_dialogs, "open_file_name", lambda *a, **k: pytest.fail("a file chooser opened"))
+    dialog.data.path.selectAll()
+    qtbot.keyClicks(dialog.data.path, str(tmp_path / "nope.jsonl"))
+    assert dialog.data.info.text().startswith("Press Enter") and not dialog.start_button.isEnabled()
+    qtbot.keyClick(dialog.data.path, Qt.Key.Key_Return)
+    assert "no such file" in dialog.data.info.text()
 
 
 def _start_and_cancel(qtbot, dialog, window):
@@ -110,12 +117,6 @@ def _fill(qtbot, monkeypatch, dialog, train, val, out):
     qtbot.keyClick(dialog.out, Qt.Key.Key_Return)
     assert dialog.job is None, "Enter in a field starts nothing"
     assert dialog.out_info.text().startswith("No checkpoint there yet")
-    # trial 37: Enter in the training file's path opened Browse…'s file chooser
-    monkeypatch.setattr(file_dialogs, "open_file_name", lambda *a, **k: pytest.fail("a file chooser opened"))
-    qtbot.keyClicks(dialog.data.path, str(tmp_path / "nope.jsonl"))
-    assert dialog.data.info.text().startswith("Press Enter")
-    qtbot.keyClick(dialog.data.path, Qt.Key.Key_Return)
-    assert "no such file" in dialog.data.info.text()
 
 
 def test_train_cancel_resume_then_edit_with_the_checkpoint(qtbot, window, stranger, tmp_path, monkeypatch):
