@@ -152,7 +152,7 @@ class MainWindow(WindowActions, QMainWindow):
         QShortcut(QKeySequence("Esc"), self, activated=self.cancel_running)
         QShortcut(QKeySequence("Ctrl+P"), self, activated=self.preview_panel.request)
         QShortcut(QKeySequence("Ctrl+Return"), self.editor, activated=self.editor.submit)
-        QShortcut(QKeySequence("Ctrl+F"), self, activated=self.queue.search.setFocus)
+        QShortcut(QKeySequence("Ctrl+F"), self, activated=self.queue.focus_search)
 
     def _connect_history(self) -> None:
         self.history.diff_requested.connect(self.show_diff)

@@ -71,7 +71,7 @@ def build_menus(window: QMainWindow) -> None:
     edit = bar.addMenu("&Edit")
     _action(edit, "New fact", window.new_fact, "Ctrl+N")
     _action(edit, "Undo last review decision", window.undo_review, owned_key=UNDO_KEY)
-    _action(edit, "Find facts", window.queue.search.setFocus, owned_key="Ctrl+F")
+    _action(edit, "Find facts", window.queue.focus_search, owned_key="Ctrl+F")
     review = bar.addMenu("Re&view")
     # The keys are the window's and the review buttons' own (main_window, review_bar)
     _action(review, "Preview edit of selected facts", window.preview_panel.request, owned_key="Ctrl+P")

@@ -226,6 +226,11 @@ class FactQueue(QGroupBox):
                 self.table.setColumnWidth(0, needed)
                 self._fit_prompt()
 
+    def focus_search(self) -> None:
+        """Ctrl+F: the search box, its text selected, so typing replaces it (trial 37: "LyonLyon")."""
+        self.search.setFocus()
+        self.search.selectAll()
+
     def selected_ids(self) -> list[str]:
         rows = sorted({index.row() for index in self.table.selectionModel().selectedRows()})
         return [self.proxy.index(row, 0).data(FACT_ID_ROLE) for row in rows]

@@ -1,4 +1,5 @@
-"""Trial 36 (cosmetic list): the method choice went back to the first method after a restart."""
+"""Trial 36 (cosmetic list): the method choice went back to the first method after a restart; trial 37:
+Ctrl+F kept the search text unselected, so typing appended to it."""
 
 import pytest
 
@@ -16,3 +17,11 @@ def test_the_method_chosen_is_there_after_a_restart(qtbot):
     assert first != "grace" and again.method_panel.method.currentText() == "grace"
     assert again.method_panel.preset is not None and again.method_panel.method_name() == "grace"
     again.close()
+
+
+def test_find_selects_the_search_text_so_typing_replaces_it(qtbot):
+    window = open_window(qtbot)
+    window.queue.search.setText("Lyon")
+    window.queue.focus_search()
+    assert window.queue.search.selectedText() == "Lyon"
+    window.close()
