@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/continual.py [--edits 500] [--every 50] [--methods rome,ft-l,ft-m,memit,ice,grace]
                                         [--batch-size N] [--device auto] [--out bench/continual.png] [--json FILE]
-                                        [--subjects test|dev] [--set METHOD.KEY=VALUE ...]
+                                        [--subjects test|dev|all] [--set METHOD.KEY=VALUE ...]
     .venv/bin/python bench/continual.py --merge A.json B.json ... [--out chart.png]
 
 For each method the demo model is loaded fresh, a pre-edit locality reference is
@@ -56,6 +56,7 @@ from core.methods import get_method, method_names, resolve_hparams
 from core.metrics.evaluation import capture_reference, evaluate
 from core.model.loading import LoadOptions, load_model
 from core.util.paths import demo_model_dir
+from core.workflows.train import is_trainable
 
 ROOT = Path(__file__).resolve().parent.parent
 METRICS = (("newest", "newest edit's reliability"), ("retention", "retention of earlier edits"),
@@ -292,7 +293,10 @@ def main() -> None:
         return
     methods = [m.strip() for m in args.methods.split(",") if m.strip()]
     for spec in methods:
-        get_method(method_and_batch(spec, args.batch_size)[0])  # unknown names fail before any work
+        name = method_and_batch(spec, args.batch_size)[0]
+        get_method(name)  # unknown names fail before any work
+        if args.subjects == "all" and is_trainable(name):  # its training data are those 0-b subjects
+            raise SystemExit(f"--subjects all edits the subjects {name} was trained on: use --subjects test")
     facts = requests(args.edits, args.seed, args.subjects)
     fluency_facts = random.Random(args.seed).sample(facts, min(args.fluency_facts, len(facts)))
     results: dict[str, dict] = {}

@@ -112,13 +112,14 @@ class TrainDialog(QDialog):
             path = self.settings.value(f"{SETTINGS_PREFIX}/{key}")
             if path and Path(path).is_file():
                 field.choose(path)
-        self.out.setText(self.settings.value(f"{SETTINGS_PREFIX}/out"))
+        self.out.setText(self.settings.value(f"{SETTINGS_PREFIX}/out"))  # a path of the reviewer's own
 
     def _remember_choices(self) -> None:
         if self.settings is None:
             return
+        own_out = self.out.text().strip() not in ("", self._out_default)  # the default follows the model
         chosen = {"method": self.method.currentText(), "data": self.data.chosen(), "val": self.val.chosen(),
-                  "out": self.out_path()}
+                  "out": self.out_path() if own_out else None}
         for key, value in chosen.items():
             self.settings.set_value(f"{SETTINGS_PREFIX}/{key}", str(value or ""))
 

@@ -127,31 +127,21 @@ def run_sequential(lm: LoadedModel, facts: Sequence[Fact], method: str,
     """Edits pile up, ``batch_size`` facts per step (consecutive batches: one delta per step,
     each computed on the model the earlier steps left); ``while_applied(lm)`` runs with all
     of them in place (e.g. to save). The model is restored to its starting weights before
-    returning, whatever happens."""
+    returning, whatever happens. A locality prompt another fact edits on purpose is left out
+    of a fact's locality once that fact is edited (core.workflows.batch_locality)."""
     if batch_size < 1:
         raise ValueError(f"batch size must be at least 1, not {batch_size}")
     progress = progress or silent()
     hp, edit_method = resolve_hparams(lm, method, overrides, hparams), get_method(method)
     reference = capture_reference(lm, facts)
-    intended = intended_locality(facts)  # a prompt another fact of the run edits on purpose is no side effect
-    pre = [without_intended(evaluate(lm, [f], reference=reference), intended) for f in facts]
+    pre = [evaluate(lm, [f], reference=reference) for f in facts]
     receipts: list[AppliedDelta] = []
     records: list[FactRecord] = []
     try:
         for start in range(0, len(facts), batch_size):
-            step = list(facts[start:start + batch_size])
-            progress.report(start, len(facts), f"editing {start + 1}-{start + len(step)}/{len(facts)}: "
-                                               f"{step[0].subject}")
-            started = time.perf_counter()
-            stage = progress.stage(start / len(facts), (start + len(step)) / len(facts))
-            with retrieval_paused(lm.model):  # as compute_edit: no RECIPE prefix under the edit's captures
-                delta = edit_method.compute(lm, step, hp, stage)
-            seconds = (time.perf_counter() - started) / len(step)
-            receipts.append(apply_delta(lm.model, delta))
-            post = without_intended(evaluate(lm, step, reference=reference), intended)
-            records += [FactRecord(f, pre[start + j], _one_fact(post, j), seconds, delta.sha256)
-                        for j, f in enumerate(step)]
-        final = without_intended(evaluate(lm, list(facts), reference=reference), intended)
+            stage = progress.stage(start / len(facts), min(start + batch_size, len(facts)) / len(facts))
+            records += _sequential_step(lm, facts, start, batch_size, edit_method, hp, reference, pre, receipts, stage)
+        final = without_intended(evaluate(lm, list(facts), reference=reference), intended_locality(facts))
         if while_applied is not None:
             while_applied(lm)
     finally:
@@ -163,6 +153,25 @@ def run_sequential(lm: LoadedModel, facts: Sequence[Fact], method: str,
     extra = {"retention": _retention(final),
              "sequential": {"batch_size": batch_size, "steps": len(receipts)}}
     return build_report(lm, edit_method.name, as_dict(hp), "sequential", records, extra)
+
+
+def _sequential_step(lm: LoadedModel, facts: Sequence[Fact], start: int, size: int, edit_method, hp, reference,
+                     pre: Sequence[EvaluationReport], receipts: list[AppliedDelta],
+                     progress: Progress) -> list[FactRecord]:
+    """One step: its facts edited on the model as the earlier steps left it (the delta applied
+    and its receipt kept), then measured; a prompt a fact edited so far edits on purpose is left
+    out, a later fact's still counts (it has not been edited yet)."""
+    step = list(facts[start:start + size])
+    progress.report(0, 1, f"editing {start + 1}-{start + len(step)}/{len(facts)}: {step[0].subject}")
+    started = time.perf_counter()
+    with retrieval_paused(lm.model):  # as compute_edit: no RECIPE prefix under the edit's captures
+        delta = edit_method.compute(lm, step, hp, progress)
+    seconds = (time.perf_counter() - started) / len(step)
+    receipts.append(apply_delta(lm.model, delta))
+    intended = intended_locality(facts[:start + len(step)])
+    post = without_intended(evaluate(lm, step, reference=reference), intended)
+    return [FactRecord(f, without_intended(pre[start + j], intended), _one_fact(post, j), seconds, delta.sha256)
+            for j, f in enumerate(step)]
 
 
 def _retention(final: EvaluationReport) -> dict[str, Any]:
