@@ -79,6 +79,7 @@ _API: dict[str, tuple[str, str]] = {
     **{n: ("core.ledger.records", n) for n in ("CommitDetail", "CommitRecord", "DiffReport", "FactRecord",
                                                "RunFigures", "RunRecord")},
     "EXPORT_FORMATS": ("core.ledger.export", "EXPORT_FORMATS"),
+    "DIFF_NOTE": ("core.ledger.diff", "DIFF_NOTE"),
     **{n: ("core.ledger.left_out", n) for n in ("Blocker", "LeftOut")},
     "explain_left_out": ("core.ledger.left_out", "explain"),
     "cli_main": ("core.cli.main", "main"),

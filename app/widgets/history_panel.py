@@ -21,7 +21,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.widgets.flow_row import flow_row
-from core import CommitDetail, CommitRecord, DiffReport, warning_text
+from core import DIFF_NOTE, CommitDetail, CommitRecord, DiffReport, warning_text
 
 LIVE_MARKER = "◀ live model · "
 DRIFT_TITLE = "Mean over live edits"
@@ -138,7 +138,7 @@ def diff_html(report: DiffReport, facts: dict) -> str:
     return (f"<h3>Diff {report.a[:12]} → {report.b[:12]}</h3><p><b>Added:</b> {names(report.added)}<br>"
             f"<b>Removed:</b> {names(report.removed)}<br><b>Re-run:</b> {names(report.rerun)}</p>"
             "<table border='1' cellpadding='3' style='border-collapse:collapse'><tr><th>Metric</th><th>Protocol</th>"
-            f"<th>A</th><th>B</th><th>Change</th></tr>{metrics}</table>")
+            f"<th>A</th><th>B</th><th>Change</th></tr>{metrics}</table><p>{html.escape(DIFF_NOTE)}</p>")
 
 
 def _facts_text(ids: Sequence[str], facts: dict) -> str:

@@ -44,8 +44,10 @@ def render_import(r: dict[str, Any]) -> str:
 def render_facts(rows: list[dict[str, Any]]) -> str:
     if not rows:
         return "no facts\n"
-    return "".join(f"{_short(r['id'])}  {_status(r):<12} {'*' if r['committed'] else ' '} "
-                   f"{r['prompt']} -> {r['target_new']}{_reverted_note(r)}\n" for r in rows)
+    listed = "".join(f"{_short(r['id'])}  {_status(r):<12} {'*' if r['committed'] else ' '} "
+                     f"{r['prompt']} -> {r['target_new']}{_reverted_note(r)}\n" for r in rows)
+    return listed + ("* its edit is committed (the window says \"committed\")\n" if any(r["committed"] for r in rows)
+                     else "")
 
 
 def _reverted_note(row: dict[str, Any]) -> str:
@@ -132,6 +134,8 @@ def _figures_text(figures: dict[str, Any] | None) -> str:
 
 
 def render_diff(r: dict[str, Any]) -> str:
+    from core.ledger.diff import DIFF_NOTE
+
     lines = [f"{_short(r['a'])}..{_short(r['b'])}\n"]
     for mark, key in (("+", "added"), ("-", "removed"), ("~", "rerun")):
         lines += [f"{mark} {_short(f['id'])} {f['fact']}\n" for f in r[key]]
@@ -140,7 +144,7 @@ def render_diff(r: dict[str, Any]) -> str:
         b = "-" if m["b"] is None else f"{m['b']:.4g}"
         change = "" if m["change"] is None else f" ({m['change']:+.4g})"
         lines.append(f"  {m['protocol']} {m['name']}: {a} -> {b}{change}\n")
-    return "".join(lines)
+    return "".join(lines) + (f"{DIFF_NOTE}\n" if r["metrics"] else "")
 
 
 def render_tags(rows: list[dict[str, Any]]) -> str:

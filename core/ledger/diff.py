@@ -12,6 +12,10 @@ from core.ledger.refs import resolve
 from core.ledger.runs import get_run
 from core.ledger.state import state_fact_ids, state_runs
 
+DIFF_NOTE = ("Means over each state's edits. Reliability and locality are as each edit measures in that state: "
+             "with the other edits in place where a commit measured them so (core.ledger.figures); the other "
+             "metrics are each edit's own, measured alone.")
+
 
 def mean_post_metrics(runs_metrics: list[dict[str, Any]]) -> dict[tuple[str, str], float]:
     """{(protocol, metric): mean over runs} of each run's numeric post-edit metrics."""
