@@ -73,14 +73,15 @@ def train_command(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def render_train(r: dict[str, Any]) -> str:
+    resumed = f", resumed from step {r['resumed_from']}" if r["resumed_from"] else ""
     lines = [f"{r['method']} editor for {r['model']} ({r['fingerprint'][:16]}): {r['steps']} steps on "
-             f"{r['training_facts']} requests in {r['seconds']:.0f}s"
-             + (f", resumed from step {r['resumed_from']}" if r["resumed_from"] else "")]
+             f"{r['training_facts']} requests, {r['seconds']:.0f} s of training in all{resumed}"]
     if r["first_loss"] is not None:
         lines.append(f"loss {r['first_loss']:.4f} -> {r['last_loss']:.4f}")
-    for v in r["validation"]:
-        lines.append(f"validation at step {v['step']}: " + ", ".join(f"{k} {x:.3f}" for k, x in v.items()
-                                                                   if k != "step"))
+    for v in r["validation"]:  # each says its step: the last may be older than the checkpoint (trial 37)
+        older = " (before the last steps)" if v["step"] < r["steps"] else ""
+        lines.append(f"validation at step {v['step']}{older}: " + ", ".join(f"{k} {x:.3f}" for k, x in v.items()
+                                                                            if k != "step"))
     lines.append(f"checkpoint: {r['checkpoint']}; edit with `factsmith edit --method {r['method']} "
                  f"--set checkpoint={r['checkpoint']}`")
     return "\n".join(lines) + "\n"

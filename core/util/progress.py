@@ -116,17 +116,21 @@ class RateMeter:
     """
 
     def __init__(self, total: float | None, unit: str = "tokens", short: str = "tok",
-                 clock: Callable[[], float] | None = None, start: float = 0.0) -> None:
+                 clock: Callable[[], float] | None = None, start: float = 0.0, warmup: float = 0.0) -> None:
         import time
 
         self.total, self.unit, self.short, self.start = total, unit, short, start
         self._clock = clock or time.perf_counter
         self._started = self._clock()
+        self._warmup = warmup  # the first units (a training run's first step sets things up): not timed
 
     def elapsed(self) -> float:
         return self._clock() - self._started
 
     def rate(self, done: float) -> float:
+        if self._warmup and done >= self.start + self._warmup:  # timed from here on (trial 37: "1 h 13 min
+            self.start, self._started, self._warmup = done, self._clock(), 0.0  # left" for a 10-minute run)
+            return 0.0
         seconds = self.elapsed()
         return (done - self.start) / seconds if seconds > 0 and done > self.start else 0.0
 

@@ -225,7 +225,8 @@ def _train(lm: LoadedModel, method, facts: Sequence[Fact], val_facts: Sequence[F
     decay = getattr(hp, "lr_decay", "none")  # a method's hyperparameter, where it has one
     lr_factor(decay, 1, options.steps)  # an unknown schedule fails before the first step
     state = {"losses": list(record.losses), "validation": list(record.validation), "seconds": record.seconds}
-    started, meter = time.perf_counter() - record.seconds, RateMeter(options.steps, "steps", "step", start=record.step)
+    started, meter = time.perf_counter() - record.seconds, RateMeter(options.steps, "steps", "step", start=record.step,
+                                                                  warmup=1)
     completed = record.step
     try:
         for step in range(record.step + 1, options.steps + 1):
