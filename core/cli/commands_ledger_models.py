@@ -59,6 +59,21 @@ BASE_HELP = "the base model's folder, if it moved (default: the folder the works
 
 
 def register(sub) -> None:
+    _register_run_and_checkout(sub)
+    _register_recompute(sub)
+    _register_patch(sub)
+
+
+def _register_recompute(sub) -> None:
+    again = common(sub.add_parser("recompute", help="revert committed edits and compute each again on the new "
+                                                    "HEAD (for edits a revert kept that were computed with it)"))
+    again.add_argument("runs", nargs="+", metavar="RUN", help="committed runs: run:N or N")
+    again.add_argument("-m", "--message", required=True, help="the revert commit's message")
+    load_options(again, BASE_HELP)
+    again.set_defaults(handler=recompute_edits, render=render_recomputed)
+
+
+def _register_run_and_checkout(sub) -> None:
     run = common(sub.add_parser("run", help="compute and store edit runs on HEAD (not committed)"))
     run.add_argument("facts", nargs="+", metavar="ID", help="fact ids or unique prefixes")
     run.add_argument("--method", required=True, help="editing method (rome, ft-l, ft-m, ...)")
@@ -84,13 +99,8 @@ def register(sub) -> None:
     load_options(rev, BASE_HELP)
     rev.set_defaults(handler=revert_edits, render=render_materialised)
 
-    again = common(sub.add_parser("recompute", help="revert committed edits and compute each again on the new "
-                                                    "HEAD (for edits a revert kept that were computed with it)"))
-    again.add_argument("runs", nargs="+", metavar="RUN", help="committed runs: run:N or N")
-    again.add_argument("-m", "--message", required=True, help="the revert commit's message")
-    load_options(again, BASE_HELP)
-    again.set_defaults(handler=recompute_edits, render=render_recomputed)
 
+def _register_patch(sub) -> None:
     patch = sub.add_parser("patch", help="export a commit range as one file, or apply one to a model")
     psub = patch.add_subparsers(dest="patch_command", metavar="ACTION", required=True)
     pexp = common(psub.add_parser("export", help="write the edits between two commits to a patch file"))
