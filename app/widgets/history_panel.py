@@ -167,7 +167,8 @@ class HistoryPanel(QWidget):
         self.tree.setHeaderLabels(COLUMNS)
         self.tree.setRootIsDecorated(False)
         self.tree.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
-        kind = self.tree.fontMetrics().horizontalAdvance("commit") + 24  # "commit" whole, never "com…"
+        # "commit · forced" whole (trial 37: "commit …" hid that a commit was forced)
+        kind = self.tree.fontMetrics().horizontalAdvance("commit · forced") + 24
         for column, width in enumerate((30, 100, kind, 260, 60, 150, 60)):
             self.tree.setColumnWidth(column, width)
         self.tree.itemSelectionChanged.connect(lambda: self.selection_changed.emit(self.selected_ids()))

@@ -116,6 +116,10 @@ def test_edits_that_undo_each_other_are_caught_at_commit_and_may_be_forced(qtbot
     assert len(measured) == 1, "commit anyway reuses what the refused commit measured"
     head = window.session.ws.head()
     assert head.forced and head.gate["warnings"][0]["together"]
+    tree = window.history.tree
+    kind = tree.topLevelItem(0).text(2)
+    assert kind == "commit · forced" and tree.fontMetrics().horizontalAdvance(kind) < tree.columnWidth(2), \
+        "trial 37: the Kind column cut it to 'commit …'"
     window.history.select([head.id])  # History shows what the edit measures there, not its 1.00 alone
     shown = window.history.details.toPlainText()
     assert "0.800 †" in shown and "different from what the edit measured alone (run 1: reliability 1.000)" in shown
