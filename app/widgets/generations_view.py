@@ -25,7 +25,10 @@ _CHECK_OF_KIND = {"prompt": "reliability", "paraphrase": "generality"}  # the ve
 # Below this width (px) four columns squeeze Before and After out of sight (a 1024-wide window),
 # so each row is stacked instead: its kind and prompt, then Before and After under it.
 NARROW_WIDTH = 480
-_TABLE = "<table width='100%' cellspacing='0' cellpadding='4' border='1' style='border-collapse:collapse'>"
+_TABLE = "<table width='100%' cellspacing='0' cellpadding='{}' border='1' style='border-collapse:collapse'>"
+PADDING, STACKED_PADDING = 4, 2  # a stacked row is one cell: little padding, so three fit at 1024×640
+INLINE_CHARS = 40  # stacked, a Before and After this short (together) share a line; longer ones get a line each
+_LABEL = "<span style='color:#666'>{}</span>"  # "Before", "After" in a stacked row
 
 
 def change_colour(kind: str, held: bool | None) -> str:
@@ -104,7 +107,8 @@ class GenerationsView(QWidget):
         body = "".join(row_html(row) for row in rows)
         head = "" if self._stacked else ("<tr style='background:#eee'><th>Kind</th><th>Prompt</th><th>Before</th>"
                                          "<th>After</th></tr>")
-        self.browser.setHtml(f"{_TABLE}{head}{body}</table>")
+        table = _TABLE.format(STACKED_PADDING if self._stacked else PADDING)
+        self.browser.setHtml(f"{table}{head}{body}</table>")
 
     def is_narrow(self) -> bool:
         return self.browser.viewport().width() < NARROW_WIDTH
@@ -126,10 +130,13 @@ class GenerationsView(QWidget):
                 segments_html(before, "#eadcf5"), segments_html(after, colour))
 
     def _stacked_row_html(self, row: dict[str, Any]) -> str:
+        """One cell a prompt: its kind and prompt, then Before and After under it. A row of three
+        cells each took ~80 px at 1024×640, and the pane showed about one prompt."""
         kind, prompt, before, after = self._cells(row)
-        return (f"<tr style='background:#eee'><td colspan='2'>{kind}: {prompt}</td></tr>"
-                f"<tr><td width='1%'>Before</td><td>{before}</td></tr>"
-                f"<tr><td width='1%'>After</td><td>{after}</td></tr>")
+        short = len(row["before"]) + len(row["after"]) <= INLINE_CHARS
+        gap = " &nbsp;" if short else "<br>"
+        return (f"<tr><td>{kind}: {prompt}<br>{_LABEL.format('Before')} {before}{gap}"
+                f"{_LABEL.format('After')} {after}</td></tr>")
 
     def _row_html(self, row: dict[str, Any]) -> str:
         kind, prompt, before, after = self._cells(row)

@@ -8,7 +8,17 @@ from __future__ import annotations
 
 from typing import Any
 
+from PySide6.QtWidgets import QProgressBar
+
 from app.jobs import Job
+
+BAR_TEXT = "100%"  # the widest text a job's bar shows
+
+
+def keep_bar_text(bar: QProgressBar) -> None:
+    """The bar may shrink in a narrow pane but never below its whole percentage: squeezed to
+    nothing it read "0%" or "00%" at 1024×640. Room for the text and the style's frame."""
+    bar.setMinimumWidth(bar.fontMetrics().horizontalAdvance(BAR_TEXT) + 2 * bar.fontMetrics().averageCharWidth() + 4)
 
 
 class FollowsJob:

@@ -7,7 +7,7 @@ from html import escape
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import QEvent, QMargins, Qt, Signal
 from PySide6.QtWidgets import (
     QComboBox,
     QFrame,
@@ -21,6 +21,7 @@ from PySide6.QtWidgets import (
     QSizePolicy,
     QSplitter,
     QTabWidget,
+    QToolButton,
     QVBoxLayout,
     QWidget,
 )
@@ -28,7 +29,7 @@ from PySide6.QtWidgets import (
 from app.advice import gui_advice
 from app.jobs import Job
 from app.widgets.generations_view import GenerationsView
-from app.widgets.job_follow import FollowsJob
+from app.widgets.job_follow import FollowsJob, keep_bar_text
 from app.widgets.loss_curve import LossCurve
 from app.widgets.metrics_view import MetricsView
 from app.widgets.run_choice import RunChoice
@@ -41,7 +42,10 @@ _VERDICT_COLOURS = {"took": "#1e7d32", "partial": "#b36b00", "side effects": "#b
 
 LOSS_HEIGHT = 110  # the loss curve's share of the splitter, in pixels
 STATE_LINES, SHORT_STATE_LINES = 8, 4  # the verdict's lines before it scrolls, on a tall and a short pane
+MIN_STATE_LINES = 2  # a crowded short pane still shows the verdict's headline and a line of what it is
 SHORT_PANE = 480  # below this pane height the loss curve folds away (423 at 1024×640, 555 at 1366×768)
+SHORT_TABS_LINES = 15  # a short pane keeps the tabs this many text lines: three prompts' before and after
+SHORT_SPACING, SHORT_MARGIN = 3, 4  # px between and around the rows of a short pane (6 and 9 when tall)
 
 
 class PreviewPanel(FollowsJob, QGroupBox):
@@ -84,11 +88,11 @@ class PreviewPanel(FollowsJob, QGroupBox):
         self._layout()
 
     def _layout(self) -> None:
-        buttons = QHBoxLayout()  # the bar may shrink to nothing: the buttons keep their whole labels
+        buttons = QHBoxLayout()  # the bar shrinks first (never below its 100%): the buttons keep their labels
         buttons.addWidget(self.preview_button)
         buttons.addWidget(self.cancel_button)
         buttons.addWidget(self.bar, 1)
-        self.bar.setMinimumWidth(0)
+        keep_bar_text(self.bar)
         self.bar.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)
         tokens = QWidget()
         token_layout = QVBoxLayout(tokens)
@@ -101,14 +105,33 @@ class PreviewPanel(FollowsJob, QGroupBox):
         splitter.addWidget(self.loss)
         splitter.addWidget(self.tabs)
         splitter.setSizes([LOSS_HEIGHT, 400])
+        splitter.installEventFilter(self)
         self._short: bool | None = None  # as last laid out: None before the first resize
+        self._tall: tuple | None = None  # the layout's spacing and margins on a tall pane
         layout = QVBoxLayout(self)
         layout.addWidget(self.free_prompts)
         layout.addLayout(buttons)
         layout.addWidget(self.run_choice)
-        layout.addWidget(self.showing)
+        layout.addLayout(self._showing_row())
         layout.addWidget(self._state_area())
         layout.addWidget(splitter, 1)
+
+    def _showing_row(self) -> QHBoxLayout:
+        """What is shown; beside it, on a short pane, the way back to the folded loss curve (the
+        bare splitter handle left no sign that the curve was there)."""
+        self.loss_toggle = toggle = QToolButton()
+        toggle.setText("Loss curve")
+        toggle.setCheckable(True)
+        toggle.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
+        toggle.setToolTip("On a short window the loss curve folds away: click to show or hide it above the tabs "
+                          "(or drag the bar above the tabs)")
+        toggle.clicked.connect(lambda shown: self._fold_loss(not shown))
+        toggle.hide()  # a tall pane shows the curve
+        self.splitter.splitterMoved.connect(lambda *_: self._sync_toggle())
+        row = QHBoxLayout()
+        row.addWidget(self.showing, 1)
+        row.addWidget(toggle, 0, Qt.AlignmentFlag.AlignTop)
+        return row
 
     def _state_area(self) -> QScrollArea:
         """The verdict and its advice scroll within a few lines: at 1024×640 a long advice was cut
@@ -120,25 +143,63 @@ class PreviewPanel(FollowsJob, QGroupBox):
         area.setFrameShape(QFrame.Shape.NoFrame)
         area.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         area.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Maximum)
+        area.verticalScrollBar().setSingleStep(self.state.fontMetrics().lineSpacing())  # a line at a time
         self._cap_state(STATE_LINES)
         return area
 
     def _cap_state(self, lines: int) -> None:
         line = self.state.fontMetrics().lineSpacing()
+        self.state_area.setMinimumHeight(0)
         self.state_area.setMaximumHeight(lines * line + 4)
 
     def resizeEvent(self, event) -> None:
-        """On a short pane (1024×640) the loss curve folds away, so the tabs (the metrics above
-        all) get its height; drag the splitter's handle to get it back. Only crossing the
-        height changes the split, so a split the user dragged stays as it is."""
+        """On a short pane (1024×640) the loss curve folds away and the rows close up, so the tabs
+        get the height for three prompts; "Loss curve" or the splitter's handle brings the curve
+        back. Only crossing the height changes the split, so a split the user dragged stays."""
         super().resizeEvent(event)
         short = event.size().height() < SHORT_PANE
         if short != self._short:
             self._short = short
-            self._cap_state(SHORT_STATE_LINES if short else STATE_LINES)
-            total = sum(self.splitter.sizes())
-            loss = 0 if short else LOSS_HEIGHT
-            self.splitter.setSizes([loss, max(total - loss, 1)])
+            self._close_up(short)
+            self._fold_loss(short)
+
+    def eventFilter(self, watched, event) -> bool:
+        """The splitter's height changes with the pane's and with the rows above it (Run: shown,
+        a longer Showing line): each time, the verdict and the tabs share what is left again."""
+        if watched is self.splitter and event.type() == QEvent.Type.Resize and self._short:
+            self._fit_state()
+        return super().eventFilter(watched, event)
+
+    def _close_up(self, short: bool) -> None:
+        """Tighter spacing and margins on a short pane: 30 px more for the tabs at 1024×640."""
+        layout = self.layout()
+        if self._tall is None:
+            self._tall = (layout.spacing(), layout.contentsMargins())
+        spacing, margins = self._tall
+        layout.setSpacing(SHORT_SPACING if short else spacing)
+        layout.setContentsMargins(QMargins(*[SHORT_MARGIN] * 4) if short else margins)
+        self.loss_toggle.setVisible(short)
+        if not short:
+            self._cap_state(STATE_LINES)
+
+    def _fold_loss(self, fold: bool) -> None:
+        total = sum(self.splitter.sizes())
+        loss = 0 if fold else LOSS_HEIGHT
+        self.splitter.setSizes([loss, max(total - loss, 1)])
+        self._sync_toggle()
+
+    def _sync_toggle(self) -> None:
+        shown = self.splitter.sizes()[0] > 0
+        self.loss_toggle.setChecked(shown)
+        self.loss_toggle.setArrowType(Qt.ArrowType.DownArrow if shown else Qt.ArrowType.RightArrow)
+
+    def _fit_state(self) -> None:
+        """The verdict in whole lines on a short pane, as many (2 to 4) as leave the tabs three
+        prompts: squeezed by the layout it showed a line and a half, its words cut through."""
+        line = self.state.fontMetrics().lineSpacing()
+        room = self.state_area.height() + self.splitter.height() - self.splitter.sizes()[0]
+        lines = max(MIN_STATE_LINES, min(SHORT_STATE_LINES, room // line - SHORT_TABS_LINES))
+        self.state_area.setFixedHeight(lines * line)
 
     def prompts(self) -> list[str]:
         return [line.strip() for line in self.free_prompts.toPlainText().splitlines() if line.strip()]

@@ -1,7 +1,7 @@
 """A second new-user trial (issue 14): what misled the user, driven as the user did."""
 
 import pytest
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QPoint, Qt
 
 from core.util.paths import demo_edits_file
 from tests.app.helpers import click_preview, click_row, fast_rome, open_window, wait_job
@@ -163,8 +163,9 @@ def _history_row(qtbot, window, commit_id: str) -> None:
     for i in range(tree.topLevelItemCount()):
         item = tree.topLevelItem(i)
         if item.data(0, Qt.ItemDataRole.UserRole) == commit_id:
-            rect = tree.visualItemRect(item)
-            qtbot.mouseClick(tree.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
+            rect = tree.visualItemRect(item)  # spans every column, wider than a narrow pane: click its start
+            where = QPoint(rect.left() + 40, rect.center().y())
+            qtbot.mouseClick(tree.viewport(), Qt.MouseButton.LeftButton, pos=where)
             return
     raise AssertionError(f"no history row for {commit_id}")
 

@@ -1,0 +1,120 @@
+"""The preview pane at 1024×640 after a preview (a new-user trial): the loss curve folded away with
+no sign it could come back, the progress bar read "0%"/"00%", the generations showed about one
+stacked prompt and the verdict was cut through its lines. At 1366×768 the pane stays as it was."""
+
+import pytest
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QApplication
+
+from core.util.paths import demo_edits_file
+from tests.app.helpers import click_preview, click_row, fast_rome, open_window, wait_job
+
+pytestmark = pytest.mark.gui
+
+
+def _prompts_in_view(view) -> int:
+    """How many prompts (table rows) of the generations are wholly inside the browser's viewport."""
+    browser = view.browser
+    table = browser.document().rootFrame().childFrames()[0]
+    height = browser.viewport().height()
+    whole = 0
+    for row in range(table.rows()):
+        cell = table.cellAt(row, table.columns() - 1)
+        top = browser.cursorRect(table.cellAt(row, 0).firstCursorPosition()).top()
+        whole += top >= 0 and browser.cursorRect(cell.lastCursorPosition()).bottom() <= height
+    return whole
+
+
+def _previewed(qtbot, size: tuple[int, int]):
+    window = open_window(qtbot)
+    wait_job(qtbot, window.import_facts(demo_edits_file()), 60_000)
+    fast_rome(window)
+    window.resize(*size)
+    click_row(qtbot, window, 0)
+    assert click_preview(qtbot, window).state.value == "done"
+    QApplication.processEvents()
+    return window
+
+
+def _verdict_in_whole_lines(panel) -> None:
+    line = panel.state.fontMetrics().lineSpacing()
+    height = panel.state_area.viewport().height()
+    assert height >= 2 * line, "the headline and a line of what the run is"
+    assert height % line == 0, f"{height} px: a line cut through ({line} px a line)"
+    assert panel.state.width() <= panel.state_area.viewport().width(), "wrapped, no word cut at the right"
+
+
+def test_the_preview_pane_is_readable_at_1024_by_640(qtbot):
+    window = _previewed(qtbot, (1024, 640))
+    panel = window.preview_panel
+    assert window.size().toTuple() == (1024, 640)
+    bar = panel.bar
+    assert bar.value() == bar.maximum() and bar.width() >= bar.fontMetrics().horizontalAdvance("100%") + 8
+    assert bar.minimumWidth() >= bar.fontMetrics().horizontalAdvance("100%") + 8, "never squeezed below it"
+    assert _prompts_in_view(panel.generations) >= 3, panel.generations.browser.viewport().height()
+    assert "Before" in panel.generations.browser.toPlainText()
+    _verdict_in_whole_lines(panel)
+    assert panel.state_area.height() <= 4 * panel.state.fontMetrics().lineSpacing() + 4, "trial 34's cap"
+    window.close()
+
+
+def test_the_folded_loss_curve_says_it_can_come_back(qtbot):
+    window = _previewed(qtbot, (1024, 640))
+    panel = window.preview_panel
+    toggle = panel.loss_toggle
+    assert panel.loss.height() == 0 and toggle.isVisible() and not toggle.isChecked()
+    qtbot.mouseClick(toggle, Qt.MouseButton.LeftButton)
+    QApplication.processEvents()
+    assert panel.loss.height() > 0 and toggle.isChecked() and toggle.arrowType() == Qt.ArrowType.DownArrow
+    qtbot.mouseClick(toggle, Qt.MouseButton.LeftButton)
+    QApplication.processEvents()
+    assert panel.loss.height() == 0 and not toggle.isChecked()
+    panel.splitter.moveSplitter(80, 1)  # dragging the handle down shows it too: the button follows
+    assert toggle.isChecked()
+    window.close()
+
+
+def test_a_second_run_of_the_fact_still_leaves_three_prompts_and_a_whole_headline(qtbot):
+    window = _previewed(qtbot, (1024, 640))
+    click_preview(qtbot, window)  # a second run: the Run: choice takes a row
+    QApplication.processEvents()
+    panel = window.preview_panel
+    assert panel.run_choice.isVisible() and window.size().toTuple() == (1024, 640)
+    assert _prompts_in_view(panel.generations) >= 3
+    _verdict_in_whole_lines(panel)
+    window.close()
+
+
+def test_at_1366_by_768_the_curve_and_the_verdict_stay(qtbot):
+    from app.widgets.preview_panel import SHORT_MARGIN, SHORT_SPACING
+
+    window = _previewed(qtbot, (1366, 768))
+    panel = window.preview_panel
+    assert panel.loss.height() >= 60 and not panel.loss_toggle.isVisible()
+    line = panel.state.fontMetrics().lineSpacing()
+    assert panel.state_area.maximumHeight() == 8 * line + 4 and panel.state_area.minimumHeight() == 0
+    assert panel.layout().spacing() > SHORT_SPACING and panel.layout().contentsMargins().left() > SHORT_MARGIN
+    assert _prompts_in_view(panel.generations) >= 4, "the stacked rows are compact here too"
+    window.resize(1024, 640)  # and back: short again, then tall again as it was
+    QApplication.processEvents()
+    assert panel.loss.height() == 0 and panel.loss_toggle.isVisible()
+    window.resize(1366, 768)
+    QApplication.processEvents()
+    assert panel.loss.height() >= 60 and panel.state_area.maximumHeight() == 8 * line + 4
+    window.close()
+
+
+def test_long_generations_get_a_line_each_when_stacked(qtbot):
+    from app.widgets.generations_view import GenerationsView
+
+    view = GenerationsView()
+    qtbot.addWidget(view)
+    view.resize(300, 300)
+    view.show()
+    long = "the quick brown fox jumps over the lazy dog " * 2
+    view.set_previews([{"kind": "prompt", "prompt": "Say", "before": " Paris.", "after": " Rome."},
+                       {"kind": "free", "prompt": "Tell", "before": long, "after": long + "again"}])
+    qtbot.waitUntil(view.is_narrow)
+    lines = view.browser.toPlainText().splitlines()
+    assert any(line.startswith("Before") and "After" in line for line in lines), "short answers share a line"
+    assert any(line.startswith("After") for line in lines), "long ones do not"
