@@ -102,7 +102,7 @@ def test_dropping_an_edit_names_the_later_edits_computed_with_it_in_place(qtbot)
     assert f"run {later.id} (computed with run {first.id} in place)" in window.history.details.toPlainText()
     assert "Compute them again…" in window.history.details.toPlainText()
     window.show_commit([edits.id])  # not a revert: nothing of the kind
-    assert "reverted edit" not in window.history.details.toPlainText()
+    assert "Kept as stored" not in window.history.details.toPlainText()
     _compute_again(qtbot, window, later, again)
     window.close()
 
