@@ -114,7 +114,7 @@ class RunChoice:
             return None  # approved elsewhere, or on a run that also edits an unapproved fact: the newest
         if chosen in self.used:  # committed, then reverted: only a preview made after that revert
             revert = self.reverted.get(fact_id)
-            if revert is not None and run.created_at > revert.created_at:
+            if revert is not None and run.created_at >= revert.created_at:  # recompute: the same transaction
                 return None
             where = revert.short_id if revert else "a later commit"
             return f"its edit was reverted in {where} after run {run.id} was made"

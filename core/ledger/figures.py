@@ -24,11 +24,13 @@ CHANGED = 1e-9  # a measured figure this close to what the run showed is not sto
 
 def state_figures(store: Store, commit: CommitRecord, runs: Sequence[RunRecord]) -> dict[int, RunFigures]:
     """By run id: the gated figures of ``runs`` (``commit``'s state) as last measured up to it."""
-    measured = _measured_together(store, commit, [run.id for run in runs])
+    measured: dict[int, dict[str, tuple[float, str]]] = {}
+    for (run_id, metric), at in _measured_together(store, commit, [run.id for run in runs]).items():
+        measured.setdefault(run_id, {})[metric] = at  # by run once: not a scan per run
     found = {}
     for run in runs:
         own = {metric: ((run.metrics or {}).get("post") or {}).get(metric) for metric in TOGETHER_METRICS}
-        mine = {metric: at for (run_id, metric), at in measured.items() if run_id == run.id}
+        mine = measured.get(run.id, {})
         shown = {**own, **{metric: value for metric, (value, _) in mine.items()}}
         found[run.id] = RunFigures(shown, own, {metric: commit_id for metric, (_, commit_id) in mine.items()})
     return found

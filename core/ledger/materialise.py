@@ -108,15 +108,15 @@ def build(store: Store, state: str, label: str, deltas: list[Delta], lm=None, mo
     ``loaded_fresh``: the caller's ``lm`` was just loaded from the base folder, untouched, so
     its result is recorded as a build's own load would be."""
     progress = progress or silent()
-    fresh = lm is None or loaded_fresh
+    passed, fresh = lm is not None, lm is None or loaded_fresh
     lm = load_base(store, model_dir, options, progress.stage(0.0, 0.4)) if lm is None else _check_base(store, lm)
     key = weights_key(lm)
     recorded = recorded_weights(store, state, key)
-    if not fresh and recorded is None:
+    if passed and recorded is None:
         _check_pristine(store, lm)  # nothing to check the result against: check the start
     replayed = replay(lm, deltas, progress.stage(0.4, 0.9))
     found = weights_fingerprint(lm.model)
-    if not fresh and recorded not in (None, found):
+    if passed and recorded not in (None, found):
         undo_replay(lm.model, replayed)  # the start, or the log? a changed start gets its own error
         _check_pristine(store, lm)
     verified = check_weights(store, state, key, found, fresh, label)
