@@ -19,7 +19,7 @@ from core.ledger.db import Store
 from core.ledger.records import CommitRecord, RunFigures, RunRecord
 from core.workflows.together import TOGETHER_METRICS
 
-CHANGED = 1e-9  # a measured figure this close to what the run showed is not stored again
+CHANGED = 5e-4  # a measured figure this close to what the run showed (below the 3 decimals shown) is not stored
 
 
 def state_figures(store: Store, commit: CommitRecord, runs: Sequence[RunRecord]) -> dict[int, RunFigures]:

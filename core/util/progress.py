@@ -127,9 +127,14 @@ class RateMeter:
     def elapsed(self) -> float:
         return self._clock() - self._started
 
+    def mark(self, done: float) -> None:
+        """``done`` units finished: once past the warm-up, the rate is timed from here on (trial 37:
+        "1 h 13 min left" for a 10-minute run, its first step setting things up)."""
+        if self._warmup and done >= self.start + self._warmup:
+            self.start, self._started, self._warmup = done, self._clock(), 0.0
+
     def rate(self, done: float) -> float:
-        if self._warmup and done >= self.start + self._warmup:  # timed from here on (trial 37: "1 h 13 min
-            self.start, self._started, self._warmup = done, self._clock(), 0.0  # left" for a 10-minute run)
+        if self._warmup:  # still warming up: no rate yet
             return 0.0
         seconds = self.elapsed()
         return (done - self.start) / seconds if seconds > 0 and done > self.start else 0.0

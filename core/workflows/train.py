@@ -237,6 +237,7 @@ def _train(lm: LoadedModel, method, facts: Sequence[Fact], val_facts: Sequence[F
             optimizer.step()
             state["losses"].append(round(figures["loss"], 6))
             completed = step
+            meter.mark(step)
             progress.report(step, options.steps, f"{method.name}: loss {figures['loss']:.4f} · {meter.text(step)}",
                             **figures, **meter.values(step))
             done = step == options.steps

@@ -147,6 +147,9 @@ def test_the_first_step_is_not_timed_so_the_first_estimate_is_not_wild():
     now = [0.0]
     meter = RateMeter(100, "steps", "step", clock=lambda: now[0], warmup=1)
     now[0] = 10.0  # the first step: 10 s, mostly setting up
+    meter.mark(1)
     assert meter.rate(1) == 0.0 and "left" not in meter.text(1)
     now[0] = 11.0  # then 1 s a step
+    meter.mark(2)
     assert meter.rate(2) == 1.0 and meter.text(2).endswith("1 min 38 s left")
+    assert meter.rate(2) == meter.rate(2), "asking twice changes nothing"
