@@ -361,7 +361,7 @@ class Session(QObject):
             if on is None and measured is None:  # else HEAD built afresh (the live model moves to the new commit)
                 on = _checkout_fresh(ws.path, parent.id, options, progress.stage(0.0, 0.5)).lm
             commit = ws.commit(message, run_ids, thresholds=thresholds, force=force, lm=on,
-                               progress=progress.stage(0.5, 0.8), measured=measured)
+                               progress=progress.stage(0.5, 0.8), measured=measured, lm_holds=parent.id)
             moved = _moved_to(ws, on, parent.id, commit, options, progress.stage(0.8, 1.0))
             return _with_views(LiveState(moved, ws.path, commit), ws, known)
 

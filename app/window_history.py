@@ -17,6 +17,15 @@ from app.widgets.history_panel import built_on_dropped_text, detail_html, diff_h
 from core import DEFAULT_THRESHOLDS, CommitRefused, LedgerError
 
 THRESHOLD_METRICS = tuple(DEFAULT_THRESHOLDS)  # the metrics core's commit gate checks
+LISTED_EDITS = 10  # a box about a commit of hundreds of edits names this many, then says how many more
+
+
+def _fell_text(gate) -> str:
+    """The gate's warnings, run by run, at most LISTED_EDITS runs (the box must fit the screen)."""
+    runs = sorted({w.run_id for w in gate.warnings})
+    parts = [f"run {r}: " + ", ".join(str(w) for w in gate.for_run(r)) for r in runs[:LISTED_EDITS]]
+    more = f"; … and {len(runs) - LISTED_EDITS} more runs" if len(runs) > LISTED_EDITS else ""
+    return "; ".join(parts) + more
 
 
 class HistoryActions:
@@ -75,9 +84,13 @@ class HistoryActions:
         if not warnings or not all(w.together for w in warnings):  # the dialog had shown the others
             self.show_error("The commit failed", exc)
             return
-        found, ws = exc.gate.describe(), self.session.ws
+        found, ws = _fell_text(exc.gate), self.session.ws
         landing = exc.together.run_ids if exc.together is not None else ()
-        edits = "\n".join(f"• run {r} ({ws.run(r).method}): {self._run_facts(ws.run(r))}" for r in landing)
+        fell = {w.run_id for w in warnings}
+        shown = sorted(landing, key=lambda r: r not in fell)[:LISTED_EDITS]  # the edits that fell first
+        edits = "\n".join(f"• run {r} ({ws.run(r).method}): {self._run_facts(ws.run(r))}" for r in shown)
+        if len(landing) > len(shown):
+            edits += f"\n… and {len(landing) - len(shown)} more"
         self.last_confirm = confirm_box(
             self, "These edits undo each other",
             f"Measured together on HEAD, some edits no longer hold: {found}.\n\nThis commit's edits:\n{edits}\n\n"

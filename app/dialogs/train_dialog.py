@@ -73,6 +73,11 @@ def _button(text: str, slot, tip: str = "") -> QPushButton:
 SETTINGS_PREFIX = "train"  # the last run's choices, under train/method, train/data, train/val, train/out
 
 
+def _is_default_place(path: Path) -> bool:
+    """A checkpoint path where ``default_checkpoint`` puts one (some method, some model)."""
+    return path.parent == default_checkpoint("x", "0").parent and path.suffix == ".safetensors"
+
+
 class TrainDialog(QDialog):
     trained = Signal(object)  # Path of a checkpoint written (training done, or cancelled after a save)
 
@@ -112,7 +117,9 @@ class TrainDialog(QDialog):
             path = self.settings.value(f"{SETTINGS_PREFIX}/{key}")
             if path and Path(path).is_file():
                 field.choose(path)
-        self.out.setText(self.settings.value(f"{SETTINGS_PREFIX}/out"))  # a path of the reviewer's own
+        out = self.settings.value(f"{SETTINGS_PREFIX}/out") or ""
+        if out and not _is_default_place(Path(out)):  # a default saved by an earlier version follows the model
+            self.out.setText(out)  # a path of the reviewer's own
 
     def _remember_choices(self) -> None:
         if self.settings is None:

@@ -48,6 +48,16 @@ SHORT_TABS_LINES = 15  # a short pane keeps the tabs this many text lines: three
 SHORT_SPACING, SHORT_MARGIN = 3, 4  # px between and around the rows of a short pane (6 and 9 when tall)
 
 
+class _StateLabel(QLabel):
+    """The verdict label; says when its text changes, so a short pane can fit its box to it."""
+
+    text_set = Signal()
+
+    def setText(self, text: str) -> None:  # Qt's name
+        super().setText(text)
+        self.text_set.emit()
+
+
 class PreviewPanel(FollowsJob, QGroupBox):
     preview_requested = Signal(list)  # free prompts
     waiting_text = "Waiting for the model…"
@@ -74,7 +84,8 @@ class PreviewPanel(FollowsJob, QGroupBox):
         self.cancel_button.clicked.connect(self.cancel)
         self.bar = QProgressBar()
         self.bar.setRange(0, 1000)
-        self.state = QLabel("Select one or more facts, then preview")
+        self.state = _StateLabel("Select one or more facts, then preview")
+        self.state.text_set.connect(lambda: getattr(self, "_short", False) and self._fit_state())
         self.state.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self.state.setWordWrap(True)  # the whole verdict, never cut off at the right
         self.loss = LossCurve(foldable=True)
@@ -195,11 +206,13 @@ class PreviewPanel(FollowsJob, QGroupBox):
 
     def _fit_state(self) -> None:
         """The verdict in whole lines on a short pane, as many (2 to 4) as leave the tabs three
-        prompts: squeezed by the layout it showed a line and a half, its words cut through."""
+        prompts, and no more than its text takes: squeezed by the layout it showed a line and a
+        half, its words cut through; a one-line message kept four lines from the tabs."""
         line = self.state.fontMetrics().lineSpacing()
         room = self.state_area.height() + self.splitter.height() - self.splitter.sizes()[0]
         lines = max(MIN_STATE_LINES, min(SHORT_STATE_LINES, room // line - SHORT_TABS_LINES))
-        self.state_area.setFixedHeight(lines * line)
+        needed = -(-self.state.heightForWidth(max(self.state_area.viewport().width(), 1)) // line)
+        self.state_area.setFixedHeight(max(1, min(lines, needed)) * line)
 
     def prompts(self) -> list[str]:
         return [line.strip() for line in self.free_prompts.toPlainText().splitlines() if line.strip()]

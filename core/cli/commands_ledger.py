@@ -274,8 +274,10 @@ def make_commit(args: argparse.Namespace) -> dict[str, Any]:
             thresholds[metric] = value
     with open_ws(args) as ws:
         try:
-            lm = _head_if_measuring_together(ws, args)
-            commit = ws.commit(args.message, args.runs, thresholds=thresholds, force=args.force, lm=lm).to_dict()
+            held = _head_if_measuring_together(ws, args)
+            lm, lm_holds = (held.lm, held.commit.id) if held is not None else (None, None)
+            commit = ws.commit(args.message, args.runs, thresholds=thresholds, force=args.force, lm=lm,
+                               lm_holds=lm_holds).to_dict()
         except LedgerError as exc:
             if args.runs or ws.commit_candidates():  # not "nothing to commit": the message stands
                 raise
@@ -290,15 +292,16 @@ def make_commit(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _head_if_measuring_together(ws, args: argparse.Namespace):
-    """HEAD's weights when the commit must be measured together first (several runs, one computed
-    on another state, or a HEAD holding edits they could undo: core.workflows.together), else
+    """HEAD checked out (``.lm``, ``.commit``) when the commit must be measured together first
+    (several runs, one computed on another state, or a HEAD holding edits they could undo:
+    core.workflows.together), else
     None: nothing is loaded. The commit's own checks come first, so a bad run loads nothing."""
     if not ws.needs_measuring_together(args.message, args.runs):
         return None
     from core.model.loading import LoadOptions
 
     log.info("measuring this commit's runs together with HEAD's edits, on HEAD's weights")
-    return ws.checkout("HEAD", options=LoadOptions(device=args.device, dtype=args.dtype)).lm
+    return ws.checkout("HEAD", options=LoadOptions(device=args.device, dtype=args.dtype))
 
 
 def _left_out_row(ws, item) -> dict[str, Any]:

@@ -13,6 +13,7 @@ set aside, and the latest measurement from before, or the run's own, stands agai
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 
 from core.ledger.db import Store
@@ -42,10 +43,10 @@ def _measured_together(store: Store, commit: CommitRecord,
     revert since has set aside."""
     if not run_ids:
         return {}
-    marks = ",".join("?" * len(run_ids))
-    rows = store.all(f"SELECT f.run_id, f.metric, f.value, c.id, c.seq FROM commit_figures f JOIN commits c "
-                     f"ON c.id = f.commit_id WHERE c.seq <= ? AND f.run_id IN ({marks}) ORDER BY c.seq",
-                     (commit.seq, *run_ids))
+    # one JSON parameter, not one "?" per run: old SQLite allows 999 parameters, a log holds more runs
+    rows = store.all("SELECT f.run_id, f.metric, f.value, c.id, c.seq FROM commit_figures f JOIN commits c "
+                     "ON c.id = f.commit_id WHERE c.seq <= ? AND f.run_id IN (SELECT value FROM json_each(?)) "
+                     "ORDER BY c.seq", (commit.seq, json.dumps([int(r) for r in run_ids])))
     set_aside = _set_aside(store, commit)
     latest: dict[tuple[int, str], tuple[float, str]] = {}
     for row in rows:

@@ -79,7 +79,7 @@ def _edit_entry(store: Store, run_id: int) -> dict[str, Any]:
 
 def _weights(store: Store, states: list[str]) -> list[dict[str, str]]:
     return store.all("SELECT state_fingerprint, dtype, device, weights_fingerprint FROM weights "
-                     f"WHERE state_fingerprint IN ({','.join('?' * len(states))})", tuple(states))
+                     "WHERE state_fingerprint IN (SELECT value FROM json_each(?))", (json.dumps(states),))
 
 
 def _base_entry(base: BaseModel) -> dict[str, str]:

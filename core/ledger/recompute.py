@@ -11,8 +11,10 @@ together with HEAD's edits by the commit gate.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from core.ledger.errors import LedgerError
@@ -79,6 +81,7 @@ def _computed_again(ws, lm, run: RunRecord, progress: Progress):
     from core.workflows.auto_layer import auto_layer_hparams, auto_requested
     from core.workflows.editing import compute_edit
 
+    _check_same_editor(run, _editor_file_now(run))  # before computing: a retrained editor is refused at once
     facts = [ws.fact(fact_id).fact for fact_id in run.fact_ids]
     hparams = with_overrides(get_method(run.method).preset(lm), dict(run.hparams))
     chosen: dict[str, Any] = {"recomputed_from": run.id}
@@ -90,6 +93,15 @@ def _computed_again(ws, lm, run: RunRecord, progress: Progress):
     outcome = compute_edit(lm, facts, run.method, hparams=hparams, progress=progress)
     _check_same_editor(run, outcome.environment.get("editor_checkpoint"))
     return dataclasses.replace(outcome, environment={**outcome.environment, **chosen})
+
+
+def _editor_file_now(run: RunRecord) -> dict[str, str] | None:
+    """The editor checkpoint the run used, as its file stands now ({path, sha256}; None: no editor,
+    or the file is gone, which computing then reports)."""
+    path = (run.environment.get("editor_checkpoint") or {}).get("path")
+    if not path or not Path(path).is_file():
+        return None
+    return {"path": path, "sha256": hashlib.sha256(Path(path).read_bytes()).hexdigest()}
 
 
 def _check_same_editor(run: RunRecord, used: Mapping[str, Any] | None) -> None:

@@ -259,17 +259,19 @@ class Workspace:
     def commit(self, message: str, run_ids: Sequence[int] | None = None,
                thresholds: Mapping[str, float] | None = None, force: bool = False, *,
                lm=None, progress: Progress | None = None,
-               measured: together.TogetherFigures | None = None) -> CommitRecord:
+               measured: together.TogetherFigures | None = None, lm_holds: str | None = None) -> CommitRecord:
         """Commit the given runs, or the latest run of every approved fact not yet committed.
         With ``thresholds`` the commit gate applies: refused under them unless ``force``. With
         ``lm`` (holding HEAD's weights) the runs are first measured together on it, with the edits
         HEAD holds, when they may not land as they were measured (several runs, one computed on
         another state, a HEAD holding edits), and the gate holds those figures too
         (core.workflows.together). ``measured``: figures a refused attempt measured
-        (``CommitRefused.together``), reused when HEAD and the runs are still the same."""
+        (``CommitRefused.together``), reused when HEAD and the runs are still the same.
+        ``lm_holds``: the commit ``lm`` holds (its checkout's ``commit.id``), so figures measured on
+        it are never stored under a HEAD another process committed since it was loaded."""
         figures = measured
         if figures is None and lm is not None and thresholds is not None:
-            figures = self.measure_together(lm, message, run_ids, progress)
+            figures = self.measure_together(lm, message, run_ids, progress, lm_holds=lm_holds)
         return commits.commit(self._store, message, run_ids, thresholds, force, figures)
 
     def commit_runs(self, message: str, run_ids: Sequence[int] | None = None) -> list[RunRecord]:
@@ -290,13 +292,18 @@ class Workspace:
         return (runs, held, head_id) if measure else None
 
     def measure_together(self, lm, message: str, run_ids: Sequence[int] | None = None,
-                         progress: Progress | None = None) -> together.TogetherFigures | None:
+                         progress: Progress | None = None, *,
+                         lm_holds: str | None = None) -> together.TogetherFigures | None:
         """The runs a commit of ``run_ids`` would land, and those HEAD holds, measured on ``lm``
-        (HEAD's weights) with the new ones in place; None when they land exactly as measured."""
+        (HEAD's weights) with the new ones in place; None when they land exactly as measured.
+        ``lm_holds`` given (the commit ``lm`` holds), LedgerError when HEAD is no longer it."""
         landing = self._landing(message, run_ids)
         if landing is None:
             return None
         runs, held, head_id = landing[0], [self.run(r) for r in landing[1]], landing[2]
+        if lm_holds is not None and lm_holds != head_id:
+            raise LedgerError(f"HEAD moved to {head_id[:12]} (another process committed) after the model was "
+                              f"loaded at {lm_holds[:12]}: commit again to measure these edits on HEAD")
         items = [(run.id, self.delta(run.id), [self.fact(f).fact for f in run.fact_ids]) for run in runs]
         kept = [(run.id, [self.fact(f).fact for f in run.fact_ids]) for run in held]
         figures = together.measure_together(lm, items, progress, kept)  # HEAD as read before: checked at commit

@@ -122,3 +122,14 @@ def _compute_again(qtbot, window, later, button):
     assert new.method == later.method and new.computed_on == head.state_fingerprint
     assert wait_job(qtbot, window.commit("the third again", force=True)).state.value == "done"  # as it was
     assert window.ws.head().applied == (new.id,)
+
+
+def test_the_undo_each_other_box_names_at_most_ten_runs():
+    """Second review, stop 33: a commit of hundreds of edits must not make a box taller than the screen."""
+    from app.window_history import LISTED_EDITS, _fell_text
+    from core.workflows.gates import GateCheck, GateWarning
+
+    gate = GateCheck({"reliability": 0.95}, tuple(GateWarning(r, "reliability", 0.5, 0.95, True) for r in range(1, 31)))
+    text = _fell_text(gate)
+    assert text.count("run ") == LISTED_EDITS == 10 and text.endswith("… and 20 more runs")
+    assert _fell_text(GateCheck({}, gate.warnings[:2])) == gate.describe().split("; run 3")[0], "few: as core says"

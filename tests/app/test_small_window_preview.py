@@ -55,6 +55,8 @@ def test_the_preview_pane_is_readable_at_1024_by_640(qtbot):
     assert "Before" in panel.generations.browser.toPlainText()
     _verdict_in_whole_lines(panel)
     assert panel.state_area.height() <= 4 * panel.state.fontMetrics().lineSpacing() + 4, "trial 34's cap"
+    panel.state.setText("Select one or more facts in the queue first")  # one line: the tabs get the rest
+    assert panel.state_area.height() == panel.state.fontMetrics().lineSpacing()
     window.close()
 
 

@@ -171,6 +171,13 @@ def test_after_a_restart_the_dialog_is_ready_to_resume_and_says_what_training_wr
         "mend", train, train, out)
     assert again.record is not None and again.resume_button.isEnabled(), again.out_info.text()
     again.close()
+    # a default path an earlier version saved is not the reviewer's own: the default follows the model
+    from core.methods.editor_ckpt import default_checkpoint
+
+    window.settings.set_value("train/out", str(default_checkpoint("mend", "c" * 64)))
+    third = TrainDialog(window.session, window, window.settings)
+    assert third.out_path() == default_checkpoint("mend", window.lm.info.fingerprint)
+    third.close()
 
 
 def _resume_on_other_data_says_why(qtbot, dialog, window, tmp_path, monkeypatch):

@@ -78,6 +78,11 @@ def _shows_the_together_figures(ws, detail, first_id, second_id, capsys):
 
     figures = detail.figures[first_id]
     assert (figures.metrics["reliability"], figures.own["reliability"]) == (0.8, 1.0)
+    from core.ledger.figures import _measured_together
+
+    many = [*range(1, 40_001)]  # more run ids than SQLite takes as parameters (32,766; 999 before 3.32)
+    assert _measured_together(ws._store, detail.commit, many) == _measured_together(ws._store, detail.commit,
+                                                                                    [first_id, second_id])
     assert figures.measured_at == {"reliability": detail.commit.id}
     assert detail.figures[second_id].measured_at == {}, "measured together as alone: nothing stored for it"
     assert mean_post(detail, "reliability") == pytest.approx(0.9), "the drift chart's point"
@@ -135,3 +140,15 @@ def test_a_prompt_another_fact_of_the_commit_edits_is_no_side_effect(tmp_path, e
     assert all("locality" not in f for f in figures.together.values()), "its one locality prompt is intended"
     assert not ws.commit("both", thresholds=GATE, lm=lm).forced
     ws.close()
+
+
+def test_figures_are_not_measured_on_a_model_head_has_moved_past(disagreeing):
+    """Second review, stop 33: a CLI commit loads HEAD, another process commits meanwhile; the
+    figures measured on the loaded model must not be stored under the newer HEAD."""
+    ws, (first, second) = disagreeing
+    loaded = ws.checkout("HEAD", options=CPU)
+    ws.commit("Sydney", [first.id])  # "another process": one run computed on HEAD, nothing measured
+    with pytest.raises(LedgerError, match=rf"HEAD moved to \w+ \(another process committed\) after the model "
+                                          rf"was loaded at {loaded.commit.id[:12]}"):
+        ws.commit("Mosul", [second.id], thresholds=GATE, lm=loaded.lm, lm_holds=loaded.commit.id)
+    assert ws.head().message == "Sydney", "nothing was committed"

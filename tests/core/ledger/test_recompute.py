@@ -118,3 +118,12 @@ def test_a_traced_layer_is_traced_again_and_a_retrained_editor_is_refused(worksp
     with pytest.raises(LedgerError, match=r"run 7 was made with the editor checkpoint aaaaaaaaaaaa, but "
                                           r"mend.safetensors now holds bbbbbbbbbbbb"):
         _check_same_editor(old, {"sha256": "b" * 64, "path": "mend.safetensors"})
+    # before any computing: the file the run's editor was read from, as it stands now
+    from core.ledger.recompute import _editor_file_now
+
+    retrained = workspace.path.parent / "mend.safetensors"
+    retrained.write_bytes(b"another editor")
+    old.environment["editor_checkpoint"]["path"] = str(retrained)
+    with pytest.raises(LedgerError, match=r"aaaaaaaaaaaa, but .*mend.safetensors now holds 6f"):
+        _check_same_editor(old, _editor_file_now(old))
+    assert _editor_file_now(SimpleNamespace(environment={})) is None, "no trained editor: nothing to check"
