@@ -21,7 +21,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.widgets.flow_row import flow_row
-from core import DIFF_NOTE, CommitDetail, CommitRecord, DiffReport, warning_text
+from core import DIFF_NOTE, CommitDetail, CommitRecord, DiffReport, recorded_gate
 
 LIVE_MARKER = "◀ live model · "
 DRIFT_TITLE = "Mean over live edits"
@@ -114,15 +114,13 @@ def _gate_html(c: CommitRecord) -> str:
     """What core recorded of the commit gate: forced past its warnings, passed, or not gated."""
     if c.gate is None:
         return ""
-    limits = ", ".join(f"{m} ≥ {v:.2f}" for m, v in (c.gate.get("thresholds") or {}).items())
-    warnings = "; ".join(f"run {w['run']} {warning_text(w)}"
-                         for w in c.gate.get("warnings") or ())
+    said = recorded_gate(c.gate, "≥")
+    unchecked = f"; not measured, so not checked: {html.escape(said.unmeasured)}" if said.unmeasured else ""
     if c.forced:
-        return (f"<p style='color:#a33'><b>Forced</b>: committed anyway under the commit gate ({html.escape(limits)})"
-                f"{': ' + html.escape(warnings) if warnings else ''}</p>")
-    unmeasured = "; ".join(f"run {u['run']} {u['metric']}" for u in c.gate.get("unmeasured") or ())
-    unchecked = f"; not measured, so not checked: {html.escape(unmeasured)}" if unmeasured else ""
-    return f"<p>Commit gate passed ({html.escape(limits)}){unchecked}</p>"
+        return (f"<p style='color:#a33'><b>Forced</b>: committed anyway under the commit gate "
+                f"({html.escape(said.limits)}){': ' + html.escape(said.warnings) if said.warnings else ''}"
+                f"{unchecked}</p>")
+    return f"<p>Commit gate passed ({html.escape(said.limits)}){unchecked}</p>"
 
 
 def _notes_text(ids: Sequence[str], notes: Mapping[str, str]) -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from core.workflows.gates import warning_text
+from core.workflows.gates import recorded_gate, warning_text
 
 
 def fact_line(record) -> str:
@@ -108,13 +108,11 @@ def _gate_line(gate: dict[str, Any] | None) -> str:
     """What the commit gate said, as History says it: forced past its warnings, or passed."""
     if not gate:
         return ""
-    limits = ", ".join(f"{m} >= {v:.2f}" for m, v in (gate.get("thresholds") or {}).items())
-    unmeasured = "; ".join(f"run {u['run']} {u['metric']}" for u in gate.get("unmeasured") or ())
-    unchecked = f"; not measured, so not checked: {unmeasured}" if unmeasured else ""
-    if gate.get("forced"):
-        warnings = "; ".join(f"run {w['run']} {warning_text(w)}" for w in gate.get("warnings") or ())
-        return f"FORCED past the commit gate ({limits}): {warnings}{unchecked}\n"
-    return f"commit gate passed ({limits}){unchecked}\n"
+    said = recorded_gate(gate)
+    unchecked = f"; not measured, so not checked: {said.unmeasured}" if said.unmeasured else ""
+    if said.forced:
+        return f"FORCED past the commit gate ({said.limits}): {said.warnings}{unchecked}\n"
+    return f"commit gate passed ({said.limits}){unchecked}\n"
 
 
 def _figures_text(figures: dict[str, Any] | None) -> str:

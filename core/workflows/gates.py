@@ -61,6 +61,23 @@ def warning_text(warning: Mapping[str, Any]) -> str:
 
 
 @dataclass(frozen=True)
+class RecordedGate:
+    """A commit's stored gate (``GateCheck.to_dict``) in words, for the CLI's text and History's html."""
+
+    forced: bool
+    limits: str  # "reliability >= 0.95, locality >= 0.90"
+    warnings: str  # "run 3 reliability 0.80 < 0.95 …; run 4 …"
+    unmeasured: str  # "run 3 locality; …": metrics no run measured, so nobody checked them
+
+
+def recorded_gate(gate: Mapping[str, Any], at_least: str = ">=") -> RecordedGate:
+    limits = ", ".join(f"{m} {at_least} {v:.2f}" for m, v in (gate.get("thresholds") or {}).items())
+    warnings = "; ".join(f"run {w['run']} {warning_text(w)}" for w in gate.get("warnings") or ())
+    unmeasured = "; ".join(f"run {u['run']} {u['metric']}" for u in gate.get("unmeasured") or ())
+    return RecordedGate(bool(gate.get("forced")), limits, warnings, unmeasured)
+
+
+@dataclass(frozen=True)
 class GateCheck:
     """The outcome of checking some runs against thresholds."""
 

@@ -90,3 +90,22 @@ def test_a_gated_metric_nobody_measured_is_said_at_commit(workspace, capsys, mon
     workspace.close()
     assert main(["commit", "-m", "no locality prompts"]) == 0
     assert f"note: run {run.id}: locality not measured, so not checked by the gate" in capsys.readouterr().out
+
+
+def test_a_forced_gate_also_says_what_nobody_measured_in_history_and_the_cli():
+    """The CLI's line and History's html read the stored gate through one core function; History's
+    forced line used to leave out the metrics no run measured."""
+    from app.widgets.history_panel import _gate_html
+    from core.cli.ledger_render import _gate_line
+    from core.workflows.gates import recorded_gate
+
+    gate = {"thresholds": {"reliability": 0.95, "locality": 0.9}, "forced": True,
+            "warnings": [{"run": 3, "metric": "reliability", "value": 0.8, "minimum": 0.95}],
+            "unmeasured": [{"run": 4, "metric": "locality"}]}
+    said = recorded_gate(gate)
+    assert (said.limits, said.warnings, said.unmeasured) == (
+        "reliability >= 0.95, locality >= 0.90", "run 3 reliability 0.80 < 0.95", "run 4 locality")
+    assert _gate_line(gate) == ("FORCED past the commit gate (reliability >= 0.95, locality >= 0.90): run 3 "
+                                "reliability 0.80 < 0.95; not measured, so not checked: run 4 locality\n")
+    record = type("C", (), {"gate": gate, "forced": True})()
+    assert "not measured, so not checked: run 4 locality" in _gate_html(record) and "≥ 0.95" in _gate_html(record)
