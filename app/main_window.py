@@ -26,7 +26,7 @@ from app.widgets.method_panel import MethodPanel
 from app.widgets.model_panel import ModelPanel
 from app.widgets.preview_panel import PreviewPanel
 from app.widgets.prompt_panel import PromptPanel
-from app.widgets.review_bar import ReviewBar
+from app.widgets.review_bar import DECISIONS, UNDO_KEY, ReviewBar
 from app.widgets.trace_view import TraceView, trace_selected
 from app.window_actions import WindowActions
 from app.window_train import open_train_dialog
@@ -153,6 +153,26 @@ class MainWindow(WindowActions, QMainWindow):
         QShortcut(QKeySequence("Ctrl+P"), self, activated=self.preview_panel.request)
         QShortcut(QKeySequence("Ctrl+Return"), self.editor, activated=self.editor.submit)
         QShortcut(QKeySequence("Ctrl+F"), self, activated=self.queue.focus_search)
+        self._review_keys()
+
+    def _review_keys(self) -> None:
+        """Alt+A/R/W and Alt+U on every tab (trial 37: on the Fact editor tab Alt+R did nothing): the
+        Preview tab comes forward, where the decision's message and the note it may need are."""
+        for decision, _label, key in DECISIONS:
+            QShortcut(QKeySequence(key), self, activated=lambda d=decision: self._on_review_tab(
+                lambda: self.review_bar.decide(d)))
+        QShortcut(QKeySequence(UNDO_KEY), self, activated=lambda: self._on_review_tab(self._undo_key))
+
+    def _on_review_tab(self, then) -> None:
+        self.tabs.setCurrentIndex(0)
+        then()
+
+    def _undo_key(self) -> None:
+        bar = self.review_bar
+        if bar.undo_button.isEnabled() or bar.undo_blocked:
+            self.undo_review()  # says why when the decision is committed
+        else:
+            bar.message.setText("Nothing to undo: no review decision is left to undo")
 
     def _connect_history(self) -> None:
         self.history.diff_requested.connect(self.show_diff)

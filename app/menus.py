@@ -73,7 +73,7 @@ def build_menus(window: QMainWindow) -> None:
     _action(edit, "Undo last review decision", window.undo_review, owned_key=UNDO_KEY)
     _action(edit, "Find facts", window.queue.focus_search, owned_key="Ctrl+F")
     review = bar.addMenu("Re&view")
-    # The keys are the window's and the review buttons' own (main_window, review_bar)
+    # The keys are the window's own shortcuts (main_window), which work on every tab
     _action(review, "Preview edit of selected facts", window.preview_panel.request, owned_key="Ctrl+P")
     review.addSeparator()
     for decision, _label, key in DECISIONS:

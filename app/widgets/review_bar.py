@@ -9,7 +9,6 @@ they never move when it appears.
 from __future__ import annotations
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QKeySequence
 from PySide6.QtWidgets import QGroupBox, QLabel, QLineEdit, QPushButton, QSizePolicy, QVBoxLayout, QWidget
 
 from app.widgets.flow_row import flow_row
@@ -31,8 +30,7 @@ class ReviewBar(QGroupBox):
         self.note.setMinimumWidth(self.note.fontMetrics().horizontalAdvance(NOTE_HINT) + 30)
         self.buttons: dict[str, QPushButton] = {}
         for decision, label, key in DECISIONS:
-            button = QPushButton(f"{label} ({key})")
-            button.setShortcut(QKeySequence(key))
+            button = QPushButton(f"{label} ({key})")  # the key is the window's (main_window): any tab
             button.setToolTip(f"{label} the selected facts — shortcut {key}")
             button.clicked.connect(lambda _=False, d=decision: self.decide(d))
             self.buttons[decision] = button
@@ -65,7 +63,6 @@ class ReviewBar(QGroupBox):
         metrics = self.undo_button.fontMetrics()
         shown = metrics.elidedText(head, Qt.TextElideMode.ElideRight, self._undo_room + 2)  # + rounding
         self.undo_button.setText(f"{shown} {suffix}".replace("&", "&&"))
-        self.undo_button.setShortcut(QKeySequence(UNDO_KEY))  # after setText, which resets it
         tip = (f"Undo your last review decision ({what or 'none left'}) — {UNDO_KEY}; "
                "Ctrl+Z undoes typing in the note")
         self.undo_button.setToolTip(f"Nothing to undo: {blocked}" if blocked else tip)

@@ -83,6 +83,25 @@ def test_ctrl_z_undoes_the_note_and_alt_u_the_decision(qtbot):
     window.close()
 
 
+def test_review_keys_work_on_every_tab(qtbot):
+    """Trial 37: on the Fact editor tab Alt+R did nothing. The Preview tab, with the review line
+    and its message, now comes forward and the key does what its button does."""
+    window = _imported(qtbot)
+    bar = window.review_bar
+    click_row(qtbot, window, 0)
+    window.tabs.setCurrentWidget(window.editor)
+    qtbot.keyClick(window.editor.fields["subject"], Qt.Key.Key_U, ALT)
+    assert window.tabs.currentIndex() == 0 and bar.message.text().startswith("Nothing to undo")
+    window.tabs.setCurrentWidget(window.editor)
+    qtbot.keyClick(window.editor.fields["subject"], Qt.Key.Key_R, ALT)
+    assert window.tabs.currentIndex() == 0 and "Write a note" in bar.message.text()
+    window.tabs.setCurrentWidget(window.history)
+    fact_id = window.queue.selected_ids()[0]
+    qtbot.keyClick(window.history, Qt.Key.Key_W, ALT)
+    qtbot.waitUntil(lambda: window.ws.fact(fact_id).status == "needs-rework", timeout=5_000)
+    window.close()
+
+
 def test_a_queued_fact_opens_in_the_editor_to_fix_and_rerun(qtbot):
     window = _imported(qtbot)
     first = click_row(qtbot, window, 0, double=True)
