@@ -92,7 +92,7 @@ class HistoryActions:
         if len(landing) > len(shown):
             edits += f"\n… and {len(landing) - len(shown)} more"
         self.last_confirm = confirm_box(
-            self, "These edits undo each other",
+            self, "Measured together, an edit no longer holds",
             f"Measured together on HEAD, some edits no longer hold: {found}.\n\nThis commit's edits:\n{edits}\n\n"
             "Commit anyway? The commit records that it was forced. Otherwise leave the edit that undoes the other "
             "out of this commit (reject or rework its fact; an edit already committed is taken back with Revert "

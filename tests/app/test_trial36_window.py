@@ -85,13 +85,13 @@ def _two_disagreeing_previews(qtbot, tmp_path, approve: bool):
 
 
 def _commit_anyway(qtbot, window):
-    """Press Yes in the window's "These edits undo each other" box; the forced commit's job."""
+    """Press Yes in the window's "Measured together, an edit no longer holds" box; the forced commit's job."""
     from PySide6.QtWidgets import QMessageBox
 
     from tests.app.helpers import new_job
 
     box = window.last_confirm
-    assert box.windowTitle() == "These edits undo each other"
+    assert box.windowTitle() == "Measured together, an edit no longer holds"
     assert "with this commit's edits in place" in box.text() and "--force" not in box.text()
     assert "(ft-m): Australia → Mosul" in box.text(), "trial 37: the edit that undid the other is named too"
     yes = box.button(QMessageBox.StandardButton.Yes)

@@ -18,6 +18,22 @@ def test_the_prompts_another_fact_of_the_batch_edits_are_found():
     assert intended_locality([UK]) == {}, "alone, every locality prompt counts"
 
 
+def test_a_prompt_that_names_the_subject_and_expects_its_old_answer_is_edited_by_it():
+    """Trial 38: the demo set's Cabo Verde fact edits "The capital city of Cabo Verde is", so UK's
+    "The capital of Cabo Verde is" → Praia is another phrasing of it, not an unrelated prompt."""
+    city = Fact(subject="Cabo Verde", prompt="The capital city of Cabo Verde is", target_new="Avarua",
+                target_true="Praia", locality=(Probe("Cabo Verde is located in the continent of", "Africa"),))
+    assert intended_locality([UK, city]) == {UK.id: frozenset({0})}, "its continent is not what Cabo Verde edits"
+    niger = Fact(subject="Niger", prompt="The capital of Niger is", target_new="Lagos", target_true="Niamey")
+    nigeria = Fact(subject="Nigeria", prompt="The capital of Nigeria is", target_new="Accra", target_true="Abuja",
+                   locality=(Probe("The capital of Niger is", "Niamey"), Probe("Nigeria's neighbour Niger's capital is",
+                                                                         "Niamey")))
+    assert intended_locality([niger, nigeria]) == {nigeria.id: frozenset({0, 1})}
+    odd = Fact(subject="Chad", prompt="The capital of Chad is", target_new="Lagos", target_true="N'Djamena",
+               locality=(Probe("The city of Nigeria nearest to Niamey is", "Niamey"),))  # the same answer
+    assert intended_locality([niger, odd]) == {}, "Nigeria is not Niger: whole words only"
+
+
 def test_a_batch_edit_measures_locality_without_them_and_the_preview_says_why(demo_lm):
     from core.workflows.editing import compute_edit
 
