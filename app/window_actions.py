@@ -204,13 +204,15 @@ class WindowActions(ReviewActions, HistoryActions):
         lm, ws = self.session.lm, self.session.ws
         if lm is None or ws is None:
             return None
-        others = [record.fact for record in ws.queue()]
+        queue = ws.queue()
+        others = [record.fact for record in queue]
+        edited = [record.fact for record in queue if record.status != "rejected"]  # planned or made
         existing = [p["prompt"] for p in body.get("locality", [])]
 
         def work(_progress):
             old = suggest_old_answer(lm, body.get("prompt", ""))
             probes = suggest_locality(body.get("subject", ""), body.get("prompt", ""), body.get("relation", ""),
-                                      others, existing=existing, lm=lm)
+                                      others, existing=existing, lm=lm, edited=edited)
             return old, probes
 
         job = self.lane.submit("Suggesting", work)

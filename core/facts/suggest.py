@@ -16,6 +16,7 @@ import re
 from collections.abc import Sequence
 
 from core.facts.fact import Fact, Probe
+from core.facts.intended import intended_locality
 from core.model.generation import SamplingOptions, continuation
 from core.model.loading import LoadedModel
 
@@ -50,24 +51,37 @@ def _usable(other: Fact, subject: str, prompt: str) -> bool:
 
 
 def suggest_locality(subject: str, prompt: str, relation: str, facts: Sequence[Fact], count: int = 3,
-                     existing: Sequence[str] = (), lm: LoadedModel | None = None) -> list[Probe]:
+                     existing: Sequence[str] = (), lm: LoadedModel | None = None,
+                     edited: Sequence[Fact] = ()) -> list[Probe]:
     """Up to ``count`` probes from ``facts`` (their prompt and true answer) that an edit of
     ``subject``/``prompt`` should not change; prompts in ``existing`` are skipped. With ``lm``
     (the live model, edits included), every answer is the one that model gives now, not the
     fact's recorded old answer (an earlier committed edit may have changed it), and general
-    prompts answered by the model fill up when ``facts`` offer fewer than ``count``."""
-    preferred, rest = _from_facts(subject, prompt, relation, facts, existing)
+    prompts answered by the model fill up when ``facts`` offer fewer than ``count``. No probe
+    asks what one of the ``edited`` facts (edits planned or made) changes on purpose (trial 38:
+    Peru was offered "The capital of Cabo Verde is" while Cabo Verde's capital was being edited)."""
+    preferred, rest = _from_facts(subject, prompt, relation, [f for f in facts if f not in edited], existing)
+    keep = _not_edited(edited)
+    preferred, rest = [p for p in preferred if keep(p)], [p for p in rest if keep(p)]
     if lm is None:
         return (preferred + rest)[:count]
-    probes = _answered(lm, preferred[:count])
+    probes = [p for p in _answered(lm, preferred[:count]) if keep(p)]
     taken = {p.strip() for p in existing} | {p.prompt for p in preferred + rest}
     if len(probes) < count:
-        probes += _same_prompt(lm, subject, prompt, relation, facts, taken, count - len(probes))
-    probes += _answered(lm, rest[:count - len(probes)])
+        probes += _same_prompt(lm, subject, prompt, relation, facts, taken, count - len(probes), keep)
+    probes += [p for p in _answered(lm, rest[:count - len(probes)]) if keep(p)]
     if len(probes) < count:
         taken |= {p.prompt for p in probes}
         probes += _general(lm, subject, prompt, taken, count - len(probes))
     return probes
+
+
+def _not_edited(edited: Sequence[Fact]):
+    """A test of a probe: True unless one of ``edited`` changes its answer on purpose."""
+    def keep(probe: Probe) -> bool:
+        asking = Fact(subject="\0", prompt="\0", target_new="\0", locality=(probe,))
+        return not intended_locality([asking, *edited])
+    return keep
 
 
 def _answered(lm: LoadedModel, probes: Sequence[Probe]) -> list[Probe]:
@@ -95,7 +109,7 @@ def _general(lm: LoadedModel, subject: str, prompt: str, taken: set[str], count:
 
 
 def _same_prompt(lm: LoadedModel, subject: str, prompt: str, relation: str, facts: Sequence[Fact],
-                 taken: set[str], count: int) -> list[Probe]:
+                 taken: set[str], count: int, keep=lambda probe: True) -> list[Probe]:
     """The fact's prompt asked of other subjects, with the model's answer: the same relation
     elsewhere, which the edit must leave alone. Subjects of the workspace's facts of the same
     relation first, then its other subjects, then (for a subject the model places on a
@@ -111,7 +125,7 @@ def _same_prompt(lm: LoadedModel, subject: str, prompt: str, relation: str, fact
         if not other or own in other.casefold() or other.casefold() in own or candidate in taken:
             continue
         answer = _answer(lm, candidate)
-        if answer:
+        if answer and keep(Probe(candidate, answer)):
             found.append(Probe(candidate, answer))
             taken.add(candidate)
     return found

@@ -77,3 +77,15 @@ def test_other_subjects_are_of_the_same_relation_first_and_countries_only_for_a_
     assert probes[1].prompt == "The official language of Kenya is", "then the other workspace subjects"
     probes = suggest_locality("Zorblax", "Zorblax plays for", "", [], lm=demo_lm)
     assert not any(p.prompt.endswith("plays for") for p in probes), "no country asked what a non-country was"
+
+
+def test_no_probe_asks_what_a_planned_edit_changes(demo_lm):
+    """Trial 38: Peru was offered "The capital of Cabo Verde is" → Praia while the queue edited
+    Cabo Verde's capital: once both are committed that prompt changes on purpose."""
+    cabo = _fact("Cabo Verde", "capital", "The capital city of Cabo Verde is", "Avarua", "Praia")
+    spain = FACTS[1]
+    offered = suggest_locality("Peru", "The capital of Peru is", "capital", [cabo, spain], count=3, lm=demo_lm)
+    assert any("Cabo Verde" in p.prompt for p in offered), "without edits planned it is a fine probe"
+    probes = suggest_locality("Peru", "The capital of Peru is", "capital", [cabo, spain], count=3, lm=demo_lm,
+                              edited=[cabo, spain])
+    assert len(probes) == 3 and not any("Cabo Verde" in p.prompt or "Spain" in p.prompt for p in probes), probes
