@@ -206,7 +206,8 @@ class WindowActions(ReviewActions, HistoryActions):
             return None
         queue = ws.queue()
         others = [record.fact for record in queue]
-        edited = [record.fact for record in queue if record.status != "rejected"]  # planned or made
+        # edits planned, not yet in HEAD: their answers will change (a committed one's live answer is kept)
+        edited = [record.fact for record in queue if record.status != "rejected" and not record.committed]
         existing = [p["prompt"] for p in body.get("locality", [])]
 
         def work(_progress):

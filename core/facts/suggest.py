@@ -58,7 +58,7 @@ def suggest_locality(subject: str, prompt: str, relation: str, facts: Sequence[F
     (the live model, edits included), every answer is the one that model gives now, not the
     fact's recorded old answer (an earlier committed edit may have changed it), and general
     prompts answered by the model fill up when ``facts`` offer fewer than ``count``. No probe
-    asks what one of the ``edited`` facts (edits planned or made) changes on purpose (trial 38:
+    asks what one of the ``edited`` facts (edits planned, not yet made) changes on purpose (trial 38:
     Peru was offered "The capital of Cabo Verde is" while Cabo Verde's capital was being edited)."""
     preferred, rest = _from_facts(subject, prompt, relation, [f for f in facts if f not in edited], existing)
     keep = _not_edited(edited)
@@ -80,7 +80,7 @@ def _not_edited(edited: Sequence[Fact]):
     """A test of a probe: True unless one of ``edited`` changes its answer on purpose."""
     def keep(probe: Probe) -> bool:
         asking = Fact(subject="\0", prompt="\0", target_new="\0", locality=(probe,))
-        return not intended_locality([asking, *edited])
+        return asking.id not in intended_locality([asking, *edited])
     return keep
 
 

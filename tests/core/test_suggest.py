@@ -89,3 +89,14 @@ def test_no_probe_asks_what_a_planned_edit_changes(demo_lm):
     probes = suggest_locality("Peru", "The capital of Peru is", "capital", [cabo, spain], count=3, lm=demo_lm,
                               edited=[cabo, spain])
     assert len(probes) == 3 and not any("Cabo Verde" in p.prompt or "Spain" in p.prompt for p in probes), probes
+
+
+def test_planned_edits_that_touch_each_other_rule_out_only_their_own_prompts():
+    from core.facts.suggest import _not_edited
+
+    cabo = _fact("Cabo Verde", "capital", "The capital city of Cabo Verde is", "Avarua", "Praia")
+    uk = Fact(subject="United Kingdom", prompt="The capital of United Kingdom is", target_new="Bangui",
+              target_true="London", locality=(Probe("The capital of Cabo Verde is", "Praia"),))
+    keep = _not_edited([cabo, uk])
+    assert keep(Probe("The capital of Japan is", "Tokyo")), "UK's locality on Cabo Verde is no reason to drop Japan"
+    assert not keep(Probe("The capital of Cabo Verde is", "Praia")) and not keep(Probe(uk.prompt, "London"))
