@@ -31,6 +31,7 @@ class QueueView:
     undo_blocked: str | None = None  # why that decision cannot be undone (it is committed)
     reverted: Mapping[str, str] = field(default_factory=dict)  # fact id → the revert commit dropping its edit
     decisions: Mapping[str, Any] = field(default_factory=dict)  # fact id → the StatusChange its status stands on
+    to_commit: Mapping[str, int] = field(default_factory=dict)  # fact id → the run a commit would take now
 
 
 @dataclass(frozen=True)
@@ -113,8 +114,9 @@ def current_decisions(changes: Sequence[Any]) -> dict[str, Any]:
 def read_queue(ws: Workspace) -> QueueView:
     undo, blocked = undo_state(ws)
     runs = tuple(ws.runs())
+    to_commit = {fact_id: run.id for run in ws.commit_candidates() for fact_id in run.fact_ids}
     return QueueView(tuple(ws.queue()), runs, undo, undo_blocked=blocked, reverted=reverted_facts(ws.log(), runs),
-                     decisions=current_decisions(ws.history()))
+                     decisions=current_decisions(ws.history()), to_commit=to_commit)
 
 
 def read_facts(ws: Workspace, fact_ids: Sequence[str], undo: str | None, undo_blocked: str | None = None,

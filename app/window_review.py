@@ -73,6 +73,10 @@ class ReviewActions:
         on = f"run {decided.id} ({decided.method.upper()})" if decided else "no run"
         shown_here = run is None or (decided is not None and decided.id == run.id)
         other = "" if shown_here else f", made on {on}, not this run"
+        model = self.queue.model
+        record = model.fact(model.row_of(fact_id)) if model.row_of(fact_id) >= 0 else None
+        if not shown_here and record is not None and model.reapplied_by(record) == run.id:
+            other = f", made on {on}; that edit was reverted, and a commit takes this run in its place"
         note = f": “{escape(decision.note)}”" if decision.note else ""
         self.preview_panel.showing.setText(f"{self.preview_panel.showing.text()}<br>{decision.to_status.capitalize()} "
                                            f"by {escape(decision.author)}{other}{note}")

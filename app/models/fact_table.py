@@ -84,12 +84,15 @@ class FactTableModel(QAbstractTableModel):
         self._reverted: Mapping[str, str] = {}  # fact id → the revert commit that dropped its edit
         self._runs: dict[str, list[RunRecord]] = {}  # fact id → its runs, oldest first
         self._decisions: dict[str, Any] = {}  # fact id → the StatusChange its status stands on
+        self._to_commit: dict[str, int] = {}  # fact id → the run a commit would take now
 
     def set_facts(self, facts: Sequence[FactRecord], runs: Sequence[RunRecord] = (),
-                  reverted: Mapping[str, str] | None = None, decisions: Mapping[str, Any] | None = None) -> bool:
-        """The whole queue, its runs, the facts whose edit a revert dropped and the review
-        decisions; True when the model had to be reset."""
+                  reverted: Mapping[str, str] | None = None, decisions: Mapping[str, Any] | None = None,
+                  to_commit: Mapping[str, int] | None = None) -> bool:
+        """The whole queue, its runs, the facts whose edit a revert dropped, the review decisions
+        and the run a commit would take for each fact; True when the model had to be reset."""
         facts, latest = list(facts), _latest_runs(runs)
+        old_to_commit, self._to_commit = self._to_commit, dict(to_commit or {})
         old_reverted, self._reverted = self._reverted, dict(reverted or {})
         old_decisions, self._decisions = self._decisions, dict(decisions or {})
         self._runs = _runs_by_fact(runs)
@@ -102,6 +105,7 @@ class FactTableModel(QAbstractTableModel):
         changed = [row for row, record in enumerate(facts[:old]) if record != self._facts[row]
                    or _run_id(latest.get(record.id)) != _run_id(self._latest.get(record.id))
                    or old_reverted.get(record.id) != self._reverted.get(record.id)
+                   or old_to_commit.get(record.id) != self._to_commit.get(record.id)
                    or _change_id(old_decisions.get(record.id)) != _change_id(self._decisions.get(record.id))]
         self._facts[:old], self._latest = facts[:old], latest
         self._changed(changed)
@@ -146,6 +150,13 @@ class FactTableModel(QAbstractTableModel):
     def fact(self, row: int) -> FactRecord:
         return self._facts[row]
 
+    def reapplied_by(self, record: FactRecord) -> int | None:
+        """For an approved fact whose edit was reverted: the run, made since, that a commit would
+        take in its place (a recomputed run, or a new preview); None when there is none."""
+        if record.status != "approved" or not self.reverted_in(record):
+            return None
+        return self._to_commit.get(record.id)
+
     def reverted_in(self, record: FactRecord) -> str | None:
         """The revert commit that took this approved fact's edit out of the model (None: not reverted)."""
         return self._reverted.get(record.id) if is_reverted(record, self._reverted) else None
@@ -172,7 +183,12 @@ class FactTableModel(QAbstractTableModel):
         return next((run for run in runs if run.id == run_id), None)
 
     def shown_run(self, fact_id: str) -> RunRecord | None:
-        """The run whose method and metrics the row shows: the decided one, else the latest."""
+        """The run whose method and metrics the row shows: the one a commit re-applies a reverted
+        edit with, else the decided one, else the latest."""
+        row = self._rows.get(fact_id)
+        again = self.reapplied_by(self._facts[row]) if row is not None else None
+        if again is not None:
+            return next((run for run in self._runs.get(fact_id, ()) if run.id == again), None)
         return self.decided_run(fact_id) if fact_id in self._decisions else self._latest.get(fact_id)
 
     def row_of(self, fact_id: str) -> int:
@@ -213,18 +229,28 @@ class FactTableModel(QAbstractTableModel):
                     + (f"\ndecided on run {shown.id} ({shown.method})" if shown else "\ndecided with no run")
                     + "\n" + text)
         if column == 0:  # the whole status first: the cell may be cut at a narrow width
-            text = f"{self._cell(record, 0, False)}\n{text}"
+            text = f"{self._cell(record, 0, False)}\n{self._revert_note(record)}{text}"
         latest = self._latest.get(record.id)
         if column >= 5 and decision is not None and latest is not None and latest is not shown:
             text += f"\nnewer run {latest.id} ({latest.method}) since the decision: select the fact to see it"
         return text
 
+    def _revert_note(self, record: FactRecord) -> str:
+        revert = self.reverted_in(record)
+        if not revert:
+            return ""
+        again = self.reapplied_by(record)
+        if again is None:
+            return f"Its edit was reverted in {revert}: preview it again to re-apply it\n"
+        return (f"Its edit was reverted in {revert}; a commit re-applies it with run {again}, made since, "
+                "under the standing approval: look at that run before committing\n")
+
     def _cell(self, record: FactRecord, column: int, raw: bool) -> Any:
         fact, run = record.fact, self.shown_run(record.id)
         if column == 0:
-            revert = self.reverted_in(record)
-            if revert:
-                return f"reverted (in {revert})"
+            if self.reverted_in(record):  # the revert's id is in the tooltip: the column stays narrow
+                again = self.reapplied_by(record)
+                return f"reverted → run {again}" if again is not None else "reverted"
             if record.committed:  # "committed" says approved too, and keeps the column narrow
                 return "committed" if record.status == "approved" else f"{record.status} · committed"
             return record.status

@@ -189,10 +189,10 @@ class FactQueue(QGroupBox):
         layout.addWidget(self.table, 1)
         layout.addLayout(buttons)
 
-    def set_facts(self, facts, runs=(), reverted=None, decisions=None) -> None:
+    def set_facts(self, facts, runs=(), reverted=None, decisions=None, to_commit=None) -> None:
         """The whole queue; only changed rows are redrawn. The selection, the current row and the
         scroll position stay where they were."""
-        self._keeping_view(lambda: self.model.set_facts(facts, runs, reverted, decisions))
+        self._keeping_view(lambda: self.model.set_facts(facts, runs, reverted, decisions, to_commit))
 
     def update_facts(self, records, decisions=None) -> None:
         """Some facts as they are now (reviewed, added); the rest of the queue is left alone."""
@@ -216,8 +216,8 @@ class FactQueue(QGroupBox):
         self.selection_changed.emit(self.selected_ids())
 
     def _fit_status(self) -> None:
-        """Widen the Status column to its longest text ("reverted (in <commit>)"): the commit
-        id is what the reviewer needs, so it is never cut; narrower is left as it is."""
+        """Widen the Status column to its longest text ("reverted → run 12"), so a status is
+        never cut; narrower is left as it is."""
         metrics, model = self.table.fontMetrics(), self.model
         texts = {model.data(model.index(row, 0)) for row in range(model.rowCount())}
         needed = max((metrics.horizontalAdvance(t) for t in texts if t), default=0) + 16

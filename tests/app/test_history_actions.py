@@ -2,6 +2,7 @@
 that survives a restart (the live model says which commit it holds)."""
 
 import pytest
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QInputDialog, QMessageBox
 
 from tests.app.helpers import new_job, open_window, preview_and_approve_two, wait_job
@@ -120,9 +121,28 @@ def _compute_again(qtbot, window, later, button):
     assert head.kind == "revert" and head.dropped == (later.id,) and window.session.live_commit.id == head.id
     (new,) = window.ws.commit_candidates()
     assert new.method == later.method and new.computed_on == head.state_fingerprint
+    _says_what_a_commit_takes(qtbot, window, new)
     assert wait_job(qtbot, window.commit("the third again", force=True)).state.value == "done"  # as it was
     assert window.ws.head().applied == (new.id,)
 
+
+def _says_what_a_commit_takes(qtbot, window, new):
+    """Trial 38: the queue said "reverted", the preview "approved …, not this run", and the commit
+    dialog ticked the new run: all three now say the commit re-applies the edit with it."""
+
+    model = window.queue.model
+    (fact_id,) = new.fact_ids
+    row = model.row_of(fact_id)
+    assert model.data(model.index(row, 0)) == f"reverted → run {new.id}"
+    assert f"a commit re-applies it with run {new.id}" in model.data(model.index(row, 0),
+                                                                     Qt.ItemDataRole.ToolTipRole)
+    assert model.shown_run(fact_id).id == new.id, "the row's method and metrics are the run a commit takes"
+    window.queue.select([fact_id])
+    qtbot.waitUntil(lambda: "a commit takes this run in its place" in window.preview_panel.showing.text(),
+                    timeout=10_000)
+    dialog = window.open_commit_dialog()
+    assert f"recomputed from run {new.environment['recomputed_from']} after a revert" in dialog.table.item(0, 1).text()
+    dialog.close()
 
 def test_the_undo_each_other_box_names_at_most_ten_runs():
     """Second review, stop 33: a commit of hundreds of edits must not make a box taller than the screen."""
