@@ -93,7 +93,8 @@ def render_trace(result: dict) -> str:
 def _fact_lines(fact: dict) -> list[str]:
     start, end = fact["subject_range"]
     subject = "".join(fact["tokens"][start:end])
-    lines = [f"{fact['prompt']!r} -> {fact['answer']!r}: clean P {fact['clean_p']:.3f}, "
+    lines = [f"{fact['prompt']!r} -> {fact['answer']!r} (the answer's first token, which a trace follows): "
+             f"clean P {fact['clean_p']:.3f}, "
              f"subject {subject!r} corrupted P {fact['corrupted_p']:.3f}"]
     for kind, matrix in fact["scores"].items():
         column = [(layer, row[end - 1] - fact["corrupted_p"]) for layer, row in enumerate(matrix)]

@@ -13,7 +13,7 @@ from core.ledger.runs import get_run
 from core.ledger.state import state_fact_ids, state_runs
 
 DIFF_NOTE = ("Means over each state's edits. Reliability and locality are as each edit measures in that state: "
-             "with the other edits in place where a commit measured them so (core.ledger.figures); the other "
+             "with the other edits in place where a commit measured them so (History marks those with †); the other "
              "metrics are each edit's own, measured alone.")
 
 

@@ -84,6 +84,7 @@ def test_trace_text_one_kind_one_png(tiny_model_dir, facts_file, tmp_path, capsy
     assert code == 0
     text = capsys.readouterr().out
     assert "state top layers" in text and "mlp " not in text and "chosen layer:" in text
+    assert "(the answer's first token, which a trace follows)" in text, "trial 38: read as the whole answer"
     assert f"heatmap: {out}" in text
     width, height = _png_size(out.read_bytes())
     assert width >= 600 and height >= 400
