@@ -15,7 +15,7 @@ from typing import Any
 
 from PySide6.QtCore import QObject, Qt, Signal
 
-from core import Cancelled, Progress, ProgressEvent
+from core import Cancelled, CommitRefused, Progress, ProgressEvent
 
 log = logging.getLogger(__name__)
 
@@ -60,6 +60,7 @@ class Job(QObject):
         self.name = name
         self.state = JobState.QUEUED
         self.last_event: ProgressEvent | None = None
+        self.error: BaseException | None = None  # why it failed
         self._fn = fn
         self.progress = Progress(self._raw_progress.emit)
         self._raw_started.connect(self._on_started, Qt.ConnectionType.QueuedConnection)
@@ -84,7 +85,7 @@ class Job(QObject):
         except Cancelled:
             self._raw_done.emit("cancelled", None)
         except BaseException as exc:  # reported to the user, never lost in a thread
-            if getattr(exc, "consent", None):  # an expected refusal (an unsigned patch): one line, no traceback
+            if _refusal(exc):  # expected (an unsigned patch, the commit gate): one line, no traceback
                 log.warning("job %r refused: %s", self.name, exc)
             else:
                 log.exception("job %r failed", self.name)
@@ -106,11 +107,23 @@ class Job(QObject):
             self.succeeded.emit(payload)
         elif outcome == "failed":
             self.state = JobState.FAILED
+            self.error = payload
             self.failed.emit(payload)
         else:
             self.state = JobState.CANCELLED
             self.cancelled.emit()
         self.finished.emit()
+
+
+def _refusal(exc: BaseException) -> bool:
+    """A job that stopped on an expected refusal, not a fault: said as "refused", logged in a line."""
+    return bool(getattr(exc, "consent", None)) or isinstance(exc, CommitRefused)
+
+
+def outcome_word(job: Job) -> str:
+    """The job's end in a word for the status bar: done, cancelled, failed, or refused."""
+    refused = job.state is JobState.FAILED and job.error is not None and _refusal(job.error)
+    return "refused" if refused else job.state.value
 
 
 class JobLane(QObject):

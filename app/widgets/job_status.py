@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QPushButton, QSizePolicy, QWidget
 
-from app.jobs import Job, JobLane
+from app.jobs import Job, JobLane, outcome_word
 from app.widgets.elided_label import ElidedLabel
 
 
@@ -68,5 +68,5 @@ class JobStatus(QWidget):
     def _on_finished(self, job: Job) -> None:
         if job is self._job:
             self._job = None
-            self.label.setText(f"{job.name}: {job.state.value}")
+            self.label.setText(f"{job.name}: {outcome_word(job)}")  # "Committing: refused" beside its box
             self._idle()

@@ -112,6 +112,7 @@ def test_edits_that_undo_each_other_are_caught_at_commit_and_may_be_forced(qtbot
     job = wait_job(qtbot, window.commit("both capitals"))
     assert job.state.value == "failed" and len(window.session.ws.log()) == 1
     assert "reliability 0.80 < 0.95 with this commit's edits in place" in window.last_confirm.text()
+    assert window.job_status.label.text() == "Committing: refused", "trial 38: 'failed' beside the open box"
     assert _commit_anyway(qtbot, window).state.value == "done"
     assert len(measured) == 1, "commit anyway reuses what the refused commit measured"
     head = window.session.ws.head()
