@@ -39,6 +39,34 @@ def _action(menu: QMenu, text: str, slot, shortcut: str | QKeySequence.StandardK
     return action
 
 
+HISTORY_ITEMS = (("diff", "Diff the two selected commits"), ("revert", "Revert the selected commit…"),
+                 ("revert_edit", "Revert one edit of the selected commit…"),
+                 ("checkout", "Checkout the selected commit into the model…"), ("tag", "Tag the selected commit…"))
+
+
+def _history_menu(window, menu: QMenu) -> None:
+    """The History tab's buttons from the keyboard (trial 38: they were mouse-only): each item
+    is live when its button is, and brings the tab forward before acting."""
+    buttons = window.history.buttons
+    actions = {}
+    for name, text in HISTORY_ITEMS:
+        actions[name] = _action(menu, text, lambda n=name: _on_history_tab(window, buttons[n]))
+    menu.aboutToShow.connect(lambda: [a.setEnabled(buttons[n].isEnabled()) for n, a in actions.items()])
+    menu.addSeparator()
+    _action(menu, "Show the commit list", lambda: _show_history(window), "Ctrl+H")
+
+
+def _show_history(window) -> None:
+    """The History tab with the keyboard in its commit list: arrows select, then the items above act."""
+    window.tabs.setCurrentWidget(window.history)
+    window.history.tree.setFocus()
+
+
+def _on_history_tab(window, button) -> None:
+    window.tabs.setCurrentWidget(window.history)
+    button.click()
+
+
 def _fill_recent(menu: QMenu, paths: list[str], open_path) -> None:
     menu.clear()
     for path in paths:
@@ -83,6 +111,7 @@ def build_menus(window: QMainWindow) -> None:
     _action(review, "Causal trace of selected fact", window.trace_view.trace_requested.emit)
     _action(review, "Commit approved edits…", window.open_commit_dialog, "Ctrl+K")
     _action(review, "Cancel running job", window.cancel_running, owned_key="Esc")
+    _history_menu(window, bar.addMenu("&History"))
     tools = bar.addMenu("&Tools")
     _action(tools, "Train editor…", lambda: open_train_dialog(window))
     help_menu = bar.addMenu("&Help")

@@ -153,3 +153,25 @@ def test_the_undo_each_other_box_names_at_most_ten_runs():
     text = _fell_text(gate)
     assert text.count("run ") == LISTED_EDITS == 10 and text.endswith("… and 20 more runs")
     assert _fell_text(GateCheck({}, gate.warnings[:2])) == gate.describe().split("; run 3")[0], "few: as core says"
+
+
+def test_the_history_buttons_are_in_a_menu_for_the_keyboard(qtbot, monkeypatch):
+    """Trial 38: Diff two, Revert…, Revert one edit… and Tag… were mouse-only."""
+    from PySide6.QtWidgets import QApplication
+
+    window = open_window(qtbot)
+    edits, _ = _two_edits_committed(qtbot, window)
+    menu = next(a.menu() for a in window.menuBar().actions() if a.text() == "&History")
+    items = {a.text().split("\t")[0]: a for a in menu.actions() if a.text()}
+    window.tabs.setCurrentWidget(window.editor)
+    items["Show the commit list"].trigger()
+    assert window.tabs.currentWidget() is window.history and QApplication.focusWidget() is window.history.tree
+    window.history.select([])
+    menu.aboutToShow.emit()
+    assert not items["Tag the selected commit…"].isEnabled(), "nothing selected: nothing to tag"
+    window.history.select([edits.id])
+    menu.aboutToShow.emit()
+    monkeypatch.setattr(QInputDialog, "getText", lambda *a, **k: ("v1", True))
+    items["Tag the selected commit…"].trigger()
+    qtbot.waitUntil(lambda: [(t.name, t.commit_id) for t in window.ws.tags()] == [("v1", edits.id)], timeout=10_000)
+    window.close()
