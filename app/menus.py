@@ -111,7 +111,7 @@ def build_menus(window: QMainWindow) -> None:
     _action(review, "Causal trace of selected fact", window.trace_view.trace_requested.emit)
     _action(review, "Commit approved edits…", window.open_commit_dialog, "Ctrl+K")
     _action(review, "Cancel running job", window.cancel_running, owned_key="Esc")
-    _history_menu(window, bar.addMenu("&History"))
+    _history_menu(window, bar.addMenu("Hi&story"))  # Alt+H is Help's
     tools = bar.addMenu("&Tools")
     _action(tools, "Train editor…", lambda: open_train_dialog(window))
     help_menu = bar.addMenu("&Help")

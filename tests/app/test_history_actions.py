@@ -161,7 +161,7 @@ def test_the_history_buttons_are_in_a_menu_for_the_keyboard(qtbot, monkeypatch):
 
     window = open_window(qtbot)
     edits, _ = _two_edits_committed(qtbot, window)
-    menu = next(a.menu() for a in window.menuBar().actions() if a.text() == "&History")
+    menu = next(a.menu() for a in window.menuBar().actions() if a.text() == "Hi&story")
     items = {a.text().split("\t")[0]: a for a in menu.actions() if a.text()}
     window.tabs.setCurrentWidget(window.editor)
     items["Show the commit list"].trigger()
