@@ -25,6 +25,7 @@ from core import (
     LoadOptions,
     SamplingOptions,
     compute_statistics,
+    context_checker,
     continuation,
     demo_edits_file,
     suggest_locality,
@@ -77,12 +78,21 @@ class WindowActions(ReviewActions, HistoryActions):
 
     def _on_model_changed(self, lm) -> None:
         self.model_panel.show_model(lm)
+        self._check_context_of(lm)
         self.method_panel.set_model(lm)
         self.prompt_panel.set_ready(lm is not None)
         for widget in (self.preview_panel.preview_button, self.editor.suggest_button):
             widget.setEnabled(lm is not None)
         self.model_panel.update_estimate()
         self._update_live_status()
+
+    def _check_context_of(self, lm) -> None:
+        """The fact editor checks prompts against this model's context as the reviewer types, with a
+        tokenizer of its own (made once per loaded tokenizer: the worker may be using the model's)."""
+        if lm is None or lm.tokenizer is not getattr(self, "_context_of", None):
+            self._context_of = lm.tokenizer if lm is not None else None
+            self.editor.context_check = context_checker(lm) if lm is not None else None
+            self.editor.validate()
 
     def _update_live_status(self) -> None:
         """The essentials on the line (model · device · commit), the whole story in its tooltip."""

@@ -45,7 +45,7 @@ _API: dict[str, tuple[str, str]] = {
                                         "resolve_hparams")},
     "preset_variants": ("core.methods.presets", "preset_variants"),
     **{n: ("core.methods.hparams", n) for n in ("HParamError", "with_overrides")},
-    **{n: ("core.metrics.evaluation", n) for n in ("evaluate", "capture_reference")},
+    **{n: ("core.metrics.evaluation", n) for n in ("evaluate", "capture_reference", "context_checker")},
     **{n: ("core.metrics.tracing", n) for n in ("TraceOptions", "TraceResult", "trace_fact", "trace_facts")},
     **{n: ("core.workflows.editing", n) for n in ("HEADLINE_METRICS", "EditOutcome", "compute_edit")},
     **{n: ("core.workflows.runs", n) for n in ("run_independent", "run_sequential")},

@@ -57,6 +57,7 @@ class FactEditor(QGroupBox):
         self.locality = RowList(["Prompt", "Unchanged answer"], "locality prompt")
         self.portability = RowList(["Prompt", "Answer after the edit"], "portability prompt")
         self.context = RowList(["ICE context sentence"], "context")
+        self.context_check = None  # core.context_checker of the loaded model: its context length, as you type
         self.validation = QLabel()
         self.validation.setObjectName("fact-validation")
         self.validation.setWordWrap(True)
@@ -130,7 +131,7 @@ class FactEditor(QGroupBox):
             self.add_button.setEnabled(False)
             return None
         try:
-            fact = fact_from_dict(self.body())
+            fact = self._checked_fact()
         except FactError as exc:
             root = exc.field.split("[", 1)[0].split(".", 1)[0]
             if root in self.fields:
@@ -141,6 +142,19 @@ class FactEditor(QGroupBox):
             return None
         self.validation.setText(f"<span style='color:#2a7'>Valid — fact {fact.short_id}</span>")
         self.add_button.setEnabled(True)
+        return fact
+
+    def _checked_fact(self) -> Fact:
+        """The form as a fact, refused (FactError) when a field was cut at its length limit (a paste
+        of 460,000 characters kept 32,767, silently: trial 38) or it does not fit the model."""
+        for name, widget in self.fields.items():
+            if len(widget.text()) >= widget.maxLength():
+                raise FactError(name, f"cut at {widget.maxLength():,} characters when pasted: far too long "
+                                      "for a prompt; paste a shorter text")
+        fact = fact_from_dict(self.body())
+        problem = self.context_check(fact) if self.context_check is not None else None
+        if problem is not None:
+            raise FactError(problem.partition(" ")[0], f"too long for the loaded model: {problem}")
         return fact
 
     def submit(self) -> None:

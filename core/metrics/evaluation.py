@@ -59,6 +59,8 @@ __all__ = [
     "aggregate",
     "capture_reference",
     "check_context",
+    "context_checker",
+    "context_problem",
     "evaluate",
     "rescore_ppl_r",
 ]
@@ -139,18 +141,34 @@ def _probes(fact: Fact) -> list[tuple[str, str, str]]:
 def check_context(lm: LoadedModel, facts: Sequence[Fact]) -> None:
     """Refuse, before any scoring, a prompt + answer longer than the model's context (the
     embedding lookup would fail deep inside the model), naming the request and field."""
+    limit = max_positions(lm.model.config)
+    for number, fact in enumerate(facts, 1):
+        if (problem := context_problem(lm.tokenizer, limit, fact)) is not None:
+            raise ContextTooLongError(f"request {number} ({fact.subject}): {problem}")
+
+
+def context_checker(lm: LoadedModel) -> Callable[[Fact], str | None]:
+    """``context_problem`` for ``lm`` with a tokenizer of its own, for another thread than the
+    one editing (a fast tokenizer refuses two threads at once: "Already borrowed")."""
+    import copy
+
+    tokenizer, limit = copy.deepcopy(lm.tokenizer), max_positions(lm.model.config)
+    return lambda fact: context_problem(tokenizer, limit, fact)
+
+
+def context_problem(tokenizer, limit: int | None, fact: Fact) -> str | None:
+    """What of ``fact`` does not fit a context of ``limit`` tokens ("prompt with its answer is 7124
+    tokens, …"), or None. The fact editor asks it as the reviewer types, with its own tokenizer."""
     from core.model.tokens import encode_pair
 
-    limit = max_positions(lm.model.config)
     if limit is None:
-        return
-    for number, fact in enumerate(facts, 1):
-        for field_name, prompt, answer in _probes(fact):
-            length = len(encode_pair(lm.tokenizer, prompt, answer).ids)
-            if length > limit:
-                raise ContextTooLongError(
-                    f"request {number} ({fact.subject}): {field_name} with its answer is {length} tokens, but "
-                    f"the model's context holds {limit}; shorten that prompt or leave it out")
+        return None
+    for field_name, prompt, answer in _probes(fact):
+        length = len(encode_pair(tokenizer, prompt, answer).ids)
+        if length > limit:
+            return (f"{field_name} with its answer is {length} tokens, but the model's context holds {limit}; "
+                    "shorten that prompt or leave it out")
+    return None
 
 
 def _edited_state(lm: LoadedModel, edit: Delta | EditedState | None) -> EditedState:

@@ -125,3 +125,22 @@ def test_the_review_menu_decides_and_undoes_like_the_buttons(qtbot):
     items["Undo last review decision\tAlt+U"].trigger()
     assert window.ws.fact(fact_id).status == "rejected"
     window.close()
+
+
+def test_the_editor_refuses_a_paste_cut_short_and_a_prompt_longer_than_the_models_context(qtbot):
+    """Trial 38: 460,000 pasted characters were cut to 32,767 without a word, called "Valid" and
+    added to the queue; only Preview said the model's context holds 64 tokens."""
+    from tests.app.helpers import open_window
+
+    window = open_window(qtbot)
+    editor = window.editor
+    editor.fields["subject"].setText("Peru")
+    editor.fields["target_new"].setText("Quito")
+    editor.fields["prompt"].setText("The capital of Peru is " * 3_000)  # what a QLineEdit keeps of a huge paste
+    assert "cut at 32,767 characters" in editor.validation.text() and not editor.add_button.isEnabled()
+    editor.fields["prompt"].setText("The capital of Peru is " * 20)
+    assert "too long for the loaded model" in editor.validation.text() and "context holds 64" in editor.validation.text()
+    assert not editor.add_button.isEnabled()
+    editor.fields["prompt"].setText("The capital of Peru is")
+    assert editor.validation.text().count("Valid") == 1 and editor.add_button.isEnabled()
+    window.close()
