@@ -105,6 +105,7 @@ def _change_colour(name: str, change: float | None) -> QColor | None:
 
 
 CHART_MIN_STACKED = 200  # px of height below which the chart under the table is hidden (245 at 1366×768)
+CHART_MIN_HEIGHT = 100  # px: the bars, the value axis and the names under them
 
 
 class MetricsView(QSplitter):
@@ -113,6 +114,7 @@ class MetricsView(QSplitter):
         self.thresholds = dict(thresholds)
         self._shown: tuple | None = None  # (metrics, thresholds) drawn
         self._names: list[str] = []  # the chart's bars
+        self._table_width = 0  # the columns' width when the table last had rows
         self.table = QTableWidget(0, 5)
         self.table.setObjectName("metrics-table")
         self.table.setHorizontalHeaderLabels(["Metric", "Pre", "Post", "Change", "Protocol"])
@@ -137,6 +139,8 @@ class MetricsView(QSplitter):
         self.chart.setYRange(0, 1.05)
         self.chart.setMouseEnabled(False, False)
         self.chart.setMinimumWidth(170)
+        self.chart.setMinimumHeight(CHART_MIN_HEIGHT)  # under it the bars' names were cut off (trial 38)
+        self.chart.getAxis("bottom").setHeight(self.chart.fontMetrics().height() + 14)  # whole names, never halved
         # the legend is a line under the chart, never drawn over the bars
         self.legend = QLabel(LEGEND_HTML)
         self.legend.setObjectName("metrics-legend")
@@ -177,7 +181,10 @@ class MetricsView(QSplitter):
 
     def resizeEvent(self, event) -> None:
         """Side by side when the table fits beside the chart, else the chart goes below (1366×768)."""
-        needed = sum(self.table.columnWidth(c) for c in range(self.table.columnCount())) + 30
+        columns = sum(self.table.columnWidth(c) for c in range(self.table.columnCount()))
+        if self.table.rowCount():  # an empty table's narrow columns would flip the layout (trial 38)
+            self._table_width = columns
+        needed = (self._table_width or columns) + 30
         wide = event.size().width() >= needed + self.chart.minimumWidth()
         self.setOrientation(Qt.Orientation.Horizontal if wide else Qt.Orientation.Vertical)
         # stacked and short, the chart would squeeze the table to a row: the numbers win

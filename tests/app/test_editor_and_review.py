@@ -139,7 +139,8 @@ def test_the_editor_refuses_a_paste_cut_short_and_a_prompt_longer_than_the_model
     editor.fields["prompt"].setText("The capital of Peru is " * 3_000)  # what a QLineEdit keeps of a huge paste
     assert "cut at 32,767 characters" in editor.validation.text() and not editor.add_button.isEnabled()
     editor.fields["prompt"].setText("The capital of Peru is " * 20)
-    assert "too long for the loaded model" in editor.validation.text() and "context holds 64" in editor.validation.text()
+    said = editor.validation.text()
+    assert "too long for the loaded model" in said and "context holds 64" in said
     assert not editor.add_button.isEnabled()
     editor.fields["prompt"].setText("The capital of Peru is")
     assert editor.validation.text().count("Valid") == 1 and editor.add_button.isEnabled()

@@ -171,3 +171,26 @@ def test_torch_is_imported_in_the_job_lane_not_the_gui_thread(tmp_path):
     assert len(importer) == 1 and importer[0].startswith("factsmith-job"), importer
     assert before == "Estimating…" and "GiB" in after, "the memory estimate waits for torch"
     assert collecting, "garbage collection is back on after the imports"
+
+
+def test_the_metrics_chart_keeps_its_names_and_its_place_after_a_failed_preview(qtbot):
+    """Trial 38: stacked under the table the chart's bar names were cut in half, and after a failed
+    preview (no metrics) the chart jumped beside the table."""
+    from PySide6.QtCore import Qt
+    from PySide6.QtWidgets import QApplication
+
+    from app.widgets.metrics_view import CHART_MIN_HEIGHT, MetricsView
+
+    view = MetricsView({"reliability": 0.95, "locality": 0.9})
+    qtbot.addWidget(view)
+    view.resize(480, 245)
+    view.show()
+    view.set_metrics({"pre": {"reliability": 0.0, "locality": 1.0}, "post": {"reliability": 1.0, "locality": 1.0}})
+    QApplication.processEvents()
+    axis = view.chart.getAxis("bottom")
+    assert view.orientation() == Qt.Orientation.Vertical and view.chart.height() >= CHART_MIN_HEIGHT
+    assert axis.height() >= view.chart.fontMetrics().height() + 8, "room for the names under the bars"
+    view.set_metrics({})
+    view.resize(480, 246)
+    QApplication.processEvents()
+    assert view.orientation() == Qt.Orientation.Vertical, "an empty table does not flip the layout"
