@@ -271,7 +271,8 @@ class Workspace:
         it are never stored under a HEAD another process committed since it was loaded."""
         figures = measured
         if figures is None and lm is not None and thresholds is not None:
-            figures = self.measure_together(lm, message, run_ids, progress, lm_holds=lm_holds)
+            figures = self.measure_together(lm, message, run_ids, progress, lm_holds=lm_holds,
+                                            thresholds=thresholds)
         return commits.commit(self._store, message, run_ids, thresholds, force, figures)
 
     def commit_runs(self, message: str, run_ids: Sequence[int] | None = None) -> list[RunRecord]:
@@ -292,11 +293,12 @@ class Workspace:
         return (runs, held, head_id) if measure else None
 
     def measure_together(self, lm, message: str, run_ids: Sequence[int] | None = None,
-                         progress: Progress | None = None, *,
-                         lm_holds: str | None = None) -> together.TogetherFigures | None:
+                         progress: Progress | None = None, *, lm_holds: str | None = None,
+                         thresholds: Mapping[str, float] | None = None) -> together.TogetherFigures | None:
         """The runs a commit of ``run_ids`` would land, and those HEAD holds, measured on ``lm``
         (HEAD's weights) with the new ones in place; None when they land exactly as measured.
-        ``lm_holds`` given (the commit ``lm`` holds), LedgerError when HEAD is no longer it."""
+        ``lm_holds`` given (the commit ``lm`` holds), LedgerError when HEAD is no longer it;
+        ``thresholds``: the gate's, so HEAD as it stands is measured only where it can matter."""
         landing = self._landing(message, run_ids)
         if landing is None:
             return None
@@ -306,7 +308,7 @@ class Workspace:
                               f"loaded at {lm_holds[:12]}: commit again to measure these edits on HEAD")
         items = [(run.id, self.delta(run.id), [self.fact(f).fact for f in run.fact_ids]) for run in runs]
         kept = [(run.id, [self.fact(f).fact for f in run.fact_ids]) for run in held]
-        figures = together.measure_together(lm, items, progress, kept)  # HEAD as read before: checked at commit
+        figures = together.measure_together(lm, items, progress, kept, thresholds)  # HEAD checked at commit
         return dataclasses.replace(figures, head=head_id, run_ids=tuple(run.id for run in runs))
 
     def commit_candidates(self) -> list[RunRecord]:

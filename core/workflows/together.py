@@ -47,7 +47,8 @@ def needs_measuring_together(run_count: int, stale_count: int, held_count: int =
 class TogetherFigures:
     """{run id: {metric: mean over the run's facts}}: ``together`` on HEAD with the commit's edits
     in place, for its runs and HEAD's; ``on_head`` for HEAD's runs as HEAD stands, so what was
-    already so (an edit forced past the gate earlier) is not blamed on this commit."""
+    already so (an edit forced past the gate earlier) is not blamed on this commit: only for the
+    held runs that fall together (a run missing from it is blamed on this commit)."""
 
     together: Mapping[int, Mapping[str, float]] = field(default_factory=dict)
     on_head: Mapping[int, Mapping[str, float]] = field(default_factory=dict)
@@ -57,11 +58,14 @@ class TogetherFigures:
 
 def measure_together(lm: LoadedModel, runs: Sequence[tuple[int, Delta, Sequence[Fact]]],
                      progress: Progress | None = None,
-                     held: Sequence[tuple[int, Sequence[Fact]]] = ()) -> TogetherFigures:
+                     held: Sequence[tuple[int, Sequence[Fact]]] = (),
+                     thresholds: Mapping[str, float] | None = None) -> TogetherFigures:
     """``lm`` holds the commit's parent state (HEAD); ``runs``: (run id, its delta, its facts) in
     commit order; ``held``: (run id, its facts) for the edits HEAD already holds. Locality is
     against HEAD's own answers and leaves out the prompts another of these facts edits on purpose
-    (core.workflows.batch_locality); the model ends as it was found."""
+    (core.workflows.batch_locality); the model ends as it was found. ``on_head`` is measured for
+    the held runs that fall under ``thresholds`` together (all that fall under 1.0 without them):
+    only those can need it, and a large HEAD was otherwise evaluated twice (50 s at 999 edits)."""
     progress = progress or silent()
     groups = [(run_id, run_facts) for run_id, _, run_facts in runs] + list(held)
     facts = _distinct(f for _, run_facts in groups for f in run_facts)
@@ -70,10 +74,19 @@ def measure_together(lm: LoadedModel, runs: Sequence[tuple[int, Delta, Sequence[
     intended, deltas = intended_locality(facts), [delta for _, delta, _ in runs]
     report = without_intended(evaluate(lm, facts, edit=lambda: deltas_applied(lm.model, deltas),
                                        protocols=("teacher_forced",), progress=progress.stage(0.0, 0.7)), intended)
-    held_facts = _distinct(f for _, run_facts in held for f in run_facts)
+    together = _per_run(report, groups)
+    fallen = [(run_id, run_facts) for run_id, run_facts in held
+              if _falls(together.get(run_id) or {}, thresholds)]
+    held_facts = _distinct(f for _, run_facts in fallen for f in run_facts)
     head = without_intended(evaluate(lm, held_facts, protocols=("teacher_forced",),
                                      progress=progress.stage(0.7, 1.0)), intended) if held_facts else None
-    return TogetherFigures(_per_run(report, groups), _per_run(head, held) if head else {})
+    return TogetherFigures(together, _per_run(head, fallen) if head else {})
+
+
+def _falls(figures: Mapping[str, float], thresholds: Mapping[str, float] | None) -> bool:
+    """Whether a held run's figures together fall under a threshold (any below 1.0 when none are given)."""
+    limits = thresholds or dict.fromkeys(TOGETHER_METRICS, 1.0)
+    return any(value < limits[metric] for metric, value in figures.items() if metric in limits)
 
 
 def _distinct(facts) -> list[Fact]:

@@ -117,7 +117,11 @@ def test_a_commit_that_undoes_an_edit_head_holds_is_held_by_the_gate(disagreeing
     ws.add_facts([japan])
     ws.run_edits([japan.id], "ft-m", options=CPU)
     ws.review(japan.id, "approve")
-    later = ws.commit("Japan", thresholds=GATE, lm=ws.checkout("HEAD", options=CPU).lm)
+    lm = ws.checkout("HEAD", options=CPU).lm
+    ahead = ws.measure_together(lm, "Japan", thresholds=GATE)
+    assert set(ahead.on_head) == {first.id} and set(ahead.together) == {first.id, second.id, ahead.run_ids[0]}, \
+        "HEAD as it stands is measured again only for the held run that falls together (Sydney), not Mosul"
+    later = ws.commit("Japan", thresholds=GATE, lm=lm)
     assert not later.forced and later.gate["warnings"] == [], later.gate
     with pytest.raises(LedgerError, match=r"measured together on commit \w+, but HEAD is now"):
         ws.commit("again", thresholds=GATE, force=True, measured=measured)  # HEAD moved since
