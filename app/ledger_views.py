@@ -112,11 +112,12 @@ def current_decisions(changes: Sequence[Any]) -> dict[str, Any]:
 
 
 def read_queue(ws: Workspace) -> QueueView:
-    undo, blocked = undo_state(ws)
-    runs = tuple(ws.runs())
-    to_commit = {fact_id: run.id for run in ws.commit_candidates() for fact_id in run.fact_ids}
-    return QueueView(tuple(ws.queue()), runs, undo, undo_blocked=blocked, reverted=reverted_facts(ws.log(), runs),
-                     decisions=current_decisions(ws.history()), to_commit=to_commit)
+    with ws.snapshot():  # the runs, the reverts and what a commit takes, as of one state
+        undo, blocked = undo_state(ws)
+        runs = tuple(ws.runs())
+        to_commit = {fact_id: run.id for run in ws.commit_candidates() for fact_id in run.fact_ids}
+        return QueueView(tuple(ws.queue()), runs, undo, undo_blocked=blocked, reverted=reverted_facts(ws.log(), runs),
+                         decisions=current_decisions(ws.history()), to_commit=to_commit)
 
 
 def read_facts(ws: Workspace, fact_ids: Sequence[str], undo: str | None, undo_blocked: str | None = None,

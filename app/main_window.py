@@ -26,7 +26,7 @@ from app.widgets.method_panel import MethodPanel
 from app.widgets.model_panel import ModelPanel
 from app.widgets.preview_panel import PreviewPanel
 from app.widgets.prompt_panel import PromptPanel
-from app.widgets.review_bar import DECISIONS, UNDO_KEY, ReviewBar
+from app.widgets.review_bar import BUTTONS_OWN_REVIEW_KEYS, DECISIONS, UNDO_KEY, ReviewBar
 from app.widgets.trace_view import TraceView, trace_selected
 from app.window_actions import WindowActions
 from app.window_train import open_train_dialog
@@ -157,7 +157,10 @@ class MainWindow(WindowActions, QMainWindow):
 
     def _review_keys(self) -> None:
         """Alt+A/R/W and Alt+U on every tab (trial 37: on the Fact editor tab Alt+R did nothing): the
-        Preview tab comes forward, where the decision's message and the note it may need are."""
+        Preview tab comes forward, where the decision's message and the note it may need are. Not on
+        macOS, where Option+U types "ü" in any field: there the buttons own them (review_bar)."""
+        if BUTTONS_OWN_REVIEW_KEYS:
+            return
         for decision, _label, key in DECISIONS:
             QShortcut(QKeySequence(key), self, activated=lambda d=decision: self._on_review_tab(
                 lambda: self.review_bar.decide(d)))

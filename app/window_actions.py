@@ -91,7 +91,11 @@ class WindowActions(ReviewActions, HistoryActions):
         tokenizer of its own (made once per loaded tokenizer: the worker may be using the model's)."""
         if lm is None or lm.tokenizer is not getattr(self, "_context_of", None):
             self._context_of = lm.tokenizer if lm is not None else None
-            self.editor.context_check = context_checker(lm) if lm is not None else None
+            try:
+                self.editor.context_check = context_checker(lm) if lm is not None else None
+            except Exception:  # a tokenizer that cannot be copied: Preview still says it, later
+                log.warning("the fact editor cannot check prompt lengths for this model", exc_info=True)
+                self.editor.context_check = None
             self.editor.validate()
 
     def _update_live_status(self) -> None:

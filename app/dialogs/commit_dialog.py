@@ -154,7 +154,7 @@ class CommitDialog(QDialog):
             warnings += [unmeasured_text(unmeasured)] if unmeasured else []
             names = "; ".join(self._describe(f) for f in run.fact_ids)
             if (earlier := (run.environment or {}).get("recomputed_from")) is not None:  # trial 38
-                names += f" — recomputed from run {earlier} after a revert; approved on run {earlier}"
+                names += f" — recomputed from run {earlier} after a revert: the fact's approval carries over"
             cells = (str(run.id), names, run.method, _fmt(run, "reliability"), _fmt(run, "locality"),
                      ", ".join(warnings) or "ok")
             for c, text in enumerate(cells):

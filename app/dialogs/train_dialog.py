@@ -13,6 +13,7 @@ said here in one line; the log file has the traceback.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from PySide6.QtCore import QTimer, Signal
@@ -74,8 +75,9 @@ SETTINGS_PREFIX = "train"  # the last run's choices, under train/method, train/d
 
 
 def _is_default_place(path: Path) -> bool:
-    """A checkpoint path where ``default_checkpoint`` puts one (some method, some model)."""
-    return path.parent == default_checkpoint("x", "0").parent and path.suffix == ".safetensors"
+    """A checkpoint path ``default_checkpoint`` makes (some method, some model's 16 hex digits)."""
+    return (path.parent == default_checkpoint("x", "0").parent
+            and re.fullmatch(r"[a-z-]+-[0-9a-f]{16}\.safetensors", path.name) is not None)
 
 
 class TrainDialog(QDialog):

@@ -85,7 +85,7 @@ class PreviewPanel(FollowsJob, QGroupBox):
         self.bar = QProgressBar()
         self.bar.setRange(0, 1000)
         self.state = _StateLabel("Select one or more facts, then preview")
-        self.state.text_set.connect(lambda: getattr(self, "_short", False) and self._fit_state())
+        self.state.text_set.connect(self._refit_state)
         self.state.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self.state.setWordWrap(True)  # the whole verdict, never cut off at the right
         self.loss = LossCurve(foldable=True)
@@ -203,6 +203,10 @@ class PreviewPanel(FollowsJob, QGroupBox):
         shown = self.splitter.sizes()[0] > 0
         self.loss_toggle.setChecked(shown)
         self.loss_toggle.setArrowType(Qt.ArrowType.DownArrow if shown else Qt.ArrowType.RightArrow)
+
+    def _refit_state(self) -> None:  # a slot: returns None (app/slots.py)
+        if getattr(self, "_short", False):
+            self._fit_state()
 
     def _fit_state(self) -> None:
         """The verdict in whole lines on a short pane, as many (2 to 4) as leave the tabs three

@@ -8,13 +8,19 @@ they never move when it appears.
 
 from __future__ import annotations
 
+import sys
+
 from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QKeySequence
 from PySide6.QtWidgets import QGroupBox, QLabel, QLineEdit, QPushButton, QSizePolicy, QVBoxLayout, QWidget
 
 from app.widgets.flow_row import flow_row
 
 DECISIONS = (("approve", "Approve", "Alt+A"), ("reject", "Reject", "Alt+R"), ("rework", "Needs rework", "Alt+W"))
 UNDO_KEY = "Alt+U"
+# macOS: Option is Alt and types letters ("ü", "å") in every field, so the keys live only while
+# these buttons are shown; elsewhere the window owns them on every tab (main_window)
+BUTTONS_OWN_REVIEW_KEYS = sys.platform == "darwin"
 NOTE_HINT = "Note (required to reject)"
 UNDO_ROOM = "Undo needs-rework United Kingdom"  # the widest Undo names; longer is elided
 
@@ -30,7 +36,9 @@ class ReviewBar(QGroupBox):
         self.note.setMinimumWidth(self.note.fontMetrics().horizontalAdvance(NOTE_HINT) + 30)
         self.buttons: dict[str, QPushButton] = {}
         for decision, label, key in DECISIONS:
-            button = QPushButton(f"{label} ({key})")  # the key is the window's (main_window): any tab
+            button = QPushButton(f"{label} ({key})")
+            if BUTTONS_OWN_REVIEW_KEYS:
+                button.setShortcut(QKeySequence(key))
             button.setToolTip(f"{label} the selected facts — shortcut {key}")
             button.clicked.connect(lambda _=False, d=decision: self.decide(d))
             self.buttons[decision] = button
@@ -63,6 +71,8 @@ class ReviewBar(QGroupBox):
         metrics = self.undo_button.fontMetrics()
         shown = metrics.elidedText(head, Qt.TextElideMode.ElideRight, self._undo_room + 2)  # + rounding
         self.undo_button.setText(f"{shown} {suffix}".replace("&", "&&"))
+        if BUTTONS_OWN_REVIEW_KEYS:
+            self.undo_button.setShortcut(QKeySequence(UNDO_KEY))  # after setText, which resets it
         tip = (f"Undo your last review decision ({what or 'none left'}) — {UNDO_KEY}; "
                "Ctrl+Z undoes typing in the note")
         self.undo_button.setToolTip(f"Nothing to undo: {blocked}" if blocked else tip)

@@ -1,41 +1,88 @@
-"""Which locality prompts a set of facts edits on purpose (core.workflows.batch_locality uses it to
-leave them out of a batch's locality; core.facts.suggest never offers one)."""
+"""Which locality prompts a set of facts edits on purpose (core.workflows.batch_locality leaves
+them out of a batch's locality; core.facts.suggest never offers one).
+
+A prompt is edited on purpose by a fact when it is that fact's prompt or a paraphrase, or when
+it is nearly one of them: it names the fact's subject (whole words), expects the fact's old
+answer, and with the subject set aside shares at least ``SAME_QUESTION`` of its words with the
+fact's prompt or a paraphrase (trial 38: "The capital of Cabo Verde is" → Praia, while "The
+capital city of Cabo Verde is" was edited). "The largest city in Germany is" → Berlin stays a
+locality prompt of an edit of Germany's capital from Berlin: another question, whose change
+would be a side effect.
+"""
 
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
-from core.facts.fact import Fact
+from core.facts.fact import Fact, Probe
+
+SAME_QUESTION = 0.75  # word overlap (Jaccard) of two phrasings of one question, the subject set aside
+_SLOT = "{}"
 
 
 def _key(prompt: str) -> str:
     return " ".join(prompt.split()).casefold()
 
 
-def intended_locality(facts: Sequence[Fact]) -> dict[str, frozenset[int]]:
-    """fact id → the indices of its locality prompts that another fact of the batch edits; facts
-    with none are left out. A prompt is edited by a fact when it is that fact's prompt or a
-    paraphrase, or when it names that fact's subject and expects its old answer (trial 38: "The
-    capital of Cabo Verde is" → Praia, while "The capital city of Cabo Verde is" was edited)."""
-    edited_by: dict[str, set[str]] = {}
-    by_old_answer: dict[str, list[Fact]] = {}  # indexed: sequential runs ask this after every step
-    for fact in facts:
-        for prompt in (fact.prompt, *fact.paraphrases):
-            edited_by.setdefault(_key(prompt), set()).add(fact.id)
-        if fact.target_true:
-            by_old_answer.setdefault(_key(fact.target_true), []).append(fact)
-    found = {}
-    for fact in facts:
-        indices = frozenset(i for i, probe in enumerate(fact.locality)
-                            if edited_by.get(_key(probe.prompt), set()) - {fact.id}
-                            or any(other.id != fact.id and _names(probe.prompt, other.subject)
-                                   for other in by_old_answer.get(_key(probe.answer), ())))
-        if indices:
-            found[fact.id] = indices
-    return found
+def _words(text: str) -> tuple[str, ...]:
+    return tuple(re.findall(r"\w+", _key(text)))
 
 
-def _names(prompt: str, subject: str) -> bool:
-    """``subject`` as whole words in ``prompt`` ("Cabo Verde's" names Cabo Verde, "Nigeria" not Niger)."""
-    return re.search(rf"(?<!\w){re.escape(_key(subject))}(?!\w)", _key(prompt)) is not None
+def _template(words: tuple[str, ...], subject: tuple[str, ...]) -> frozenset[str]:
+    """The words with the subject's first occurrence as one slot."""
+    n = len(subject)
+    for i in range(len(words) - n + 1):
+        if words[i:i + n] == subject:
+            return frozenset((*words[:i], _SLOT, *words[i + n:]))
+    return frozenset(words)
+
+
+def _overlap(a: frozenset[str], b: frozenset[str]) -> float:
+    return len(a & b) / len(a | b) if a or b else 0.0
+
+
+class EditedPrompts:
+    """An index of what some facts edit on purpose; facts can be added as they are edited."""
+
+    def __init__(self, facts: Iterable[Fact] = ()) -> None:
+        self._prompts: dict[str, set[str]] = {}  # prompt → ids of the facts that edit it
+        # (old answer, subject words) → (fact id, templates of its prompt and paraphrases)
+        self._near: dict[tuple[str, tuple[str, ...]], list[tuple[str, list[frozenset[str]]]]] = {}
+        self._longest = 0  # words in the longest subject indexed
+        self.add(facts)
+
+    def add(self, facts: Iterable[Fact]) -> None:
+        for fact in facts:
+            prompts = (fact.prompt, *fact.paraphrases)
+            for prompt in prompts:
+                self._prompts.setdefault(_key(prompt), set()).add(fact.id)
+            subject = _words(fact.subject)
+            if fact.target_true and subject:
+                templates = [_template(_words(p), subject) for p in prompts]
+                self._near.setdefault((_key(fact.target_true), subject), []).append((fact.id, templates))
+                self._longest = max(self._longest, len(subject))
+
+    def editors(self, probe: Probe) -> set[str]:
+        """The ids of the indexed facts that edit ``probe`` on purpose."""
+        found = set(self._prompts.get(_key(probe.prompt), ()))
+        words, answer = _words(probe.prompt), _key(probe.answer)
+        for n in range(1, self._longest + 1):
+            for i in range(len(words) - n + 1):
+                for fact_id, templates in self._near.get((answer, words[i:i + n]), ()):
+                    asked = frozenset((*words[:i], _SLOT, *words[i + n:]))
+                    if any(_overlap(asked, t) >= SAME_QUESTION for t in templates):
+                        found.add(fact_id)
+        return found
+
+    def indices(self, fact: Fact) -> frozenset[int]:
+        """The indices of ``fact``'s locality prompts that another indexed fact edits on purpose."""
+        return frozenset(i for i, probe in enumerate(fact.locality) if self.editors(probe) - {fact.id})
+
+
+def intended_locality(facts: Sequence[Fact], by: Iterable[Fact] | None = None) -> dict[str, frozenset[int]]:
+    """fact id → the indices of its locality prompts that another fact of ``by`` (default: of
+    ``facts``) edits on purpose; facts with none are left out."""
+    index = EditedPrompts(facts if by is None else by)
+    found = {fact.id: index.indices(fact) for fact in facts}
+    return {fact_id: indices for fact_id, indices in found.items() if indices}

@@ -16,7 +16,7 @@ import re
 from collections.abc import Sequence
 
 from core.facts.fact import Fact, Probe
-from core.facts.intended import intended_locality
+from core.facts.intended import EditedPrompts
 from core.model.generation import SamplingOptions, continuation
 from core.model.loading import LoadedModel
 
@@ -60,7 +60,8 @@ def suggest_locality(subject: str, prompt: str, relation: str, facts: Sequence[F
     prompts answered by the model fill up when ``facts`` offer fewer than ``count``. No probe
     asks what one of the ``edited`` facts (edits planned, not yet made) changes on purpose (trial 38:
     Peru was offered "The capital of Cabo Verde is" while Cabo Verde's capital was being edited)."""
-    preferred, rest = _from_facts(subject, prompt, relation, [f for f in facts if f not in edited], existing)
+    planned = {f.id for f in edited}
+    preferred, rest = _from_facts(subject, prompt, relation, [f for f in facts if f.id not in planned], existing)
     keep = _not_edited(edited)
     preferred, rest = [p for p in preferred if keep(p)], [p for p in rest if keep(p)]
     if lm is None:
@@ -78,10 +79,8 @@ def suggest_locality(subject: str, prompt: str, relation: str, facts: Sequence[F
 
 def _not_edited(edited: Sequence[Fact]):
     """A test of a probe: True unless one of ``edited`` changes its answer on purpose."""
-    def keep(probe: Probe) -> bool:
-        asking = Fact(subject="\0", prompt="\0", target_new="\0", locality=(probe,))
-        return asking.id not in intended_locality([asking, *edited])
-    return keep
+    index = EditedPrompts(edited)
+    return lambda probe: not index.editors(probe)
 
 
 def _answered(lm: LoadedModel, probes: Sequence[Probe]) -> list[Probe]:

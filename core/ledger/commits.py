@@ -127,9 +127,15 @@ def pick_runs(store: Store, in_state: dict[str, int], choice: RunChoice | None =
     choice = choice or RunChoice(store)
     picked: list[RunRecord] = []
     covered: set[str] = set(in_state)
-    for run in (get_run(store, run_id) for run_id in choice.committable):
-        facts = set(run.fact_ids)
-        if not covered & facts and all(choice.refusal(run, f) is None for f in facts):
+    facts_of: dict[int, set[str]] = {}
+    for row in store.all("SELECT run_id, fact_id FROM run_facts"):  # one query, not a run read per run
+        facts_of.setdefault(row["run_id"], set()).add(row["fact_id"])
+    for run_id in choice.committable:
+        facts = facts_of.get(run_id, set())
+        if covered & facts:
+            continue  # a fact already in the state, or taken by a newer run: the run is never read
+        run = get_run(store, run_id)
+        if all(choice.refusal(run, f) is None for f in facts):
             picked.append(run)
             covered |= facts
     return sorted(picked, key=lambda r: r.id)

@@ -42,6 +42,8 @@ def recompute(ws, store, run_ids: Sequence[int], message: str, *, lm=None, model
 
     progress = progress or silent()
     old = _committed_runs(ws, run_ids)
+    for run in old:  # before the rebuild: a retrained editor is refused at once
+        _check_same_editor(run, _editor_file_now(run))
     prepared = revert.rebuilt_without(store, [f"run:{run.id}" for run in old], message, lm=lm, model_dir=model_dir,
                                       options=options, progress=progress.stage(0.0, 0.3))
     outcomes = []
@@ -81,7 +83,6 @@ def _computed_again(ws, lm, run: RunRecord, progress: Progress):
     from core.workflows.auto_layer import auto_layer_hparams, auto_requested
     from core.workflows.editing import compute_edit
 
-    _check_same_editor(run, _editor_file_now(run))  # before computing: a retrained editor is refused at once
     facts = [ws.fact(fact_id).fact for fact_id in run.fact_ids]
     hparams = with_overrides(get_method(run.method).preset(lm), dict(run.hparams))
     chosen: dict[str, Any] = {"recomputed_from": run.id}
@@ -101,7 +102,11 @@ def _editor_file_now(run: RunRecord) -> dict[str, str] | None:
     path = (run.environment.get("editor_checkpoint") or {}).get("path")
     if not path or not Path(path).is_file():
         return None
-    return {"path": path, "sha256": hashlib.sha256(Path(path).read_bytes()).hexdigest()}
+    digest = hashlib.sha256()
+    with open(path, "rb") as file:  # in chunks: a checkpoint may be gigabytes
+        for chunk in iter(lambda: file.read(1 << 20), b""):
+            digest.update(chunk)
+    return {"path": path, "sha256": digest.hexdigest()}
 
 
 def _check_same_editor(run: RunRecord, used: Mapping[str, Any] | None) -> None:

@@ -311,6 +311,11 @@ class Workspace:
         figures = together.measure_together(lm, items, progress, kept, thresholds)  # HEAD checked at commit
         return dataclasses.replace(figures, head=head_id, run_ids=tuple(run.id for run in runs))
 
+    def snapshot(self):
+        """A context in which every read sees one state of the log (a commit by another process
+        lands before it or after it), for views made of several reads."""
+        return self._store.reading()
+
     def commit_candidates(self) -> list[RunRecord]:
         """The runs ``commit()`` with no run ids would commit: the latest uncommitted run of
         each approved fact not in HEAD, oldest first."""

@@ -21,6 +21,7 @@ from typing import Any
 from core.edit.deltas import AppliedDelta, apply_delta, delta_applied, revert_delta
 from core.edit.repository import retrieval_paused
 from core.facts.fact import Fact
+from core.facts.intended import EditedPrompts
 from core.methods import get_method, resolve_hparams
 from core.methods.hparams import as_dict
 from core.metrics.evaluation import DEFAULT_PROTOCOL, EvaluationReport, capture_reference, evaluate, rescore_ppl_r
@@ -137,10 +138,12 @@ def run_sequential(lm: LoadedModel, facts: Sequence[Fact], method: str,
     pre = [evaluate(lm, [f], reference=reference) for f in facts]
     receipts: list[AppliedDelta] = []
     records: list[FactRecord] = []
+    edited = EditedPrompts()  # what the facts edited so far edit on purpose, grown step by step
     try:
         for start in range(0, len(facts), batch_size):
             stage = progress.stage(start / len(facts), min(start + batch_size, len(facts)) / len(facts))
-            records += _sequential_step(lm, facts, start, batch_size, edit_method, hp, reference, pre, receipts, stage)
+            records += _sequential_step(lm, facts, start, batch_size, edit_method, hp, (reference, pre, edited),
+                                        receipts, stage)
         final = without_intended(evaluate(lm, list(facts), reference=reference), intended_locality(facts))
         if while_applied is not None:
             while_applied(lm)
@@ -155,12 +158,14 @@ def run_sequential(lm: LoadedModel, facts: Sequence[Fact], method: str,
     return build_report(lm, edit_method.name, as_dict(hp), "sequential", records, extra)
 
 
-def _sequential_step(lm: LoadedModel, facts: Sequence[Fact], start: int, size: int, edit_method, hp, reference,
-                     pre: Sequence[EvaluationReport], receipts: list[AppliedDelta],
+def _sequential_step(lm: LoadedModel, facts: Sequence[Fact], start: int, size: int, edit_method, hp,
+                     measures: tuple[Any, Sequence[EvaluationReport], EditedPrompts], receipts: list[AppliedDelta],
                      progress: Progress) -> list[FactRecord]:
     """One step: its facts edited on the model as the earlier steps left it (the delta applied
     and its receipt kept), then measured; a prompt a fact edited so far edits on purpose is left
-    out, a later fact's still counts (it has not been edited yet)."""
+    out, a later fact's still counts (it has not been edited yet). ``measures``: the pre-edit
+    reference, each fact's pre-edit report, the index of the facts edited so far."""
+    reference, pre, edited = measures
     step = list(facts[start:start + size])
     progress.report(0, 1, f"editing {start + 1}-{start + len(step)}/{len(facts)}: {step[0].subject}")
     started = time.perf_counter()
@@ -168,7 +173,8 @@ def _sequential_step(lm: LoadedModel, facts: Sequence[Fact], start: int, size: i
         delta = edit_method.compute(lm, step, hp, progress)
     seconds = (time.perf_counter() - started) / len(step)
     receipts.append(apply_delta(lm.model, delta))
-    intended = intended_locality(facts[:start + len(step)])
+    edited.add(step)
+    intended = {fact.id: found for fact in step if (found := edited.indices(fact))}
     post = without_intended(evaluate(lm, step, reference=reference), intended)
     return [FactRecord(f, without_intended(pre[start + j], intended), _one_fact(post, j), seconds, delta.sha256)
             for j, f in enumerate(step)]

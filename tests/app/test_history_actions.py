@@ -141,7 +141,8 @@ def _says_what_a_commit_takes(qtbot, window, new):
     qtbot.waitUntil(lambda: "a commit takes this run in its place" in window.preview_panel.showing.text(),
                     timeout=10_000)
     dialog = window.open_commit_dialog()
-    assert f"recomputed from run {new.environment['recomputed_from']} after a revert" in dialog.table.item(0, 1).text()
+    assert (f"recomputed from run {new.environment['recomputed_from']} after a revert: the fact's approval "
+            "carries over") in dialog.table.item(0, 1).text()
     dialog.close()
 
 def test_the_undo_each_other_box_names_at_most_ten_runs():

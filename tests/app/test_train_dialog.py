@@ -178,6 +178,11 @@ def test_after_a_restart_the_dialog_is_ready_to_resume_and_says_what_training_wr
     third = TrainDialog(window.session, window, window.settings)
     assert third.out_path() == default_checkpoint("mend", window.lm.info.fingerprint)
     third.close()
+    own = default_checkpoint("mend", "c" * 64).with_name("mend-my-data.safetensors")  # the reviewer's, there
+    window.settings.set_value("train/out", str(own))
+    fourth = TrainDialog(window.session, window, window.settings)
+    assert fourth.out_path() == own
+    fourth.close()
 
 
 def _resume_on_other_data_says_why(qtbot, dialog, window, tmp_path, monkeypatch):

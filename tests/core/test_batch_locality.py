@@ -26,7 +26,7 @@ def test_a_prompt_that_names_the_subject_and_expects_its_old_answer_is_edited_by
     assert intended_locality([UK, city]) == {UK.id: frozenset({0})}, "its continent is not what Cabo Verde edits"
     niger = Fact(subject="Niger", prompt="The capital of Niger is", target_new="Lagos", target_true="Niamey")
     nigeria = Fact(subject="Nigeria", prompt="The capital of Nigeria is", target_new="Accra", target_true="Abuja",
-                   locality=(Probe("The capital of Niger is", "Niamey"), Probe("Nigeria's neighbour Niger's capital is",
+                   locality=(Probe("The capital of Niger is", "Niamey"), Probe("The capital city of Niger is",
                                                                          "Niamey")))
     assert intended_locality([niger, nigeria]) == {nigeria.id: frozenset({0, 1})}
     odd = Fact(subject="Chad", prompt="The capital of Chad is", target_new="Lagos", target_true="N'Djamena",
@@ -58,3 +58,25 @@ def test_sequential_edits_leave_them_out_too_after_each_step_and_at_the_end(demo
     retained = {r["fact_id"]: r for r in report["retention"]["per_fact"]}
     assert retained[CABO.id].get("locality") is None
     assert retained[UK.id]["locality"] > 0.9, "Tajikistan alone: FT-M's default keeps it"
+
+
+def test_another_question_about_the_subject_with_the_same_answer_stays_a_locality_prompt():
+    """Review, stop 34: "The largest city in Germany is" → Berlin is no phrasing of Germany's
+    capital; if an edit of the capital changes it, that is a side effect, and it must count."""
+    germany = Fact(subject="Germany", prompt="The capital of Germany is", target_new="Bonn", target_true="Berlin")
+    other = Fact(subject="France", prompt="The capital of France is", target_new="Lyon", target_true="Paris",
+                 locality=(Probe("The largest city in Germany is", "Berlin"), Probe("Germany's capital is", "Berlin"),
+                           Probe("The capital of Germany is", "Berlin")))
+    assert intended_locality([germany, other]) == {other.id: frozenset({2})}
+    assert intended_locality([other], by=[germany, other]) == {other.id: frozenset({2})}, "checked against others"
+
+
+def test_a_thousand_facts_with_shared_old_answers():
+    """Review, stop 34: a regex per subject and probe took 53 s here (speed: bench, not this test)."""
+    facts = [Fact(subject=f"Subject {i}", prompt=f"Subject {i} speaks", target_new="French",
+                  target_true=("English", "Spanish", "Arabic", "Hindi", "Russian")[i % 5],
+                  locality=tuple(Probe(f"Subject {j} speaks", ("English", "Spanish")[j % 2]) for j in range(i, i + 10)))
+             for i in range(1_000)]
+    found = intended_locality(facts)
+    assert found[facts[0].id] == frozenset(range(1, 10)), "the other subjects' own prompts"
+    assert facts[999].id not in found, "Subject 1000 and on are nobody's edit"

@@ -127,3 +127,22 @@ def test_a_traced_layer_is_traced_again_and_a_retrained_editor_is_refused(worksp
     with pytest.raises(LedgerError, match=r"aaaaaaaaaaaa, but .*mend.safetensors now holds 6f"):
         _check_same_editor(old, _editor_file_now(old))
     assert _editor_file_now(SimpleNamespace(environment={})) is None, "no trained editor: nothing to check"
+
+
+def test_a_retrained_editor_is_refused_before_anything_is_rebuilt(workspace, monkeypatch):
+    """Review, stop 34: the check ran after the revert's rebuild and after earlier runs were computed."""
+    import dataclasses
+
+    from core.ledger import recompute, revert
+
+    _, b = _history(workspace)
+    checkpoint = workspace.path.parent / "editor.safetensors"
+    checkpoint.write_bytes(b"retrained since")
+    used = dataclasses.replace(b, environment={**b.environment,
+                                               "editor_checkpoint": {"path": str(checkpoint), "sha256": "a" * 64}})
+    monkeypatch.setattr(recompute, "_committed_runs", lambda ws, run_ids: [used])
+    monkeypatch.setattr(revert, "rebuilt_without", lambda *a, **k: pytest.fail("rebuilt before the check"))
+    log = [c.id for c in workspace.log()]
+    with pytest.raises(LedgerError, match=rf"run {b.id} was made with the editor checkpoint aaaaaaaaaaaa"):
+        workspace.recompute([b.id], "b again", options=CPU)
+    assert [c.id for c in workspace.log()] == log
