@@ -367,6 +367,7 @@ class TrainDialog(QDialog):
 
     def track(self, job: Job) -> None:
         self.job, self._hinting = job, False
+        self.bar.setFormat("%p%")
         self.bar.setValue(0)
         self.state.setText("Waiting for the job lane…")
         # what the path held before is being replaced: say what happens there now (trial 36)
@@ -406,6 +407,8 @@ class TrainDialog(QDialog):
         record, before = self.record, self._before
         # the bar shows how far the checkpoint got towards the budget, not 0 as if nothing was kept
         self.bar.setValue(int(1000 * min(record.step / max(self.steps.value(), 1), 1.0)) if record else 0)
+        if record is not None:  # said in steps: a bare "91%" read as a job still running (trial 38)
+            self.bar.setFormat(f"{record.step} of {self.steps.value()} steps kept")
         if record is None or (before is not None and record.step == before.step and record.losses == before.losses):
             kept = (f"; the checkpoint there (step {before.step}) is untouched" if before is not None
                     else ": nothing was saved")

@@ -133,6 +133,7 @@ def test_train_cancel_resume_then_edit_with_the_checkpoint(qtbot, window, strang
                                    f"({saved} from this run, saved on cancel); Resume continues it")
     # trial 33: the bar went back to 0 on cancel, as if nothing was kept; it shows the checkpoint's share
     assert dialog.bar.value() == int(1000 * saved / 40)
+    assert dialog.bar.text() == f"{saved} of 40 steps kept", "trial 38: a bare percentage read as still running"
     assert dialog.validation.empty_text() == "", "a validation set was chosen: its figures show"
     assert [s for s, _ in dialog.validation.points["reliability"]][:1] == [3]
     assert dialog.resume_button.isEnabled() and dialog.record.step == saved
