@@ -222,11 +222,12 @@ class FactTableModel(QAbstractTableModel):
 
     def _tooltip(self, record: FactRecord, column: int) -> str:
         decision, shown = self._decisions.get(record.id), self.shown_run(record.id)
+        decided = self.decided_run(record.id)  # not the shown one: a commit may re-apply with another
         text = f"{record.fact.prompt} → {record.fact.target_new}\nfact {record.fact.short_id}"
         if decision is not None:
             text = (f"{decision.to_status} by {decision.author}, {decision.at[:16].replace('T', ' ')}"
                     + (f": {decision.note}" if decision.note else "")
-                    + (f"\ndecided on run {shown.id} ({shown.method})" if shown else "\ndecided with no run")
+                    + (f"\ndecided on run {decided.id} ({decided.method})" if decided else "\ndecided with no run")
                     + "\n" + text)
         if column == 0:  # the whole status first: the cell may be cut at a narrow width
             text = f"{self._cell(record, 0, False)}\n{self._revert_note(record)}{text}"

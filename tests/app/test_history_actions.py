@@ -137,6 +137,8 @@ def _says_what_a_commit_takes(qtbot, window, new):
     assert f"a commit re-applies it with run {new.id}" in model.data(model.index(row, 0),
                                                                      Qt.ItemDataRole.ToolTipRole)
     assert model.shown_run(fact_id).id == new.id, "the row's method and metrics are the run a commit takes"
+    tip = model.data(model.index(row, 2), Qt.ItemDataRole.ToolTipRole)
+    assert f"decided on run {new.environment['recomputed_from']} " in tip, "the decision stays where it was made"
     window.queue.select([fact_id])
     qtbot.waitUntil(lambda: "a commit takes this run in its place" in window.preview_panel.showing.text(),
                     timeout=10_000)
