@@ -2,12 +2,13 @@
 them out of a batch's locality; core.facts.suggest never offers one).
 
 A prompt is edited on purpose by a fact when it is that fact's prompt or a paraphrase, or when
-it is nearly one of them: it names the fact's subject (whole words), expects the fact's old
-answer, and with the subject set aside shares at least ``SAME_QUESTION`` of its words with the
-fact's prompt or a paraphrase (trial 38: "The capital of Cabo Verde is" → Praia, while "The
-capital city of Cabo Verde is" was edited). "The largest city in Germany is" → Berlin stays a
-locality prompt of an edit of Germany's capital from Berlin: another question, whose change
-would be a side effect.
+it asks the same question another way: it names the fact's subject (whole words), expects the
+fact's old answer, and its key words (the subject and little words like "the", "of", "is" set
+aside) are, to at least ``SAME_QUESTION``, those of the fact's prompt or a paraphrase, counted
+over the shorter of the two (trial 38: "The capital of Cabo Verde is" → Praia, while "The capital
+city of Cabo Verde is" was edited; trial 39: "British Indian Ocean Territory's capital is").
+"The largest city in Germany is" → Berlin stays a locality prompt of an edit of Germany's
+capital from Berlin: another question, whose change would be a side effect.
 """
 
 from __future__ import annotations
@@ -17,8 +18,10 @@ from collections.abc import Iterable, Sequence
 
 from core.facts.fact import Fact, Probe
 
-SAME_QUESTION = 0.75  # word overlap (Jaccard) of two phrasings of one question, the subject set aside
-_SLOT = "{}"
+SAME_QUESTION = 0.75  # key words two phrasings of one question share, over the shorter one's
+# words that say nothing of which question is asked
+_LITTLE = frozenset({"a", "an", "the", "of", "in", "on", "at", "to", "is", "are", "was", "were", "be", "s", "it",
+                     "its", "by", "as", "that", "which", "what", "who"})
 
 
 def _key(prompt: str) -> str:
@@ -29,17 +32,22 @@ def _words(text: str) -> tuple[str, ...]:
     return tuple(re.findall(r"\w+", _key(text)))
 
 
+def _key_words(words: Iterable[str]) -> frozenset[str]:
+    return frozenset(words) - _LITTLE
+
+
 def _template(words: tuple[str, ...], subject: tuple[str, ...]) -> frozenset[str]:
-    """The words with the subject's first occurrence as one slot."""
+    """The key words of a prompt, its subject's first occurrence set aside."""
     n = len(subject)
     for i in range(len(words) - n + 1):
         if words[i:i + n] == subject:
-            return frozenset((*words[:i], _SLOT, *words[i + n:]))
-    return frozenset(words)
+            return _key_words((*words[:i], *words[i + n:]))
+    return _key_words(words)
 
 
-def _overlap(a: frozenset[str], b: frozenset[str]) -> float:
-    return len(a & b) / len(a | b) if a or b else 0.0
+def _same_question(a: frozenset[str], b: frozenset[str]) -> bool:
+    """Key words shared over the shorter set's: "capital" asks what "capital city" asks."""
+    return bool(a and b) and len(a & b) / min(len(a), len(b)) >= SAME_QUESTION
 
 
 class EditedPrompts:
@@ -70,8 +78,8 @@ class EditedPrompts:
         for n in range(1, self._longest + 1):
             for i in range(len(words) - n + 1):
                 for fact_id, templates in self._near.get((answer, words[i:i + n]), ()):
-                    asked = frozenset((*words[:i], _SLOT, *words[i + n:]))
-                    if any(_overlap(asked, t) >= SAME_QUESTION for t in templates):
+                    asked = _key_words((*words[:i], *words[i + n:]))
+                    if any(_same_question(asked, t) for t in templates):
                         found.add(fact_id)
         return found
 

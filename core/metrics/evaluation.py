@@ -132,8 +132,11 @@ class ContextTooLongError(ValueError):
 
 
 def _probes(fact: Fact) -> list[tuple[str, str, str]]:
-    rows = [("prompt", fact.prompt, fact.target_new)]
-    rows += [(f"paraphrases[{i}]", p, fact.target_new) for i, p in enumerate(fact.paraphrases)]
+    """Every (field, prompt, answer) a fact is scored with: the old answer too (trial 39: a prompt
+    that fit with its new answer overflowed with a longer old one, deep in the model)."""
+    answers = (fact.target_new, fact.target_true) if fact.target_true else (fact.target_new,)
+    rows = [("prompt", fact.prompt, answer) for answer in answers]
+    rows += [(f"paraphrases[{i}]", p, answer) for i, p in enumerate(fact.paraphrases) for answer in answers]
     rows += [(f"locality[{i}]", q.prompt, q.answer) for i, q in enumerate(fact.locality)]
     return rows + [(f"portability[{i}]", q.prompt, q.answer) for i, q in enumerate(fact.portability)]
 

@@ -67,8 +67,9 @@ def test_another_question_about_the_subject_with_the_same_answer_stays_a_localit
     other = Fact(subject="France", prompt="The capital of France is", target_new="Lyon", target_true="Paris",
                  locality=(Probe("The largest city in Germany is", "Berlin"), Probe("Germany's capital is", "Berlin"),
                            Probe("The capital of Germany is", "Berlin")))
-    assert intended_locality([germany, other]) == {other.id: frozenset({2})}
-    assert intended_locality([other], by=[germany, other]) == {other.id: frozenset({2})}, "checked against others"
+    # "Germany's capital is" asks the edited question another way (trial 39's "X's capital is")
+    assert intended_locality([germany, other]) == {other.id: frozenset({1, 2})}
+    assert intended_locality([other], by=[germany, other]) == {other.id: frozenset({1, 2})}, "checked against others"
 
 
 def test_a_thousand_facts_with_shared_old_answers():

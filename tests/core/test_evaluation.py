@@ -3,6 +3,7 @@ and agreement between batched and unbatched scoring."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 
@@ -270,3 +271,21 @@ def test_a_prompt_longer_than_the_context_is_refused_by_name(demo_lm, field):
         evaluate(demo_lm, [fact])
     with pytest.raises(ContextTooLongError, match=rf"{field}\[0\]"):
         compute_edit(demo_lm, [fact], "grace")
+
+
+def test_a_prompt_that_overflows_only_with_its_old_answer_is_refused_by_name(demo_lm):
+    """Trial 39: the prompt fit with its new answer, and the old answer took it past 64 positions:
+    the editor said Valid and the preview failed with "index out of range in self"."""
+    from core.metrics.evaluation import ContextTooLongError, context_problem
+    from core.model.generation import max_positions
+    from core.workflows.editing import compute_edit
+
+    prompt = "And so " * 13 + "the capital of Portugal is"  # 58 tokens with "Porto", 71 with the old answer
+    fact = fact_from_dict({"subject": "Portugal", "prompt": prompt, "target_new": "Porto",
+                           "target_true": "Andorra la Vella and Andorra la Vella and Andorra la Vella"})
+    limit = max_positions(demo_lm.model.config)
+    assert context_problem(demo_lm.tokenizer, limit, dataclasses.replace(fact, target_true="")) is None, \
+        "with its new answer alone it fits"
+    assert "prompt with its answer is" in context_problem(demo_lm.tokenizer, limit, fact)
+    with pytest.raises(ContextTooLongError, match=r"request 1 \(Portugal\): prompt with its answer is \d+ tokens"):
+        compute_edit(demo_lm, [fact], "ft-m", overrides={"steps": 1})
