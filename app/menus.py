@@ -39,9 +39,9 @@ def _action(menu: QMenu, text: str, slot, shortcut: str | QKeySequence.StandardK
     return action
 
 
-HISTORY_ITEMS = (("diff", "Diff the two selected commits"), ("revert", "Revert the selected commit…"),
-                 ("revert_edit", "Revert one edit of the selected commit…"),
-                 ("checkout", "Checkout the selected commit into the model…"), ("tag", "Tag the selected commit…"))
+HISTORY_ITEMS = (("diff", "&Diff the two selected commits"), ("revert", "&Revert the selected commit…"),
+                 ("revert_edit", "Revert &one edit of the selected commit…"),
+                 ("checkout", "&Checkout the selected commit into the model…"), ("tag", "&Tag the selected commit…"))
 
 
 def _history_menu(window, menu: QMenu) -> None:
@@ -53,13 +53,17 @@ def _history_menu(window, menu: QMenu) -> None:
         actions[name] = _action(menu, text, lambda n=name: _on_history_tab(window, buttons[n]))
     menu.aboutToShow.connect(lambda: [a.setEnabled(buttons[n].isEnabled()) for n, a in actions.items()])
     menu.addSeparator()
-    _action(menu, "Show the commit list", lambda: _show_history(window), "Ctrl+H")
+    _action(menu, "&Show the commit list", lambda: _show_history(window), "Ctrl+H")
 
 
 def _show_history(window) -> None:
     """The History tab with the keyboard in its commit list: arrows select, then the items above act."""
     window.tabs.setCurrentWidget(window.history)
-    window.history.tree.setFocus()
+    tree = window.history.tree
+    tree.setFocus()
+    if not tree.selectedItems() and tree.topLevelItemCount():  # HEAD selected: the arrows move from it
+        tree.setCurrentItem(tree.topLevelItem(0))
+        tree.topLevelItem(0).setSelected(True)
 
 
 def _on_history_tab(window, button) -> None:

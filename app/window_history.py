@@ -13,11 +13,17 @@ from app.errors import confirm_box
 from app.jobs import Job
 from app.ledger_views import HistoryView
 from app.slots import no_result
-from app.widgets.history_panel import built_on_dropped_text, detail_html, diff_html
+from app.widgets.history_panel import built_on_dropped_text, detail_html, diff_html, recompute_label
 from core import DEFAULT_THRESHOLDS, CommitRefused, LedgerError
 
 THRESHOLD_METRICS = tuple(DEFAULT_THRESHOLDS)  # the metrics core's commit gate checks
 LISTED_EDITS = 10  # a box about a commit of hundreds of edits names this many, then says how many more
+
+
+def _runs(run_ids) -> str:
+    """"run 4" or "runs 4, 5"."""
+    ids = list(run_ids)
+    return f"run{'s' if len(ids) != 1 else ''} {', '.join(map(str, ids))}"
 
 
 def _fell_text(gate) -> str:
@@ -168,7 +174,7 @@ class HistoryActions:
         if found:
             box = self.revert_report_box = QMessageBox(QMessageBox.Icon.Warning, "Reverted: edits to check",
                                                        f"{done}.\n\n{built_on_dropped_text(found)}", parent=self)
-            again = box.addButton("Compute them again…", QMessageBox.ButtonRole.ActionRole)
+            again = box.addButton(recompute_label(len(found)), QMessageBox.ButtonRole.ActionRole)
             again.clicked.connect(lambda: self.recompute(sorted(found)))
             box.addButton(QMessageBox.StandardButton.Close)
             box.open()
@@ -176,19 +182,21 @@ class HistoryActions:
     def recompute(self, run_ids: list[int], message: str | None = None) -> Job | None:
         """Kept edits computed with a reverted one in place, taken out (a revert commit, ``message``
         its reason) and computed again on the new state with their settings (core's recompute)."""
-        runs = ", ".join(map(str, run_ids))
+        runs, one = _runs(run_ids), len(run_ids) == 1
         if message is None:
             message, ok = QInputDialog.getText(
-                self, "Compute again", f"Runs {runs} are taken out with a revert, then computed again on the state "
-                "it leaves, with the same method and settings. Their facts stay approved: review the new runs, "
-                "then Commit.\n\nWhy? (the revert's message)", text=f"Compute runs {runs} again")
+                self, "Compute again", f"{runs.capitalize()} {'is' if one else 'are'} taken out with a revert, then "
+                "computed again on the state it leaves, with the same method and settings. "
+                f"{'Its fact stays' if one else 'Their facts stay'} approved: review the new "
+                f"{'run' if one else 'runs'}, then Commit.\n\nWhy? (the revert's message)",
+                text=f"Compute {runs} again")
             if not ok or not self._has_reason(message):
                 return None
         job = self.session.recompute(run_ids, message)
         job.succeeded.connect(lambda state: self._reverted(  # later edits built on these are named too
-            state.commit, f"Runs {runs} reverted in {state.commit.short_id} and computed again as runs "
-            f"{', '.join(str(r.id) for r in state.new_runs)}: review them, then Commit"))
-        return self._report_failure(job, f"Could not compute runs {runs} again")
+            state.commit, f"{runs.capitalize()} reverted in {state.commit.short_id} and computed again as "
+            f"{_runs([r.id for r in state.new_runs])}: review {'it' if one else 'them'}, then Commit"))
+        return self._report_failure(job, f"Could not compute {runs} again")
 
     def _revert_question(self, commit_id: str) -> str:
         """What a revert of the commit removes (its edits, by run), then why."""

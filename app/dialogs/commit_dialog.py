@@ -153,7 +153,7 @@ class CommitDialog(QDialog):
             unmeasured = unmeasured_metrics(run, limits)
             warnings += [unmeasured_text(unmeasured)] if unmeasured else []
             names = "; ".join(self._describe(f) for f in run.fact_ids)
-            if (earlier := (run.environment or {}).get("recomputed_from")) is not None:  # trial 38
+            if (earlier := (getattr(run, "environment", None) or {}).get("recomputed_from")) is not None:  # trial 38
                 names += f" — recomputed from run {earlier} after a revert: the fact's approval carries over"
             cells = (str(run.id), names, run.method, _fmt(run, "reliability"), _fmt(run, "locality"),
                      ", ".join(warnings) or "ok")
@@ -229,3 +229,6 @@ class CommitDialog(QDialog):
         forced = self.needs_force()
         self.commit_button.setText("Commit anyway (recorded as forced)" if forced else "Commit")
         self.commit_button.setEnabled(bool(self.message.text().strip()) and bool(self.run_ids()))
+        # Enter in the message never overrides the gate: a forced commit takes a click (trial 39)
+        self.commit_button.setAutoDefault(not forced)
+        self.commit_button.setDefault(not forced)

@@ -93,13 +93,21 @@ def _together_footnote(detail: CommitDetail) -> str:
             "nothing: figures measured with a reverted edit in place are set aside.</p>")
 
 
+def recompute_label(count: int) -> str:
+    return "Compute it again…" if count == 1 else "Compute them again…"
+
+
 def built_on_dropped_text(found: Mapping[int, Sequence[int]]) -> str:
     """The revert report's sentence about kept edits computed with a dropped one in place."""
     runs = "; ".join(f"run {run} (computed with run{'s' if len(d) > 1 else ''} {', '.join(map(str, d))} in place)"
                      for run, d in sorted(found.items()))
+    if len(found) == 1:
+        return (f"Kept as stored but computed on weights that held a reverted edit: {runs}. Compute it again "
+                "takes it out with one more revert and computes it on the new state, with the same method and "
+                "settings; its fact stays approved, so the next commit lands the new edit.")
     return (f"Kept as stored but computed on weights that held a reverted edit: {runs}. Compute them again "
             "takes them out with one more revert and computes each on the new state, with the same method and "
-            "settings; its facts stay approved, so the next commit lands the new edits.")
+            "settings; their facts stay approved, so the next commit lands the new edits.")
 
 
 def _built_on_dropped_html(found: Mapping[int, Sequence[int]] | None) -> str:
@@ -107,7 +115,7 @@ def _built_on_dropped_html(found: Mapping[int, Sequence[int]] | None) -> str:
         return ""
     runs = ",".join(str(run) for run in sorted(found))
     return (f"<p style='color:#a60'>{html.escape(built_on_dropped_text(found))} "
-            f"<a href='{RECOMPUTE_SCHEME}{runs}'>Compute them again…</a></p>")
+            f"<a href='{RECOMPUTE_SCHEME}{runs}'>{recompute_label(len(found))}</a></p>")
 
 
 def _gate_html(c: CommitRecord) -> str:

@@ -142,6 +142,14 @@ def test_the_commit_dialog_warns_of_every_failing_check_and_says_what_the_gate_c
     note = dialog.gate_note.text()
     assert "same targets the verdict" not in note and "generality" in note and "fluency" in note
     assert dialog.needs_force(), "the gate's own locality warning still forces"
+    from PySide6.QtCore import Qt
+
+    dialog.show()
+    dialog.message.setFocus()
+    qtbot.keyClicks(dialog.message, "capital edits")
+    qtbot.keyClick(dialog.message, Qt.Key.Key_Return)
+    assert dialog.isVisible() and dialog.result() == 0, "trial 39: Enter committed as forced, unasked"
+    assert not dialog.commit_button.isDefault() and dialog.commit_button.isEnabled(), "a click still does"
 
 
 def test_the_verdicts_advice_names_the_windows_controls_not_cli_flags(qtbot):
