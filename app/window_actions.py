@@ -26,7 +26,7 @@ from core import (
     SamplingOptions,
     compute_statistics,
     context_checker,
-    continuation,
+    continuation_with_room,
     demo_edits_file,
     suggest_locality,
     suggest_old_answer,
@@ -284,7 +284,7 @@ class WindowActions(ReviewActions, HistoryActions):
         options = SamplingOptions(max_new_tokens=max_new_tokens)
         live = self.session.live_commit
         state = f"commit {live.short_id}" if live is not None else ""
-        job = self.lane.submit("Generating", lambda progress: continuation(lm, prompt, options))
+        job = self.lane.submit("Generating", lambda progress: continuation_with_room(lm, prompt, options))
         job.succeeded.connect(lambda text: self.prompt_panel.show_result(prompt, text, state))
         return self._report_failure(job, "Generation failed")
 

@@ -75,6 +75,21 @@ def continuation(lm: LoadedModel, prompt: str, options: SamplingOptions = Sampli
     return continuations(lm, [prompt], options)[0]
 
 
+class PromptTooLongError(ValueError):
+    """A prompt that leaves no room in the model's context for a single new token."""
+
+
+def continuation_with_room(lm: LoadedModel, prompt: str, options: SamplingOptions = SamplingOptions()) -> str:
+    """``continuation``, refusing a prompt that fills the model's context (trial 39: "Try a prompt"
+    echoed a 713-token prompt with no continuation and no word why)."""
+    limit = max_positions(lm.model.config)
+    length = len(lm.tokenizer(prompt, add_special_tokens=True)["input_ids"])
+    if limit is not None and length >= limit:
+        raise PromptTooLongError(f"the prompt is {length} tokens, but the model's context holds {limit}: nothing is "
+                                 "left to continue it; shorten it")
+    return continuation(lm, prompt, options)
+
+
 def top_next_tokens(lm: LoadedModel, prompt: str, k: int = 10) -> list[TokenProbability]:
     """The k most likely next tokens after prompt, with their probabilities."""
     import torch

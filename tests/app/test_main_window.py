@@ -24,6 +24,10 @@ def test_loads_demo_model_and_generates_known_fact(qtbot):
     assert "Paris" in window.prompt_panel.output.toPlainText()
     # which weights answered: after a checkout two answers to one prompt are told apart (trial 36)
     assert f"(commit {window.session.live_commit.short_id})" in window.prompt_panel.output.toPlainText()
+    window.prompt_panel.input.setText("and so on " * 40)  # trial 39: echoed with no continuation, no word why
+    with qtbot.waitSignal(window.lane.job_finished, timeout=60_000):
+        qtbot.keyClick(window.prompt_panel.input, "\r")
+    assert "the model's context holds 64: nothing is left to continue it" in str(window.last_error.text())
     window.close()
 
 
