@@ -105,7 +105,7 @@ def _change_colour(name: str, change: float | None) -> QColor | None:
 
 
 CHART_MIN_STACKED = 200  # px of height below which the chart under the table is hidden (245 at 1366×768)
-CHART_MIN_HEIGHT = 100  # px: the bars, the value axis and the names under them
+CHART_MIN_HEIGHT = 80  # px: the bars, the value axis and the names under them
 
 
 class MetricsView(QSplitter):
