@@ -20,7 +20,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.advice import gui_advice
-from core import HEADLINE_METRICS, verdict_headline
+from core import HEADLINE_METRICS, VERDICT_RULES, verdict_headline
 
 PROTOCOL_HELP = {
     "teacher_forced": "Teacher-forced token accuracy (EasyEdit's default): the share of the answer's tokens "
@@ -272,10 +272,12 @@ class MetricsView(QSplitter):
                                            width=0.34, brush=PRE_COLOUR))
         self.chart.addItem(pg.BarGraphItem(x=[x + 0.18 for x in xs], height=[post.get(n, 0) for n in names],
                                            width=0.34, brush=POST_COLOUR))
+        # the gate's thresholds, and the verdict's own target where the gate has none (generality: trial 39)
+        targets = {"generality": VERDICT_RULES.generality, **self.thresholds}
         for x, name in enumerate(names):
-            if name in self.thresholds:
+            if name in targets:
                 pen = pg.mkPen(THRESHOLD_COLOUR, width=2, style=Qt.PenStyle.DashLine)
-                self.chart.addItem(pg.PlotDataItem([x - 0.4, x + 0.4], [self.thresholds[name]] * 2, pen=pen))
+                self.chart.addItem(pg.PlotDataItem([x - 0.4, x + 0.4], [targets[name]] * 2, pen=pen))
         self._names = names
         self._fit_chart_labels()
         self.chart.setXRange(-0.6, max(len(names) - 0.4, 0.6))

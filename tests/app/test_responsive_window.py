@@ -185,8 +185,13 @@ def test_the_metrics_chart_keeps_its_names_and_its_place_after_a_failed_preview(
     qtbot.addWidget(view)
     view.resize(480, 245)
     view.show()
-    view.set_metrics({"pre": {"reliability": 0.0, "locality": 1.0}, "post": {"reliability": 1.0, "locality": 1.0}})
+    view.set_metrics({"pre": {"reliability": 0.0, "generality": 0.0, "locality": 1.0},
+                      "post": {"reliability": 1.0, "generality": 0.5, "locality": 1.0}})
     QApplication.processEvents()
+    import pyqtgraph as pg
+
+    lines = [i for i in view.chart.getPlotItem().items if isinstance(i, pg.PlotDataItem)]
+    assert sorted(line.yData[0] for line in lines) == [0.8, 0.9, 0.95], "generality's target is drawn too"
     axis = view.chart.getAxis("bottom")
     assert view.orientation() == Qt.Orientation.Vertical and view.chart.height() >= CHART_MIN_HEIGHT
     assert axis.height() >= view.chart.fontMetrics().height() + 8, "room for the names under the bars"
