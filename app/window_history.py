@@ -187,7 +187,7 @@ class HistoryActions:
             message, ok = QInputDialog.getText(
                 self, "Compute again", f"{runs.capitalize()} {'is' if one else 'are'} taken out with a revert, then "
                 "computed again on the state it leaves, with the same method and settings. "
-                f"{'Its fact stays' if one else 'Their facts stay'} approved: review the new "
+                f"{'What it edits stays' if one else 'What they edit stays'} approved: review the new "
                 f"{'run' if one else 'runs'}, then Commit.\n\nWhy? (the revert's message)",
                 text=f"Compute {runs} again")
             if not ok or not self._has_reason(message):

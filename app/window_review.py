@@ -77,7 +77,8 @@ class ReviewActions:
         record = model.fact(model.row_of(fact_id)) if model.row_of(fact_id) >= 0 else None
         if not shown_here and record is not None and model.reapplied_by(record) == run.id:
             other = f", made on {on}; that edit was reverted, and a commit takes this run in its place"
-        elif not shown_here and decided is not None and (run.environment or {}).get("recomputed_from") == decided.id:
+        elif (not shown_here and decided is not None and run is model.latest_run(fact_id)
+              and (run.environment or {}).get("recomputed_from") == decided.id):
             other = f", made on {on}; this run computes it again after a revert, and the approval carries over"
         note = f": “{escape(decision.note)}”" if decision.note else ""
         self.preview_panel.showing.setText(f"{self.preview_panel.showing.text()}<br>{decision.to_status.capitalize()} "

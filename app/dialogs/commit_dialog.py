@@ -208,6 +208,16 @@ class CommitDialog(QDialog):
     def run_ids(self) -> list[int]:
         return [run.id for r, run in enumerate(self.runs) if self._checked(r)]
 
+    def keyPressEvent(self, event) -> None:  # Qt's name
+        """Enter commits only a commit the gate lets through: a forced one takes a click on its button
+        (trial 39), whatever button Qt made the default again (a Tab through Cancel does)."""
+        if event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter) and self.needs_force():
+            self.summary.setText(f"{self.summary.text().split(' — ')[0]} — a forced commit takes a click on "
+                                 "\"Commit anyway\"")
+            event.accept()
+            return
+        super().keyPressEvent(event)
+
     def needs_force(self) -> bool:
         """Some checked run is under the thresholds: committing it is a forced commit (core's gate)."""
         limits = self.threshold_values()

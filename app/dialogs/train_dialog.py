@@ -366,7 +366,7 @@ class TrainDialog(QDialog):
         return job
 
     def track(self, job: Job) -> None:
-        self.job, self._hinting = job, False
+        self.job, self._hinting, self._budget = job, False, self.steps.value()
         self.bar.setFormat("%p%")
         self.bar.setValue(0)
         self.state.setText("Waiting for the job lane…")
@@ -406,9 +406,10 @@ class TrainDialog(QDialog):
         self.inspect_out()
         record, before = self.record, self._before
         # the bar shows how far the checkpoint got towards the budget, not 0 as if nothing was kept
-        self.bar.setValue(int(1000 * min(record.step / max(self.steps.value(), 1), 1.0)) if record else 0)
+        budget = getattr(self, "_budget", self.steps.value())  # the job's, not the box's as edited since
+        self.bar.setValue(int(1000 * min(record.step / max(budget, 1), 1.0)) if record else 0)
         if record is not None:  # said in steps: a bare "91%" read as a job still running (trial 38)
-            self.bar.setFormat(f"{record.step} of {self.steps.value()} steps kept")
+            self.bar.setFormat(f"{record.step} of {budget} steps kept")
         if record is None or (before is not None and record.step == before.step and record.losses == before.losses):
             kept = (f"; the checkpoint there (step {before.step}) is untouched" if before is not None
                     else ": nothing was saved")

@@ -104,7 +104,7 @@ def built_on_dropped_text(found: Mapping[int, Sequence[int]]) -> str:
     if len(found) == 1:
         return (f"Kept as stored but computed on weights that held a reverted edit: {runs}. Compute it again "
                 "takes it out with one more revert and computes it on the new state, with the same method and "
-                "settings; its fact stays approved, so the next commit lands the new edit.")
+                "settings; what it edits stays approved, so the next commit lands the new edit.")
     return (f"Kept as stored but computed on weights that held a reverted edit: {runs}. Compute them again "
             "takes them out with one more revert and computes each on the new state, with the same method and "
             "settings; their facts stay approved, so the next commit lands the new edits.")

@@ -58,8 +58,10 @@ FLUENCY_SAME = ("Identical before and after is expected, not a bug: a local edit
 VERDICT_COLOURS = {"took": "#1e7d32", "partial": "#b36b00", "side effects": "#b36b00", "failed": "#b3261e"}
 GOOD, BAD = QColor("#d4edd4"), QColor("#f6d0d0")
 PRE_COLOUR, POST_COLOUR, THRESHOLD_COLOUR = "#9bb7d4", "#2f6fb0", "#c0392b"
+TARGET_COLOUR = "#7f8c8d"  # the verdict's own target where the commit gate checks nothing (generality)
 LEGEND_HTML = (f"<span style='color:{PRE_COLOUR}'>■</span> pre &nbsp; <span style='color:{POST_COLOUR}'>■</span> post"
-               f" &nbsp; <span style='color:{THRESHOLD_COLOUR}'>- - -</span> threshold")
+               f" &nbsp; <span style='color:{THRESHOLD_COLOUR}'>- - -</span> threshold"
+               f" &nbsp; <span style='color:{TARGET_COLOUR}'>· · ·</span> target")
 
 
 def protocol_of(name: str) -> str:
@@ -145,6 +147,7 @@ class MetricsView(QSplitter):
         self.legend = QLabel(LEGEND_HTML)
         self.legend.setObjectName("metrics-legend")
         self.legend.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.legend.setWordWrap(True)  # a narrow chart wraps it: it never widens the pane (1024×640)
         chart_box = QWidget()
         box = QVBoxLayout(chart_box)
         box.setContentsMargins(0, 0, 0, 0)
@@ -272,12 +275,14 @@ class MetricsView(QSplitter):
                                            width=0.34, brush=PRE_COLOUR))
         self.chart.addItem(pg.BarGraphItem(x=[x + 0.18 for x in xs], height=[post.get(n, 0) for n in names],
                                            width=0.34, brush=POST_COLOUR))
-        # the gate's thresholds, and the verdict's own target where the gate has none (generality: trial 39)
-        targets = {"generality": VERDICT_RULES.generality, **self.thresholds}
+        # the gate's thresholds, and dotted, the verdict's own target where the gate has none (trial 39)
+        targets = {"generality": (VERDICT_RULES.generality, TARGET_COLOUR, Qt.PenStyle.DotLine),
+                   **{n: (v, THRESHOLD_COLOUR, Qt.PenStyle.DashLine) for n, v in self.thresholds.items()}}
         for x, name in enumerate(names):
             if name in targets:
-                pen = pg.mkPen(THRESHOLD_COLOUR, width=2, style=Qt.PenStyle.DashLine)
-                self.chart.addItem(pg.PlotDataItem([x - 0.4, x + 0.4], [targets[name]] * 2, pen=pen))
+                value, colour, style = targets[name]
+                pen = pg.mkPen(colour, width=2, style=style)
+                self.chart.addItem(pg.PlotDataItem([x - 0.4, x + 0.4], [value] * 2, pen=pen))
         self._names = names
         self._fit_chart_labels()
         self.chart.setXRange(-0.6, max(len(names) - 0.4, 0.6))

@@ -2,13 +2,17 @@
 them out of a batch's locality; core.facts.suggest never offers one).
 
 A prompt is edited on purpose by a fact when it is that fact's prompt or a paraphrase, or when
-it asks the same question another way: it names the fact's subject (whole words), expects the
-fact's old answer, and its key words (the subject and little words like "the", "of", "is" set
-aside) are, to at least ``SAME_QUESTION``, those of the fact's prompt or a paraphrase, counted
-over the shorter of the two (trial 38: "The capital of Cabo Verde is" → Praia, while "The capital
-city of Cabo Verde is" was edited; trial 39: "British Indian Ocean Territory's capital is").
-"The largest city in Germany is" → Berlin stays a locality prompt of an edit of Germany's
-capital from Berlin: another question, whose change would be a side effect.
+it asks the same question another way: it names the fact's subject (whole words, not inside a
+longer name: "Samoa" is not "American Samoa"), expects the fact's old answer, and its key words
+(the subject and little words like "the", "of", "city" set aside) share one with the fact's
+prompt or a paraphrase and differ by at most one on each side, never by another name (trial 38:
+"The capital of Cabo Verde is" → Praia, while "The capital city of Cabo Verde is" was edited;
+trial 39: "British Indian Ocean Territory's capital is"). So "The largest city in Germany is" →
+Berlin, "The currency of Germany's neighbour Austria is the" → Euro and "The capital of Serbia
+and Montenegro is" → Belgrade stay locality prompts of edits of Germany's capital, Germany's
+currency and Serbia's capital: their change would be a side effect. Phrasings with no key word
+in common ("X pays with the" beside "The currency of X is the") are not matched: such a
+prompt still counts as locality.
 """
 
 from __future__ import annotations
@@ -18,10 +22,10 @@ from collections.abc import Iterable, Sequence
 
 from core.facts.fact import Fact, Probe
 
-SAME_QUESTION = 0.75  # key words two phrasings of one question share, over the shorter one's
-# words that say nothing of which question is asked
+MAX_OTHER_WORDS = 1  # key words one phrasing of a question may have that the other lacks
+# words that say nothing of which question is asked ("city" and "official" qualify one)
 _LITTLE = frozenset({"a", "an", "the", "of", "in", "on", "at", "to", "is", "are", "was", "were", "be", "s", "it",
-                     "its", "by", "as", "that", "which", "what", "who"})
+                     "its", "by", "as", "and", "with", "that", "which", "what", "who", "city", "official"})
 
 
 def _key(prompt: str) -> str:
@@ -45,9 +49,9 @@ def _template(words: tuple[str, ...], subject: tuple[str, ...]) -> frozenset[str
     return _key_words(words)
 
 
-def _same_question(a: frozenset[str], b: frozenset[str]) -> bool:
-    """Key words shared over the shorter set's: "capital" asks what "capital city" asks."""
-    return bool(a and b) and len(a & b) / min(len(a), len(b)) >= SAME_QUESTION
+def _named(original: Sequence[str], index: int) -> bool:
+    """The word at ``index`` is capitalised and no little word ("The", "In"): part of a name."""
+    return 0 <= index < len(original) and original[index][:1].isupper() and original[index].casefold() not in _LITTLE
 
 
 class EditedPrompts:
@@ -55,7 +59,7 @@ class EditedPrompts:
 
     def __init__(self, facts: Iterable[Fact] = ()) -> None:
         self._prompts: dict[str, set[str]] = {}  # prompt → ids of the facts that edit it
-        # (old answer, subject words) → (fact id, templates of its prompt and paraphrases)
+        # (old answer, subject words) → (fact id, key words of its prompt and paraphrases)
         self._near: dict[tuple[str, tuple[str, ...]], list[tuple[str, list[frozenset[str]]]]] = {}
         self._longest = 0  # words in the longest subject indexed
         self.add(facts)
@@ -74,18 +78,30 @@ class EditedPrompts:
     def editors(self, probe: Probe) -> set[str]:
         """The ids of the indexed facts that edit ``probe`` on purpose."""
         found = set(self._prompts.get(_key(probe.prompt), ()))
-        words, answer = _words(probe.prompt), _key(probe.answer)
+        original = re.findall(r"\w+", probe.prompt)
+        words, answer = tuple(w.casefold() for w in original), _key(probe.answer)
         for n in range(1, self._longest + 1):
             for i in range(len(words) - n + 1):
-                for fact_id, templates in self._near.get((answer, words[i:i + n]), ()):
-                    asked = _key_words((*words[:i], *words[i + n:]))
-                    if any(_same_question(asked, t) for t in templates):
-                        found.add(fact_id)
+                facts = self._near.get((answer, words[i:i + n]), ())
+                if facts and not (_named(original, i - 1) or _named(original, i + n)):  # not inside a longer name
+                    found |= {fact_id for fact_id, templates in facts
+                              if any(_same_question(original, i, n, t) for t in templates)}
         return found
 
     def indices(self, fact: Fact) -> frozenset[int]:
         """The indices of ``fact``'s locality prompts that another indexed fact edits on purpose."""
         return frozenset(i for i, probe in enumerate(fact.locality) if self.editors(probe) - {fact.id})
+
+
+def _same_question(original: Sequence[str], start: int, length: int, template: frozenset[str]) -> bool:
+    """The probe's words, the subject at ``start`` set aside, ask what ``template`` asks: a key word
+    in common, at most MAX_OTHER_WORDS more on either side, none of the probe's a name."""
+    rest = [*original[:start], *original[start + length:]]
+    asked = _key_words(w.casefold() for w in rest)
+    other = asked - template
+    names = {w.casefold() for w in rest if w[:1].isupper()}  # a capitalised first word is little, or a name
+    return bool(asked & template) and len(other) <= MAX_OTHER_WORDS and len(template - asked) <= MAX_OTHER_WORDS \
+        and not other & names
 
 
 def intended_locality(facts: Sequence[Fact], by: Iterable[Fact] | None = None) -> dict[str, frozenset[int]]:

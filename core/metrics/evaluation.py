@@ -132,13 +132,17 @@ class ContextTooLongError(ValueError):
 
 
 def _probes(fact: Fact) -> list[tuple[str, str, str]]:
-    """Every (field, prompt, answer) a fact is scored with: the old answer too (trial 39: a prompt
-    that fit with its new answer overflowed with a longer old one, deep in the model)."""
-    answers = (fact.target_new, fact.target_true) if fact.target_true else (fact.target_new,)
-    rows = [("prompt", fact.prompt, answer) for answer in answers]
-    rows += [(f"paraphrases[{i}]", p, answer) for i, p in enumerate(fact.paraphrases) for answer in answers]
-    rows += [(f"locality[{i}]", q.prompt, q.answer) for i, q in enumerate(fact.locality)]
-    return rows + [(f"portability[{i}]", q.prompt, q.answer) for i, q in enumerate(fact.portability)]
+    """Every (field with its answer, prompt, answer) a fact is scored with, as the protocols pair them
+    (core.metrics.protocols.scored_pairs): the old answer too (trial 39: a prompt that fit with its
+    new answer overflowed with a longer old one, deep in the model), and the new answer after each
+    locality prompt (the probability protocol's)."""
+    asked = [("prompt", fact.prompt), *((f"paraphrases[{i}]", p) for i, p in enumerate(fact.paraphrases))]
+    rows = [(f"{field} with its answer", prompt, fact.target_new) for field, prompt in asked]
+    if fact.target_true:
+        rows += [(f"{field} with its old answer", prompt, fact.target_true) for field, prompt in asked]
+    rows += [(f"locality[{i}] with its answer", q.prompt, q.answer) for i, q in enumerate(fact.locality)]
+    rows += [(f"locality[{i}] with the new answer", q.prompt, fact.target_new) for i, q in enumerate(fact.locality)]
+    return rows + [(f"portability[{i}] with its answer", q.prompt, q.answer) for i, q in enumerate(fact.portability)]
 
 
 def check_context(lm: LoadedModel, facts: Sequence[Fact]) -> None:
@@ -169,7 +173,7 @@ def context_problem(tokenizer, limit: int | None, fact: Fact) -> str | None:
     for field_name, prompt, answer in _probes(fact):
         length = len(encode_pair(tokenizer, prompt, answer).ids)
         if length > limit:
-            return (f"{field_name} with its answer is {length} tokens, but the model's context holds {limit}; "
+            return (f"{field_name} is {length} tokens, but the model's context holds {limit}; "
                     "shorten that prompt or leave it out")
     return None
 

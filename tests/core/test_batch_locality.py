@@ -2,6 +2,8 @@
 United Kingdom's locality prompt "The capital of Cabo Verde is" counted Cabo Verde's own edit,
 in the same batch, as the UK edit's side effect)."""
 
+import pytest
+
 from core.facts.fact import Fact, Probe
 from core.workflows.batch_locality import BATCH_KIND, intended_locality
 
@@ -70,6 +72,27 @@ def test_another_question_about_the_subject_with_the_same_answer_stays_a_localit
     # "Germany's capital is" asks the edited question another way (trial 39's "X's capital is")
     assert intended_locality([germany, other]) == {other.id: frozenset({1, 2})}
     assert intended_locality([other], by=[germany, other]) == {other.id: frozenset({1, 2})}, "checked against others"
+
+
+@pytest.mark.parametrize(("subject", "prompt", "old", "probe"), [
+    ("Germany", "The currency of Germany is the", "Euro", "The currency of Germany's neighbour Austria is the"),
+    ("Germany", "The official language of Germany is", "German", "The official language of Austria, like that of "
+                                                               "Germany, is"),
+    ("Egypt", "The continent of Egypt is", "Africa", "The continent of Egypt's neighbour Libya is"),
+    ("Brazil", "The capital of Brazil is", "Brasilia", "The capital of Brazil's Federal District is"),
+    ("Djibouti", "The capital city of Djibouti is", "Djibouti", "Djibouti is a city in"),
+    ("Serbia", "The capital of Serbia is", "Belgrade", "The capital of Serbia and Montenegro is"),
+    ("Samoa", "Samoa is located in the continent of", "Oceania", "American Samoa is located in the continent of"),
+    ("Republic of the Congo", "The currency of Republic of the Congo is the", "Franc",
+     "The currency of Democratic Republic of the Congo is the"),
+])
+def test_other_questions_and_longer_names_stay_locality_prompts(subject, prompt, old, probe):
+    """Second review, stop 34: each of these kept its old answer by chance, and an edit that changes
+    it has a side effect; counting it as edited on purpose would hide that."""
+    edit = Fact(subject=subject, prompt=prompt, target_new="Nowhere", target_true=old)
+    other = Fact(subject="Peru", prompt="The capital of Peru is", target_new="Quito", target_true="Lima",
+                 locality=(Probe(probe, old),))
+    assert intended_locality([edit, other]) == {}
 
 
 def test_a_thousand_facts_with_shared_old_answers():

@@ -286,6 +286,11 @@ def test_a_prompt_that_overflows_only_with_its_old_answer_is_refused_by_name(dem
     limit = max_positions(demo_lm.model.config)
     assert context_problem(demo_lm.tokenizer, limit, dataclasses.replace(fact, target_true="")) is None, \
         "with its new answer alone it fits"
-    assert "prompt with its answer is" in context_problem(demo_lm.tokenizer, limit, fact)
-    with pytest.raises(ContextTooLongError, match=r"request 1 \(Portugal\): prompt with its answer is \d+ tokens"):
+    assert "prompt with its old answer is 71 tokens" in context_problem(demo_lm.tokenizer, limit, fact)
+    with pytest.raises(ContextTooLongError, match=r"request 1 \(Portugal\): prompt with its old answer is \d+ tokens"):
         compute_edit(demo_lm, [fact], "ft-m", overrides={"steps": 1})
+    # the probability protocol also reads the new answer after each locality prompt (second review, stop 34)
+    short = fact_from_dict({"subject": "Portugal", "prompt": "The capital of Portugal is", "target_new":
+                            "Andorra la Vella and Andorra la Vella and Andorra la Vella",
+                            "locality": [{"prompt": "And so " * 13 + "the capital of Spain is", "answer": "Madrid"}]})
+    assert context_problem(demo_lm.tokenizer, limit, short).startswith("locality[0] with the new answer is")
