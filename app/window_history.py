@@ -26,14 +26,6 @@ def _runs(run_ids) -> str:
     return f"run{'s' if len(ids) != 1 else ''} {', '.join(map(str, ids))}"
 
 
-def _fell_text(gate) -> str:
-    """The gate's warnings, run by run, at most LISTED_EDITS runs (the box must fit the screen)."""
-    runs = sorted({w.run_id for w in gate.warnings})
-    parts = [f"run {r}: " + ", ".join(str(w) for w in gate.for_run(r)) for r in runs[:LISTED_EDITS]]
-    more = f"; … and {len(runs) - LISTED_EDITS} more runs" if len(runs) > LISTED_EDITS else ""
-    return "; ".join(parts) + more
-
-
 class HistoryActions:
     # -- commit --------------------------------------------------------------------------
 
@@ -90,7 +82,7 @@ class HistoryActions:
         if not warnings or not all(w.together for w in warnings):  # the dialog had shown the others
             self.show_error("The commit failed", exc)
             return
-        found, ws = _fell_text(exc.gate), self.session.ws
+        found, ws = exc.gate.describe(LISTED_EDITS), self.session.ws
         landing = exc.together.run_ids if exc.together is not None else ()
         fell = {w.run_id for w in warnings}
         shown = sorted(landing, key=lambda r: r not in fell)[:LISTED_EDITS]  # the edits that fell first

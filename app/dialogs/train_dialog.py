@@ -47,6 +47,7 @@ from core import (
     default_training_steps,
     demo_editor_train_file,
     demo_editor_val_file,
+    editors_dir,
     read_holder,
     read_record,
     trainable_methods,
@@ -76,7 +77,7 @@ SETTINGS_PREFIX = "train"  # the last run's choices, under train/method, train/d
 
 def _is_default_place(path: Path) -> bool:
     """A checkpoint path ``default_checkpoint`` makes (some method, some model's 16 hex digits)."""
-    return (path.parent == default_checkpoint("x", "0").parent
+    return (path.parent == editors_dir()
             and re.fullmatch(r"[a-z-]+-[0-9a-f]{16}\.safetensors", path.name) is not None)
 
 

@@ -11,7 +11,6 @@ together with HEAD's edits by the commit gate.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +19,7 @@ from typing import Any
 from core.ledger.errors import LedgerError
 from core.ledger.records import Materialised, RunRecord
 from core.ledger.runs import record_outcome
+from core.util.atomic import file_sha256
 from core.util.progress import Progress, silent
 
 
@@ -102,11 +102,7 @@ def _editor_file_now(run: RunRecord) -> dict[str, str] | None:
     path = (run.environment.get("editor_checkpoint") or {}).get("path")
     if not path or not Path(path).is_file():
         return None
-    digest = hashlib.sha256()
-    with open(path, "rb") as file:  # in chunks: a checkpoint may be gigabytes
-        for chunk in iter(lambda: file.read(1 << 20), b""):
-            digest.update(chunk)
-    return {"path": path, "sha256": digest.hexdigest()}
+    return {"path": path, "sha256": file_sha256(path)}  # as the editor recorded it (core.methods.trained)
 
 
 def _check_same_editor(run: RunRecord, used: Mapping[str, Any] | None) -> None:

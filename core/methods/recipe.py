@@ -108,7 +108,6 @@ MLP_P's rarely do for unseen targets).
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -121,6 +120,7 @@ from core.methods.editor_ckpt import Checkpoint, CheckpointError, default_checkp
 from core.methods.hparams import as_dict
 from core.methods.presets import preset_values
 from core.model.loading import LoadedModel
+from core.util.atomic import file_sha256
 from core.util.progress import Progress, silent
 
 EDITOR_ATTR = "_factsmith_recipe_editor"  # the loaded editor, kept on the model object it serves
@@ -214,7 +214,7 @@ class RecipeMethod:
         if stat is None or kept is None or kept[0] != key:
             checkpoint = read_checkpoint(path, self.name, lm.info.fingerprint)  # refuses a missing file
             info = {"checkpoint": str(path), "checkpoint_step": checkpoint.record.step,
-                    "checkpoint_sha256": hashlib.sha256(path.read_bytes()).hexdigest()}
+                    "checkpoint_sha256": file_sha256(path)}
             kept = (key, self.load_editor(lm, checkpoint), info)
             object.__setattr__(lm.model, EDITOR_ATTR, kept)  # a plain attribute, not a submodule
         return kept[1], dict(kept[2])

@@ -13,7 +13,6 @@ never written.
 
 from __future__ import annotations
 
-import hashlib
 import random
 from collections.abc import Sequence
 from pathlib import Path
@@ -26,6 +25,7 @@ from core.methods.hparams import as_dict
 from core.methods.presets import preset_values
 from core.methods.training import param_names
 from core.model.loading import LoadedModel
+from core.util.atomic import file_sha256
 from core.util.progress import Progress, silent
 
 
@@ -120,7 +120,7 @@ class TrainedEditorMethod:
         checkpoint = read_checkpoint(path, self.name, lm.info.fingerprint)
         editor = self.load_editor(lm, checkpoint)
         info = {"checkpoint": str(path), "checkpoint_step": checkpoint.record.step,
-                "checkpoint_sha256": hashlib.sha256(path.read_bytes()).hexdigest(),
+                "checkpoint_sha256": file_sha256(path),
                 "checkpoint_fingerprint": checkpoint.record.fingerprint}
         return editor, info, tuple(editor.state_dict().values())  # the tensors: the memo counts their bytes
 

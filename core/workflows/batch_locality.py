@@ -4,7 +4,8 @@ A fact's locality prompt may be another fact's edit prompt in the same batch (tr
 United Kingdom's "The capital of Cabo Verde is" while Cabo Verde's capital was edited too).
 Its answer is meant to change, so counting it as locality counted the batch's own success
 as a side effect. Such prompts are dropped from that fact's locality (teacher-forced,
-probability and generation alike), and shown in the preview as edited by the batch.
+probability and generation alike), and shown in the preview as edited by the batch; which
+prompts those are is core.facts.intended's (`intended_locality`).
 """
 
 from __future__ import annotations
@@ -12,7 +13,6 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Mapping
 
-from core.facts.intended import intended_locality  # noqa: F401 (re-exported: the batch's own)
 from core.metrics.results import EvaluationReport, FactMetrics
 
 BATCH_KIND = "batch"  # a preview row: a locality prompt another fact of the batch edits

@@ -16,13 +16,14 @@ from typing import Any
 from core.edit.deltas import Delta, checkpoint_used, delta_applied
 from core.edit.repository import retrieval_paused
 from core.facts.fact import Fact
+from core.facts.intended import intended_locality
 from core.methods import get_method, resolve_hparams
 from core.methods.hparams import as_dict
 from core.metrics.evaluation import DEFAULT_PROTOCOL, EvaluationReport, Reference, capture_reference, evaluate
 from core.model.generation import SamplingOptions, continuations
 from core.model.loading import LoadedModel
 from core.util.progress import Progress, ProgressEvent, silent
-from core.workflows.batch_locality import BATCH_KIND, intended_locality, without_intended
+from core.workflows.batch_locality import BATCH_KIND, without_intended
 from core.workflows.verdict import Verdict, edit_verdict
 
 log = logging.getLogger(__name__)

@@ -95,10 +95,12 @@ class GateCheck:
     def for_run(self, run_id: int) -> list[GateWarning]:
         return [w for w in self.warnings if w.run_id == run_id]
 
-    def describe(self) -> str:
+    def describe(self, max_runs: int | None = None) -> str:
+        """The warnings run by run; with ``max_runs``, that many, then how many more (a box must fit)."""
         runs = sorted({w.run_id for w in self.warnings})
-        parts = [f"run {r}: " + ", ".join(str(w) for w in self.for_run(r)) for r in runs]
-        return "; ".join(parts)
+        parts = [f"run {r}: " + ", ".join(str(w) for w in self.for_run(r)) for r in runs[:max_runs]]
+        more = len(runs) - len(parts)
+        return "; ".join(parts) + (f"; … and {more} more runs" if more else "")
 
     def to_dict(self) -> dict[str, Any]:
         # what is stored and hashed into the commit id; unmeasured metrics are read from the runs

@@ -21,13 +21,13 @@ from typing import Any
 from core.edit.deltas import AppliedDelta, apply_delta, delta_applied, revert_delta
 from core.edit.repository import retrieval_paused
 from core.facts.fact import Fact
-from core.facts.intended import EditedPrompts
+from core.facts.intended import EditedPrompts, intended_locality
 from core.methods import get_method, resolve_hparams
 from core.methods.hparams import as_dict
 from core.metrics.evaluation import DEFAULT_PROTOCOL, EvaluationReport, capture_reference, evaluate, rescore_ppl_r
 from core.model.loading import LoadedModel
 from core.util.progress import Progress, silent
-from core.workflows.batch_locality import intended_locality, without_intended
+from core.workflows.batch_locality import without_intended
 from core.workflows.editing import HEADLINE_METRICS, compute_edit, fact_labels, headline
 from core.workflows.verdict import VERDICTS, edit_verdict, fact_verdict
 

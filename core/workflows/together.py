@@ -19,11 +19,12 @@ from dataclasses import dataclass, field
 
 from core.edit.deltas import Delta, delta_applied
 from core.facts.fact import Fact
+from core.facts.intended import intended_locality
 from core.metrics.evaluation import evaluate
 from core.metrics.results import EvaluationReport, aggregate
 from core.model.loading import LoadedModel
 from core.util.progress import Progress, silent
-from core.workflows.batch_locality import intended_locality, without_intended
+from core.workflows.batch_locality import without_intended
 
 TOGETHER_METRICS = ("reliability", "locality")  # the gated ones
 

@@ -154,13 +154,14 @@ def _says_what_a_commit_takes(qtbot, window, new):
 
 def test_the_undo_each_other_box_names_at_most_ten_runs():
     """Second review, stop 33: a commit of hundreds of edits must not make a box taller than the screen."""
-    from app.window_history import LISTED_EDITS, _fell_text
+    from app.window_history import LISTED_EDITS
     from core.workflows.gates import GateCheck, GateWarning
 
     gate = GateCheck({"reliability": 0.95}, tuple(GateWarning(r, "reliability", 0.5, 0.95, True) for r in range(1, 31)))
-    text = _fell_text(gate)
+    text = gate.describe(LISTED_EDITS)
     assert text.count("run ") == LISTED_EDITS == 10 and text.endswith("… and 20 more runs")
-    assert _fell_text(GateCheck({}, gate.warnings[:2])) == gate.describe().split("; run 3")[0], "few: as core says"
+    few = GateCheck({}, gate.warnings[:2])
+    assert few.describe(LISTED_EDITS) == few.describe() == gate.describe().split("; run 3")[0], "few: all of them"
 
 
 def test_the_history_buttons_are_in_a_menu_for_the_keyboard(qtbot, monkeypatch):

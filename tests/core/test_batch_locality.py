@@ -5,7 +5,8 @@ in the same batch, as the UK edit's side effect)."""
 import pytest
 
 from core.facts.fact import Fact, Probe
-from core.workflows.batch_locality import BATCH_KIND, intended_locality
+from core.facts.intended import intended_locality
+from core.workflows.batch_locality import BATCH_KIND
 
 UK = Fact(subject="United Kingdom", prompt="The capital of United Kingdom is", target_new="Bangui",
           target_true="London",
