@@ -5,6 +5,7 @@ Qt-free; the CLI (``core.cli.commands_ledger``) and the GUI both drive ``Workspa
 
 from __future__ import annotations
 
+from core.ledger.creating import AUTHOR_ENV, resolve_author
 from core.ledger.errors import (
     ImportConflictError,
     LedgerError,
@@ -17,7 +18,7 @@ from core.ledger.errors import (
 )
 from core.ledger.patches import apply_patch, read_patch
 from core.ledger.records import STATUSES
-from core.ledger.workspace import AUTHOR_ENV, WORKSPACE_ENV, Workspace, open_workspace, resolve_author
+from core.ledger.workspace import WORKSPACE_ENV, Workspace, open_workspace
 
 __all__ = [
     "AUTHOR_ENV",

@@ -9,8 +9,6 @@ Open one per thread.
 from __future__ import annotations
 
 import dataclasses
-import getpass
-import json
 import logging
 import os
 from collections.abc import Mapping, Sequence
@@ -32,7 +30,8 @@ from core.ledger import (
     runs,
     state,
 )
-from core.ledger.db import DEFAULT_BUSY_SECONDS, Store, connect, now, query_only
+from core.ledger.creating import new_store, open_store
+from core.ledger.db import DEFAULT_BUSY_SECONDS, Store
 from core.ledger.errors import LedgerError, SchemaError
 from core.ledger.left_out import LeftOut
 from core.ledger.records import (
@@ -51,40 +50,13 @@ from core.ledger.records import (
     StatusChange,
     TagRecord,
 )
-from core.ledger.schema import current_version, migrate, refuse_unmigrated
+from core.ledger.schema import current_version
 from core.util.progress import Progress, silent
 from core.workflows import together
 
 log = logging.getLogger(__name__)
 
-AUTHOR_ENV = "FACTSMITH_AUTHOR"
 WORKSPACE_ENV = "FACTSMITH_WORKSPACE"
-
-
-def resolve_author(author: str | None = None) -> str:
-    """--author, else FACTSMITH_AUTHOR, else the operating system's user name."""
-    chosen = (author or os.environ.get(AUTHOR_ENV) or "").strip()
-    if chosen:
-        return chosen
-    try:
-        return getpass.getuser()
-    except (OSError, KeyError):
-        return "unknown"
-
-
-def _model_folder(model_dir: str | Path) -> tuple[Path, str, str]:
-    """(folder, model type, folder fingerprint) of a Hugging Face model folder."""
-    from core.model.fingerprint import folder_fingerprint
-
-    folder = Path(model_dir).expanduser().resolve()
-    try:
-        config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise LedgerError(f"{folder} is not a Hugging Face model folder (config.json: {exc})") from None
-    try:
-        return folder, str(config.get("model_type", "unknown")), folder_fingerprint(folder)
-    except FileNotFoundError as exc:
-        raise LedgerError(str(exc)) from None
 
 
 class Workspace:
@@ -99,21 +71,7 @@ class Workspace:
     def create(cls, path: str | Path, model_dir: str | Path, *, author: str | None = None,
                busy_seconds: float = DEFAULT_BUSY_SECONDS) -> Workspace:
         """A new workspace for the base model in ``model_dir``; refuses an existing file."""
-        path = Path(path).expanduser()
-        if path.exists() and (path.is_dir() or path.stat().st_size):
-            raise LedgerError(f"{path} already exists; open it, or choose a new file for the workspace")
-        folder, architecture, fingerprint = _model_folder(model_dir)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        workspace = cls._connect(path, author, busy_seconds)
-        store = workspace._store
-        with store.writing():
-            if store.scalar("SELECT COUNT(*) FROM base_models"):
-                raise LedgerError(f"{path} was initialised meanwhile by another process")
-            store.db.execute("INSERT INTO base_models (name, path, fingerprint, architecture, created_at) "
-                             "VALUES (?, ?, ?, ?, ?)", (folder.name, str(folder), fingerprint, architecture, now()))
-            commits.insert_commit(store, None, "root", f"base model {folder.name}")
-        log.info("workspace %s created on %s (%s)", path, folder, fingerprint[:12])
-        return workspace
+        return cls(new_store(Path(path).expanduser(), model_dir, author, busy_seconds))
 
     @classmethod
     def open(cls, path: str | Path, *, author: str | None = None, busy_seconds: float = DEFAULT_BUSY_SECONDS,
@@ -124,24 +82,9 @@ class Workspace:
         file is refused and left as it is) and, with ``verify``, pass SQLite's quick_check.
         ``read_only``: every write through this workspace is refused; a read-only file is fine."""
         path = Path(path).expanduser()
-        workspace = cls._connect(path, author, busy_seconds, existing=True, read_only=read_only, verify=verify)
+        workspace = cls(open_store(path, author, busy_seconds, existing=True, read_only=read_only, verify=verify))
         state.base_model(workspace._store)  # a workspace without a base is not one
         return workspace
-
-    @classmethod
-    def _connect(cls, path: Path, author: str | None, busy_seconds: float, *, existing: bool = False,
-                 read_only: bool = False, verify: bool = True) -> Workspace:
-        db = connect(path, busy_seconds, existing=existing, read_only=read_only, verify=verify)
-        try:
-            if read_only:
-                refuse_unmigrated(db, path)
-                query_only(db)
-            else:
-                migrate(db, path, busy_seconds)
-        except BaseException:
-            db.close()
-            raise
-        return cls(Store(db, path, resolve_author(author), busy_seconds))
 
     def close(self) -> None:
         self._store.db.close()
@@ -439,4 +382,4 @@ def open_workspace(path: str | Path | None = None, **kwargs: Any) -> Workspace:
     return Workspace.open(chosen, **kwargs)
 
 
-__all__ = ["AUTHOR_ENV", "WORKSPACE_ENV", "SchemaError", "Workspace", "open_workspace", "resolve_author"]
+__all__ = ["WORKSPACE_ENV", "SchemaError", "Workspace", "open_workspace"]
