@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -32,118 +32,28 @@ from app.ledger_views import (
     read_history,
     read_queue,
 )
+from app.session_work import LiveState, PreviewResult, checkout_fresh, load_with_workspace, moved_to, with_views
 from app.settings import AppSettings
 from core import (
     CommitRecord,
-    EditOutcome,
     Fact,
     InstanceLock,
-    LedgerError,
     LoadedModel,
     LoadOptions,
     PatchTrust,
     Progress,
-    RunRecord,
     TraceCache,
     TrainOptions,
-    VerificationError,
     Workspace,
     WorkspaceInUseError,
     apply_patch,
     compute_chosen_edit,
-    default_workspace_path,
     folder_fingerprint,
-    load_model,
     lock_workspace,
     train_editor,
 )
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class LiveState:
-    """What a model job hands back: the model, its workspace and the commit it holds, with
-    the queue and history as they are afterwards (read on the worker)."""
-
-    lm: LoadedModel
-    workspace: Path
-    commit: CommitRecord
-    queue: QueueView | None = None
-    history: HistoryView | None = None
-    new_runs: tuple[RunRecord, ...] = ()  # runs the job computed (recompute)
-
-
-@dataclass(frozen=True)
-class PreviewResult:
-    outcome: EditOutcome
-    run: RunRecord
-    queue: QueueView | None = None
-
-
-def _with_views(state: LiveState, ws: Workspace, known: Mapping[str, DriftPoint] | None) -> LiveState:
-    """The state with the queue and history read from ``ws`` (call on the worker)."""
-    return replace(state, queue=read_queue(ws), history=read_history(ws, state.commit.id, known))
-
-
-def _load_with_workspace(path: Path, options: LoadOptions, workspace: Path | None, progress: Progress,
-                         checkouts: Mapping[str, str] | None = None,
-                         known: Mapping[str, DriftPoint] | None = None) -> LiveState:
-    """Load a base model, open (or create) its workspace and replay the edits of the commit the
-    live model held last time (``checkouts``: workspace → commit id; HEAD when none) onto it."""
-    lm = load_model(path, options, progress.stage(0.0, 0.6))
-    if workspace is None or (workspace.is_file() and not _same_base(workspace, lm)):
-        workspace = default_workspace_path(lm.info.name, lm.info.fingerprint)
-    ws = Workspace.open(workspace) if workspace.is_file() else Workspace.create(workspace, path)
-    with ws:
-        ref = _remembered(ws, checkouts)
-        built = ws.checkout(ref, lm=lm, progress=progress.stage(0.6, 1.0), loaded_fresh=True)  # recorded: a
-        return _with_views(LiveState(built.lm, workspace, built.commit), ws, known)  # later commit advances from it
-
-
-def _remembered(ws: Workspace, checkouts: Mapping[str, str] | None) -> str:
-    """The commit checked out last time in this workspace, if it still resolves; else HEAD."""
-    ref = (checkouts or {}).get(str(ws.path))
-    if not ref:
-        return "HEAD"
-    try:
-        return ws.resolve(ref).id
-    except LedgerError:
-        log.warning("the checked-out commit %s is gone from %s; the live model is at HEAD", ref, ws.path)
-        return "HEAD"
-
-
-def _same_base(workspace: Path, lm: LoadedModel) -> bool:
-    with Workspace.open(workspace) as ws:
-        return ws.base.fingerprint == lm.info.fingerprint
-
-
-def _moved_to(ws: Workspace, lm: LoadedModel | None, holds: str, commit: CommitRecord, options: LoadOptions,
-              progress: Progress) -> LoadedModel:
-    """``lm`` (holding commit ``holds``) with the commit's edits added and checked; built from the
-    base instead when there is none, it holds another commit than the new one's parent (another
-    process committed meanwhile) or its weights are not those recorded for it."""
-    if lm is not None and commit.parent_id == holds:
-        try:
-            return ws.advance(lm, commit, progress).lm
-        except VerificationError as exc:
-            log.warning("rebuilding commit %s from the base: %s", commit.short_id, exc)
-    folder_fingerprint(Path(ws.base.path), rehash=True)  # as _checkout_fresh: the folder may have changed
-    return ws.checkout(commit, options=options, progress=progress).lm
-
-
-def _checkout_fresh(workspace: Path, ref: str, options: LoadOptions, progress: Progress,
-                    checkouts: Mapping[str, str] | None = None,
-                    known: Mapping[str, DriftPoint] | None = None) -> LiveState:
-    """A commit's weights built on a freshly loaded base model. The base folder is rehashed
-    in full first: the fingerprint decides whether these are the workspace's base weights,
-    and a cached one could miss a file changed in place. ``checkouts`` (with ref None): the
-    commit the workspace's live model held last time."""
-    with Workspace.open(workspace) as ws:
-        ref = ref or _remembered(ws, checkouts)
-        folder_fingerprint(Path(ws.base.path), rehash=True)
-        built = ws.checkout(ref, options=options, progress=progress)
-        return _with_views(LiveState(built.lm, workspace, built.commit), ws, known)
 
 
 class Session(QObject):
@@ -181,7 +91,7 @@ class Session(QObject):
         chosen = workspace or self.workspace_path
         self.model_path, self.options = path, options
         checkouts, known = self.settings.checkouts(), self._known_points()
-        job = self.lane.submit(f"Loading {path.name}", lambda progress: _load_with_workspace(
+        job = self.lane.submit(f"Loading {path.name}", lambda progress: load_with_workspace(
             path, options, chosen, progress, checkouts, known))
         job.succeeded.connect(self._set_live)
         job.succeeded.connect(lambda _: self.settings.add_recent_model(path))
@@ -191,7 +101,7 @@ class Session(QObject):
         """Switch to another workspace: its base model is loaded and its HEAD replayed."""
         path, options, checkouts = Path(path), self.options, self.settings.checkouts()
         job = self.lane.submit(f"Opening {path.name}",
-                               lambda progress: _checkout_fresh(path, "", options, progress, checkouts, {}))
+                               lambda progress: checkout_fresh(path, "", options, progress, checkouts, {}))
         job.succeeded.connect(self._set_live)
         return job
 
@@ -203,7 +113,7 @@ class Session(QObject):
 
         def create(progress: Progress) -> LiveState:
             Workspace.create(path, model_dir).close()
-            return _checkout_fresh(path, "HEAD", options, progress, known={})
+            return checkout_fresh(path, "HEAD", options, progress, known={})
 
         job = self.lane.submit(f"Creating {Path(path).name}", create)
         job.succeeded.connect(self._set_live)
@@ -359,11 +269,11 @@ class Session(QObject):
             parent = ws.head()
             on = lm if live.id == parent.id else None  # the live model holds HEAD: edits are measured there
             if on is None and measured is None:  # else HEAD built afresh (the live model moves to the new commit)
-                on = _checkout_fresh(ws.path, parent.id, options, progress.stage(0.0, 0.5)).lm
+                on = checkout_fresh(ws.path, parent.id, options, progress.stage(0.0, 0.5)).lm
             commit = ws.commit(message, run_ids, thresholds=thresholds, force=force, lm=on,
                                progress=progress.stage(0.5, 0.8), measured=measured, lm_holds=parent.id)
-            moved = _moved_to(ws, on, parent.id, commit, options, progress.stage(0.8, 1.0))
-            return _with_views(LiveState(moved, ws.path, commit), ws, known)
+            moved = moved_to(ws, on, parent.id, commit, options, progress.stage(0.8, 1.0))
+            return with_views(LiveState(moved, ws.path, commit), ws, known)
 
         job = self.submit("Committing", run)
         job.succeeded.connect(self._after_history_change)
@@ -374,7 +284,7 @@ class Session(QObject):
 
         def run(progress: Progress, ws: Workspace) -> LiveState:
             built = ws.revert(targets, message, options=options, progress=progress)
-            return _with_views(LiveState(built.lm, ws.path, built.commit), ws, known)
+            return with_views(LiveState(built.lm, ws.path, built.commit), ws, known)
 
         job = self.submit("Reverting", run)
         job.succeeded.connect(self._after_history_change)
@@ -387,7 +297,7 @@ class Session(QObject):
 
         def run(progress: Progress, ws: Workspace) -> LiveState:
             done = ws.recompute(run_ids, message, options=options, progress=progress)
-            return _with_views(LiveState(done.revert.lm, ws.path, done.revert.commit, new_runs=done.runs), ws, known)
+            return with_views(LiveState(done.revert.lm, ws.path, done.revert.commit, new_runs=done.runs), ws, known)
 
         job = self.submit("Computing the edits again", run)
         job.succeeded.connect(self._after_history_change)
@@ -397,7 +307,7 @@ class Session(QObject):
         """Put a commit's weights into the live model (rebuilt from the base)."""
         options, known = self.options, self._known_points()
         job = self.submit(f"Checking out {ref[:12]}",
-                          lambda progress, ws: _checkout_fresh(ws.path, ref, options, progress, known=known))
+                          lambda progress, ws: checkout_fresh(ws.path, ref, options, progress, known=known))
         job.succeeded.connect(self._after_history_change)
         return job
 

@@ -242,7 +242,7 @@ class PreviewPanel(FollowsJob, QGroupBox):
         self.loss.add_event(event)
 
     def show_result(self, result: Any) -> None:
-        """A ``session.PreviewResult``: the run it was recorded as, with the loss curve drawn live."""
+        """A ``session_work.PreviewResult``: the run it was recorded as, with the loss curve drawn live."""
         self._losses[result.run.id] = list(self.loss.losses)
         self.show_run(result.run)
 

@@ -163,7 +163,7 @@ def test_cancel_mid_edit_leaves_model_unchanged(tiny_lm, where, aware):
 
 @pytest.mark.parametrize(("failing_name", "fail_at", "aware"), [
     ("low_rank_update", 2, False),  # the first layer's update is already written into the model
-    ("_value_losses", 3, True),  # hooks in place, mid-optimisation
+    ("value_losses", 3, True),  # hooks in place, mid-optimisation
 ])
 def test_an_error_mid_edit_leaves_model_unchanged(tiny_lm, monkeypatch, failing_name, fail_at, aware):
     lm = tiny_lm("llama")
