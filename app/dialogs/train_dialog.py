@@ -13,7 +13,6 @@ said here in one line; the log file has the traceback.
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 from PySide6.QtCore import QTimer, Signal
@@ -32,6 +31,7 @@ from PySide6.QtWidgets import (
 )
 
 from app import file_dialogs
+from app.dialogs.train_checkpoint import checkpoint_state, is_default_place
 from app.errors import confirm_box
 from app.jobs import Job
 from app.slots import no_result
@@ -40,16 +40,13 @@ from app.widgets.loss_curve import LossCurve
 from app.widgets.validation_curve import ValidationCurve
 from core import (
     DEFAULT_TRAINING_STEPS,
-    CheckpointError,
     EditorRecord,
     TrainOptions,
     default_checkpoint,
     default_training_steps,
     demo_editor_train_file,
     demo_editor_val_file,
-    editors_dir,
     read_holder,
-    read_record,
     trainable_methods,
 )
 
@@ -75,12 +72,6 @@ def _button(text: str, slot, tip: str = "") -> QPushButton:
 SETTINGS_PREFIX = "train"  # the last run's choices, under train/method, train/data, train/val, train/out
 
 
-def _is_default_place(path: Path) -> bool:
-    """A checkpoint path ``default_checkpoint`` makes (some method, some model's 16 hex digits)."""
-    return (path.parent == editors_dir()
-            and re.fullmatch(r"[a-z-]+-[0-9a-f]{16}\.safetensors", path.name) is not None)
-
-
 class TrainDialog(QDialog):
     trained = Signal(object)  # Path of a checkpoint written (training done, or cancelled after a save)
 
@@ -95,6 +86,7 @@ class TrainDialog(QDialog):
         self._steps_default = DEFAULT_TRAINING_STEPS  # the budget Steps last showed for the method and model
         self.confirm = None  # the open "Replace the checkpoint?" question
         self._run_from, self._before = 0, None  # the running job's first step, the checkpoint before it
+        self._budget = DEFAULT_TRAINING_STEPS  # the running job's steps
         self._hinting = True  # the state line says what to do next (no run said anything yet)
         self._elsewhere = False  # another process is training the checkpoint at the path
         self._recheck = QTimer(self)  # until that run ends, look again every 2 s
@@ -121,7 +113,7 @@ class TrainDialog(QDialog):
             if path and Path(path).is_file():
                 field.choose(path)
         out = self.settings.value(f"{SETTINGS_PREFIX}/out") or ""
-        if out and not _is_default_place(Path(out)):  # a default saved by an earlier version follows the model
+        if out and not is_default_place(Path(out)):  # a default saved by an earlier version follows the model
             self.out.setText(out)  # a path of the reviewer's own
 
     def _remember_choices(self) -> None:
@@ -267,15 +259,17 @@ class TrainDialog(QDialog):
 
     def inspect_out(self) -> None:
         """Say what the checkpoint path holds; Resume only for this model's and method's."""
-        self.record = None  # set by _out_state when Resume can use what is there
+        self.record = None  # the checkpoint there, when Resume can use it
         holder = read_holder(self.out_path()) if self.out_path() is not None else None
         self._elsewhere = holder is not None and not holder.is_this_process()
         if self._elsewhere and self.isVisible():  # closed: showEvent looks again on reopening
             self._recheck.start()
         else:
             self._recheck.stop()
-        text, error = ((f"Being trained by {holder.describe()}: Start and Resume wait until it ends", True)
-                       if self._elsewhere else self._out_state())
+        if self._elsewhere:
+            text, error = f"Being trained by {holder.describe()}: Start and Resume wait until it ends", True
+        else:
+            text, error, self.record = checkpoint_state(self.out_path(), self.session.lm, self.method.currentText())
         self.out_info.setText(text)
         self.out_info.setStyleSheet(RED if error else "")
         if self._idle() and self.record is not None:  # the checkpoint's stored curves, after a restart too
@@ -284,27 +278,6 @@ class TrainDialog(QDialog):
             if self.record.total_steps:  # Resume continues the run's own budget (its schedule spans it)
                 self._follow_preset_steps(self.record.total_steps)
         self._update_buttons()
-
-    def _out_state(self) -> tuple[str, bool]:
-        path, lm, method = self.out_path(), self.session.lm, self.method.currentText()
-        if lm is None:
-            return "Load a model first: an editor is trained for one model", True
-        if path is None:
-            return "Choose where the checkpoint goes", True
-        if not path.exists():
-            return "No checkpoint there yet: Start trains a new one", False
-        try:
-            record = read_record(path)
-        except CheckpointError as exc:
-            return f"{exc}: Start replaces it", True
-        if record.method != method:
-            return f"It holds a {record.method} editor, not a {method} one: Start replaces it", True
-        if record.fingerprint != lm.info.fingerprint:
-            return (f"Fingerprint mismatch: trained for {record.model_name} ({record.fingerprint[:16]}), not the "
-                    "loaded model: Start replaces it", True)
-        self.record = record
-        loss = f", loss {record.losses[-1]:.4f}" if record.losses else ""
-        return f"Checkpoint at step {record.step}{loss}: Resume continues it; Start replaces it", False
 
     def _say_validation(self, *_) -> None:
         """The validation chart says when there is no validation set, rather than stand empty."""
@@ -407,7 +380,7 @@ class TrainDialog(QDialog):
         self.inspect_out()
         record, before = self.record, self._before
         # the bar shows how far the checkpoint got towards the budget, not 0 as if nothing was kept
-        budget = getattr(self, "_budget", self.steps.value())  # the job's, not the box's as edited since
+        budget = self._budget  # the job's, not the box's as edited since
         self.bar.setValue(int(1000 * min(record.step / max(budget, 1), 1.0)) if record else 0)
         if record is not None:  # said in steps: a bare "91%" read as a job still running (trial 38)
             self.bar.setFormat(f"{record.step} of {budget} steps kept")
