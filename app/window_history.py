@@ -13,7 +13,14 @@ from app.errors import confirm_box
 from app.jobs import Job
 from app.ledger_views import HistoryView
 from app.slots import no_result
-from app.widgets.history_panel import built_on_dropped_text, detail_html, diff_html, recompute_label
+from app.widgets.history_panel import (
+    built_on_dropped_text,
+    detail_html,
+    diff_html,
+    fell_on_rebuild,
+    fell_on_rebuild_text,
+    recompute_label,
+)
 from core import DEFAULT_THRESHOLDS, CommitRefused, LedgerError
 
 THRESHOLD_METRICS = tuple(DEFAULT_THRESHOLDS)  # the metrics core's commit gate checks
@@ -161,13 +168,20 @@ class HistoryActions:
         """Say what the revert did; kept edits computed with a dropped one in place are named in a
         box that stays until read (and in the commit's details), not only in the status bar."""
         found = self.session.ws.built_on_dropped(commit)
-        self.notify(done + (": some kept edits were computed with a reverted one in place (see the box)"
-                            if found else ""), 15000)
-        if found:
+        fell = fell_on_rebuild(self.session.ws.show(commit.id))  # trial 40: History kept showing 1.00
+        said = [fell_on_rebuild_text(fell)] if fell else []
+        said += [built_on_dropped_text(found)] if found else []
+        why = {(True, True): "some kept edits no longer hold, and some were computed with a reverted one in place",
+               (True, False): "some kept edits no longer hold",
+               (False, True): "some kept edits were computed with a reverted one in place",
+               }.get((bool(fell), bool(found)))
+        self.notify(done + (f": {why} (see the box)" if why else ""), 15000)
+        if said:
             box = self.revert_report_box = QMessageBox(QMessageBox.Icon.Warning, "Reverted: edits to check",
-                                                       f"{done}.\n\n{built_on_dropped_text(found)}", parent=self)
-            again = box.addButton(recompute_label(len(found)), QMessageBox.ButtonRole.ActionRole)
-            again.clicked.connect(lambda: self.recompute(sorted(found)))
+                                                       "\n\n".join([f"{done}.", *said]), parent=self)
+            if found:
+                again = box.addButton(recompute_label(len(found)), QMessageBox.ButtonRole.ActionRole)
+                again.clicked.connect(lambda: self.recompute(sorted(found)))
             box.addButton(QMessageBox.StandardButton.Close)
             box.open()
 

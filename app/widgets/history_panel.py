@@ -89,8 +89,9 @@ def _together_footnote(detail: CommitDetail) -> str:
     alone = "; ".join(f"run {run}: " + ", ".join(f"{m} {_num(f.own.get(m))}" for m in f.measured_at)
                       for run, f in found)
     return (f"<p>{TOGETHER_MARK} measured with the other edits of the state in place when a commit landed "
-            f"them, and different from what the edit measured alone ({html.escape(alone)}). A revert measures "
-            "nothing: figures measured with a reverted edit in place are set aside.</p>")
+            f"them, and different from what the edit measured alone ({html.escape(alone)}). Figures measured with a "
+            "reverted edit in place are set aside; a revert that keeps edits made after the ones it drops "
+            "measures reliability again on its rebuilt state.</p>")
 
 
 def recompute_label(count: int) -> str:
@@ -108,6 +109,24 @@ def built_on_dropped_text(found: Mapping[int, Sequence[int]]) -> str:
     return (f"Kept as stored but computed on weights that held a reverted edit: {runs}. Compute them again "
             "takes them out with one more revert and computes each on the new state, with the same method and "
             "settings; their facts stay approved, so the next commit lands the new edits.")
+
+
+def fell_on_rebuild(detail: CommitDetail) -> dict[int, tuple[float, float | None]]:
+    """A revert's kept runs whose reliability, measured again on its rebuilt state, fell below
+    what they measured alone: run id → (now, alone)."""
+    fell = {}
+    for run, figures in detail.figures.items():
+        now, alone = figures.metrics.get("reliability"), figures.own.get("reliability")
+        if figures.measured_at.get("reliability") == detail.commit.id and now is not None and now < (alone or 1.0):
+            fell[run] = (now, alone)
+    return fell
+
+
+def fell_on_rebuild_text(fell: Mapping[int, tuple[float, float | None]]) -> str:
+    runs = "; ".join(f"run {run} reliability {_num(now)} (alone {_num(alone)})"
+                     for run, (now, alone) in sorted(fell.items()))
+    return (f"Measured again on the rebuilt state, which holds edits made after the reverted ones: {runs}. "
+            f"{'That edit no longer holds' if len(fell) == 1 else 'Those edits no longer hold'} as measured alone.")
 
 
 def _built_on_dropped_html(found: Mapping[int, Sequence[int]] | None) -> str:

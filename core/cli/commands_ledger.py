@@ -333,6 +333,18 @@ def built_on_dropped_rows(ws, commit) -> list[dict[str, Any]]:
     return rows
 
 
+def remeasured_rows(ws, commit) -> list[dict[str, Any]]:
+    """A revert's kept runs whose reliability, measured again on the rebuilt state, differs from
+    what they showed before it (core.ledger.revert), lowest first."""
+    rows = []
+    for run_id, figures in ws.show(commit.id).figures.items():
+        for metric, at in figures.measured_at.items():
+            if at == commit.id:
+                rows.append({"run": run_id, "metric": metric, "value": figures.metrics[metric],
+                             "alone": figures.own.get(metric)})
+    return sorted(rows, key=lambda row: row["value"])
+
+
 def diff_commits(args: argparse.Namespace) -> dict[str, Any]:
     with open_ws(args, read_only=True) as ws:
         report = ws.diff(args.a, args.b).to_dict()

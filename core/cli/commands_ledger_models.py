@@ -12,7 +12,7 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from core.cli.commands_ledger import built_on_dropped_rows, common, open_ws
+from core.cli.commands_ledger import built_on_dropped_rows, common, open_ws, remeasured_rows
 from core.cli.commands_tune import add_preset_option
 from core.cli.ledger_render import render_materialised, render_patch, render_recomputed, render_runs
 from core.model.loading import DTYPES, LoadOptions
@@ -146,7 +146,8 @@ def revert_edits(args: argparse.Namespace) -> dict[str, Any]:
         result = ws.revert(args.targets, args.message, model_dir=args.model, options=_options(args),
                            progress=_progress())
         return {**result.to_dict(), "dropped": list(result.commit.dropped), "message": result.commit.message,
-                "built_on_dropped": built_on_dropped_rows(ws, result.commit)}
+                "built_on_dropped": built_on_dropped_rows(ws, result.commit),
+                "remeasured": remeasured_rows(ws, result.commit)}
 
 
 def recompute_edits(args: argparse.Namespace) -> dict[str, Any]:
@@ -155,7 +156,8 @@ def recompute_edits(args: argparse.Namespace) -> dict[str, Any]:
         result = ws.recompute(_run_ids(args.runs), args.message, model_dir=args.model, options=_options(args),
                               progress=_progress())
         return {**result.to_dict(), "message": result.revert.commit.message,
-                "built_on_dropped": built_on_dropped_rows(ws, result.revert.commit)}
+                "built_on_dropped": built_on_dropped_rows(ws, result.revert.commit),
+                "remeasured": remeasured_rows(ws, result.revert.commit)}
 
 
 def _run_ids(refs: list[str]) -> list[int]:

@@ -178,7 +178,14 @@ def render_materialised(r: dict[str, Any]) -> str:
     title = f"revert {_short(r['commit'])}: {r['message']}\n" if "dropped" in r else ""
     return (f"{title}commit {_short(r['commit'])}: {r['runs']} delta(s) replayed on the base ({r['dtype']}, "
             f"{r['device']}); weights {_short(r['weights_fingerprint'])} {check}{where}\n"
+            + "".join(_remeasured_line(m) for m in r.get("remeasured", ()))
             + "".join(_built_on_dropped_line(d) for d in r.get("built_on_dropped", ())))
+
+
+def _remeasured_line(m: dict[str, Any]) -> str:
+    alone = f" (alone: {m['alone']:.2f})" if m.get("alone") is not None else ""
+    return (f"measured again on the rebuilt state: run {m['run']} {m['metric']} {m['value']:.2f}{alone}: "
+            "it holds edits made after the reverted ones, a state that never stood before\n")
 
 
 def _built_on_dropped_line(d: dict[str, Any]) -> str:
@@ -197,7 +204,9 @@ def render_recomputed(r: dict[str, Any]) -> str:
     runs = render_runs(r["runs"])
     return (head + "computed again on it:\n" + runs + "the facts are still approved: `factsmith commit -m MESSAGE` "
             "lands the new runs (the commit gate measures them with HEAD's edits)\n"
+            + "".join(_remeasured_line(m) for m in r.get("remeasured", ()))
             + "".join(_built_on_dropped_line(d) for d in r.get("built_on_dropped", ())))
+
 
 
 def render_patch(r: dict[str, Any]) -> str:

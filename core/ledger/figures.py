@@ -6,9 +6,12 @@ with every edit of its state in place (core.workflows.together); a figure that d
 what the run showed before is stored (``commit_figures``), and from then on it is what the
 edit measures in that state: History, the drift chart, Diff and ``factsmith show`` read it.
 
-A revert measures nothing, and a figure measured while a now-reverted edit was in place no
-longer holds: from a revert on, figures measured in states that held an edit it dropped are
-set aside, and the latest measurement from before, or the run's own, stands again.
+A figure measured while a now-reverted edit was in place no longer holds: from a revert on,
+figures measured in states that held an edit it dropped are set aside, and the latest
+measurement from before, or the run's own, stands again. That is exact when the revert drops
+the newest edits (its state stood before); a revert that keeps edits made after a dropped one
+measures its kept edits' reliability on the rebuilt weights and stores it here with the
+revert commit (core.ledger.revert).
 """
 
 from __future__ import annotations

@@ -10,13 +10,14 @@ and only if HEAD has not moved meanwhile.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 
 from core.ledger.commits import insert_commit
 from core.ledger.db import Store
 from core.ledger.deltastore import get_deltas
 from core.ledger.errors import LedgerError, RefError
+from core.ledger.figures import store_figures
 from core.ledger.materialise import Built, build
 from core.ledger.queue import get_fact
 from core.ledger.records import CommitRecord, Materialised
@@ -31,7 +32,9 @@ from core.ledger.state import (
     state_fingerprint,
     state_runs,
 )
-from core.util.progress import Progress
+from core.util.progress import Progress, silent
+from core.util.timing import phase
+from core.workflows.together import measure_state
 
 
 def _as_commit(store: Store, target: str) -> CommitRecord | None:
@@ -105,6 +108,8 @@ class Rebuilt:
     state: str  # the state fingerprint the revert commit will have
     message: str
     built: Built
+    # the kept runs' reliability on the rebuilt state, when it holds edits made after a dropped one
+    measured: Mapping[int, Mapping[str, float]] = field(default_factory=dict)
 
 
 def rebuilt_without(store: Store, targets: Sequence[str], message: str, *, lm=None, model_dir=None, options=None,
@@ -113,15 +118,29 @@ def rebuilt_without(store: Store, targets: Sequence[str], message: str, *, lm=No
     message = (message or "").strip()
     if not message:
         raise LedgerError("a revert needs a message (-m TEXT)")
+    progress = progress or silent()
     with store.reading():
         parent = head(store)
         drop = resolve_targets(store, parent, targets)
-        remaining = [r for r in state_runs(store, parent) if r not in set(drop)]
+        held = state_runs(store, parent)
+        remaining = [r for r in held if r not in set(drop)]
         hashes = delta_hashes(store, remaining)
         deltas = get_deltas(store, hashes)
         expected = state_fingerprint(base_model(store).fingerprint, hashes)
-    built = build(store, expected, _label(parent, drop), deltas, lm, model_dir, options, progress)
-    return Rebuilt(parent, tuple(drop), expected, message, built)
+        remeasure = _kept_facts(store, remaining) if remaining != held[:len(remaining)] else []
+    built = build(store, expected, _label(parent, drop), deltas, lm, model_dir, options,
+                  progress.stage(0.0, 0.8 if remeasure else 1.0))
+    with phase("revert: kept edits measured again"):
+        measured = measure_state(built.lm, remeasure, progress.stage(0.8, 1.0)) if remeasure else {}
+    return Rebuilt(parent, tuple(drop), expected, message, built, measured)
+
+
+def _kept_facts(store: Store, runs: Sequence[int]) -> list[tuple[int, list]]:
+    """(run id, its facts) of each kept run. Only a revert that keeps edits made after a dropped
+    one needs them: its state never stood before, so no earlier figure says what its edits do
+    there (trial 40: a kept ROME edit computed with a reverted FT-M edit in place broke a GRACE
+    edit committed before both, while History showed its old 1.00)."""
+    return [(run_id, [get_fact(store, f).fact for f in get_run(store, run_id).fact_ids]) for run_id in runs]
 
 
 def land(store: Store, prepared: Rebuilt, then: Callable[[], None] | None = None) -> Materialised:
@@ -135,6 +154,8 @@ def land(store: Store, prepared: Rebuilt, then: Callable[[], None] | None = None
         commit = insert_commit(store, parent, "revert", prepared.message, dropped=list(prepared.drop))
         if commit.state_fingerprint != prepared.state:
             raise LedgerError(f"internal: the revert commit's state is not the one rebuilt ({label})")
+        if prepared.measured:
+            store_figures(store, commit.id, commit, list(prepared.measured), prepared.measured)
         if then is not None:
             then()
     return prepared.built.materialised(commit)

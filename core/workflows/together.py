@@ -84,6 +84,19 @@ def measure_together(lm: LoadedModel, runs: Sequence[tuple[int, Delta, Sequence[
     return TogetherFigures(together, _per_run(head, fallen) if head else {})
 
 
+def measure_state(lm: LoadedModel, runs: Sequence[tuple[int, Sequence[Fact]]],
+                  progress: Progress | None = None) -> dict[int, dict[str, float]]:
+    """Each run's reliability on ``lm`` as it stands, its edits in the weights (a revert's rebuilt
+    state). Locality is not measured here: against the state itself it would read 1.0 whatever the
+    edits did, so the figures measured before stand for it."""
+    facts = _distinct(f for _, run_facts in runs for f in run_facts)
+    if not facts:
+        return {}
+    report = evaluate(lm, facts, protocols=("teacher_forced",), progress=progress)
+    return {run_id: {"reliability": figures["reliability"]} for run_id, figures in _per_run(report, runs).items()
+            if "reliability" in figures}
+
+
 def _falls(figures: Mapping[str, float], thresholds: Mapping[str, float] | None) -> bool:
     """Whether a held run's figures together fall under a threshold (any below 1.0 when none are given)."""
     limits = thresholds or dict.fromkeys(TOGETHER_METRICS, 1.0)

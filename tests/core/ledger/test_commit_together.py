@@ -63,7 +63,7 @@ def test_a_commit_measures_its_edits_together_and_the_gate_holds_them(disagreein
         (warning,) = detail.commit.gate["warnings"]
         assert warning["together"] and warning["run"] == first.id
         _shows_the_together_figures(again, detail, first.id, second.id, capsys)
-        again.revert([f"run:{second.id}"], "drop Mosul", options=CPU)  # a revert measures nothing: the
+        again.revert([f"run:{second.id}"], "drop Mosul", options=CPU)  # the newest edit: nothing measured, the
         alone = again.show("HEAD").figures[first.id]  # figure measured with Mosul in place is set aside
         assert alone.metrics["reliability"] == 1.0 and alone.measured_at == {}
         assert again.show(detail.commit.id).figures[first.id].metrics["reliability"] == 0.8, "as it was there"
