@@ -256,6 +256,31 @@ def test_empty_and_garbage_files(tmp_path, content, message):
         inspect_facts(path)
 
 
+def test_a_byte_that_is_not_utf8_is_one_bad_row_not_a_bad_file(tmp_path):
+    """Trial 40: one Latin-1 "é" hid every other problem of the file, and skip-invalid could not
+    skip it. Now that row is refused by line and field, and the others read."""
+    good = [json.dumps({"subject": f"S{i}", "prompt": f"S{i} is in", "target_new": "Paris"}).encode() for i in range(4)]
+    latin = json.dumps({"subject": "Sx", "prompt": "Sx is in", "target_new": "Rome"}).encode().replace(b"x is",
+                                                                                                      b"x \xe9 is")
+    path = tmp_path / "mixed.jsonl"
+    path.write_bytes(b"\n".join([*good[:2], latin, *good[2:], b'{"subject": ""}']) + b"\n")
+    report = inspect_facts(path)
+    assert len(report.facts) == 4
+    bad = {e.line: e for e in report.errors}
+    assert bad[3].field == "prompt" and "not UTF-8 text (byte 0xE9)" in bad[3].message and 6 in bad
+    csv = tmp_path / "mixed.csv"
+    csv.write_bytes(b"subject,prompt,target_new\nA,A is in,Paris\nB,B is \xe9 in,Rome\nC,C is in,Oslo\n")
+    report = inspect_facts(csv)
+    assert [f.subject for f in report.facts] == ["A", "C"]
+    (error,) = report.errors
+    assert (error.line, error.unit, error.field) == (3, "row", "prompt") and "byte 0xE9" in error.message
+    latin1 = tmp_path / "latin1.csv"  # a whole file in another encoding is still said as one
+    latin1.write_bytes("subject,prompt,target_new\nÉire,Éire is in,Europe\nÅland,Åland is in,Europe\n"
+                       .encode("latin-1"))
+    with pytest.raises(FactsFileError, match="is it a facts file"):
+        inspect_facts(latin1)
+
+
 def test_missing_file(tmp_path):
     with pytest.raises(FactsFileError, match="no such file"):
         read_facts(tmp_path / "absent.jsonl")

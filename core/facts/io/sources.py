@@ -5,6 +5,7 @@ content, not the file name (except .csv/.tsv, which settle a doubt towards CSV).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,6 +16,7 @@ from core.facts.io.errors import FactsFileError
 from core.facts.io.formats import detect_json_format
 from core.facts.io.json_rows import JsonProblem, KeyClash, parse_json, row_problem
 
+_ESCAPED = re.compile("[\udc80-\udcff]")  # a byte that was not UTF-8, kept by surrogateescape
 _DATASET_MARKERS = ("dataset_info.json", "state.json", "dataset_dict.json")
 
 
@@ -45,21 +47,54 @@ def load_rows(path: Path, format: str | None) -> RawRows:
 
 
 def _read_text(path: Path) -> str:
+    """The file as text. A byte that is not UTF-8 stays in it escaped (U+DC80-U+DCFF), so the row
+    holding it is refused by name and the others still read (trial 40: one bad byte hid every other
+    problem, even with skip-invalid); a file of mostly such bytes is no facts file."""
     try:
-        return path.read_text(encoding="utf-8-sig")
+        data = path.read_bytes()
     except FileNotFoundError:
         raise FactsFileError(path, "no such file") from None
-    except UnicodeDecodeError as err:
-        line = 1 + err.object[: err.start].count(b"\n")
-        raise FactsFileError(path, f"not UTF-8 text (byte {err.start}): is it a facts file? Re-save it as UTF-8",
-                             line=line) from None
     except OSError as err:
         raise FactsFileError(path, f"cannot read the file: {err.strerror or err}") from None
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as err:
+        text = data.decode("utf-8-sig", errors="surrogateescape")
+        lines = [line for line in text.split("\n") if line.strip()]
+        if b"\x00" in data or 4 * sum(bool(_ESCAPED.search(line)) for line in lines) > len(lines):
+            line = 1 + err.object[: err.start].count(b"\n")
+            raise FactsFileError(path, f"not UTF-8 text (byte {err.start}): is it a facts file? Re-save it as "
+                                       "UTF-8", line=line) from None
+        return text
+
+
+def undecoded(value: Any, field: str | None = None) -> tuple[str | None, str] | None:
+    """(field, message) for the first string in a row holding a byte that was not UTF-8."""
+    if isinstance(value, str):
+        found = _ESCAPED.search(value)
+        return None if found is None else (field, f"not UTF-8 text (byte 0x{ord(found.group()) - 0xDC00:02X}): "
+                                                  "re-save the file as UTF-8")
+    if isinstance(value, Mapping):
+        items = [(str(key), item) for key, item in value.items()]
+    else:
+        items = [(field, item) for item in value] if isinstance(value, list) else []
+    for name, item in items:
+        problem = undecoded(item, field or name)
+        if problem is not None:
+            return problem
+    return None
 
 
 def _csv_rows(path: Path, text: str) -> RawRows:
     read = read_csv_rows(path, text)
-    return RawRows("csv", "row", tuple(read.rows), tuple(read.errors), read.header)
+    good, errors = [], list(read.errors)
+    for number, row in read.rows:
+        problem = undecoded(row)
+        if problem is None:
+            good.append((number, row))
+        else:
+            errors.append(FactsFileError(path, problem[1], line=number, field=problem[0], unit="row"))
+    return RawRows("csv", "row", tuple(good), tuple(sorted(errors, key=lambda e: e.line or 0)), read.header)
 
 
 def _checked(path: Path, rows: list[tuple[int, Any]], unit: str,
@@ -67,7 +102,7 @@ def _checked(path: Path, rows: list[tuple[int, Any]], unit: str,
     """Rows without a repeated key or runaway nesting; those become errors naming the field."""
     good = []
     for position, row in rows:
-        problem = row_problem(row)
+        problem = row_problem(row) or undecoded(row)
         if problem is None:
             good.append((position, row))
         else:
