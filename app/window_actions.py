@@ -13,7 +13,7 @@ from pathlib import Path
 from PySide6.QtCore import Qt
 
 from app import file_dialogs
-from app.dialogs.import_dialog import ImportDialog
+from app.dialogs.import_dialog import ImportDialog, imported_text
 from app.errors import error_box
 from app.jobs import Job
 from app.ledger_views import QueueView, read_facts_and_undo, read_queue
@@ -177,11 +177,7 @@ class WindowActions(ReviewActions, HistoryActions):
             return None
         job = self.session.import_file(path, format, mapping, skip_invalid=skip_invalid)
         # the counts first: an elided status line keeps them, the file name goes (the tooltip has all)
-        job.succeeded.connect(lambda report: self.notify(
-            f"Imported {len(report.added)} facts ({len(report.duplicates)} already there, "
-            f"{len(report.conflicts)} conflicts"
-            + (f", {len(report.skipped)} invalid rows skipped (recorded)" if report.skipped else "")
-            + f") from {Path(report.source).name} ({report.format})", 10000))
+        job.succeeded.connect(lambda report: self.notify(imported_text(report), 10000))
         return self._report_failure(job, f"Could not import {Path(path).name}")
 
     def new_fact(self) -> None:

@@ -63,6 +63,18 @@ def _count(n: int, noun: str) -> str:
     return f"{n} {noun}{'' if n == 1 else 's'}"
 
 
+
+def imported_text(report) -> str:
+    """The status line after an import (a core ``ImportReport``), the counts first: an elided line
+    keeps them. Facts already in the workspace and facts repeated in the file are told apart."""
+    there = sum(1 for d in report.duplicates if d.reason.startswith("already"))
+    repeated = len(report.duplicates) - there
+    counts = [f"{there} already there", *([f"{repeated} repeated in the file"] if repeated else []),
+              f"{len(report.conflicts)} conflicts",
+              *([f"{len(report.skipped)} invalid rows skipped (recorded)"] if report.skipped else [])]
+    return (f"Imported {len(report.added)} facts ({', '.join(counts)}) from {Path(report.source).name} "
+            f"({report.format})")
+
 class ImportDialog(QDialog):
     def __init__(self, start: Path | None = None, parent: QWidget | None = None, example: Path | None = None) -> None:
         """``example``: a file offered by the "Demo set" button (the placeholder only hints)."""
@@ -268,6 +280,10 @@ class ImportDialog(QDialog):
         if report.error_count > len(report.errors):
             self.errors.addItem(f"… and {report.error_count - len(report.errors)} more bad rows")
         notes = []
+        if report.duplicates:  # where, not only how many (trial 40); the import adds each once
+            groups = "; ".join(f"{report.unit}s {', '.join(map(str, d.lines))}" for d in report.duplicates[:5])
+            more = f" and {len(report.duplicates) - 5} more" if len(report.duplicates) > 5 else ""
+            notes.append(f"The same fact more than once (imported once): {groups}{more}")
         if report.ignored:
             fields = ", ".join(f"{name} ({rows} rows)" for name, rows in report.ignored)
             notes.append(f"Ignored (no place for them in a fact): {fields}")

@@ -132,3 +132,24 @@ def test_a_fact_with_thousands_of_paraphrases_is_named_before_import(qtbot, tmp_
     path.write_text(f"{json.dumps(GOOD)}\n")
     dialog.inspect()
     assert dialog.ignored.text() == ""
+
+
+def test_a_bad_byte_is_one_skippable_row_and_duplicates_are_located(qtbot, tmp_path):
+    """Trial 40: a byte that is not UTF-8 blocked the whole file even with Skip ticked, and the
+    dialog counted a repeated fact without saying where it was."""
+    from app.dialogs.import_dialog import imported_text
+    from core.ledger.records import Duplicate, ImportReport
+
+    path = tmp_path / "facts.jsonl"
+    latin = json.dumps(dict(GOOD, subject="Chile", prompt="The capital of Chile is")).encode()
+    path.write_bytes(b"\n".join([json.dumps(GOOD).encode(), latin.replace(b"capital", b"capit\xe9l"),
+                                 json.dumps(GOOD).encode()]) + b"\n")
+    dialog = ImportDialog(path)
+    qtbot.addWidget(dialog)
+    assert dialog.errors.count() == 1 and "line 2: field 'prompt': not UTF-8" in dialog.errors.item(0).text()
+    assert "The same fact more than once (imported once): lines 1, 3" in dialog.ignored.text()
+    dialog.skip_invalid.setChecked(True)
+    assert dialog.import_button.isEnabled()
+    report = ImportReport(str(path), "factsmith", 1, ("f1",), (Duplicate("f1", (1, 3), "repeated in the file; added "
+                                                                                          "once"),))
+    assert imported_text(report).startswith("Imported 1 facts (0 already there, 1 repeated in the file, 0 conflicts)")

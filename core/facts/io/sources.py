@@ -61,7 +61,7 @@ def _read_text(path: Path) -> str:
     except UnicodeDecodeError as err:
         text = data.decode("utf-8-sig", errors="surrogateescape")
         lines = [line for line in text.split("\n") if line.strip()]
-        if b"\x00" in data or 4 * sum(bool(_ESCAPED.search(line)) for line in lines) > len(lines):
+        if b"\x00" in data or 2 * sum(bool(_ESCAPED.search(line)) for line in lines) > len(lines):
             line = 1 + err.object[: err.start].count(b"\n")
             raise FactsFileError(path, f"not UTF-8 text (byte {err.start}): is it a facts file? Re-save it as "
                                        "UTF-8", line=line) from None
