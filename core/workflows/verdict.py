@@ -43,7 +43,8 @@ class Check:
     """One number that decided a verdict: the metric, its value, the bound and whether it held.
     ``generated``: for reliability and generality, the share of prompts whose greedy text is the
     new answer (exact match), which must meet the bound too: a teacher-forced 0.80 can be four of
-    five tokens right on every paraphrase, none of which then says the answer."""
+    five tokens right on every paraphrase, none of which then says the answer. For locality, the
+    share of locality prompts whose greedy answer is unchanged."""
 
     metric: str
     value: float | None  # None: not measured
@@ -67,6 +68,9 @@ def check_text(check: Mapping[str, Any]) -> str:
         return f"{metric} not measured"
     generated = check.get("generated")
     if check.get("held") is False and value >= bound and generated is not None and generated < bound:
+        if metric == "locality":
+            return (f"locality {value:.2f} token by token, but the generated answer changed on {1 - generated:.0%} "
+                    f"of the locality prompts (kept {generated:.2f} < {bound:.2f})")
         return f"{metric} {value:.2f} token by token, but generated {generated:.2f} < {bound:.2f}"
     return f"{metric} {value:.2f} {'≥' if check.get('held') else '<'} {bound:.2f}"
 
@@ -131,7 +135,9 @@ def fact_verdict(fact_id: str, pre: Mapping[str, Any], post: Mapping[str, Any],
     reliability = _check("reliability", post.get("reliability"), rules.reliability,
                          post.get("generation.reliability"))
     generality = _check("generality", post.get("generality"), rules.generality, post.get("generation.generality"))
-    locality = _check("locality", post.get("locality"), rules.locality)
+    # as reliability: the greedy answers count too (trial 40: "took" at locality 0.92 beside a locality
+    # prompt now answering the new answer, said only in a note)
+    locality = _check("locality", post.get("locality"), rules.locality, post.get("generation.locality"))
     fluency = _fluency_check(pre, post, rules)
     checks = (reliability, generality, locality, fluency)
     if not reliability.held:
@@ -159,8 +165,8 @@ def _garbled(post: Mapping[str, Any]) -> tuple[str, ...]:
 
 
 def _locality_changes(post: Mapping[str, Any], locality: Check) -> tuple[str, ...]:
-    """A held locality is a mean: one locality prompt in ten may have changed its answer and the
-    check still hold at 0.90, so the share whose greedy answer changed is said beside it."""
+    """The check holds with up to a tenth of the locality prompts' greedy answers changed (0.90),
+    so the share that changed is said beside it."""
     kept = post.get("generation.locality")
     if not locality.held or kept is None or kept >= 1.0:
         return ()

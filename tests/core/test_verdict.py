@@ -185,6 +185,17 @@ def test_a_held_locality_says_how_many_generated_answers_changed():
     assert "changed on" not in edit_verdict("memit", ["f"], [PRE], [TOOK_POST]).summary
 
 
+def test_a_quarter_of_the_locality_answers_changed_is_a_side_effect_whatever_the_mean():
+    """Trial 40 (MEND, Armenia → Abuja): locality 0.92 token by token, but "Armenia's official
+    language is" now answered "Abuja"; the verdict read "took", the change only in a note."""
+    post = {**TOOK_POST, "locality": 0.92, "generation.locality": 0.75}
+    verdict = edit_verdict("mend", ["f"], [PRE], [post])
+    assert verdict.verdict == SIDE_EFFECTS
+    assert ("locality 0.92 token by token, but the generated answer changed on 25% of the locality prompts "
+            "(kept 0.75 < 0.90)") in verdict.summary
+    assert verdict.summary.count("changed on") == 1
+
+
 def test_a_stored_check_without_the_exact_match_reads_as_before():
     from core.workflows.verdict import check_text
 
