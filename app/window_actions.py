@@ -165,7 +165,7 @@ class WindowActions(ReviewActions, HistoryActions):
     # -- facts: import, editor, drafts, suggestions -------------------------------------
 
     def open_import_dialog(self) -> ImportDialog:
-        dialog = ImportDialog(None, self, example=demo_edits_file())
+        dialog = ImportDialog(None, self, example=demo_edits_file(), context_check=self.editor.context_check)
         dialog.accepted.connect(lambda: self.import_facts(*dialog.choice(), skip_invalid=dialog.skips_invalid()))
         dialog.open()
         return dialog

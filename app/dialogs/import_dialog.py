@@ -45,6 +45,20 @@ def csv_columns(path: Path) -> tuple[str, ...]:
 MANY_PROMPTS = 100  # paraphrases or locality prompts of one fact beyond which previews slow down
 
 
+def _too_long(report: FactsFileReport, context_check) -> str:
+    """A note on facts too long for the loaded model: they import, but no preview can score them
+    (trial 40: a 2,863-token prompt imported without a word, refused only at preview)."""
+    if context_check is None:
+        return ""
+    found = [(line, problem) for line, fact in zip(report.fact_lines, report.facts, strict=True)
+             if (problem := context_check(fact)) is not None]
+    if not found:
+        return ""
+    named = "; ".join(f"{report.unit} {line}: {problem}" for line, problem in found[:3])
+    more = f" (and {len(found) - 3} more)" if len(found) > 3 else ""
+    return f"Too long for the loaded model, so no preview can score them until shortened: {named}{more}"
+
+
 def _heavy_facts(report: FactsFileReport) -> str:
     """A note on facts with so many paraphrases or locality prompts that each preview, which
     scores every one of them, takes long (trial 32: 3,000 paraphrases, a preview of minutes)."""
@@ -76,9 +90,12 @@ def imported_text(report) -> str:
             f"({report.format})")
 
 class ImportDialog(QDialog):
-    def __init__(self, start: Path | None = None, parent: QWidget | None = None, example: Path | None = None) -> None:
-        """``example``: a file offered by the "Demo set" button (the placeholder only hints)."""
+    def __init__(self, start: Path | None = None, parent: QWidget | None = None, example: Path | None = None,
+                 context_check=None) -> None:
+        """``example``: a file offered by the "Demo set" button (the placeholder only hints);
+        ``context_check``: core's ``context_checker`` of the loaded model, to name facts too long for it."""
         super().__init__(parent)
+        self.context_check = context_check
         self.setWindowTitle("Import facts")
         self.resize(820, 560)
         self.report: FactsFileReport | None = None
@@ -289,6 +306,8 @@ class ImportDialog(QDialog):
             notes.append(f"Ignored (no place for them in a fact): {fields}")
         if heavy := _heavy_facts(report):
             notes.append(heavy)
+        if long := _too_long(report, self.context_check):
+            notes.append(long)
         self.ignored.setText("\n".join(notes))
         shown = report.facts[:5]
         self.preview.setRowCount(len(shown))

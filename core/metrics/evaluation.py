@@ -145,6 +145,9 @@ def _probes(fact: Fact) -> list[tuple[str, str, str]]:
     return rows + [(f"portability[{i}] with its answer", q.prompt, q.answer) for i, q in enumerate(fact.portability)]
 
 
+_SPECIAL_MARGIN = 8  # BOS, a separator, sentencepiece's "▁" before the prompt and the answer
+
+
 def check_context(lm: LoadedModel, facts: Sequence[Fact]) -> None:
     """Refuse, before any scoring, a prompt + answer longer than the model's context (the
     embedding lookup would fail deep inside the model), naming the request and field."""
@@ -171,6 +174,8 @@ def context_problem(tokenizer, limit: int | None, fact: Fact) -> str | None:
     if limit is None:
         return None
     for field_name, prompt, answer in _probes(fact):
+        if len(prompt.encode()) + len(answer.encode()) + _SPECIAL_MARGIN <= limit:
+            continue  # no tokenizer makes more tokens than bytes, give or take its special tokens
         length = len(encode_pair(tokenizer, prompt, answer).ids)
         if length > limit:
             return (f"{field_name} is {length} tokens, but the model's context holds {limit}; "

@@ -153,3 +153,20 @@ def test_a_bad_byte_is_one_skippable_row_and_duplicates_are_located(qtbot, tmp_p
     report = ImportReport(str(path), "factsmith", 1, ("f1",), (Duplicate("f1", (1, 3), "repeated in the file; added "
                                                                                           "once"),))
     assert imported_text(report).startswith("Imported 1 facts (0 already there, 1 repeated in the file, 0 conflicts)")
+
+
+def test_a_prompt_too_long_for_the_loaded_model_is_named_before_import(qtbot, tmp_path):
+    """Trial 40: a 2,863-token prompt imported without a word and was refused only at preview."""
+    from core import context_checker, demo_model_dir, load_model
+    from core.facts.fact import fact_from_dict
+
+    check = context_checker(load_model(demo_model_dir()))
+    path = tmp_path / "facts.jsonl"
+    long = dict(GOOD, subject="Chile", prompt="Chile " + "and so on " * 40 + "has the capital")
+    path.write_text("\n".join(json.dumps(r) for r in (GOOD, long)) + "\n")
+    dialog = ImportDialog(path, context_check=check)
+    qtbot.addWidget(dialog)
+    note = dialog.ignored.text()
+    assert "Too long for the loaded model" in note and "line 2: prompt with its answer is" in note, note
+    assert "line 1" not in note and dialog.import_button.isEnabled(), "a note: it still imports"
+    assert check(fact_from_dict(GOOD)) is None, "a short one fits without being tokenized"
