@@ -40,11 +40,13 @@ class SparseAxis(pg.AxisItem):
         span = maxVal - minVal
         if span <= 0 or size <= 0:
             return super().tickSpacing(minVal, maxVal, size)
-        steps = [m * 10.0 ** e for e in range(math.floor(math.log10(span)) - 3, math.floor(math.log10(span)) + 1)
-                 for m in (1, 2, 5)]
-        fitting = [step for step in steps if step <= span] or steps[:1]  # at least one tick in view
-        roomy = [step for step in fitting if step * size / span >= self.min_gap]
-        return [((roomy or fitting[-1:])[0], 0.0)]
+        top = math.floor(math.log10(span))
+        steps = [m * 10.0 ** e for e in range(top - 3, top + 2) for m in (1, 2, 5)]
+        # a step wider than the range is fine while one of its ticks is in view (trial 40: a 25 px
+        # chart of losses 0-4.5 crowded "4 2 0" into it; now it reads "0" alone)
+        in_view = [step for step in steps if math.floor(maxVal / step) * step >= minVal] or steps[:1]
+        roomy = [step for step in in_view if step * size / span >= self.min_gap]
+        return [((roomy or in_view[-1:])[0], 0.0)]
 
 
 class LossCurve(pg.PlotWidget):
@@ -69,9 +71,23 @@ class LossCurve(pg.PlotWidget):
     def reset(self) -> None:
         """No curve, and the empty chart's own axes (0-1), not the last run's."""
         self.losses = []
+        self._axes(True)
         self._line.setData([], [])
         self.setRange(xRange=(0, 1), yRange=(0, 1), padding=0)
         self.enableAutoRange()  # the next curve sets the axes again
+
+    def show_absent(self, text: str) -> None:
+        """No curve to draw (none stored for a run): the text alone, no empty axes with a stray "0"
+        and a clipped axis title (trial 40)."""
+        self.reset()
+        self._axes(False)
+        self.setTitle(text, size="8pt", color="#666")
+
+    def _axes(self, shown: bool) -> None:
+        for name in ("left", "bottom"):
+            self.getPlotItem().showAxis(name, shown)
+        if shown:
+            self.setTitle(None)
 
     def set_losses(self, losses) -> None:
         """Start from a curve already drawn (a resumed training's first steps); none: ``reset``."""
@@ -79,6 +95,7 @@ class LossCurve(pg.PlotWidget):
             self.reset()
             return
         self.losses = [float(v) for v in losses]
+        self._axes(True)
         self._line.setData(list(range(1, len(self.losses) + 1)), self.losses)
 
     def add_event(self, event: ProgressEvent) -> None:

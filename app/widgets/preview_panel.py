@@ -258,8 +258,7 @@ class PreviewPanel(FollowsJob, QGroupBox):
             self.loss.set_losses(losses)
             self.loss.setTitle(None)
         else:
-            self.loss.reset()
-            self.loss.setTitle("loss curve not stored for this run", size="8pt", color="#666")
+            self.loss.show_absent("loss curve not stored for this run")
         self.generations.set_previews(_preview_rows(run.previews), run.metrics.get("verdict"))
         self.metrics.set_metrics(run.metrics)
         self._set_tokens(run.metrics.get("next_tokens"))

@@ -37,3 +37,24 @@ def test_reset_goes_back_to_the_empty_charts_axes_and_the_next_curve_sets_them_a
     qtbot.wait(50)
     (x_low, x_high), (y_low, y_high) = chart.getViewBox().viewRange()
     assert x_low <= 1 and x_high >= 2 and y_low <= 0.2 and 0.5 <= y_high < 1.0
+
+
+def test_a_short_chart_never_crowds_its_value_labels_and_an_absent_curve_draws_no_axes(qtbot):
+    """Trial 40: a 25 px ICE chart read "4 2 0" in 20 px; a run with no stored curve drew a stray
+    "0" and a clipped "optimisation step" under its note."""
+    from app.widgets.loss_curve import SparseAxis
+
+    axis = SparseAxis()
+    ((step, _),) = axis.tickSpacing(0.0, 4.5, 25.0)
+    assert step == 5, "one tick (0) in view rather than three crowded ones"
+    ((step, _),) = axis.tickSpacing(0.0, 4.5, 200.0)
+    assert step == 1 or step == 0.5
+    from app.widgets.loss_curve import LossCurve
+
+    chart = LossCurve()
+    qtbot.addWidget(chart)
+    chart.show_absent("loss curve not stored for this run")
+    item = chart.getPlotItem()
+    assert not item.getAxis("left").isVisible() and not item.getAxis("bottom").isVisible()
+    chart.set_losses([2.0, 1.0])
+    assert item.getAxis("left").isVisible() and not item.titleLabel.isVisible()
