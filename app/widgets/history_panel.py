@@ -194,7 +194,8 @@ class HistoryPanel(QWidget):
         self.tree.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
         # "commit · forced" whole (trial 37: "commit …" hid that a commit was forced)
         kind = self.tree.fontMetrics().horizontalAdvance("commit · forced") + 24
-        for column, width in enumerate((30, 100, kind, 260, 60, 150, 60)):
+        commit = self.tree.fontMetrics().horizontalAdvance("0123456789ab") + 16  # a short id, whole
+        for column, width in enumerate((30, commit, kind, 260, 60, 150, 60)):
             self.tree.setColumnWidth(column, width)
         self.tree.itemSelectionChanged.connect(lambda: self.selection_changed.emit(self.selected_ids()))
         self.tree.itemSelectionChanged.connect(self._enable_for_selection)
@@ -268,7 +269,7 @@ class HistoryPanel(QWidget):
         split = QSplitter(Qt.Orientation.Horizontal)
         split.addWidget(self.tree)
         split.addWidget(right)
-        split.setSizes([520, 480])
+        split.setSizes([580, 420])  # the list's Message column readable at 1366×768 (trial 40)
         layout = QVBoxLayout(self)
         layout.addWidget(row)
         layout.addWidget(split, 1)
