@@ -90,6 +90,7 @@ def test_short_and_long_csv_rows_are_refused(tmp_path):
     path.write_text(HEADER + ROW + ROW.rsplit(",", 1)[0] + "\n")  # locality_answer missing
     err = refusal(path)
     assert err.line == 3 and "5 cells but the header has 6" in str(err)
+    assert "line 3 of the file" not in str(err), "a row on its own line: the row number says it (trial 40)"
     path.write_text(HEADER + ROW.rstrip("\n") + ",extra\n")
     assert "7 cells" in str(refusal(path))
 

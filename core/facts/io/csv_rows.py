@@ -69,7 +69,8 @@ def _count_error(path: Path, number: int, line: int, cells: list[str], width: in
     merged = any("\n" in cell for cell in cells)
     hint = ("; a cell spans several lines, so a quote is probably not closed where it should be" if merged
             else "; quote cells that hold the delimiter")
-    return FactsFileError(path, f"has {len(cells)} cells but the header has {width} (line {line}){hint}",
+    where = f" (it starts on line {line} of the file)" if line != number else ""  # rows span lines when a cell does
+    return FactsFileError(path, f"has {len(cells)} cells but the header has {width}{where}{hint}",
                           line=number, unit="row")
 
 
