@@ -144,6 +144,8 @@ class TrainDialog(QDialog):
         self.out_browse = _button("Browse…", self.browse_out)
         self.out_info = QLabel()
         self.out_info.setWordWrap(True)
+        # two lines whatever it says, so the Start row below never jumps when a run starts (trial 40)
+        self.out_info.setMinimumHeight(2 * self.out_info.fontMetrics().lineSpacing() + 4)
         for field in (self.data, self.val):
             field.changed.connect(self._update_buttons)
         self.val.changed.connect(self._say_validation)
