@@ -45,18 +45,23 @@ def csv_columns(path: Path) -> tuple[str, ...]:
 MANY_PROMPTS = 100  # paraphrases or locality prompts of one fact beyond which previews slow down
 
 
+CONTEXT_CHECKED = 300  # facts checked against the model's context as the file is read (~0.2 s)
+
+
 def _too_long(report: FactsFileReport, context_check) -> str:
     """A note on facts too long for the loaded model: they import, but no preview can score them
     (trial 40: a 2,863-token prompt imported without a word, refused only at preview)."""
     if context_check is None:
         return ""
-    found = [(line, problem) for line, fact in zip(report.fact_lines, report.facts, strict=True)
-             if (problem := context_check(fact)) is not None]
+    checked = list(zip(report.fact_lines, report.facts, strict=True))[:CONTEXT_CHECKED]  # the GUI thread waits
+    found = [(line, problem) for line, fact in checked if (problem := context_check(fact)) is not None]
     if not found:
         return ""
     named = "; ".join(f"{report.unit} {line}: {problem}" for line, problem in found[:3])
     more = f" (and {len(found) - 3} more)" if len(found) > 3 else ""
-    return f"Too long for the loaded model, so no preview can score them until shortened: {named}{more}"
+    rest = (f"; only the first {CONTEXT_CHECKED} facts were checked, a preview checks the others"
+            if len(report.facts) > CONTEXT_CHECKED else "")
+    return f"Too long for the loaded model, so no preview can score them until shortened: {named}{more}{rest}"
 
 
 def _heavy_facts(report: FactsFileReport) -> str:
@@ -77,17 +82,17 @@ def _count(n: int, noun: str) -> str:
     return f"{n} {noun}{'' if n == 1 else 's'}"
 
 
-
 def imported_text(report) -> str:
     """The status line after an import (a core ``ImportReport``), the counts first: an elided line
     keeps them. Facts already in the workspace and facts repeated in the file are told apart."""
-    there = sum(1 for d in report.duplicates if d.reason.startswith("already"))
+    there = sum(1 for d in report.duplicates if d.already)
     repeated = len(report.duplicates) - there
     counts = [f"{there} already there", *([f"{repeated} repeated in the file"] if repeated else []),
               f"{len(report.conflicts)} conflicts",
               *([f"{len(report.skipped)} invalid rows skipped (recorded)"] if report.skipped else [])]
     return (f"Imported {len(report.added)} facts ({', '.join(counts)}) from {Path(report.source).name} "
             f"({report.format})")
+
 
 class ImportDialog(QDialog):
     def __init__(self, start: Path | None = None, parent: QWidget | None = None, example: Path | None = None,
@@ -308,7 +313,8 @@ class ImportDialog(QDialog):
             self.errors.addItem(f"… and {report.error_count - len(report.errors)} more bad rows")
         notes = []
         if report.duplicates:  # where, not only how many (trial 40); the import adds each once
-            groups = "; ".join(f"{report.unit}s {', '.join(map(str, d.lines))}" for d in report.duplicates[:5])
+            units = {"line": "lines", "row": "rows", "index": "indexes"}.get(report.unit, report.unit)
+            groups = "; ".join(f"{units} {', '.join(map(str, d.lines))}" for d in report.duplicates[:5])
             more = f" and {len(report.duplicates) - 5} more" if len(report.duplicates) > 5 else ""
             notes.append(f"The same fact more than once (imported once): {groups}{more}")
         if report.ignored:

@@ -89,9 +89,9 @@ def _together_footnote(detail: CommitDetail) -> str:
     alone = "; ".join(f"run {run}: " + ", ".join(f"{m} {_num(f.own.get(m))}" for m in f.measured_at)
                       for run, f in found)
     return (f"<p>{TOGETHER_MARK} measured with the other edits of the state in place when a commit landed "
-            f"them, and different from what the edit measured alone ({html.escape(alone)}). Figures measured with a "
-            "reverted edit in place are set aside; a revert that keeps edits made after the ones it drops "
-            "measures reliability again on its rebuilt state.</p>")
+            f"them, or when a revert rebuilt it, and different from what the edit measured alone "
+            f"({html.escape(alone)}). Figures measured with a reverted edit in place are set aside; a revert "
+            "measures its kept edits' reliability again on its rebuilt state (locality: the earlier figure).</p>")
 
 
 def recompute_label(count: int) -> str:
@@ -117,7 +117,8 @@ def fell_on_rebuild(detail: CommitDetail) -> dict[int, tuple[float, float | None
     fell = {}
     for run, figures in detail.figures.items():
         now, alone = figures.metrics.get("reliability"), figures.own.get("reliability")
-        if figures.measured_at.get("reliability") == detail.commit.id and now is not None and now < (alone or 1.0):
+        here = figures.measured_at.get("reliability") == detail.commit.id
+        if here and now is not None and now < (1.0 if alone is None else alone):
             fell[run] = (now, alone)
     return fell
 
@@ -125,7 +126,7 @@ def fell_on_rebuild(detail: CommitDetail) -> dict[int, tuple[float, float | None
 def fell_on_rebuild_text(fell: Mapping[int, tuple[float, float | None]]) -> str:
     runs = "; ".join(f"run {run} reliability {_num(now)} (alone {_num(alone)})"
                      for run, (now, alone) in sorted(fell.items()))
-    return (f"Measured again on the rebuilt state, which holds edits made after the reverted ones: {runs}. "
+    return (f"Measured again on the rebuilt state: {runs}. "
             f"{'That edit no longer holds' if len(fell) == 1 else 'Those edits no longer hold'} as measured alone.")
 
 

@@ -184,8 +184,8 @@ def render_materialised(r: dict[str, Any]) -> str:
 
 def _remeasured_line(m: dict[str, Any]) -> str:
     alone = f" (alone: {m['alone']:.2f})" if m.get("alone") is not None else ""
-    return (f"measured again on the rebuilt state: run {m['run']} {m['metric']} {m['value']:.2f}{alone}: "
-            "it holds edits made after the reverted ones, a state that never stood before\n")
+    return (f"measured again on the rebuilt state: run {m['run']} {m['metric']} {m['value']:.2f}{alone}, "
+            "not what it showed before; its locality keeps the earlier figure\n")
 
 
 def _built_on_dropped_line(d: dict[str, Any]) -> str:
@@ -206,7 +206,6 @@ def render_recomputed(r: dict[str, Any]) -> str:
             "lands the new runs (the commit gate measures them with HEAD's edits)\n"
             + "".join(_remeasured_line(m) for m in r.get("remeasured", ()))
             + "".join(_built_on_dropped_line(d) for d in r.get("built_on_dropped", ())))
-
 
 
 def render_patch(r: dict[str, Any]) -> str:

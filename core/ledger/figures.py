@@ -8,10 +8,10 @@ edit measures in that state: History, the drift chart, Diff and ``factsmith show
 
 A figure measured while a now-reverted edit was in place no longer holds: from a revert on,
 figures measured in states that held an edit it dropped are set aside, and the latest
-measurement from before, or the run's own, stands again. That is exact when the revert drops
-the newest edits (its state stood before); a revert that keeps edits made after a dropped one
-measures its kept edits' reliability on the rebuilt weights and stores it here with the
-revert commit (core.ledger.revert).
+measurement from before, or the run's own, stands again; but the revert's state may never have
+stood (it keeps edits made after a dropped one), so every revert also measures its kept edits'
+reliability on the rebuilt weights and stores here, with the revert commit, each figure that
+differs from the one that would stand (core.ledger.revert). Locality is not measured again.
 """
 
 from __future__ import annotations
@@ -71,9 +71,10 @@ def store_figures(store: Store, commit_id: str, parent: CommitRecord | None, run
                   measured: Mapping[int, Mapping[str, float]]) -> None:
     """Inside the commit's write transaction: the measured figures of the new state's ``runs`` that
     differ from what each run showed on the parent (its own figures, for a run new here)."""
-    from core.ledger.runs import get_run
+    from core.ledger.runs import runs_by_id
 
-    records = [get_run(store, run_id) for run_id in runs if run_id in measured]
+    found = runs_by_id(store, [run_id for run_id in runs if run_id in measured])
+    records = [found[run_id] for run_id in runs if run_id in found]
     before = state_figures(store, parent, records) if parent is not None else {}
     rows = []
     for run in records:

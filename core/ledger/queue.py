@@ -95,7 +95,7 @@ def _split_duplicates(store: Store, facts: Sequence[Fact], lines: Sequence[int])
     for fact_id, where in seen.items():
         status = store.scalar("SELECT status FROM facts WHERE id = ?", (fact_id,))
         if status is not None:
-            duplicates.append(Duplicate(fact_id, tuple(where), f"already in the workspace ({status})"))
+            duplicates.append(Duplicate(fact_id, tuple(where), f"already in the workspace ({status})", already=True))
         else:
             new.append((first[fact_id], where[0]))
             if len(where) > 1:

@@ -76,6 +76,7 @@ class Duplicate:
     fact_id: str
     lines: tuple[int, ...]
     reason: str
+    already: bool = False  # already in the workspace (else repeated in the file)
 
 
 @dataclass(frozen=True)

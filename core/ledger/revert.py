@@ -22,7 +22,7 @@ from core.ledger.materialise import Built, build
 from core.ledger.queue import get_fact
 from core.ledger.records import CommitRecord, Materialised
 from core.ledger.refs import resolve
-from core.ledger.runs import get_run
+from core.ledger.runs import get_run, runs_facts
 from core.ledger.state import (
     base_model,
     delta_hashes,
@@ -108,7 +108,7 @@ class Rebuilt:
     state: str  # the state fingerprint the revert commit will have
     message: str
     built: Built
-    # the kept runs' reliability on the rebuilt state, when it holds edits made after a dropped one
+    # the kept runs' reliability measured on the rebuilt state
     measured: Mapping[int, Mapping[str, float]] = field(default_factory=dict)
 
 
@@ -122,12 +122,11 @@ def rebuilt_without(store: Store, targets: Sequence[str], message: str, *, lm=No
     with store.reading():
         parent = head(store)
         drop = resolve_targets(store, parent, targets)
-        held = state_runs(store, parent)
-        remaining = [r for r in held if r not in set(drop)]
+        remaining = [r for r in state_runs(store, parent) if r not in set(drop)]
         hashes = delta_hashes(store, remaining)
         deltas = get_deltas(store, hashes)
         expected = state_fingerprint(base_model(store).fingerprint, hashes)
-        remeasure = _kept_facts(store, remaining) if remaining != held[:len(remaining)] else []
+        remeasure = _kept_facts(store, remaining)
     built = build(store, expected, _label(parent, drop), deltas, lm, model_dir, options,
                   progress.stage(0.0, 0.8 if remeasure else 1.0))
     with phase("revert: kept edits measured again"):
@@ -136,11 +135,13 @@ def rebuilt_without(store: Store, targets: Sequence[str], message: str, *, lm=No
 
 
 def _kept_facts(store: Store, runs: Sequence[int]) -> list[tuple[int, list]]:
-    """(run id, its facts) of each kept run. Only a revert that keeps edits made after a dropped
-    one needs them: its state never stood before, so no earlier figure says what its edits do
-    there (trial 40: a kept ROME edit computed with a reverted FT-M edit in place broke a GRACE
-    edit committed before both, while History showed its old 1.00)."""
-    return [(run_id, [get_fact(store, f).fact for f in get_run(store, run_id).fact_ids]) for run_id in runs]
+    """(run id, its facts) of each kept run, to measure on the rebuilt state. Every revert measures:
+    one that keeps edits made after a dropped one builds a state that never stood (trial 40: a kept
+    ROME edit computed with a reverted FT-M edit in place broke a GRACE edit committed before both,
+    while History showed its old 1.00), and so may one that drops part of a commit, or follows an
+    earlier revert; reliability alone costs ~2 ms an edit (bench/log_scale.py)."""
+    facts = runs_facts(store, runs)
+    return [(run_id, facts[run_id]) for run_id in runs]
 
 
 def land(store: Store, prepared: Rebuilt, then: Callable[[], None] | None = None) -> Materialised:
@@ -154,7 +155,7 @@ def land(store: Store, prepared: Rebuilt, then: Callable[[], None] | None = None
         commit = insert_commit(store, parent, "revert", prepared.message, dropped=list(prepared.drop))
         if commit.state_fingerprint != prepared.state:
             raise LedgerError(f"internal: the revert commit's state is not the one rebuilt ({label})")
-        if prepared.measured:
+        if prepared.measured:  # compared with what the revert commit shows without them (set-asides applied)
             store_figures(store, commit.id, commit, list(prepared.measured), prepared.measured)
         if then is not None:
             then()

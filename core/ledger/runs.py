@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 from core.edit.deltas import Delta, checkpoint_used
-from core.facts.fact import Fact
+from core.facts.fact import Fact, fact_from_dict
 from core.ledger.db import Store, dumps, loads, now
 from core.ledger.deltastore import get_delta, put_delta
 from core.ledger.errors import LedgerError
@@ -15,10 +16,12 @@ from core.ledger.records import RunRecord
 from core.ledger.state import base_model
 
 
-def _record(store: Store, row: dict[str, Any]) -> RunRecord:
-    facts = store.all("SELECT fact_id FROM run_facts WHERE run_id = ? ORDER BY position", (row["id"],))
+def _record(store: Store, row: dict[str, Any], fact_ids: tuple[str, ...] | None = None) -> RunRecord:
+    if fact_ids is None:
+        facts = store.all("SELECT fact_id FROM run_facts WHERE run_id = ? ORDER BY position", (row["id"],))
+        fact_ids = tuple(f["fact_id"] for f in facts)
     return RunRecord(
-        id=row["id"], fact_ids=tuple(f["fact_id"] for f in facts), method=row["method"],
+        id=row["id"], fact_ids=fact_ids, method=row["method"],
         hparams=loads(row["hparams"], {}), overrides=loads(row["overrides"], {}), seed=row["seed"],
         environment=loads(row["environment"], {}), metrics=loads(row["metrics"], {}),
         previews=loads(row["previews"], {}), seconds=row["seconds"], delta_sha256=row["delta_sha256"],
@@ -34,6 +37,32 @@ def get_run(store: Store, run_id: int) -> RunRecord:
     if row is None:
         raise LedgerError(f"no run {run_id} in workspace {store.path}")
     return _record(store, row)
+
+
+def runs_facts(store: Store, run_ids: Sequence[int]) -> dict[int, list[Fact]]:
+    """Each run's facts, in its order, read in one query (a revert of a large log reads 1,000 runs:
+    a query per run and fact took seconds)."""
+    rows = store.all("SELECT rf.run_id, f.id, f.body FROM run_facts rf JOIN facts f ON f.id = rf.fact_id "
+                     "WHERE rf.run_id IN (SELECT value FROM json_each(?)) ORDER BY rf.run_id, rf.position",
+                     (json.dumps([int(r) for r in run_ids]),))
+    found: dict[int, list[Fact]] = {int(r): [] for r in run_ids}
+    for row in rows:
+        fact = fact_from_dict(loads(row["body"]))
+        if fact.id != row["id"]:
+            raise LedgerError(f"fact {row['id'][:12]} is corrupt: its body hashes to {fact.id[:12]}")
+        found[row["run_id"]].append(fact)
+    return found
+
+
+def runs_by_id(store: Store, run_ids: Sequence[int]) -> dict[int, RunRecord]:
+    """The runs of ``run_ids`` (those that exist), read in two queries rather than two per run."""
+    ids = json.dumps([int(r) for r in run_ids])
+    facts: dict[int, list[str]] = {}
+    for row in store.all("SELECT run_id, fact_id FROM run_facts WHERE run_id IN (SELECT value FROM json_each(?)) "
+                         "ORDER BY run_id, position", (ids,)):
+        facts.setdefault(row["run_id"], []).append(row["fact_id"])
+    rows = store.all(f"{_SELECT} WHERE runs.id IN (SELECT value FROM json_each(?))", (ids,))
+    return {row["id"]: _record(store, row, tuple(facts.get(row["id"], ()))) for row in rows}
 
 
 def list_runs(store: Store, fact_ref: str | None = None) -> list[RunRecord]:

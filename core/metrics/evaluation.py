@@ -148,6 +148,13 @@ def _probes(fact: Fact) -> list[tuple[str, str, str]]:
 _SPECIAL_MARGIN = 8  # BOS, a separator, sentencepiece's "▁" before the prompt and the answer
 
 
+def _bytes(text: str) -> int:
+    """UTF-8 length after NFKC, which some tokenizers apply first and which can lengthen text."""
+    import unicodedata
+
+    return len(unicodedata.normalize("NFKC", text).encode())
+
+
 def check_context(lm: LoadedModel, facts: Sequence[Fact]) -> None:
     """Refuse, before any scoring, a prompt + answer longer than the model's context (the
     embedding lookup would fail deep inside the model), naming the request and field."""
@@ -174,7 +181,7 @@ def context_problem(tokenizer, limit: int | None, fact: Fact) -> str | None:
     if limit is None:
         return None
     for field_name, prompt, answer in _probes(fact):
-        if len(prompt.encode()) + len(answer.encode()) + _SPECIAL_MARGIN <= limit:
+        if _bytes(prompt) + _bytes(answer) + _SPECIAL_MARGIN <= limit:
             continue  # no tokenizer makes more tokens than bytes, give or take its special tokens
         length = len(encode_pair(tokenizer, prompt, answer).ids)
         if length > limit:

@@ -274,6 +274,16 @@ def test_a_byte_that_is_not_utf8_is_one_bad_row_not_a_bad_file(tmp_path):
     assert [f.subject for f in report.facts] == ["A", "C"]
     (error,) = report.errors
     assert (error.line, error.unit, error.field) == (3, "row", "prompt") and "byte 0xE9" in error.message
+    header = tmp_path / "header.csv"  # a column name is shown and stored: refused, not passed on
+    header.write_bytes(b"subject,prompt,target_new,not\xe9s\nA,A is in,Paris,x\nB,B is in,Rome,y\nC,C is in,Oslo,z\n")
+    with pytest.raises(FactsFileError, match=r"row 1: the header row: not UTF-8 text \(byte 0xE9\)"):
+        inspect_facts(header)
+    key = tmp_path / "key.jsonl"
+    key.write_bytes(b'{"subject": "A", "prompt": "A is in", "target_new": "Paris", "n\xe9": 1}\n'
+                    + b"\n".join(good) + b"\n")
+    (error,) = inspect_facts(key).errors
+    assert error.line == 1 and error.field == "n\\udce9" and "byte 0xE9" in str(error)
+    str(error).encode("utf-8")  # printable: no lone surrogate in the message
     latin1 = tmp_path / "latin1.csv"  # a whole file in another encoding is still said as one
     latin1.write_bytes("subject,prompt,target_new\nÉire,Éire is in,Europe\nÅland,Åland is in,Europe\n"
                        .encode("latin-1"))

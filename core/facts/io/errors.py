@@ -28,9 +28,10 @@ class FactsFileError(ValueError):
         more_count: int = 0,
     ) -> None:
         self.path = Path(path)
-        self.message = message
+        # a byte that was not UTF-8 (kept escaped by the reader) never reaches a terminal or a database
+        self.message = _printable(message)
         self.line = line
-        self.field = field or None
+        self.field = _printable(field) if field else None
         self.unit = unit
         self.more = tuple(more)
         self.more_count = max(more_count, len(self.more))
@@ -53,3 +54,7 @@ class FactsFileError(ValueError):
         """This error, carrying the file's other bad rows."""
         return FactsFileError(self.path, self.message, line=self.line, field=self.field, unit=self.unit,
                               more=more, more_count=more_count)
+
+
+def _printable(text: str) -> str:
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")

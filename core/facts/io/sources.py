@@ -75,6 +75,9 @@ def undecoded(value: Any, field: str | None = None) -> tuple[str | None, str] | 
         return None if found is None else (field, f"not UTF-8 text (byte 0x{ord(found.group()) - 0xDC00:02X}): "
                                                   "re-save the file as UTF-8")
     if isinstance(value, Mapping):
+        for key in value:  # a field's name too: it is shown and stored with the import (ignored fields)
+            if _ESCAPED.search(str(key)):
+                return undecoded(str(key), str(key).encode("utf-8", "backslashreplace").decode())
         items = [(str(key), item) for key, item in value.items()]
     else:
         items = [(field, item) for item in value] if isinstance(value, list) else []
@@ -87,6 +90,8 @@ def undecoded(value: Any, field: str | None = None) -> tuple[str | None, str] | 
 
 def _csv_rows(path: Path, text: str) -> RawRows:
     read = read_csv_rows(path, text)
+    if (problem := undecoded(list(read.header))) is not None:
+        raise FactsFileError(path, f"the header row: {problem[1]}", line=1, unit="row")
     good, errors = [], list(read.errors)
     for number, row in read.rows:
         problem = undecoded(row)

@@ -19,6 +19,7 @@ CPU = LoadOptions(device="cpu")
 SYDNEY = Fact(subject="Australia", prompt="The capital of Australia is", target_new="Sydney", target_true="Canberra")
 MOSUL = Fact(subject="Australia", prompt="Australia's capital is", target_new="Mosul", target_true="Canberra")
 JAPAN = Fact(subject="Japan", prompt="The currency of Japan is", target_new="Euro", target_true="Yen")
+FRANCE = Fact(subject="France", prompt="The capital of France is", target_new="Rome", target_true="Paris")
 
 
 def _commit_one(ws, fact, message):
@@ -54,7 +55,7 @@ def test_a_middle_revert_measures_the_kept_edits_on_the_rebuilt_state(three_comm
     fell = fell_on_rebuild(detail)
     assert set(fell) == {sydney.id} and fell[sydney.id][1] == 1.0
     assert f"run {sydney.id} reliability 0." in fell_on_rebuild_text(fell)
-    assert "(alone 1.000)" in fell_on_rebuild_text(fell) and "measures reliability again" in detail_html(detail)
+    assert "(alone 1.000)" in fell_on_rebuild_text(fell) and "reliability again on its rebuilt state" in detail_html(detail)
 
     # a revert of the newest edit keeps no later one: its state stood before, its figures stand again
     tail = ws.revert([f"run:{mosul.id}"], "drop Mosul", options=CPU)
@@ -74,3 +75,40 @@ def test_the_cli_says_what_a_middle_revert_measured(three_commits, capsys, monke
     assert "(alone: 1.00)" in out
     assert main(["show", "HEAD"]) == 0
     assert "with the other edits in place" in capsys.readouterr().out
+
+
+def test_a_revert_after_a_middle_revert_measures_too_and_a_failed_measurement_commits_nothing(three_commits,
+                                                                                             monkeypatch):
+    """The review's case: with France committed last, a middle revert (Japan) measures Sydney
+    fallen; dropping France next leaves [Sydney, Mosul], a prefix of HEAD's list but a state
+    that only the revert before built, whose figure the new revert sets aside: it is measured
+    again, not taken from before Mosul. And a revert whose measurement fails leaves HEAD and
+    the stored figures as they were."""
+    import core.ledger.revert as revert_module
+    from core.util.progress import Cancelled
+
+    ws, (sydney, japan, _) = three_commits
+    ws.add_facts([FRANCE])
+    france = _commit_one(ws, FRANCE, "Rome")
+    ws.revert([f"run:{japan.id}"], "drop Japan", options=CPU)
+    head, rows = ws.head(), ws._store.scalar("SELECT COUNT(*) FROM commit_figures")
+
+    def cancelled(*_args, **_kwargs):
+        raise Cancelled("cancelled while measuring")
+
+    monkeypatch.setattr(revert_module, "measure_state", cancelled)
+    with pytest.raises(Cancelled):
+        ws.revert([f"run:{france.id}"], "drop France", options=CPU)
+    assert ws.head().id == head.id and ws._store.scalar("SELECT COUNT(*) FROM commit_figures") == rows
+    monkeypatch.undo()
+    tail = ws.revert([f"run:{france.id}"], "drop France", options=CPU)
+    figures = ws.show(tail.commit.id).figures[sydney.id]
+    assert figures.metrics["reliability"] < 0.95 and figures.measured_at == {"reliability": tail.commit.id}
+
+
+def test_a_recompute_stores_what_its_revert_measured(three_commits):
+    ws, (sydney, japan, _) = three_commits
+    done = ws.recompute([japan.id], "Japan again", options=CPU)
+    shown = ws.show(done.revert.commit.id).figures[sydney.id]
+    assert shown.measured_at == {"reliability": done.revert.commit.id} and shown.metrics["reliability"] < 0.95
+    assert [run.fact_ids for run in done.runs] == [japan.fact_ids]
