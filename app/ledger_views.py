@@ -32,6 +32,7 @@ class QueueView:
     reverted: Mapping[str, str] = field(default_factory=dict)  # fact id → the revert commit dropping its edit
     decisions: Mapping[str, Any] = field(default_factory=dict)  # fact id → the StatusChange its status stands on
     to_commit: Mapping[str, int] = field(default_factory=dict)  # fact id → the run a commit would take now
+    fallen: Mapping[str, tuple[float, float | None]] = field(default_factory=dict)  # fact id → HEAD's, alone
 
 
 @dataclass(frozen=True)
@@ -117,7 +118,19 @@ def read_queue(ws: Workspace) -> QueueView:
         runs = tuple(ws.runs())
         to_commit = {fact_id: run.id for run in ws.commit_candidates() for fact_id in run.fact_ids}
         return QueueView(tuple(ws.queue()), runs, undo, undo_blocked=blocked, reverted=reverted_facts(ws.log(), runs),
-                         decisions=current_decisions(ws.history()), to_commit=to_commit)
+                         decisions=current_decisions(ws.history()), to_commit=to_commit, fallen=fallen_at_head(ws))
+
+
+def fallen_at_head(ws: Workspace) -> dict[str, tuple[float, float | None]]:
+    """Committed facts whose edit no longer holds on HEAD: reliability measured there with the other
+    edits in place (by a commit or a revert) below what the edit measured alone (trial 41: the queue
+    showed such a fact as plainly "committed")."""
+    fallen = {}
+    for run_id, shown in ws.state_figures("HEAD").items():
+        now, alone = shown.metrics.get("reliability"), shown.own.get("reliability")
+        if "reliability" in shown.measured_at and now is not None and now < (1.0 if alone is None else alone):
+            fallen.update(dict.fromkeys(ws.run(run_id).fact_ids, (now, alone)))
+    return fallen
 
 
 def read_facts(ws: Workspace, fact_ids: Sequence[str], undo: str | None, undo_blocked: str | None = None,

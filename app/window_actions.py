@@ -146,7 +146,7 @@ class WindowActions(ReviewActions, HistoryActions):
         if view.partial:
             self.queue.update_facts(view.facts, view.decisions)
         else:
-            self.queue.set_facts(view.facts, view.runs, view.reverted, view.decisions, view.to_commit)
+            self.queue.set_facts(view.facts, view.runs, view.reverted, view.decisions, view.to_commit, view.fallen)
         self.review_bar.set_undo(view.undo, view.undo_blocked)
 
     def _subjects(self, fact_ids) -> str:

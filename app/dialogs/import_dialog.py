@@ -83,14 +83,14 @@ def _count(n: int, noun: str) -> str:
 
 
 def imported_text(report) -> str:
-    """The status line after an import (a core ``ImportReport``), the counts first: an elided line
-    keeps them. Facts already in the workspace and facts repeated in the file are told apart."""
+    """The status line after an import (a core ``ImportReport``), the counts first and only those
+    that are not zero, so an elided line keeps them (trial 41: "… skipped (rec…"). Facts already in
+    the workspace and facts repeated in the file are told apart."""
     there = sum(1 for d in report.duplicates if d.already)
-    repeated = len(report.duplicates) - there
-    counts = [f"{there} already there", *([f"{repeated} repeated in the file"] if repeated else []),
-              f"{len(report.conflicts)} conflicts",
-              *([f"{len(report.skipped)} invalid rows skipped (recorded)"] if report.skipped else [])]
-    return (f"Imported {len(report.added)} facts ({', '.join(counts)}) from {Path(report.source).name} "
+    counts = [(there, "already there"), (len(report.duplicates) - there, "repeated in the file"),
+              (len(report.conflicts), "in conflict"), (len(report.skipped), "invalid skipped (recorded)")]
+    said = ", ".join(f"{n} {what}" for n, what in counts if n)
+    return (f"Imported {len(report.added)} facts{f' ({said})' if said else ''} from {Path(report.source).name} "
             f"({report.format})")
 
 

@@ -136,6 +136,7 @@ class TrainDialog(QDialog):
         self.method.currentTextChanged.connect(lambda _: self._method_changed())
         self.steps = _spin(DEFAULT_TRAINING_STEPS, "Training steps in all (Resume continues up to this many); "
                            "the method's preset budget for this model until changed")
+        self.steps.valueChanged.connect(lambda _: self._update_buttons())  # Resume: only below the budget
         self.val_every = _spin(defaults.val_every, "Validate every N steps (and at the end)")
         self.save_every = _spin(defaults.save_every, "Write the checkpoint every N steps (and at the end)")
         self.out = QLineEdit()
@@ -295,7 +296,10 @@ class TrainDialog(QDialog):
         can = (self._idle() and self.session.lm is not None and self.out_path() is not None
                and self.data.ready() and self.val.ready() and not self._elsewhere)
         self.start_button.setEnabled(can)
-        self.resume_button.setEnabled(can and self.record is not None)
+        done = self.record is not None and self.record.step >= self.steps.value()  # nothing left (trial 41)
+        self.resume_button.setEnabled(can and self.record is not None and not done)
+        self.resume_button.setToolTip(f"The checkpoint has all {self.steps.value()} steps: raise Steps to continue "
+                                      "it" if done else "Continue the checkpoint up to the step budget")
         self.cancel_button.setEnabled(not self._idle())
         if self._hinting and self._idle():
             self.state.setText(self._hint())

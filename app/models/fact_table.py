@@ -85,13 +85,17 @@ class FactTableModel(QAbstractTableModel):
         self._runs: dict[str, list[RunRecord]] = {}  # fact id → its runs, oldest first
         self._decisions: dict[str, Any] = {}  # fact id → the StatusChange its status stands on
         self._to_commit: dict[str, int] = {}  # fact id → the run a commit would take now
+        self._fallen: dict[str, tuple[float, float | None]] = {}  # committed, no longer holding on HEAD
 
     def set_facts(self, facts: Sequence[FactRecord], runs: Sequence[RunRecord] = (),
                   reverted: Mapping[str, str] | None = None, decisions: Mapping[str, Any] | None = None,
-                  to_commit: Mapping[str, int] | None = None) -> bool:
-        """The whole queue, its runs, the facts whose edit a revert dropped, the review decisions
-        and the run a commit would take for each fact; True when the model had to be reset."""
+                  to_commit: Mapping[str, int] | None = None,
+                  fallen: Mapping[str, tuple[float, float | None]] | None = None) -> bool:
+        """The whole queue, its runs, the facts whose edit a revert dropped, the review decisions,
+        the run a commit would take for each fact and the committed facts whose edit no longer holds
+        on HEAD (reliability there, alone); True when the model had to be reset."""
         facts, latest = list(facts), _latest_runs(runs)
+        old_fallen, self._fallen = self._fallen, dict(fallen or {})
         old_to_commit, self._to_commit = self._to_commit, dict(to_commit or {})
         old_reverted, self._reverted = self._reverted, dict(reverted or {})
         old_decisions, self._decisions = self._decisions, dict(decisions or {})
@@ -106,6 +110,7 @@ class FactTableModel(QAbstractTableModel):
                    or _run_id(latest.get(record.id)) != _run_id(self._latest.get(record.id))
                    or old_reverted.get(record.id) != self._reverted.get(record.id)
                    or old_to_commit.get(record.id) != self._to_commit.get(record.id)
+                   or old_fallen.get(record.id) != self._fallen.get(record.id)
                    or _change_id(old_decisions.get(record.id)) != _change_id(self._decisions.get(record.id))]
         self._facts[:old], self._latest = facts[:old], latest
         self._changed(changed)
@@ -213,7 +218,9 @@ class FactTableModel(QAbstractTableModel):
         if role == FACT_ID_ROLE:
             return record.id
         if role == Qt.ItemDataRole.ForegroundRole and index.column() == 0:
-            return STATUS_COLOURS.get("reverted" if self.reverted_in(record) else record.status)
+            if self.reverted_in(record):
+                return STATUS_COLOURS["reverted"]
+            return STATUS_COLOURS["needs-rework"] if self._not_holding(record) else STATUS_COLOURS.get(record.status)
         if role == Qt.ItemDataRole.ToolTipRole:
             return self._tooltip(record, index.column())
         if role in (Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.UserRole):
@@ -236,7 +243,14 @@ class FactTableModel(QAbstractTableModel):
             text += f"\nnewer run {latest.id} ({latest.method}) since the decision: select the fact to see it"
         return text
 
+    def _not_holding(self, record: FactRecord) -> tuple[float, float | None] | None:
+        return self._fallen.get(record.id) if record.committed else None
+
     def _revert_note(self, record: FactRecord) -> str:
+        if (fell := self._not_holding(record)) is not None:
+            alone = "" if fell[1] is None else f" (alone {fell[1]:.2f})"
+            return (f"On HEAD, with the other edits in place, its reliability is {fell[0]:.2f}{alone}: the edit no "
+                    "longer holds. History shows where; a revert, or computing it again, can mend it\n")
         revert = self.reverted_in(record)
         if not revert:
             return ""
@@ -253,7 +267,8 @@ class FactTableModel(QAbstractTableModel):
                 again = self.reapplied_by(record)
                 return f"reverted → run {again}" if again is not None else "reverted"
             if record.committed:  # "committed" says approved too, and keeps the column narrow
-                return "committed" if record.status == "approved" else f"{record.status} · committed"
+                said = "committed" if record.status == "approved" else f"{record.status} · committed"
+                return f"{said} · not holding" if self._not_holding(record) else said
             return record.status
         if column <= 4:
             return (fact.subject, fact.prompt, fact.target_true, fact.target_new)[column - 1]

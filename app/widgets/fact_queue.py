@@ -189,10 +189,10 @@ class FactQueue(QGroupBox):
         layout.addWidget(self.table, 1)
         layout.addLayout(buttons)
 
-    def set_facts(self, facts, runs=(), reverted=None, decisions=None, to_commit=None) -> None:
+    def set_facts(self, facts, runs=(), reverted=None, decisions=None, to_commit=None, fallen=None) -> None:
         """The whole queue; only changed rows are redrawn. The selection, the current row and the
         scroll position stay where they were."""
-        self._keeping_view(lambda: self.model.set_facts(facts, runs, reverted, decisions, to_commit))
+        self._keeping_view(lambda: self.model.set_facts(facts, runs, reverted, decisions, to_commit, fallen))
 
     def update_facts(self, records, decisions=None) -> None:
         """Some facts as they are now (reviewed, added); the rest of the queue is left alone."""

@@ -202,6 +202,8 @@ class HistoryPanel(QWidget):
         self.tree.itemSelectionChanged.connect(self._enable_for_selection)
         self.details = QTextBrowser()
         self.details.setObjectName("commit-details")
+        self.details.setPlaceholderText("Select a commit to see its edits, their figures and its gate; select two "
+                                        "for Diff two")  # not a blank pane after a commit (trial 41)
         # Words stay whole ("Reliabilit/y" in a narrow pane); a table wider than the pane scrolls.
         self.details.setWordWrapMode(QTextOption.WrapMode.WordWrap)
         self.details.setOpenLinks(False)
@@ -292,11 +294,13 @@ class HistoryPanel(QWidget):
         for c in commits:
             edits = f"+{len(c.applied)}" + (f" −{len(c.dropped)}" if c.dropped else "")
             marker = LIVE_MARKER if c.id == live else ""  # first, so eliding cuts the message, not it
+            # the tags before the message too: their own column is off the pane at 1366×768 (trial 41)
+            named = "".join(f"[{tag}] " for tag in tags.get(c.id, []))
             kind = f"{c.kind} · forced" if c.forced else c.kind  # committed anyway under the gate
-            item = QTreeWidgetItem([str(c.seq), c.short_id, kind, marker + c.message, c.author,
+            item = QTreeWidgetItem([str(c.seq), c.short_id, kind, marker + named + c.message, c.author,
                                     c.created_at[:19], ", ".join(tags.get(c.id, [])), edits])
             item.setData(0, Qt.ItemDataRole.UserRole, c.id)
-            item.setToolTip(3, marker + c.message)
+            item.setToolTip(3, marker + named + c.message)
             if c.forced:
                 item.setToolTip(2, "Committed anyway under the commit gate (recorded as forced)")
                 item.setForeground(2, Qt.GlobalColor.darkRed)

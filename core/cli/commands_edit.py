@@ -63,7 +63,8 @@ def evaluate_command(args: argparse.Namespace) -> dict:
     lm = load_from_args(args)
     report = evaluate(lm, facts)
     return {"model": lm.info.name, "protocol": DEFAULT_PROTOCOL, "aggregate": headline(report),
-            "all": report.summary(), "facts": [f.to_dict() for f in report.facts]}
+            "all": report.summary(), "facts": [{**m.to_dict(), "subject": f.subject, "target_new": f.target_new}
+                                               for f, m in zip(facts, report.facts, strict=True)]}
 
 
 def _hparams(args: argparse.Namespace, lm):
@@ -158,9 +159,16 @@ def _fmt(metrics: dict, name: str) -> str:
 
 
 def _render_eval(result: dict) -> str:
+    """The means, then a row per fact (trial 41: which fact failed was only in --json)."""
     agg = result["aggregate"]
     lines = [f"{result['model']}: {len(result['facts'])} facts ({result['protocol']})"]
     lines += [f"  {name:<12} {value:.3f}" for name, value in agg.items()]
+    names = ("reliability", "generality", "locality")
+    lines.append(f"{'fact':<12} {'subject':<24} {'target':<18} " + " ".join(f"{n[:4]:>5}" for n in names))
+    for fact in result["facts"]:
+        cells = " ".join(f"{_fmt(fact['summary'], n):>5}" for n in names)
+        lines.append(f"{fact['fact_id'][:12]:<12} {fact.get('subject', '')[:24]:<24} "
+                     f"{fact.get('target_new', '')[:18]:<18} {cells}")
     return "\n".join(lines) + "\n"
 
 

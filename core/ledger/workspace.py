@@ -304,6 +304,16 @@ class Workspace:
     def show(self, ref: str = "HEAD") -> CommitDetail:
         return commits.show(self._store, ref)
 
+    def state_figures(self, ref: str = "HEAD") -> dict:
+        """By run id: the gated figures each edit of the commit's state measures there (core.ledger.figures)."""
+        from core.ledger.figures import state_figures
+        from core.ledger.runs import runs_by_id
+
+        with self._store.reading():
+            commit = refs.resolve(self._store, ref)
+            found = runs_by_id(self._store, state.state_runs(self._store, commit))
+            return state_figures(self._store, commit, list(found.values()))
+
     def head_runs(self) -> list[int]:
         """The run ids HEAD's state holds, in the order they are replayed."""
         with self._store.reading():

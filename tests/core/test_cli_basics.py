@@ -30,3 +30,13 @@ def test_console_script_dispatches_to_cli():
     result = subprocess.run([sys.executable, "-m", "app.launcher", "--version"],
                             capture_output=True, text=True, timeout=120)
     assert result.returncode == 0 and result.stdout.startswith("factsmith ")
+
+
+def test_eval_prints_a_row_per_fact_not_only_the_means(capsys):
+    """Trial 41: which fact failed could only be found in --json."""
+    from core.cli import main
+    from core.util.paths import demo_edits_file
+
+    assert main(["eval", "--facts", str(demo_edits_file()), "--limit", "2", "--device", "cpu"]) == 0
+    out = capsys.readouterr().out
+    assert "reli  gene  loca" in out and "United Kingdom" in out and "Mayotte" in out

@@ -93,7 +93,7 @@ def _shows_the_together_figures(ws, detail, first_id, second_id, capsys):
     assert main(["show", "HEAD"]) == 0
     shown = capsys.readouterr().out
     assert (f"Sydney; reliability 0.80 with the other edits in place (commit {detail.commit.id[:12]}; "
-            "alone: reliability 1.00)") in shown
+            "alone: reliability 1.00; it no longer holds)") in shown
     # trial 37: only --json said a commit was forced
     assert (f"FORCED past the commit gate (locality >= 0.90, reliability >= 0.95): run {first_id} reliability "
             "0.80 < 0.95 with this commit's edits in place") in shown

@@ -49,13 +49,27 @@ def test_a_middle_revert_measures_the_kept_edits_on_the_rebuilt_state(three_comm
     assert ws.show("HEAD").figures[mosul.id].metrics["reliability"] == 1.0
     assert ws.check() == []
 
+    from PySide6.QtCore import Qt
+
     from app.widgets.history_panel import detail_html, fell_on_rebuild, fell_on_rebuild_text
 
     detail = ws.show("HEAD")
     fell = fell_on_rebuild(detail)
     assert set(fell) == {sydney.id} and fell[sydney.id][1] == 1.0
     assert f"run {sydney.id} reliability 0." in fell_on_rebuild_text(fell)
-    assert "(alone 1.000)" in fell_on_rebuild_text(fell) and "reliability again on its rebuilt state" in detail_html(detail)
+    assert "(alone 1.000)" in fell_on_rebuild_text(fell)
+    assert "reliability again on its rebuilt state" in detail_html(detail)
+
+    from app.ledger_views import fallen_at_head
+    from app.models.fact_table import FactTableModel
+
+    fallen = fallen_at_head(ws)  # the queue says it too (trial 41: it read plainly "committed")
+    assert set(fallen) == set(sydney.fact_ids) and fallen[sydney.fact_ids[0]][1] == 1.0
+    model = FactTableModel()
+    model.set_facts(ws.queue(), ws.runs(), fallen=fallen)
+    row = model.row_of(sydney.fact_ids[0])
+    assert model.index(row, 0).data() == "committed · not holding"
+    assert "no longer holds" in model.index(row, 0).data(Qt.ItemDataRole.ToolTipRole)
 
     # a revert of the newest edit keeps no later one: its state stood before, its figures stand again
     tail = ws.revert([f"run:{mosul.id}"], "drop Mosul", options=CPU)
