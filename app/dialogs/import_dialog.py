@@ -10,6 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from PySide6.QtCore import QEvent, Qt
+from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -102,7 +103,9 @@ class ImportDialog(QDialog):
         super().__init__(parent)
         self.context_check = context_check
         self.setWindowTitle("Import facts")
-        self.resize(820, 560)
+        # as tall as the screen allows, up to 700: at 560 a CSV's mapping and first rows were slivers (trial 41)
+        screen = QGuiApplication.primaryScreen()
+        self.resize(860, min(700, screen.availableGeometry().height() - 60) if screen else 560)
         self.report: FactsFileReport | None = None
         self.path = QLineEdit(str(start or ""))
         self.path.setPlaceholderText("Choose a file: Browse…, Dataset folder… or Demo set")
@@ -295,10 +298,10 @@ class ImportDialog(QDialog):
         self._fit_mapping(len(columns))
 
     def _fit_mapping(self, rows: int) -> None:
-        """As tall as its rows (four at most, then it scrolls), so the first rows of the file keep
+        """As tall as its rows (six at most, then it scrolls), so the first rows of the file keep
         the height (trial 40: an empty band under four columns, one and a half rows of preview)."""
         self.mapping.resizeRowsToContents()
-        shown = min(rows, 4)
+        shown = min(rows, 6)
         header = self.mapping.horizontalHeader().sizeHint().height()
         height = sum(self.mapping.rowHeight(r) for r in range(shown)) + header
         self.mapping.setFixedHeight(height + 2 * self.mapping.frameWidth() + (8 if rows > shown else 2))

@@ -249,8 +249,8 @@ class FactTableModel(QAbstractTableModel):
     def _revert_note(self, record: FactRecord) -> str:
         if (fell := self._not_holding(record)) is not None:
             alone = "" if fell[1] is None else f" (alone {fell[1]:.2f})"
-            return (f"On HEAD, with the other edits in place, its reliability is {fell[0]:.2f}{alone}: the edit no "
-                    "longer holds. History shows where; a revert, or computing it again, can mend it\n")
+            return (f"Committed, but on HEAD, with the other edits in place, its reliability is {fell[0]:.2f}{alone}: "
+                    "the edit no longer holds. History shows where; a revert, or computing it again, can mend it\n")
         revert = self.reverted_in(record)
         if not revert:
             return ""
@@ -267,8 +267,9 @@ class FactTableModel(QAbstractTableModel):
                 again = self.reapplied_by(record)
                 return f"reverted → run {again}" if again is not None else "reverted"
             if record.committed:  # "committed" says approved too, and keeps the column narrow
-                said = "committed" if record.status == "approved" else f"{record.status} · committed"
-                return f"{said} · not holding" if self._not_holding(record) else said
+                if self._not_holding(record):  # committed, but undone on HEAD: said first (the tooltip says why)
+                    return "not holding"
+                return "committed" if record.status == "approved" else f"{record.status} · committed"
             return record.status
         if column <= 4:
             return (fact.subject, fact.prompt, fact.target_true, fact.target_new)[column - 1]

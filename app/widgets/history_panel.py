@@ -30,7 +30,9 @@ DRIFT_TIP = ("Reliability and locality: the mean over the edits live at each com
              "each as last measured there (a commit that landed edits together measured them again). "
              "A revert takes edits out, so the mean moves because fewer edits are averaged, "
              "not because the revert made the remaining edits better or worse.")
-COLUMNS = ("#", "Commit", "Kind", "Message", "Author", "When", "Tags", "Edits")
+# the message before the kind: at 1366×768 the list's pane shows about the first three columns (trial 41)
+COLUMNS = ("#", "Commit", "Message", "Kind", "Author", "When", "Tags", "Edits")
+MESSAGE, KIND = COLUMNS.index("Message"), COLUMNS.index("Kind")
 
 
 COPY_ID_SCHEME = "copy-commit-id:"
@@ -196,7 +198,7 @@ class HistoryPanel(QWidget):
         # "commit · forced" whole (trial 37: "commit …" hid that a commit was forced)
         kind = self.tree.fontMetrics().horizontalAdvance("commit · forced") + 24
         commit = self.tree.fontMetrics().horizontalAdvance("0123456789ab") + 16  # a short id, whole
-        for column, width in enumerate((30, commit, kind, 260, 60, 150, 60)):
+        for column, width in enumerate((30, commit, 320, kind, 60, 150, 60)):
             self.tree.setColumnWidth(column, width)
         self.tree.itemSelectionChanged.connect(lambda: self.selection_changed.emit(self.selected_ids()))
         self.tree.itemSelectionChanged.connect(self._enable_for_selection)
@@ -272,7 +274,7 @@ class HistoryPanel(QWidget):
         split = QSplitter(Qt.Orientation.Horizontal)
         split.addWidget(self.tree)
         split.addWidget(right)
-        split.setSizes([580, 420])  # the list's Message column readable at 1366×768 (trial 40)
+        split.setSizes([520, 480])
         layout = QVBoxLayout(self)
         layout.addWidget(row)
         layout.addWidget(split, 1)
@@ -297,17 +299,17 @@ class HistoryPanel(QWidget):
             # the tags before the message too: their own column is off the pane at 1366×768 (trial 41)
             named = "".join(f"[{tag}] " for tag in tags.get(c.id, []))
             kind = f"{c.kind} · forced" if c.forced else c.kind  # committed anyway under the gate
-            item = QTreeWidgetItem([str(c.seq), c.short_id, kind, marker + named + c.message, c.author,
+            item = QTreeWidgetItem([str(c.seq), c.short_id, marker + named + c.message, kind, c.author,
                                     c.created_at[:19], ", ".join(tags.get(c.id, [])), edits])
             item.setData(0, Qt.ItemDataRole.UserRole, c.id)
-            item.setToolTip(3, marker + named + c.message)
+            item.setToolTip(MESSAGE, marker + named + c.message)
             if c.forced:
-                item.setToolTip(2, "Committed anyway under the commit gate (recorded as forced)")
-                item.setForeground(2, Qt.GlobalColor.darkRed)
+                item.setToolTip(KIND, "Committed anyway under the commit gate (recorded as forced)")
+                item.setForeground(KIND, Qt.GlobalColor.darkRed)
             if marker:
                 font = item.font(3)
                 font.setBold(True)
-                item.setFont(3, font)
+                item.setFont(MESSAGE, font)
             self.tree.addTopLevelItem(item)
 
     def set_drift(self, points: Sequence[tuple[int, float | None, float | None, int]]) -> None:

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from app.models.fact_table import FactTableModel
+from app.widgets.history_panel import MESSAGE
 from core import Workspace
 from core.util.paths import demo_edits_file
 from tests.app.helpers import click_preview, fast_rome, open_window, wait_job
@@ -95,7 +96,7 @@ def test_review_and_commit_redraw_only_their_rows_and_read_the_ledger_in_the_lan
     assert seen == {"reset": [], "changed": [(row, row), (row, row)], "inserted": []}, "only the committed row"
     assert window.queue.model.index(row, 0).data() == "committed"
     assert window.queue.selected_ids() == [fact_id] and window.queue.table.verticalScrollBar().value() == scrolled
-    assert window.history.tree.topLevelItem(0).text(3).endswith("responsive")  # after the live-model marker
+    assert window.history.tree.topLevelItem(0).text(MESSAGE).endswith("responsive")  # after the live-model marker
     assert {"queue", "runs", "log", "show"} <= {name for name, _ in reads}, "the refresh read the ledger"
     assert [name for name, on_gui in reads if on_gui] == [], "every read ran in the job lane"
     assert "at HEAD" in window.live_status.toolTip() and window.preview_panel.run is not None

@@ -8,6 +8,7 @@ import pytest
 from PySide6.QtCore import Qt
 
 from app.dialogs.commit_dialog import gate_note
+from app.widgets.history_panel import MESSAGE
 from core import DEFAULT_THRESHOLDS, verdict_headline
 from core.util.paths import demo_edits_file
 from core.workflows.verdict import DEFAULT_RULES
@@ -150,10 +151,10 @@ def test_history_marks_the_live_model_and_a_reverted_fact_reads_reverted(qtbot, 
     qtbot.wait(50)
     tree = window.history.tree
     live = tree.topLevelItem(0)
-    assert live.text(3).startswith(LIVE_MARKER.strip()), live.text(3)
+    assert live.text(MESSAGE).startswith(LIVE_MARKER.strip()), live.text(MESSAGE)
     rect = tree.visualItemRect(live)
-    start = tree.header().sectionViewportPosition(3)
-    shown = min(tree.columnWidth(3), tree.viewport().width() - start)
+    start = tree.header().sectionViewportPosition(MESSAGE)
+    shown = min(tree.columnWidth(MESSAGE), tree.viewport().width() - start)
     bold = tree.fontMetrics().horizontalAdvance(LIVE_MARKER) * 1.2
     assert rect.height() > 0 and shown >= bold, "the whole marker is visible at 1366×768"
 
@@ -171,7 +172,7 @@ def test_history_marks_the_live_model_and_a_reverted_fact_reads_reverted(qtbot, 
     assert f"Its edit was reverted in {revert.short_id}: preview it again to re-apply it" in tip
     click_row(qtbot, window, 0)
     assert f"reverted in {revert.short_id}" in window.preview_panel.state.text()
-    assert tree.topLevelItem(0).text(3).startswith(LIVE_MARKER.strip())
+    assert tree.topLevelItem(0).text(MESSAGE).startswith(LIVE_MARKER.strip())
     window.close()
 
 

@@ -7,6 +7,7 @@ import pytest
 from PySide6.QtWidgets import QApplication
 
 from app.models.fact_table import COLUMNS
+from app.widgets.history_panel import KIND
 from core.util.paths import demo_edits_file
 from tests.app.helpers import open_window, wait_job
 
@@ -118,8 +119,8 @@ def test_edits_that_undo_each_other_are_caught_at_commit_and_may_be_forced(qtbot
     head = window.session.ws.head()
     assert head.forced and head.gate["warnings"][0]["together"]
     tree = window.history.tree
-    kind = tree.topLevelItem(0).text(2)
-    assert kind == "commit · forced" and tree.fontMetrics().horizontalAdvance(kind) < tree.columnWidth(2), \
+    kind = tree.topLevelItem(0).text(KIND)
+    assert kind == "commit · forced" and tree.fontMetrics().horizontalAdvance(kind) < tree.columnWidth(KIND), \
         "trial 37: the Kind column cut it to 'commit …'"
     window.history.select([head.id])  # History shows what the edit measures there, not its 1.00 alone
     shown = window.history.details.toPlainText()

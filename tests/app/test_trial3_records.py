@@ -9,6 +9,7 @@ import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QInputDialog
 
+from app.widgets.history_panel import KIND
 from tests.app.helpers import click_preview, click_row, new_job, open_window, preview_and_approve_two, wait_job
 from tests.app.test_patch_apply import unsigned_patch  # noqa: F401 (a fixture)
 
@@ -42,7 +43,7 @@ def test_labels_reverts_forced_commits_and_the_drift_chart_tell_the_truth(qtbot,
 
     window.tabs.setCurrentWidget(window.history)
     top = window.history.tree.topLevelItem(0)
-    assert top.text(2) == "commit · forced", "History's list says the commit was forced"
+    assert top.text(KIND) == "commit · forced", "History's list says the commit was forced"
     window.history.select([edits.id])
     details = window.history.details.toPlainText()
     assert "Forced: committed anyway under the commit gate" in details

@@ -68,7 +68,7 @@ def test_a_middle_revert_measures_the_kept_edits_on_the_rebuilt_state(three_comm
     model = FactTableModel()
     model.set_facts(ws.queue(), ws.runs(), fallen=fallen)
     row = model.row_of(sydney.fact_ids[0])
-    assert model.index(row, 0).data() == "committed · not holding"
+    assert model.index(row, 0).data() == "not holding"
     assert "no longer holds" in model.index(row, 0).data(Qt.ItemDataRole.ToolTipRole)
 
     # a revert of the newest edit keeps no later one: its state stood before, its figures stand again
