@@ -270,8 +270,7 @@ class HistoryActions:
             self.show_error("Could not tag", exc)
             return
         self.refresh_history()
-        self.notify(f"Tagged commit {commit_id[:12]} {name.strip()!r}: any command takes the tag as the commit's "
-                    "name (the list's Tags column and the commit's details show it)")
+        self.notify(f"Tagged commit {commit_id[:12]} {name.strip()!r}: every command takes {name.strip()!r} for it")
 
     # -- export --------------------------------------------------------------------------
 
