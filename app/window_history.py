@@ -168,7 +168,8 @@ class HistoryActions:
         """Say what the revert did; kept edits computed with a dropped one in place are named in a
         box that stays until read (and in the commit's details), not only in the status bar."""
         found = self.session.ws.built_on_dropped(commit)
-        fell = fell_on_rebuild(self.session.ws.show(commit.id))  # trial 40: History kept showing 1.00
+        # trial 40: History kept showing 1.00 (the figures in bulk: a large log's show is a query per run)
+        fell = fell_on_rebuild(self.session.ws.state_figures(commit.id), commit.id)
         said = [fell_on_rebuild_text(fell)] if fell else []
         said += [built_on_dropped_text(found)] if found else []
         why = {(True, True): "some kept edits no longer hold, and some were computed with a reverted one in place",

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import html
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 import pyqtgraph as pg
 from PySide6.QtCore import Qt, Signal
@@ -113,13 +114,13 @@ def built_on_dropped_text(found: Mapping[int, Sequence[int]]) -> str:
             "settings; their facts stay approved, so the next commit lands the new edits.")
 
 
-def fell_on_rebuild(detail: CommitDetail) -> dict[int, tuple[float, float | None]]:
+def fell_on_rebuild(figures: Mapping[int, Any], commit_id: str) -> dict[int, tuple[float, float | None]]:
     """A revert's kept runs whose reliability, measured again on its rebuilt state, fell below
-    what they measured alone: run id → (now, alone)."""
+    what they measured alone: run id → (now, alone); ``figures``: ``Workspace.state_figures``."""
     fell = {}
-    for run, figures in detail.figures.items():
-        now, alone = figures.metrics.get("reliability"), figures.own.get("reliability")
-        here = figures.measured_at.get("reliability") == detail.commit.id
+    for run, shown in figures.items():
+        now, alone = shown.metrics.get("reliability"), shown.own.get("reliability")
+        here = shown.measured_at.get("reliability") == commit_id
         if here and now is not None and now < (1.0 if alone is None else alone):
             fell[run] = (now, alone)
     return fell

@@ -54,7 +54,7 @@ def test_a_middle_revert_measures_the_kept_edits_on_the_rebuilt_state(three_comm
     from app.widgets.history_panel import detail_html, fell_on_rebuild, fell_on_rebuild_text
 
     detail = ws.show("HEAD")
-    fell = fell_on_rebuild(detail)
+    fell = fell_on_rebuild(ws.state_figures("HEAD"), detail.commit.id)
     assert set(fell) == {sydney.id} and fell[sydney.id][1] == 1.0
     assert f"run {sydney.id} reliability 0." in fell_on_rebuild_text(fell)
     assert "(alone 1.000)" in fell_on_rebuild_text(fell)
