@@ -127,9 +127,9 @@ def fallen_at_head(ws: Workspace) -> dict[str, tuple[float, float | None]]:
     showed such a fact as plainly "committed")."""
     fallen = {}
     for run_id, shown in ws.state_figures("HEAD").items():
-        now, alone = shown.metrics.get("reliability"), shown.own.get("reliability")
-        if "reliability" in shown.measured_at and now is not None and now < (1.0 if alone is None else alone):
-            fallen.update(dict.fromkeys(ws.run(run_id).fact_ids, (now, alone)))
+        if shown.fell("reliability"):
+            fallen.update(dict.fromkeys(ws.run(run_id).fact_ids, (shown.metrics["reliability"],
+                                                                  shown.own.get("reliability"))))
     return fallen
 
 

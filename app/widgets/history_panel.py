@@ -117,13 +117,8 @@ def built_on_dropped_text(found: Mapping[int, Sequence[int]]) -> str:
 def fell_on_rebuild(figures: Mapping[int, Any], commit_id: str) -> dict[int, tuple[float, float | None]]:
     """A revert's kept runs whose reliability, measured again on its rebuilt state, fell below
     what they measured alone: run id → (now, alone); ``figures``: ``Workspace.state_figures``."""
-    fell = {}
-    for run, shown in figures.items():
-        now, alone = shown.metrics.get("reliability"), shown.own.get("reliability")
-        here = shown.measured_at.get("reliability") == commit_id
-        if here and now is not None and now < (1.0 if alone is None else alone):
-            fell[run] = (now, alone)
-    return fell
+    return {run: (shown.metrics["reliability"], shown.own.get("reliability"))
+            for run, shown in figures.items() if shown.fell("reliability", at=commit_id)}
 
 
 def fell_on_rebuild_text(fell: Mapping[int, tuple[float, float | None]]) -> str:

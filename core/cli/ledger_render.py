@@ -126,7 +126,7 @@ def _figures_text(figures: dict[str, Any] | None) -> str:
             continue
         at, own = figures["measured_at"].get(metric), figures["own"].get(metric)
         alone = f"; alone: {metric} {own:.2f}" if own is not None else ""
-        lost = "; it no longer holds" if metric == "reliability" and value < (1.0 if own is None else own) else ""
+        lost = "; it no longer holds" if metric in figures.get("fell", ()) else ""
         parts.append(f"{metric} {value:.2f}" + (f" with the other edits in place (commit {_short(at)}{alone}{lost})"
                                                 if at else ""))
     return f"; {', '.join(parts)}" if parts else ""

@@ -13,7 +13,7 @@ from core.ledger.figures import state_figures, store_figures
 from core.ledger.queue import fact_records
 from core.ledger.records import CommitDetail, CommitRecord, RunRecord
 from core.ledger.refs import resolve, tags_of
-from core.ledger.runs import get_run
+from core.ledger.runs import get_run, runs_by_id
 from core.ledger.state import (
     base_model,
     commit_from_row,
@@ -198,7 +198,7 @@ def commit(store: Store, message: str, run_ids: Sequence[int] | None = None,
         _check_measured_on(together, parent)
         runs = checked_runs(store, message, run_ids)
         _check_measured_for(together, runs)
-        held = [get_run(store, r) for r in state_runs(store, parent)] if together is not None else []
+        held = _in_order(store, state_runs(store, parent)) if together is not None else []
         gate = None if thresholds is None else check_runs(runs, thresholds, force, together, held)
         if gate is not None and not gate.passed and not force:
             raise CommitRefused(f"commit refused: under the commit thresholds ({gate.describe()}); improve or reject "
@@ -255,6 +255,12 @@ def log_commits(store: Store, ref: str = "HEAD", limit: int | None = None) -> li
 def show(store: Store, ref: str) -> CommitDetail:
     with store.reading():
         commit = resolve(store, ref)
-        runs = tuple(get_run(store, r) for r in state_runs(store, commit))
+        runs = tuple(_in_order(store, state_runs(store, commit)))  # in bulk: History reads it on the GUI thread
         facts = tuple(fact_records(store, [f for run in runs for f in run.fact_ids]))
         return CommitDetail(commit, runs, facts, tags_of(store, commit.id), state_figures(store, commit, runs))
+
+
+def _in_order(store: Store, run_ids: Sequence[int]) -> list:
+    """The runs of ``run_ids`` in that order, read in two queries rather than two per run."""
+    found = runs_by_id(store, run_ids)
+    return [found[run_id] for run_id in run_ids]

@@ -179,16 +179,24 @@ class CommitRecord:
 @dataclass(frozen=True)
 class RunFigures:
     """A run's gated figures in a state (core.ledger.figures): its own (measured alone, on the
-    state it was computed on), except where a commit up to that state measured a metric with
-    other edits in place and found it different: ``measured_at`` maps such a metric to that
-    commit's id."""
+    state it was computed on), except where a commit or a revert up to that state measured a
+    metric with other edits in place and found it different: ``measured_at`` maps such a metric
+    to that commit's id."""
 
     metrics: Mapping[str, float | None]
     own: Mapping[str, float | None]
     measured_at: Mapping[str, str] = field(default_factory=dict)
 
+    def fell(self, metric: str = "reliability", at: str | None = None) -> bool:
+        """Measured with other edits in place (by commit ``at``, if given) below what the edit
+        measured alone: the edit no longer holds as it did."""
+        now, alone, where = self.metrics.get(metric), self.own.get(metric), self.measured_at.get(metric)
+        measured = where is not None and (at is None or where == at)
+        return measured and now is not None and now < (1.0 if alone is None else alone)
+
     def to_dict(self) -> dict[str, Any]:
-        return {"metrics": dict(self.metrics), "own": dict(self.own), "measured_at": dict(self.measured_at)}
+        return {"metrics": dict(self.metrics), "own": dict(self.own), "measured_at": dict(self.measured_at),
+                "fell": [metric for metric in self.metrics if self.fell(metric)]}
 
 
 @dataclass(frozen=True)

@@ -169,4 +169,4 @@ def test_a_prompt_too_long_for_the_loaded_model_is_named_before_import(qtbot, tm
     note = dialog.ignored.text()
     assert "Too long for the loaded model" in note and "line 2: prompt with its answer is" in note, note
     assert "line 1" not in note and dialog.import_button.isEnabled(), "a note: it still imports"
-    assert check(fact_from_dict(GOOD)) is None, "a short one fits without being tokenized"
+    assert check(fact_from_dict(GOOD)) is None, "a short one fits"
