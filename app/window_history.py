@@ -21,7 +21,7 @@ from app.widgets.history_panel import (
     fell_on_rebuild_text,
     recompute_label,
 )
-from core import DEFAULT_THRESHOLDS, CommitRefused, LedgerError
+from core import DEFAULT_THRESHOLDS, CommitRefused, LedgerError, patch_held_text
 
 THRESHOLD_METRICS = tuple(DEFAULT_THRESHOLDS)  # the metrics core's commit gate checks
 LISTED_EDITS = 10  # a box about a commit of hundreds of edits names this many, then says how many more
@@ -327,10 +327,14 @@ class HistoryActions:
         def done(applied) -> None:
             who = f"signed by {applied.signer['name']}" if applied.signer else "unsigned, applied as you allowed"
             text = f"Applied {applied.edits} edit(s) ({who}); wrote {applied.out}"
-            self.notify(text, written=applied.out)
+            fallen = any(h.fell for h in applied.held)
+            self.notify(text + ("; some edits do not hold there" if fallen else ""), written=applied.out)
             if dialog is not None:
                 dialog.applied()
-            self.patch_applied_box = QMessageBox(QMessageBox.Icon.Information, "Patch applied", text, parent=self)
+            held = patch_held_text(applied.held)
+            held = held[:1].upper() + held[1:]  # a sentence of its own in the box
+            icon = QMessageBox.Icon.Warning if fallen else QMessageBox.Icon.Information
+            self.patch_applied_box = QMessageBox(icon, "Patch applied", f"{text}.\n\n{held}".strip(), parent=self)
             self.patch_applied_box.open()
 
         job.succeeded.connect(done)

@@ -31,6 +31,7 @@ _API: dict[str, tuple[str, str]] = {
     "state_fingerprint": ("core.model.fingerprint", "state_fingerprint"),
     "folder_fingerprint": ("core.model.fingerprint", "folder_fingerprint"),
     "apply_patch": ("core.ledger.patches", "apply_patch"),
+    "patch_held_text": ("core.ledger.patch_measure", "held_text"),
     "decided_run_id": ("core.ledger.decided", "decided_run_id"),
     "is_reverted": ("core.ledger.state", "is_reverted"),
     "PatchTrust": ("core.ledger.patch_sign", "PatchTrust"),

@@ -186,7 +186,11 @@ def _render_export(r: dict[str, Any]) -> str:
 
 
 def _render_apply(r: dict[str, Any]) -> str:
-    return render_patch(r) + _signer_line(r["signer"], "the patch was unsigned (applied with --allow-unsigned)\n")
+    from core.ledger.patch_measure import held_text
+
+    held = held_text(r["held"])
+    return (render_patch(r) + _signer_line(r["signer"], "the patch was unsigned (applied with --allow-unsigned)\n")
+            + (held + "\n" if held else ""))
 
 
 def export_patch(args: argparse.Namespace) -> dict[str, Any]:

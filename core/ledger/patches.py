@@ -39,6 +39,7 @@ from core.ledger.patch_archive import (
     read_member,
 )
 from core.ledger.patch_checks import broken_link, check_fits, describe_edit, load_delta, seal
+from core.ledger.patch_measure import EditHeld, measure_edits
 from core.ledger.patch_sign import PatchTrust, Signer, check_signature, sign_manifest
 from core.ledger.queue import fact_records
 from core.ledger.records import BaseModel, PatchApplied, PatchInfo
@@ -60,6 +61,10 @@ __all__ = ["MANIFEST", "PATCH_FORMAT", "PATCH_VERSION", "PatchTrust", "SignedPat
 @dataclass(frozen=True)
 class SignedPatchApplied(PatchApplied):
     signer: dict[str, Any] | None = None  # Signer.to_dict(); None: unsigned, applied as allowed
+    held: tuple[EditHeld, ...] = ()  # each edit measured on the patched model
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**super().to_dict(), "held": [h.to_dict() for h in self.held]}
 
 
 @dataclass(frozen=True)
@@ -285,17 +290,19 @@ def apply_patch(path: str | Path, model_dir: str | Path, out: str | Path, option
     if contents.signer is None:
         log.warning("%s is unsigned; applying it because unsigned patches were allowed", path.name)
     marker = _check_start(manifest, model_dir)
-    lm = load_model(model_dir, options, progress.stage(0.0, 0.4))
+    lm = load_model(model_dir, options, progress.stage(0.0, 0.35))
     _check_loaded(lm, manifest, marker, model_dir, verify_weights)
     edits = manifest["edits"]
     check_fits(lm.model, deltas, [describe_edit(e, i, len(edits)) for i, e in enumerate(edits)])
-    replay(lm, deltas, progress.stage(0.4, 0.9))
+    replay(lm, deltas, progress.stage(0.35, 0.7))
     found, verified = _verify_result(path, manifest, lm)
+    progress.report(0.7, 1.0, "measuring the patch's edits on the patched model")
+    held = measure_edits(lm, manifest, path.name, progress.stage(0.7, 0.9))
     key = weights_key(lm)
     signer = contents.signer.to_dict() if contents.signer else None
     result = SignedPatchApplied(str(path), str(model_dir), str(Path(out).resolve()),
                                 manifest["to"]["state_fingerprint"], found, key[0], key[1], verified, len(deltas),
-                                lm, signer)
+                                lm, signer, held)
     save_folder(lm, Path(out), _marker(path, manifest, found, key, len(manifest["from"]["delta_hashes"])
                                        + len(deltas)))
     progress.report(1.0, 1.0, "patched")

@@ -69,3 +69,35 @@ def test_the_dialog_stays_open_on_a_refusal_in_its_own_terms_and_says_when_appli
     box = window.patch_applied_box
     assert box.isVisible() and "Applied 2 edit(s)" in box.text() and str(tmp_path / "patched") in box.text()
     window.close()
+
+
+def test_the_box_warns_when_an_edit_does_not_hold_on_the_patched_model(qtbot, tiny_model_dir, tmp_path):
+    """A run that showed reliability 1.0 when computed, whose (hand-made) delta does not make the
+    random model say its answer: applying the patch measures it and the box says so."""
+    from tests.core.ledger.helpers import hand_delta, make_fact
+
+    fact = make_fact(0)
+    with Workspace.create(tmp_path / "src.factsmith", tiny_model_dir("gpt2"), author="bob") as ws:
+        ws.add_facts([fact])
+        ws.record_run(facts=[fact], delta=hand_delta(fact), computed_on=ws.head().state_fingerprint,
+                      hparams={"seed": 0}, seconds=0.01,
+                      metrics={"protocol": "teacher_forced", "pre": {"reliability": 0.0},
+                               "post": {"reliability": 1.0}},
+                      previews={"prompt": fact.prompt, "before": " Old", "after": " City0"},
+                      environment={"seed": 0, "device": "cpu", "dtype": "float32", "torch": "test"})
+        ws.review(fact.id, "approve")
+        ws.commit("claims to hold", force=True)
+        ws.export_patch(tmp_path / "one.fspatch")
+    window = open_window(qtbot, model_path=tiny_model_dir("gpt2"))
+    dialog = window.open_patch_apply_dialog()
+    dialog.patch.setText(str(tmp_path / "one.fspatch"))
+    dialog.out.setText(str(tmp_path / "patched"))
+    dialog.allow_unsigned.setChecked(True)
+    applied = wait_job(qtbot, window.apply_patch(dialog.choice()))
+    assert applied.state.value == "done", window.last_error.text()
+    box = window.patch_applied_box
+    assert box.icon() == box.Icon.Warning
+    assert "Measured on the patched model: 1 of 1 edit(s) do not hold" in box.text()
+    assert "reliability 0.00 here, 1.00 when computed" in box.text()
+    assert "some edits do not hold there" in window.message.text()
+    window.close()
