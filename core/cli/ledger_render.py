@@ -213,6 +213,8 @@ def render_patch(r: dict[str, Any]) -> str:
     if "to_commit" in r:
         return (f"patch {r['path']}: {r['edits']} edit(s), {_short(r['from_commit'])}..{_short(r['to_commit'])}, "
                 f"{r['bytes']} bytes\n")
-    check = "verified against the patch" if r["verified"] else "not recorded in the patch for this dtype/device"
+    check = ("verified against the patch" if r["verified"] else
+             f"(the patch records no fingerprint of this state for {r['dtype']} on {r['device']} to compare with, "
+             "so only each delta's hash was checked)")
     return (f"patched {r['model']} with {r['edits']} edit(s) into {r['out']}; weights "
             f"{_short(r['weights_fingerprint'])} {check}\n")

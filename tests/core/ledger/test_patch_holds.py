@@ -64,6 +64,8 @@ def test_the_cli_prints_what_it_measured(patch_file, tmp_path, capsys):
     out = capsys.readouterr().out
     assert "1 of 3 edit(s) do not hold as they did when computed" in out
     assert "'Sydney'): reliability 0." in out
+    # HEAD was never checked out, so its weights fingerprint is not in the patch: said as what it means
+    assert "records no fingerprint of this state for float32 on cpu to compare with" in out
 
 
 def test_a_patch_whose_edits_all_hold_says_so(tmp_path, empty_cache):
