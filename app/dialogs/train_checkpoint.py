@@ -34,3 +34,12 @@ def checkpoint_state(path: Path | None, lm: LoadedModel | None,
                 "loaded model: Start replaces it", True, None)
     loss = f", loss {record.losses[-1]:.4f}" if record.losses else ""
     return f"Checkpoint at step {record.step}{loss}: Resume continues it; Start replaces it", False, record
+
+
+def kept_text(record) -> str:
+    """The validation of the editor that edits, and its step when it is not the last one."""
+    val = ", ".join(f"{k} {v:.3f}" for k, v in record.editing_validation.items() if k != "step")
+    if record.editing_step != record.step:
+        return (f"; edits with the editor of step {record.editing_step}, whose validation best met the targets"
+                + (f" ({val})" if val else ""))
+    return f"; validation {val}" if val else ""

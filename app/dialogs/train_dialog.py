@@ -31,7 +31,7 @@ from PySide6.QtWidgets import (
 )
 
 from app import file_dialogs
-from app.dialogs.train_checkpoint import checkpoint_state, is_default_place
+from app.dialogs.train_checkpoint import checkpoint_state, is_default_place, kept_text
 from app.errors import confirm_box
 from app.jobs import Job
 from app.slots import no_result
@@ -376,10 +376,8 @@ class TrainDialog(QDialog):
 
     def _done(self, result) -> None:
         record = result.record
-        figures = dict(record.validation[-1]) if record.validation else {}
-        val = ", ".join(f"{k} {v:.3f}" for k, v in figures.items() if k != "step")
-        self.state.setText(f"Done: {record.step} steps ({record.seconds:.0f} s of training)"
-                           + (f"; validation {val}" if val else "") + f". Checkpoint: {result.path}")
+        self.state.setText(f"Done: {record.step} steps ({record.seconds:.0f} s of training){kept_text(record)}. "
+                           f"Checkpoint: {result.path}")
         self.trained.emit(result.path)
 
     def _cancelled(self) -> None:

@@ -27,9 +27,11 @@ def entry_text(entry: CheckpointEntry, default: bool) -> str:
         held = f" (for {entry.record.model_name})" if entry.record is not None else ""
         return f"{entry.path.name}: {reason}{held}"
     record, tail = entry.record, " (default)" if default else ""
-    figures = dict(record.validation[-1]) if record.validation else {}
+    # the figures of the editor that edits: the kept one, where training went on past it
+    figures = record.editing_validation
     rel = f" · val. reliability {figures['reliability']:.2f}" if "reliability" in figures else ""
-    return f"{entry.path.name} · {record.step} steps{rel}{tail}"
+    kept = f" (edits with step {record.editing_step})" if record.editing_step != record.step else ""
+    return f"{entry.path.name} · {record.step} steps{kept}{rel}{tail}"
 
 
 class CheckpointChoice(QComboBox):

@@ -30,6 +30,9 @@ def register(sub) -> None:
     tr.add_argument("--save-every", type=int, default=50, metavar="N", help="checkpoint every N steps")
     tr.add_argument("--val-every", type=int, default=100, metavar="N", help="validate every N steps")
     tr.add_argument("--val-size", type=int, default=20, metavar="N", help="validation requests used")
+    tr.add_argument("--keep", choices=("best", "last"), default="best",
+                    help="the editor that edits: the validated one that best met the verdict's targets (default), "
+                         "or the last step's (training resumes from the last either way)")
     tr.add_argument("--set", dest="assignments", action="append", default=[], metavar="KEY=VALUE",
                     help="override a hyperparameter of the method's preset")
     tr.add_argument("--json", action="store_true", help="machine-readable output")
@@ -56,7 +59,7 @@ def train_command(args: argparse.Namespace) -> dict[str, Any]:
     overrides = parse_assignments(args.assignments)
     lm = load_from_args(args)
     options = TrainOptions(steps=args.steps, save_every=args.save_every, val_every=args.val_every,
-                           val_size=args.val_size, resume=args.resume)
+                           val_size=args.val_size, resume=args.resume, keep=args.keep)
     try:
         result = train_editor(lm, args.method, facts, val, options, args.out, overrides, _progress())
     except EditError as exc:
@@ -69,7 +72,7 @@ def train_command(args: argparse.Namespace) -> dict[str, Any]:
             "resumed_from": result.resumed_from, "seconds": record.seconds, "training_facts": len(facts),
             "first_loss": record.losses[0] if record.losses else None,
             "last_loss": record.losses[-1] if record.losses else None,
-            "validation": list(record.validation), "hparams": dict(record.hparams)}
+            "validation": list(record.validation), "kept_step": record.editing_step, "hparams": dict(record.hparams)}
 
 
 def render_train(r: dict[str, Any]) -> str:
@@ -82,6 +85,9 @@ def render_train(r: dict[str, Any]) -> str:
         older = " (before the last steps)" if v["step"] < r["steps"] else ""
         lines.append(f"validation at step {v['step']}{older}: " + ", ".join(f"{k} {x:.3f}" for k, x in v.items()
                                                                             if k != "step"))
+    if r["kept_step"] != r["steps"]:
+        lines.append(f"edits with the editor of step {r['kept_step']}: its validation met the verdict's targets best "
+                     f"(training resumes from step {r['steps']})")
     lines.append(f"checkpoint: {r['checkpoint']}; edit with `factsmith edit --method {r['method']} "
                  f"--set checkpoint={r['checkpoint']}`")
     return "\n".join(lines) + "\n"

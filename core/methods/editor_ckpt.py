@@ -1,7 +1,9 @@
 """Checkpoints of trained editors (MEND, KE, InstructEdit, RECIPE).
 
 One safetensors file holds the editor's tensors (``editor::NAME``), the optimiser state
-for resuming (``optim::INDEX::KEY``, its parameter groups as JSON in the metadata) and
+for resuming (``optim::INDEX::KEY``, its parameter groups as JSON in the metadata), the
+editor kept for editing when it is not the last one (``best::NAME``: the one whose
+validation best met the verdict's targets, at ``record.best_step``) and
 the record (``record``, JSON in the metadata): the method, the base model's fingerprint
 and name, the training data's SHA-256, the hyperparameters, the step reached, the loss
 curve, the validation figures and the library versions. A readable copy of the record is
@@ -45,6 +47,19 @@ class EditorRecord:
     versions: Mapping[str, str] = field(default_factory=dict)
     seconds: float = 0.0  # training time so far
     total_steps: int = 0  # the run's budget, which a decaying rate spans; 0: not recorded (older checkpoints)
+    best_step: int = 0  # the step of the editor kept for editing (``Checkpoint.best``); 0: the last one
+
+    @property
+    def editing_step(self) -> int:
+        """The step of the editor that edits: the kept one, or the last."""
+        return self.best_step or self.step
+
+    @property
+    def editing_validation(self) -> Mapping[str, Any]:
+        """The validation of the editor that edits: the kept one's, or the latest ({} if none)."""
+        if self.best_step:
+            return next((v for v in self.validation if v.get("step") == self.best_step), {})
+        return self.validation[-1] if self.validation else {}
 
     def to_json(self) -> str:
         data = asdict(self)
@@ -64,6 +79,12 @@ class Checkpoint:
     record: EditorRecord
     editor: Mapping[str, Any]  # name -> tensor (the editor's state_dict)
     optimizer: Mapping[str, Any] | None  # torch optimiser state_dict, or None
+    best: Mapping[str, Any] | None = None  # the editor kept for editing, when not the last (record.best_step)
+
+    @property
+    def editing(self) -> Mapping[str, Any]:
+        """The editor's state that edits: the kept one, or the last (which training resumes from)."""
+        return self.best if self.best is not None else self.editor
 
 
 def library_versions() -> dict[str, str]:
@@ -117,6 +138,7 @@ def save_checkpoint(path: Path, checkpoint: Checkpoint) -> Path:
     from safetensors.torch import save_file
 
     tensors = {f"editor::{k}": v.detach().cpu().contiguous() for k, v in checkpoint.editor.items()}
+    tensors.update({f"best::{k}": v.detach().cpu().contiguous() for k, v in (checkpoint.best or {}).items()})
     meta = {"format": "factsmith-editor/1", "record": checkpoint.record.to_json()}
     if checkpoint.optimizer is not None:
         extra, meta["optim_groups"] = _optimizer_tensors(checkpoint.optimizer)
@@ -152,7 +174,11 @@ def read_checkpoint(path: Path, method: str, fingerprint: str | None = None) -> 
                               f"({record.model_name}); the loaded model's fingerprint is {fingerprint[:16]}: "
                               "train an editor for this model")
     editor = {k.split("::", 1)[1]: t for k, t in tensors.items() if k.startswith("editor::")}
-    return Checkpoint(record, editor, _optimizer_state(tensors, meta.get("optim_groups")))
+    best = {k.split("::", 1)[1]: t for k, t in tensors.items() if k.startswith("best::")}
+    if bool(best) != bool(record.best_step):
+        raise CheckpointError(f"{path} is not a whole editor checkpoint: its kept editor (step {record.best_step}) "
+                              f"{'is missing' if record.best_step else 'has no step'}")
+    return Checkpoint(record, editor, _optimizer_state(tensors, meta.get("optim_groups")), best or None)
 
 
 def read_record(path: Path) -> EditorRecord:

@@ -170,12 +170,13 @@ class RecipeMethod:
 
         return torch.optim.Adam(editor.parameters(), lr=hp.lr)
 
-    def load_editor(self, lm: LoadedModel, checkpoint: Checkpoint):
-        """The trained editor of a checkpoint, built with the hyperparameters it was trained with."""
+    def load_editor(self, lm: LoadedModel, checkpoint: Checkpoint, state=None):
+        """The trained editor of a checkpoint (its last state, or ``state``: ``checkpoint.editing`` to
+        edit with), built with the hyperparameters it was trained with."""
         hp = RECIPEHParams(**checkpoint.record.hparams)
         editor = self.new_editor(lm, hp)
         try:
-            editor.load_state_dict(dict(checkpoint.editor))
+            editor.load_state_dict(dict(checkpoint.editor if state is None else state))
         except RuntimeError as exc:
             raise CheckpointError(f"the {self.name} checkpoint does not fit this model: {exc}") from exc
         return editor.eval()
@@ -213,9 +214,9 @@ class RecipeMethod:
         kept = lm.model.__dict__.get(EDITOR_ATTR)
         if stat is None or kept is None or kept[0] != key:
             checkpoint = read_checkpoint(path, self.name, lm.info.fingerprint)  # refuses a missing file
-            info = {"checkpoint": str(path), "checkpoint_step": checkpoint.record.step,
+            info = {"checkpoint": str(path), "checkpoint_step": checkpoint.record.editing_step,
                     "checkpoint_sha256": file_sha256(path)}
-            kept = (key, self.load_editor(lm, checkpoint), info)
+            kept = (key, self.load_editor(lm, checkpoint, checkpoint.editing), info)
             object.__setattr__(lm.model, EDITOR_ATTR, kept)  # a plain attribute, not a submodule
         return kept[1], dict(kept[2])
 

@@ -82,11 +82,12 @@ class TrainedEditorMethod:
         """The hyperparameters a checkpoint was trained with (JSON lists back to tuples)."""
         return self.hparams_class(**{k: tuple(v) if isinstance(v, list) else v for k, v in record.hparams.items()})
 
-    def load_editor(self, lm: LoadedModel, checkpoint: Checkpoint):
-        """The trained editor of a checkpoint, built with the hyperparameters it was trained with."""
+    def load_editor(self, lm: LoadedModel, checkpoint: Checkpoint, state=None):
+        """The trained editor of a checkpoint (its last state, or ``state``: ``checkpoint.editing`` to
+        edit with), built with the hyperparameters it was trained with."""
         editor = self.new_editor(lm, self.hparams_of(checkpoint.record))
         try:
-            editor.load_state_dict(dict(checkpoint.editor))
+            editor.load_state_dict(dict(checkpoint.editor if state is None else state))
         except RuntimeError as exc:
             raise CheckpointError(f"the {self.name} checkpoint does not fit this model: {exc}") from exc
         return editor.eval()
@@ -118,8 +119,8 @@ class TrainedEditorMethod:
 
     def _read(self, lm: LoadedModel, path: Path) -> tuple:
         checkpoint = read_checkpoint(path, self.name, lm.info.fingerprint)
-        editor = self.load_editor(lm, checkpoint)
-        info = {"checkpoint": str(path), "checkpoint_step": checkpoint.record.step,
+        editor = self.load_editor(lm, checkpoint, checkpoint.editing)
+        info = {"checkpoint": str(path), "checkpoint_step": checkpoint.record.editing_step,
                 "checkpoint_sha256": file_sha256(path),
                 "checkpoint_fingerprint": checkpoint.record.fingerprint}
         return editor, info, tuple(editor.state_dict().values())  # the tensors: the memo counts their bytes

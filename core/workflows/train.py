@@ -19,7 +19,9 @@ new ``steps`` follows the schedule of the new total from then on.
 
 Validation (``val_facts``, every ``val_every`` steps and at the end): single edits of the
 first ``val_size`` requests by the editor as it is, teacher-forced reliability,
-generality and locality (``core.metrics``).
+generality and locality (``core.metrics``). With ``keep="best"`` (the default) the
+checkpoint also keeps the validated editor that best met the verdict's targets, and edits
+with it (``core.workflows.train_keep``); training resumes from the last one either way.
 
 A method is trainable when it offers ``new_editor``, ``load_editor``, ``optimizer``,
 ``batch``, ``train_step`` and ``editor_delta`` (``core.methods.mend.MendMethod``).
@@ -54,6 +56,7 @@ from core.methods.presets import training_steps
 from core.model.loading import LoadedModel
 from core.util.pid_lock import LockedError, PidLock
 from core.util.progress import Cancelled, Progress, RateMeter, silent
+from core.workflows.train_keep import KEEPS, KeptEditor
 
 log = logging.getLogger(__name__)
 
@@ -68,6 +71,7 @@ class TrainOptions:
     val_every: int = 100
     val_size: int = 20
     resume: bool = False
+    keep: str = "best"  # the editor that edits: "best" validated (core.workflows.train_keep) or "last"
 
 
 @dataclass(frozen=True)
@@ -133,6 +137,8 @@ def resolved_options(lm: LoadedModel, method_name: str, options: TrainOptions, r
         options = dataclasses.replace(options, steps=steps)
     if options.steps < 1 or options.save_every < 1 or options.val_every < 1:
         raise EditError("steps, save_every and val_every must be positive")
+    if options.keep not in KEEPS:
+        raise EditError(f"keep {options.keep!r} is not one of {', '.join(KEEPS)}")
     return options
 
 
@@ -141,7 +147,7 @@ def _hparams_of(method, record: EditorRecord):
 
 
 def _start(lm: LoadedModel, method, facts, hp, out: Path, resume: bool):
-    """(hparams, editor, optimizer, record) of a fresh run, or of the checkpoint resumed."""
+    """(hparams, editor, optimizer, record, kept editor) of a fresh run, or of the checkpoint resumed."""
     import torch
 
     data_hash = facts_sha256(facts)
@@ -155,12 +161,12 @@ def _start(lm: LoadedModel, method, facts, hp, out: Path, resume: bool):
         optimizer = method.optimizer(editor, hp)
         if ckpt.optimizer is not None:
             optimizer.load_state_dict(ckpt.optimizer)
-        return hp, editor, optimizer, ckpt.record
+        return hp, editor, optimizer, ckpt.record, KeptEditor.resumed(ckpt, editor)
     torch.manual_seed(hp.seed)
     editor = method.new_editor(lm, hp).train()
     record = EditorRecord(method.name, lm.info.fingerprint, lm.info.name, data_hash, as_dict(hp), 0,
                           versions=library_versions())
-    return hp, editor, method.optimizer(editor, hp), record
+    return hp, editor, method.optimizer(editor, hp), record, KeptEditor()
 
 
 def validate(lm: LoadedModel, method, editor, hp, facts: Sequence[Fact]) -> dict[str, float]:
@@ -184,11 +190,12 @@ def _validation(lm, method, editor, hp, val, step: int, total: int, progress: Pr
 
 
 def _save(out: Path, record: EditorRecord, state: dict, step: int, started: float, editor, optimizer) -> EditorRecord:
-    """Write the checkpoint at ``step`` (atomically); its record."""
+    """Write the checkpoint at ``step`` (atomically), with the kept editor where it is another; its record."""
     state["seconds"] = round(time.perf_counter() - started, 2)
+    best_step, best = state["kept"].stored(step)
     record = dataclasses.replace(record, step=step, losses=tuple(state["losses"]),
-                                 validation=tuple(state["validation"]), seconds=state["seconds"])
-    save_checkpoint(out, Checkpoint(record, editor.state_dict(), optimizer.state_dict()))
+                                 validation=tuple(state["validation"]), seconds=state["seconds"], best_step=best_step)
+    save_checkpoint(out, Checkpoint(record, editor.state_dict(), optimizer.state_dict(), best))
     return record
 
 
@@ -217,14 +224,15 @@ def train_editor(lm: LoadedModel, method_name: str, facts: Sequence[Fact], val_f
 
 def _train(lm: LoadedModel, method, facts: Sequence[Fact], val_facts: Sequence[Fact], options: TrainOptions,
            out: Path, overrides: Mapping[str, Any] | None, progress: Progress) -> TrainResult:
-    hp, editor, optimizer, record = _start(lm, method, facts, resolve_hparams(lm, method.name, overrides), out,
-                                           options.resume)
+    hp, editor, optimizer, record, kept = _start(lm, method, facts, resolve_hparams(lm, method.name, overrides),
+                                                 out, options.resume)
     options = resolved_options(lm, method.name, options, record.total_steps)  # a resumed run's own budget
     record = dataclasses.replace(record, total_steps=options.steps)
     resumed_from, val = record.step, list(val_facts)[: options.val_size]
     decay = getattr(hp, "lr_decay", "none")  # a method's hyperparameter, where it has one
     lr_factor(decay, 1, options.steps)  # an unknown schedule fails before the first step
-    state = {"losses": list(record.losses), "validation": list(record.validation), "seconds": record.seconds}
+    state = {"losses": list(record.losses), "validation": list(record.validation), "seconds": record.seconds,
+             "kept": kept if options.keep == "best" else KeptEditor()}
     started, meter = time.perf_counter() - record.seconds, RateMeter(options.steps, "steps", "step", start=record.step,
                                                                   warmup=1)
     completed = record.step
@@ -243,6 +251,8 @@ def _train(lm: LoadedModel, method, facts: Sequence[Fact], val_facts: Sequence[F
             done = step == options.steps
             if val and (done or step % options.val_every == 0):
                 state["validation"].append(_validation(lm, method, editor, hp, val, step, options.steps, progress))
+                if options.keep == "best":
+                    state["kept"].offer(step, state["validation"][-1], editor)
             if done or step % options.save_every == 0:
                 record = _save(out, record, state, step, started, editor, optimizer)
     except Cancelled:
