@@ -3,7 +3,7 @@ held-out test split (subjects c-f), teacher-forced, overall and per relation.
 
     OMP_NUM_THREADS=1 .venv/bin/python bench/trained_editors.py [--methods ke,instructedit]
         [--steps 300] [--compare] [--jobs 2] [--set METHOD.KEY=VALUE ...] [--plot DIR] [--json F]
-        [--split dev|test]
+        [--split dev|test] [--keep last|best]
 
 Each editor is trained in a child process on ``editor_train.jsonl`` (subjects 0-b),
 validated on ``quality_dev.jsonl``, for ``--steps`` steps; its training time (wall, and
@@ -53,6 +53,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--methods", default="ke,instructedit", help="trained editors to measure")
     parser.add_argument("--steps", type=int, default=300, help="training steps per editor")
+    parser.add_argument("--keep", choices=("last", "best"), default="last",
+                        help="the editor measured: the last step's, or the best validated (factsmith train --keep)")
     parser.add_argument("--compare", action="store_true", help="also InstructEdit against single- and multi-task MEND")
     parser.add_argument("--jobs", type=int, default=1, help="training runs at once (one core each)")
     parser.add_argument("--limit", type=int, help="first N training requests only (a quick run)")
@@ -109,10 +111,11 @@ def train_child(spec_path: Path) -> None:
     lm = load_model(demo_model_dir(), LoadOptions(device=spec["device"]))
     facts = read_facts("editor_train.jsonl", spec["relations"], spec["limit"])
     val = read_facts("quality_dev.jsonl", spec["relations"])
-    # validated as `factsmith train` validates by default (every 100 steps), on all 40 dev requests; the
-    # editor kept is the one whose validation best met the verdict's targets (core.workflows.train_keep)
+    # validated as `factsmith train` validates by default (every 100 steps), on all 40 dev requests; --keep
+    # best edits with the validated editor that best met the verdict's targets (core.workflows.train_keep)
     every = min(100, max(1, spec["steps"] // 4))
-    options = TrainOptions(steps=spec["steps"], save_every=spec["steps"], val_every=every, val_size=40)
+    options = TrainOptions(steps=spec["steps"], save_every=spec["steps"], val_every=every, val_size=40,
+                           keep=spec["keep"])
     started = time.perf_counter()
     result = train_editor(lm, spec["method"], facts, val, options, Path(spec["out"]), spec["overrides"], progress)
     last = steps[-50:]
@@ -131,6 +134,7 @@ def train_all(runs: list[dict], args: argparse.Namespace, folder: Path) -> list[
     def one(run: dict) -> dict:
         spec = folder / f"{run['name']}.json"
         spec.write_text(json.dumps({**run, "steps": args.steps, "limit": args.limit, "device": args.device,
+                                    "keep": args.keep,
                                     "out": str(folder / f"{run['name']}.safetensors")}), encoding="utf-8")
         env = {**os.environ, "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "1")}
         done = subprocess.run([sys.executable, __file__, "--train-child", str(spec)], env=env,

@@ -108,6 +108,12 @@ otherwise; 347-545 s on one core here). The seeds differ by up to 0.07 in reliab
 than the budgets do. On the test split, once (seed 0): 0.927 / 0.895 / 0.887: reliability now
 meets its target, locality falls 0.013 short (600 steps: 0.898 / 0.875 / 0.929).
 
+Keeping the validated editor that best met the verdict's targets instead of the last (``factsmith train
+--keep best``, issue 17's fourth KE round; 1,200 steps, dev validation on all 40 every 100 steps, the kept
+and the last checkpoint measured once each on test): seed 0 keeps its last step (0.927 / 0.895 / 0.887);
+seed 1 keeps step 800, 0.923 / 0.929 / 0.903 against its last step's 0.923 / 0.915 / 0.885. Not the
+default: on InstructEdit it kept an undertrained editor (``core.workflows.train_keep``).
+
 Held-out test split figures: the README's *Trained editors* table (``bench/trained_editors.py``).
 """
 

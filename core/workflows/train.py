@@ -19,9 +19,10 @@ new ``steps`` follows the schedule of the new total from then on.
 
 Validation (``val_facts``, every ``val_every`` steps and at the end): single edits of the
 first ``val_size`` requests by the editor as it is, teacher-forced reliability,
-generality and locality (``core.metrics``). With ``keep="best"`` (the default) the
-checkpoint also keeps the validated editor that best met the verdict's targets, and edits
-with it (``core.workflows.train_keep``); training resumes from the last one either way.
+generality and locality (``core.metrics``). With ``keep="best"`` the checkpoint also
+keeps the validated editor that best met the verdict's targets, and edits with it
+(``core.workflows.train_keep``, where the measurements say why it is not the default);
+training resumes from the last one either way.
 
 A method is trainable when it offers ``new_editor``, ``load_editor``, ``optimizer``,
 ``batch``, ``train_step`` and ``editor_delta`` (``core.methods.mend.MendMethod``).
@@ -71,7 +72,7 @@ class TrainOptions:
     val_every: int = 100
     val_size: int = 20
     resume: bool = False
-    keep: str = "best"  # the editor that edits: "best" validated (core.workflows.train_keep) or "last"
+    keep: str = "last"  # the editor that edits: the "last" step's, or the "best" validated (train_keep)
 
 
 @dataclass(frozen=True)

@@ -109,8 +109,8 @@ def test_the_command_line_says_which_editor_edits(tiny_model_dir, tmp_path, scri
     args = ["train", "--method", "mend", "--model", str(tiny_model_dir("gpt2")), "--device", "cpu", "--facts",
             str(facts), "--val", str(facts), "--steps", "8", "--val-every", "2", "--save-every", "2",
             "--out", str(tmp_path / "m.safetensors"), *[a for k, v in FAST.items() for a in ("--set", f"{k}={v}")]]
-    assert main(args) == 0
+    assert main([*args, "--keep", "best"]) == 0
     out = capsys.readouterr().out
     assert "edits with the editor of step 4: its validation met the verdict's targets best" in out
-    assert main([*args, "--json", "--keep", "last", "--out", str(tmp_path / "l.safetensors")]) == 0
+    assert main([*args, "--json", "--out", str(tmp_path / "l.safetensors")]) == 0, "the last step's, by default"
     assert json.loads(capsys.readouterr().out)["kept_step"] == 8
