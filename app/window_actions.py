@@ -42,6 +42,8 @@ class WindowActions(ReviewActions, HistoryActions):
         self.prompt_panel.set_ready(False)
         self.model_panel.set_folder(Path(path))
         job = self.session.load_model(Path(path), options, workspace)
+        # a refused load leaves the model that was loaded: its prompts work again (trial 42)
+        job.finished.connect(lambda: self.prompt_panel.set_ready(self.session.lm is not None))
         return self._report_failure(job, f"Could not load {path}")
 
     def load_model_folder(self, path: Path) -> Job:

@@ -5,6 +5,8 @@ in the panel's preset choice."""
 
 from __future__ import annotations
 
+from PySide6.QtWidgets import QMessageBox
+
 from app.dialogs.tune_dialog import TuneDialog
 from app.jobs import Job
 from core import LedgerError, TuneError, candidate_count, split_facts, tune_and_save
@@ -35,15 +37,32 @@ def tune_preset(window, method: str | None = None) -> TuneDialog | None:
 def start_tuning(window, method: str, facts: list) -> Job:
     """The search as a job on the lane; the panel follows it and offers the saved preset."""
     lm, panel = window.session.lm, window.method_panel
-    job = window.lane.submit(f"Tuning the {method} preset on {len(facts)} facts",
+    # short: the status bar's job line reads "Tuning ft-m (40 facts): candidate 7 of 8, fact 1 of 4"
+    job = window.lane.submit(f"Tuning {method} ({len(facts)} facts)",
                              lambda progress: tune_and_save(lm, method, facts, progress))
-    panel.track_tune(job)
-    job.succeeded.connect(lambda done: _report(window, *done))
+    panel.track_tune(job)  # first: the panel lists the new preset before the box offers it
+    job.succeeded.connect(lambda done: job.finished.connect(lambda: _report(window, *done)))
     job.cancelled.connect(lambda: window.notify("Tuning cancelled: nothing was saved", 8000))
     return window._report_failure(job, f"Tuning the {method} preset failed")
 
 
-def _report(window, result, saved) -> None:
-    held = saved.summary()
-    window.notify(f"Tuned {result.method} preset saved ({len(result.candidates)} candidates; "
-                                   f"{held}); choose it under Preset", 15000)
+def _report(window, result, saved) -> QMessageBox:
+    """A search of minutes ends in a box, not only a status line (trial 42): the figures, and
+    the choice to edit with the tuned preset now."""
+    text = (f"Tuned {result.method} preset saved ({len(result.candidates)} candidates tried).\n\n"
+            f"{saved.summary()}.\n\nEdit with it now? It stays under Preset either way.")
+    window.notify(f"Tuned {result.method} preset saved; it is under Preset", 15000)
+    box = QMessageBox(QMessageBox.Icon.Information, "Preset tuned", text, parent=window)
+    use = box.addButton("Use the tuned preset", QMessageBox.ButtonRole.AcceptRole)
+    box.addButton("Not now", QMessageBox.ButtonRole.RejectRole)
+    box.setDefaultButton(use)
+    box.buttonClicked.connect(lambda button: button is use and _use_tuned(window, result.method))
+    window.tuned_box = box
+    box.open()
+    return box
+
+
+def _use_tuned(window, method: str) -> None:
+    panel = window.method_panel
+    if panel.method_name() == method:  # the reviewer may have moved on to another method meanwhile
+        panel.choose_preset("tuned")

@@ -38,8 +38,7 @@ class FollowsJob:
         """Follow a running job: progress, cancel, then its result."""
         self.job = job
         self.bar.setValue(0)
-        self.start_button.setEnabled(False)
-        self.cancel_button.setEnabled(True)
+        _swap_enabled(self.start_button, self.cancel_button)
         self.state.setText(self.waiting_text)
         self.job_started(job)
         job.progressed.connect(self._follow_progress)
@@ -73,5 +72,15 @@ class FollowsJob:
 
     def _follow_finished(self) -> None:
         self.job = None
-        self.start_button.setEnabled(True)
-        self.cancel_button.setEnabled(False)
+        _swap_enabled(self.cancel_button, self.start_button)
+
+
+def _swap_enabled(off, on) -> None:
+    """Enable ``on``, then disable ``off``, handing it the focus if ``off`` had it: a disabled
+    button passes the focus to the next widget in the chain, which wrapped round to the model's
+    folder field with its path selected, so the next key typed replaced the path (trial 42)."""
+    had_focus = off.hasFocus()
+    on.setEnabled(True)
+    if had_focus:
+        on.setFocus()
+    off.setEnabled(False)

@@ -19,7 +19,7 @@ class JobStatus(QWidget):
         super().__init__(parent)
         self._job: Job | None = None
         self.label = ElidedLabel("Ready")
-        fixed_width_text(self.label, 260)
+        fixed_width_text(self.label, 300)  # "Tuning ft-m (40 facts): candidate 7 of 8, fact 1 of 4"
         self.bar = QProgressBar()
         self.bar.setFixedWidth(160)
         self.bar.setRange(0, 1000)

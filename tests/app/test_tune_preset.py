@@ -55,7 +55,11 @@ def test_tune_preset_runs_as_a_job_and_offers_the_tuned_preset(qtbot, tiny_model
     assert panel.preset_choice.itemText(2).startswith("Tuned for this model (") and "held out" in \
         panel.preset_choice.itemText(2)
     assert panel.preset_kind() == "default", "offered, not forced on the reviewer"
-    panel.choose_preset("tuned")
+    box = window.tuned_box  # a search of minutes ends in a box, not only a status line (trial 42)
+    assert box.isVisible() and "Tuned ft-m preset saved" in box.text() and "held out" in box.text()
+    use = next(b for b in box.buttons() if b.text() == "Use the tuned preset")
+    qtbot.mouseClick(use, Qt.MouseButton.LeftButton)
+    assert panel.preset_kind() == "tuned"
     assert panel.hparams() == tuned_preset(lm, "ft-m")
     assert "tuned for this model" in panel.preset_label.text()
     window.queue.select_row(0)
