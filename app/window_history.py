@@ -261,15 +261,23 @@ class HistoryActions:
         return self._report_failure(self.session.checkout(commit_id), f"Could not check out {commit_id[:12]}")
 
     def tag(self, commit_id: str, name: str | None = None) -> None:
-        if name is None:
-            name, ok = QInputDialog.getText(self, "Tag", f"Name for commit {commit_id[:12]}:")
-            if not ok or not name.strip():
-                return
-        try:
-            self.session.ws.tag(name.strip(), commit_id)
-        except LedgerError as exc:
-            self.show_error("Could not tag", exc)
-            return
+        """Tag a commit; asked for a name, a refused one is asked again with the reason and the
+        name as typed (trial 42: the dialog closed and the name had to be typed anew)."""
+        asked, problem = name is None, ""
+        while True:
+            if asked:
+                question = f"Name for commit {commit_id[:12]}:" + (f"\n\n{problem}\n" if problem else "")
+                name, ok = QInputDialog.getText(self, "Tag", question, text=name or "")
+                if not ok or not name.strip():
+                    return
+            try:
+                self.session.ws.tag(name.strip(), commit_id)
+                break
+            except LedgerError as exc:
+                if not asked:
+                    self.show_error("Could not tag", exc)
+                    return
+                problem = f"Not tagged: {exc}"
         self.refresh_history()
         self.notify(f"Tagged commit {commit_id[:12]} {name.strip()!r}: every command takes {name.strip()!r} for it")
 

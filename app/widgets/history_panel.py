@@ -200,8 +200,9 @@ class HistoryPanel(QWidget):
         self.tree.itemSelectionChanged.connect(self._enable_for_selection)
         self.details = QTextBrowser()
         self.details.setObjectName("commit-details")
-        self.details.setPlaceholderText("Select a commit to see its edits, their figures and its gate; select two "
-                                        "for Diff two")  # not a blank pane after a commit (trial 41)
+        # not a blank pane after a commit (trial 41); sentences, so a cut never ends on a ";" (trial 42)
+        self.details.setPlaceholderText("Select a commit to see its edits, their figures and its gate. Select two "
+                                        "for Diff two.")
         # Words stay whole ("Reliabilit/y" in a narrow pane); a table wider than the pane scrolls.
         self.details.setWordWrapMode(QTextOption.WrapMode.WordWrap)
         self.details.setOpenLinks(False)

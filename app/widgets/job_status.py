@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QPushButton, QSizePolicy, QWidget
 
 from app.jobs import Job, JobLane, outcome_word
@@ -12,6 +13,9 @@ def fixed_width_text(label: QLabel, width: int) -> None:
     """A label whose changing text never re-lays out (and repaints) the window around it."""
     label.setFixedWidth(width)
     label.setSizePolicy(QSizePolicy.Policy.Fixed, QSizePolicy.Policy.Preferred)
+
+
+OUTCOME_SHOWN_MS = 30_000  # how long "Previewing rome: done" stays before the line reads "Ready"
 
 
 class JobStatus(QWidget):
@@ -32,6 +36,12 @@ class JobStatus(QWidget):
             layout.addWidget(w)
         lane.job_started.connect(self._on_started)
         lane.job_finished.connect(self._on_finished)
+        # a finished job's outcome is news for a while, then stale beside later work (trial 42: "Loading
+        # files: failed" stood through minutes of previews); its errors are in their own boxes
+        self._outcome_timer = QTimer(self)
+        self._outcome_timer.setSingleShot(True)
+        self._outcome_timer.setInterval(OUTCOME_SHOWN_MS)
+        self._outcome_timer.timeout.connect(lambda: self._job is None and self.label.setText("Ready"))
         self._idle()
 
     def cancel(self) -> None:
@@ -69,4 +79,5 @@ class JobStatus(QWidget):
         if job is self._job:
             self._job = None
             self.label.setText(f"{job.name}: {outcome_word(job)}")  # "Committing: refused" beside its box
+            self._outcome_timer.start()
             self._idle()

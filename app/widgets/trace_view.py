@@ -32,6 +32,7 @@ class TraceView(FollowsJob, QWidget):
         self.setObjectName("trace-view")
         self.job: Job | None = None
         self.result: Any = None
+        self.target = ""  # the whole answer asked for (the fact's target_true) of the trace shown
         self.kind = QComboBox()
         for kind, label in KIND_LABELS.items():
             self.kind.addItem(label, kind)
@@ -61,14 +62,26 @@ class TraceView(FollowsJob, QWidget):
         self.plot.addItem(self.marker)
         self.empty = pg.TextItem(EMPTY_TEXT, color="#555", anchor=(0.5, 0.5))
         self.plot.addItem(self.empty)
-        self.empty.setPos(0.5, 0.5)
-        self.plot.setRange(xRange=(0, 1), yRange=(0, 1))
-        for axis in ("left", "bottom"):
-            self.plot.getAxis(axis).setTicks([[]])  # no meaningless 0…1 numbers before a trace
         # the colour bar drives the image's colours (one colour map, one pair of levels): they always agree
         self.colour_bar = pg.ColorBarItem(values=(0.0, 1.0), colorMap=self._colour_map("mlp"), interactive=False,
                                           label="P(answer), restored", width=14)
         self.colour_bar.setImageItem(self.image, insert_in=self.plot.getPlotItem())
+        self.clear()
+
+    def clear(self, text: str = EMPTY_TEXT) -> None:
+        """Draw nothing but ``text``: no heatmap, tokens, title or marker of an earlier trace, which
+        read as the new fact's while it was traced (trial: Bangladesh's heatmap under Fiji's progress)."""
+        self.result = None
+        self.image.clear()
+        self.marker.setData([], [])
+        self.plot.setTitle(None)
+        self.plot.getPlotItem().titleLabel.setText("")
+        for axis in ("left", "bottom"):
+            self.plot.getAxis(axis).setTicks([[]])  # no meaningless 0…1 numbers without a trace
+        self.empty.setText(text)
+        self.empty.setPos(0.5, 0.5)
+        self.empty.show()
+        self.plot.setRange(xRange=(0, 1), yRange=(0, 1))
 
     def _build_layout(self) -> None:
         controls = QHBoxLayout()
@@ -95,20 +108,44 @@ class TraceView(FollowsJob, QWidget):
     def current_kind(self) -> str:
         return self.kind.currentData()
 
+    def trace(self, job: Job, target: str) -> None:
+        """Follow ``job``, the trace of a fact whose whole old answer is ``target`` (its target_true)."""
+        # connected before track's show_result, so it is set when that names the answer
+        job.succeeded.connect(lambda _: setattr(self, "target", target))
+        self.track(job)
+
+    def job_started(self, job: Job) -> None:
+        self.clear(f"{job.name}…")
+
+    def job_stopped(self, how: str) -> None:
+        self.clear()
+
     def show_result(self, result: Any) -> None:
         """A core ``TraceResult``."""
         self.result = result
         self.bar.setValue(1000)
         first, end = result.subject_range
         subject = "".join(result.tokens[first:end]).strip()
-        text = (f"{result.prompt!r} → {result.answer!r}: P {result.clean_p:.3f} clean, {result.corrupted_p:.3f} with "
+        note = "" if result.replaced_answer else self._first_token_note(result.answer)
+        answer = f"{result.answer!r} ({note}, which a trace follows)" if note else repr(result.answer)
+        text = (f"{result.prompt!r} → {answer}: P {result.clean_p:.3f} clean, {result.corrupted_p:.3f} with "
                 f"{subject!r} corrupted ({result.samples} noise draws). ")
         if result.replaced_answer:
-            text = (f"P({result.replaced_answer.strip()!r}) is only {result.replaced_p:.3f} on the current model "
-                    f"(below {TRACE_MIN_CLEAN_P}), so its top answer {result.answer.strip()!r} is traced instead. ")\
-                + text
+            note = self._first_token_note(result.replaced_answer)
+            asked = result.replaced_answer.strip()
+            text = (f"P({asked!r}{', ' + note if note else ''}) is only {result.replaced_p:.3f} on the "
+                    f"current model (below {TRACE_MIN_CLEAN_P}), so its top answer {result.answer.strip()!r} is "
+                    "traced instead. ") + text
         self.state.setText(text + self._layer_text(result))
         self._draw()
+
+    def first_token_only(self, token: str) -> bool:
+        """Whether ``token`` is only the first token of the longer answer asked for."""
+        return bool(self.target.strip()) and token.strip() != self.target.strip()
+
+    def _first_token_note(self, token: str) -> str:
+        """E.g. "the first token of 'Yen'" when ``token`` only starts the answer asked for, else empty."""
+        return f"the first token of {self.target.strip()!r}" if self.first_token_only(token) else ""
 
     @staticmethod
     def _layer_text(result: Any) -> str:
@@ -125,8 +162,9 @@ class TraceView(FollowsJob, QWidget):
         return np.asarray(scores, dtype=float).T
 
     def marked_cell(self) -> tuple[int, int] | None:
-        """(token, layer) of the chosen-layer marker, when the shown kind is the one it was chosen from."""
-        if self.result is None or self.current_kind() != self.result.chosen_kind or not self.result.meaningful:
+        """(token, layer) of the chosen-layer marker: the subject's last token at the chosen layer, in
+        every view (a layer of the MLP view is a block, as in the hidden-state one), when one was chosen."""
+        if self.result is None or not self.result.meaningful or self.current_kind() not in self.result.scores:
             return None
         return self.result.subject_last, self.result.chosen_layer
 
@@ -143,9 +181,11 @@ class TraceView(FollowsJob, QWidget):
         self.colour_bar.setColorMap(self._colour_map(self.current_kind()))
         self.colour_bar.setLevels((low, high))  # sets the image's levels and colours too
         # short: a long title widens the plot past the widget and cuts off the colour bar
-        mark = " (red: chosen layer)" if self.result.meaningful else " (no layer chosen)"
-        self.plot.setTitle(f"P({self.result.answer.strip()}) restored, {low:.3g}–{high:.3g}{mark}",
-                           size="9pt")
+        mark = " (red: chosen layer)" if self.marked_cell() is not None else " (no layer chosen)"
+        answer = self.result.answer.strip()
+        if not self.result.replaced_answer and self.first_token_only(answer):
+            answer += "…"  # only the answer's first token: the state line says so
+        self.plot.setTitle(f"P({answer}) restored, {low:.3g}–{high:.3g}{mark}", size="9pt")
         self._axes()
         self._mark()
 
@@ -179,5 +219,5 @@ def trace_selected(window) -> Job | None:
     job = window.lane.submit(f"Tracing {fact.subject}", lambda progress: trace_fact(lm, fact, TraceOptions(),
                                                                                     progress))
     window.tabs.setCurrentWidget(view)
-    view.track(job)
+    view.trace(job, fact.target_true)
     return job

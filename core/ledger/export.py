@@ -57,12 +57,17 @@ def export_facts(store: Store, out: str | Path, format: str = "jsonl",
         records = [r for r in chosen if include_reverted or every or not is_reverted(r, reverted)]
         extras = review_columns(store, records)
     path, facts = Path(out), [r.fact for r in records]
-    if format == "jsonl":
-        _write_jsonl(path, records, extras)
-    elif format == "easyedit":
-        export_easyedit_json(path, facts, extras)
-    elif format == "knowedit":
-        export_knowedit_json(path, facts, extras)
-    else:
-        export_csv(path, facts, extras)
+    try:
+        if format == "jsonl":
+            _write_jsonl(path, records, extras)
+        elif format == "easyedit":
+            export_easyedit_json(path, facts, extras)
+        elif format == "knowedit":
+            export_knowedit_json(path, facts, extras)
+        else:
+            export_csv(path, facts, extras)
+    except OSError as exc:  # said as what is wrong where, not "[Errno 2] …" (trial 42)
+        where = f" ({exc.filename})" if exc.filename and str(exc.filename) != str(path) else ""
+        raise LedgerError(f"cannot write {path}: {(exc.strerror or str(exc)).lower()}{where}; choose a folder "
+                          "you can write to") from exc
     return ExportReport(str(path), format, len(records), statuses, len(chosen) - len(records))

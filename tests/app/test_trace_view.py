@@ -36,7 +36,6 @@ def test_heatmap_axes_and_chosen_layer_marker(qtbot, demo_lm):
     assert f"Chosen layer <b>{result.chosen_layer}</b>" in view.state.text()
     view.kind.setCurrentIndex(view.kind.findData("state"))
     assert np.allclose(view.image.image, np.asarray(result.scores["state"]).T)
-    assert view.marked_cell() is None and len(view.marker.getData()[0] or []) == 0
 
 
 def test_trace_runs_in_the_job_lane_with_progress(qtbot, tiny_gpt2):
@@ -69,6 +68,7 @@ def test_cancel_leaves_the_view_usable(qtbot, tiny_gpt2):
         pass
     assert blocker.state.value == "done" and job.state.value == "cancelled"
     assert view.state.text().startswith("Cancelled") and view.trace_button.isEnabled() and view.result is None
+    assert "No trace yet" in view.empty.toPlainText(), "not 'Tracing…' once cancelled"
     lane.shutdown()
 
 
@@ -87,6 +87,7 @@ def test_window_traces_the_selected_fact(qtbot):
     assert job.state.value == "done"
     result = window.trace_view.result
     assert result.prompt == fact.prompt and result.subject == fact.subject
+    assert window.trace_view.target == fact.target_true  # the whole answer its first token starts
     assert result.chosen_layer in range(window.lm.info.layers)
     actions = [a.text() for m in window.menuBar().actions() for a in m.menu().actions()]
     assert "Causal trace of selected fact" in actions
@@ -129,3 +130,75 @@ def test_trace_of_an_edited_fact_names_the_answer_traced_and_no_fake_layer(qtbot
     text = view.state.text()
     assert "No layer chosen" in text and "Chosen layer" not in text and "preset's layer" in text
     assert view.marked_cell() is None and len(view.marker.getData()[0] or []) == 0
+
+
+def title(view: TraceView) -> str:
+    label = view.plot.getPlotItem().titleLabel
+    return label.text if label.isVisible() else ""
+
+
+def test_every_view_boxes_the_chosen_layer_its_title_names(qtbot, demo_lm):
+    """Trial: the hidden-state view's title said "(red: chosen layer)" but drew no box."""
+    import dataclasses
+
+    result = trace_fact(demo_lm, FACT, TraceOptions(samples=2))
+    view = TraceView()
+    qtbot.addWidget(view)
+    for shown, marked in ((result, True), (dataclasses.replace(result, clean_p=0.0), False)):
+        view.show_result(shown)
+        for kind in ("mlp", "state"):
+            view.kind.setCurrentIndex(view.kind.findData(kind))
+            x, y = view.marker.getData()
+            assert ("(red: chosen layer)" in title(view)) == marked == (x is not None and len(x) > 0), kind
+            if marked:
+                assert (min(x), min(y), max(x), max(y)) == (result.subject_last, result.chosen_layer,
+                                                            result.subject_last + 1, result.chosen_layer + 1)
+            else:
+                assert "(no layer chosen)" in title(view)
+
+
+def test_the_answer_is_named_as_only_its_first_token(qtbot, demo_lm):
+    """Trial: "→ ' Beng'" and "P('Y') is only 0.000" did not say these start 'Bengali' and 'Yen'."""
+    import dataclasses
+
+    result = dataclasses.replace(trace_fact(demo_lm, FACT, TraceOptions(samples=2)), answer=" Beng")
+    view = TraceView()
+    qtbot.addWidget(view)
+    view.target = "Bengali"
+    view.show_result(result)
+    assert "→ ' Beng' (the first token of 'Bengali', which a trace follows): P" in view.state.text()
+    assert title(view).startswith("P(Beng…) restored")
+    view.target = "Yen"
+    view.show_result(dataclasses.replace(result, answer=" Euro", replaced_answer=" Y", replaced_p=0.0))
+    text = view.state.text()
+    assert "P('Y', the first token of 'Yen') is only 0.000" in text and "top answer 'Euro' is traced" in text
+    assert "first token of 'Yen', which" not in text and title(view).startswith("P(Euro) restored")
+    view.target = "Beng"  # a one-token answer: nothing to say
+    view.show_result(result)
+    assert "first token" not in view.state.text() and title(view).startswith("P(Beng) restored")
+
+
+def test_a_new_trace_clears_the_last_facts_heatmap(qtbot, tiny_gpt2):
+    """Trial: while Fiji was traced the tab still showed Bangladesh's heatmap, tokens and title."""
+    from app.jobs import JobLane
+
+    lane, view = JobLane(), TraceView()
+    qtbot.addWidget(view)
+    view.show_result(trace_fact(tiny_gpt2, FACT, TraceOptions(samples=2)))
+    assert view.image.image is not None and title(view)
+    other = Fact.create(subject="Japan", prompt="The currency of Japan is the", target_new="Euro",
+                        target_true="Germanic")  # several tokens
+    blocker = lane.submit("Busy", lambda progress: __import__("time").sleep(0.3))
+    job = lane.submit("Tracing Japan", lambda progress: trace_fact(tiny_gpt2, other, TraceOptions(samples=2),
+                                                                   progress))
+    view.trace(job, other.target_true)
+    assert view.result is None and view.image.image is None and title(view) == ""
+    assert not view.marker.getData()[0] and not view.plot.getAxis("bottom")._tickLevels[0]
+    assert view.empty.isVisible() and view.empty.toPlainText() == "Tracing Japan…"
+    view.kind.setCurrentIndex(view.kind.findData("state"))  # nothing old comes back
+    assert view.image.image is None
+    with qtbot.waitSignal(job.finished, timeout=60_000):
+        pass
+    assert blocker.state.value == "done" and view.result.prompt == other.prompt and not view.empty.isVisible()
+    assert "the first token of 'Germanic'" in view.state.text()
+    lane.shutdown()

@@ -41,3 +41,37 @@ def test_try_a_prompt_works_again_after_a_refused_load(qtbot, tmp_path):
     assert refused.state.value == "failed" and window.session.lm is not None, "the loaded model stays"
     assert window.prompt_panel.input.isEnabled() and window.prompt_panel.button.isEnabled()
     window.close()
+
+
+def test_a_refused_tag_name_is_asked_again_with_the_reason_and_the_name_as_typed(qtbot, monkeypatch):
+    """Trial 42: "euro v1" was refused with a good message, but the dialog closed and the name
+    had to be typed anew."""
+    from PySide6.QtWidgets import QInputDialog
+
+    window = open_window(qtbot)
+    head = window.ws.head()
+    asked: list[tuple[str, str]] = []
+    answers = iter([("euro v1", True), ("euro-v1", True)])
+
+    def get_text(parent, title, label, text=""):
+        asked.append((label, text))
+        return next(answers)
+
+    monkeypatch.setattr(QInputDialog, "getText", staticmethod(get_text))
+    window.tag(head.id)
+    assert len(asked) == 2 and asked[0][1] == ""
+    label, typed = asked[1]
+    assert typed == "euro v1" and "Not tagged: tag name 'euro v1' is not allowed" in label
+    assert [t.name for t in window.ws.tags()] == ["euro-v1"]
+    window.close()
+
+
+def test_a_finished_jobs_outcome_gives_way_to_ready(qtbot, monkeypatch):
+    import app.widgets.job_status as job_status
+
+    monkeypatch.setattr(job_status, "OUTCOME_SHOWN_MS", 50)
+    window = open_window(qtbot)
+    status = next(w for w in window.findChildren(job_status.JobStatus))
+    assert status.label.text().endswith(": done")
+    qtbot.waitUntil(lambda: status.label.text() == "Ready", timeout=5_000)
+    window.close()

@@ -63,6 +63,18 @@ def test_bad_format_and_status(reviewed, tmp_path):
         ws.export(tmp_path / "x", statuses=["done"])
 
 
+def test_an_unwritable_place_is_said_plainly(reviewed, tmp_path):
+    """Trial 42: the Export dialog said "[Errno 2] No such file or directory: '/proc/nope'"."""
+    ws, _ = reviewed
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder", encoding="utf-8")
+    for fmt in ("jsonl", "csv"):
+        with pytest.raises(LedgerError, match=r"^cannot write .*a-file/edits\.\w+: .*; choose a folder you can "
+                                              r"write to$") as refused:
+            ws.export(blocker / f"edits.{fmt}", fmt)
+        assert "Errno" not in str(refused.value)
+
+
 def test_an_approved_fact_whose_edit_was_reverted_is_left_out_unless_asked(workspace, tmp_path):
     """Trial 34: the approved set held a fact whose commit had been reverted, and replaying the
     set brought the undone edit back."""
