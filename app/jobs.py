@@ -15,7 +15,20 @@ from typing import Any
 
 from PySide6.QtCore import QObject, Qt, Signal
 
-from core import Cancelled, CommitRefused, Progress, ProgressEvent
+from core import (
+    Cancelled,
+    CheckpointError,
+    CommitRefused,
+    FactError,
+    FactsFileError,
+    HParamError,
+    InsufficientMemory,
+    LedgerError,
+    ModelLoadError,
+    Progress,
+    ProgressEvent,
+    TuneError,
+)
 
 log = logging.getLogger(__name__)
 
@@ -87,6 +100,9 @@ class Job(QObject):
         except BaseException as exc:  # reported to the user, never lost in a thread
             if _refusal(exc):  # expected (an unsigned patch, the commit gate): one line, no traceback
                 log.warning("job %r refused: %s", self.name, exc)
+            elif is_user_error(exc):  # bad input said to the user (a wrong folder): a line too
+                log.warning("job %r stopped: %s", self.name, exc)
+                log.debug("job %r stopped here", self.name, exc_info=True)
             else:
                 log.exception("job %r failed", self.name)
             self._raw_done.emit("failed", exc)
@@ -113,6 +129,17 @@ class Job(QObject):
             self.state = JobState.CANCELLED
             self.cancelled.emit()
         self.finished.emit()
+
+
+# what a reviewer's input can cause (a wrong folder, a patch for another model, a bad file), each said
+# to the user in words that name the problem: the log keeps a line, not a traceback (trial 42)
+USER_ERRORS = (LedgerError, ModelLoadError, FactsFileError, FactError, TuneError, HParamError, InsufficientMemory,
+               CheckpointError)
+
+
+def is_user_error(exc: BaseException) -> bool:
+    """Bad input whose message says all there is to say (no traceback to look up in the log)."""
+    return isinstance(exc, USER_ERRORS)
 
 
 def _refusal(exc: BaseException) -> bool:

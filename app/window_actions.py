@@ -15,7 +15,7 @@ from PySide6.QtCore import Qt
 from app import file_dialogs
 from app.dialogs.import_dialog import ImportDialog, imported_text
 from app.errors import error_box
-from app.jobs import Job
+from app.jobs import Job, is_user_error
 from app.ledger_views import QueueView, read_facts_and_undo, read_queue
 from app.window_history import HistoryActions
 from app.window_review import ReviewActions
@@ -298,4 +298,6 @@ class WindowActions(ReviewActions, HistoryActions):
         log.info("reported to the user: %s: %s", title, exc)
         self.last_error = error_box(self, title, exc)
         first = (str(exc) or type(exc).__name__).splitlines()[0]
-        self.notify(f"{title}: {first} (details: Help → Open log)", 15000)
+        # bad input is said whole in the box; a fault's traceback is in the log file
+        pointer = "" if is_user_error(exc) else " (details: Help → Open log)"
+        self.notify(f"{title}: {first}{pointer}", 15000)

@@ -23,9 +23,20 @@ def test_load_preview_and_a_reported_error_print_nothing_to_the_terminal(qtbot, 
     assert out == "" and err == "", "nothing on the terminal"
     assert window.log_file == log_path() and window.log_file.is_relative_to(data_dir())
     log = window.log_file.read_text()
-    assert "Traceback" in log and "missing.jsonl" in log, "the details are in the log"
-    assert "details: Help → Open log" in window.message.text(), "a concise line in the status bar"
+    # bad input (trial 42): a line in the log, no traceback, and no pointer to one
+    assert "missing.jsonl" in log and "Traceback" not in log
+    assert "Open log" not in window.message.text() and "missing.jsonl" in window.message.text()
     assert "\n" not in window.message.text()
+
+    def fault(*args, **kwargs):
+        raise RuntimeError("a fault in the importer")
+
+    window.session.import_file = lambda *a, **k: window.lane.submit("Importing", fault)
+    failed = wait_job(qtbot, window.import_facts(tmp_path / "any.jsonl"), 60_000)
+    assert failed.state.value == "failed"
+    assert capfd.readouterr() == ("", ""), "nothing on the terminal"
+    assert "Traceback" in window.log_file.read_text(), "a fault's details are in the log"
+    assert "details: Help → Open log" in window.message.text(), "a concise line in the status bar"
     assert window.open_log_action.text() == "Open log"
     window.close()
 

@@ -34,12 +34,18 @@ def test_a_finished_preview_hands_the_focus_back_to_its_button(qtbot):
     window.close()
 
 
-def test_try_a_prompt_works_again_after_a_refused_load(qtbot, tmp_path):
+def test_try_a_prompt_works_again_after_a_refused_load(qtbot, tmp_path, caplog):
+    import logging
+
     window = open_window(qtbot)
     assert window.prompt_panel.button.isEnabled()
-    refused = wait_job(qtbot, window.load(tmp_path / "nonexistent"))
+    with caplog.at_level(logging.INFO, logger="app.jobs"):
+        refused = wait_job(qtbot, window.load(tmp_path / "nonexistent"))
     assert refused.state.value == "failed" and window.session.lm is not None, "the loaded model stays"
     assert window.prompt_panel.input.isEnabled() and window.prompt_panel.button.isEnabled()
+    # a wrong folder is the reviewer's input, said to them: the log keeps a line, not a traceback
+    (record,) = [r for r in caplog.records if r.name == "app.jobs"]
+    assert record.levelno == logging.WARNING and record.exc_info is None and "nonexistent" in record.getMessage()
     window.close()
 
 
