@@ -146,6 +146,8 @@ def materialise(store: Store, ref: str | CommitRecord, *, lm=None, model_dir=Non
                 loaded_fresh: bool = False) -> Materialised:
     """Check out a commit: in memory (``.lm``), and into a Hugging Face folder when ``out`` is given."""
     commit = resolve(store, ref) if isinstance(ref, str) else ref
+    if out is not None:
+        check_out_folder(out)  # before the load and the replay, not after them
     with store.reading():
         deltas = state_deltas(store, commit)
     built = build(store, commit.state_fingerprint, f"commit {commit.short_id}", deltas, lm, model_dir, options,
@@ -163,6 +165,17 @@ def checkout_marker(store: Store, result: Materialised) -> dict[str, Any]:
             "state_fingerprint": result.commit.state_fingerprint, "base_fingerprint": base.fingerprint,
             "base_model": base.name, "weights_fingerprint": result.weights_fingerprint, "dtype": result.dtype,
             "device": result.device, "runs": result.runs}
+
+
+def check_out_folder(out: str | Path) -> None:
+    """Refuse an ``out`` that exists and is not an empty folder (LedgerError), before any work;
+    ``save_folder`` checks again."""
+    from core.model.saving import check_new_folder
+
+    try:
+        check_new_folder(out)
+    except OSError as exc:
+        raise LedgerError(str(exc)) from exc
 
 
 def save_folder(lm, out: Path, marker: dict[str, Any]) -> None:

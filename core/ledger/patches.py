@@ -25,7 +25,7 @@ from core.edit.deltas import Delta
 from core.ledger.db import Store, now
 from core.ledger.deltastore import delta_bytes
 from core.ledger.errors import PatchError
-from core.ledger.materialise import MARKER, replay, save_folder, weights_key
+from core.ledger.materialise import MARKER, check_out_folder, replay, save_folder, weights_key
 from core.ledger.patch_archive import (
     MANIFEST,
     MAX_DELTA_BYTES,
@@ -285,6 +285,7 @@ def apply_patch(path: str | Path, model_dir: str | Path, out: str | Path, option
     from core.model.loading import load_model
 
     progress, path, model_dir = progress or silent(), Path(path), Path(model_dir)
+    check_out_folder(out)  # a taken --out is refused before anything is read, announced or loaded
     contents = _read(path, trust or PatchTrust())
     manifest, deltas = contents.manifest, contents.deltas
     if contents.signer is None:

@@ -19,6 +19,7 @@ from core.edit.adaptors import save_adaptors
 from core.edit.hookfiles import save_hook_layers
 from core.edit.repository import save_repository
 from core.model.loading import LoadedModel
+from core.util.atomic import give_new_modes
 from core.util.pid_lock import process_alive
 
 log = logging.getLogger(__name__)
@@ -41,12 +42,19 @@ def remove_stale_staging(parent: Path) -> list[Path]:
     return removed
 
 
-def save_model_folder(lm: LoadedModel, out: Path, extra_files: Mapping[str, str] | None = None) -> Path:
-    """Save weights, config, tokenizer and ``extra_files`` ({name: text}); the folder
-    appears complete or not at all."""
+def check_new_folder(out: str | os.PathLike[str]) -> Path:
+    """``out``, resolved, when a model folder can be written there (nothing there, or an empty
+    folder); FileExistsError otherwise. Callers check before any long work, and the save again."""
     out = Path(out).expanduser().resolve()
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise FileExistsError(f"{out} already exists and is not an empty folder; choose a new one")
+    return out
+
+
+def save_model_folder(lm: LoadedModel, out: Path, extra_files: Mapping[str, str] | None = None) -> Path:
+    """Save weights, config, tokenizer and ``extra_files`` ({name: text}); the folder
+    appears complete or not at all, with the modes of any new folder and files (umask)."""
+    out = check_new_folder(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     remove_stale_staging(out.parent)
     staging = Path(tempfile.mkdtemp(prefix=f".{out.name}-", dir=out.parent))
@@ -64,6 +72,7 @@ def save_model_folder(lm: LoadedModel, out: Path, extra_files: Mapping[str, str]
         if out.exists():
             out.rmdir()
         (staging / STAGING_MARK).unlink()
+        give_new_modes(staging)  # for sharing: not mkdtemp's 0700 nor safetensors' 0600
         os.replace(staging, out)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)

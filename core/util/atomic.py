@@ -1,27 +1,39 @@
 """Files that appear whole or not at all: write to a temp file beside the target, then
-swap it in with ``os.replace``; a failure (or a cancel) removes the temp file."""
+swap it in with ``os.replace``; a failure (or a cancel) removes the temp file.
+
+What appears gets the mode any new file or folder of the user gets (0666 or 0777 less the
+umask), whatever the writer did to the temp (safetensors writes its files 0600): exports,
+patches and model folders are for sharing. Secrets ask for ``private``.
+"""
 
 from __future__ import annotations
 
 import os
 import secrets
+import stat
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+PRIVATE_FILE = 0o600
+
 
 @contextmanager
-def replacing(path: str | os.PathLike[str], durable: bool = False) -> Iterator[Path]:
+def replacing(path: str | os.PathLike[str], durable: bool = False, private: bool = False) -> Iterator[Path]:
     """Yield a temp path beside ``path`` to write; on success it becomes ``path``.
 
     ``durable``: fsync the file before the swap and the folder after it, so the record
     survives a power cut (the edit log's files), not only a crash of this process.
+    ``private``: the file is the user's alone (0600) from its creation on (a secret key);
+    otherwise it gets the mode of any new file (``new_file_mode``), even where the writer
+    replaced the temp with a file of its own mode.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    temp = _new_temp(path)
+    temp = _new_temp(path, PRIVATE_FILE if private else 0o666)
     try:
         yield temp
+        os.chmod(temp, PRIVATE_FILE if private else new_file_mode(temp))
         if durable:
             _fsync(temp, os.O_RDONLY)
         os.replace(temp, path)
@@ -32,18 +44,62 @@ def replacing(path: str | os.PathLike[str], durable: bool = False) -> Iterator[P
         _fsync(path.parent, os.O_RDONLY)  # the rename itself must survive
 
 
-def _new_temp(path: Path) -> Path:
-    """An empty file beside ``path`` with the mode any new file gets (0666 less the umask):
-    mkstemp's 0600 would make every export and patch unreadable to the people it is for.
-    Secrets (the author key) set their own mode."""
+def _new_temp(path: Path, mode: int) -> Path:
+    """An empty file beside ``path`` created with ``mode`` less the umask: mkstemp's 0600
+    would make every export and patch unreadable to the people it is for."""
     for _ in range(100):
         temp = path.parent / f".{path.name}.{secrets.token_hex(6)}.tmp"
         try:
-            os.close(os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
+            os.close(os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode))
         except FileExistsError:
             continue
         return temp
     raise FileExistsError(f"no free temporary name beside {path}")
+
+
+def current_umask() -> int:
+    """The process's umask, read now (it is process-wide, and the user may have changed it).
+
+    Linux shows it in /proc/self/status; elsewhere it can only be read by setting it: for
+    that instant it is 0077, so a file another thread creates meanwhile is more private, never
+    less."""
+    try:
+        with open("/proc/self/status", encoding="ascii", errors="replace") as status:
+            for line in status:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    mask = os.umask(0o077)
+    os.umask(mask)
+    return mask
+
+
+def new_file_mode(path: str | os.PathLike[str] | None = None, umask: int | None = None) -> int:
+    """The mode a new file (0666) or folder (0777) gets under the umask; an existing file at
+    ``path`` with an execute bit counts as a program (0777)."""
+    umask = current_umask() if umask is None else umask
+    full = 0o666
+    if path is not None:
+        st = os.stat(path, follow_symlinks=False)
+        if stat.S_ISDIR(st.st_mode) or st.st_mode & 0o111:
+            full = 0o777
+    return full & ~umask
+
+
+def give_new_modes(root: str | os.PathLike[str]) -> None:
+    """Give a folder just written (a staging folder, before its swap) and everything in it the
+    modes new files and folders get under the umask, as if the user had made each one:
+    ``tempfile.mkdtemp`` makes folders 0700, and libraries write files 0600 (safetensors).
+    Links are left alone."""
+    umask = current_umask()
+    root = Path(root)
+    for folder, dirs, files in os.walk(root):
+        for name in (*dirs, *files):
+            entry = Path(folder) / name
+            if not entry.is_symlink():
+                os.chmod(entry, new_file_mode(entry, umask))
+    os.chmod(root, new_file_mode(root, umask))
 
 
 def _fsync(path: Path, flags: int) -> None:

@@ -111,8 +111,7 @@ class KeyStore:
         pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
                                 serialization.NoEncryption())
         self.folder.mkdir(parents=True, exist_ok=True)
-        with replacing(self.private_path, durable=True) as temp:
-            os.chmod(temp, 0o600)  # private before any byte is written (new files get 0666 less the umask)
+        with replacing(self.private_path, durable=True, private=True) as temp:  # 0600 before any byte is written
             temp.write_bytes(pem)
         public = PublicKey(_raw_public(key), name)
         with replacing(self.public_path) as temp:
