@@ -183,6 +183,7 @@ class MainWindow(WindowActions, QMainWindow):
         self.history.revert_edit_requested.connect(self.revert_edit)
         self.history.recompute_requested.connect(self.recompute)
         self.history.checkout_requested.connect(self.checkout)
+        self.history.save_requested.connect(self.save_commit_folder)
         self.history.tag_requested.connect(self.tag)
         self.history.export_requested.connect(self.open_export_dialog)
         self.history.selection_changed.connect(self.show_commit)

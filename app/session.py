@@ -311,6 +311,16 @@ class Session(QObject):
         job.succeeded.connect(self._after_history_change)
         return job
 
+    def save_commit(self, ref: str, out: Path) -> Job:
+        """Write a commit's weights, rebuilt from the base, as a model folder; the live model stays."""
+        options = self.options
+
+        def write(progress: Progress, ws: Workspace):
+            written = ws.checkout(ref, out, options=options, progress=progress)
+            return replace(written, lm=None)  # the folder is the result: free the built copy
+
+        return self.submit(f"Writing {ref[:12]} to {Path(out).name}", write)
+
     def _after_history_change(self, state: LiveState) -> None:
         self._set_live(state)  # its queue view holds the runs too: no second runs_changed
 

@@ -6,6 +6,7 @@ from pathlib import Path
 
 from PySide6.QtWidgets import QInputDialog, QMessageBox
 
+from app import file_dialogs
 from app.dialogs.commit_dialog import CommitDialog
 from app.dialogs.export_dialog import ExportDialog
 from app.dialogs.patch_apply_dialog import PatchApplyDialog
@@ -250,6 +251,11 @@ class HistoryActions:
 
     def checkout(self, commit_id: str, confirmed: bool = False) -> Job | None:
         """Put a commit's weights into the live model, after the reviewer confirms it."""
+        live = self.session.live_commit
+        if live is not None and live.id == commit_id and self.session.lm is not None:
+            # offering to replace the weights with the very same ones read as a failure (trial 42)
+            self.notify(f"Commit {commit_id[:12]} is the live model already; Save as model folder… writes it out")
+            return None
         if not confirmed:
             commit = self.session.ws.resolve(commit_id)
             self.last_confirm = confirm_box(
@@ -259,6 +265,21 @@ class HistoryActions:
                 lambda: self.checkout(commit_id, confirmed=True))
             return None
         return self._report_failure(self.session.checkout(commit_id), f"Could not check out {commit_id[:12]}")
+
+    def save_commit_folder(self, commit_id: str, out: Path | None = None) -> Job | None:
+        """Write a commit as a model folder (an empty or new folder the reviewer picks): the window
+        could only put a commit into the live model, a folder to share took the CLI (trial 42)."""
+        if out is None:
+            start = self.settings.value("export/folder", str(Path.home()))
+            chosen = file_dialogs.existing_directory(
+                self, f"Save commit {commit_id[:12]} as a model folder: choose or create an empty folder", start)
+            if not chosen:
+                return None
+            out = Path(chosen)
+        job = self.session.save_commit(commit_id, Path(out))
+        job.succeeded.connect(lambda done: self.notify(
+            f"Wrote commit {commit_id[:12]} as a model folder: {done.out}", written=done.out))
+        return self._report_failure(job, f"Could not write commit {commit_id[:12]}")
 
     def tag(self, commit_id: str, name: str | None = None) -> None:
         """Tag a commit; asked for a name, a refused one is asked again with the reason and the

@@ -179,6 +179,7 @@ class HistoryPanel(QWidget):
     revert_requested = Signal(str)
     revert_edit_requested = Signal(str)  # a commit id: drop one of the edits in its state
     checkout_requested = Signal(str)
+    save_requested = Signal(str)  # a commit id: write its weights as a model folder
     tag_requested = Signal(str)
     export_requested = Signal()
     commit_id_copied = Signal(str)  # the full id, now on the clipboard
@@ -235,7 +236,7 @@ class HistoryPanel(QWidget):
     def _make_buttons(self) -> dict[str, QPushButton]:
         buttons = {name: QPushButton(label) for name, label in (
             ("diff", "Diff two"), ("revert", "Revert…"), ("revert_edit", "Revert one edit…"),
-            ("checkout", "Checkout into model…"),
+            ("checkout", "Checkout into model…"), ("save", "Save as model folder…"),
             ("tag", "Tag…"), ("export", "Export… (Ctrl+E)"))}
         buttons["diff"].clicked.connect(self._diff)
         buttons["revert"].clicked.connect(lambda: self._one(self.revert_requested))
@@ -243,6 +244,10 @@ class HistoryPanel(QWidget):
         buttons["revert_edit"].setToolTip("A new commit without one edit you pick from this commit's state")
         buttons["revert_edit"].clicked.connect(lambda: self._one(self.revert_edit_requested))
         buttons["checkout"].clicked.connect(lambda: self._one(self.checkout_requested))
+        buttons["save"].clicked.connect(lambda: self._one(self.save_requested))
+        buttons["save"].setToolTip("Write the selected commit's weights as a Hugging Face model folder to share "
+                                   "or load elsewhere (`factsmith checkout REF --out DIR`); the live model is "
+                                   "not changed")
         buttons["tag"].clicked.connect(lambda: self._one(self.tag_requested))
         buttons["export"].clicked.connect(self.export_requested)
         return buttons
@@ -254,7 +259,7 @@ class HistoryPanel(QWidget):
         self.buttons["diff"].setEnabled(count == 2)
         self.buttons["diff"].setToolTip("Compare the two selected commits" if count == 2 else
                                         "Select two commits (Ctrl+click the second) to compare them")
-        for name in ("revert", "revert_edit", "checkout", "tag"):
+        for name in ("revert", "revert_edit", "checkout", "save", "tag"):
             self.buttons[name].setEnabled(count == 1)
 
     def _layout(self) -> None:

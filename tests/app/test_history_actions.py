@@ -186,3 +186,34 @@ def test_the_history_buttons_are_in_a_menu_for_the_keyboard(qtbot, monkeypatch):
     items["Tag the selected commit…"].trigger()
     qtbot.waitUntil(lambda: [(t.name, t.commit_id) for t in window.ws.tags()] == [("v1", edits.id)], timeout=10_000)
     window.close()
+
+
+def test_a_commit_is_saved_as_a_model_folder_and_the_live_model_stays(qtbot, monkeypatch, tmp_path):
+    """Trial 42: the window could only put a commit into the live model; a folder to share took
+    the CLI's `checkout --out`."""
+    from app import file_dialogs
+    from core.model.fingerprint import state_fingerprint
+    from core.model.loading import LoadOptions, load_model
+
+    window = open_window(qtbot)
+    edits, _ = _two_edits_committed(qtbot, window)
+    live = state_fingerprint(window.lm.model)
+    window.tabs.setCurrentWidget(window.history)
+    window.history.select([edits.id])
+    save = window.history.buttons["save"]
+    assert save.isEnabled() and "model folder" in save.toolTip()
+    out = tmp_path / "shared"
+    out.mkdir()  # an empty folder, as the folder dialog creates it
+    monkeypatch.setattr(file_dialogs, "existing_directory", lambda *a, **k: str(out))
+    job = new_job(qtbot, window, save.click)
+    assert job.state.value == "done", window.last_error.text()
+    assert f"Wrote commit {edits.id[:12]} as a model folder" in window.message.text()
+    assert state_fingerprint(window.lm.model) == live and window.session.live_commit.id == edits.id
+    saved = load_model(out, LoadOptions(device="cpu"))
+    assert state_fingerprint(saved.model) == window.ws.checkout(edits.id, options=LoadOptions(device="cpu")) \
+        .weights_fingerprint
+    window.history.buttons["checkout"].click()  # the live commit: nothing to replace
+    assert "is the live model already" in window.message.text() and not window.lane.busy
+    window.history.select([edits.id, window.ws.resolve("ROOT").id])
+    assert not save.isEnabled(), "one commit at a time"
+    window.close()
