@@ -41,7 +41,8 @@ def _action(menu: QMenu, text: str, slot, shortcut: str | QKeySequence.StandardK
 
 HISTORY_ITEMS = (("diff", "&Diff the two selected commits"), ("revert", "&Revert the selected commit…"),
                  ("revert_edit", "Revert &one edit of the selected commit…"),
-                 ("checkout", "&Checkout the selected commit into the model…"), ("tag", "&Tag the selected commit…"))
+                 ("checkout", "&Checkout the selected commit into the model…"),
+                 ("save", "&Save the selected commit as a model folder…"), ("tag", "&Tag the selected commit…"))
 
 
 def _history_menu(window, menu: QMenu) -> None:
