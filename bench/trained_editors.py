@@ -19,6 +19,11 @@ training task (capital, currency, language, continent), each measured on its own
 beside the one InstructEdit editor on the same task; and a multi-task MEND trained on the
 same four tasks without instructions beside InstructEdit on the held-out task.
 
+``--split heldout`` measures on up to ``HELDOUT_PER_RELATION`` requests per relation about
+evaluation subjects (c-f) outside every demo set (``core.demo_build.lifelong.evaluation_requests``,
+seed 2024): 8 requests per task, as the test split holds, make a comparison per task mostly
+noise. Each has one paraphrase and two locality prompts of its own relation.
+
 ``--split dev`` measures on ``quality_dev.jsonl`` instead (the split presets are chosen
 on; the default ``test`` is for reporting only, never for tuning).
 
@@ -47,6 +52,7 @@ from _results import add_device_arg, record
 SEEN = ("capital", "currency", "language", "continent")
 HELD_OUT = "city_country"
 KEYS = ("reliability", "generality", "locality")
+HELDOUT_PER_RELATION = 50
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -61,7 +67,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--set", dest="assignments", action="append", default=[], metavar="METHOD.KEY=VALUE")
     parser.add_argument("--plot", type=Path, metavar="DIR", help="save the training curves as PNGs here")
     parser.add_argument("--json", type=Path, help="also write the figures as JSON")
-    parser.add_argument("--split", choices=("dev", "test"), default="test",
+    parser.add_argument("--split", choices=("dev", "test", "heldout"), default="test",
                         help="measure on quality_dev.jsonl (tuning) or quality_test.jsonl (reporting)")
     parser.add_argument("--train-child", type=Path, help=argparse.SUPPRESS)  # internal: one training run
     add_device_arg(parser)
@@ -202,12 +208,26 @@ def plot(run: dict, folder: Path) -> Path:
     return path
 
 
+def heldout_facts() -> list:
+    """Up to HELDOUT_PER_RELATION evaluation requests (subjects c-f) per relation, none in a demo set."""
+    from core.demo_build.lifelong import evaluation_requests
+    from core.facts.fact import fact_from_dict
+    from core.util.paths import demo_model_dir
+
+    kept: dict[str, list] = {}
+    for row in evaluation_requests(demo_model_dir(), 564, 2024):
+        group = kept.setdefault(row["relation"], [])
+        if len(group) < HELDOUT_PER_RELATION:
+            group.append(fact_from_dict(row))
+    return [fact for group in kept.values() for fact in group]
+
+
 def measure(runs: list[dict], device: str, split: str = "test") -> list[dict]:
     from core.model.loading import LoadOptions, load_model
     from core.util.paths import demo_model_dir
 
     lm = load_model(demo_model_dir(), LoadOptions(device=device))
-    facts = read_facts(f"quality_{split}.jsonl")
+    facts = heldout_facts() if split == "heldout" else read_facts(f"quality_{split}.jsonl")
     for run in runs:
         overrides = {k: v for k, v in run["overrides"].items() if k in ("min_similarity",)}
         run["figures"], run["seconds_per_edit"] = figures(lm, run["method"], run["out"], facts, overrides)
@@ -235,7 +255,8 @@ def compare_table(runs: list[dict], split: str = "test") -> list[str]:
         f = by[name]["figures"].get(relation)
         return " / ".join(f"{f[k]:.2f}" for k in KEYS) if f else "-"
 
-    lines = [f"| task ({split}, 8 each) | single-task MEND | multi-task MEND, no instructions | InstructEdit |",
+    each = f"up to {HELDOUT_PER_RELATION}" if split == "heldout" else "8"
+    lines = [f"| task ({split}, {each} each) | single-task MEND | multi-task MEND, no instructions | InstructEdit |",
              "|" + "---|" * 4]
     for relation in (*SEEN, HELD_OUT):
         single = cell(f"mend-{relation}", relation) if f"mend-{relation}" in by else "-"
@@ -253,7 +274,7 @@ def main(argv: list[str] | None = None) -> None:
     runs = runs_of(args)
     with tempfile.TemporaryDirectory(prefix="trained-editors-") as tmp:
         runs = measure(train_all(runs, args, Path(tmp)), args.device, args.split)
-    lines = main_table(runs) + (["", *compare_table(runs)] if args.compare else [])
+    lines = main_table(runs) + (["", *compare_table(runs, args.split)] if args.compare else [])
     if args.plot:
         lines += ["", *(f"curve: {plot(run, args.plot)}" for run in runs)]
     print("\n" + "\n".join(lines))
