@@ -37,7 +37,7 @@ _API: dict[str, tuple[str, str]] = {
     "PatchTrust": ("core.ledger.patch_sign", "PatchTrust"),
     **{n: ("core.model.generation", n) for n in ("SamplingOptions", "continuation", "continuation_with_room",
                                                  "continuations", "top_next_tokens")},
-    **{n: ("core.facts.fact", n) for n in ("Fact", "Probe", "FactError", "fact_from_dict")},
+    **{n: ("core.facts.fact", n) for n in ("Fact", "Probe", "FactError", "fact_from_dict", "fact_problems")},
     **{n: ("core.facts.io", n) for n in ("CSV_FIELDS", "FORMAT_NAMES", "FactsFileError", "FactsFileReport",
                                          "inspect_facts", "read_facts")},
     "load_rows": ("core.facts.io.sources", "load_rows"),

@@ -18,7 +18,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.widgets.row_list import RowList
-from core import Fact, FactError, Probe, fact_from_dict
+from core import Fact, FactError, Probe, fact_from_dict, fact_problems
 
 TEXT_FIELDS = (("subject", "Subject"), ("prompt", "Prompt"), ("target_true", "Old answer"),
                ("target_new", "New answer"), ("relation", "Relation"))
@@ -133,16 +133,24 @@ class FactEditor(QGroupBox):
         try:
             fact = self._checked_fact()
         except FactError as exc:
-            root = exc.field.split("[", 1)[0].split(".", 1)[0]
-            if root in self.fields:
-                self.fields[root].setStyleSheet(_ERROR_STYLE)
-            self.validation.setText(f"<span style='color:#a33'>{escape(field_label(exc.field))}: "
-                                    f"{escape(exc.message)}</span>")
+            problems = self._all_problems(exc)
+            for problem in problems:
+                root = problem.field.split("[", 1)[0].split(".", 1)[0]
+                if root in self.fields:
+                    self.fields[root].setStyleSheet(_ERROR_STYLE)
+            self.validation.setText("<br>".join(f"<span style='color:#a33'>{escape(field_label(p.field))}: "
+                                                f"{escape(p.message)}</span>" for p in problems))
             self.add_button.setEnabled(False)
             return None
         self.validation.setText(f"<span style='color:#2a7'>Valid — fact {fact.short_id}</span>")
         self.add_button.setEnabled(True)
         return fact
+
+    def _all_problems(self, first: FactError) -> list[FactError]:
+        """``first`` and every other field's problem, so a reviewer fixes them in one go (trial 42:
+        "Subject … does not occur in the prompt" showed only once New answer was filled in)."""
+        others = [p for p in fact_problems(self.body()) if (p.field, p.message) != (first.field, first.message)]
+        return [first, *others]
 
     def _checked_fact(self) -> Fact:
         """The form as a fact, refused (FactError) when a field was cut at its length limit (a paste

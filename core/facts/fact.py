@@ -163,17 +163,51 @@ def _probes(data: dict, name: str) -> tuple[Probe, ...]:
     return tuple(probes)
 
 
+def _between_fields(subject: str | None, prompt: str | None, target_new: str | None,
+                    target_true: str | None) -> list[FactError]:
+    """The problems of fields that are each valid but do not agree (None: a field that is not)."""
+    problems = []
+    if subject is not None and prompt is not None and subject not in prompt:
+        problems.append(FactError("subject", f"{subject!r} does not occur in the prompt {prompt!r}"))
+    if target_new is not None and target_true and comparable(target_new) == comparable(target_true):
+        problems.append(FactError("target_new", f"{target_new!r} is the same as the old answer {target_true!r} "
+                                                "(compared ignoring case, width and invisible characters)"))
+    return problems
+
+
+_TEXT_FIELDS = (("subject", True), ("prompt", True), ("target_new", True), ("target_true", False))
+_LIST_FIELDS = (("paraphrases", _texts), ("locality", _probes), ("portability", _probes), ("context", _texts))
+
+
+def fact_problems(data: dict[str, Any]) -> list[FactError]:
+    """Every field ``fact_from_dict`` would refuse ``data`` for (it stops at the first; a form
+    shows them all at once, trial 42): each field's own problem, the first of each list, and
+    fields that disagree. Empty when ``data`` makes a valid fact."""
+    if not isinstance(data, dict):
+        return [FactError("(row)", f"must be a JSON object, got {type(data).__name__}")]
+    problems, texts = [], {}
+    for name, required in (*_TEXT_FIELDS, ("relation", False)):
+        try:
+            texts[name] = _text(data, name, required)
+        except FactError as problem:
+            problems.append(problem)
+    problems += _between_fields(*(texts.get(name) for name, _ in _TEXT_FIELDS))
+    for name, read in _LIST_FIELDS:
+        try:
+            read(data, name)
+        except FactError as problem:
+            problems.append(problem)
+    return problems
+
+
 def fact_from_dict(data: dict[str, Any]) -> Fact:
     """Validate and normalise a mapping into a Fact; raises FactError naming the field."""
     if not isinstance(data, dict):
         raise FactError("(row)", f"must be a JSON object, got {type(data).__name__}")
     subject, prompt = _text(data, "subject", True), _text(data, "prompt", True)
     target_new, target_true = _text(data, "target_new", True), _text(data, "target_true", False)
-    if subject not in prompt:
-        raise FactError("subject", f"{subject!r} does not occur in the prompt {prompt!r}")
-    if target_true and comparable(target_new) == comparable(target_true):
-        raise FactError("target_new", f"{target_new!r} is the same as the old answer {target_true!r} "
-                                      "(compared ignoring case, width and invisible characters)")
+    for problem in _between_fields(subject, prompt, target_new, target_true):
+        raise problem
     return Fact(
         subject=subject,
         prompt=prompt,

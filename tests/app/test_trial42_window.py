@@ -81,3 +81,18 @@ def test_a_finished_jobs_outcome_gives_way_to_ready(qtbot, monkeypatch):
     assert status.label.text().endswith(": done")
     qtbot.waitUntil(lambda: status.label.text() == "Ready", timeout=5_000)
     window.close()
+
+
+def test_the_fact_editor_names_every_problem_at_once(qtbot):
+    """Trial 42: with Subject "Peru", Prompt "The capital of Chile is" and no new answer, only
+    the missing answer was named; the subject's problem showed once that was filled in."""
+    from app.widgets.fact_editor import FactEditor
+
+    editor = FactEditor()
+    qtbot.addWidget(editor)
+    editor.set_body({"subject": "Peru", "prompt": "The capital of Chile is", "target_new": ""})
+    said = editor.validation.text()
+    assert "New answer" in said and "is required" in said
+    assert "Subject: &#x27;Peru&#x27; does not occur in the prompt" in said
+    assert editor.fields["subject"].styleSheet() and editor.fields["target_new"].styleSheet()
+    assert not editor.add_button.isEnabled()
