@@ -7,7 +7,7 @@ from html import escape
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QEvent, QMargins, Qt, Signal
+from PySide6.QtCore import QEvent, QMargins, Qt, QTimer, Signal
 from PySide6.QtWidgets import (
     QComboBox,
     QFrame,
@@ -41,6 +41,7 @@ _VERDICT_COLOURS = {"took": "#1e7d32", "partial": "#b36b00", "side effects": "#b
 
 
 LOSS_HEIGHT = 110  # the loss curve's share of the splitter, in pixels
+LOSS_MIN = 50  # squeezed below this the curve is a flat line with one tick (trial 42): it folds away
 STATE_LINES, SHORT_STATE_LINES = 8, 4  # the verdict's lines before it scrolls, on a tall and a short pane
 MIN_STATE_LINES = 2  # a crowded short pane still shows the verdict's headline and a line of what it is
 SHORT_PANE = 480  # below this pane height the loss curve folds away (423 at 1024×640, 555 at 1366×768)
@@ -177,9 +178,17 @@ class PreviewPanel(FollowsJob, QGroupBox):
     def eventFilter(self, watched, event) -> bool:
         """The splitter's height changes with the pane's and with the rows above it (Run: shown,
         a longer Showing line): each time, the verdict and the tabs share what is left again."""
-        if watched is self.splitter and event.type() == QEvent.Type.Resize and self._short:
-            self._fit_state()
+        if watched is self.splitter and event.type() == QEvent.Type.Resize:
+            if self._short:
+                self._fit_state()
+            else:  # the filter runs before the splitter lays out its new height: check after it
+                QTimer.singleShot(0, self, self._fold_if_squeezed)  # not after the panel is gone
         return super().eventFilter(watched, event)
+
+    def _fold_if_squeezed(self) -> None:
+        """A long verdict (and a warning above it) took the height: fold the curve, not flatten it."""
+        if not self._short and 0 < self.splitter.sizes()[0] < LOSS_MIN:
+            self._fold_loss(True)
 
     def _close_up(self, short: bool) -> None:
         """Tighter spacing and margins on a short pane: 30 px more for the tabs at 1024×640."""
@@ -201,6 +210,7 @@ class PreviewPanel(FollowsJob, QGroupBox):
 
     def _sync_toggle(self) -> None:
         shown = self.splitter.sizes()[0] > 0
+        self.loss_toggle.setVisible(bool(self._short) or not shown)  # the way back to a folded curve
         self.loss_toggle.setChecked(shown)
         self.loss_toggle.setArrowType(Qt.ArrowType.DownArrow if shown else Qt.ArrowType.RightArrow)
 

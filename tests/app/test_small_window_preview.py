@@ -120,3 +120,25 @@ def test_long_generations_get_a_line_each_when_stacked(qtbot):
     lines = view.browser.toPlainText().splitlines()
     assert any(line.startswith("Before") and "After" in line for line in lines), "short answers share a line"
     assert any(line.startswith("After") for line in lines), "long ones do not"
+
+
+def test_a_long_verdict_folds_the_curve_rather_than_squeeze_it_flat(qtbot):
+    """Trial 42: at 1366×768 a stale-state warning above a verdict with advice squeezed the loss
+    curve to ~20 px, a flat line with one tick; it folds away instead, the toggle at hand."""
+    from app.widgets.preview_panel import LOSS_MIN
+
+    window = _previewed(qtbot, (1366, 768))
+    panel = window.preview_panel
+    panel.run_choice.show()  # a fact previewed twice: the Run: row
+    panel.showing.setText("Showing: run 5 (FT-M) of Fiji, as stored. Computed on commit a5a9e2731972, HEAD is "
+                          "now 8bf9cf9ef41e: check out HEAD into the model, then preview again " * 3)
+    panel.state.setText("side effects: locality 0.75 < 0.90. Try: more retain_samples or a larger retain_factor "
+                        "keeps other knowledge; a norm_constraint or a smaller lr " * 4)
+    window.resize(1366, 720)  # a window a little shorter than the screen: the pane is not yet "short"
+    QApplication.processEvents()
+    assert not panel._short
+    loss = panel.splitter.sizes()[0]
+    assert loss == 0 or loss >= LOSS_MIN, loss
+    if loss == 0:
+        assert panel.loss_toggle.isVisible() and not panel.loss_toggle.isChecked()
+    window.close()
