@@ -5,6 +5,7 @@ from __future__ import annotations
 from PySide6.QtWidgets import QMessageBox, QWidget
 
 from core import (
+    CheckpointError,
     EditError,
     FactError,
     FactsFileError,
@@ -12,8 +13,19 @@ from core import (
     InsufficientMemory,
     LedgerError,
     ModelLoadError,
+    TuneError,
     WorkspaceBusyError,
 )
+
+# what a reviewer's input can cause (a wrong folder, a patch for another model, a bad file), each said
+# to the user in words that name the problem: the log keeps a line, not a traceback (trial 42)
+USER_ERRORS = (LedgerError, ModelLoadError, FactsFileError, FactError, TuneError, HParamError, InsufficientMemory,
+               CheckpointError)
+
+
+def is_user_error(exc: BaseException) -> bool:
+    """Bad input whose message says all there is to say (no traceback to look up in the log)."""
+    return isinstance(exc, USER_ERRORS)
 
 _ADVICE: tuple[tuple[type[BaseException], str], ...] = (
     (InsufficientMemory, "Pick a smaller dtype or another device in the Model panel, or tick "

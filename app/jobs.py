@@ -15,20 +15,8 @@ from typing import Any
 
 from PySide6.QtCore import QObject, Qt, Signal
 
-from core import (
-    Cancelled,
-    CheckpointError,
-    CommitRefused,
-    FactError,
-    FactsFileError,
-    HParamError,
-    InsufficientMemory,
-    LedgerError,
-    ModelLoadError,
-    Progress,
-    ProgressEvent,
-    TuneError,
-)
+from app.errors import is_user_error
+from core import Cancelled, CommitRefused, Progress, ProgressEvent
 
 log = logging.getLogger(__name__)
 
@@ -129,17 +117,6 @@ class Job(QObject):
             self.state = JobState.CANCELLED
             self.cancelled.emit()
         self.finished.emit()
-
-
-# what a reviewer's input can cause (a wrong folder, a patch for another model, a bad file), each said
-# to the user in words that name the problem: the log keeps a line, not a traceback (trial 42)
-USER_ERRORS = (LedgerError, ModelLoadError, FactsFileError, FactError, TuneError, HParamError, InsufficientMemory,
-               CheckpointError)
-
-
-def is_user_error(exc: BaseException) -> bool:
-    """Bad input whose message says all there is to say (no traceback to look up in the log)."""
-    return isinstance(exc, USER_ERRORS)
 
 
 def _refusal(exc: BaseException) -> bool:

@@ -14,8 +14,8 @@ from PySide6.QtCore import Qt
 
 from app import file_dialogs
 from app.dialogs.import_dialog import ImportDialog, imported_text
-from app.errors import error_box
-from app.jobs import Job, is_user_error
+from app.errors import error_box, is_user_error
+from app.jobs import Job
 from app.ledger_views import QueueView, read_facts_and_undo, read_queue
 from app.window_history import HistoryActions
 from app.window_review import ReviewActions
