@@ -6,6 +6,7 @@ from PySide6.QtWidgets import QMessageBox, QWidget
 
 from core import (
     CheckpointError,
+    DamagedWorkspaceError,
     EditError,
     FactError,
     FactsFileError,
@@ -14,6 +15,7 @@ from core import (
     LedgerError,
     ModelLoadError,
     TuneError,
+    VerificationError,
     WorkspaceBusyError,
 )
 
@@ -21,11 +23,12 @@ from core import (
 # to the user in words that name the problem: the log keeps a line, not a traceback (trial 42)
 USER_ERRORS = (LedgerError, ModelLoadError, FactsFileError, FactError, TuneError, HParamError, InsufficientMemory,
                CheckpointError)
+FAULTS = (VerificationError, DamagedWorkspaceError)  # ledger errors that are not the reviewer's input
 
 
 def is_user_error(exc: BaseException) -> bool:
     """Bad input whose message says all there is to say (no traceback to look up in the log)."""
-    return isinstance(exc, USER_ERRORS)
+    return isinstance(exc, USER_ERRORS) and not isinstance(exc, FAULTS)
 
 _ADVICE: tuple[tuple[type[BaseException], str], ...] = (
     (InsufficientMemory, "Pick a smaller dtype or another device in the Model panel, or tick "

@@ -63,6 +63,12 @@ def _report(window, result, saved) -> QMessageBox:
 
 
 def _use_tuned(window, method: str) -> None:
+    """The tuned preset in the panel, for ``method`` (the reviewer may have moved to another method,
+    or another model, while the box stood)."""
     panel = window.method_panel
-    if panel.method_name() == method:  # the reviewer may have moved on to another method meanwhile
+    if panel.method_name() != method:
+        panel.method.setCurrentText(method)
+    try:
         panel.choose_preset("tuned")
+    except KeyError:
+        window.notify(f"The tuned {method} preset is not offered for the model now loaded", 10000)

@@ -32,7 +32,7 @@ from PySide6.QtWidgets import (
 
 from app import file_dialogs
 from app.dialogs.train_checkpoint import checkpoint_state, is_default_place, kept_text
-from app.errors import confirm_box
+from app.errors import confirm_box, is_user_error
 from app.jobs import Job
 from app.slots import no_result
 from app.widgets.facts_file_field import FactsFileField
@@ -293,6 +293,13 @@ class TrainDialog(QDialog):
         return self.job is None or not self.job.active
 
     def _update_buttons(self) -> None:
+        buttons = (self.start_button, self.resume_button, self.cancel_button)
+        focused = next((b for b in buttons if b.hasFocus()), None)
+        self._set_buttons()
+        if focused is not None and not focused.isEnabled():  # a disabled button passes the focus on at random
+            (self.cancel_button if self.cancel_button.isEnabled() else self.start_button).setFocus()
+
+    def _set_buttons(self) -> None:
         can = (self._idle() and self.session.lm is not None and self.out_path() is not None
                and self.data.ready() and self.val.ready() and not self._elsewhere)
         self.start_button.setEnabled(can)
@@ -401,7 +408,7 @@ class TrainDialog(QDialog):
     def _failed(self, exc: BaseException) -> None:
         first = (str(exc) or type(exc).__name__).splitlines()[0]
         self.state.setText("Failed")
-        self.error.setText(f"{first} (details: Help → Open log)")
+        self.error.setText(first if is_user_error(exc) else f"{first} (details: Help → Open log)")
 
     def _finished(self) -> None:
         self.job = None

@@ -54,6 +54,8 @@ class JobStatus(QWidget):
         self.bar.setRange(0, 1000)
         self.bar.setValue(0)
         self.bar.setEnabled(False)
+        if self.cancel_button.hasFocus():  # disabled with the focus, it would pass it on to the next field
+            self.cancel_button.clearFocus()
         self.cancel_button.setEnabled(False)
 
     def _on_started(self, job: Job) -> None:

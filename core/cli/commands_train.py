@@ -30,9 +30,10 @@ def register(sub) -> None:
     tr.add_argument("--save-every", type=int, default=50, metavar="N", help="checkpoint every N steps")
     tr.add_argument("--val-every", type=int, default=100, metavar="N", help="validate every N steps")
     tr.add_argument("--val-size", type=int, default=20, metavar="N", help="validation requests used")
-    tr.add_argument("--keep", choices=("last", "best"), default="last",
-                    help="the editor that edits: the last step's (default), or the validated one that best met "
-                         "the verdict's targets (needs --val; training resumes from the last either way)")
+    tr.add_argument("--keep", choices=("last", "best"),
+                    help="the editor that edits: the last step's (default; --resume: the run's own choice), or the "
+                         "validated one that best met the verdict's targets (needs --val; training resumes from the "
+                         "last either way)")
     tr.add_argument("--set", dest="assignments", action="append", default=[], metavar="KEY=VALUE",
                     help="override a hyperparameter of the method's preset")
     tr.add_argument("--json", action="store_true", help="machine-readable output")

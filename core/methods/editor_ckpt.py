@@ -48,6 +48,7 @@ class EditorRecord:
     seconds: float = 0.0  # training time so far
     total_steps: int = 0  # the run's budget, which a decaying rate spans; 0: not recorded (older checkpoints)
     best_step: int = 0  # the step of the editor kept for editing (``Checkpoint.best``); 0: the last one
+    keep: str = "last"  # which editor edits: "last", or "best" validated (a resume keeps the run's choice)
 
     @property
     def editing_step(self) -> int:
@@ -175,9 +176,12 @@ def read_checkpoint(path: Path, method: str, fingerprint: str | None = None) -> 
                               "train an editor for this model")
     editor = {k.split("::", 1)[1]: t for k, t in tensors.items() if k.startswith("editor::")}
     best = {k.split("::", 1)[1]: t for k, t in tensors.items() if k.startswith("best::")}
-    if bool(best) != bool(record.best_step):
-        raise CheckpointError(f"{path} is not a whole editor checkpoint: its kept editor (step {record.best_step}) "
-                              f"{'is missing' if record.best_step else 'has no step'}")
+    if bool(best) != bool(record.best_step) or not 0 <= record.best_step < max(record.step, 1):
+        raise CheckpointError(f"{path} is not a whole editor checkpoint: its kept editor (step {record.best_step} "
+                              f"of {record.step}) {'has no step' if best and not record.best_step else 'is missing'}"
+                              if bool(best) != bool(record.best_step) else
+                              f"{path} is not a whole editor checkpoint: it keeps the editor of step "
+                              f"{record.best_step}, not before its last step {record.step}")
     return Checkpoint(record, editor, _optimizer_state(tensors, meta.get("optim_groups")), best or None)
 
 

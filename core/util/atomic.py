@@ -8,14 +8,17 @@ patches and model folders are for sharing. Secrets ask for ``private``.
 
 from __future__ import annotations
 
+import logging
 import os
 import secrets
 import stat
+import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 PRIVATE_FILE = 0o600
+log = logging.getLogger(__name__)
 
 
 @contextmanager
@@ -33,7 +36,10 @@ def replacing(path: str | os.PathLike[str], durable: bool = False, private: bool
     temp = _new_temp(path, PRIVATE_FILE if private else 0o666)
     try:
         yield temp
-        os.chmod(temp, PRIVATE_FILE if private else new_file_mode(temp))
+        if private:
+            os.chmod(temp, PRIVATE_FILE)
+        else:
+            _best_effort_chmod(temp, new_file_mode(temp))
         if durable:
             _fsync(temp, os.O_RDONLY)
         os.replace(temp, path)
@@ -58,11 +64,11 @@ def _new_temp(path: Path, mode: int) -> Path:
 
 
 def current_umask() -> int:
-    """The process's umask, read now (it is process-wide, and the user may have changed it).
+    """The process's umask, read now (it is process-wide, and the user may have changed it),
+    without setting it: another thread may be creating files meanwhile.
 
-    Linux shows it in /proc/self/status; elsewhere it can only be read by setting it: for
-    that instant it is 0077, so a file another thread creates meanwhile is more private, never
-    less."""
+    Linux shows it in /proc/self/status; elsewhere a probe file created with mode 0777 in the
+    temp folder shows it in the mode it gets."""
     try:
         with open("/proc/self/status", encoding="ascii", errors="replace") as status:
             for line in status:
@@ -70,9 +76,22 @@ def current_umask() -> int:
                     return int(line.split()[1], 8)
     except (OSError, ValueError, IndexError):
         pass
-    mask = os.umask(0o077)
-    os.umask(mask)
-    return mask
+    probe = Path(tempfile.gettempdir()) / f".factsmith-umask-{secrets.token_hex(6)}"
+    try:
+        os.close(os.open(probe, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o777))
+        return 0o777 & ~stat.S_IMODE(os.stat(probe).st_mode)
+    except OSError:
+        return 0o022  # the usual default, where nothing can be probed
+    finally:
+        probe.unlink(missing_ok=True)
+
+
+def _best_effort_chmod(path: Path, mode: int) -> None:
+    """Some mounts (CIFS, FUSE) refuse chmod: the file is written all the same."""
+    try:
+        os.chmod(path, mode)
+    except OSError as exc:
+        log.debug("could not set mode %o on %s: %s", mode, path, exc)
 
 
 def new_file_mode(path: str | os.PathLike[str] | None = None, umask: int | None = None) -> int:
@@ -98,8 +117,8 @@ def give_new_modes(root: str | os.PathLike[str]) -> None:
         for name in (*dirs, *files):
             entry = Path(folder) / name
             if not entry.is_symlink():
-                os.chmod(entry, new_file_mode(entry, umask))
-    os.chmod(root, new_file_mode(root, umask))
+                _best_effort_chmod(entry, new_file_mode(entry, umask))
+    _best_effort_chmod(root, new_file_mode(root, umask))
 
 
 def _fsync(path: Path, flags: int) -> None:

@@ -72,7 +72,8 @@ class TrainOptions:
     val_every: int = 100
     val_size: int = 20
     resume: bool = False
-    keep: str = "last"  # the editor that edits: the "last" step's, or the "best" validated (train_keep)
+    keep: str | None = None  # the editor that edits: "last", or "best" validated (train_keep); None: a resumed
+    # run's own choice, else "last"
 
 
 @dataclass(frozen=True)
@@ -138,8 +139,6 @@ def resolved_options(lm: LoadedModel, method_name: str, options: TrainOptions, r
         options = dataclasses.replace(options, steps=steps)
     if options.steps < 1 or options.save_every < 1 or options.val_every < 1:
         raise EditError("steps, save_every and val_every must be positive")
-    if options.keep not in KEEPS:
-        raise EditError(f"keep {options.keep!r} is not one of {', '.join(KEEPS)}")
     return options
 
 
@@ -147,8 +146,9 @@ def _hparams_of(method, record: EditorRecord):
     return method.hparams_class(**{k: tuple(v) if isinstance(v, list) else v for k, v in record.hparams.items()})
 
 
-def _start(lm: LoadedModel, method, facts, hp, out: Path, resume: bool):
-    """(hparams, editor, optimizer, record, kept editor) of a fresh run, or of the checkpoint resumed."""
+def _start(lm: LoadedModel, method, facts, hp, out: Path, resume: bool, keep: str | None):
+    """(hparams, editor, optimizer, record, kept editor) of a fresh run, or of the checkpoint resumed;
+    ``keep`` None: the resumed run's own choice."""
     import torch
 
     data_hash = facts_sha256(facts)
@@ -162,11 +162,13 @@ def _start(lm: LoadedModel, method, facts, hp, out: Path, resume: bool):
         optimizer = method.optimizer(editor, hp)
         if ckpt.optimizer is not None:
             optimizer.load_state_dict(ckpt.optimizer)
-        return hp, editor, optimizer, ckpt.record, KeptEditor.resumed(ckpt, editor)
+        record = dataclasses.replace(ckpt.record, keep=keep or ckpt.record.keep)
+        kept = KeptEditor.resumed(ckpt, editor) if record.keep == "best" else KeptEditor()
+        return hp, editor, optimizer, record, kept
     torch.manual_seed(hp.seed)
     editor = method.new_editor(lm, hp).train()
     record = EditorRecord(method.name, lm.info.fingerprint, lm.info.name, data_hash, as_dict(hp), 0,
-                          versions=library_versions())
+                          versions=library_versions(), keep=keep or "last")
     return hp, editor, method.optimizer(editor, hp), record, KeptEditor()
 
 
@@ -225,15 +227,19 @@ def train_editor(lm: LoadedModel, method_name: str, facts: Sequence[Fact], val_f
 
 def _train(lm: LoadedModel, method, facts: Sequence[Fact], val_facts: Sequence[Fact], options: TrainOptions,
            out: Path, overrides: Mapping[str, Any] | None, progress: Progress) -> TrainResult:
+    if options.keep not in (None, *KEEPS):  # before the checkpoint is read
+        raise EditError(f"keep {options.keep!r} is not one of {', '.join(KEEPS)}")
     hp, editor, optimizer, record, kept = _start(lm, method, facts, resolve_hparams(lm, method.name, overrides),
-                                                 out, options.resume)
+                                                 out, options.resume, options.keep)
+    if record.keep == "best" and not val_facts:
+        raise EditError("keeping the best validated editor needs validation requests (--val FILE)")
     options = resolved_options(lm, method.name, options, record.total_steps)  # a resumed run's own budget
     record = dataclasses.replace(record, total_steps=options.steps)
     resumed_from, val = record.step, list(val_facts)[: options.val_size]
     decay = getattr(hp, "lr_decay", "none")  # a method's hyperparameter, where it has one
     lr_factor(decay, 1, options.steps)  # an unknown schedule fails before the first step
     state = {"losses": list(record.losses), "validation": list(record.validation), "seconds": record.seconds,
-             "kept": kept if options.keep == "best" else KeptEditor()}
+             "kept": kept}
     started, meter = time.perf_counter() - record.seconds, RateMeter(options.steps, "steps", "step", start=record.step,
                                                                   warmup=1)
     completed = record.step
@@ -252,7 +258,7 @@ def _train(lm: LoadedModel, method, facts: Sequence[Fact], val_facts: Sequence[F
             done = step == options.steps
             if val and (done or step % options.val_every == 0):
                 state["validation"].append(_validation(lm, method, editor, hp, val, step, options.steps, progress))
-                if options.keep == "best":
+                if record.keep == "best":
                     state["kept"].offer(step, state["validation"][-1], editor)
             if done or step % options.save_every == 0:
                 record = _save(out, record, state, step, started, editor, optimizer)

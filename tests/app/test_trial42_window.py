@@ -96,3 +96,12 @@ def test_the_fact_editor_names_every_problem_at_once(qtbot):
     assert "Subject: &#x27;Peru&#x27; does not occur in the prompt" in said
     assert editor.fields["subject"].styleSheet() and editor.fields["target_new"].styleSheet()
     assert not editor.add_button.isEnabled()
+
+
+def test_weights_that_differ_from_the_record_are_a_fault_not_bad_input():
+    from app.errors import is_user_error
+    from core import DamagedWorkspaceError, LedgerError, ModelLoadError, VerificationError
+
+    assert is_user_error(ModelLoadError("no config.json")) and is_user_error(LedgerError("tag name not allowed"))
+    assert not is_user_error(VerificationError("weights differ")) and not is_user_error(DamagedWorkspaceError("x"))
+    assert not is_user_error(RuntimeError("a fault"))

@@ -63,3 +63,19 @@ def test_a_written_folder_gets_the_modes_of_new_ones(tmp_path, umask_022):
     assert (mode(staging), mode(os.path.join(staging, "sub"))) == (0o755, 0o755)
     assert mode(os.path.join(staging, "weights")) == 0o644
     assert mode(os.path.join(staging, "sub/tool")) == 0o755, "a program stays one"
+
+
+def test_without_proc_the_umask_is_probed_not_set(umask_022, monkeypatch):
+    """macOS and Windows have no /proc: a probe file shows the umask, which is never changed (a
+    brief 0077 would make files other threads create meanwhile private for good)."""
+    import core.util.atomic as atomic
+
+    def no_proc(*args, **kwargs):
+        raise OSError("no /proc here")
+
+    monkeypatch.setattr(atomic, "open", no_proc, raising=False)
+    real_umask, calls = os.umask, []
+    monkeypatch.setattr(os, "umask", lambda mask: calls.append(mask) or real_umask(mask))
+    found = atomic.current_umask()
+    monkeypatch.undo()
+    assert found == 0o022 and calls == [], "probed, never set"

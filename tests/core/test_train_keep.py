@@ -114,3 +114,35 @@ def test_the_command_line_says_which_editor_edits(tiny_model_dir, tmp_path, scri
     assert "edits with the editor of step 4: its validation met the verdict's targets best" in out
     assert main([*args, "--json", "--out", str(tmp_path / "l.safetensors")]) == 0, "the last step's, by default"
     assert json.loads(capsys.readouterr().out)["kept_step"] == 8
+
+
+def test_a_resume_keeps_the_runs_own_choice_unless_told(tiny_lm, tmp_path, scripted):
+    """The review: resuming a --keep best checkpoint without saying --keep again dropped the kept editor."""
+    lm, out = tiny_lm("gpt2"), tmp_path / "mend.safetensors"
+    _train(lm, out)
+    resumed = _train(lm, out, steps=10, keep=None, resume=True)
+    assert (resumed.record.keep, resumed.record.best_step) == ("best", 4)
+    dropped = _train(lm, out, steps=12, keep="last", resume=True)
+    assert (dropped.record.keep, dropped.record.best_step, dropped.record.editing_step) == ("last", 0, 12)
+
+
+def test_keeping_the_best_needs_validation_requests(tiny_lm, tmp_path):
+    from core.methods.base import EditError
+
+    options = TrainOptions(steps=2, keep="best")
+    with pytest.raises(EditError, match=r"needs validation requests \(--val FILE\)"):
+        train_editor(tiny_lm("gpt2"), "mend", TRAIN, (), options, tmp_path / "m.safetensors", FAST)
+
+
+def test_a_kept_step_not_before_the_last_is_refused(tiny_lm, tmp_path, scripted):
+    import dataclasses
+
+    from core.methods.editor_ckpt import Checkpoint, CheckpointError, save_checkpoint
+
+    lm, out = tiny_lm("gpt2"), tmp_path / "mend.safetensors"
+    _train(lm, out)
+    checkpoint = read_checkpoint(out, "mend", lm.info.fingerprint)
+    broken = dataclasses.replace(checkpoint, record=dataclasses.replace(checkpoint.record, best_step=8))
+    save_checkpoint(out, Checkpoint(broken.record, broken.editor, broken.optimizer, broken.best))
+    with pytest.raises(CheckpointError, match="keeps the editor of step 8, not before its last step 8"):
+        read_checkpoint(out, "mend", lm.info.fingerprint)

@@ -76,3 +76,17 @@ def test_a_patch_whose_edits_all_hold_says_so(tmp_path, empty_cache):
     applied = apply_patch(tmp_path / "one.fspatch", demo_model_dir(), tmp_path / "patched", CPU)
     assert [h.fell for h in applied.held] == [False]
     assert held_text(applied.held).startswith("measured on the patched model: every edit holds")
+
+
+def test_what_could_not_be_compared_is_said_not_taken_for_holding():
+    """The review: a patch whose edits carry no figure, or no fact to ask, read "every edit holds"."""
+    from core.ledger.patch_measure import EditHeld
+
+    label = "edit 1 of 2 (hand: 'p' -> 't')"
+    nothing = [EditHeld(0, 1, label, None, 1.0), EditHeld(1, 2, label, 0.5, None)]
+    assert held_text(nothing) == "measured on the patched model: no edit could be compared with a figure from " \
+                                 "when it was computed"
+    some = [EditHeld(0, 1, label, 1.0, 1.0), EditHeld(1, 2, label, None, 1.0), EditHeld(2, 3, label, 0.4, None)]
+    text = held_text(some)
+    assert text.startswith("measured on the patched model: the 1 edit(s) compared hold as they did when computed")
+    assert "1 edit(s) could not be measured" in text and "1 edit(s) carry no reliability" in text
