@@ -186,13 +186,14 @@ def fact_problems(data: dict[str, Any]) -> list[FactError]:
     if not isinstance(data, dict):
         return [FactError("(row)", f"must be a JSON object, got {type(data).__name__}")]
     problems, texts = [], {}
-    for name, required in (*_TEXT_FIELDS, ("relation", False)):
+    for name, required in _TEXT_FIELDS:
         try:
             texts[name] = _text(data, name, required)
         except FactError as problem:
             problems.append(problem)
     problems += _between_fields(*(texts.get(name) for name, _ in _TEXT_FIELDS))
-    for name, read in _LIST_FIELDS:
+    # in fact_from_dict's order, so the first problem is the one it raises
+    for name, read in (*_LIST_FIELDS, ("relation", lambda d, n: _text(d, n, False))):
         try:
             read(data, name)
         except FactError as problem:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import json
 from collections.abc import Sequence
 from pathlib import Path
@@ -39,6 +40,14 @@ def _write_jsonl(path: Path, records: Sequence[FactRecord], extras: dict[str, di
     atomic_write(path, lambda out: out.writelines(lines))
 
 
+def _unwritable(path: Path, exc: OSError) -> str:
+    """What keeps ``path`` from being written, naming a folder on the way (not our temp file)."""
+    name = str(exc.filename or "")
+    where = f" ({name})" if name and name != str(path) and not name.endswith(".tmp") else ""
+    advice = "free some disk space" if exc.errno == errno.ENOSPC else "choose a folder you can write to"
+    return f"cannot write {path}: {(exc.strerror or str(exc)).lower()}{where}; {advice}"
+
+
 def export_facts(store: Store, out: str | Path, format: str = "jsonl",
                  statuses: Sequence[str] | None = ("approved",), include_reverted: bool = False) -> ExportReport:
     """Write the facts with the given statuses (all when None or empty), in the order they were added.
@@ -67,7 +76,5 @@ def export_facts(store: Store, out: str | Path, format: str = "jsonl",
         else:
             export_csv(path, facts, extras)
     except OSError as exc:  # said as what is wrong where, not "[Errno 2] …" (trial 42)
-        where = f" ({exc.filename})" if exc.filename and str(exc.filename) != str(path) else ""
-        raise LedgerError(f"cannot write {path}: {(exc.strerror or str(exc)).lower()}{where}; choose a folder "
-                          "you can write to") from exc
+        raise LedgerError(_unwritable(path, exc)) from exc
     return ExportReport(str(path), format, len(records), statuses, len(chosen) - len(records))

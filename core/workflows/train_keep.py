@@ -19,9 +19,12 @@ reliability / generality / locality):
 | MEND (600)           | 600       | 0.905 / 0.910 / 0.939 | the same              |
 | InstructEdit (600)   | 100       | 0.889 / 0.892 / 0.913 | 0.928 / 0.892 / 0.913 |
 
-(MEND and InstructEdit: ``bench/trained_editors.py --methods mend,instructedit --steps 600 --keep best``,
-``bench/results/trained_editors-20261207T100056Z-0438d107.json``; KE: the same settings by a script
-that kept a copy of the checkpoint at every validation.)
+(Kept: MEND and InstructEdit from ``bench/trained_editors.py --methods mend,instructedit --steps 600``
+while "best" was the default, ``bench/results/trained_editors-20261207T100056Z-0438d107.json``, a run
+from a working tree with uncommitted changes; their last-step figures from the earlier 600-step run,
+``trained_editors-20261206T002708Z-e8a81f19.json``, whose validations match step for step: training is
+deterministic. KE: the same settings by a script that kept a copy of the checkpoint at every
+validation; its figures were not saved as a results file.)
 
 On 40 validation requests the margins of checkpoints past the first few hundred steps differ
 by about one request (InstructEdit: -0.013 at step 100, -0.016 at 300 and 500, -0.022 at 600),
