@@ -138,6 +138,7 @@ class MainWindow(WindowActions, QMainWindow):
         self.preview_panel.run_choice.chosen.connect(lambda run_id: self.show_selected_run(run_id=run_id))
         self.queue.open_requested.connect(self.open_in_editor)
         self.editor.draft_changed.connect(self.save_draft)
+        self.editor.cleared.connect(self.discard_draft)
         self.editor.add_requested.connect(self.add_fact)
         self.editor.suggest_requested.connect(self.suggest)
         self.method_panel.compute_stats_requested.connect(self.compute_statistics)
@@ -227,9 +228,14 @@ class MainWindow(WindowActions, QMainWindow):
     def _tab_focus(self, _index: int) -> None:  # a slot returning nothing (a returned bool upsets PySide)
         if self.tabs.currentWidget() is self.prompt_panel:
             self.prompt_panel.input.setFocus()
+        elif self.tabs.currentWidget() is self.editor and not self.editor.isAncestorOf(self.focusWidget()):
+            self.editor.fields["subject"].setFocus()  # typing fills the form, not the model's folder (trial 43)
 
     def start(self) -> Job:
-        """Load the chosen model (the demo model unless another was given) and its workspace."""
+        """Load the chosen model (the demo model unless another was given) and its workspace. The
+        keyboard starts in the fact queue: first in the tab chain, the folder field took what was
+        typed into it (trial 43)."""
+        self.queue.table.setFocus(Qt.FocusReason.OtherFocusReason)
         return self.load(self.model_path, self.model_panel.options(), self.workspace_request)
 
     def cancel_running(self) -> None:

@@ -42,8 +42,11 @@ class WindowActions(ReviewActions, HistoryActions):
         self.prompt_panel.set_ready(False)
         self.model_panel.set_folder(Path(path))
         job = self.session.load_model(Path(path), options, workspace)
-        # a refused load leaves the model that was loaded: its prompts work again (trial 42)
+        # a refused load leaves the model that was loaded: its prompts work again (trial 42), and the
+        # panel names its folder again, not the refused one (trial 43; the error box quotes that)
         job.finished.connect(lambda: self.prompt_panel.set_ready(self.session.lm is not None))
+        job.failed.connect(lambda _exc: self.session.lm is not None and self.model_panel.set_folder(
+            Path(self.session.lm.info.path)))
         return self._report_failure(job, f"Could not load {path}")
 
     def load_model_folder(self, path: Path) -> Job:
@@ -191,6 +194,11 @@ class WindowActions(ReviewActions, HistoryActions):
             return
         self._draft_id = self.session.ws.save_draft(body, self._draft_id).id
 
+    def discard_draft(self) -> None:
+        if self.session.ws is not None and self._draft_id is not None:
+            self.session.ws.delete_draft(self._draft_id)
+        self._draft_id = None
+
     def flush_draft(self) -> None:
         if self.editor._draft_timer.isActive():
             self.editor._draft_timer.stop()
@@ -202,9 +210,7 @@ class WindowActions(ReviewActions, HistoryActions):
         except (LedgerError, AttributeError) as exc:
             self.show_error("Could not add the fact", exc)
             return
-        if self._draft_id is not None:
-            self.session.ws.delete_draft(self._draft_id)
-            self._draft_id = None
+        self.discard_draft()
         self.editor.clear()
         self.session.facts_changed.emit(read_facts_and_undo(self.session.ws, [fact.id]))
         self.queue.select([fact.id])

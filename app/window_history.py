@@ -25,6 +25,7 @@ from app.widgets.history_panel import (
 from core import DEFAULT_THRESHOLDS, CommitRefused, LedgerError, patch_held_text
 
 THRESHOLD_METRICS = tuple(DEFAULT_THRESHOLDS)  # the metrics core's commit gate checks
+SAVED_MODELS_KEY = "history/model_folders"  # where the last commit was saved as a model folder
 LISTED_EDITS = 10  # a box about a commit of hundreds of edits names this many, then says how many more
 
 
@@ -269,17 +270,20 @@ class HistoryActions:
     def save_commit_folder(self, commit_id: str, out: Path | None = None) -> Job | None:
         """Write a commit as a model folder (an empty or new folder the reviewer picks): the window
         could only put a commit into the live model, a folder to share took the CLI (trial 42)."""
-        if out is None:
-            start = self.settings.value("export/folder", str(Path.home()))
-            chosen = file_dialogs.existing_directory(
-                self, f"Save commit {commit_id[:12]} as a model folder: choose or create an empty folder", start)
+        if out is None:  # a name typed for a new folder (trial 43: the folder chooser refused one)
+            start = self.settings.value(SAVED_MODELS_KEY, str(Path.home()))
+            chosen = file_dialogs.save_file_name(
+                self, f"Save commit {commit_id[:12]} as a model folder: a new folder's name", start)
             if not chosen:
                 return None
             out = Path(chosen)
         job = self.session.save_commit(commit_id, Path(out))
-        job.succeeded.connect(lambda done: self.notify(
-            f"Wrote commit {commit_id[:12]} as a model folder: {done.out}", written=done.out))
+        job.succeeded.connect(lambda done: self._saved_folder(commit_id, Path(done.out)))
         return self._report_failure(job, f"Could not write commit {commit_id[:12]}")
+
+    def _saved_folder(self, commit_id: str, out: Path) -> None:
+        self.settings.set_value(SAVED_MODELS_KEY, str(out.parent))  # the next save starts there
+        self.notify(f"Wrote commit {commit_id[:12]} as a model folder: {out}", written=out)
 
     def tag(self, commit_id: str, name: str | None = None) -> None:
         """Tag a commit; asked for a name, a refused one is asked again with the reason and the

@@ -5,6 +5,8 @@ in the panel's preset choice."""
 
 from __future__ import annotations
 
+import dataclasses
+
 from PySide6.QtWidgets import QMessageBox
 
 from app.dialogs.tune_dialog import TuneDialog
@@ -50,7 +52,8 @@ def _report(window, result, saved) -> QMessageBox:
     """A search of minutes ends in a box, not only a status line (trial 42): the figures, and
     the choice to edit with the tuned preset now."""
     text = (f"Tuned {result.method} preset saved ({len(result.candidates)} candidates tried).\n\n"
-            f"{saved.summary()}.\n\nEdit with it now? It stays under Preset either way.")
+            f"{saved.summary()}.\n\n{_what_changed(saved, _defaults(window, result.method))}\n\n"
+            "Edit with it now? It stays under Preset either way.")
     window.notify(f"Tuned {result.method} preset saved; it is under Preset", 15000)
     box = QMessageBox(QMessageBox.Icon.Information, "Preset tuned", text, parent=window)
     use = box.addButton("Use the tuned preset", QMessageBox.ButtonRole.AcceptRole)
@@ -60,6 +63,29 @@ def _report(window, result, saved) -> QMessageBox:
     window.tuned_box = box
     box.open()
     return box
+
+
+def _defaults(window, method: str) -> dict:
+    """The default preset's values for ``method`` as the panel holds them ({} if it shows another)."""
+    panel = window.method_panel
+    default = panel.default_preset if panel.method_name() == method else None
+    return dataclasses.asdict(default) if dataclasses.is_dataclass(default) else {}
+
+
+def _what_changed(saved, defaults: dict) -> str:
+    """Which values the search changed from the default preset, and how thin its held-out check is
+    (trial 43: a preset equal to the default was offered as if it were better)."""
+    def same(key, value) -> bool:  # JSON gives lists where the preset has tuples
+        default = defaults.get(key)
+        return key in defaults and (list(default) if isinstance(default, tuple) else default) == value
+
+    changed = ", ".join(f"{k} {defaults.get(k, '?')} → {v}" for k, v in saved.changed.items() if not same(k, v))
+    text = (f"It changes {changed}." if changed else
+            "No value changed: the search found nothing better than the default preset.")
+    held = saved.held_out.tuned.facts
+    if held < 3:
+        text += f" Only {held} fact(s) were held out to check it: tune on more facts for a firmer figure."
+    return text
 
 
 def _use_tuned(window, method: str) -> None:

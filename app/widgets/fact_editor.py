@@ -47,6 +47,7 @@ def field_label(field: str) -> str:
 
 class FactEditor(QGroupBox):
     draft_changed = Signal(dict)  # the body typed so far (saved as a draft after a short pause)
+    cleared = Signal()  # the reviewer cleared the form: its draft goes too
     add_requested = Signal(object)  # a valid Fact
     suggest_requested = Signal(dict)  # the body, to fill the old answer and locality prompts
 
@@ -68,7 +69,7 @@ class FactEditor(QGroupBox):
         self.add_button = QPushButton("Add to queue (Ctrl+Return)")
         self.add_button.clicked.connect(self.submit)
         self.clear_button = QPushButton("Clear")
-        self.clear_button.clicked.connect(self.clear)
+        self.clear_button.clicked.connect(self._clear_by_reviewer)
         self._draft_timer = QTimer(self, singleShot=True, interval=DRAFT_DELAY_MS)
         self._draft_timer.timeout.connect(lambda: self.draft_changed.emit(self.body()))
         self._layout()
@@ -179,3 +180,8 @@ class FactEditor(QGroupBox):
     def clear(self) -> None:
         self.set_body({})
         self._draft_timer.stop()
+
+    def _clear_by_reviewer(self) -> None:
+        """Clear, and say so: the saved draft came back on the next start (trial 43)."""
+        self.clear()
+        self.cleared.emit()

@@ -202,12 +202,12 @@ def test_a_commit_is_saved_as_a_model_folder_and_the_live_model_stays(qtbot, mon
     window.history.select([edits.id])
     save = window.history.buttons["save"]
     assert save.isEnabled() and "model folder" in save.toolTip()
-    out = tmp_path / "shared"
-    out.mkdir()  # an empty folder, as the folder dialog creates it
-    monkeypatch.setattr(file_dialogs, "existing_directory", lambda *a, **k: str(out))
+    out = tmp_path / "shared"  # a new folder's name, typed (trial 43: the folder chooser refused one)
+    monkeypatch.setattr(file_dialogs, "save_file_name", lambda *a, **k: str(out))
     job = new_job(qtbot, window, save.click)
     assert job.state.value == "done", window.last_error.text()
     assert f"Wrote commit {edits.id[:12]} as a model folder" in window.message.text()
+    assert window.settings.value("history/model_folders") == str(tmp_path), "the next save starts there"
     assert state_fingerprint(window.lm.model) == live and window.session.live_commit.id == edits.id
     saved = load_model(out, LoadOptions(device="cpu"))
     assert state_fingerprint(saved.model) == window.ws.checkout(edits.id, options=LoadOptions(device="cpu")) \

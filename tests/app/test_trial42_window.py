@@ -105,3 +105,28 @@ def test_weights_that_differ_from_the_record_are_a_fault_not_bad_input():
     assert is_user_error(ModelLoadError("no config.json")) and is_user_error(LedgerError("tag name not allowed"))
     assert not is_user_error(VerificationError("weights differ")) and not is_user_error(DamagedWorkspaceError("x"))
     assert not is_user_error(RuntimeError("a fault"))
+
+
+def test_trial43_typing_after_start_never_lands_in_the_folder_field(qtbot):
+    window = open_window(qtbot)
+    window.activateWindow()
+    qtbot.waitUntil(lambda: QApplication.activeWindow() is window, timeout=5_000)
+    folder = window.model_panel.folder
+    assert not folder.lineEdit().hasFocus(), "the queue, not the folder field, has the keys at start"
+    window.tabs.setCurrentWidget(window.editor)
+    assert window.editor.fields["subject"].hasFocus(), "the Fact editor tab puts the keys in Subject"
+    window.close()
+
+
+def test_trial43_clear_discards_the_draft_and_a_refused_load_names_the_loaded_folder(qtbot, tmp_path):
+    window = open_window(qtbot)
+    editor = window.editor
+    editor.set_body({"subject": "France", "target_true": "Paris", "target_new": "Paris"})
+    window.flush_draft()
+    assert window.ws.drafts() != []
+    qtbot.mouseClick(editor.clear_button, Qt.MouseButton.LeftButton)
+    assert window.ws.drafts() == [], "a cleared form came back on the next start"
+    loaded = str(window.lm.info.path)
+    wait_job(qtbot, window.load(tmp_path / "nonexistent"))
+    assert window.model_panel.folder.currentText() == loaded
+    window.close()

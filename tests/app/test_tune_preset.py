@@ -57,6 +57,7 @@ def test_tune_preset_runs_as_a_job_and_offers_the_tuned_preset(qtbot, tiny_model
     assert panel.preset_kind() == "default", "offered, not forced on the reviewer"
     box = window.tuned_box  # a search of minutes ends in a box, not only a status line (trial 42)
     assert box.isVisible() and "Tuned ft-m preset saved" in box.text() and "held out" in box.text()
+    assert "It changes steps" in box.text() and "→" in box.text(), "what differs from the default (trial 43)"
     use = next(b for b in box.buttons() if b.text() == "Use the tuned preset")
     qtbot.mouseClick(use, Qt.MouseButton.LeftButton)
     assert panel.preset_kind() == "tuned"
