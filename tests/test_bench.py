@@ -129,7 +129,7 @@ def test_trained_editors_table_curves_and_json(tmp_path):
     data, plots = tmp_path / "run.json", tmp_path / "plots"
     out = run_bench("trained_editors.py", "--methods", "ke", "--steps", "2", "--limit", "8", "--plot", str(plots),
                     "--json", str(data), "--split", "dev", cache=tmp_path / "cache")
-    assert "| ke | 2 |" in out and (plots / "trained-ke.png").read_bytes().startswith(b"\x89PNG")
+    assert "| ke | 2 (2) |" in out and (plots / "trained-ke.png").read_bytes().startswith(b"\x89PNG")
     (run,) = json.loads(data.read_text())
     assert run["requests"] == 8 and run["peak_mb"] > 0 and set(run["figures"]["all"]) == {
         "reliability", "generality", "locality"}

@@ -18,6 +18,8 @@ def test_loads_demo_model_and_generates_known_fact(qtbot):
     assert window.lm is not None
     assert window.summary.values["Architecture"].text().startswith("gpt2")
     assert window.summary.values["Device"].text().startswith("cpu")
+    window.tabs.setCurrentWidget(window.prompt_panel)  # the keys go where a reviewer types (the queue has them
+    window.prompt_panel.input.setFocus()  # at start, and its Enter opens a fact)
     window.prompt_panel.input.setText("The capital of France is")
     with qtbot.waitSignal(window.lane.job_finished, timeout=60_000):
         qtbot.keyClick(window.prompt_panel.input, "\r")

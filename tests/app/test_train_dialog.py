@@ -10,6 +10,7 @@ import json
 
 import pytest
 from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QApplication
 
 from app import file_dialogs
 from app.widgets.checkpoint_choice import NONE_YET
@@ -72,6 +73,9 @@ def test_start_waits_for_a_chosen_training_file(qtbot, window, tmp_path, monkeyp
     assert dialog.start_button.isEnabled(), "validation is optional"
     # trial 37: Enter in the training file's path opened Browse…'s file chooser
     monkeypatch.setattr(file_dialogs, "open_file_name", lambda *a, **k: pytest.fail("a file chooser opened"))
+    dialog.activateWindow()  # typed into as a reviewer does, the field having the keys (the main window's
+    qtbot.waitUntil(lambda: QApplication.activeWindow() is dialog, timeout=5_000)  # queue has them at start)
+    dialog.data.path.setFocus()
     dialog.data.path.selectAll()
     qtbot.keyClicks(dialog.data.path, str(tmp_path / "nope.jsonl"))
     assert dialog.data.info.text().startswith("Press Enter") and not dialog.start_button.isEnabled()
