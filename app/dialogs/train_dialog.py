@@ -36,6 +36,7 @@ from app.errors import confirm_box, is_user_error
 from app.jobs import Job
 from app.slots import no_result
 from app.widgets.facts_file_field import FactsFileField
+from app.widgets.focus import set_enabled_keeping_focus
 from app.widgets.loss_curve import LossCurve
 from app.widgets.validation_curve import ValidationCurve
 from core import (
@@ -293,21 +294,15 @@ class TrainDialog(QDialog):
         return self.job is None or not self.job.active
 
     def _update_buttons(self) -> None:
-        buttons = (self.start_button, self.resume_button, self.cancel_button)
-        focused = next((b for b in buttons if b.hasFocus()), None)
-        self._set_buttons()
-        if focused is not None and not focused.isEnabled():  # a disabled button passes the focus on at random
-            (self.cancel_button if self.cancel_button.isEnabled() else self.start_button).setFocus()
-
-    def _set_buttons(self) -> None:
         can = (self._idle() and self.session.lm is not None and self.out_path() is not None
                and self.data.ready() and self.val.ready() and not self._elsewhere)
-        self.start_button.setEnabled(can)
         done = self.record is not None and self.record.step >= self.steps.value()  # nothing left (trial 41)
-        self.resume_button.setEnabled(can and self.record is not None and not done)
+        set_enabled_keeping_focus({self.start_button: can,
+                                   self.resume_button: can and self.record is not None and not done,
+                                   self.cancel_button: not self._idle()},
+                                  heirs=(self.cancel_button, self.start_button))
         self.resume_button.setToolTip(f"The checkpoint has all {self.steps.value()} steps: raise Steps to continue "
                                       "it" if done else "Continue the checkpoint up to the step budget")
-        self.cancel_button.setEnabled(not self._idle())
         if self._hinting and self._idle():
             self.state.setText(self._hint())
 

@@ -11,6 +11,7 @@ from typing import Any
 from PySide6.QtWidgets import QProgressBar
 
 from app.jobs import Job
+from app.widgets.focus import set_enabled_keeping_focus
 
 BAR_TEXT = "100%"  # the widest text a job's bar shows
 
@@ -76,11 +77,5 @@ class FollowsJob:
 
 
 def _swap_enabled(off, on) -> None:
-    """Enable ``on``, then disable ``off``, handing it the focus if ``off`` had it: a disabled
-    button passes the focus to the next widget in the chain, which wrapped round to the model's
-    folder field with its path selected, so the next key typed replaced the path (trial 42)."""
-    had_focus = off.hasFocus()
-    on.setEnabled(True)
-    if had_focus:
-        on.setFocus()
-    off.setEnabled(False)
+    """Enable ``on`` and disable ``off``, handing it the focus if ``off`` had it."""
+    set_enabled_keeping_focus({on: True, off: False}, heirs=(on,))

@@ -7,6 +7,7 @@ from PySide6.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QPushButton, QS
 
 from app.jobs import Job, JobLane, outcome_word
 from app.widgets.elided_label import ElidedLabel
+from app.widgets.focus import set_enabled_keeping_focus
 
 
 def fixed_width_text(label: QLabel, width: int) -> None:
@@ -54,9 +55,7 @@ class JobStatus(QWidget):
         self.bar.setRange(0, 1000)
         self.bar.setValue(0)
         self.bar.setEnabled(False)
-        if self.cancel_button.hasFocus():  # disabled with the focus, it would pass it on to the next field
-            self.cancel_button.clearFocus()
-        self.cancel_button.setEnabled(False)
+        set_enabled_keeping_focus({self.cancel_button: False})
 
     def _on_started(self, job: Job) -> None:
         self._job = job

@@ -20,10 +20,8 @@ import json
 from collections.abc import Mapping, Sequence
 
 from core.ledger.db import Store
-from core.ledger.records import CommitRecord, RunFigures, RunRecord
+from core.ledger.records import CHANGED, CommitRecord, RunFigures, RunRecord
 from core.workflows.together import TOGETHER_METRICS
-
-CHANGED = 5e-4  # a measured figure this close to what the run showed (below the 3 decimals shown) is not stored
 
 
 def state_figures(store: Store, commit: CommitRecord, runs: Sequence[RunRecord]) -> dict[int, RunFigures]:

@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from core.facts.fact import FactError, fact_from_dict
-from core.ledger.figures import CHANGED
 from core.ledger.patch_checks import describe_edit
+from core.ledger.records import fell_below
 from core.methods.base import EditError
 from core.util.progress import Progress
 from core.workflows.together import measure_state
@@ -37,8 +37,7 @@ class EditHeld:
     @property
     def fell(self) -> bool:
         """Below what the edit showed when computed: it does not hold here as it did there."""
-        return (self.reliability is not None and self.computed is not None
-                and self.reliability < self.computed - CHANGED)
+        return fell_below(self.reliability, self.computed)
 
     def to_dict(self) -> dict[str, Any]:
         return {**self.__dict__, "fell": self.fell}

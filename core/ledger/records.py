@@ -8,6 +8,14 @@ from typing import Any
 
 from core.facts.fact import Fact
 
+CHANGED = 5e-4  # a measured figure this close to what the run showed (below the 3 decimals shown) is not stored
+
+
+def fell_below(now: float | None, before: float | None) -> bool:
+    """A figure measured later is below the one an edit showed before, by more than the three
+    decimals shown: the edit no longer holds as it did (no figure on either side: not compared)."""
+    return now is not None and before is not None and now < before - CHANGED
+
 STATUSES = ("pending", "approved", "rejected", "needs-rework")
 DECISIONS = {"approve": "approved", "reject": "rejected", "rework": "needs-rework", "reset": "pending"}
 
@@ -190,9 +198,9 @@ class RunFigures:
     def fell(self, metric: str = "reliability", at: str | None = None) -> bool:
         """Measured with other edits in place (by commit ``at``, if given) below what the edit
         measured alone: the edit no longer holds as it did."""
-        now, alone, where = self.metrics.get(metric), self.own.get(metric), self.measured_at.get(metric)
+        alone, where = self.own.get(metric), self.measured_at.get(metric)
         measured = where is not None and (at is None or where == at)
-        return measured and now is not None and now < (1.0 if alone is None else alone)
+        return measured and fell_below(self.metrics.get(metric), 1.0 if alone is None else alone)
 
     def to_dict(self) -> dict[str, Any]:
         return {"metrics": dict(self.metrics), "own": dict(self.own), "measured_at": dict(self.measured_at),
