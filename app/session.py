@@ -44,6 +44,7 @@ from core import (
     Progress,
     TraceCache,
     TrainOptions,
+    VerificationError,
     Workspace,
     WorkspaceInUseError,
     apply_patch,
@@ -312,10 +313,17 @@ class Session(QObject):
         return job
 
     def save_commit(self, ref: str, out: Path) -> Job:
-        """Write a commit's weights, rebuilt from the base, as a model folder; the live model stays."""
-        options = self.options
+        """Write a commit's weights as a model folder; the live model stays. The commit the live
+        model holds is written from it (a second copy of a large model may not fit); any other is
+        rebuilt from the base."""
+        options, lm, live = self.options, self.lm, self.live_commit
 
         def write(progress: Progress, ws: Workspace):
+            if lm is not None and live is not None and ws.resolve(ref).id == live.id:
+                try:
+                    return replace(ws.save_loaded(lm, live, out, progress), lm=None)
+                except VerificationError as exc:  # e.g. a job queued before this one moved the model
+                    log.warning("writing %s from the loaded model: %s; building it from the base", ref[:12], exc)
             written = ws.checkout(ref, out, options=options, progress=progress)
             return replace(written, lm=None)  # the folder is the result: free the built copy
 

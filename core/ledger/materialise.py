@@ -159,6 +159,30 @@ def materialise(store: Store, ref: str | CommitRecord, *, lm=None, model_dir=Non
     return result
 
 
+def save_loaded(store: Store, lm, ref: str | CommitRecord, out: str | Path,
+                progress: Progress | None = None) -> Materialised:
+    """Write ``lm``, which holds ``ref``'s state (the live model), into ``out`` as that commit's
+    checkout without building a second copy from the base: a large model would need twice its
+    memory. Its weights must be the ones recorded for the commit (VerificationError otherwise:
+    a rebuild from the base is then the way)."""
+    progress = progress or silent()
+    commit = resolve(store, ref) if isinstance(ref, str) else ref
+    check_out_folder(out)
+    key = weights_key(lm)
+    with store.reading():
+        expected = recorded_weights(store, commit.state_fingerprint, key)
+        runs = len(delta_hashes(store, state_runs(store, commit)))
+    found = weights_fingerprint(lm.model)
+    if found != expected:
+        raise VerificationError(f"the loaded model's weights ({key[0]} on {key[1]}) are not those recorded for commit "
+                                f"{commit.short_id}: build the commit from the base instead")
+    progress.report(0.2, 1.0, "verified")
+    result = Materialised(commit, found, key[0], key[1], True, runs, str(Path(out).resolve()), lm)
+    save_folder(lm, Path(out), checkout_marker(store, result))
+    progress.report(1.0, 1.0, "written")
+    return result
+
+
 def checkout_marker(store: Store, result: Materialised) -> dict[str, Any]:
     base = base_model(store)
     return {"factsmith_checkout": 1, "workspace": str(store.path.resolve()), "commit": result.commit.id,

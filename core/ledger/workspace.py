@@ -336,6 +336,12 @@ class Workspace:
         return materialise.materialise(self._store, ref, lm=lm, model_dir=model_dir, options=options,
                                        progress=progress, out=out, loaded_fresh=loaded_fresh)
 
+    def save_loaded(self, lm, ref: str | CommitRecord, out: str | Path,
+                    progress: Progress | None = None) -> Materialised:
+        """Write ``lm``, which holds ``ref``'s state, into ``out`` as that commit's checkout, with no
+        rebuild; VerificationError when its weights are not the ones recorded for the commit."""
+        return materialise.save_loaded(self._store, lm, ref, out, progress)
+
     def advance(self, lm, commit: CommitRecord, progress: Progress | None = None) -> Materialised:
         """Move ``lm``, which holds ``commit``'s parent state, to ``commit`` by adding its edits:
         the start checked against the recorded weights and the result fingerprinted

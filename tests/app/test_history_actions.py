@@ -192,6 +192,7 @@ def test_a_commit_is_saved_as_a_model_folder_and_the_live_model_stays(qtbot, mon
     """Trial 42: the window could only put a commit into the live model; a folder to share took
     the CLI's `checkout --out`."""
     from app import file_dialogs
+    from core.ledger import materialise
     from core.model.fingerprint import state_fingerprint
     from core.model.loading import LoadOptions, load_model
 
@@ -204,14 +205,26 @@ def test_a_commit_is_saved_as_a_model_folder_and_the_live_model_stays(qtbot, mon
     assert save.isEnabled() and "model folder" in save.toolTip()
     out = tmp_path / "shared"  # a new folder's name, typed (trial 43: the folder chooser refused one)
     monkeypatch.setattr(file_dialogs, "save_file_name", lambda *a, **k: str(out))
+    rebuilds = []
+    monkeypatch.setattr(materialise, "load_base", lambda *a, **k: rebuilds.append(a))  # fails the job if called
     job = new_job(qtbot, window, save.click)
     assert job.state.value == "done", window.last_error.text()
+    assert not rebuilds, "the live commit is written from the live model, not built a second time"
+    monkeypatch.undo()
     assert f"Wrote commit {edits.id[:12]} as a model folder" in window.message.text()
     assert window.settings.value("history/model_folders") == str(tmp_path), "the next save starts there"
     assert state_fingerprint(window.lm.model) == live and window.session.live_commit.id == edits.id
     saved = load_model(out, LoadOptions(device="cpu"))
     assert state_fingerprint(saved.model) == window.ws.checkout(edits.id, options=LoadOptions(device="cpu")) \
         .weights_fingerprint
+    root = window.ws.resolve("ROOT")
+    window.history.select([root.id])  # not the live commit: built from the base
+    monkeypatch.setattr(file_dialogs, "save_file_name", lambda *a, **k: str(tmp_path / "base"))
+    assert new_job(qtbot, window, save.click).state.value == "done", window.last_error.text()
+    assert state_fingerprint(load_model(tmp_path / "base", LoadOptions(device="cpu")).model) \
+        == window.ws.checkout(root.id, options=LoadOptions(device="cpu")).weights_fingerprint
+    assert state_fingerprint(window.lm.model) == live
+    window.history.select([edits.id])
     window.history.buttons["checkout"].click()  # the live commit: nothing to replace
     assert "is the live model already" in window.message.text() and not window.lane.busy
     window.history.select([edits.id, window.ws.resolve("ROOT").id])
