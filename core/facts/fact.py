@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 from core.facts.text import TextProblem, clean_text, comparable, is_blank
@@ -179,44 +180,38 @@ _TEXT_FIELDS = (("subject", True), ("prompt", True), ("target_new", True), ("tar
 _LIST_FIELDS = (("paraphrases", _texts), ("locality", _probes), ("portability", _probes), ("context", _texts))
 
 
+def _read_fields(data: dict[str, Any]) -> tuple[dict[str, Any], list[FactError]]:
+    """Each field of ``data`` read (by Fact's field name) and every problem found, in the order
+    ``fact_from_dict`` reports them: each field's own, then fields that disagree, then lists."""
+    if not isinstance(data, dict):
+        return {}, [FactError("(row)", f"must be a JSON object, got {type(data).__name__}")]
+    values, problems = {}, []
+
+    def read(name: str, reader) -> None:
+        try:
+            values[name] = reader(data, name)
+        except FactError as problem:
+            problems.append(problem)
+
+    for name, required in _TEXT_FIELDS:
+        read(name, partial(_text, required=required))
+    problems += _between_fields(*(values.get(name) for name, _ in _TEXT_FIELDS))
+    for name, reader in (*_LIST_FIELDS, ("relation", partial(_text, required=False))):
+        read(name, reader)
+    return values, problems
+
+
 def fact_problems(data: dict[str, Any]) -> list[FactError]:
     """Every field ``fact_from_dict`` would refuse ``data`` for (it stops at the first; a form
     shows them all at once, trial 42): each field's own problem, the first of each list, and
     fields that disagree. Empty when ``data`` makes a valid fact."""
-    if not isinstance(data, dict):
-        return [FactError("(row)", f"must be a JSON object, got {type(data).__name__}")]
-    problems, texts = [], {}
-    for name, required in _TEXT_FIELDS:
-        try:
-            texts[name] = _text(data, name, required)
-        except FactError as problem:
-            problems.append(problem)
-    problems += _between_fields(*(texts.get(name) for name, _ in _TEXT_FIELDS))
-    # in fact_from_dict's order, so the first problem is the one it raises
-    for name, read in (*_LIST_FIELDS, ("relation", lambda d, n: _text(d, n, False))):
-        try:
-            read(data, name)
-        except FactError as problem:
-            problems.append(problem)
-    return problems
+    return _read_fields(data)[1]
 
 
 def fact_from_dict(data: dict[str, Any]) -> Fact:
-    """Validate and normalise a mapping into a Fact; raises FactError naming the field."""
-    if not isinstance(data, dict):
-        raise FactError("(row)", f"must be a JSON object, got {type(data).__name__}")
-    subject, prompt = _text(data, "subject", True), _text(data, "prompt", True)
-    target_new, target_true = _text(data, "target_new", True), _text(data, "target_true", False)
-    for problem in _between_fields(subject, prompt, target_new, target_true):
-        raise problem
-    return Fact(
-        subject=subject,
-        prompt=prompt,
-        target_new=target_new,
-        target_true=target_true,
-        paraphrases=_texts(data, "paraphrases"),
-        locality=_probes(data, "locality"),
-        portability=_probes(data, "portability"),
-        context=_texts(data, "context"),
-        relation=_text(data, "relation", False),
-    )
+    """Validate and normalise a mapping into a Fact; raises FactError naming the field (the
+    first of ``fact_problems``)."""
+    values, problems = _read_fields(data)
+    if problems:
+        raise problems[0]
+    return Fact(**values)
