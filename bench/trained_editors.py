@@ -3,7 +3,7 @@ held-out test split (subjects c-f), teacher-forced, overall and per relation.
 
     OMP_NUM_THREADS=1 .venv/bin/python bench/trained_editors.py [--methods ke,instructedit]
         [--steps 300] [--compare] [--jobs 2] [--set METHOD.KEY=VALUE ...] [--plot DIR] [--json F]
-        [--split dev|test] [--keep last|best]
+        [--split dev|devheldout|test|heldout] [--keep last|best]
 
 Each editor is trained in a child process on ``editor_train.jsonl`` (subjects 0-b),
 validated on ``quality_dev.jsonl``, for ``--steps`` steps; its training time (wall, and
@@ -25,7 +25,10 @@ seed 2024): 8 requests per task, as the test split holds, make a comparison per 
 noise. Each has one paraphrase and two locality prompts of its own relation.
 
 ``--split dev`` measures on ``quality_dev.jsonl`` instead (the split presets are chosen
-on; the default ``test`` is for reporting only, never for tuning).
+on; the default ``test`` is for reporting only, never for tuning). ``--split devheldout``
+is the dev split as large as ``heldout``: up to ``HELDOUT_PER_RELATION`` requests per
+relation about tuning subjects (0-b) outside every demo set and outside the editors'
+training requests (``core.demo_build.lifelong.tuning_requests``, seed 2024).
 
 ``--plot DIR`` saves each run's training curve (loss per step, smoothed, and validation
 reliability) as ``DIR/trained-<run>.png``.
@@ -67,8 +70,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--set", dest="assignments", action="append", default=[], metavar="METHOD.KEY=VALUE")
     parser.add_argument("--plot", type=Path, metavar="DIR", help="save the training curves as PNGs here")
     parser.add_argument("--json", type=Path, help="also write the figures as JSON")
-    parser.add_argument("--split", choices=("dev", "test", "heldout"), default="test",
-                        help="measure on quality_dev.jsonl (tuning) or quality_test.jsonl (reporting)")
+    parser.add_argument("--split", choices=("dev", "devheldout", "test", "heldout"), default="test",
+                        help="measure on quality_dev.jsonl or up to 50 requests per relation about tuning "
+                             "subjects (tuning), or on quality_test.jsonl or 50 per relation about evaluation "
+                             "subjects (reporting)")
     parser.add_argument("--train-child", type=Path, help=argparse.SUPPRESS)  # internal: one training run
     add_device_arg(parser)
     return parser.parse_args(argv)
@@ -208,14 +213,16 @@ def plot(run: dict, folder: Path) -> Path:
     return path
 
 
-def heldout_facts() -> list:
-    """Up to HELDOUT_PER_RELATION evaluation requests (subjects c-f) per relation, none in a demo set."""
-    from core.demo_build.lifelong import evaluation_requests
+def heldout_facts(split: str = "heldout") -> list:
+    """Up to HELDOUT_PER_RELATION requests per relation, none in a demo set: about evaluation
+    subjects (c-f) for ``heldout``, about tuning subjects (0-b) not trained on for ``devheldout``."""
+    from core.demo_build.lifelong import evaluation_requests, tuning_requests
     from core.facts.fact import fact_from_dict
     from core.util.paths import demo_model_dir
 
+    draw = evaluation_requests if split == "heldout" else tuning_requests
     kept: dict[str, list] = {}
-    for row in evaluation_requests(demo_model_dir(), 564, 2024):
+    for row in draw(demo_model_dir(), 564, 2024):
         group = kept.setdefault(row["relation"], [])
         if len(group) < HELDOUT_PER_RELATION:
             group.append(fact_from_dict(row))
@@ -227,7 +234,7 @@ def measure(runs: list[dict], device: str, split: str = "test") -> list[dict]:
     from core.util.paths import demo_model_dir
 
     lm = load_model(demo_model_dir(), LoadOptions(device=device))
-    facts = heldout_facts() if split == "heldout" else read_facts(f"quality_{split}.jsonl")
+    facts = heldout_facts(split) if "heldout" in split else read_facts(f"quality_{split}.jsonl")
     for run in runs:
         overrides = {k: v for k, v in run["overrides"].items() if k in ("min_similarity",)}
         run["figures"], run["seconds_per_edit"] = figures(lm, run["method"], run["out"], facts, overrides)
@@ -255,7 +262,7 @@ def compare_table(runs: list[dict], split: str = "test") -> list[str]:
         f = by[name]["figures"].get(relation)
         return " / ".join(f"{f[k]:.2f}" for k in KEYS) if f else "-"
 
-    each = f"up to {HELDOUT_PER_RELATION}" if split == "heldout" else "8"
+    each = f"up to {HELDOUT_PER_RELATION}" if "heldout" in split else "8"
     lines = [f"| task ({split}, {each} each) | single-task MEND | multi-task MEND, no instructions | InstructEdit |",
              "|" + "---|" * 4]
     for relation in (*SEEN, HELD_OUT):

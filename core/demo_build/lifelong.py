@@ -66,11 +66,27 @@ def evaluation_requests(folder: Path, n: int, seed: int) -> list[dict]:
     and quality sets; locality prompts and new targets from all its knowledge."""
     from core.demo_build.quality_sets import is_test_subject
 
-    reserved = [json.loads(line) for name in RESERVED_SETS if (Path(folder) / name).is_file()
-                for line in (Path(folder) / name).read_text(encoding="utf-8").splitlines() if line.strip()]
+    reserved = _reserved(folder, RESERVED_SETS)
     knowledge = read_knowledge(Path(folder) / "facts.jsonl")
     evaluation = [f for f in knowledge if is_test_subject(f.subject)]
     return lifelong_requests(evaluation, n, seed, reserved=reserved, locality_pool=knowledge)
+
+
+def _reserved(folder: Path, names: Sequence[str]) -> list[dict]:
+    return [json.loads(line) for name in names if (Path(folder) / name).is_file()
+            for line in (Path(folder) / name).read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+def tuning_requests(folder: Path, n: int, seed: int) -> list[dict]:
+    """Up to ``n`` requests about tuning subjects (0-b) outside every demo set and outside the
+    trained editors' training requests: a dev set as large as the held-out one, for choosing a
+    trained editor's preset without the evaluation subjects (c-f)."""
+    from core.demo_build.quality_sets import is_test_subject
+
+    knowledge = read_knowledge(Path(folder) / "facts.jsonl")
+    tuning = [f for f in knowledge if not is_test_subject(f.subject)]
+    return lifelong_requests(tuning, n, seed, reserved=_reserved(folder, (*RESERVED_SETS, "editor_train.jsonl")),
+                             locality_pool=knowledge, up_to=True)
 
 
 def all_subject_requests(folder: Path, n: int, seed: int) -> list[dict]:
@@ -80,8 +96,7 @@ def all_subject_requests(folder: Path, n: int, seed: int) -> list[dict]:
     Not for trained methods, whose training data are the 0-b subjects."""
     from core.demo_build.quality_sets import is_test_subject
 
-    reserved = [json.loads(line) for name in RESERVED_SETS if (Path(folder) / name).is_file()
-                for line in (Path(folder) / name).read_text(encoding="utf-8").splitlines() if line.strip()]
+    reserved = _reserved(folder, RESERVED_SETS)
     knowledge = read_knowledge(Path(folder) / "facts.jsonl")
     evaluation = lifelong_requests([f for f in knowledge if is_test_subject(f.subject)], n, seed,
                                    reserved=reserved, locality_pool=knowledge, up_to=True)
