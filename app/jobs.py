@@ -62,6 +62,7 @@ class Job(QObject):
         self.state = JobState.QUEUED
         self.last_event: ProgressEvent | None = None
         self.error: BaseException | None = None  # why it failed
+        self.behind: tuple[str, ...] = ()  # the jobs ahead of it in the lane when it was submitted, by name
         self._fn = fn
         self.progress = Progress(self._raw_progress.emit)
         self._raw_started.connect(self._on_started, Qt.ConnectionType.QueuedConnection)
@@ -143,6 +144,7 @@ class JobLane(QObject):
 
     def submit(self, name: str, fn: Callable[[Progress], Any]) -> Job:
         job = Job(name, fn)  # owned by Python: freed when the lane and callers let go
+        job.behind = tuple(other.name for other in self._jobs if other.active)
         job.started.connect(lambda: self.job_started.emit(job))
         job.finished.connect(lambda: self._retire(job))
         self._jobs.append(job)

@@ -17,6 +17,7 @@ from app.dialogs.import_dialog import ImportDialog, imported_text
 from app.errors import error_box, is_user_error
 from app.jobs import Job
 from app.ledger_views import QueueView, read_facts_and_undo, read_queue
+from app.widgets.job_follow import queued_for
 from app.window_history import HistoryActions
 from app.window_review import ReviewActions
 from core import (
@@ -267,7 +268,10 @@ class WindowActions(ReviewActions, HistoryActions):
         self.tabs.setCurrentIndex(0)
         self._running_preview = f"{self.method_panel.method_name()} preview of {self._subjects(ids)}"
         self.preview_panel.track(job)
-        self.preview_panel.showing.setText(f"Showing: {self._running_preview} — running…")
+        self.preview_panel.showing.setText(f"Showing: {self._running_preview} — "
+                                           f"{'queued' if job.behind else 'running'}…")
+        if job.behind:
+            self.notify(f"The preview is queued: it {queued_for(job)}")
         job.finished.connect(self.method_panel.update_stats_status)  # the preview may have computed them
         job.finished.connect(lambda: self.show_selected_run() if job.state.value == "done"
                              else self._stored_run_again(job.state.value))

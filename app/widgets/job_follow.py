@@ -40,7 +40,7 @@ class FollowsJob:
         self.job = job
         self.bar.setValue(0)
         _swap_enabled(self.start_button, self.cancel_button)
-        self.state.setText(self.waiting_text)
+        self.state.setText(f"Queued: {queued_for(job)}" if job.behind else self.waiting_text)
         self.job_started(job)
         job.progressed.connect(self._follow_progress)
         job.succeeded.connect(self.show_result)
@@ -74,6 +74,16 @@ class FollowsJob:
     def _follow_finished(self) -> None:
         self.job = None
         _swap_enabled(self.cancel_button, self.start_button)
+
+
+def queued_for(job: Job) -> str:
+    """What a job waits for, when others were ahead of it in the lane (trial 43: a preview asked
+    for while a tuning job ran said nothing until the tuning ended); "" when it starts at once."""
+    if not job.behind:
+        return ""
+    if len(job.behind) == 1:
+        return f"starts when “{job.behind[0]}” ends"
+    return f"starts when “{job.behind[0]}” and {len(job.behind) - 1} more job(s) end"
 
 
 def _swap_enabled(off, on) -> None:

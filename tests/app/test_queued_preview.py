@@ -1,0 +1,43 @@
+"""Trial 43: Ctrl+P while a tuning job ran queued a preview and said nothing until the tuning
+ended. A job submitted behind others says what it waits for, in its panel and the status bar."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+
+from core.util.paths import demo_edits_file
+from tests.app.helpers import fast_rome, open_window, wait_job
+
+pytestmark = pytest.mark.gui
+
+
+def test_a_preview_behind_another_job_says_it_is_queued_and_what_for(qtbot):
+    window = open_window(qtbot)
+    wait_job(qtbot, window.import_facts(demo_edits_file()), 60_000)
+    window.queue.select_row(0)
+    fast_rome(window)
+    release = threading.Event()
+    tuning = window.lane.submit("Tuning ft-m (40 facts)", lambda progress: release.wait(30))
+    try:
+        job = window.preview_selected()
+        assert job.behind == ("Tuning ft-m (40 facts)",)
+        panel = window.preview_panel
+        assert panel.state.text() == "Queued: starts when “Tuning ft-m (40 facts)” ends"
+        assert panel.showing.text().endswith("— queued…")
+        assert "The preview is queued: it starts when “Tuning ft-m (40 facts)” ends" in window.message.text()
+    finally:
+        release.set()
+    wait_job(qtbot, tuning)
+    wait_job(qtbot, job, 120_000)
+    assert job.state.value == "done" and "Queued" not in window.preview_panel.state.text()
+    window.close()
+
+
+def test_a_job_on_an_idle_lane_waits_for_nothing(qtbot):
+    window = open_window(qtbot)
+    job = window.lane.submit("Generating", lambda progress: None)
+    assert job.behind == ()
+    wait_job(qtbot, job)
+    window.close()
