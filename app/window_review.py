@@ -134,15 +134,17 @@ class ReviewActions:
             self.show_error("Could not record the review", exc)
             return False
         approved = [runs[c.run_id] for c in changes if c.run_id in runs]  # as core recorded them
-        text = f"{decision}: {len(ids)} fact(s){self._approved_runs(decision, approved)}"
+        picked = self.preview_panel.run_choice.picked_for(ids[0]) if run_id is not None else None
+        text = f"{decision}: {len(ids)} fact(s){self._approved_runs(decision, approved, picked)}"
         self.review_bar.message.setText(text)
         self.review_bar.message.setToolTip(text)  # the whole of it, where one line cuts it off
         return True
 
-    def _approved_runs(self, decision: str, runs) -> str:
+    def _approved_runs(self, decision: str, runs, picked: int | None = None) -> str:
         """Which edits an approval takes (the run shown, or each fact's latest; facts previewed
         together share one), flagged when the method panel names another method, whose edit a
-        reviewer may have meant (trial 32)."""
+        reviewer may have meant (trial 32); not when the run taken is the one ``picked`` under Run:
+        on purpose (trial 43: the warning read like a failure)."""
         if decision != "approve":
             return ""
         if not runs:  # its only runs were committed and reverted since
@@ -150,7 +152,7 @@ class ReviewActions:
         unique = list({r.id: r for r in runs}.values())
         named = ", ".join(f"run {r.id} ({r.method.upper()})" for r in unique[:3]) + ("…" if len(unique) > 3 else "")
         chosen = self.method_panel.method_name()
-        if all(r.method == chosen for r in unique):
+        if all(r.method == chosen for r in unique) or [r.id for r in unique] == [picked]:
             return f", {named}"
         return (f", {named} — <b style='color:#b36b00'>not {chosen.upper()}: pick its run under Run: (or preview "
                 "with it) to approve its edit</b>")

@@ -83,6 +83,13 @@ def test_approving_names_the_run_it_takes_and_flags_another_method_than_the_pane
     qtbot.mouseClick(bar.buttons["approve"], Qt.MouseButton.LeftButton)
     assert "(ROME) — " in bar.message.text() and "not ICE: pick its run under Run:" in bar.message.text()
     assert bar.message.toolTip() == bar.message.text()
+    window.method_panel.method.setCurrentText("rome")
+    click_row(qtbot, window, 2)
+    shown = click_preview(qtbot, window) and window.preview_panel.run
+    window.method_panel.method.setCurrentText("ice")
+    window.preview_panel.run_choice.chosen.emit(shown.id)  # picked under Run: on purpose (trial 43)
+    qtbot.mouseClick(bar.buttons["approve"], Qt.MouseButton.LeftButton)
+    assert bar.message.text() == f"approve: 1 fact(s), run {shown.id} (ROME)", "no warning for a run picked"
     window.close()
 
 
