@@ -125,11 +125,13 @@ class MethodPanel(QGroupBox):
 
     def _layout(self) -> None:
         form = self._form = QFormLayout()
-        form.addRow("Method:", self.method)
-        choice = QHBoxLayout()
-        choice.addWidget(self.preset_choice, 1)
-        choice.addWidget(self.tune_button)
-        form.addRow("Preset:", choice)
+        # Tune preset… beside the method (short names), not the preset: there it left the preset's
+        # choice 79 px at 1366×768, cutting "Tuned for this model" to "Tuned fo" (trial 43)
+        method = QHBoxLayout()
+        method.addWidget(self.method, 1)
+        method.addWidget(self.tune_button)
+        form.addRow("Method:", method)
+        form.addRow("Preset:", self.preset_choice)
         form.addRow("", self.preset_label)
         form.addRow("Editor:", self.checkpoint_row)
         row = QHBoxLayout()
@@ -172,7 +174,9 @@ class MethodPanel(QGroupBox):
         for variant in preset_variants(self.method_name(), self.lm) if self.lm is not None else ():
             self.preset_choice.addItem(f"Variant: {variant}", f"variant:{variant}")
         if self.tuned is not None:
-            self.preset_choice.addItem(f"Tuned for this model ({self.tuned.summary()})", "tuned")
+            self.preset_choice.addItem("Tuned for this model", "tuned")  # when and how well: the label and tip
+            self.preset_choice.setItemData(self.preset_choice.count() - 1, self.tuned.summary(),
+                                           Qt.ItemDataRole.ToolTipRole)
         self.preset_choice.setCurrentIndex(max(0, self.preset_choice.findData(keep)))
         self.preset_choice.blockSignals(False)
         self._update_tune_button()

@@ -52,8 +52,8 @@ def test_tune_preset_runs_as_a_job_and_offers_the_tuned_preset(qtbot, tiny_model
     assert job.state.value == "done", getattr(window, "last_error", None) and window.last_error.text()
     assert state_fingerprint(lm.model) == before
     assert panel.tune_button.isEnabled() and panel.preset_choice.count() == 3
-    assert panel.preset_choice.itemText(2).startswith("Tuned for this model (") and "held out" in \
-        panel.preset_choice.itemText(2)
+    assert panel.preset_choice.itemText(2) == "Tuned for this model"
+    assert "held out" in panel.preset_choice.itemData(2, Qt.ItemDataRole.ToolTipRole)
     assert panel.preset_kind() == "default", "offered, not forced on the reviewer"
     box = window.tuned_box  # a search of minutes ends in a box, not only a status line (trial 42)
     assert box.isVisible() and "Tuned ft-m preset saved" in box.text() and "held out" in box.text()
