@@ -313,7 +313,10 @@ class HistoryActions:
         if ws is None:
             return None
         commits = ws.log()
-        refs = [(f"#{c.seq} {c.short_id} {c.kind} {c.message[:40]}", c.id) for c in commits]
+        tags: dict[str, list[str]] = {}
+        for tag in ws.tags():
+            tags.setdefault(tag.commit_id, []).append(tag.name)
+        refs = [(_ref_label(c, tags.get(c.id, ())), c.id) for c in commits]
         folder = Path(self.settings.value("export/folder", str(Path.home())))
         dialog = ExportDialog(refs, folder, self, to_default=self._patch_to_default(commits))
         dialog.accepted.connect(lambda: self._export_from(dialog.choice()))
@@ -391,3 +394,10 @@ def _exported_text(report) -> str:
     note = (f", left out {left_out} whose edit was reverted (export every status to include "
             f"{'it' if left_out == 1 else 'them'}, marked)") if left_out else ""
     return f"Exported {report.count} facts{note} to {report.path}"
+
+
+def _ref_label(commit, tags) -> str:
+    """A commit in the patch range's lists, with its tags (trial 43: a tagged release was not
+    recognisable there)."""
+    tagged = f" [{', '.join(tags)}]" if tags else ""
+    return f"#{commit.seq} {commit.short_id}{tagged} {commit.kind} {commit.message[:40]}"

@@ -32,8 +32,12 @@ def test_drop_one_edit_export_default_and_a_confirmed_checkout_kept_across_resta
     qtbot.waitUntil(lambda: f"New commit {head.short_id} drops run {dropped.id}" in window.message.text(),
                     timeout=10_000)  # trial 4: it ended with "Reverting: done" alone
 
+    window.ws.tag("release-1", edits.id)
     dialog = window.open_export_dialog()
     dialog.kind.setCurrentIndex(1)
+    labels = {dialog.to_ref.itemData(i): dialog.to_ref.itemText(i) for i in range(dialog.to_ref.count())}
+    assert f"{edits.short_id} [release-1] " in labels[edits.id], "trial 43: the To: list showed no tags"
+    assert "[" not in labels[head.id]
     # trial 4: the revert keeps one edit, so To is the live commit; the edits commit would ship
     # the dropped edit again
     assert dialog.to_ref.currentData() == head.id, "To: the live state, without the dropped edit"
