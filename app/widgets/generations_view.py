@@ -71,7 +71,7 @@ class GenerationsView(QWidget):
         self.browser.setObjectName("generations")
         self.browser.setWordWrapMode(QTextOption.WrapMode.WordWrap)  # words whole; a wide table scrolls
         self.browser.setOpenLinks(False)
-        self.browser.viewport().installEventFilter(self)
+        self.browser.installEventFilter(self)
         top = QHBoxLayout()
         top.addWidget(self.counts, 1)
         top.addWidget(self.changed_only)
@@ -111,11 +111,15 @@ class GenerationsView(QWidget):
         self.browser.setHtml(f"{table}{head}{body}</table>")
 
     def is_narrow(self) -> bool:
-        return self.browser.viewport().width() < NARROW_WIDTH
+        """Judged on the pane's width less a scroll bar's, shown or not: the viewport's own width
+        moves as the bar comes and goes, and one fact's rows flipped between a table and stacked
+        rows at one window size (trial 43)."""
+        room = self.browser.width() - 2 * self.browser.frameWidth()
+        return room - self.browser.verticalScrollBar().sizeHint().width() < NARROW_WIDTH
 
     def eventFilter(self, watched, event) -> bool:
         """Re-lay the rows out when the pane's width crosses NARROW_WIDTH."""
-        if (watched is self.browser.viewport() and event.type() == QEvent.Type.Resize and self._rendered
+        if (watched is self.browser and event.type() == QEvent.Type.Resize and self._rendered
                 and self.is_narrow() != self._stacked):
             self.render()
         return super().eventFilter(watched, event)

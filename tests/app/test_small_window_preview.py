@@ -142,3 +142,24 @@ def test_a_long_verdict_folds_the_curve_rather_than_squeeze_it_flat(qtbot):
     if loss == 0:
         assert panel.loss_toggle.isVisible() and not panel.loss_toggle.isChecked()
     window.close()
+
+
+def test_one_width_gives_one_layout_whether_the_rows_scroll_or_not(qtbot):
+    """Trial 43: at one window size a fact's rows were a table or stacked depending on whether the
+    scroll bar showed (it takes its width from the viewport the choice was made on)."""
+    from app.widgets.generations_view import NARROW_WIDTH, GenerationsView
+
+    view = GenerationsView()
+    qtbot.addWidget(view)
+    browser = view.browser
+    bar = browser.verticalScrollBar().sizeHint().width()
+    view.resize(NARROW_WIDTH + 2 * browser.frameWidth() + bar // 2, 400)  # just narrow with a bar, wide without
+    view.show()
+    row = {"kind": "paraphrase", "prompt": "The capital city of Spain is", "before": " Madrid.", "after": " Lyon."}
+    layouts = []
+    for count in (2, 40):  # fits, then scrolls
+        view.set_previews([{**row, "prompt": f"{row['prompt']} ({i})"} for i in range(count)])
+        qtbot.wait(50)
+        layouts.append(view._stacked)
+    assert browser.verticalScrollBar().isVisible(), "the second set scrolls"
+    assert layouts[0] == layouts[1]
