@@ -27,7 +27,9 @@ LIST_FIELDS = {"paraphrases": "Paraphrase", "locality": "Locality prompt", "port
 LIST_ROWS = {"paraphrases": "Paraphrases", "locality": "Locality", "portability": "Portability",
              "context": "ICE context"}  # the form's row labels
 DRAFT_DELAY_MS = 400
-_ERROR_STYLE = "border: 2px solid #c0392b;"
+# as tall as the native frame (22 px here; the border alone made 20, and the rows shifted as
+# problems came and went, trial 43); each field also keeps its native height as a minimum
+_ERROR_STYLE = "border: 2px solid #c0392b; padding: 1px;"
 
 
 EMPTY_HINT = "<span style='color:#666'>Fill in the subject, the prompt and the new answer</span>"
@@ -74,6 +76,7 @@ class FactEditor(QGroupBox):
         self._draft_timer.timeout.connect(lambda: self.draft_changed.emit(self.body()))
         self._layout()
         for widget in self.fields.values():
+            widget.setMinimumHeight(widget.sizeHint().height())
             widget.textChanged.connect(self._on_changed)
         for rows in (self.paraphrases, self.locality, self.portability, self.context):
             rows.changed.connect(self._on_changed)
@@ -96,6 +99,7 @@ class FactEditor(QGroupBox):
         layout.addLayout(form)
         layout.addWidget(self.validation)
         layout.addLayout(buttons)
+        layout.addStretch(1)  # spare height below: the form's rows stay put as problem lines come and go
 
     def body(self) -> dict[str, Any]:
         """What is typed, as a fact dict (valid or not)."""
