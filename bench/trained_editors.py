@@ -54,6 +54,7 @@ from _results import add_device_arg, record
 
 SEEN = ("capital", "currency", "language", "continent")
 HELD_OUT = "city_country"
+EDIT_TIME = ("min_similarity", "edit_scale")  # --set values that act at edit time, not in training
 KEYS = ("reliability", "generality", "locality")
 HELDOUT_PER_RELATION = 50
 
@@ -236,7 +237,7 @@ def measure(runs: list[dict], device: str, split: str = "test") -> list[dict]:
     lm = load_model(demo_model_dir(), LoadOptions(device=device))
     facts = heldout_facts(split) if "heldout" in split else read_facts(f"quality_{split}.jsonl")
     for run in runs:
-        overrides = {k: v for k, v in run["overrides"].items() if k in ("min_similarity",)}
+        overrides = {k: v for k, v in run["overrides"].items() if k in EDIT_TIME}
         run["figures"], run["seconds_per_edit"] = figures(lm, run["method"], run["out"], facts, overrides)
         print(f"measured {run['name']}: {run['figures']['all']}", flush=True)
     return runs

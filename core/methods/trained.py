@@ -134,7 +134,9 @@ class TrainedEditorMethod:
                 parts, extra = self.edit_updates(lm, editor, facts, hp)
         except (RuntimeError, ValueError) as exc:
             raise EditError(f"{self.name} failed: {exc}") from exc
-        updates = tuple(LowRankUpdate(p, left.detach().cpu(), right.detach().cpu())
+        scale = getattr(hp, "edit_scale", 1.0)  # an edit-time step on the trained update (KE's preset)
+        updates = tuple(LowRankUpdate(p, (left * scale if scale != 1.0 else left).detach().cpu(),
+                                      right.detach().cpu())
                         for p, (left, right) in sorted(parts.items()))
         info = {**(info or {}), **extra, "params": [u.param for u in updates]}
         return Delta(self.name, updates, tuple(f.id for f in facts), as_dict(hp), info)

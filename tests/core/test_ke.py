@@ -182,6 +182,17 @@ def test_several_facts_add_their_updates(tiny_lm, tmp_path):
         assert torch.allclose(ab.dense(), a.dense() + b.dense(), atol=1e-6)
 
 
+def test_edit_scale_scales_the_trained_update_at_edit_time(tiny_lm, tmp_path):
+    lm = tiny_lm("gpt2")
+    hp = with_overrides(KE.preset(lm), {"checkpoint": str(_train(lm, tmp_path / "ke.safetensors", steps=2).path)})
+    whole = KE.compute(lm, [FACT], with_overrides(hp, {"edit_scale": 1.0}))
+    scaled = KE.compute(lm, [FACT], with_overrides(hp, {"edit_scale": 0.5}))
+    assert whole.hparams["edit_scale"] == 1.0 and scaled.hparams["edit_scale"] == 0.5, "recorded with the delta"
+    for a, b in zip(whole.updates, scaled.updates):
+        assert torch.allclose(b.dense(), 0.5 * a.dense(), atol=1e-7) and a.dense().abs().sum() > 0
+    assert KE.preset(lm).edit_scale == 0.9, "the small preset's, chosen on dev (core/methods/ke.py)"
+
+
 def test_hparams_are_a_frozen_dataclass():
     with pytest.raises(AttributeError):
         KEHParams().lr = 3.0  # type: ignore[misc]

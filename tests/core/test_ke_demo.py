@@ -19,14 +19,14 @@ STEPS = 120
 # Regression floors, set below what was measured (torch CPU, seed 0, 120 steps; below),
 # not the issue's targets (reliability 0.9, generality 0.7, locality 0.9), which
 # the full run of bench/trained_editors.py is for.
-# Measured (small preset since issue 17's second KE round: Adam 2e-3 cosine-decayed over the
-# 120 steps, fixed KL weight): validation reliability 0.935, locality 0.926, last-20 loss
-# 1.065; held out reliability 0.885, generality 0.874, locality 0.873, 0.014 s per edit; the
-# test took 37 s. (The old constant-1e-3 preset: validation 0.935 / loc 0.867, loss 1.017;
-# held out 0.893 / 0.908 / 0.830.)
+# Measured (small preset since issue 17's fifth KE round: Adam 2e-3 cosine-decayed over the
+# 120 steps, fixed KL weight, edits at edit_scale 0.9): validation reliability 0.902, locality
+# 0.948, last-20 loss 1.065; held out reliability 0.872, generality 0.874, locality 0.913; the
+# test took 84 s beside other work. (At edit_scale 1.0, the second round's preset: validation
+# 0.935 / loc 0.926; held out 0.885 / 0.874 / 0.873.)
 VAL_FLOORS = {"reliability": 0.8}  # validation (quality_dev, first 10) at the last step
 MAX_LOSS = 1.5  # mean training loss of the last 20 steps
-FLOORS = {"reliability": 0.8, "generality": 0.8, "locality": 0.75}
+FLOORS = {"reliability": 0.8, "generality": 0.8, "locality": 0.85}
 
 
 @pytest.mark.slow
