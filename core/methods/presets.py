@@ -261,7 +261,8 @@ _INSTRUCTEDIT = MethodPresets(  # MEND's, since it is MEND's network trained on 
     small_layers=LastLayers(3),
     # MEND's quality_dev values (mend.py) but c_edit and lr; plain_gradient, c_edit 2 and Adam 5e-4: quality_dev
     # validation at the default 600 steps (tables in instructedit.py); "paper" takes the instructed gradient alone
-    small=dict(_MEND.small, plain_gradient=True, c_edit=2.0, lr=5e-4),
+    # edit_scale 0.8: the largest scale meeting every target on both dev splits (issue 17, instructedit.py)
+    small=dict(_MEND.small, plain_gradient=True, c_edit=2.0, lr=5e-4, edit_scale=0.8),
     small_variants={"paper": dict(plain_gradient=False)},
 )
 
