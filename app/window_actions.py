@@ -225,14 +225,16 @@ class WindowActions(ReviewActions, HistoryActions):
             return None
         queue = ws.queue()
         others = [record.fact for record in queue]
-        # edits planned, not yet in HEAD: their answers will change (a committed one's live answer is kept)
+        # edits planned, not yet in HEAD: their answers will change; a committed one's prompts are
+        # offered only where the live model gives its new answer
         edited = [record.fact for record in queue if record.status != "rejected" and not record.committed]
+        committed = [record.fact for record in queue if record.committed]
         existing = [p["prompt"] for p in body.get("locality", [])]
 
         def work(_progress):
             old = suggest_old_answer(lm, body.get("prompt", ""))
             probes = suggest_locality(body.get("subject", ""), body.get("prompt", ""), body.get("relation", ""),
-                                      others, existing=existing, lm=lm, edited=edited)
+                                      others, existing=existing, lm=lm, edited=edited, committed=committed)
             return old, probes
 
         job = self.lane.submit("Suggesting", work)

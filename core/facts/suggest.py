@@ -17,6 +17,7 @@ from collections.abc import Sequence
 
 from core.facts.fact import Fact, Probe
 from core.facts.intended import EditedPrompts
+from core.facts.text import comparable
 from core.model.generation import SamplingOptions, continuation
 from core.model.loading import LoadedModel
 
@@ -52,17 +53,19 @@ def _usable(other: Fact, subject: str, prompt: str) -> bool:
 
 def suggest_locality(subject: str, prompt: str, relation: str, facts: Sequence[Fact], count: int = 3,
                      existing: Sequence[str] = (), lm: LoadedModel | None = None,
-                     edited: Sequence[Fact] = ()) -> list[Probe]:
+                     edited: Sequence[Fact] = (), committed: Sequence[Fact] = ()) -> list[Probe]:
     """Up to ``count`` probes from ``facts`` (their prompt and true answer) that an edit of
     ``subject``/``prompt`` should not change; prompts in ``existing`` are skipped. With ``lm``
     (the live model, edits included), every answer is the one that model gives now, not the
     fact's recorded old answer (an earlier committed edit may have changed it), and general
     prompts answered by the model fill up when ``facts`` offer fewer than ``count``. No probe
     asks what one of the ``edited`` facts (edits planned, not yet made) changes on purpose (trial 38:
-    Peru was offered "The capital of Cabo Verde is" while Cabo Verde's capital was being edited)."""
+    Peru was offered "The capital of Cabo Verde is" while Cabo Verde's capital was being edited);
+    one that a ``committed`` fact edits is offered only where the model now gives its new answer
+    (trial 44: an edit's paraphrase it never took was offered with the old answer)."""
     planned = {f.id for f in edited}
     preferred, rest = _from_facts(subject, prompt, relation, [f for f in facts if f.id not in planned], existing)
-    keep = _not_edited(edited)
+    keep = _not_edited(edited, committed)
     preferred, rest = [p for p in preferred if keep(p)], [p for p in rest if keep(p)]
     if lm is None:
         return (preferred + rest)[:count]
@@ -77,10 +80,16 @@ def suggest_locality(subject: str, prompt: str, relation: str, facts: Sequence[F
     return probes
 
 
-def _not_edited(edited: Sequence[Fact]):
-    """A test of a probe: True unless one of ``edited`` changes its answer on purpose."""
-    index = EditedPrompts(edited)
-    return lambda probe: not index.editors(probe)
+def _not_edited(edited: Sequence[Fact], committed: Sequence[Fact] = ()):
+    """A test of a probe: True unless one of ``edited`` changes its answer on purpose, or one of
+    ``committed`` did and the probe's answer is not that edit's new answer."""
+    planned, done = EditedPrompts(edited), EditedPrompts(committed)
+    new_answers = {f.id: comparable(f.target_new) for f in committed}
+
+    def keep(probe: Probe) -> bool:
+        said = comparable(probe.answer)
+        return not planned.editors(probe) and all(said.startswith(new_answers[i]) for i in done.editors(probe))
+    return keep
 
 
 def _answered(lm: LoadedModel, probes: Sequence[Probe]) -> list[Probe]:
@@ -131,10 +140,18 @@ def _same_prompt(lm: LoadedModel, subject: str, prompt: str, relation: str, fact
 
 
 def _other_subjects(lm: LoadedModel, subject: str, prompt: str, relation: str, facts: Sequence[Fact]):
+    """Subjects of the same relation (or prompt) first, then the workspace's other subjects of
+    the same kind: where the relations are known, one that shares a relation with the first
+    (trial 44: "The capital of Catania is", a city, was asked for Japan, a country)."""
     template = prompt.replace(subject, "{}", 1)
     alike = [f.subject for f in facts if (relation and f.relation == relation)
-             or (f.subject and f.prompt.replace(f.subject, "{}", 1) == template)]
-    yield from dict.fromkeys([*alike, *(f.subject for f in facts)])
+             or (f.subject and any(p.replace(f.subject, "{}", 1) == template for p in (f.prompt, *f.paraphrases)))]
+    relations: dict[str, set[str]] = {}
+    for fact in facts:
+        relations.setdefault(fact.subject, set()).update({fact.relation} - {""})
+    kin = set().union({relation} - {""}, *(relations.get(other, set()) for other in alike))
+    same_kind = [f.subject for f in facts if not kin or not relations[f.subject] or relations[f.subject] & kin]
+    yield from dict.fromkeys([*alike, *same_kind])
     if _answer(lm, f"{subject} is located in the continent of") in CONTINENTS:
         yield from COMMON_SUBJECTS
 

@@ -100,3 +100,36 @@ def test_planned_edits_that_touch_each_other_rule_out_only_their_own_prompts():
     keep = _not_edited([cabo, uk])
     assert keep(Probe("The capital of Japan is", "Tokyo")), "UK's locality on Cabo Verde is no reason to drop Japan"
     assert not keep(Probe("The capital of Cabo Verde is", "Praia")) and not keep(Probe(uk.prompt, "London"))
+
+
+def test_other_workspace_subjects_are_asked_only_when_of_the_same_kind(demo_lm):
+    """Trial 44: for "The capital of Japan is" Suggest offered "The capital of Catania is" (a city)
+    with the model's nonsense answer, which then read as a side effect of the edit."""
+    facts = [_fact("Peru", "capital", "The capital of Peru is", "Lima", "Lima"),
+             _fact("Peru", "language", "The official language of Peru is", "Dutch", "Spanish"),
+             _fact("Catania", "city_country", "Catania is a city in", "France", "Italy"),
+             _fact("Kenya", "currency", "The currency of Kenya is the", "Euro", "Kenyan shilling")]
+    probes = suggest_locality("Japan", "The capital of Japan is", "", facts, count=5, lm=demo_lm)
+    asked = [p.prompt for p in probes]
+    assert len(probes) == 5 and all(p.answer for p in probes), probes
+    assert not any("Catania" in prompt for prompt in asked), probes
+    from core.facts.suggest import _other_subjects
+
+    others = list(_other_subjects(demo_lm, "Japan", "The capital of Japan is", "", facts))
+    assert others[0] == "Peru" and "Catania" not in others, "a capital's kin: subjects sharing Peru's relations"
+    unknown = [_fact("Oslo", "", "Oslo is a city in", "Peru", "Norway")]  # no relations known: not ruled out
+    assert "Oslo" in list(_other_subjects(demo_lm, "Japan", "The capital of Japan is", "", facts[:2] + unknown))
+
+
+def test_a_committed_edits_prompt_is_offered_only_with_its_new_answer(demo_lm):
+    """Trial 44: a committed edit's paraphrase the edit never took was offered with the old answer,
+    so the next edit's locality asked for what the log says was changed."""
+    from core.facts.suggest import _not_edited
+
+    cabo = _fact("Cabo Verde", "capital", "The capital city of Cabo Verde is", "Avarua", "Praia")
+    probes = suggest_locality("Peru", "The capital of Peru is", "capital", [cabo], count=3, lm=demo_lm,
+                              committed=[cabo])  # the demo model, unedited, still answers Praia
+    assert len(probes) == 3 and not any("Cabo Verde" in p.prompt for p in probes), probes
+    keep = _not_edited([], [cabo])
+    assert keep(Probe(cabo.prompt, "Avarua")) and not keep(Probe(cabo.prompt, "Praia"))
+    assert keep(Probe("The capital of Japan is", "Tokyo"))
