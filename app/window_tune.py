@@ -50,7 +50,10 @@ def start_tuning(window, method: str, facts: list) -> Job:
 
 def _report(window, result, saved) -> QMessageBox:
     """A search of minutes ends in a box, not only a status line (trial 42): the figures, and
-    the choice to edit with the tuned preset now."""
+    the choice to edit with the tuned preset now; or, when it did no better than the default on
+    the held-out facts and so was not saved, that (trial 44: such a preset was offered)."""
+    if saved is None:
+        return _report_no_better(window, result)
     text = (f"Tuned {result.method} preset saved ({len(result.candidates)} candidates tried).\n\n"
             f"{saved.summary()}.\n\n{_what_changed(saved, _defaults(window, result.method))}\n\n"
             "Edit with it now? It stays under Preset either way.")
@@ -63,6 +66,24 @@ def _report(window, result, saved) -> QMessageBox:
     window.tuned_box = box
     box.open()
     return box
+
+
+def _report_no_better(window, result) -> QMessageBox:
+    held = result.held_out
+    text = (f"The {result.method} search ({len(result.candidates)} candidates) found nothing better than the "
+            f"default preset on the {held.preset.facts} held-out fact(s): default {_figures(held.preset)}, "
+            f"best found {_figures(held.tuned)}.\n\nNothing was saved; the default preset stays. Tuning on more "
+            "facts, or other kinds of facts, may find a difference.")
+    window.notify(f"Tuning {result.method}: nothing better than the default; nothing saved", 15000)
+    box = QMessageBox(QMessageBox.Icon.Information, "Nothing better found", text, parent=window)
+    window.tuned_box = box
+    box.open()
+    return box
+
+
+def _figures(scores) -> str:
+    cells = (("rel", scores.reliability), ("gen", scores.generality), ("loc", scores.locality))
+    return " ".join(f"{name} {value:.2f}" for name, value in cells if value is not None)
 
 
 def _defaults(window, method: str) -> dict:

@@ -22,6 +22,8 @@ def register(sub) -> None:
     tu.add_argument("--budget", type=int, metavar="N", help="use only the first N facts of the file: each grid "
                                                              "point edits every tuning fact, so time grows with N")
     tu.add_argument("--no-save", action="store_true", help="report only; keep the stored preset as it is")
+    tu.add_argument("--save-anyway", action="store_true",
+                    help="save the winner even when it does no better than the default on the held-out facts")
     tu.add_argument("--json", action="store_true", help="machine-readable output")
     tu.set_defaults(handler=tune_command, render=render_tune)
 
@@ -54,9 +56,11 @@ def tune_command(args: argparse.Namespace) -> dict[str, Any]:
     lm = load_from_args(args)
     shown = live_progress("tune: ", every_s=2.0)  # minutes of work: say what is being tried
     if args.no_save:
-        return {**tune(lm, args.method, facts, shown, budget=args.budget).to_dict(), "saved_to": None}
-    result, saved = tune_and_save(lm, args.method, facts, shown, budget=args.budget)
-    return {**result.to_dict(), "saved_to": str(saved.path)}
+        return {**tune(lm, args.method, facts, shown, budget=args.budget).to_dict(), "saved_to": None,
+                "not_saved": "no-save"}
+    result, saved = tune_and_save(lm, args.method, facts, shown, always=args.save_anyway, budget=args.budget)
+    return {**result.to_dict(), "saved_to": str(saved.path) if saved else None,
+            "not_saved": "no-save" if args.no_save else None if saved else "no better"}
 
 
 def _cell(value: float | None) -> str:
@@ -83,9 +87,18 @@ def render_tune(r: dict[str, Any]) -> str:
               f"held out ({r['held_out_facts']} facts)   rel   gen   loc",
               f"  default preset      {_row(held['preset'])}",
               f"  tuned preset        {_row(held['tuned'])}"]
-    lines.append(f"saved to {r['saved_to']}; use it with `factsmith edit --method {r['method']} --preset tuned`"
-                 if r["saved_to"] else "not saved (--no-save)")
+    lines.append(_saved_line(r))
     return "\n".join(lines) + "\n"
+
+
+def _saved_line(r: dict[str, Any]) -> str:
+    if r["saved_to"]:
+        better = "" if r["improves"] else " (--save-anyway: it does no better than the default on the held-out facts)"
+        return f"saved to {r['saved_to']}{better}; use it with `factsmith edit --method {r['method']} --preset tuned`"
+    if r.get("not_saved") == "no better":
+        return ("not saved: on the held-out facts the tuned preset does no better than the default, which stays "
+                "(--save-anyway keeps it all the same)")
+    return "not saved (--no-save)"
 
 
 def _value(value: Any) -> str:

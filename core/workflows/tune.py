@@ -117,14 +117,26 @@ class TuneResult:
     def best(self) -> Candidate:
         return self.candidates[self.winner]
 
+    @property
+    def improves(self) -> bool:
+        """The tuned preset beats the default on the held-out facts by ``OBJECTIVE``, at the three
+        decimals shown: a tie, or the default itself winning, is no reason to offer it (trial 44:
+        held-out figures equal to the default's were saved and offered as the tuned preset)."""
+        held = self.held_out
+        return not self.best.is_preset and _rank(held.tuned, self.bar) > _rank(held.preset, self.bar)
+
     def to_dict(self) -> dict[str, Any]:
         return {"method": self.method, "model": self.model, "fingerprint": self.fingerprint,
                 "objective": OBJECTIVE, "bar": self.bar, "tuning_facts": len(self.tune_ids),
                 "held_out_facts": len(self.check_ids), "tune_ids": list(self.tune_ids),
                 "check_ids": list(self.check_ids), "grid": [a.to_dict() for a in self.axes],
                 "candidates": [c.to_dict() for c in self.candidates], "winner": self.best.to_dict(),
-                "hparams": _jsonable(self.hparams), "held_out": self.held_out.to_dict(),
+                "hparams": _jsonable(self.hparams), "held_out": self.held_out.to_dict(), "improves": self.improves,
                 "seconds": round(self.seconds, 2)}
+
+
+def _rank(scores: Scores, bar: float) -> tuple[bool, float, float]:
+    return scores.reliability >= bar - 1e-9, round(scores.balance, 3), round(scores.reliability, 3)
 
 
 def _jsonable(values: Mapping[str, Any]) -> dict[str, Any]:

@@ -152,7 +152,9 @@ def require_tuned_preset(lm: LoadedModel, method: str):
 
 
 def tune_and_save(lm: LoadedModel, method: str, facts: Sequence[Fact], progress: Progress | None = None,
-                  **tune_options: Any) -> tuple[TuneResult, TunedPreset]:
-    """``tune`` then ``save_tuned_preset``: a cancelled or failed search saves nothing."""
+                  always: bool = False, **tune_options: Any) -> tuple[TuneResult, TunedPreset | None]:
+    """``tune`` then ``save_tuned_preset`` when the tuned preset beats the default on the
+    held-out facts (``TuneResult.improves``), or ``always``; None when nothing was saved. A
+    cancelled or failed search saves nothing."""
     result = tune(lm, method, facts, progress, **tune_options)
-    return result, save_tuned_preset(lm, result)
+    return result, (save_tuned_preset(lm, result) if always or result.improves else None)

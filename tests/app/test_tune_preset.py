@@ -143,3 +143,22 @@ def test_the_dialog_tunes_on_the_selected_facts_and_says_what_it_costs(qtbot, ti
     qtbot.addWidget(few)
     assert not few.use_selected.isEnabled() and few.use_queue.isChecked(), "two selected facts cannot be tuned on"
     window.close()
+
+
+def test_a_search_that_finds_nothing_better_says_so_and_saves_nothing(qtbot, tiny_model_dir, tmp_path, monkeypatch):
+    """Trial 44: a 'tuned' preset with the default's held-out figures was saved and offered."""
+    import core.workflows.tune as tune_module
+
+    small_grid(monkeypatch)
+    monkeypatch.setattr(tune_module.TuneResult, "improves", property(lambda self: False))
+    window = _window_with_facts(qtbot, tiny_model_dir, tmp_path, FACTS)
+    panel = window.method_panel
+    job = _start_tuning(qtbot, window)
+    wait_job(qtbot, job)
+    assert job.state.value == "done", window.last_error.text()
+    box = window.tuned_box
+    qtbot.waitUntil(box.isVisible, timeout=5_000)
+    assert box.windowTitle() == "Nothing better found" and "Nothing was saved" in box.text()
+    assert "default rel" in box.text() and not any(b.text() == "Use the tuned preset" for b in box.buttons())
+    assert panel.preset_choice.findData("tuned") < 0 and not preset_path(window.lm.info.fingerprint, "ft-m").exists()
+    window.close()

@@ -18,7 +18,7 @@ from core.methods.rome import ROMEHParams
 from core.methods.tune_grids import GRIDS, Axis, grid_points
 from core.model.fingerprint import state_fingerprint
 from core.util.progress import Cancelled, Progress
-from core.workflows.tune import Candidate, Scores, TuneError, choose, split_facts, tune
+from core.workflows.tune import Candidate, HeldOut, Scores, TuneError, TuneResult, choose, split_facts, tune
 from core.workflows.tune_store import (
     TunedPresetError,
     load_tuned_preset,
@@ -125,12 +125,39 @@ def test_objective_gates_on_reliability_then_balances_generality_and_locality():
         choose([failed])
 
 
+def _result(winner: int, preset: Scores, tuned: Scores, bar: float = 0.95) -> TuneResult:
+    candidates = (_candidate(0, 1.0, 0.5, 0.5, 0), _candidate(1, 1.0, 0.6, 0.6))
+    return TuneResult("ft-m", "m", "f" * 64, (), (), (), candidates, winner, bar, {}, HeldOut(preset, tuned), 0.0)
+
+
+def test_a_tuned_preset_improves_only_when_it_beats_the_default_on_the_held_out_facts():
+    """Trial 44: held-out figures equal to the default's were saved and offered as a tuned preset."""
+    same = Scores(1.0, 0.25, 0.88, 2)
+    assert not _result(1, same, Scores(1.0, 0.25, 0.88, 2)).improves, "a tie"
+    assert not _result(1, same, Scores(1.0, 0.2501, 0.8801, 2)).improves, "below the three decimals shown"
+    assert _result(1, same, Scores(1.0, 0.30, 0.88, 2)).improves
+    assert not _result(1, same, Scores(0.9, 0.9, 0.9, 2)).improves, "better balance, below the reliability bar"
+    assert not _result(0, same, same).improves, "the default itself won"
+    assert _result(1, Scores(0.9, 0.9, 0.9, 2), Scores(0.96, 0.5, 0.5, 2)).improves, "clears the bar it missed"
+
+
+def test_a_tuned_preset_no_better_than_the_default_is_not_saved(tiny_lm, monkeypatch):
+    import core.workflows.tune as tune_module
+
+    lm = tiny_lm("gpt2")
+    monkeypatch.setattr(tune_module.TuneResult, "improves", property(lambda self: False))
+    result, saved = tune_and_save(lm, "ft-m", FACTS, axes=FAST, base=fast_base(lm))
+    assert saved is None and not preset_path(lm.info.fingerprint, "ft-m").exists()
+    assert result.to_dict()["improves"] is False
+
+
 @pytest.mark.parametrize("family,other", [("llama", "gpt2"), ("gpt2", "llama")])
 def test_tune_leaves_the_model_bit_identical_and_the_preset_loads_back(tiny_lm, family, other):
     lm = tiny_lm(family)
     before = state_fingerprint(lm.model)
     events = []
-    result, saved = tune_and_save(lm, "ft-m", FACTS, Progress(events.append), axes=FAST, base=fast_base(lm))
+    result, saved = tune_and_save(lm, "ft-m", FACTS, Progress(events.append), always=True, axes=FAST,
+                                  base=fast_base(lm))
     assert state_fingerprint(lm.model) == before
     lr = fast_base(lm).lr
     assert [c.values["lr"] for c in result.candidates] == [lr, pytest.approx(lr * 0.1)]
@@ -172,7 +199,8 @@ def _write_facts(path, facts):
 def test_cli_tune_json_then_edit_with_the_tuned_preset(tiny_model_dir, tmp_path, capsys):
     folder, facts = tiny_model_dir("gpt2"), _write_facts(tmp_path / "facts.jsonl", FACTS)
     model = ["--model", str(folder), "--device", "cpu"]
-    assert main(["tune", *model, "--method", "ft-m", "--facts", str(facts), "--json", "--budget", "5"]) == 0
+    assert main(["tune", *model, "--method", "ft-m", "--facts", str(facts), "--json", "--budget", "5",
+                 "--save-anyway"]) == 0
     tuned = json.loads(capsys.readouterr().out)
     assert tuned["tuning_facts"] + tuned["held_out_facts"] == 5 and len(tuned["candidates"]) == 8
     assert tuned["saved_to"] and json.loads(Path(tuned["saved_to"]).read_text())["hparams"] == tuned["hparams"]
@@ -206,7 +234,7 @@ def test_cli_tune_renders_a_table(tiny_model_dir, tmp_path, capsys, monkeypatch)
 
 def test_corrupt_or_foreign_stored_presets_are_clear_errors(tiny_lm, tiny_model_dir, tmp_path, capsys):
     lm = tiny_lm("gpt2")
-    _, saved = tune_and_save(lm, "ft-m", FACTS, axes=FAST, base=fast_base(lm))
+    _, saved = tune_and_save(lm, "ft-m", FACTS, always=True, axes=FAST, base=fast_base(lm))
     good = json.loads(saved.path.read_text())
     cases = {"{not json": "cannot be used",
              json.dumps({**good, "fingerprint": "0" * 64}): "not ft-m on",
