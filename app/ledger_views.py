@@ -58,12 +58,17 @@ def mean_post(detail: CommitDetail, metric: str) -> float | None:
 
 
 def _undo_target(ws: Workspace) -> tuple[Any, FactRecord] | None:
-    """(this author's latest decision not yet undone: a core StatusChange, its fact)."""
+    """(the decision core's undo takes back: this author's latest one not yet undone whose edit
+    is not committed, else the latest, which it refuses; a core StatusChange, its fact)."""
     changes = ws.history()
     undone = {c.undoes for c in changes if c.undoes is not None}
-    mine = [c for c in changes if c.author == ws.author and c.from_status is not None
+    mine = [c for c in reversed(changes) if c.author == ws.author and c.from_status is not None
             and c.undoes is None and c.id not in undone]
-    return (mine[-1], ws.fact(mine[-1].fact_id)) if mine else None
+    if not mine:
+        return None
+    facts = ((change, ws.fact(change.fact_id)) for change in mine)  # read lazily: most stop at the first
+    latest = next(facts)
+    return latest if not latest[1].committed else next((p for p in facts if not p[1].committed), latest)
 
 
 def undo_label(ws: Workspace) -> str | None:
@@ -81,8 +86,7 @@ def undo_state(ws: Workspace) -> tuple[str | None, str | None]:
     change, record = target
     label = f"{change.to_status} {record.fact.subject}"
     if record.committed:
-        return label, (f"the decision \"{label}\" cannot be undone: its edit is committed. Revert the "
-                       "edit in History first, then change the review")
+        return label, f"“{label}” is committed: revert its edit in History to change it"
     return label, None
 
 

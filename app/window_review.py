@@ -160,7 +160,9 @@ class ReviewActions:
     def undo_review(self) -> None:
         self._update_undo()
         if self.review_bar.undo_blocked:  # committed: said plainly, never core's message with a hash
-            self.review_bar.message.setText(f"Nothing to undo: {escape(self.review_bar.undo_blocked)}")
+            text = f"Nothing to undo: {self.review_bar.undo_blocked}"
+            self.review_bar.message.setText(escape(text))
+            self.review_bar.message.setToolTip(text)  # the whole of it, where the line cuts it off
             return
         what, _ = undo_state(self.session.ws)
         try:

@@ -50,6 +50,7 @@ class ReviewBar(QGroupBox):
         self.message = QLabel()
         self.message.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)
         self.message.setObjectName("review-message")
+        self.message.setTextFormat(Qt.TextFormat.RichText)  # escaped text shows its quotes, not &quot; (trial 44)
         self.message.setFixedHeight(self.message.fontMetrics().height() + 4)
         layout = QVBoxLayout(self)
         layout.addWidget(self.note)  # the note on a line of its own, the buttons wrap: a 1024-wide window fits

@@ -119,20 +119,23 @@ def review(store: Store, fact_ref: str, decision: str, note: str = "", run_id: i
 
 
 def undo(store: Store) -> StatusChange:
-    """Reverse this author's latest decision that is not yet undone, as a new history row."""
+    """Reverse this author's latest decision that is not yet undone and whose edit is not
+    committed (a committed one is locked until reverted, so Undo passes over it: trial 44), as a
+    new history row."""
     with store.writing():
-        row = store.one(
+        rows = store.all(
             "SELECT * FROM status_history h WHERE author = ? AND from_status IS NOT NULL AND undoes IS NULL "
-            "AND NOT EXISTS (SELECT 1 FROM status_history u WHERE u.undoes = h.id) ORDER BY id DESC LIMIT 1",
+            "AND NOT EXISTS (SELECT 1 FROM status_history u WHERE u.undoes = h.id) ORDER BY id DESC",
             (store.author,))
-        if row is None:
+        if not rows:
             raise ReviewError(f"{store.author} has no review decision left to undo")
-        last = _change(row)
-        record = get_fact(store, last.fact_id)
+        records = ((_change(row), get_fact(store, row["fact_id"])) for row in rows)
+        last, record = next(((c, r) for c, r in records if not r.committed), (None, None))
+        if last is None:  # every one left is committed: say why, of the latest
+            _check_not_committed(store, get_fact(store, rows[0]["fact_id"]))
         if record.status != last.to_status:
             raise ReviewError(f"cannot undo decision #{last.id} on fact {record.fact.short_id}: it has since "
                               f"become {record.status}")
-        _check_not_committed(store, record)
         run_id = None
         if last.from_status == "approved":  # back to the approval it replaced, on that approval's run
             _check_approvable(store, record)

@@ -127,10 +127,11 @@ def test_a_committed_decision_cannot_be_undone_and_the_button_says_why(qtbot):
     wait_job(qtbot, window.commit("the UK edit", force=True))
     assert window.ws.fact(uk).committed
     assert not undo.isEnabled() and undo.text() == "Undo approved United Kingdom (committed)"
-    assert "Revert the edit in History first" in undo.toolTip()
+    assert "revert its edit in History to change it" in undo.toolTip()
     window.undo_review()  # Edit → Undo last review decision, as the menu does
     message = window.review_bar.message.text()
-    assert "cannot be undone: its edit is committed" in message
+    assert "“approved United Kingdom” is committed: revert its edit in History" in message
+    assert "&quot;" not in message and window.review_bar.message.toolTip().startswith("Nothing to undo")
     assert uk[:12] not in message and window.ws.fact(uk).status == "approved"
     window.close()
 
@@ -262,4 +263,23 @@ def test_the_metrics_chart_legend_sits_beside_not_over_the_bars(qtbot):
     chart = view.chart.geometry()
     assert view.legend.geometry().top() >= chart.bottom(), "the legend is under the chart"
     assert view.chart.getViewBox().viewRange()[1][1] <= 1.1, "no empty band kept for a legend"
+    window.close()
+
+
+def test_undo_takes_back_the_last_decision_not_committed(qtbot):
+    """Trial 44: reject one fact, approve and commit another: Undo named the committed one and did
+    nothing, though the README says it takes back the last decision not yet committed."""
+    window = _ready(qtbot)
+    first = click_row(qtbot, window, 1)
+    bar = window.review_bar
+    bar.note.setText("wrong source")
+    qtbot.mouseClick(bar.buttons["reject"], Qt.MouseButton.LeftButton)
+    uk = click_row(qtbot, window, 0)
+    click_preview(qtbot, window)
+    qtbot.mouseClick(bar.buttons["approve"], Qt.MouseButton.LeftButton)
+    wait_job(qtbot, window.commit("the UK edit", force=True))
+    assert bar.undo_button.isEnabled() and "rejected" in bar.undo_button.text()
+    window.undo_review()
+    assert window.ws.fact(first).status == "pending" and window.ws.fact(uk).status == "approved"
+    assert bar.message.text().startswith("Undone: rejected")
     window.close()

@@ -77,6 +77,21 @@ def test_a_committed_fact_is_locked_until_reverted(workspace):
         workspace.undo_review()
 
 
+def test_undo_passes_over_a_committed_decision_to_the_last_one_not_committed(workspace):
+    """Trial 44: reject A, approve B, commit B: Undo said B's edit was committed, though the README
+    says it takes back the last decision not yet committed (A's rejection)."""
+    a, b = make_fact(1), make_fact(2)
+    workspace.add_facts([a])
+    workspace.review(a.id, "reject", note="wrong source")
+    add_run_approve(workspace, [b])
+    workspace.commit("b")
+    undone = workspace.undo_review()
+    assert (undone.fact_id, undone.from_status, undone.to_status) == (a.id, "rejected", "pending")
+    with pytest.raises(ReviewError, match=r"part of HEAD"):
+        workspace.undo_review()  # only the committed one is left
+    assert workspace.fact(b.id).status == "approved"
+
+
 def test_approving_a_conflicting_fact_is_refused(workspace):
     add_run_approve(workspace, [make_fact(1)])
     other = make_fact(1, target="Elsewhere")
