@@ -135,16 +135,18 @@ class ReviewActions:
             return False
         approved = [runs[c.run_id] for c in changes if c.run_id in runs]  # as core recorded them
         picked = self.preview_panel.run_choice.picked_for(ids[0]) if run_id is not None else None
-        text = f"{decision}: {len(ids)} fact(s){self._approved_runs(decision, approved, picked)}"
+        pickable = any(run.method == self.method_panel.method_name() for run in runs.values())
+        text = f"{decision}: {len(ids)} fact(s){self._approved_runs(decision, approved, picked, pickable)}"
         self.review_bar.message.setText(text)
         self.review_bar.message.setToolTip(text)  # the whole of it, where one line cuts it off
         return True
 
-    def _approved_runs(self, decision: str, runs, picked: int | None = None) -> str:
+    def _approved_runs(self, decision: str, runs, picked: int | None = None, pickable: bool = True) -> str:
         """Which edits an approval takes (the run shown, or each fact's latest; facts previewed
         together share one), flagged when the method panel names another method, whose edit a
         reviewer may have meant (trial 32); not when the run taken is the one ``picked`` under Run:
-        on purpose (trial 43: the warning read like a failure)."""
+        on purpose (trial 43: the warning read like a failure); said without alarm when the facts
+        have no run of the panel's method to pick instead (trial 44)."""
         if decision != "approve":
             return ""
         if not runs:  # its only runs were committed and reverted since
@@ -154,6 +156,9 @@ class ReviewActions:
         chosen = self.method_panel.method_name()
         if all(r.method == chosen for r in unique) or [r.id for r in unique] == [picked]:
             return f", {named}"
+        if not pickable:
+            return (f", {named} <span style='color:#666'>(no {chosen.upper()} run of it: preview with "
+                    f"{chosen.upper()} to approve its edit instead)</span>")
         return (f", {named} — <b style='color:#b36b00'>not {chosen.upper()}: pick its run under Run: (or preview "
                 "with it) to approve its edit</b>")
 

@@ -81,7 +81,7 @@ def test_approving_names_the_run_it_takes_and_flags_another_method_than_the_pane
     click_preview(qtbot, window)
     window.method_panel.method.setCurrentText("ice")
     qtbot.mouseClick(bar.buttons["approve"], Qt.MouseButton.LeftButton)
-    assert "(ROME) — " in bar.message.text() and "not ICE: pick its run under Run:" in bar.message.text()
+    assert "(ROME) " in bar.message.text() and "no ICE run of it: preview with ICE" in bar.message.text()
     assert bar.message.toolTip() == bar.message.text()
     window.method_panel.method.setCurrentText("rome")
     click_row(qtbot, window, 2)
@@ -90,6 +90,14 @@ def test_approving_names_the_run_it_takes_and_flags_another_method_than_the_pane
     window.preview_panel.run_choice.chosen.emit(shown.id)  # picked under Run: on purpose (trial 43)
     qtbot.mouseClick(bar.buttons["approve"], Qt.MouseButton.LeftButton)
     assert bar.message.text() == f"approve: 1 fact(s), run {shown.id} (ROME)", "no warning for a run picked"
+    click_row(qtbot, window, 3)
+    window.method_panel.method.setCurrentText("grace")
+    click_preview(qtbot, window)
+    window.method_panel.method.setCurrentText("rome")
+    click_preview(qtbot, window)  # the latest run: ROME
+    window.method_panel.method.setCurrentText("grace")
+    qtbot.mouseClick(bar.buttons["approve"], Qt.MouseButton.LeftButton)
+    assert "not GRACE: pick its run under Run:" in bar.message.text(), "its GRACE run was there to take"
     window.close()
 
 
