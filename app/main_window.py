@@ -151,7 +151,7 @@ class MainWindow(WindowActions, QMainWindow):
         self.trace_view.trace_requested.connect(lambda: trace_selected(self))
         self._connect_history()
         QShortcut(QKeySequence("Esc"), self, activated=self.cancel_running)
-        QShortcut(QKeySequence("Ctrl+P"), self, activated=self.preview_panel.request)
+        QShortcut(QKeySequence("Ctrl+P"), self, activated=self.preview_key)
         QShortcut(QKeySequence("Ctrl+Return"), self.editor, activated=self.editor.submit)
         QShortcut(QKeySequence("Ctrl+F"), self, activated=self.queue.focus_search)
         self._review_keys()
@@ -237,6 +237,16 @@ class MainWindow(WindowActions, QMainWindow):
         typed into it (trial 43)."""
         self.queue.table.setFocus(Qt.FocusReason.OtherFocusReason)
         return self.load(self.model_path, self.model_panel.options(), self.workspace_request)
+
+    def preview_key(self) -> None:
+        """Ctrl+P: a preview, or why none starts (trial 44: pressed while one ran, it did nothing)."""
+        panel = self.preview_panel
+        if panel.job is not None and panel.job.active:
+            self.notify(f"A preview is already running ({panel.job.name}): wait for it to end, or Esc cancels it")
+        elif not panel.preview_button.isEnabled():
+            self.notify("No model is loaded: load one to preview an edit")
+        else:
+            panel.request()
 
     def cancel_running(self) -> None:
         if self.preview_panel.job is not None:

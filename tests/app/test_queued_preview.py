@@ -41,3 +41,28 @@ def test_a_job_on_an_idle_lane_waits_for_nothing(qtbot):
     assert job.behind == ()
     wait_job(qtbot, job)
     window.close()
+
+
+def test_ctrl_p_during_a_running_preview_says_one_is_running(qtbot):
+    """Trial 44: Ctrl+P while the same fact's preview ran was silently ignored."""
+    from PySide6.QtCore import Qt
+    from PySide6.QtWidgets import QApplication
+
+    window = open_window(qtbot)
+    window.activateWindow()
+    qtbot.waitUntil(lambda: QApplication.activeWindow() is window, timeout=5_000)
+    wait_job(qtbot, window.import_facts(demo_edits_file()), 60_000)
+    window.queue.select_row(0)
+    fast_rome(window)
+    release = threading.Event()
+    blocker = window.lane.submit("Holding the lane", lambda progress: release.wait(30))
+    job = window.preview_selected()  # queued behind the blocker: still running as far as Ctrl+P goes
+    try:
+        qtbot.keyClick(window.queue, Qt.Key.Key_P, Qt.KeyboardModifier.ControlModifier)
+        assert "A preview is already running" in window.message.text()
+        assert len(window.lane.jobs) == 2, "no second preview"
+    finally:
+        release.set()
+    wait_job(qtbot, blocker)
+    wait_job(qtbot, job, 120_000)
+    window.close()
