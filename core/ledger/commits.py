@@ -201,14 +201,21 @@ def commit(store: Store, message: str, run_ids: Sequence[int] | None = None,
         held = _in_order(store, state_runs(store, parent)) if together is not None else []
         gate = None if thresholds is None else check_runs(runs, thresholds, force, together, held)
         if gate is not None and not gate.passed and not force:
-            raise CommitRefused(f"commit refused: under the commit thresholds ({gate.describe()}); improve or reject "
-                                "these edits, or commit anyway with --force (the commit records that it was forced)",
-                                gate, together)
+            raise CommitRefused(_refusal(gate, [r.id for r in runs]), gate, together)
         stale = list(stale_runs(store, runs))
         if stale:
             log.info("runs %s were computed on another state than HEAD; they are applied in order", stale)
         return insert_commit(store, parent, "commit", message.strip(), applied=[r.id for r in runs], gate=gate)
 
+
+
+def _refusal(gate, run_ids: list[int]) -> str:
+    """Why the gate refused, and the ways on: better edits, only the runs that pass (trial 44:
+    ``--run N`` was only in ``--help``), or a forced commit."""
+    passing = [i for i in run_ids if not gate.for_run(i)]
+    only = (f", commit only the runs that pass ({' '.join(f'--run {i}' for i in passing)})" if passing else "")
+    return (f"commit refused: under the commit thresholds ({gate.describe()}); improve or reject these edits{only}, "
+            "or commit anyway with --force (the commit records that it was forced)")
 
 def _check_measured_on(together: TogetherFigures | None, parent: CommitRecord) -> None:
     """Figures measured on another HEAD (or on one nobody named) say nothing about this commit."""

@@ -28,9 +28,13 @@ def _approved(ws, quality: list[tuple[float, float | None]]):
 
 def test_runs_under_a_threshold_are_refused_and_nothing_is_written(workspace):
     runs = _approved(workspace, [(1.0, 0.95), (0.2, 0.95)])
-    with pytest.raises(LedgerError, match=rf"run {runs[1].id}: reliability 0.20 < 0.90.*--force"):
+    with pytest.raises(LedgerError, match=rf"run {runs[1].id}: reliability 0.20 < 0.90.*--force") as refused:
         workspace.commit("two", thresholds={"reliability": 0.9, "locality": 0.8})
+    assert f"commit only the runs that pass (--run {runs[0].id})" in str(refused.value), "trial 44: --run N"
     assert len(workspace.log()) == 1  # only the root
+    with pytest.raises(LedgerError) as refused:
+        workspace.commit("one", [runs[1].id], thresholds={"reliability": 0.9})
+    assert "--run" not in str(refused.value), "none passes: no runs to name"
 
 
 def test_a_forced_commit_records_the_gate(workspace):
