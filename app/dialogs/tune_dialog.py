@@ -34,7 +34,9 @@ class TuneDialog(QDialog):
         self.use_selected = QRadioButton(f"The selected facts ({len(self.selected)})")
         self.use_queue = QRadioButton(f"Every fact in the queue ({len(self.queue)})")
         self.use_selected.setEnabled(len(self.selected) >= MIN_FACTS)
-        if not self.use_selected.isEnabled():
+        if not self.use_selected.isEnabled():  # said on the line, not only in a tooltip (trial 44)
+            self.use_selected.setText(f"The selected facts ({len(self.selected)}: select at least {MIN_FACTS} "
+                                      "in the queue to tune on them)")
             self.use_selected.setToolTip(f"Select at least {MIN_FACTS} facts in the queue to tune on them")
         (self.use_selected if self.use_selected.isEnabled() else self.use_queue).setChecked(True)
         self.budget = QSpinBox()

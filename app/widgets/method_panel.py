@@ -215,7 +215,9 @@ class MethodPanel(QGroupBox):
 
     def _label(self) -> str:
         info = self.lm.info
-        text = (f"{self.method_name()} preset for {info.model_type}, {info.layers} layers, "
+        kind = self.preset_kind()
+        variant = f", variant {kind.partition(':')[2]}," if kind.startswith("variant:") else ""  # trial 44
+        text = (f"{self.method_name()} preset{variant} for {info.model_type}, {info.layers} layers, "
                 f"{info.parameters / 1e6:.0f}M parameters")
         if self.preset_kind() == "tuned" and self.tuned is not None:
             text = f"{self.method_name()} preset tuned for this model on {self.tuned.summary()}"

@@ -115,6 +115,7 @@ def test_a_named_preset_variant_is_offered_and_reaches_previews(qtbot, tiny_mode
     assert panel.preset_choice.itemText(1) == "Variant: unconstrained"
     panel.choose_preset("variant:unconstrained")
     assert panel.hparams() == preset_variant(lm, "ft-m", "unconstrained") != get_method("ft-m").preset(lm)
+    assert "ft-m preset, variant unconstrained, for" in panel.preset_label.text(), "trial 44: the label follows"
     assert panel.overrides()["layers"] and panel.overrides()["retain_samples"] == "0"
     panel.choose_preset("default")
     assert panel.overrides() == {}
@@ -132,6 +133,9 @@ def test_the_dialog_tunes_on_the_selected_facts_and_says_what_it_costs(qtbot, ti
     dialog = TuneDialog("ft-m", [r.fact for r in window.ws.queue()], chosen, 4, window)
     qtbot.addWidget(dialog)
     assert dialog.use_selected.isChecked() and dialog.facts() == chosen
+    few = TuneDialog("ft-m", [r.fact for r in window.ws.queue()], chosen[:1], 4, window)
+    qtbot.addWidget(few)
+    assert not few.use_selected.isEnabled() and "select at least 4" in few.use_selected.text(), "trial 44: why"
     tuned, held = split_facts(chosen)
     assert f"{len(tuned)} facts to tune on, {len(held)} held out" in dialog.cost.text()
     assert f"about {4 * len(tuned) + 2 * len(held)} edits" in dialog.cost.text()
