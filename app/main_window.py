@@ -242,8 +242,9 @@ class MainWindow(WindowActions, QMainWindow):
         """Ctrl+P: a preview, or why none starts (trial 44: pressed while one ran, it did nothing)."""
         panel = self.preview_panel
         if panel.job is not None and panel.job.active:
-            self.notify(f"A preview is already running ({panel.job.name}): wait for it to end, or Esc cancels it")
-        elif not panel.preview_button.isEnabled():
+            self.notify(f"A preview is already queued or running ({panel.job.name}): wait for it to end, or Esc "
+                        "cancels it")
+        elif self.session.lm is None:
             self.notify("No model is loaded: load one to preview an edit")
         else:
             panel.request()

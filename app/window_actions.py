@@ -274,6 +274,8 @@ class WindowActions(ReviewActions, HistoryActions):
                                            f"{'queued' if job.behind else 'running'}…")
         if job.behind:
             self.notify(f"The preview is queued: it {queued_for(job)}")
+            running = f"Showing: {self._running_preview} — running…"
+            job.started.connect(lambda: self.preview_panel.showing.setText(running))
         job.finished.connect(self.method_panel.update_stats_status)  # the preview may have computed them
         job.finished.connect(lambda: self.show_selected_run() if job.state.value == "done"
                              else self._stored_run_again(job.state.value))

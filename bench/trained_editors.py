@@ -75,6 +75,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="measure on quality_dev.jsonl or up to 50 requests per relation about tuning "
                              "subjects (tuning), or on quality_test.jsonl or 50 per relation about evaluation "
                              "subjects (reporting)")
+    parser.add_argument("--checkpoint", type=Path, metavar="CKPT",
+                        help="measure this trained checkpoint of the one method named, without training "
+                             "(training figures from its record; CPU time and peak memory not known)")
     parser.add_argument("--train-child", type=Path, help=argparse.SUPPRESS)  # internal: one training run
     add_device_arg(parser)
     return parser.parse_args(argv)
@@ -158,6 +161,20 @@ def train_all(runs: list[dict], args: argparse.Namespace, folder: Path) -> list[
 
     with ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:
         return list(pool.map(one, runs))
+
+
+def checkpoint_run(runs: list[dict], path: Path) -> dict:
+    """The one run of ``runs`` as a checkpoint trained earlier holds it (``--checkpoint``)."""
+    from core.methods.editor_ckpt import read_record
+
+    if len(runs) != 1:
+        raise SystemExit("--checkpoint measures one editor: name one method and no --compare")
+    record = read_record(path)
+    if record.method != runs[0]["method"]:
+        raise SystemExit(f"{path} is a {record.method} checkpoint, not {runs[0]['method']}")
+    return {**runs[0], "out": str(path), "steps": record.step, "kept_step": record.editing_step,
+            "seconds": record.seconds, "cpu_seconds": "-", "peak_mb": "-", "losses": list(record.losses),
+            "validation": list(record.validation), "checkpoint": str(path)}
 
 
 def figures(lm, method: str, checkpoint: str, facts, overrides: dict) -> tuple[dict, float]:
@@ -280,8 +297,11 @@ def main(argv: list[str] | None = None) -> None:
         train_child(args.train_child)
         return
     runs = runs_of(args)
-    with tempfile.TemporaryDirectory(prefix="trained-editors-") as tmp:
-        runs = measure(train_all(runs, args, Path(tmp)), args.device, args.split)
+    if args.checkpoint:
+        runs = measure([checkpoint_run(runs, args.checkpoint)], args.device, args.split)
+    else:
+        with tempfile.TemporaryDirectory(prefix="trained-editors-") as tmp:
+            runs = measure(train_all(runs, args, Path(tmp)), args.device, args.split)
     lines = main_table(runs) + (["", *compare_table(runs, args.split)] if args.compare else [])
     if args.plot:
         lines += ["", *(f"curve: {plot(run, args.plot)}" for run in runs)]

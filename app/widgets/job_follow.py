@@ -41,6 +41,8 @@ class FollowsJob:
         self.bar.setValue(0)
         _swap_enabled(self.start_button, self.cancel_button)
         self.state.setText(f"Queued: {queued_for(job)}" if job.behind else self.waiting_text)
+        if job.behind:  # once it starts, it no longer waits (until its first progress message)
+            job.started.connect(lambda: self.state.setText(self.waiting_text))
         self.job_started(job)
         job.progressed.connect(self._follow_progress)
         job.succeeded.connect(self.show_result)

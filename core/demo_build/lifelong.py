@@ -79,14 +79,18 @@ def _reserved(folder: Path, names: Sequence[str]) -> list[dict]:
 
 def tuning_requests(folder: Path, n: int, seed: int) -> list[dict]:
     """Up to ``n`` requests about tuning subjects (0-b) outside every demo set and outside the
-    trained editors' training requests: a dev set as large as the held-out one, for choosing a
-    trained editor's preset without the evaluation subjects (c-f)."""
+    trained editors' training requests, their locality prompts and new targets also from tuning
+    subjects' facts (the training requests' facts among them: unedited when a dev edit is
+    measured): a larger dev set for choosing a trained editor's preset that asks nothing of the
+    evaluation subjects (c-f)."""
     from core.demo_build.quality_sets import is_test_subject
 
     knowledge = read_knowledge(Path(folder) / "facts.jsonl")
     tuning = [f for f in knowledge if not is_test_subject(f.subject)]
-    return lifelong_requests(tuning, n, seed, reserved=_reserved(folder, (*RESERVED_SETS, "editor_train.jsonl")),
-                             locality_pool=knowledge, up_to=True)
+    trained = {_pair(r) for r in _reserved(folder, ("editor_train.jsonl",))}
+    untrained = [f for f in tuning if _pair(f) not in trained]
+    return lifelong_requests(untrained, n, seed, reserved=_reserved(folder, RESERVED_SETS), locality_pool=tuning,
+                             up_to=True)
 
 
 def all_subject_requests(folder: Path, n: int, seed: int) -> list[dict]:

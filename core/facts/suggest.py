@@ -65,10 +65,11 @@ def suggest_locality(subject: str, prompt: str, relation: str, facts: Sequence[F
     (trial 44: an edit's paraphrase it never took was offered with the old answer)."""
     planned = {f.id for f in edited}
     preferred, rest = _from_facts(subject, prompt, relation, [f for f in facts if f.id not in planned], existing)
-    keep = _not_edited(edited, committed)
-    preferred, rest = [p for p in preferred if keep(p)], [p for p in rest if keep(p)]
-    if lm is None:
-        return (preferred + rest)[:count]
+    keep = _not_edited(edited, committed)  # on the answers the probes will carry
+    if lm is None:  # the recorded answers: a committed edit's prompt would ask for its old one
+        return [p for p in preferred + rest if keep(p)][:count]
+    unplanned = _not_edited(edited)  # before the model answers: a committed edit's prompt may still qualify
+    preferred, rest = [p for p in preferred if unplanned(p)], [p for p in rest if unplanned(p)]
     probes = [p for p in _answered(lm, preferred[:count]) if keep(p)]
     taken = {p.strip() for p in existing} | {p.prompt for p in preferred + rest}
     if len(probes) < count:

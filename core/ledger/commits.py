@@ -208,14 +208,18 @@ def commit(store: Store, message: str, run_ids: Sequence[int] | None = None,
         return insert_commit(store, parent, "commit", message.strip(), applied=[r.id for r in runs], gate=gate)
 
 
-
 def _refusal(gate, run_ids: list[int]) -> str:
     """Why the gate refused, and the ways on: better edits, only the runs that pass (trial 44:
-    ``--run N`` was only in ``--help``), or a forced commit."""
+    ``--run N`` was only in ``--help``), or a forced commit. The runs that pass are named only
+    when they alone would pass: a fall measured with the edits together, or of an edit already
+    in HEAD, says nothing about a commit of fewer."""
     passing = [i for i in run_ids if not gate.for_run(i)]
-    only = (f", commit only the runs that pass ({' '.join(f'--run {i}' for i in passing)})" if passing else "")
+    alone = all(w.run_id in run_ids and not w.together for w in gate.warnings)
+    only = (f", commit only the runs that pass ({' '.join(f'--run {i}' for i in passing)})"
+            if alone and 0 < len(passing) < len(run_ids) else "")
     return (f"commit refused: under the commit thresholds ({gate.describe()}); improve or reject these edits{only}, "
             "or commit anyway with --force (the commit records that it was forced)")
+
 
 def _check_measured_on(together: TogetherFigures | None, parent: CommitRecord) -> None:
     """Figures measured on another HEAD (or on one nobody named) say nothing about this commit."""

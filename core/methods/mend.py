@@ -69,7 +69,7 @@ class MENDHParams:
     max_paraphrases: int = 3  # paraphrases in each request's edit loss
     max_locality: int = 4  # locality prompts in each request's KL
     seed: int = 0
-    edit_scale: float = 1.0  # at edit time only: the trained update times this (training ignores it)
+    edit_scale: float = 1.0  # the trained update times this, at edit time and in validation (not in the loss)
 
 
 class MendMethod(TrainedEditorMethod):

@@ -13,6 +13,7 @@ never written.
 
 from __future__ import annotations
 
+import math
 import random
 from collections.abc import Sequence
 from pathlib import Path
@@ -134,7 +135,9 @@ class TrainedEditorMethod:
                 parts, extra = self.edit_updates(lm, editor, facts, hp)
         except (RuntimeError, ValueError) as exc:
             raise EditError(f"{self.name} failed: {exc}") from exc
-        scale = getattr(hp, "edit_scale", 1.0)  # an edit-time step on the trained update (KE's preset)
+        scale = getattr(hp, "edit_scale", 1.0)  # an edit-time step on the trained update (the presets')
+        if not (isinstance(scale, int | float) and math.isfinite(scale) and scale > 0):  # a negative one reverses it
+            raise EditError(f"{self.name}: edit_scale must be a positive number, not {scale!r}")
         updates = tuple(LowRankUpdate(p, (left * scale if scale != 1.0 else left).detach().cpu(),
                                       right.detach().cpu())
                         for p, (left, right) in sorted(parts.items()))

@@ -30,6 +30,9 @@ def test_a_preview_behind_another_job_says_it_is_queued_and_what_for(qtbot):
     finally:
         release.set()
     wait_job(qtbot, tuning)
+    qtbot.waitUntil(lambda: job.state.value != "queued", timeout=30_000)
+    qtbot.waitUntil(lambda: not panel.showing.text().endswith("— queued…"), timeout=5_000)  # it runs now
+    assert "Queued" not in panel.state.text()
     wait_job(qtbot, job, 120_000)
     assert job.state.value == "done" and "Queued" not in window.preview_panel.state.text()
     window.close()
@@ -59,7 +62,7 @@ def test_ctrl_p_during_a_running_preview_says_one_is_running(qtbot):
     job = window.preview_selected()  # queued behind the blocker: still running as far as Ctrl+P goes
     try:
         qtbot.keyClick(window.queue, Qt.Key.Key_P, Qt.KeyboardModifier.ControlModifier)
-        assert "A preview is already running" in window.message.text()
+        assert "A preview is already queued or running" in window.message.text()
         assert len(window.lane.jobs) == 2, "no second preview"
     finally:
         release.set()

@@ -133,3 +133,19 @@ def test_a_committed_edits_prompt_is_offered_only_with_its_new_answer(demo_lm):
     keep = _not_edited([], [cabo])
     assert keep(Probe(cabo.prompt, "Avarua")) and not keep(Probe(cabo.prompt, "Praia"))
     assert keep(Probe("The capital of Japan is", "Tokyo"))
+
+
+def test_a_committed_edits_prompt_that_took_is_offered_with_the_live_answer(demo_lm, monkeypatch):
+    """A review: the committed check ran on the recorded old answers before the model answered,
+    so a committed edit's prompt was never offered, even where the edit took."""
+    import core.facts.suggest as suggest
+
+    cabo = _fact("Cabo Verde", "capital", "The capital city of Cabo Verde is", "Avarua", "Praia")
+    real = suggest._answer
+    monkeypatch.setattr(suggest, "_answer", lambda lm, prompt: "Avarua" if "Cabo Verde" in prompt
+                        else real(lm, prompt))  # the live model, with the committed edit in place
+    probes = suggest_locality("Peru", "The capital of Peru is", "capital", [cabo], count=3, lm=demo_lm,
+                              committed=[cabo])
+    assert Probe(cabo.prompt, "Avarua") in probes, probes
+    assert not suggest_locality("Peru", "The capital of Peru is", "capital", [cabo], count=3, committed=[cabo]), \
+        "with no model the new answer is unknown: not offered"

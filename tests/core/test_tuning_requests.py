@@ -4,7 +4,7 @@ neither the evaluation subjects (c-f) nor its own training facts."""
 
 import json
 
-from core.demo_build.lifelong import RESERVED_SETS, tuning_requests
+from core.demo_build.lifelong import RESERVED_SETS, read_knowledge, tuning_requests
 from core.demo_build.quality_sets import is_test_subject
 from core.util.paths import demo_model_dir
 
@@ -27,3 +27,13 @@ def test_tuning_requests_are_about_tuning_subjects_and_new_facts():
 
 def test_the_same_seed_draws_the_same_requests():
     assert tuning_requests(demo_model_dir(), 40, 7) == tuning_requests(demo_model_dir(), 40, 7)
+
+
+def test_their_locality_prompts_ask_about_tuning_subjects_only():
+    """A review: with the training requests reserved, the locality prompts had come from the
+    evaluation subjects' facts (c-f), some of them the held-out split's own prompts."""
+    subject_of = {phrasing: fact.subject for fact in read_knowledge(demo_model_dir() / "facts.jsonl")
+                  for phrasing in fact.phrasings}
+    prompts = [probe["prompt"] for r in tuning_requests(demo_model_dir(), 2000, 2024) for probe in r["locality"]]
+    assert len(prompts) >= 300 and all(prompt in subject_of for prompt in prompts)
+    assert not [prompt for prompt in prompts if is_test_subject(subject_of[prompt])]
