@@ -72,8 +72,8 @@ def _report_no_better(window, result) -> QMessageBox:
     held = result.held_out
     text = (f"The {result.method} search ({len(result.candidates)} candidates) found nothing better than the "
             f"default preset on the {held.preset.facts} held-out fact(s): default {_figures(held.preset)}, "
-            f"best found {_figures(held.tuned)}.\n\nNothing was saved; the default preset stays. Tuning on more "
-            "facts, or other kinds of facts, may find a difference.")
+            f"best found {_figures(held.tuned)}.\n\nNothing was saved: the presets under Preset stay as they were. "
+            "Tuning on more facts, or other kinds of facts, may find a difference.")
     window.notify(f"Tuning {result.method}: nothing better than the default; nothing saved", 15000)
     box = QMessageBox(QMessageBox.Icon.Information, "Nothing better found", text, parent=window)
     window.tuned_box = box

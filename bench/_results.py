@@ -71,6 +71,14 @@ def record(bench: str, figures, device: str, args: dict | None = None, folder: P
              "args": {k: v for k, v in (args or {}).items() if k != "child"}, "figures": figures}
     folder = folder or Path(os.environ.get("FACTSMITH_BENCH_RESULTS", RESULTS))
     folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"{bench}-{now.strftime('%Y%m%dT%H%M%SZ')}-{commit['commit'][:8] or 'nogit'}.json"
-    path.write_text(json.dumps(entry, indent=1, default=str) + "\n", encoding="utf-8")
-    return path
+    stem = f"{bench}-{now.strftime('%Y%m%dT%H%M%SZ')}-{commit['commit'][:8] or 'nogit'}"
+    text = json.dumps(entry, indent=1, default=str) + "\n"
+    for n in range(1, 100):  # two runs ending in the same second each keep their file
+        path = folder / (f"{stem}.json" if n == 1 else f"{stem}-{n}.json")
+        try:
+            with path.open("x", encoding="utf-8") as out:
+                out.write(text)
+            return path
+        except FileExistsError:
+            continue
+    raise FileExistsError(f"{folder / stem}.json and 98 more: clear out {folder}")

@@ -158,3 +158,20 @@ def test_grace_keys_ceiling_table(tmp_path):
     saved = json.loads(next((tmp_path / "results").glob("grace_keys-*.json")).read_text())["figures"]
     for row in saved:
         assert 0.0 <= row["retrieval"] <= 1.0 and row["locality"] >= 0.95, row
+
+
+def test_two_bench_runs_in_one_second_keep_both_results(tmp_path, monkeypatch):
+    """Two benches ending in the same second wrote one file name: the second run's figures
+    replaced the first's."""
+    import datetime
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
+    import _results
+
+    moment = datetime.datetime(2026, 12, 7, 13, 26, 43, tzinfo=datetime.UTC)
+    monkeypatch.setattr(_results._dt, "datetime", type("Frozen", (), {"now": staticmethod(lambda tz=None: moment)}))
+    first = _results.record("trained_editors", {"run": 1}, "cpu", folder=tmp_path)
+    second = _results.record("trained_editors", {"run": 2}, "cpu", folder=tmp_path)
+    assert first != second and second.name.endswith("-2.json")
+    assert json.loads(first.read_text())["figures"] == {"run": 1} and json.loads(second.read_text())["figures"] == {
+        "run": 2}

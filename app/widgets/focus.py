@@ -22,6 +22,8 @@ def set_enabled_keeping_focus(states: Mapping[QWidget, bool], heirs: Iterable[QW
     heir = next((h for h in heirs if states.get(h, h.isEnabled())), None)
     for widget, enabled in states.items():
         if not enabled:
-            if widget.hasFocus():
-                heir.setFocus() if heir is not None else widget.clearFocus()
+            if widget.hasFocus() and heir is not None:
+                heir.setFocus()
+            if widget.hasFocus():  # no heir, or one that cannot take it (hidden, NoFocus)
+                widget.clearFocus()
             widget.setEnabled(False)

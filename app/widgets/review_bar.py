@@ -15,6 +15,7 @@ from PySide6.QtGui import QKeySequence
 from PySide6.QtWidgets import QGroupBox, QLabel, QLineEdit, QPushButton, QSizePolicy, QVBoxLayout, QWidget
 
 from app.widgets.flow_row import flow_row
+from app.widgets.focus import set_enabled_keeping_focus
 
 DECISIONS = (("approve", "Approve", "Alt+A"), ("reject", "Reject", "Alt+R"), ("rework", "Needs rework", "Alt+W"))
 UNDO_KEY = "Alt+U"
@@ -77,7 +78,8 @@ class ReviewBar(QGroupBox):
         tip = (f"Undo your last review decision ({what or 'none left'}) — {UNDO_KEY}; "
                "Ctrl+Z undoes typing in the note")
         self.undo_button.setToolTip(f"Nothing to undo: {blocked}" if blocked else tip)
-        self.undo_button.setEnabled(what is not None and not blocked)
+        # the button just pressed may be the one going off: it must not hand the keys to the next field
+        set_enabled_keeping_focus({self.undo_button: what is not None and not blocked})
         self.undo_blocked = blocked
 
     def decide(self, decision: str) -> None:

@@ -21,9 +21,10 @@ def register(sub) -> None:
     tu.add_argument("--format", help="facts file format (default: detected)")
     tu.add_argument("--budget", type=int, metavar="N", help="use only the first N facts of the file: each grid "
                                                              "point edits every tuning fact, so time grows with N")
-    tu.add_argument("--no-save", action="store_true", help="report only; keep the stored preset as it is")
-    tu.add_argument("--save-anyway", action="store_true",
-                    help="save the winner even when it does no better than the default on the held-out facts")
+    saving = tu.add_mutually_exclusive_group()
+    saving.add_argument("--no-save", action="store_true", help="report only; keep the stored preset as it is")
+    saving.add_argument("--save-anyway", action="store_true",
+                        help="save the winner even when it does no better than the default on the held-out facts")
     tu.add_argument("--json", action="store_true", help="machine-readable output")
     tu.set_defaults(handler=tune_command, render=render_tune)
 
@@ -60,7 +61,7 @@ def tune_command(args: argparse.Namespace) -> dict[str, Any]:
                 "not_saved": "no-save"}
     result, saved = tune_and_save(lm, args.method, facts, shown, always=args.save_anyway, budget=args.budget)
     return {**result.to_dict(), "saved_to": str(saved.path) if saved else None,
-            "not_saved": "no-save" if args.no_save else None if saved else "no better"}
+            "not_saved": None if saved else "no better"}
 
 
 def _cell(value: float | None) -> str:

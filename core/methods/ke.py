@@ -132,8 +132,9 @@ devheldout``); where none does, the one missing by least. The seed-0 editor of 1
 | 0.8        | 0.884 / 0.797 / 0.943            | 0.932 / 0.877 / 0.915            |
 | 0.7        | 0.764 / 0.690 / 0.947            | 0.927 / 0.844 / 0.933            |
 
-None meets all three on both (locality on the larger split below 0.9 down to 0.9, reliability
-on ``quality_dev`` below it from 0.8); 0.9 misses by least (0.007), so it is the small preset's.
+None meets all three on both (down to 0.9 locality on the larger split stays under 0.9; from 0.8
+reliability on ``quality_dev`` falls under it); 0.9 misses by least (0.007 of locality), so it
+is the small preset's.
 Then measured once: test 0.940 / 0.880 / 0.909 (1.0: 0.927 / 0.895 / 0.887); 250 held-out
 requests about evaluation subjects (``--split heldout``) 0.951 / 0.879 / 0.903 (1.0: 0.960 /
 0.895 / 0.889).

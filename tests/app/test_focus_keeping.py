@@ -47,3 +47,20 @@ def test_an_unfocused_button_is_simply_disabled(qtbot):
     qtbot.waitUntil(folder.hasFocus, timeout=2_000)
     set_enabled_keeping_focus({start: False, cancel: True}, heirs=(cancel,))
     assert folder.hasFocus()
+
+
+def test_the_undo_button_going_off_keeps_the_keys_out_of_the_note(qtbot):
+    """A review: after Undo, with nothing left to undo, the disabled button passed the focus on
+    to the next field, where the next key typed would land."""
+    from app.widgets.review_bar import ReviewBar
+
+    bar = ReviewBar()
+    qtbot.addWidget(bar)
+    bar.show()
+    bar.activateWindow()
+    qtbot.waitUntil(lambda: QApplication.activeWindow() is bar, timeout=5_000)
+    bar.set_undo("approved Peru", None)
+    bar.undo_button.setFocus()
+    qtbot.waitUntil(bar.undo_button.hasFocus, timeout=2_000)
+    bar.set_undo(None, None)
+    assert not bar.undo_button.isEnabled() and QApplication.focusWidget() is None

@@ -284,3 +284,20 @@ def test_tuned_ft_m_on_the_demo_model_is_no_worse_on_its_tuning_facts(demo_lm):
     # 4 held-out facts; the default FT-M preset rewrites other answers, the tuned one (lr/10) does not.
     assert held.tuned.locality >= held.preset.locality + 0.3
     assert held.tuned.reliability >= 0.9
+
+
+def test_cli_says_a_tuned_preset_no_better_than_the_default_was_not_saved(tiny_model_dir, tmp_path, capsys,
+                                                                          monkeypatch):
+    import core.workflows.tune as tune_module
+
+    small_grid(monkeypatch)
+    monkeypatch.setattr(tune_module.TuneResult, "improves", property(lambda self: False))
+    facts = _write_facts(tmp_path / "facts.jsonl", FACTS)
+    model = ["--model", str(tiny_model_dir("llama")), "--device", "cpu"]
+    assert main(["tune", *model, "--method", "ft-m", "--facts", str(facts)]) == 0
+    out = capsys.readouterr().out
+    assert "not saved: on the held-out facts the tuned preset does no better than the default" in out
+    assert "--save-anyway" in out
+    with pytest.raises(SystemExit):  # argparse: not allowed together
+        main(["tune", *model, "--method", "ft-m", "--facts", str(facts), "--no-save", "--save-anyway"])
+    assert "not allowed with" in capsys.readouterr().err
