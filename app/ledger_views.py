@@ -66,9 +66,12 @@ def _undo_target(ws: Workspace) -> tuple[Any, FactRecord] | None:
             and c.undoes is None and c.id not in undone]
     if not mine:
         return None
-    facts = ((change, ws.fact(change.fact_id)) for change in mine)  # read lazily: most stop at the first
-    latest = next(facts)
-    return latest if not latest[1].committed else next((p for p in facts if not p[1].committed), latest)
+    latest = (mine[0], ws.fact(mine[0].fact_id))
+    if not latest[1].committed:  # the usual case: one fact read
+        return latest
+    committed = {record.fact.id for record in ws.queue() if record.committed}  # once, not a HEAD walk per decision
+    change = next((c for c in mine if c.fact_id not in committed), None)
+    return (change, ws.fact(change.fact_id)) if change is not None else latest
 
 
 def undo_label(ws: Workspace) -> str | None:

@@ -26,9 +26,11 @@ noise. Each has one paraphrase and two locality prompts of its own relation.
 
 ``--split dev`` measures on ``quality_dev.jsonl`` instead (the split presets are chosen
 on; the default ``test`` is for reporting only, never for tuning). ``--split devheldout``
-is the dev split as large as ``heldout``: up to ``HELDOUT_PER_RELATION`` requests per
+is a larger dev split drawn like ``heldout``: up to ``HELDOUT_PER_RELATION`` requests per
 relation about tuning subjects (0-b) outside every demo set and outside the editors'
-training requests (``core.demo_build.lifelong.tuning_requests``, seed 2024).
+training requests, with tuning subjects' locality prompts (157 on the demo model: capital
+50, language 38, currency 36, continent 33; ``core.demo_build.lifelong.tuning_requests``,
+seed 2024).
 
 ``--plot DIR`` saves each run's training curve (loss per step, smoothed, and validation
 reliability) as ``DIR/trained-<run>.png``.

@@ -172,6 +172,9 @@ def save_loaded(store: Store, lm, ref: str | CommitRecord, out: str | Path,
     with store.reading():
         expected = recorded_weights(store, commit.state_fingerprint, key)
         runs = len(delta_hashes(store, state_runs(store, commit)))
+    if expected is None:
+        raise VerificationError(f"no weights are recorded for commit {commit.short_id} ({key[0]} on {key[1]}) to "
+                                "check the loaded model against: build the commit from the base instead")
     found = weights_fingerprint(lm.model)
     if found != expected:
         raise VerificationError(f"the loaded model's weights ({key[0]} on {key[1]}) are not those recorded for commit "

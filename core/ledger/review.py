@@ -129,10 +129,11 @@ def undo(store: Store) -> StatusChange:
             (store.author,))
         if not rows:
             raise ReviewError(f"{store.author} has no review decision left to undo")
-        records = ((_change(row), get_fact(store, row["fact_id"])) for row in rows)
-        last, record = next(((c, r) for c, r in records if not r.committed), (None, None))
-        if last is None:  # every one left is committed: say why, of the latest
+        committed = committed_fact_ids(store)  # once: not a walk of HEAD per decision passed over
+        row = next((row for row in rows if row["fact_id"] not in committed), None)
+        if row is None:  # every one left is committed: say why, of the latest
             _check_not_committed(store, get_fact(store, rows[0]["fact_id"]))
+        last, record = _change(row), get_fact(store, row["fact_id"])
         if record.status != last.to_status:
             raise ReviewError(f"cannot undo decision #{last.id} on fact {record.fact.short_id}: it has since "
                               f"become {record.status}")

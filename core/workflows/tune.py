@@ -119,8 +119,8 @@ class TuneResult:
 
     @property
     def improves(self) -> bool:
-        """The tuned preset beats the default on the held-out facts by ``OBJECTIVE``, at the three
-        decimals shown: a tie, or the default itself winning, is no reason to offer it (trial 44:
+        """The tuned preset beats the default on the held-out facts by ``OBJECTIVE``, on the figures
+        as shown: a tie, or the default itself winning, is no reason to offer it (trial 44:
         held-out figures equal to the default's were saved and offered as the tuned preset)."""
         held = self.held_out
         return not self.best.is_preset and _rank(held.tuned, self.bar) > _rank(held.preset, self.bar)
@@ -136,7 +136,11 @@ class TuneResult:
 
 
 def _rank(scores: Scores, bar: float) -> tuple[bool, float, float]:
-    return scores.reliability >= bar - 1e-9, round(scores.balance, 3), round(scores.reliability, 3)
+    """``OBJECTIVE``'s order on the figures as shown (two decimals, in the CLI's table and the
+    window's box): a difference no one can see is none."""
+    shown = Scores(*(None if v is None else round(v, 2) for v in (scores.reliability, scores.generality,
+                                                                  scores.locality)), scores.facts)
+    return shown.reliability >= bar - 1e-9, round(shown.balance, 9), shown.reliability
 
 
 def _jsonable(values: Mapping[str, Any]) -> dict[str, Any]:
