@@ -119,7 +119,7 @@ class HistoryActions:
 
     def show_commit(self, commit_ids: list[str]) -> None:
         if not commit_ids:
-            self.history.details.clear()  # nothing selected: no stale commit shown
+            self.history.show_hint()  # nothing selected: no stale commit shown
         if len(commit_ids) == 1 and self.session.ws is not None:
             detail = self.session.ws.show(commit_ids[0])
             found = self.session.ws.built_on_dropped(detail.commit)  # {} at once for a commit that drops nothing

@@ -173,6 +173,8 @@ def _num(value: float | None) -> str:
     return "—" if value is None else f"{value:.3f}"
 
 
+DETAILS_HINT = "Select a commit to see its edits, their figures and its gate. Select two for Diff two."
+
 class HistoryPanel(QWidget):
     selection_changed = Signal(list)  # commit ids, newest first
     diff_requested = Signal(str, str)
@@ -201,13 +203,12 @@ class HistoryPanel(QWidget):
         self.tree.itemSelectionChanged.connect(self._enable_for_selection)
         self.details = QTextBrowser()
         self.details.setObjectName("commit-details")
-        # not a blank pane after a commit (trial 41); sentences, so a cut never ends on a ";" (trial 42)
-        self.details.setPlaceholderText("Select a commit to see its edits, their figures and its gate. Select two "
-                                        "for Diff two.")
+        # not a blank pane after a commit (trial 41); text, not a placeholder, which Qt does not wrap (trial 44)
         # Words stay whole ("Reliabilit/y" in a narrow pane); a table wider than the pane scrolls.
         self.details.setWordWrapMode(QTextOption.WrapMode.WordWrap)
         self.details.setOpenLinks(False)
         self.details.anchorClicked.connect(self._link_clicked)
+        self.show_hint()
         self.chart = pg.PlotWidget(background="w", title=DRIFT_TITLE)
         self.chart.setToolTip(DRIFT_TIP)
         self.chart.setObjectName("drift-chart")
@@ -292,7 +293,11 @@ class HistoryPanel(QWidget):
         if before:  # the details showed a commit: the same one, or the new one
             self.select([commits[0].id] if grown else before)
         if not self.selected_ids():
-            self.details.clear()  # nothing selected: no stale commit shown
+            self.show_hint()  # nothing selected: no stale commit shown
+
+    def show_hint(self) -> None:
+        """What the details pane is for, while no commit is selected."""
+        self.details.setHtml(f"<p style='color:#777'>{DETAILS_HINT}</p>")
 
     def _fill(self, commits: Sequence[CommitRecord], tags: dict[str, list[str]], live: str | None) -> None:
         for c in commits:

@@ -163,3 +163,17 @@ def test_one_width_gives_one_layout_whether_the_rows_scroll_or_not(qtbot):
         layouts.append(view._stacked)
     assert browser.verticalScrollBar().isVisible(), "the second set scrolls"
     assert layouts[0] == layouts[1]
+
+
+def test_the_history_details_hint_wraps_in_a_narrow_pane(qtbot):
+    """Trial 44: the details pane's placeholder was cut at 1024 wide (Qt does not wrap one)."""
+    from app.widgets.history_panel import DETAILS_HINT, HistoryPanel
+
+    panel = HistoryPanel()
+    qtbot.addWidget(panel)
+    panel.details.resize(200, 200)
+    panel.show()
+    assert panel.details.toPlainText() == DETAILS_HINT
+    document = panel.details.document()
+    document.setTextWidth(180)
+    assert document.size().height() > 2 * panel.details.fontMetrics().height(), "wrapped onto several lines"

@@ -3,6 +3,7 @@
 import pytest
 from PySide6.QtCore import QPoint, Qt
 
+from app.widgets.history_panel import DETAILS_HINT
 from core.util.paths import demo_edits_file
 from tests.app.helpers import click_preview, click_row, fast_rome, open_window, wait_job
 
@@ -214,7 +215,7 @@ def test_history_details_follow_a_new_commit_and_revert_lists_the_edits_it_remov
     assert "take it back" in window.history.details.toPlainText()
     assert "first edit" not in window.history.details.toPlainText().splitlines()[0]
     window.history.tree.clearSelection()
-    assert window.history.details.toPlainText() == ""
+    assert window.history.details.toPlainText() == DETAILS_HINT, "no stale commit: what the pane is for"
     window.close()
 
 
