@@ -225,6 +225,16 @@ def train_editor(lm: LoadedModel, method_name: str, facts: Sequence[Fact], val_f
         lock.release()
 
 
+def _one_step(lm: LoadedModel, method, editor, optimizer, facts: Sequence[Fact], hp, step: int, steps: int,
+              decay: str) -> dict[str, float]:
+    """One optimiser step over step ``step``'s requests, at the schedule's rate; its figures."""
+    optimizer.zero_grad(set_to_none=True)
+    figures = method.train_step(lm, editor, method.batch(facts, step - 1, hp), hp)
+    _scale_rates(optimizer, lr_factor(decay, step, steps))
+    optimizer.step()
+    return figures
+
+
 def _train(lm: LoadedModel, method, facts: Sequence[Fact], val_facts: Sequence[Fact], options: TrainOptions,
            out: Path, overrides: Mapping[str, Any] | None, progress: Progress) -> TrainResult:
     if options.keep not in (None, *KEEPS):  # before the checkpoint is read
@@ -246,10 +256,7 @@ def _train(lm: LoadedModel, method, facts: Sequence[Fact], val_facts: Sequence[F
     try:
         for step in range(record.step + 1, options.steps + 1):
             progress.check()
-            optimizer.zero_grad(set_to_none=True)
-            figures = method.train_step(lm, editor, method.batch(facts, step - 1, hp), hp)
-            _scale_rates(optimizer, lr_factor(decay, step, options.steps))
-            optimizer.step()
+            figures = _one_step(lm, method, editor, optimizer, facts, hp, step, options.steps, decay)
             state["losses"].append(round(figures["loss"], 6))
             completed = step
             meter.mark(step)
