@@ -125,14 +125,20 @@ class MethodPanel(QGroupBox):
 
     def _layout(self) -> None:
         form = self._form = QFormLayout()
-        # Tune preset… beside the method (short names), not the preset: there it left the preset's
-        # choice 79 px at 1366×768, cutting "Tuned for this model" to "Tuned fo" (trial 43)
-        method = QHBoxLayout()
-        method.addWidget(self.method, 1)
-        method.addWidget(self.tune_button)
-        form.addRow("Method:", method)
+        # Tune preset… on a row of its own under the preset's description: beside the preset's
+        # choice it left it 79 px at 1366×768 ("Tuned fo", trial 43), beside the method's it widened
+        # the panel at 1024×640 and squeezed the model's rows, beside the description it wrapped
+        # that to five lines
+        form.addRow("Method:", self.method)
+        # the room the choice and the button had on one row: the panel keeps its width, the name fits
+        self.preset_choice.setMinimumWidth(self.preset_choice.minimumSizeHint().width()
+                                           + self.tune_button.sizeHint().width())
         form.addRow("Preset:", self.preset_choice)
         form.addRow("", self.preset_label)
+        tune = QHBoxLayout()
+        tune.addStretch(1)
+        tune.addWidget(self.tune_button)
+        form.addRow("", tune)
         form.addRow("Editor:", self.checkpoint_row)
         row = QHBoxLayout()
         row.addWidget(self.advanced)
