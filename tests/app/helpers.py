@@ -28,6 +28,22 @@ def open_window(qtbot, **kwargs):
     return window
 
 
+def active_window_on_first_fact(qtbot):
+    """The window, active (keys typed reach it), with the demo set imported, its first fact
+    selected and a quick ROME chosen."""
+    from PySide6.QtWidgets import QApplication
+
+    from core.util.paths import demo_edits_file
+
+    window = open_window(qtbot)
+    window.activateWindow()
+    qtbot.waitUntil(lambda: QApplication.activeWindow() is window, timeout=5_000)
+    wait_job(qtbot, window.import_facts(demo_edits_file()), 60_000)
+    window.queue.select_row(0)
+    fast_rome(window)
+    return window
+
+
 def fast_rome(window) -> None:
     window.method_panel.method.setCurrentText("rome")
     for name, value in FAST_ROME.items():

@@ -8,7 +8,7 @@ import threading
 import pytest
 
 from core.util.paths import demo_edits_file
-from tests.app.helpers import fast_rome, open_window, wait_job
+from tests.app.helpers import active_window_on_first_fact, fast_rome, open_window, wait_job
 
 pytestmark = pytest.mark.gui
 
@@ -49,14 +49,8 @@ def test_a_job_on_an_idle_lane_waits_for_nothing(qtbot):
 def test_ctrl_p_during_a_running_preview_says_one_is_running(qtbot):
     """Trial 44: Ctrl+P while the same fact's preview ran was silently ignored."""
     from PySide6.QtCore import Qt
-    from PySide6.QtWidgets import QApplication
 
-    window = open_window(qtbot)
-    window.activateWindow()
-    qtbot.waitUntil(lambda: QApplication.activeWindow() is window, timeout=5_000)
-    wait_job(qtbot, window.import_facts(demo_edits_file()), 60_000)
-    window.queue.select_row(0)
-    fast_rome(window)
+    window = active_window_on_first_fact(qtbot)
     release = threading.Event()
     blocker = window.lane.submit("Holding the lane", lambda progress: release.wait(30))
     job = window.preview_selected()  # queued behind the blocker: still running as far as Ctrl+P goes

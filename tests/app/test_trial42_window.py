@@ -7,8 +7,7 @@ import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QApplication
 
-from core.util.paths import demo_edits_file
-from tests.app.helpers import fast_rome, open_window, wait_job
+from tests.app.helpers import active_window_on_first_fact, open_window, wait_job
 
 pytestmark = pytest.mark.gui
 
@@ -16,12 +15,7 @@ pytestmark = pytest.mark.gui
 def test_a_finished_preview_hands_the_focus_back_to_its_button(qtbot):
     """Trial 42: after a preview the folder field had the focus with its path selected, so the
     next key typed replaced the model's path."""
-    window = open_window(qtbot)
-    window.activateWindow()
-    qtbot.waitUntil(lambda: QApplication.activeWindow() is window, timeout=5_000)
-    wait_job(qtbot, window.import_facts(demo_edits_file()), 60_000)
-    window.queue.select_row(0)
-    fast_rome(window)
+    window = active_window_on_first_fact(qtbot)
     panel = window.preview_panel
     panel.preview_button.setFocus()
     qtbot.mouseClick(panel.preview_button, Qt.MouseButton.LeftButton)
