@@ -11,7 +11,7 @@ from PySide6.QtWidgets import QMessageBox
 
 from app.dialogs.tune_dialog import TuneDialog
 from app.jobs import Job
-from core import LedgerError, TuneError, candidate_count, split_facts, tune_and_save
+from core import LedgerError, TuneError, candidate_count, scores_text, split_facts, tune_and_save
 
 
 def tune_preset(window, method: str | None = None) -> TuneDialog | None:
@@ -71,19 +71,14 @@ def _report(window, result, saved) -> QMessageBox:
 def _report_no_better(window, result) -> QMessageBox:
     held = result.held_out
     text = (f"The {result.method} search ({len(result.candidates)} candidates) found nothing better than the "
-            f"default preset on the {held.preset.facts} held-out fact(s): default {_figures(held.preset)}, "
-            f"best found {_figures(held.tuned)}.\n\nNothing was saved: the presets under Preset stay as they were. "
+            f"default preset on the {held.preset.facts} held-out fact(s): default {scores_text(held.preset)}, "
+            f"best found {scores_text(held.tuned)}.\n\nNothing was saved: the presets under Preset stay as they were. "
             "Tuning on more facts, or other kinds of facts, may find a difference.")
     window.notify(f"Tuning {result.method}: nothing better than the default; nothing saved", 15000)
     box = QMessageBox(QMessageBox.Icon.Information, "Nothing better found", text, parent=window)
     window.tuned_box = box
     box.open()
     return box
-
-
-def _figures(scores) -> str:
-    cells = (("rel", scores.reliability), ("gen", scores.generality), ("loc", scores.locality))
-    return " ".join(f"{name} {value:.2f}" for name, value in cells if value is not None)
 
 
 def _defaults(window, method: str) -> dict:
