@@ -1,4 +1,4 @@
-"""Train editor…: train a trained editor (MEND) for the loaded model, as a job on the lane.
+"""Train editor…: train an editor network (MEND, KE, InstructEdit, RECIPE) for the loaded model, as a job on the lane.
 
 The reviewer chooses the training requests (a file, or the demo training set: never none),
 the method, the budget in steps, an optional validation file and where the checkpoint
@@ -31,7 +31,8 @@ from PySide6.QtWidgets import (
 )
 
 from app import file_dialogs
-from app.dialogs.train_checkpoint import checkpoint_state, is_default_place, kept_text
+from app.dialogs.train_checkpoint import checkpoint_state, kept_text
+from app.dialogs.train_choices import remember_choices, restore_choices
 from app.errors import confirm_box, is_user_error
 from app.jobs import Job
 from app.slots import no_result
@@ -70,9 +71,6 @@ def _button(text: str, slot, tip: str = "") -> QPushButton:
     return button
 
 
-SETTINGS_PREFIX = "train"  # the last run's choices, under train/method, train/data, train/val, train/out
-
-
 class TrainDialog(QDialog):
     trained = Signal(object)  # Path of a checkpoint written (training done, or cancelled after a save)
 
@@ -97,34 +95,9 @@ class TrainDialog(QDialog):
         self._build_run()
         self._layout()
         session.model_changed.connect(lambda _: self.refresh())
-        self._restore_choices()
+        restore_choices(self, self.settings)
         self.refresh()
         self._say_validation()
-
-    def _restore_choices(self) -> None:
-        """The last run's method, files and checkpoint path (trial 36: after a restart Resume stayed
-        grey until the training file was chosen again); a file that is gone is left unchosen."""
-        if self.settings is None:
-            return
-        method = self.settings.value(f"{SETTINGS_PREFIX}/method")
-        if method in trainable_methods():
-            self.method.setCurrentText(method)
-        for field, key in ((self.data, "data"), (self.val, "val")):
-            path = self.settings.value(f"{SETTINGS_PREFIX}/{key}")
-            if path and Path(path).is_file():
-                field.choose(path)
-        out = self.settings.value(f"{SETTINGS_PREFIX}/out") or ""
-        if out and not is_default_place(Path(out)):  # a default saved by an earlier version follows the model
-            self.out.setText(out)  # a path of the reviewer's own
-
-    def _remember_choices(self) -> None:
-        if self.settings is None:
-            return
-        own_out = self.out.text().strip() not in ("", self._out_default)  # the default follows the model
-        chosen = {"method": self.method.currentText(), "data": self.data.chosen(), "val": self.val.chosen(),
-                  "out": self.out_path() if own_out else None}
-        for key, value in chosen.items():
-            self.settings.set_value(f"{SETTINGS_PREFIX}/{key}", str(value or ""))
 
     def _build_fields(self) -> None:
         defaults = TrainOptions()
@@ -337,7 +310,7 @@ class TrainDialog(QDialog):
         self._say_validation()
         self.loss.set_losses(self.record.losses if resume and self.record else ())
         self.validation.set_history(self.record.validation if resume and self.record else ())
-        self._remember_choices()
+        remember_choices(self, self.settings, self._out_default)
         try:
             job = self.session.train_editor(self.method.currentText(), self.data.facts(), self.val.facts(),
                                             options, self.out_path())
