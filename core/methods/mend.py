@@ -70,6 +70,7 @@ class MENDHParams:
     max_locality: int = 4  # locality prompts in each request's KL
     seed: int = 0
     edit_scale: float = 1.0  # the trained update times this, at edit time and in validation (not in the loss)
+    lr_decay: str = "none"  # the rates' schedule over the run: "none", "cosine" or "linear" (to ~0 at the end)
 
 
 class MendMethod(TrainedEditorMethod):

@@ -160,3 +160,14 @@ def test_only_trained_editors_can_be_trained(tiny_lm, tmp_path):
 
     with pytest.raises(EditError, match="not a trained editor"):
         train_editor(tiny_lm("gpt2"), "ft-m", TRAIN, (), TrainOptions(steps=1), tmp_path / "x.safetensors")
+
+
+def test_lr_decay_schedules_both_of_mends_rates(tiny_lm, tmp_path):
+    """MEND and InstructEdit take KE's schedule (issue 17's InstructEdit round): the network's
+    rate and α's both fall by the same factor, from the rates the run started with."""
+    out = tmp_path / "mend.safetensors"
+    options = TrainOptions(steps=4, save_every=100, val_every=100, val_size=2)
+    train_editor(tiny_lm("gpt2"), "mend", TRAIN, (), options, out, {**FAST, "lr_lr": "1e-3", "lr_decay": "linear"})
+    network, alpha = read_checkpoint(out, "mend").optimizer["param_groups"]
+    assert network["initial_lr"] == pytest.approx(1e-2) and alpha["initial_lr"] == pytest.approx(1e-3)
+    assert network["lr"] == pytest.approx(1e-2 * 0.25) and alpha["lr"] == pytest.approx(1e-3 * 0.25)
