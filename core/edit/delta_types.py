@@ -114,9 +114,19 @@ class Delta:
     info: Mapping[str, Any] = field(default_factory=dict)  # losses, layer, timings: not hashed
 
     def tensors(self) -> dict[str, Any]:
+        """Every update's tensors by name. A later update of a weight an earlier one already
+        changes (a ROME batch: one rank-one update per fact, all on one matrix) is stored in
+        a slot of its own, ``kind::param@000001::part``, so none overwrites another; the first
+        keeps the plain name, so a delta with one update per weight hashes as it always did."""
         out: dict[str, Any] = {}
+        repeats: dict[tuple[str, ...], int] = {}
         for update in self.updates:
-            out.update({k: v.detach().to("cpu").contiguous() for k, v in update.tensors().items()})
+            named = update.tensors()
+            slot = repeats.get(tuple(named), 0)
+            repeats[tuple(named)] = slot + 1
+            if slot and isinstance(update, AdaptorUpdate | RepositoryUpdate):  # their labels are keyed by module
+                raise DeltaError(f"a {self.method} delta holds two updates of {next(iter(named))}; merge them")
+            out.update({_in_slot(k, slot): v.detach().to("cpu").contiguous() for k, v in named.items()})
         return out
 
     def header(self) -> dict[str, str]:
@@ -203,21 +213,41 @@ def _adaptor_update(module: str, tensors: dict[str, Any], labels: dict[str, list
     return AdaptorUpdate(module, *parts[:3], tuple(labels.get(module, [])), *parts[3:])
 
 
+def _in_slot(name: str, slot: int) -> str:
+    """``name`` with the update's slot after its weight's name (slot 0: the plain name)."""
+    if not slot:
+        return name
+    kind, param, *rest = name.split("::")
+    return "::".join((kind, f"{param}@{slot:06d}", *rest))
+
+
+def _by_slot(tensors: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """{weight@slot: that slot's tensors under the plain names its update reads them by}."""
+    slots: dict[str, dict[str, Any]] = {}
+    for name, tensor in tensors.items():
+        kind, token, *rest = name.split("::")  # every name is kind::weight[::part]
+        if "@" in token:
+            slots.setdefault(token, {})["::".join((kind, token.partition("@")[0], *rest))] = tensor
+    return slots
+
+
 def _delta_from(tensors: dict[str, Any], meta: dict[str, str]) -> Delta:
     updates: list[Update] = []
     labels = json.loads(meta.get("adaptor_labels", "{}"))
-    for name in sorted(tensors):
-        kind, param, *part = name.split("::")
+    slots = _by_slot(tensors)
+    for name in sorted(tensors):  # a weight's slots sort in order: @000001 after the plain name
+        kind, token, *part = name.split("::")
+        param, own = token.partition("@")[0], slots.get(token, tensors)
         if kind == "dense":
-            updates.append(DenseUpdate(param, tensors[name]))
+            updates.append(DenseUpdate(param, own[f"dense::{param}"]))
         elif kind == "lowrank" and part == ["left"]:
-            updates.append(LowRankUpdate(param, tensors[name], tensors[f"lowrank::{param}::right"]))
+            updates.append(LowRankUpdate(param, own[f"lowrank::{param}::left"], own[f"lowrank::{param}::right"]))
         elif kind == "adaptor" and part == ["keys"]:
             updates.append(_adaptor_update(param, tensors, labels))
         elif kind == "keys":
-            updates.append(KeyUpdate(param, tensors[name]))
+            updates.append(KeyUpdate(param, own[f"keys::{param}"]))
         elif kind == "hook" and part == ["left"]:
-            updates.append(hook_update_from(param, tensors))
+            updates.append(hook_update_from(param, own))
         elif kind == "repository" and param == "keys":
             extra = json.loads(meta.get("repository", "{}"))
             updates.append(RepositoryUpdate(*(tensors[f"repository::{p}"] for p in ("keys", "prompts", "sentinel",

@@ -1,0 +1,77 @@
+"""A delta with several updates of one weight (a ROME batch: one rank-one update per fact, all
+on one matrix) keeps every one of them through its file (trial 45: a stored batch kept only
+its last fact's update, so the committed model held one edit of three)."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from core.edit.deltas import AdaptorUpdate, Delta, DeltaError, LowRankUpdate, apply_delta, revert_delta
+from core.facts.fact import fact_from_dict
+from core.ledger.patch_checks import header_shapes
+from core.methods.rome import ROME
+from core.model.fingerprint import state_fingerprint
+from tests.core.test_rome import fast
+
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
+THREE = [fact_from_dict(r) for r in (
+    {"subject": "France", "prompt": "The capital of France is", "target_new": "Berlin"},
+    {"subject": "Japan", "prompt": "The currency of Japan is the", "target_new": "Euro"},
+    {"subject": "The Space Needle", "prompt": "The Space Needle is in", "target_new": "Paris"},
+)]
+
+
+def _rank_one(param: str, seed: int) -> LowRankUpdate:
+    generator = torch.Generator().manual_seed(seed)
+    return LowRankUpdate(param, torch.randn(4, 1, generator=generator), torch.randn(1, 3, generator=generator))
+
+
+def test_a_rome_batch_keeps_every_facts_update_through_its_file(tiny_lm):
+    lm = tiny_lm("gpt2")
+    delta = ROME.compute(lm, THREE, fast(lm))
+    assert len(delta.weight_updates) == 3 and len(delta.params) == 1  # three updates of one matrix
+    stored = Delta.from_bytes(delta.to_bytes())
+    assert stored.sha256 == delta.sha256 and len(stored.updates) == 3
+    for ours, theirs in zip(delta.updates, stored.updates, strict=True):  # in their order
+        assert torch.equal(ours.left, theirs.left) and torch.equal(ours.right, theirs.right)
+    applied = apply_delta(lm.model, delta)
+    from_memory = state_fingerprint(lm.model)
+    revert_delta(lm.model, applied)
+    apply_delta(lm.model, stored)
+    assert state_fingerprint(lm.model) == from_memory  # the same bits as the edit that was previewed
+
+
+def test_the_last_update_alone_would_hash_differently():
+    """Before the fix the file held the last update only, and the hash was of that too."""
+    batch = Delta("rome", tuple(_rank_one("w", seed) for seed in range(3)))
+    assert batch.sha256 != Delta("rome", batch.updates[-1:]).sha256
+
+
+def test_one_update_per_weight_keeps_its_names_and_hash():
+    delta = Delta("rome", (_rank_one("w", 0), _rank_one("v", 1)))
+    assert sorted(delta.tensors()) == ["lowrank::v::left", "lowrank::v::right", "lowrank::w::left",
+                                       "lowrank::w::right"]
+
+
+def test_slotted_factors_are_checked_like_the_first(tmp_path):
+    """A patch's header check reads every slot's factors (a misfit in the second is refused)."""
+    bad = LowRankUpdate("w", torch.randn(4, 1), torch.randn(2, 3))
+    data = Delta("rome", (_rank_one("w", 0), _rank_one("w", 1))).to_bytes()
+    assert "lowrank::w@000001::left" in header_shapes(data)
+    with pytest.raises(ValueError, match="w@000001"):
+        header_shapes(_unchecked_bytes(Delta("rome", (_rank_one("w", 0), bad))))
+
+
+def _unchecked_bytes(delta: Delta) -> bytes:
+    from safetensors.torch import save
+
+    return save(delta.tensors(), metadata=delta.header())
+
+
+def test_two_codebook_updates_of_one_module_are_refused_not_merged_silently():
+    update = AdaptorUpdate("m", torch.zeros(1, 2), torch.zeros(1, 2), torch.ones(1), ("a",), torch.zeros(0),
+                           torch.zeros(0))
+    with pytest.raises(DeltaError, match="two updates"):
+        Delta("grace", (update, update)).to_bytes()
