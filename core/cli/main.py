@@ -20,6 +20,7 @@ from core.cli import (
     commands_tune,
 )
 from core.cli.errors import CommandError
+from core.methods.base import EditError
 
 log = logging.getLogger("factsmith")
 
@@ -73,7 +74,8 @@ def main(argv: list[str] | None = None) -> int:
         result = args.handler(args)
     except BrokenPipeError:
         return _reader_gone()
-    except (CommandError, ValueError, OSError, KeyError, MemoryError) as exc:
+    # EditError: an edit that could not be computed, e.g. no trained editor (trial 45: a traceback)
+    except (CommandError, EditError, ValueError, OSError, KeyError, MemoryError) as exc:
         message = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
         print(f"factsmith {args.command}: error: {message}", file=sys.stderr)
         _more_rows(exc)

@@ -40,3 +40,15 @@ def test_eval_prints_a_row_per_fact_not_only_the_means(capsys):
     assert main(["eval", "--facts", str(demo_edits_file()), "--limit", "2", "--device", "cpu"]) == 0
     out = capsys.readouterr().out
     assert "reli  gene  loca" in out and "United Kingdom" in out and "Mayotte" in out
+
+
+def test_an_edit_without_its_trained_editor_is_a_clear_error(tiny_model_dir, tmp_path, capsys):
+    """Trial 45: `edit --method ke` with no checkpoint (or another model's) ended in a traceback."""
+    facts = tmp_path / "facts.jsonl"
+    facts.write_text(json.dumps({"subject": "Paris", "prompt": "Paris is in", "target_new": "Rome"}) + "\n")
+    missing = tmp_path / "ke.safetensors"
+    code = main(["edit", "--model", str(tiny_model_dir("gpt2")), "--method", "ke", "--facts", str(facts),
+                 "--set", f"checkpoint={missing}"])
+    err = capsys.readouterr().err
+    assert code == 2 and "Traceback" not in err
+    assert err.startswith("factsmith edit: error: no trained ke editor at") and str(missing) in err
