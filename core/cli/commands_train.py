@@ -67,8 +67,12 @@ def train_command(args: argparse.Namespace) -> dict[str, Any]:
         raise CommandError(str(exc)) from exc
     except KeyboardInterrupt:
         raise CommandError("interrupted: the last checkpoint written is intact; --resume continues it") from None
+    from core.methods.editor_ckpt import default_checkpoint
+
     record = result.record
-    return {"method": record.method, "checkpoint": str(result.path), "model": record.model_name,
+    found = Path(result.path).resolve() == default_checkpoint(record.method, record.fingerprint).resolve()
+    return {"method": record.method, "checkpoint": str(result.path), "default_place": found,
+            "model": record.model_name,
             "fingerprint": record.fingerprint, "data_sha256": record.data_sha256, "steps": record.step,
             "resumed_from": result.resumed_from, "seconds": record.seconds, "training_facts": len(facts),
             "first_loss": record.losses[0] if record.losses else None,
@@ -89,6 +93,10 @@ def render_train(r: dict[str, Any]) -> str:
     if r["kept_step"] != r["steps"]:
         lines.append(f"edits with the editor of step {r['kept_step']}: its validation met the verdict's targets best "
                      f"(training resumes from step {r['steps']})")
-    lines.append(f"checkpoint: {r['checkpoint']}; edit with `factsmith edit --method {r['method']} "
-                 f"--set checkpoint={r['checkpoint']}`")
+    if r.get("default_place"):  # where `edit --method M` looks for this model's editor (trial 45)
+        lines.append(f"checkpoint: {r['checkpoint']}, where editing finds it: `factsmith edit --method "
+                     f"{r['method']}` on this model uses it")
+    else:
+        lines.append(f"checkpoint: {r['checkpoint']}; edit with `factsmith edit --method {r['method']} "
+                     f"--set checkpoint={r['checkpoint']}`")
     return "\n".join(lines) + "\n"

@@ -171,3 +171,20 @@ def test_lr_decay_schedules_both_of_mends_rates(tiny_lm, tmp_path):
     network, alpha = read_checkpoint(out, "mend").optimizer["param_groups"]
     assert network["initial_lr"] == pytest.approx(1e-2) and alpha["initial_lr"] == pytest.approx(1e-3)
     assert network["lr"] == pytest.approx(1e-2 * 0.25) and alpha["lr"] == pytest.approx(1e-3 * 0.25)
+
+
+def test_cli_training_into_the_default_place_says_editing_finds_it(tiny_model_dir, tmp_path, capsys, empty_cache):
+    """Trial 45: the last line told the reviewer to `--set checkpoint=…` the very path `edit`
+    reads by default; only a checkpoint elsewhere needs it."""
+    from core.cli import main
+
+    model = tiny_model_dir("gpt2")
+    args = cli_train_args("mend", model, TRAIN, {**FAST, "rank": "4"}, tmp_path / "unused", tmp_path)
+    at = args.index("--out")
+    del args[at:at + 2]
+    args.remove("--json")
+    assert main([*args, "--steps", "1"]) == 0
+    last = capsys.readouterr().out.splitlines()[-1]
+    assert "where editing finds it" in last and "--set checkpoint" not in last
+    assert main([*args, "--steps", "1", "--out", str(tmp_path / "mine.safetensors")]) == 0
+    assert "--set checkpoint=" in capsys.readouterr().out.splitlines()[-1]
