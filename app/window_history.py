@@ -11,6 +11,7 @@ from app.dialogs.commit_dialog import CommitDialog
 from app.dialogs.export_dialog import ExportDialog
 from app.dialogs.patch_apply_dialog import PatchApplyDialog
 from app.errors import confirm_box
+from app.history_texts import exported_text, ref_label, runs_text, way_on
 from app.jobs import Job
 from app.ledger_views import HistoryView
 from app.slots import no_result
@@ -27,12 +28,6 @@ from core import DEFAULT_THRESHOLDS, CommitRefused, LedgerError, patch_held_text
 THRESHOLD_METRICS = tuple(DEFAULT_THRESHOLDS)  # the metrics core's commit gate checks
 SAVED_MODELS_KEY = "history/model_folders"  # where the last commit was saved as a model folder
 LISTED_EDITS = 10  # a box about a commit of hundreds of edits names this many, then says how many more
-
-
-def _runs(run_ids) -> str:
-    """"run 4" or "runs 4, 5"."""
-    ids = list(run_ids)
-    return f"run{'s' if len(ids) != 1 else ''} {', '.join(map(str, ids))}"
 
 
 class HistoryActions:
@@ -101,9 +96,8 @@ class HistoryActions:
         self.last_confirm = confirm_box(
             self, "Measured together, an edit no longer holds",
             f"Measured together on HEAD, some edits no longer hold: {found}.\n\nThis commit's edits:\n{edits}\n\n"
-            "Commit anyway? The commit records that it was forced. Otherwise leave the edit that undoes the other "
-            "out of this commit (reject or rework its fact; an edit already committed is taken back with Revert "
-            "one edit…).", lambda: self.commit(message, run_ids, force=True, measured=exc.together),
+            f"Commit anyway? The commit records that it was forced. Otherwise {way_on(len(landing))}",
+            lambda: self.commit(message, run_ids, force=True, measured=exc.together),
             yes_text="Commit anyway")
 
     # -- history -------------------------------------------------------------------------
@@ -191,7 +185,7 @@ class HistoryActions:
     def recompute(self, run_ids: list[int], message: str | None = None) -> Job | None:
         """Kept edits computed with a reverted one in place, taken out (a revert commit, ``message``
         its reason) and computed again on the new state with their settings (core's recompute)."""
-        runs, one = _runs(run_ids), len(run_ids) == 1
+        runs, one = runs_text(run_ids), len(run_ids) == 1
         if message is None:
             message, ok = QInputDialog.getText(
                 self, "Compute again", f"{runs.capitalize()} {'is' if one else 'are'} taken out with a revert, then "
@@ -204,7 +198,7 @@ class HistoryActions:
         job = self.session.recompute(run_ids, message)
         job.succeeded.connect(lambda state: self._reverted(  # later edits built on these are named too
             state.commit, f"{runs.capitalize()} reverted in {state.commit.short_id} and computed again as "
-            f"{_runs([r.id for r in state.new_runs])}: review {'it' if one else 'them'}, then Commit"))
+            f"{runs_text([r.id for r in state.new_runs])}: review {'it' if one else 'them'}, then Commit"))
         return self._report_failure(job, f"Could not compute {runs} again")
 
     def _revert_question(self, commit_id: str) -> str:
@@ -316,7 +310,7 @@ class HistoryActions:
         tags: dict[str, list[str]] = {}
         for tag in ws.tags():
             tags.setdefault(tag.commit_id, []).append(tag.name)
-        refs = [(_ref_label(c, tags.get(c.id, ())), c.id) for c in commits]
+        refs = [(ref_label(c, tags.get(c.id, ())), c.id) for c in commits]
         folder = Path(self.settings.value("export/folder", str(Path.home())))
         dialog = ExportDialog(refs, folder, self, to_default=self._patch_to_default(commits))
         dialog.accepted.connect(lambda: self._export_from(dialog.choice()))
@@ -344,7 +338,7 @@ class HistoryActions:
 
     def export_facts(self, out: Path, format: str = "jsonl", statuses: list[str] | None = ("approved",)) -> Job:
         job = self.session.export(Path(out), format, statuses)
-        job.succeeded.connect(lambda report: self.notify(_exported_text(report), written=report.path))
+        job.succeeded.connect(lambda report: self.notify(exported_text(report), written=report.path))
         return self._report_failure(job, "Could not export")
 
     def open_patch_apply_dialog(self) -> PatchApplyDialog:
@@ -385,19 +379,3 @@ class HistoryActions:
         job.succeeded.connect(lambda info: self.notify(
             f"Wrote a patch of {info.edits} edit(s) to {info.path}", written=info.path))
         return self._report_failure(job, "Could not export the patch")
-
-
-def _exported_text(report) -> str:
-    """What an export wrote; facts left out because their edit was reverted come before the path,
-    which is elided first, so the way to include them is never cut off (trial 34)."""
-    left_out = report.reverted_left_out
-    note = (f", left out {left_out} whose edit was reverted (export every status to include "
-            f"{'it' if left_out == 1 else 'them'}, marked)") if left_out else ""
-    return f"Exported {report.count} facts{note} to {report.path}"
-
-
-def _ref_label(commit, tags) -> str:
-    """A commit in the patch range's lists, with its tags (trial 43: a tagged release was not
-    recognisable there)."""
-    tagged = f" [{', '.join(tags)}]" if tags else ""
-    return f"#{commit.seq} {commit.short_id}{tagged} {commit.kind} {commit.message[:40]}"

@@ -1,0 +1,66 @@
+"""The commit gate checks each fact of a batch run, not only the run's means (trial 45: one
+fact's locality 0.75 hid in a batch's mean of 0.92, so the gate passed it)."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+
+from core.ledger.errors import CommitRefused
+from core.workflows.gates import check_runs
+from tests.core.ledger.helpers import hand_delta, make_facts
+
+
+def _checks(reliability: float, locality: float) -> list[dict]:
+    return [{"metric": "reliability", "value": reliability, "bound": 0.95, "held": reliability >= 0.95},
+            {"metric": "locality", "value": locality, "bound": 0.9, "held": locality >= 0.9}]
+
+
+def _batch_metrics(facts, localities) -> dict:
+    verdict = {"verdict": "side effects", "facts": [
+        {"fact_id": f.id, "verdict": "took", "checks": _checks(1.0, loc), "label": f"{f.subject} → {f.target_new}"}
+        for f, loc in zip(facts, localities, strict=True)]}
+    mean = sum(localities) / len(localities)
+    return {"protocol": "test-protocol", "pre": {"reliability": 0.0}, "post": {"reliability": 1.0, "locality": mean},
+            "verdict": verdict}
+
+
+class _Run:
+    def __init__(self, run_id: int, metrics: dict) -> None:
+        self.id, self.metrics = run_id, metrics
+
+
+def test_a_fact_under_the_threshold_is_named_though_the_mean_passes():
+    facts = make_facts(3)
+    gate = check_runs([_Run(9, _batch_metrics(facts, [1.0, 0.75, 1.0]))])  # mean 0.92
+    assert not gate.passed
+    [warning] = gate.warnings
+    assert (warning.metric, warning.value, warning.fact) == ("locality", 0.75, f"{facts[1].subject} → "
+                                                                                f"{facts[1].target_new}")
+    assert gate.describe() == f"run 9: locality 0.75 < 0.90 ({facts[1].subject} → {facts[1].target_new})"
+
+
+def test_a_batch_whose_every_fact_passes_passes():
+    assert check_runs([_Run(9, _batch_metrics(make_facts(3), [1.0, 0.95, 0.9]))]).passed
+
+
+def test_a_one_fact_run_is_checked_on_its_figures_as_before():
+    """Its stored warning has no fact label, so the commits' ids stay what they were."""
+    fact = make_facts(1)[0]
+    metrics = _batch_metrics([fact], [0.75])
+    [warning] = check_runs([_Run(3, metrics)]).warnings
+    assert warning.to_dict() == {"run": 3, "metric": "locality", "value": 0.75, "minimum": 0.9}
+
+
+def test_the_workspace_refuses_the_batch_and_says_which_fact(workspace):
+    facts = make_facts(3)
+    workspace.add_facts(facts)
+    delta = dataclasses.replace(hand_delta(facts[0], 7), fact_ids=tuple(f.id for f in facts))
+    run = workspace.record_run(facts=facts, delta=delta, computed_on=workspace.head().state_fingerprint, hparams={},
+                               seconds=0.01, metrics=_batch_metrics(facts, [1.0, 0.75, 1.0]), previews={},
+                               environment={"device": "cpu", "dtype": "float32"})
+    for fact in facts:
+        workspace.review(fact.id, "approve")
+    with pytest.raises(CommitRefused, match=rf"run {run.id}: locality 0\.75 < 0\.90 \({facts[1].subject} → "):
+        workspace.commit("batch", [run.id], thresholds={"reliability": 0.95, "locality": 0.9})
