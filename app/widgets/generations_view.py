@@ -3,24 +3,25 @@
 from __future__ import annotations
 
 import html
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from PySide6.QtCore import QEvent
 from PySide6.QtGui import QTextOption
 from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QTextBrowser, QVBoxLayout, QWidget
 
-from core import Segment, word_diff
+from core import Segment, says_answer, word_diff
 
 KIND_LABELS = {"prompt": "Edit prompt", "paraphrase": "Paraphrase", "locality": "Locality",
                "batch": "Locality, edited by this batch", "portability": "Portability", "free": "Your prompt"}
-# Good news on the edit's own prompts is a change *to the new answer*, which the verdict says
+# Good news on the edit's own prompts is a change *to the new answer*, which the row's text says
 # (not merely a change); on locality prompts it is no change.
 GREEN, RED, AMBER = "#c8ecc8", "#f6c6c6", "#fde9a9"
 _CHANGE_COLOURS = {"locality": RED, "free": AMBER}
 CHANGED_MARK = " ●"  # beside the kind of a row whose text the edit changed
-MARK_HELP = ("● : the edit changed this generation. Highlights: green where the verdict says the edit took, red "
-             "where it should not have changed (locality) or did not take, amber for a change that is neither.")
+MARK_HELP = ("● : the edit changed this generation. Highlights: green where the generation says the new answer, "
+             "red where it should not have changed (locality) or does not say it, amber for a change that is "
+             "neither.")
 _CHECK_OF_KIND = {"prompt": "reliability", "paraphrase": "generality"}  # the verdict's check of that row
 # Below this width (px) four columns squeeze Before and After out of sight (a 1024-wide window),
 # so each row is stacked instead: its kind and prompt, then Before and After under it.
@@ -61,6 +62,7 @@ class GenerationsView(QWidget):
         super().__init__(parent)
         self._rows: list[dict[str, Any]] = []
         self._checks: dict[str, dict[str, bool | None]] = {}
+        self._answers: dict[str, str] = {}  # fact id -> its new answer
         self._rendered = False
         self._stacked = False
         self.changed_only = QCheckBox("Changed only")
@@ -80,14 +82,18 @@ class GenerationsView(QWidget):
         layout.addLayout(top)
         layout.addWidget(self.browser, 1)
 
-    def set_previews(self, previews: Sequence[Any], verdict: Any = None) -> None:
-        """Previews as ``core.workflows.editing.Preview`` objects or their dicts; ``verdict`` (the
-        run's, as stored) decides whether a changed answer is highlighted as the edit taking."""
+    def set_previews(self, previews: Sequence[Any], verdict: Any = None,
+                     answers: Mapping[str, str] | None = None) -> None:
+        """Previews as ``core.workflows.editing.Preview`` objects or their dicts. A changed edit
+        prompt or paraphrase is green when its own text says the new answer (``answers``: fact
+        id → target_new; trial 45: the one paraphrase that took was red because the verdict's
+        generality as a whole failed), else as the run's stored ``verdict`` decided."""
         rows = [dict(p) if isinstance(p, dict) else p.to_dict() for p in previews]
         checks = checks_by_fact(verdict)
-        if rows == self._rows and checks == self._checks and self._rendered:
+        answers = dict(answers or {})
+        if rows == self._rows and checks == self._checks and answers == self._answers and self._rendered:
             return  # already shown (the same run again): keep the scroll position, skip the diffing
-        self._rows, self._checks = rows, checks
+        self._rows, self._checks, self._answers = rows, checks, answers
         self.render()
 
     def visible_rows(self) -> list[dict[str, Any]]:
@@ -127,11 +133,18 @@ class GenerationsView(QWidget):
     def _cells(self, row: dict[str, Any]) -> tuple[str, str, str, str]:
         """(kind with its changed mark, prompt, before, after) as HTML, changed words highlighted."""
         before, after = word_diff(row["before"], row["after"])
-        check = _CHECK_OF_KIND.get(row["kind"])
-        colour = change_colour(row["kind"], self._checks.get(row.get("fact_id", ""), {}).get(check))
+        colour = change_colour(row["kind"], self._row_held(row))
         mark = "" if row["before"] == row["after"] else CHANGED_MARK
         return (f"{KIND_LABELS.get(row['kind'], row['kind'])}{mark}", f"<b>{html.escape(row['prompt'])}</b>",
                 segments_html(before, "#eadcf5"), segments_html(after, colour))
+
+    def _row_held(self, row: dict[str, Any]) -> bool | None:
+        """Did this row's part of the edit take: its text says the new answer, where known; else
+        the verdict's check of that kind of row."""
+        answer = self._answers.get(row.get("fact_id", ""))
+        if answer and row["kind"] in _CHECK_OF_KIND:
+            return says_answer(row["after"], answer)
+        return self._checks.get(row.get("fact_id", ""), {}).get(_CHECK_OF_KIND.get(row["kind"]))
 
     def _stacked_row_html(self, row: dict[str, Any]) -> str:
         """One cell a prompt: its kind and prompt, then Before and After under it. A row of three

@@ -269,7 +269,8 @@ class PreviewPanel(FollowsJob, QGroupBox):
             self.loss.setTitle(None)
         else:
             self.loss.show_absent("loss curve not stored for this run")
-        self.generations.set_previews(_preview_rows(run.previews), run.metrics.get("verdict"))
+        answers = {e["fact_id"]: e["target_new"] for e in run.metrics.get("next_tokens") or () if "target_new" in e}
+        self.generations.set_previews(_preview_rows(run.previews), run.metrics.get("verdict"), answers)
         self.metrics.set_metrics(run.metrics)
         self._set_tokens(run.metrics.get("next_tokens"))
 

@@ -38,6 +38,14 @@ def normalise(text: str) -> str:
     return re.sub(r"\s+", " ", text).strip().strip(".,;:!?\"'()").strip().casefold()
 
 
+def says_answer(continuation: str, answer: str) -> bool:
+    """Whether a continuation (a preview's greedy text, longer than the answer) begins with the
+    answer, compared as exact match compares."""
+    wanted = normalise(answer)
+    said = re.sub(r"\s+", " ", continuation).strip().casefold()
+    return bool(wanted) and said.startswith(wanted) and (len(said) == len(wanted) or not said[len(wanted)].isalnum())
+
+
 def to_jsonable(obj: Any) -> Any:
     """Dataclasses (with their ``derived()`` values), tuples and floats made JSON-safe."""
     if dataclasses.is_dataclass(obj):

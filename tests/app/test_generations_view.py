@@ -48,3 +48,24 @@ def test_a_narrow_pane_stacks_before_and_after_under_each_prompt(qtbot):
     view.resize(900, 300)
     qtbot.waitUntil(lambda: not view.is_narrow())
     assert view.browser.toPlainText() == wide
+
+
+def test_each_paraphrase_is_coloured_by_what_it_says_not_by_the_whole_check(qtbot):
+    """Trial 45: the one paraphrase that gave the new answer was red, because generality as a
+    whole (0.50) missed; a row is green when its own text says the new answer."""
+    from app.widgets.generations_view import GREEN, RED
+
+    rows = [{"fact_id": "f", "kind": "paraphrase", "prompt": "The main language spoken in Brazil is",
+             "before": " Portuguese.", "after": " Spanish, and"},
+            {"fact_id": "f", "kind": "paraphrase", "prompt": "People in Brazil speak", "before": " Portuguese.",
+             "after": " Portugal."}]
+    verdict = {"facts": [{"fact_id": "f", "checks": [{"metric": "generality", "value": 0.5, "bound": 0.8,
+                                                       "held": False}]}]}
+    view = GenerationsView()
+    qtbot.addWidget(view)
+    view.set_previews(rows, verdict, {"f": "Spanish"})
+    html = view.browser.toHtml().lower()
+    assert GREEN in html and RED in html  # one of each, not two red
+    view.set_previews(rows, verdict)  # an old run without its answers: the verdict's check, as before
+    html = view.browser.toHtml().lower()
+    assert GREEN not in html and RED in html

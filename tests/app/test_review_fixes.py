@@ -244,7 +244,10 @@ def test_a_failed_edits_changed_answer_is_not_green(qtbot):
     for check in took["verdict"]["facts"][0]["checks"]:
         check["held"] = True
     panel.show_run(SimpleNamespace(**{**vars(panel.run), "metrics": took}))
-    assert f"background-color:{GREEN}" in panel.generations.browser.toHtml(), "green once the edit took"
+    assert f"background-color:{GREEN}" not in panel.generations.browser.toHtml(), "' Paris' is not the new answer"
+    said = [{**rows[0], "after": f" {took['next_tokens'][0]['target_new']}."}]  # the row itself says it
+    panel.show_run(SimpleNamespace(**{**vars(panel.run), "metrics": took, "previews": said}))
+    assert f"background-color:{GREEN}" in panel.generations.browser.toHtml(), "green where it says the new answer"
     panel.generations.set_previews(rows)  # no verdict known: a change is not called a success
     assert f"background-color:{AMBER}" in panel.generations.browser.toHtml()
     window.close()
