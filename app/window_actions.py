@@ -87,8 +87,8 @@ class WindowActions(ReviewActions, HistoryActions):
         self._check_context_of(lm)
         self.method_panel.set_model(lm)
         self.prompt_panel.set_ready(lm is not None)
-        for widget in (self.preview_panel.preview_button, self.editor.suggest_button):
-            widget.setEnabled(lm is not None)
+        self.preview_panel.preview_button.setEnabled(lm is not None)
+        self.editor.set_model_ready(lm is not None)
         self.model_panel.update_estimate()
         self._update_live_status()
 

@@ -47,6 +47,10 @@ def field_label(field: str) -> str:
     return f"{label}, {part.lstrip('.')}" if part.lstrip(".") else label
 
 
+SUGGEST_TIP = ("Fill the old answer from the model's own prediction and propose locality prompts from other facts "
+               "in the workspace")
+SUGGEST_NEEDS_PROMPT = "Type the prompt first: the old answer is the model's continuation of it"
+
 class FactEditor(QGroupBox):
     draft_changed = Signal(dict)  # the body typed so far (saved as a draft after a short pause)
     cleared = Signal()  # the reviewer cleared the form: its draft goes too
@@ -65,9 +69,9 @@ class FactEditor(QGroupBox):
         self.validation.setObjectName("fact-validation")
         self.validation.setWordWrap(True)
         self.suggest_button = QPushButton("Suggest old answer && locality")
-        self.suggest_button.setToolTip("Fill the old answer from the model's own prediction and propose "
-                                       "locality prompts from other facts in the workspace")
+        self.suggest_button.setToolTip(SUGGEST_TIP)
         self.suggest_button.clicked.connect(lambda: self.suggest_requested.emit(self.body()))
+        self._model_ready = False  # Suggest asks the loaded model
         self.add_button = QPushButton("Add to queue (Ctrl+Return)")
         self.add_button.clicked.connect(self.submit)
         self.clear_button = QPushButton("Clear")
@@ -125,7 +129,19 @@ class FactEditor(QGroupBox):
 
     def _on_changed(self) -> None:
         self.validate()
+        self._update_suggest()
         self._draft_timer.start()
+
+    def set_model_ready(self, ready: bool) -> None:
+        self._model_ready = ready
+        self._update_suggest()
+
+    def _update_suggest(self) -> None:
+        """Suggest needs a model and a prompt to continue (trial 45: with no prompt it opened an
+        error box; the form already says the prompt is required)."""
+        prompt = bool(self.fields["prompt"].text().strip())
+        self.suggest_button.setEnabled(self._model_ready and prompt)
+        self.suggest_button.setToolTip(SUGGEST_TIP if prompt or not self._model_ready else SUGGEST_NEEDS_PROMPT)
 
     def validate(self) -> Fact | None:
         """The fact, or None with the problem shown next to the form and its field outlined."""

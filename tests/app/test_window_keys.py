@@ -212,3 +212,18 @@ def test_suggest_proposes_locality_prompts_in_a_new_workspace(qtbot):
     probes = editor.locality.rows()
     assert len(probes) == 3 and all(prompt and answer and "France" not in prompt for prompt, answer in probes)
     window.close()
+
+
+def test_suggest_waits_for_a_prompt_instead_of_an_error_box(qtbot):
+    """Trial 45: Suggest with no prompt opened a modal error; it is off until there is a prompt
+    to continue, and its tooltip says so."""
+    window = _active(qtbot)
+    editor = window.editor
+    qtbot.keyClick(window, Qt.Key.Key_N, CTRL)
+    qtbot.keyClicks(editor.fields["subject"], "France")
+    assert not editor.suggest_button.isEnabled() and "prompt first" in editor.suggest_button.toolTip()
+    qtbot.keyClicks(editor.fields["prompt"], "The capital of France is")
+    assert editor.suggest_button.isEnabled() and "prompt first" not in editor.suggest_button.toolTip()
+    editor.fields["prompt"].setText("   ")
+    assert not editor.suggest_button.isEnabled()
+    window.close()
