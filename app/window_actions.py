@@ -171,7 +171,10 @@ class WindowActions(ReviewActions, HistoryActions):
     # -- facts: import, editor, drafts, suggestions -------------------------------------
 
     def open_import_dialog(self) -> ImportDialog:
-        dialog = ImportDialog(None, self, example=demo_edits_file(), context_check=self.editor.context_check)
+        ws = self.session.ws
+        known = frozenset(r.fact.id for r in ws.queue()) if ws is not None else frozenset()
+        dialog = ImportDialog(None, self, example=demo_edits_file(), context_check=self.editor.context_check,
+                              known_ids=known)
         dialog.accepted.connect(lambda: self.import_facts(*dialog.choice(), skip_invalid=dialog.skips_invalid()))
         dialog.open()
         return dialog

@@ -97,11 +97,12 @@ def imported_text(report) -> str:
 
 class ImportDialog(QDialog):
     def __init__(self, start: Path | None = None, parent: QWidget | None = None, example: Path | None = None,
-                 context_check=None) -> None:
+                 context_check=None, known_ids: frozenset[str] = frozenset()) -> None:
         """``example``: a file offered by the "Demo set" button (the placeholder only hints);
-        ``context_check``: core's ``context_checker`` of the loaded model, to name facts too long for it."""
+        ``context_check``: core's ``context_checker`` of the loaded model, to name facts too long for it;
+        ``known_ids``: the workspace's facts, which an import does not add again."""
         super().__init__(parent)
-        self.context_check = context_check
+        self.context_check, self.known_ids = context_check, frozenset(known_ids)
         self.setWindowTitle("Import facts")
         # as tall as the screen allows, up to 700: at 560 a CSV's mapping and first rows were slivers (trial 41)
         screen = QGuiApplication.primaryScreen()
@@ -258,11 +259,24 @@ class ImportDialog(QDialog):
         self._update_button()
 
     def _update_button(self) -> None:
-        """Import only a file without bad rows, or, when skipping them is chosen, one with good rows."""
+        """Import only a file without bad rows, or, when skipping them is chosen, one with good rows;
+        and one with a fact the workspace does not hold yet."""
         report = self.report
         skipping = self.skip_invalid.isChecked()
         self.errors_label.setText(SKIPPING if skipping else BLOCKING)
-        self.import_button.setEnabled(report is not None and bool(report.facts) and (report.ok or skipping))
+        new = report is not None and any(f.id not in self.known_ids for f in report.facts)
+        self.import_button.setEnabled(new and (report.ok or skipping))
+        self.import_button.setToolTip("" if new or report is None or not report.facts else
+                                      "Every fact in this file is already in the workspace")
+
+    def _known_text(self, report: FactsFileReport) -> str:
+        """", 3 already in the workspace (not added again)" (trial 45: the preview said nothing, the
+        import then added none)."""
+        known = sum(f.id in self.known_ids for f in report.facts)
+        if not known:
+            return ""
+        every = "all " if known == len(report.facts) and known > 1 else ""
+        return f", {every}{known} already in the workspace (not added again)"
 
     def skips_invalid(self) -> bool:
         """Whether the reviewer chose to import the valid rows and record the bad ones."""
@@ -309,7 +323,7 @@ class ImportDialog(QDialog):
     def _show_report(self, report: FactsFileReport) -> None:
         self.detected.setText(f"{report.format} ({report.container}), {_count(report.rows, 'row')}, "
                               f"{_count(len(report.facts), 'fact')} read, {_count(report.error_count, 'bad row')}, "
-                              f"{_count(len(report.duplicates), 'duplicated fact')}")
+                              f"{_count(len(report.duplicates), 'duplicated fact')}{self._known_text(report)}")
         for error in report.errors:
             self.errors.addItem(str(error))
         if report.error_count > len(report.errors):

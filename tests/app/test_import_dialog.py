@@ -170,3 +170,23 @@ def test_a_prompt_too_long_for_the_loaded_model_is_named_before_import(qtbot, tm
     assert "Too long for the loaded model" in note and "line 2: prompt with its answer is" in note, note
     assert "line 1" not in note and dialog.import_button.isEnabled(), "a note: it still imports"
     assert check(fact_from_dict(GOOD)) is None, "a short one fits"
+
+
+def test_facts_already_in_the_workspace_are_said_before_importing(qtbot, tmp_path):
+    """Trial 45: re-importing an exported set read "0 duplicated facts" with Import on, then
+    imported nothing; the preview says which are already there, and a file of nothing new
+    cannot be imported. A .jsonl of one line is JSON Lines, not "json"."""
+    from core.facts.fact import fact_from_dict
+
+    path = tmp_path / "set.jsonl"
+    spain = dict(GOOD, subject="Spain", prompt="The capital of Spain is", target_true="Madrid")
+    path.write_text(json.dumps(GOOD) + "\n")
+    known = frozenset({fact_from_dict(GOOD).id})
+    dialog = ImportDialog(path, known_ids=known)
+    qtbot.addWidget(dialog)
+    assert "(jsonl)" in dialog.detected.text() and "1 already in the workspace" in dialog.detected.text()
+    assert not dialog.import_button.isEnabled() and "already in the workspace" in dialog.import_button.toolTip()
+    path.write_text(json.dumps(GOOD) + "\n" + json.dumps(spain) + "\n")
+    dialog.inspect()
+    assert "1 already in the workspace (not added again)" in dialog.detected.text()
+    assert dialog.import_button.isEnabled()

@@ -129,8 +129,9 @@ def _json_rows(path: Path, text: str) -> RawRows:
     wrapped = _wrapped_list(path, data)
     if wrapped is not None:
         return RawRows("json", "index", *_checked(path, list(enumerate(wrapped)), "index", []))
-    # A single request: number it by its line, as JSON Lines would.
-    return RawRows("json", "line", *_checked(path, [(1 + _leading_lines(text), data)], "line", []))
+    # A single request: number it by its line, as JSON Lines would (and a .jsonl of one line is JSON Lines)
+    container = "jsonl" if Path(path).suffix.lower() == ".jsonl" else "json"
+    return RawRows(container, "line", *_checked(path, [(1 + _leading_lines(text), data)], "line", []))
 
 
 def _leading_lines(text: str) -> int:
