@@ -94,7 +94,7 @@ class TrainDialog(QDialog):
         self._build_fields()
         self._build_run()
         self._layout()
-        session.model_changed.connect(lambda _: self.refresh())
+        session.model_changed.connect(lambda _: self._model_changed())
         restore_choices(self, self.settings)
         self.refresh()
         self._say_validation()
@@ -204,11 +204,22 @@ class TrainDialog(QDialog):
     def _method_changed(self) -> None:
         """Another method: the last run's words and curves were another editor's, so they go
         (a checkpoint of this method at the path brings its own curves back)."""
+        self._forget_last_run()
+        self.refresh()
+
+    def _model_changed(self) -> None:
+        """Another model: so were the last run's (trial 45: "Done: 100 steps" and its curves stayed
+        beside a path that held no checkpoint for the new model)."""
+        self._forget_last_run()
+        self.refresh()
+
+    def _forget_last_run(self) -> None:
         if self._idle():
             self._hinting = True
             self.loss.reset()
             self.validation.set_history(())
-        self.refresh()
+            self.bar.setValue(0)
+            self.error.setText("")
 
     def _hint(self) -> str:
         if not self.data.ready() or not self.data.chosen():
@@ -287,9 +298,10 @@ class TrainDialog(QDialog):
             return
         path = self.out_path()
         if path.exists():
-            self.confirm = confirm_box(self, "Replace the checkpoint?", f"{path} already holds a checkpoint. "
-                                       "Start trains a new editor from step 0 and replaces it.",
-                                       lambda: self._run(False))
+            held = self.out_info.text().removesuffix(": Start replaces it") if self.record is None else ""
+            self.confirm = confirm_box(self, "Replace the checkpoint?", f"{path} already holds a checkpoint"
+                                       f"{f' ({held})' if held else ''}. Start trains a new editor from step 0 "
+                                       "and replaces it.", lambda: self._run(False))
             return
         self._run(False)
 

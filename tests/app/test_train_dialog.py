@@ -385,3 +385,26 @@ def test_a_checkpoint_another_process_is_training_waits(qtbot, window, tmp_path,
         other.kill()
         other.wait()
         dialog.close()
+
+
+def test_another_model_drops_the_last_runs_state_and_replacing_anothers_editor_says_whose(
+        qtbot, window, stranger, tmp_path, monkeypatch):
+    """Trial 45: after loading another model the dialog still said the last run's "Done …" with its
+    curves at 100% beside a path holding nothing for the new model; and Start over another model's
+    checkpoint asked to replace it without saying whose it was."""
+    train = _write(tmp_path / "train.jsonl", TRAIN)
+    val = _write(tmp_path / "val.jsonl", [dataclasses.replace(TRAIN[0], target_new="Seattle")])
+    out = tmp_path / "mine.safetensors"
+    dialog = _open_from_the_method_panel(qtbot, window)
+    _fill(qtbot, monkeypatch, dialog, train, val, out)
+    _start_and_cancel(qtbot, dialog, window)
+    assert dialog.state.text().startswith("Cancelled after step") and dialog.bar.value() > 0
+    out.unlink()  # nothing there for the model loaded next
+    window.session.model_changed.emit(window.session.lm)
+    assert dialog.state.text() == "Start trains a new editor" and dialog.bar.value() == 0
+    assert dialog.loss.losses == [] and not any(dialog.validation.points.values())
+    dialog.out.setText(str(stranger))
+    dialog.inspect_out()
+    dialog.start()
+    assert "someone-else" in dialog.confirm.text() and "replaces it" in dialog.confirm.text()
+    dialog.confirm.reject()
