@@ -35,12 +35,31 @@ def main(argv: list[str] | None = None) -> int:
         from core import cli_main
 
         return cli_main(argv)
-    args = gui_parser().parse_args(argv[1:] if argv and argv[0] == "gui" else argv)
+    gui_args = argv[1:] if argv and argv[0] == "gui" else argv
+    misplaced = misplaced_command(gui_args)
+    if misplaced:
+        print(misplaced, file=sys.stderr)
+        return 2
+    args = gui_parser().parse_args(gui_args)
     if args.screenshot and not args.smoke_test:
         print("factsmith gui: --screenshot needs --smoke-test", file=sys.stderr)
         return 2
     return run_gui(args.model, args.workspace, smoke_test=args.smoke_test, screenshot=args.screenshot,
                    timeout_s=args.timeout)
+
+
+def misplaced_command(argv: list[str]) -> str:
+    """Trial 45: ``factsmith --workspace W workspace check`` read as the app's options, and said
+    "factsmith gui: unrecognized arguments". A command after a leading option says where it goes."""
+    _, rest = gui_parser().parse_known_args(argv)
+    if not rest:
+        return ""
+    from core.cli.main import command_names
+
+    if rest[0] not in command_names():
+        return ""
+    options = [a for a in argv if a not in rest]
+    return (f"factsmith: options go after the command: factsmith {' '.join(rest)} {' '.join(options)}".rstrip())
 
 
 def run_gui(model: str | None = None, workspace: str | None = None, *, smoke_test: bool = False,

@@ -110,7 +110,8 @@ def register(sub) -> None:
     queue.set_defaults(handler=list_queue, render=render_facts)
 
     rev = common(sub.add_parser("review", help="approve, reject or send back a fact; --undo reverses"))
-    rev.add_argument("fact", nargs="?", help="fact id or unique prefix")
+    rev.add_argument("facts", nargs="*", metavar="FACT",
+                     help="fact id or unique prefix; several take the same decision, all or none")
     decision = rev.add_mutually_exclusive_group(required=True)
     for flag in ("approve", "reject", "rework", "undo"):
         decision.add_argument(f"--{flag}", dest="decision", action="store_const", const=flag)
@@ -257,14 +258,35 @@ def list_queue(args: argparse.Namespace) -> list[dict[str, Any]]:
 def review_fact(args: argparse.Namespace) -> dict[str, Any]:
     from core.cli.errors import CommandError
 
-    if (args.decision == "undo") == bool(args.fact):
+    if (args.decision == "undo") == bool(args.facts):
         raise CommandError("give a fact id with --approve/--reject/--rework, or --undo alone")
     if args.run is not None and args.decision != "approve":
         raise CommandError("--run picks the run an approval approves: use it with --approve")
     with open_ws(args) as ws:
-        change = (ws.undo_review() if args.decision == "undo"
-                  else ws.review(args.fact, args.decision, args.note, args.run))
-        return {**change.to_dict(), "fact": _fact_line(ws.fact(change.fact_id))}
+        if args.decision == "undo":
+            changes = [ws.undo_review()]
+        else:
+            changes = _review_all(ws, args.facts, args.decision, args.note, args.run)
+        rows = [{**change.to_dict(), "fact": _fact_line(ws.fact(change.fact_id))} for change in changes]
+        return rows[0] if len(rows) == 1 else {"changes": rows}
+
+
+def _review_all(ws, refs: list[str], decision: str, note: str, run_id: int | None) -> list:
+    """The same decision for each fact, all or none (trial 45: `review A B C --approve` was refused
+    while `run A B C` took several): a refusal takes back the decisions made before it."""
+    from core.cli.errors import CommandError
+
+    facts = [ws.fact(ref) for ref in refs]  # every id resolves before anything changes
+    done: list = []
+    try:
+        for record in facts:
+            done.append(ws.review(record.fact.id, decision, note, run_id))
+    except (LedgerError, ValueError) as exc:
+        for _ in done:
+            ws.undo_review()
+        where = f"fact {refs[len(done)]}: " if len(refs) > 1 else ""
+        raise CommandError(f"{where}{exc}" + ("; nothing was changed" if len(refs) > 1 else "")) from None
+    return done
 
 
 def make_commit(args: argparse.Namespace) -> dict[str, Any]:

@@ -27,6 +27,11 @@ def register(sub) -> None:
 def generate(args: argparse.Namespace) -> dict:
     from core.model.generation import SamplingOptions, continuations
 
+    empty = [i for i, prompt in enumerate(args.prompts, 1) if not prompt.strip()]
+    if empty:  # before the model loads: the model would continue nothing (trial 45)
+        raise ValueError(f"prompt {empty[0]} is empty: give the text the model should continue")
+    if args.max_new_tokens < 1:
+        raise ValueError(f"--max-new-tokens must be at least 1, not {args.max_new_tokens}")
     lm = load_from_args(args)
     options = SamplingOptions(max_new_tokens=args.max_new_tokens, greedy=not args.sample, seed=args.seed)
     outputs = continuations(lm, args.prompts, options)

@@ -60,6 +60,8 @@ def _status(row: dict[str, Any]) -> str:
 
 
 def render_review(r: dict[str, Any]) -> str:
+    if "changes" in r:  # several facts, one line each
+        return "".join(render_review(change) for change in r["changes"])
     note = f" ({r['note']})" if r["note"] else ""
     run = f" on run {r['run_id']}" if r.get("run_id") is not None else ""
     return f"{_short(r['fact_id'])} {r['from_status']} -> {r['to_status']}{run}{note}: {r['fact']}\n"

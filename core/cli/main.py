@@ -54,6 +54,12 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def command_names() -> list[str]:
+    """The subcommands (``factsmith COMMAND``), for the launcher's "options go after the command"."""
+    sub = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction))
+    return list(sub.choices)
+
+
 def _emit(result, as_json: bool, render: Callable | None) -> None:
     if as_json:
         json.dump(result, sys.stdout, indent=2, ensure_ascii=False, default=str)

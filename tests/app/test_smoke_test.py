@@ -121,3 +121,13 @@ def test_the_readme_gui_command_with_smoke_test_prints_ready(tmp_path):
     assert result.stdout == "ready: demo-model on cpu\n"
     # the offscreen plugin's own "does not support propagateSizeHints()" is all it may say
     assert "Traceback" not in result.stderr and "Warning" not in result.stderr
+
+
+def test_an_option_before_the_command_says_where_it_goes(capsys):
+    """Trial 45: `factsmith --workspace W workspace check` said "factsmith gui: error:
+    unrecognized arguments: workspace check"."""
+    from app.launcher import main as launcher_main
+
+    assert launcher_main(["--workspace", "w.db", "workspace", "check"]) == 2
+    assert capsys.readouterr().err.strip() == ("factsmith: options go after the command: factsmith workspace check "
+                                               "--workspace w.db")

@@ -52,3 +52,10 @@ def test_an_edit_without_its_trained_editor_is_a_clear_error(tiny_model_dir, tmp
     err = capsys.readouterr().err
     assert code == 2 and "Traceback" not in err
     assert err.startswith("factsmith edit: error: no trained ke editor at") and str(missing) in err
+
+
+def test_an_empty_prompt_to_generate_is_refused_before_loading(tmp_path, capsys):
+    """Trial 45: `factsmith generate ""` generated from nothing without a word."""
+    assert main(["generate", "--model", str(tmp_path / "never-read"), "Paris is", " "]) == 2
+    assert "prompt 2 is empty" in capsys.readouterr().err
+
