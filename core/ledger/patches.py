@@ -108,6 +108,9 @@ def build_manifest(store: Store, from_ref: str, to_ref: str) -> dict[str, Any]:
     if runs_b[: len(runs_a)] != runs_a:
         raise PatchError(f"between {a.short_id} and {b.short_id} some edits of {a.short_id} were reverted, so the "
                          f"range cannot be replayed on a checkout of {a.short_id}; export from ROOT instead")
+    if len(runs_b) == len(runs_a):  # trial 45: an empty patch was written without a word
+        raise PatchError(f"{a.short_id}..{b.short_id} adds no edit: a patch of it would change nothing "
+                         "(choose a later --to, or an earlier --from)")
     commits = store.all("SELECT id, kind, author, message, created_at FROM commits WHERE seq > ? AND seq <= ? "
                         "ORDER BY seq", (a.seq, b.seq))
     return {

@@ -145,3 +145,12 @@ def test_a_range_across_a_revert_of_its_start_is_refused(two_commits, tmp_path):
     with pytest.raises(PatchError, match=r"were reverted.*export from ROOT"):
         ws.export_patch(tmp_path / "p.patch", from_ref="HEAD~2")
     assert ws.export_patch(tmp_path / "p.patch").edits == 4
+
+
+def test_a_range_that_adds_no_edit_is_refused_and_nothing_is_written(two_commits, tmp_path):
+    """Trial 45: `patch export` of an empty range wrote a patch of 0 edits without a word."""
+    ws, _ = two_commits
+    out = tmp_path / "empty.fspatch"
+    with pytest.raises(PatchError, match=r"adds no edit: a patch of it would change nothing"):
+        ws.export_patch(out, from_ref="HEAD", to_ref="HEAD")
+    assert not out.exists()
