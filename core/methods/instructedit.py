@@ -110,6 +110,45 @@ against 0.981 / 0.949 / 0.869 at 1.0; on the test split's 40, 0.876 / 0.856 / 0.
 0.928 / 0.892 / 0.913. (A first version of the larger dev split took its locality prompts from
 evaluation subjects by mistake and pointed to 0.8, measured then at 0.969 / 0.916 / 0.913
 held out and 0.868 / 0.848 / 0.942 on test; the split was mended before the choice stood.)
+
+Training round (issue 17, 2026-12-07, after the test miss above): KE's lever (a longer run,
+a cosine decay of the rates, ``lr_decay``) and a heavier locality weight, each trained with
+`factsmith train --method instructedit --facts editor_train.jsonl --val quality_dev.jsonl
+--val-size 40 --set held_out=city_country --set KEY=VALUE` and measured on both dev splits
+at scales 1.0, 0.9, 0.8 (`bench/trained_editors.py --checkpoint … --split dev|devheldout
+--set instructedit.edit_scale=S`; `bench/results/trained_editors-20261207T154131Z…` to
+`…T161815Z…`). One seed each, at each setting's best scale by the rule above
+(quality_dev rel / gen / loc; devheldout rel / gen / loc):
+
+| setting (seed 0)                       | scale | quality_dev           | devheldout            |
+|----------------------------------------|-------|-----------------------|-----------------------|
+| preset (600, Adam 5e-4)                | 0.9   | 0.933 / 0.901 / 0.953 | 0.967 / 0.936 / 0.910 |
+| 600, cosine                            | 0.9   | 0.934 / 0.868 / 0.956 | 0.954 / 0.923 / 0.908 |
+| 600, cosine, Adam 1e-3                 | 0.9   | 0.900 / 0.869 / 0.953 | 0.978 / 0.928 / 0.917 |
+| 1,200                                  | 0.8   | 0.910 / 0.874 / 0.965 | 0.977 / 0.921 / 0.924 |
+| 1,200, cosine, Adam 1e-3               | 1.0   | 0.922 / 0.903 / 0.935 | 0.986 / 0.951 / 0.902 |
+| 1,200, c_loc 2                         | 0.9   | 0.922 / 0.878 / 0.954 | 0.980 / 0.920 / 0.907 |
+
+Every difference is within what a training seed moves (the preset's seed 1 at 0.9: 0.894 /
+0.852 / 0.962 on quality_dev), so the rule was written down before more seeds were measured:
+three seeds (0, 1, 2) of the preset and of the most promising change (1,200 steps, cosine,
+Adam 1e-3); each takes the largest scale whose seed-mean figures meet every target on both
+splits; the larger smallest margin wins, and within 0.005 the cheaper. Seed means:
+
+| setting (seeds 0-2)        | scale | quality_dev           | devheldout            | smallest margin |
+|----------------------------|-------|-----------------------|-----------------------|-----------------|
+| preset                     | 1.0   | 0.922 / 0.892 / 0.945 | 0.977 / 0.943 / 0.881 | -0.019          |
+| preset                     | 0.9   | 0.911 / 0.879 / 0.957 | 0.976 / 0.928 / 0.910 | 0.010           |
+| 1,200, cosine, Adam 1e-3   | 1.0   | 0.927 / 0.890 / 0.941 | 0.984 / 0.947 / 0.887 | -0.013          |
+| 1,200, cosine, Adam 1e-3   | 0.9   | 0.912 / 0.867 / 0.957 | 0.983 / 0.937 / 0.912 | 0.012           |
+
+Both land at 0.9, 0.002 apart: the preset stays (half the training). The preset's seeds 1 and 2
+were then measured once on test, to see whether seed 0's test miss is its seed: 0.891 / 0.855 /
+0.928 and 0.897 / 0.903 / 0.927 (seed 0: 0.876 / 0.856 / 0.929), so every seed misses test
+reliability by 0.003-0.024, and on the 250 held-out requests 0.963 / 0.881 / 0.912 and 0.966 /
+0.930 / 0.889 (seed 0: 0.972 / 0.933 / 0.892). The miss is in the test split's capital and
+language requests (8 each; seeds 1 and 2: capital 0.73 and 0.79, language 0.79 and 0.76), in
+every seed; nothing tried here moves it.
 """
 
 from __future__ import annotations
