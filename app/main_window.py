@@ -27,7 +27,7 @@ from app.widgets.model_panel import ModelPanel
 from app.widgets.preview_panel import PreviewPanel
 from app.widgets.prompt_panel import PromptPanel
 from app.widgets.review_bar import BUTTONS_OWN_REVIEW_KEYS, DECISIONS, UNDO_KEY, ReviewBar
-from app.widgets.trace_view import TraceView, trace_selected
+from app.widgets.trace_view import TraceView, say_selected, trace_selected
 from app.window_actions import WindowActions
 from app.window_train import open_train_dialog
 from app.window_tune import tune_preset
@@ -133,6 +133,7 @@ class MainWindow(WindowActions, QMainWindow):
         self.queue.new_requested.connect(self.new_fact)
         self.queue.selection_changed.connect(self.show_selected_run)
         self.queue.selection_changed.connect(self.say_review)
+        self.queue.selection_changed.connect(lambda ids: say_selected(self, ids))
         self.method_panel.method.currentTextChanged.connect(lambda _: self.show_selected_run())
         self.method_panel.method.currentTextChanged.connect(lambda name: self.settings.set_value(METHOD_KEY, name))
         self.preview_panel.run_choice.chosen.connect(lambda run_id: self.show_selected_run(run_id=run_id))

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import html
 from collections.abc import Mapping, Sequence
+from datetime import datetime
 from typing import Any
 
 import pyqtgraph as pg
@@ -40,6 +41,17 @@ COPY_ID_SCHEME = "copy-commit-id:"
 RECOMPUTE_SCHEME = "recompute-runs:"  # + run ids, comma-separated
 
 
+
+def when_text(created_at: str) -> str:
+    """"2026-12-07 16:40:12 UTC" in the machine's time zone (trial 45: the raw ISO text with its
+    microseconds); the stored text as it is if it does not parse."""
+    try:
+        stamp = datetime.fromisoformat(created_at)
+    except ValueError:
+        return created_at
+    local = stamp.astimezone() if stamp.tzinfo is not None else stamp
+    return local.strftime("%Y-%m-%d %H:%M:%S %Z").rstrip()
+
 def detail_html(detail: CommitDetail, notes: Mapping[str, str] | None = None,
                 built_on_dropped: Mapping[int, Sequence[int]] | None = None) -> str:
     """A commit: message, id, author, whether it was forced past the commit gate, and the edits in
@@ -55,7 +67,7 @@ def detail_html(detail: CommitDetail, notes: Mapping[str, str] | None = None,
     # 16 hex digits name the commit for every CLI command; the whole 64 only fit a wide pane
     return (f"<h3>{html.escape(c.message)}</h3><p>commit <code>{c.id[:16]}</code> "
             f"(<a href='{COPY_ID_SCHEME}{c.id}'>copy full id</a>) ({c.kind}){tags}<br>"
-            f"{html.escape(c.author)} · {c.created_at}<br>state <code>{c.state_fingerprint[:16]}</code> · "
+            f"{html.escape(c.author)} · {when_text(c.created_at)}<br>state <code>{c.state_fingerprint[:16]}</code> · "
             f"adds runs {list(c.applied) or '—'} · drops runs {list(c.dropped) or '—'}</p>{_gate_html(c)}"
             f"{_built_on_dropped_html(built_on_dropped)}"
             f"<p>{len(detail.runs)} edit(s) in this state:</p><table border='1' cellpadding='3' "
@@ -307,7 +319,7 @@ class HistoryPanel(QWidget):
             named = "".join(f"[{tag}] " for tag in tags.get(c.id, []))
             kind = f"{c.kind} · forced" if c.forced else c.kind  # committed anyway under the gate
             item = QTreeWidgetItem([str(c.seq), c.short_id, marker + named + c.message, kind, c.author,
-                                    c.created_at[:19], ", ".join(tags.get(c.id, [])), edits])
+                                    when_text(c.created_at), ", ".join(tags.get(c.id, [])), edits])
             item.setData(0, Qt.ItemDataRole.UserRole, c.id)
             item.setToolTip(MESSAGE, marker + named + c.message)
             if c.forced:

@@ -19,6 +19,7 @@ KIND_LABELS = {"mlp": "MLP outputs (window of layers)", "state": "hidden states 
 _COLOURS = {"mlp": (35, 132, 67), "state": (84, 39, 143)}
 MARK_PEN = pg.mkPen("#d62728", width=3)
 EMPTY_TEXT = "No trace yet: select a fact in the queue, then Trace selected fact"
+IDLE_STATE = "Select a fact in the queue, then trace it: where does the model recall it?"
 
 
 class TraceView(FollowsJob, QWidget):
@@ -45,7 +46,7 @@ class TraceView(FollowsJob, QWidget):
         self.cancel_button.clicked.connect(self.cancel)
         self.bar = QProgressBar()
         self.bar.setRange(0, 1000)
-        self.state = QLabel("Select a fact in the queue, then trace it: where does the model recall it?")
+        self.state = QLabel(IDLE_STATE)
         self.state.setWordWrap(True)
         self._build_plot()
         self._build_layout()
@@ -205,6 +206,22 @@ class TraceView(FollowsJob, QWidget):
             return
         x, y = cell
         self.marker.setData([x, x + 1, x + 1, x, x], [y, y, y + 1, y + 1, y])
+
+
+def say_selected(window, ids: list[str]) -> None:
+    """The idle trace view names the fact Trace selected fact would trace (trial 45: it said
+    "Select a fact in the queue" with one selected)."""
+    view: TraceView = window.trace_view
+    ws = window.session.ws
+    if view.job is not None or view.result is not None or ws is None:
+        return  # a trace running or shown keeps its words
+    if not ids:
+        view.clear()
+        view.state.setText(IDLE_STATE)
+        return
+    subject = ws.fact(ids[0]).fact.subject
+    view.clear(f"No trace yet: Trace selected fact traces {subject}")
+    view.state.setText(f"Trace selected fact: where does the model recall what it knows of {subject}?")
 
 
 def trace_selected(window) -> Job | None:

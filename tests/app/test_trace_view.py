@@ -78,8 +78,11 @@ def test_window_traces_the_selected_fact(qtbot):
 
     window = open_window(qtbot)
     wait_job(qtbot, window.import_facts(demo_edits_file()), 60_000)
+    assert window.trace_view.state.text().startswith("Select a fact in the queue")
     window.queue.select_row(0)
     fact = window.ws.fact(window.queue.selected_ids()[0]).fact
+    # trial 45: it said "Select a fact in the queue" with one selected; it names the one it will trace
+    assert fact.subject in window.trace_view.state.text() and "Select" not in window.trace_view.state.text()
     window.trace_view.trace_button.click()
     assert window.tabs.currentWidget() is window.trace_view
     job = window.trace_view.job
