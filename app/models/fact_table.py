@@ -10,6 +10,7 @@ from PySide6.QtGui import QColor
 
 from core import FactRecord, RunRecord, decided_run_id, is_reverted
 
+VERDICT_MARK = " ⚠"  # beside the status of an approved or committed edit that did not wholly take
 COLUMNS = ("Status", "Subject", "Prompt", "Old answer", "New answer", "Method", "Reliability", "Locality")
 FACT_ID_ROLE = Qt.ItemDataRole.UserRole + 1
 STATUS_COLOURS = {"approved": QColor("#1e7d32"), "rejected": QColor("#b3261e"), "needs-rework": QColor("#b36b00"),
@@ -237,7 +238,10 @@ class FactTableModel(QAbstractTableModel):
                     + (f"\ndecided on run {decided.id} ({decided.method})" if decided else "\ndecided with no run")
                     + "\n" + text)
         if column == 0:  # the whole status first: the cell may be cut at a narrow width
-            text = f"{self._cell(record, 0, False)}\n{self._revert_note(record)}{text}"
+            verdict = _fact_verdict(shown, record.id)
+            said = (f"its edit's verdict (run {shown.id}): {verdict}: select it to see why\n"
+                    if verdict not in (None, "took") else "")
+            text = f"{self._cell(record, 0, False)}\n{said}{self._revert_note(record)}{text}"
         latest = self._latest.get(record.id)
         if column >= 5 and decision is not None and latest is not None and latest is not shown:
             text += f"\nnewer run {latest.id} ({latest.method}) since the decision: select the fact to see it"
@@ -260,6 +264,13 @@ class FactTableModel(QAbstractTableModel):
         return (f"Its edit was reverted in {revert}; a commit re-applies it with run {again}, made since, "
                 "under the standing approval: look at that run before committing\n")
 
+    @staticmethod
+    def _verdict_mark(record: FactRecord, run: RunRecord | None) -> str:
+        """" ⚠" beside an approved or committed fact whose edit did not wholly take (trial 45: a
+        "partial: generality 0.50" edit read as Reliability 1.00, Locality 1.00 in the queue); the
+        verdict is in the tooltip, so the column stays narrow."""
+        return VERDICT_MARK if _fact_verdict(run, record.id) not in (None, "took") else ""
+
     def _cell(self, record: FactRecord, column: int, raw: bool) -> Any:
         fact, run = record.fact, self.shown_run(record.id)
         if column == 0:
@@ -269,8 +280,9 @@ class FactTableModel(QAbstractTableModel):
             if record.committed:  # "committed" says approved too, and keeps the column narrow
                 if self._not_holding(record):  # committed, but undone on HEAD: said first (the tooltip says why)
                     return "not holding"
-                return "committed" if record.status == "approved" else f"{record.status} · committed"
-            return record.status
+                status = "committed" if record.status == "approved" else f"{record.status} · committed"
+                return status + self._verdict_mark(record, run)
+            return record.status + (self._verdict_mark(record, run) if record.status == "approved" else "")
         if column <= 4:
             return (fact.subject, fact.prompt, fact.target_true, fact.target_new)[column - 1]
         if column == 5:
@@ -280,6 +292,12 @@ class FactTableModel(QAbstractTableModel):
         if raw:
             return -1.0 if value is None else value
         return "" if value is None else f"{value:.2f}"
+
+
+def _fact_verdict(run: RunRecord | None, fact_id: str) -> str | None:
+    """The verdict the run's stored verdict gave this fact ("took", "partial", …); None: none stored."""
+    facts = (((run.metrics or {}).get("verdict") or {}).get("facts") or ()) if run is not None else ()
+    return next((f.get("verdict") for f in facts if f.get("fact_id") == fact_id), None)
 
 
 class FactFilterProxy(QSortFilterProxyModel):

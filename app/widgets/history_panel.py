@@ -23,7 +23,15 @@ from PySide6.QtWidgets import (
 )
 
 from app.widgets.flow_row import flow_row
-from core import DIFF_NOTE, CommitDetail, CommitRecord, DiffReport, recorded_gate
+from core import (
+    DEFAULT_THRESHOLDS,
+    DIFF_NOTE,
+    CommitDetail,
+    CommitRecord,
+    DiffReport,
+    recorded_gate,
+    verdict_failures,
+)
 
 LIVE_MARKER = "◀ live model · "
 DRIFT_TITLE = "Mean over live edits"
@@ -61,7 +69,7 @@ def detail_html(detail: CommitDetail, notes: Mapping[str, str] | None = None,
     facts = {f.id: f.fact for f in detail.facts}
     rows = "".join(
         f"<tr><td>{r.id}</td><td>{r.method}</td><td>{html.escape(_facts_text(r.fact_ids, facts))}</td>"
-        f"{_figure_cells(detail.figures.get(r.id), r)}"
+        f"{_figure_cells(detail.figures.get(r.id), r)}<td>{html.escape(_verdict_text(r))}</td>"
         f"<td>{html.escape(_notes_text(r.fact_ids, notes))}</td></tr>" for r in detail.runs)
     tags = f" · tags: {', '.join(detail.tags)}" if detail.tags else ""
     # 16 hex digits name the commit for every CLI command; the whole 64 only fit a wide pane
@@ -72,11 +80,19 @@ def detail_html(detail: CommitDetail, notes: Mapping[str, str] | None = None,
             f"{_built_on_dropped_html(built_on_dropped)}"
             f"<p>{len(detail.runs)} edit(s) in this state:</p><table border='1' cellpadding='3' "
             "style='border-collapse:collapse'><tr><th>Run</th><th>Method</th><th>Facts</th>"
-            f"<th>Reliability</th><th>Locality</th><th>Review note</th></tr>{rows}</table>"
+            f"<th>Reliability</th><th>Locality</th><th>Verdict</th><th>Review note</th></tr>{rows}</table>"
             f"{_together_footnote(detail)}")
 
 
 TOGETHER_MARK = "†"
+
+
+def _verdict_text(run) -> str:
+    """The run's verdict and what failed beyond the gate's figures (trial 45: the commit dialog's
+    "generality 0.50 < 0.80" was nowhere in History)."""
+    verdict = ((run.metrics or {}).get("verdict") or {}).get("verdict") or "—"
+    failed = [text.removesuffix(" (verdict)") for text in verdict_failures(run, tuple(DEFAULT_THRESHOLDS))]
+    return f"{verdict}: {'; '.join(failed)}" if failed else verdict
 
 
 def _figure_cells(figures, run) -> str:

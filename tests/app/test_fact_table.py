@@ -82,3 +82,23 @@ def test_a_batch_runs_row_shows_each_facts_own_figures():
     model.set_facts(RECORDS[:2], [run])
     assert [model.index(0, c).data() for c in (6, 7)] == ["1.00", "0.62"]
     assert [model.index(1, c).data() for c in (6, 7)] == ["0.90", ""], "not measured for this fact: no figure"
+
+
+def test_an_approved_edit_that_did_not_wholly_take_is_marked_and_says_why_in_its_tip():
+    """Trial 45: an approved "partial: generality 0.50" edit read as Reliability 1.00 and
+    Locality 1.00 in the queue, nothing else."""
+    from PySide6.QtCore import Qt
+
+    from app.models.fact_table import VERDICT_MARK
+
+    spain, chile = RECORDS[1], RECORDS[3]
+    partial = _run([spain.id], 1.0)
+    partial.metrics["verdict"] = {"verdict": "partial", "facts": [{"fact_id": spain.id, "verdict": "partial"}]}
+    took = _run([chile.id], 1.0)
+    took.metrics["verdict"] = {"verdict": "took", "facts": [{"fact_id": chile.id, "verdict": "took"}]}
+    model = FactTableModel()
+    model.set_facts(RECORDS, [partial, took])
+    assert model.index(1, 0).data() == "approved" + VERDICT_MARK
+    assert "verdict (run 1): partial" in model.index(1, 0).data(Qt.ItemDataRole.ToolTipRole)
+    assert model.index(3, 0).data() == "approved"
+    assert model.index(0, 0).data() == "pending", "a pending fact's verdict shows when it is selected"

@@ -27,3 +27,17 @@ def test_commit_times_read_as_times_not_iso_text():
     if time.localtime().tm_gmtoff == 0:
         assert shown == "2026-12-07 16:40:12 UTC"
     assert when_text("not a time") == "not a time"
+
+
+def test_a_commits_edits_say_their_verdict_and_what_the_gate_did_not_check():
+    """Trial 45: History gave a committed edit's reliability and locality, not the "generality
+    0.50 < 0.80" the commit dialog warned of."""
+    from app.widgets.history_panel import _verdict_text
+
+    checks = [{"metric": "reliability", "value": 1.0, "bound": 0.95, "held": True},
+              {"metric": "generality", "value": 0.5, "bound": 0.8, "held": False}]
+    run = SimpleNamespace(id=3, metrics={"verdict": {"verdict": "partial", "facts": [{"fact_id": "f",
+                                                                                      "checks": checks}]}})
+    assert _verdict_text(run) == "partial: generality 0.50 < 0.80"
+    assert _verdict_text(SimpleNamespace(id=4, metrics={"verdict": {"verdict": "took", "facts": []}})) == "took"
+    assert _verdict_text(SimpleNamespace(id=5, metrics={})) == "—"
