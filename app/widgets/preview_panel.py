@@ -46,6 +46,7 @@ STATE_LINES, SHORT_STATE_LINES = 8, 4  # the verdict's lines before it scrolls, 
 MIN_STATE_LINES = 2  # a crowded short pane still shows the verdict's headline and a line of what it is
 SHORT_PANE = 480  # below this pane height the loss curve folds away (423 at 1024×640, 555 at 1366×768)
 SHORT_TABS_LINES = 15  # a short pane keeps the tabs this many text lines: three prompts' before and after
+SHOWING_LINES, SHORT_SHOWING_LINES = 6, 3  # the Showing notes' lines before they scroll, tall and short pane
 SHORT_SPACING, SHORT_MARGIN = 3, 4  # px between and around the rows of a short pane (6 and 9 when tall)
 
 
@@ -70,7 +71,8 @@ class PreviewPanel(FollowsJob, QGroupBox):
         self.run: Any = None
         self._losses: dict[int, list[float]] = {}  # run id → its loss curve, as drawn live this session
         self._token_entries: list | None = []  # the shown run's stored next tokens (None: not stored)
-        self.showing = QLabel("Showing: nothing yet")
+        self.showing = _StateLabel("Showing: nothing yet")
+        self.showing.text_set.connect(self._fit_showing)
         self.showing.setObjectName("preview-showing")
         self.showing.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self.showing.setWordWrap(True)  # the method note is never cut off
@@ -140,10 +142,25 @@ class PreviewPanel(FollowsJob, QGroupBox):
         toggle.clicked.connect(lambda shown: self._fold_loss(not shown))
         toggle.hide()  # a tall pane shows the curve
         self.splitter.splitterMoved.connect(lambda *_: self._sync_toggle())
+        self.showing_area = area = QScrollArea()  # its notes scroll, never cut (trial 45: "HEAD is now 77b7…")
+        area.setWidget(self.showing)
+        area.setWidgetResizable(True)
+        area.setFrameShape(QFrame.Shape.NoFrame)
+        area.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        area.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Fixed)
+        area.verticalScrollBar().setSingleStep(self.showing.fontMetrics().lineSpacing())
         row = QHBoxLayout()
-        row.addWidget(self.showing, 1)
+        row.addWidget(area, 1)
         row.addWidget(toggle, 0, Qt.AlignmentFlag.AlignTop)
         return row
+
+    def _fit_showing(self) -> None:  # a slot: returns None (app/slots.py)
+        """As many whole lines as the notes take, up to a few (fewer on a short pane); the rest scrolls."""
+        line = self.showing.fontMetrics().lineSpacing()
+        cap = SHORT_SHOWING_LINES if self._short else SHOWING_LINES
+        width = max(self.showing_area.viewport().width(), 1)
+        needed = -(-self.showing.heightForWidth(width) // line)
+        self.showing_area.setFixedHeight(max(1, min(cap, needed)) * line + 2)
 
     def _state_area(self) -> QScrollArea:
         """The verdict and its advice scroll within a few lines: at 1024×640 a long advice was cut
@@ -174,6 +191,7 @@ class PreviewPanel(FollowsJob, QGroupBox):
             self._short = short
             self._close_up(short)
             self._fold_loss(short)
+        QTimer.singleShot(0, self, self._fit_showing)  # after the layout gave the notes their new width
 
     def eventFilter(self, watched, event) -> bool:
         """The splitter's height changes with the pane's and with the rows above it (Run: shown,

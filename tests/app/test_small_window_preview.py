@@ -177,3 +177,25 @@ def test_the_history_details_hint_wraps_in_a_narrow_pane(qtbot):
     document = panel.details.document()
     document.setTextWidth(180)
     assert document.size().height() > 2 * panel.details.fontMetrics().height(), "wrapped onto several lines"
+
+
+def test_long_showing_notes_scroll_in_a_few_lines_instead_of_being_cut(qtbot):
+    """Trial 45: at 1024×640 the Showing notes (another method, the approval, a stale run's "HEAD is
+    now …") were cut off mid-line with no scroll bar and left the generations one row."""
+    from app.widgets.preview_panel import SHORT_SHOWING_LINES
+
+    window = _previewed(qtbot, (1024, 640))
+    panel = window.preview_panel
+    notes = "<br>".join(f"<b>note {i}: computed on commit 31f5a04b7bbd, HEAD is now 77b7e005fb59 — preview "
+                        "again to see its effect on HEAD</b>" for i in range(4))
+    panel.showing.setText(f"Showing: run 6 (GRACE) of Brazil, as stored<br>{notes}")
+    QApplication.processEvents()
+    line = panel.showing.fontMetrics().lineSpacing()
+    area = panel.showing_area
+    assert area.height() <= SHORT_SHOWING_LINES * line + 2, "a few lines, the rest scrolls"
+    assert area.verticalScrollBar().maximum() > 0, "the rest is there to scroll to"
+    assert _prompts_in_view(panel.generations) >= 3, panel.generations.browser.viewport().height()
+    panel.showing.setText("Showing: run 6 (GRACE), as stored")
+    QApplication.processEvents()
+    assert area.height() <= 2 * line + 2 and area.verticalScrollBar().maximum() == 0, "as tall as it needs"
+    window.close()
