@@ -58,8 +58,10 @@ def misplaced_command(argv: list[str]) -> str:
 
     if rest[0] not in command_names():
         return ""
-    options = [a for a in argv if a not in rest]
-    return (f"factsmith: options go after the command: factsmith {' '.join(rest)} {' '.join(options)}".rstrip())
+    if argv[len(argv) - len(rest):] != rest:  # the command is not all that follows the options: no guess
+        return ""
+    options = argv[: len(argv) - len(rest)]
+    return f"factsmith: options go after the command: factsmith {' '.join(rest)} {' '.join(options)}".rstrip()
 
 
 def run_gui(model: str | None = None, workspace: str | None = None, *, smoke_test: bool = False,

@@ -51,6 +51,7 @@ SUGGEST_TIP = ("Fill the old answer from the model's own prediction and propose 
                "in the workspace")
 SUGGEST_NEEDS_PROMPT = "Type the prompt first: the old answer is the model's continuation of it"
 
+
 class FactEditor(QGroupBox):
     draft_changed = Signal(dict)  # the body typed so far (saved as a draft after a short pause)
     cleared = Signal()  # the reviewer cleared the form: its draft goes too

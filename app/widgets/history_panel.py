@@ -49,7 +49,6 @@ COPY_ID_SCHEME = "copy-commit-id:"
 RECOMPUTE_SCHEME = "recompute-runs:"  # + run ids, comma-separated
 
 
-
 def when_text(created_at: str) -> str:
     """"2026-12-07 16:40:12 UTC" in the machine's time zone (trial 45: the raw ISO text with its
     microseconds); the stored text as it is if it does not parse."""
@@ -59,6 +58,7 @@ def when_text(created_at: str) -> str:
         return created_at
     local = stamp.astimezone() if stamp.tzinfo is not None else stamp
     return local.strftime("%Y-%m-%d %H:%M:%S %Z").rstrip()
+
 
 def detail_html(detail: CommitDetail, notes: Mapping[str, str] | None = None,
                 built_on_dropped: Mapping[int, Sequence[int]] | None = None) -> str:
@@ -202,6 +202,7 @@ def _num(value: float | None) -> str:
 
 
 DETAILS_HINT = "Select a commit to see its edits, their figures and its gate. Select two for Diff two."
+
 
 class HistoryPanel(QWidget):
     selection_changed = Signal(list)  # commit ids, newest first

@@ -266,27 +266,9 @@ def review_fact(args: argparse.Namespace) -> dict[str, Any]:
         if args.decision == "undo":
             changes = [ws.undo_review()]
         else:
-            changes = _review_all(ws, args.facts, args.decision, args.note, args.run)
+            changes = ws.review_many(args.facts, args.decision, args.note, args.run)
         rows = [{**change.to_dict(), "fact": _fact_line(ws.fact(change.fact_id))} for change in changes]
         return rows[0] if len(rows) == 1 else {"changes": rows}
-
-
-def _review_all(ws, refs: list[str], decision: str, note: str, run_id: int | None) -> list:
-    """The same decision for each fact, all or none (trial 45: `review A B C --approve` was refused
-    while `run A B C` took several): a refusal takes back the decisions made before it."""
-    from core.cli.errors import CommandError
-
-    facts = [ws.fact(ref) for ref in refs]  # every id resolves before anything changes
-    done: list = []
-    try:
-        for record in facts:
-            done.append(ws.review(record.fact.id, decision, note, run_id))
-    except (LedgerError, ValueError) as exc:
-        for _ in done:
-            ws.undo_review()
-        where = f"fact {refs[len(done)]}: " if len(refs) > 1 else ""
-        raise CommandError(f"{where}{exc}" + ("; nothing was changed" if len(refs) > 1 else "")) from None
-    return done
 
 
 def make_commit(args: argparse.Namespace) -> dict[str, Any]:

@@ -7,10 +7,11 @@ decision it reverses (``undoes``).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from core.ledger.db import Store, now
-from core.ledger.errors import ReviewError
+from core.ledger.errors import LedgerError, ReviewError
 from core.ledger.queue import committed_fact_ids, find_conflicts, get_fact
 from core.ledger.records import DECISIONS, STATUSES, FactRecord, StatusChange
 from core.ledger.state import head, state_fact_ids
@@ -99,23 +100,41 @@ def _append(store: Store, fact_id: str, from_status: str, to_status: str, note: 
 def review(store: Store, fact_ref: str, decision: str, note: str = "", run_id: int | None = None) -> StatusChange:
     """Record a decision on one fact; a rejection must say why. An approval records the run
     it approves: ``run_id`` (one of the fact's runs, not committed before), else the fact's latest."""
+    return review_many(store, [fact_ref], decision, note, run_id)[0]
+
+
+def review_many(store: Store, fact_refs: Sequence[str], decision: str, note: str = "",
+                run_id: int | None = None) -> list[StatusChange]:
+    """The same decision on each fact, in one transaction: all are recorded, or none (a refusal
+    names the fact when there are several)."""
     status, note = target_status(decision), (note or "").strip()
     if status in NOTE_REQUIRED and not note:
         raise ReviewError(f"a {status} decision needs a note saying why (--note TEXT)")
     if run_id is not None and status != "approved":
         raise ReviewError(f"a run is chosen only by an approval, not by {decision!r}")
     with store.writing():
-        record = get_fact(store, fact_ref)
-        if record.status == status and (status != "approved" or run_id is None):
-            raise ReviewError(f"fact {record.fact.short_id} is already {status}")
-        _check_not_committed(store, record)
-        approves = None
-        if status == "approved":
-            _check_approvable(store, record)
-            approves = _approved_run(store, record, run_id)
-            if record.status == status and approves == _approval_run(store, record.id):
-                raise ReviewError(f"fact {record.fact.short_id} is already approved on run {approves}")
-        return _append(store, record.id, record.status, status, note, run_id=approves)
+        changes = []
+        for ref in fact_refs:
+            try:
+                changes.append(_decide(store, get_fact(store, ref), status, note, run_id))
+            except LedgerError as exc:  # an unknown fact, a refused decision: the transaction rolls back
+                if len(fact_refs) == 1:
+                    raise
+                raise ReviewError(f"fact {ref}: {exc}; nothing was recorded") from None
+        return changes
+
+
+def _decide(store: Store, record, status: str, note: str, run_id: int | None) -> StatusChange:
+    if record.status == status and (status != "approved" or run_id is None):
+        raise ReviewError(f"fact {record.fact.short_id} is already {status}")
+    _check_not_committed(store, record)
+    approves = None
+    if status == "approved":
+        _check_approvable(store, record)
+        approves = _approved_run(store, record, run_id)
+        if record.status == status and approves == _approval_run(store, record.id):
+            raise ReviewError(f"fact {record.fact.short_id} is already approved on run {approves}")
+    return _append(store, record.id, record.status, status, note, run_id=approves)
 
 
 def undo(store: Store) -> StatusChange:

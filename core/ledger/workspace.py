@@ -138,6 +138,9 @@ class Workspace:
         approval approves ``run_id`` (one of the fact's runs), else the fact's latest run."""
         return review.review(self._store, fact_ref, decision, note, run_id)
 
+    def review_many(self, refs: Sequence[str], decision: str, note: str = "", run_id: int | None = None) -> list:
+        return review.review_many(self._store, refs, decision, note, run_id)  # the same decision, all or none
+
     def undo_review(self) -> StatusChange:
         return review.undo(self._store)
 

@@ -42,7 +42,7 @@ def says_answer(continuation: str, answer: str) -> bool:
     """Whether a continuation (a preview's greedy text, longer than the answer) begins with the
     answer, compared as exact match compares."""
     wanted = normalise(answer)
-    said = re.sub(r"\s+", " ", continuation).strip().casefold()
+    said = re.sub(r"\s+", " ", continuation).strip().lstrip(".,;:!?\"'()").strip().casefold()
     return bool(wanted) and said.startswith(wanted) and (len(said) == len(wanted) or not said[len(wanted)].isalnum())
 
 

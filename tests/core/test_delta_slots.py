@@ -7,7 +7,16 @@ from __future__ import annotations
 import pytest
 import torch
 
-from core.edit.deltas import AdaptorUpdate, Delta, DeltaError, LowRankUpdate, apply_delta, revert_delta
+from core.edit.deltas import (
+    AdaptorUpdate,
+    Delta,
+    DeltaError,
+    DenseUpdate,
+    KeyUpdate,
+    LowRankUpdate,
+    apply_delta,
+    revert_delta,
+)
 from core.facts.fact import fact_from_dict
 from core.ledger.patch_checks import header_shapes
 from core.methods.rome import ROME
@@ -50,9 +59,17 @@ def test_the_last_update_alone_would_hash_differently():
 
 
 def test_one_update_per_weight_keeps_its_names_and_hash():
+    """Stored workspaces record their deltas' hashes: a delta with one update per weight hashes as
+    before the slots (the value below is what the code before them computed for it)."""
     delta = Delta("rome", (_rank_one("w", 0), _rank_one("v", 1)))
     assert sorted(delta.tensors()) == ["lowrank::v::left", "lowrank::v::right", "lowrank::w::left",
                                        "lowrank::w::right"]
+    generator = torch.Generator().manual_seed(0)
+    mixed = Delta("rome", (LowRankUpdate("w", torch.randn(4, 1, generator=generator),
+                                         torch.randn(1, 3, generator=generator)),
+                           DenseUpdate("v", torch.randn(2, 2, generator=generator)),
+                           KeyUpdate("k", torch.randn(3, 2, generator=generator))), fact_ids=("a",), hparams={"x": 1})
+    assert mixed.sha256 == "cfe130727fe6d3c693f59ae2537b878109d2e835ef760315df1a6f2fb0583016"
 
 
 def test_slotted_factors_are_checked_like_the_first(tmp_path):

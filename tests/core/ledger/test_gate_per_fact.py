@@ -64,3 +64,25 @@ def test_the_workspace_refuses_the_batch_and_says_which_fact(workspace):
         workspace.review(fact.id, "approve")
     with pytest.raises(CommitRefused, match=rf"run {run.id}: locality 0\.75 < 0\.90 \({facts[1].subject} → "):
         workspace.commit("batch", [run.id], thresholds={"reliability": 0.95, "locality": 0.9})
+
+
+def test_a_held_batch_with_a_fact_under_the_threshold_still_has_its_mean_watched():
+    """Review: a committed batch with one fact under locality (its mean 0.92 passing) must not hide
+    a later fall of its mean, measured with a new commit's edits in place."""
+    from core.workflows.together import TogetherFigures
+
+    held = _Run(1, _batch_metrics(make_facts(3), [0.75, 1.0, 1.0]))
+    together = TogetherFigures(together={1: {"locality": 0.40}}, on_head={1: {"locality": 0.92}})
+    [warning] = check_runs([], held=[held], together=together).warnings
+    assert (warning.run_id, warning.metric, warning.value, warning.together) == (1, "locality", 0.40, True)
+
+
+def test_a_large_batch_names_its_worst_facts_then_how_many_more():
+    from core.workflows.gates import NAMED_FACTS
+
+    facts = make_facts(NAMED_FACTS + 3)
+    localities = [0.5 + 0.01 * i for i in range(len(facts))]
+    warnings = check_runs([_Run(2, _batch_metrics(facts, localities))]).warnings
+    assert len(warnings) == NAMED_FACTS + 1
+    assert [w.value for w in warnings[:NAMED_FACTS]] == localities[:NAMED_FACTS], "the worst first"
+    assert warnings[-1].fact == "and 3 more facts" and warnings[-1].value == localities[-1]

@@ -3,8 +3,11 @@ refused as "unrecognized arguments", while `run A B C` takes several)."""
 
 import json
 
+import pytest
+
 from core.cli.main import main
 from core.ledger import open_workspace
+from core.ledger.errors import ReviewError
 from tests.core.ledger.helpers import make_facts, record_hand_run
 
 
@@ -37,7 +40,18 @@ def test_one_refusal_changes_none_of_them(workspace, capsys):
     assert main(["review", "--workspace", path, with_run.id[:12], without.id[:12], "--approve", "--run",
                  str(run.id)]) == 2
     err = capsys.readouterr().err
-    assert f"fact {without.id[:12]}:" in err and "nothing was changed" in err
+    assert f"fact {without.id[:12]}:" in err and "nothing was recorded" in err
     assert set(_statuses(path).values()) == {"pending"}
     assert main(["review", "--workspace", path, with_run.id[:12], "nonexistent", "--approve"]) == 2
     assert set(_statuses(path).values()) == {"pending"}
+
+
+def test_a_refusal_leaves_no_history_rows_behind(workspace):
+    """One transaction: nothing of the decisions before the refused one is in the history either."""
+    with_run, without = make_facts(2)
+    workspace.add_facts([with_run, without])
+    run = record_hand_run(workspace, with_run)
+    before = workspace.history()
+    with pytest.raises(ReviewError, match="nothing was recorded"):
+        workspace.review_many([with_run.id, without.id], "approve", run_id=run.id)
+    assert workspace.history() == before
