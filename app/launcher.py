@@ -54,9 +54,9 @@ def misplaced_command(argv: list[str]) -> str:
     _, rest = gui_parser().parse_known_args(argv)
     if not rest:
         return ""
-    from core.cli.main import command_names
+    from core import cli_command_names
 
-    if rest[0] not in command_names():
+    if rest[0] not in cli_command_names():
         return ""
     if argv[len(argv) - len(rest):] != rest:  # the command is not all that follows the options: no guess
         return ""

@@ -88,6 +88,7 @@ _API: dict[str, tuple[str, str]] = {
     **{n: ("core.ledger.left_out", n) for n in ("Blocker", "LeftOut")},
     "explain_left_out": ("core.ledger.left_out", "explain"),
     "cli_main": ("core.cli.main", "main"),
+    "cli_command_names": ("core.cli.main", "command_names"),
 }
 
 __all__ = sorted(_API)
