@@ -34,9 +34,26 @@ def _import_problems(store: Store) -> list[str]:
             for r in rows if r["added"] != r["found"]]
 
 
+def _truncated_batches(store: Store) -> list[str]:
+    """ROME runs of several facts stored before each fact's update had a slot of its own in the
+    delta file (trial 45): only the last fact's update was kept, so the run edits that fact alone."""
+    from core.edit.deltas import Delta
+    from core.ledger.deltastore import delta_bytes
+
+    rows = store.all("SELECT r.id, r.delta_sha256, COUNT(f.fact_id) AS facts FROM runs r JOIN run_facts f "
+                     "ON f.run_id = r.id WHERE r.method = 'rome' GROUP BY r.id HAVING facts > 1")
+    problems = []
+    for row in rows:  # ROME writes one rank-one update per fact
+        kept = len(Delta.from_bytes(delta_bytes(store, row["delta_sha256"])).weight_updates)
+        if kept < row["facts"]:
+            problems.append(f"run {row['id']} (rome, {row['facts']} facts) holds {kept} fact's update: stored by an "
+                            "earlier version, it edits only its last fact; preview its facts again")
+    return problems
+
+
 def check_workspace(store: Store) -> list[str]:
     with store.reading():
         problems = _sqlite_problems(store)
         if not problems:
-            problems += _commit_problems(store) + _import_problems(store)
+            problems += _commit_problems(store) + _import_problems(store) + _truncated_batches(store)
     return problems

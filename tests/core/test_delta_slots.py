@@ -92,3 +92,4 @@ def test_two_codebook_updates_of_one_module_are_refused_not_merged_silently():
                            torch.zeros(0))
     with pytest.raises(DeltaError, match="two updates"):
         Delta("grace", (update, update)).to_bytes()
+
