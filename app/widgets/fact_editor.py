@@ -72,7 +72,8 @@ class FactEditor(QGroupBox):
         self.suggest_button = QPushButton("Suggest old answer && locality")
         self.suggest_button.setToolTip(SUGGEST_TIP)
         self.suggest_button.clicked.connect(lambda: self.suggest_requested.emit(self.body()))
-        self._model_ready = False  # Suggest asks the loaded model
+        self._model_ready = False  # Suggest asks the loaded model: off until one is loaded
+        self.suggest_button.setEnabled(False)
         self.add_button = QPushButton("Add to queue (Ctrl+Return)")
         self.add_button.clicked.connect(self.submit)
         self.clear_button = QPushButton("Clear")
