@@ -157,7 +157,7 @@ class PreviewPanel(FollowsJob, QGroupBox):
     def _fit_showing(self) -> None:  # a slot: returns None (app/slots.py)
         """As many whole lines as the notes take, up to a few (fewer on a short pane); the rest scrolls."""
         line = self.showing.fontMetrics().lineSpacing()
-        cap = SHORT_SHOWING_LINES if self._short else SHOWING_LINES
+        cap = SHORT_SHOWING_LINES if getattr(self, "_short", False) else SHOWING_LINES  # set on the first resize
         width = max(self.showing_area.viewport().width(), 1)
         needed = -(-self.showing.heightForWidth(width) // line)
         self.showing_area.setFixedHeight(max(1, min(cap, needed)) * line + 2)
