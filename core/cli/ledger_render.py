@@ -76,7 +76,7 @@ def render_commit(r: dict[str, Any]) -> str:
         line += f"forced past the commit gate: {under}\n"
     line += "".join(f"note: run {n['run']}: {n['verdict']}, which the gate does not check: committed all the same\n"
                     for n in r.get("verdict_notes", ()))
-    line += "".join(f"note: run {u['run']}: {u['metric']} not measured, so not checked by the gate\n"
+    line += "".join(f"note: run {u['run']}: {u['metric']} not measured{u.get('some', '')}, so not checked by the gate\n"
                     for u in gate.get("unmeasured", ()))
     return line + "".join(f"left out: {item['why']}\n" for item in r.get("left_out", ()))
 

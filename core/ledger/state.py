@@ -65,8 +65,8 @@ def _unmeasured(store: Store, commit_id: str, thresholds: dict[str, float]) -> l
     the runs, so older commits say it too; the gate neither passed nor failed them."""
     rows = store.all("SELECT r.id, r.metrics FROM commit_runs cr JOIN runs r ON r.id = cr.run_id "
                      "WHERE cr.commit_id = ? AND cr.op = 'apply' ORDER BY cr.position", (commit_id,))
-    return [{"run": row["id"], "metric": metric} for row in rows
-            for metric in unmeasured_in(json.loads(row["metrics"]).get("post") or {}, thresholds)]
+    return [{"run": row["id"], "metric": metric} | ({"some": some} if some else {}) for row in rows
+            for metric, some in unmeasured_in(json.loads(row["metrics"]), thresholds)]
 
 
 def head(store: Store) -> CommitRecord:

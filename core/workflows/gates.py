@@ -76,7 +76,7 @@ class RecordedGate:
 def recorded_gate(gate: Mapping[str, Any], at_least: str = ">=") -> RecordedGate:
     limits = ", ".join(f"{m} {at_least} {v:.2f}" for m, v in (gate.get("thresholds") or {}).items())
     warnings = "; ".join(f"run {w['run']} {warning_text(w)}" for w in gate.get("warnings") or ())
-    unmeasured = "; ".join(f"run {u['run']} {u['metric']}" for u in gate.get("unmeasured") or ())
+    unmeasured = "; ".join(f"run {u['run']} {u['metric']}{u.get('some', '')}" for u in gate.get("unmeasured") or ())
     return RecordedGate(bool(gate.get("forced")), limits, warnings, unmeasured)
 
 
@@ -159,17 +159,33 @@ def _fact_figures(run: MeasuredRun) -> list[tuple[str, dict[str, float]]]:
 
 
 def unmeasured_metrics(run: MeasuredRun, thresholds: Mapping[str, float]) -> list[str]:
-    """The gated metrics the run did not measure (no locality prompts): not checked, not passed."""
-    return unmeasured_in((run.metrics or {}).get("post") or {}, thresholds)
+    """The gated metrics the run did not measure (no locality prompts), for the whole run or for
+    some of its facts ("locality for 1 of 3 facts"): not checked, not passed."""
+    return [metric + some for metric, some in unmeasured_in(run.metrics or {}, thresholds)]
 
 
-def unmeasured_in(post: Mapping[str, Any], metrics: Iterable[str]) -> list[str]:
-    return [metric for metric in metrics if post.get(metric) is None]
+def unmeasured_in(metrics: Mapping[str, Any], gated: Iterable[str]) -> list[tuple[str, str]]:
+    """(metric, "" or " for K of N facts") per gated metric a run's stored ``metrics`` did not
+    measure: a batch's mean hides the one fact that had no locality prompts (trial 45), so its
+    verdict's facts are counted too."""
+    post = metrics.get("post") or {}
+    facts = (metrics.get("verdict") or {}).get("facts") or ()
+    found = []
+    for metric in gated:
+        missing = sum(any(c.get("metric") == metric and c.get("held") is None for c in f.get("checks") or ())
+                      for f in facts)
+        if post.get(metric) is None:
+            found.append((metric, ""))
+        elif missing and len(facts) > 1:
+            found.append((metric, f" for {missing} of {len(facts)} facts"))
+    return found
 
 
 def unmeasured_text(metrics: Sequence[str]) -> str:
-    """How the app and the CLI say that a gated metric went unchecked."""
-    return ", ".join(not_measured_text(m) for m in metrics)
+    """How the app and the CLI say that a gated metric went unchecked ("locality for 1 of 3
+    facts" reads "locality not measured for 1 of 3 facts (no locality prompts)")."""
+    parts = (m.partition(" ") for m in metrics)
+    return ", ".join(not_measured_text(metric, f" {some}" if some else "") for metric, _, some in parts)
 
 
 def verdict_failures(run: MeasuredRun, gated: Sequence[str]) -> list[str]:

@@ -86,3 +86,32 @@ def test_a_large_batch_names_its_worst_facts_then_how_many_more():
     assert len(warnings) == NAMED_FACTS + 1
     assert [w.value for w in warnings[:NAMED_FACTS]] == localities[:NAMED_FACTS], "the worst first"
     assert warnings[-1].fact == "and 3 more facts" and warnings[-1].value == localities[-1]
+
+
+def test_a_batch_fact_with_no_locality_prompts_is_said_to_be_unmeasured(workspace):
+    """The batch's mean locality exists (the other facts had prompts), so a check of the mean alone
+    said nothing of the fact nobody measured; the dialog, the stored commit and the CLI say it."""
+    from core.cli.ledger_render import render_commit
+    from core.workflows.gates import unmeasured_metrics, unmeasured_text
+
+    facts = make_facts(3)
+    metrics = _batch_metrics(facts, [1.0, 1.0, 1.0])
+    metrics["verdict"]["facts"][2]["checks"][1] |= {"value": None, "held": None}
+    assert unmeasured_metrics(_Run(9, metrics), {"locality": 0.9}) == ["locality for 1 of 3 facts"]
+    assert unmeasured_text(["locality for 1 of 3 facts"]) == \
+        "locality not measured for 1 of 3 facts (no locality prompts)"
+    assert unmeasured_metrics(_Run(9, metrics), {"reliability": 0.95}) == []
+
+    workspace.add_facts(facts)
+    delta = dataclasses.replace(hand_delta(facts[0], 7), fact_ids=tuple(f.id for f in facts))
+    run = workspace.record_run(facts=facts, delta=delta, computed_on=workspace.head().state_fingerprint, hparams={},
+                               seconds=0.01, metrics=metrics, previews={},
+                               environment={"device": "cpu", "dtype": "float32"})
+    for fact in facts:
+        workspace.review(fact.id, "approve")
+    workspace.commit("batch", [run.id], thresholds={"reliability": 0.95, "locality": 0.9})
+    gate = workspace.head().gate
+    assert gate["unmeasured"] == [{"run": run.id, "metric": "locality", "some": " for 1 of 3 facts"}]
+    said = render_commit({"applied": [run.id], "message": "batch", "id": "0" * 12, "gate": gate})
+    assert said.splitlines()[1] == \
+        f"note: run {run.id}: locality not measured for 1 of 3 facts, so not checked by the gate"
