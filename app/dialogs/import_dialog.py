@@ -83,6 +83,15 @@ def _count(n: int, noun: str) -> str:
     return f"{n} {noun}{'' if n == 1 else 's'}"
 
 
+def _nothing_new(report: FactsFileReport) -> str:
+    """Why Import is off for a file whose facts are all known: its bad rows, if any, are the
+    only thing left in it, and they need fixing first (an import would add nothing)."""
+    if not report.error_count:
+        return "Every fact in this file is already in the workspace"
+    return (f"Every good row's fact is already in the workspace; fix the file's "
+            f"{_count(report.error_count, 'bad row')} to import them")
+
+
 def imported_text(report) -> str:
     """The status line after an import (a core ``ImportReport``), the counts first and only those
     that are not zero, so an elided line keeps them (trial 41: "… skipped (rec…"). Facts already in
@@ -266,8 +275,7 @@ class ImportDialog(QDialog):
         self.errors_label.setText(SKIPPING if skipping else BLOCKING)
         new = report is not None and any(f.id not in self.known_ids for f in report.facts)
         self.import_button.setEnabled(new and (report.ok or skipping))
-        self.import_button.setToolTip("" if new or report is None or not report.facts else
-                                      "Every fact in this file is already in the workspace")
+        self.import_button.setToolTip("" if new or report is None or not report.facts else _nothing_new(report))
 
     def _known_text(self, report: FactsFileReport) -> str:
         """", 3 already in the workspace (not added again)" (trial 45: the preview said nothing, the

@@ -190,3 +190,18 @@ def test_facts_already_in_the_workspace_are_said_before_importing(qtbot, tmp_pat
     dialog.inspect()
     assert "1 already in the workspace (not added again)" in dialog.detected.text()
     assert dialog.import_button.isEnabled()
+
+
+def test_a_file_of_known_facts_and_bad_rows_says_the_bad_rows_are_what_is_left(qtbot, tmp_path):
+    """Import stays off (it would add nothing), and its tooltip no longer says that every fact of
+    the file is in the workspace when some rows could not be read at all."""
+    from core.facts.fact import fact_from_dict
+
+    path = tmp_path / "set.jsonl"
+    path.write_text(json.dumps(GOOD) + "\n" + json.dumps({"subject": "Spain"}) + "\n")
+    dialog = ImportDialog(path, known_ids=frozenset({fact_from_dict(GOOD).id}))
+    qtbot.addWidget(dialog)
+    dialog.skip_invalid.setChecked(True)
+    assert not dialog.import_button.isEnabled()
+    assert dialog.import_button.toolTip() == \
+        "Every good row's fact is already in the workspace; fix the file's 1 bad row to import them"
