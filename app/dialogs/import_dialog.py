@@ -117,6 +117,20 @@ class ImportDialog(QDialog):
         screen = QGuiApplication.primaryScreen()
         self.resize(860, min(700, screen.availableGeometry().height() - 60) if screen else 560)
         self.report: FactsFileReport | None = None
+        self._file_widgets(start, example)
+        self._report_widgets()
+        self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Cancel)
+        self.import_button = self.buttons.addButton("Import", QDialogButtonBox.ButtonRole.AcceptRole)
+        self.buttons.accepted.connect(self.accept)
+        self.buttons.rejected.connect(self.reject)
+        self._layout()
+        self._show_mapping(False)
+        if start:
+            self.inspect()
+        self._update_button()  # Import waits for a file that reads
+
+    def _file_widgets(self, start: Path | None, example: Path | None) -> None:
+        """Where the file is and how to read it."""
         self.path = QLineEdit(str(start or ""))
         self.path.setPlaceholderText("Choose a file: Browse…, Dataset folder… or Demo set")
         self.path.editingFinished.connect(self.inspect)
@@ -133,6 +147,9 @@ class ImportDialog(QDialog):
         for name in FORMAT_NAMES:
             self.format.addItem(name, name)
         self.format.currentIndexChanged.connect(lambda _: self.inspect(keep_mapping=False))
+
+    def _report_widgets(self) -> None:
+        """What was read: the format, the CSV mapping, the first facts, the bad rows."""
         self.detected = QLabel("Choose a file")
         self.detected.setObjectName("detected-format")
         self.detected.setWordWrap(True)
@@ -151,15 +168,6 @@ class ImportDialog(QDialog):
         self.ignored = QLabel("")
         self.ignored.setObjectName("ignored-fields")
         self.ignored.setWordWrap(True)
-        self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Cancel)
-        self.import_button = self.buttons.addButton("Import", QDialogButtonBox.ButtonRole.AcceptRole)
-        self.buttons.accepted.connect(self.accept)
-        self.buttons.rejected.connect(self.reject)
-        self._layout()
-        self._show_mapping(False)
-        if start:
-            self.inspect()
-        self._update_button()  # Import waits for a file that reads
 
     def _example_button(self, example: Path | None) -> QPushButton:
         button = QPushButton("Demo set")
