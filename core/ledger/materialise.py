@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -99,6 +100,19 @@ class Built:
                             out, self.lm)
 
 
+@contextmanager
+def _undone_on_failure(lm, replayed: Replayed):
+    """Whatever fails after a replay on a caller's model (the fingerprint, its record: a mismatch,
+    a busy workspace, a cancel) takes the replay back, so the model is the one the caller had."""
+    pending = [replayed]  # the body pops it when it takes the replay back itself
+    try:
+        yield pending
+    except BaseException:
+        if lm is not None and pending:
+            undo_replay(lm.model, pending.pop())
+        raise
+
+
 def build(store: Store, state: str, label: str, deltas: list[Delta], lm=None, model_dir=None, options=None,
           progress: Progress | None = None, loaded_fresh: bool = False) -> Built:
     """Base (fresh, or the caller's pristine ``lm``) + deltas, fingerprinted and checked against
@@ -115,11 +129,12 @@ def build(store: Store, state: str, label: str, deltas: list[Delta], lm=None, mo
     if passed and recorded is None:
         _check_pristine(store, lm)  # nothing to check the result against: check the start
     replayed = replay(lm, deltas, progress.stage(0.4, 0.9))
-    found = weights_fingerprint(lm.model)
-    if passed and recorded not in (None, found):
-        undo_replay(lm.model, replayed)  # the start, or the log? a changed start gets its own error
-        _check_pristine(store, lm)
-    verified = check_weights(store, state, key, found, fresh, label)
+    with _undone_on_failure(lm if passed else None, replayed) as pending:  # the caller's model stays as it came
+        found = weights_fingerprint(lm.model)
+        if passed and recorded not in (None, found):
+            undo_replay(lm.model, pending.pop())  # the start, or the log? a changed start gets its own error
+            _check_pristine(store, lm)
+        verified = check_weights(store, state, key, found, fresh, label)
     progress.report(1.0, 1.0, "verified" if verified else "fingerprinted")
     return Built(lm, found, key[0], key[1], verified, len(deltas))
 
@@ -238,11 +253,8 @@ def advance(store: Store, lm, commit: CommitRecord, progress: Progress | None = 
         raise VerificationError(f"the model's weights ({key[0]} on {key[1]}) are not those recorded for commit "
                                 f"{parent.short_id}, the state the commit was made on; check out the commit afresh")
     replayed = replay(lm, deltas, progress.stage(0.0, 0.8))
-    found = weights_fingerprint(lm.model)
-    try:
+    with _undone_on_failure(lm, replayed):  # a busy workspace or a cancel, not only a mismatch (review 46)
+        found = weights_fingerprint(lm.model)
         verified = check_weights(store, commit.state_fingerprint, key, found, True, f"commit {commit.short_id}")
-    except VerificationError:
-        undo_replay(lm.model, replayed)
-        raise
     progress.report(1.0, 1.0, "verified" if verified else "fingerprinted")
     return Built(lm, found, key[0], key[1], verified, len(deltas))

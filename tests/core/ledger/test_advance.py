@@ -59,3 +59,28 @@ def test_a_start_nothing_vouches_for_is_refused_and_a_fresh_load_is_recorded(wor
         workspace.advance(unvouched, second)
     live = workspace.checkout(first, lm=load_model(workspace.base.path), loaded_fresh=True).lm
     assert workspace.advance(live, second).runs == 1
+
+
+def test_a_failure_after_the_replay_takes_the_replay_back(workspace, monkeypatch):
+    """Review 46: only a mismatch undid the replay; a busy workspace (another process writing)
+    or a cancel while the new weights were recorded left the live model holding the commit
+    while the window still named its parent."""
+    import core.ledger.materialise as materialise
+    from core.ledger.errors import WorkspaceBusyError
+
+    add_run_approve(workspace, make_facts(1))
+    live = workspace.checkout(workspace.commit("one")).lm
+    start = state_fingerprint(live.model)
+    add_run_approve(workspace, make_facts(1, start=1))
+    second = workspace.commit("two")
+
+    def busy(*_args, **_kwargs):
+        raise WorkspaceBusyError("another process kept it locked")
+
+    monkeypatch.setattr(materialise, "check_weights", busy)
+    with pytest.raises(WorkspaceBusyError):
+        workspace.advance(live, second)
+    assert state_fingerprint(live.model) == start
+    with pytest.raises(WorkspaceBusyError):  # a checkout onto the caller's model too
+        workspace.checkout(second, lm=live)
+    assert state_fingerprint(live.model) == start
