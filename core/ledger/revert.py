@@ -44,52 +44,77 @@ def _as_commit(store: Store, target: str) -> CommitRecord | None:
         return None
 
 
-def _as_fact_run(store: Store, target: str, facts_in_head: dict[str, int]) -> int | None:
+def _as_fact_run(store: Store, target: str, facts_in_head: dict[str, int]) -> tuple[int, str] | None:
+    """(the run that holds the fact's edit in HEAD, the fact id), or None: not a fact."""
     try:
         fact = get_fact(store, target)
     except LedgerError:
         return None
     if fact.id not in facts_in_head:
         raise LedgerError(f"fact {fact.fact.short_id} is not part of HEAD: nothing of it to revert")
-    return facts_in_head[fact.id]
+    return facts_in_head[fact.id], fact.id
 
 
-def _target_runs(store: Store, target: str, in_head: list[int], facts_in_head: dict[str, int]) -> list[int]:
+Named = list[tuple[int, str | None]]  # (run, the fact id when the target named a fact of it)
+
+
+def _target_runs(store: Store, target: str, in_head: list[int], facts_in_head: dict[str, int]) -> Named:
     """Runs a target names: ``run:N``, ``fact:ID``, a commit reference (its edits), or a fact id."""
     kind, _, value = target.partition(":") if ":" in target else ("", "", target)
     if kind == "run":
         if not value.isdigit() or int(value) not in in_head:
             raise LedgerError(f"{target}: no such run in HEAD (its runs are {', '.join(map(str, in_head)) or 'none'})")
-        return [int(value)]
+        return [(int(value), None)]
     if kind == "fact":
-        run = _as_fact_run(store, value, facts_in_head)
-        if run is None:
+        found = _as_fact_run(store, value, facts_in_head)
+        if found is None:
             raise LedgerError(f"{target}: no such fact in workspace {store.path}")
-        return [run]
-    commit, run = _as_commit(store, value), _as_fact_run(store, value, facts_in_head)
-    if commit is not None and run is not None:
+        return [found]
+    commit, found = _as_commit(store, value), _as_fact_run(store, value, facts_in_head)
+    if commit is not None and found is not None:
         raise LedgerError(f"{target!r} names both commit {commit.short_id} and a fact; write commit:... or fact:...")
-    if run is not None:
-        return [run]
+    if found is not None:
+        return [found]
     if commit is None:
         raise LedgerError(f"{target!r} is not a commit reference, a fact id, or run:N")
     runs = [r for r in commit.applied if r in in_head]
     if not runs:
         raise LedgerError(f"commit {commit.short_id} has no edit left in HEAD to revert")
-    return runs
+    return [(r, None) for r in runs]
 
 
 def resolve_targets(store: Store, parent: CommitRecord, targets: Sequence[str]) -> list[int]:
     in_head = state_runs(store, parent)
     facts_in_head = state_fact_ids(store, parent)
     drop: dict[int, None] = {}
+    by_fact: dict[int, set[str]] = {}  # runs named only through some of their facts
+    whole: set[int] = set()
     for target in targets:
         commit_prefix = target.removeprefix("commit:")
-        drop.update(dict.fromkeys(_target_runs(store, commit_prefix if target.startswith("commit:") else target,
-                                               in_head, facts_in_head)))
+        for run, fact_id in _target_runs(store, commit_prefix if target.startswith("commit:") else target,
+                                         in_head, facts_in_head):
+            drop[run] = None
+            if fact_id is None:
+                whole.add(run)
+            else:
+                by_fact.setdefault(run, set()).add(fact_id)
     if not drop:
         raise LedgerError("name at least one edit to revert (a commit, a fact id, or run:N)")
+    _refuse_part_of_a_run(store, {r: named for r, named in by_fact.items() if r not in whole})
     return list(drop)
+
+
+def _refuse_part_of_a_run(store: Store, named: Mapping[int, set[str]]) -> None:
+    """A fact edited in one run with others cannot be reverted alone: the run's one delta holds
+    them all (review 46: reverting one fact of a batch silently dropped the rest)."""
+    for run, facts in runs_facts(store, list(named)).items():
+        others = [f for f in facts if f.id not in named[run]]
+        if others:
+            said = ", ".join(f"{f.short_id} ({f.subject} → {f.target_new})" for f in others[:5])
+            said += f" and {len(others) - 5} more" if len(others) > 5 else ""
+            raise LedgerError(f"run {run} edited {len(facts)} facts together in one delta, so reverting some of them "
+                              f"drops them all; also in it: {said}. Name run:{run} to drop the whole run, then "
+                              "preview again the facts to keep")
 
 
 def revert(store: Store, targets: Sequence[str], message: str, *, lm=None, model_dir=None, options=None,

@@ -115,3 +115,26 @@ def test_a_revert_names_the_kept_edits_computed_on_a_state_that_held_a_dropped_o
     assert shown[result.commit.id]["built_on_dropped"] == [row] and shown[first.id]["built_on_dropped"] == []
     assert f"note: run {later.id} ({later.method}" in render_show(shown[result.commit.id])
     assert "note:" not in render_show(shown[first.id])
+
+
+def test_one_fact_of_a_batch_run_is_not_reverted_alone(workspace):
+    """Review 46: naming one fact of a run that edited several dropped them all, silently. It is
+    refused with the others named; naming the run (or every fact of it) drops the run."""
+    import dataclasses
+
+    from tests.core.ledger.helpers import hand_delta
+
+    a, b, c = make_facts(3)
+    workspace.add_facts([a, b, c])
+    delta = dataclasses.replace(hand_delta(a), fact_ids=(a.id, b.id))
+    run = workspace.record_run(facts=[a, b], delta=delta, computed_on=workspace.head().state_fingerprint,
+                               metrics={}, previews={}, seconds=0.0, environment={})
+    for fact in (a, b):
+        workspace.review(fact.id, "approve")
+    workspace.commit("a batch of two")
+    with pytest.raises(LedgerError, match=rf"run {run.id} edited 2 facts together .* also in it: "
+                                          rf"{b.short_id} \({b.subject} → {b.target_new}\)\. Name run:{run.id}"):
+        workspace.revert([a.id], "drop a only", options=CPU)
+    assert len(workspace.head().applied) == 1 and workspace.head().kind != "revert", "nothing was written"
+    dropped = workspace.revert([a.id, f"fact:{b.id}"], "drop both", options=CPU).commit
+    assert dropped.dropped == (run.id,)
