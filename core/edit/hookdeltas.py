@@ -46,6 +46,7 @@ def next_states(model, updates: Sequence[HookUpdate]) -> dict[str, HookState]:
     params = dict(model.named_parameters())
     out: dict[str, HookState] = {}
     for update in updates:
+        _check_parts(update)
         initial, candidate = update.thresholds.reshape(-1).tolist()
         param, step = update.param, HookStep(update.left, update.right, update.keys, candidate)
         shape = tuple(params[param].shape) if param in params else None
@@ -55,6 +56,15 @@ def next_states(model, updates: Sequence[HookUpdate]) -> dict[str, HookState]:
         state = out[param] if param in out else (live.get(param) if live is not None else None)
         out[param] = updated(state if state is not None else fresh(param, initial), step)
     return out
+
+
+def _check_parts(update: HookUpdate) -> None:
+    """Matrices where matrices belong and two thresholds (review 46: a malformed update failed
+    its replay with "too many values to unpack")."""
+    flat = [part for part in ("left", "right", "keys") if getattr(update, part).dim() != 2]
+    if flat or update.thresholds.numel() != 2:
+        what = f"{', '.join(flat)} not matrices" if flat else f"{update.thresholds.numel()} thresholds, not 2"
+        raise HookLayerError(f"its hook update on {update.param} is malformed: {what}")
 
 
 def check_unchanged(model, written: Mapping[str, HookState]) -> None:

@@ -17,11 +17,13 @@ and hook layers (COMEBA-HK) it replaced.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
 from core.edit.deltas import (
     Delta,
+    DeltaError,
     add_update,
     check_fits,
     install_codebooks,
@@ -82,19 +84,39 @@ def replay_deltas(model, deltas: Sequence[Delta], progress: Progress | None = No
 
     progress = progress or silent()
     params = dict(model.named_parameters())
-    for delta in deltas:
-        check_fits(params, delta)  # every shape before the first weight changes
+    for i, delta in enumerate(deltas):
+        with _numbered(i, len(deltas)):
+            check_fits(params, delta)  # every shape before the first weight changes
     before = _snapshot(model, params, deltas)
     try:
         with torch.no_grad():
             for i, delta in enumerate(deltas):
                 progress.check()
-                _apply(model, params, delta)
+                with _numbered(i, len(deltas)):
+                    _apply(model, params, delta)
                 progress.report(i + 1, len(deltas), f"applied {i + 1}/{len(deltas)} deltas")
     except BaseException:
         undo_replay(model, before)
         raise
     return before
+
+
+class ReplayError(DeltaError):
+    """A delta of a replay does not fit; ``index``: its place in the replay (the ledger names its run)."""
+
+    def __init__(self, message: str, index: int) -> None:
+        super().__init__(message)
+        self.index = index
+
+
+@contextmanager
+def _numbered(index: int, total: int):
+    try:
+        yield
+    except ReplayError:
+        raise
+    except DeltaError as exc:
+        raise ReplayError(f"delta {index + 1} of {total}: {exc}", index) from None
 
 
 def undo_replay(model, replayed: Replayed) -> None:

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from core.edit.deltas import Delta
-from core.edit.replay import Replayed, replay_deltas, undo_replay
+from core.edit.replay import Replayed, ReplayError, replay_deltas, undo_replay
 from core.ledger.db import Store, now
 from core.ledger.deltastore import get_deltas
 from core.ledger.errors import LedgerError, VerificationError
@@ -81,9 +81,18 @@ def state_deltas(store: Store, commit: CommitRecord) -> list[Delta]:
     return get_deltas(store, hashes)
 
 
-def replay(lm, deltas: list[Delta], progress: Progress) -> Replayed:
-    """The deltas applied in order, all or nothing (``core.edit.replay``); undoable."""
-    return replay_deltas(lm.model, deltas, progress)
+def replay(lm, deltas: list[Delta], progress: Progress, store: Store | None = None) -> Replayed:
+    """The deltas applied in order, all or nothing (``core.edit.replay``); undoable. With the
+    ``store``, a delta that does not fit names its run and how to leave it out."""
+    try:
+        return replay_deltas(lm.model, deltas, progress)
+    except ReplayError as exc:
+        if store is None:
+            raise
+        rows = store.all("SELECT id FROM runs WHERE delta_sha256 = ? ORDER BY id", (deltas[exc.index].sha256,))
+        runs = ", ".join(f"run:{r['id']}" for r in rows) or "a run"
+        raise LedgerError(f"{runs} cannot be replayed on this model ({exc}); the states that hold it cannot be "
+                          f"built: `factsmith revert {runs.split(', ')[0]} -m TEXT` leaves it out") from None
 
 
 @dataclass(frozen=True)
@@ -128,7 +137,7 @@ def build(store: Store, state: str, label: str, deltas: list[Delta], lm=None, mo
     recorded = recorded_weights(store, state, key)
     if passed and recorded is None:
         _check_pristine(store, lm)  # nothing to check the result against: check the start
-    replayed = replay(lm, deltas, progress.stage(0.4, 0.9))
+    replayed = replay(lm, deltas, progress.stage(0.4, 0.9), store)
     with _undone_on_failure(lm if passed else None, replayed) as pending:  # the caller's model stays as it came
         found = weights_fingerprint(lm.model)
         if passed and recorded not in (None, found):
@@ -252,7 +261,7 @@ def advance(store: Store, lm, commit: CommitRecord, progress: Progress | None = 
     if weights_fingerprint(lm.model) != start:
         raise VerificationError(f"the model's weights ({key[0]} on {key[1]}) are not those recorded for commit "
                                 f"{parent.short_id}, the state the commit was made on; check out the commit afresh")
-    replayed = replay(lm, deltas, progress.stage(0.0, 0.8))
+    replayed = replay(lm, deltas, progress.stage(0.0, 0.8), store)
     with _undone_on_failure(lm, replayed):  # a busy workspace or a cancel, not only a mismatch (review 46)
         found = weights_fingerprint(lm.model)
         verified = check_weights(store, commit.state_fingerprint, key, found, True, f"commit {commit.short_id}")
