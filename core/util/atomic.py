@@ -21,6 +21,18 @@ PRIVATE_FILE = 0o600
 log = logging.getLogger(__name__)
 
 
+def _writable_place(path: Path) -> Path:
+    """``path``, its folder made; a folder where the file should go, or a file where a folder
+    should, said in words (review 46: "[Errno 21] Is a directory: '.p.zip.x1.tmp' -> …")."""
+    if path.is_dir():
+        raise IsADirectoryError(f"{path} is a folder: name a file to write, not a folder")
+    blocking = next((p for p in path.parents if p.exists() and not p.is_dir()), None)
+    if blocking is not None:
+        raise NotADirectoryError(f"{blocking} is a file, so {path} cannot be written inside it: choose another place")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return path
+
+
 @contextmanager
 def replacing(path: str | os.PathLike[str], durable: bool = False, private: bool = False) -> Iterator[Path]:
     """Yield a temp path beside ``path`` to write; on success it becomes ``path``.
@@ -31,8 +43,7 @@ def replacing(path: str | os.PathLike[str], durable: bool = False, private: bool
     otherwise it gets the mode of any new file (``new_file_mode``), even where the writer
     replaced the temp with a file of its own mode.
     """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    path = _writable_place(Path(path))
     temp = _new_temp(path, PRIVATE_FILE if private else 0o666)
     try:
         yield temp

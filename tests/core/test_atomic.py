@@ -35,3 +35,23 @@ def test_a_written_file_gets_the_mode_of_any_new_file(tmp_path):
         os.umask(umask)
     assert (tmp_path / "shared.jsonl").stat().st_mode & 0o777 == 0o644
     assert [p.name for p in tmp_path.iterdir()] == ["shared.jsonl"], "no temporary file left"
+
+
+def test_a_folder_or_a_file_in_the_way_is_said_in_words(tmp_path):
+    """Review 46: `patch export --out FOLDER` said "[Errno 21] Is a directory: '.p.zip….tmp' ->
+    …", naming a temp file the user never chose; nothing is left behind either way."""
+    import pytest
+
+    from core.util.atomic import replacing
+
+    folder = tmp_path / "out"
+    folder.mkdir()
+    with pytest.raises(IsADirectoryError, match=f"^{folder} is a folder: name a file to write"), \
+            replacing(folder) as temp:
+        temp.write_text("x")
+    a_file = tmp_path / "taken.txt"
+    a_file.write_text("keep")
+    with pytest.raises(NotADirectoryError, match=f"^{a_file} is a file, so {a_file}/p.zip cannot be written"), \
+            replacing(a_file / "p.zip") as temp:
+        temp.write_text("x")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out", "taken.txt"] and not any(folder.iterdir())
