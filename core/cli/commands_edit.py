@@ -143,15 +143,8 @@ def _statistics_first(lm, method: str, hparams) -> None:
 def _independent(args: argparse.Namespace, lm, facts, hparams) -> dict:
     from core.workflows.runs import run_independent
 
-    report = run_independent(lm, facts, args.method, hparams=hparams)
-    if args.out:
-        from core.edit.deltas import delta_applied
-        from core.workflows.editing import compute_edit
-
-        outcome = compute_edit(lm, facts, args.method, hparams=hparams, preview_tokens=0)
-        with delta_applied(lm.model, outcome.delta):
-            save_model(lm, args.out)
-    return report
+    save = (lambda model: save_model(model, args.out)) if args.out else None
+    return run_independent(lm, facts, args.method, hparams=hparams, while_applied=save)
 
 
 def _fmt(metrics: dict, name: str) -> str:

@@ -237,7 +237,9 @@ def recover_workspace(args: argparse.Namespace) -> dict[str, Any]:
 def _render_recover(r: dict[str, Any]) -> str:
     lines = [f"recovered {r['source']} into {r['out']} (schema version {r['schema_version']})\n"]
     lines += [f"  {t['table']:<16} {t['copied']:>7} rows copied" + ("" if t["complete"] else
-              f"; damaged: {t['unreadable']} rows unreadable, later rows may be lost") + "\n" for t in r["tables"]]
+              f"; damaged: {t['unreadable']} rows unreadable, later rows may be lost")
+              + (f"; {t['refused']} rows not copied (their key was already copied)" if t.get("refused") else "")
+              + "\n" for t in r["tables"]]
     lines += [f"problem: {p}\n" for p in r["problems"]] or ["`workspace check` finds no problem in the new file\n"]
     return "".join(lines)
 

@@ -260,6 +260,9 @@ def _delta_from(tensors: dict[str, Any], meta: dict[str, str]) -> Delta:
         hparams=json.loads(meta.get("hparams", "{}")),
         info=json.loads(meta.get("info", "{}")),
     )
+    unread = sorted(set(tensors) - set(delta.tensors()))
+    if unread:  # the hash covers what was read, so a stray tensor would pass it unseen (review 46)
+        raise DeltaError(f"delta file holds tensors no update reads: {', '.join(unread[:5])}")
     expected = meta.get("sha256")
     if expected and expected != delta.sha256:
         raise DeltaError(f"delta content hash {delta.sha256[:12]} does not match its recorded {expected[:12]}")

@@ -33,6 +33,7 @@ class TableRecovery:
     copied: int
     unreadable: int  # rowids SQLite could not read, before the last row it could
     complete: bool  # the table read in one clean scan
+    refused: int = 0  # rows read but not copied: a key the new file already held (a damaged duplicate)
 
 
 @dataclass(frozen=True)
@@ -115,8 +116,10 @@ def _copy_table(src: sqlite3.Connection, dst: sqlite3.Connection, table: str) ->
     columns = [c for c in _columns(dst, table) if c in wanted]
     rows, unreadable, complete = salvage(src, table, columns)
     marks = ", ".join("?" for _ in columns)
+    before = dst.total_changes
     dst.executemany(f"INSERT OR IGNORE INTO {table} ({', '.join(columns)}) VALUES ({marks})", rows)
-    return TableRecovery(table, len(rows), unreadable, complete)
+    copied = dst.total_changes - before  # counted, not assumed: an ignored row is said (review 46)
+    return TableRecovery(table, copied, unreadable, complete, len(rows) - copied)
 
 
 def _build(src: sqlite3.Connection, out: Path, version: int, present: set[str]) -> list[TableRecovery]:

@@ -109,7 +109,13 @@ def build_report(lm: LoadedModel, method: str, hparams: Mapping[str, Any], mode:
 
 def run_independent(lm: LoadedModel, facts: Sequence[Fact], method: str,
                     overrides: Mapping[str, Any] | None = None, hparams: Any | None = None,
-                    progress: Progress | None = None) -> dict[str, Any]:
+                    progress: Progress | None = None,
+                    while_applied: Callable[[LoadedModel], None] | None = None) -> dict[str, Any]:
+    """Each fact edited from the model as it came. ``while_applied(lm)`` (one fact only) runs with
+    the very delta the report describes in place (e.g. to save it; review 46: the CLI computed the
+    edit a second time to save, which a non-deterministic method may not repeat)."""
+    if while_applied is not None and len(facts) != 1:
+        raise ValueError("saving the edited model in independent mode needs exactly one fact")
     progress = progress or silent()
     hp = resolve_hparams(lm, method, overrides, hparams)
     records = []
@@ -118,6 +124,9 @@ def run_independent(lm: LoadedModel, facts: Sequence[Fact], method: str,
         stage = progress.stage(i / len(facts), (i + 1) / len(facts))
         outcome = compute_edit(lm, [fact], method, hparams=hp, progress=stage, preview_tokens=0)
         records.append(FactRecord(fact, outcome.pre, outcome.post, outcome.seconds, outcome.delta.sha256))
+        if while_applied is not None:
+            with delta_applied(lm.model, outcome.delta):
+                while_applied(lm)
     return build_report(lm, get_method(method).name, as_dict(hp), "independent", records)
 
 

@@ -93,3 +93,17 @@ def test_two_codebook_updates_of_one_module_are_refused_not_merged_silently():
     with pytest.raises(DeltaError, match="two updates"):
         Delta("grace", (update, update)).to_bytes()
 
+
+
+def test_a_file_with_a_tensor_no_update_reads_is_refused():
+    """Review 46: a stray tensor (an orphan ``lowrank::X::right``) was skipped on reading, and the
+    content hash, computed over what was read, still matched."""
+    from safetensors.torch import load, save
+
+    from core.edit.delta_types import _metadata
+
+    data = Delta("hand", (_rank_one("w", 1),), ("f",)).to_bytes()
+    tensors = load(data) | {"lowrank::x::right": torch.ones(1, 3)}
+    with pytest.raises(DeltaError, match="delta file holds tensors no update reads: lowrank::x::right"):
+        Delta.from_bytes(save(tensors, metadata=_metadata(data)))
+    assert Delta.from_bytes(data).sha256 == Delta("hand", (_rank_one("w", 1),), ("f",)).sha256

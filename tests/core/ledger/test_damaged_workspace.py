@@ -283,3 +283,20 @@ def test_stale_staging_folders_are_removed_on_the_next_save(tmp_path, tiny_lm):
     assert not stale.exists() and live.exists() and other.exists()
     assert not (tmp_path / "next-checkout" / STAGING_MARK).exists()
     assert sorted(p.name for p in tmp_path.iterdir()) == [".checkout-def456", ".not-ours", "next-checkout"]
+
+
+def test_recover_counts_the_rows_it_copied_not_the_rows_it_read():
+    """Review 46: rows the new file's keys refused (INSERT OR IGNORE) were counted as copied, so a
+    lost row went unsaid; they are counted apart and the CLI says so."""
+    from core.cli.commands_ledger import _render_recover
+    from core.ledger.recover import _copy_table
+
+    src, dst = sqlite3.connect(":memory:"), sqlite3.connect(":memory:")
+    src.execute("CREATE TABLE tags (name TEXT, commit_id TEXT)")  # a damaged index: two rows, one key
+    src.executemany("INSERT INTO tags VALUES (?, ?)", [("v1", "a"), ("v1", "b"), ("v2", "c")])
+    dst.execute("CREATE TABLE tags (name TEXT PRIMARY KEY, commit_id TEXT)")
+    found = _copy_table(src, dst, "tags")
+    assert (found.copied, found.refused) == (2, 1)
+    said = _render_recover({"source": "a", "out": "b", "schema_version": 1, "problems": [],
+                            "tables": [found.__dict__]})
+    assert "tags                   2 rows copied; 1 rows not copied (their key was already copied)" in said
