@@ -144,13 +144,14 @@ class MethodPanel(QGroupBox):
         row.addWidget(self.advanced)
         row.addStretch(1)
         row.addWidget(self.reset_button)
-        stats = QHBoxLayout()
-        stats.addWidget(self.stats_label, 1)
+        stats = QHBoxLayout()  # the button under the text: beside it, the text took six lines of a narrow panel
+        stats.addStretch(1)
         stats.addWidget(self.stats_button)
         layout = QVBoxLayout(self)
         layout.addLayout(form)
         layout.addLayout(row)
         layout.addWidget(self.table, 1)
+        layout.addWidget(self.stats_label)
         layout.addLayout(stats)
 
     def set_model(self, lm: LoadedModel | None) -> None:
