@@ -9,7 +9,9 @@ y = W0·x + b the module's output, the hook layer's is y + D·x. Two modes:
   padding excluded (the attention mask, caught by a pre-hook on the model); where a
   token's z-score reaches the threshold ε the output becomes the hook layer's, elsewhere
   the original passes through untouched. A sequence of one token (a cached generation
-  step) has no z-score and is never swapped, as in the reference code.
+  step) has no z-score and is never swapped, as in the reference code. A teacher-forced
+  answer scored after its prompt is no part of the input either (``prompts_only``): its
+  tokens neither count in the z-scores nor swap, so a score reads what generation does.
 - temporary (while an edit is computed): the whole output is the hook layer's, so the
   residual is measured on the hook weights (seed §3.1.2).
 
@@ -164,6 +166,7 @@ class HookRegistry:
         self.modes: dict[str, str] = {}  # absent: validated
         self.calibration: dict[str, float] | None = None  # set while ε candidates are measured
         self.mask = None  # the attention mask of the forward pass under way
+        self.prompt_ends: list[int] | None = None  # each row's question length while answers are scored
 
     def get(self, param: str) -> HookState | None:
         live = self._live.get(param)
@@ -230,8 +233,13 @@ class HookRegistry:
 
         mask = self.mask
         if mask is None or mask.dim() != 2 or mask.shape[0] != batch or mask.shape[1] < seq:
-            return torch.ones(batch, seq, dtype=torch.bool, device=device)
-        return mask[:, mask.shape[1] - seq:].to(device) != 0
+            found = torch.ones(batch, seq, dtype=torch.bool, device=device)
+        else:
+            found = mask[:, mask.shape[1] - seq:].to(device) != 0
+        ends = self.prompt_ends
+        if ends is not None and len(ends) == batch and seq > 1:  # right-padded rows of (question, answer)
+            found = found & (torch.arange(seq, device=device)[None, :] < torch.tensor(ends, device=device)[:, None])
+        return found
 
     def swaps(self, param: str, change):
         """(b, s) bool: where the hook output replaces the original (``change`` = D·x)."""
@@ -306,6 +314,24 @@ def hooks_restored(model) -> Iterator[HookRegistry]:
         reg.modes.clear()
         reg.calibration = None
         reg.restore(before)
+
+
+@contextmanager
+def prompts_only(model, lengths) -> Iterator[None]:
+    """Within: row r's hook layers take z-scores over its first ``lengths[r]`` tokens (the
+    question) and swap only there, never at the answer scored after it. Generation shows the
+    hook layers the prompt, then one cached token at a time (never swapped); with the answer in
+    the statistics, a teacher-forced score answered otherwise than the prompt alone does
+    (trial 46: P(Japanese) 0.045 scored, 0.995 generated)."""
+    reg = registry(model, create=False)
+    if reg is None or not reg._live:
+        yield
+        return
+    before, reg.prompt_ends = reg.prompt_ends, [int(n) for n in lengths]
+    try:
+        yield
+    finally:
+        reg.prompt_ends = before
 
 
 @contextmanager

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass
 
 from core.model.loading import LoadedModel
@@ -48,14 +49,17 @@ class SpanScore:
         return sum(a == b for a, b in zip(self.argmax_ids, argmax_ids, strict=True)) / len(self.argmax_ids)
 
 
-def _score_batch(lm: LoadedModel, batch: Sequence[tuple[Sequence[int], int]]) -> list[SpanScore]:
+def _score_batch(lm: LoadedModel, batch: Sequence[tuple[Sequence[int], int]], answers: bool) -> list[SpanScore]:
     import torch
 
+    from core.edit.hooklayers import prompts_only
     from core.edit.repository import query_spans
 
     ids, mask = right_padded([seq for seq, _ in batch], pad_id(lm.tokenizer), lm.device)
-    # a retrieval repository (RECIPE) reads each row's question, not the span being scored
-    with torch.no_grad(), query_spans(lm.model, [start for _, start in batch]):
+    starts = [start for _, start in batch]
+    # a retrieval repository (RECIPE) reads each row's question, not the span being scored; so do
+    # hook layers (COMEBA-HK) where the span is an answer to a prompt
+    with torch.no_grad(), query_spans(lm.model, starts), (prompts_only(lm.model, starts) if answers else nullcontext()):
         logits = lm.model(input_ids=ids, attention_mask=mask).logits
     scores = []
     for row, (seq, start) in enumerate(batch):
@@ -72,8 +76,10 @@ def score_spans(
     spans: Sequence[tuple[Sequence[int], int]],
     batch_size: int = 32,
     progress: Progress | None = None,
+    answers: bool = False,
 ) -> list[SpanScore]:
-    """Score ``ids[start:]`` for each (ids, start), start >= 1, in input order.
+    """Score ``ids[start:]`` for each (ids, start), start >= 1, in input order; ``answers``: each
+    span is the answer to the prompt before it (``score_pairs``), not part of one text.
 
     Sequences are batched by length so padding stays small; results do not depend
     on the batching beyond float rounding.
@@ -86,7 +92,7 @@ def score_spans(
     for first in range(0, len(order), batch_size):
         progress.check()
         chunk = order[first : first + batch_size]
-        for i, score in zip(chunk, _score_batch(lm, [spans[i] for i in chunk]), strict=True):
+        for i, score in zip(chunk, _score_batch(lm, [spans[i] for i in chunk], answers), strict=True):
             out[i] = score
         progress.report(min(first + batch_size, len(order)), len(order), "scoring")
     return out  # type: ignore[return-value]
@@ -100,4 +106,4 @@ def score_pairs(
 ) -> list[SpanScore]:
     """Teacher-forced scores of each target after its prompt (prompt + " " + target)."""
     encoded: list[EncodedPair] = [encode_pair(lm.tokenizer, p, t) for p, t in pairs]
-    return score_spans(lm, [(e.ids, len(e.prompt_ids)) for e in encoded], batch_size, progress)
+    return score_spans(lm, [(e.ids, len(e.prompt_ids)) for e in encoded], batch_size, progress, answers=True)

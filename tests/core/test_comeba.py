@@ -322,3 +322,26 @@ def test_cancel_mid_edit_leaves_model_unchanged(tiny_lm, aware):
 def test_cli_sequential_batches(tiny_model_dir, tmp_path, capsys):
     report = cli_sequential_report(capsys, tiny_model_dir("gpt2"), tmp_path, "comeba-hk", FAST)
     assert math.isfinite(report["retention"]["after_all_edits"]["reliability"])
+
+
+def test_a_scored_answer_is_no_part_of_the_input(tiny_lm):
+    """Trial 46: the z-scores took in the answer scored after the prompt, so "prompt + answer"
+    (teacher forcing) swapped at the prompt's tokens where the prompt alone did not (P(Japanese)
+    0.045 scored, 0.995 generated) and the commit gate refused an edit whose model answered
+    right. Scored as answers, the prompt's positions read as the prompt alone gives them."""
+    from core.metrics.scoring import score_pairs
+    from core.model.tokens import encode_pair
+
+    lm = tiny_lm("gpt2")
+    apply_delta(lm.model, COMEBA_HK.compute(lm, TWO_FACTS, fast(lm, threshold_init=0.5)))
+    differs = 0
+    for prompt in (TWO_FACTS[1].prompt, UNRELATED[0], "Paris is lovely in"):
+        answer = "Paris is lovely and the Space Needle"
+        alone = _logits(lm, prompt)[-1].log_softmax(-1)
+        [score] = score_pairs(lm, [(prompt, answer)])
+        assert score.argmax_ids[0] == int(alone.argmax())
+        assert abs(score.logprobs[0] - float(alone[score.token_ids[0]])) < 1e-4, prompt
+        pair = encode_pair(lm.tokenizer, prompt, answer)
+        whole = _logits(lm, lm.tokenizer.decode(pair.ids))[len(pair.prompt_ids) - 1].log_softmax(-1)
+        differs += abs(float(whole[score.token_ids[0]]) - score.logprobs[0]) > 1e-4
+    assert differs, "in one pass without the scope, the answer changes what the prompt answers"
