@@ -32,7 +32,9 @@ def state_figures(store: Store, commit: CommitRecord, runs: Sequence[RunRecord])
     found = {}
     for run in runs:
         own = {metric: ((run.metrics or {}).get("post") or {}).get(metric) for metric in TOGETHER_METRICS}
-        mine = measured.get(run.id, {})
+        # a later measurement back at the run's own figure is its own again, not "different" (trial 46)
+        mine = {metric: found_at for metric, found_at in measured.get(run.id, {}).items()
+                if own.get(metric) is None or abs(found_at[0] - own[metric]) > CHANGED}
         shown = {**own, **{metric: value for metric, (value, _) in mine.items()}}
         found[run.id] = RunFigures(shown, own, {metric: commit_id for metric, (_, commit_id) in mine.items()})
     return found
