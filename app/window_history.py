@@ -73,7 +73,8 @@ class HistoryActions:
             self.show_error("Cannot commit", exc)
             return None
         job.succeeded.connect(lambda state: self.notify(
-            f"Committed {state.commit.short_id}: {len(state.commit.applied)} edit(s)", 10000))
+            f"Committed {state.commit.short_id}: {len(state.commit.applied)} edit(s)"
+            + (", forced past the commit gate (recorded)" if state.commit.forced else ""), 10000))
         if force:
             return self._report_failure(job, "The commit failed")
         job.failed.connect(lambda exc: self._commit_refused(exc, message, run_ids))
@@ -86,16 +87,19 @@ class HistoryActions:
         if not warnings or not all(w.together for w in warnings):  # the dialog had shown the others
             self.show_error("The commit failed", exc)
             return
-        found, ws = exc.gate.describe(LISTED_EDITS), self.session.ws
+        ws = self.session.ws
         landing = exc.together.run_ids if exc.together is not None else ()
         fell = {w.run_id for w in warnings}
+        # each edit that fell by its facts: it may be one HEAD already held, listed nowhere else (trial 46)
+        found = "\n".join(f"• run {r} ({ws.run(r).method}: {self._run_facts(ws.run(r))}): "
+                          + ", ".join(str(w) for w in exc.gate.for_run(r)) for r in sorted(fell)[:LISTED_EDITS])
         shown = sorted(landing, key=lambda r: r not in fell)[:LISTED_EDITS]  # the edits that fell first
         edits = "\n".join(f"• run {r} ({ws.run(r).method}): {self._run_facts(ws.run(r))}" for r in shown)
         if len(landing) > len(shown):
             edits += f"\n… and {len(landing) - len(shown)} more"
         self.last_confirm = confirm_box(
             self, "Measured together, an edit no longer holds",
-            f"Measured together on HEAD, some edits no longer hold: {found}.\n\nThis commit's edits:\n{edits}\n\n"
+            f"Measured together on HEAD, some edits no longer hold:\n{found}\n\nThis commit's edits:\n{edits}\n\n"
             f"Commit anyway? The commit records that it was forced. Otherwise {way_on(len(landing))}",
             lambda: self.commit(message, run_ids, force=True, measured=exc.together),
             yes_text="Commit anyway")

@@ -3,6 +3,8 @@ New answer columns only after a sideways scroll, a committed fact's "approved ·
 widened the Status column past them again, and at 1024×640 the generations table left After
 out of sight (the narrow pane now stacks each row: tests/app/test_generations_view.py)."""
 
+import re
+
 import pytest
 from PySide6.QtWidgets import QApplication
 
@@ -113,8 +115,11 @@ def test_edits_that_undo_each_other_are_caught_at_commit_and_may_be_forced(qtbot
     job = wait_job(qtbot, window.commit("both capitals"))
     assert job.state.value == "failed" and len(window.session.ws.log()) == 1
     assert "reliability 0.80 < 0.95 with this commit's edits in place" in window.last_confirm.text()
+    assert re.search(r"• run \d+ \([\w-]+: .+ → .+\): reliability 0\.80 < 0\.95 with this commit's edits in place",
+                     window.last_confirm.text()), "trial 46: the edit that fell is named by its facts"
     assert window.job_status.label.text() == "Committing: refused", "trial 38: 'failed' beside the open box"
     assert _commit_anyway(qtbot, window).state.value == "done"
+    assert "forced past the commit gate (recorded)" in window.message.text(), "trial 46"
     assert len(measured) == 1, "commit anyway reuses what the refused commit measured"
     head = window.session.ws.head()
     assert head.forced and head.gate["warnings"][0]["together"]
