@@ -363,8 +363,9 @@ class TrainDialog(QDialog):
 
     def _done(self, result) -> None:
         record = result.record
+        notes = "".join(f" Note: {note}." for note in getattr(result, "notes", ()))  # the split rule (review 47)
         self.state.setText(f"Done: {record.step} steps ({record.seconds:.0f} s of training){kept_text(record)}. "
-                           f"Checkpoint: {result.path}")
+                           f"Checkpoint: {result.path}{notes}")
         self.trained.emit(result.path)
 
     def _cancelled(self) -> None:

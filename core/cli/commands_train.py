@@ -74,7 +74,8 @@ def train_command(args: argparse.Namespace) -> dict[str, Any]:
     return {"method": record.method, "checkpoint": str(result.path), "default_place": found,
             "model": record.model_name,
             "fingerprint": record.fingerprint, "data_sha256": record.data_sha256, "steps": record.step,
-            "resumed_from": result.resumed_from, "seconds": record.seconds, "training_facts": len(facts),
+            "resumed_from": result.resumed_from, "seconds": record.seconds, "training_facts": result.trained_on,
+            "left_out": list(result.notes),
             "first_loss": record.losses[0] if record.losses else None,
             "last_loss": record.losses[-1] if record.losses else None,
             "validation": list(record.validation), "kept_step": record.editing_step, "hparams": dict(record.hparams)}
@@ -84,6 +85,7 @@ def render_train(r: dict[str, Any]) -> str:
     resumed = f", resumed from step {r['resumed_from']}" if r["resumed_from"] else ""
     lines = [f"{r['method']} editor for {r['model']} ({r['fingerprint'][:16]}): {r['steps']} steps on "
              f"{r['training_facts']} requests, {r['seconds']:.0f} s of training in all{resumed}"]
+    lines += [f"note: {note}" for note in r.get("left_out", ())]
     if r["first_loss"] is not None:
         lines.append(f"loss {r['first_loss']:.4f} -> {r['last_loss']:.4f}")
     for v in r["validation"]:  # each says its step: the last may be older than the checkpoint (trial 37)

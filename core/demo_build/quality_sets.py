@@ -23,13 +23,13 @@ How the sets are made (deterministic for a seed):
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import random
 from dataclasses import dataclass
 from pathlib import Path
 
 from core.demo_build.knowledge import KnowledgeFact
+from core.facts.split import is_evaluation_subject
 
 # The relation whose objects serve as another-kind target for each relation.
 OTHER_KIND_SOURCE = {
@@ -43,7 +43,7 @@ OTHER_KIND_SOURCE = {
 
 def is_test_subject(subject: str) -> bool:
     """The guide's split: SHA-256 of the UTF-8 subject starting with c-f is held out."""
-    return hashlib.sha256(subject.encode("utf-8")).hexdigest()[0] in "cdef"
+    return is_evaluation_subject(subject)
 
 
 @dataclass(frozen=True)

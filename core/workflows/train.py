@@ -41,6 +41,7 @@ from pathlib import Path
 from typing import Any
 
 from core.facts.fact import Fact
+from core.facts.split import training_split
 from core.methods import get_method, method_names, resolve_hparams
 from core.methods.base import EditError
 from core.methods.editor_ckpt import (
@@ -81,6 +82,8 @@ class TrainResult:
     path: Path
     record: EditorRecord
     resumed_from: int  # the step a resumed run started at (0: a fresh run)
+    notes: tuple[str, ...] = ()  # requests the split rule left out (core.facts.split)
+    trained_on: int = 0  # training requests used
 
 
 def facts_sha256(facts: Sequence[Fact]) -> str:
@@ -208,9 +211,17 @@ def train_editor(lm: LoadedModel, method_name: str, facts: Sequence[Fact], val_f
     """Train (or resume) the editor; returns where the checkpoint is and its record. Each step
     reports its figures and the rate (``rate`` steps/s, ``seconds_left``) for live displays.
     While it runs, ``<checkpoint>.lock`` names this process: another process training the same
-    checkpoint is refused rather than overwriting it step by step."""
+    checkpoint is refused rather than overwriting it step by step. Requests about evaluation
+    subjects, and validation requests that are training ones, are left out and said
+    (``core.facts.split``)."""
     if not facts:
         raise EditError("no training facts")
+    split = training_split(facts, val_facts)
+    if not split.train:
+        raise EditError(f"no training requests left: all {len(facts)} are about subjects reserved for evaluation "
+                        "(SHA-256 of the name starts with c-f), which are never trained on")
+    for note in split.notes:
+        log.warning("%s", note)
     method = trainable_method(method_name)
     out = Path(out) if out is not None else default_checkpoint(method.name, lm.info.fingerprint)
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -220,7 +231,9 @@ def train_editor(lm: LoadedModel, method_name: str, facts: Sequence[Fact], val_f
         raise EditError(f"{out} is being trained by {exc.holder.describe()}: wait for it to finish, or train "
                         "into another checkpoint") from None
     try:
-        return _train(lm, method, facts, val_facts, options or TrainOptions(), out, overrides, progress or silent())
+        result = _train(lm, method, split.train, split.validation, options or TrainOptions(), out, overrides,
+                        progress or silent())
+        return dataclasses.replace(result, notes=split.notes, trained_on=len(split.train))
     finally:
         lock.release()
 

@@ -64,7 +64,7 @@ def test_start_waits_for_a_chosen_training_file(qtbot, window, tmp_path, monkeyp
     assert not window.lane.busy and dialog.job is None
     _click(qtbot, dialog.data.demo_button)
     assert dialog.data.chosen() == demo_editor_train_file()
-    assert dialog.data.info.text().startswith("1,559 requests")
+    assert dialog.data.info.text().startswith("1,555 requests")
     assert dialog.start_button.isEnabled()
     assert dialog.out.text() == str(default_checkpoint("mend", window.lm.info.fingerprint))
     _pick(qtbot, monkeypatch, dialog.val, tmp_path / "missing.jsonl")

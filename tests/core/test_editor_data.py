@@ -47,3 +47,15 @@ def test_builder_drops_every_c_to_f_subject_whatever_it_is_given():
 def test_split_rule_matches_quality_sets():
     subjects = [r["subject"] for r in _rows("facts.jsonl")]
     assert [is_test_subject(s) for s in subjects] == [_held_out(s) for s in subjects]
+
+
+def test_no_locality_probe_is_about_an_evaluation_subject():
+    """Review 47: probes were drawn from every known fact, so a fifth of them (and half of
+    quality_test.jsonl's own locality prompts) were c-f subjects' phrasings, trained on through
+    the editors' KL term and RECIPE's locality and sentinel losses."""
+    subject_of = {p: r["subject"] for r in _rows("facts.jsonl") for p in r["phrasings"]}
+    probes = [q["prompt"] for r in _rows(TRAIN_FILE) for q in r["locality"]]
+    assert probes and all(p in subject_of for p in probes)
+    assert not [p for p in probes if _held_out(subject_of[p])]
+    test_prompts = {p for r in _rows("quality_test.jsonl") for p in (r["prompt"], *r["paraphrases"])}
+    assert not test_prompts & set(probes)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 import core.workflows.train as train_module
+from core.facts.fact import fact_from_dict
 from core.methods import get_method
 from core.methods.editor_ckpt import read_checkpoint
 from core.methods.hparams import with_overrides
@@ -38,9 +39,14 @@ def scripted(monkeypatch):
     return calls
 
 
+# validation requests apart from the training ones, which a run leaves out of validation (review 47)
+VAL = [fact_from_dict({"subject": "Italy", "prompt": "The capital of Italy is", "target_new": "Madrid"}),
+       fact_from_dict({"subject": "Spain", "prompt": "The capital of Spain is", "target_new": "Rome"})]
+
+
 def _train(lm, out, steps=8, keep="best", resume=False):
     options = TrainOptions(steps=steps, save_every=2, val_every=2, val_size=2, resume=resume, keep=keep)
-    return train_editor(lm, "mend", TRAIN, TRAIN[:2], options, out, FAST)
+    return train_editor(lm, "mend", TRAIN, VAL, options, out, FAST)
 
 
 def test_the_margin_is_the_figure_furthest_below_its_target():
@@ -106,8 +112,10 @@ def test_the_command_line_says_which_editor_edits(tiny_model_dir, tmp_path, scri
 
     facts = tmp_path / "train.jsonl"
     facts.write_text("\n".join(json.dumps(f.to_dict()) for f in TRAIN) + "\n", encoding="utf-8")
+    val = tmp_path / "val.jsonl"
+    val.write_text("\n".join(json.dumps(f.to_dict()) for f in VAL) + "\n", encoding="utf-8")
     args = ["train", "--method", "mend", "--model", str(tiny_model_dir("gpt2")), "--device", "cpu", "--facts",
-            str(facts), "--val", str(facts), "--steps", "8", "--val-every", "2", "--save-every", "2",
+            str(facts), "--val", str(val), "--steps", "8", "--val-every", "2", "--save-every", "2",
             "--out", str(tmp_path / "m.safetensors"), *[a for k, v in FAST.items() for a in ("--set", f"{k}={v}")]]
     assert main([*args, "--keep", "best"]) == 0
     out = capsys.readouterr().out
