@@ -132,7 +132,7 @@ def train_child(spec_path: Path) -> None:
     # best edits with the validated editor that best met the verdict's targets (core.workflows.train_keep)
     every = min(100, max(1, spec["steps"] // 4))
     options = TrainOptions(steps=spec["steps"], save_every=spec["steps"], val_every=every, val_size=40,
-                           keep=spec["keep"])
+                           keep=spec["keep"], replace=True)  # a bench run trains afresh where it is told
     started = time.perf_counter()
     result = train_editor(lm, spec["method"], facts, val, options, Path(spec["out"]), spec["overrides"], progress)
     last = steps[-50:]

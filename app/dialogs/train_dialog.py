@@ -301,7 +301,7 @@ class TrainDialog(QDialog):
             held = self.out_info.text().removesuffix(": Start replaces it") if self.record is None else ""
             self.confirm = confirm_box(self, "Replace the checkpoint?", f"{path} already holds a checkpoint"
                                        f"{f' ({held})' if held else ''}. Start trains a new editor from step 0 "
-                                       "and replaces it.", lambda: self._run(False))
+                                       "and replaces it.", lambda: self._run(False, replace=True))
             return
         self._run(False)
 
@@ -314,9 +314,9 @@ class TrainDialog(QDialog):
             return
         self._run(True)
 
-    def _run(self, resume: bool) -> Job | None:
+    def _run(self, resume: bool, replace: bool = False) -> Job | None:
         options = TrainOptions(steps=self.steps.value(), save_every=self.save_every.value(),
-                               val_every=self.val_every.value(), resume=resume)
+                               val_every=self.val_every.value(), resume=resume, replace=replace)
         self.error.setText("")
         self._run_from, self._before = (self.record.step if resume and self.record else 0), self.record
         self._say_validation()

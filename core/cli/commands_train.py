@@ -27,6 +27,8 @@ def register(sub) -> None:
     tr.add_argument("--out", type=Path, metavar="CKPT",
                     help="checkpoint file (.safetensors; default: the cache's, which `edit --method M` reads)")
     tr.add_argument("--resume", action="store_true", help="continue from the checkpoint at --out")
+    tr.add_argument("--force", action="store_true", help="replace a checkpoint already at --out (without it, "
+                    "a new run is refused there)")
     tr.add_argument("--save-every", type=int, default=50, metavar="N", help="checkpoint every N steps")
     tr.add_argument("--val-every", type=int, default=100, metavar="N", help="validate every N steps")
     tr.add_argument("--val-size", type=int, default=20, metavar="N", help="validation requests used")
@@ -60,7 +62,7 @@ def train_command(args: argparse.Namespace) -> dict[str, Any]:
     overrides = parse_assignments(args.assignments)
     lm = load_from_args(args)
     options = TrainOptions(steps=args.steps, save_every=args.save_every, val_every=args.val_every,
-                           val_size=args.val_size, resume=args.resume, keep=args.keep)
+                           val_size=args.val_size, resume=args.resume, keep=args.keep, replace=args.force)
     try:
         result = train_editor(lm, args.method, facts, val, options, args.out, overrides, _progress())
     except EditError as exc:

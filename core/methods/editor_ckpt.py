@@ -145,6 +145,9 @@ def save_checkpoint(path: Path, checkpoint: Checkpoint) -> Path:
         extra, meta["optim_groups"] = _optimizer_tensors(checkpoint.optimizer)
         tensors.update(extra)
     path = Path(path)
+    if path.suffix.lower() == ".json":  # the readable record goes there: it would overwrite the tensors (review 47)
+        raise CheckpointError(f"{path}: a checkpoint file ends in .safetensors, not .json (its readable record is "
+                              "written beside it as .json)")
     with replacing(path) as temp:
         save_file(tensors, str(temp), metadata=meta)
     with replacing(path.with_suffix(".json")) as temp:
@@ -166,8 +169,10 @@ def read_checkpoint(path: Path, method: str, fingerprint: str | None = None) -> 
             meta = f.metadata() or {}
             tensors = {k: f.get_tensor(k) for k in f.keys()}  # noqa: SIM118 (safe_open has no __iter__)
         record = EditorRecord.from_json(meta["record"])
+        optimizer = _optimizer_state(tensors, meta.get("optim_groups"))
     except (OSError, ValueError, KeyError, TypeError, SafetensorError) as exc:
         raise CheckpointError(f"{path} is not a readable editor checkpoint: {exc}") from exc
+    _check_finite(path, tensors)
     if record.method != method:
         raise CheckpointError(f"{path} holds a {record.method} editor, not a {method} one")
     if fingerprint is not None and record.fingerprint != fingerprint:
@@ -182,7 +187,42 @@ def read_checkpoint(path: Path, method: str, fingerprint: str | None = None) -> 
                               if bool(best) != bool(record.best_step) else
                               f"{path} is not a whole editor checkpoint: it keeps the editor of step "
                               f"{record.best_step}, not before its last step {record.step}")
-    return Checkpoint(record, editor, _optimizer_state(tensors, meta.get("optim_groups")), best or None)
+    return Checkpoint(record, editor, optimizer, best or None)
+
+
+def recorded_hparams(hparams_class, record: EditorRecord):
+    """The hyperparameters a checkpoint records, as ``hparams_class`` (JSON lists back to
+    tuples); CheckpointError for a key this version does not know (a newer version's record) or
+    a value of the wrong kind, not a traceback (review 47)."""
+    import dataclasses
+
+    values = {k: tuple(v) if isinstance(v, list) else v for k, v in record.hparams.items()}
+    defaults = {f.name: f.default for f in dataclasses.fields(hparams_class)}
+    unknown = sorted(set(values) - set(defaults))
+    wrong = [k for k, v in values.items() if k in defaults and not _same_kind(v, defaults[k])]
+    if unknown or wrong:
+        said = (f"unknown {', '.join(unknown)}" if unknown else "") + ("; " if unknown and wrong else "")
+        said += f"of the wrong kind {', '.join(f'{k}={values[k]!r}' for k in wrong)}" if wrong else ""
+        raise CheckpointError(f"the {record.method} editor's record holds hyperparameters this version cannot use "
+                              f"({said}): train it again with this version")
+    return hparams_class(**values)
+
+
+def _same_kind(value, default) -> bool:
+    if isinstance(default, bool) or isinstance(value, bool):
+        return isinstance(value, bool) and isinstance(default, bool)
+    if isinstance(default, float):
+        return isinstance(value, int | float)
+    return default is None or isinstance(value, type(default))
+
+
+def _check_finite(path: Path, tensors: Mapping[str, Any]) -> None:
+    """A NaN or infinite editor weight would write NaN into the model it edits (review 47)."""
+    import torch
+
+    bad = [name for name, t in tensors.items() if t.is_floating_point() and not bool(torch.isfinite(t).all())]
+    if bad:
+        raise CheckpointError(f"{path} is damaged: {', '.join(bad[:3])} hold NaN or infinite values; train it again")
 
 
 def read_record(path: Path) -> EditorRecord:

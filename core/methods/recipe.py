@@ -116,7 +116,13 @@ from core.edit.deltas import Delta
 from core.edit.repository import RepositoryUpdate, entry_id, repository
 from core.facts.fact import Fact
 from core.methods.base import EditError
-from core.methods.editor_ckpt import Checkpoint, CheckpointError, default_checkpoint, read_checkpoint
+from core.methods.editor_ckpt import (
+    Checkpoint,
+    CheckpointError,
+    default_checkpoint,
+    read_checkpoint,
+    recorded_hparams,
+)
 from core.methods.hparams import as_dict
 from core.methods.presets import preset_values
 from core.model.loading import LoadedModel
@@ -173,7 +179,7 @@ class RecipeMethod:
     def load_editor(self, lm: LoadedModel, checkpoint: Checkpoint, state=None):
         """The trained editor of a checkpoint (its last state, or ``state``: ``checkpoint.editing`` to
         edit with), built with the hyperparameters it was trained with."""
-        hp = RECIPEHParams(**checkpoint.record.hparams)
+        hp = recorded_hparams(RECIPEHParams, checkpoint.record)
         editor = self.new_editor(lm, hp)
         try:
             editor.load_state_dict(dict(checkpoint.editor if state is None else state))

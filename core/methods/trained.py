@@ -21,7 +21,14 @@ from pathlib import Path
 from core.edit.deltas import Delta, LowRankUpdate
 from core.facts.fact import Fact
 from core.methods.base import EditError
-from core.methods.editor_ckpt import Checkpoint, CheckpointError, EditorRecord, default_checkpoint, read_checkpoint
+from core.methods.editor_ckpt import (
+    Checkpoint,
+    CheckpointError,
+    EditorRecord,
+    default_checkpoint,
+    read_checkpoint,
+    recorded_hparams,
+)
 from core.methods.hparams import as_dict
 from core.methods.presets import preset_values
 from core.methods.training import param_names
@@ -80,8 +87,9 @@ class TrainedEditorMethod:
         return ()
 
     def hparams_of(self, record: EditorRecord):
-        """The hyperparameters a checkpoint was trained with (JSON lists back to tuples)."""
-        return self.hparams_class(**{k: tuple(v) if isinstance(v, list) else v for k, v in record.hparams.items()})
+        """The hyperparameters a checkpoint was trained with (JSON lists back to tuples);
+        CheckpointError for a record this version cannot read (a newer one's, or damaged)."""
+        return recorded_hparams(self.hparams_class, record)
 
     def load_editor(self, lm: LoadedModel, checkpoint: Checkpoint, state=None):
         """The trained editor of a checkpoint (its last state, or ``state``: ``checkpoint.editing`` to

@@ -51,6 +51,7 @@ from core.methods.editor_ckpt import (
     default_checkpoint,
     library_versions,
     read_checkpoint,
+    recorded_hparams,
     save_checkpoint,
 )
 from core.methods.hparams import as_dict
@@ -75,6 +76,7 @@ class TrainOptions:
     resume: bool = False
     keep: str | None = None  # the editor that edits: "last", or "best" validated (train_keep); None: a resumed
     # run's own choice, else "last"
+    replace: bool = False  # a fresh run may replace a checkpoint already at the path (trial 46: silently did)
 
 
 @dataclass(frozen=True)
@@ -140,27 +142,39 @@ def resolved_options(lm: LoadedModel, method_name: str, options: TrainOptions, r
     if options.steps is None:
         steps = recorded_total or default_training_steps(lm, method_name)
         options = dataclasses.replace(options, steps=steps)
-    if options.steps < 1 or options.save_every < 1 or options.val_every < 1:
-        raise EditError("steps, save_every and val_every must be positive")
+    if options.steps < 1 or options.save_every < 1 or options.val_every < 1 or options.val_size < 1:
+        raise EditError("steps, save_every, val_every and val_size must be positive")
     return options
 
 
-def _hparams_of(method, record: EditorRecord):
-    return method.hparams_class(**{k: tuple(v) if isinstance(v, list) else v for k, v in record.hparams.items()})
+def _resumed_hparams(method, record: EditorRecord, asked, overridden: frozenset[str]):
+    """The hyperparameters the checkpoint was trained with; refused where the run's overrides
+    (``overridden`` of ``asked``) set one otherwise (review 47: a resume dropped --set values)."""
+    recorded = recorded_hparams(method.hparams_class, record)
+    changed = [k for k in sorted(overridden) if as_dict(recorded).get(k) != as_dict(asked).get(k)]
+    if changed:
+        said = ", ".join(f"{k} {as_dict(recorded)[k]!r} (asked {as_dict(asked)[k]!r})" for k in changed)
+        raise EditError(f"the checkpoint was trained with {said}; a resume continues with its own "
+                        "hyperparameters: leave those settings out, or start a new checkpoint")
+    return recorded
 
 
-def _start(lm: LoadedModel, method, facts, hp, out: Path, resume: bool, keep: str | None):
+def _start(lm: LoadedModel, method, facts, hp, out: Path, resume: bool, keep: str | None,
+           overridden: frozenset[str] = frozenset()):
     """(hparams, editor, optimizer, record, kept editor) of a fresh run, or of the checkpoint resumed;
     ``keep`` None: the resumed run's own choice."""
     import torch
 
     data_hash = facts_sha256(facts)
-    if resume and out.is_file():
+    if resume and not out.is_file():  # a mistyped path would spend the whole budget again (review 47)
+        raise EditError(f"no checkpoint at {out} to resume: name the checkpoint to continue, or leave out "
+                        "resume to train a new one")
+    if resume:
         ckpt = read_checkpoint(out, method.name, lm.info.fingerprint)
         if ckpt.record.data_sha256 != data_hash:
             raise CheckpointError(f"{out} was trained on other data (sha256 {ckpt.record.data_sha256[:12]}, "
                                   f"these facts {data_hash[:12]}): resume with the same files or start afresh")
-        hp = _hparams_of(method, ckpt.record)
+        hp = _resumed_hparams(method, ckpt.record, hp, overridden)
         editor = method.load_editor(lm, ckpt).train()
         optimizer = method.optimizer(editor, hp)
         if ckpt.optimizer is not None:
@@ -252,8 +266,11 @@ def _train(lm: LoadedModel, method, facts: Sequence[Fact], val_facts: Sequence[F
            out: Path, overrides: Mapping[str, Any] | None, progress: Progress) -> TrainResult:
     if options.keep not in (None, *KEEPS):  # before the checkpoint is read
         raise EditError(f"keep {options.keep!r} is not one of {', '.join(KEEPS)}")
+    if not options.resume and not options.replace and out.is_file():
+        raise EditError(f"{out} already holds a checkpoint: resume it, or replace it (factsmith train --force), or "
+                        "train into another file")
     hp, editor, optimizer, record, kept = _start(lm, method, facts, resolve_hparams(lm, method.name, overrides),
-                                                 out, options.resume, options.keep)
+                                                 out, options.resume, options.keep, frozenset(overrides or {}))
     if record.keep == "best" and not val_facts:
         raise EditError("keeping the best validated editor needs validation requests (--val FILE)")
     options = resolved_options(lm, method.name, options, record.total_steps)  # a resumed run's own budget
