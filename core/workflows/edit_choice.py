@@ -34,7 +34,11 @@ def named_preset(lm: LoadedModel, method: str, name: str | None) -> Any | None:
         return None
     if name == "tuned":
         return require_tuned_preset(lm, method)
-    return preset_variant(lm, method, name)
+    try:
+        return preset_variant(lm, method, name)
+    except ValueError as exc:  # trial 46: "offered: none", as if no name worked
+        raise ValueError(f"{exc}; besides those, every method takes {DEFAULT_PRESET!r} (its preset) and 'tuned' "
+                         "(the one `factsmith tune` saved for this model)") from None
 
 
 def compute_chosen_edit(lm: LoadedModel, facts: Sequence[Fact], method: str,

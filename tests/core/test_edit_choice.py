@@ -24,6 +24,8 @@ def test_preset_names(tiny_lm):
         named_preset(lm, "ft-m", "no-such-variant")
     with pytest.raises(TunedPresetError, match="factsmith tune"):
         named_preset(lm, "ft-m", "tuned")
+    with pytest.raises(ValueError, match=r"offered: none; besides those, every method takes 'default' .* and 'tuned'"):
+        named_preset(lm, "rome", "nosuch")  # trial 46: "offered: none" as if no name worked
 
 
 def test_the_outcome_records_the_preset_and_the_traced_layer(tiny_lm, one_torch_thread):

@@ -291,9 +291,11 @@ def test_a_byte_that_is_not_utf8_is_one_bad_row_not_a_bad_file(tmp_path):
         inspect_facts(latin1)
 
 
-def test_missing_file(tmp_path):
-    with pytest.raises(FactsFileError, match="no such file"):
-        read_facts(tmp_path / "absent.jsonl")
+def test_missing_file_is_named_by_its_whole_path(tmp_path):
+    """Trial 46: "files: no such file" for a/files/b/files, beside an existing folder "files"."""
+    with pytest.raises(FactsFileError) as raised:
+        read_facts(tmp_path / "files" / "absent.jsonl")
+    assert str(raised.value) == f"absent.jsonl: no such file: {tmp_path / 'files' / 'absent.jsonl'}"
 
 
 # --- CSV ---------------------------------------------------------------------------------

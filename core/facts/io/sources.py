@@ -53,7 +53,8 @@ def _read_text(path: Path) -> str:
     try:
         data = path.read_bytes()
     except FileNotFoundError:
-        raise FactsFileError(path, "no such file") from None
+        # the whole path: its last part alone may name another file or folder (trial 46)
+        raise FactsFileError(path, f"no such file: {path.absolute()}") from None
     except OSError as err:
         raise FactsFileError(path, f"cannot read the file: {err.strerror or err}") from None
     try:
