@@ -487,3 +487,18 @@ def test_a_null_or_wrongly_typed_field_is_named_in_plain_words(tmp_path):
         fact_from_dict({**row, "locality": [{"prompt": "Chile is in", "answer": 3}]})
     with pytest.raises(FactError, match=r"must be text, not a list"):
         fact_from_dict({**row, "target_new": ["Asia"]})
+
+
+def test_a_misspelt_field_is_said_when_the_file_is_read(tmp_path, caplog):
+    """Trial 46: `edit` and `eval` dropped "paraphrase" (for "paraphrases") without a word; the
+    import dialog said it. Our own files' extra fields (target_kind) are not taken for typos."""
+    import logging
+
+    path = tmp_path / "typo.jsonl"
+    path.write_text(json.dumps({"subject": "France", "prompt": "The capital of France is", "target_new": "Lyon",
+                                "paraphrase": ["France's capital is"], "target_kind": "other"}) + "\n")
+    with caplog.at_level(logging.WARNING, logger="core.facts.io.reader"):
+        [fact] = read_facts(path)
+    assert fact.paraphrases == ()
+    assert [r.getMessage() for r in caplog.records] == [
+        "typo.jsonl: field 'paraphrase' (1 rows) is not read; did you mean 'paraphrases'?"]

@@ -3,6 +3,7 @@ import dialog (format, facts, every bad row, a preview and duplicates)."""
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 from collections.abc import Iterable, Mapping, Sequence
@@ -71,7 +72,24 @@ def read_facts(path: str | os.PathLike[str], format: str | None = None,
     """Every request in the file, or a FactsFileError for the first bad row (``.more``: the rest)."""
     report = inspect_facts(path, format, mapping)
     report.raise_for_errors()
+    for key, rows, meant in _misspelt(report):  # trial 46: "paraphrase" dropped without a word
+        log.warning("%s: field %r (%d rows) is not read; did you mean %r?", Path(path).name, key, rows, meant)
     return list(report.facts)
+
+
+def _misspelt(report: FactsFileReport) -> list[tuple[str, int, str]]:
+    """Ignored fields that look like a misspelt fact field: (field, rows holding it, the field meant)."""
+    import difflib
+
+    from core.facts.fact import Fact
+
+    fields = [f.name for f in dataclasses.fields(Fact) if not f.name.startswith("_")]
+    found = []
+    for key, rows in report.ignored:
+        close = difflib.get_close_matches(str(key).lower(), fields, n=1, cutoff=0.8)
+        if close:
+            found.append((key, rows, close[0]))
+    return found
 
 
 def inspect_facts(path: str | os.PathLike[str], format: str | None = None, mapping: ColumnMapping | None = None,
