@@ -219,7 +219,8 @@ class HistoryActions:
         """Drop one edit (a run in that commit's state and still live in HEAD) with a new commit:
         core's ``revert run:N``."""
         ws = self.session.ws
-        runs = ws.show(commit_id).runs
+        detail = ws.show(commit_id)
+        runs = detail.runs
         if not runs:
             self.notify(f"Commit {commit_id[:12]} holds no edits to revert")
             return None
@@ -230,13 +231,18 @@ class HistoryActions:
             return None
         if run_id is None:
             labels = [f"run {r.id}: {r.method} · {self._run_facts(r)}" for r in runs]
-            chosen, ok = QInputDialog.getItem(self, "Revert one edit", "Which edit to drop?", labels, 0, False)
+            own = [i for i, r in enumerate(runs) if r.id in detail.commit.applied]
+            # the selected commit's own edit first offered, not the state's oldest (trial 46)
+            chosen, ok = QInputDialog.getItem(self, "Revert one edit", "Which edit to drop? A new commit on HEAD "
+                                              "leaves it out; the other edits stay.", labels,
+                                              own[-1] if own else 0, False)
             if not ok:
                 return None
             run_id = runs[labels.index(chosen)].id
         if message is None:
-            message, ok = QInputDialog.getText(self, "Revert one edit", "Why drop this edit?",
-                                               text=f"Drop run {run_id}")
+            run = next(r for r in runs if r.id == run_id)
+            message, ok = QInputDialog.getText(self, "Revert one edit", f"Why drop run {run_id} ({run.method} · "
+                                               f"{self._run_facts(run)})?", text=f"Drop run {run_id}")
             if not ok or not self._has_reason(message):
                 return None
         job = self.session.revert([f"run:{run_id}"], message)

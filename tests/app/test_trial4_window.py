@@ -61,14 +61,17 @@ def test_revert_one_edit_offers_only_the_edits_live_in_head(qtbot, monkeypatch):
 
     def pick_last(*args, **kwargs):
         offered.append(list(args[3]))
+        defaults.append(args[4])
         return args[3][-1], True
 
+    defaults: list[int] = []
     monkeypatch.setattr(QInputDialog, "getItem", pick_last)
     monkeypatch.setattr(QInputDialog, "getText", lambda *a, **k: ("drop it", True))
     button = window.history.buttons["revert_edit"]
     window.history.select([edits.id])
     new_job(qtbot, window, button.click)
     assert window.ws.head().dropped == (dropped.id,)
+    assert offered[0][defaults[0]].startswith(f"run {edits.applied[-1]}:"), "trial 46: the commit's own edit first"
     window.history.select([edits.id])  # the older commit again: its dropped edit is not offered
     new_job(qtbot, window, button.click)
     assert [label.split(":")[0] for label in offered[1]] == [f"run {kept.id}"], offered
