@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from PySide6.QtCore import Qt, QTimer
+from PySide6.QtCore import QEvent, Qt, QTimer
 from PySide6.QtGui import QCloseEvent, QKeySequence, QShortcut
 from PySide6.QtWidgets import QMainWindow, QSizePolicy, QSplitter, QTabWidget, QVBoxLayout, QWidget
 
@@ -254,6 +254,12 @@ class MainWindow(WindowActions, QMainWindow):
         if self.preview_panel.job is not None:
             self.preview_panel.cancel()
         self.job_status.cancel()
+
+    def changeEvent(self, event: QEvent) -> None:
+        # back from a terminal: a preset `factsmith tune` saved meanwhile is offered (trial 46)
+        if event.type() == QEvent.Type.ActivationChange and self.isActiveWindow():
+            self.method_panel.recheck_presets()
+        super().changeEvent(event)
 
     def closeEvent(self, event: QCloseEvent) -> None:
         self.flush_draft()

@@ -43,6 +43,7 @@ def start_tuning(window, method: str, facts: list) -> Job:
     job = window.lane.submit(f"Tuning {method} ({len(facts)} facts)",
                              lambda progress: tune_and_save(lm, method, facts, progress))
     panel.track_tune(job)  # first: the panel lists the new preset before the box offers it
+    job.finished.connect(panel.update_stats_status)  # the search computed statistics (trial 46: "missing")
     job.succeeded.connect(lambda done: job.finished.connect(lambda: _report(window, *done)))
     job.cancelled.connect(lambda: window.notify("Tuning cancelled: nothing was saved", 8000))
     return window._report_failure(job, f"Tuning the {method} preset failed")

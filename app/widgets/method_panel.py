@@ -166,6 +166,16 @@ class MethodPanel(QGroupBox):
         self._fill_presets()
         self._load_table()
 
+    def recheck_presets(self) -> None:
+        """Offer a tuned preset stored since the list was filled (or drop one removed): the table
+        is reloaded only when the chosen preset itself went."""
+        if self.lm is None:
+            return
+        chosen = self.preset_choice.currentData()
+        self._fill_presets()
+        if self.preset_choice.currentData() != chosen:
+            self._load_table()
+
     def _fill_presets(self) -> None:
         """The preset choice: "Default", and "Tuned for this model" when one is stored."""
         self.tuned, self._tuned_problem = None, ""

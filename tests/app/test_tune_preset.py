@@ -87,10 +87,13 @@ def test_cancelling_a_tune_saves_nothing(qtbot, tiny_model_dir, tmp_path, monkey
             window.cancel_running()
 
     panel = window.method_panel
+    checked = []
+    monkeypatch.setattr(panel, "update_stats_status", lambda: checked.append(1))
     job = _start_tuning(qtbot, window)
     job.progressed.connect(cancel_on_second)
     wait_job(qtbot, job)
     assert job.state.value == "cancelled"
+    assert checked, "trial 46: the statistics line is read again after a search (it may have computed them)"
     assert state_fingerprint(window.lm.model) == before
     assert not preset_path(window.lm.info.fingerprint, "ft-m").exists()
     assert panel.preset_choice.findData("tuned") < 0 and panel.tune_button.isEnabled()
@@ -165,4 +168,28 @@ def test_a_search_that_finds_nothing_better_says_so_and_saves_nothing(qtbot, tin
     assert box.windowTitle() == "Nothing better found" and "Nothing was saved" in box.text()
     assert "default rel" in box.text() and not any(b.text() == "Use the tuned preset" for b in box.buttons())
     assert panel.preset_choice.findData("tuned") < 0 and not preset_path(window.lm.info.fingerprint, "ft-m").exists()
+    window.close()
+
+
+def test_a_preset_tuned_from_the_terminal_is_offered_on_return_to_the_window(qtbot, tiny_model_dir, tmp_path,
+                                                                            monkeypatch):
+    """Trial 46: `factsmith tune` in a terminal saved a preset the open window offered only after a
+    switch to another method and back; and the statistics line said "missing" after a search that
+    computed them."""
+    from PySide6.QtCore import QEvent
+
+    import app.widgets.method_panel as panel_module
+
+    window = _window_with_facts(qtbot, tiny_model_dir, tmp_path, FACTS)
+    panel = window.method_panel
+    assert panel.preset_choice.findData("tuned") < 0
+
+    class Stored:
+        def summary(self) -> str:
+            return "tuned in a terminal"
+
+    monkeypatch.setattr(panel_module, "load_tuned_preset", lambda lm, method: Stored())
+    monkeypatch.setattr(window, "isActiveWindow", lambda: True)
+    window.changeEvent(QEvent(QEvent.Type.ActivationChange))
+    assert panel.preset_choice.findData("tuned") > 0 and panel.preset_kind() == "default", "offered, not chosen"
     window.close()
