@@ -16,13 +16,13 @@ from PySide6.QtWidgets import (
     QPushButton,
     QSplitter,
     QTextBrowser,
-    QTreeWidget,
     QTreeWidgetItem,
     QVBoxLayout,
     QWidget,
 )
 
 from app.widgets.flow_row import flow_row
+from app.widgets.steady_tree import SteadyTree
 from core import (
     DEFAULT_THRESHOLDS,
     DIFF_NOTE,
@@ -218,7 +218,7 @@ class HistoryPanel(QWidget):
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.tree = QTreeWidget()
+        self.tree = SteadyTree()
         self.tree.setObjectName("history")
         self.tree.setHeaderLabels(COLUMNS)
         self.tree.setRootIsDecorated(False)
