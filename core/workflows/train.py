@@ -43,7 +43,7 @@ from typing import Any
 from core.facts.fact import Fact
 from core.facts.split import training_split
 from core.methods import get_method, method_names, resolve_hparams
-from core.methods.base import EditError
+from core.methods.base import EditError, check_optimiser
 from core.methods.editor_ckpt import (
     Checkpoint,
     CheckpointError,
@@ -145,6 +145,17 @@ def resolved_options(lm: LoadedModel, method_name: str, options: TrainOptions, r
     if options.steps < 1 or options.save_every < 1 or options.val_every < 1 or options.val_size < 1:
         raise EditError("steps, save_every, val_every and val_size must be positive")
     return options
+
+
+def _check_training_hparams(name: str, hp) -> None:
+    """Counts and rates every trained method shares, checked before the first step (review 47:
+    edits_per_step 0 failed with "error: loss", a negative lr trained by gradient ascent, and
+    edit_scale 0 failed only at the first validation)."""
+    values = as_dict(hp)
+    positive = [(k, values[k]) for k in ("lr", "rank", "edit_scale") if isinstance(values.get(k), int | float)]
+    check_optimiser(name, ("edits_per_step", values.get("edits_per_step", 1)), *positive)
+    if values.get("locality_probes", 0) < 0:
+        raise EditError(f"{name}: locality_probes is {values['locality_probes']}; it must be 0 or more")
 
 
 def _resumed_hparams(method, record: EditorRecord, asked, overridden: frozenset[str]):
@@ -271,6 +282,7 @@ def _train(lm: LoadedModel, method, facts: Sequence[Fact], val_facts: Sequence[F
                         "train into another file")
     hp, editor, optimizer, record, kept = _start(lm, method, facts, resolve_hparams(lm, method.name, overrides),
                                                  out, options.resume, options.keep, frozenset(overrides or {}))
+    _check_training_hparams(method.name, hp)
     if record.keep == "best" and not val_facts:
         raise EditError("keeping the best validated editor needs validation requests (--val FILE)")
     options = resolved_options(lm, method.name, options, record.total_steps)  # a resumed run's own budget

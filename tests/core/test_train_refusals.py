@@ -92,3 +92,15 @@ def test_the_command_line_replaces_only_with_force(tiny_model_dir, tmp_path, cap
     assert main(args) == 2
     assert "already holds a checkpoint: resume it, or replace it (factsmith train --force)" in capsys.readouterr().err
     assert main([*args, "--force"]) == 0
+
+
+@pytest.mark.parametrize(("key", "value", "said"), [
+    ("edits_per_step", "0", "edits_per_step is 0; it must be at least 1"),
+    ("lr", "-1", "lr is -1.0; it must be positive"),
+    ("edit_scale", "0", "edit_scale is 0.0; it must be positive")])
+def test_bad_counts_and_rates_are_refused_before_the_first_step(tiny_lm, tmp_path, key, value, said,
+                                                                one_torch_thread):
+    out = tmp_path / "m.safetensors"
+    with pytest.raises(EditError, match=f"mend: {said}"):
+        train_editor(tiny_lm("gpt2"), "mend", TRAIN, (), TrainOptions(steps=2), out, {**FAST, key: value})
+    assert not out.exists()
