@@ -52,6 +52,7 @@ class FollowsJob:
 
     def _stopped(self, text: str, how: str) -> None:
         self.state.setText(text)
+        self.bar.setValue(0)  # a cancelled or failed job's 84% read as work still under way (trial 46)
         self.job_stopped(how)
 
     def job_started(self, job: Job) -> None:

@@ -63,10 +63,12 @@ def test_cancel_leaves_the_view_usable(qtbot, tiny_gpt2):
     blocker = lane.submit("Busy", lambda progress: __import__("time").sleep(0.3))
     job = lane.submit("Tracing", lambda progress: trace_fact(tiny_gpt2, FACT, TraceOptions(samples=2), progress))
     view.track(job)
+    view.bar.setValue(840)  # as if it had got that far (trial 46: the bar stayed at 84% after Cancel)
     view.cancel()
     with qtbot.waitSignal(job.finished, timeout=30_000):
         pass
     assert blocker.state.value == "done" and job.state.value == "cancelled"
+    assert view.bar.value() == 0
     assert view.state.text().startswith("Cancelled") and view.trace_button.isEnabled() and view.result is None
     assert "No trace yet" in view.empty.toPlainText(), "not 'Tracing…' once cancelled"
     lane.shutdown()
