@@ -62,16 +62,17 @@ def workspace_path(args: argparse.Namespace, value: str | None) -> str | None:
     return str(default_workspace_path(folder.name, folder_fingerprint(folder)))
 
 
-def open_ws(args: argparse.Namespace, *, read_only: bool = False, verify: bool = True):
+def open_ws(args: argparse.Namespace, *, read_only: bool = False, verify: bool = True, records_only: bool = False):
     """``read_only`` for commands that only read: they never write, and work on a read-only file.
     A command that writes is refused while a window holds the workspace's lock (unless
     ``--ignore-lock``): the window keeps its own queue, draft and undo, which a write behind
-    its back would contradict."""
+    its back would contradict. ``records_only``: the command writes nothing of those, only the
+    fingerprint of weights it built (checkout), so a window open on it does not stop it."""
     from core.ledger import open_workspace
     from core.ledger.workspace import WORKSPACE_ENV
 
     path = workspace_path(args, args.workspace) or os.environ.get(WORKSPACE_ENV)
-    if not read_only and not getattr(args, "ignore_lock", False):
+    if not read_only and not records_only and not getattr(args, "ignore_lock", False):
         _refuse_if_open_elsewhere(path)
     return open_workspace(path, author=args.author, read_only=read_only, verify=verify)
 

@@ -134,7 +134,7 @@ def run_edits(args: argparse.Namespace) -> list[dict[str, Any]]:
 
 
 def checkout_commit(args: argparse.Namespace) -> dict[str, Any]:
-    with open_ws(args) as ws:
+    with open_ws(args, records_only=True) as ws:  # trial 46: refused while a window was open
         _verify(args, ws)
         return ws.checkout(args.ref, args.out, model_dir=args.model, options=_options(args),
                            progress=_progress()).to_dict()

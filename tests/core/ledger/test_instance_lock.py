@@ -51,6 +51,9 @@ def test_the_cli_refuses_to_write_a_workspace_a_window_has_open_and_still_reads_
         error = capsys.readouterr().err
         assert f"open in factsmith gui (process {window.pid}" in error and "--ignore-lock" in error
         assert main(["queue", "--workspace", str(workspace)]) == 0, "reading is fine"
+        out = tmp_path / "root-model"  # trial 46: a checkout only records the weights it built
+        assert main(["checkout", "HEAD", "--workspace", str(workspace), "--out", str(out), "--device", "cpu"]) == 0
+        assert (out / "config.json").is_file()
         with Workspace.open(workspace, read_only=True) as ws:
             assert ws.queue() == [], "nothing was imported"
         assert main(["import", str(demo_edits_file()), "--workspace", str(workspace), "--ignore-lock"]) == 0
