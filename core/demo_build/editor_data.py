@@ -12,7 +12,8 @@ entity of another kind.
 **The split rule**: only subjects whose SHA-256 of the UTF-8 subject name starts with a
 hex digit 0-b are used (``quality_sets.is_test_subject`` is False); subjects c-f are
 reserved for evaluation (``quality_test.jsonl``) and never trained on, neither as a request's
-subject nor in its locality probes or targets (all drawn from 0-b subjects' facts). The subjects of
+subject nor in its locality probes or targets (all drawn from 0-b subjects' facts), and no
+probe is a locality prompt of ``quality_dev.jsonl`` or ``quality_test.jsonl``. The subjects of
 ``quality_dev.jsonl`` and ``dev_edits.jsonl`` are left out too, so ``quality_dev.jsonl``
 serves as the validation set (``factsmith train --val``) without being trained on.
 Deterministic for a seed.
@@ -41,8 +42,10 @@ def _editable(fact: KnowledgeFact, world: KnownWorld) -> bool:
 
 
 def build_editor_data(facts: list[KnowledgeFact], known: list[bool], seed: int,
-                      excluded_subjects: frozenset[str] = frozenset()) -> list[dict]:
-    """One request per known, editable fact of a 0-b subject outside ``excluded_subjects``."""
+                      excluded_subjects: frozenset[str] = frozenset(),
+                      reserved_prompts: frozenset[str] = frozenset()) -> list[dict]:
+    """One request per known, editable fact of a 0-b subject outside ``excluded_subjects``;
+    no locality probe is one of ``reserved_prompts`` (the evaluation files' own)."""
     rng = random.Random(seed)
     # the world probes and targets are drawn from holds 0-b subjects only: with every known fact,
     # a fifth of the locality probes (half of quality_test.jsonl's own) were c-f subjects' (review 47)
@@ -56,6 +59,9 @@ def build_editor_data(facts: list[KnowledgeFact], known: list[bool], seed: int,
         except (ValueError, IndexError):  # too few other subjects or targets to draw from
             continue
     rows = [r for r in rows if _distinct(r["target_new"], r["target_true"])]
+    for row in rows:  # a probe the dev and test files score locality on is never trained on (review 47)
+        row["locality"] = [q for q in row["locality"] if q["prompt"] not in reserved_prompts]
+    rows = [r for r in rows if r["locality"]]
     assert not any(is_test_subject(r["subject"]) for r in rows)  # the split rule, checked again
     probes = {p for f in world.facts for p in f.trained}
     assert all(q["prompt"] in probes for r in rows for q in r["locality"])
@@ -70,7 +76,9 @@ def write_editor_data(model_dir: Path, seed: int) -> dict[str, int]:
     facts, known = facts_and_known(model_dir)
     excluded = frozenset(r["subject"] for name in ("quality_dev.jsonl", "dev_edits.jsonl")
                          for r in _read_jsonl(model_dir / name))
-    rows = build_editor_data(facts, known, seed, excluded)
+    reserved = frozenset(q["prompt"] for name in ("quality_dev.jsonl", "quality_test.jsonl")
+                         for r in _read_jsonl(model_dir / name) for q in r.get("locality", ()))
+    rows = build_editor_data(facts, known, seed, excluded, reserved)
     text = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows)
     (model_dir / TRAIN_FILE).write_text(text, encoding="utf-8")
     return {"known_facts": sum(known), "requests": len(rows)}

@@ -59,3 +59,6 @@ def test_no_locality_probe_is_about_an_evaluation_subject():
     assert not [p for p in probes if _held_out(subject_of[p])]
     test_prompts = {p for r in _rows("quality_test.jsonl") for p in (r["prompt"], *r["paraphrases"])}
     assert not test_prompts & set(probes)
+    scored = {q["prompt"] for name in ("quality_test.jsonl", "quality_dev.jsonl") for r in _rows(name)
+              for q in r["locality"]}
+    assert not scored & set(probes), "a prompt the evaluation scores locality on is never trained on"
