@@ -93,6 +93,7 @@ class HistoryActions:
         # each edit that fell by its facts: it may be one HEAD already held, listed nowhere else (trial 46)
         found = "\n".join(f"• run {r} ({ws.run(r).method}: {self._run_facts(ws.run(r))}): "
                           + ", ".join(str(w) for w in exc.gate.for_run(r)) for r in sorted(fell)[:LISTED_EDITS])
+        found += f"\n… and {len(fell) - LISTED_EDITS} more" if len(fell) > LISTED_EDITS else ""
         shown = sorted(landing, key=lambda r: r not in fell)[:LISTED_EDITS]  # the edits that fell first
         edits = "\n".join(f"• run {r} ({ws.run(r).method}): {self._run_facts(ws.run(r))}" for r in shown)
         if len(landing) > len(shown):
@@ -239,6 +240,9 @@ class HistoryActions:
             if not ok:
                 return None
             run_id = runs[labels.index(chosen)].id
+        if run_id not in {r.id for r in runs}:  # a caller's run that is not live: core would refuse it too
+            self.notify(f"Run {run_id} is not live in HEAD: nothing to revert")
+            return None
         if message is None:
             run = next(r for r in runs if r.id == run_id)
             message, ok = QInputDialog.getText(self, "Revert one edit", f"Why drop run {run_id} ({run.method} · "

@@ -171,9 +171,11 @@ class MethodPanel(QGroupBox):
         is reloaded only when the chosen preset itself went."""
         if self.lm is None:
             return
-        chosen = self.preset_choice.currentData()
+        chosen, before = self.preset_choice.currentData(), self.tuned
         self._fill_presets()
-        if self.preset_choice.currentData() != chosen:
+        replaced = chosen == "tuned" and self.tuned is not None and (before is None or
+                                                                     self.tuned.summary() != before.summary())
+        if self.preset_choice.currentData() != chosen or replaced:  # the table shows what is chosen now
             self._load_table()
 
     def _fill_presets(self) -> None:

@@ -27,6 +27,10 @@ class TrainingSplit:
     notes: tuple[str, ...]  # "left out 3 training requests about evaluation subjects (…)", …
 
 
+def _requests(n: int) -> str:
+    return f"{n} request{'s' if n != 1 else ''}"
+
+
 def _named(facts: Sequence[Fact]) -> str:
     shown = ", ".join(sorted({f.subject for f in facts})[:3])
     more = len({f.subject for f in facts}) - 3
@@ -42,7 +46,7 @@ def training_split(train: Sequence[Fact], validation: Sequence[Fact]) -> Trainin
     notes = []
     if len(kept) < len(train):
         out = [f for f in train if is_evaluation_subject(f.subject)]
-        notes.append(f"left out {len(out)} training requests about subjects reserved for evaluation "
+        notes.append(f"left out {_requests(len(out))} for training about subjects reserved for evaluation "
                      f"(SHA-256 of the name starts with c-f): {_named(out)}")
     checked = tuple(f for f in validation if not is_evaluation_subject(f.subject) and f.id not in trained)
     if len(checked) < len(validation):

@@ -90,9 +90,12 @@ def replay(lm, deltas: list[Delta], progress: Progress, store: Store | None = No
         if store is None:
             raise
         rows = store.all("SELECT id FROM runs WHERE delta_sha256 = ? ORDER BY id", (deltas[exc.index].sha256,))
-        runs = ", ".join(f"run:{r['id']}" for r in rows) or "a run"
-        raise LedgerError(f"{runs} cannot be replayed on this model ({exc}); the states that hold it cannot be "
-                          f"built: `factsmith revert {runs.split(', ')[0]} -m TEXT` leaves it out") from None
+        if not rows:
+            raise
+        runs = ", ".join(f"run:{r['id']}" for r in rows)
+        raise LedgerError(f"the delta of {runs} cannot be replayed on this model ({exc}); no state that holds it "
+                          "can be built: a revert of it (`factsmith revert run:N -m TEXT`) leaves it out of HEAD"
+                          ) from None
 
 
 @dataclass(frozen=True)

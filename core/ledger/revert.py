@@ -100,15 +100,17 @@ def resolve_targets(store: Store, parent: CommitRecord, targets: Sequence[str]) 
                 by_fact.setdefault(run, set()).add(fact_id)
     if not drop:
         raise LedgerError("name at least one edit to revert (a commit, a fact id, or run:N)")
-    _refuse_part_of_a_run(store, {r: named for r, named in by_fact.items() if r not in whole})
+    named = set().union(*by_fact.values()) if by_fact else set()
+    _refuse_part_of_a_run(store, [r for r in by_fact if r not in whole], named)
     return list(drop)
 
 
-def _refuse_part_of_a_run(store: Store, named: Mapping[int, set[str]]) -> None:
+def _refuse_part_of_a_run(store: Store, runs: Sequence[int], named: set[str]) -> None:
     """A fact edited in one run with others cannot be reverted alone: the run's one delta holds
-    them all (review 46: reverting one fact of a batch silently dropped the rest)."""
-    for run, facts in runs_facts(store, list(named)).items():
-        others = [f for f in facts if f.id not in named[run]]
+    them all (review 46: reverting one fact of a batch silently dropped the rest). ``named``:
+    every fact the targets name, whichever run each was resolved to."""
+    for run, facts in runs_facts(store, list(runs)).items():
+        others = [f for f in facts if f.id not in named]
         if others:
             said = ", ".join(f"{f.short_id} ({f.subject} → {f.target_new})" for f in others[:5])
             said += f" and {len(others) - 5} more" if len(others) > 5 else ""

@@ -108,7 +108,9 @@ def delta_hashes(store: Store, run_ids: list[int]) -> list[str]:
 def state_fact_ids(store: Store, commit: CommitRecord) -> dict[str, int]:
     """{fact id: run id} of every fact whose edit is in the commit's state."""
     runs = set(state_runs(store, commit))
-    rows = store.all("SELECT run_id, fact_id FROM run_facts WHERE run_id IN (SELECT run_id FROM commit_runs)")
+    # by run, so a fact edited in two live runs maps to its latest, whatever order SQLite reads them in
+    rows = store.all("SELECT run_id, fact_id FROM run_facts WHERE run_id IN (SELECT run_id FROM commit_runs) "
+                     "ORDER BY run_id")
     return {r["fact_id"]: r["run_id"] for r in rows if r["run_id"] in runs}
 
 

@@ -129,10 +129,13 @@ def ppl_ratios(lm: LoadedModel, facts: Sequence[Fact], forced: Sequence[str], ba
             continue  # no room left for any continuation token: no ratio
         spans += [(pair.prompt_ids, 1), (ids, len(pair.prompt_ids))]
         rows.append(i)
-    scores = score_spans(lm, spans, batch_size, progress) if spans else []
+    # the continuation is text after its prefix, as an answer after a prompt: hook layers read only the
+    # prefix there, as generation showed them (core.edit.hooklayers.prompts_only)
+    prefixes = score_spans(lm, spans[0::2], batch_size, progress) if spans else []
+    continued = score_spans(lm, spans[1::2], batch_size, progress, answers=True) if spans else []
     out: list[float | None] = [None] * len(facts)
     for k, i in enumerate(rows):
-        prefix_score, continuation_score = scores[2 * k], scores[2 * k + 1]
+        prefix_score, continuation_score = prefixes[k], continued[k]
         out[i] = perplexity_ratio(continuation_score.nll, prefix_score.nll)
     return out
 

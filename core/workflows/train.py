@@ -184,7 +184,9 @@ def _start(lm: LoadedModel, method, facts, hp, out: Path, resume: bool, keep: st
         ckpt = read_checkpoint(out, method.name, lm.info.fingerprint)
         if ckpt.record.data_sha256 != data_hash:
             raise CheckpointError(f"{out} was trained on other data (sha256 {ckpt.record.data_sha256[:12]}, "
-                                  f"these facts {data_hash[:12]}): resume with the same files or start afresh")
+                                  f"these facts {data_hash[:12]}; the hash covers the requests the split rule "
+                                  "keeps, so a checkpoint an earlier version trained on evaluation subjects differs "
+                                  "too): resume with the same files or start afresh")
         hp = _resumed_hparams(method, ckpt.record, hp, overridden)
         editor = method.load_editor(lm, ckpt).train()
         optimizer = method.optimizer(editor, hp)
@@ -248,7 +250,9 @@ def train_editor(lm: LoadedModel, method_name: str, facts: Sequence[Fact], val_f
     for note in split.notes:
         log.warning("%s", note)
     method = trainable_method(method_name)
+    options = options or TrainOptions()
     out = Path(out) if out is not None else default_checkpoint(method.name, lm.info.fingerprint)
+    _refused_before_training(out, options, split, bool(val_facts))
     out.parent.mkdir(parents=True, exist_ok=True)
     try:
         lock = PidLock(out, "factsmith train").acquire()
@@ -256,8 +260,7 @@ def train_editor(lm: LoadedModel, method_name: str, facts: Sequence[Fact], val_f
         raise EditError(f"{out} is being trained by {exc.holder.describe()}: wait for it to finish, or train "
                         "into another checkpoint") from None
     try:
-        result = _train(lm, method, split.train, split.validation, options or TrainOptions(), out, overrides,
-                        progress or silent())
+        result = _train(lm, method, split.train, split.validation, options, out, overrides, progress or silent())
         return dataclasses.replace(result, notes=split.notes, trained_on=len(split.train))
     finally:
         lock.release()
@@ -273,13 +276,24 @@ def _one_step(lm: LoadedModel, method, editor, optimizer, facts: Sequence[Fact],
     return figures
 
 
-def _train(lm: LoadedModel, method, facts: Sequence[Fact], val_facts: Sequence[Fact], options: TrainOptions,
-           out: Path, overrides: Mapping[str, Any] | None, progress: Progress) -> TrainResult:
-    if options.keep not in (None, *KEEPS):  # before the checkpoint is read
+def _refused_before_training(out: Path, options: TrainOptions, split, validation_given: bool) -> None:
+    """What is refused before the lock is taken or a step spent (review: a .json checkpoint was
+    refused only at the first save, after the steps before it)."""
+    if options.keep not in (None, *KEEPS):
         raise EditError(f"keep {options.keep!r} is not one of {', '.join(KEEPS)}")
+    if out.suffix.lower() == ".json":  # the readable record goes there beside the tensors
+        raise CheckpointError(f"{out}: a checkpoint file ends in .safetensors, not .json (its readable record is "
+                              "written beside it as .json)")
     if not options.resume and not options.replace and out.is_file():
         raise EditError(f"{out} already holds a checkpoint: resume it, or replace it (factsmith train --force), or "
                         "train into another file")
+    if validation_given and not split.validation and options.keep == "best":
+        raise EditError("keeping the best validated editor needs validation requests, and the split rule left none "
+                        "of the given ones: " + "; ".join(split.notes))
+
+
+def _train(lm: LoadedModel, method, facts: Sequence[Fact], val_facts: Sequence[Fact], options: TrainOptions,
+           out: Path, overrides: Mapping[str, Any] | None, progress: Progress) -> TrainResult:
     hp, editor, optimizer, record, kept = _start(lm, method, facts, resolve_hparams(lm, method.name, overrides),
                                                  out, options.resume, options.keep, frozenset(overrides or {}))
     _check_training_hparams(method.name, hp)

@@ -192,4 +192,17 @@ def test_a_preset_tuned_from_the_terminal_is_offered_on_return_to_the_window(qtb
     monkeypatch.setattr(window, "isActiveWindow", lambda: True)
     window.changeEvent(QEvent(QEvent.Type.ActivationChange))
     assert panel.preset_choice.findData("tuned") > 0 and panel.preset_kind() == "default", "offered, not chosen"
+    panel.preset_choice.setCurrentIndex(panel.preset_choice.findData("tuned"))  # as chosen, then tuned again
+    loaded = []
+    monkeypatch.setattr(panel, "_load_table", lambda: loaded.append(1))
+    window.changeEvent(QEvent(QEvent.Type.ActivationChange))
+    assert loaded == [], "the same tuned preset: the table stays as the reviewer left it"
+
+    class Newer(Stored):
+        def summary(self) -> str:
+            return "tuned again in a terminal"
+
+    monkeypatch.setattr(panel_module, "load_tuned_preset", lambda lm, method: Newer())
+    window.changeEvent(QEvent(QEvent.Type.ActivationChange))
+    assert loaded == [1], "the chosen tuned preset was replaced: the table shows the new one"
     window.close()

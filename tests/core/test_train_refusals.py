@@ -42,10 +42,21 @@ def test_a_resume_needs_the_checkpoint_and_its_hyperparameters(trained, tmp_path
     assert train_editor(lm, "mend", TRAIN, (), TrainOptions(steps=4, resume=True), out, FAST).record.step == 4
 
 
-def test_a_checkpoint_named_json_is_refused(tiny_lm, tmp_path, one_torch_thread):
+def test_a_checkpoint_named_json_is_refused_before_any_step(tiny_lm, tmp_path, one_torch_thread):
+    from core.util.progress import Progress
+
+    seen: list = []
+    progress = Progress(seen.append)
     with pytest.raises(CheckpointError, match=r"ends in \.safetensors, not \.json"):
-        train_editor(tiny_lm("gpt2"), "mend", TRAIN, (), TrainOptions(steps=1), tmp_path / "m.json", FAST)
-    assert not (tmp_path / "m.json").exists()
+        train_editor(tiny_lm("gpt2"), "mend", TRAIN, (), TrainOptions(steps=20, save_every=20), tmp_path / "m.json",
+                     FAST, progress)
+    assert not (tmp_path / "m.json").exists() and seen == [], "refused before the first step"
+
+
+def test_validation_the_split_rule_emptied_is_said_for_keep_best(tiny_lm, tmp_path, one_torch_thread):
+    with pytest.raises(EditError, match="the split rule left none of the given ones: left out 3 that are training"):
+        train_editor(tiny_lm("gpt2"), "mend", TRAIN, TRAIN, TrainOptions(steps=2, keep="best"),
+                     tmp_path / "m.safetensors", FAST)
 
 
 def _rewritten(out, record=None, scale=None):

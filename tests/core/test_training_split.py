@@ -28,7 +28,7 @@ def test_evaluation_subjects_and_shared_requests_are_left_out_and_said():
     assert is_evaluation_subject(reserved.subject) and not is_evaluation_subject(ok.subject)
     split = training_split([ok, reserved], [ok, ok2, reserved])
     assert split.train == (ok,) and split.validation == (ok2,)
-    assert split.notes == (f"left out 1 training requests about subjects reserved for evaluation (SHA-256 of the "
+    assert split.notes == (f"left out 1 request for training about subjects reserved for evaluation (SHA-256 of the "
                            f"name starts with c-f): {reserved.subject}",
                            f"left out 1 about evaluation subjects ({reserved.subject}) and 1 that are training "
                            "requests too from the validation requests")
@@ -57,6 +57,6 @@ def test_the_command_line_says_what_it_left_out(tiny_model_dir, tmp_path, capsys
                  *[a for k, v in FAST.items() for a in ("--set", f"{k}={v}")]])
     out = capsys.readouterr().out
     assert code == 0 and f"steps on {len(TRAIN)} requests" in out
-    assert "note: left out 1 training requests about subjects reserved for evaluation" in out
+    assert "note: left out 1 request for training about subjects reserved for evaluation" in out
     assert f"note: left out 1 about evaluation subjects ({reserved.subject}) and {len(TRAIN)} that are training " \
            "requests too from the validation requests" in out

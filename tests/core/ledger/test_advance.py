@@ -77,10 +77,16 @@ def test_a_failure_after_the_replay_takes_the_replay_back(workspace, monkeypatch
     def busy(*_args, **_kwargs):
         raise WorkspaceBusyError("another process kept it locked")
 
+    pristine = workspace.checkout("ROOT").lm  # for a checkout onto the caller's pristine base below
+    base = state_fingerprint(pristine.model)
     monkeypatch.setattr(materialise, "check_weights", busy)
+    replayed = []
+    real_replay = materialise.replay
+    monkeypatch.setattr(materialise, "replay", lambda *a, **k: replayed.append(1) or real_replay(*a, **k))
     with pytest.raises(WorkspaceBusyError):
         workspace.advance(live, second)
     assert state_fingerprint(live.model) == start
-    with pytest.raises(WorkspaceBusyError):  # a checkout onto the caller's model too
-        workspace.checkout(second, lm=live)
-    assert state_fingerprint(live.model) == start
+    with pytest.raises(WorkspaceBusyError):
+        workspace.checkout(second, lm=pristine)
+    assert state_fingerprint(pristine.model) == base
+    assert len(replayed) == 2, "both failed after their replay, which was taken back"

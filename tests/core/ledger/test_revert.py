@@ -138,3 +138,4 @@ def test_one_fact_of_a_batch_run_is_not_reverted_alone(workspace):
     assert len(workspace.head().applied) == 1 and workspace.head().kind != "revert", "nothing was written"
     dropped = workspace.revert([a.id, f"fact:{b.id}"], "drop both", options=CPU).commit
     assert dropped.dropped == (run.id,)
+

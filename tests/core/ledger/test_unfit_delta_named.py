@@ -28,8 +28,8 @@ def test_a_delta_for_a_weight_the_model_lacks_names_its_run(workspace):
     run = _record(workspace, bad, Delta("hand", (LowRankUpdate(missing, torch.ones(128, 1), torch.ones(1, 32)),),
                                         (bad.id,)))
     workspace.commit("two")
-    with pytest.raises(LedgerError, match=rf"run:{run.id} cannot be replayed on this model \(delta 2 of 2: .*"
-                                          rf"{missing}.*`factsmith revert run:{run.id} -m TEXT` leaves it out"):
+    with pytest.raises(LedgerError, match=rf"the delta of run:{run.id} cannot be replayed on this model \(delta 2 "
+                                          rf"of 2: .*{missing}.*`factsmith revert run:N -m TEXT`\) leaves it out"):
         workspace.checkout("HEAD", options=CPU)
     kept = workspace.revert([f"run:{run.id}"], "unfit", options=CPU)
     assert kept.commit.dropped == (run.id,)
