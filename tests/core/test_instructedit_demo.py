@@ -28,9 +28,10 @@ STEPS = 120
 # 0.872 / 0.891 / 0.928.) The locality floor (0.9) is a regression floor 0.036 under that
 # measurement.
 VAL_FLOORS = {"reliability": 0.8}  # validation (quality_dev, first 10 of the training tasks) at the last step
-# Since the training file's locality probes are 0-b subjects' phrasings only (review 47, 2026-12-07):
-# last-20 loss 2.773, validation 0.910 / 0.883 / 0.881, held out 0.868 / 0.891 / 0.917, city → country
-# 0.938 / 1.0 / 0.958. The loss is a regression bound 0.43 above that measurement.
+# Since the training file's locality probes are 0-b subjects' phrasings only, none an evaluation
+# file's locality prompt (review 47, 2026-12-07): last-20 loss 2.701 (2.773 on an intermediate file),
+# validation 0.910 / 0.883 / 0.881, held out 0.868 / 0.898 / 0.918, city → country 0.938 / 1.0 /
+# 0.958. The loss is a regression bound 0.5 above that measurement.
 MAX_LOSS = 3.2  # mean training loss of the last 20 steps (c_edit · NLL + KL)
 FLOORS = {"reliability": 0.75, "generality": 0.75, "locality": 0.9}  # all 40 test requests
 UNSEEN_FLOORS = {"reliability": 0.8, "generality": 0.8}  # city → country, never trained on

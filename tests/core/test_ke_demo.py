@@ -24,8 +24,9 @@ STEPS = 120
 # 0.948, last-20 loss 1.065; held out reliability 0.872, generality 0.874, locality 0.913; the
 # test took 84 s beside other work. (At edit_scale 1.0, the second round's preset: validation
 # 0.935 / loc 0.926; held out 0.885 / 0.874 / 0.873.) Trained on the rebuilt file (locality probes
-# from 0-b subjects only, review 47; 2026-12-07): validation 0.922 / loc 0.852, last-20 loss 1.034;
-# held out 0.889 / 0.905 / 0.870 (the locality floor 0.85 is 0.02 under it: a regression floor).
+# from 0-b subjects only, none an evaluation file's locality prompt; review 47, 2026-12-07):
+# validation 0.922 / loc 0.852, last-20 loss 0.899; held out 0.889 / 0.890 / 0.867 (the locality
+# floor 0.85 is 0.017 under it: a regression floor).
 VAL_FLOORS = {"reliability": 0.8}  # validation (quality_dev, first 10) at the last step
 MAX_LOSS = 1.5  # mean training loss of the last 20 steps
 FLOORS = {"reliability": 0.8, "generality": 0.8, "locality": 0.85}

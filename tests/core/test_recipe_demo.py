@@ -29,8 +29,8 @@ LIFELONG = 20  # lifelong requests edited after the test split's 40
 # 276 s of training, loss 50.1 -> 21.9), after 60 sequential edits, teacher-forced: the
 # preset (prompts tuned per edit) reliability 0.815, generality 0.642, locality 0.952; the
 # paper's variant (MLP_P's prompts as they are) 0.208 / 0.224 / 0.959. Trained on the rebuilt file
-# (locality probes from 0-b subjects only, review 47; 2026-12-07; loss 55.6 -> 17.0): preset 0.883 /
-# 0.609 / 0.949; paper's 0.255 / 0.237 / 0.959.
+# (locality probes from 0-b subjects only, none an evaluation file's locality prompt; review 47,
+# 2026-12-07; loss 55.6 -> 17.9): preset 0.907 / 0.664 / 0.939; paper's 0.219 / 0.252 / 0.955.
 FLOORS = {"reliability": 0.7, "generality": 0.5, "locality": 0.9}
 
 
