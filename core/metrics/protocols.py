@@ -131,8 +131,8 @@ def ppl_ratios(lm: LoadedModel, facts: Sequence[Fact], forced: Sequence[str], ba
         rows.append(i)
     # the continuation is text after its prefix, as an answer after a prompt: hook layers read only the
     # prefix there, as generation showed them (core.edit.hooklayers.prompts_only)
-    prefixes = score_spans(lm, spans[0::2], batch_size, progress) if spans else []
-    continued = score_spans(lm, spans[1::2], batch_size, progress, answers=True) if spans else []
+    prefixes = score_spans(lm, spans[0::2], batch_size, progress.stage(0.0, 0.5)) if spans else []
+    continued = score_spans(lm, spans[1::2], batch_size, progress.stage(0.5, 1.0), answers=True) if spans else []
     out: list[float | None] = [None] * len(facts)
     for k, i in enumerate(rows):
         prefix_score, continuation_score = prefixes[k], continued[k]
