@@ -24,7 +24,7 @@ class TrainingSplit:
 
     train: tuple[Fact, ...]
     validation: tuple[Fact, ...]
-    notes: tuple[str, ...]  # "left out 3 training requests about evaluation subjects (…)", …
+    notes: tuple[str, ...]  # "left out 3 requests for training about subjects reserved for evaluation …", …
 
 
 def _requests(n: int) -> str:
