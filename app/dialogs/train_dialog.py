@@ -363,7 +363,7 @@ class TrainDialog(QDialog):
 
     def _done(self, result) -> None:
         record = result.record
-        notes = "".join(f" Note: {note}." for note in getattr(result, "notes", ()))  # the split rule (review 47)
+        notes = "".join(f" Note: {note}." for note in result.notes)  # the split rule (review 47)
         self.state.setText(f"Done: {record.step} steps ({record.seconds:.0f} s of training){kept_text(record)}. "
                            f"Checkpoint: {result.path}{notes}")
         self.trained.emit(result.path)

@@ -35,7 +35,7 @@ def _import_problems(store: Store) -> list[str]:
             for r in rows if r["added"] != r["found"]]
 
 
-def _delta_problems(store: Store) -> tuple[list[str], set[str]]:
+def _delta_problems(store: Store) -> tuple[list[str], dict[str, int]]:
     """Every stored delta read back and checked against its hash (review 46: a flipped byte or a
     lost delta file passed the check, then every checkout failed); with the runs that use it."""
     from core.ledger.deltastore import get_delta
@@ -43,29 +43,25 @@ def _delta_problems(store: Store) -> tuple[list[str], set[str]]:
     runs: dict[str, list[int]] = {}
     for row in store.all("SELECT id, delta_sha256 FROM runs ORDER BY id"):
         runs.setdefault(row["delta_sha256"], []).append(row["id"])
-    problems, bad = [], set()
+    problems, updates = [], {}  # updates: weight updates per readable delta, for _truncated_batches
     for row in store.all("SELECT sha256 FROM deltas ORDER BY rowid"):
         try:
-            get_delta(store, row["sha256"])
+            updates[row["sha256"]] = len(get_delta(store, row["sha256"]).weight_updates)
         except LedgerError as exc:
             used = runs.get(row["sha256"], [])
             by = f" (run{'s' if len(used) > 1 else ''} {', '.join(map(str, used))})" if used else ""
             problems.append(f"{exc}{by}")
-            bad.add(row["sha256"])
-    return problems, bad
+    return problems, updates
 
 
-def _truncated_batches(store: Store, bad: set[str]) -> list[str]:
+def _truncated_batches(store: Store, updates: dict[str, int]) -> list[str]:
     """ROME runs of several facts stored before each fact's update had a slot of its own in the
     delta file (trial 45): only the last fact's update was kept, so the run edits that fact alone."""
-    from core.edit.deltas import Delta
-    from core.ledger.deltastore import delta_bytes
-
     rows = store.all("SELECT r.id, r.delta_sha256, COUNT(f.fact_id) AS facts FROM runs r JOIN run_facts f "
                      "ON f.run_id = r.id WHERE r.method = 'rome' GROUP BY r.id HAVING facts > 1")
     problems = []
-    for row in (r for r in rows if r["delta_sha256"] not in bad):  # ROME writes one rank-one update per fact
-        kept = len(Delta.from_bytes(delta_bytes(store, row["delta_sha256"])).weight_updates)
+    for row in (r for r in rows if r["delta_sha256"] in updates):  # ROME writes one rank-one update per fact
+        kept = updates[row["delta_sha256"]]
         if kept < row["facts"]:
             problems.append(f"run {row['id']} (rome, {row['facts']} facts) holds {kept} fact's update: stored by an "
                             "earlier version, it edits only its last fact; preview its facts again")
@@ -76,6 +72,6 @@ def check_workspace(store: Store) -> list[str]:
     with store.reading():
         problems = _sqlite_problems(store)
         if not problems:
-            deltas, bad = _delta_problems(store)
-            problems += _commit_problems(store) + _import_problems(store) + deltas + _truncated_batches(store, bad)
+            deltas, updates = _delta_problems(store)
+            problems += _commit_problems(store) + _import_problems(store) + deltas + _truncated_batches(store, updates)
     return problems

@@ -134,6 +134,14 @@ def _optimizer_state(tensors: Mapping[str, Any], groups: str | None) -> dict | N
     return {"state": state, "param_groups": json.loads(groups)}
 
 
+def check_checkpoint_path(path: Path) -> Path:
+    """``path``, unless it ends in .json: the readable record is written there, over the tensors (review 47)."""
+    if path.suffix.lower() == ".json":
+        raise CheckpointError(f"{path}: a checkpoint file ends in .safetensors, not .json (its readable record is "
+                              "written beside it as .json)")
+    return path
+
+
 def save_checkpoint(path: Path, checkpoint: Checkpoint) -> Path:
     """Write the checkpoint (and its readable record) atomically; returns the path."""
     from safetensors.torch import save_file
@@ -144,10 +152,7 @@ def save_checkpoint(path: Path, checkpoint: Checkpoint) -> Path:
     if checkpoint.optimizer is not None:
         extra, meta["optim_groups"] = _optimizer_tensors(checkpoint.optimizer)
         tensors.update(extra)
-    path = Path(path)
-    if path.suffix.lower() == ".json":  # the readable record goes there: it would overwrite the tensors (review 47)
-        raise CheckpointError(f"{path}: a checkpoint file ends in .safetensors, not .json (its readable record is "
-                              "written beside it as .json)")
+    path = check_checkpoint_path(Path(path))
     with replacing(path) as temp:
         save_file(tensors, str(temp), metadata=meta)
     with replacing(path.with_suffix(".json")) as temp:

@@ -48,6 +48,7 @@ from core.methods.editor_ckpt import (
     Checkpoint,
     CheckpointError,
     EditorRecord,
+    check_checkpoint_path,
     default_checkpoint,
     library_versions,
     read_checkpoint,
@@ -281,9 +282,7 @@ def _refused_before_training(out: Path, options: TrainOptions, split, validation
     refused only at the first save, after the steps before it)."""
     if options.keep not in (None, *KEEPS):
         raise EditError(f"keep {options.keep!r} is not one of {', '.join(KEEPS)}")
-    if out.suffix.lower() == ".json":  # the readable record goes there beside the tensors
-        raise CheckpointError(f"{out}: a checkpoint file ends in .safetensors, not .json (its readable record is "
-                              "written beside it as .json)")
+    check_checkpoint_path(out)
     if not options.resume and not options.replace and out.is_file():
         raise EditError(f"{out} already holds a checkpoint: resume it, or replace it (factsmith train --force), or "
                         "train into another file")
