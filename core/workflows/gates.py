@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from core.workflows.together import TogetherFigures
-from core.workflows.verdict import DEFAULT_RULES, NOT_MEASURED_WHY, check_text, not_measured_text
+from core.workflows.verdict import DEFAULT_RULES, NOT_MEASURED_WHY, check_text, facts_without, not_measured_text
 
 # Defaults a new user gets: the verdict's own targets, so that "took" and "passes the gate"
 # agree (one source of truth); the app remembers the reviewer's own.
@@ -172,8 +172,7 @@ def unmeasured_in(metrics: Mapping[str, Any], gated: Iterable[str]) -> list[tupl
     facts = (metrics.get("verdict") or {}).get("facts") or ()
     found = []
     for metric in gated:
-        missing = sum(any(c.get("metric") == metric and c.get("held") is None for c in f.get("checks") or ())
-                      for f in facts)
+        missing = facts_without(facts, metric)
         if post.get(metric) is None:
             found.append((metric, ""))
         elif missing and len(facts) > 1:

@@ -212,15 +212,19 @@ def not_measured_text(metric: str, some: str = "") -> str:
     return f"{metric} not measured{some}" + (f" ({why})" if why else "")
 
 
+def facts_without(facts: Sequence[Mapping[str, Any]], metric: str) -> int:
+    """How many of the stored fact verdicts could not measure ``metric`` (no paraphrases, no locality prompts)."""
+    return sum(any(c.get("metric") == metric and c.get("held") is None for c in f.get("checks") or ())
+               for f in facts)
+
+
 def _notes(facts: Sequence[Mapping[str, Any]]) -> str:
     """"; locality not measured (no locality prompts)" (with a count when only some facts lack it)
     and, for one fact, what a held check does not show: a verdict never reads as if an unmeasured
     check had held. From stored verdicts (``FactVerdict.to_dict``), so older runs get it too."""
     notes = []
     for metric in NOT_MEASURED_WHY:
-        missing = sum(any(c["metric"] == metric and c.get("held") is None for c in f.get("checks") or ())
-                      for f in facts)
-        if missing:
+        if missing := facts_without(facts, metric):
             some = f" for {missing} of {len(facts)} facts" if len(facts) > 1 and missing < len(facts) else ""
             notes.append(not_measured_text(metric, some))
     notes += list(facts[0].get("notes") or ()) if len(facts) == 1 else []
