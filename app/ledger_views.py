@@ -57,40 +57,25 @@ def mean_post(detail: CommitDetail, metric: str) -> float | None:
     return sum(values) / len(values) if values else None
 
 
-def _undo_target(ws: Workspace) -> tuple[Any, FactRecord] | None:
-    """(the decision core's undo takes back: this author's latest one not yet undone whose edit
-    is not committed, else the latest, which it refuses; a core StatusChange, its fact)."""
-    changes = ws.history()
-    undone = {c.undoes for c in changes if c.undoes is not None}
-    mine = [c for c in reversed(changes) if c.author == ws.author and c.from_status is not None
-            and c.undoes is None and c.id not in undone]
-    if not mine:
-        return None
-    latest = (mine[0], ws.fact(mine[0].fact_id))
-    if not latest[1].committed:  # the usual case: one fact read
-        return latest
-    committed = {record.fact.id for record in ws.queue() if record.committed}  # once, not a HEAD walk per decision
-    change = next((c for c in mine if c.fact_id not in committed), None)
-    return (change, ws.fact(change.fact_id)) if change is not None else latest
-
-
 def undo_label(ws: Workspace) -> str | None:
     """The decision the Undo button would undo: this author's latest one not yet undone."""
-    target = _undo_target(ws)
-    return f"{target[0].to_status} {target[1].fact.subject}" if target else None
+    return undo_state(ws)[0]
+
+
+_UNDO_BLOCKED = {"committed": "“{label}” is committed: revert its edit in History to change it",
+                 "reverted": "“{label}” was committed and reverted since: preview {subject} again, or reject it"}
 
 
 def undo_state(ws: Workspace) -> tuple[str | None, str | None]:
-    """(the decision Undo would take back, why it cannot: None, or that its edit is committed).
-    Decisions are undone only before their edit is committed (core refuses after)."""
-    target = _undo_target(ws)
+    """(the decision Undo would take back, why it cannot: None, or that its edit was committed).
+    Core decides which one (``Workspace.undo_target``); this only words it."""
+    target = ws.undo_target()
     if target is None:
         return None, None
-    change, record = target
-    label = f"{change.to_status} {record.fact.subject}"
-    if record.committed:
-        return label, f"“{label}” is committed: revert its edit in History to change it"
-    return label, None
+    change, blocked = target
+    subject = ws.fact(change.fact_id).fact.subject
+    label = f"{change.to_status} {subject}"
+    return label, _UNDO_BLOCKED[blocked].format(label=label, subject=subject) if blocked else None
 
 
 def reverted_facts(commits: Sequence[CommitRecord], runs: Sequence[RunRecord]) -> dict[str, str]:

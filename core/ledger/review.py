@@ -137,22 +137,48 @@ def _decide(store: Store, record, status: str, note: str, run_id: int | None) ->
     return _append(store, record.id, record.status, status, note, run_id=approves)
 
 
+def _committed_approval(store: Store, row: dict[str, Any]) -> str | None:
+    """The commit that applied the run an approval row approved (None: not an approval, or never
+    committed): a committed approval stays settled after a revert (trial 47: Undo turned a
+    reverted fact back into a pending one)."""
+    if row["to_status"] != "approved":
+        return None
+    run_id = row.get("run_id") or _approval_run(store, row["fact_id"], before=row["id"] + 1)
+    return None if run_id is None else _applied_in(store, run_id)
+
+
+def undo_target(store: Store) -> tuple[StatusChange, str | None] | None:
+    """(the decision Undo takes back, why it cannot: None, "committed" while its edit is in HEAD,
+    "reverted" when its edit was committed and reverted since), or None when this author has none
+    left. Undo passes over decisions whose edit was committed (locked: trials 44 and 47) to this
+    author's latest other one; when every one left is, the latest is named with why."""
+    rows = store.all(
+        "SELECT * FROM status_history h WHERE author = ? AND from_status IS NOT NULL AND undoes IS NULL "
+        "AND NOT EXISTS (SELECT 1 FROM status_history u WHERE u.undoes = h.id) ORDER BY id DESC",
+        (store.author,))
+    if not rows:
+        return None
+    in_head = committed_fact_ids(store)  # once: not a walk of HEAD per decision passed over
+    for row in rows:
+        if row["fact_id"] not in in_head and _committed_approval(store, row) is None:
+            return _change(row), None
+    return _change(rows[0]), "committed" if rows[0]["fact_id"] in in_head else "reverted"
+
+
 def undo(store: Store) -> StatusChange:
-    """Reverse this author's latest decision that is not yet undone and whose edit is not
-    committed (a committed one is locked until reverted, so Undo passes over it: trial 44), as a
-    new history row."""
+    """Reverse this author's latest decision that is not yet undone and whose edit was never
+    committed (``undo_target``), as a new history row."""
     with store.writing():
-        rows = store.all(
-            "SELECT * FROM status_history h WHERE author = ? AND from_status IS NOT NULL AND undoes IS NULL "
-            "AND NOT EXISTS (SELECT 1 FROM status_history u WHERE u.undoes = h.id) ORDER BY id DESC",
-            (store.author,))
-        if not rows:
+        target = undo_target(store)
+        if target is None:
             raise ReviewError(f"{store.author} has no review decision left to undo")
-        committed = committed_fact_ids(store)  # once: not a walk of HEAD per decision passed over
-        row = next((row for row in rows if row["fact_id"] not in committed), None)
-        if row is None:  # every one left is committed: say why, of the latest
-            _check_not_committed(store, get_fact(store, rows[0]["fact_id"]))
-        last, record = _change(row), get_fact(store, row["fact_id"])
+        last, blocked = target
+        record = get_fact(store, last.fact_id)
+        if blocked == "committed":
+            _check_not_committed(store, record)
+        if blocked == "reverted":
+            raise ReviewError(f"cannot undo decision #{last.id} on fact {record.fact.short_id}: the edit it approved "
+                              "was committed and reverted since; preview the fact again, or reject it")
         if record.status != last.to_status:
             raise ReviewError(f"cannot undo decision #{last.id} on fact {record.fact.short_id}: it has since "
                               f"become {record.status}")

@@ -144,6 +144,11 @@ class Workspace:
     def undo_review(self) -> StatusChange:
         return review.undo(self._store)
 
+    def undo_target(self) -> tuple[StatusChange, str | None] | None:
+        """(the decision ``undo_review`` takes back, None or why it cannot), None when none is left."""
+        with self._store.reading():
+            return review.undo_target(self._store)
+
     def history(self, fact_ref: str | None = None) -> list[StatusChange]:
         return review.history(self._store, fact_ref)
 

@@ -174,6 +174,10 @@ def test_history_marks_the_live_model_and_a_reverted_fact_reads_reverted(qtbot, 
     click_row(qtbot, window, 0)
     assert f"reverted in {revert.short_id}" in window.preview_panel.state.text()
     assert tree.topLevelItem(0).text(MESSAGE).startswith(LIVE_MARKER.strip())
+    undo = window.review_bar.undo_button  # trial 47: Undo offered to make the reverted fact pending
+    assert not undo.isEnabled() and "committed and reverted since" in undo.toolTip(), undo.toolTip()
+    window.undo_review()
+    assert window.ws.fact(uk).status == "approved" and model.data(model.index(model.row_of(uk), 0)) == "reverted"
     window.close()
 
 

@@ -98,3 +98,24 @@ def test_approving_a_conflicting_fact_is_refused(workspace):
     workspace.add_facts([other], allow_conflicts=True)
     with pytest.raises(ReviewError, match=r"already answers"):
         workspace.review(other.id, "approve")
+
+
+def test_undo_never_takes_back_an_approval_committed_and_reverted_since(workspace):
+    """Trial 47: after a revert, Undo turned the reverted fact's committed approval back into
+    "pending", erasing from its status that it had been committed. Undo passes over it."""
+    from core.model.loading import LoadOptions
+
+    a, b = make_fact(1), make_fact(2)
+    workspace.add_facts([a])
+    workspace.review(a.id, "reject", note="wrong source")
+    add_run_approve(workspace, [b])
+    workspace.commit("b")
+    workspace.revert([b.id], "drop b", options=LoadOptions(device="cpu"))
+    change, blocked = workspace.undo_target()
+    assert (change.fact_id, blocked) == (a.id, None)
+    workspace.undo_review()  # a's rejection, not b's committed approval
+    assert workspace.fact(a.id).status == "pending" and workspace.fact(b.id).status == "approved"
+    assert workspace.undo_target()[1] == "reverted"
+    with pytest.raises(ReviewError, match=r"committed and reverted since; preview the fact again, or reject it"):
+        workspace.undo_review()
+    assert workspace.fact(b.id).status == "approved"
