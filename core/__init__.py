@@ -69,6 +69,7 @@ _API: dict[str, tuple[str, str]] = {
                                                      "tune_and_save", "tuned_preset")},
     **{n: ("core.workflows.stats_plan", n) for n in ("StatsNeed", "needed_statistics", "compute_statistics")},
     "verdict_headline": ("core.workflows.verdict", "headline"),
+    "verdict_unchecked": ("core.workflows.verdict", "unchecked"),
     "says_answer": ("core.metrics.results", "says_answer"),
     "VERDICT_RULES": ("core.workflows.verdict", "DEFAULT_RULES"),
     "phrase_advice": ("core.workflows.verdict", "phrase_advice"),

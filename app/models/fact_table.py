@@ -8,7 +8,7 @@ from typing import Any
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, QSortFilterProxyModel, Qt
 from PySide6.QtGui import QColor
 
-from core import FactRecord, RunRecord, decided_run_id, is_reverted
+from core import FactRecord, RunRecord, decided_run_id, is_reverted, verdict_unchecked
 
 VERDICT_MARK = " ⚠"  # beside the status of an approved or committed edit that did not wholly take
 COLUMNS = ("Status", "Subject", "Prompt", "Old answer", "New answer", "Method", "Reliability", "Locality")
@@ -221,7 +221,9 @@ class FactTableModel(QAbstractTableModel):
         if role == Qt.ItemDataRole.ForegroundRole and index.column() == 0:
             if self.reverted_in(record):
                 return STATUS_COLOURS["reverted"]
-            return STATUS_COLOURS["needs-rework"] if self._not_holding(record) else STATUS_COLOURS.get(record.status)
+            if self._not_holding(record) or self._cell(record, 0, False).endswith(VERDICT_MARK):
+                return STATUS_COLOURS["needs-rework"]  # amber, never green, beside a verdict that did not wholly take
+            return STATUS_COLOURS.get(record.status)
         if role == Qt.ItemDataRole.ToolTipRole:
             return self._tooltip(record, index.column())
         if role in (Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.UserRole):
@@ -238,9 +240,11 @@ class FactTableModel(QAbstractTableModel):
                     + (f"\ndecided on run {decided.id} ({decided.method})" if decided else "\ndecided with no run")
                     + "\n" + text)
         if column == 0:  # the whole status first: the cell may be cut at a narrow width
-            verdict = _fact_verdict(shown, record.id)
+            verdict, unmeasured = _fact_verdict(shown, record.id), _fact_unchecked(shown, record.id)
+            if unmeasured and verdict == "took":
+                verdict += f", but {' and '.join(unmeasured)} not measured"
             said = (f"its edit's verdict (run {shown.id}): {verdict}: select it to see why\n"
-                    if verdict not in (None, "took") else "")
+                    if not _wholly_took(shown, record.id) else "")
             text = f"{self._cell(record, 0, False)}\n{said}{self._revert_note(record)}{text}"
         latest = self._latest.get(record.id)
         if column >= 5 and decision is not None and latest is not None and latest is not shown:
@@ -269,7 +273,7 @@ class FactTableModel(QAbstractTableModel):
         """" ⚠" beside an approved or committed fact whose edit did not wholly take (trial 45: a
         "partial: generality 0.50" edit read as Reliability 1.00, Locality 1.00 in the queue); the
         verdict is in the tooltip, so the column stays narrow."""
-        return VERDICT_MARK if _fact_verdict(run, record.id) not in (None, "took") else ""
+        return VERDICT_MARK if not _wholly_took(run, record.id) else ""
 
     def _cell(self, record: FactRecord, column: int, raw: bool) -> Any:
         fact, run = record.fact, self.shown_run(record.id)
@@ -294,10 +298,27 @@ class FactTableModel(QAbstractTableModel):
         return "" if value is None else f"{value:.2f}"
 
 
+def _stored_fact(run: RunRecord | None, fact_id: str) -> Mapping[str, Any] | None:
+    facts = (((run.metrics or {}).get("verdict") or {}).get("facts") or ()) if run is not None else ()
+    return next((f for f in facts if f.get("fact_id") == fact_id), None)
+
+
 def _fact_verdict(run: RunRecord | None, fact_id: str) -> str | None:
     """The verdict the run's stored verdict gave this fact ("took", "partial", …); None: none stored."""
-    facts = (((run.metrics or {}).get("verdict") or {}).get("facts") or ()) if run is not None else ()
-    return next((f.get("verdict") for f in facts if f.get("fact_id") == fact_id), None)
+    stored = _stored_fact(run, fact_id)
+    return None if stored is None else stored.get("verdict")
+
+
+def _fact_unchecked(run: RunRecord | None, fact_id: str) -> tuple[str, ...]:
+    stored = _stored_fact(run, fact_id)
+    return () if stored is None else verdict_unchecked(stored)
+
+
+def _wholly_took(run: RunRecord | None, fact_id: str) -> bool:
+    """No verdict stored, or this fact took with every check made (trial 47: a "took" with
+    generality and locality unmeasured read green in the queue)."""
+    verdict = _fact_verdict(run, fact_id)
+    return verdict is None or (verdict == "took" and not _fact_unchecked(run, fact_id))
 
 
 class FactFilterProxy(QSortFilterProxyModel):

@@ -19,7 +19,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.advice import gui_advice
+from app.advice import gui_advice, verdict_colour
 from core import HEADLINE_METRICS, VERDICT_RULES, verdict_headline
 
 PROTOCOL_HELP = {
@@ -55,7 +55,6 @@ HEADER_HELP = ("Hover a metric for what it measures",
                "How the metric is measured (hover a group row for the protocol)")
 FLUENCY_SAME = ("Identical before and after is expected, not a bug: a local edit leaves the model's "
                 "free-running text as varied as it was.")
-VERDICT_COLOURS = {"took": "#1e7d32", "partial": "#b36b00", "side effects": "#b36b00", "failed": "#b3261e"}
 GOOD, BAD = QColor("#d4edd4"), QColor("#f6d0d0")
 PRE_COLOUR, POST_COLOUR, THRESHOLD_COLOUR = "#9bb7d4", "#2f6fb0", "#c0392b"
 TARGET_COLOUR = "#7f8c8d"  # the verdict's own target where the commit gate checks nothing (generality)
@@ -167,7 +166,7 @@ class MetricsView(QSplitter):
         if verdict:
             text = f"Verdict: {verdict_headline(verdict)}"
             advice = "\n".join(f"Try: {a}" for a in gui_advice(verdict))
-            self._span_row(text, f"{text}\n{advice}".strip(), VERDICT_COLOURS.get(verdict.get("verdict")))
+            self._span_row(text, f"{text}\n{advice}".strip(), verdict_colour(verdict, None))
         protocol = None
         for name, pre, post, row_protocol in metric_rows(metrics):
             if row_protocol != protocol:

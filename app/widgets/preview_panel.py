@@ -26,7 +26,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.advice import gui_advice
+from app.advice import gui_advice, verdict_colour
 from app.jobs import Job
 from app.widgets.generations_view import GenerationsView
 from app.widgets.job_follow import FollowsJob, keep_bar_text
@@ -37,7 +37,6 @@ from app.widgets.token_view import TokenView, fact_label
 from core import verdict_headline
 
 # the verdict leads the result: a failed edit is never shown as a success
-_VERDICT_COLOURS = {"took": "#1e7d32", "partial": "#b36b00", "side effects": "#b36b00", "failed": "#b3261e"}
 
 
 LOSS_HEIGHT = 110  # the loss curve's share of the splitter, in pixels
@@ -336,7 +335,7 @@ def _preview_rows(previews: Any) -> list:
 def run_summary(run: Any, committed_in: str | None = None, reverted_in: str | None = None) -> str:
     """The verdict first (coloured), then what the run is and whether it is committed."""
     verdict = run.metrics.get("verdict") or {}
-    colour = _VERDICT_COLOURS.get(verdict.get("verdict"), "#333")
+    colour = verdict_colour(verdict)
     advice = gui_advice(verdict)
     tip = f" Try: {'; '.join(advice)}." if advice else ""
     where = ("not committed" if not committed_in else f"committed in {committed_in}, then reverted in {reverted_in}"

@@ -218,6 +218,13 @@ def facts_without(facts: Sequence[Mapping[str, Any]], metric: str) -> int:
                for f in facts)
 
 
+def unchecked(verdict: Mapping[str, Any]) -> tuple[str, ...]:
+    """The checks a stored verdict (``Verdict.to_dict``, or one fact's) could not make on some of
+    its facts: a "took" with these reads as unchecked, not as safe (trial 47)."""
+    facts = verdict.get("facts") or (verdict,)
+    return tuple(metric for metric in NOT_MEASURED_WHY if facts_without(facts, metric))
+
+
 def _notes(facts: Sequence[Mapping[str, Any]]) -> str:
     """"; locality not measured (no locality prompts)" (with a count when only some facts lack it)
     and, for one fact, what a held check does not show: a verdict never reads as if an unmeasured

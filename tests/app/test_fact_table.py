@@ -102,3 +102,30 @@ def test_an_approved_edit_that_did_not_wholly_take_is_marked_and_says_why_in_its
     assert "verdict (run 1): partial" in model.index(1, 0).data(Qt.ItemDataRole.ToolTipRole)
     assert model.index(3, 0).data() == "approved"
     assert model.index(0, 0).data() == "pending", "a pending fact's verdict shows when it is selected"
+
+
+def test_a_took_with_nothing_checked_for_side_effects_is_amber_not_green():
+    """Trial 47: a fact with no paraphrases or locality prompts "took" in green, in the queue and
+    the preview, though nobody checked what else the edit changed."""
+    from PySide6.QtCore import Qt
+
+    from app.advice import UNCHECKED_COLOUR, VERDICT_COLOURS, verdict_colour
+    from app.models.fact_table import STATUS_COLOURS, VERDICT_MARK
+
+    chile = RECORDS[3]
+    checks = [{"metric": "reliability", "value": 1.0, "bound": 0.95, "held": True},
+              {"metric": "generality", "value": None, "bound": 0.8, "held": None},
+              {"metric": "locality", "value": None, "bound": 0.9, "held": None}]
+    unchecked = {"fact_id": chile.id, "verdict": "took", "checks": checks}
+    run = _run([chile.id], 1.0)
+    run.metrics["verdict"] = {"verdict": "took", "facts": [unchecked]}
+    model = FactTableModel()
+    model.set_facts(RECORDS, [run])
+    assert model.index(3, 0).data() == "approved" + VERDICT_MARK
+    assert model.index(3, 0).data(Qt.ItemDataRole.ForegroundRole) == STATUS_COLOURS["needs-rework"]
+    tip = model.index(3, 0).data(Qt.ItemDataRole.ToolTipRole)
+    assert "took, but generality and locality not measured" in tip, tip
+    assert verdict_colour(run.metrics["verdict"]) == UNCHECKED_COLOUR
+    checked = {"verdict": "took", "facts": [{**unchecked, "checks": [{**c, "value": 1.0, "held": True}
+                                                                    for c in checks]}]}
+    assert verdict_colour(checked) == VERDICT_COLOURS["took"]
