@@ -42,12 +42,14 @@ class GateWarning:
     minimum: float
     together: bool = False  # measured with the commit's other edits in place (core.workflows.together)
     fact: str = ""  # in a run of several facts, the one under the threshold ("Mayotte → Valletta")
+    changed: tuple[str, ...] = ()  # together: "The capital of Spain is: Madrid → Doha" (TogetherFigures.changed)
 
     def __str__(self) -> str:
         return warning_text(self.to_dict())
 
     def to_dict(self) -> dict[str, Any]:
         found = {"run": self.run_id, "metric": self.metric, "value": self.value, "minimum": self.minimum}
+        found |= {"changed": list(self.changed)} if self.changed else {}
         return found | ({"together": True} if self.together else {}) | ({"fact": self.fact} if self.fact else {})
 
 
@@ -60,7 +62,9 @@ def warning_text(warning: Mapping[str, Any]) -> str:
     caused says so."""
     text = f"{warning['metric']} {warning['value']:.2f} < {warning['minimum']:.2f}"
     text += f" ({warning['fact']})" if warning.get("fact") else ""
-    return f"{text} {TOGETHER_TEXT}" if warning.get("together") else text
+    text = f"{text} {TOGETHER_TEXT}" if warning.get("together") else text
+    changed = warning.get("changed") or ()
+    return text + (f": now {'; '.join(changed)}" if changed else "")
 
 
 @dataclass(frozen=True)
@@ -223,20 +227,22 @@ def check_runs(runs: Sequence[MeasuredRun], thresholds: Mapping[str, float] | No
     warnings: list[GateWarning] = []
     for run in runs:  # together figures are means: compared with the run's means, not its facts'
         below = {w.metric for w in mean_warnings(run, limits)}
-        warnings += run_warnings(run, limits) + _together_warnings(run, limits, figures.together, below)
+        warnings += run_warnings(run, limits) + _together_warnings(run, limits, figures, below)
     for run in held:  # gated when committed; what already fell on HEAD is not this commit's doing
         on_head = figures.on_head.get(run.id) or {}
         fallen = {m for m, v in on_head.items() if m in limits and v < limits[m]}
         fallen |= {w.metric for w in mean_warnings(run, limits)}
-        warnings += _together_warnings(run, limits, figures.together, fallen)
+        warnings += _together_warnings(run, limits, figures, fallen)
     return GateCheck(limits, tuple(warnings), forced=bool(force and warnings), together=dict(figures.together))
 
 
-def _together_warnings(run: MeasuredRun, limits: Mapping[str, float],
-                       together: Mapping[int, Mapping[str, float]] | None, flagged: set[str]) -> list[GateWarning]:
-    """The metrics that passed on the run's own figures but fall with the commit's edits in place;
-    what the run did not measure is not held against it."""
+def _together_warnings(run: MeasuredRun, limits: Mapping[str, float], figures: TogetherFigures,
+                       flagged: set[str]) -> list[GateWarning]:
+    """The metrics that passed on the run's own figures but fall with the commit's edits in place,
+    a locality with the answers that changed; what the run did not measure is not held against it."""
     measured = (run.metrics or {}).get("post") or {}
-    return [GateWarning(run.id, metric, float(value), limits[metric], together=True)
-            for metric, value in ((together or {}).get(run.id) or {}).items()
+    changed = tuple(figures.changed.get(run.id) or ())
+    return [GateWarning(run.id, metric, float(value), limits[metric], together=True,
+                        changed=changed if metric == "locality" else ())
+            for metric, value in (figures.together.get(run.id) or {}).items()
             if metric in limits and metric in measured and metric not in flagged and value < limits[metric]]

@@ -18,9 +18,10 @@ from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 
 from core.edit.deltas import Delta, delta_applied
-from core.facts.fact import Fact
+from core.facts.fact import Fact, Probe
 from core.facts.intended import intended_locality
 from core.metrics.evaluation import evaluate
+from core.metrics.protocols import greedy_answers
 from core.metrics.results import EvaluationReport, aggregate
 from core.model.loading import LoadedModel
 from core.util.progress import Progress, silent
@@ -55,6 +56,9 @@ class TogetherFigures:
     on_head: Mapping[int, Mapping[str, float]] = field(default_factory=dict)
     head: str = ""  # the commit they were measured on ("": not said), so a later commit can reuse them
     run_ids: tuple[int, ...] = ()  # the runs whose commit was measured, in order
+    # {run id: ("The capital of Spain is: Madrid → Doha", …)}: for a run whose locality falls
+    # together, the locality prompts whose greedy answer the commit's edits change (trial 47)
+    changed: Mapping[int, tuple[str, ...]] = field(default_factory=dict)
 
 
 def measure_together(lm: LoadedModel, runs: Sequence[tuple[int, Delta, Sequence[Fact]]],
@@ -73,15 +77,58 @@ def measure_together(lm: LoadedModel, runs: Sequence[tuple[int, Delta, Sequence[
     if not facts:
         return TogetherFigures()
     intended, deltas = intended_locality(facts), [delta for _, delta, _ in runs]
-    report = without_intended(evaluate(lm, facts, edit=lambda: deltas_applied(lm.model, deltas),
-                                       protocols=("teacher_forced",), progress=progress.stage(0.0, 0.7)), intended)
+    scored = evaluate(lm, facts, edit=lambda: deltas_applied(lm.model, deltas), protocols=("teacher_forced",),
+                      progress=progress.stage(0.0, 0.7))
+    report = without_intended(scored, intended)
     together = _per_run(report, groups)
+    falling = [(run_id, run_facts) for run_id, run_facts in groups
+               if _falls({"locality": together.get(run_id, {}).get("locality", 1.0)}, thresholds)]
+    changed = changed_answers(lm, deltas, _moved_probes(scored, falling[:NAMED_RUNS], intended))
     fallen = [(run_id, run_facts) for run_id, run_facts in held
               if _falls(together.get(run_id) or {}, thresholds)]
     held_facts = _distinct(f for _, run_facts in fallen for f in run_facts)
     head = without_intended(evaluate(lm, held_facts, protocols=("teacher_forced",),
                                      progress=progress.stage(0.7, 1.0)), intended) if held_facts else None
-    return TogetherFigures(together, _per_run(head, fallen) if head else {})
+    return TogetherFigures(together, _per_run(head, fallen) if head else {}, changed=changed)
+
+
+NAMED_RUNS = 10  # runs whose changed locality answers are looked for (each a few greedy decodes)
+NAMED_PROBES = 3  # changed locality answers named per run
+
+
+def _moved_probes(report: EvaluationReport, groups: Sequence[tuple[int, Sequence[Fact]]],
+                  intended: Mapping[str, frozenset[int]]) -> dict[int, list[Probe]]:
+    """Per run, its locality prompts whose teacher-forced answer moved (agreement under 1), the
+    ones another fact edits on purpose left out; the first ``NAMED_PROBES``."""
+    by_fact = {m.fact_id: m for m in report.facts}
+    found = {}
+    for run_id, run_facts in groups:
+        moved = [f.locality[i] for f in run_facts if (scores := by_fact[f.id].teacher_forced) is not None
+                 for i, agreement in enumerate(scores.locality)
+                 if agreement < 1.0 and i not in intended.get(f.id, frozenset())]
+        if moved:
+            found[run_id] = list(dict.fromkeys(moved))[:NAMED_PROBES]
+    return found
+
+
+def changed_answers(lm: LoadedModel, deltas: Sequence[Delta],
+                    probes: Mapping[int, Sequence[Probe]]) -> dict[int, tuple[str, ...]]:
+    """Per run, "prompt: before → after" for each probe whose greedy answer (as long as its
+    answer) the deltas change; ``lm`` holds the state before them and ends as it was found."""
+    pairs = list(dict.fromkeys((p.prompt, p.answer) for run_probes in probes.values() for p in run_probes))
+    if not pairs:
+        return {}
+    def answers() -> dict[tuple[str, str], str]:  # "Doha." for a two-token answer: the sentence's end goes
+        return {pair: text.strip().rstrip(".,;") for pair, text in zip(pairs, greedy_answers(lm, pairs, silent()),
+                                                                       strict=True)}
+
+    before = answers()
+    with deltas_applied(lm.model, deltas):
+        after = answers()
+    texts = {run_id: tuple(dict.fromkeys(f"{p.prompt}: {before[k]} → {after[k]}" for p in run_probes
+                                         if before[k := (p.prompt, p.answer)] != after[k]))
+             for run_id, run_probes in probes.items()}
+    return {run_id: said for run_id, said in texts.items() if said}
 
 
 def measure_state(lm: LoadedModel, runs: Sequence[tuple[int, Sequence[Fact]]],
