@@ -20,6 +20,7 @@ from core.facts.intended import intended_locality
 from core.methods import get_method, resolve_hparams
 from core.methods.hparams import as_dict
 from core.metrics.evaluation import DEFAULT_PROTOCOL, EvaluationReport, Reference, capture_reference, evaluate
+from core.metrics.results import FactMetrics, normalise, says_answer
 from core.model.generation import SamplingOptions, continuations
 from core.model.loading import LoadedModel
 from core.util.progress import Progress, ProgressEvent, silent
@@ -69,7 +70,7 @@ class EditOutcome:
     @property
     def verdict(self) -> Verdict:
         """Did the edit take (core.workflows.verdict)? Decided per fact, then for the edit."""
-        return report_verdict(self.method, self.pre, self.post, fact_labels(self.facts))
+        return report_verdict(self.method, self.pre, self.post, fact_labels(self.facts), self.facts)
 
     def metrics(self) -> dict[str, Any]:
         return {"protocol": DEFAULT_PROTOCOL, "pre": headline(self.pre), "post": headline(self.post),
@@ -111,12 +112,33 @@ def next_tokens(facts: Sequence[Fact], pre: EvaluationReport, post: EvaluationRe
 
 
 def report_verdict(method: str, pre: EvaluationReport, post: EvaluationReport,
-                   labels: Mapping[str, str] | None = None) -> Verdict:
-    """The verdict from two reports on the same facts (matched by fact id)."""
-    before = {m.fact_id: m.summary() for m in pre.facts}
+                   labels: Mapping[str, str] | None = None, facts: Sequence[Fact] = ()) -> Verdict:
+    """The verdict from two reports on the same facts (matched by fact id); with ``facts``, what
+    the model said first beside each fact's old answer (``said_before``)."""
+    olds = {f.id: f.target_true for f in facts if f.target_true}
+    before = {m.fact_id: pre_summary(m, olds.get(m.fact_id)) for m in pre.facts}
     ids = [m.fact_id for m in post.facts]
     return edit_verdict(method, ids, [before.get(i, {}) for i in ids], [m.summary() for m in post.facts],
                         labels=labels)
+
+
+def pre_summary(measured: FactMetrics, old_answer: str | None) -> dict[str, Any]:
+    """A fact's pre-edit figures as its verdict reads them: its summary, and ``said_before``'s."""
+    return measured.summary() | said_before(measured, old_answer)
+
+
+def said_before(measured: FactMetrics, old_answer: str | None) -> dict[str, str]:
+    """{"old_answer", "said_first"}: the fact's old answer and what the unedited model answered on
+    its prompt (its greedy answer, else its most likely next token) when that is not the old
+    answer (trial 47: Japan's currency edited "Yen → Euro" while the model answered "Dollar",
+    said nowhere); else {}."""
+    generated = measured.generation.reliability.generated if measured.generation is not None else ""
+    top = (measured.top_k or ())[:1]
+    said = normalise(generated or (top[0].token if top else ""))
+    old = normalise(old_answer or "")
+    if not old or not said or old.startswith(said) or says_answer(said, old):
+        return {}
+    return {"old_answer": (old_answer or "").strip(), "said_first": (generated or top[0].token).strip(" .,;")}
 
 
 def fact_labels(facts: Sequence[Fact]) -> dict[str, str]:

@@ -148,8 +148,18 @@ def fact_verdict(fact_id: str, pre: Mapping[str, Any], post: Mapping[str, Any],
         verdict = PARTIAL
     else:
         verdict = TOOK
-    notes = _already_held(pre, (reliability, generality)) + _locality_changes(post, locality) + _garbled(post)
+    notes = (_not_the_old_answer(pre) + _already_held(pre, (reliability, generality))
+             + _locality_changes(post, locality) + _garbled(post))
     return FactVerdict(fact_id, verdict, checks, notes)
+
+
+def _not_the_old_answer(pre: Mapping[str, Any]) -> tuple[str, ...]:
+    """The model's own answer before the edit was not the fact's old answer
+    (``core.workflows.editing.said_before``): the edit replaced an answer it did not give."""
+    if not pre.get("said_first"):
+        return ()
+    return (f"before the edit the model answered “{pre['said_first']}”, not the old answer "
+            f"“{pre['old_answer']}”: check the old answer",)
 
 
 def _garbled(post: Mapping[str, Any]) -> tuple[str, ...]:

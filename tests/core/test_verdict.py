@@ -222,3 +222,23 @@ def test_a_garbled_continuation_is_said_beside_the_verdict():
     verdict = edit_verdict("ice", ["f"], [PRE], [{**TOOK_POST, "ppl_r": 33.67}])
     assert verdict.verdict == TOOK and "may be garbled" in verdict.summary and "(PPL_r 33.67 > 1)" in verdict.summary
     assert "garbled" not in edit_verdict("ice", ["f"], [PRE], [{**TOOK_POST, "ppl_r": 0.26}]).summary
+
+
+def test_a_model_that_gave_another_answer_than_the_old_one_is_said(demo_lm):
+    """Trial 47: Japan's currency was edited "Yen → Euro" while the demo model answered "Dollar";
+    the verdict said "took" and nothing of it. The fact's own words decide: what the model
+    answered before, beside the old answer, as a note (the verdict itself does not change)."""
+    from core.facts.fact import Fact
+    from core.metrics.evaluation import evaluate
+    from core.workflows.editing import pre_summary
+
+    japan = Fact.create(subject="Japan", prompt="Japan pays with the", target_new="Euro", target_true="Yen")
+    spain = Fact.create(subject="Spain", prompt="The capital of Spain is", target_new="Doha", target_true="Madrid")
+    report = evaluate(demo_lm, [japan, spain], protocols=("teacher_forced", "generation", "top_k"))
+    pre = {m.fact_id: pre_summary(m, fact.target_true) for m, fact in zip(report.facts, (japan, spain), strict=True)}
+    assert pre[spain.id].get("said_first") is None, "the model answers Madrid: nothing to say"
+    post = {"reliability": 1.0, "locality": None}
+    notes = fact_verdict(japan.id, pre[japan.id], post).notes
+    assert notes == ("before the edit the model answered “Dollar”, not the old answer “Yen”: check the old answer",)
+    assert fact_verdict(japan.id, pre[japan.id], post).verdict == TOOK
+    assert fact_verdict(spain.id, pre[spain.id], post).notes == ()
