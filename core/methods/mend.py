@@ -40,6 +40,51 @@ With the preset, on the held-out test split (``bench/quality.py --split test --m
 |------------------------------------------|-------|-------|-------|-----------------|--------|
 | 300 steps (87 s CPU time, 470 MB peak)   | 0.864 | 0.876 | 0.937 | 0.794           | 0.05   |
 | 600 steps (174 s CPU time)               | 0.905 | 0.910 | 0.939 | 0.878           | 0.03   |
+
+Edit scale and training round on the present training data (issue 17, 2026-12-07; the file's
+locality probes 0-b subjects' phrasings only, on which MEND's test reliability fell to 0.893).
+By the rule KE and InstructEdit were chosen with (``instructedit.py``): candidates trained with
+`factsmith train --method mend --facts editor_train.jsonl --val quality_dev.jsonl --val-size 40
+--set KEY=VALUE`, measured on both dev splits (``bench/trained_editors.py --checkpoint …
+--split dev|devheldout --set mend.edit_scale=S``). Seed 0 (quality_dev; devheldout):
+
+| setting (seed 0)         | scale | quality_dev           | devheldout            |
+|--------------------------|-------|-----------------------|-----------------------|
+| preset (600)             | 1.0   | 0.888 / 0.854 / 0.932 | 0.976 / 0.916 / 0.900 |
+| preset (600)             | 0.9   | 0.871 / 0.797 / 0.940 | 0.969 / 0.910 / 0.921 |
+| preset (600)             | 1.2   | 0.900 / 0.888 / 0.907 | 0.984 / 0.943 / 0.864 |
+| 1,200 steps              | 1.0   | 0.908 / 0.878 / 0.923 | 0.973 / 0.933 / 0.865 |
+| cosine decay             | 1.0   | 0.928 / 0.872 / 0.920 | 0.979 / 0.956 / 0.867 |
+| cosine decay             | 0.9   | 0.916 / 0.838 / 0.928 | 0.976 / 0.937 / 0.887 |
+| Adam 5e-4                | 1.0   | 0.919 / 0.884 / 0.903 | 0.980 / 0.947 / 0.866 |
+| Adam 5e-4                | 0.9   | 0.898 / 0.848 / 0.919 | 0.972 / 0.928 / 0.896 |
+
+Every change that raised reliability gave up devheldout locality. Seeds 0-2 of the preset and
+of the closest change (Adam 5e-4), seed means, and each setting's smallest margin to the targets
+(reliability 0.9, generality 0.7, locality 0.9) over both splits:
+
+| setting (seeds 0-2) | scale | quality_dev           | devheldout            | smallest margin |
+|---------------------|-------|-----------------------|-----------------------|-----------------|
+| preset              | 1.0   | 0.913 / 0.860 / 0.918 | 0.971 / 0.930 / 0.885 | -0.015          |
+| preset              | 0.9   | 0.892 / 0.824 / 0.931 | 0.969 / 0.922 / 0.906 | -0.008          |
+| Adam 5e-4           | 1.0   | 0.922 / 0.877 / 0.906 | 0.978 / 0.943 / 0.869 | -0.031          |
+| Adam 5e-4           | 0.9   | 0.909 / 0.858 / 0.922 | 0.973 / 0.928 / 0.888 | -0.012          |
+
+None meets every target; the preset at 0.9 misses by least, so MEND edits at 0.9 of the trained
+update (``edit_scale``), as KE does. Then measured once on test and on the 250 held-out requests
+(``--split test|heldout``), all three seeds at both scales, so the choice is seen against the
+scale it replaced (test; heldout):
+
+| seed | 0.9 (preset)                                  | 1.0                                           |
+|------|-----------------------------------------------|-----------------------------------------------|
+| 0    | 0.872 / 0.835 / 0.946; 0.955 / 0.901 / 0.919 | 0.893 / 0.863 / 0.930; 0.970 / 0.914 / 0.902 |
+| 1    | 0.885 / 0.877 / 0.942; 0.977 / 0.909 / 0.913 | 0.916 / 0.890 / 0.934; 0.979 / 0.931 / 0.906 |
+| 2    | 0.897 / 0.870 / 0.941; 0.960 / 0.905 / 0.909 | 0.914 / 0.880 / 0.912; 0.969 / 0.922 / 0.891 |
+
+At 0.9 every seed meets every target on the 250 held-out requests and misses test reliability
+(by 0.003-0.028); at 1.0 seeds 1 and 2 meet test and seed 2 misses held-out locality. The dev
+rule's choice stands: it was made before test was read, and test's 40 requests move by more
+between seeds than the scales differ.
 """
 
 from __future__ import annotations

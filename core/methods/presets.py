@@ -252,7 +252,9 @@ _MEND = MethodPresets(
     layer_field="layers",
     reference_layers=LastLayers(3),  # the paper's last three MLP output matrices
     small_layers=LastLayers(3),
-    small=dict(rank=64, lr=1e-3, lr_lr=1e-3, edit_lr=1e-3, edits_per_step=4, c_edit=1.0),  # quality_dev (mend.py)
+    # quality_dev (mend.py); edit_scale 0.9: no scale meets every target on both dev splits, seed means
+    # of three training seeds; 0.9 misses by least (issue 17, present training data, table in mend.py)
+    small=dict(rank=64, lr=1e-3, lr_lr=1e-3, edit_lr=1e-3, edits_per_step=4, c_edit=1.0, edit_scale=0.9),
 )
 
 _INSTRUCTEDIT = MethodPresets(  # MEND's, since it is MEND's network trained on instructed inputs
