@@ -32,6 +32,13 @@ PROTOCOL_HELP = {
                "Often identical before and after: a good edit does not change how the model writes.",
     "top_k": "The top next tokens at the answer position.",
 }
+# Said on each group row, not only in its tooltip (trial 47: the probability protocol's reliability
+# 0 → 1 in green beside an edit that did not take read as a contradiction).
+PROTOCOL_NOTES = {
+    "teacher_forced": "what the verdict reads",
+    "probability": "new answer against old answer only, not what the model says",
+    "generation": "what the model says",
+}
 # One line per metric whose meaning is not plain from its name (the trial's questions).
 METRIC_HELP = {
     "reliability": "Teacher-forced: the share of the new answer's tokens the model predicts, each given the "
@@ -171,7 +178,8 @@ class MetricsView(QSplitter):
         for name, pre, post, row_protocol in metric_rows(metrics):
             if row_protocol != protocol:
                 protocol = row_protocol
-                self._span_row(f"{protocol} protocol", PROTOCOL_HELP.get(protocol, ""), None)
+                note = f" — {PROTOCOL_NOTES[protocol]}" if protocol in PROTOCOL_NOTES else ""
+                self._span_row(f"{protocol} protocol{note}", PROTOCOL_HELP.get(protocol, ""), None)
             self._metric_row(name, pre, post, protocol)
         self._fit_columns()
         if metrics:

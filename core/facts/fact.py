@@ -110,7 +110,7 @@ def _text(data: dict, name: str, required: bool) -> str:
         value = ""
     if not isinstance(value, str):
         raise FactError(name, f"must be text, not {_JSON_KINDS.get(type(value), type(value).__name__)} "
-                              f"({value!r:.40})")
+                              f"({_shown(value)})")
     value = _clean(value, name)
     if not value and not required:
         return ""  # left out
@@ -118,6 +118,13 @@ def _text(data: dict, name: str, required: bool) -> str:
         problem = "is required and must not be empty" if not value else "holds only invisible characters or marks"
         raise FactError(name, problem)
     return value
+
+
+def _shown(value: Any, room: int = 40) -> str:
+    """A bad value as it was given, cut with "…" where longer than ``room`` (trial 47: a 60-digit
+    number was shown as 40 digits, nothing saying that the rest was left out)."""
+    text = repr(value)
+    return text if len(text) <= room else text[: room - 1] + "…"
 
 
 _JSON_KINDS = {bool: "true/false", int: "a number", float: "a number", list: "a list", dict: "an object"}
@@ -128,7 +135,7 @@ def _non_empty(item: Any, name: str) -> str:
         raise FactError(name, "is missing (null): it must be non-empty text")
     if not isinstance(item, str):
         raise FactError(name, f"must be non-empty text, not {_JSON_KINDS.get(type(item), type(item).__name__)} "
-                              f"({item!r:.40})")
+                              f"({_shown(item)})")
     item = _clean(item, name)
     if is_blank(item):
         raise FactError(name, "must be non-empty text (it is blank or only invisible characters)")
@@ -142,7 +149,7 @@ def _listed(data: dict, name: str) -> list[Any] | tuple[Any, ...]:
     if value is None:
         return []
     if not isinstance(value, list | tuple):
-        raise FactError(name, f"must be a list, got {type(value).__name__} {value!r:.40}")
+        raise FactError(name, f"must be a list, got {type(value).__name__} {_shown(value)}")
     return value
 
 

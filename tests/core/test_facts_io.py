@@ -502,3 +502,16 @@ def test_a_misspelt_field_is_said_when_the_file_is_read(tmp_path, caplog):
     assert fact.paraphrases == ()
     assert [r.getMessage() for r in caplog.records] == [
         "typo.jsonl: field 'paraphrase' (1 rows) is not read; did you mean 'paraphrases'?"]
+
+
+def test_a_long_bad_value_is_shown_cut_with_an_ellipsis():
+    """Trial 47: a 60-digit target_new was shown as its first 40 digits, nothing saying the rest
+    was left out."""
+    from core.facts.fact import FactError, fact_from_dict
+
+    number = int("1234567890" * 6)
+    with pytest.raises(FactError) as raised:
+        fact_from_dict({"subject": "Japan", "prompt": "Japan pays with the", "target_new": number})
+    assert "must be text, not a number (123456789012345678901234567890123456789…)" in str(raised.value)
+    with pytest.raises(FactError, match=r"not a number \(12\)$"):
+        fact_from_dict({"subject": "Japan", "prompt": "Japan pays with the", "target_new": 12})
