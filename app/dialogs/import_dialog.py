@@ -98,10 +98,11 @@ def imported_text(report) -> str:
     the workspace and facts repeated in the file are told apart."""
     there = sum(1 for d in report.duplicates if d.already)
     counts = [(there, "already there"), (len(report.duplicates) - there, "repeated in the file"),
-              (len(report.conflicts), "in conflict"), (len(report.skipped), "invalid skipped (recorded)")]
-    said = ", ".join(f"{n} {what}" for n, what in counts if n)
-    return (f"Imported {len(report.added)} facts{f' ({said})' if said else ''} from {Path(report.source).name} "
-            f"({report.format})")
+              (len(report.conflicts), "in conflict"),
+              (len(report.skipped), "bad rows left out, kept with the import's record")]
+    said = "; ".join(f"{n} {what}" for n, what in counts if n)  # "1 facts (5 invalid skipped (recorded))": trial 47
+    return (f"Imported {_count(len(report.added), 'fact')}{f' ({said})' if said else ''} from "
+            f"{Path(report.source).name} ({report.format})")
 
 
 class ImportDialog(QDialog):

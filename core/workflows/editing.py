@@ -116,10 +116,31 @@ def report_verdict(method: str, pre: EvaluationReport, post: EvaluationReport,
     """The verdict from two reports on the same facts (matched by fact id); with ``facts``, what
     the model said first beside each fact's old answer (``said_before``)."""
     olds = {f.id: f.target_true for f in facts if f.target_true}
+    earlier = {m.fact_id: m for m in pre.facts}
     before = {m.fact_id: pre_summary(m, olds.get(m.fact_id)) for m in pre.facts}
+    by_id = {f.id: f for f in facts}
+    after = [post_summary(m, earlier.get(m.fact_id), by_id.get(m.fact_id)) for m in post.facts]
     ids = [m.fact_id for m in post.facts]
-    return edit_verdict(method, ids, [before.get(i, {}) for i in ids], [m.summary() for m in post.facts],
-                        labels=labels)
+    return edit_verdict(method, ids, [before.get(i, {}) for i in ids], after, labels=labels)
+
+
+NAMED_STRAYS = 2  # paraphrases named whose answer the edit turned into a third one
+
+
+def post_summary(measured: FactMetrics, before: FactMetrics | None, fact: Fact | None) -> dict[str, Any]:
+    """A fact's post-edit figures as its verdict reads them, with ``strayed``: paraphrases whose
+    greedy answer is now neither the new nor the old answer, and was not so before (trial 47:
+    "France's capital is" Paris → Libreville after an edit to Lyon, called only "partial")."""
+    summary = measured.summary()
+    if fact is None or measured.generation is None:
+        return summary
+    earlier = {a.prompt: a.generated for a in (before.generation.generality if before and before.generation else ())}
+    answers = [a for a in (fact.target_new, fact.target_true) if a]
+    strays = [[a.prompt, a.generated.strip(" .,;")] for a in measured.generation.generality
+              if a.generated.strip() and earlier.get(a.prompt) != a.generated
+              and not any(says_answer(a.generated, answer) or normalise(answer).startswith(normalise(a.generated))
+                          for answer in answers)]
+    return summary | ({"strayed": strays[:NAMED_STRAYS]} if strays else {})
 
 
 def pre_summary(measured: FactMetrics, old_answer: str | None) -> dict[str, Any]:

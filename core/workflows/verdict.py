@@ -148,7 +148,7 @@ def fact_verdict(fact_id: str, pre: Mapping[str, Any], post: Mapping[str, Any],
         verdict = PARTIAL
     else:
         verdict = TOOK
-    notes = (_not_the_old_answer(pre) + _already_held(pre, (reliability, generality))
+    notes = (_not_the_old_answer(pre) + _strayed(post) + _already_held(pre, (reliability, generality))
              + _locality_changes(post, locality) + _garbled(post))
     return FactVerdict(fact_id, verdict, checks, notes)
 
@@ -160,6 +160,13 @@ def _not_the_old_answer(pre: Mapping[str, Any]) -> tuple[str, ...]:
         return ()
     return (f"before the edit the model answered “{pre['said_first']}”, not the old answer "
             f"“{pre['old_answer']}”: check the old answer",)
+
+
+def _strayed(post: Mapping[str, Any]) -> tuple[str, ...]:
+    """Paraphrases the edit sent to a third answer (``core.workflows.editing.post_summary``): worse
+    than not following, and a "partial" alone does not say it."""
+    return tuple(f"the paraphrase “{prompt}” now answers “{said}”: neither the new nor the old answer"
+                 for prompt, said in post.get("strayed") or ())
 
 
 def _garbled(post: Mapping[str, Any]) -> tuple[str, ...]:

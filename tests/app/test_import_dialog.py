@@ -152,7 +152,7 @@ def test_a_bad_byte_is_one_skippable_row_and_duplicates_are_located(qtbot, tmp_p
     assert dialog.import_button.isEnabled()
     report = ImportReport(str(path), "factsmith", 1, ("f1",), (Duplicate("f1", (1, 3), "repeated in the file"),
                                                               Duplicate("f2", (2,), "already there", already=True)))
-    assert imported_text(report).startswith("Imported 1 facts (1 already there, 1 repeated in the file) from")
+    assert imported_text(report).startswith("Imported 1 fact (1 already there; 1 repeated in the file) from")
 
 
 def test_a_prompt_too_long_for_the_loaded_model_is_named_before_import(qtbot, tmp_path):

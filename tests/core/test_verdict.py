@@ -242,3 +242,27 @@ def test_a_model_that_gave_another_answer_than_the_old_one_is_said(demo_lm):
     assert notes == ("before the edit the model answered “Dollar”, not the old answer “Yen”: check the old answer",)
     assert fact_verdict(japan.id, pre[japan.id], post).verdict == TOOK
     assert fact_verdict(spain.id, pre[spain.id], post).notes == ()
+
+
+def test_a_paraphrase_sent_to_a_third_answer_is_said():
+    """Trial 47: FT-M and ICE turned "France's capital is" from Paris into Libreville on an edit to
+    Lyon; the verdict said only "partial: generality 0.50". A paraphrase still on the old answer,
+    or one already astray before the edit, is not named."""
+    from core.facts.fact import Fact
+    from core.metrics.results import FactMetrics, GeneratedAnswer, GenerationScores
+    from core.workflows.editing import post_summary
+
+    fact = Fact.create(subject="France", prompt="The capital of France is", target_new="Lyon", target_true="Paris",
+                       paraphrases=["France's capital is", "The capital city of France is", "France is governed from"])
+
+    def measured(*said):
+        answers = tuple(GeneratedAnswer(p, "Lyon", s) for p, s in zip(fact.paraphrases, said, strict=True))
+        return FactMetrics(fact.id, generation=GenerationScores(GeneratedAnswer(fact.prompt, "Lyon", "Lyon"), answers))
+
+    before, after = measured("Paris", "Paris", "Rome"), measured("Libreville.", "Paris", "Rome")
+    post = post_summary(after, before, fact)
+    assert post["strayed"] == [["France's capital is", "Libreville"]]
+    notes = fact_verdict(fact.id, {}, post | {"reliability": 1.0, "generality": 0.5}).notes
+    assert notes == ("the paraphrase “France's capital is” now answers “Libreville”: neither the new nor the old "
+                     "answer",)
+    assert "strayed" not in post_summary(measured("Lyon", "Paris", "Rome"), before, fact)
