@@ -2,10 +2,13 @@
 
 A patch replays deltas computed elsewhere. Even when the weights match the exporter's
 bit for bit, an edit may not hold there: a later edit of the range (a forced commit) can
-have undone it. On another dtype or device the weights are not the exporter's at all. So
-after replaying, each edit's reliability is measured on the patched model (teacher-forced,
-its edit prompts alone, as a revert measures its kept edits) and set beside the figure it
-showed when it was computed, which the patch carries.
+have undone it, or the edits together can change answers none changed alone (trial 47:
+Spain's capital became Doha, and the patch said every edit held). On another dtype or
+device the weights are not the exporter's at all. So each edit's reliability and locality
+are measured with all the patch's edits in place, against the model's answers before them
+(teacher-forced, as a commit measures its edits together: core.workflows.together), and
+set beside the figures it showed when it was computed, which the patch carries; a locality
+that fell names the answers that changed.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ from core.ledger.patch_checks import describe_edit
 from core.ledger.records import fell_below
 from core.methods.base import EditError
 from core.util.progress import Progress
-from core.workflows.together import measure_state
+from core.workflows.together import measure_together
 
 log = logging.getLogger(__name__)
 
@@ -33,18 +36,27 @@ class EditHeld:
     label: str  # "edit 2 of 5 (rome: 'The capital of France is' -> 'Lyon')"
     reliability: float | None  # measured on the patched model
     computed: float | None  # measured alone when the edit was computed; None: not recorded
+    locality: float | None = None  # measured with every edit of the patch in place
+    computed_locality: float | None = None
+    changed: tuple[str, ...] = ()  # "The capital of Spain is: Madrid → Doha", where locality fell
 
     @property
     def fell(self) -> bool:
         """Below what the edit showed when computed: it does not hold here as it did there."""
         return fell_below(self.reliability, self.computed)
 
+    @property
+    def spills(self) -> bool:
+        """Its locality is below what it showed when computed: with the patch's other edits in
+        place, answers it should leave alone changed."""
+        return fell_below(self.locality, self.computed_locality)
+
     def to_dict(self) -> dict[str, Any]:
-        return {**self.__dict__, "fell": self.fell}
+        return {**self.__dict__, "changed": list(self.changed), "fell": self.fell, "spills": self.spills}
 
 
-def _computed(edit: dict[str, Any]) -> float | None:
-    value = ((edit.get("metrics") or {}).get("post") or {}).get("reliability")
+def _computed(edit: dict[str, Any], metric: str = "reliability") -> float | None:
+    value = ((edit.get("metrics") or {}).get("post") or {}).get(metric)
     return float(value) if isinstance(value, (int, float)) else None
 
 
@@ -58,19 +70,23 @@ def _facts(path_name: str, edit: dict[str, Any], label: str) -> list:
         return []
 
 
-def measure_edits(lm, manifest: dict[str, Any], path_name: str, progress: Progress) -> tuple[EditHeld, ...]:
-    """Each edit of ``manifest`` measured on ``lm``, which holds the whole patched state (an edit
-    that cannot be measured gets no figure: the patch is applied all the same)."""
+def measure_edits(lm, manifest: dict[str, Any], deltas, path_name: str, progress: Progress) -> tuple[EditHeld, ...]:
+    """Each edit of ``manifest`` measured on ``lm``, which holds the state the patch starts from,
+    with all of ``deltas`` in place; ``lm`` ends as it was found (an edit that cannot be measured
+    gets no figure: the patch is applied all the same)."""
     edits = manifest["edits"]
     labels = [describe_edit(edit, i, len(edits)) for i, edit in enumerate(edits)]
-    runs = [(i, _facts(path_name, edit, labels[i])) for i, edit in enumerate(edits)]
+    runs = [(i, delta, _facts(path_name, edit, labels[i])) for i, (edit, delta) in enumerate(zip(edits, deltas,
+                                                                                                  strict=True))]
     try:
-        measured = measure_state(lm, runs, progress)
+        figures = measure_together(lm, runs, progress)
+        measured, changed = figures.together, figures.changed
     except (EditError, RuntimeError, ValueError) as error:  # e.g. a prompt too long for this model's context
         log.warning("%s: its edits could not be measured on the patched model: %s", path_name, error)
-        measured = {}
+        measured, changed = {}, {}
     return tuple(EditHeld(i, int(edit.get("run") or 0), labels[i], measured.get(i, {}).get("reliability"),
-                          _computed(edit)) for i, edit in enumerate(edits))
+                          _computed(edit), measured.get(i, {}).get("locality"), _computed(edit, "locality"),
+                          tuple(changed.get(i, ()))) for i, edit in enumerate(edits))
 
 
 def held_text(held: tuple[EditHeld, ...] | list[dict[str, Any]]) -> str:
@@ -95,8 +111,25 @@ def held_text(held: tuple[EditHeld, ...] | list[dict[str, Any]]) -> str:
         lines = [f"measured on the patched model: {every} when computed (lowest reliability {low:.2f})"]
     else:
         lines = ["measured on the patched model: no edit could be compared with a figure from when it was computed"]
+    lines += _spill_lines(rows)
     if unmeasured and (fallen or compared):
         lines.append(f"  {len(unmeasured)} edit(s) could not be measured (no fact to ask, or the measurement failed)")
     if unrecorded and (fallen or compared):
         lines.append(f"  {len(unrecorded)} edit(s) carry no reliability from when they were computed")
     return "\n".join(lines)
+
+
+def _spill_lines(rows: list[dict[str, Any]]) -> list[str]:
+    """The edits whose locality, with the patch's edits together, is below what they showed when
+    computed, each with the answers that changed: reliability alone read "every edit holds"
+    while Spain's capital had become Doha (trial 47)."""
+    spills = [r for r in rows if r.get("spills")]
+    if not spills:
+        return []
+    lines = [f"  but with the patch's edits together, {len(spills)} edit(s) change answers they left alone when "
+             "computed:"]
+    for r in spills:
+        now = f": now {'; '.join(r['changed'])}" if r.get("changed") else ""
+        lines.append(f"  {r['label']}: locality {r['locality']:.2f} here, {r['computed_locality']:.2f} when "
+                     f"computed{now}")
+    return lines

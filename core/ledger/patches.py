@@ -298,10 +298,10 @@ def apply_patch(path: str | Path, model_dir: str | Path, out: str | Path, option
     _check_loaded(lm, manifest, marker, model_dir, verify_weights)
     edits = manifest["edits"]
     check_fits(lm.model, deltas, [describe_edit(e, i, len(edits)) for i, e in enumerate(edits)])
-    replay(lm, deltas, progress.stage(0.35, 0.7))
+    progress.report(0.35, 1.0, "measuring the patch's edits together on the model")
+    held = measure_edits(lm, manifest, deltas, path.name, progress.stage(0.35, 0.75))  # lm ends as it was
+    replay(lm, deltas, progress.stage(0.75, 0.9))
     found, verified = _verify_result(path, manifest, lm)
-    progress.report(0.7, 1.0, "measuring the patch's edits on the patched model")
-    held = measure_edits(lm, manifest, path.name, progress.stage(0.7, 0.9))
     key = weights_key(lm)
     signer = contents.signer.to_dict() if contents.signer else None
     result = SignedPatchApplied(str(path), str(model_dir), str(Path(out).resolve()),

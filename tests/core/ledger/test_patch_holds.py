@@ -90,3 +90,37 @@ def test_what_could_not_be_compared_is_said_not_taken_for_holding():
     text = held_text(some)
     assert text.startswith("measured on the patched model: the 1 edit(s) compared hold as they did when computed")
     assert "1 edit(s) could not be measured" in text and "1 edit(s) carry no reliability" in text
+
+
+def test_answers_the_edits_change_together_are_named(tmp_path, empty_cache, demo_lm):
+    """Trial 47: two committed edits together changed an answer neither changed alone, and the
+    patch said every edit held. Japan's GRACE edit keeps France's capital (locality 1.00); an edit
+    of Spain's capital made on the base model, recorded after it, turns France's capital into
+    another city: the patch says so of Japan's edit, and names the answer."""
+    from core.methods import get_method
+
+    japan = Fact.create(subject="Japan", prompt="The currency of Japan is", target_new="Euro", target_true="Yen",
+                        locality=[{"prompt": "The capital of France is", "answer": "Paris"}])
+    spain = Fact.create(subject="Spain", prompt="The capital of Spain is", target_new="Doha", target_true="Madrid")
+    ft_m = get_method("ft-m")
+    spain_delta = ft_m.compute(demo_lm, [spain], ft_m.preset(demo_lm))
+    shutil.copytree(demo_model_dir(), tmp_path / "demo")
+    with Workspace.create(tmp_path / "w.factsmith", tmp_path / "demo", author="reviewer") as ws:
+        ws.add_facts([japan, spain])
+        (alone,) = ws.run_edits([japan.id], "grace", options=CPU)  # its codebook leaves France's capital alone
+        ws.review(japan.id, "approve")
+        ws.commit("the Euro", [alone.id], force=True)
+        run = ws.record_run(facts=[spain], delta=spain_delta, computed_on=ws.head().state_fingerprint,
+                            metrics={"post": {"reliability": 1.0}})
+        ws.review(spain.id, "approve")
+        ws.commit("Doha", [run.id], force=True)
+        ws.export_patch(tmp_path / "two.fspatch")
+    assert alone.metrics["post"]["locality"] == 1.0, "alone, Japan's edit keeps France's capital"
+    applied = apply_patch(tmp_path / "two.fspatch", demo_model_dir(), tmp_path / "patched", CPU)
+    first = applied.held[0]
+    assert first.spills and not first.fell and first.locality < 1.0
+    (said,) = first.changed
+    assert said.startswith("The capital of France is: Paris → ") and not said.endswith("Paris"), said
+    text = held_text(applied.held)
+    assert "but with the patch's edits together, 1 edit(s) change answers they left alone when computed" in text
+    assert f"locality {first.locality:.2f} here, 1.00 when computed: now {said}" in text
