@@ -106,8 +106,8 @@ def held_text(held: tuple[EditHeld, ...] | list[dict[str, Any]]) -> str:
                   for r in fallen]
     elif compared:
         low = min(r["reliability"] for r in rows if r["reliability"] is not None)
-        every = ("every edit holds as it did" if compared == len(rows) else
-                 f"the {compared} edit(s) compared hold as they did")
+        every = ("every edit's new answer holds as it did" if compared == len(rows) else
+                 f"the {compared} edit(s) compared keep their new answers as they did")
         lines = [f"measured on the patched model: {every} when computed (lowest reliability {low:.2f})"]
     else:
         lines = ["measured on the patched model: no edit could be compared with a figure from when it was computed"]

@@ -75,7 +75,7 @@ def test_a_patch_whose_edits_all_hold_says_so(tmp_path, empty_cache):
         ws.export_patch(tmp_path / "one.fspatch")
     applied = apply_patch(tmp_path / "one.fspatch", demo_model_dir(), tmp_path / "patched", CPU)
     assert [h.fell for h in applied.held] == [False]
-    assert held_text(applied.held).startswith("measured on the patched model: every edit holds")
+    assert held_text(applied.held).startswith("measured on the patched model: every edit's new answer holds")
 
 
 def test_what_could_not_be_compared_is_said_not_taken_for_holding():
@@ -88,7 +88,7 @@ def test_what_could_not_be_compared_is_said_not_taken_for_holding():
                                  "when it was computed"
     some = [EditHeld(0, 1, label, 1.0, 1.0), EditHeld(1, 2, label, None, 1.0), EditHeld(2, 3, label, 0.4, None)]
     text = held_text(some)
-    assert text.startswith("measured on the patched model: the 1 edit(s) compared hold as they did when computed")
+    assert text.startswith("measured on the patched model: the 1 edit(s) compared keep their new answers as they did when computed")
     assert "1 edit(s) could not be measured" in text and "1 edit(s) carry no reliability" in text
 
 
@@ -122,5 +122,5 @@ def test_answers_the_edits_change_together_are_named(tmp_path, empty_cache, demo
     (said,) = first.changed
     assert said.startswith("The capital of France is: Paris → ") and not said.endswith("Paris"), said
     text = held_text(applied.held)
-    assert "but with the patch's edits together, 1 edit(s) change answers they left alone when computed" in text
+    assert "but with the patch's edits together, 1 edit(s) change answers they left alone when computed" in text, text
     assert f"locality {first.locality:.2f} here, 1.00 when computed: now {said}" in text
