@@ -159,9 +159,12 @@ def undo_target(store: Store) -> tuple[StatusChange, str | None] | None:
     if not rows:
         return None
     in_head = committed_fact_ids(store)  # once: not a walk of HEAD per decision passed over
+    settled: set[str] = set()  # facts whose later decision was committed: their earlier ones are past undoing
     for row in rows:
-        if row["fact_id"] not in in_head and _committed_approval(store, row) is None:
-            return _change(row), None
+        if row["fact_id"] in settled or row["fact_id"] in in_head or _committed_approval(store, row) is not None:
+            settled.add(row["fact_id"])
+            continue
+        return _change(row), None
     return _change(rows[0]), "committed" if rows[0]["fact_id"] in in_head else "reverted"
 
 

@@ -3,7 +3,7 @@
 import pytest
 
 from core.ledger import ReviewError, Workspace
-from tests.core.ledger.helpers import add_run_approve, make_fact, make_facts
+from tests.core.ledger.helpers import add_run_approve, make_fact, make_facts, record_hand_run
 
 
 def test_decisions_are_history_rows(workspace):
@@ -119,3 +119,23 @@ def test_undo_never_takes_back_an_approval_committed_and_reverted_since(workspac
     with pytest.raises(ReviewError, match=r"committed and reverted since; preview the fact again, or reject it"):
         workspace.undo_review()
     assert workspace.fact(b.id).status == "approved"
+
+
+def test_undo_passes_over_every_earlier_decision_of_a_fact_committed_and_reverted(workspace):
+    """Review 48: reject B; reject A, then approve A's run; commit; revert A. Undo passed over A's
+    committed approval to A's own earlier rejection, which it then refused on every try ("it has
+    since become approved"), so B's rejection could never be undone."""
+    from core.model.loading import LoadOptions
+
+    a, b = make_fact(1), make_fact(2)
+    workspace.add_facts([a, b])
+    workspace.review(b.id, "reject", note="wrong source")
+    workspace.review(a.id, "reject", note="not yet")
+    record_hand_run(workspace, a)
+    workspace.review(a.id, "approve")
+    workspace.commit("a")
+    workspace.revert([a.id], "drop a", options=LoadOptions(device="cpu"))
+    change, blocked = workspace.undo_target()
+    assert (change.fact_id, blocked) == (b.id, None)
+    workspace.undo_review()
+    assert workspace.fact(b.id).status == "pending" and workspace.fact(a.id).status == "approved"
