@@ -371,13 +371,15 @@ class HistoryActions:
         def done(applied) -> None:
             who = f"signed by {applied.signer['name']}" if applied.signer else "unsigned, applied as you allowed"
             text = f"Applied {applied.edits} edit(s) ({who}); wrote {applied.out}"
-            fallen = any(h.fell for h in applied.held)
-            self.notify(text + ("; some edits do not hold there" if fallen else ""), written=applied.out)
+            fallen, spills = any(h.fell for h in applied.held), any(h.spills for h in applied.held)
+            said = "; some edits do not hold there" if fallen else ""
+            said += "; other answers changed (see the box)" if spills else ""  # trial 47: said nowhere in the window
+            self.notify(text + said, written=applied.out)
             if dialog is not None:
                 dialog.applied()
             held = patch_held_text(applied.held)
             held = held[:1].upper() + held[1:]  # a sentence of its own in the box
-            icon = QMessageBox.Icon.Warning if fallen else QMessageBox.Icon.Information
+            icon = QMessageBox.Icon.Warning if fallen or spills else QMessageBox.Icon.Information
             self.patch_applied_box = QMessageBox(icon, "Patch applied", f"{text}.\n\n{held}".strip(), parent=self)
             self.patch_applied_box.open()
 

@@ -98,9 +98,10 @@ def imported_text(report) -> str:
     the workspace and facts repeated in the file are told apart."""
     there = sum(1 for d in report.duplicates if d.already)
     counts = [(there, "already there"), (len(report.duplicates) - there, "repeated in the file"),
-              (len(report.conflicts), "in conflict"),
-              (len(report.skipped), "bad rows left out, kept with the import's record")]
-    said = "; ".join(f"{n} {what}" for n, what in counts if n)  # "1 facts (5 invalid skipped (recorded))": trial 47
+              (len(report.conflicts), "in conflict")]
+    said = "; ".join([f"{n} {what}" for n, what in counts if n]  # "1 facts (5 invalid skipped (recorded))": trial 47
+                     + ([f"{_count(len(report.skipped), 'bad row')} left out, kept with the import's record"]
+                        if report.skipped else []))
     return (f"Imported {_count(len(report.added), 'fact')}{f' ({said})' if said else ''} from "
             f"{Path(report.source).name} ({report.format})")
 

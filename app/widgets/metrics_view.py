@@ -35,9 +35,9 @@ PROTOCOL_HELP = {
 # Said on each group row, not only in its tooltip (trial 47: the probability protocol's reliability
 # 0 → 1 in green beside an edit that did not take read as a contradiction).
 PROTOCOL_NOTES = {
-    "teacher_forced": "what the verdict reads",
+    "teacher_forced": "the verdict's figures",
     "probability": "new answer against old answer only, not what the model says",
-    "generation": "what the model says",
+    "generation": "what the model says, which the verdict checks too",
 }
 # One line per metric whose meaning is not plain from its name (the trial's questions).
 METRIC_HELP = {

@@ -13,18 +13,24 @@ that fell names the answers that changed.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from core.facts.fact import FactError, fact_from_dict
+from core.facts.intended import intended_locality
 from core.ledger.patch_checks import describe_edit
 from core.ledger.records import fell_below
 from core.methods.base import EditError
+from core.metrics.evaluation import capture_reference
 from core.util.progress import Progress
-from core.workflows.together import measure_together
+from core.workflows.gates import DEFAULT_THRESHOLDS
+from core.workflows.together import NAMED_RUNS, measure_in_place, name_changes
 
 log = logging.getLogger(__name__)
+SPILL_BELOW = DEFAULT_THRESHOLDS["locality"]  # a locality above the gate's bound is not reported as a spill
 
 
 @dataclass(frozen=True)
@@ -47,9 +53,10 @@ class EditHeld:
 
     @property
     def spills(self) -> bool:
-        """Its locality is below what it showed when computed: with the patch's other edits in
-        place, answers it should leave alone changed."""
-        return fell_below(self.locality, self.computed_locality)
+        """Its locality, with every edit of the patch in place and against the answers before the
+        patch, is under the commit gate's default bound and below what it showed when computed:
+        answers its locality prompts name as unrelated changed (by it or by another edit)."""
+        return fell_below(self.locality, self.computed_locality) and self.locality < SPILL_BELOW
 
     def to_dict(self) -> dict[str, Any]:
         return {**self.__dict__, "changed": list(self.changed), "fell": self.fell, "spills": self.spills}
@@ -70,23 +77,39 @@ def _facts(path_name: str, edit: dict[str, Any], label: str) -> list:
         return []
 
 
-def measure_edits(lm, manifest: dict[str, Any], deltas, path_name: str, progress: Progress) -> tuple[EditHeld, ...]:
-    """Each edit of ``manifest`` measured on ``lm``, which holds the state the patch starts from,
-    with all of ``deltas`` in place; ``lm`` ends as it was found (an edit that cannot be measured
-    gets no figure: the patch is applied all the same)."""
+def measured_replay(lm, manifest: dict[str, Any], path_name: str, progress: Progress,
+                    replay_all: Callable[[], Any]) -> tuple[EditHeld, ...]:
+    """``replay_all`` (the patch's deltas onto ``lm``, which holds the state it starts from), with
+    each edit measured on the result: reliability on its prompt, locality on its locality prompts
+    against the answers before the replay, and for an edit whose locality fell, the answers that
+    changed. An edit that cannot be measured gets no figure: the patch is applied all the same."""
     edits = manifest["edits"]
     labels = [describe_edit(edit, i, len(edits)) for i, edit in enumerate(edits)]
-    runs = [(i, delta, _facts(path_name, edit, labels[i])) for i, (edit, delta) in enumerate(zip(edits, deltas,
-                                                                                                  strict=True))]
+    groups = [(i, [dataclasses.replace(f, paraphrases=(), portability=()) for f in _facts(path_name, edit, labels[i])])
+              for i, edit in enumerate(edits)]  # the prompt and locality alone: what is reported
+    facts = list({f.id: f for _, group in groups for f in group}.values())
+    reference = _measuring(path_name, lambda: capture_reference(lm, facts, progress=progress.stage(0.0, 0.2)))
+    replay_all()
+    measured = None if reference is None else _measuring(path_name, lambda: measure_in_place(
+        lm, groups, reference, intended_locality(facts), progress.stage(0.3, 0.9)))
+    figures = measured.together if measured else {}
+    held = tuple(EditHeld(i, int(edit.get("run") or 0), labels[i], figures.get(i, {}).get("reliability"),
+                          _computed(edit), figures.get(i, {}).get("locality"), _computed(edit, "locality"))
+                 for i, edit in enumerate(edits))
+    spilling = sorted((h for h in held if h.spills), key=lambda h: h.locality)[:NAMED_RUNS]
+    named = _measuring(path_name, lambda: name_changes(lm, measured, groups, [h.index for h in spilling])) \
+        if spilling else {}
+    return tuple(dataclasses.replace(h, changed=tuple((named or {}).get(h.index, ()))) for h in held)
+
+
+def _measuring(path_name: str, measure: Callable[[], Any]) -> Any:
+    """What ``measure`` returns, or None when it fails as a measurement can (a prompt too long for
+    this model's context): the measurement only advises."""
     try:
-        figures = measure_together(lm, runs, progress)
-        measured, changed = figures.together, figures.changed
-    except (EditError, RuntimeError, ValueError) as error:  # e.g. a prompt too long for this model's context
+        return measure()
+    except (EditError, RuntimeError, ValueError) as error:
         log.warning("%s: its edits could not be measured on the patched model: %s", path_name, error)
-        measured, changed = {}, {}
-    return tuple(EditHeld(i, int(edit.get("run") or 0), labels[i], measured.get(i, {}).get("reliability"),
-                          _computed(edit), measured.get(i, {}).get("locality"), _computed(edit, "locality"),
-                          tuple(changed.get(i, ()))) for i, edit in enumerate(edits))
+        return None
 
 
 def held_text(held: tuple[EditHeld, ...] | list[dict[str, Any]]) -> str:
@@ -110,7 +133,8 @@ def held_text(held: tuple[EditHeld, ...] | list[dict[str, Any]]) -> str:
                  f"the {compared} edit(s) compared keep their new answers as they did")
         lines = [f"measured on the patched model: {every} when computed (lowest reliability {low:.2f})"]
     else:
-        lines = ["measured on the patched model: no edit could be compared with a figure from when it was computed"]
+        lines = ["measured on the patched model: no edit's reliability could be compared with a figure from when it "
+                 "was computed"]
     lines += _spill_lines(rows)
     if unmeasured and (fallen or compared):
         lines.append(f"  {len(unmeasured)} edit(s) could not be measured (no fact to ask, or the measurement failed)")
@@ -120,14 +144,15 @@ def held_text(held: tuple[EditHeld, ...] | list[dict[str, Any]]) -> str:
 
 
 def _spill_lines(rows: list[dict[str, Any]]) -> list[str]:
-    """The edits whose locality, with the patch's edits together, is below what they showed when
-    computed, each with the answers that changed: reliability alone read "every edit holds"
-    while Spain's capital had become Doha (trial 47)."""
+    """The edits whose locality prompts, with the patch's edits together, answer otherwise than
+    when those edits were computed, with the answers that changed: reliability alone read "every
+    edit holds" while Spain's capital had become Doha (trial 47). Which edit changed them is not
+    known; the prompts are the edit's own."""
     spills = [r for r in rows if r.get("spills")]
     if not spills:
         return []
-    lines = [f"  but with the patch's edits together, {len(spills)} edit(s) change answers they left alone when "
-             "computed:"]
+    lines = [f"  but with the patch's edits together, the locality prompts of {len(spills)} edit(s) answer otherwise "
+             "than when those edits were computed:"]
     for r in spills:
         now = f": now {'; '.join(r['changed'])}" if r.get("changed") else ""
         lines.append(f"  {r['label']}: locality {r['locality']:.2f} here, {r['computed_locality']:.2f} when "

@@ -39,7 +39,7 @@ from core.ledger.patch_archive import (
     read_member,
 )
 from core.ledger.patch_checks import broken_link, check_fits, describe_edit, load_delta, seal
-from core.ledger.patch_measure import EditHeld, measure_edits
+from core.ledger.patch_measure import EditHeld, measured_replay
 from core.ledger.patch_sign import PatchTrust, Signer, check_signature, sign_manifest
 from core.ledger.queue import fact_records
 from core.ledger.records import BaseModel, PatchApplied, PatchInfo
@@ -298,9 +298,8 @@ def apply_patch(path: str | Path, model_dir: str | Path, out: str | Path, option
     _check_loaded(lm, manifest, marker, model_dir, verify_weights)
     edits = manifest["edits"]
     check_fits(lm.model, deltas, [describe_edit(e, i, len(edits)) for i, e in enumerate(edits)])
-    progress.report(0.35, 1.0, "measuring the patch's edits together on the model")
-    held = measure_edits(lm, manifest, deltas, path.name, progress.stage(0.35, 0.75))  # lm ends as it was
-    replay(lm, deltas, progress.stage(0.75, 0.9))
+    held = measured_replay(lm, manifest, path.name, progress.stage(0.35, 0.9),
+                           lambda: replay(lm, deltas, progress.stage(0.45, 0.55)))
     found, verified = _verify_result(path, manifest, lm)
     key = weights_key(lm)
     signer = contents.signer.to_dict() if contents.signer else None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import typing
 from pathlib import Path
 from typing import Any
@@ -55,20 +56,18 @@ def with_overrides(hparams: Any, values: dict[str, Any]) -> Any:
 
 
 MAX_STEPS = 100_000  # optimisation steps of one edit: a step takes milliseconds to seconds
-MAX_INT = 2**32  # seeds and token budgets fit; 99999999999999999999999 (trial 47) does not
+MAX_INT = 2**32  # seeds and token budgets fit below it; 99999999999999999999999 (trial 47) does not
 
 
 def _in_range(name: str, value: Any) -> Any:
     """A number no edit can mean is refused with its name (trial 47: v_steps=10^23 was taken, and the
     preview ran with no end in sight); a non-finite float (nan, inf) likewise."""
-    import math
-
     if isinstance(value, bool):
         return value
     if isinstance(value, int) and name.endswith("steps") and value > MAX_STEPS:
         raise HParamError(f"{name}={value}: too many steps (at most {MAX_STEPS:,} for one edit)")
-    if isinstance(value, int) and abs(value) > MAX_INT:
-        raise HParamError(f"{name}={value}: too large (at most {MAX_INT:,})")
+    if isinstance(value, int) and abs(value) >= MAX_INT:
+        raise HParamError(f"{name}={value}: too large (at most {MAX_INT - 1:,})")
     if isinstance(value, float) and not math.isfinite(value):
         raise HParamError(f"{name}={value}: must be a finite number")
     return value

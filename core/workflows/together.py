@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from core.edit.deltas import Delta, delta_applied
 from core.facts.fact import Fact, Probe
 from core.facts.intended import intended_locality
-from core.metrics.evaluation import evaluate
+from core.metrics.evaluation import Reference, capture_reference, evaluate
 from core.metrics.protocols import greedy_answers
 from core.metrics.results import EvaluationReport, aggregate
 from core.model.loading import LoadedModel
@@ -77,13 +77,13 @@ def measure_together(lm: LoadedModel, runs: Sequence[tuple[int, Delta, Sequence[
     if not facts:
         return TogetherFigures()
     intended, deltas = intended_locality(facts), [delta for _, delta, _ in runs]
-    scored = evaluate(lm, facts, edit=lambda: deltas_applied(lm.model, deltas), protocols=("teacher_forced",),
-                      progress=progress.stage(0.0, 0.7))
-    report = without_intended(scored, intended)
-    together = _per_run(report, groups)
-    falling = [(run_id, run_facts) for run_id, run_facts in groups
-               if _falls({"locality": together.get(run_id, {}).get("locality", 1.0)}, thresholds)]
-    changed = changed_answers(lm, deltas, _moved_probes(scored, falling[:NAMED_RUNS], intended))
+    reference = capture_reference(lm, facts, progress=progress.stage(0.0, 0.2))
+    with deltas_applied(lm.model, deltas):  # once: the answers that changed are read in the same pass
+        measured = measure_in_place(lm, groups, reference, intended, progress.stage(0.2, 0.7))
+        together = measured.together
+        falling = [run_id for run_id in sorted(together, key=lambda r: together[r].get("locality", 1.0))
+                   if _falls({"locality": together[run_id].get("locality", 1.0)}, thresholds)]
+        changed = name_changes(lm, measured, groups, falling[:NAMED_RUNS])
     fallen = [(run_id, run_facts) for run_id, run_facts in held
               if _falls(together.get(run_id) or {}, thresholds)]
     held_facts = _distinct(f for _, run_facts in fallen for f in run_facts)
@@ -92,43 +92,63 @@ def measure_together(lm: LoadedModel, runs: Sequence[tuple[int, Delta, Sequence[
     return TogetherFigures(together, _per_run(head, fallen) if head else {}, changed=changed)
 
 
+@dataclass(frozen=True)
+class InPlace:
+    """Runs measured on a model holding their edits, against a ``reference`` of the answers before."""
+
+    together: Mapping[int, Mapping[str, float]]  # per run, its gated metrics (intended prompts left out)
+    report: EvaluationReport  # every fact's scores, the intended prompts still in (indices as in the facts)
+    reference: Reference
+    intended: Mapping[str, frozenset[int]]
+
+
+def measure_in_place(lm: LoadedModel, groups: Sequence[tuple[int, Sequence[Fact]]], reference: Reference,
+                     intended: Mapping[str, frozenset[int]], progress: Progress | None = None) -> InPlace:
+    """Each run's reliability and locality on ``lm`` as it stands (its edits in place), locality
+    against ``reference`` (captured before the edits), the prompts another fact edits on purpose
+    left out."""
+    facts = _distinct(f for _, run_facts in groups for f in run_facts)
+    report = evaluate(lm, facts, reference=reference, protocols=("teacher_forced",), progress=progress)
+    return InPlace(_per_run(without_intended(report, intended), groups), report, reference, intended)
+
+
 NAMED_RUNS = 10  # runs whose changed locality answers are looked for (each a few greedy decodes)
 NAMED_PROBES = 3  # changed locality answers named per run
 
 
+def name_changes(lm: LoadedModel, measured: InPlace, groups: Sequence[tuple[int, Sequence[Fact]]],
+                 run_ids: Sequence[int]) -> dict[int, tuple[str, ...]]:
+    """Per run of ``run_ids``, "prompt: before → after" for its locality prompts whose greedy answer
+    (as long as its answer) changed: before from the reference, after decoded on ``lm`` as it stands."""
+    wanted = set(run_ids)
+    moved = _moved_probes(measured.report, [(r, f) for r, f in groups if r in wanted], measured.intended)
+    pairs = list(dict.fromkeys((p.prompt, p.answer) for found in moved.values() for _, _, p in found))
+    after = dict(zip(pairs, greedy_answers(lm, pairs, silent()), strict=True)) if pairs else {}
+    texts = {}
+    for run_id, found in moved.items():
+        said = [(p.prompt, _answer(measured.reference.get(fact).locality_generations[i]),
+                 _answer(after[p.prompt, p.answer])) for fact, i, p in found]
+        texts[run_id] = tuple(dict.fromkeys(f"{prompt}: {old} → {new}" for prompt, old, new in said if old != new))
+    return {run_id: said for run_id, said in texts.items() if said}
+
+
+def _answer(text: str) -> str:
+    return text.strip().rstrip(".,;")  # "Doha." for a two-token answer: the sentence's end goes
+
+
 def _moved_probes(report: EvaluationReport, groups: Sequence[tuple[int, Sequence[Fact]]],
-                  intended: Mapping[str, frozenset[int]]) -> dict[int, list[Probe]]:
+                  intended: Mapping[str, frozenset[int]]) -> dict[int, list[tuple[Fact, int, Probe]]]:
     """Per run, its locality prompts whose teacher-forced answer moved (agreement under 1), the
     ones another fact edits on purpose left out; the first ``NAMED_PROBES``."""
     by_fact = {m.fact_id: m for m in report.facts}
     found = {}
     for run_id, run_facts in groups:
-        moved = [f.locality[i] for f in run_facts if (scores := by_fact[f.id].teacher_forced) is not None
+        moved = [(f, i, f.locality[i]) for f in run_facts if (scores := by_fact[f.id].teacher_forced) is not None
                  for i, agreement in enumerate(scores.locality)
                  if agreement < 1.0 and i not in intended.get(f.id, frozenset())]
         if moved:
-            found[run_id] = list(dict.fromkeys(moved))[:NAMED_PROBES]
+            found[run_id] = list({(f.id, p): (f, i, p) for f, i, p in moved}.values())[:NAMED_PROBES]
     return found
-
-
-def changed_answers(lm: LoadedModel, deltas: Sequence[Delta],
-                    probes: Mapping[int, Sequence[Probe]]) -> dict[int, tuple[str, ...]]:
-    """Per run, "prompt: before → after" for each probe whose greedy answer (as long as its
-    answer) the deltas change; ``lm`` holds the state before them and ends as it was found."""
-    pairs = list(dict.fromkeys((p.prompt, p.answer) for run_probes in probes.values() for p in run_probes))
-    if not pairs:
-        return {}
-    def answers() -> dict[tuple[str, str], str]:  # "Doha." for a two-token answer: the sentence's end goes
-        return {pair: text.strip().rstrip(".,;") for pair, text in zip(pairs, greedy_answers(lm, pairs, silent()),
-                                                                       strict=True)}
-
-    before = answers()
-    with deltas_applied(lm.model, deltas):
-        after = answers()
-    texts = {run_id: tuple(dict.fromkeys(f"{p.prompt}: {before[k]} → {after[k]}" for p in run_probes
-                                         if before[k := (p.prompt, p.answer)] != after[k]))
-             for run_id, run_probes in probes.items()}
-    return {run_id: said for run_id, said in texts.items() if said}
 
 
 def measure_state(lm: LoadedModel, runs: Sequence[tuple[int, Sequence[Fact]]],

@@ -78,9 +78,10 @@ def test_metrics_are_grouped_by_protocol_and_explained(qtbot):
     table = window.preview_panel.metrics.table
     groups = [table.item(r, 0).text() for r in range(table.rowCount()) if table.columnSpan(r, 0) > 1]
     assert groups[0].startswith("Verdict:")
-    assert groups[1:] == ["teacher_forced protocol — what the verdict reads",
+    assert groups[1:] == ["teacher_forced protocol — the verdict's figures",
                           "probability protocol — new answer against old answer only, not what the model says",
-                          "generation protocol — what the model says", "fluency protocol"][:len(groups) - 1]
+                          "generation protocol — what the model says, which the verdict checks too",
+                          "fluency protocol"][:len(groups) - 1]
     assert len(groups) >= 4
     protocols = [table.item(r, 4).text() for r in range(table.rowCount()) if table.columnSpan(r, 0) == 1]
     assert protocols == sorted(protocols, key=list(PROTOCOL_HELP).index), "grouped, not interleaved"

@@ -5,7 +5,7 @@ from core.facts.fact import Fact, Probe
 from core.methods import get_method
 from core.model.fingerprint import state_fingerprint
 from core.workflows.gates import check_runs
-from core.workflows.together import TogetherFigures, changed_answers, measure_together
+from core.workflows.together import TogetherFigures, measure_together
 
 SPAIN = Fact.create(subject="Spain", prompt="The capital of Spain is", target_new="Doha", target_true="Madrid")
 
@@ -29,8 +29,6 @@ def test_measured_together_a_changed_locality_answer_is_named_before_and_after(d
     delta = ft_m.compute(demo_lm, [SPAIN], ft_m.preset(demo_lm))
     before = state_fingerprint(demo_lm.model)
     spain_probe = Probe("The capital of Spain is", "Madrid")
-    named = changed_answers(demo_lm, [delta], {3: [spain_probe, Probe("The capital of Spain is", "Madrid")]})
-    assert named == {3: ("The capital of Spain is: Madrid → Doha",)}
     # through the commit's measurement: the edit changes another fact's locality answer
     japan = Fact.create(subject="Japan", prompt="The capital of Japan is", target_new="Osaka", target_true="Tokyo",
                         locality=[spain_probe.to_dict(), {"prompt": "The capital of France is", "answer": "Paris"}])

@@ -84,11 +84,12 @@ def test_what_could_not_be_compared_is_said_not_taken_for_holding():
 
     label = "edit 1 of 2 (hand: 'p' -> 't')"
     nothing = [EditHeld(0, 1, label, None, 1.0), EditHeld(1, 2, label, 0.5, None)]
-    assert held_text(nothing) == "measured on the patched model: no edit could be compared with a figure from " \
-                                 "when it was computed"
+    assert held_text(nothing) == "measured on the patched model: no edit's reliability could be compared with a " \
+                                 "figure from when it was computed"
     some = [EditHeld(0, 1, label, 1.0, 1.0), EditHeld(1, 2, label, None, 1.0), EditHeld(2, 3, label, 0.4, None)]
     text = held_text(some)
-    assert text.startswith("measured on the patched model: the 1 edit(s) compared keep their new answers as they did when computed")
+    assert text.startswith("measured on the patched model: the 1 edit(s) compared keep their new answers as they did "
+                           "when computed")
     assert "1 edit(s) could not be measured" in text and "1 edit(s) carry no reliability" in text
 
 
@@ -122,5 +123,6 @@ def test_answers_the_edits_change_together_are_named(tmp_path, empty_cache, demo
     (said,) = first.changed
     assert said.startswith("The capital of France is: Paris → ") and not said.endswith("Paris"), said
     text = held_text(applied.held)
-    assert "but with the patch's edits together, 1 edit(s) change answers they left alone when computed" in text, text
+    assert ("but with the patch's edits together, the locality prompts of 1 edit(s) answer otherwise than when those "
+            "edits were computed") in text, text
     assert f"locality {first.locality:.2f} here, 1.00 when computed: now {said}" in text
