@@ -136,10 +136,9 @@ def post_summary(measured: FactMetrics, before: FactMetrics | None, fact: Fact |
         return summary
     earlier = {a.prompt: a.generated for a in (before.generation.generality if before and before.generation else ())}
     answers = [a for a in (fact.target_new, fact.target_true) if a]
-    strays = [[a.prompt, a.generated.strip(" .,;")] for a in measured.generation.generality
-              if a.generated.strip() and earlier.get(a.prompt) != a.generated
-              and not any(says_answer(a.generated, answer) or normalise(answer).startswith(normalise(a.generated))
-                          for answer in answers)]
+    strays = [[a.prompt, said] for a in measured.generation.generality
+              if (said := named(a.generated)) and earlier.get(a.prompt) != a.generated
+              and not any(_is(said, answer) for answer in answers)]
     return summary | ({"strayed": strays[:NAMED_STRAYS]} if strays else {})
 
 
@@ -155,11 +154,28 @@ def said_before(measured: FactMetrics, old_answer: str | None) -> dict[str, str]
     said nowhere); else {}."""
     generated = measured.generation.reliability.generated if measured.generation is not None else ""
     top = (measured.top_k or ())[:1]
-    said = normalise(generated or (top[0].token if top else ""))
-    old = normalise(old_answer or "")
-    if not old or not said or old.startswith(said) or says_answer(said, old):
+    said = named(generated or (top[0].token if top else ""))
+    if not old_answer or not said or _is(said, old_answer):
         return {}
-    return {"old_answer": (old_answer or "").strip(), "said_first": (generated or top[0].token).strip(" .,;")}
+    return {"old_answer": old_answer.strip(), "said_first": said}
+
+
+_ARTICLES = ("the ", "a ", "an ")
+
+
+def named(text: str) -> str:
+    """A greedy answer as a name ("Libreville"), a leading article dropped; "" when it does not
+    start as one: decoded only as long as the new answer, "the" or "an" may be all there is of
+    "the Yen" (review 48), and is no answer to hold against the fact."""
+    said = text.strip().rstrip(".,;")
+    while said.lower().startswith(_ARTICLES):
+        said = said.split(" ", 1)[1].lstrip()
+    return said if said[:1].isupper() or said[:1].isdigit() else ""
+
+
+def _is(said: str, answer: str) -> bool:
+    """The answer said, or the start of it (a decode cut short)."""
+    return says_answer(said, answer) or normalise(answer).startswith(normalise(said))
 
 
 def fact_labels(facts: Sequence[Fact]) -> dict[str, str]:

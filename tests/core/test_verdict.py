@@ -266,3 +266,13 @@ def test_a_paraphrase_sent_to_a_third_answer_is_said():
     assert notes == ("the paraphrase “France's capital is” now answers “Libreville”: neither the new nor the old "
                      "answer",)
     assert "strayed" not in post_summary(measured("Lyon", "Paris", "Rome"), before, fact)
+
+
+@pytest.mark.parametrize(("text", "said"), [(" Dollar.", "Dollar"), (" the", ""), (" the Yen", "Yen"), (" an", ""),
+                                            (" a city", ""), (" Libreville", "Libreville"), (" 1990", "1990")])
+def test_only_a_name_counts_as_an_answer_said(text, said):
+    """Review 48: a decode as long as the new answer may be just "the" of "the Yen"; it said
+    "before the edit the model answered “the”"."""
+    from core.workflows.editing import named
+
+    assert named(text) == said
