@@ -262,7 +262,7 @@ def train_editor(lm: LoadedModel, method_name: str, facts: Sequence[Fact], val_f
                         "into another checkpoint") from None
     try:
         result = _train(lm, method, split.train, split.validation, options, out, overrides, progress or silent())
-        return dataclasses.replace(result, notes=split.notes, trained_on=len(split.train))
+        return dataclasses.replace(result, notes=split.notes + result.notes, trained_on=len(split.train))
     finally:
         lock.release()
 
@@ -275,6 +275,14 @@ def _one_step(lm: LoadedModel, method, editor, optimizer, facts: Sequence[Fact],
     _scale_rates(optimizer, lr_factor(decay, step, steps))
     optimizer.step()
     return figures
+
+
+def _fresh_optimiser_note(out: Path) -> tuple[str, ...]:
+    """A resumed checkpoint without optimiser state trains on with a fresh Adam: said, not silent."""
+    note = (f"{out} holds no optimiser state: training resumed with a fresh optimiser (Adam's running averages "
+            "start again, so the first steps may move the editor more than the run's last ones did)")
+    log.warning("%s", note)
+    return (note,)
 
 
 def _refused_before_training(out: Path, options: TrainOptions, split, validation_given: bool) -> None:
@@ -296,6 +304,7 @@ def _train(lm: LoadedModel, method, facts: Sequence[Fact], val_facts: Sequence[F
     hp, editor, optimizer, record, kept = _start(lm, method, facts, resolve_hparams(lm, method.name, overrides),
                                                  out, options.resume, options.keep, frozenset(overrides or {}))
     _check_training_hparams(method.name, hp)
+    fresh = _fresh_optimiser_note(out) if options.resume and not optimizer.state_dict()["state"] else ()
     if record.keep == "best" and not val_facts:
         raise EditError("keeping the best validated editor needs validation requests (--val FILE)")
     options = resolved_options(lm, method.name, options, record.total_steps)  # a resumed run's own budget
@@ -331,4 +340,4 @@ def _train(lm: LoadedModel, method, facts: Sequence[Fact], val_facts: Sequence[F
         raise
     if resumed_from >= options.steps:  # nothing ran (already trained that far)
         log.info("%s: %s already has %d steps", method.name, out, record.step)
-    return TrainResult(out, record, resumed_from)
+    return TrainResult(out, record, resumed_from, notes=fresh)

@@ -153,3 +153,19 @@ def test_the_first_step_is_not_timed_so_the_first_estimate_is_not_wild():
     meter.mark(2)
     assert meter.rate(2) == 1.0 and meter.text(2).endswith("1 min 38 s left")
     assert meter.rate(2) == meter.rate(2), "asking twice changes nothing"
+
+
+def test_a_checkpoint_without_optimiser_state_resumes_and_says_so(tiny_lm, tmp_path):
+    """A resume of a checkpoint that holds no optimiser state trained on with a fresh Adam,
+    nothing said (the note's list of what was left undone)."""
+    lm, out = tiny_lm("gpt2"), tmp_path / "mend.safetensors"
+    first = _train(lm, out, 2)
+    assert first.notes == ()
+    stored = read_checkpoint(out, "mend", lm.info.fingerprint)
+    save_checkpoint(out, Checkpoint(stored.record, stored.editor, None))
+    options = TrainOptions(steps=4, save_every=2, val_every=100, val_size=2, resume=True)
+    resumed = train_editor(lm, "mend", TRAIN, (), options, out, None)
+    assert resumed.record.step == 4
+    assert any("holds no optimiser state: training resumed with a fresh optimiser" in n for n in resumed.notes)
+    again = train_editor(lm, "mend", TRAIN, (), dataclasses.replace(options, steps=6), out, None)
+    assert again.notes == (), "the resumed run saved its optimiser: nothing to say the next time"
