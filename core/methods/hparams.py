@@ -56,6 +56,7 @@ def with_overrides(hparams: Any, values: dict[str, Any]) -> Any:
 
 
 MAX_STEPS = 100_000  # optimisation steps of one edit: a step takes milliseconds to seconds
+MAX_SAMPLES = 10_000  # texts sampled per fact (essence, retain, ICE's continuations): each a generation
 MAX_INT = 2**32  # seeds and token budgets fit below it; 99999999999999999999999 (trial 47) does not
 
 
@@ -66,6 +67,8 @@ def _in_range(name: str, value: Any) -> Any:
         return value
     if isinstance(value, int) and name.endswith("steps") and value > MAX_STEPS:
         raise HParamError(f"{name}={value}: too many steps (at most {MAX_STEPS:,} for one edit)")
+    if isinstance(value, int) and name.endswith("samples") and value > MAX_SAMPLES:
+        raise HParamError(f"{name}={value}: too many texts to sample (at most {MAX_SAMPLES:,} for one edit)")
     if isinstance(value, int) and abs(value) >= MAX_INT:
         raise HParamError(f"{name}={value}: too large (at most {MAX_INT - 1:,})")
     if isinstance(value, float) and not math.isfinite(value):

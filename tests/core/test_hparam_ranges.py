@@ -11,6 +11,8 @@ from core.methods.rome import ROMEHParams
     ("v_steps", "99999999999999999999999", r"v_steps=99999999999999999999999: too many steps \(at most 100,000"),
     ("v_steps", MAX_STEPS + 1, r"v_steps=100001: too many steps"),
     ("seed", "99999999999999999999999", r"seed=99999999999999999999999: too large"),
+    ("seed", str(2**32), r"seed=4294967296: too large \(at most 4,294,967,295\)"),
+    ("essence_samples", "20000", r"essence_samples=20000: too many texts to sample"),
     ("v_lr", "inf", r"v_lr=inf: must be a finite number"),
     ("v_lr", float("nan"), r"v_lr=nan: must be a finite number"),
 ])
