@@ -10,7 +10,7 @@ from core.facts.fact import fact_from_dict
 from core.methods import get_method
 from core.methods.base import EditError
 from core.methods.editor_ckpt import read_checkpoint
-from core.methods.hparams import with_overrides
+from core.methods.hparams import HParamError, with_overrides
 from core.methods.ke import KE, KEHParams, condition_tokens, ke_updates
 from core.model.fingerprint import state_fingerprint
 from core.model.tokens import encode_pair
@@ -192,9 +192,11 @@ def test_edit_scale_scales_the_trained_update_at_edit_time(tiny_lm, tmp_path):
     for a, b in zip(whole.updates, scaled.updates):
         assert torch.allclose(b.dense(), 0.5 * a.dense(), atol=1e-7) and a.dense().abs().sum() > 0
     assert KE.preset(lm).edit_scale == 0.9, "the small preset's, chosen on dev (core/methods/ke.py)"
-    for bad in (0.0, -1.0, float("nan")):
+    for bad in (0.0, -1.0):
         with pytest.raises(EditError, match="edit_scale must be a positive number"):
             KE.compute(lm, [FACT], with_overrides(hp, {"edit_scale": bad}))
+    with pytest.raises(HParamError, match="edit_scale=nan: must be a finite number"):  # refused when set
+        with_overrides(hp, {"edit_scale": float("nan")})
 
 
 def test_hparams_are_a_frozen_dataclass():
