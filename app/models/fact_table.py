@@ -221,7 +221,7 @@ class FactTableModel(QAbstractTableModel):
         if role == Qt.ItemDataRole.ForegroundRole and index.column() == 0:
             if self.reverted_in(record):
                 return STATUS_COLOURS["reverted"]
-            if self._not_holding(record) or self._cell(record, 0, False).endswith(VERDICT_MARK):
+            if self._not_holding(record) or self._marked(record):
                 return STATUS_COLOURS["needs-rework"]  # amber, never green, beside a verdict that did not wholly take
             return STATUS_COLOURS.get(record.status)
         if role == Qt.ItemDataRole.ToolTipRole:
@@ -268,12 +268,12 @@ class FactTableModel(QAbstractTableModel):
         return (f"Its edit was reverted in {revert}; a commit re-applies it with run {again}, made since, "
                 "under the standing approval: look at that run before committing\n")
 
-    @staticmethod
-    def _verdict_mark(record: FactRecord, run: RunRecord | None) -> str:
-        """" ⚠" beside an approved or committed fact whose edit did not wholly take (trial 45: a
-        "partial: generality 0.50" edit read as Reliability 1.00, Locality 1.00 in the queue); the
-        verdict is in the tooltip, so the column stays narrow."""
-        return VERDICT_MARK if not _wholly_took(run, record.id) else ""
+    def _marked(self, record: FactRecord) -> bool:
+        """An approved or committed fact whose shown edit did not wholly take: " ⚠" beside its status,
+        and amber (trial 45: a "partial: generality 0.50" edit read as Reliability 1.00, Locality 1.00
+        in the queue); the verdict is in the tooltip, so the column stays narrow."""
+        return (record.committed or record.status == "approved") and not _wholly_took(self.shown_run(record.id),
+                                                                                        record.id)
 
     def _cell(self, record: FactRecord, column: int, raw: bool) -> Any:
         fact, run = record.fact, self.shown_run(record.id)
@@ -285,8 +285,8 @@ class FactTableModel(QAbstractTableModel):
                 if self._not_holding(record):  # committed, but undone on HEAD: said first (the tooltip says why)
                     return "not holding"
                 status = "committed" if record.status == "approved" else f"{record.status} · committed"
-                return status + self._verdict_mark(record, run)
-            return record.status + (self._verdict_mark(record, run) if record.status == "approved" else "")
+                return status + (VERDICT_MARK if self._marked(record) else "")
+            return record.status + (VERDICT_MARK if self._marked(record) else "")
         if column <= 4:
             return (fact.subject, fact.prompt, fact.target_true, fact.target_new)[column - 1]
         if column == 5:

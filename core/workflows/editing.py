@@ -115,13 +115,17 @@ def report_verdict(method: str, pre: EvaluationReport, post: EvaluationReport,
                    labels: Mapping[str, str] | None = None, facts: Sequence[Fact] = ()) -> Verdict:
     """The verdict from two reports on the same facts (matched by fact id); with ``facts``, what
     the model said first beside each fact's old answer (``said_before``)."""
-    olds = {f.id: f.target_true for f in facts if f.target_true}
-    earlier = {m.fact_id: m for m in pre.facts}
-    before = {m.fact_id: pre_summary(m, olds.get(m.fact_id)) for m in pre.facts}
-    by_id = {f.id: f for f in facts}
-    after = [post_summary(m, earlier.get(m.fact_id), by_id.get(m.fact_id)) for m in post.facts]
-    ids = [m.fact_id for m in post.facts]
-    return edit_verdict(method, ids, [before.get(i, {}) for i in ids], after, labels=labels)
+    earlier, by_id = {m.fact_id: m for m in pre.facts}, {f.id: f for f in facts}
+    inputs = [verdict_inputs(earlier.get(m.fact_id), m, by_id.get(m.fact_id)) for m in post.facts]
+    return edit_verdict(method, [m.fact_id for m in post.facts], [before for before, _ in inputs],
+                        [after for _, after in inputs], labels=labels)
+
+
+def verdict_inputs(pre: FactMetrics | None, post: FactMetrics, fact: Fact | None) -> tuple[dict, dict]:
+    """(pre, post) of one fact's edit as its verdict reads them: the summaries, with what the model
+    said first beside the old answer (``said_before``) and the paraphrases that strayed."""
+    before = {} if pre is None else pre_summary(pre, fact.target_true if fact is not None else None)
+    return before, post_summary(post, pre, fact)
 
 
 NAMED_STRAYS = 2  # paraphrases named whose answer the edit turned into a third one

@@ -28,7 +28,7 @@ from core.metrics.evaluation import DEFAULT_PROTOCOL, EvaluationReport, capture_
 from core.model.loading import LoadedModel
 from core.util.progress import Progress, silent
 from core.workflows.batch_locality import without_intended
-from core.workflows.editing import HEADLINE_METRICS, compute_edit, fact_labels, headline, post_summary, pre_summary
+from core.workflows.editing import HEADLINE_METRICS, compute_edit, fact_labels, headline, verdict_inputs
 from core.workflows.verdict import VERDICTS, edit_verdict, fact_verdict
 
 log = logging.getLogger(__name__)
@@ -44,6 +44,9 @@ class FactRecord:
     seconds: float
     delta_sha256: str
 
+    def verdict_inputs(self) -> tuple[dict[str, Any], dict[str, Any]]:
+        return verdict_inputs(self.pre.facts[0], self.post.facts[0], self.fact)
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "fact_id": self.fact.id,
@@ -55,7 +58,7 @@ class FactRecord:
             "post": self.post.facts[0].summary(),
             "seconds": round(self.seconds, 4),
             "delta_sha256": self.delta_sha256,
-            "verdict": fact_verdict(self.fact.id, *verdict_inputs(self)).to_dict(),
+            "verdict": fact_verdict(self.fact.id, *self.verdict_inputs()).to_dict(),
         }
 
 
@@ -77,15 +80,9 @@ def _fluency_means(reports: Sequence[EvaluationReport]) -> dict[str, float]:
     return out
 
 
-def verdict_inputs(record: FactRecord) -> tuple[dict[str, Any], dict[str, Any]]:
-    """(pre, post) of one fact's edit as its verdict reads them (core.workflows.editing)."""
-    pre = record.pre.facts[0]
-    return pre_summary(pre, record.fact.target_true), post_summary(record.post.facts[0], pre, record.fact)
-
-
 def _overall_verdict(method: str, records: Sequence[FactRecord]) -> dict[str, Any]:
     """The run's verdict over every edit, the counts per verdict, and the advice."""
-    inputs = [verdict_inputs(r) for r in records]
+    inputs = [r.verdict_inputs() for r in records]
     verdict = edit_verdict(method, [r.fact.id for r in records], [pre for pre, _ in inputs],
                            [post for _, post in inputs], labels=fact_labels([r.fact for r in records]))
     counts = {v: sum(f.verdict == v for f in verdict.facts) for v in VERDICTS}
